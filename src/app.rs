@@ -1,0 +1,14 @@
+//! Dispatch: one arm per command, each returning its exit code (see [`crate::exit`]).
+
+use crate::cli::{Cli, Command};
+use crate::commands;
+
+pub fn run(cli: Cli) -> i32 {
+    match cli.command {
+        Command::Verify(a) => commands::verify::run(a),
+        Command::Status(a) => commands::status::run(a),
+        Command::History(a) => commands::history::run(a),
+        Command::Init(a) => commands::init::run(a),
+        Command::Doctor(a) => commands::doctor::run(a),
+    }
+}

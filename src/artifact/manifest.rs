@@ -1,0 +1,116 @@
+//! manifest.json: written last, it lists every file of the run with its size and sha256, so
+//! a run with a manifest is complete and verifiable.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use walkdir::WalkDir;
+
+use super::{ArtifactError, MANIFEST, RunDir, sha256_file, write_json};
+use crate::model::{RunStatus, SCHEMA_VERSION, Shard};
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct ManifestFile {
+    /// Relative to the run directory, `/`-separated.
+    pub path: String,
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+/// Git and CI context of the run, as far as the environment told us.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct Context {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ci: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git_ref: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pr_number: Option<u64>,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Manifest {
+    pub schema_version: u32,
+    pub run_id: String,
+    pub tool: String,
+    pub tool_version: String,
+    pub started_at: String,
+    pub finished_at: String,
+    pub status: RunStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<Shard>,
+    #[serde(default)]
+    pub context: Context,
+    pub files: Vec<ManifestFile>,
+}
+
+impl Manifest {
+    /// Hashes every file under the run directory (except the manifest itself and temp files)
+    /// and writes manifest.json atomically. Call it last.
+    pub fn write(
+        run: &RunDir,
+        started_at: String,
+        finished_at: String,
+        status: RunStatus,
+        shard: Option<Shard>,
+        context: Context,
+    ) -> Result<Manifest, ArtifactError> {
+        let files = list_files(&run.path)?;
+        let m = Manifest {
+            schema_version: SCHEMA_VERSION,
+            run_id: run.id.clone(),
+            tool: "codeloop".into(),
+            tool_version: env!("CARGO_PKG_VERSION").into(),
+            started_at,
+            finished_at,
+            status,
+            shard,
+            context,
+            files,
+        };
+        write_json(&run.file(MANIFEST), &m)?;
+        Ok(m)
+    }
+}
+
+/// Every regular file under `root`, sorted, with size and sha256.
+pub fn list_files(root: &Path) -> Result<Vec<ManifestFile>, ArtifactError> {
+    let mut files = Vec::new();
+    for entry in WalkDir::new(root).follow_links(false).sort_by_file_name() {
+        let entry = entry.map_err(|e| ArtifactError::Read {
+            path: root.to_path_buf(),
+            source: e.into(),
+        })?;
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let rel = entry.path().strip_prefix(root).unwrap_or(entry.path());
+        let rel_s = rel
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/");
+        let name = entry.file_name().to_string_lossy();
+        if rel_s == MANIFEST || name.starts_with('.') && name.contains(".tmp-") {
+            continue;
+        }
+        let (bytes, sha256) = sha256_file(entry.path()).map_err(|source| ArtifactError::Read {
+            path: entry.path().to_path_buf(),
+            source,
+        })?;
+        files.push(ManifestFile {
+            path: rel_s,
+            bytes,
+            sha256,
+        });
+    }
+    Ok(files)
+}

@@ -1,0 +1,311 @@
+//! The run directory (DESIGN §1): layout, run ids, atomic writes, the manifest, and finding
+//! runs (`latest`, by id, by path). Every other stage reads and writes run files only through
+//! this module, so the contract lives in one place.
+
+use std::fs::{self, File};
+use std::io::{self, BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Serialize, de::DeserializeOwned};
+use sha2::{Digest, Sha256};
+
+use crate::model::SCHEMA_VERSION;
+
+pub const MANIFEST: &str = "manifest.json";
+pub const VERIFY: &str = "verify.json";
+pub const CASES: &str = "cases.jsonl";
+pub const FINDINGS: &str = "findings.jsonl";
+pub const DIAGNOSE: &str = "diagnose.json";
+pub const GATE: &str = "gate.json";
+pub const EVENTS: &str = "events.jsonl";
+pub const RUNNERS_DIR: &str = "runners";
+pub const REPORT_DIR: &str = "report";
+pub const RUNS_DIR: &str = "runs";
+
+/// Errors touching the run directory. Each names the path.
+#[derive(Debug, thiserror::Error)]
+pub enum ArtifactError {
+    #[error("cannot write `{path}`: {source}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("cannot read `{path}`: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("`{path}` is not valid: {message}")]
+    Invalid { path: PathBuf, message: String },
+    #[error("no run `{id}` under `{dir}`")]
+    NoSuchRun { id: String, dir: PathBuf },
+    #[error("no complete run under `{0}`: run `codeloop verify` first")]
+    NoRuns(PathBuf),
+    #[error("run `{0}` is incomplete (no manifest.json): it was interrupted or is still running")]
+    Incomplete(PathBuf),
+    #[error(
+        "`{path}` has schema_version {found}, newer than this codeloop understands ({SCHEMA_VERSION}): upgrade codeloop"
+    )]
+    NewerSchema { path: PathBuf, found: u64 },
+}
+
+/// Writes `bytes` to `path` atomically: a temp file in the same directory, fsync, rename.
+/// A killed process leaves either the old file or the new one, never half of one.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ArtifactError> {
+    let err = |source| ArtifactError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    let dir = path.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir).map_err(err)?;
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let mut f = File::create(&tmp).map_err(err)?;
+    f.write_all(bytes).map_err(err)?;
+    f.sync_all().map_err(err)?;
+    drop(f);
+    fs::rename(&tmp, path).map_err(|e| {
+        let _ = fs::remove_file(&tmp);
+        err(e)
+    })
+}
+
+/// Serializes `doc` as pretty JSON and writes it atomically.
+pub fn write_json<T: Serialize>(path: &Path, doc: &T) -> Result<(), ArtifactError> {
+    let mut bytes = serde_json::to_vec_pretty(doc).map_err(|e| ArtifactError::Invalid {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    bytes.push(b'\n');
+    write_atomic(path, &bytes)
+}
+
+/// Reads a JSON document, refusing a newer `schema_version`.
+pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T, ArtifactError> {
+    let bytes = fs::read(path).map_err(|source| ArtifactError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let value: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|e| ArtifactError::Invalid {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+    if let Some(v) = value.get("schema_version").and_then(|v| v.as_u64())
+        && v > u64::from(SCHEMA_VERSION)
+    {
+        return Err(ArtifactError::NewerSchema {
+            path: path.to_path_buf(),
+            found: v,
+        });
+    }
+    serde_json::from_value(value).map_err(|e| ArtifactError::Invalid {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
+}
+
+/// Streams a JSON Lines file, one `T` per line; malformed lines are reported, not fatal.
+pub fn read_jsonl<T: DeserializeOwned>(
+    path: &Path,
+    mut each: impl FnMut(T),
+) -> Result<u64, ArtifactError> {
+    let f = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+        Err(source) => {
+            return Err(ArtifactError::Read {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    };
+    let mut bad = 0;
+    for line in BufReader::with_capacity(256 * 1024, f).lines() {
+        let line = line.map_err(|source| ArtifactError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str(&line) {
+            Ok(v) => each(v),
+            Err(_) => bad += 1,
+        }
+    }
+    Ok(bad)
+}
+
+/// SHA-256 of a file, hex, streaming.
+pub fn sha256_file(path: &Path) -> io::Result<(u64, String)> {
+    let mut f = File::open(path)?;
+    let mut h = Sha256::new();
+    let n = io::copy(&mut f, &mut h)?;
+    Ok((n, hex(&h.finalize())))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A run directory on disk.
+#[derive(Clone, Debug)]
+pub struct RunDir {
+    pub path: PathBuf,
+    pub id: String,
+}
+
+impl RunDir {
+    pub fn file(&self, name: &str) -> PathBuf {
+        self.path.join(name)
+    }
+    pub fn report_dir(&self) -> PathBuf {
+        self.path.join(REPORT_DIR)
+    }
+    pub fn runner_dir(&self, runner_id: &str) -> PathBuf {
+        self.path.join(RUNNERS_DIR).join(runner_id)
+    }
+    pub fn is_complete(&self) -> bool {
+        self.path.join(MANIFEST).is_file()
+    }
+
+    /// Opens an existing, complete run directory by path.
+    pub fn open(path: &Path) -> Result<RunDir, ArtifactError> {
+        if !path.is_dir() {
+            return Err(ArtifactError::NoSuchRun {
+                id: path.display().to_string(),
+                dir: path.parent().unwrap_or(Path::new(".")).to_path_buf(),
+            });
+        }
+        let id = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let rd = RunDir {
+            path: path.to_path_buf(),
+            id,
+        };
+        if !rd.is_complete() {
+            return Err(ArtifactError::Incomplete(rd.path));
+        }
+        Ok(rd)
+    }
+
+    pub fn verify(&self) -> Result<crate::model::VerifyDoc, ArtifactError> {
+        read_json(&self.file(VERIFY))
+    }
+    pub fn diagnose(&self) -> Result<crate::model::DiagnoseDoc, ArtifactError> {
+        read_json(&self.file(DIAGNOSE))
+    }
+    pub fn gate(&self) -> Result<crate::model::GateDoc, ArtifactError> {
+        read_json(&self.file(GATE))
+    }
+    /// Streams every case of the run.
+    pub fn cases(&self, each: impl FnMut(crate::model::Case)) -> Result<u64, ArtifactError> {
+        read_jsonl(&self.file(CASES), each)
+    }
+    /// Streams every lint/build finding of the run.
+    pub fn findings(&self, each: impl FnMut(crate::model::Finding)) -> Result<u64, ArtifactError> {
+        read_jsonl(&self.file(FINDINGS), each)
+    }
+}
+
+/// `<artifacts>/runs`
+pub fn runs_root(artifacts_dir: &Path) -> PathBuf {
+    artifacts_dir.join(RUNS_DIR)
+}
+
+/// All run directories (complete or not), oldest first (run ids sort by time).
+pub fn list_runs(artifacts_dir: &Path) -> Vec<RunDir> {
+    let root = runs_root(artifacts_dir);
+    let mut v: Vec<RunDir> = fs::read_dir(&root)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false))
+        .filter_map(|e| {
+            let id = e.file_name().to_str()?.to_string();
+            (!id.starts_with('.')).then(|| RunDir { path: e.path(), id })
+        })
+        .collect();
+    v.sort_by(|a, b| a.id.cmp(&b.id));
+    v
+}
+
+/// Resolves `latest`, a run id, or a path to a run directory.
+pub fn resolve(artifacts_dir: &Path, which: Option<&str>) -> Result<RunDir, ArtifactError> {
+    match which {
+        None | Some("latest") => list_runs(artifacts_dir)
+            .into_iter()
+            .rev()
+            .find(|r| r.is_complete())
+            .ok_or_else(|| ArtifactError::NoRuns(runs_root(artifacts_dir))),
+        Some(id) => {
+            let as_path = Path::new(id);
+            if as_path.join(MANIFEST).exists() || as_path.components().count() > 1 {
+                return RunDir::open(as_path);
+            }
+            let p = runs_root(artifacts_dir).join(id);
+            if !p.is_dir() {
+                return Err(ArtifactError::NoSuchRun {
+                    id: id.to_string(),
+                    dir: runs_root(artifacts_dir),
+                });
+            }
+            RunDir::open(&p)
+        }
+    }
+}
+
+/// A new run id: UTC timestamp (sorts by time) plus 4 random hex digits.
+/// `now` is `(unix seconds, nanoseconds)`, passed in so the id is testable.
+pub fn new_run_id(unix_secs: i64, nanos: u32) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp(unix_secs)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let fmt = time::macros::format_description!("[year][month][day]T[hour][minute][second]");
+    let stamp = t.format(&fmt).unwrap_or_else(|_| unix_secs.to_string());
+    let r: u16 = rand::random();
+    // Millisecond digits keep ids of runs started in the same second in order.
+    format!("{stamp}{:03}Z-{r:04x}", nanos / 1_000_000)
+}
+
+/// RFC 3339 UTC timestamp for documents and events.
+pub fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+pub mod manifest;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_ids_sort_by_time() {
+        let a = new_run_id(1_700_000_000, 5_000_000);
+        let b = new_run_id(1_700_000_000, 6_000_000);
+        let c = new_run_id(1_700_000_001, 0);
+        assert!(a < b && b < c, "{a} {b} {c}");
+        assert!(a.starts_with("20231114T221320005Z-"), "{a}");
+    }
+
+    #[test]
+    fn atomic_write_and_newer_schema_refused() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("x/gate.json");
+        write_json(&p, &serde_json::json!({"schema_version": 99})).unwrap();
+        let e = read_json::<serde_json::Value>(&p).unwrap_err();
+        assert!(e.to_string().contains("upgrade codeloop"), "{e}");
+        // no temp files left behind
+        let names: Vec<_> = fs::read_dir(p.parent().unwrap())
+            .unwrap()
+            .flatten()
+            .collect();
+        assert_eq!(names.len(), 1);
+    }
+}

@@ -1,0 +1,120 @@
+//! clap definitions only: every command, flag and its help text. No behaviour lives here.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "codeloop",
+    version,
+    about = "The CI evidence loop: run or collect tests, diagnose failures, gate, publish.",
+    long_about = "codeloop runs your project's build/test/lint runners (or collects the reports \
+earlier CI steps wrote), parses every common result format into one model, explains failures \
+with file:line locations and repair tasks, computes a confidence score and a pass/fail gate, and \
+publishes one sticky PR comment, a job summary and a badge.\n\nEvery run is a directory under \
+<artifacts-dir>/runs/<run_id>/; each command reads and writes it, so stages also work alone.",
+    after_help = "Exit codes: 0 gate passed, 1 gate failed (verify: a runner failed), 2 usage or \
+config error, 3 no results where required, 4 infrastructure failure."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the project's runners (or collect reports) and write a new run directory.
+    Verify(VerifyArgs),
+    /// Show the latest run in a few lines.
+    Status(StatusArgs),
+    /// List runs; with --gc delete all but the newest N.
+    History(HistoryArgs),
+    /// Write a commented starter .codeloop/config.json and plugins.json for the detected stack.
+    Init(InitArgs),
+    /// Check the setup: detected runners, tools on PATH, where runs go, what is wrong.
+    Doctor(DoctorArgs),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Default)]
+pub enum OutputFormat {
+    /// Readable lines (a live view in a terminal, plain lines in CI).
+    #[default]
+    Human,
+    /// One stable JSON document on stdout.
+    Json,
+}
+
+/// Flags shared by every command that looks at a project and its runs.
+#[derive(Args, Debug, Clone, Default)]
+pub struct Common {
+    /// Project directory (where runners run and .codeloop/ lives).
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub cwd: PathBuf,
+    /// Where run directories go (default: <cwd>/.codeloop).
+    #[arg(long, value_name = "DIR", env = "CODELOOP_ARTIFACTS_DIR")]
+    pub artifacts_dir: Option<PathBuf>,
+    /// Config file (default: <cwd>/.codeloop/config.json).
+    #[arg(long, value_name = "FILE", env = "CODELOOP_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    pub format: OutputFormat,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Only run this runner (repeatable).
+    #[arg(long = "runner", value_name = "ID")]
+    pub runners: Vec<String>,
+    /// Collect result files matching GLOB instead of running anything (repeatable).
+    #[arg(long = "report", value_name = "GLOB")]
+    pub reports: Vec<String>,
+    /// Parser for --report files (default: auto-detect). See `codeloop formats`.
+    #[arg(long, value_name = "NAME")]
+    pub format_hint: Option<String>,
+    /// Per-runner timeout in seconds.
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<u64>,
+    /// Runners to run in parallel (default: number of cores).
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Run id, `latest`, or a run directory path.
+    #[arg(long, value_name = "ID")]
+    pub run: Option<String>,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct HistoryArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Delete old runs, keeping the newest --keep.
+    #[arg(long)]
+    pub gc: bool,
+    /// How many runs --gc keeps.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub keep: usize,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct InitArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Overwrite existing files.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct DoctorArgs {
+    #[command(flatten)]
+    pub common: Common,
+}

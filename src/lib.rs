@@ -1,0 +1,14 @@
+//! codeloop: the CI evidence loop as a library. `main.rs` is a thin shell over [`app::run`].
+//!
+//! Layout: the pure core ([`model`], [`parsers`]) does no I/O and reads no clock; [`artifact`]
+//! owns the run directory; [`commands`] glue the stages to the CLI.
+
+pub mod app;
+pub mod artifact;
+pub mod cli;
+pub mod commands;
+pub mod exit;
+pub mod model;
+pub mod parsers;
+pub mod settings;
+pub mod ui;

@@ -1,0 +1,725 @@
+//! The shared vocabulary of a run: test cases, lint findings, runner results, diagnoses and the
+//! gate. Every stage reads and writes these types, and the run directory's JSON files are their
+//! serde form, so a field added here is a schema change: keep additions optional
+//! (`#[serde(default)]`) and bump [`SCHEMA_VERSION`] only for breaking changes.
+
+use serde::{Deserialize, Serialize};
+
+/// Version of every JSON document codeloop writes. Readers refuse newer major versions.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The outcome of one test case, as the tool itself would count it.
+///
+/// Flakiness is not a status: a flaky test *passed* in the end (after retries) and carries
+/// `flaky: true` on its [`Case`], so `passed + failed + errored + skipped == tests` always holds.
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    #[default]
+    Passed,
+    Failed,
+    Errored,
+    Skipped,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Passed => "passed",
+            Status::Failed => "failed",
+            Status::Errored => "errored",
+            Status::Skipped => "skipped",
+        }
+    }
+
+    /// Failed or errored: the statuses that make a test run red.
+    pub fn is_bad(self) -> bool {
+        matches!(self, Status::Failed | Status::Errored)
+    }
+
+    /// Severity order used when the same test is seen twice (shards, reruns): the worse wins.
+    pub fn rank(self) -> u8 {
+        match self {
+            Status::Skipped => 0,
+            Status::Passed => 1,
+            Status::Failed => 2,
+            Status::Errored => 3,
+        }
+    }
+}
+
+/// Failure details of a non-passing case. All text is untrusted and already bounded by the
+/// parser (see `parsers::bound_text`).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct Failure {
+    /// Exception/assertion type, e.g. `AssertionError`, `java.lang.NullPointerException`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// The one-line (or short) message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Stack trace / failure body, bounded (head and tail kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<String>,
+}
+
+/// One normalized test case. One line of `cases.jsonl`.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct Case {
+    /// Runner id; filled in by verify, empty while parsing.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub runner: String,
+    /// Suite path from outermost to innermost (nested `<testsuite>`s, `describe` blocks, Go
+    /// package, TAP subtest parents).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub suite: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classname: Option<String>,
+    pub name: String,
+    /// Source file as the report gives it (not yet made repo-relative; diagnose does that).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    pub status: Status,
+    /// Passed only after one or more failed attempts.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub flaky: bool,
+    /// Number of extra attempts (reruns) the tool made.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub retries: u32,
+    /// Seconds. `None` when the format has no duration or it was unreadable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<Failure>,
+    /// Captured stdout/stderr (bounded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+    /// Skip reason, when the format has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skip_reason: Option<String>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+impl Case {
+    pub fn new(name: impl Into<String>, status: Status) -> Self {
+        Case {
+            name: name.into(),
+            status,
+            ..Default::default()
+        }
+    }
+
+    /// Stable identity of a test across runs and shards: classname (or suite path) and name.
+    /// The runner id is deliberately not part of it, so that a test moved between shards of
+    /// the same runner keeps its identity; [`Case::key`] adds it.
+    pub fn id(&self) -> String {
+        let scope = match &self.classname {
+            Some(c) if !c.is_empty() => c.clone(),
+            _ => self.suite.join(" / "),
+        };
+        if scope.is_empty() {
+            self.name.clone()
+        } else {
+            format!("{scope}::{}", self.name)
+        }
+    }
+
+    /// Identity including the runner: what deltas and merges compare.
+    pub fn key(&self) -> String {
+        if self.runner.is_empty() {
+            self.id()
+        } else {
+            format!("{}::{}", self.runner, self.id())
+        }
+    }
+}
+
+/// Severity of a lint/build finding, in SARIF's vocabulary.
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Note,
+    Warning,
+    #[default]
+    Error,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Note => "note",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
+/// One lint or compiler finding. One line of `findings.jsonl`.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct Finding {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub runner: String,
+    /// The tool that reported it (`clippy`, `eslint`, `ruff`, `tsc`, ...).
+    pub tool: String,
+    /// Rule / lint / error code (`E0308`, `no-unused-vars`, `F401`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    pub severity: Severity,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub column: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_line: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_column: Option<u32>,
+}
+
+/// Impossible to attach to one test case, but a problem all the same: a suite that failed to
+/// load, a Go package that did not build, a TAP bail-out, a mocha hook failure.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct SuiteError {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub runner: String,
+    /// Suite / package / file the error belongs to.
+    pub suite: String,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    /// `build` for compile failures, `load` for suites that failed to load, `bailout`, `hook`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<String>,
+}
+
+/// Test counts. Invariant: `passed + failed + errored + skipped == tests`; `flaky` counts the
+/// passed tests that needed retries (it is a subset of `passed`).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub tests: u64,
+    pub passed: u64,
+    pub failed: u64,
+    pub errored: u64,
+    pub skipped: u64,
+    pub flaky: u64,
+}
+
+impl Counts {
+    pub fn add_case(&mut self, status: Status, flaky: bool) {
+        self.tests += 1;
+        match status {
+            Status::Passed => self.passed += 1,
+            Status::Failed => self.failed += 1,
+            Status::Errored => self.errored += 1,
+            Status::Skipped => self.skipped += 1,
+        }
+        if flaky {
+            self.flaky += 1;
+        }
+    }
+
+    pub fn add(&mut self, other: &Counts) {
+        self.tests += other.tests;
+        self.passed += other.passed;
+        self.failed += other.failed;
+        self.errored += other.errored;
+        self.skipped += other.skipped;
+        self.flaky += other.flaky;
+    }
+
+    pub fn bad(&self) -> u64 {
+        self.failed + self.errored
+    }
+}
+
+/// Lint finding counts by severity.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LintCounts {
+    pub errors: u64,
+    pub warnings: u64,
+    pub notes: u64,
+}
+
+impl LintCounts {
+    pub fn add_finding(&mut self, s: Severity) {
+        match s {
+            Severity::Error => self.errors += 1,
+            Severity::Warning => self.warnings += 1,
+            Severity::Note => self.notes += 1,
+        }
+    }
+    pub fn add(&mut self, o: &LintCounts) {
+        self.errors += o.errors;
+        self.warnings += o.warnings;
+        self.notes += o.notes;
+    }
+    pub fn total(&self) -> u64 {
+        self.errors + self.warnings + self.notes
+    }
+}
+
+/// A position in an input file, for parse errors and warnings.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Position {
+    /// 1-based line; 0 when unknown.
+    pub line: u64,
+    /// 1-based column; 0 when unknown.
+    pub column: u64,
+    /// 0-based byte offset.
+    pub byte: u64,
+}
+
+impl std::fmt::Display for Position {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.line > 0 {
+            write!(f, "line {}", self.line)?;
+            if self.column > 0 {
+                write!(f, ", column {}", self.column)?;
+            }
+            Ok(())
+        } else {
+            write!(f, "byte {}", self.byte)
+        }
+    }
+}
+
+/// A place where a parser had to be lenient (or a file could not be read at all, for
+/// `ParseIssue`s stored as errors).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct ParseIssue {
+    /// The report file (path as given/matched).
+    #[serde(default)]
+    pub file: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub position: Option<Position>,
+    pub message: String,
+}
+
+/// A test that took long, for the slowest-N list.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct SlowTest {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub runner: String,
+    pub duration: f64,
+    pub status: Status,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum RunnerKind {
+    Build,
+    Test,
+    Lint,
+}
+
+impl RunnerKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunnerKind::Build => "build",
+            RunnerKind::Test => "test",
+            RunnerKind::Lint => "lint",
+        }
+    }
+}
+
+/// Where a runner definition came from.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RunnerSource {
+    Builtin,
+    Plugin,
+    /// `--report GLOB` / `reports:` input: nothing is run, files are collected.
+    Collect,
+}
+
+/// How a runner ended.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum RunnerStatus {
+    /// Exit 0 (or collected reports with no failures).
+    Passed,
+    /// Non-zero exit or failing tests/errors in its results.
+    Failed,
+    /// Exceeded its timeout; its process group was stopped.
+    Timeout,
+    /// Killed by a signal it did not get from us (segfault, OOM kill).
+    Crashed,
+    /// Not run because a build runner it depends on failed.
+    Blocked,
+    /// Its tool is not installed (command not found).
+    Unavailable,
+    /// codeloop itself was interrupted (SIGINT/SIGTERM) while it ran.
+    Interrupted,
+    /// Not selected / not applicable (e.g. not this shard).
+    Skipped,
+}
+
+impl RunnerStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunnerStatus::Passed => "passed",
+            RunnerStatus::Failed => "failed",
+            RunnerStatus::Timeout => "timeout",
+            RunnerStatus::Crashed => "crashed",
+            RunnerStatus::Blocked => "blocked",
+            RunnerStatus::Unavailable => "unavailable",
+            RunnerStatus::Interrupted => "interrupted",
+            RunnerStatus::Skipped => "skipped",
+        }
+    }
+}
+
+/// One result file a runner produced or collected.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct ResultFile {
+    /// The path as found (relative to the working directory when inside it).
+    pub path: String,
+    /// Where the copy lives, relative to the run directory (`runners/<id>/...`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copy: Option<String>,
+    /// Parser registry name used (after sniffing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+    #[serde(default)]
+    pub bytes: u64,
+    #[serde(default)]
+    pub counts: Counts,
+    #[serde(default)]
+    pub lint: LintCounts,
+    /// Parsed without a fatal error.
+    #[serde(default)]
+    pub ok: bool,
+}
+
+/// verify.json's entry for one runner.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct RunnerResult {
+    pub id: String,
+    pub kind: RunnerKind,
+    pub source: RunnerSource,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<String>,
+    pub status: RunnerStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal: Option<i32>,
+    /// Wall time in seconds.
+    #[serde(default)]
+    pub duration: f64,
+    /// Shown to the user when the runner did not run normally (install hint, blocked by ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+    #[serde(default)]
+    pub counts: Counts,
+    #[serde(default)]
+    pub lint: LintCounts,
+    #[serde(default)]
+    pub result_files: Vec<ResultFile>,
+    #[serde(default)]
+    pub parse_errors: Vec<ParseIssue>,
+    #[serde(default)]
+    pub warnings: Vec<ParseIssue>,
+    #[serde(default)]
+    pub suite_errors: Vec<SuiteError>,
+    /// `runners/<id>/stdout.log` etc., relative to the run directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stdout_log: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stderr_log: Option<String>,
+    /// Runner ids this one waited for (build runners for test runners).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<String>,
+}
+
+/// Overall status of a run.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Every runner passed.
+    Passed,
+    /// At least one runner did not pass.
+    Failed,
+    /// codeloop was stopped before the runners finished.
+    Interrupted,
+}
+
+/// A CI shard (`--shard K/N`).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    pub index: u32,
+    pub total: u32,
+}
+
+/// verify.json
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct VerifyDoc {
+    pub schema_version: u32,
+    pub run_id: String,
+    pub started_at: String,
+    pub finished_at: String,
+    pub status: RunStatus,
+    /// The directory runners ran in (absolute).
+    pub cwd: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<Shard>,
+    pub runners: Vec<RunnerResult>,
+    pub totals: Counts,
+    #[serde(default)]
+    pub lint: LintCounts,
+    /// The slowest tests across all runners, slowest first.
+    #[serde(default)]
+    pub slowest: Vec<SlowTest>,
+}
+
+/// What kind of problem diagnose found.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    BuildError,
+    Crash,
+    Timeout,
+    TestFailure,
+    TestError,
+    Flaky,
+    Lint,
+    NoResults,
+    Blocked,
+    Unavailable,
+    ParseError,
+}
+
+impl Category {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::BuildError => "build_error",
+            Category::Crash => "crash",
+            Category::Timeout => "timeout",
+            Category::TestFailure => "test_failure",
+            Category::TestError => "test_error",
+            Category::Flaky => "flaky",
+            Category::Lint => "lint",
+            Category::NoResults => "no_results",
+            Category::Blocked => "blocked",
+            Category::Unavailable => "unavailable",
+            Category::ParseError => "parse_error",
+        }
+    }
+}
+
+/// A repo-relative source location.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Location {
+    /// Repo-relative path with `/` separators.
+    pub file: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub column: Option<u32>,
+    /// Whether the file exists in the workspace (checked by the diagnose command, not the
+    /// pure core). `None` when not checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exists: Option<bool>,
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.file)?;
+        if let Some(l) = self.line {
+            write!(f, ":{l}")?;
+            if let Some(c) = self.column {
+                write!(f, ":{c}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One problem: a failing test, a lint error, a runner that did not run.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Problem {
+    /// Stable id within the run (`p1`, `p2`, ...).
+    pub id: String,
+    pub category: Category,
+    pub runner: String,
+    /// `Case::key()` for test problems.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test: Option<String>,
+    pub title: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
+    /// Assertion message and the lines around the user's frame, bounded.
+    #[serde(default)]
+    pub evidence: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reproduce: Option<String>,
+    pub severity: Severity,
+}
+
+/// One root cause to fix; folds problems that share it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct RepairTask {
+    pub id: String,
+    pub category: Category,
+    pub title: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
+    #[serde(default)]
+    pub evidence: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reproduce: Option<String>,
+    /// Ids of the problems this task covers.
+    pub problems: Vec<String>,
+    /// Test keys covered (for display: "and 39 more tests").
+    #[serde(default)]
+    pub tests: Vec<String>,
+}
+
+/// diagnose.json
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct DiagnoseDoc {
+    pub schema_version: u32,
+    pub run_id: String,
+    pub problems: Vec<Problem>,
+    pub tasks: Vec<RepairTask>,
+    /// Problems left out of `problems` to bound the file (they are all in cases.jsonl).
+    #[serde(default)]
+    pub truncated: u64,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Pass,
+    Fail,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+        }
+    }
+}
+
+/// One weighted part of the score.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct ScoreComponent {
+    pub name: String,
+    pub weight: f64,
+    /// 0.0..=1.0
+    pub value: f64,
+    /// Points this component adds to the 0–100 score.
+    pub points: f64,
+    pub explanation: String,
+}
+
+/// One rule's verdict.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct RuleResult {
+    pub rule: String,
+    pub passed: bool,
+    /// The configured limit, as text (`80`, `0`, `["build", "test"]`).
+    pub limit: String,
+    pub actual: String,
+    pub reason: String,
+}
+
+/// Differences against a baseline run.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct Delta {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline_run_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score_change: Option<f64>,
+    pub new_failures: Vec<String>,
+    pub fixed: Vec<String>,
+    pub still_failing: Vec<String>,
+    #[serde(default)]
+    pub tests_added: u64,
+    #[serde(default)]
+    pub tests_removed: u64,
+    #[serde(default)]
+    pub counts_before: Option<Counts>,
+}
+
+/// gate.json
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct GateDoc {
+    pub schema_version: u32,
+    pub run_id: String,
+    pub verdict: Verdict,
+    /// 0–100, rounded to one decimal.
+    pub score: f64,
+    pub components: Vec<ScoreComponent>,
+    pub rules: Vec<RuleResult>,
+    /// Plain-words reasons for the verdict, most important first.
+    pub reasons: Vec<String>,
+    pub counts: Counts,
+    #[serde(default)]
+    pub lint: LintCounts,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delta: Option<Delta>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn case_id_prefers_classname_then_suite() {
+        let mut c = Case::new("adds", Status::Passed);
+        assert_eq!(c.id(), "adds");
+        c.suite = vec!["math".into(), "add".into()];
+        assert_eq!(c.id(), "math / add::adds");
+        c.classname = Some("tests.test_math".into());
+        assert_eq!(c.id(), "tests.test_math::adds");
+        c.runner = "pytest".into();
+        assert_eq!(c.key(), "pytest::tests.test_math::adds");
+    }
+
+    #[test]
+    fn counts_keep_the_invariant() {
+        let mut n = Counts::default();
+        for (s, f) in [
+            (Status::Passed, false),
+            (Status::Passed, true),
+            (Status::Failed, false),
+            (Status::Errored, false),
+            (Status::Skipped, false),
+        ] {
+            n.add_case(s, f);
+        }
+        assert_eq!(n.tests, n.passed + n.failed + n.errored + n.skipped);
+        assert_eq!((n.passed, n.flaky, n.bad()), (2, 1, 2));
+    }
+
+    #[test]
+    fn case_serializes_compactly() {
+        let c = Case::new("t", Status::Skipped);
+        let j = serde_json::to_string(&c).unwrap();
+        assert_eq!(j, r#"{"name":"t","status":"skipped"}"#);
+    }
+}

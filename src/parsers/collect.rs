@@ -1,0 +1,169 @@
+//! [`Collector`]: the standard [`Sink`]. It keeps aggregates for everything (counts, lint
+//! counts, the slowest N tests) and full records only for what needs attention (failed,
+//! errored and flaky cases, findings, suite errors), so memory grows with the number of
+//! failures, not with the number of tests. Every case can also be forwarded to a callback
+//! (verify streams them to `cases.jsonl`).
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
+use super::Sink;
+use crate::model::{Case, Counts, Finding, LintCounts, Position, SlowTest, SuiteError};
+
+/// How many lenient-read warnings are kept per file; the rest are only counted.
+pub const MAX_WARNINGS: usize = 50;
+/// How many slow tests are kept.
+pub const SLOWEST_N: usize = 20;
+
+type CaseHook<'a> = Box<dyn FnMut(&Case) + 'a>;
+
+#[derive(Default)]
+pub struct Collector<'a> {
+    pub counts: Counts,
+    pub lint: LintCounts,
+    /// Failed, errored and flaky cases, in file order.
+    pub problems: Vec<Case>,
+    pub findings: Vec<Finding>,
+    pub suite_errors: Vec<SuiteError>,
+    pub warnings: Vec<(Option<Position>, String)>,
+    /// Warnings beyond [`MAX_WARNINGS`].
+    pub warnings_dropped: u64,
+    slow: BinaryHeap<MinSlow>,
+    /// When set, every case is also kept here (tests and small inputs only).
+    pub all: Option<Vec<Case>>,
+    on_case: Option<CaseHook<'a>>,
+}
+
+impl std::fmt::Debug for Collector<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Collector")
+            .field("counts", &self.counts)
+            .field("lint", &self.lint)
+            .field("problems", &self.problems.len())
+            .field("findings", &self.findings.len())
+            .field("suite_errors", &self.suite_errors.len())
+            .field("warnings", &self.warnings.len())
+            .finish()
+    }
+}
+
+impl<'a> Collector<'a> {
+    /// A collector that keeps every case in `all` (for tests and snapshots).
+    pub fn keep_all() -> Self {
+        Collector {
+            all: Some(Vec::new()),
+            ..Default::default()
+        }
+    }
+
+    /// A collector that hands every case to `hook` before aggregating it.
+    pub fn with_hook(hook: impl FnMut(&Case) + 'a) -> Self {
+        Collector {
+            on_case: Some(Box::new(hook)),
+            ..Default::default()
+        }
+    }
+
+    /// The slowest tests seen, slowest first.
+    pub fn slowest(&self) -> Vec<SlowTest> {
+        let mut v: Vec<SlowTest> = self.slow.iter().map(|m| m.0.clone()).collect();
+        v.sort_by(|a, b| b.duration.total_cmp(&a.duration).then(a.id.cmp(&b.id)));
+        v
+    }
+}
+
+impl Sink for Collector<'_> {
+    fn case(&mut self, case: Case) {
+        if let Some(h) = self.on_case.as_mut() {
+            h(&case);
+        }
+        self.counts.add_case(case.status, case.flaky);
+        if let Some(d) = case.duration.filter(|d| *d > 0.0) {
+            let entry = MinSlow(SlowTest {
+                id: case.id(),
+                runner: case.runner.clone(),
+                duration: d,
+                status: case.status,
+            });
+            if self.slow.len() < SLOWEST_N {
+                self.slow.push(entry);
+            } else if self.slow.peek().is_some_and(|m| m.0.duration < d) {
+                self.slow.pop();
+                self.slow.push(entry);
+            }
+        }
+        if case.status.is_bad() || case.flaky {
+            self.problems.push(case.clone());
+        }
+        if let Some(all) = self.all.as_mut() {
+            all.push(case);
+        }
+    }
+
+    fn finding(&mut self, finding: Finding) {
+        self.lint.add_finding(finding.severity);
+        self.findings.push(finding);
+    }
+
+    fn suite_error(&mut self, error: SuiteError) {
+        self.suite_errors.push(error);
+    }
+
+    fn warning(&mut self, position: Option<Position>, message: String) {
+        if self.warnings.len() < MAX_WARNINGS {
+            self.warnings.push((position, message));
+        } else {
+            self.warnings_dropped += 1;
+        }
+    }
+}
+
+/// Min-heap entry by duration (BinaryHeap is a max-heap, so the order is reversed).
+struct MinSlow(SlowTest);
+
+impl PartialEq for MinSlow {
+    fn eq(&self, o: &Self) -> bool {
+        self.cmp(o) == Ordering::Equal
+    }
+}
+impl Eq for MinSlow {}
+impl PartialOrd for MinSlow {
+    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for MinSlow {
+    fn cmp(&self, o: &Self) -> Ordering {
+        o.0.duration.total_cmp(&self.0.duration)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Status;
+
+    #[test]
+    fn keeps_only_problems_and_the_slowest() {
+        let mut c = Collector::default();
+        for i in 0..100 {
+            let mut k = Case::new(
+                format!("t{i}"),
+                if i % 10 == 0 {
+                    Status::Failed
+                } else {
+                    Status::Passed
+                },
+            );
+            k.duration = Some(i as f64);
+            c.case(k);
+        }
+        assert_eq!(c.counts.tests, 100);
+        assert_eq!(c.counts.failed, 10);
+        assert_eq!(c.problems.len(), 10);
+        let s = c.slowest();
+        assert_eq!(s.len(), SLOWEST_N);
+        assert_eq!(s[0].id, "t99");
+        assert_eq!(s[SLOWEST_N - 1].id, format!("t{}", 100 - SLOWEST_N));
+    }
+}

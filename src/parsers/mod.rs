@@ -1,0 +1,255 @@
+//! The parser registry: the single entry point that turns a result file into the normalized
+//! model. Each format lives in its own module and is registered in [`Format`]; `auto` sniffs
+//! the first bytes of a file ([`sniff`]).
+//!
+//! Parsers are pure (they read from a `BufRead` they are given and write to a [`Sink`]) and
+//! stream: a parser never holds the whole file, and hands every case to the sink as soon as it
+//! is complete, so memory grows with the number of failures kept by the sink, not with the
+//! size of the file.
+
+pub mod collect;
+pub mod input;
+pub mod text;
+
+pub mod junit;
+
+pub mod ctrf;
+pub mod generic_json;
+pub mod go_test_json;
+pub mod jest_json;
+pub mod libtest_json;
+pub mod mocha_json;
+pub mod pytest_json;
+pub mod rspec_json;
+pub mod tap;
+
+pub mod catch2_xml;
+pub mod googletest_json;
+pub mod nunit;
+pub mod trx;
+pub mod xunit_net;
+
+pub mod cargo_json;
+pub mod checkstyle;
+pub mod eslint_json;
+pub mod flake8;
+pub mod generic_lint;
+pub mod golangci_json;
+pub mod rubocop_json;
+pub mod ruff_json;
+pub mod sarif;
+pub mod tsc;
+
+use std::io::{BufRead, Read};
+
+pub use collect::Collector;
+
+use crate::model::{Case, Finding, ParseIssue, Position, SuiteError};
+
+/// Receives what a parser finds, as it finds it.
+pub trait Sink {
+    fn case(&mut self, case: Case);
+    fn finding(&mut self, finding: Finding);
+    fn suite_error(&mut self, error: SuiteError);
+    /// Something was read leniently (raw control characters, a bad duration, ...).
+    fn warning(&mut self, position: Option<Position>, message: String);
+}
+
+/// Options every parser honours.
+#[derive(Clone, Debug)]
+pub struct ParseOptions {
+    /// Bound for each message / trace / output text (head and tail kept).
+    pub max_text_bytes: usize,
+}
+
+impl Default for ParseOptions {
+    fn default() -> Self {
+        ParseOptions {
+            max_text_bytes: 16 * 1024,
+        }
+    }
+}
+
+/// A file could not be parsed (further). What the parser already gave the sink stays valid.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message}{}", .position.map(|p| format!(" at {p}")).unwrap_or_default())]
+pub struct ParseError {
+    pub position: Option<Position>,
+    pub message: String,
+}
+
+impl ParseError {
+    pub fn new(message: impl Into<String>) -> Self {
+        ParseError {
+            position: None,
+            message: message.into(),
+        }
+    }
+    pub fn at(position: Position, message: impl Into<String>) -> Self {
+        ParseError {
+            position: Some(position),
+            message: message.into(),
+        }
+    }
+    pub fn into_issue(self, file: &str) -> ParseIssue {
+        ParseIssue {
+            file: file.to_string(),
+            position: self.position,
+            message: self.message,
+        }
+    }
+}
+
+/// Whether a format carries test cases or lint/build findings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FormatKind {
+    Tests,
+    Findings,
+}
+
+macro_rules! formats {
+    ($( $variant:ident => $name:literal, $kind:ident, $module:ident; )*) => {
+        /// Every format the registry knows, by its registry name.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum Format { $( $variant, )* }
+
+        impl Format {
+            pub const ALL: &'static [Format] = &[ $( Format::$variant, )* ];
+
+            /// The registry name (`result_format` in plugins.json, `--format-hint`).
+            pub fn name(self) -> &'static str {
+                match self { $( Format::$variant => $name, )* }
+            }
+
+            pub fn kind(self) -> FormatKind {
+                match self { $( Format::$variant => FormatKind::$kind, )* }
+            }
+
+            fn run(
+                self,
+                reader: &mut dyn BufRead,
+                opts: &ParseOptions,
+                sink: &mut dyn Sink,
+            ) -> Result<(), ParseError> {
+                match self { $( Format::$variant => $module::parse(reader, opts, sink), )* }
+            }
+        }
+    };
+}
+
+formats! {
+    JunitXml => "junit-xml", Tests, junit;
+    PytestJson => "pytest-json-report", Tests, pytest_json;
+    RspecJson => "rspec-json", Tests, rspec_json;
+    JestJson => "jest-json", Tests, jest_json;
+    GoTestJson => "go-test-json", Tests, go_test_json;
+    Tap => "tap", Tests, tap;
+    MochaJson => "mocha-json", Tests, mocha_json;
+    Trx => "trx", Tests, trx;
+    Nunit => "nunit", Tests, nunit;
+    XunitNet => "xunit-net", Tests, xunit_net;
+    CtrfJson => "ctrf-json", Tests, ctrf;
+    LibtestJson => "libtest-json", Tests, libtest_json;
+    GoogletestJson => "googletest-json", Tests, googletest_json;
+    Catch2Xml => "catch2-xml", Tests, catch2_xml;
+    GenericJson => "generic-json", Tests, generic_json;
+    CargoJson => "cargo-json", Findings, cargo_json;
+    EslintJson => "eslint-json", Findings, eslint_json;
+    RuffJson => "ruff-json", Findings, ruff_json;
+    Flake8 => "flake8", Findings, flake8;
+    Tsc => "tsc", Findings, tsc;
+    GolangciJson => "golangci-lint-json", Findings, golangci_json;
+    RubocopJson => "rubocop-json", Findings, rubocop_json;
+    Checkstyle => "checkstyle", Findings, checkstyle;
+    Sarif => "sarif", Findings, sarif;
+    GenericLint => "generic-lint", Findings, generic_lint;
+}
+
+impl Format {
+    /// Looks a registry name up; accepts a few common aliases.
+    pub fn from_name(name: &str) -> Option<Format> {
+        let n = name.trim().to_ascii_lowercase();
+        let alias = match n.as_str() {
+            "junit" | "xunit-xml" | "junit_xml" => "junit-xml",
+            "pytest-json" | "pytest_json" => "pytest-json-report",
+            "vitest-json" => "jest-json",
+            "go-json" | "gotest-json" => "go-test-json",
+            "tap13" | "tap14" => "tap",
+            "nunit2" | "nunit3" | "nunit-xml" => "nunit",
+            "xunit" | "xunit-net-xml" => "xunit-net",
+            "ctrf" => "ctrf-json",
+            "clippy" | "rustc-json" => "cargo-json",
+            "eslint" => "eslint-json",
+            "ruff" => "ruff-json",
+            "golangci-lint" => "golangci-lint-json",
+            "rubocop" => "rubocop-json",
+            "generic" | "lint" => "generic-lint",
+            other => other,
+        };
+        Format::ALL.iter().copied().find(|f| f.name() == alias)
+    }
+
+    /// Registry names, for error messages ("valid formats are: ...").
+    pub fn names() -> Vec<&'static str> {
+        Format::ALL.iter().map(|f| f.name()).collect()
+    }
+}
+
+/// How many leading bytes [`sniff`] looks at.
+pub const SNIFF_BYTES: usize = 64 * 1024;
+
+/// Guesses the format from the first bytes of a file (already transcoded to UTF-8 by
+/// [`input`]) and its name. `None` when nothing matches.
+pub fn sniff(head: &[u8], file_name: &str) -> Option<Format> {
+    input::sniff(head, file_name)
+}
+
+/// What one file yielded, besides what went to the sink.
+#[derive(Debug, Clone)]
+pub struct Parsed {
+    pub format: Format,
+}
+
+/// Parses one file: transcodes (BOM, UTF-16), sniffs when `hint` is `None`, and runs the
+/// format's parser. `file_name` is used for sniffing by extension and in messages only.
+pub fn parse(
+    reader: impl Read,
+    file_name: &str,
+    hint: Option<Format>,
+    opts: &ParseOptions,
+    sink: &mut dyn Sink,
+) -> Result<Parsed, ParseError> {
+    let mut input = input::Input::new(reader, sink)?;
+    let format = match hint {
+        Some(f) => f,
+        None => {
+            let head = input.head();
+            if head.iter().all(|b| b.is_ascii_whitespace()) {
+                return Err(ParseError::new(
+                    "the file is empty: the runner may have crashed before writing its report",
+                ));
+            }
+            sniff(head, file_name).ok_or_else(|| {
+                ParseError::new(format!(
+                    "not a test or lint report codeloop recognizes (starts with {:?}); \
+                     set the format explicitly (result_format / --format-hint), one of: {}",
+                    text::preview(head, 40),
+                    Format::names().join(", ")
+                ))
+            })?
+        }
+    };
+    format.run(&mut input, opts, sink)?;
+    Ok(Parsed { format })
+}
+
+/// Convenience for tests and small inputs: parse bytes into a [`Collector`].
+pub fn parse_bytes(
+    bytes: &[u8],
+    file_name: &str,
+    hint: Option<Format>,
+) -> (Collector<'static>, Result<Parsed, ParseError>) {
+    let mut c = Collector::keep_all();
+    let r = parse(bytes, file_name, hint, &ParseOptions::default(), &mut c);
+    (c, r)
+}

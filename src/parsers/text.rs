@@ -1,0 +1,126 @@
+//! Text helpers shared by parsers: bounding long texts (head and tail kept with a marker),
+//! repairing invalid UTF-8 and control characters, and lenient number parsing.
+
+/// Keeps at most `max` bytes of `s`: the head and the tail, joined by a marker that says how
+/// much was cut. Cuts on char boundaries.
+pub fn bound_text(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let marker_room = 64;
+    let keep = max.saturating_sub(marker_room);
+    let head_len = floor_boundary(s, keep * 2 / 3);
+    let tail_start = ceil_boundary(s, s.len() - (keep - head_len.min(keep)));
+    let cut = tail_start - head_len;
+    format!(
+        "{}\n[… {cut} bytes cut by codeloop …]\n{}",
+        &s[..head_len],
+        &s[tail_start..]
+    )
+}
+
+fn floor_boundary(s: &str, mut i: usize) -> usize {
+    i = i.min(s.len());
+    while i > 0 && !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+fn ceil_boundary(s: &str, mut i: usize) -> usize {
+    i = i.min(s.len());
+    while i < s.len() && !s.is_char_boundary(i) {
+        i += 1;
+    }
+    i
+}
+
+/// UTF-8 from possibly invalid bytes; invalid sequences become U+FFFD.
+pub fn lossy(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Removes ANSI escape sequences and control characters other than `\n` and `\t`.
+pub fn clean_control(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // CSI: ESC [ params final-byte(0x40..=0x7e); other escapes: drop ESC + one char.
+            if chars.peek() == Some(&'[') {
+                chars.next();
+                for d in chars.by_ref() {
+                    if ('\u{40}'..='\u{7e}').contains(&d) {
+                        break;
+                    }
+                }
+            } else {
+                chars.next();
+            }
+            continue;
+        }
+        if c == '\n' || c == '\t' || !c.is_control() {
+            out.push(c);
+        } else if c == '\r' {
+            // CRLF → LF; a lone CR is dropped.
+        }
+    }
+    out
+}
+
+/// A duration in seconds from what real reporters write: `1.5`, `1,234.5`, `"0.001"`,
+/// ` 3 `, `1e-3`. `None` for empty, negative, NaN or infinite values.
+pub fn parse_seconds(s: &str) -> Option<f64> {
+    let t = s.trim();
+    if t.is_empty() {
+        return None;
+    }
+    let v: f64 = match t.parse() {
+        Ok(v) => v,
+        Err(_) => t.replace(',', "").parse().ok()?,
+    };
+    (v.is_finite() && v >= 0.0).then_some(v)
+}
+
+/// A short printable preview of raw bytes for error messages.
+pub fn preview(bytes: &[u8], max_chars: usize) -> String {
+    let s = String::from_utf8_lossy(&bytes[..bytes.len().min(max_chars * 4)]);
+    let s: String = s.trim_start().chars().take(max_chars).collect();
+    clean_control(&s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bound_keeps_head_and_tail() {
+        let s = format!("{}{}", "a".repeat(10_000), "Z".repeat(10_000));
+        let b = bound_text(&s, 1000);
+        assert!(b.len() <= 1000, "{}", b.len());
+        assert!(b.starts_with("aaa") && b.ends_with("ZZZ"));
+        assert!(b.contains("bytes cut by codeloop"));
+        assert_eq!(bound_text("short", 1000), "short");
+        // multi-byte chars never split
+        let m = "é".repeat(5000);
+        let b = bound_text(&m, 500);
+        assert!(b.len() <= 500);
+    }
+
+    #[test]
+    fn durations_are_lenient() {
+        assert_eq!(parse_seconds("1,234.5"), Some(1234.5));
+        assert_eq!(parse_seconds(" 0.25 "), Some(0.25));
+        assert_eq!(parse_seconds("NaN"), None);
+        assert_eq!(parse_seconds("-1"), None);
+        assert_eq!(parse_seconds(""), None);
+    }
+
+    #[test]
+    fn control_chars_and_ansi_are_removed() {
+        assert_eq!(
+            clean_control("a\u{1b}[31mred\u{1b}[0m\u{0}b\r\n"),
+            "aredb\n"
+        );
+    }
+}

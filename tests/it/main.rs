@@ -1,0 +1,4 @@
+//! The one integration-test binary. Each area is a module; shared helpers live in `common`.
+
+mod common;
+mod corpus;
