@@ -273,18 +273,25 @@ impl Bounded {
         (head, keep - head)
     }
 
-    fn push(&mut self, bytes: &[u8]) {
+    fn push(&mut self, mut bytes: &[u8]) {
         self.total += bytes.len() as u64;
         if !self.overflowed {
             if self.head.len() + bytes.len() <= self.max {
                 self.head.extend_from_slice(bytes);
                 return;
             }
-            // First overflow: keep the head, move the rest to the tail.
+            // First overflow: keep the head, move the rest to the tail. The head may still be
+            // shorter than its share (one big chunk arrives first): fill it from `bytes`.
             self.overflowed = true;
             let (head_len, _) = self.keep();
-            self.tail.extend_from_slice(&self.head[head_len..]);
-            self.head.truncate(head_len);
+            if self.head.len() > head_len {
+                self.tail.extend_from_slice(&self.head[head_len..]);
+                self.head.truncate(head_len);
+            } else {
+                let take = (head_len - self.head.len()).min(bytes.len());
+                self.head.extend_from_slice(&bytes[..take]);
+                bytes = &bytes[take..];
+            }
         }
         let (_, tail_len) = self.keep();
         if bytes.len() >= tail_len {
@@ -1117,6 +1124,31 @@ mod tests {
         let head = text.find('\n').unwrap();
         let tail = text.len() - text.rfind('\n').unwrap() - 1;
         assert_eq!(cut + head + tail, total);
+    }
+
+    #[test]
+    fn bounded_text_takes_one_big_first_chunk() {
+        // One chunk larger than the bound as the very first push (a big CDATA block).
+        let mut b = Bounded::new(300);
+        let big = format!("HEAD{}TAIL", "x".repeat(10_000));
+        b.push(big.as_bytes());
+        let s = b.take();
+        assert!(s.len() <= 300, "{}", s.len());
+        assert!(s.starts_with("HEADxx") && s.ends_with("xxTAIL"), "{s}");
+        let cut: usize = s
+            .lines()
+            .nth(1)
+            .unwrap()
+            .trim_start_matches("[… ")
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(
+            cut + s.find('\n').unwrap() + (s.len() - s.rfind('\n').unwrap() - 1),
+            big.len()
+        );
     }
 
     #[test]
