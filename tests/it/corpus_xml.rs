@@ -29,6 +29,8 @@ fn our_format(corpus_format: &str) -> Option<Format> {
         Some(Format::Trx)
     } else if f.starts_with("nunit2-xml") || f.starts_with("nunit3-xml") {
         Some(Format::Nunit)
+    } else if f.starts_with("xunit-net-xml") {
+        Some(Format::XunitNet)
     } else {
         None
     }
@@ -39,6 +41,14 @@ fn our_format(corpus_format: &str) -> Option<Format> {
 /// for never expanding entities. The counts are what the files hold.
 fn exceptions() -> Vec<Exception> {
     vec![
+        Exception {
+            path: "peers/publish-unit-test-result-action/python/test/files/xunit/mstest/jenkinsci/testcase2.xml",
+            reason: "the <assembly> attributes claim total=3 (1 passed, 1 failed, 1 skipped) and \
+                     the oracle's runs_* copy them, but the file holds a single passing <test>; \
+                     the action's own per-case stats agree with us (tests=1, tests_succ=1). We \
+                     count what the file holds and warn about the declared totals",
+            ours: counts(1, 1, 0, 0, 0),
+        },
         Exception {
             path: leak(format!("{JENKINS}/NUnit-issue17521.xml")),
             reason: "a raw NUL and other control characters inside a CDATA failure message \
