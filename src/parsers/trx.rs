@@ -389,7 +389,7 @@ impl State {
                         trace = f.inner_trace;
                     }
                 }
-                case.failure = Some(Failure {
+                let failure = Failure {
                     kind: message.as_deref().and_then(exception_kind),
                     message: message.or_else(|| {
                         f.outcome
@@ -397,7 +397,9 @@ impl State {
                             .then(|| "the result has no outcome".to_string())
                     }),
                     trace,
-                });
+                };
+                // Some results carry no ErrorInfo at all (xUnit v3 cleanup failures).
+                case.failure = (failure != Failure::default()).then_some(failure);
             }
             Status::Skipped => case.skip_reason = f.message.or(f.text_message),
             Status::Passed => {}

@@ -31,6 +31,8 @@ fn our_format(corpus_format: &str) -> Option<Format> {
         Some(Format::Nunit)
     } else if f.starts_with("xunit-net-xml") {
         Some(Format::XunitNet)
+    } else if f.starts_with("catch2-xml") {
+        Some(Format::Catch2Xml)
     } else {
         None
     }
@@ -115,7 +117,7 @@ fn every_row_of_these_formats_is_auto_detected() {
             Err(e) => wrong.push(format!("{}: {e}", row.path)),
         }
     }
-    assert!(n >= 40, "only {n} rows");
+    assert!(n >= 50, "only {n} rows");
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 
@@ -160,8 +162,15 @@ fn xxe_targets_are_never_read() {
 }
 
 /// The normalized model of one small representative file per format, snapshotted.
+/// Texts are bounded to 2 KiB here, so the snapshots stay readable and show the cut marker.
 fn snapshot_of(rel: &str) -> String {
-    let (c, r) = parse_file(rel);
+    let path = corpus_dir().join(rel);
+    let f = std::fs::File::open(&path).unwrap();
+    let mut c = Collector::keep_all();
+    let opts = ParseOptions {
+        max_text_bytes: 2048,
+    };
+    let r = parsers::parse(f, rel, None, &opts, &mut c);
     let parsed = r.map(|p| p.format.name()).map_err(|e| e.to_string());
     let doc = serde_json::json!({
         "format": parsed,
@@ -181,4 +190,23 @@ fn snapshot_nunit2() {
 #[test]
 fn snapshot_nunit3() {
     insta::assert_snapshot!(snapshot_of(&format!("{JENKINS}/NUnit-issue50162.xml")));
+}
+
+#[test]
+fn snapshot_trx() {
+    insta::assert_snapshot!(snapshot_of(
+        "peers/test-reporter/__tests__/fixtures/dotnet-xunitv3.trx"
+    ));
+}
+
+#[test]
+fn snapshot_xunit_net() {
+    insta::assert_snapshot!(snapshot_of(
+        "peers/publish-unit-test-result-action/python/test/files/xunit/mstest/jenkinsci/testcase1.xml"
+    ));
+}
+
+#[test]
+fn snapshot_catch2_xml() {
+    insta::assert_snapshot!(snapshot_of("generated/catch2/all.catch2-xml.xml"));
 }
