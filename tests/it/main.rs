@@ -3,3 +3,4 @@
 mod common;
 mod corpus;
 mod corpus_xml;
+mod xml_props;
