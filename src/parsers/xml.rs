@@ -273,18 +273,24 @@ impl Bounded {
         (head, keep - head)
     }
 
-    fn push(&mut self, bytes: &[u8]) {
+    fn push(&mut self, mut bytes: &[u8]) {
         self.total += bytes.len() as u64;
         if !self.overflowed {
             if self.head.len() + bytes.len() <= self.max {
                 self.head.extend_from_slice(bytes);
                 return;
             }
-            // First overflow: keep the head, move the rest to the tail.
+            // First overflow: the head keeps its share, the rest goes to the tail.
             self.overflowed = true;
             let (head_len, _) = self.keep();
-            self.tail.extend_from_slice(&self.head[head_len..]);
-            self.head.truncate(head_len);
+            if self.head.len() > head_len {
+                self.tail.extend_from_slice(&self.head[head_len..]);
+                self.head.truncate(head_len);
+            } else {
+                let take = head_len - self.head.len();
+                self.head.extend_from_slice(&bytes[..take]);
+                bytes = &bytes[take..];
+            }
         }
         let (_, tail_len) = self.keep();
         if bytes.len() >= tail_len {
@@ -1117,6 +1123,19 @@ mod tests {
         let head = text.find('\n').unwrap();
         let tail = text.len() - text.rfind('\n').unwrap() - 1;
         assert_eq!(cut + head + tail, total);
+    }
+
+    #[test]
+    fn bounded_text_takes_one_huge_chunk() {
+        let mut b = Bounded::new(300);
+        b.push(b"ab");
+        let big: Vec<u8> = (0..10_000u32).map(|i| b'a' + (i % 26) as u8).collect();
+        b.push(&big);
+        let s = b.take();
+        assert!(s.len() <= 300, "{}", s.len());
+        assert!(s.starts_with("ababcdef"), "{s}");
+        let last = String::from_utf8_lossy(&big[big.len() - 10..]).into_owned();
+        assert!(s.ends_with(&last), "{s}");
     }
 
     #[test]
