@@ -4,3 +4,4 @@ mod common;
 mod corpus;
 mod corpus_xml;
 mod xml_props;
+mod corpus_junit;
