@@ -143,6 +143,12 @@ fn sniff_json(t: &str, name: &str) -> Option<Format> {
     {
         return Some(Format::CargoJson);
     }
+    // Dart/Flutter `--reporter json`: the first event is `start` with protocol versions.
+    if first_has("protocolVersion")
+        || first_has("type") && (t.contains("\"testStart\"") || t.contains("\"allSuites\""))
+    {
+        return Some(Format::DartJson);
+    }
     if first_has("type")
         && first_has("event")
         && (first_line.contains("\"suite\"") || first_line.contains("\"test\""))
@@ -199,6 +205,14 @@ fn sniff_json(t: &str, name: &str) -> Option<Format> {
 }
 
 fn sniff_text(t: &str, name: &str) -> Option<Format> {
+    // `go test -json` with compiler output (`# pkg`, `file.go:3:5: ...`) merged in before
+    // the first event.
+    if t.lines().take(200).any(|l| {
+        let l = l.trim_start();
+        l.starts_with('{') && l.contains("\"Action\"") && l.contains("\"Package\"")
+    }) {
+        return Some(Format::GoTestJson);
+    }
     let mut tap_lines = 0;
     let mut lint_lines = 0;
     let mut tsc_lines = 0;
