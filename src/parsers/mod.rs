@@ -12,6 +12,7 @@ pub mod input;
 pub mod json;
 pub mod text;
 pub mod textbuf;
+pub mod xml;
 
 pub mod junit;
 

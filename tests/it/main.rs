@@ -3,3 +3,5 @@
 mod common;
 mod corpus;
 mod corpus_json;
+mod corpus_xml;
+mod xml_props;
