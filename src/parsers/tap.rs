@@ -372,6 +372,7 @@ impl Parser<'_> {
         let rest = rest.trim_start();
         // Optional number.
         let digits = rest.chars().take_while(|c| c.is_ascii_digit()).count();
+        let number = rest[..digits].parse::<u64>().ok();
         let rest = rest[digits..].trim_start();
         let rest = rest
             .strip_prefix("- ")
@@ -384,7 +385,11 @@ impl Parser<'_> {
         let (desc, directive, time) = split_directive(rest);
         let point = Point {
             ok,
-            desc: unescape(desc.trim()),
+            desc: match unescape(desc.trim()) {
+                // `ok 6 # skip`: no description; the number is all there is to name it.
+                d if d.is_empty() => number.map(|n| format!("test {n}")).unwrap_or_default(),
+                d => d,
+            },
             directive,
             time,
             indent,
