@@ -2,6 +2,7 @@
 
 mod common;
 mod corpus;
+mod corpus_json;
 mod corpus_xml;
 mod xml_props;
 mod corpus_junit;
