@@ -195,17 +195,44 @@ fn sniff_json(t: &str, name: &str) -> Option<Format> {
     if name.ends_with(".sarif") {
         return Some(Format::Sarif);
     }
-    None
+    sniff_lint_name(name)
+}
+
+/// A lint report with nothing in it (`[]` from a clean ruff run) says nothing about its
+/// format; its file name may (`ruff.json`, `eslint-report.json`). Only consulted after every
+/// content check failed.
+fn sniff_lint_name(name: &str) -> Option<Format> {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
+    [
+        ("ruff", Format::RuffJson),
+        ("eslint", Format::EslintJson),
+        ("golangci", Format::GolangciJson),
+        ("rubocop", Format::RubocopJson),
+        ("clippy", Format::CargoJson),
+        ("cargo", Format::CargoJson),
+        ("sarif", Format::Sarif),
+    ]
+    .into_iter()
+    .find(|(k, _)| base.contains(k))
+    .map(|(_, f)| f)
 }
 
 fn sniff_text(t: &str, name: &str) -> Option<Format> {
     let mut tap_lines = 0;
     let mut lint_lines = 0;
+    let mut flake8_lines = 0;
     let mut tsc_lines = 0;
     for line in t.lines().take(200) {
         let l = line.trim_end();
         if l.starts_with("TAP version") {
             return Some(Format::Tap);
+        }
+        // cargo's JSON messages with its own text (stderr merged into the file) around them.
+        if l.starts_with("{\"reason\":\"compiler-")
+            || l.starts_with("{\"reason\":\"build-")
+            || l.starts_with("{\"$message_type\":\"diagnostic\"")
+        {
+            return Some(Format::CargoJson);
         }
         let lt = l.trim_start();
         if lt.starts_with("ok ")
@@ -221,6 +248,9 @@ fn sniff_text(t: &str, name: &str) -> Option<Format> {
             tsc_lines += 1;
         } else if super::generic_lint::looks_like_lint_line(l) {
             lint_lines += 1;
+            if super::flake8::looks_like_flake8_line(l) {
+                flake8_lines += 1;
+            }
         }
     }
     if tap_lines > 0 && tap_lines >= lint_lines {
@@ -230,11 +260,14 @@ fn sniff_text(t: &str, name: &str) -> Option<Format> {
         return Some(Format::Tsc);
     }
     if lint_lines > 0 {
-        return Some(if name.contains("flake8") {
-            Format::Flake8
-        } else {
-            Format::GenericLint
-        });
+        // flake8's `path:row:col: CODE message` is a special case of the generic form.
+        return Some(
+            if name.contains("flake8") || flake8_lines * 2 > lint_lines {
+                Format::Flake8
+            } else {
+                Format::GenericLint
+            },
+        );
     }
     if name.ends_with(".tap") {
         return Some(Format::Tap);
