@@ -470,3 +470,34 @@ fn exact_findings_per_format() {
         );
     }
 }
+
+/// The other direction: no test report of the shared corpus (all inputs are test reports or
+/// non-reports) is ever taken for lint output by `auto`.
+#[test]
+fn no_corpus_test_report_is_sniffed_as_lint_output() {
+    let dir = crate::common::corpus_dir();
+    let mut checked = 0;
+    for row in crate::corpus::rows() {
+        let path = dir.join(&row.path);
+        let Ok(file) = std::fs::File::open(&path) else {
+            continue;
+        };
+        let mut sink = Collector::default();
+        // The same transcoded head (BOM, UTF-16) that `parse` sniffs.
+        let Ok(input) = parsers::input::Input::new(file, &mut sink) else {
+            continue;
+        };
+        if let Some(f) = parsers::sniff(input.head(), &row.path) {
+            assert_eq!(
+                f.kind(),
+                FormatKind::Tests,
+                "{} ({}) sniffed as {}",
+                row.path,
+                row.format,
+                f.name()
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked > 200, "only {checked} corpus files read");
+}
