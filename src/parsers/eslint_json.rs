@@ -30,7 +30,17 @@ pub fn parse(
     sink: &mut dyn Sink,
 ) -> Result<(), ParseError> {
     let first = peek_first_byte(reader)?;
-    let mut each = |file: Value| read_file(&file, opts, sink);
+    let mut each = |file: Value| {
+        if file.get("filePath").is_none() && file.get("messages").is_none() {
+            return Err(
+                "not an ESLint file result (it has no `filePath` or `messages`): is this \
+                 the output of `eslint -f json`?"
+                    .to_string(),
+            );
+        }
+        read_file(&file, opts, sink);
+        Ok(())
+    };
     let mut de = json_reader(reader);
     let result = match first {
         None => return Ok(()),

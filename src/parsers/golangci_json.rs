@@ -41,7 +41,13 @@ pub fn parse(
             ));
         }
     }
-    let mut each = |v: Value| issue(&v, opts, sink);
+    let mut each = |v: Value| {
+        if v.get("Text").is_none() && v.get("FromLinter").is_none() {
+            return Err("not a golangci-lint issue (it has no `FromLinter` or `Text`)".to_string());
+        }
+        issue(&v, opts, sink);
+        Ok(())
+    };
     let mut de = json_reader(reader);
     let r = ObjectWithArray {
         field: "Issues",

@@ -104,10 +104,14 @@ pub fn for_each_line(
     }
 }
 
+/// Called with each element of a streamed array; an `Err` stops the parse with that message
+/// (at the element's position), for elements that show the file is not what it claims.
+pub type ElementFn<'a> = &'a mut dyn FnMut(Value) -> Result<(), String>;
+
 /// Deserializes a JSON array (or `null`, read as empty), handing each element to `f` as soon
 /// as it is read. The value is the number of elements.
 pub struct EachElement<'a> {
-    pub f: &'a mut dyn FnMut(Value),
+    pub f: ElementFn<'a>,
 }
 
 impl<'de> DeserializeSeed<'de> for EachElement<'_> {
@@ -131,8 +135,8 @@ impl<'de> Visitor<'de> for EachElement<'_> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<u64, A::Error> {
         let mut n = 0;
         while let Some(v) = seq.next_element::<Value>()? {
-            (self.f)(v);
             n += 1;
+            (self.f)(v).map_err(|m| de::Error::custom(format!("element {n}: {m}")))?;
         }
         Ok(n)
     }
@@ -144,7 +148,7 @@ impl<'de> Visitor<'de> for EachElement<'_> {
 pub struct ObjectWithArray<'a> {
     pub field: &'static str,
     pub keep: &'static [&'static str],
-    pub each: &'a mut dyn FnMut(Value),
+    pub each: ElementFn<'a>,
 }
 
 /// What [`ObjectWithArray`] found.
@@ -271,7 +275,10 @@ mod tests {
     #[test]
     fn arrays_stream_element_by_element_and_truncation_keeps_what_came_before() {
         let mut seen = Vec::new();
-        let mut f = |v: Value| seen.push(v);
+        let mut f = |v: Value| {
+            seen.push(v);
+            Ok(())
+        };
         let text = br#"[{"a":1},{"a":2},{"a":"#;
         let mut r: &[u8] = text;
         let mut de = json_reader(&mut r);
@@ -285,7 +292,10 @@ mod tests {
     #[test]
     fn objects_stream_one_field_and_keep_others() {
         let mut n = 0;
-        let mut f = |_v: Value| n += 1;
+        let mut f = |_v: Value| {
+            n += 1;
+            Ok(())
+        };
         let text = br#"{"x":{"deep":[1,2,3]},"Issues":[1,2],"Report":{"k":1}}"#;
         let mut r: &[u8] = text;
         let mut de = json_reader(&mut r);

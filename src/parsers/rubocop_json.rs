@@ -40,7 +40,13 @@ pub fn parse(
         }
     }
     let mut offenses = 0u64;
-    let mut each = |v: Value| offenses += file(&v, opts, sink);
+    let mut each = |v: Value| {
+        if v.get("path").is_none() && v.get("offenses").is_none() {
+            return Err("not a RuboCop file entry (it has no `path` or `offenses`)".to_string());
+        }
+        offenses += file(&v, opts, sink);
+        Ok(())
+    };
     let mut de = json_reader(reader);
     let r = ObjectWithArray {
         field: "files",

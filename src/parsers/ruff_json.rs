@@ -38,7 +38,17 @@ pub fn parse(
             ));
         }
     }
-    let mut each = |d: Value| diagnostic(&d, opts, sink);
+    let mut each = |d: Value| {
+        if d.get("message").is_none() && d.get("code").is_none() {
+            return Err(
+                "not a ruff diagnostic (it has no `code` or `message`): is this the output of \
+                 `ruff check --output-format=json`?"
+                    .to_string(),
+            );
+        }
+        diagnostic(&d, opts, sink);
+        Ok(())
+    };
     let mut de = json_reader(reader);
     let r = EachElement { f: &mut each }.deserialize(&mut de);
     r.map_err(|e| json_error(e, WHAT))?;

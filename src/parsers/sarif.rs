@@ -182,6 +182,7 @@ impl<'de> Visitor<'de> for RunSeed<'_> {
                         if let Some(p) = pending_result(&v, opts) {
                             pending.push(p);
                         }
+                        Ok(())
                     };
                     map.next_value_seed(EachElement { f: &mut each })?;
                 }
@@ -192,7 +193,8 @@ impl<'de> Visitor<'de> for RunSeed<'_> {
                             v.get("location")
                                 .and_then(|l| str_of(l, "uri"))
                                 .map(str::to_string),
-                        )
+                        );
+                        Ok(())
                     };
                     map.next_value_seed(EachElement { f: &mut each })?;
                 }
@@ -217,6 +219,7 @@ impl<'de> Visitor<'de> for RunSeed<'_> {
                                 }
                             }
                         }
+                        Ok(())
                     };
                     map.next_value_seed(EachElement { f: &mut each })?;
                 }

@@ -165,6 +165,10 @@ fn wrong_format_hints_are_clear_errors() {
         ("tsc.txt", Format::Flake8, "flake8"),
         ("flake8.txt", Format::CargoJson, "cargo"),
         ("eslint.json", Format::Sarif, "SARIF"),
+        ("eslint.json", Format::RuffJson, "ruff"),
+        ("ruff.json", Format::EslintJson, "ESLint"),
+        ("golangci-v1.json", Format::RubocopJson, "RuboCop"),
+        ("rubocop.json", Format::GolangciJson, "golangci-lint"),
     ];
     for &(name, hint, says) in cases {
         let bytes = std::fs::read(fixture_dir().join(name)).unwrap();
