@@ -479,6 +479,116 @@ mod tests {
         assert_eq!(uri_to_path("a%"), "a%");
     }
 
+    use crate::parsers::{Format, parse_bytes};
+
+    const LOG: &str = r#"{
+      "version": "2.1.0",
+      "runs": [{
+        "results": [
+          {"ruleIndex": 0, "message": {"id": "m", "arguments": ["x", "3"]},
+           "locations": [{"physicalLocation": {"artifactLocation": {"index": 1},
+             "region": {"startLine": 7, "startColumn": 2}}}]},
+          {"ruleId": "R2", "level": "note", "message": {"text": "kept"},
+           "locations": [{"physicalLocation": {"artifactLocation": {"uri": "src/a%20b.c", "uriBaseId": "SRCROOT"},
+             "region": {"startLine": 1, "endLine": 3}}}]},
+          {"ruleId": "R2", "kind": "pass", "message": {"text": "passed check"}},
+          {"ruleId": "R2", "level": "error", "message": {"text": "suppressed"},
+           "suppressions": [{"kind": "inSource"}]},
+          {"ruleId": "R2", "level": "error", "message": {"text": "rejected suppression"},
+           "suppressions": [{"kind": "external", "status": "rejected"}]},
+          {"ruleId": "R2", "level": "error", "message": {"text": "fixed"}, "baselineState": "absent"},
+          {"ruleId": "R3", "kind": "review", "message": {"text": "look at this"}}
+        ],
+        "artifacts": [{"location": {"uri": "file:///w/zero.c"}}, {"location": {"uri": "file:///w/one.c"}}],
+        "invocations": [{"executionSuccessful": false,
+          "toolExecutionNotifications": [
+            {"level": "error", "message": {"text": "analyzer crashed"}},
+            {"level": "warning", "message": {"text": "slow"}}]}],
+        "tool": {"driver": {"name": "Analyzer", "rules": [
+          {"id": "R1", "defaultConfiguration": {"level": "error"},
+           "messageStrings": {"m": {"text": "'{0}' used {1} times"}}}]}}
+      }]
+    }"#;
+
+    #[test]
+    fn results_are_resolved_against_rules_artifacts_and_suppressions() {
+        let (c, r) = parse_bytes(LOG.as_bytes(), "x.sarif", None);
+        assert_eq!(r.unwrap().format, Format::Sarif);
+        let got: Vec<_> = c
+            .findings
+            .iter()
+            .map(|f| {
+                (
+                    f.tool.as_str(),
+                    f.rule.as_deref(),
+                    f.severity,
+                    f.message.as_str(),
+                    f.file.as_deref(),
+                    f.line,
+                    f.column,
+                    f.end_line,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    "Analyzer",
+                    Some("R1"),
+                    Severity::Error,
+                    "'x' used 3 times",
+                    Some("/w/one.c"),
+                    Some(7),
+                    Some(2),
+                    None
+                ),
+                (
+                    "Analyzer",
+                    Some("R2"),
+                    Severity::Note,
+                    "kept",
+                    Some("src/a b.c"),
+                    Some(1),
+                    None,
+                    Some(3)
+                ),
+                (
+                    "Analyzer",
+                    Some("R2"),
+                    Severity::Error,
+                    "rejected suppression",
+                    None,
+                    None,
+                    None,
+                    None
+                ),
+                (
+                    "Analyzer",
+                    Some("R3"),
+                    Severity::Note,
+                    "look at this",
+                    None,
+                    None,
+                    None,
+                    None
+                ),
+            ]
+        );
+        assert_eq!(c.suite_errors.len(), 1);
+        assert_eq!(c.suite_errors[0].message, "analyzer crashed");
+        assert_eq!(c.suite_errors[0].suite, "Analyzer");
+    }
+
+    #[test]
+    fn not_sarif_is_refused() {
+        let (_, r) = parse_bytes(br#"{"version":"2.1.0"}"#, "x.sarif", Some(Format::Sarif));
+        assert!(r.unwrap_err().message.contains("no `runs`"));
+        let (_, r) = parse_bytes(br#"{"runs":{"a":1}}"#, "x.sarif", Some(Format::Sarif));
+        let e = r.unwrap_err();
+        assert!(e.position.is_some(), "{e:?}");
+    }
+
     #[test]
     fn placeholders() {
         let a = vec!["x".to_string(), "y".to_string()];

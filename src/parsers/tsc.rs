@@ -165,6 +165,31 @@ fn is_code_frame(line: &str) -> bool {
 mod tests {
     use super::*;
 
+    use crate::parsers::{Format, parse_bytes};
+
+    #[test]
+    fn a_found_count_that_disagrees_is_a_warning() {
+        let text = "a.ts(1,1): error TS1: x\nsomething odd\n\nFound 2 errors in 1 file.\n";
+        let (c, r) = parse_bytes(text.as_bytes(), "t.txt", Some(Format::Tsc));
+        r.unwrap();
+        assert_eq!(c.findings.len(), 1);
+        assert_eq!(c.warnings.len(), 1);
+        assert_eq!(c.warnings[0].0.map(|p| p.line), Some(4));
+        let (c, r) = parse_bytes(
+            b"a.ts(1,1): error TS1: x\nFound 1 error.\n",
+            "t",
+            Some(Format::Tsc),
+        );
+        r.unwrap();
+        assert!(c.warnings.is_empty());
+    }
+
+    #[test]
+    fn text_without_diagnostics_is_an_error() {
+        let (_, r) = parse_bytes(b"\nhello\nworld\n", "t.txt", Some(Format::Tsc));
+        assert_eq!(r.unwrap_err().position.map(|p| p.line), Some(2));
+    }
+
     #[test]
     fn sniffing_lines() {
         assert!(looks_like_tsc_line("src/a.ts(3,7): error TS2322: x"));
