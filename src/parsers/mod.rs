@@ -44,6 +44,8 @@ pub mod ruff_json;
 pub mod sarif;
 pub mod tsc;
 
+pub mod lint_util;
+
 use std::io::{BufRead, Read};
 
 pub use collect::Collector;

@@ -6,3 +6,4 @@ mod corpus_json;
 mod corpus_xml;
 mod xml_props;
 mod corpus_junit;
+mod lint_parsers;
