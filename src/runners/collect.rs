@@ -6,64 +6,18 @@
 
 use std::collections::BTreeSet;
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Write};
+use std::io::BufReader;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Mutex;
 
 use globset::GlobBuilder;
 use walkdir::WalkDir;
 
+pub use crate::artifact::events::JsonlWriter;
 use crate::model::{
     Case, Counts, Finding, LintCounts, ParseIssue, Position, ResultFile, SlowTest, SuiteError,
 };
 use crate::parsers::{self, Collector, Format, ParseOptions, Sink};
-
-/// A JSON Lines file written line by line (cases.jsonl, findings.jsonl, events.jsonl).
-pub struct JsonlWriter {
-    out: Option<BufWriter<File>>,
-    pub path: PathBuf,
-    /// The first write error, reported once at the end.
-    pub error: Option<String>,
-    pub lines: u64,
-}
-
-impl JsonlWriter {
-    pub fn create(path: &Path) -> std::io::Result<JsonlWriter> {
-        let f = File::create(path)?;
-        Ok(JsonlWriter {
-            out: Some(BufWriter::with_capacity(256 * 1024, f)),
-            path: path.to_path_buf(),
-            error: None,
-            lines: 0,
-        })
-    }
-
-    pub fn write<T: serde::Serialize>(&mut self, v: &T) {
-        let Some(out) = self.out.as_mut() else {
-            return;
-        };
-        let r = serde_json::to_writer(&mut *out, v)
-            .map_err(std::io::Error::from)
-            .and_then(|_| out.write_all(b"\n"));
-        match r {
-            Ok(()) => self.lines += 1,
-            Err(e) => {
-                self.error
-                    .get_or_insert_with(|| format!("cannot write `{}`: {e}", self.path.display()));
-                self.out = None;
-            }
-        }
-    }
-
-    pub fn flush(&mut self) {
-        if let Some(out) = self.out.as_mut()
-            && let Err(e) = out.flush()
-        {
-            self.error
-                .get_or_insert_with(|| format!("cannot write `{}`: {e}", self.path.display()));
-        }
-    }
-}
 
 /// Where result files may come from, and where they go.
 pub struct Ctx<'a> {
@@ -274,17 +228,14 @@ fn collect_one(path: &Path, ctx: &Ctx<'_>, out: &mut Collected) {
         path: shown.clone(),
         ..Default::default()
     };
-    // Keep a copy in runners/<id>/ unless the runner wrote it there already.
-    let source = if path.starts_with(ctx.runner_dir) {
-        rf.copy = path
-            .strip_prefix(
-                ctx.runner_dir
-                    .parent()
-                    .and_then(Path::parent)
-                    .unwrap_or(ctx.runner_dir),
-            )
-            .ok()
-            .map(|r| r.to_string_lossy().into_owned());
+    // Keep a copy in runners/<id>/ unless the runner wrote it into the run directory already.
+    let run_dir = ctx
+        .runner_dir
+        .parent()
+        .and_then(Path::parent)
+        .unwrap_or(ctx.runner_dir);
+    let source = if let Ok(rel) = path.strip_prefix(run_dir) {
+        rf.copy = Some(rel.to_string_lossy().into_owned());
         path.to_path_buf()
     } else {
         let name = path

@@ -7,6 +7,8 @@ pub mod collect;
 pub mod detect;
 pub mod exec;
 pub mod plugins;
+pub mod progress;
+pub mod run;
 
 use std::path::{Path, PathBuf};
 

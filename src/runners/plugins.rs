@@ -110,6 +110,9 @@ pub struct Plugins {
     pub file: PluginFile,
     pub runners: Vec<RunnerDef>,
     pub warnings: Vec<String>,
+    /// Invalid runners (bad id, unknown result_format, ...): all of them, so one edit fixes
+    /// every problem. The valid runners are still in `runners`.
+    pub errors: Vec<PluginError>,
 }
 
 /// Loads `path` if it exists; a missing file is no plugins.
@@ -135,64 +138,78 @@ pub fn from_text(path: &Path, text: &str) -> Result<Plugins, PluginError> {
         hint: hint.to_string(),
     };
     let mut defs: Vec<RunnerDef> = Vec::new();
+    let mut errors = Vec::new();
     for (i, r) in l.value.runners.iter().enumerate() {
-        if !valid_id(&r.id) {
-            return Err(invalid(
-                format!("runners[{i}].id"),
-                format!("{:?} is not a valid runner id", r.id),
-                "use letters, digits, `-`, `_` or `.` (it names a directory), at most 64 characters",
-            ));
+        match validate(i, r, &defs, &invalid) {
+            Ok(d) => defs.push(d),
+            Err(e) => errors.push(e),
         }
-        if defs.iter().any(|d| d.id == r.id) {
-            return Err(invalid(
-                format!("runners[{i}].id"),
-                format!("runner id `{}` is used twice", r.id),
-                "give every runner a distinct id",
-            ));
-        }
-        let format = match r.result_format.as_deref().map(str::trim) {
-            None | Some("") | Some("auto") => None,
-            Some(name) => Some(Format::from_name(name).ok_or_else(|| {
-                invalid(
-                    format!("runners[{i}].result_format"),
-                    format!("unknown result_format `{name}`"),
-                    &format!("use `auto` or one of: {}", Format::names().join(", ")),
-                )
-            })?),
-        };
-        let results = r
-            .result_file
-            .as_ref()
-            .map(OneOrMany::to_vec)
-            .unwrap_or_default();
-        let command = r.command.clone().filter(|c| !c.trim().is_empty());
-        if command.is_none() && results.is_empty() {
-            return Err(invalid(
-                format!("runners[{i}]"),
-                format!("runner `{}` has neither `command` nor `result_file`", r.id),
-                "add a `command` to run, or a `result_file` glob to collect",
-            ));
-        }
-        if r.timeout_sec == Some(0) {
-            return Err(invalid(
-                format!("runners[{i}].timeout_sec"),
-                "timeout_sec must be at least 1".into(),
-                "give a number of seconds, or remove the key to use the default",
-            ));
-        }
-        let mut d = RunnerDef::new(&r.id, r.kind, RunnerSource::Plugin);
-        d.detect_file = r.detect_file.clone().filter(|s| !s.is_empty());
-        d.command = command;
-        d.result_files = results;
-        d.result_format = format;
-        d.timeout_sec = r.timeout_sec;
-        defs.push(d);
     }
     Ok(Plugins {
         file: l.value,
         runners: defs,
         warnings: l.warnings,
+        errors,
     })
+}
+
+fn validate(
+    i: usize,
+    r: &PluginRunner,
+    defs: &[RunnerDef],
+    invalid: &dyn Fn(String, String, &str) -> PluginError,
+) -> Result<RunnerDef, PluginError> {
+    if !valid_id(&r.id) {
+        return Err(invalid(
+            format!("runners[{i}].id"),
+            format!("{:?} is not a valid runner id", r.id),
+            "use letters, digits, `-`, `_` or `.` (it names a directory), at most 64 characters",
+        ));
+    }
+    if defs.iter().any(|d| d.id == r.id) {
+        return Err(invalid(
+            format!("runners[{i}].id"),
+            format!("runner id `{}` is used twice", r.id),
+            "give every runner a distinct id",
+        ));
+    }
+    let format = match r.result_format.as_deref().map(str::trim) {
+        None | Some("") | Some("auto") => None,
+        Some(name) => Some(Format::from_name(name).ok_or_else(|| {
+            invalid(
+                format!("runners[{i}].result_format"),
+                format!("unknown result_format `{name}`"),
+                &format!("use `auto` or one of: {}", Format::names().join(", ")),
+            )
+        })?),
+    };
+    let results = r
+        .result_file
+        .as_ref()
+        .map(OneOrMany::to_vec)
+        .unwrap_or_default();
+    let command = r.command.clone().filter(|c| !c.trim().is_empty());
+    if command.is_none() && results.is_empty() {
+        return Err(invalid(
+            format!("runners[{i}]"),
+            format!("runner `{}` has neither `command` nor `result_file`", r.id),
+            "add a `command` to run, or a `result_file` glob to collect",
+        ));
+    }
+    if r.timeout_sec == Some(0) {
+        return Err(invalid(
+            format!("runners[{i}].timeout_sec"),
+            "timeout_sec must be at least 1".into(),
+            "give a number of seconds, or remove the key to use the default",
+        ));
+    }
+    let mut d = RunnerDef::new(&r.id, r.kind, RunnerSource::Plugin);
+    d.detect_file = r.detect_file.clone().filter(|s| !s.is_empty());
+    d.command = command;
+    d.result_files = results;
+    d.result_format = format;
+    d.timeout_sec = r.timeout_sec;
+    Ok(d)
 }
 
 #[cfg(test)]
@@ -220,7 +237,8 @@ mod tests {
     #[test]
     fn unknown_result_format_lists_valid_ones_with_line() {
         let text = "{\"runners\": [\n {\"id\": \"a\", \"kind\": \"test\",\n  \"command\": \"true\",\n  \"result_format\": \"junitxml2\"}]}";
-        let e = from_text(Path::new(".codeloop/plugins.json"), text).unwrap_err();
+        let p = from_text(Path::new(".codeloop/plugins.json"), text).unwrap();
+        let e = &p.errors[0];
         let s = e.to_string();
         assert!(
             s.contains("line 4") && s.contains("runners[0].result_format"),
@@ -254,7 +272,9 @@ mod tests {
         let p = from_text(Path::new("p.json"), text).unwrap();
         assert_eq!(p.runners[0].command, None);
         assert_eq!(p.runners[0].result_files.len(), 2);
-        let text = r#"{"runners": [{"id": "c", "kind": "lint"}]}"#;
-        assert!(from_text(Path::new("p.json"), text).is_err());
+        let text = r#"{"runners": [{"id": "c", "kind": "lint"}, {"id": "../x", "kind": "lint", "command": "x"}]}"#;
+        let p = from_text(Path::new("p.json"), text).unwrap();
+        assert_eq!(p.errors.len(), 2);
+        assert!(p.runners.is_empty());
     }
 }
