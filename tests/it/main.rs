@@ -2,4 +2,6 @@
 
 mod common;
 mod corpus;
+mod corpus_xml;
 mod verify;
+mod xml_props;
