@@ -4,6 +4,7 @@ mod common;
 mod corpus;
 mod corpus_json;
 mod corpus_xml;
+mod verify;
 mod xml_props;
 mod corpus_junit;
 mod lint_parsers;
