@@ -145,7 +145,9 @@ pub fn normalize_path(raw: &str, ctx: &PathContext) -> Option<String> {
         }
     } else {
         let r = p.trim_start_matches("./");
-        if ctx.base.is_empty() {
+        // A bare file name (Go `t.Error`, GoogleTest) is relative to a package or build
+        // directory we cannot know here: keep it bare for the workspace lookup.
+        if ctx.base.is_empty() || !r.contains('/') {
             r.to_string()
         } else {
             format!("{}/{r}", ctx.base)

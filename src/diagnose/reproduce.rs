@@ -115,10 +115,19 @@ pub fn command(r: &RunnerResult, case: &Case, loc: Option<&Location>) -> Option<
                 .map(|p| format!("^{}$", regex::escape(p)))
                 .collect::<Vec<_>>()
                 .join("/");
-            let pkg = loc
-                .filter(|l| l.file.ends_with(".go"))
-                .and_then(|l| l.file.rsplit_once('/').map(|(d, _)| format!("./{d}")))
-                .unwrap_or_else(|| "./...".to_string());
+            // The package's import path selects it from anywhere in the module.
+            let import = case
+                .classname
+                .as_deref()
+                .or(case.suite.last().map(String::as_str))
+                .filter(|p| p.contains('/') && !p.contains(' '));
+            let pkg = match import {
+                Some(p) => p.to_string(),
+                None => loc
+                    .filter(|l| l.file.ends_with(".go"))
+                    .and_then(|l| l.file.rsplit_once('/').map(|(d, _)| format!("./{d}")))
+                    .unwrap_or_else(|| "./...".to_string()),
+            };
             format!("go test -run {} {}", sh_quote(&pattern), sh_quote(&pkg))
         }
         Tool::Jest => match file {
@@ -277,7 +286,7 @@ mod tests {
                 runner("go", "go test -json ./..."),
                 case(Some("example.com/m/calc"), "TestAdd/small", None),
                 Some(loc("go/calc/calc_test.go", 17)),
-                "go test -run '^TestAdd$/^small$' ./go/calc",
+                "go test -run '^TestAdd$/^small$' example.com/m/calc",
             ),
             (
                 runner("jest", "npx jest --ci"),
@@ -301,7 +310,7 @@ mod tests {
                 runner("maven", "mvn test"),
                 case(Some("com.example.FooTest"), "testBar", None),
                 None,
-                "mvn test -Dtest=FooTest#testBar",
+                "mvn test -Dtest='FooTest#testBar'",
             ),
             (runner("x", "make check"), case(None, "t", None), None, ""),
         ];
