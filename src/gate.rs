@@ -666,7 +666,7 @@ pub fn evaluate(input: &GateInput, cfg: &GateConfig) -> GateDoc {
         ));
         if let Some(r) = rules
             .iter()
-            .find(|r| r.rule == "max_failures" && r.actual != "0")
+            .find(|r| r.rule == "max_failures" && r.reason != "no test failed")
         {
             reasons.push(r.reason.clone());
         }

@@ -59,7 +59,7 @@ pub fn after_verify(
     let artifacts = artifacts_dir(&args.verify.common, cfg);
     let result = (|| -> Result<_, GateError> {
         let baseline = match &args.gate.baseline {
-            Some(b) => Some(load_baseline(b, &artifacts)?),
+            Some(b) => Some(load_baseline(b, &artifacts, &args.verify.common.cwd)?),
             None => None,
         };
         // Stage 2: diagnose.

@@ -91,8 +91,15 @@ pub fn gate_config(
 }
 
 /// Loads a baseline: a gate.json file, a run directory, or a run id.
-pub fn load_baseline(spec: &str, artifacts: &Path) -> Result<Baseline, GateError> {
-    let p = Path::new(spec);
+pub fn load_baseline(spec: &str, artifacts: &Path, cwd: &Path) -> Result<Baseline, GateError> {
+    let given = Path::new(spec);
+    // Relative paths: as given (the shell's directory), else under --cwd.
+    let under_cwd = cwd.join(given);
+    let p: &Path = if given.is_relative() && !given.exists() && under_cwd.exists() {
+        &under_cwd
+    } else {
+        given
+    };
     let bad = |message: String| GateError::Baseline {
         path: p.to_path_buf(),
         message,
@@ -180,7 +187,7 @@ pub fn run(args: GateCheckArgs) -> i32 {
         let g = gate_config(&cfg, &args.gate, &cfg_path)?;
         let artifacts = artifacts_dir(&args.common, &cfg);
         let baseline = match &args.gate.baseline {
-            Some(b) => Some(load_baseline(b, &artifacts)?),
+            Some(b) => Some(load_baseline(b, &artifacts, &args.common.cwd)?),
             None => None,
         };
         let run = artifact::resolve(&artifacts, args.run.as_deref())?;

@@ -643,7 +643,14 @@ pub fn fold_tasks(problems: &[Problem]) -> Vec<RepairTask> {
         .map(|(i, (_, mut t))| {
             t.id = format!("t{}", i + 1);
             let n = t.problems.len();
-            if n > 1 {
+            if n > 1 && t.category == Category::Lint {
+                let file = t
+                    .location
+                    .as_ref()
+                    .map(|l| format!(" in {}", l.file))
+                    .unwrap_or_default();
+                t.title = one_line(&format!("{n} findings{file}: {}", t.title), 240);
+            } else if n > 1 {
                 let what = if t.tests.len() == n {
                     "tests"
                 } else {
