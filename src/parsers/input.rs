@@ -100,7 +100,15 @@ fn xml_root(t: &str) -> Option<&str> {
         } else if let Some(r) = rest.strip_prefix("<!--") {
             rest = &r[r.find("-->")? + 3..];
         } else if let Some(r) = rest.strip_prefix("<!") {
-            rest = &r[r.find('>')? + 1..];
+            // A DOCTYPE's internal subset `[ <!ENTITY …> ]` holds `>`s of its own.
+            let gt = r.find('>')?;
+            rest = match r.find('[') {
+                Some(open) if open < gt => {
+                    let close = open + r[open..].find(']')?;
+                    &r[close + r[close..].find('>')? + 1..]
+                }
+                _ => &r[gt + 1..],
+            };
         } else if let Some(r) = rest.strip_prefix('<') {
             let end = r
                 .find(|c: char| c.is_whitespace() || c == '>' || c == '/')
@@ -117,7 +125,9 @@ fn xml_root(t: &str) -> Option<&str> {
 fn sniff_xml(t: &str) -> Option<Format> {
     match xml_root(t)? {
         "testsuites" | "testsuite" => Some(Format::JunitXml),
-        "test-results" | "test-run" => Some(Format::Nunit),
+        // A bare `<test-suite>` is what NUnit 3 writes for one assembly (`--result` of a
+        // single suite, the mstest/nunit converters): JUnit never uses a hyphenated name.
+        "test-results" | "test-run" | "test-suite" => Some(Format::Nunit),
         "assemblies" | "assembly" => Some(Format::XunitNet),
         "TestRun" => Some(Format::Trx),
         "Catch" | "Catch2TestRun" => Some(Format::Catch2Xml),
@@ -251,6 +261,12 @@ mod tests {
         let x = "<?xml version=\"1.0\"?>\n<!-- c -->\n<!DOCTYPE x>\n<testsuites name=\"a\">";
         assert_eq!(sniff(x.as_bytes(), "r.xml"), Some(Format::JunitXml));
         assert_eq!(sniff(b"<test-run id='2'>", "r.xml"), Some(Format::Nunit));
+        let xxe = "<?xml version=\"1.0\"?>\n<!DOCTYPE t [\n <!ENTITY x SYSTEM \"f.txt\">\n]>\n<test-results>";
+        assert_eq!(sniff(xxe.as_bytes(), "r.xml"), Some(Format::Nunit));
+        assert_eq!(
+            sniff(b"<test-suite type='Assembly'>", "r.xml"),
+            Some(Format::Nunit)
+        );
         assert_eq!(sniff(b"<project><modelVersion>", "pom.xml"), None);
         assert_eq!(sniff(b"<svg xmlns='x'>", "a.svg"), None);
     }

@@ -10,6 +10,7 @@
 pub mod collect;
 pub mod input;
 pub mod text;
+pub mod xml;
 
 pub mod junit;
 

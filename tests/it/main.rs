@@ -2,5 +2,7 @@
 
 mod common;
 mod corpus;
+mod corpus_xml;
 mod diagnose;
 mod gate;
+mod xml_props;
