@@ -5,6 +5,8 @@ mod corpus;
 mod corpus_json;
 mod corpus_xml;
 mod verify;
+mod diagnose;
+mod gate;
 mod xml_props;
 mod corpus_junit;
 mod lint_parsers;
