@@ -10,5 +10,6 @@ pub fn run(cli: Cli) -> i32 {
         Command::History(a) => commands::history::run(a),
         Command::Init(a) => commands::init::run(a),
         Command::Doctor(a) => commands::doctor::run(a),
+        Command::Report(a) => commands::report::run(a),
     }
 }

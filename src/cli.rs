@@ -34,6 +34,8 @@ pub enum Command {
     Init(InitArgs),
     /// Check the setup: detected runners, tools on PATH, where runs go, what is wrong.
     Doctor(DoctorArgs),
+    /// Render a run's sticky comment, job summary, badge and JUnit XML into <run>/report/.
+    Report(ReportArgs),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Default)]
@@ -117,4 +119,34 @@ pub struct InitArgs {
 pub struct DoctorArgs {
     #[command(flatten)]
     pub common: Common,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Run id, `latest`, or a run directory path.
+    #[arg(long, value_name = "ID")]
+    pub run: Option<String>,
+    /// Write report/comment.md (the sticky PR comment).
+    #[arg(long)]
+    pub comment: bool,
+    /// Write report/summary.md (the job summary).
+    #[arg(long)]
+    pub summary: bool,
+    /// Write report/badge.svg and report/badge.png.
+    #[arg(long)]
+    pub badge: bool,
+    /// Write report/junit.xml (all runners' cases and lint findings).
+    #[arg(long)]
+    pub junit: bool,
+    /// Write everything (the default when no file is selected).
+    #[arg(long)]
+    pub all: bool,
+    /// Directory with comment.md / summary.md overriding the built-in templates.
+    #[arg(long, value_name = "DIR")]
+    pub template_dir: Option<PathBuf>,
+    /// A previous comment body (a file): its hidden state is the baseline for deltas.
+    #[arg(long, value_name = "FILE")]
+    pub baseline_from_comment: Option<PathBuf>,
 }

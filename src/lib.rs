@@ -5,10 +5,12 @@
 
 pub mod app;
 pub mod artifact;
+pub mod badge;
 pub mod cli;
 pub mod commands;
 pub mod exit;
 pub mod model;
 pub mod parsers;
+pub mod report;
 pub mod settings;
 pub mod ui;

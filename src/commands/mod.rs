@@ -4,5 +4,6 @@
 pub mod doctor;
 pub mod history;
 pub mod init;
+pub mod report;
 pub mod status;
 pub mod verify;
