@@ -5,8 +5,9 @@
 //!
 //! ```
 //! use codeloop::badge;
-//! let b = badge::for_gate(Some(92.4), Some(codeloop::model::Verdict::Pass), &Default::default());
+//! let b = badge::for_gate(Some(92.0), Some(codeloop::model::Verdict::Pass), &Default::default());
 //! assert_eq!(b.message, "92 · passing");
+//! assert_eq!(badge::for_gate(Some(61.5), None, &Default::default()).message, "no gate");
 //! let svg = badge::svg(&b);
 //! let png = badge::png(&svg, 2.0).unwrap();
 //! assert!(png.starts_with(b"\x89PNG"));
@@ -58,14 +59,17 @@ pub fn for_gate(score: Option<f64>, verdict: Option<Verdict>, cfg: &BadgeConfig)
     let s = score.filter(|s| s.is_finite()).map(|s| s.clamp(0.0, 100.0));
     let (message, color) = match (s, verdict) {
         (Some(s), Some(Verdict::Pass)) => (
-            format!("{:.0} · passing", s),
+            format!("{} · passing", crate::report::fmt_score(s)),
             if s >= 80.0 {
                 &cfg.pass_color
             } else {
                 &cfg.warn_color
             },
         ),
-        (Some(s), Some(Verdict::Fail)) => (format!("{:.0} · failing", s), &cfg.fail_color),
+        (Some(s), Some(Verdict::Fail)) => (
+            format!("{} · failing", crate::report::fmt_score(s)),
+            &cfg.fail_color,
+        ),
         (None, Some(Verdict::Pass)) => ("passing".into(), &cfg.pass_color),
         (None, Some(Verdict::Fail)) => ("failing".into(), &cfg.fail_color),
         (_, None) => ("no gate".into(), &"#9f9f9f".to_string()),

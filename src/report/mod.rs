@@ -418,6 +418,16 @@ struct View {
     commit: String,
 }
 
+/// A score as people read it: `92`, `61.5` (one decimal only when there is one).
+pub fn fmt_score(score: f64) -> String {
+    let s = (score.clamp(0.0, 100.0) * 10.0).round() / 10.0;
+    if s.fract() == 0.0 {
+        format!("{s:.0}")
+    } else {
+        format!("{s:.1}")
+    }
+}
+
 /// Human duration: `0.42s`, `12.3s`, `3m 04s`, `1h 02m`.
 pub fn fmt_duration(secs: f64) -> String {
     if !secs.is_finite() || secs < 0.0 {
@@ -591,7 +601,7 @@ fn build_view(input: &RenderInput, p: &Prepared<'_>, caps: &Caps) -> View {
         None => ("⚪", "not gated", ""),
     };
     let delta = p.delta;
-    let score = gate.map(|g| format!("{:.0}", g.score)).unwrap_or_default();
+    let score = gate.map(|g| fmt_score(g.score)).unwrap_or_default();
     let score_delta = match delta.and_then(|d| d.score_change) {
         Some(x) if x.abs() >= 0.05 => {
             if x > 0.0 {
@@ -841,7 +851,11 @@ pub fn render(
         failing: input.cases.failing_keys.clone(),
         failing_total: counts.bad().max(input.cases.failing_keys.len() as u64),
     };
-    let state_line = state::encode(&hidden);
+    let limit = settings
+        .max_comment_chars
+        .clamp(1_000, GITHUB_COMMENT_LIMIT);
+    // The state gets at most a fifth of the comment, so the story always has room.
+    let state_line = state::encode_within(&hidden, (limit / 5).min(state::MAX_STATE_CHARS));
     let marker = format!(
         "{} run={} -->",
         state::MARKER,

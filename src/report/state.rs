@@ -83,13 +83,18 @@ fn compress(state: &HiddenState) -> String {
 /// The state line (without a trailing newline), within [`MAX_STATE_CHARS`]: drops listed keys
 /// (keeping the first ones, which the caller sorts by importance) until it fits.
 pub fn encode(state: &HiddenState) -> String {
+    encode_within(state, MAX_STATE_CHARS)
+}
+
+/// [`encode`] within `max` chars (at least room for score and counts).
+pub fn encode_within(state: &HiddenState, max: usize) -> String {
     let mut s = state.clone();
     s.v = 1;
     s.run_id = super::escape::truncate_chars(&s.run_id, 64);
     s.failing = s.failing.iter().map(|k| state_key(k)).collect();
     loop {
         let line = format!("{STATE_PREFIX}{} -->", compress(&s));
-        if line.len() <= MAX_STATE_CHARS || s.failing.is_empty() {
+        if line.len() <= max || s.failing.is_empty() {
             return line;
         }
         // Shrink geometrically: a few attempts even for 50,000 keys.
