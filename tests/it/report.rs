@@ -930,7 +930,6 @@ fn text_pixels(p: &resvg::tiny_skia::Pixmap, from_x: u32) -> usize {
             {
                 n += 1;
             }
-            }
         }
     }
     n
