@@ -267,11 +267,11 @@ struct Caps {
 impl Caps {
     fn comment(slowest: usize) -> Caps {
         Caps {
-            tasks: 25,
+            tasks: 15,
             tests_per_task: 5,
             evidence_chars: 1_500,
             evidence_lines: 25,
-            deltas: 20,
+            deltas: 10,
             flaky: 10,
             slowest,
             runners: 30,
@@ -405,6 +405,8 @@ struct View {
     runners: List<RunnerRow>,
     tasks: List<TaskView>,
     problems_total: usize,
+    /// `5 to fix` or `120 problems, 5 to fix`.
+    broke_note: String,
     has_baseline: bool,
     baseline_run: String,
     new_failures: List<String>,
@@ -648,6 +650,11 @@ fn build_view(input: &RenderInput, p: &Prepared<'_>, caps: &Caps) -> View {
         .map(|v| v.slowest.as_slice())
         .unwrap_or(&[]);
     let code = |s: &String| format!("<code>{}</code>", inline(s, nc));
+    let problems_total = input
+        .diagnose
+        .as_ref()
+        .map(|d| d.problems.len() + d.truncated as usize)
+        .unwrap_or(p.tasks.len());
     let mut n = 0;
     View {
         run_id: inline(&input.run_id, 80),
@@ -692,11 +699,12 @@ fn build_view(input: &RenderInput, p: &Prepared<'_>, caps: &Caps) -> View {
                     .unwrap_or_default(),
             }
         }),
-        problems_total: input
-            .diagnose
-            .as_ref()
-            .map(|d| d.problems.len() + d.truncated as usize)
-            .unwrap_or(p.tasks.len()),
+        problems_total,
+        broke_note: if problems_total > p.tasks.len() {
+            format!("{problems_total} problems, {} to fix", p.tasks.len())
+        } else {
+            format!("{} to fix", p.tasks.len())
+        },
         has_baseline: delta.is_some(),
         baseline_run: delta
             .and_then(|d| d.baseline_run_id.as_deref())

@@ -972,3 +972,30 @@ fn badge_png_renders_text_with_only_the_embedded_font() {
     // The default path (badge::png) uses the same embedded-only database.
     assert_eq!(badge::png(&svg, 2.0).unwrap(), png);
 }
+
+/// Not a check: writes the demo run and the badge PNGs for docs/ (see
+/// scripts/report-screenshots.sh, which sets CODELOOP_DOCS_OUT and runs it with --ignored).
+#[test]
+#[ignore]
+fn write_docs_demo() {
+    let Some(out) = std::env::var_os("CODELOOP_DOCS_OUT") else {
+        return;
+    };
+    let out = std::path::PathBuf::from(out);
+    let (cases, verify, diagnose, gate) = demo();
+    write_run(&out, RUN_ID, &cases, &verify, Some(&diagnose), Some(&gate));
+    let cfg = BadgeConfig::default();
+    for (name, score, verdict) in [
+        ("pass", 96.0, Verdict::Pass),
+        ("warn", 74.5, Verdict::Pass),
+        ("fail", 61.5, Verdict::Fail),
+    ] {
+        let svg = badge::svg(&badge::for_gate(Some(score), Some(verdict), &cfg));
+        std::fs::write(out.join(format!("badge-{name}.svg")), &svg).unwrap();
+        std::fs::write(
+            out.join(format!("badge-{name}.png")),
+            badge::png(&svg, 2.0).unwrap(),
+        )
+        .unwrap();
+    }
+}
