@@ -75,6 +75,8 @@ pub struct FailingCase {
     pub line: Option<u32>,
     /// Failure message and trace, bounded.
     pub message: String,
+    /// The failure's one-line message (or its kind), for a title.
+    pub summary: String,
     pub errored: bool,
 }
 
@@ -119,19 +121,32 @@ impl CaseDigest {
             }
             if self.failing.len() < Self::MAX_DETAILED {
                 let f = c.failure.clone().unwrap_or_default();
+                // The trace usually repeats the message (and the kind): show each text once.
                 let mut message = String::new();
-                for part in [f.kind, f.message, f.trace].into_iter().flatten() {
-                    if !message.is_empty() {
+                let trace = f.trace.unwrap_or_default();
+                for part in [f.kind, f.message].into_iter().flatten() {
+                    if !part.trim().is_empty()
+                        && !trace.contains(part.trim())
+                        && !message.contains(&part)
+                    {
+                        message.push_str(&escape::truncate_chars(&part, 4_000));
                         message.push('\n');
                     }
-                    message.push_str(&escape::truncate_chars(&part, 4_000));
                 }
+                message.push_str(&escape::truncate_chars(&trace, 4_000));
+                let c_failure = c.failure.as_ref();
+                let summary = c_failure
+                    .and_then(|f| f.message.as_deref().or(f.kind.as_deref()))
+                    .and_then(|m| m.lines().map(str::trim).find(|l| !l.is_empty()))
+                    .map(|l| escape::truncate_chars(l.trim_start_matches("E ").trim(), 160))
+                    .unwrap_or_default();
                 self.failing.push(FailingCase {
                     key: escape::truncate_chars(&key, 1_000),
                     runner: c.runner.clone(),
                     file: c.file.clone(),
                     line: c.line,
                     message,
+                    summary,
                     errored: c.status == crate::model::Status::Errored,
                 });
             }
@@ -573,7 +588,11 @@ fn pseudo_tasks(input: &RenderInput) -> Vec<RepairTask> {
             } else {
                 Category::TestFailure
             },
-            title: f.key.clone(),
+            title: if f.summary.is_empty() {
+                f.key.clone()
+            } else {
+                format!("{} — {}", f.key, f.summary)
+            },
             location: f.file.as_ref().map(|file| Location {
                 file: file.clone(),
                 line: f.line,
