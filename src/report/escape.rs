@@ -36,6 +36,14 @@ pub fn truncate_chars(s: &str, max: usize) -> String {
     }
 }
 
+/// The first `n` chars of `s` (a prefix slice, no copy).
+fn head(s: &str, n: usize) -> &str {
+    match s.char_indices().nth(n) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
 fn push_escaped(out: &mut String, c: char) {
     match c {
         '&' => out.push_str("&amp;"),
@@ -63,7 +71,8 @@ fn push_escaped(out: &mut String, c: char) {
 /// Inline Markdown text: one line, at most `max` chars of the original, fully escaped.
 /// Safe in paragraphs, list items, table cells, link texts and `<summary>`.
 pub fn inline(s: &str, max: usize) -> String {
-    let clean = clean_control(s);
+    // Only the shown part is cleaned: a 100 KB name costs what its first `max` chars cost.
+    let clean = clean_control(head(s, max.saturating_mul(4).saturating_add(64)));
     let one_line = clean.trim().replace('\n', " ⏎ ").replace('\t', " ");
     let short = truncate_chars(&one_line, max);
     let mut out = String::with_capacity(short.len() + 16);
@@ -77,7 +86,7 @@ pub fn inline(s: &str, max: usize) -> String {
 /// alone): at most `max_lines` lines and `max` chars, with the same entity and mention rules,
 /// and no blank-line tricks (a `<pre>` HTML block only ends at `</pre>`, which cannot occur).
 pub fn pre(s: &str, max: usize, max_lines: usize) -> String {
-    let clean = clean_control(s);
+    let clean = clean_control(head(s, max.saturating_mul(2).saturating_add(64)));
     let mut lines: Vec<&str> = clean.trim_matches('\n').lines().collect();
     let cut_lines = lines.len().saturating_sub(max_lines);
     lines.truncate(max_lines);

@@ -92,15 +92,15 @@ pub fn encode_within(state: &HiddenState, max: usize) -> String {
     s.v = 1;
     s.run_id = super::escape::truncate_chars(&s.run_id, 64);
     s.failing = s.failing.iter().map(|k| state_key(k)).collect();
-    loop {
-        let line = format!("{STATE_PREFIX}{} -->", compress(&s));
-        if line.len() <= max || s.failing.is_empty() {
-            return line;
-        }
-        // Shrink geometrically: a few attempts even for 50,000 keys.
-        let keep = s.failing.len() * 3 / 4;
+    let mut line = format!("{STATE_PREFIX}{} -->", compress(&s));
+    while line.len() > max && !s.failing.is_empty() {
+        // Keys compress about evenly: aim straight at the budget (with 10% slack), then trim.
+        let fit = (s.failing.len() as f64 * max as f64 / line.len() as f64 * 0.9) as usize;
+        let keep = fit.min(s.failing.len() * 9 / 10);
         s.failing.truncate(keep);
+        line = format!("{STATE_PREFIX}{} -->", compress(&s));
     }
+    line
 }
 
 /// Reads the state from a comment body (the last state line wins: ours is always last).
