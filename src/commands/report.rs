@@ -250,7 +250,7 @@ fn execute(args: &ReportArgs) -> Result<Outcome, ReportCmdError> {
                 }
             });
 
-    let (templates, template_error) = load_templates(args, &cfg, cwd, &mut notices);
+    let (templates, mut template_error) = load_templates(args, &cfg, cwd, &mut notices);
     let context: Context = manifest
         .as_ref()
         .map(|m| m.context.clone())
@@ -283,7 +283,16 @@ fn execute(args: &ReportArgs) -> Result<Outcome, ReportCmdError> {
         Ok(())
     };
     if want_comment || want_summary {
-        let out = report::render(&input, &templates, &cfg.report)?;
+        let out = match report::render(&input, &templates, &cfg.report) {
+            Ok(out) => out,
+            // A user template that fails while rendering (bad filter, wrong type): report it
+            // like a syntax error and still write the files from the built-in templates.
+            Err(e @ report::ReportError::Template { .. }) if template_error.is_none() => {
+                template_error = Some(e.to_string());
+                report::render(&input, &Templates::embedded(), &cfg.report)?
+            }
+            Err(e) => return Err(e.into()),
+        };
         notices.extend(out.notices);
         if want_comment {
             write("comment.md", out.comment.as_bytes())?;

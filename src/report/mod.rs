@@ -7,7 +7,7 @@
 //!
 //! ```no_run
 //! use codeloop::report::{self, RenderInput, Templates};
-//! # fn demo(input: RenderInput) -> Result<(), report::ReportError> {
+//! # fn demo(input: RenderInput) -> Result<(), Box<dyn std::error::Error>> {
 //! let templates = Templates::embedded();            // or Templates::with_overrides(...)
 //! let out = report::render(&input, &templates, &Default::default())?;
 //! // out.comment: first line is report::state::MARKER..., last line the hidden state;

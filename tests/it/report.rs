@@ -743,6 +743,24 @@ fn template_syntax_error_names_file_and_line_and_missing_template_falls_back() {
         "{unknown}"
     );
 
+    // An error that only shows while rendering (unknown filter) also names file and line.
+    let (cases, verify, diagnose, gate) = demo();
+    let input = input_of(
+        &cases,
+        verify.clone(),
+        Some(diagnose.clone()),
+        Some(gate.clone()),
+    );
+    let runtime = Templates::with_overrides("rt", |n| {
+        (n == "comment.md").then(|| "a\nb\n{{ counts.passed | no_such_filter }}\n".to_string())
+    })
+    .and_then(|t| report::render(&input, &t, &ReportConfig::default()))
+    .unwrap_err();
+    assert!(
+        runtime.to_string().contains("rt/comment.md` line 3"),
+        "{runtime}"
+    );
+
     let t = Templates::with_overrides("tpl", |n| {
         (n == "summary.md").then(|| "# {{ headline }} custom".into())
     })
