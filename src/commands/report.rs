@@ -33,24 +33,28 @@ pub enum ReportCmdError {
     Badge(#[from] badge::BadgeError),
 }
 
-#[derive(Serialize)]
-struct Written {
-    path: String,
-    bytes: usize,
+/// One file written.
+#[derive(Serialize, Debug)]
+pub struct Written {
+    pub path: String,
+    pub bytes: usize,
 }
 
-#[derive(Serialize)]
-struct Outcome {
-    run_id: String,
-    report_dir: String,
-    files: Vec<Written>,
-    notices: Vec<String>,
+/// What [`render_run`] did (the `--format json` document).
+#[derive(Serialize, Debug)]
+pub struct Outcome {
+    pub run_id: String,
+    pub report_dir: String,
+    pub files: Vec<Written>,
+    /// Fallbacks and omissions the user should know about.
+    pub notices: Vec<String>,
+    /// A user template that failed (the files were rendered with the built-in one).
     #[serde(skip_serializing_if = "Option::is_none")]
-    template_error: Option<String>,
+    pub template_error: Option<String>,
 }
 
 pub fn run(args: ReportArgs) -> i32 {
-    match execute(&args) {
+    match render_run(&args) {
         Ok(out) => {
             match args.common.format {
                 OutputFormat::Json => println!(
@@ -161,7 +165,9 @@ fn load_templates(
     }
 }
 
-fn execute(args: &ReportArgs) -> Result<Outcome, ReportCmdError> {
+/// The whole command without printing: read the run, render, write `<run>/report/`.
+/// `codeloop ci` calls it as its report stage.
+pub fn render_run(args: &ReportArgs) -> Result<Outcome, ReportCmdError> {
     let cwd = &args.common.cwd;
     let config_path = args
         .common

@@ -2,4 +2,12 @@
 
 mod common;
 mod corpus;
+mod corpus_json;
+mod corpus_junit;
+mod corpus_xml;
+mod diagnose;
+mod gate;
+mod lint_parsers;
 mod report;
+mod verify;
+mod xml_props;
