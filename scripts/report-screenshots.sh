@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Regenerates docs/comment.png (the sticky comment as GitHub shows it), docs/summary.png and
-# docs/badge-{pass,warn,fail}.png from the demo run of tests/it/report.rs.
+# docs/badge-{pass,warn,fail}.png from the demo run of tests/it/report.rs (which has a CI
+# context, so file:line are links), and docs/comment-demo.png from examples/demo run through
+# `codeloop ci`.
 #
 # Needs: cargo, python3 (markdown-it-py is installed into a temporary venv, not the project),
 # and chromium (Debian: apt-get install -y chromium fonts-noto-color-emoji).
@@ -16,6 +18,10 @@ cargo build --quiet --bin codeloop
 CODELOOP_DOCS_OUT="$work/demo" cargo test --quiet --test it report::write_docs_demo -- --ignored >/dev/null
 "$target/debug/codeloop" report --artifacts-dir "$work/demo" --cwd "$work/demo" --comment --summary >/dev/null
 run="$(ls -d "$work"/demo/runs/*/ | head -1)"
+# The real examples/demo project through the whole loop (verify → diagnose → gate → report).
+cp -r examples/demo "$work/example" && rm -rf "$work/example/.codeloop/runs"
+"$target/debug/codeloop" ci --cwd "$work/example" >/dev/null 2>&1 || true
+example="$(ls -d "$work"/example/.codeloop/runs/2*/ | tail -1)"
 
 python3 -m venv "$work/venv" >/dev/null
 "$work/venv/bin/pip" install --quiet markdown-it-py linkify-it-py
@@ -54,8 +60,10 @@ shot() { # html png width height
 "$work/venv/bin/python" "$work/render.py" "$run/report/comment.md" "$work/comment.html" "sticky comment" 0
 "$work/venv/bin/python" "$work/render.py" "$run/report/comment.md" "$work/comment-open.html" "sticky comment, first failure expanded" 1
 "$work/venv/bin/python" "$work/render.py" "$run/report/summary.md" "$work/summary.html" "job summary" 0
+"$work/venv/bin/python" "$work/render.py" "$example/report/comment.md" "$work/example.html" "examples/demo via codeloop ci" 0
 shot "$work/comment.html" "$root/docs/comment.png" 920 900
+shot "$work/example.html" "$root/docs/comment-demo.png" 920 1000
 shot "$work/comment-open.html" "$root/docs/comment-expanded.png" 920 1100
 shot "$work/summary.html" "$root/docs/summary.png" 920 1400
 for b in pass warn fail; do cp "$work/demo/badge-$b.png" "$work/demo/badge-$b.svg" "$root/docs/"; done
-echo "wrote docs/comment.png docs/comment-expanded.png docs/summary.png docs/badge-{pass,warn,fail}.{png,svg}"
+echo "wrote docs/comment.png docs/comment-demo.png docs/comment-expanded.png docs/summary.png docs/badge-{pass,warn,fail}.{png,svg}"

@@ -276,6 +276,7 @@ struct Caps {
     slowest: usize,
     runners: usize,
     reasons: usize,
+    reason_chars: usize,
     name_chars: usize,
 }
 
@@ -291,6 +292,7 @@ impl Caps {
             slowest,
             runners: 30,
             reasons: 5,
+            reason_chars: 160,
             name_chars: 200,
         }
     }
@@ -305,6 +307,7 @@ impl Caps {
             slowest: slowest.max(20),
             runners: 300,
             reasons: 50,
+            reason_chars: 2_000,
             name_chars: 500,
         }
     }
@@ -687,7 +690,7 @@ fn build_view(input: &RenderInput, p: &Prepared<'_>, caps: &Caps) -> View {
         d,
         lint,
         has_lint: lint.total() > 0,
-        reasons: cut(&reasons, caps.reasons, |r| inline(r, 300)),
+        reasons: cut(&reasons, caps.reasons, |r| inline(r, caps.reason_chars)),
         runners: cut(runners, caps.runners, |r| RunnerRow {
             icon: runner_icon(r.status),
             id: inline(&r.id, 60),
@@ -709,7 +712,15 @@ fn build_view(input: &RenderInput, p: &Prepared<'_>, caps: &Caps) -> View {
                 category: category_label(t.category),
                 title: inline(&t.title, nc),
                 location: location_md(t.location.as_ref(), ctx, nc),
-                tests: cut(&t.tests, caps.tests_per_task, code),
+                // One test whose name the title already says: do not repeat it.
+                tests: if t.tests.len() == 1
+                    && t.title
+                        .contains(t.tests[0].rsplit("::").next().unwrap_or_default())
+                {
+                    cut(&[], 0, code)
+                } else {
+                    cut(&t.tests, caps.tests_per_task, code)
+                },
                 evidence: pre(&t.evidence, caps.evidence_chars, caps.evidence_lines),
                 reproduce: t
                     .reproduce
