@@ -138,6 +138,9 @@ fn xml_escape(s: &str) -> String {
 /// Perceived brightness 0..1 of a hex color; names count as dark.
 fn brightness(c: &str) -> f32 {
     let h = c.trim_start_matches('#');
+    if !h.is_ascii() {
+        return 0.0;
+    }
     let (r, g, b) = match h.len() {
         3 | 4 => {
             let d = |i: usize| u8::from_str_radix(&h[i..i + 1].repeat(2), 16).unwrap_or(0);
@@ -181,8 +184,11 @@ pub fn svg(b: &Badge) -> String {
             ("#fff", "#010101")
         }
     };
-    let (lfg, lshadow) = text_for(&b.label_color);
-    let (mfg, mshadow) = text_for(&b.color);
+    // Badge fields are public: check the colors again, they go into attributes.
+    let label_color = color_or(&b.label_color, "#555");
+    let color = color_or(&b.color, "#9f9f9f");
+    let (lfg, lshadow) = text_for(&label_color);
+    let (mfg, mshadow) = text_for(&color);
     let mut s = String::with_capacity(1500);
     s.push_str(&format!(
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{HEIGHT}" role="img" aria-label="{label_e}: {msg_e}">"#,
@@ -200,8 +206,8 @@ pub fn svg(b: &Badge) -> String {
         r#"<g clip-path="url(#r)"><rect width="{lw}" height="{HEIGHT}" fill="{lc}"/><rect x="{lw}" width="{mw}" height="{HEIGHT}" fill="{mc}"/>"#,
         lw = r1(lw),
         mw = r1(mw),
-        lc = b.label_color,
-        mc = b.color
+        lc = label_color,
+        mc = color
     ));
     if flat {
         s.push_str(&format!(
@@ -324,5 +330,18 @@ mod tests {
             "{s}"
         );
         assert!(s.contains(r##"fill="#9f9f9f""##), "{s}");
+        // A Badge built by hand is checked too (and odd bytes do not panic).
+        let hand = Badge {
+            label: "x".into(),
+            message: "y".into(),
+            label_color: "#aé".into(),
+            color: "\"/><script>".into(),
+            style: BadgeStyle::FlatSquare,
+        };
+        let s = svg(&hand);
+        assert!(
+            !s.contains("<script>") && s.contains(r##"fill="#555""##),
+            "{s}"
+        );
     }
 }

@@ -847,7 +847,11 @@ fn render_within(
                     format!(" and the [run]({})", view.run_url)
                 }
             );
-            minimal.truncate(budget);
+            let mut end = budget.min(minimal.len());
+            while !minimal.is_char_boundary(end) {
+                end -= 1;
+            }
+            minimal.truncate(end);
             return Ok((minimal, true));
         }
     }

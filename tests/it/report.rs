@@ -1017,3 +1017,26 @@ fn write_docs_demo() {
         .unwrap();
     }
 }
+
+#[test]
+fn a_template_that_prints_too_much_still_yields_header_and_state_within_budget() {
+    let t = Templates::with_overrides("loud", |n| {
+        (n == "comment.md").then(|| {
+            "{% for i in range(300) %}{% for j in range(300) %}é{% endfor %}{% endfor %}"
+                .to_string()
+        })
+    })
+    .unwrap();
+    let (cases, verify, diagnose, gate) = demo();
+    let mut input = input_of(&cases, verify, Some(diagnose), Some(gate));
+    input.context.run_url = Some(format!("https://ci.example/{}", "é".repeat(3000)));
+    let cfg = ReportConfig {
+        max_comment_chars: 1_000,
+        ..Default::default()
+    };
+    let out = report::render(&input, &t, &cfg).unwrap();
+    assert!(out.comment.len() <= 1_000, "{}", out.comment.len());
+    assert!(out.comment.contains("codeloop: failed"), "{}", out.comment);
+    assert_eq!(state::decode(&out.comment).unwrap().run_id, RUN_ID);
+    assert!(out.notices.iter().any(|n| n.contains("shortened")));
+}
