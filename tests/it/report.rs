@@ -637,6 +637,16 @@ fn many_failures_snapshot() {
     let input = many_failures(2_000, 0, 0);
     let out = report::render(&input, &Templates::embedded(), &ReportConfig::default()).unwrap();
     insta::assert_snapshot!("many_failures_comment", out.comment);
+    // The summary is ~100s of KB here: snapshot its head and its tail (where lists are cut).
+    let lines: Vec<&str> = out.summary.lines().collect();
+    let digest = format!(
+        "{} lines, {} bytes\n{}\n[…]\n{}",
+        lines.len(),
+        out.summary.len(),
+        lines[..40].join("\n"),
+        lines[lines.len() - 60..].join("\n")
+    );
+    insta::assert_snapshot!("many_failures_summary_head_tail", digest);
 }
 
 #[test]
