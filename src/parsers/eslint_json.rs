@@ -23,6 +23,8 @@ use super::{ParseError, ParseOptions, Sink};
 use crate::model::Severity;
 
 const WHAT: &str = "ESLint JSON report";
+/// What is read of each file result (its `source` text, often most of the file, is not).
+const FILE_KEYS: &[&str] = &["filePath", "messages", "errorCount", "warningCount"];
 
 pub fn parse(
     reader: &mut dyn BufRead,
@@ -44,11 +46,14 @@ pub fn parse(
     let mut de = json_reader(reader);
     let result = match first {
         None => return Ok(()),
-        Some(b'[') => EachElement { f: &mut each }.deserialize(&mut de).map(Some),
+        Some(b'[') => EachElement::picking(&mut each, FILE_KEYS)
+            .deserialize(&mut de)
+            .map(Some),
         Some(b'{') => ObjectWithArray {
             field: "results",
             keep: &[],
             each: &mut each,
+            pick: Some(FILE_KEYS),
         }
         .deserialize(&mut de)
         .map(|p| p.streamed),

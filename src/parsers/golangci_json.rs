@@ -53,6 +53,8 @@ pub fn parse(
         field: "Issues",
         keep: &["Report"],
         each: &mut each,
+        // Not `SourceLines` or `Replacement`.
+        pick: Some(&["FromLinter", "Text", "Severity", "Pos", "LineRange"]),
     }
     .deserialize(&mut de);
     let parts = r.map_err(|e| json_error(e, WHAT))?;

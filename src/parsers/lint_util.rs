@@ -112,6 +112,77 @@ pub type ElementFn<'a> = &'a mut dyn FnMut(Value) -> Result<(), String>;
 /// as it is read. The value is the number of elements.
 pub struct EachElement<'a> {
     pub f: ElementFn<'a>,
+    /// When set, only these keys of each (object) element are built into the `Value` handed
+    /// to `f`; the others are skipped without being stored (ESLint's embedded `source`,
+    /// SARIF's code flows and fixes: most of a big report, none of a finding).
+    pub pick: Option<&'static [&'static str]>,
+}
+
+impl<'a> EachElement<'a> {
+    pub fn new(f: ElementFn<'a>) -> Self {
+        EachElement { f, pick: None }
+    }
+    pub fn picking(f: ElementFn<'a>, keys: &'static [&'static str]) -> Self {
+        EachElement {
+            f,
+            pick: Some(keys),
+        }
+    }
+}
+
+/// Deserializes one JSON value keeping only `keys` of an object; any other value is read as
+/// `null` (and skipped without being stored).
+pub struct Pick(pub &'static [&'static str]);
+
+impl<'de> DeserializeSeed<'de> for Pick {
+    type Value = Value;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Pick {
+    type Value = Value;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if self.0.contains(&key.as_str()) {
+                let v = map.next_value::<Value>()?;
+                out.insert(key, v);
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        Ok(Value::Object(out))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Value::Null)
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
 }
 
 impl<'de> DeserializeSeed<'de> for EachElement<'_> {
@@ -134,7 +205,12 @@ impl<'de> Visitor<'de> for EachElement<'_> {
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<u64, A::Error> {
         let mut n = 0;
-        while let Some(v) = seq.next_element::<Value>()? {
+        loop {
+            let next = match self.pick {
+                Some(keys) => seq.next_element_seed(Pick(keys))?,
+                None => seq.next_element::<Value>()?,
+            };
+            let Some(v) = next else { break };
             n += 1;
             (self.f)(v).map_err(|m| de::Error::custom(format!("element {n}: {m}")))?;
         }
@@ -149,6 +225,8 @@ pub struct ObjectWithArray<'a> {
     pub field: &'static str,
     pub keep: &'static [&'static str],
     pub each: ElementFn<'a>,
+    /// Passed on to [`EachElement::pick`].
+    pub pick: Option<&'static [&'static str]>,
 }
 
 /// What [`ObjectWithArray`] found.
@@ -181,7 +259,10 @@ impl<'de> Visitor<'de> for ObjectWithArray<'_> {
         let mut parts = ObjectParts::default();
         while let Some(key) = map.next_key::<String>()? {
             if key == self.field && parts.streamed.is_none() {
-                let n = map.next_value_seed(EachElement { f: self.each })?;
+                let n = map.next_value_seed(EachElement {
+                    f: self.each,
+                    pick: self.pick,
+                })?;
                 parts.streamed = Some(n);
             } else if self.keep.contains(&key.as_str()) {
                 let v = map.next_value::<Value>()?;
@@ -282,7 +363,7 @@ mod tests {
         let text = br#"[{"a":1},{"a":2},{"a":"#;
         let mut r: &[u8] = text;
         let mut de = json_reader(&mut r);
-        let err = EachElement { f: &mut f }.deserialize(&mut de).unwrap_err();
+        let err = EachElement::new(&mut f).deserialize(&mut de).unwrap_err();
         let pe = json_error(err, "report");
         assert_eq!(seen.len(), 2);
         assert!(pe.message.contains("truncated"), "{}", pe.message);
@@ -303,6 +384,7 @@ mod tests {
             field: "Issues",
             keep: &["Report"],
             each: &mut f,
+            pick: None,
         }
         .deserialize(&mut de)
         .unwrap();
@@ -313,6 +395,24 @@ mod tests {
         );
         assert!(parts.get("x").is_none());
         assert_eq!(n, 2);
+    }
+
+    #[test]
+    fn picking_keeps_only_the_named_keys() {
+        let mut seen = Vec::new();
+        let mut f = |v: Value| {
+            seen.push(v);
+            Ok(())
+        };
+        let text = br#"[{"a":1,"source":"big","b":[1,{"c":2}]},7,"s",[1],null]"#;
+        let mut r: &[u8] = text;
+        let mut de = json_reader(&mut r);
+        let n = EachElement::picking(&mut f, &["a", "b"])
+            .deserialize(&mut de)
+            .unwrap();
+        assert_eq!(n, 5);
+        assert_eq!(seen[0], serde_json::json!({"a": 1, "b": [1, {"c": 2}]}));
+        assert!(seen[1..].iter().all(Value::is_null));
     }
 
     #[test]

@@ -52,6 +52,7 @@ pub fn parse(
         field: "files",
         keep: &["summary"],
         each: &mut each,
+        pick: None,
     }
     .deserialize(&mut de);
     let parts = r.map_err(|e| json_error(e, WHAT))?;

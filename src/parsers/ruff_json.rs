@@ -22,6 +22,17 @@ use super::{ParseError, ParseOptions, Sink};
 use crate::model::Severity;
 
 const WHAT: &str = "ruff JSON report";
+/// What is read of each diagnostic (not its `fix` edits).
+const KEYS: &[&str] = &[
+    "code",
+    "name",
+    "message",
+    "severity",
+    "filename",
+    "location",
+    "end_location",
+    "cell",
+];
 
 pub fn parse(
     reader: &mut dyn BufRead,
@@ -50,7 +61,7 @@ pub fn parse(
         Ok(())
     };
     let mut de = json_reader(reader);
-    let r = EachElement { f: &mut each }.deserialize(&mut de);
+    let r = EachElement::picking(&mut each, KEYS).deserialize(&mut de);
     r.map_err(|e| json_error(e, WHAT))?;
     finish_json(&mut de, sink, WHAT);
     Ok(())

@@ -36,6 +36,19 @@ use super::{ParseError, ParseOptions, Sink};
 use crate::model::{Finding, Severity, SuiteError};
 
 const WHAT: &str = "SARIF log";
+/// What is read of each result: not its code flows, fixes, graphs, fingerprints or
+/// properties, which are most of a big log.
+const RESULT_KEYS: &[&str] = &[
+    "ruleId",
+    "ruleIndex",
+    "rule",
+    "level",
+    "kind",
+    "message",
+    "locations",
+    "suppressions",
+    "baselineState",
+];
 
 pub fn parse(
     reader: &mut dyn BufRead,
@@ -184,7 +197,7 @@ impl<'de> Visitor<'de> for RunSeed<'_> {
                         }
                         Ok(())
                     };
-                    map.next_value_seed(EachElement { f: &mut each })?;
+                    map.next_value_seed(EachElement::picking(&mut each, RESULT_KEYS))?;
                 }
                 "artifacts" => {
                     let artifacts = &mut run.artifacts;
@@ -196,7 +209,7 @@ impl<'de> Visitor<'de> for RunSeed<'_> {
                         );
                         Ok(())
                     };
-                    map.next_value_seed(EachElement { f: &mut each })?;
+                    map.next_value_seed(EachElement::new(&mut each))?;
                 }
                 "invocations" => {
                     let pending = &mut run.pending;
@@ -221,7 +234,7 @@ impl<'de> Visitor<'de> for RunSeed<'_> {
                         }
                         Ok(())
                     };
-                    map.next_value_seed(EachElement { f: &mut each })?;
+                    map.next_value_seed(EachElement::new(&mut each))?;
                 }
                 _ => {
                     map.next_value::<IgnoredAny>()?;
