@@ -41,6 +41,8 @@ const EXPECTED: &[(&str, Format, u64, u64, u64)] = &[
     ("shellcheck-gcc.txt", Format::GenericLint, 0, 1, 4),
     ("gcc.txt", Format::GenericLint, 1, 3, 0),
     ("rustc-short.txt", Format::GenericLint, 2, 0, 0),
+    ("pylint.txt", Format::GenericLint, 1, 17, 0),
+    ("mypy.txt", Format::GenericLint, 1, 0, 0),
 ];
 
 #[test]
