@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use super::lint_util::{
     EachElement, ObjectWithArray, clean_message, clean_short, end_after, finding, finish_json,
-    json_error, json_reader, peek_first_byte, str_of, u32_of,
+    json_error, json_reader, shift_lines, start_of_json, str_of, u32_of,
 };
 use super::{ParseError, ParseOptions, Sink};
 use crate::model::Severity;
@@ -31,7 +31,7 @@ pub fn parse(
     opts: &ParseOptions,
     sink: &mut dyn Sink,
 ) -> Result<(), ParseError> {
-    let first = peek_first_byte(reader)?;
+    let (first, lines_before) = start_of_json(reader, sink)?;
     let mut each = |file: Value| {
         if file.get("filePath").is_none() && file.get("messages").is_none() {
             return Err(
@@ -65,12 +65,12 @@ pub fn parse(
         }
     };
     match result {
-        Err(e) => Err(json_error(e, WHAT)),
+        Err(e) => Err(shift_lines(json_error(e, WHAT), lines_before)),
         Ok(None) => Err(ParseError::new(
             "not an ESLint JSON report: the object has no `results` array",
         )),
         Ok(Some(_)) => {
-            finish_json(&mut de, sink, WHAT);
+            finish_json(&mut de, sink, WHAT, lines_before);
             Ok(())
         }
     }

@@ -56,27 +56,92 @@ pub fn json_error(e: serde_json::Error, what: &str) -> ParseError {
     ParseError::at(pos, message)
 }
 
-/// Consumes leading whitespace and returns the first byte without consuming it.
-pub fn peek_first_byte(reader: &mut dyn BufRead) -> Result<Option<u8>, ParseError> {
+/// How many lines of text before a JSON report [`start_of_json`] skips at most.
+pub const MAX_LEADING_TEXT_LINES: u64 = 200;
+
+/// Where a JSON report starts, past leading whitespace and lines of text (`npm warn ...` or
+/// `WARN [runner] ...` when stderr was merged into the file), which are skipped with a
+/// warning. Returns the first byte (`[`/`{`, or the first byte of text when no JSON starts
+/// within [`MAX_LEADING_TEXT_LINES`]) and the number of lines consumed, which
+/// [`shift_lines`] adds back to positions serde_json counts from the JSON start.
+pub fn start_of_json(
+    reader: &mut dyn BufRead,
+    sink: &mut dyn Sink,
+) -> Result<(Option<u8>, u64), ParseError> {
+    let mut lines = 0u64;
+    let mut skipped = 0u64;
+    let mut first: Option<String> = None;
     loop {
-        let buf = reader
-            .fill_buf()
+        // Leading whitespace, counting the newlines in it.
+        let b = loop {
+            let buf = reader
+                .fill_buf()
+                .map_err(|e| ParseError::new(format!("cannot read the file: {e}")))?;
+            if buf.is_empty() {
+                break None;
+            }
+            match buf.iter().position(|b| !b.is_ascii_whitespace()) {
+                Some(i) => {
+                    lines += buf[..i].iter().filter(|b| **b == b'\n').count() as u64;
+                    let b = buf[i];
+                    reader.consume(i);
+                    break Some(b);
+                }
+                None => {
+                    let n = buf.len();
+                    lines += buf.iter().filter(|b| **b == b'\n').count() as u64;
+                    reader.consume(n);
+                }
+            }
+        };
+        let done = match b {
+            None => true,
+            Some(b'[') | Some(b'{') => true,
+            Some(_) => skipped >= MAX_LEADING_TEXT_LINES,
+        };
+        if done {
+            if b.is_none() && skipped > 0 {
+                return Err(ParseError::at(
+                    at_line(1),
+                    format!(
+                        "no JSON in the file, only {skipped} line(s) of text, first: {:?}",
+                        first.unwrap_or_default()
+                    ),
+                ));
+            }
+            if skipped > 0 && matches!(b, Some(b'[') | Some(b'{')) {
+                sink.warning(
+                    Some(at_line(1)),
+                    format!(
+                        "skipped {skipped} line(s) of text before the JSON report, first: {:?}",
+                        first.unwrap_or_default()
+                    ),
+                );
+            }
+            return Ok((b, lines));
+        }
+        let mut line = Vec::new();
+        reader
+            .read_until(b'\n', &mut line)
             .map_err(|e| ParseError::new(format!("cannot read the file: {e}")))?;
-        if buf.is_empty() {
-            return Ok(None);
+        if first.is_none() {
+            first = Some(super::text::preview(&line, 60));
         }
-        match buf.iter().position(|b| !b.is_ascii_whitespace()) {
-            Some(i) => {
-                let b = buf[i];
-                reader.consume(i);
-                return Ok(Some(b));
-            }
-            None => {
-                let n = buf.len();
-                reader.consume(n);
-            }
+        if line.ends_with(b"\n") {
+            lines += 1;
         }
+        skipped += 1;
     }
+}
+
+/// A parse error whose line was counted from the JSON start, counted from the file start.
+pub fn shift_lines(mut e: ParseError, lines: u64) -> ParseError {
+    if let Some(p) = e.position.as_mut()
+        && p.line > 0
+    {
+        p.line += lines;
+    }
+    e
 }
 
 /// Reads `reader` line by line (lossy UTF-8, `\r\n` and `\n`), calling `f(line_number, line)`.
@@ -277,11 +342,11 @@ impl<'de> Visitor<'de> for ObjectWithArray<'_> {
 
 /// After a JSON document: warns about trailing non-whitespace text (golangci-lint v2 prints
 /// its statistics after the JSON on stdout) instead of failing the file.
-pub fn finish_json(de: &mut JsonReader<'_>, sink: &mut dyn Sink, what: &str) {
+pub fn finish_json(de: &mut JsonReader<'_>, sink: &mut dyn Sink, what: &str, lines_before: u64) {
     if let Err(e) = de.end() {
         sink.warning(
             Some(Position {
-                line: e.line() as u64,
+                line: e.line() as u64 + lines_before,
                 column: e.column() as u64,
                 byte: 0,
             }),
@@ -413,6 +478,35 @@ mod tests {
         assert_eq!(n, 5);
         assert_eq!(seen[0], serde_json::json!({"a": 1, "b": [1, {"c": 2}]}));
         assert!(seen[1..].iter().all(Value::is_null));
+    }
+
+    #[test]
+    fn text_before_json_is_skipped_and_counted() {
+        struct W(Vec<String>);
+        impl Sink for W {
+            fn case(&mut self, _: crate::model::Case) {}
+            fn finding(&mut self, _: Finding) {}
+            fn suite_error(&mut self, _: crate::model::SuiteError) {}
+            fn warning(&mut self, _: Option<Position>, m: String) {
+                self.0.push(m);
+            }
+        }
+        let mut w = W(Vec::new());
+        let mut r: &[u8] = b"\nnpm warn config x\nnpm warn y\n\n  [1]";
+        let (b, lines) = start_of_json(&mut r, &mut w).unwrap();
+        assert_eq!((b, lines), (Some(b'['), 4));
+        assert_eq!(r, b"[1]");
+        assert_eq!(w.0.len(), 1);
+        assert!(w.0[0].contains("npm warn config x"), "{}", w.0[0]);
+        let mut r: &[u8] = b"plain text only\n";
+        let e = start_of_json(&mut r, &mut w).unwrap_err();
+        assert!(e.message.contains("no JSON"), "{}", e.message);
+        let many = "text\n".repeat(300);
+        let mut r: &[u8] = many.as_bytes();
+        let (b, lines) = start_of_json(&mut r, &mut w).unwrap();
+        assert_eq!((b, lines), (Some(b't'), MAX_LEADING_TEXT_LINES));
+        let e = shift_lines(ParseError::at(at_line(2), "x"), 4);
+        assert_eq!(e.position.map(|p| p.line), Some(6));
     }
 
     #[test]

@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use super::lint_util::{
     EachElement, clean_message, clean_short, end_after, finding, finish_json, json_error,
-    json_reader, peek_first_byte, str_of, u32_of,
+    json_reader, shift_lines, start_of_json, str_of, u32_of,
 };
 use super::{ParseError, ParseOptions, Sink};
 use crate::model::Severity;
@@ -39,7 +39,8 @@ pub fn parse(
     opts: &ParseOptions,
     sink: &mut dyn Sink,
 ) -> Result<(), ParseError> {
-    match peek_first_byte(reader)? {
+    let (first, lines_before) = start_of_json(reader, sink)?;
+    match first {
         None => return Ok(()),
         Some(b'[') => {}
         Some(_) => {
@@ -62,8 +63,8 @@ pub fn parse(
     };
     let mut de = json_reader(reader);
     let r = EachElement::picking(&mut each, KEYS).deserialize(&mut de);
-    r.map_err(|e| json_error(e, WHAT))?;
-    finish_json(&mut de, sink, WHAT);
+    r.map_err(|e| shift_lines(json_error(e, WHAT), lines_before))?;
+    finish_json(&mut de, sink, WHAT, lines_before);
     Ok(())
 }
 

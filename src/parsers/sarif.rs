@@ -30,7 +30,7 @@ use serde_json::Value;
 
 use super::lint_util::{
     EachElement, clean_message, clean_short, end_after, finding, finish_json, json_error,
-    json_reader, peek_first_byte, str_of, u32_of,
+    json_reader, shift_lines, start_of_json, str_of, u32_of,
 };
 use super::{ParseError, ParseOptions, Sink};
 use crate::model::{Finding, Severity, SuiteError};
@@ -55,7 +55,8 @@ pub fn parse(
     opts: &ParseOptions,
     sink: &mut dyn Sink,
 ) -> Result<(), ParseError> {
-    match peek_first_byte(reader)? {
+    let (first, lines_before) = start_of_json(reader, sink)?;
+    match first {
         None => return Ok(()),
         Some(b'{') => {}
         Some(_) => {
@@ -70,13 +71,13 @@ pub fn parse(
         sink: &mut *sink,
     }
     .deserialize(&mut de)
-    .map_err(|e| json_error(e, WHAT))?;
+    .map_err(|e| shift_lines(json_error(e, WHAT), lines_before))?;
     if !found {
         return Err(ParseError::new(
             "not a SARIF log: the object has no `runs` array",
         ));
     }
-    finish_json(&mut de, sink, WHAT);
+    finish_json(&mut de, sink, WHAT, lines_before);
     Ok(())
 }
 

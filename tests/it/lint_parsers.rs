@@ -171,6 +171,8 @@ fn wrong_format_hints_are_clear_errors() {
         ("ruff.json", Format::EslintJson, "ESLint"),
         ("golangci-v1.json", Format::RubocopJson, "RuboCop"),
         ("rubocop.json", Format::GolangciJson, "golangci-lint"),
+        ("flake8.txt", Format::EslintJson, "no JSON"),
+        ("gcc.txt", Format::Sarif, "no JSON"),
     ];
     for &(name, hint, says) in cases {
         let bytes = std::fs::read(fixture_dir().join(name)).unwrap();
@@ -190,6 +192,36 @@ fn wrong_format_hints_are_clear_errors() {
             err.message
         );
     }
+}
+
+#[test]
+fn text_merged_before_a_json_report_is_skipped_and_positions_stay_true() {
+    let json = std::fs::read_to_string(fixture_dir().join("eslint.json")).unwrap();
+    let merged = format!("npm warn Unknown user config \"nodedir\".\nnpm warn again\n{json}");
+    let mut c = Collector::keep_all();
+    let p = parsers::parse(
+        merged.as_bytes(),
+        "lint.log",
+        None,
+        &ParseOptions::default(),
+        &mut c,
+    )
+    .unwrap();
+    assert_eq!(p.format, Format::EslintJson);
+    assert_eq!((c.lint.errors, c.lint.warnings), (6, 2));
+    assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
+    // A syntax error on the file's line 4 is reported at line 4, not at the JSON's line 2.
+    let broken = "npm warn a\nnpm warn b\n[{\"filePath\":\"a.js\",\n\"messages\": [}]\n";
+    let mut c = Collector::keep_all();
+    let e = parsers::parse(
+        broken.as_bytes(),
+        "x",
+        Some(Format::EslintJson),
+        &ParseOptions::default(),
+        &mut c,
+    )
+    .unwrap_err();
+    assert_eq!(e.position.map(|p| p.line), Some(4), "{e:?}");
 }
 
 #[test]
