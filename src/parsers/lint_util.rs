@@ -7,7 +7,15 @@
 //! array that carries the findings (`[...]` at the top, `Issues`, `files`, `runs[].results`)
 //! is walked with a [`DeserializeSeed`] that hands each element to a callback as soon as it is
 //! complete. So memory holds one element at a time (plus the findings the sink keeps), and a
-//! file truncated by a killed tool still yields every finding before the cut.
+//! file truncated by a killed tool still yields every finding before the cut. Of each element
+//! only the keys a finding needs are built ([`Pick`]): ESLint's embedded `source`, SARIF code
+//! flows and ruff's fixes are skipped without being stored.
+//!
+//! Measured with `PROFILE=opt scripts/lint-bench.sh` (codeloop at opt-level 3, dependencies
+//! at the dev profile's opt-level 1; 2 shared cores): ESLint JSON, 115 MB / 20,000 findings:
+//! 93 MB per CPU second, peak RSS 9.4 MiB; cargo JSON, 186 MB / 5,000 findings: 237 MB/s,
+//! 6.0 MiB; SARIF, 193 MB / 20,000 results with code flows: 92 MB/s, 13.8 MiB. Memory follows
+//! the findings kept, not the file.
 
 use std::fmt;
 use std::io::BufRead;
