@@ -117,7 +117,15 @@ fn xml_root(t: &str) -> Option<&str> {
         } else if let Some(r) = rest.strip_prefix("<!--") {
             rest = &r[r.find("-->")? + 3..];
         } else if let Some(r) = rest.strip_prefix("<!") {
-            rest = &r[r.find('>')? + 1..];
+            // A DOCTYPE's internal subset `[ <!ENTITY …> ]` holds `>`s of its own.
+            let gt = r.find('>')?;
+            rest = match r.find('[') {
+                Some(open) if open < gt => {
+                    let close = open + r[open..].find(']')?;
+                    &r[close + r[close..].find('>')? + 1..]
+                }
+                _ => &r[gt + 1..],
+            };
         } else if let Some(r) = rest.strip_prefix('<') {
             let end = r
                 .find(|c: char| c.is_whitespace() || c == '>' || c == '/')
@@ -134,7 +142,9 @@ fn xml_root(t: &str) -> Option<&str> {
 fn sniff_xml(t: &str) -> Option<Format> {
     match xml_root(t)? {
         "testsuites" | "testsuite" => Some(Format::JunitXml),
-        "test-results" | "test-run" => Some(Format::Nunit),
+        // A bare `<test-suite>` is what NUnit 3 writes for one assembly (`--result` of a
+        // single suite, the mstest/nunit converters): JUnit never uses a hyphenated name.
+        "test-results" | "test-run" | "test-suite" => Some(Format::Nunit),
         "assemblies" | "assembly" => Some(Format::XunitNet),
         "TestRun" => Some(Format::Trx),
         "Catch" | "Catch2TestRun" => Some(Format::Catch2Xml),
@@ -159,6 +169,12 @@ fn sniff_json(t: &str, name: &str) -> Option<Format> {
         || first_has("$message_type")
     {
         return Some(Format::CargoJson);
+    }
+    // Dart/Flutter `--reporter json`: the first event is `start` with protocol versions.
+    if first_has("protocolVersion")
+        || first_has("type") && (t.contains("\"testStart\"") || t.contains("\"allSuites\""))
+    {
+        return Some(Format::DartJson);
     }
     if first_has("type")
         && first_has("event")
@@ -235,6 +251,14 @@ fn sniff_lint_name(name: &str) -> Option<Format> {
 }
 
 fn sniff_text(t: &str, name: &str) -> Option<Format> {
+    // `go test -json` with compiler output (`# pkg`, `file.go:3:5: ...`) merged in before
+    // the first event.
+    if t.lines().take(200).any(|l| {
+        let l = l.trim_start();
+        l.starts_with('{') && l.contains("\"Action\"") && l.contains("\"Package\"")
+    }) {
+        return Some(Format::GoTestJson);
+    }
     let mut tap_lines = 0;
     let mut lint_lines = 0;
     let mut flake8_lines = 0;
@@ -301,6 +325,12 @@ mod tests {
         let x = "<?xml version=\"1.0\"?>\n<!-- c -->\n<!DOCTYPE x>\n<testsuites name=\"a\">";
         assert_eq!(sniff(x.as_bytes(), "r.xml"), Some(Format::JunitXml));
         assert_eq!(sniff(b"<test-run id='2'>", "r.xml"), Some(Format::Nunit));
+        let xxe = "<?xml version=\"1.0\"?>\n<!DOCTYPE t [\n <!ENTITY x SYSTEM \"f.txt\">\n]>\n<test-results>";
+        assert_eq!(sniff(xxe.as_bytes(), "r.xml"), Some(Format::Nunit));
+        assert_eq!(
+            sniff(b"<test-suite type='Assembly'>", "r.xml"),
+            Some(Format::Nunit)
+        );
         assert_eq!(sniff(b"<project><modelVersion>", "pom.xml"), None);
         assert_eq!(sniff(b"<svg xmlns='x'>", "a.svg"), None);
     }
@@ -315,6 +345,91 @@ mod tests {
             sniff(br#"{"name":"x","version":"1.0.0"}"#, "package.json"),
             None
         );
+    }
+
+    /// One realistic head per JSON/TAP format; each must sniff as its own format only.
+    #[test]
+    fn json_and_tap_formats_are_never_confused() {
+        let samples: &[(&str, &str, Format)] = &[
+            (
+                r#"{"created": 1.7e9, "duration": 0.3, "exitcode": 1, "root": "/w", "environment": {}, "summary": {"passed": 1}, "tests": [{"nodeid": "t.py::a", "outcome": "passed"}]}"#,
+                "report.json",
+                Format::PytestJson,
+            ),
+            (
+                r#"{"version": "3.12.0", "examples": [{"id": "./spec/a_spec.rb[1:1]", "description": "works", "full_description": "A works", "status": "passed"}], "summary": {}, "summary_line": "1 example, 0 failures"}"#,
+                "rspec.json",
+                Format::RspecJson,
+            ),
+            (
+                r#"{"numFailedTestSuites": 0, "numTotalTests": 1, "testResults": [{"assertionResults": [], "name": "/w/a.test.js"}]}"#,
+                "jest.json",
+                Format::JestJson,
+            ),
+            (
+                "{\"Time\":\"2024-01-01T00:00:00Z\",\"Action\":\"start\",\"Package\":\"ex/a\"}\n{\"Action\":\"run\",\"Package\":\"ex/a\",\"Test\":\"TestA\"}",
+                "go.json",
+                Format::GoTestJson,
+            ),
+            (
+                "# ex/broken\nbroken/b.go:3:9: undefined: nope\n{\"Time\":\"2024-01-01T00:00:00Z\",\"Action\":\"start\",\"Package\":\"ex/a\"}",
+                "go.json",
+                Format::GoTestJson,
+            ),
+            (
+                r#"{"stats": {"suites": 1, "tests": 1, "passes": 1, "pending": 0, "failures": 0}, "tests": [], "pending": [], "failures": [], "passes": []}"#,
+                "mocha.json",
+                Format::MochaJson,
+            ),
+            (
+                r#"{"reportFormat": "CTRF", "results": {"tool": {"name": "jest"}, "summary": {"tests": 1}, "tests": [{"name": "a", "status": "passed"}]}}"#,
+                "ctrf.json",
+                Format::CtrfJson,
+            ),
+            (
+                "{ \"type\": \"suite\", \"event\": \"started\", \"test_count\": 1 }\n{ \"type\": \"test\", \"event\": \"started\", \"name\": \"a\" }",
+                "libtest.json",
+                Format::LibtestJson,
+            ),
+            (
+                r#"{"tests": 1, "failures": 0, "disabled": 0, "errors": 0, "timestamp": "2024-01-01T00:00:00Z", "time": "0s", "name": "AllTests", "testsuites": [{"name": "M", "testsuite": []}]}"#,
+                "gtest.json",
+                Format::GoogletestJson,
+            ),
+            (
+                "{\"protocolVersion\":\"0.1.1\",\"runnerVersion\":\"1.15.4\",\"pid\":1,\"type\":\"start\",\"time\":0}\n{\"suite\":{\"id\":0,\"platform\":\"vm\",\"path\":\"t.dart\"},\"type\":\"suite\",\"time\":0}",
+                "dart.json",
+                Format::DartJson,
+            ),
+            (
+                r#"{"codeloop_generic": 1, "tests": [{"name": "a", "status": "passed"}]}"#,
+                "results.json",
+                Format::GenericJson,
+            ),
+            ("TAP version 14\n1..1\nok 1 - a\n", "out.txt", Format::Tap),
+            ("ok 1 - a\nnot ok 2 - b\n1..2\n", "out.txt", Format::Tap),
+            (
+                "# addition\nok 1 - add(2, 2) == 4\n",
+                "out.txt",
+                Format::Tap,
+            ),
+            ("1..0 # SKIP Windows only\n", "t.tap", Format::Tap),
+        ];
+        for (head, name, want) in samples {
+            assert_eq!(sniff(head.as_bytes(), name), Some(*want), "{head}");
+        }
+        // Not reports: no format at all.
+        for (head, name) in [
+            (
+                r#"{"name": "pkg", "version": "1.0.0", "scripts": {"test": "jest"}}"#,
+                "package.json",
+            ),
+            (r#"{"compilerOptions": {"strict": true}}"#, "tsconfig.json"),
+            (r#"[1, 2, 3]"#, "data.json"),
+            ("this is not json", "x.json"),
+        ] {
+            assert_eq!(sniff(head.as_bytes(), name), None, "{head}");
+        }
     }
 
     #[test]
