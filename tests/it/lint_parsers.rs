@@ -539,3 +539,61 @@ fn no_corpus_test_report_is_sniffed_as_lint_output() {
     }
     assert!(checked > 200, "only {checked} corpus files read");
 }
+
+/// `codeloop verify --report` over every fixture: each file is detected and counted as above,
+/// and every finding lands in the run's findings.jsonl.
+#[test]
+fn verify_collects_every_lint_fixture() {
+    let dir = tempfile::tempdir().unwrap();
+    for &(name, ..) in EXPECTED {
+        std::fs::copy(fixture_dir().join(name), dir.path().join(name)).unwrap();
+    }
+    let out = std::process::Command::new(crate::common::bin())
+        .args(["verify", "--cwd"])
+        .arg(dir.path())
+        .args(["--format", "json", "--report", "*"])
+        .env("CI", "true")
+        .env_remove("CODELOOP_ARTIFACTS_DIR")
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let files = doc["runners"][0]["result_files"].as_array().unwrap();
+    assert_eq!(files.len(), EXPECTED.len());
+    let (mut e, mut w, mut n) = (0, 0, 0);
+    for &(name, format, errors, warnings, notes) in EXPECTED {
+        let f = files
+            .iter()
+            .find(|f| f["path"] == name)
+            .unwrap_or_else(|| panic!("{name} not collected"));
+        assert_eq!(f["format"], format.name(), "{name}");
+        assert_eq!(
+            (
+                &f["lint"]["errors"],
+                &f["lint"]["warnings"],
+                &f["lint"]["notes"]
+            ),
+            (&errors.into(), &warnings.into(), &notes.into()),
+            "{name}"
+        );
+        (e, w, n) = (e + errors, w + warnings, n + notes);
+    }
+    assert_eq!(
+        doc["lint"],
+        serde_json::json!({"errors": e, "warnings": w, "notes": n})
+    );
+    let run_dir = doc["run_dir"].as_str().unwrap();
+    let run_dir = std::path::Path::new(run_dir);
+    let run_dir = if run_dir.is_absolute() {
+        run_dir.to_path_buf()
+    } else {
+        dir.path().join(run_dir)
+    };
+    let findings = std::fs::read_to_string(run_dir.join("findings.jsonl")).unwrap();
+    assert_eq!(findings.lines().count() as u64, e + w + n);
+}
