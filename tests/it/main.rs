@@ -4,5 +4,6 @@ mod common;
 mod corpus;
 mod corpus_xml;
 mod diagnose;
+mod diagnose_corpus;
 mod gate;
 mod xml_props;
