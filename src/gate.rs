@@ -707,7 +707,7 @@ pub fn evaluate(input: &GateInput, cfg: &GateConfig) -> GateDoc {
         rules,
         reasons,
         counts: c,
-        lint: LintCounts { ..v.lint },
+        lint: v.lint,
         delta,
     }
 }

@@ -520,8 +520,8 @@ fn case_problem(c: &Case, r: Option<&RunnerResult>, ctx: &PathContext, opts: &Op
 }
 
 /// The location of a failure: a trace frame in the report's own file wins (it points at the
-/// failing line, not the test's first line), then the report's own file:line, then the
-/// innermost user frame anywhere in the trace.
+/// failing line, not the test's first line), then the report's own file:line; only when the
+/// report names no file, the innermost user frame anywhere in the trace.
 fn locate(
     text: &str,
     ctx: &PathContext,
@@ -539,8 +539,8 @@ fn locate(
             };
             (Some(Location { file, ..loc }), Some(at))
         }
-        (Some(own), None) => (Some(own_location(own, own_line)), None),
-        (Some(own), Some(_)) if own_line.is_some() => (Some(own_location(own, own_line)), None),
+        // No frame in the report's own file: that file still names the test's source.
+        (Some(own), _) => (Some(own_location(own, own_line)), None),
         (_, Some((loc, at))) => (Some(loc), Some(at)),
         (None, None) => (None, None),
     }
