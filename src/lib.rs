@@ -12,5 +12,6 @@ pub mod exit;
 pub mod gate;
 pub mod model;
 pub mod parsers;
+pub mod runners;
 pub mod settings;
 pub mod ui;

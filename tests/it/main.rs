@@ -2,8 +2,12 @@
 
 mod common;
 mod corpus;
+mod corpus_json;
 mod corpus_xml;
+mod verify;
 mod diagnose;
 mod diagnose_corpus;
 mod gate;
 mod xml_props;
+mod corpus_junit;
+mod lint_parsers;
