@@ -27,8 +27,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use crate::diagnose::one_line;
 use crate::model::{
-    Category, Counts, Delta, DiagnoseDoc, GateDoc, LintCounts, Location, RuleResult, RunnerKind,
-    RunnerResult, RunnerStatus, SCHEMA_VERSION, ScoreComponent, Verdict, VerifyDoc,
+    Category, Counts, Delta, DiagnoseDoc, GateDoc, Location, RuleResult, RunnerKind, RunnerResult,
+    RunnerStatus, SCHEMA_VERSION, ScoreComponent, Verdict, VerifyDoc,
 };
 use crate::settings::{FailOn, GateConfig};
 

@@ -465,9 +465,21 @@ fn finding_problem(f: &Finding, r: Option<&RunnerResult>, ctx: &PathContext) -> 
 
 fn case_problem(c: &Case, r: Option<&RunnerResult>, ctx: &PathContext, opts: &Options) -> Problem {
     let category = case_category(c);
-    let text = failure_text(c);
+    let mut text = failure_text(c);
     let own = c.file.as_deref().and_then(|f| normalize_path(f, ctx));
-    let (location, at) = locate(&text, ctx, own.as_deref(), c.line);
+    let (mut location, mut at) = locate(&text, ctx, own.as_deref(), c.line);
+    // Some formats keep the panic/trace in the captured output (libtest JUnit keeps it in
+    // system-out): look there when the failure itself names no place.
+    if location.is_none()
+        && let Some(out) = c.output.as_deref()
+    {
+        let (l, a) = locate(out, ctx, None, None);
+        if l.is_some() {
+            location = l;
+            at = a;
+            text = out.to_string();
+        }
+    }
     let message = c
         .failure
         .as_ref()

@@ -45,16 +45,17 @@ fn every_corpus_failure_gets_a_category_and_a_sane_location() {
             &Options::default(),
         );
         let ctx = PathContext::new([WS.to_string()], "");
+        // Case problems come in case order (keys may repeat: reruns of one test).
+        let mut case_problems = doc.problems.iter().filter(|p| p.test.is_some());
         for case in &cases {
             if !(case.status.is_bad() || case.flaky) {
                 continue;
             }
             failures += 1;
             let key = case.key();
-            let Some(p) = doc
-                .problems
-                .iter()
-                .find(|p| p.test.as_deref() == Some(&key))
+            let Some(p) = case_problems
+                .next()
+                .filter(|p| p.test.as_deref() == Some(&key))
             else {
                 problems.push(format!("{}: no problem for {key}", row.path));
                 continue;

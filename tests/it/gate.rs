@@ -176,6 +176,22 @@ fn bad_settings_and_baselines_name_the_key_or_file() {
     assert!(out.contains("config.json"), "{out}");
     std::fs::remove_file(ws.join(".codeloop/config.json")).unwrap();
 
+    std::fs::write(
+        ws.join(".codeloop/config.json"),
+        "{\n  \"gate\": {\n    \"max_failure\": 3\n  }\n}\n",
+    )
+    .unwrap();
+    let o = gate_check(ws, &[]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}");
+    assert!(
+        out.contains("unknown key `gate.max_failure`")
+            && out.contains("did you mean `gate.max_failures`?"),
+        "{out}"
+    );
+    assert!(out.contains("line 3"), "{out}");
+    std::fs::remove_file(ws.join(".codeloop/config.json")).unwrap();
+
     let o = gate_check(ws, &["--min-score", "150"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).contains("--min-score"), "{}", text(&o));
