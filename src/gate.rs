@@ -387,6 +387,7 @@ fn short_name(key: &str) -> String {
     match parts.len() {
         0 | 1 => key.to_string(),
         2 => parts[1].to_string(),
+        n if parts[n - 1].starts_with(parts[n - 2]) => parts[n - 1].to_string(),
         n => format!(
             "{}::{}",
             parts[n - 2].rsplit('.').next().unwrap_or(""),

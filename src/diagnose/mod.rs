@@ -480,11 +480,18 @@ fn case_problem(c: &Case, r: Option<&RunnerResult>, ctx: &PathContext, opts: &Op
             text = out.to_string();
         }
     }
+    // The message, else the exception type, else the trace's first line (jest-junit keeps
+    // `TypeError: ...` only there).
     let message = c
         .failure
         .as_ref()
-        .and_then(|f| f.message.as_deref().or(f.kind.as_deref()))
-        .map(first_line)
+        .and_then(|f| {
+            [&f.message, &f.kind, &f.trace]
+                .into_iter()
+                .flatten()
+                .map(|s| first_line(s))
+                .find(|s| !s.is_empty())
+        })
         .unwrap_or("");
     let verb = match category {
         Category::Flaky => "is flaky",
@@ -569,7 +576,11 @@ fn own_location(file: &str, line: Option<u32>) -> Location {
 
 /// Test name as a person reads it: `Class::name` or `suite / name`.
 pub fn display_name(c: &Case) -> String {
-    one_line(&c.id(), 160)
+    // jest-junit and others repeat the full name as the classname: say it once.
+    match &c.classname {
+        Some(cls) if !cls.is_empty() && c.name.starts_with(cls.as_str()) => one_line(&c.name, 160),
+        _ => one_line(&c.id(), 160),
+    }
 }
 
 fn first_line(s: &str) -> &str {

@@ -247,3 +247,43 @@ fn ci_stages_after_verify_name_the_failing_test() {
     assert!(run.file("diagnose.json").is_file());
     assert!(run.file("report/codeloop.sarif").is_file());
 }
+
+#[test]
+fn ci_on_the_demo_exits_1_naming_the_failing_test_and_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let demo = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/demo");
+    let o = Command::new(bin())
+        .arg("ci")
+        .arg("--cwd")
+        .arg(&demo)
+        .arg("--artifacts-dir")
+        .arg(tmp.path())
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("CODELOOP_CONFIG")
+        .output()
+        .unwrap();
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("gate: FAIL"), "{out}");
+    assert!(
+        out.contains("test_mixed::test_fail_assert (tests/test_mixed.py:19)"),
+        "{out}"
+    );
+    let run = artifact::resolve(tmp.path(), None).unwrap();
+    let g = run.gate().unwrap();
+    assert!(
+        g.reasons[0].contains("(js/spec/mixed.spec.js:41:11)"),
+        "{:?}",
+        g.reasons
+    );
+    let d = run.diagnose().unwrap();
+    // Every failure of the demo is located in a file that exists in the demo.
+    for p in d.problems.iter().filter(|p| p.test.is_some()) {
+        let l = p
+            .location
+            .as_ref()
+            .unwrap_or_else(|| panic!("{} has no location", p.title));
+        assert_eq!(l.exists, Some(true), "{l}");
+    }
+    assert!(run.file("report/codeloop.sarif").is_file());
+}
