@@ -334,7 +334,23 @@ fn runner_problems(
                     },
                     Severity::Error,
                 ));
-            } else if r.kind == RunnerKind::Test && !has_results {
+            } else if r.kind == RunnerKind::Lint
+                && r.status == RunnerStatus::Failed
+                && !has_findings
+                && r.parse_errors.is_empty()
+            {
+                out.push(mk(
+                    Category::NoResults,
+                    match r.exit_code {
+                        Some(c) => format!(
+                            "lint runner `{}` exited with code {c} but reported no finding",
+                            r.id
+                        ),
+                        None => format!("lint runner `{}` failed but reported no finding", r.id),
+                    },
+                    Severity::Error,
+                ));
+            } else if r.kind == RunnerKind::Test && !has_results && r.parse_errors.is_empty() {
                 let why = if r.result_files.is_empty() {
                     "wrote no result file".to_string()
                 } else {

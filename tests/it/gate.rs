@@ -286,4 +286,30 @@ fn ci_on_the_demo_exits_1_naming_the_failing_test_and_line() {
         assert_eq!(l.exists, Some(true), "{l}");
     }
     assert!(run.file("report/codeloop.sarif").is_file());
+    // Both documents validate against their published schemas.
+    for (schema, file) in [
+        ("diagnose.schema.json", "diagnose.json"),
+        ("gate.schema.json", "gate.json"),
+    ] {
+        let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let schema: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(root.join("schemas").join(schema)).unwrap(),
+        )
+        .unwrap();
+        let v = jsonschema::validator_for(&schema).unwrap();
+        let doc: serde_json::Value = artifact::read_json(&run.file(file)).unwrap();
+        let errors: Vec<String> = v
+            .iter_errors(&doc)
+            .map(|e| format!("{e} at {}", e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "{file}: {errors:#?}");
+        // The schema can fail: a made-up category is refused.
+        let mut bad = doc.clone();
+        if file == "diagnose.json" {
+            bad["problems"][0]["category"] = serde_json::json!("oops");
+        } else {
+            bad["verdict"] = serde_json::json!("maybe");
+        }
+        assert!(!v.is_valid(&bad), "{file}");
+    }
 }
