@@ -20,8 +20,9 @@ pub fn run(args: CiArgs) -> i32 {
     // Settings first: a bad gate setting should stop us before minutes of tests.
     let (cfg, g) = match Config::load(&cfg_path)
         .map_err(|e| GateError::from(DiagnoseError::from(e)))
-        .and_then(|(cfg, _)| gate_config(&cfg, &args.gate, &cfg_path).map(|g| (cfg, g)))
-    {
+        .and_then(|(cfg, warnings)| {
+            gate_config(&cfg, &warnings, &args.gate, &cfg_path).map(|g| (cfg, g))
+        }) {
         Ok(x) => x,
         Err(e) => {
             let (code, hint) = e.exit_and_hint();

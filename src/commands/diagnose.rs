@@ -14,7 +14,7 @@ use crate::artifact::{self, ArtifactError, RunDir};
 use crate::cli::{Common, DiagnoseArgs, OutputFormat};
 use crate::diagnose::location::resolve_suffix;
 use crate::diagnose::output::{self, AnnotationLimits};
-use crate::diagnose::{self, Input, Options};
+use crate::diagnose::{Diagnoser, Options};
 use crate::model::{Case, DiagnoseDoc, Finding, Location, VerifyDoc};
 use crate::settings::{CONFIG_PATH, Config, SettingsError};
 use crate::{exit, ui};
@@ -116,20 +116,6 @@ pub fn diagnose_run(
     want_test_hashes: bool,
 ) -> Result<Loaded, ArtifactError> {
     let verify = run.verify()?;
-    let mut cases: Vec<Case> = Vec::new();
-    let mut failing = BTreeSet::new();
-    let mut tests = want_test_hashes.then(HashSet::new);
-    run.cases(|c: Case| {
-        if let Some(t) = tests.as_mut() {
-            t.insert(crate::gate::key_hash(&c.key()));
-        }
-        if c.status.is_bad() {
-            failing.insert(c.key());
-        }
-        if c.status.is_bad() || c.flaky {
-            cases.push(c);
-        }
-    })?;
     let mut findings: Vec<Finding> = Vec::new();
     run.findings(|f| findings.push(f))?;
     let mut logs = BTreeMap::new();
@@ -165,13 +151,21 @@ pub fn diagnose_run(
         roots,
         ..Options::default()
     };
-    let input = Input {
-        verify: &verify,
-        cases: &cases,
-        findings: &findings,
-        logs: &logs,
-    };
-    let mut doc = diagnose::diagnose(&input, &opts);
+    // Stream the cases: each failing one becomes a problem at once, so memory holds problems
+    // (bounded evidence), never the run's cases.
+    let mut failing = BTreeSet::new();
+    let mut tests = want_test_hashes.then(HashSet::new);
+    let mut d = Diagnoser::new(&verify, &findings, &logs, &opts);
+    run.cases(|c: Case| {
+        if let Some(t) = tests.as_mut() {
+            t.insert(crate::gate::key_hash(&c.key()));
+        }
+        if c.status.is_bad() {
+            failing.insert(c.key());
+        }
+        d.add_case(&c);
+    })?;
+    let mut doc = d.finish();
     let ws = if Path::new(&verify.cwd).is_dir() {
         PathBuf::from(&verify.cwd)
     } else {

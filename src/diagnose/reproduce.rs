@@ -196,13 +196,10 @@ pub fn command(r: &RunnerResult, case: &Case, loc: Option<&Location>) -> Option<
     })
 }
 
-/// jest/vitest `-t` matches the full name: describe blocks then the test.
+/// jest/vitest `-t` is a regular expression matched against the full name (describe blocks
+/// and the test): the test's own name, escaped, selects it.
 fn jest_name(c: &Case) -> String {
-    if c.suite.is_empty() || c.name.starts_with(&c.suite.join(" ")) {
-        c.name.clone()
-    } else {
-        format!("{} {}", c.suite.join(" "), c.name)
-    }
+    regex::escape(&c.name)
 }
 
 #[cfg(test)]
@@ -290,9 +287,13 @@ mod tests {
             ),
             (
                 runner("jest", "npx jest --ci"),
-                case(None, "Mixed suite fails", Some("spec/mixed.spec.js")),
+                case(
+                    None,
+                    "Mixed suite fails (twice)",
+                    Some("spec/mixed.spec.js"),
+                ),
                 None,
-                "npx jest spec/mixed.spec.js -t 'Mixed suite fails'",
+                "npx jest spec/mixed.spec.js -t 'Mixed suite fails \\(twice\\)'",
             ),
             (
                 runner("rspec", "bundle exec rspec"),

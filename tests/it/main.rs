@@ -9,5 +9,6 @@ mod diagnose;
 mod gate;
 mod lint_parsers;
 mod report;
+mod diagnose_corpus;
 mod verify;
 mod xml_props;
