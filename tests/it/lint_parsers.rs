@@ -29,6 +29,7 @@ const EXPECTED: &[(&str, Format, u64, u64, u64)] = &[
     ("rustc-error.json", Format::CargoJson, 2, 0, 0),
     ("eslint.json", Format::EslintJson, 6, 2, 0),
     ("eslint.sarif", Format::Sarif, 6, 2, 0),
+    ("eslint-with-metadata.json", Format::EslintJson, 6, 2, 0),
     ("ruff.json", Format::RuffJson, 13, 0, 0),
     ("ruff.sarif", Format::Sarif, 13, 0, 0),
     ("flake8.txt", Format::Flake8, 11, 2, 0),
@@ -93,6 +94,8 @@ fn the_same_problems_read_the_same_through_json_and_sarif() {
         )
     };
     let (json, _) = parse_auto("eslint.json");
+    let (with_meta, _) = parse_auto("eslint-with-metadata.json");
+    assert_eq!(json.findings, with_meta.findings);
     let (sarif, _) = parse_auto("eslint.sarif");
     let mut a: Vec<_> = json.findings.iter().map(key).collect();
     let mut b: Vec<_> = sarif.findings.iter().map(key).collect();
