@@ -231,6 +231,16 @@ pub fn parse(
                 ));
             }
             sniff(head, file_name).ok_or_else(|| {
+                if let Some(root) = input::xml_root_name(head) {
+                    return ParseError::new(format!(
+                        "not a test or lint report codeloop recognizes: an XML document whose \
+                         root element is <{root}> (reports have <testsuites>, <testsuite>, \
+                         <TestRun>, <test-run>, <assemblies>, <Catch2TestRun> or \
+                         <checkstyle>); if it is one, set the format explicitly \
+                         (result_format / --format-hint), one of: {}",
+                        Format::names().join(", ")
+                    ));
+                }
                 ParseError::new(format!(
                     "not a test or lint report codeloop recognizes (starts with {:?}); \
                      set the format explicitly (result_format / --format-hint), one of: {}",

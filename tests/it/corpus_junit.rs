@@ -144,3 +144,116 @@ fn junit_corpus_rows_agree_with_their_oracles() {
         problems.join("\n")
     );
 }
+
+/// One small representative file per dialect; the normalized cases (and suite errors) are
+/// snapshotted. Texts are shortened to their first line(s) so that snapshots stay readable, and
+/// durations are rounded to milliseconds.
+const SNAPSHOT_FILES: &[(&str, &str)] = &[
+    (
+        "surefire",
+        "peers/action-junit-report/test_results/tests/utils/target/surefire-reports/TEST-action.surefire.report.calc.CalcUtilsTest.xml",
+    ),
+    (
+        "surefire_flaky",
+        "peers/action-junit-report/test_results/maven_surefire_flaky/surefire-report.xml",
+    ),
+    ("pytest_xunit2", "generated/pytest/mixed.junit-xunit2.xml"),
+    (
+        "pytest_xunit1",
+        "generated/pytest/mixed.junit-xunit1-logall.xml",
+    ),
+    (
+        "jest_junit",
+        "generated/jest/mixed.jest-junit-fileattr-console.xml",
+    ),
+    (
+        "jest_junit_suite_error",
+        "generated/jest/broken-suite.jest-junit-fileattr-console.xml",
+    ),
+    ("vitest", "generated/vitest/mixed.vitest-junit.xml"),
+    (
+        "vitest_load_error",
+        "generated/vitest/broken-suite.vitest-junit.xml",
+    ),
+    (
+        "gotestsum",
+        "generated/go-test/calc-mixed.gotestsum-junit.xml",
+    ),
+    (
+        "nextest",
+        "peers/action-junit-report/test_results/nextest/basic.xml",
+    ),
+    ("libtest", "generated/cargo-test/lib.libtest-junit.xml"),
+    ("phpunit", "generated/phpunit/mixed.phpunit-junit.xml"),
+    ("ctest", "generated/ctest/all.ctest-junit.xml"),
+    ("catch2", "generated/catch2/all.catch2-junit.xml"),
+    ("googletest", "generated/googletest/mathtest-only.gtest.xml"),
+    (
+        "mocha_junit_reporter",
+        "generated/mocha/mixed.mocha-junit-reporter.xml",
+    ),
+    ("mocha_xunit", "generated/mocha/mixed.mocha-xunit.xml"),
+    ("node_test", "generated/node-test/mixed.node-junit.xml"),
+    ("rspec", "generated/rspec/mixed.rspec-junit.xml"),
+    (
+        "xunit_nesting",
+        "peers/publish-unit-test-result-action/python/test/files/junit-xml/testsuite-in-testsuite.xml",
+    ),
+];
+
+fn short(s: &str) -> String {
+    let mut out: String = s.lines().take(3).collect::<Vec<_>>().join("\n");
+    if out.len() > 200 {
+        let mut cut = 200;
+        while !out.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        out.truncate(cut);
+        out.push('…');
+    }
+    out
+}
+
+#[test]
+fn junit_dialect_snapshots() {
+    use codeloop::parsers::{self, Collector, Format, ParseOptions};
+    for (name, path) in SNAPSHOT_FILES {
+        let f = std::fs::File::open(crate::common::corpus_dir().join(path)).unwrap();
+        let mut c = Collector::keep_all();
+        let r = parsers::parse(f, path, None, &ParseOptions::default(), &mut c);
+        assert_eq!(r.as_ref().map(|p| p.format), Ok(Format::JunitXml), "{path}");
+        let cases: Vec<serde_json::Value> = c
+            .all
+            .take()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|mut k| {
+                k.duration = k.duration.map(|d| (d * 1000.0).round() / 1000.0);
+                if let Some(f) = k.failure.as_mut() {
+                    f.message = f.message.as_deref().map(short);
+                    f.trace = f.trace.as_deref().map(short);
+                }
+                k.output = k.output.as_deref().map(short);
+                k.skip_reason = k.skip_reason.as_deref().map(short);
+                serde_json::to_value(&k).unwrap()
+            })
+            .collect();
+        let suite_errors: Vec<serde_json::Value> = c
+            .suite_errors
+            .iter()
+            .map(|e| {
+                let mut e = e.clone();
+                e.message = short(&e.message);
+                e.trace = e.trace.as_deref().map(short);
+                serde_json::to_value(&e).unwrap()
+            })
+            .collect();
+        let doc = serde_json::json!({
+            "file": path,
+            "counts": c.counts,
+            "cases": cases,
+            "suite_errors": suite_errors,
+        });
+        insta::assert_yaml_snapshot!(format!("junit_{name}"), doc);
+    }
+}
