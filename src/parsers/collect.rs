@@ -95,11 +95,16 @@ impl Sink for Collector<'_> {
                 self.slow.push(entry);
             }
         }
-        if case.status.is_bad() || case.flaky {
-            self.problems.push(case.clone());
-        }
-        if let Some(all) = self.all.as_mut() {
-            all.push(case);
+        // Moved, not cloned, when only one list keeps it (traces can be large).
+        let problem = case.status.is_bad() || case.flaky;
+        match (problem, self.all.as_mut()) {
+            (true, Some(all)) => {
+                all.push(case.clone());
+                self.problems.push(case);
+            }
+            (true, None) => self.problems.push(case),
+            (false, Some(all)) => all.push(case),
+            (false, None) => {}
         }
     }
 

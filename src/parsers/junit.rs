@@ -132,6 +132,8 @@ struct Parser<'s> {
     pending: Option<Case>,
     /// Suite of the last load error reported from a pseudo-case.
     last_load_error: Option<String>,
+    /// See [`Parser::suite_path`].
+    path: Vec<String>,
 }
 
 const LOAD_FAILED: &str = "the test file failed to load";
@@ -154,6 +156,7 @@ pub fn parse(
         roots: 0,
         pending: None,
         last_load_error: None,
+        path: Vec::new(),
     };
     let result = p.run(&mut xml);
     if result.is_err() {
@@ -308,6 +311,7 @@ impl Parser<'_> {
             Node::Suite => {
                 self.flush_pending();
                 if let Some(s) = self.suites.pop() {
+                    self.rebuild_path();
                     self.close_suite(s);
                 }
             }
@@ -366,14 +370,18 @@ impl Parser<'_> {
 
     /// The captured text, cleaned of control characters and trimmed.
     fn take<R: BufRead>(&self, xml: &mut XmlReader<R>) -> String {
-        let t = xml.take_text();
-        let t = t.trim_matches(|c: char| c == '\n' || c == '\r' || c == ' ' || c == '\t');
-        if t.bytes()
-            .any(|b| b < 0x20 && b != b'\n' && b != b'\t' || b == 0x7f)
-        {
-            clean_control(t)
+        let mut t = xml.take_text();
+        let ws = |c: char| c == '\n' || c == '\r' || c == ' ' || c == '\t';
+        // Trimmed in place: traces are the largest texts, no second copy.
+        let end = t.trim_end_matches(ws).len();
+        t.truncate(end);
+        let start = t.len() - t.trim_start_matches(ws).len();
+        t.drain(..start);
+        let control = |b: u8| b < 0x20 && b != b'\n' && b != b'\t' || b == 0x7f;
+        if t.bytes().fold(false, |acc, b| acc | control(b)) {
+            clean_control(&t)
         } else {
-            t.to_string()
+            t
         }
     }
 
@@ -385,12 +393,20 @@ impl Parser<'_> {
         }) && self.max_text > 0
     }
 
+    /// Names of the open suites, outermost first (kept up to date on suite open/close, so a
+    /// case costs one clone of it).
     fn suite_path(&self) -> Vec<String> {
-        self.suites
-            .iter()
-            .filter(|s| !s.name.is_empty())
-            .map(|s| s.name.clone())
-            .collect()
+        self.path.clone()
+    }
+
+    fn rebuild_path(&mut self) {
+        self.path.clear();
+        self.path.extend(
+            self.suites
+                .iter()
+                .filter(|s| !s.name.is_empty())
+                .map(|s| s.name.clone()),
+        );
     }
 
     fn open_suite(&mut self, tag: &Tag<'_>) {
@@ -411,6 +427,7 @@ impl Parser<'_> {
             file: tag.attr("file").map(|f| f.into_owned()),
             ..Default::default()
         });
+        self.rebuild_path();
     }
 
     /// libtest leaves `#[ignore]`d tests out of its JUnit and only counts them in the suite's

@@ -257,3 +257,34 @@ fn junit_dialect_snapshots() {
         insta::assert_yaml_snapshot!(format!("junit_{name}"), doc);
     }
 }
+
+#[test]
+fn auto_detection_picks_junit_for_every_junit_row_and_rejects_other_xml() {
+    use codeloop::parsers::{self, Collector, Format, ParseOptions};
+    let mut checked = 0;
+    for row in crate::corpus::rows().iter().filter(|r| is_junit_row(r)) {
+        let f = std::fs::File::open(crate::common::corpus_dir().join(&row.path)).unwrap();
+        let mut c = Collector::default();
+        let r = parsers::parse(f, &row.path, None, &ParseOptions::default(), &mut c);
+        if row.format.starts_with("junit-xml") {
+            // Sniffing happens before parsing: a parse error still names the format it chose,
+            // so ask the sniffer directly too.
+            let head = std::fs::read(crate::common::corpus_dir().join(&row.path)).unwrap();
+            let head = &head[..head.len().min(parsers::SNIFF_BYTES)];
+            assert_eq!(
+                parsers::sniff(head, &row.path),
+                Some(Format::JunitXml),
+                "{}",
+                row.path
+            );
+            if let Ok(p) = &r {
+                assert_eq!(p.format, Format::JunitXml, "{}", row.path);
+            }
+        } else {
+            let e = r.expect_err(&row.path);
+            assert!(e.message.contains("root element is <suites>"), "{e}");
+        }
+        checked += 1;
+    }
+    assert!(checked > 100, "only {checked} junit rows");
+}
