@@ -58,7 +58,7 @@
 use std::io::BufRead;
 
 use super::text::{clean_control, parse_seconds};
-use super::xml::{Event, Tag, XmlReader};
+use super::xml::{Event, Tag, XmlReader, decode_attr};
 use super::{ParseError, ParseOptions, Sink};
 use crate::model::{Case, Failure, Status, SuiteError};
 
@@ -457,20 +457,40 @@ impl Parser<'_> {
     }
 
     fn open_case(&mut self, tag: &Tag<'_>) {
+        // One pass over the attributes (this runs for every test of a possibly huge file).
         let mut case = Case {
             suite: self.suite_path(),
-            name: attr_text(tag, "name").unwrap_or_default(),
-            classname: attr_text(tag, "classname").or_else(|| attr_text(tag, "class")),
             ..Default::default()
         };
-        case.file = tag
-            .attr("file")
-            .map(|f| f.into_owned())
-            .or_else(|| self.suites.last().and_then(|s| s.file.clone()));
-        if let Some(l) = tag.attr("line") {
-            case.line = l.trim().parse().ok();
+        let (mut class, mut time, mut skipped) = (None, None, false);
+        for (k, v) in tag.raw_attrs() {
+            match k {
+                b"name" => case.name = text_of(v),
+                b"classname" => case.classname = Some(text_of(v)),
+                b"class" => class = Some(v),
+                b"file" => case.file = Some(decode_attr(v).into_owned()),
+                b"line" => case.line = decode_attr(v).trim().parse().ok(),
+                b"time" => time = Some(v),
+                b"status" => {
+                    skipped |= ["disabled", "notrun", "skipped"]
+                        .iter()
+                        .any(|w| v.eq_ignore_ascii_case(w.as_bytes()));
+                }
+                b"result" => {
+                    skipped |= ["skipped", "suppressed"]
+                        .iter()
+                        .any(|w| v.eq_ignore_ascii_case(w.as_bytes()));
+                }
+                _ => {}
+            }
         }
-        if let Some(t) = tag.attr("time") {
+        if case.classname.is_none() {
+            case.classname = class.map(text_of);
+        }
+        if case.file.is_none() {
+            case.file = self.suites.last().and_then(|s| s.file.clone());
+        }
+        if let Some(t) = time.map(decode_attr) {
             case.duration = parse_seconds(&t);
             if case.duration.is_none() && !t.trim().is_empty() {
                 self.sink.warning(
@@ -483,20 +503,11 @@ impl Parser<'_> {
                 );
             }
         }
-        let mut cs = CaseState {
+        self.case = Some(CaseState {
             case,
+            skipped,
             ..Default::default()
-        };
-        let is = |attr: &str, values: &[&str]| {
-            tag.attr_raw(attr)
-                .is_some_and(|v| values.iter().any(|w| v.eq_ignore_ascii_case(w.as_bytes())))
-        };
-        if is("status", &["disabled", "notrun", "skipped"])
-            || is("result", &["skipped", "suppressed"])
-        {
-            cs.skipped = true;
-        }
-        self.case = Some(cs);
+        });
     }
 
     /// Emits the case being read (at its end tag, or when the file stops inside it).
@@ -648,13 +659,19 @@ impl Parser<'_> {
 }
 
 fn attr_text(tag: &Tag<'_>, name: &str) -> Option<String> {
-    tag.attr(name).map(|v| {
-        if v.bytes().any(|b| b < 0x20 || b == 0x7f) {
-            clean_control(&v)
-        } else {
-            v.into_owned()
-        }
-    })
+    tag.attr_raw(name).map(text_of)
+}
+
+/// A decoded attribute value as owned text, control characters (and ANSI colours) removed.
+fn text_of(raw: &[u8]) -> String {
+    let v = decode_attr(raw);
+    if v.bytes()
+        .fold(false, |acc, b| acc | (b < 0x20 || b == 0x7f))
+    {
+        clean_control(&v)
+    } else {
+        v.into_owned()
+    }
 }
 
 fn failure_from(tag: &Tag<'_>) -> Failure {
