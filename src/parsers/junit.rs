@@ -50,6 +50,10 @@
 //! xunit1) give the location. `<system-out>`/`<system-err>` of a case are kept (bounded) when
 //! the case has failed, errored or retried by then — reporters write them after the failure.
 //!
+//! A truncated file (a runner killed mid-write) is a [`ParseError`] with the position; the
+//! cases before the cut count, and a case cut off inside counts only if it had already
+//! failed or errored (never as a pass it may not have been).
+//!
 //! What a file cannot say is not invented: nextest leaves `#[ignore]`d tests out of its JUnit,
 //! Go build failures have no testcase, node:test writes a parent test as a `<testsuite>`.
 //! The conformance test (`tests/it/corpus_junit.rs`) lists each such difference with its
@@ -160,8 +164,14 @@ pub fn parse(
     };
     let result = p.run(&mut xml);
     if result.is_err() {
-        // A truncated file: the case being read is kept, marked as what it was so far.
-        p.finish_open_case();
+        // A truncated file: the case being read is kept when it already failed (its failure
+        // is the evidence that matters); a case cut off before any outcome is not invented
+        // as passed — the parse error reports the truncation.
+        if p.case.as_ref().is_some_and(|c| c.failed || c.errored) {
+            p.finish_open_case();
+        } else {
+            p.case = None;
+        }
     }
     p.flush_pending();
     xml.flush_warnings(p.sink);
@@ -933,6 +943,11 @@ mod tests {
             all(&c)[1].failure.as_ref().unwrap().message.as_deref(),
             Some("m")
         );
+        // Cut before the case's outcome: not counted at all.
+        let (c, r) =
+            parse_str("<testsuite><testcase name=\"a\"/><testcase name=\"b\"><system-out>lo");
+        assert!(r.is_err());
+        assert_eq!(c.counts.tests, 1);
     }
 
     #[test]

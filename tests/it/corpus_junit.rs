@@ -288,3 +288,66 @@ fn auto_detection_picks_junit_for_every_junit_row_and_rejects_other_xml() {
     }
     assert!(checked > 100, "only {checked} junit rows");
 }
+
+/// Truncated and corrupted copies of every small junit corpus file: parsing never panics or
+/// hangs; a truncated file either parses (cut in trailing whitespace) or is a parse error
+/// with a position, and never yields more tests than the whole file.
+#[test]
+fn truncated_and_corrupted_junit_files_never_panic() {
+    use codeloop::parsers::{self, Collector, Format, ParseOptions};
+    let mut files = 0;
+    for row in crate::corpus::rows()
+        .iter()
+        .filter(|r| r.format.starts_with("junit-xml"))
+    {
+        let bytes = std::fs::read(crate::common::corpus_dir().join(&row.path)).unwrap();
+        if bytes.len() > 20_000 {
+            continue;
+        }
+        files += 1;
+        let mut whole = Collector::default();
+        let _ = parsers::parse(
+            &bytes[..],
+            &row.path,
+            Some(Format::JunitXml),
+            &ParseOptions::default(),
+            &mut whole,
+        );
+        let step = (bytes.len() / 40).max(1);
+        for cut in (1..bytes.len()).step_by(step) {
+            let mut c = Collector::default();
+            let r = parsers::parse(
+                &bytes[..cut],
+                &row.path,
+                Some(Format::JunitXml),
+                &ParseOptions::default(),
+                &mut c,
+            );
+            assert!(
+                c.counts.tests <= whole.counts.tests,
+                "{} cut at {cut}: {} tests > {}",
+                row.path,
+                c.counts.tests,
+                whole.counts.tests
+            );
+            if let Err(e) = r
+                && e.position.is_none()
+            {
+                // Only "no root element" errors come without a position.
+                assert!(e.message.contains("no <testsuites>"), "{}: {e}", row.path);
+            }
+            // Corruption: a byte flipped to '<', '&', a control character or invalid UTF-8.
+            let mut bad = bytes.clone();
+            bad[cut] = [b'<', b'&', 0x01, 0xff][cut % 4];
+            let mut c = Collector::default();
+            let _ = parsers::parse(
+                &bad[..],
+                &row.path,
+                Some(Format::JunitXml),
+                &ParseOptions::default(),
+                &mut c,
+            );
+        }
+    }
+    assert!(files > 50, "only {files} small junit files");
+}
