@@ -210,3 +210,52 @@ fn snapshot_xunit_net() {
 fn snapshot_catch2_xml() {
     insta::assert_snapshot!(snapshot_of("generated/catch2/all.catch2-xml.xml"));
 }
+
+/// `codeloop verify --report <file>` on every corpus file of these formats reports the same
+/// counts as the library (which the conformance test holds to the oracles), and records the
+/// lenient reads as warnings in verify.json.
+#[test]
+fn verify_cli_reports_the_same_counts_for_every_row() {
+    let art = tempfile::tempdir().unwrap();
+    let mut problems = Vec::new();
+    let mut n = 0;
+    for row in rows() {
+        if our_format(&row.format).is_none() {
+            continue;
+        }
+        n += 1;
+        let out = std::process::Command::new(crate::common::bin())
+            .args(["verify", "--format", "json", "--cwd"])
+            .arg(corpus_dir())
+            .arg("--artifacts-dir")
+            .arg(art.path())
+            .args(["--report", &row.path])
+            .output()
+            .unwrap();
+        let doc: serde_json::Value = match serde_json::from_slice(&out.stdout) {
+            Ok(v) => v,
+            Err(e) => {
+                problems.push(format!("{}: no JSON on stdout ({e})", row.path));
+                continue;
+            }
+        };
+        let got: Counts = serde_json::from_value(doc["totals"].clone()).unwrap();
+        let (lib, _) = parse_row(&row);
+        if got != lib.counts {
+            problems.push(format!(
+                "{}: verify says {got:?}, the parser {:?}",
+                row.path, lib.counts
+            ));
+        }
+        let warnings = doc["runners"][0]["warnings"].as_array().map_or(0, Vec::len);
+        if (warnings == 0) != lib.warnings.is_empty() {
+            problems.push(format!(
+                "{}: verify.json has {warnings} warnings, the parser gave {}",
+                row.path,
+                lib.warnings.len()
+            ));
+        }
+    }
+    assert!(n >= 50);
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
