@@ -259,3 +259,76 @@ fn verify_cli_reports_the_same_counts_for_every_row() {
     assert!(n >= 50);
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+/// Lenient reads are reported where they happen, with a position, and nowhere else; the
+/// problems no test case carries (a fixture that could not be built, a crashed test host)
+/// are suite errors.
+#[test]
+fn warnings_and_suite_errors_are_exactly_where_the_files_are_odd() {
+    let want_warning: &[(&str, &str, Option<u64>)] = &[
+        ("all.nunit2.xml", "raw control character 0x1b", Some(2097)),
+        (
+            "NUnit-issue17521.xml",
+            "raw control character 0x00",
+            Some(33),
+        ),
+        (
+            "NUnit-sec1752-file.xml",
+            "entity &xxe; is not predefined",
+            Some(17),
+        ),
+        (
+            "NUnit-sec1752-https.xml",
+            "entity &xxe; is not predefined",
+            Some(17),
+        ),
+        (
+            "jenkinsci/testcase2.xml",
+            "declare 3 tests but the file holds 1",
+            None,
+        ),
+    ];
+    let want_suite_errors: &[(&str, usize, &str)] = &[(
+        "yami_YAMILEX_2015-10-24_04_18_59.trx",
+        1,
+        "(1 test aborted, counted as not run)",
+    )];
+    let mut problems = Vec::new();
+    for row in rows() {
+        if our_format(&row.format).is_none() {
+            continue;
+        }
+        let (c, _) = parse_row(&row);
+        match want_warning.iter().find(|(f, _, _)| row.path.ends_with(f)) {
+            Some((_, text, line)) => {
+                let ok = c.warnings.len() == 1
+                    && c.warnings[0].1.contains(text)
+                    && c.warnings[0].0.map(|p| p.line) == *line;
+                if !ok {
+                    problems.push(format!("{}: {:?}", row.path, c.warnings));
+                }
+            }
+            None if !c.warnings.is_empty() => {
+                problems.push(format!("{}: unexpected {:?}", row.path, c.warnings))
+            }
+            None => {}
+        }
+        match want_suite_errors
+            .iter()
+            .find(|(f, _, _)| row.path.ends_with(f))
+        {
+            Some((_, n, text)) => {
+                if c.suite_errors.len() != *n
+                    || !c.suite_errors.iter().all(|e| e.message.contains(text))
+                {
+                    problems.push(format!("{}: {:?}", row.path, c.suite_errors));
+                }
+            }
+            None if !c.suite_errors.is_empty() => {
+                problems.push(format!("{}: unexpected {:?}", row.path, c.suite_errors))
+            }
+            None => {}
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
