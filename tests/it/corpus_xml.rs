@@ -105,8 +105,26 @@ fn every_dotnet_and_catch2_xml_row_agrees_with_its_oracle() {
 fn every_row_of_these_formats_is_auto_detected() {
     let mut wrong = Vec::new();
     let mut n = 0;
+    let ours = [
+        Format::Trx,
+        Format::Nunit,
+        Format::XunitNet,
+        Format::Catch2Xml,
+        Format::Checkstyle,
+    ];
     for row in rows() {
         let Some(want) = our_format(&row.format) else {
+            // And no other file is taken for one of these formats.
+            let head = std::fs::read(corpus_dir().join(&row.path)).unwrap_or_default();
+            let head = &head[..head.len().min(parsers::SNIFF_BYTES)];
+            if let Some(f) = parsers::sniff(head, &row.path).filter(|f| ours.contains(f)) {
+                wrong.push(format!(
+                    "{} ({}): sniffed as {}",
+                    row.path,
+                    row.format,
+                    f.name()
+                ));
+            }
             continue;
         };
         n += 1;
