@@ -7,5 +7,6 @@ pub mod doctor;
 pub mod gate_check;
 pub mod history;
 pub mod init;
+pub mod report;
 pub mod status;
 pub mod verify;

@@ -87,7 +87,24 @@ pub fn sniff(head: &[u8], file_name: &str) -> Option<Format> {
     if t.starts_with('{') || t.starts_with('[') {
         return sniff_json(t, &lower_name);
     }
-    sniff_text(t, &lower_name)
+    sniff_text(t, &lower_name).or_else(|| sniff_json_after_text(t, &lower_name))
+}
+
+/// A lint JSON report with a few lines of text before it (`npm warn ...` when stderr was
+/// merged into the file): the lint parsers skip such lines, so the JSON part decides. Only
+/// lint formats are accepted this way; test-report parsers do not skip leading text.
+fn sniff_json_after_text(t: &str, name: &str) -> Option<Format> {
+    let mut offset = 0;
+    for line in t.split_inclusive('\n').take(20) {
+        let l = line.trim_start();
+        if l.starts_with('{') || l.starts_with('[') {
+            let rest = &t[offset..];
+            return sniff_json(rest.trim_start(), name)
+                .filter(|f| f.kind() == super::FormatKind::Findings);
+        }
+        offset += line.len();
+    }
+    None
 }
 
 /// The name of the first element that is not a declaration, comment or doctype.
