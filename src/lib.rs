@@ -10,5 +10,6 @@ pub mod commands;
 pub mod exit;
 pub mod model;
 pub mod parsers;
+pub mod publish;
 pub mod settings;
 pub mod ui;

@@ -1,8 +1,10 @@
 //! One module per CLI command: the glue between flags, settings, the run directory and the
 //! pure stages. Each `run` returns an exit code from [`crate::exit`].
 
+pub mod action;
 pub mod doctor;
 pub mod history;
 pub mod init;
+pub mod publish;
 pub mod status;
 pub mod verify;
