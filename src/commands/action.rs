@@ -60,6 +60,7 @@ pub struct Inputs {
     pub comment_author: Option<String>,
     pub from: Option<String>,
     pub check_name: Option<String>,
+    pub pr_number: Option<u64>,
 }
 
 fn bool_input(env: &Env, name: &'static str, default: bool) -> Result<bool, InputError> {
@@ -168,7 +169,16 @@ impl Inputs {
                 expected: "use a whole number (0 = one per CPU core)".into(),
             })?),
         };
+        let pr_number = match env.input("pr-number") {
+            None => None,
+            Some(v) => Some(v.parse::<u64>().map_err(|_| InputError {
+                name: "pr-number",
+                value: v.into(),
+                expected: "use the pull request's number (digits only)".into(),
+            })?),
+        };
         Ok(Inputs {
+            pr_number,
             token: s("github-token"),
             reports: list_input(env, "reports"),
             runners: list_input(env, "runners"),
@@ -418,6 +428,7 @@ pub fn run_with(env: &Env, dry_flag: bool, out: &mut dyn Write) -> i32 {
     let mut opts = publish_options(&cfg, env, token);
     opts.dry_run = inputs.dry_run || dry_flag;
     opts.author = inputs.comment_author.clone();
+    opts.pr = inputs.pr_number;
     if let Some(n) = &inputs.check_name {
         opts.check_name = n.clone();
     }
@@ -474,7 +485,7 @@ pub fn run_with(env: &Env, dry_flag: bool, out: &mut dyn Write) -> i32 {
         }
     };
     let report = publisher.publish(&view, out);
-    write_outputs(env, &inputs, &run_dir, &view, &report);
+    write_outputs(env, &inputs, &workspace, &run_dir, &view, &report);
 
     let gate_code = match (view.verdict(), stage_code) {
         (Some(Verdict::Pass), _) => exit::OK,
@@ -569,9 +580,19 @@ fn run_stages(
     Ok((run.path, gate_code.or(verify_code)))
 }
 
+/// A path for an output: relative to the workspace when inside it, because a Docker action
+/// sees the workspace at another path than the steps after it do.
+fn output_path(p: &Path, workspace: &Path) -> String {
+    p.strip_prefix(workspace)
+        .unwrap_or(p)
+        .to_string_lossy()
+        .into_owned()
+}
+
 fn write_outputs(
     env: &Env,
     inputs: &Inputs,
+    workspace: &Path,
     run_dir: &Path,
     view: &RunView,
     report: &publish::PublishReport,
@@ -586,15 +607,13 @@ fn write_outputs(
     } else {
         (None, None)
     };
-    let p = |o: Option<PathBuf>| {
-        o.map(|p| p.to_string_lossy().into_owned())
-            .unwrap_or_default()
-    };
+    let p = |o: Option<PathBuf>| o.map(|p| output_path(&p, workspace)).unwrap_or_default();
+    let run_dir_out = output_path(run_dir, workspace);
     let verdict = g.map(|g| g.verdict.as_str()).unwrap_or("unknown");
     let score = g.map(|g| format!("{:.1}", g.score)).unwrap_or_default();
     let json = serde_json::json!({
         "run_id": view.run_id,
-        "run_dir": run_dir,
+        "run_dir": run_dir_out,
         "verdict": verdict,
         "score": g.map(|g| g.score),
         "counts": counts,
@@ -614,7 +633,7 @@ fn write_outputs(
         ("skipped", counts.skipped.to_string()),
         ("flaky", counts.flaky.to_string()),
         ("run-id", view.run_id.clone()),
-        ("run-dir", run_dir.to_string_lossy().into_owned()),
+        ("run-dir", run_dir_out.clone()),
         (
             "comment-id",
             report.comment_id.map(|i| i.to_string()).unwrap_or_default(),

@@ -288,7 +288,12 @@ fn first_run_creates_second_updates_the_same_comment() {
         (outs["tests"].as_str(), outs["failed"].as_str()),
         ("10", "2")
     );
-    assert!(outs["badge-svg"].ends_with("report/badge.svg"));
+    // Paths are workspace-relative: the container's /github/workspace is not the host's path.
+    assert_eq!(outs["run-dir"], job.run_rel);
+    assert_eq!(
+        outs["badge-svg"],
+        format!("{}/report/badge.svg", job.run_rel)
+    );
     assert_eq!(outs["badge-png"], "");
     let j: serde_json::Value = serde_json::from_str(&outs["json"]).unwrap();
     assert_eq!(j["comment"], "created");
@@ -817,4 +822,44 @@ fn the_fake_rejects_bodies_that_break_the_official_schema() {
     );
     assert_eq!(fake.violations().len(), 3, "{:?}", fake.violations());
     assert!(fake.comments().is_empty());
+}
+
+#[test]
+fn the_action_posts_an_uploaded_run_from_a_workflow_run_job() {
+    let fake = FakeGitHub::start();
+    let job = make_job(RunSpec::default(), pr_event(false));
+    // Fork PRs are not listed in workflow_run.pull_requests: the number comes as an input.
+    let ev = json!({"workflow_run": {"head_sha": HEAD_SHA, "event": "pull_request", "pull_requests": []}});
+    std::fs::write(&job.event, ev.to_string()).unwrap();
+    let o = action(
+        &fake,
+        &job,
+        &[
+            ("GITHUB_EVENT_NAME", "workflow_run"),
+            ("GITHUB_REF", "refs/heads/main"),
+            ("INPUT_PR-NUMBER", "1"),
+            ("INPUT_CHECK-RUN", "true"),
+            ("INPUT_FAIL-ON-GATE", "false"),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+    assert_eq!(fake.ours().len(), 1);
+    let posts: Vec<_> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .collect();
+    assert!(
+        posts[0].path.ends_with("/issues/1/comments"),
+        "{}",
+        posts[0].path
+    );
+    assert_eq!(
+        fake.state.lock().unwrap().check_runs[0]["head_sha"],
+        HEAD_SHA
+    );
+    let o = action(&fake, &job, &[("INPUT_PR-NUMBER", "1; rm -rf /")]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).1.contains("input `pr-number`"));
+    assert_clean(&fake);
 }
