@@ -330,10 +330,10 @@ impl GitHub {
                             headers,
                             body,
                         }),
-                        Err(e) => Err(e.to_string()),
+                        Err(e) => Err(error_chain(&e)),
                     }
                 }
-                Err(e) => Err(e.to_string()),
+                Err(e) => Err(error_chain(&e)),
             };
             let answer = match answer {
                 Ok(a) => a,
@@ -622,6 +622,22 @@ pub fn cut_bytes(s: &str, max: usize) -> &str {
         i -= 1;
     }
     &s[..i]
+}
+
+/// An error with its causes (`client error (Connect): tcp connect error: Connection refused`),
+/// because octocrab's own message stops at the first level.
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut msg = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        let s_msg = s.to_string();
+        if !msg.contains(&s_msg) {
+            msg.push_str(": ");
+            msg.push_str(&s_msg);
+        }
+        src = s.source();
+    }
+    msg
 }
 
 fn unix_now() -> u64 {

@@ -863,3 +863,22 @@ fn the_action_posts_an_uploaded_run_from_a_workflow_run_job() {
     assert!(text(&o).1.contains("input `pr-number`"));
     assert_clean(&fake);
 }
+
+/// The release contract without Docker: no CA store, no fonts, nothing but the binary and
+/// libc (scripts/container-contract.sh). Skipped where user namespaces are unavailable.
+#[test]
+fn binary_works_in_an_emptied_root_without_ca_store_or_fonts() {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/container-contract.sh");
+    let o = Command::new("bash")
+        .arg(&script)
+        .arg(bin())
+        .output()
+        .unwrap();
+    let (out, err) = text(&o);
+    if o.status.code() == Some(77) {
+        eprintln!("skipped: {err}");
+        return;
+    }
+    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    assert!(out.contains("container contract: ok"), "{out}");
+}
