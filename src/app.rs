@@ -12,5 +12,8 @@ pub fn run(cli: Cli) -> i32 {
         Command::Doctor(a) => commands::doctor::run(a),
         Command::Action(a) => commands::action::run(a),
         Command::Publish(a) => commands::publish::run(a),
+        Command::Diagnose(a) => commands::diagnose::run(a),
+        Command::GateCheck(a) => commands::gate_check::run(a),
+        Command::Ci(a) => commands::ci::run(a),
     }
 }

@@ -574,7 +574,10 @@ fn run_stages(
             .unwrap_or(exit::INFRA));
     };
     let run_arg = vec!["--run".to_string(), run.path.to_string_lossy().into_owned()];
-    stages.run("diagnose", &run_arg);
+    // Annotations are printed by publish, outside the stop-commands wrap.
+    let mut diag_args = run_arg.clone();
+    diag_args.push("--no-annotations".into());
+    stages.run("diagnose", &diag_args);
     let gate_code = stages.run("gate-check", &run_arg);
     stages.run("report", &run_arg);
     Ok((run.path, gate_code.or(verify_code)))

@@ -2,7 +2,10 @@
 //! pure stages. Each `run` returns an exit code from [`crate::exit`].
 
 pub mod action;
+pub mod ci;
+pub mod diagnose;
 pub mod doctor;
+pub mod gate_check;
 pub mod history;
 pub mod init;
 pub mod publish;

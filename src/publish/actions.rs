@@ -1,6 +1,7 @@
 //! The GitHub Actions runner protocol: the job summary (`GITHUB_STEP_SUMMARY`), step outputs
-//! (`GITHUB_OUTPUT` with random heredoc delimiters), workflow-command annotations within
-//! GitHub's caps, `::stop-commands::` around echoed untrusted text, and secret masking.
+//! (`GITHUB_OUTPUT` with random heredoc delimiters), `::stop-commands::` around echoed
+//! untrusted text, and secret masking. The annotation lines themselves come from
+//! `diagnose::output::annotations` (one per repair task, within GitHub's caps).
 //!
 //! Formatting is pure (returns strings); only the small `append_*`/`write_*` helpers touch
 //! files, so everything that decides *what* is printed is unit-testable.
@@ -12,10 +13,6 @@ use std::path::{Path, PathBuf};
 
 /// GitHub's limit for one step's summary file.
 pub const SUMMARY_MAX_BYTES: usize = 1024 * 1024;
-/// Annotations GitHub shows per level (error, warning, notice) per step.
-pub const ANNOTATIONS_PER_LEVEL: usize = 10;
-/// Annotations GitHub shows per job.
-pub const ANNOTATIONS_PER_JOB: usize = 50;
 
 /// Errors writing the runner's files. Each names the file and the variable that pointed to it.
 #[derive(Debug, thiserror::Error)]
@@ -29,7 +26,7 @@ pub enum ActionsError {
     },
 }
 
-/// Workflow-command annotation level.
+/// Annotation level (check-run annotations).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Level {
     Error,
@@ -47,7 +44,7 @@ impl Level {
     }
 }
 
-/// One annotation, as a workflow command or a check-run annotation.
+/// One check-run annotation (one per problem; the Checks API takes them all, 50 a request).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Annotation {
     pub level: Level,
@@ -57,63 +54,6 @@ pub struct Annotation {
     pub column: Option<u32>,
     pub title: String,
     pub message: String,
-}
-
-/// Escapes the data part of a workflow command (after `::`).
-pub fn escape_data(s: &str) -> String {
-    s.replace('%', "%25")
-        .replace('\r', "%0D")
-        .replace('\n', "%0A")
-}
-
-/// Escapes a property value of a workflow command (`file=`, `title=`).
-pub fn escape_property(s: &str) -> String {
-    escape_data(s).replace(':', "%3A").replace(',', "%2C")
-}
-
-/// Picks the annotations GitHub will show: errors first, at most
-/// [`ANNOTATIONS_PER_LEVEL`] per level and [`ANNOTATIONS_PER_JOB`] in all, keeping the given
-/// order (diagnose already orders by importance) within a level. Returns the kept ones and
-/// how many were left out.
-pub fn select_annotations(all: &[Annotation]) -> (Vec<&Annotation>, usize) {
-    let mut kept = Vec::new();
-    for level in [Level::Error, Level::Warning, Level::Notice] {
-        kept.extend(
-            all.iter()
-                .filter(|a| a.level == level)
-                .take(ANNOTATIONS_PER_LEVEL),
-        );
-    }
-    kept.truncate(ANNOTATIONS_PER_JOB);
-    let dropped = all.len() - kept.len();
-    (kept, dropped)
-}
-
-/// Formats one annotation as a workflow command line (without the trailing newline).
-pub fn annotation_command(a: &Annotation) -> String {
-    let mut props = Vec::new();
-    if let Some(f) = &a.file {
-        props.push(format!("file={}", escape_property(f)));
-        if let Some(l) = a.line {
-            props.push(format!("line={l}"));
-            if let Some(e) = a.end_line.filter(|e| *e >= l) {
-                props.push(format!("endLine={e}"));
-            }
-            if let Some(c) = a.column {
-                props.push(format!("col={c}"));
-            }
-        }
-    }
-    if !a.title.is_empty() {
-        props.push(format!("title={}", escape_property(&a.title)));
-    }
-    let sep = if props.is_empty() { "" } else { " " };
-    format!(
-        "::{}{sep}{}::{}",
-        a.level.command(),
-        props.join(","),
-        escape_data(&a.message)
-    )
 }
 
 /// A random token for heredoc delimiters and `::stop-commands::`; 128 bits, so untrusted text
@@ -274,7 +214,10 @@ impl Redactor {
         let mut out = String::new();
         for s in &self.secrets {
             for line in s.lines().filter(|l| !l.trim().is_empty()) {
-                out.push_str(&format!("::add-mask::{}\n", escape_data(line)));
+                out.push_str(&format!(
+                    "::add-mask::{}\n",
+                    crate::diagnose::output::escape_data(line)
+                ));
             }
         }
         out
@@ -284,55 +227,6 @@ impl Redactor {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn ann(level: Level, n: usize) -> Annotation {
-        Annotation {
-            level,
-            file: Some(format!("src/f{n}.rs")),
-            line: Some(n as u32 + 1),
-            end_line: None,
-            column: None,
-            title: format!("t{n}"),
-            message: format!("m{n}"),
-        }
-    }
-
-    #[test]
-    fn commands_escape_injection_attempts() {
-        let a = Annotation {
-            level: Level::Error,
-            file: Some("a,b:c.rs".into()),
-            line: Some(3),
-            end_line: Some(5),
-            column: Some(2),
-            title: "x::y".into(),
-            message: "boom\n::set-output name=x::1 100%".into(),
-        };
-        assert_eq!(
-            annotation_command(&a),
-            "::error file=a%2Cb%3Ac.rs,line=3,endLine=5,col=2,title=x%3A%3Ay::boom%0A::set-output name=x::1 100%25"
-        );
-        let bare = Annotation {
-            file: None,
-            title: String::new(),
-            ..a
-        };
-        assert!(annotation_command(&bare).starts_with("::error::boom%0A"));
-    }
-
-    #[test]
-    fn caps_keep_errors_first_and_ten_per_level() {
-        let mut all: Vec<Annotation> = (0..15).map(|n| ann(Level::Notice, n)).collect();
-        all.extend((0..25).map(|n| ann(Level::Error, n)));
-        all.extend((0..3).map(|n| ann(Level::Warning, n)));
-        let (kept, dropped) = select_annotations(&all);
-        assert_eq!(kept.len(), 23);
-        assert_eq!(dropped, 20);
-        assert!(kept[..10].iter().all(|a| a.level == Level::Error));
-        assert_eq!(kept[0].title, "t0");
-        assert_eq!(kept[10].level, Level::Warning);
-        assert_eq!(kept[13].level, Level::Notice);
-    }
 
     #[test]
     fn outputs_use_unique_delimiters() {

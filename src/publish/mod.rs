@@ -140,7 +140,10 @@ pub struct RunView {
     pub gate: Option<GateDoc>,
     pub comment: String,
     pub summary: String,
+    /// Check-run annotations, one per problem.
     pub annotations: Vec<Annotation>,
+    /// Workflow-command lines from diagnose (one per repair task, within GitHub's caps).
+    pub workflow_annotations: Vec<String>,
 }
 
 impl RunView {
@@ -177,12 +180,22 @@ pub fn load_run(run_dir: &Path) -> Result<RunView, artifact::ArtifactError> {
     let comment = read("comment.md").unwrap_or_else(|| fallback_body(&run_id, gate.as_ref()));
     let summary = read("summary.md").unwrap_or_else(|| strip_hidden(&comment));
     let annotations = diagnose.as_ref().map(annotations_of).unwrap_or_default();
+    let workflow_annotations = diagnose
+        .as_ref()
+        .map(|d| {
+            crate::diagnose::output::annotations(
+                d,
+                crate::diagnose::output::AnnotationLimits::default(),
+            )
+        })
+        .unwrap_or_default();
     Ok(RunView {
         run_id,
         gate,
         comment,
         summary,
         annotations,
+        workflow_annotations,
     })
 }
 
@@ -392,21 +405,11 @@ impl Publisher<'_> {
             warn(&mut report, e.to_string());
         }
 
+        // Printed here, after the stages' output (which is wrapped in `::stop-commands::`),
+        // so the runner acts on them; the lines are already escaped by diagnose.
         if self.opts.annotations && self.env.get("GITHUB_ACTIONS").is_some() {
-            let (kept, dropped) = actions::select_annotations(&run.annotations);
-            for a in kept {
-                let a = Annotation {
-                    title: self.redactor.redact(&a.title).into_owned(),
-                    message: self.redactor.redact(&a.message).into_owned(),
-                    ..a.clone()
-                };
-                let _ = writeln!(out, "{}", actions::annotation_command(&a));
-            }
-            if dropped > 0 {
-                let _ = writeln!(
-                    out,
-                    "::notice title=codeloop::{dropped} more problems are not annotated (GitHub shows 10 per level); see the job summary"
-                );
+            for line in &run.workflow_annotations {
+                let _ = writeln!(out, "{}", self.redactor.redact(line));
             }
         }
 

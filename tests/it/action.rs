@@ -93,7 +93,7 @@ fn make_job(spec: RunSpec, event: serde_json::Value) -> Job {
         delta: None,
     };
     artifact::write_json(&run_path.join("gate.json"), &gate).unwrap();
-    let problems = (0..spec.problems)
+    let problems: Vec<Problem> = (0..spec.problems)
         .map(|i| Problem {
             id: format!("p{i}"),
             category: Category::TestFailure,
@@ -115,11 +115,24 @@ fn make_job(spec: RunSpec, event: serde_json::Value) -> Job {
             },
         })
         .collect();
+    let tasks = problems
+        .iter()
+        .map(|p: &Problem| RepairTask {
+            id: format!("t{}", p.id),
+            category: p.category,
+            title: p.title.clone(),
+            location: p.location.clone(),
+            evidence: p.evidence.clone(),
+            reproduce: None,
+            problems: vec![p.id.clone()],
+            tests: p.test.iter().cloned().collect(),
+        })
+        .collect();
     let diag = DiagnoseDoc {
         schema_version: SCHEMA_VERSION,
         run_id: run_id.into(),
         problems,
-        tasks: vec![],
+        tasks,
         truncated: 0,
     };
     artifact::write_json(&run_path.join("diagnose.json"), &diag).unwrap();
@@ -302,7 +315,7 @@ fn first_run_creates_second_updates_the_same_comment() {
     // Annotations as workflow commands; the injected command in evidence is escaped.
     assert!(
         out.contains(
-            "::error file=src/m0.py,line=1,title=test_0 failed::assert 0 == 0%0A::error::injected"
+            "::error file=src/m0.py,line=1,title=test_failure%3A test_0 failed::assert 0 == 0%0A::error::injected"
         ),
         "{out}"
     );
@@ -680,7 +693,10 @@ fn check_run_goes_to_the_pr_head_with_annotations_in_fifties() {
     // Workflow-command annotations stay within 10 per level, with a note about the rest.
     assert_eq!(out.matches("::error file=").count(), 10);
     assert_eq!(out.matches("::warning file=").count(), 10);
-    assert!(out.contains("100 more problems are not annotated"), "{out}");
+    assert!(
+        out.contains("::notice title=codeloop::100 more problem(s) not annotated"),
+        "{out}"
+    );
     assert_clean(&fake);
 }
 
@@ -881,4 +897,64 @@ fn binary_works_in_an_emptied_root_without_ca_store_or_fonts() {
     }
     assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
     assert!(out.contains("container contract: ok"), "{out}");
+}
+
+/// The whole pipeline with the real stages: collect the demo's reports, verify → diagnose →
+/// gate-check → (report) → publish, exactly as the runner starts the container.
+#[test]
+fn the_action_runs_the_stages_on_collected_reports_and_posts_once() {
+    let fake = FakeGitHub::start();
+    let job = make_job(RunSpec::default(), pr_event(false));
+    let reports = job.ws.join("reports");
+    std::fs::create_dir_all(&reports).unwrap();
+    let demo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/demo/reports");
+    for f in ["pytest-junit.xml", "jest-junit.xml"] {
+        std::fs::copy(demo.join(f), reports.join(f)).unwrap();
+    }
+    let o = action(
+        &fake,
+        &job,
+        &[("INPUT_FROM", ""), ("INPUT_REPORTS", "reports/*.xml")],
+    );
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}\n{err}");
+    let outs = outputs(&job.output);
+    assert_eq!(outs["verdict"], "fail");
+    assert_eq!(
+        [
+            &outs["tests"],
+            &outs["passed"],
+            &outs["failed"],
+            &outs["errored"],
+            &outs["skipped"]
+        ],
+        ["27", "10", "10", "1", "6"]
+    );
+    assert_ne!(outs["run-dir"], job.run_rel, "a new run was made");
+    assert!(job.ws.join(&outs["run-dir"]).join("gate.json").is_file());
+    let ours = fake.ours();
+    assert_eq!(ours.len(), 1);
+    assert_eq!(outs["comment-id"], ours[0].id.to_string());
+    // The stages' output is fenced off from the runner's command parser...
+    let fence = out.find("::stop-commands::").expect(&out);
+    let token = out[fence + 17..].lines().next().unwrap();
+    assert!(out.contains(&format!("::{token}::")));
+    // ...and the annotations come after, un-fenced, one per repair task.
+    let is_fence_end = |l: &str| {
+        l.len() == 36
+            && l.starts_with("::")
+            && l.ends_with("::")
+            && l[2..34].bytes().all(|b| b.is_ascii_hexdigit())
+    };
+    let last_fence_end = out
+        .lines()
+        .rev()
+        .find(|l| is_fence_end(l))
+        .and_then(|l| out.rfind(l))
+        .expect("fences closed");
+    let ann = out
+        .find("::error file=tests/test_mixed.py,line=19")
+        .expect(&out);
+    assert!(ann > last_fence_end, "{out}");
+    assert_clean(&fake);
 }

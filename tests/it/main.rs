@@ -3,4 +3,12 @@
 mod action;
 mod common;
 mod corpus;
+mod corpus_json;
+mod corpus_junit;
+mod corpus_xml;
+mod diagnose;
 mod fake_github;
+mod gate;
+mod lint_parsers;
+mod verify;
+mod xml_props;

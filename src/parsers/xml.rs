@@ -1,0 +1,1214 @@
+//! The lenient, streaming XML reader every XML format parser shares (JUnit, TRX, NUnit,
+//! xUnit.net, Catch2, checkstyle).
+//!
+//! It owns the XML-level robustness so that each format parser is only a small state machine:
+//!
+//! - **Streaming, no recursion.** A quick-xml event loop over a `BufRead`; open elements live
+//!   in a flat stack (one byte buffer, no allocation per event once warm), capped at
+//!   [`MAX_DEPTH`] levels (deeper → [`ParseError`]), so a hostile file cannot blow the stack.
+//! - **Balanced events.** Every [`Event::Start`] is matched by exactly one [`Event::End`]:
+//!   `<a/>` yields Start + End, a mismatched `</x>` closes the open elements up to the matching
+//!   one (or is ignored when nothing matches), each with a warning.
+//! - **Lenient text.** Invalid UTF-8 in text or attributes is read lossily (U+FFFD), raw
+//!   control characters pass through; both produce a warning that says where (line, column).
+//!   The five predefined entities and numeric character references are decoded (`&#0;` and
+//!   other invalid code points are dropped with a warning). A lone `&` is kept as is.
+//! - **No entity expansion, ever.** DTDs are skipped; custom and external entities are never
+//!   resolved or fetched: `&name;` stays literally in the text, so entity bombs are harmless.
+//! - **Bounded text.** Text is only accumulated while the consumer asked for it
+//!   ([`XmlReader::capture_text`]), and then into a head + tail buffer of at most `max_text`
+//!   bytes (the same shape as [`super::text::bound_text`]): a 100 MB `<system-out>` is never
+//!   held whole, and text nobody asked for costs nothing beyond quick-xml's own scan.
+//! - **Truncation.** End of input with open elements is a [`ParseError`] naming the innermost
+//!   open element and the position; everything yielded before stays valid.
+//! - **Several documents.** Concatenated documents (`<?xml …?><a/>` twice) are read in one
+//!   pass: a second declaration or root element is just more events.
+//!
+//! ```
+//! use codeloop::parsers::xml::{Event, XmlReader};
+//! let mut r = XmlReader::new(&b"<a x='1'><b>hi &amp; bye</b></a>"[..], 1024);
+//! let mut seen = Vec::new();
+//! loop {
+//!     match r.next().unwrap() {
+//!         Event::Start(tag) => {
+//!             if tag.name() == b"b" {
+//!                 r.capture_text();
+//!             } else {
+//!                 seen.push(tag.attr("x").unwrap().into_owned());
+//!             }
+//!         }
+//!         Event::End(name) if name == b"b" => seen.push(r.take_text()),
+//!         Event::End(_) => {}
+//!         Event::Eof => break,
+//!     }
+//! }
+//! assert_eq!(seen, ["1", "hi & bye"]);
+//! ```
+//!
+//! Warnings are queued in the reader (at most [`MAX_WARNINGS`], the rest counted) and handed
+//! to a sink with [`XmlReader::flush_warnings`]; call it at the end and on errors.
+
+use std::borrow::Cow;
+use std::io::{self, BufRead, Read};
+
+use quick_xml::events::Event as QEvent;
+
+use super::{ParseError, Sink};
+use crate::model::Position;
+
+/// Deepest element nesting accepted; deeper input is rejected (no recursion is involved, the
+/// cap bounds memory and flags pathological files).
+pub const MAX_DEPTH: usize = 1024;
+/// Warnings kept per reader; further ones are counted in one summary warning.
+pub const MAX_WARNINGS: usize = 50;
+
+/// One event of the document, borrowed from the reader until the next call to
+/// [`XmlReader::next`].
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// An element opens (`<a …>` or `<a …/>`).
+    Start(Tag<'a>),
+    /// An element closes; the local name (namespace prefix stripped). Always balanced with a
+    /// preceding `Start`.
+    End(&'a [u8]),
+    /// End of input, with every element closed.
+    Eof,
+}
+
+/// A start tag: its name and attributes, decoded on demand.
+#[derive(Debug)]
+pub struct Tag<'a> {
+    raw: &'a [u8],
+    name_len: usize,
+    attrs: &'a [AttrSpan],
+    position: Position,
+    self_closing: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct AttrSpan {
+    name: (usize, usize),
+    value: (usize, usize),
+}
+
+impl<'a> Tag<'a> {
+    /// Local name (a namespace prefix such as `ns:` is stripped).
+    pub fn name(&self) -> &'a [u8] {
+        local(&self.raw[..self.name_len])
+    }
+
+    /// Qualified name as written.
+    pub fn qname(&self) -> &'a [u8] {
+        &self.raw[..self.name_len]
+    }
+
+    /// `<a/>` rather than `<a>…</a>` (an `End` follows immediately either way).
+    pub fn is_self_closing(&self) -> bool {
+        self.self_closing
+    }
+
+    /// Where the tag starts.
+    pub fn position(&self) -> Position {
+        self.position
+    }
+
+    /// The decoded value of the attribute whose local name is `name` (first one wins).
+    /// Borrowed when the raw value needs no decoding.
+    pub fn attr(&self, name: &str) -> Option<Cow<'a, str>> {
+        self.attr_raw(name).map(decode_attr)
+    }
+
+    /// The raw (undecoded) bytes of an attribute value.
+    pub fn attr_raw(&self, name: &str) -> Option<&'a [u8]> {
+        let want = name.as_bytes();
+        self.attrs.iter().find_map(|a| {
+            let n = &self.raw[a.name.0..a.name.1];
+            (local(n) == want).then(|| &self.raw[a.value.0..a.value.1])
+        })
+    }
+
+    pub fn has_attr(&self, name: &str) -> bool {
+        self.attr_raw(name).is_some()
+    }
+
+    /// Every attribute: (local name, decoded value), in document order.
+    pub fn attrs(&self) -> impl Iterator<Item = (&'a [u8], Cow<'a, str>)> + '_ {
+        self.attrs.iter().map(|a| {
+            (
+                local(&self.raw[a.name.0..a.name.1]),
+                decode_attr(&self.raw[a.value.0..a.value.1]),
+            )
+        })
+    }
+}
+
+fn local(qname: &[u8]) -> &[u8] {
+    match memchr::memrchr(b':', qname) {
+        Some(i) => &qname[i + 1..],
+        None => qname,
+    }
+}
+
+/// A `BufRead` wrapper that counts lines of what was consumed, so any event can be given a
+/// line and column without a second pass.
+struct Counting<R> {
+    inner: R,
+    consumed: u64,
+    /// Newlines consumed so far.
+    newlines: u64,
+    /// Byte offset just after the last consumed newline.
+    line_start: u64,
+    /// The last consumed byte (quick-xml consumes the `<` that ends a text together with the
+    /// text, so an element may start one byte before the consumed position).
+    last: u8,
+}
+
+impl<R: BufRead> Counting<R> {
+    fn count(&mut self, bytes: &[u8]) {
+        let n = bytes.iter().filter(|&&b| b == b'\n').count();
+        if n > 0 {
+            self.newlines += n as u64;
+            if let Some(i) = memchr::memrchr(b'\n', bytes) {
+                self.line_start = self.consumed + i as u64 + 1;
+            }
+        }
+        self.consumed += bytes.len() as u64;
+    }
+
+    fn position(&self) -> Position {
+        Position {
+            line: self.newlines + 1,
+            column: self.consumed - self.line_start + 1,
+            byte: self.consumed,
+        }
+    }
+
+    /// Where the next event starts: at the consumed position, or one byte before it when
+    /// that byte was the `<` of the next tag.
+    fn event_start(&self) -> Position {
+        let mut p = self.position();
+        if self.last == b'<' && p.byte > 0 {
+            p.byte -= 1;
+            p.column = p.column.saturating_sub(1).max(1);
+        }
+        p
+    }
+}
+
+impl<R: BufRead> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count(&buf[..n]);
+        if n > 0 {
+            self.last = buf[n - 1];
+        }
+        Ok(n)
+    }
+}
+
+impl<R: BufRead> BufRead for Counting<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        self.inner.fill_buf()
+    }
+
+    fn consume(&mut self, amt: usize) {
+        // The bytes being consumed are the head of the current buffer: fill_buf returns it
+        // again without I/O.
+        let mut counted = 0;
+        if let Ok(buf) = self.inner.fill_buf() {
+            let n = amt.min(buf.len());
+            let (newlines, last) = (
+                buf[..n].iter().filter(|&&b| b == b'\n').count(),
+                memchr::memrchr(b'\n', &buf[..n]),
+            );
+            if let Some(i) = last {
+                self.newlines += newlines as u64;
+                self.line_start = self.consumed + i as u64 + 1;
+            }
+            self.consumed += n as u64;
+            if n > 0 {
+                self.last = buf[n - 1];
+            }
+            counted = n;
+        }
+        self.consumed += (amt - counted) as u64;
+        self.inner.consume(amt);
+    }
+}
+
+/// Head + tail accumulator: never holds more than about `max` bytes, whatever is appended.
+struct Bounded {
+    max: usize,
+    head: Vec<u8>,
+    tail: Vec<u8>,
+    /// Total bytes appended.
+    total: u64,
+    overflowed: bool,
+}
+
+/// Room left for the "[… N bytes cut by codeloop …]" marker (as in `text::bound_text`).
+const MARKER_ROOM: usize = 64;
+
+impl Bounded {
+    fn new(max: usize) -> Self {
+        Bounded {
+            max: max.max(MARKER_ROOM * 2),
+            head: Vec::new(),
+            tail: Vec::new(),
+            total: 0,
+            overflowed: false,
+        }
+    }
+
+    fn clear(&mut self) {
+        self.head.clear();
+        self.tail.clear();
+        self.total = 0;
+        self.overflowed = false;
+    }
+
+    fn keep(&self) -> (usize, usize) {
+        let keep = self.max - MARKER_ROOM;
+        let head = keep * 2 / 3;
+        (head, keep - head)
+    }
+
+    fn push(&mut self, mut bytes: &[u8]) {
+        self.total += bytes.len() as u64;
+        if !self.overflowed {
+            if self.head.len() + bytes.len() <= self.max {
+                self.head.extend_from_slice(bytes);
+                return;
+            }
+            // First overflow: keep the head, move the rest to the tail. The head may still be
+            // shorter than its share (one big chunk arrives first): fill it from `bytes`.
+            self.overflowed = true;
+            let (head_len, _) = self.keep();
+            if self.head.len() > head_len {
+                self.tail.extend_from_slice(&self.head[head_len..]);
+                self.head.truncate(head_len);
+            } else {
+                let take = (head_len - self.head.len()).min(bytes.len());
+                self.head.extend_from_slice(&bytes[..take]);
+                bytes = &bytes[take..];
+            }
+        }
+        let (_, tail_len) = self.keep();
+        if bytes.len() >= tail_len {
+            self.tail.clear();
+            self.tail
+                .extend_from_slice(&bytes[bytes.len() - tail_len..]);
+        } else {
+            self.tail.extend_from_slice(bytes);
+            // Amortized: trim only when the tail buffer doubled.
+            if self.tail.len() > tail_len * 2 {
+                let cut = self.tail.len() - tail_len;
+                self.tail.drain(..cut);
+            }
+        }
+    }
+
+    fn take(&mut self) -> String {
+        let s = if !self.overflowed {
+            String::from_utf8_lossy(&self.head).into_owned()
+        } else {
+            let (_, tail_len) = self.keep();
+            if self.tail.len() > tail_len {
+                let cut = self.tail.len() - tail_len;
+                self.tail.drain(..cut);
+            }
+            // Cut on char boundaries: drop a partial char at the end of the head and at the
+            // start of the tail.
+            let mut h = self.head.len();
+            while h > 0 && h > self.head.len().saturating_sub(4) && is_cont(self.head[h - 1]) {
+                h -= 1;
+            }
+            if h > 0 && self.head[h - 1] >= 0xC0 {
+                h -= 1;
+            }
+            let mut t = 0;
+            while t < self.tail.len().min(3) && is_cont(self.tail[t]) {
+                t += 1;
+            }
+            let cut = self.total - h as u64 - (self.tail.len() - t) as u64;
+            format!(
+                "{}\n[… {cut} bytes cut by codeloop …]\n{}",
+                String::from_utf8_lossy(&self.head[..h]),
+                String::from_utf8_lossy(&self.tail[t..])
+            )
+        };
+        self.clear();
+        s
+    }
+}
+
+fn is_cont(b: u8) -> bool {
+    (0x80..0xC0).contains(&b)
+}
+
+/// The streaming reader. See the module docs.
+pub struct XmlReader<R: BufRead> {
+    reader: quick_xml::Reader<Counting<R>>,
+    buf: Vec<u8>,
+    attrs: Vec<AttrSpan>,
+    /// Open element names, concatenated; `ends[i]` is the end of the i-th name.
+    stack: Vec<u8>,
+    ends: Vec<usize>,
+    /// Name of the element the last `End` closed.
+    closed: Vec<u8>,
+    /// `End` events still owed: for a self-closing tag, or for open elements a mismatched end
+    /// tag closed. `pending_target` is the depth to pop down to.
+    pending_target: Option<usize>,
+    text: Bounded,
+    /// Depth at which text capture started (`Some` while capturing).
+    capture_depth: Option<usize>,
+    capture_warned: bool,
+    warnings: Vec<(Position, String)>,
+    warnings_dropped: u64,
+    /// Position where the current event starts.
+    event_pos: Position,
+    eof: bool,
+}
+
+impl<R: BufRead> XmlReader<R> {
+    /// A reader over `reader`; captured texts are bounded to `max_text` bytes.
+    pub fn new(reader: R, max_text: usize) -> Self {
+        let mut reader = quick_xml::Reader::from_reader(Counting {
+            inner: reader,
+            consumed: 0,
+            newlines: 0,
+            line_start: 0,
+            last: 0,
+        });
+        let cfg = reader.config_mut();
+        // Our own stack does the matching (leniently); quick-xml would stop at a mismatch.
+        cfg.check_end_names = false;
+        cfg.allow_unmatched_ends = true;
+        cfg.allow_dangling_amp = true;
+        cfg.expand_empty_elements = false;
+        cfg.check_comments = false;
+        cfg.trim_text(false);
+        XmlReader {
+            reader,
+            buf: Vec::with_capacity(4096),
+            attrs: Vec::with_capacity(16),
+            stack: Vec::with_capacity(256),
+            ends: Vec::with_capacity(32),
+            closed: Vec::with_capacity(64),
+            pending_target: None,
+            text: Bounded::new(max_text),
+            capture_depth: None,
+            capture_warned: false,
+            warnings: Vec::new(),
+            warnings_dropped: 0,
+            event_pos: Position {
+                line: 1,
+                column: 1,
+                byte: 0,
+            },
+            eof: false,
+        }
+    }
+
+    /// Where the last event started (line, column, byte offset).
+    pub fn position(&self) -> Position {
+        self.event_pos
+    }
+
+    /// Current nesting depth (open elements).
+    pub fn depth(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Starts capturing text (character data, CDATA, decoded references) into a fresh bounded
+    /// buffer. Call it right after the `Start` of the element whose content you want: capture
+    /// stops by itself at that element's `End` (texts of descendants are included), and
+    /// [`take_text`](Self::take_text) returns it.
+    pub fn capture_text(&mut self) {
+        self.text.clear();
+        self.capture_depth = Some(self.ends.len());
+        self.capture_warned = false;
+    }
+
+    /// Stops capturing and returns the captured text (bounded, head and tail kept).
+    pub fn take_text(&mut self) -> String {
+        self.capture_depth = None;
+        self.text.take()
+    }
+
+    /// Whether text is being captured.
+    pub fn capturing(&self) -> bool {
+        self.capture_depth.is_some()
+    }
+
+    /// Hands queued warnings to `sink`.
+    pub fn flush_warnings(&mut self, sink: &mut dyn Sink) {
+        for (p, m) in self.warnings.drain(..) {
+            sink.warning(Some(p), m);
+        }
+        if self.warnings_dropped > 0 {
+            sink.warning(
+                None,
+                format!(
+                    "{} more XML warnings like the ones above were not listed",
+                    self.warnings_dropped
+                ),
+            );
+            self.warnings_dropped = 0;
+        }
+    }
+
+    fn warn(&mut self, position: Position, message: String) {
+        if self.warnings.len() < MAX_WARNINGS {
+            self.warnings.push((position, message));
+        } else {
+            self.warnings_dropped += 1;
+        }
+    }
+
+    fn top_name(&self) -> &[u8] {
+        let n = self.ends.len();
+        let start = if n >= 2 { self.ends[n - 2] } else { 0 };
+        &self.stack[start..self.ends.last().copied().unwrap_or(0)]
+    }
+
+    /// Pops the innermost open element into `closed`.
+    fn pop(&mut self) {
+        let n = self.ends.len();
+        let start = if n >= 2 { self.ends[n - 2] } else { 0 };
+        self.closed.clear();
+        self.closed.extend_from_slice(&self.stack[start..]);
+        self.stack.truncate(start);
+        self.ends.pop();
+        if self.capture_depth.is_some_and(|d| self.ends.len() < d) {
+            // Capture ends with its element; the text waits for take_text.
+            self.capture_depth = None;
+        }
+    }
+
+    /// Position of byte `i` of the current event's raw bytes (`skip` = delimiter bytes before
+    /// them in the file, e.g. 1 for `<`).
+    fn pos_in_event(&self, bytes: &[u8], i: usize, skip: u64) -> Position {
+        let before = &bytes[..i.min(bytes.len())];
+        let p = self.event_pos;
+        match memchr::memrchr(b'\n', before) {
+            Some(nl) => Position {
+                line: p.line + before.iter().filter(|&&b| b == b'\n').count() as u64,
+                column: (i - nl) as u64,
+                byte: p.byte + skip + i as u64,
+            },
+            None => Position {
+                line: p.line,
+                column: p.column + skip + i as u64,
+                byte: p.byte + skip + i as u64,
+            },
+        }
+    }
+
+    /// The next event. After an `Err`, the reader should not be used further; everything it
+    /// yielded before stays valid.
+    #[allow(clippy::should_implement_trait)] // borrows from self: not an Iterator
+    pub fn next(&mut self) -> Result<Event<'_>, ParseError> {
+        if let Some(target) = self.pending_target {
+            if self.ends.len() > target {
+                self.pop();
+                if self.ends.len() <= target {
+                    self.pending_target = None;
+                }
+                return Ok(Event::End(local_of(&self.closed)));
+            }
+            self.pending_target = None;
+        }
+        if self.eof {
+            return Ok(Event::Eof);
+        }
+        let out = loop {
+            self.buf.clear();
+            self.event_pos = self.reader.get_ref().event_start();
+            // Classify the event into byte ranges first, so that the borrow of `buf` ends
+            // before we act on it (the content of a buffered read always lives in `buf`;
+            // any other case reads as empty).
+            let raw = match self.reader.read_event_into(&mut self.buf) {
+                Ok(ev) => {
+                    // (address, length) of the content; turned into a range of `buf` below,
+                    // once the event no longer borrows it.
+                    let at = |s: &[u8]| (s.as_ptr() as usize, s.len());
+                    match &ev {
+                        QEvent::Start(e) => Raw::Start(at(e), false),
+                        QEvent::Empty(e) => Raw::Start(at(e), true),
+                        QEvent::End(e) => Raw::End(at(e.name().into_inner())),
+                        QEvent::Text(e) => Raw::Text(at(e)),
+                        QEvent::CData(e) => Raw::Text(at(e)),
+                        QEvent::GeneralRef(e) => Raw::Ref(at(e)),
+                        QEvent::Eof => Raw::Eof,
+                        // Declarations (also a second one of a concatenated document),
+                        // comments, processing instructions, and DTDs (never interpreted)
+                        // carry nothing for us.
+                        QEvent::Decl(_)
+                        | QEvent::PI(_)
+                        | QEvent::Comment(_)
+                        | QEvent::DocType(_) => Raw::Skip,
+                    }
+                }
+                Err(e) => {
+                    let pos = self.reader.get_ref().position();
+                    let inside = if self.ends.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" inside <{}>", String::from_utf8_lossy(self.top_name()))
+                    };
+                    return Err(ParseError::at(pos, format!("malformed XML{inside}: {e}")));
+                }
+            };
+            let base = self.buf.as_ptr() as usize;
+            let len = self.buf.len();
+            let span = |(p, n): (usize, usize)| {
+                // With a buffered reader the content always lies inside `buf`; anything else
+                // would be a quick-xml change, and reads as empty rather than out of bounds.
+                if p >= base && p + n <= base + len {
+                    Span::Buf(p - base, p - base + n)
+                } else {
+                    Span::Buf(0, 0)
+                }
+            };
+            let kind = match raw {
+                Raw::Start(c, sc) => Kind::Start(span(c), sc),
+                Raw::End(c) => Kind::End(span(c)),
+                Raw::Text(c) => Kind::Text(span(c)),
+                Raw::Ref(c) => Kind::Ref(span(c)),
+                Raw::Eof => Kind::Eof,
+                Raw::Skip => Kind::Skip,
+            };
+            match kind {
+                Kind::Start(sp, self_closing) => break Some((sp, self_closing)),
+                Kind::End(sp) => {
+                    if self.end(sp) {
+                        break None;
+                    }
+                }
+                Kind::Text(sp) => {
+                    if self.capture_depth.is_some() {
+                        let bytes = std::mem::take(&mut self.buf);
+                        self.push_text(sp.of(&bytes));
+                        self.buf = bytes;
+                    }
+                }
+                Kind::Ref(sp) => {
+                    if self.capture_depth.is_some() {
+                        let bytes = std::mem::take(&mut self.buf);
+                        self.push_ref(sp.of(&bytes));
+                        self.buf = bytes;
+                    }
+                }
+                Kind::Eof => {
+                    self.eof = true;
+                    if !self.ends.is_empty() {
+                        let pos = self.reader.get_ref().position();
+                        return Err(ParseError::at(
+                            pos,
+                            format!(
+                                "the file ends inside <{}> ({} element{} still open): it \
+                                 looks truncated — was the tool killed while writing it?",
+                                String::from_utf8_lossy(self.top_name()),
+                                self.ends.len(),
+                                if self.ends.len() == 1 { "" } else { "s" }
+                            ),
+                        ));
+                    }
+                    return Ok(Event::Eof);
+                }
+                Kind::Skip => {}
+            }
+        };
+        // Built after the loop: returning a borrow of `self` from inside it is not accepted
+        // by the borrow checker.
+        match out {
+            Some((sp, self_closing)) => self.start(sp, self_closing),
+            None => Ok(Event::End(local_of(&self.closed))),
+        }
+    }
+
+    /// Handles an end tag: `true` when it closed an element (now in `closed`), `false` when
+    /// it was ignored.
+    fn end(&mut self, sp: Span) -> bool {
+        let name = sp.of(&self.buf);
+        let n = self.ends.len();
+        if n > 0 && self.top_name() == name {
+            self.pop();
+            return true;
+        }
+        // Mismatch: close up to the matching open element, or ignore.
+        let mut found = None;
+        let mut end = self.ends.last().copied().unwrap_or(0);
+        for i in (0..n).rev() {
+            let start = if i > 0 { self.ends[i - 1] } else { 0 };
+            if &self.stack[start..end] == name {
+                found = Some(i);
+                break;
+            }
+            end = start;
+        }
+        let shown = String::from_utf8_lossy(name).into_owned();
+        let top = String::from_utf8_lossy(self.top_name()).into_owned();
+        let pos = self.event_pos;
+        match found {
+            Some(i) => {
+                self.warn(
+                    pos,
+                    format!("</{shown}> closes <{top}> that was never closed"),
+                );
+                self.pop();
+                if self.ends.len() > i {
+                    self.pending_target = Some(i);
+                }
+                true
+            }
+            None => {
+                self.warn(
+                    pos,
+                    format!("ignored the end tag </{shown}>: no such element is open"),
+                );
+                false
+            }
+        }
+    }
+
+    fn start(&mut self, sp: Span, self_closing: bool) -> Result<Event<'_>, ParseError> {
+        // Keep only the tag content (without `<`, `>` and the `/` of `<a/>`) in `buf`.
+        let Span::Buf(s, e) = sp;
+        self.buf.truncate(e);
+        self.buf.drain(..s);
+        let raw_len = self.buf.len();
+        let name_len = self
+            .buf
+            .iter()
+            .position(|b| b.is_ascii_whitespace() || *b == b'/')
+            .unwrap_or(raw_len);
+        if self.ends.len() >= MAX_DEPTH {
+            return Err(ParseError::at(
+                self.event_pos,
+                format!("elements are nested deeper than {MAX_DEPTH} levels; refusing to read on"),
+            ));
+        }
+        if let Err(e) = std::str::from_utf8(&self.buf) {
+            let pos = self.pos_in_event(&self.buf, e.valid_up_to(), 1);
+            let name = String::from_utf8_lossy(&self.buf[..name_len]).into_owned();
+            self.warn(
+                pos,
+                format!("invalid UTF-8 in <{name}>: read with U+FFFD replacement characters"),
+            );
+        }
+        self.stack.extend_from_slice(&self.buf[..name_len]);
+        self.ends.push(self.stack.len());
+        if self_closing {
+            self.pending_target = Some(self.ends.len() - 1);
+        }
+        scan_attrs(&self.buf, name_len, &mut self.attrs);
+        Ok(Event::Start(Tag {
+            raw: &self.buf,
+            name_len,
+            attrs: &self.attrs,
+            position: self.event_pos,
+            self_closing,
+        }))
+    }
+
+    fn push_text(&mut self, bytes: &[u8]) {
+        if !self.capture_warned {
+            let bad_utf8 = std::str::from_utf8(bytes).err().map(|e| e.valid_up_to());
+            let control = bytes
+                .iter()
+                .position(|&b| b < 0x20 && b != b'\n' && b != b'\t' && b != b'\r');
+            if let Some(i) = bad_utf8 {
+                let pos = self.pos_in_event(bytes, i, 0);
+                self.warn(
+                    pos,
+                    "invalid UTF-8 in text: read with U+FFFD replacement characters".into(),
+                );
+                self.capture_warned = true;
+            } else if let Some(i) = control {
+                let pos = self.pos_in_event(bytes, i, 0);
+                self.warn(
+                    pos,
+                    format!(
+                        "raw control character 0x{:02x} in text: read anyway",
+                        bytes[i]
+                    ),
+                );
+                self.capture_warned = true;
+            }
+        }
+        self.text.push(bytes);
+    }
+
+    fn push_ref(&mut self, name: &[u8]) {
+        match resolve_ref(name) {
+            Ok(Some(c)) => {
+                let mut b = [0u8; 4];
+                self.text.push(c.encode_utf8(&mut b).as_bytes());
+            }
+            Ok(None) => {
+                let pos = self.event_pos;
+                self.warn(
+                    pos,
+                    format!(
+                        "character reference &{}; is not a valid XML character: dropped",
+                        String::from_utf8_lossy(name)
+                    ),
+                );
+            }
+            Err(()) => {
+                // A custom or external entity: never expanded, kept as written.
+                let pos = self.event_pos;
+                self.warn(
+                    pos,
+                    format!(
+                        "entity &{}; is not predefined and was not expanded",
+                        String::from_utf8_lossy(name)
+                    ),
+                );
+                self.text.push(b"&");
+                self.text.push(name);
+                self.text.push(b";");
+            }
+        }
+    }
+}
+
+/// Where an event's bytes are in `buf`.
+#[derive(Clone, Copy)]
+enum Span {
+    Buf(usize, usize),
+}
+
+impl Span {
+    fn of(self, buf: &[u8]) -> &[u8] {
+        match self {
+            Span::Buf(s, e) => &buf[s..e],
+        }
+    }
+}
+
+enum Raw {
+    Start((usize, usize), bool),
+    End((usize, usize)),
+    Text((usize, usize)),
+    Ref((usize, usize)),
+    Eof,
+    Skip,
+}
+
+enum Kind {
+    Start(Span, bool),
+    End(Span),
+    Text(Span),
+    Ref(Span),
+    Eof,
+    Skip,
+}
+
+fn local_of(name: &[u8]) -> &[u8] {
+    local(name)
+}
+
+/// Resolves a reference name (between `&` and `;`): `Ok(Some(c))` for a predefined entity or
+/// a valid character reference, `Ok(None)` for a character reference to an invalid code point
+/// (`&#0;`), `Err(())` for anything else (custom entities).
+fn resolve_ref(name: &[u8]) -> Result<Option<char>, ()> {
+    match name {
+        b"lt" => return Ok(Some('<')),
+        b"gt" => return Ok(Some('>')),
+        b"amp" => return Ok(Some('&')),
+        b"apos" => return Ok(Some('\'')),
+        b"quot" => return Ok(Some('"')),
+        _ => {}
+    }
+    let num = name.strip_prefix(b"#").ok_or(())?;
+    let (digits, radix) = match num.first() {
+        Some(b'x') | Some(b'X') => (&num[1..], 16),
+        _ => (num, 10),
+    };
+    let s = std::str::from_utf8(digits).map_err(|_| ())?;
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(());
+    }
+    match u32::from_str_radix(s, radix) {
+        Ok(0) => Ok(None),
+        Ok(v) => Ok(char::from_u32(v)),
+        Err(_) => Ok(None), // overflow: not a code point
+    }
+}
+
+/// Finds `name="value"` pairs after the element name. Lenient: single or double quotes,
+/// unquoted values, attributes without a value, stray characters skipped.
+fn scan_attrs(raw: &[u8], mut i: usize, out: &mut Vec<AttrSpan>) {
+    out.clear();
+    let n = raw.len();
+    while i < n {
+        while i < n && (raw[i].is_ascii_whitespace() || raw[i] == b'/') {
+            i += 1;
+        }
+        if i >= n {
+            break;
+        }
+        let ns = i;
+        while i < n && !raw[i].is_ascii_whitespace() && raw[i] != b'=' {
+            i += 1;
+        }
+        let ne = i;
+        while i < n && raw[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if i < n && raw[i] == b'=' {
+            i += 1;
+            while i < n && raw[i].is_ascii_whitespace() {
+                i += 1;
+            }
+            if i < n && (raw[i] == b'"' || raw[i] == b'\'') {
+                let q = raw[i];
+                let vs = i + 1;
+                let ve = memchr::memchr(q, &raw[vs..]).map_or(n, |k| vs + k);
+                out.push(AttrSpan {
+                    name: (ns, ne),
+                    value: (vs, ve),
+                });
+                i = ve + 1;
+            } else {
+                let vs = i;
+                while i < n && !raw[i].is_ascii_whitespace() {
+                    i += 1;
+                }
+                out.push(AttrSpan {
+                    name: (ns, ne),
+                    value: (vs, i),
+                });
+            }
+        } else if ne > ns {
+            out.push(AttrSpan {
+                name: (ns, ne),
+                value: (ne, ne),
+            });
+        }
+    }
+}
+
+/// Decodes an attribute value: references resolved (custom entities kept literally, invalid
+/// character references dropped), invalid UTF-8 replaced. Attribute-value normalization
+/// (tab/newline → space) is deliberately not applied: messages keep their line breaks even
+/// when a reporter forgot to escape them.
+pub fn decode_attr(raw: &[u8]) -> Cow<'_, str> {
+    if memchr::memchr(b'&', raw).is_none() {
+        return String::from_utf8_lossy(raw);
+    }
+    let mut out: Vec<u8> = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while let Some(k) = memchr::memchr(b'&', &raw[i..]) {
+        let amp = i + k;
+        out.extend_from_slice(&raw[i..amp]);
+        let semi = raw[amp + 1..]
+            .iter()
+            .take(32)
+            .position(|&b| b == b';')
+            .map(|p| amp + 1 + p);
+        match semi {
+            Some(s) => {
+                match resolve_ref(&raw[amp + 1..s]) {
+                    Ok(Some(c)) => {
+                        let mut b = [0u8; 4];
+                        out.extend_from_slice(c.encode_utf8(&mut b).as_bytes());
+                    }
+                    Ok(None) => {}
+                    Err(()) => out.extend_from_slice(&raw[amp..=s]),
+                }
+                i = s + 1;
+            }
+            None => {
+                out.push(b'&');
+                i = amp + 1;
+            }
+        }
+    }
+    out.extend_from_slice(&raw[i..]);
+    Cow::Owned(match String::from_utf8(out) {
+        Ok(s) => s,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Flattens a document into readable strings: `+name[a=1]`, `-name`, `T:text`.
+    fn events(xml: &[u8], capture: &[&str]) -> (Vec<String>, Result<(), ParseError>, Vec<String>) {
+        let mut r = XmlReader::new(xml, 256);
+        let mut out = Vec::new();
+        let res = loop {
+            match r.next() {
+                Ok(Event::Start(t)) => {
+                    let name = String::from_utf8_lossy(t.name()).into_owned();
+                    let attrs: Vec<String> = t
+                        .attrs()
+                        .map(|(k, v)| format!("{}={v}", String::from_utf8_lossy(k)))
+                        .collect();
+                    out.push(format!("+{name}[{}]", attrs.join(",")));
+                    if capture.contains(&name.as_str()) {
+                        r.capture_text();
+                    }
+                }
+                Ok(Event::End(n)) => {
+                    let name = String::from_utf8_lossy(n).into_owned();
+                    out.push(format!("-{name}"));
+                    if capture.contains(&name.as_str()) {
+                        out.push(format!("T:{}", r.take_text()));
+                    }
+                }
+                Ok(Event::Eof) => break Ok(()),
+                Err(e) => break Err(e),
+            }
+        };
+        let w = r
+            .warnings
+            .iter()
+            .map(|(p, m)| format!("{}:{} {m}", p.line, p.column))
+            .collect();
+        (out, res, w)
+    }
+
+    #[test]
+    fn balanced_events_with_attributes_and_self_closing_tags() {
+        let (ev, res, w) = events(
+            br#"<?xml version="1.0"?><ns:a x="1" y='two &amp; &lt;3&gt;'><b/><c k=v flag></c></ns:a>"#,
+            &[],
+        );
+        res.unwrap();
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(
+            ev,
+            [
+                "+a[x=1,y=two & <3>]",
+                "+b[]",
+                "-b",
+                "+c[k=v,flag=]",
+                "-c",
+                "-a"
+            ]
+        );
+    }
+
+    #[test]
+    fn entities_cdata_and_character_references() {
+        let (ev, res, w) = events(
+            b"<m>a&amp;b &#65;&#x42; <![CDATA[<raw> &amp;]]>&#0;&bogus;</m>",
+            &["m"],
+        );
+        res.unwrap();
+        assert_eq!(ev[2], "T:a&b AB <raw> &amp;&bogus;");
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(w[0].contains("&#0;") && w[1].contains("&bogus;"), "{w:?}");
+    }
+
+    #[test]
+    fn entity_bombs_are_never_expanded_and_dtds_are_skipped() {
+        let bomb = br#"<?xml version="1.0"?>
+<!DOCTYPE lolz [
+ <!ENTITY lol "lol">
+ <!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+ <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+ <!ENTITY ext SYSTEM "http://example.invalid/x">
+]>
+<t a="&lol3;">&lol3;&ext;</t>"#;
+        let (ev, res, _) = events(bomb, &["t"]);
+        res.unwrap();
+        assert_eq!(ev, ["+t[a=&lol3;]", "-t", "T:&lol3;&ext;"]);
+    }
+
+    #[test]
+    fn invalid_utf8_and_control_characters_are_read_with_a_positioned_warning() {
+        let (ev, res, w) = events(b"<a>\n<b x='caf\xe9'>\n  ok\x01\xff</b></a>", &["b"]);
+        res.unwrap();
+        assert_eq!(ev[0], "+a[]");
+        assert_eq!(ev[1], "+b[x=caf\u{fffd}]");
+        assert_eq!(ev[3], "T:\n  ok\u{1}\u{fffd}");
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(w[0].starts_with("2:10 invalid UTF-8 in <b>"), "{w:?}");
+        assert!(w[1].starts_with("3:6 invalid UTF-8 in text"), "{w:?}");
+        let (_, _, w) = events(b"<a>\n\nx\x07y</a>", &["a"]);
+        assert_eq!(w, ["3:2 raw control character 0x07 in text: read anyway"]);
+    }
+
+    #[test]
+    fn truncated_input_is_an_error_with_position_after_the_events_so_far() {
+        let (ev, res, _) = events(b"<s>\n<c name='a'/>\n<c name='b'>\n<failure>boom", &[]);
+        let e = res.unwrap_err();
+        assert_eq!(ev, ["+s[]", "+c[name=a]", "-c", "+c[name=b]", "+failure[]"]);
+        assert!(e.message.contains("ends inside <failure>"), "{e}");
+        assert!(e.message.contains("3 elements still open"), "{e}");
+        assert_eq!(e.position.unwrap().line, 4);
+        // Cut inside a tag.
+        let (ev, res, _) = events(b"<s><c name='a", &[]);
+        assert_eq!(ev, ["+s[]"]);
+        assert!(res.is_err());
+    }
+
+    #[test]
+    fn mismatched_end_tags_are_repaired() {
+        let (ev, res, w) = events(b"<a><b><c></a><d></x></d>", &[]);
+        res.unwrap();
+        assert_eq!(ev, ["+a[]", "+b[]", "+c[]", "-c", "-b", "-a", "+d[]", "-d"]);
+        assert_eq!(w.len(), 2, "{w:?}");
+    }
+
+    #[test]
+    fn deep_nesting_is_capped_without_recursion() {
+        let mut doc = Vec::new();
+        for _ in 0..(MAX_DEPTH + 10) {
+            doc.extend_from_slice(b"<testsuite>");
+        }
+        let (ev, res, _) = events(&doc, &[]);
+        assert_eq!(ev.len(), MAX_DEPTH);
+        assert!(res.unwrap_err().message.contains("nested deeper"));
+        // Just under the cap is fine.
+        let mut ok = Vec::new();
+        for _ in 0..MAX_DEPTH {
+            ok.extend_from_slice(b"<s>");
+        }
+        for _ in 0..MAX_DEPTH {
+            ok.extend_from_slice(b"</s>");
+        }
+        events(&ok, &[]).1.unwrap();
+    }
+
+    #[test]
+    fn concatenated_documents_are_both_read() {
+        let (ev, res, _) = events(
+            b"<?xml version='1.0'?><a/>\n<?xml version='1.0'?>\n<b></b>",
+            &[],
+        );
+        res.unwrap();
+        assert_eq!(ev, ["+a[]", "-a", "+b[]", "-b"]);
+    }
+
+    #[test]
+    fn captured_text_is_bounded_while_streaming() {
+        let mut doc = b"<o>HEAD".to_vec();
+        for _ in 0..100_000 {
+            doc.extend_from_slice(b"0123456789&amp;");
+        }
+        doc.extend_from_slice(b"TAIL</o>");
+        let mut r = XmlReader::new(&doc[..], 1000);
+        let mut text = String::new();
+        loop {
+            match r.next().unwrap() {
+                Event::Start(_) => r.capture_text(),
+                Event::End(_) => {
+                    // Never more than about twice the bound in memory while streaming.
+                    assert!(r.text.head.capacity() + r.text.tail.capacity() < 4 * 1000);
+                    text = r.take_text();
+                }
+                Event::Eof => break,
+            }
+        }
+        assert!(text.len() <= 1000, "{}", text.len());
+        assert!(text.starts_with("HEAD0123"), "{text}");
+        assert!(text.ends_with("&TAIL"), "{text}");
+        let total = 4 + 100_000 * 11 + 4;
+        let marker = text.lines().nth(1).unwrap();
+        let cut: usize = marker
+            .trim_start_matches("[… ")
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let head = text.find('\n').unwrap();
+        let tail = text.len() - text.rfind('\n').unwrap() - 1;
+        assert_eq!(cut + head + tail, total);
+    }
+
+    #[test]
+    fn bounded_text_takes_one_big_first_chunk() {
+        // One chunk larger than the bound as the very first push (a big CDATA block).
+        let mut b = Bounded::new(300);
+        let big = format!("HEAD{}TAIL", "x".repeat(10_000));
+        b.push(big.as_bytes());
+        let s = b.take();
+        assert!(s.len() <= 300, "{}", s.len());
+        assert!(s.starts_with("HEADxx") && s.ends_with("xxTAIL"), "{s}");
+        let cut: usize = s
+            .lines()
+            .nth(1)
+            .unwrap()
+            .trim_start_matches("[… ")
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(
+            cut + s.find('\n').unwrap() + (s.len() - s.rfind('\n').unwrap() - 1),
+            big.len()
+        );
+    }
+
+    #[test]
+    fn bounded_text_takes_one_huge_chunk() {
+        let mut b = Bounded::new(300);
+        b.push(b"ab");
+        let big: Vec<u8> = (0..10_000u32).map(|i| b'a' + (i % 26) as u8).collect();
+        b.push(&big);
+        let s = b.take();
+        assert!(s.len() <= 300, "{}", s.len());
+        assert!(s.starts_with("ababcdef"), "{s}");
+        let last = String::from_utf8_lossy(&big[big.len() - 10..]).into_owned();
+        assert!(s.ends_with(&last), "{s}");
+    }
+
+    #[test]
+    fn bounded_text_never_splits_characters() {
+        let mut b = Bounded::new(200);
+        for _ in 0..1000 {
+            b.push("é€".as_bytes());
+        }
+        let s = b.take();
+        assert!(!s.contains('\u{fffd}'), "{s}");
+        assert!(s.len() <= 200);
+    }
+
+    #[test]
+    fn text_outside_capture_is_not_kept_and_capture_stops_at_its_element() {
+        let mut r = XmlReader::new(&b"<a>x<b>in<i>ner</i></b>after</a>"[..], 100);
+        let mut got = Vec::new();
+        loop {
+            match r.next().unwrap() {
+                Event::Start(t) if t.name() == b"b" => r.capture_text(),
+                Event::End(n) if n == b"a" => got.push(r.take_text()),
+                Event::Eof => break,
+                _ => {}
+            }
+        }
+        assert_eq!(got, ["inner"]);
+    }
+
+    #[test]
+    fn positions_follow_lines() {
+        let mut r = XmlReader::new(&b"<a>\n  <b/>\n\n    <c/></a>"[..], 100);
+        let mut pos = Vec::new();
+        loop {
+            match r.next().unwrap() {
+                Event::Start(t) => pos.push((t.position().line, t.position().column)),
+                Event::End(_) => {}
+                Event::Eof => break,
+            }
+        }
+        assert_eq!(pos, [(1, 1), (2, 3), (4, 5)]);
+    }
+
+    #[test]
+    fn attribute_decoding_is_lenient() {
+        assert_eq!(decode_attr(b"a & b"), "a & b");
+        assert_eq!(decode_attr(b"&quot;x&quot; &#x41;&#0;"), "\"x\" A");
+        assert_eq!(decode_attr(b"&custom; &#xZZ;"), "&custom; &#xZZ;");
+        assert!(matches!(decode_attr(b"plain"), Cow::Borrowed("plain")));
+    }
+}
