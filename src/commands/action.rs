@@ -315,6 +315,10 @@ impl Stages<'_> {
             cmd.env(PREVIOUS_COMMENT_ENV, p);
         }
         let token = actions::random_token();
+        if self.wrap {
+            // The runner parses commands on stderr too: send it into the fenced stdout.
+            cmd.stderr(std::io::stdout());
+        }
         let mut out = std::io::stdout().lock();
         if self.wrap {
             let _ = writeln!(out, "::stop-commands::{token}");
