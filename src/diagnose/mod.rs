@@ -600,7 +600,8 @@ fn locate(
             (Some(Location { file, ..loc }), Some(at))
         }
         // No frame in the report's own file: that file still names the test's source.
-        (Some(own), _) => (Some(own_location(own, own_line)), None),
+        // (The evidence still shows the lines around the innermost user frame.)
+        (Some(own), frame) => (Some(own_location(own, own_line)), frame.map(|(_, at)| at)),
         (_, Some((loc, at))) => (Some(loc), Some(at)),
         (None, None) => (None, None),
     }
