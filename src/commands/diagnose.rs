@@ -147,8 +147,17 @@ pub fn diagnose_run(
     if let Ok(abs) = std::fs::canonicalize(workspace) {
         roots.push(abs.to_string_lossy().into_owned());
     }
+    let ws = if Path::new(&verify.cwd).is_dir() {
+        PathBuf::from(&verify.cwd)
+    } else {
+        workspace.to_path_buf()
+    };
+    // The workspace's files: for paths printed on another machine or in a container, and
+    // for completing path suffixes below. Bounded walk; skipped dirs see SKIP_DIRS.
+    let index = index_workspace(&ws);
     let opts = Options {
         roots,
+        workspace_files: Some(std::sync::Arc::new(index.iter().cloned().collect())),
         ..Options::default()
     };
     // Stream the cases: each failing one becomes a problem at once, so memory holds problems
@@ -167,12 +176,7 @@ pub fn diagnose_run(
         d.add_case(&c);
     })?;
     let mut doc = d.finish();
-    let ws = if Path::new(&verify.cwd).is_dir() {
-        PathBuf::from(&verify.cwd)
-    } else {
-        workspace.to_path_buf()
-    };
-    check_locations(&mut doc, &ws);
+    check_locations_with(&mut doc, &ws, Some(index));
     Ok(Loaded {
         run,
         verify,
@@ -252,7 +256,12 @@ fn read_tail(path: &Path, n: u64) -> Option<String> {
 /// Marks each location as existing or not; a location whose path is only a suffix of a
 /// workspace file (and names exactly one) is completed.
 pub fn check_locations(doc: &mut DiagnoseDoc, workspace: &Path) {
-    let mut index: Option<Vec<String>> = None;
+    check_locations_with(doc, workspace, None)
+}
+
+/// [`check_locations`] with an already listed workspace (listed on first need otherwise).
+pub fn check_locations_with(doc: &mut DiagnoseDoc, workspace: &Path, listed: Option<Vec<String>>) {
+    let mut index: Option<Vec<String>> = listed;
     let mut fix = |loc: &mut Location, hint: Option<&str>| {
         if workspace.join(&loc.file).is_file() {
             loc.exists = Some(true);

@@ -34,6 +34,9 @@ pub struct Options {
     pub context_lines: usize,
     /// Extra workspace roots (`GITHUB_WORKSPACE`, `CI_PROJECT_DIR`) besides verify's cwd.
     pub roots: Vec<String>,
+    /// The workspace's files, repo-relative (listed by the command layer), for paths printed
+    /// on another machine or in a container.
+    pub workspace_files: Option<std::sync::Arc<std::collections::HashSet<String>>>,
 }
 
 impl Default for Options {
@@ -43,6 +46,7 @@ impl Default for Options {
             evidence_bytes: 2000,
             context_lines: 3,
             roots: Vec::new(),
+            workspace_files: None,
         }
     }
 }
@@ -163,7 +167,7 @@ impl<'a> Diagnoser<'a> {
             .unwrap_or_default();
         let mut roots = vec![v.cwd.clone()];
         roots.extend(self.opts.roots.iter().cloned());
-        let ctx = PathContext::new(roots, &base);
+        let ctx = PathContext::new(roots, &base).with_files(self.opts.workspace_files.clone());
         self.contexts.insert(runner.to_string(), ctx.clone());
         ctx
     }
@@ -600,7 +604,8 @@ fn locate(
             (Some(Location { file, ..loc }), Some(at))
         }
         // No frame in the report's own file: that file still names the test's source.
-        (Some(own), _) => (Some(own_location(own, own_line)), None),
+        // (The evidence still shows the lines around the innermost user frame.)
+        (Some(own), frame) => (Some(own_location(own, own_line)), frame.map(|(_, at)| at)),
         (_, Some((loc, at))) => (Some(loc), Some(at)),
         (None, None) => (None, None),
     }
