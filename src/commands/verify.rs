@@ -495,7 +495,17 @@ async fn execute(
     } else {
         None
     };
+    shared.events.stage(
+        if planned.collect_mode { "collect" } else { "run" },
+        false,
+        Some(format!("{} runner(s), up to {jobs} at a time", rows.len())),
+    );
     let finished = run_all(planned.plan, shared.clone(), cancel_rx).await;
+    shared.events.stage(
+        if planned.collect_mode { "collect" } else { "run" },
+        true,
+        None,
+    );
     if let Some(t) = ticker {
         t.abort();
         shared.progress.draw();

@@ -265,6 +265,24 @@ fn timeout_kills_the_whole_process_group() {
 }
 
 #[test]
+fn jobs_bounds_how_many_runners_run_at_once() {
+    // Each runner waits for the other's marker file: they can only both pass when they run
+    // at the same time. With --jobs 1 the first one waits in vain and times out.
+    let d = project(
+        r#"{"runners": [
+        {"id": "a", "kind": "test", "timeout_sec": 3, "command": "touch {run_dir}/a; until [ -e {run_dir}/b ]; do sleep 0.05; done"},
+        {"id": "b", "kind": "test", "timeout_sec": 3, "command": "touch {run_dir}/b; until [ -e {run_dir}/a ]; do sleep 0.05; done"}]}"#,
+    );
+    let (out, doc) = verify_json(d.path(), &["--jobs", "2"], &[("CODELOOP_GRACE_SEC", "1")]);
+    assert_eq!(out.status.code(), Some(0), "{doc:#}");
+    let (out, doc) = verify_json(d.path(), &["--jobs", "1"], &[("CODELOOP_GRACE_SEC", "1")]);
+    assert_eq!(out.status.code(), Some(1));
+    let mut st = [runner(&doc, "a")["status"].clone(), runner(&doc, "b")["status"].clone()];
+    st.sort_by_key(|v| v.to_string());
+    assert_eq!(st, [serde_json::json!("passed"), serde_json::json!("timeout")], "{doc:#}");
+}
+
+#[test]
 fn cli_timeout_wins_over_plugin_timeout() {
     let d = project(
         r#"{"runners": [{"id": "slow", "kind": "test", "timeout_sec": 100, "command": "sleep 30"}]}"#,
