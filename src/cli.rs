@@ -34,6 +34,13 @@ pub enum Command {
     Init(InitArgs),
     /// Check the setup: detected runners, tools on PATH, where runs go, what is wrong.
     Doctor(DoctorArgs),
+    /// Explain a run's failures: categories, file:line, evidence, repair tasks; writes
+    /// diagnose.json, report/codeloop.sarif and report/gl-code-quality.json.
+    Diagnose(DiagnoseArgs),
+    /// Score a run and decide pass/fail; writes gate.json. Exit 0 pass, 1 fail, 3 no results.
+    GateCheck(GateCheckArgs),
+    /// verify → diagnose → gate-check → report in one command; exits with the gate's code.
+    Ci(CiArgs),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Default)]
@@ -117,4 +124,66 @@ pub struct InitArgs {
 pub struct DoctorArgs {
     #[command(flatten)]
     pub common: Common,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct DiagnoseArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Run id, `latest`, or a run directory path.
+    #[arg(long, value_name = "ID")]
+    pub run: Option<String>,
+    /// Print GitHub workflow-command annotations (default: only under GitHub Actions).
+    #[arg(long)]
+    pub annotations: bool,
+    /// Never print annotations, even under GitHub Actions.
+    #[arg(long, conflicts_with = "annotations")]
+    pub no_annotations: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum FailOnArg {
+    /// Any failure fails the gate.
+    Any,
+    /// Only failures new against the baseline fail the gate.
+    Regression,
+}
+
+/// Gate flags (override `gate` in .codeloop/config.json).
+#[derive(Args, Debug, Clone, Default)]
+pub struct GateFlags {
+    /// Baseline: a run directory, a run id, or a gate.json file.
+    #[arg(long, value_name = "RUN_DIR|gate.json")]
+    pub baseline: Option<String>,
+    /// Fail below this score (0–100).
+    #[arg(long, value_name = "N")]
+    pub min_score: Option<f64>,
+    /// Fail with more failing (or, with --fail-on regression, new failing) tests than N.
+    #[arg(long, value_name = "N")]
+    pub max_failures: Option<u64>,
+    /// Which failures fail the gate.
+    #[arg(long, value_enum, value_name = "any|regression")]
+    pub fail_on: Option<FailOnArg>,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct GateCheckArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Run id, `latest`, or a run directory path.
+    #[arg(long, value_name = "ID")]
+    pub run: Option<String>,
+    #[command(flatten)]
+    pub gate: GateFlags,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct CiArgs {
+    #[command(flatten)]
+    pub verify: VerifyArgs,
+    #[command(flatten)]
+    pub gate: GateFlags,
+    /// Print GitHub workflow-command annotations (default: only under GitHub Actions).
+    #[arg(long)]
+    pub annotations: bool,
 }

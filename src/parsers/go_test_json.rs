@@ -1,15 +1,485 @@
-//! PLACEHOLDER: the go_test_json parser is being written; until then it refuses every file.
+//! `go test -json` (also `gotestsum --jsonfile`): one JSON event a line (`run`, `output`,
+//! `pass`, `fail`, `skip`, `pause`, `cont`, `start`, `build-output`, `build-fail`), with
+//! non-JSON lines interleaved when stderr is merged in (compiler errors under `# pkg`
+//! headers, `FAIL pkg [build failed]`). Read line by line; only running tests and their
+//! bounded output are held.
+//!
+//! Counting rules (they match gotestsum's `DONE N tests, N skipped, N failures, N errors`):
+//! - every test *and subtest* that ends is one case: `pass` → passed, `fail` → failed, `skip`
+//!   → skipped (Go has no test-level error category: `t.Error`, `t.Fatal` and panics are
+//!   failures; a parent whose subtest failed fails too and is counted too); runnable
+//!   examples are tests;
+//! - a package that failed to build (`# pkg` compiler output, `FAIL pkg [build failed]`,
+//!   go ≥ 1.24 `build-fail`) is a [`SuiteError`] of kind `build` — gotestsum's "errors";
+//! - a package that failed with no failing test (a panic in `init`/`TestMain`, a timeout, a
+//!   crash) is a [`SuiteError`] of kind `package`; tests of that package that started but
+//!   never ended are failed, with the package output attached;
+//! - package-level `pass`/`skip` (`[no test files]`) are not tests.
+//!
+//! A case's output is the test's own `output` events without go's `=== RUN`/`--- FAIL`
+//! framing; its failure message is the first `file_test.go:N: message` line (or the panic),
+//! whose file and line become the case's location.
 
+use std::collections::{HashMap, HashSet};
 use std::io::BufRead;
 
+use serde_json::Value;
+
+use super::json;
+use super::textbuf::TextBuf;
 use super::{ParseError, ParseOptions, Sink};
+use crate::model::{Case, Failure, Position, Status, SuiteError};
+
+struct Running {
+    out: TextBuf,
+}
+
+#[derive(Default)]
+struct Pkg {
+    out: Option<TextBuf>,
+    failed_tests: u64,
+    build_failed: bool,
+}
+
+struct State {
+    max: usize,
+    running: HashMap<(String, String), Running>,
+    pkgs: HashMap<String, Pkg>,
+    /// Raw compiler output under a `# pkg` header, by package.
+    build: HashMap<String, TextBuf>,
+    build_order: Vec<String>,
+    current_build: Option<String>,
+    reported_build: HashSet<String>,
+    events: u64,
+}
 
 pub fn parse(
-    _reader: &mut dyn BufRead,
-    _opts: &ParseOptions,
-    _sink: &mut dyn Sink,
+    reader: &mut dyn BufRead,
+    opts: &ParseOptions,
+    sink: &mut dyn Sink,
 ) -> Result<(), ParseError> {
-    Err(ParseError::new(
-        "the go_test_json parser is not available in this build",
-    ))
+    let mut st = State {
+        max: opts.max_text_bytes,
+        running: HashMap::new(),
+        pkgs: HashMap::new(),
+        build: HashMap::new(),
+        build_order: Vec::new(),
+        current_build: None,
+        reported_build: HashSet::new(),
+        events: 0,
+    };
+    json::for_each_line(reader, sink, |line, sink| {
+        match line {
+            json::Line::Value(v, pos) => {
+                if v.get("Action").is_some() {
+                    st.events += 1;
+                    st.current_build = None;
+                    event(&mut st, &v, pos, sink);
+                }
+            }
+            json::Line::Other(text, _) => raw_line(&mut st, text, sink),
+        }
+        Ok(())
+    })?;
+    if st.events == 0 && st.build.is_empty() {
+        return Err(ParseError::new(
+            "not a `go test -json` stream: no lines with an `Action`",
+        ));
+    }
+    // Compiler output never followed by a FAIL line: still a build failure.
+    for pkg in std::mem::take(&mut st.build_order) {
+        if !st.reported_build.contains(&pkg) {
+            report_build(&mut st, &pkg, sink);
+        }
+    }
+    // Tests that started and never ended (the stream was cut).
+    let mut left: Vec<(String, String)> = st.running.keys().cloned().collect();
+    left.sort();
+    for key in left {
+        if let Some(r) = st.running.remove(&key) {
+            sink.warning(
+                None,
+                format!(
+                    "test `{}` in `{}` started but never ended: the run was cut short",
+                    key.1, key.0
+                ),
+            );
+            let case = finish(&key.0, &key.1, Status::Failed, None, r.out, st.max, true);
+            sink.case(case);
+        }
+    }
+    Ok(())
+}
+
+fn is_framing(line: &str) -> bool {
+    let t = line.trim_start();
+    t.starts_with("=== RUN")
+        || t.starts_with("=== PAUSE")
+        || t.starts_with("=== CONT")
+        || t.starts_with("=== NAME")
+        || t.starts_with("--- PASS:")
+        || t.starts_with("--- FAIL:")
+        || t.starts_with("--- SKIP:")
+}
+
+fn event(st: &mut State, v: &Value, pos: Position, sink: &mut dyn Sink) {
+    let action = json::str_of(v, "Action").unwrap_or("");
+    let pkg = json::str_of(v, "Package")
+        .or_else(|| json::str_of(v, "ImportPath"))
+        .unwrap_or("")
+        .to_string();
+    let test = json::str_of(v, "Test").map(str::to_string);
+    let max = st.max;
+    match (action, test) {
+        ("build-output", _) => {
+            let key = pkg.split(" [").next().unwrap_or(&pkg).to_string();
+            if !st.build.contains_key(&key) {
+                st.build_order.push(key.clone());
+            }
+            let buf = st.build.entry(key).or_insert_with(|| TextBuf::new(max));
+            if let Some(o) = json::str_of(v, "Output") {
+                buf.push(o);
+            }
+        }
+        ("build-fail", _) => {
+            let key = pkg.split(" [").next().unwrap_or(&pkg).to_string();
+            report_build(st, &key, sink);
+        }
+        ("run", Some(t)) => {
+            st.running.insert(
+                (pkg, t),
+                Running {
+                    out: TextBuf::new(max),
+                },
+            );
+        }
+        ("output", Some(t)) => {
+            let o = json::str_of(v, "Output").unwrap_or("");
+            if let Some(r) = st.running.get_mut(&(pkg.clone(), t)) {
+                if !is_framing(o) {
+                    r.out.push(o);
+                }
+            } else {
+                // Output after the test ended (or without `run`): keep it with the package.
+                pkg_out(st, &pkg).push(o);
+            }
+        }
+        ("pass" | "fail" | "skip", Some(t)) => {
+            let status = match action {
+                "pass" => Status::Passed,
+                "fail" => Status::Failed,
+                _ => Status::Skipped,
+            };
+            let key = (pkg.clone(), t);
+            let out = st
+                .running
+                .remove(&key)
+                .map(|r| r.out)
+                .unwrap_or_else(|| TextBuf::new(max));
+            if status == Status::Failed {
+                st.pkgs.entry(pkg.clone()).or_default().failed_tests += 1;
+            }
+            let elapsed = json::seconds_of(v, "Elapsed", 1.0);
+            sink.case(finish(&key.0, &key.1, status, elapsed, out, max, false));
+        }
+        ("output", None) => {
+            let o = json::str_of(v, "Output").unwrap_or("").to_string();
+            if o.starts_with("FAIL\t")
+                && (o.contains("[build failed]") || o.contains("[setup failed]"))
+            {
+                pkg_out(st, &pkg).push(&o);
+                report_build(st, &pkg, sink);
+            } else {
+                pkg_out(st, &pkg).push(&o);
+            }
+        }
+        ("fail", None) => {
+            let failed_build = v.get("FailedBuild").is_some();
+            if failed_build {
+                report_build(st, &pkg, sink);
+            }
+            // Tests of this package still running: the binary died under them.
+            let mut orphans: Vec<(String, String)> = st
+                .running
+                .keys()
+                .filter(|(p, _)| *p == pkg)
+                .cloned()
+                .collect();
+            orphans.sort();
+            let pkg_text = st
+                .pkgs
+                .get(&pkg)
+                .and_then(|p| p.out.as_ref())
+                .map(TextBuf::text)
+                .unwrap_or_default();
+            for key in &orphans {
+                if let Some(mut r) = st.running.remove(key) {
+                    r.out.push(&pkg_text);
+                    st.pkgs.entry(pkg.clone()).or_default().failed_tests += 1;
+                    sink.case(finish(
+                        &key.0,
+                        &key.1,
+                        Status::Failed,
+                        None,
+                        r.out,
+                        max,
+                        true,
+                    ));
+                }
+            }
+            let p = st.pkgs.entry(pkg.clone()).or_default();
+            if p.failed_tests == 0 && !p.build_failed {
+                let text = p.out.as_ref().map(TextBuf::text).unwrap_or_default();
+                let cleaned = super::text::clean_control(&text);
+                let reason = cleaned
+                    .lines()
+                    .map(str::trim)
+                    .find(|l| {
+                        l.starts_with("panic:")
+                            || l.contains("test timed out")
+                            || l.starts_with("fatal error:")
+                    })
+                    .or_else(|| {
+                        cleaned
+                            .lines()
+                            .map(str::trim)
+                            .find(|l| !l.is_empty() && *l != "FAIL" && !l.starts_with("FAIL\t"))
+                    })
+                    .unwrap_or("the package's test binary failed without a failing test")
+                    .to_string();
+                sink.suite_error(SuiteError {
+                    suite: pkg.clone(),
+                    message: format!("package `{pkg}` failed: {reason}"),
+                    kind: "package".into(),
+                    trace: json::clean_opt(Some(&text), max),
+                    ..Default::default()
+                });
+                p.build_failed = true; // report once
+            }
+            // The package is done; free its buffer.
+            if let Some(p) = st.pkgs.get_mut(&pkg) {
+                p.out = None;
+            }
+        }
+        ("pass" | "skip", None) => {
+            if let Some(p) = st.pkgs.get_mut(&pkg) {
+                p.out = None;
+            }
+        }
+        ("start" | "pause" | "cont" | "bench", _) => {}
+        (other, _) => {
+            sink.warning(Some(pos), format!("unknown `Action` `{other}`; ignored"));
+        }
+    }
+}
+
+fn pkg_out<'a>(st: &'a mut State, pkg: &str) -> &'a mut TextBuf {
+    let max = st.max;
+    st.pkgs
+        .entry(pkg.to_string())
+        .or_default()
+        .out
+        .get_or_insert_with(|| TextBuf::new(max))
+}
+
+fn raw_line(st: &mut State, line: &str, sink: &mut dyn Sink) {
+    if let Some(h) = line.strip_prefix("# ") {
+        // `# example.com/pkg` or `# example.com/pkg [example.com/pkg.test]`
+        let pkg = h.split(" [").next().unwrap_or(h).trim().to_string();
+        if !pkg.is_empty() && !pkg.contains(char::is_whitespace) {
+            if !st.build.contains_key(&pkg) {
+                st.build_order.push(pkg.clone());
+            }
+            st.build
+                .entry(pkg.clone())
+                .or_insert_with(|| TextBuf::new(st.max));
+            st.current_build = Some(pkg);
+            return;
+        }
+    }
+    if let Some(rest) = line.strip_prefix("FAIL")
+        && (rest.contains("[build failed]") || rest.contains("[setup failed]"))
+    {
+        let pkg = rest.split_whitespace().next().unwrap_or("").to_string();
+        if !pkg.is_empty() {
+            report_build(st, &pkg, sink);
+        }
+        st.current_build = None;
+        return;
+    }
+    if let Some(pkg) = st.current_build.clone()
+        && let Some(b) = st.build.get_mut(&pkg)
+    {
+        b.push(line);
+        b.push("\n");
+    }
+}
+
+fn report_build(st: &mut State, pkg: &str, sink: &mut dyn Sink) {
+    if pkg.is_empty() || !st.reported_build.insert(pkg.to_string()) {
+        return;
+    }
+    st.pkgs.entry(pkg.to_string()).or_default().build_failed = true;
+    let text = st.build.remove(pkg).map(|b| b.text()).unwrap_or_default();
+    let cleaned = super::text::clean_control(&text);
+    let first = cleaned
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#'))
+        .unwrap_or("");
+    let loc = go_location(first);
+    let message = match &loc {
+        Some((_, _, msg)) => msg.to_string(),
+        None if !first.is_empty() => first.to_string(),
+        None => "build failed".to_string(),
+    };
+    sink.suite_error(SuiteError {
+        suite: pkg.to_string(),
+        message: format!("package `{pkg}` failed to build: {message}"),
+        file: loc.as_ref().map(|l| l.0.clone()),
+        line: loc.as_ref().map(|l| l.1),
+        kind: "build".into(),
+        trace: json::clean_opt(Some(&text), st.max),
+        ..Default::default()
+    });
+}
+
+/// `path/file.go:12:5: message` or `file_test.go:12: message` → (file, line, message).
+fn go_location(line: &str) -> Option<(String, u32, &str)> {
+    let t = line.trim();
+    let go = t.find(".go:")?;
+    let file = &t[..go + 3];
+    if file.contains(' ') {
+        return None;
+    }
+    let rest = &t[go + 4..];
+    let (ln, rest) = rest.split_once(':')?;
+    let ln: u32 = ln.parse().ok()?;
+    // Optional column.
+    let rest = match rest.split_once(':') {
+        Some((col, r)) if col.chars().all(|c| c.is_ascii_digit()) && !col.is_empty() => r,
+        _ => rest,
+    };
+    Some((file.to_string(), ln, rest.trim()))
+}
+
+fn finish(
+    pkg: &str,
+    test: &str,
+    status: Status,
+    elapsed: Option<f64>,
+    out: TextBuf,
+    max: usize,
+    orphan: bool,
+) -> Case {
+    let mut case = Case::new(test, status);
+    if !pkg.is_empty() {
+        case.classname = Some(pkg.to_string());
+        case.suite = vec![pkg.to_string()];
+    }
+    case.duration = elapsed;
+    let text = out.text();
+    let cleaned = super::text::clean_control(&text);
+    match status {
+        Status::Failed => {
+            let loc = cleaned.lines().find_map(go_location);
+            let panic = cleaned
+                .lines()
+                .map(str::trim)
+                .find(|l| l.starts_with("panic:"))
+                .map(|l| l.trim_end_matches(" [recovered]").to_string());
+            let message = match (&loc, panic) {
+                (_, Some(p)) => Some(p),
+                (Some((_, _, m)), None) if !m.is_empty() => Some(m.to_string()),
+                _ if orphan => {
+                    Some("the test never finished: its package's test binary failed".into())
+                }
+                _ => cleaned
+                    .lines()
+                    .map(str::trim)
+                    .find(|l| !l.is_empty())
+                    .map(str::to_string),
+            };
+            if let Some((f, l, _)) = loc {
+                case.file = Some(f);
+                case.line = Some(l);
+            }
+            case.failure = Some(Failure {
+                kind: None,
+                message: message.map(|m| json::clean(&m, max)),
+                trace: json::clean_opt(Some(&cleaned), max),
+            });
+            case.output = None;
+        }
+        Status::Skipped => {
+            case.skip_reason = cleaned
+                .lines()
+                .find_map(go_location)
+                .map(|(_, _, m)| m.to_string())
+                .filter(|m| !m.is_empty());
+        }
+        _ => {}
+    }
+    case
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::parsers::{Format, parse_bytes};
+
+    #[test]
+    fn subtests_output_and_package_failures() {
+        let doc = br#"{"Action":"start","Package":"ex/a"}
+{"Action":"run","Package":"ex/a","Test":"TestP"}
+{"Action":"output","Package":"ex/a","Test":"TestP","Output":"=== RUN   TestP\n"}
+{"Action":"run","Package":"ex/a","Test":"TestP/sub"}
+{"Action":"output","Package":"ex/a","Test":"TestP/sub","Output":"    a_test.go:15: expected 1, got 2\n"}
+{"Action":"output","Package":"ex/a","Test":"TestP/sub","Output":"--- FAIL: TestP/sub (0.00s)\n"}
+{"Action":"fail","Package":"ex/a","Test":"TestP/sub","Elapsed":0.25}
+{"Action":"fail","Package":"ex/a","Test":"TestP","Elapsed":0.5}
+{"Action":"run","Package":"ex/a","Test":"TestS"}
+{"Action":"output","Package":"ex/a","Test":"TestS","Output":"    a_test.go:20: needs docker\n"}
+{"Action":"skip","Package":"ex/a","Test":"TestS","Elapsed":0}
+{"Action":"fail","Package":"ex/a","Elapsed":0.6}
+# ex/broken
+broken/b.go:3:9: undefined: nope
+FAIL	ex/broken [build failed]
+{"Action":"run","Package":"ex/c","Test":"TestHang"}
+{"Action":"output","Package":"ex/c","Output":"panic: test timed out after 1s\n"}
+{"Action":"fail","Package":"ex/c","Elapsed":1}
+{"Action":"output","Package":"ex/d","Output":"panic: init failed\n"}
+{"Action":"fail","Package":"ex/d","Elapsed":0}
+"#;
+        let (c, r) = parse_bytes(doc, "r.jsonl", Some(Format::GoTestJson));
+        r.unwrap();
+        let n = c.counts;
+        assert_eq!((n.tests, n.passed, n.failed, n.skipped), (4, 0, 3, 1));
+        let all = c.all.as_ref().unwrap();
+        let sub = &all[0];
+        assert_eq!(
+            (sub.name.as_str(), sub.file.as_deref(), sub.line),
+            ("TestP/sub", Some("a_test.go"), Some(15))
+        );
+        assert_eq!(
+            sub.failure.as_ref().unwrap().message.as_deref(),
+            Some("expected 1, got 2")
+        );
+        assert_eq!(all[2].skip_reason.as_deref(), Some("needs docker"));
+        assert!(
+            all[3]
+                .failure
+                .as_ref()
+                .unwrap()
+                .trace
+                .as_deref()
+                .unwrap()
+                .contains("timed out")
+        );
+        let kinds: Vec<&str> = c.suite_errors.iter().map(|e| e.kind.as_str()).collect();
+        assert_eq!(kinds, vec!["build", "package"]);
+        assert_eq!(c.suite_errors[0].file.as_deref(), Some("broken/b.go"));
+        assert_eq!(c.suite_errors[0].line, Some(3));
+        assert!(c.suite_errors[0].message.contains("undefined: nope"));
+        assert!(c.suite_errors[1].message.contains("init failed"));
+    }
 }

@@ -153,6 +153,12 @@ fn sniff_json(t: &str, name: &str) -> Option<Format> {
     {
         return Some(Format::CargoJson);
     }
+    // Dart/Flutter `--reporter json`: the first event is `start` with protocol versions.
+    if first_has("protocolVersion")
+        || first_has("type") && (t.contains("\"testStart\"") || t.contains("\"allSuites\""))
+    {
+        return Some(Format::DartJson);
+    }
     if first_has("type")
         && first_has("event")
         && (first_line.contains("\"suite\"") || first_line.contains("\"test\""))
@@ -205,17 +211,52 @@ fn sniff_json(t: &str, name: &str) -> Option<Format> {
     if name.ends_with(".sarif") {
         return Some(Format::Sarif);
     }
-    None
+    sniff_lint_name(name)
+}
+
+/// A lint report with nothing in it (`[]` from a clean ruff run) says nothing about its
+/// format; its file name may (`ruff.json`, `eslint-report.json`). Only consulted after every
+/// content check failed.
+fn sniff_lint_name(name: &str) -> Option<Format> {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
+    [
+        ("ruff", Format::RuffJson),
+        ("eslint", Format::EslintJson),
+        ("golangci", Format::GolangciJson),
+        ("rubocop", Format::RubocopJson),
+        ("clippy", Format::CargoJson),
+        ("cargo", Format::CargoJson),
+        ("sarif", Format::Sarif),
+    ]
+    .into_iter()
+    .find(|(k, _)| base.contains(k))
+    .map(|(_, f)| f)
 }
 
 fn sniff_text(t: &str, name: &str) -> Option<Format> {
+    // `go test -json` with compiler output (`# pkg`, `file.go:3:5: ...`) merged in before
+    // the first event.
+    if t.lines().take(200).any(|l| {
+        let l = l.trim_start();
+        l.starts_with('{') && l.contains("\"Action\"") && l.contains("\"Package\"")
+    }) {
+        return Some(Format::GoTestJson);
+    }
     let mut tap_lines = 0;
     let mut lint_lines = 0;
+    let mut flake8_lines = 0;
     let mut tsc_lines = 0;
     for line in t.lines().take(200) {
         let l = line.trim_end();
         if l.starts_with("TAP version") {
             return Some(Format::Tap);
+        }
+        // cargo's JSON messages with its own text (stderr merged into the file) around them.
+        if l.starts_with("{\"reason\":\"compiler-")
+            || l.starts_with("{\"reason\":\"build-")
+            || l.starts_with("{\"$message_type\":\"diagnostic\"")
+        {
+            return Some(Format::CargoJson);
         }
         let lt = l.trim_start();
         if lt.starts_with("ok ")
@@ -231,6 +272,9 @@ fn sniff_text(t: &str, name: &str) -> Option<Format> {
             tsc_lines += 1;
         } else if super::generic_lint::looks_like_lint_line(l) {
             lint_lines += 1;
+            if super::flake8::looks_like_flake8_line(l) {
+                flake8_lines += 1;
+            }
         }
     }
     if tap_lines > 0 && tap_lines >= lint_lines {
@@ -240,11 +284,14 @@ fn sniff_text(t: &str, name: &str) -> Option<Format> {
         return Some(Format::Tsc);
     }
     if lint_lines > 0 {
-        return Some(if name.contains("flake8") {
-            Format::Flake8
-        } else {
-            Format::GenericLint
-        });
+        // flake8's `path:row:col: CODE message` is a special case of the generic form.
+        return Some(
+            if name.contains("flake8") || flake8_lines * 2 > lint_lines {
+                Format::Flake8
+            } else {
+                Format::GenericLint
+            },
+        );
     }
     if name.ends_with(".tap") {
         return Some(Format::Tap);
@@ -283,6 +330,91 @@ mod tests {
         );
     }
 
+    /// One realistic head per JSON/TAP format; each must sniff as its own format only.
+    #[test]
+    fn json_and_tap_formats_are_never_confused() {
+        let samples: &[(&str, &str, Format)] = &[
+            (
+                r#"{"created": 1.7e9, "duration": 0.3, "exitcode": 1, "root": "/w", "environment": {}, "summary": {"passed": 1}, "tests": [{"nodeid": "t.py::a", "outcome": "passed"}]}"#,
+                "report.json",
+                Format::PytestJson,
+            ),
+            (
+                r#"{"version": "3.12.0", "examples": [{"id": "./spec/a_spec.rb[1:1]", "description": "works", "full_description": "A works", "status": "passed"}], "summary": {}, "summary_line": "1 example, 0 failures"}"#,
+                "rspec.json",
+                Format::RspecJson,
+            ),
+            (
+                r#"{"numFailedTestSuites": 0, "numTotalTests": 1, "testResults": [{"assertionResults": [], "name": "/w/a.test.js"}]}"#,
+                "jest.json",
+                Format::JestJson,
+            ),
+            (
+                "{\"Time\":\"2024-01-01T00:00:00Z\",\"Action\":\"start\",\"Package\":\"ex/a\"}\n{\"Action\":\"run\",\"Package\":\"ex/a\",\"Test\":\"TestA\"}",
+                "go.json",
+                Format::GoTestJson,
+            ),
+            (
+                "# ex/broken\nbroken/b.go:3:9: undefined: nope\n{\"Time\":\"2024-01-01T00:00:00Z\",\"Action\":\"start\",\"Package\":\"ex/a\"}",
+                "go.json",
+                Format::GoTestJson,
+            ),
+            (
+                r#"{"stats": {"suites": 1, "tests": 1, "passes": 1, "pending": 0, "failures": 0}, "tests": [], "pending": [], "failures": [], "passes": []}"#,
+                "mocha.json",
+                Format::MochaJson,
+            ),
+            (
+                r#"{"reportFormat": "CTRF", "results": {"tool": {"name": "jest"}, "summary": {"tests": 1}, "tests": [{"name": "a", "status": "passed"}]}}"#,
+                "ctrf.json",
+                Format::CtrfJson,
+            ),
+            (
+                "{ \"type\": \"suite\", \"event\": \"started\", \"test_count\": 1 }\n{ \"type\": \"test\", \"event\": \"started\", \"name\": \"a\" }",
+                "libtest.json",
+                Format::LibtestJson,
+            ),
+            (
+                r#"{"tests": 1, "failures": 0, "disabled": 0, "errors": 0, "timestamp": "2024-01-01T00:00:00Z", "time": "0s", "name": "AllTests", "testsuites": [{"name": "M", "testsuite": []}]}"#,
+                "gtest.json",
+                Format::GoogletestJson,
+            ),
+            (
+                "{\"protocolVersion\":\"0.1.1\",\"runnerVersion\":\"1.15.4\",\"pid\":1,\"type\":\"start\",\"time\":0}\n{\"suite\":{\"id\":0,\"platform\":\"vm\",\"path\":\"t.dart\"},\"type\":\"suite\",\"time\":0}",
+                "dart.json",
+                Format::DartJson,
+            ),
+            (
+                r#"{"codeloop_generic": 1, "tests": [{"name": "a", "status": "passed"}]}"#,
+                "results.json",
+                Format::GenericJson,
+            ),
+            ("TAP version 14\n1..1\nok 1 - a\n", "out.txt", Format::Tap),
+            ("ok 1 - a\nnot ok 2 - b\n1..2\n", "out.txt", Format::Tap),
+            (
+                "# addition\nok 1 - add(2, 2) == 4\n",
+                "out.txt",
+                Format::Tap,
+            ),
+            ("1..0 # SKIP Windows only\n", "t.tap", Format::Tap),
+        ];
+        for (head, name, want) in samples {
+            assert_eq!(sniff(head.as_bytes(), name), Some(*want), "{head}");
+        }
+        // Not reports: no format at all.
+        for (head, name) in [
+            (
+                r#"{"name": "pkg", "version": "1.0.0", "scripts": {"test": "jest"}}"#,
+                "package.json",
+            ),
+            (r#"{"compilerOptions": {"strict": true}}"#, "tsconfig.json"),
+            (r#"[1, 2, 3]"#, "data.json"),
+            ("this is not json", "x.json"),
+        ] {
+            assert_eq!(sniff(head.as_bytes(), name), None, "{head}");
+        }
+    }
+
     #[test]
     fn tap_is_sniffed() {
         assert_eq!(
@@ -290,6 +422,102 @@ mod tests {
             Some(Format::Tap)
         );
         assert_eq!(sniff(b"TAP version 14\n", "x"), Some(Format::Tap));
+    }
+
+    #[test]
+    fn lint_outputs_are_sniffed_as_their_formats() {
+        let cases: &[(&str, &str, Format)] = &[
+            (
+                "pkg/a.py:1:1: F401 'os' imported but unused\npkg/a.py:5:10: E231 missing whitespace after ','\n",
+                "lint.txt",
+                Format::Flake8,
+            ),
+            (
+                "main.c: In function 'main':\nmain.c:4:9: warning: unused variable 'x' [-Wunused-variable]\n    4 |     int x;\n",
+                "build.log",
+                Format::GenericLint,
+            ),
+            (
+                "deploy.sh:6:1: warning: Use 'cd ... || exit'. [SC2164]\n",
+                "sc.txt",
+                Format::GenericLint,
+            ),
+            (
+                "src/a.ts(1,7): error TS2322: Type 'number' is not assignable to type 'string'.\n",
+                "tsc.log",
+                Format::Tsc,
+            ),
+            (
+                "\u{1b}[96msrc/a.ts\u{1b}[0m:\u{1b}[93m1\u{1b}[0m:\u{1b}[93m7\u{1b}[0m - \u{1b}[91merror\u{1b}[0m\u{1b}[90m TS2322: \u{1b}[0mType\n",
+                "tsc.log",
+                Format::Tsc,
+            ),
+            (
+                "error TS5023: Unknown compiler option '--x'.\n",
+                "tsc.log",
+                Format::Tsc,
+            ),
+            (
+                "   Compiling x v0.1.0 (/w/x)\n{\"reason\":\"compiler-message\",\"message\":{}}\n",
+                "build.log",
+                Format::CargoJson,
+            ),
+            (
+                "{\"$message_type\":\"diagnostic\",\"message\":\"m\",\"level\":\"error\",\"spans\":[]}\n",
+                "rustc.json",
+                Format::CargoJson,
+            ),
+            (
+                "[{\"filePath\":\"/w/a.js\",\"messages\":[],\"errorCount\":0}]",
+                "out.json",
+                Format::EslintJson,
+            ),
+            (
+                "[{\"cell\":null,\"code\":\"F401\",\"end_location\":{},\"filename\":\"a.py\",\"location\":{}}]",
+                "out.json",
+                Format::RuffJson,
+            ),
+            (
+                "{\"metadata\":{\"rubocop_version\":\"1.39.0\"},\"files\":[]}",
+                "out.json",
+                Format::RubocopJson,
+            ),
+            (
+                "{\"Issues\":[{\"FromLinter\":\"errcheck\"}],\"Report\":{}}",
+                "out.json",
+                Format::GolangciJson,
+            ),
+            (
+                "{\"version\":\"2.1.0\",\"$schema\":\"https://json.schemastore.org/sarif-2.1.0.json\",\"runs\":[]}",
+                "out.json",
+                Format::Sarif,
+            ),
+            ("[]", "reports/ruff.json", Format::RuffJson),
+            ("[]", "eslint-report.json", Format::EslintJson),
+        ];
+        for (text, name, want) in cases {
+            assert_eq!(sniff(text.as_bytes(), name), Some(*want), "{text}");
+        }
+    }
+
+    #[test]
+    fn test_outputs_and_logs_are_not_taken_for_lint_output() {
+        let tap = "1..2\nnot ok 1 - adds\n  ---\n  at: test/a.js:3:1\n  ...\nok 2 - b\n";
+        assert_eq!(sniff(tap.as_bytes(), "a.txt"), Some(Format::Tap));
+        assert_eq!(
+            sniff(b"12:30:45 build started\n12:30:46 done\n", "ci.log"),
+            None
+        );
+        assert_eq!(sniff(b"[]", "report.json"), None);
+        assert_eq!(
+            sniff(
+                b"--- FAIL: TestX (0.00s)\n    x_test.go:12: expected 1\n",
+                "go.txt"
+            ),
+            None
+        );
+        let go = br#"{"Time":"2024-01-01T00:00:00Z","Action":"output","Package":"x","Output":"x_test.go:12: boom\n"}"#;
+        assert_eq!(sniff(go, "a.json"), Some(Format::GoTestJson));
     }
 
     #[test]

@@ -9,12 +9,15 @@
 
 pub mod collect;
 pub mod input;
+pub mod json;
 pub mod text;
+pub mod textbuf;
 pub mod xml;
 
 pub mod junit;
 
 pub mod ctrf;
+pub mod dart_json;
 pub mod generic_json;
 pub mod go_test_json;
 pub mod jest_json;
@@ -40,6 +43,8 @@ pub mod rubocop_json;
 pub mod ruff_json;
 pub mod sarif;
 pub mod tsc;
+
+pub mod lint_util;
 
 use std::io::{BufRead, Read};
 
@@ -154,6 +159,7 @@ formats! {
     GoogletestJson => "googletest-json", Tests, googletest_json;
     Catch2Xml => "catch2-xml", Tests, catch2_xml;
     GenericJson => "generic-json", Tests, generic_json;
+    DartJson => "dart-json", Tests, dart_json;
     CargoJson => "cargo-json", Findings, cargo_json;
     EslintJson => "eslint-json", Findings, eslint_json;
     RuffJson => "ruff-json", Findings, ruff_json;
@@ -179,6 +185,7 @@ impl Format {
             "nunit2" | "nunit3" | "nunit-xml" => "nunit",
             "xunit" | "xunit-net-xml" => "xunit-net",
             "ctrf" => "ctrf-json",
+            "dart" | "flutter-json" | "dart_json" => "dart-json",
             "clippy" | "rustc-json" => "cargo-json",
             "eslint" => "eslint-json",
             "ruff" => "ruff-json",
@@ -231,12 +238,23 @@ pub fn parse(
                 ));
             }
             sniff(head, file_name).ok_or_else(|| {
-                ParseError::new(format!(
-                    "not a test or lint report codeloop recognizes (starts with {:?}); \
+                // JSON that does not parse: say where (a better hint than "unknown format").
+                if let Some(e) = json::explain_unrecognized(head) {
+                    return e;
+                }
+                ParseError::at(
+                    Position {
+                        line: 1,
+                        column: 1,
+                        byte: 0,
+                    },
+                    format!(
+                        "not a test or lint report codeloop recognizes (starts with {:?}); \
                      set the format explicitly (result_format / --format-hint), one of: {}",
-                    text::preview(head, 40),
-                    Format::names().join(", ")
-                ))
+                        text::preview(head, 40),
+                        Format::names().join(", ")
+                    ),
+                )
             })?
         }
     };

@@ -1152,6 +1152,19 @@ mod tests {
     }
 
     #[test]
+    fn bounded_text_takes_one_huge_chunk() {
+        let mut b = Bounded::new(300);
+        b.push(b"ab");
+        let big: Vec<u8> = (0..10_000u32).map(|i| b'a' + (i % 26) as u8).collect();
+        b.push(&big);
+        let s = b.take();
+        assert!(s.len() <= 300, "{}", s.len());
+        assert!(s.starts_with("ababcdef"), "{s}");
+        let last = String::from_utf8_lossy(&big[big.len() - 10..]).into_owned();
+        assert!(s.ends_with(&last), "{s}");
+    }
+
+    #[test]
     fn bounded_text_never_splits_characters() {
         let mut b = Bounded::new(200);
         for _ in 0..1000 {

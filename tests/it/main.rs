@@ -2,6 +2,11 @@
 
 mod common;
 mod corpus;
+mod corpus_json;
 mod corpus_xml;
 mod verify;
+mod diagnose;
+mod gate;
 mod xml_props;
+mod corpus_junit;
+mod lint_parsers;
