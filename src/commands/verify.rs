@@ -496,13 +496,21 @@ async fn execute(
         None
     };
     shared.events.stage(
-        if planned.collect_mode { "collect" } else { "run" },
+        if planned.collect_mode {
+            "collect"
+        } else {
+            "run"
+        },
         false,
         Some(format!("{} runner(s), up to {jobs} at a time", rows.len())),
     );
     let finished = run_all(planned.plan, shared.clone(), cancel_rx).await;
     shared.events.stage(
-        if planned.collect_mode { "collect" } else { "run" },
+        if planned.collect_mode {
+            "collect"
+        } else {
+            "run"
+        },
         true,
         None,
     );

@@ -3,10 +3,10 @@
 mod common;
 mod corpus;
 mod corpus_json;
+mod corpus_junit;
 mod corpus_xml;
-mod verify;
 mod diagnose;
 mod gate;
-mod xml_props;
-mod corpus_junit;
 mod lint_parsers;
+mod verify;
+mod xml_props;
