@@ -306,6 +306,18 @@ fn jobs_bounds_how_many_runners_run_at_once() {
 }
 
 #[test]
+fn huge_numbers_are_clamped_not_overflowed() {
+    let d = project(r#"{"runners": [{"id": "ok", "kind": "test", "command": "true"}]}"#);
+    let (out, doc) = verify_json(
+        d.path(),
+        &["--timeout", "18446744073709551615", "--jobs", "1000000"],
+        &[("CODELOOP_GRACE_SEC", "18446744073709551615")],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(runner(&doc, "ok")["status"], "passed");
+}
+
+#[test]
 fn cli_timeout_wins_over_plugin_timeout() {
     let d = project(
         r#"{"runners": [{"id": "slow", "kind": "test", "timeout_sec": 100, "command": "sleep 30"}]}"#,
