@@ -316,6 +316,18 @@ pub fn update_latest(artifacts_dir: &Path, id: &str) {
 }
 
 pub fn run(args: VerifyArgs) -> i32 {
+    run_with_dir(args).0
+}
+
+/// Like [`run`], and also returns the run directory this invocation created (when it got
+/// that far), so that `ci` continues on its own run and never on a concurrent one.
+pub fn run_with_dir(args: VerifyArgs) -> (i32, Option<RunDir>) {
+    let mut created = None;
+    let code = run_inner(args, &mut created);
+    (code, created)
+}
+
+fn run_inner(args: VerifyArgs, created: &mut Option<RunDir>) -> i32 {
     let json = args.common.format == OutputFormat::Json;
     let resolved = match resolve_settings(&args.common) {
         Ok(r) => r,
@@ -391,6 +403,7 @@ pub fn run(args: VerifyArgs) -> i32 {
             return exit::INFRA;
         }
     };
+    *created = Some(run_dir.clone());
     rt.block_on(execute(args, resolved, planned, run_dir, json))
 }
 
