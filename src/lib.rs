@@ -5,10 +5,16 @@
 
 pub mod app;
 pub mod artifact;
+pub mod badge;
 pub mod cli;
 pub mod commands;
+pub mod diagnose;
 pub mod exit;
+pub mod gate;
 pub mod model;
 pub mod parsers;
+pub mod publish;
+pub mod report;
+pub mod runners;
 pub mod settings;
 pub mod ui;

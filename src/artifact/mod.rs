@@ -279,6 +279,7 @@ pub fn now_rfc3339() -> String {
         .unwrap_or_default()
 }
 
+pub mod events;
 pub mod manifest;
 
 #[cfg(test)]

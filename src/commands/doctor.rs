@@ -1,6 +1,314 @@
-//! PLACEHOLDER: `codeloop doctor` is being written.
+//! `codeloop doctor`: checks the setup and says what is wrong and how to fix it: the project
+//! directory, config.json and plugins.json (valid? unknown keys?), the detected stacks and
+//! runners, which tools are on PATH, where runs go (writable? incomplete runs?), and the CI.
 
-pub fn run(_args: crate::cli::DoctorArgs) -> i32 {
-    eprintln!("error: `codeloop doctor` is not available in this build");
-    crate::exit::USAGE
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::artifact;
+use crate::cli::{Common, DoctorArgs, OutputFormat};
+use crate::commands::verify::{plan, resolve_settings};
+use crate::exit;
+use crate::runners::{detect, find_on_path};
+use crate::settings;
+
+/// Tools codeloop's built-in runners may call.
+pub const TOOLS: &[&str] = &[
+    "sh",
+    "git",
+    "cargo",
+    "cargo-nextest",
+    "cargo-clippy",
+    "node",
+    "npm",
+    "pnpm",
+    "yarn",
+    "python3",
+    "ruff",
+    "go",
+    "golangci-lint",
+    "ruby",
+    "bundle",
+    "dotnet",
+    "java",
+    "mvn",
+    "gradle",
+];
+
+#[derive(Serialize, Default)]
+pub struct Problem {
+    pub problem: String,
+    pub fix: String,
+}
+
+#[derive(Serialize)]
+pub struct RunnerCheck {
+    pub id: String,
+    pub kind: String,
+    pub source: String,
+    pub command: Option<String>,
+    pub tool: Option<String>,
+    pub tool_found: Option<bool>,
+    pub applies: bool,
+}
+
+/// What `doctor --format json` prints.
+#[derive(Serialize, Default)]
+pub struct DoctorReport {
+    pub schema_version: u32,
+    pub version: String,
+    pub cwd: String,
+    pub config_file: String,
+    pub config_found: bool,
+    pub plugins_file: String,
+    pub plugins_found: bool,
+    pub stacks: Vec<String>,
+    pub runners: Vec<RunnerCheck>,
+    pub tools: Vec<(String, Option<String>)>,
+    pub artifacts_dir: String,
+    pub artifacts_writable: bool,
+    pub runs: usize,
+    pub incomplete_runs: usize,
+    pub ci: Option<String>,
+    pub warnings: Vec<String>,
+    pub problems: Vec<Problem>,
+}
+
+pub fn check(common: &Common) -> (DoctorReport, i32) {
+    let mut rep = DoctorReport {
+        schema_version: crate::model::SCHEMA_VERSION,
+        version: env!("CARGO_PKG_VERSION").into(),
+        ..Default::default()
+    };
+    let mut code = exit::OK;
+    rep.tools = TOOLS
+        .iter()
+        .map(|t| {
+            (
+                t.to_string(),
+                find_on_path(t).map(|p| p.to_string_lossy().into_owned()),
+            )
+        })
+        .collect();
+    rep.ci = crate::commands::verify::context_from_env().ci;
+    let r = match resolve_settings(common) {
+        Ok(r) => r,
+        Err(f) => {
+            rep.problems.push(Problem {
+                problem: f.message,
+                fix: f.hint.unwrap_or_default(),
+            });
+            return (rep, exit::USAGE);
+        }
+    };
+    rep.cwd = r.cwd.to_string_lossy().into_owned();
+    let cfg: PathBuf = common
+        .config
+        .clone()
+        .map(|p| if p.is_absolute() { p } else { r.cwd.join(p) })
+        .unwrap_or_else(|| r.cwd.join(settings::CONFIG_PATH));
+    rep.config_file = cfg.to_string_lossy().into_owned();
+    rep.config_found = cfg.is_file();
+    let plugins = r.cwd.join(settings::PLUGINS_PATH);
+    rep.plugins_file = plugins.to_string_lossy().into_owned();
+    rep.plugins_found = plugins.is_file();
+    rep.warnings.extend(r.warnings.iter().cloned());
+    rep.stacks = detect::stacks(&r.cwd)
+        .into_iter()
+        .map(String::from)
+        .collect();
+    match plan(&r, &[], None, &[]) {
+        Ok(p) => {
+            rep.warnings.extend(p.warnings);
+            for pl in &p.plan {
+                let d = &pl.def;
+                let tool_found = d.tool.as_deref().map(|t| find_on_path(t).is_some());
+                if tool_found == Some(false) && pl.decided.is_none() {
+                    rep.problems.push(Problem {
+                        problem: format!(
+                            "runner `{}` needs `{}`, which is not on PATH (it will be reported as unavailable)",
+                            d.id,
+                            d.tool.as_deref().unwrap_or_default()
+                        ),
+                        fix: d
+                            .install_hint
+                            .clone()
+                            .unwrap_or_else(|| "install it or remove the runner".into()),
+                    });
+                }
+                rep.runners.push(RunnerCheck {
+                    id: d.id.clone(),
+                    kind: d.kind.as_str().into(),
+                    source: format!("{:?}", d.source).to_lowercase(),
+                    command: d.command.clone(),
+                    tool: d.tool.clone(),
+                    tool_found,
+                    applies: pl.decided.is_none(),
+                });
+            }
+            if p.plan.is_empty() {
+                rep.problems.push(Problem {
+                    problem: "no runner detected and no .codeloop/plugins.json".into(),
+                    fix: "run `codeloop init`, or collect reports with `codeloop verify --report 'GLOB'`".into(),
+                });
+            }
+        }
+        Err(f) => {
+            rep.warnings.extend(f.warnings);
+            rep.problems.push(Problem {
+                problem: f.message,
+                fix: f.hint.unwrap_or_default(),
+            });
+            code = exit::USAGE;
+        }
+    }
+    rep.artifacts_dir = r.artifacts_dir.to_string_lossy().into_owned();
+    let root = artifact::runs_root(&r.artifacts_dir);
+    rep.artifacts_writable = writable(&root);
+    if !rep.artifacts_writable {
+        rep.problems.push(Problem {
+            problem: format!("runs cannot be written to `{}`", root.display()),
+            fix: "make it writable, or pass --artifacts-dir DIR (or set CODELOOP_ARTIFACTS_DIR)"
+                .into(),
+        });
+        if code == exit::OK {
+            code = exit::INFRA;
+        }
+    }
+    let runs = artifact::list_runs(&r.artifacts_dir);
+    rep.runs = runs.len();
+    rep.incomplete_runs = runs.iter().filter(|x| !x.is_complete()).count();
+    if rep.incomplete_runs > 0 {
+        rep.warnings.push(format!(
+            "{} incomplete run(s) (no manifest.json: interrupted or still running); `codeloop history --gc` removes old ones",
+            rep.incomplete_runs
+        ));
+    }
+    if find_on_path("sh").is_none() {
+        rep.problems.push(Problem {
+            problem: "`sh` is not on PATH: runner commands run with /bin/sh -c".into(),
+            fix: "install a POSIX shell".into(),
+        });
+    }
+    (rep, code)
+}
+
+/// Can we create files under `dir` (creating it if needed)? Leaves nothing behind.
+fn writable(dir: &std::path::Path) -> bool {
+    let existed = dir.exists();
+    if std::fs::create_dir_all(dir).is_err() {
+        return false;
+    }
+    let probe = dir.join(format!(".doctor-probe-{}", std::process::id()));
+    let ok = std::fs::write(&probe, b"").is_ok();
+    let _ = std::fs::remove_file(&probe);
+    if !existed {
+        let _ = std::fs::remove_dir(dir);
+        if let Some(parent) = dir.parent() {
+            let _ = std::fs::remove_dir(parent);
+        }
+    }
+    ok
+}
+
+pub fn run(args: DoctorArgs) -> i32 {
+    let (rep, code) = check(&args.common);
+    if args.common.format == OutputFormat::Json {
+        match serde_json::to_string_pretty(&rep) {
+            Ok(s) => println!("{s}"),
+            Err(e) => eprintln!("error: {e}"),
+        }
+        return code;
+    }
+    println!("codeloop {}", rep.version);
+    println!("project:    {}", rep.cwd);
+    println!(
+        "config:     {} ({})",
+        rep.config_file,
+        if rep.config_found {
+            "found"
+        } else {
+            "not found: defaults apply"
+        }
+    );
+    println!(
+        "plugins:    {} ({})",
+        rep.plugins_file,
+        if rep.plugins_found {
+            "found"
+        } else {
+            "not found"
+        }
+    );
+    println!(
+        "stacks:     {}",
+        if rep.stacks.is_empty() {
+            "none detected".to_string()
+        } else {
+            rep.stacks.join(", ")
+        }
+    );
+    println!("runners:");
+    if rep.runners.is_empty() {
+        println!("  (none)");
+    }
+    for r in &rep.runners {
+        let tool = match (&r.tool, r.tool_found) {
+            (Some(t), Some(true)) => format!("{t} found"),
+            (Some(t), _) => format!("{t} MISSING"),
+            _ => String::new(),
+        };
+        println!(
+            "  {:16} {:5} {:8} {}{}",
+            r.id,
+            r.kind,
+            r.source,
+            if r.applies {
+                ""
+            } else {
+                "(does not apply: detect_file missing) "
+            },
+            tool
+        );
+    }
+    let found: Vec<&str> = rep
+        .tools
+        .iter()
+        .filter(|t| t.1.is_some())
+        .map(|t| t.0.as_str())
+        .collect();
+    println!("on PATH:    {}", found.join(", "));
+    println!(
+        "runs go to: {}/runs ({} runs{}; {})",
+        rep.artifacts_dir,
+        rep.runs,
+        if rep.incomplete_runs > 0 {
+            format!(", {} incomplete", rep.incomplete_runs)
+        } else {
+            String::new()
+        },
+        if rep.artifacts_writable {
+            "writable"
+        } else {
+            "NOT writable"
+        }
+    );
+    println!(
+        "ci:         {}",
+        rep.ci.as_deref().unwrap_or("none detected (local run)")
+    );
+    for w in &rep.warnings {
+        println!("warning: {w}");
+    }
+    if rep.problems.is_empty() {
+        println!("no problems found");
+    }
+    for p in &rep.problems {
+        println!("problem: {}", p.problem);
+        if !p.fix.is_empty() {
+            println!("  fix: {}", p.fix);
+        }
+    }
+    code
 }

@@ -1,6 +1,191 @@
-//! PLACEHOLDER: `codeloop init` is being written.
+//! `codeloop init`: writes a starter `.codeloop/config.json`, `.codeloop/plugins.json` for the
+//! detected stack, and `.codeloop/README.md`.
+//!
+//! JSON has no comments, so the files use codeloop's comment convention: any key starting
+//! with `_` or `$` (`"_comment"`, `"$schema"`) is ignored by the loader, at any depth. The
+//! README next to them explains every setting.
 
-pub fn run(_args: crate::cli::InitArgs) -> i32 {
-    eprintln!("error: `codeloop init` is not available in this build");
-    crate::exit::USAGE
+use std::path::Path;
+
+use serde_json::{Value, json};
+
+use crate::cli::{InitArgs, OutputFormat};
+use crate::commands::verify::resolve_settings;
+use crate::exit;
+use crate::model::RunnerSource;
+use crate::runners::{RunnerDef, detect};
+use crate::settings::Config;
+
+/// The starter config.json: every default spelled out, with comments.
+pub fn starter_config() -> Value {
+    let d = Config::default();
+    json!({
+        "_comment": "codeloop settings. Keys starting with _ or $ are comments. Precedence: defaults < this file < CODELOOP_* env < CLI flags. See .codeloop/README.md.",
+        "verify": {
+            "_comment": "timeout_sec: per runner (a plugin runner's timeout_sec wins); jobs: parallel runners, 0 = cores; reports: globs to collect instead of running anything.",
+            "timeout_sec": d.verify.timeout_sec,
+            "grace_sec": d.verify.grace_sec,
+            "jobs": d.verify.jobs,
+            "reports": d.verify.reports,
+            "runners": d.verify.runners,
+            "builtin_runners": d.verify.builtin_runners
+        },
+        "gate": {
+            "_comment": "The gate fails with more than max_failures failing tests, below min_score, or when nothing ran (fail_on_empty).",
+            "min_score": d.gate.min_score,
+            "max_failures": d.gate.max_failures,
+            "fail_on_empty": d.gate.fail_on_empty,
+            "fail_on": "any"
+        }
+    })
+}
+
+fn runner_json(d: &RunnerDef) -> Value {
+    let mut m = serde_json::Map::new();
+    m.insert("id".into(), json!(d.id));
+    m.insert("kind".into(), json!(d.kind.as_str()));
+    if let Some(f) = &d.detect_file {
+        m.insert("detect_file".into(), json!(f));
+    }
+    if let Some(c) = &d.command {
+        m.insert("command".into(), json!(c));
+    }
+    match d.result_files.len() {
+        0 => {}
+        1 => {
+            m.insert("result_file".into(), json!(d.result_files[0]));
+        }
+        _ => {
+            m.insert("result_file".into(), json!(d.result_files));
+        }
+    }
+    m.insert(
+        "result_format".into(),
+        json!(d.result_format.map(|f| f.name()).unwrap_or("auto")),
+    );
+    Value::Object(m)
+}
+
+/// The starter plugins.json: the detected built-ins spelled out (so they can be edited: a
+/// plugin runner replaces the built-in with the same id), or an example when nothing is
+/// detected.
+pub fn starter_plugins(dir: &Path) -> Value {
+    let detected: Vec<RunnerDef> = detect::detect(dir, &detect::PathTools)
+        .into_iter()
+        .filter(|d| d.source == RunnerSource::Builtin)
+        .collect();
+    let runners: Vec<Value> = if detected.is_empty() {
+        vec![json!({
+            "_comment": "An example: replace the command with your test command and point result_file at its report.",
+            "id": "tests",
+            "kind": "test",
+            "command": "echo 'configure me in .codeloop/plugins.json' >&2; exit 1",
+            "result_file": "{run_dir}/tests.xml",
+            "result_format": "junit-xml",
+            "timeout_sec": 600
+        })]
+    } else {
+        detected.iter().map(runner_json).collect()
+    };
+    json!({
+        "_comment": "Runners for this project. {run_id}, {run_dir} and {runner_dir} are replaced (also in env as CODELOOP_RUN_ID, CODELOOP_RUN_DIR, CODELOOP_RUNNER_ID). A runner without command only collects result_file globs. Delete runners you do not want; built-ins with the same id are replaced.",
+        "name": dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "project".into()),
+        "version": "1.0.0",
+        "runners": runners
+    })
+}
+
+pub const README: &str = "# .codeloop\n\n\
+codeloop reads two files here. JSON has no comments, so any key that starts with `_` or `$`\n\
+(`\"_comment\"`, `\"$schema\"`) is ignored wherever it appears; unknown keys are warned about\n\
+with the closest valid key.\n\n\
+- `config.json`: settings. Precedence: defaults < config.json < environment\n\
+  (`CODELOOP_TIMEOUT_SEC`, `CODELOOP_JOBS`, `CODELOOP_GRACE_SEC`, `CODELOOP_REPORTS`,\n\
+  `CODELOOP_RUNNERS`, `CODELOOP_ARTIFACTS_DIR`, `CODELOOP_CONFIG`) < command-line flags.\n\
+- `plugins.json`: runners (`id`, `kind`: build|test|lint, `detect_file`, `command`,\n\
+  `result_file` (a path, glob or list), `result_format` (a parser name or `auto`),\n\
+  `timeout_sec`). A plugin runner replaces the built-in runner with the same id.\n\n\
+Runs are written to `runs/<run_id>/` (ignored by git: add `.codeloop/runs/` to .gitignore).\n\
+`codeloop doctor` checks this setup; `codeloop verify` runs it.\n";
+
+pub fn run(args: InitArgs) -> i32 {
+    let r = match resolve_settings(&args.common) {
+        Ok(r) => r,
+        Err(f) => {
+            f.print();
+            return f.code;
+        }
+    };
+    let dir = r.cwd.join(".codeloop");
+    let files = [
+        ("config.json", pretty(&starter_config())),
+        ("plugins.json", pretty(&starter_plugins(&r.cwd))),
+        ("README.md", README.to_string()),
+    ];
+    if !args.force {
+        let existing: Vec<String> = files
+            .iter()
+            .filter(|(n, _)| dir.join(n).exists())
+            .map(|(n, _)| format!(".codeloop/{n}"))
+            .collect();
+        if !existing.is_empty() {
+            eprintln!("error: {} already exist(s)", existing.join(", "));
+            eprintln!("hint: pass --force to overwrite them");
+            return exit::USAGE;
+        }
+    }
+    let mut written = Vec::new();
+    for (name, text) in &files {
+        let p = dir.join(name);
+        if let Err(e) = crate::artifact::write_atomic(&p, text.as_bytes()) {
+            crate::ui::error(&e, Some("make the project directory writable"));
+            return exit::INFRA;
+        }
+        written.push(format!(".codeloop/{name}"));
+    }
+    let stacks = detect::stacks(&r.cwd);
+    if args.common.format == OutputFormat::Json {
+        let out = json!({"schema_version": crate::model::SCHEMA_VERSION, "written": written, "stacks": stacks});
+        println!("{}", pretty(&out));
+    } else {
+        for w in &written {
+            println!("wrote {w}");
+        }
+        if stacks.is_empty() {
+            println!("no known stack detected: edit the example runner in .codeloop/plugins.json");
+        } else {
+            println!("detected: {}", stacks.join(", "));
+        }
+        println!("next: `codeloop doctor`, then `codeloop verify`");
+    }
+    exit::OK
+}
+
+fn pretty(v: &Value) -> String {
+    let mut s = serde_json::to_string_pretty(v).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn starter_files_load_without_warnings() {
+        let text = pretty(&starter_config());
+        let (c, w) = Config::from_text(Path::new("config.json"), &text).unwrap();
+        assert!(w.is_empty(), "{w:?}");
+        assert_eq!(c, Config::default());
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("pytest.ini"), "").unwrap();
+        let p = pretty(&starter_plugins(d.path()));
+        let loaded = crate::runners::plugins::from_text(Path::new("plugins.json"), &p).unwrap();
+        assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+        assert_eq!(loaded.runners[0].id, "pytest");
+        let empty = tempfile::tempdir().unwrap();
+        let p = pretty(&starter_plugins(empty.path()));
+        let loaded = crate::runners::plugins::from_text(Path::new("plugins.json"), &p).unwrap();
+        assert_eq!(loaded.runners[0].id, "tests");
+    }
 }

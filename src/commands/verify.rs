@@ -1,6 +1,678 @@
-//! PLACEHOLDER: `codeloop verify` is being written.
+//! `codeloop verify`: loads settings, plans the runners (built-in detection + plugins.json, or
+//! collect mode with `--report`), runs them, and writes a new run directory: events.jsonl,
+//! cases.jsonl, findings.jsonl, runners/<id>/, verify.json, and manifest.json last.
+//!
+//! `--format json` prints one document on stdout: verify.json plus `run_dir` and
+//! `exit_code` (see README "verify --format json"). Exit codes: 0 every runner passed, 1 a
+//! runner did not pass, 2 usage/config error, 3 nothing to run or collect, 4 the run
+//! directory could not be written or codeloop was interrupted.
 
-pub fn run(_args: crate::cli::VerifyArgs) -> i32 {
-    eprintln!("error: `codeloop verify` is not available in this build");
-    crate::exit::USAGE
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::artifact::events::{Event, Events, JsonlWriter};
+use crate::artifact::manifest::{Context, Manifest};
+use crate::artifact::{self, RunDir};
+use crate::cli::{OutputFormat, VerifyArgs};
+use crate::exit;
+use crate::model::{
+    Counts, LintCounts, RunStatus, RunnerKind, RunnerResult, RunnerSource, RunnerStatus,
+    SCHEMA_VERSION, VerifyDoc,
+};
+use crate::parsers::{Format, FormatKind, ParseOptions};
+use crate::runners::progress::{Mode, Progress};
+use crate::runners::run::{Planned, Shared, run_all, summary};
+use crate::runners::{RunnerDef, collect::normalize, detect, merge, plugins, select};
+use crate::settings::{self, Config};
+use crate::ui;
+
+/// The id of the runner `--report` creates.
+pub const REPORTS_RUNNER: &str = "reports";
+
+/// What `verify --format json` prints.
+#[derive(Serialize)]
+pub struct VerifyOutput<'a> {
+    #[serde(flatten)]
+    pub doc: &'a VerifyDoc,
+    /// Absolute path of the run directory.
+    pub run_dir: String,
+    /// The exit code codeloop exits with.
+    pub exit_code: i32,
+}
+
+/// Settings resolved from defaults < config.json < env < CLI flags.
+pub struct Resolved {
+    pub cwd: PathBuf,
+    pub config: Config,
+    pub artifacts_dir: PathBuf,
+    pub warnings: Vec<String>,
+}
+
+/// A user-facing failure before or around the run: message, hint, exit code.
+pub struct Fail {
+    pub message: String,
+    pub hint: Option<String>,
+    pub code: i32,
+    /// Warnings found on the way (printed before the error).
+    pub warnings: Vec<String>,
+}
+
+impl Fail {
+    fn usage(message: String, hint: Option<String>) -> Fail {
+        Fail {
+            message,
+            hint,
+            code: exit::USAGE,
+            warnings: Vec::new(),
+        }
+    }
+    pub fn print(&self) {
+        for w in &self.warnings {
+            ui::warn(w);
+        }
+        eprintln!("error: {}", self.message);
+        if let Some(h) = &self.hint {
+            eprintln!("hint: {h}");
+        }
+    }
+}
+
+/// Resolves the project directory, config file (plus env) and artifacts directory.
+pub fn resolve_settings(common: &crate::cli::Common) -> Result<Resolved, Fail> {
+    let cwd = std::fs::canonicalize(&common.cwd).map_err(|e| {
+        Fail::usage(
+            format!(
+                "cannot use `{}` as the project directory: {e}",
+                common.cwd.display()
+            ),
+            Some("pass an existing directory with --cwd".into()),
+        )
+    })?;
+    if !cwd.is_dir() {
+        return Err(Fail::usage(
+            format!("`{}` is not a directory", cwd.display()),
+            Some("pass a directory with --cwd".into()),
+        ));
+    }
+    let cfg_path = common
+        .config
+        .as_ref()
+        .map(|p| {
+            if p.is_absolute() {
+                p.clone()
+            } else {
+                cwd.join(p)
+            }
+        })
+        .unwrap_or_else(|| cwd.join(settings::CONFIG_PATH));
+    if common.config.is_some() && !cfg_path.is_file() {
+        return Err(Fail::usage(
+            format!("config file `{}` does not exist", cfg_path.display()),
+            Some("check --config / CODELOOP_CONFIG, or run `codeloop init`".into()),
+        ));
+    }
+    let (mut config, warnings) =
+        Config::load(&cfg_path).map_err(|e| Fail::usage(e.to_string(), e.hint()))?;
+    config
+        .apply_env(|k| std::env::var(k).ok())
+        .map_err(|e| Fail::usage(e.to_string(), e.hint()))?;
+    let artifacts_dir = common
+        .artifacts_dir
+        .clone()
+        .or_else(|| config.verify.artifacts_dir.clone().map(PathBuf::from))
+        .map(|p| if p.is_absolute() { p } else { cwd.join(p) })
+        .unwrap_or_else(|| cwd.join(settings::ARTIFACTS_DIR));
+    Ok(Resolved {
+        cwd,
+        config,
+        artifacts_dir: normalize(&artifacts_dir),
+        warnings,
+    })
+}
+
+/// The plan and whether it is collect mode.
+pub struct PlanOut {
+    pub plan: Vec<Planned>,
+    pub collect_mode: bool,
+    pub warnings: Vec<String>,
+}
+
+/// Builds the plan: `--report` globs (collect mode) or built-ins + plugins, then selection.
+pub fn plan(
+    r: &Resolved,
+    reports: &[String],
+    hint: Option<Format>,
+    only: &[String],
+) -> Result<PlanOut, Fail> {
+    let mut warnings = Vec::new();
+    if !reports.is_empty() {
+        let kind = match hint.map(Format::kind) {
+            Some(FormatKind::Findings) => RunnerKind::Lint,
+            _ => RunnerKind::Test,
+        };
+        let mut d = RunnerDef::new(REPORTS_RUNNER, kind, RunnerSource::Collect);
+        d.result_files = reports.to_vec();
+        d.result_format = hint;
+        return Ok(PlanOut {
+            plan: vec![Planned {
+                def: d,
+                decided: None,
+            }],
+            collect_mode: true,
+            warnings,
+        });
+    }
+    let builtin = if r.config.verify.builtin_runners {
+        detect::detect(&r.cwd, &detect::PathTools)
+    } else {
+        Vec::new()
+    };
+    let plugins_path = r.cwd.join(settings::PLUGINS_PATH);
+    let p = plugins::load(&plugins_path).map_err(|e| Fail::usage(e.to_string(), Some(e.hint())))?;
+    warnings.extend(p.warnings);
+    if let Some(first) = p.errors.first() {
+        let mut f = Fail::usage(
+            p.errors
+                .iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("\nerror: "),
+            Some(first.hint()),
+        );
+        f.warnings = warnings;
+        return Err(f);
+    }
+    let all = merge(builtin, p.runners);
+    let chosen = select(all, only).map_err(|m| {
+        Fail::usage(
+            m,
+            Some("run `codeloop doctor` to see the detected runners".into()),
+        )
+    })?;
+    let plan = chosen
+        .into_iter()
+        .map(|def| {
+            let decided = def.detect_file.as_ref().and_then(|f| {
+                (!r.cwd.join(f).exists()).then(|| {
+                    (
+                        RunnerStatus::Skipped,
+                        format!(
+                            "detect_file `{f}` not found in `{}`: this runner does not apply here",
+                            r.cwd.display()
+                        ),
+                    )
+                })
+            });
+            Planned { def, decided }
+        })
+        .collect();
+    Ok(PlanOut {
+        plan,
+        collect_mode: false,
+        warnings,
+    })
+}
+
+/// Creates `<artifacts>/runs/<new id>/` (never reusing an existing directory).
+pub fn create_run_dir(artifacts_dir: &Path) -> Result<RunDir, Fail> {
+    let root = artifact::runs_root(artifacts_dir);
+    let infra = |e: std::io::Error, p: &Path| {
+        Fail {
+        message: format!("cannot create the run directory under `{}`: {e}", p.display()),
+        hint: Some(
+            "make it writable, or write runs elsewhere with --artifacts-dir DIR (or CODELOOP_ARTIFACTS_DIR)"
+                .into(),
+        ),
+        code: exit::INFRA,
+        warnings: Vec::new(),
+    }
+    };
+    std::fs::create_dir_all(&root).map_err(|e| infra(e, &root))?;
+    for _ in 0..16 {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let id = artifact::new_run_id(now.as_secs() as i64, now.subsec_nanos());
+        let path = root.join(&id);
+        match std::fs::create_dir(&path) {
+            Ok(()) => return Ok(RunDir { path, id }),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(infra(e, &root)),
+        }
+    }
+    Err(Fail {
+        message: format!("could not pick a fresh run id under `{}`", root.display()),
+        hint: None,
+        code: exit::INFRA,
+        warnings: Vec::new(),
+    })
+}
+
+/// Git/CI context from the environment (GitHub Actions, GitLab CI).
+pub fn context_from_env() -> Context {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    if var("GITHUB_ACTIONS").is_some() {
+        let server = var("GITHUB_SERVER_URL");
+        let repo = var("GITHUB_REPOSITORY");
+        let run_url = match (&server, &repo, var("GITHUB_RUN_ID")) {
+            (Some(s), Some(r), Some(id)) => Some(format!("{s}/{r}/actions/runs/{id}")),
+            _ => None,
+        };
+        let pr = var("GITHUB_REF").and_then(|r| {
+            r.strip_prefix("refs/pull/")
+                .and_then(|x| x.split('/').next())
+                .and_then(|n| n.parse().ok())
+        });
+        return Context {
+            ci: Some("github".into()),
+            repository: repo,
+            sha: var("GITHUB_SHA"),
+            git_ref: var("GITHUB_REF"),
+            server_url: server,
+            run_url,
+            pr_number: pr,
+        };
+    }
+    if var("GITLAB_CI").is_some() {
+        return Context {
+            ci: Some("gitlab".into()),
+            repository: var("CI_PROJECT_PATH"),
+            sha: var("CI_COMMIT_SHA"),
+            git_ref: var("CI_COMMIT_REF_NAME"),
+            server_url: var("CI_SERVER_URL"),
+            run_url: var("CI_JOB_URL"),
+            pr_number: var("CI_MERGE_REQUEST_IID").and_then(|n| n.parse().ok()),
+        };
+    }
+    Context {
+        ci: var("CI").map(|_| "unknown".into()),
+        ..Default::default()
+    }
+}
+
+/// Points `runs/latest` at `id` (a relative symlink, replaced atomically). Best effort.
+pub fn update_latest(artifacts_dir: &Path, id: &str) {
+    let root = artifact::runs_root(artifacts_dir);
+    let tmp = root.join(format!(".latest.tmp-{}", std::process::id()));
+    let _ = std::fs::remove_file(&tmp);
+    if std::os::unix::fs::symlink(id, &tmp).is_ok()
+        && std::fs::rename(&tmp, root.join("latest")).is_err()
+    {
+        let _ = std::fs::remove_file(&tmp);
+    }
+}
+
+pub fn run(args: VerifyArgs) -> i32 {
+    let json = args.common.format == OutputFormat::Json;
+    let resolved = match resolve_settings(&args.common) {
+        Ok(r) => r,
+        Err(f) => {
+            f.print();
+            return f.code;
+        }
+    };
+    for w in &resolved.warnings {
+        ui::warn(w);
+    }
+    let hint = match args.format_hint.as_deref().map(str::trim) {
+        None | Some("") | Some("auto") => None,
+        Some(name) => match Format::from_name(name) {
+            Some(f) => Some(f),
+            None => {
+                Fail::usage(
+                    format!("unknown --format-hint `{name}`"),
+                    Some(format!(
+                        "use `auto` or one of: {}",
+                        Format::names().join(", ")
+                    )),
+                )
+                .print();
+                return exit::USAGE;
+            }
+        },
+    };
+    let reports = if args.reports.is_empty() {
+        resolved.config.verify.reports.clone()
+    } else {
+        args.reports.clone()
+    };
+    let only = if args.runners.is_empty() {
+        resolved.config.verify.runners.clone()
+    } else {
+        args.runners.clone()
+    };
+    let planned = match plan(&resolved, &reports, hint, &only) {
+        Ok(p) => p,
+        Err(f) => {
+            f.print();
+            return f.code;
+        }
+    };
+    for w in &planned.warnings {
+        ui::warn(w);
+    }
+    if planned.plan.is_empty() {
+        eprintln!(
+            "error: nothing to run in `{}`: no runner detected and no .codeloop/plugins.json",
+            resolved.cwd.display()
+        );
+        eprintln!(
+            "hint: run `codeloop init` to write a starter plugins.json, or collect existing reports with --report 'GLOB'"
+        );
+        return exit::NO_RESULTS;
+    }
+    let run_dir = match create_run_dir(&resolved.artifacts_dir) {
+        Ok(r) => r,
+        Err(f) => {
+            f.print();
+            return f.code;
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return exit::INFRA;
+        }
+    };
+    rt.block_on(execute(args, resolved, planned, run_dir, json))
+}
+
+async fn execute(
+    args: VerifyArgs,
+    resolved: Resolved,
+    planned: PlanOut,
+    run_dir: RunDir,
+    json: bool,
+) -> i32 {
+    let started_at = artifact::now_rfc3339();
+    let open = |name: &str| JsonlWriter::create(&run_dir.file(name));
+    let (events, cases, findings) = match (
+        Events::create(&run_dir.file(artifact::EVENTS)),
+        open(artifact::CASES),
+        open(artifact::FINDINGS),
+    ) {
+        (Ok(e), Ok(c), Ok(f)) => (e, c, f),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
+            eprintln!(
+                "error: cannot write into the run directory `{}`: {e}",
+                run_dir.path.display()
+            );
+            eprintln!("hint: make it writable, or pass --artifacts-dir DIR");
+            return exit::INFRA;
+        }
+    };
+    let mut ev = Event::new("run.started");
+    ev.schema_version = Some(SCHEMA_VERSION);
+    ev.run_id = Some(run_dir.id.clone());
+    ev.message = Some(resolved.cwd.to_string_lossy().into_owned());
+    events.emit(ev);
+
+    let cfg = &resolved.config.verify;
+    let jobs = args
+        .jobs
+        .filter(|j| *j > 0)
+        .or((cfg.jobs > 0).then_some(cfg.jobs))
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let mode = if json {
+        Mode::Quiet
+    } else if ui::live() {
+        Mode::Live
+    } else {
+        Mode::Plain
+    };
+    let rows: Vec<(String, RunnerKind)> = planned
+        .plan
+        .iter()
+        .map(|p| (p.def.id.clone(), p.def.kind))
+        .collect();
+    let mut allowed = vec![resolved.cwd.clone()];
+    if !planned.collect_mode {
+        allowed.push(run_dir.path.clone());
+    }
+    let shared = Arc::new(Shared {
+        cwd: resolved.cwd.clone(),
+        run_id: run_dir.id.clone(),
+        run_dir: run_dir.path.clone(),
+        jobs,
+        timeout_override: args.timeout.filter(|t| *t > 0),
+        timeout_default: cfg.timeout_sec.max(1),
+        grace: Duration::from_secs(cfg.grace_sec),
+        opts: ParseOptions {
+            max_text_bytes: cfg.max_text_bytes.max(256),
+        },
+        allowed,
+        exclude: vec![resolved.artifacts_dir.clone()],
+        cases: Mutex::new(cases),
+        findings: Mutex::new(findings),
+        events,
+        progress: Progress::new(mode, &rows),
+        slow: Mutex::new(Vec::new()),
+    });
+
+    // Ctrl-C / SIGTERM: stop the runners, then write what we have.
+    let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
+    let interrupted = Arc::new(AtomicBool::new(false));
+    {
+        let interrupted = interrupted.clone();
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            use tokio::signal::unix::{SignalKind, signal};
+            let (Ok(mut int), Ok(mut term)) = (
+                signal(SignalKind::interrupt()),
+                signal(SignalKind::terminate()),
+            ) else {
+                return;
+            };
+            let which = tokio::select! {
+                _ = int.recv() => "SIGINT",
+                _ = term.recv() => "SIGTERM",
+            };
+            interrupted.store(true, Ordering::SeqCst);
+            shared
+                .events
+                .emit(Event::new("run.interrupted").message(format!("received {which}")));
+            let _ = cancel_tx.send(true);
+            // Keep the sender alive so receivers never see a closed channel.
+            std::future::pending::<()>().await;
+        });
+    }
+    let ticker = if mode == Mode::Live {
+        let shared = shared.clone();
+        Some(tokio::spawn(async move {
+            loop {
+                shared.progress.draw();
+                tokio::time::sleep(Duration::from_millis(120)).await;
+            }
+        }))
+    } else {
+        None
+    };
+    let finished = run_all(planned.plan, shared.clone(), cancel_rx).await;
+    if let Some(t) = ticker {
+        t.abort();
+        shared.progress.draw();
+    }
+    let was_interrupted = interrupted.load(Ordering::SeqCst);
+
+    // Close the streamed files before verify.json and the manifest.
+    let mut io_errors = Vec::new();
+    for w in [&shared.cases, &shared.findings] {
+        if let Ok(mut w) = w.lock() {
+            w.flush();
+            if let Some(e) = w.error.take() {
+                io_errors.push(e);
+            }
+        }
+    }
+    let mut totals = Counts::default();
+    let mut lint = LintCounts::default();
+    for r in &finished.results {
+        totals.add(&r.counts);
+        lint.add(&r.lint);
+    }
+    let all_passed = finished
+        .results
+        .iter()
+        .all(|r| matches!(r.status, RunnerStatus::Passed | RunnerStatus::Skipped));
+    let status = if was_interrupted {
+        RunStatus::Interrupted
+    } else if all_passed {
+        RunStatus::Passed
+    } else {
+        RunStatus::Failed
+    };
+    let finished_at = artifact::now_rfc3339();
+    let doc = VerifyDoc {
+        schema_version: SCHEMA_VERSION,
+        run_id: run_dir.id.clone(),
+        started_at: started_at.clone(),
+        finished_at: finished_at.clone(),
+        status,
+        cwd: resolved.cwd.to_string_lossy().into_owned(),
+        shard: None,
+        runners: finished.results,
+        totals,
+        lint,
+        slowest: finished.slowest,
+    };
+    if let Err(e) = artifact::write_json(&run_dir.file(artifact::VERIFY), &doc) {
+        io_errors.push(e.to_string());
+    }
+    let mut code = if was_interrupted {
+        exit::INFRA
+    } else if planned.collect_mode && doc.runners.iter().all(|r| r.result_files.is_empty()) {
+        exit::NO_RESULTS
+    } else if all_passed {
+        exit::OK
+    } else {
+        exit::GATE_FAILED
+    };
+    let mut ev = Event::new("run.finished").status(match status {
+        RunStatus::Passed => "passed",
+        RunStatus::Failed => "failed",
+        RunStatus::Interrupted => "interrupted",
+    });
+    ev.exit_code = Some(code);
+    shared.events.emit(ev);
+    if let Some(e) = shared.events.error() {
+        io_errors.push(e);
+    }
+    // manifest.json LAST: its presence marks the run complete.
+    match Manifest::write(
+        &run_dir,
+        started_at,
+        finished_at,
+        status,
+        None,
+        context_from_env(),
+    ) {
+        Ok(_) => update_latest(&resolved.artifacts_dir, &run_dir.id),
+        Err(e) => io_errors.push(e.to_string()),
+    }
+    if !io_errors.is_empty() {
+        for e in &io_errors {
+            eprintln!("error: {e}");
+        }
+        eprintln!(
+            "hint: the run directory `{}` is incomplete; free disk space or pass --artifacts-dir DIR",
+            run_dir.path.display()
+        );
+        code = exit::INFRA;
+    }
+    if json {
+        let out = VerifyOutput {
+            doc: &doc,
+            run_dir: run_dir.path.to_string_lossy().into_owned(),
+            exit_code: code,
+        };
+        match serde_json::to_string_pretty(&out) {
+            Ok(s) => println!("{s}"),
+            Err(e) => eprintln!("error: cannot print JSON: {e}"),
+        }
+    } else {
+        print_human(&doc, &run_dir, &resolved.cwd);
+    }
+    code
+}
+
+fn print_human(doc: &VerifyDoc, run_dir: &RunDir, cwd: &Path) {
+    let width = doc.runners.iter().map(|r| r.id.len()).max().unwrap_or(0);
+    println!(
+        "codeloop verify: run {} {}",
+        doc.run_id,
+        status_word(doc.status)
+    );
+    for r in &doc.runners {
+        println!(
+            "  {:width$}  {:5}  {:11}  {:>6.1}s  {}",
+            r.id,
+            r.kind.as_str(),
+            r.status.as_str(),
+            r.duration,
+            summary(r)
+        );
+        print_issues(r);
+    }
+    let t = &doc.totals;
+    println!(
+        "tests: {} total, {} passed, {} failed, {} errored, {} skipped{}",
+        t.tests,
+        t.passed,
+        t.failed,
+        t.errored,
+        t.skipped,
+        if t.flaky > 0 {
+            format!(" ({} flaky)", t.flaky)
+        } else {
+            String::new()
+        }
+    );
+    if doc.lint.total() > 0 {
+        println!(
+            "lint: {} errors, {} warnings, {} notes",
+            doc.lint.errors, doc.lint.warnings, doc.lint.notes
+        );
+    }
+    let shown = run_dir
+        .path
+        .strip_prefix(cwd)
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| run_dir.path.display().to_string());
+    println!("run directory: {shown}");
+}
+
+fn print_issues(r: &RunnerResult) {
+    if r.status != RunnerStatus::Passed
+        && let Some(h) = &r.hint
+    {
+        println!("      {h}");
+    }
+    for e in r.parse_errors.iter().take(5) {
+        match e.position {
+            Some(p) => println!("      parse error: {} at {p}: {}", e.file, e.message),
+            None => println!("      parse error: {}: {}", e.file, e.message),
+        }
+    }
+    if r.parse_errors.len() > 5 {
+        println!(
+            "      ... and {} more parse errors",
+            r.parse_errors.len() - 5
+        );
+    }
+}
+
+fn status_word(s: RunStatus) -> &'static str {
+    match s {
+        RunStatus::Passed => "passed",
+        RunStatus::Failed => "FAILED",
+        RunStatus::Interrupted => "INTERRUPTED",
+    }
 }

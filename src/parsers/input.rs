@@ -87,7 +87,34 @@ pub fn sniff(head: &[u8], file_name: &str) -> Option<Format> {
     if t.starts_with('{') || t.starts_with('[') {
         return sniff_json(t, &lower_name);
     }
-    sniff_text(t, &lower_name)
+    sniff_text(t, &lower_name).or_else(|| sniff_json_after_text(t, &lower_name))
+}
+
+/// A lint JSON report with a few lines of text before it (`npm warn ...` when stderr was
+/// merged into the file): the lint parsers skip such lines, so the JSON part decides. Only
+/// lint formats are accepted this way; test-report parsers do not skip leading text.
+fn sniff_json_after_text(t: &str, name: &str) -> Option<Format> {
+    let mut offset = 0;
+    for line in t.split_inclusive('\n').take(20) {
+        let l = line.trim_start();
+        if l.starts_with('{') || l.starts_with('[') {
+            let rest = &t[offset..];
+            return sniff_json(rest.trim_start(), name)
+                .filter(|f| f.kind() == super::FormatKind::Findings);
+        }
+        offset += line.len();
+    }
+    None
+}
+
+/// The root element's name when `head` looks like XML (for "not a report" messages).
+pub fn xml_root_name(head: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(head);
+    let t = text.trim_start_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
+    if !t.starts_with('<') {
+        return None;
+    }
+    xml_root(t).filter(|r| !r.is_empty()).map(str::to_string)
 }
 
 /// The name of the first element that is not a declaration, comment or doctype.
@@ -211,7 +238,26 @@ fn sniff_json(t: &str, name: &str) -> Option<Format> {
     if name.ends_with(".sarif") {
         return Some(Format::Sarif);
     }
-    None
+    sniff_lint_name(name)
+}
+
+/// A lint report with nothing in it (`[]` from a clean ruff run) says nothing about its
+/// format; its file name may (`ruff.json`, `eslint-report.json`). Only consulted after every
+/// content check failed.
+fn sniff_lint_name(name: &str) -> Option<Format> {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
+    [
+        ("ruff", Format::RuffJson),
+        ("eslint", Format::EslintJson),
+        ("golangci", Format::GolangciJson),
+        ("rubocop", Format::RubocopJson),
+        ("clippy", Format::CargoJson),
+        ("cargo", Format::CargoJson),
+        ("sarif", Format::Sarif),
+    ]
+    .into_iter()
+    .find(|(k, _)| base.contains(k))
+    .map(|(_, f)| f)
 }
 
 fn sniff_text(t: &str, name: &str) -> Option<Format> {
@@ -225,11 +271,19 @@ fn sniff_text(t: &str, name: &str) -> Option<Format> {
     }
     let mut tap_lines = 0;
     let mut lint_lines = 0;
+    let mut flake8_lines = 0;
     let mut tsc_lines = 0;
     for line in t.lines().take(200) {
         let l = line.trim_end();
         if l.starts_with("TAP version") {
             return Some(Format::Tap);
+        }
+        // cargo's JSON messages with its own text (stderr merged into the file) around them.
+        if l.starts_with("{\"reason\":\"compiler-")
+            || l.starts_with("{\"reason\":\"build-")
+            || l.starts_with("{\"$message_type\":\"diagnostic\"")
+        {
+            return Some(Format::CargoJson);
         }
         let lt = l.trim_start();
         if lt.starts_with("ok ")
@@ -245,6 +299,9 @@ fn sniff_text(t: &str, name: &str) -> Option<Format> {
             tsc_lines += 1;
         } else if super::generic_lint::looks_like_lint_line(l) {
             lint_lines += 1;
+            if super::flake8::looks_like_flake8_line(l) {
+                flake8_lines += 1;
+            }
         }
     }
     if tap_lines > 0 && tap_lines >= lint_lines {
@@ -254,11 +311,14 @@ fn sniff_text(t: &str, name: &str) -> Option<Format> {
         return Some(Format::Tsc);
     }
     if lint_lines > 0 {
-        return Some(if name.contains("flake8") {
-            Format::Flake8
-        } else {
-            Format::GenericLint
-        });
+        // flake8's `path:row:col: CODE message` is a special case of the generic form.
+        return Some(
+            if name.contains("flake8") || flake8_lines * 2 > lint_lines {
+                Format::Flake8
+            } else {
+                Format::GenericLint
+            },
+        );
     }
     if name.ends_with(".tap") {
         return Some(Format::Tap);
@@ -283,6 +343,22 @@ mod tests {
         );
         assert_eq!(sniff(b"<project><modelVersion>", "pom.xml"), None);
         assert_eq!(sniff(b"<svg xmlns='x'>", "a.svg"), None);
+    }
+
+    #[test]
+    fn non_reports_are_named_by_their_root_element() {
+        assert_eq!(
+            xml_root_name(b"<?xml version='1.0'?>\n<project xmlns='m'>").as_deref(),
+            Some("project")
+        );
+        assert_eq!(xml_root_name(b"{\"a\": 1}"), None);
+        let (_, r) = crate::parsers::parse_bytes(
+            b"<?xml version=\"1.0\"?><svg xmlns=\"http://www.w3.org/2000/svg\"/>",
+            "badge.svg",
+            None,
+        );
+        let e = r.unwrap_err();
+        assert!(e.message.contains("root element is <svg>"), "{e}");
     }
 
     #[test]
@@ -389,6 +465,102 @@ mod tests {
             Some(Format::Tap)
         );
         assert_eq!(sniff(b"TAP version 14\n", "x"), Some(Format::Tap));
+    }
+
+    #[test]
+    fn lint_outputs_are_sniffed_as_their_formats() {
+        let cases: &[(&str, &str, Format)] = &[
+            (
+                "pkg/a.py:1:1: F401 'os' imported but unused\npkg/a.py:5:10: E231 missing whitespace after ','\n",
+                "lint.txt",
+                Format::Flake8,
+            ),
+            (
+                "main.c: In function 'main':\nmain.c:4:9: warning: unused variable 'x' [-Wunused-variable]\n    4 |     int x;\n",
+                "build.log",
+                Format::GenericLint,
+            ),
+            (
+                "deploy.sh:6:1: warning: Use 'cd ... || exit'. [SC2164]\n",
+                "sc.txt",
+                Format::GenericLint,
+            ),
+            (
+                "src/a.ts(1,7): error TS2322: Type 'number' is not assignable to type 'string'.\n",
+                "tsc.log",
+                Format::Tsc,
+            ),
+            (
+                "\u{1b}[96msrc/a.ts\u{1b}[0m:\u{1b}[93m1\u{1b}[0m:\u{1b}[93m7\u{1b}[0m - \u{1b}[91merror\u{1b}[0m\u{1b}[90m TS2322: \u{1b}[0mType\n",
+                "tsc.log",
+                Format::Tsc,
+            ),
+            (
+                "error TS5023: Unknown compiler option '--x'.\n",
+                "tsc.log",
+                Format::Tsc,
+            ),
+            (
+                "   Compiling x v0.1.0 (/w/x)\n{\"reason\":\"compiler-message\",\"message\":{}}\n",
+                "build.log",
+                Format::CargoJson,
+            ),
+            (
+                "{\"$message_type\":\"diagnostic\",\"message\":\"m\",\"level\":\"error\",\"spans\":[]}\n",
+                "rustc.json",
+                Format::CargoJson,
+            ),
+            (
+                "[{\"filePath\":\"/w/a.js\",\"messages\":[],\"errorCount\":0}]",
+                "out.json",
+                Format::EslintJson,
+            ),
+            (
+                "[{\"cell\":null,\"code\":\"F401\",\"end_location\":{},\"filename\":\"a.py\",\"location\":{}}]",
+                "out.json",
+                Format::RuffJson,
+            ),
+            (
+                "{\"metadata\":{\"rubocop_version\":\"1.39.0\"},\"files\":[]}",
+                "out.json",
+                Format::RubocopJson,
+            ),
+            (
+                "{\"Issues\":[{\"FromLinter\":\"errcheck\"}],\"Report\":{}}",
+                "out.json",
+                Format::GolangciJson,
+            ),
+            (
+                "{\"version\":\"2.1.0\",\"$schema\":\"https://json.schemastore.org/sarif-2.1.0.json\",\"runs\":[]}",
+                "out.json",
+                Format::Sarif,
+            ),
+            ("[]", "reports/ruff.json", Format::RuffJson),
+            ("[]", "eslint-report.json", Format::EslintJson),
+        ];
+        for (text, name, want) in cases {
+            assert_eq!(sniff(text.as_bytes(), name), Some(*want), "{text}");
+        }
+    }
+
+    #[test]
+    fn test_outputs_and_logs_are_not_taken_for_lint_output() {
+        let tap = "1..2\nnot ok 1 - adds\n  ---\n  at: test/a.js:3:1\n  ...\nok 2 - b\n";
+        assert_eq!(sniff(tap.as_bytes(), "a.txt"), Some(Format::Tap));
+        assert_eq!(
+            sniff(b"12:30:45 build started\n12:30:46 done\n", "ci.log"),
+            None
+        );
+        assert_eq!(sniff(b"[]", "report.json"), None);
+        assert_eq!(
+            sniff(
+                b"--- FAIL: TestX (0.00s)\n    x_test.go:12: expected 1\n",
+                "go.txt"
+            ),
+            None
+        );
+        let go = br#"{"Time":"2024-01-01T00:00:00Z","Action":"output","Package":"x","Output":"x_test.go:12: boom\n"}"#;
+        assert_eq!(sniff(go, "a.json"), Some(Format::GoTestJson));
     }
 
     #[test]

@@ -1,15 +1,982 @@
-//! PLACEHOLDER: the junit parser is being written; until then it refuses every file.
+//! JUnit XML in all its dialects, in one streaming pass over [`super::xml::XmlReader`].
+//!
+//! Memory grows with failures only: a passing `<testcase>` costs its name, classname and
+//! suite path while it is open, and nothing after; texts (messages, traces, output) are only
+//! captured for the elements that need them, each bounded to `max_text_bytes`.
+//!
+//! # Structure
+//!
+//! Roots `<testsuites>` and bare `<testsuite>` are accepted, suites nest to any depth (PHPUnit
+//! data providers, xunit-style nesting, node:test describe blocks) and the case's `suite` is
+//! the path of enclosing `<testsuite name>`s. Several concatenated documents in one file are
+//! all read. Any other root element (`<project>` of a pom.xml, `<svg>`, EnricoMi's
+//! `<suites>` sample) is rejected: it is not a test report.
+//!
+//! # Counting rules
+//!
+//! One `<testcase>` element is one test. Its status comes from its children and attributes,
+//! in this order:
+//!
+//! 1. **skipped** — a `<skipped>` child, or `status="disabled"|"notrun"|"skipped"`, or
+//!    `result="skipped"|"suppressed"` (GoogleTest `DISABLED_` tests and `GTEST_SKIP`, CTest
+//!    disabled tests). A skip marker wins over a failure in the same case: that is how
+//!    Catch2 writes `[!mayfail]`/`[!shouldfail]` cases that failed as expected, node:test a
+//!    failing `todo`, pytest an `xfail` — each tool counts those as not failed.
+//!    Exception (CTest): `<skipped message="Unable to find executable">` is the test CTest
+//!    counts as *failed* ("Not Run"), so it is failed here too.
+//! 2. **errored** — an `<error>` child (pytest setup/teardown errors, PHPUnit errors and
+//!    risky tests, xmlrunner errors and unexpected successes, JUnit 4 exceptions).
+//! 3. **failed** — a `<failure>` child (assertion failures; Go, Rust, JS and Catch2 have no
+//!    error category, so their errors are failures too; nextest timeouts are
+//!    `<failure type="test timeout">`).
+//! 4. **passed** otherwise.
+//!
+//! Several `<failure>`/`<error>` children count once (the first one gives type and message).
+//!
+//! **Reruns** (Maven Surefire and nextest): `<flakyFailure>`/`<flakyError>` children on a case
+//! without a failure mean it passed on a retry: passed, `flaky`, `retries` = their number —
+//! as Surefire prints `Flakes: N` apart from failures, and nextest `N passed (1 flaky)`.
+//! `<rerunFailure>`/`<rerunError>` children on a failed case are its extra failed attempts:
+//! failed once, `retries` = their number.
+//!
+//! **Suite-level problems** become [`SuiteError`]s, not tests (so counts match the tools'
+//! `Tests:` lines): a `<failure>`/`<error>` directly inside a `<testsuite>`; jest-junit's
+//! `reportTestSuiteErrors` pseudo-cases (classname `Test suite failed to run`); and vitest's
+//! pseudo-case for a test file that failed to load (root `vitest tests`, a failing case whose
+//! name and classname are the suite's file name).
+//!
+//! Durations come from `time` (lenient: `1,234.5` reads; an unreadable value is a warning and
+//! no duration). `file`/`line` attributes (PHPUnit, jest-junit `addFileAttribute`, pytest
+//! xunit1) give the location. `<system-out>`/`<system-err>` of a case are kept (bounded) when
+//! the case has failed, errored or retried by then — reporters write them after the failure.
+//!
+//! A truncated file (a runner killed mid-write) is a [`ParseError`] with the position; the
+//! cases before the cut count, and a case cut off inside counts only if it had already
+//! failed or errored (never as a pass it may not have been).
+//!
+//! What a file cannot say is not invented: nextest leaves `#[ignore]`d tests out of its JUnit,
+//! Go build failures have no testcase, node:test writes a parent test as a `<testsuite>`.
+//! The conformance test (`tests/it/corpus_junit.rs`) lists each such difference with its
+//! reason.
 
 use std::io::BufRead;
 
+use super::text::{clean_control, parse_seconds};
+use super::xml::{Event, Tag, XmlReader, decode_attr};
 use super::{ParseError, ParseOptions, Sink};
+use crate::model::{Case, Failure, Status, SuiteError};
 
+/// Which reporter wrote the file, as far as counting needs to know.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Dialect {
+    Generic,
+    Vitest,
+    /// Catch2 (`hostname="tbd"`): one `<testcase>` per SECTION, errors are failures.
+    Catch2,
+    /// libtest `--format junit`: ignored tests are left out, only counted in `skipped="N"`.
+    Libtest,
+}
+
+/// What kind of element an open element is, for the state machine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Node {
+    Suites,
+    Suite,
+    Case,
+    /// `<failure>`/`<error>` of a case (`true` = error).
+    CaseProblem,
+    CaseSkipped,
+    /// `<flakyFailure>` & co. (`true` = rerun of a failed case).
+    Rerun,
+    /// `<system-out>`/`<system-err>` of a case (`true` = its text is being captured).
+    CaseOutput(bool),
+    /// `<failure>`/`<error>` directly inside a suite.
+    SuiteProblem,
+    Other,
+}
+
+#[derive(Default)]
+struct SuiteFrame {
+    name: String,
+    file: Option<String>,
+    /// `tests`/`skipped` attributes (used for libtest's unlisted ignored tests).
+    declared_tests: Option<u64>,
+    declared_skipped: Option<u64>,
+    seen_tests: u64,
+    seen_skipped: u64,
+}
+
+#[derive(Default)]
+struct CaseState {
+    case: Case,
+    failed: bool,
+    errored: bool,
+    skipped: bool,
+    /// `<skipped message="Unable to find executable">` (CTest "Not Run").
+    not_run: bool,
+    flaky: u32,
+    reruns: u32,
+    /// The first flaky/rerun attempt's details, for cases without a failure of their own.
+    attempt: Option<Failure>,
+    output: Vec<String>,
+}
+
+struct Parser<'s> {
+    sink: &'s mut dyn Sink,
+    max_text: usize,
+    dialect: Dialect,
+    suites: Vec<SuiteFrame>,
+    nodes: Vec<Node>,
+    case: Option<CaseState>,
+    /// A suite-level `<failure>`/`<error>` being read.
+    suite_problem: Option<SuiteError>,
+    /// Roots seen (documents), for the "not a JUnit report" check.
+    roots: usize,
+    /// Catch2: the previous case, held back to fold the next SECTION of the same test in.
+    pending: Option<Case>,
+    /// Suite of the last load error reported from a pseudo-case.
+    last_load_error: Option<String>,
+    /// See [`Parser::suite_path`].
+    path: Vec<String>,
+}
+
+const LOAD_FAILED: &str = "the test file failed to load";
+
+/// Parses a JUnit XML report.
 pub fn parse(
-    _reader: &mut dyn BufRead,
-    _opts: &ParseOptions,
-    _sink: &mut dyn Sink,
+    reader: &mut dyn BufRead,
+    opts: &ParseOptions,
+    sink: &mut dyn Sink,
 ) -> Result<(), ParseError> {
-    Err(ParseError::new(
-        "the junit parser is not available in this build",
-    ))
+    let mut xml = XmlReader::new(reader, opts.max_text_bytes);
+    let mut p = Parser {
+        sink,
+        max_text: opts.max_text_bytes,
+        dialect: Dialect::Generic,
+        suites: Vec::new(),
+        nodes: Vec::with_capacity(16),
+        case: None,
+        suite_problem: None,
+        roots: 0,
+        pending: None,
+        last_load_error: None,
+        path: Vec::new(),
+    };
+    let result = p.run(&mut xml);
+    if result.is_err() {
+        // A truncated file: the case being read is kept when it already failed (its failure
+        // is the evidence that matters); a case cut off before any outcome is not invented
+        // as passed — the parse error reports the truncation.
+        if p.case.as_ref().is_some_and(|c| c.failed || c.errored) {
+            p.finish_open_case();
+        } else {
+            p.case = None;
+        }
+    }
+    p.flush_pending();
+    xml.flush_warnings(p.sink);
+    result?;
+    if p.roots == 0 {
+        return Err(ParseError::new(
+            "no <testsuites> or <testsuite> element: the file is empty or not a JUnit report",
+        ));
+    }
+    Ok(())
+}
+
+impl Parser<'_> {
+    fn run<R: BufRead>(&mut self, xml: &mut XmlReader<R>) -> Result<(), ParseError> {
+        loop {
+            match xml.next()? {
+                Event::Start(tag) => {
+                    let node = self.start(&tag)?;
+                    self.nodes.push(node);
+                    if matches!(
+                        node,
+                        Node::CaseProblem
+                            | Node::CaseSkipped
+                            | Node::Rerun
+                            | Node::SuiteProblem
+                            | Node::CaseOutput(true)
+                    ) {
+                        xml.capture_text();
+                    }
+                }
+                Event::End(_) => {
+                    let node = self.nodes.pop().unwrap_or(Node::Other);
+                    self.end(node, xml);
+                }
+                Event::Eof => return Ok(()),
+            }
+        }
+    }
+
+    fn parent(&self) -> Option<Node> {
+        self.nodes.last().copied()
+    }
+
+    fn start(&mut self, tag: &Tag<'_>) -> Result<Node, ParseError> {
+        let name = tag.name();
+        let parent = self.parent();
+        let node = match (parent, name) {
+            (None, b"testsuites") => {
+                self.roots += 1;
+                if tag.attr("name").as_deref() == Some("vitest tests") {
+                    self.dialect = Dialect::Vitest;
+                }
+                Node::Suites
+            }
+            (None, b"testsuite") => {
+                self.roots += 1;
+                self.open_suite(tag);
+                Node::Suite
+            }
+            (None, other) => {
+                return Err(ParseError::at(
+                    tag.position(),
+                    format!(
+                        "not a JUnit report: the root element is <{}>, expected <testsuites> \
+                         or <testsuite>; if this is another report format, set it explicitly",
+                        String::from_utf8_lossy(other)
+                    ),
+                ));
+            }
+            (Some(Node::Suites | Node::Suite), b"testsuite") => {
+                self.open_suite(tag);
+                Node::Suite
+            }
+            (Some(Node::Suites | Node::Suite), b"testcase") => {
+                self.open_case(tag);
+                Node::Case
+            }
+            (Some(Node::Case), b"failure" | b"error") => {
+                let is_error = name == b"error";
+                if let Some(cs) = self.case.as_mut() {
+                    let first = !cs.failed && !cs.errored;
+                    if is_error {
+                        cs.errored = true;
+                    } else {
+                        cs.failed = true;
+                    }
+                    if first {
+                        cs.case.failure = Some(failure_from(tag));
+                    }
+                }
+                Node::CaseProblem
+            }
+            (Some(Node::Case), b"skipped") => {
+                if let Some(cs) = self.case.as_mut() {
+                    cs.skipped = true;
+                    let msg = tag.attr("message").map(|m| clean_control(&m));
+                    if msg.as_deref() == Some("Unable to find executable") {
+                        cs.not_run = true;
+                    }
+                    if let Some(m) = msg.filter(|m| !m.is_empty()) {
+                        cs.case.skip_reason = Some(m);
+                    }
+                }
+                Node::CaseSkipped
+            }
+            (
+                Some(Node::Case),
+                b"flakyFailure" | b"flakyError" | b"rerunFailure" | b"rerunError",
+            ) => {
+                if let Some(cs) = self.case.as_mut() {
+                    if name.starts_with(b"flaky") {
+                        cs.flaky += 1;
+                    } else {
+                        cs.reruns += 1;
+                    }
+                    if cs.attempt.is_none() {
+                        cs.attempt = Some(failure_from(tag));
+                    }
+                }
+                Node::Rerun
+            }
+            (Some(Node::Case), b"system-out" | b"system-err") => {
+                Node::CaseOutput(self.wants_output())
+            }
+            (Some(Node::Suite), b"failure" | b"error") => {
+                let suite = self.suite_path().join(" / ");
+                let f = failure_from(tag);
+                self.suite_problem = Some(SuiteError {
+                    suite,
+                    message: f
+                        .message
+                        .or(f.kind)
+                        .unwrap_or_else(|| "the suite failed".to_string()),
+                    file: self.suites.last().and_then(|s| s.file.clone()),
+                    kind: "suite".into(),
+                    ..Default::default()
+                });
+                Node::SuiteProblem
+            }
+            _ => Node::Other,
+        };
+        Ok(node)
+    }
+
+    fn end<R: BufRead>(&mut self, node: Node, xml: &mut XmlReader<R>) {
+        match node {
+            Node::Suite => {
+                self.flush_pending();
+                if let Some(s) = self.suites.pop() {
+                    self.rebuild_path();
+                    self.close_suite(s);
+                }
+            }
+            Node::Case => self.finish_open_case(),
+            Node::CaseProblem => {
+                let text = self.take(xml);
+                if let Some(cs) = self.case.as_mut()
+                    && let Some(f) = cs.case.failure.as_mut()
+                    && f.trace.is_none()
+                    && !text.is_empty()
+                {
+                    f.trace = Some(text);
+                }
+            }
+            Node::CaseSkipped => {
+                let text = self.take(xml);
+                if let Some(cs) = self.case.as_mut()
+                    && cs.case.skip_reason.is_none()
+                    && !text.is_empty()
+                {
+                    cs.case.skip_reason = Some(text);
+                }
+            }
+            Node::Rerun => {
+                let text = self.take(xml);
+                if let Some(cs) = self.case.as_mut()
+                    && let Some(f) = cs.attempt.as_mut()
+                    && f.trace.is_none()
+                    && !text.is_empty()
+                {
+                    f.trace = Some(text);
+                }
+            }
+            // Not captured (a passing case so far): nothing to keep.
+            Node::CaseOutput(false) => {}
+            Node::CaseOutput(true) => {
+                let text = self.take(xml);
+                if let Some(cs) = self.case.as_mut()
+                    && !text.is_empty()
+                {
+                    cs.output.push(text);
+                }
+            }
+            Node::SuiteProblem => {
+                let text = self.take(xml);
+                if let Some(mut e) = self.suite_problem.take() {
+                    if !text.is_empty() {
+                        e.trace = Some(text);
+                    }
+                    self.sink.suite_error(e);
+                }
+            }
+            Node::Suites | Node::Other => {}
+        }
+    }
+
+    /// The captured text, cleaned of control characters and trimmed.
+    fn take<R: BufRead>(&self, xml: &mut XmlReader<R>) -> String {
+        let mut t = xml.take_text();
+        let ws = |c: char| c == '\n' || c == '\r' || c == ' ' || c == '\t';
+        // Trimmed in place: traces are the largest texts, no second copy.
+        let end = t.trim_end_matches(ws).len();
+        t.truncate(end);
+        let start = t.len() - t.trim_start_matches(ws).len();
+        t.drain(..start);
+        let control = |b: u8| b < 0x20 && b != b'\n' && b != b'\t' || b == 0x7f;
+        if t.bytes().fold(false, |acc, b| acc | control(b)) {
+            clean_control(&t)
+        } else {
+            t
+        }
+    }
+
+    /// Whether output of the current case is worth keeping: only for cases that need
+    /// attention (reporters write `<system-out>` after the failure elements).
+    fn wants_output(&self) -> bool {
+        self.case.as_ref().is_some_and(|cs| {
+            cs.failed || cs.errored || cs.flaky > 0 || cs.reruns > 0 || cs.not_run
+        }) && self.max_text > 0
+    }
+
+    /// Names of the open suites, outermost first (kept up to date on suite open/close, so a
+    /// case costs one clone of it).
+    fn suite_path(&self) -> Vec<String> {
+        self.path.clone()
+    }
+
+    fn rebuild_path(&mut self) {
+        self.path.clear();
+        self.path.extend(
+            self.suites
+                .iter()
+                .filter(|s| !s.name.is_empty())
+                .map(|s| s.name.clone()),
+        );
+    }
+
+    fn open_suite(&mut self, tag: &Tag<'_>) {
+        let name = tag
+            .attr("name")
+            .map(|n| clean_control(&n))
+            .unwrap_or_default();
+        if tag.attr("hostname").as_deref() == Some("tbd") {
+            self.dialect = Dialect::Catch2;
+        } else if name == "test" && tag.attr("package").as_deref() == Some("test") {
+            self.dialect = Dialect::Libtest;
+        }
+        let num = |k: &str| tag.attr(k).and_then(|v| v.trim().parse::<u64>().ok());
+        self.suites.push(SuiteFrame {
+            declared_tests: num("tests"),
+            declared_skipped: num("skipped"),
+            name,
+            file: tag.attr("file").map(|f| f.into_owned()),
+            ..Default::default()
+        });
+        self.rebuild_path();
+    }
+
+    /// libtest leaves `#[ignore]`d tests out of its JUnit and only counts them in the suite's
+    /// `skipped` attribute; `cargo test` counts them as "ignored". They are emitted as
+    /// skipped cases (without names: the file has none) so the counts match the summary line.
+    fn close_suite(&mut self, s: SuiteFrame) {
+        if self.dialect != Dialect::Libtest {
+            return;
+        }
+        let (Some(tests), Some(skipped)) = (s.declared_tests, s.declared_skipped) else {
+            return;
+        };
+        let missing = tests.saturating_sub(s.seen_tests);
+        if missing == 0 || missing != skipped.saturating_sub(s.seen_skipped) {
+            return;
+        }
+        for i in 1..=missing {
+            let mut c = Case::new(
+                format!("ignored test {i} of {missing} (not named in the report)"),
+                Status::Skipped,
+            );
+            c.suite = self.suite_path();
+            c.suite.push(s.name.clone());
+            c.skip_reason = Some("ignored (libtest lists only the count)".into());
+            self.sink.case(c);
+        }
+    }
+
+    fn open_case(&mut self, tag: &Tag<'_>) {
+        // One pass over the attributes (this runs for every test of a possibly huge file).
+        let mut case = Case {
+            suite: self.suite_path(),
+            ..Default::default()
+        };
+        let (mut class, mut time, mut skipped) = (None, None, false);
+        for (k, v) in tag.raw_attrs() {
+            match k {
+                b"name" => case.name = text_of(v),
+                b"classname" => case.classname = Some(text_of(v)),
+                b"class" => class = Some(v),
+                b"file" => case.file = Some(decode_attr(v).into_owned()),
+                b"line" => case.line = decode_attr(v).trim().parse().ok(),
+                b"time" => time = Some(v),
+                b"status" => {
+                    skipped |= ["disabled", "notrun", "skipped"]
+                        .iter()
+                        .any(|w| v.eq_ignore_ascii_case(w.as_bytes()));
+                }
+                b"result" => {
+                    skipped |= ["skipped", "suppressed"]
+                        .iter()
+                        .any(|w| v.eq_ignore_ascii_case(w.as_bytes()));
+                }
+                _ => {}
+            }
+        }
+        if case.classname.is_none() {
+            case.classname = class.map(text_of);
+        }
+        if case.file.is_none() {
+            case.file = self.suites.last().and_then(|s| s.file.clone());
+        }
+        if let Some(t) = time.map(decode_attr) {
+            case.duration = parse_seconds(&t);
+            if case.duration.is_none() && !t.trim().is_empty() {
+                self.sink.warning(
+                    Some(tag.position()),
+                    format!(
+                        "testcase {:?}: unreadable time={:?}, duration left out",
+                        case.name,
+                        t.as_ref()
+                    ),
+                );
+            }
+        }
+        self.case = Some(CaseState {
+            case,
+            skipped,
+            ..Default::default()
+        });
+    }
+
+    /// Emits the case being read (at its end tag, or when the file stops inside it).
+    fn finish_open_case(&mut self) {
+        let Some(mut cs) = self.case.take() else {
+            return;
+        };
+        // TAP::Formatter::JUnit writes a TODO test that passed as an error; TAP counts it as
+        // passed.
+        let todo_passed = cs.errored
+            && !cs.failed
+            && cs
+                .case
+                .failure
+                .as_ref()
+                .is_some_and(|f| f.kind.as_deref() == Some("TodoTestSucceeded"));
+        let status = if cs.not_run {
+            Status::Failed
+        } else if cs.skipped {
+            Status::Skipped
+        } else if todo_passed {
+            Status::Passed
+        } else if cs.errored && self.dialect == Dialect::Catch2 {
+            // Catch2 has no error category: an unexpected exception is a failed test case.
+            Status::Failed
+        } else if cs.errored {
+            Status::Errored
+        } else if cs.failed {
+            Status::Failed
+        } else {
+            Status::Passed
+        };
+        cs.case.status = status;
+        cs.case.retries = cs.flaky + cs.reruns;
+        cs.case.flaky = status == Status::Passed && cs.flaky > 0;
+        if cs.not_run && cs.case.failure.is_none() {
+            cs.case.failure = Some(Failure {
+                kind: Some("not run".into()),
+                message: cs.case.skip_reason.take(),
+                trace: None,
+            });
+        }
+        if cs.case.failure.is_none() && (cs.case.flaky || status.is_bad()) {
+            cs.case.failure = cs.attempt.take();
+        }
+        if status != Status::Skipped {
+            cs.case.skip_reason = None;
+        }
+        if !cs.output.is_empty() {
+            let joined = cs.output.join("\n");
+            cs.case.output = Some(super::text::bound_text(&joined, self.max_text));
+        }
+        if todo_passed {
+            cs.case.failure = None;
+        }
+        if let Some(e) = self.pseudo_case_error(&cs.case) {
+            // jest-junit writes a second, empty entry (`<failure>{}</failure>`) for the same
+            // suite: one error per suite is what happened.
+            let empty = e.trace.is_none() && e.message == LOAD_FAILED;
+            if !(empty && self.last_load_error.as_deref() == Some(e.suite.as_str())) {
+                self.last_load_error = Some(e.suite.clone());
+                self.sink.suite_error(e);
+            }
+            return;
+        }
+        if let Some(s) = self.suites.last_mut() {
+            s.seen_tests += 1;
+            s.seen_skipped += u64::from(cs.case.status == Status::Skipped);
+        }
+        if self.dialect == Dialect::Catch2 {
+            self.fold_section(cs.case);
+        } else {
+            self.sink.case(cs.case);
+        }
+    }
+
+    /// Catch2 writes each SECTION of a test case as its own `<testcase name="case/section">`;
+    /// Catch2 counts the test case once, failed if any section failed. Consecutive sections
+    /// of one test case are folded into one case named after the test case.
+    fn fold_section(&mut self, case: Case) {
+        let key = |c: &Case| -> Option<String> {
+            c.name.split_once('/').map(|(head, _)| head.to_string())
+        };
+        if let Some(prev) = self.pending.as_mut() {
+            let k = key(&case);
+            if k.is_some() && k == key(prev) && prev.classname == case.classname {
+                if let Some(k) = k {
+                    prev.name = k;
+                }
+                if case.status.rank() > prev.status.rank() {
+                    prev.status = case.status;
+                    prev.failure = case.failure;
+                    prev.output = case.output;
+                }
+                prev.duration = match (prev.duration, case.duration) {
+                    (Some(a), Some(b)) => Some(a + b),
+                    (a, b) => a.or(b),
+                };
+                return;
+            }
+        }
+        self.flush_pending();
+        self.pending = Some(case);
+    }
+
+    fn flush_pending(&mut self) {
+        if let Some(c) = self.pending.take() {
+            self.sink.case(c);
+        }
+    }
+
+    /// A testcase that is really a suite-level error: jest-junit's `reportTestSuiteErrors`
+    /// entries and vitest's entry for a file that failed to load.
+    fn pseudo_case_error(&self, c: &Case) -> Option<SuiteError> {
+        let jest = c.classname.as_deref() == Some("Test suite failed to run");
+        let vitest = self.dialect == Dialect::Vitest
+            && c.status.is_bad()
+            && c.classname.as_deref() == Some(c.name.as_str())
+            && c.suite.last().map(String::as_str) == Some(c.name.as_str());
+        if !jest && !vitest {
+            return None;
+        }
+        let f = c.failure.clone().unwrap_or_default();
+        let message = f
+            .message
+            .clone()
+            .filter(|m| !m.is_empty() && m != "{}")
+            .or_else(|| {
+                f.trace
+                    .as_deref()
+                    .filter(|t| *t != "{}")
+                    .and_then(|t| {
+                        t.lines()
+                            .map(|l| l.trim().trim_start_matches('●').trim())
+                            .find(|l| !l.is_empty() && !l.contains("Test suite failed to run"))
+                    })
+                    .map(str::to_string)
+            })
+            .unwrap_or_else(|| LOAD_FAILED.into());
+        Some(SuiteError {
+            suite: c.name.clone(),
+            message,
+            file: c.file.clone().or_else(|| Some(c.name.clone())),
+            kind: "load".into(),
+            trace: f.trace.filter(|t| t != "{}"),
+            ..Default::default()
+        })
+    }
+}
+
+fn attr_text(tag: &Tag<'_>, name: &str) -> Option<String> {
+    tag.attr_raw(name).map(text_of)
+}
+
+/// A decoded attribute value as owned text, control characters (and ANSI colours) removed.
+fn text_of(raw: &[u8]) -> String {
+    let v = decode_attr(raw);
+    if v.bytes()
+        .fold(false, |acc, b| acc | (b < 0x20 || b == 0x7f))
+    {
+        clean_control(&v)
+    } else {
+        v.into_owned()
+    }
+}
+
+fn failure_from(tag: &Tag<'_>) -> Failure {
+    Failure {
+        kind: attr_text(tag, "type").filter(|s| !s.is_empty()),
+        message: attr_text(tag, "message")
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty()),
+        trace: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parsers::{Collector, Format, parse_bytes};
+
+    fn parse_str(xml: &str) -> (Collector<'static>, Result<(), ParseError>) {
+        let (c, r) = parse_bytes(xml.as_bytes(), "r.xml", Some(Format::JunitXml));
+        (c, r.map(|_| ()))
+    }
+
+    fn all<'a>(c: &'a Collector<'_>) -> &'a [Case] {
+        c.all.as_deref().unwrap_or(&[])
+    }
+
+    #[test]
+    fn statuses_follow_the_documented_precedence() {
+        let (c, r) = parse_str(
+            r#"<testsuite name="s">
+              <testcase classname="k" name="pass" time="0.5"/>
+              <testcase name="fail"><failure type="AssertionError" message="m1">trace1</failure>
+                 <failure message="m2">trace2</failure></testcase>
+              <testcase name="err"><error message="e"/></testcase>
+              <testcase name="both"><failure message="f"/><error message="e"/></testcase>
+              <testcase name="mayfail"><skipped message="mayfail"/><failure message="x"/></testcase>
+              <testcase name="disabled" status="disabled"/>
+              <testcase name="suppressed" status="notrun" result="suppressed"/>
+              <testcase name="notrun"><skipped message="Unable to find executable"/></testcase>
+            </testsuite>"#,
+        );
+        r.unwrap();
+        let got: Vec<(&str, Status)> = all(&c)
+            .iter()
+            .map(|k| (k.name.as_str(), k.status))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("pass", Status::Passed),
+                ("fail", Status::Failed),
+                ("err", Status::Errored),
+                ("both", Status::Errored),
+                ("mayfail", Status::Skipped),
+                ("disabled", Status::Skipped),
+                ("suppressed", Status::Skipped),
+                ("notrun", Status::Failed),
+            ]
+        );
+        let fail = &all(&c)[1];
+        let f = fail.failure.as_ref().unwrap();
+        assert_eq!(
+            (f.kind.as_deref(), f.message.as_deref(), f.trace.as_deref()),
+            (Some("AssertionError"), Some("m1"), Some("trace1"))
+        );
+        assert_eq!(all(&c)[0].duration, Some(0.5));
+        assert_eq!(all(&c)[0].suite, ["s"]);
+        assert_eq!(all(&c)[0].classname.as_deref(), Some("k"));
+        assert_eq!(all(&c)[4].skip_reason.as_deref(), Some("mayfail"));
+        assert_eq!(c.counts.tests, 8);
+    }
+
+    #[test]
+    fn surefire_and_nextest_reruns() {
+        let (c, r) = parse_str(
+            r#"<testsuites><testsuite name="s">
+              <testcase name="flaky"><flakyFailure message="first" type="T"><stackTrace>at X</stackTrace></flakyFailure>
+                 <flakyError message="second"/><system-out>attempt log</system-out></testcase>
+              <testcase name="always"><failure message="last"/><rerunFailure message="r1"/><rerunFailure message="r2"/></testcase>
+            </testsuite></testsuites>"#,
+        );
+        r.unwrap();
+        let k = &all(&c)[0];
+        assert_eq!((k.status, k.flaky, k.retries), (Status::Passed, true, 2));
+        let f = k.failure.as_ref().unwrap();
+        assert_eq!(
+            (f.message.as_deref(), f.trace.as_deref()),
+            (Some("first"), Some("at X"))
+        );
+        assert_eq!(k.output.as_deref(), Some("attempt log"));
+        let k = &all(&c)[1];
+        assert_eq!((k.status, k.flaky, k.retries), (Status::Failed, false, 2));
+        assert_eq!(k.failure.as_ref().unwrap().message.as_deref(), Some("last"));
+        assert_eq!(
+            (c.counts.passed, c.counts.flaky, c.counts.failed),
+            (1, 1, 1)
+        );
+    }
+
+    #[test]
+    fn nested_suites_locations_and_bare_testsuites_root() {
+        let (c, r) = parse_str(
+            r#"<testsuites><testsuite name="tests" file="/t">
+                <testsuite name="MathTest" file="/t/MathTest.php">
+                  <testsuite name="MathTest::testAdd">
+                    <testcase name="testAdd with data set #0" file="/t/MathTest.php" line="12"/>
+                  </testsuite>
+                  <testcase name="testSub"/>
+                </testsuite></testsuite></testsuites>"#,
+        );
+        r.unwrap();
+        let k = &all(&c)[0];
+        assert_eq!(k.suite, ["tests", "MathTest", "MathTest::testAdd"]);
+        assert_eq!(
+            (k.file.as_deref(), k.line),
+            (Some("/t/MathTest.php"), Some(12))
+        );
+        // Inherits the enclosing suite's file.
+        assert_eq!(all(&c)[1].file.as_deref(), Some("/t/MathTest.php"));
+    }
+
+    #[test]
+    fn concatenated_documents_are_both_counted() {
+        let doc = "<?xml version=\"1.0\"?><testsuite name=\"a\"><testcase name=\"x\"/></testsuite>\n\
+                   <?xml version=\"1.0\"?><testsuite name=\"b\"><testcase name=\"y\"><failure/></testcase></testsuite>\n";
+        let (c, r) = parse_str(doc);
+        r.unwrap();
+        assert_eq!((c.counts.tests, c.counts.failed), (2, 1));
+        assert_eq!(all(&c)[1].suite, ["b"]);
+    }
+
+    #[test]
+    fn suite_level_problems_are_suite_errors_not_tests() {
+        let (c, r) = parse_str(
+            r#"<testsuites name="jest tests"><testsuite name="t.pl">
+                 <testcase name="1 - ok"/>
+                 <error message="Dubious, test returned 255">exit status</error>
+               </testsuite>
+               <testsuite name="spec/broken.spec.js">
+                 <testcase classname="Test suite failed to run" name="spec/broken.spec.js"><error>  ● Test suite failed to run
+
+    Cannot find module 'x'</error></testcase>
+               </testsuite></testsuites>"#,
+        );
+        r.unwrap();
+        assert_eq!(c.counts.tests, 1);
+        assert_eq!(c.suite_errors.len(), 2);
+        assert_eq!(c.suite_errors[0].suite, "t.pl");
+        assert_eq!(c.suite_errors[0].message, "Dubious, test returned 255");
+        assert_eq!(c.suite_errors[0].trace.as_deref(), Some("exit status"));
+        assert_eq!(c.suite_errors[1].kind, "load");
+        assert_eq!(c.suite_errors[1].message, "Cannot find module 'x'");
+        assert_eq!(
+            c.suite_errors[1].file.as_deref(),
+            Some("spec/broken.spec.js")
+        );
+    }
+
+    #[test]
+    fn vitest_file_load_errors_are_suite_errors() {
+        let (c, r) = parse_str(
+            r#"<testsuites name="vitest tests"><testsuite name="a.spec.js">
+                 <testcase classname="a.spec.js" name="a.spec.js"><failure message="boom" type="Error"/></testcase>
+               </testsuite><testsuite name="b.spec.js">
+                 <testcase classname="b.spec.js" name="works"/></testsuite></testsuites>"#,
+        );
+        r.unwrap();
+        assert_eq!(c.counts.tests, 1);
+        assert_eq!(c.suite_errors.len(), 1);
+        assert_eq!(c.suite_errors[0].message, "boom");
+    }
+
+    #[test]
+    fn catch2_sections_fold_into_their_test_case() {
+        let (c, r) = parse_str(
+            r#"<testsuites><testsuite name="x" hostname="tbd">
+                 <testcase classname="x.global" name="sections/a"/>
+                 <testcase classname="x.global" name="sections/b"><failure message="no"/></testcase>
+                 <testcase classname="x.global" name="throws"><error type="TEST_CASE"/></testcase>
+                 <testcase classname="x.global" name="other/a"/>
+               </testsuite></testsuites>"#,
+        );
+        r.unwrap();
+        let got: Vec<(&str, Status)> = all(&c)
+            .iter()
+            .map(|k| (k.name.as_str(), k.status))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("sections", Status::Failed),
+                ("throws", Status::Failed),
+                ("other/a", Status::Passed)
+            ]
+        );
+    }
+
+    #[test]
+    fn libtest_ignored_tests_come_from_the_suite_attributes() {
+        let (c, r) = parse_str(
+            r#"<testsuites><testsuite name="test" package="test" id="0" errors="0" failures="1" tests="4" skipped="2">
+               <testcase classname="t" name="a"/><testcase classname="t" name="b"><failure/></testcase>
+               </testsuite></testsuites>"#,
+        );
+        r.unwrap();
+        assert_eq!((c.counts.tests, c.counts.skipped), (4, 2));
+        // Other dialects never get invented cases from attributes.
+        let (c, _) = parse_str(r#"<testsuite name="p" tests="6" skipped="2"></testsuite>"#);
+        assert_eq!(c.counts.tests, 0);
+    }
+
+    #[test]
+    fn output_is_kept_for_failures_only_and_bounded() {
+        let big = "x".repeat(100_000);
+        let xml = format!(
+            r#"<testsuite><testcase name="p"><system-out>{big}</system-out></testcase>
+               <testcase name="f"><failure/><system-out>head {big} tail</system-out><system-err>err</system-err></testcase></testsuite>"#
+        );
+        let (c, r) = parse_str(&xml);
+        r.unwrap();
+        assert_eq!(all(&c)[0].output, None);
+        let out = all(&c)[1].output.as_deref().unwrap();
+        assert!(
+            out.len() <= ParseOptions::default().max_text_bytes + 16,
+            "{}",
+            out.len()
+        );
+        assert!(
+            out.starts_with("head x") && out.ends_with("err"),
+            "{out:.40}"
+        );
+        assert!(out.contains("bytes cut by codeloop"));
+    }
+
+    #[test]
+    fn lenient_attributes_warn_with_a_position() {
+        let (c, r) = parse_str(
+            "<testsuite>\n<testcase name=\"a\" time=\"1,234.5\"/>\n<testcase name=\"b\" time=\"soon\"/>\n<testcase name=\"c\x01\u{1b}[31m\"/></testsuite>",
+        );
+        r.unwrap();
+        assert_eq!(all(&c)[0].duration, Some(1234.5));
+        assert_eq!(all(&c)[1].duration, None);
+        assert_eq!(all(&c)[2].name, "c");
+        let (pos, msg) = &c.warnings[0];
+        assert_eq!(pos.map(|p| p.line), Some(3));
+        assert!(msg.contains("time=\"soon\""), "{msg}");
+    }
+
+    #[test]
+    fn truncated_files_keep_what_was_read_and_say_where() {
+        let (c, r) = parse_str(
+            "<testsuite name=\"s\">\n<testcase name=\"a\"/>\n<testcase name=\"b\"><failure message=\"m\">partial tra",
+        );
+        let e = r.unwrap_err();
+        assert_eq!(e.position.map(|p| p.line), Some(3));
+        assert!(e.message.contains("truncated"), "{e}");
+        assert_eq!((c.counts.passed, c.counts.failed), (1, 1));
+        assert_eq!(
+            all(&c)[1].failure.as_ref().unwrap().message.as_deref(),
+            Some("m")
+        );
+        // Cut before the case's outcome: not counted at all.
+        let (c, r) =
+            parse_str("<testsuite><testcase name=\"a\"/><testcase name=\"b\"><system-out>lo");
+        assert!(r.is_err());
+        assert_eq!(c.counts.tests, 1);
+    }
+
+    #[test]
+    fn other_xml_is_rejected_with_a_clear_message() {
+        for (doc, root) in [
+            (
+                "<?xml version=\"1.0\"?><project><modelVersion>4</modelVersion></project>",
+                "project",
+            ),
+            ("<svg xmlns=\"http://www.w3.org/2000/svg\"/>", "svg"),
+            ("<suites><suite name=\"x\"/></suites>", "suites"),
+        ] {
+            let (c, r) = parse_str(doc);
+            let e = r.unwrap_err();
+            assert!(e.message.contains(&format!("<{root}>")), "{e}");
+            assert!(e.message.contains("not a JUnit report"), "{e}");
+            assert_eq!(c.counts.tests, 0);
+        }
+        let (_, r) = parse_str("<?xml version=\"1.0\"?>\n<!-- nothing -->\n");
+        assert!(r.unwrap_err().message.contains("no <testsuites>"));
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        let mut doc = String::new();
+        for _ in 0..100_000 {
+            doc.push_str("<testsuite>");
+        }
+        let (_, r) = parse_str(&doc);
+        assert!(r.unwrap_err().message.contains("nested deeper"));
+    }
 }

@@ -7,6 +7,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub mod lenient;
+
+pub use lenient::LoadError;
+
 /// Default location of the config file, relative to the working directory.
 pub const CONFIG_PATH: &str = ".codeloop/config.json";
 /// Default location of the plugin file, relative to the working directory.
@@ -15,7 +19,7 @@ pub const PLUGINS_PATH: &str = ".codeloop/plugins.json";
 pub const ARTIFACTS_DIR: &str = ".codeloop";
 
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct Config {
     /// Documentation pointer; ignored.
     #[serde(rename = "$schema", skip_serializing_if = "Option::is_none")]
@@ -27,7 +31,7 @@ pub struct Config {
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct VerifyConfig {
     /// Per-runner timeout in seconds (a plugin runner's `timeout_sec` wins).
     pub timeout_sec: u64,
@@ -42,6 +46,8 @@ pub struct VerifyConfig {
     /// Bound for each message/trace/output kept per test case.
     pub max_text_bytes: usize,
     pub artifacts_dir: Option<String>,
+    /// Seconds between SIGTERM and SIGKILL when a runner times out or codeloop is stopped.
+    pub grace_sec: u64,
 }
 
 impl Default for VerifyConfig {
@@ -54,6 +60,7 @@ impl Default for VerifyConfig {
             builtin_runners: true,
             max_text_bytes: 16 * 1024,
             artifacts_dir: None,
+            grace_sec: 5,
         }
     }
 }
@@ -69,7 +76,7 @@ pub enum FailOn {
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct Weights {
     pub build: f64,
     pub tests: f64,
@@ -91,7 +98,7 @@ impl Default for Weights {
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct GateConfig {
     /// The gate fails below this score (0–100).
     pub min_score: f64,
@@ -131,7 +138,7 @@ pub enum BadgeStyle {
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct BadgeConfig {
     pub style: BadgeStyle,
     pub label: String,
@@ -156,7 +163,7 @@ impl Default for BadgeConfig {
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct ReportConfig {
     /// Directory with template overrides (comment.md, summary.md, report.html, badge.svg).
     pub template_dir: Option<String>,
@@ -191,7 +198,7 @@ pub enum CommentMode {
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct PublishConfig {
     pub comment: CommentMode,
     /// With `comment: on-failure`, delete a stale comment when the gate passes.
@@ -231,10 +238,36 @@ pub enum SettingsError {
     },
     #[error("invalid setting in `{path}`: {message}")]
     Invalid { path: PathBuf, message: String },
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error("invalid value {value:?} in environment variable `{var}`: {message}")]
+    Env {
+        var: String,
+        value: String,
+        message: String,
+    },
+}
+
+impl SettingsError {
+    /// How to fix it, for the `hint:` line.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            SettingsError::Load(e) => Some(e.hint()),
+            SettingsError::Env { var, .. } => {
+                Some(format!("unset `{var}` or give it a valid value"))
+            }
+            SettingsError::Json { .. } => Some("fix the JSON syntax near that line".into()),
+            SettingsError::Read { .. } => {
+                Some("check the path and its permissions (or pass --config FILE)".into())
+            }
+            SettingsError::Invalid { .. } => None,
+        }
+    }
 }
 
 impl Config {
-    /// Loads `path` if it exists (defaults otherwise). Returns warnings for lenient reads.
+    /// Loads `path` if it exists (defaults otherwise). Returns warnings for unknown keys.
+    /// Errors name the file, the line and the key (see [`lenient`]).
     pub fn load(path: &Path) -> Result<(Config, Vec<String>), SettingsError> {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
@@ -248,12 +281,107 @@ impl Config {
                 });
             }
         };
-        let cfg: Config = serde_json::from_str(&text).map_err(|e| SettingsError::Json {
-            path: path.to_path_buf(),
-            line: e.line(),
-            column: e.column(),
-            message: e.to_string(),
-        })?;
-        Ok((cfg, Vec::new()))
+        Config::from_text(path, &text)
+    }
+
+    /// Parses the text of a config file (`path` is used in messages only).
+    pub fn from_text(path: &Path, text: &str) -> Result<(Config, Vec<String>), SettingsError> {
+        let l = lenient::load::<Config>(path, text, &Config::shape())?;
+        Ok((l.value, l.warnings))
+    }
+
+    /// Every valid key, for unknown-key warnings: the default config serialized.
+    pub fn shape() -> serde_json::Value {
+        let mut v = serde_json::to_value(Config::default()).unwrap_or_default();
+        if let Some(m) = v.as_object_mut() {
+            m.insert("$schema".into(), serde_json::Value::Null);
+        }
+        v
+    }
+
+    /// The environment layer (between config.json and CLI flags). `get` reads a variable;
+    /// passed in so tests need not touch the process environment.
+    ///
+    /// `CODELOOP_TIMEOUT_SEC`, `CODELOOP_JOBS`, `CODELOOP_GRACE_SEC` (numbers),
+    /// `CODELOOP_REPORTS` and `CODELOOP_RUNNERS` (comma- or newline-separated lists).
+    /// (`CODELOOP_ARTIFACTS_DIR` and `CODELOOP_CONFIG` are read by the CLI itself.)
+    pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), SettingsError> {
+        fn num<T: std::str::FromStr>(var: &str, v: &str) -> Result<T, SettingsError> {
+            v.trim().parse().map_err(|_| SettingsError::Env {
+                var: var.into(),
+                value: v.into(),
+                message: "expected a whole number".into(),
+            })
+        }
+        let present = |var: &str| get(var).filter(|v| !v.trim().is_empty());
+        if let Some(v) = present("CODELOOP_TIMEOUT_SEC") {
+            self.verify.timeout_sec = num("CODELOOP_TIMEOUT_SEC", &v)?;
+        }
+        if let Some(v) = present("CODELOOP_JOBS") {
+            self.verify.jobs = num("CODELOOP_JOBS", &v)?;
+        }
+        if let Some(v) = present("CODELOOP_GRACE_SEC") {
+            self.verify.grace_sec = num("CODELOOP_GRACE_SEC", &v)?;
+        }
+        let list = |v: String| -> Vec<String> {
+            v.split([',', '\n'])
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect()
+        };
+        if let Some(v) = present("CODELOOP_REPORTS") {
+            self.verify.reports = list(v);
+        }
+        if let Some(v) = present("CODELOOP_RUNNERS") {
+            self.verify.runners = list(v);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_warn_and_known_ones_load() {
+        let text = r#"{"_comment": "starter", "verify": {"timeout_sec": 60, "jbos": 2},
+                       "gate": {"min_score": 80}}"#;
+        let (c, w) = Config::from_text(Path::new(".codeloop/config.json"), text).unwrap();
+        assert_eq!(c.verify.timeout_sec, 60);
+        assert_eq!(c.gate.min_score, 80.0);
+        assert_eq!(c.verify.jobs, 0);
+        assert_eq!(w.len(), 1);
+        assert!(w[0].contains("did you mean `verify.jobs`"), "{}", w[0]);
+    }
+
+    #[test]
+    fn wrong_type_error_names_file_line_and_key() {
+        let text = "{\n  \"verify\": {\n    \"jobs\": \"four\"\n  }\n}\n";
+        let e = Config::from_text(Path::new("cfg.json"), text).unwrap_err();
+        let s = e.to_string();
+        assert!(
+            s.contains("`cfg.json`") && s.contains("line 3") && s.contains("`verify.jobs`"),
+            "{s}"
+        );
+        assert!(e.hint().is_some());
+    }
+
+    #[test]
+    fn env_overrides_config_and_rejects_garbage() {
+        let mut c = Config::default();
+        let env = |k: &str| match k {
+            "CODELOOP_TIMEOUT_SEC" => Some("7".to_string()),
+            "CODELOOP_REPORTS" => Some("a.xml, b/*.xml\nc.json".to_string()),
+            _ => None,
+        };
+        c.apply_env(env).unwrap();
+        assert_eq!(c.verify.timeout_sec, 7);
+        assert_eq!(c.verify.reports, vec!["a.xml", "b/*.xml", "c.json"]);
+        let e = c
+            .apply_env(|k| (k == "CODELOOP_JOBS").then(|| "many".to_string()))
+            .unwrap_err();
+        assert!(e.to_string().contains("CODELOOP_JOBS"), "{e}");
     }
 }

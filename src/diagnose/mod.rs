@@ -1,0 +1,847 @@
+//! Diagnose (pure): turns a run's results (verify.json, the failing cases, the findings) into
+//! problems — each with a category, a repo-relative location, bounded evidence and a command
+//! to reproduce it — and folds them into repair tasks, one per root cause, ordered build →
+//! crashes → failures → lint. Also renders GitHub annotations, SARIF 2.1.0 and GitLab Code
+//! Quality from the result ([`output`]).
+//!
+//! No I/O here: the `diagnose` command streams cases.jsonl (keeping only the failing and
+//! flaky ones), reads log tails, and afterwards checks locations against the workspace.
+
+pub mod location;
+pub mod output;
+pub mod reproduce;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use crate::model::{
+    Case, Category, DiagnoseDoc, Finding, Location, Problem, RepairTask, RunnerKind, RunnerResult,
+    RunnerStatus, SCHEMA_VERSION, Severity, Status, SuiteError, VerifyDoc,
+};
+use crate::parsers::text::clean_control;
+use location::{PathContext, normalize_path, user_frame_at};
+
+/// Bounds of the diagnosis.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Problems kept in diagnose.json; the rest are counted in `truncated`.
+    pub max_problems: usize,
+    /// Bytes of evidence per problem.
+    pub evidence_bytes: usize,
+    /// Lines of trace kept before and after the user's frame.
+    pub context_lines: usize,
+    /// Extra workspace roots (`GITHUB_WORKSPACE`, `CI_PROJECT_DIR`) besides verify's cwd.
+    pub roots: Vec<String>,
+    /// The workspace's files, repo-relative (listed by the command layer), for paths printed
+    /// on another machine or in a container.
+    pub workspace_files: Option<std::sync::Arc<std::collections::HashSet<String>>>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            max_problems: 2000,
+            evidence_bytes: 2000,
+            context_lines: 3,
+            roots: Vec::new(),
+            workspace_files: None,
+        }
+    }
+}
+
+/// What diagnose reads.
+#[derive(Clone, Copy, Debug)]
+pub struct Input<'a> {
+    pub verify: &'a VerifyDoc,
+    /// Non-passing and flaky cases (passing ones are not needed and may be millions).
+    pub cases: &'a [Case],
+    pub findings: &'a [Finding],
+    /// Runner id → the tail of its logs, for runners that failed without results.
+    pub logs: &'a BTreeMap<String, String>,
+}
+
+static CRASH: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)segmentation fault|\bSIG(?:SEGV|ABRT|BUS|ILL|FPE|KILL)\b|core dumped|has overflowed its stack|stack overflow|fatal runtime error|access violation|killed by signal|(?m:^\s*panic: )|fatal error: (?:all goroutines|concurrent map)|out of memory",
+    )
+    .expect("static regex")
+});
+static TIMEOUT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\btimed out\b|exceeded timeout|timeout of \d+ ?ms|\bTimeoutError\b|test timed out|panic: test timed out|\btimeout after\b|Timeout >")
+        .expect("static regex")
+});
+
+/// Category of a failing case from its status and failure text.
+pub fn case_category(case: &Case) -> Category {
+    if case.status == Status::Passed && case.flaky {
+        return Category::Flaky;
+    }
+    let text = failure_text(case);
+    if CRASH.is_match(&text) {
+        Category::Crash
+    } else if TIMEOUT.is_match(&text) {
+        Category::Timeout
+    } else if case.status == Status::Errored {
+        Category::TestError
+    } else {
+        Category::TestFailure
+    }
+}
+
+fn failure_text(case: &Case) -> String {
+    let mut t = String::new();
+    if let Some(f) = &case.failure {
+        for s in [&f.kind, &f.message, &f.trace].into_iter().flatten() {
+            t.push_str(s);
+            t.push('\n');
+        }
+    }
+    t
+}
+
+/// Diagnoses a run held in memory: [`Diagnoser`] over `input.cases`.
+pub fn diagnose(input: &Input, opts: &Options) -> DiagnoseDoc {
+    let mut d = Diagnoser::new(input.verify, input.findings, input.logs, opts);
+    for c in input.cases {
+        d.add_case(c);
+    }
+    d.finish()
+}
+
+/// Incremental diagnosis: runner-level problems and findings first, then one failing case at
+/// a time (so a caller streaming cases.jsonl keeps only problems, not whole cases).
+pub struct Diagnoser<'a> {
+    verify: &'a VerifyDoc,
+    opts: &'a Options,
+    runners: HashMap<&'a str, &'a RunnerResult>,
+    contexts: HashMap<String, PathContext>,
+    problems: Vec<Problem>,
+}
+
+impl<'a> Diagnoser<'a> {
+    pub fn new(
+        verify: &'a VerifyDoc,
+        findings: &[Finding],
+        logs: &BTreeMap<String, String>,
+        opts: &'a Options,
+    ) -> Self {
+        let runners = verify.runners.iter().map(|r| (r.id.as_str(), r)).collect();
+        let mut d = Diagnoser {
+            verify,
+            opts,
+            runners,
+            contexts: HashMap::new(),
+            problems: Vec::new(),
+        };
+        // Runner-level problems first: they explain missing results.
+        for r in &verify.runners {
+            for p in runner_problems(r, logs, opts) {
+                d.push(p);
+            }
+            for se in &r.suite_errors {
+                let p = suite_problem(r, se, &d.context(&r.id), opts);
+                d.push(p);
+            }
+        }
+        for f in findings {
+            let r = d.runners.get(f.runner.as_str()).copied();
+            let p = finding_problem(f, r, &d.context(&f.runner));
+            d.push(p);
+        }
+        d
+    }
+
+    /// How a runner's printed paths become repo-relative (cached per runner).
+    fn context(&mut self, runner: &str) -> PathContext {
+        if let Some(c) = self.contexts.get(runner) {
+            return c.clone();
+        }
+        let v = self.verify;
+        let base = self
+            .runners
+            .get(runner)
+            .and_then(|r| r.cwd.as_deref())
+            .map(|c| relative_base(c, &v.cwd))
+            .unwrap_or_default();
+        let mut roots = vec![v.cwd.clone()];
+        roots.extend(self.opts.roots.iter().cloned());
+        let ctx = PathContext::new(roots, &base).with_files(self.opts.workspace_files.clone());
+        self.contexts.insert(runner.to_string(), ctx.clone());
+        ctx
+    }
+
+    fn push(&mut self, mut p: Problem) {
+        p.id = format!("p{}", self.problems.len() + 1);
+        self.problems.push(p);
+    }
+
+    /// Adds one case; passing, non-flaky cases are ignored.
+    pub fn add_case(&mut self, c: &Case) {
+        if !(c.status.is_bad() || c.flaky) {
+            return;
+        }
+        let r = self.runners.get(c.runner.as_str()).copied();
+        let ctx = self.context(&c.runner);
+        let p = case_problem(c, r, &ctx, self.opts);
+        self.push(p);
+    }
+
+    /// Folds the problems into tasks and bounds the problem list.
+    pub fn finish(self) -> DiagnoseDoc {
+        let mut problems = self.problems;
+        let tasks = fold_tasks(&problems);
+        let total = problems.len();
+        let max = self.opts.max_problems;
+        let mut truncated = 0;
+        if total > max {
+            // Keep one problem of every task first (most important tasks first), then fill
+            // up with the others, so each task still points at a problem in the file.
+            let mut keep: Vec<bool> = vec![false; total];
+            let mut kept = 0;
+            let index = |pid: &str| {
+                pid.strip_prefix('p')
+                    .and_then(|n| n.parse::<usize>().ok())
+                    .filter(|i| *i >= 1 && *i <= total)
+                    .map(|i| i - 1)
+            };
+            for pass in 0..2 {
+                for t in &tasks {
+                    let ids = if pass == 0 {
+                        &t.problems[..t.problems.len().min(1)]
+                    } else {
+                        &t.problems[..]
+                    };
+                    for pid in ids {
+                        if kept >= max {
+                            break;
+                        }
+                        if let Some(i) = index(pid)
+                            && !keep[i]
+                        {
+                            keep[i] = true;
+                            kept += 1;
+                        }
+                    }
+                }
+            }
+            let mut i = 0;
+            problems.retain(|_| {
+                i += 1;
+                keep[i - 1]
+            });
+            truncated = (total - problems.len()) as u64;
+        }
+        DiagnoseDoc {
+            schema_version: SCHEMA_VERSION,
+            run_id: self.verify.run_id.clone(),
+            problems,
+            tasks,
+            truncated,
+        }
+    }
+}
+
+/// The runner's cwd relative to the workspace (`python`), or empty.
+fn relative_base(runner_cwd: &str, workspace: &str) -> String {
+    let r = runner_cwd.replace('\\', "/");
+    let w = workspace.replace('\\', "/");
+    let w = w.trim_end_matches('/');
+    if let Some(rest) = r.strip_prefix(w) {
+        return rest.trim_matches('/').to_string();
+    }
+    if r.starts_with('/') {
+        String::new()
+    } else {
+        r.trim_start_matches("./").trim_matches('/').to_string()
+    }
+}
+
+fn runner_problems(
+    r: &RunnerResult,
+    logs: &BTreeMap<String, String>,
+    opts: &Options,
+) -> Vec<Problem> {
+    let mut out = Vec::new();
+    let log = logs
+        .get(&r.id)
+        .map(|l| bounded(&clean_control(l), opts.evidence_bytes))
+        .unwrap_or_default();
+    let hint = r.hint.clone().unwrap_or_default();
+    let evidence = [hint.as_str(), log.as_str()]
+        .iter()
+        .filter(|s| !s.is_empty())
+        .cloned()
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mk = |category: Category, title: String, severity: Severity| Problem {
+        id: String::new(),
+        category,
+        runner: r.id.clone(),
+        test: None,
+        title,
+        location: None,
+        evidence: evidence.clone(),
+        reproduce: r.command.clone(),
+        severity,
+    };
+    let has_findings = r.lint.total() > 0;
+    let has_results = r.counts.tests > 0 || has_findings || !r.suite_errors.is_empty();
+    match r.status {
+        RunnerStatus::Timeout => out.push(mk(
+            Category::Timeout,
+            format!("runner `{}` timed out after {:.0}s", r.id, r.duration),
+            Severity::Error,
+        )),
+        RunnerStatus::Crashed => out.push(mk(
+            Category::Crash,
+            match r.signal {
+                Some(s) => format!("runner `{}` crashed (killed by signal {s})", r.id),
+                None => format!("runner `{}` crashed", r.id),
+            },
+            Severity::Error,
+        )),
+        RunnerStatus::Blocked => out.push(mk(
+            Category::Blocked,
+            if r.depends_on.is_empty() {
+                format!("runner `{}` was not run: a build it needs failed", r.id)
+            } else {
+                format!(
+                    "runner `{}` was not run: build `{}` failed",
+                    r.id,
+                    r.depends_on.join("`, `")
+                )
+            },
+            Severity::Error,
+        )),
+        RunnerStatus::Unavailable => out.push(mk(
+            Category::Unavailable,
+            format!("runner `{}` could not run: its tool is not installed", r.id),
+            Severity::Error,
+        )),
+        RunnerStatus::Interrupted => out.push(mk(
+            Category::NoResults,
+            format!("runner `{}` was interrupted before it finished", r.id),
+            Severity::Error,
+        )),
+        RunnerStatus::Skipped => {}
+        RunnerStatus::Failed | RunnerStatus::Passed => {
+            let build_explained = r.suite_errors.iter().any(|s| s.kind == "build")
+                || (r.kind == RunnerKind::Build && r.lint.errors > 0);
+            if r.kind == RunnerKind::Build && r.status == RunnerStatus::Failed && !build_explained {
+                out.push(mk(
+                    Category::BuildError,
+                    match r.exit_code {
+                        Some(c) => format!("build `{}` failed (exit code {c})", r.id),
+                        None => format!("build `{}` failed", r.id),
+                    },
+                    Severity::Error,
+                ));
+            } else if r.kind == RunnerKind::Lint
+                && r.status == RunnerStatus::Failed
+                && !has_findings
+                && r.parse_errors.is_empty()
+            {
+                out.push(mk(
+                    Category::NoResults,
+                    match r.exit_code {
+                        Some(c) => format!(
+                            "lint runner `{}` exited with code {c} but reported no finding",
+                            r.id
+                        ),
+                        None => format!("lint runner `{}` failed but reported no finding", r.id),
+                    },
+                    Severity::Error,
+                ));
+            } else if r.kind == RunnerKind::Test && !has_results && r.parse_errors.is_empty() {
+                let why = if r.result_files.is_empty() {
+                    "wrote no result file".to_string()
+                } else {
+                    "result files hold no tests".to_string()
+                };
+                out.push(mk(
+                    Category::NoResults,
+                    format!("runner `{}` produced no test results: it {why}", r.id),
+                    Severity::Error,
+                ));
+            } else if r.kind == RunnerKind::Test
+                && r.status == RunnerStatus::Failed
+                && r.counts.bad() == 0
+                && r.suite_errors.is_empty()
+                && r.parse_errors.is_empty()
+            {
+                out.push(mk(
+                    Category::TestError,
+                    match r.exit_code {
+                        Some(c) => format!(
+                            "runner `{}` exited with code {c} but its results show no failing test",
+                            r.id
+                        ),
+                        None => format!(
+                            "runner `{}` failed but its results show no failing test",
+                            r.id
+                        ),
+                    },
+                    Severity::Error,
+                ));
+            }
+        }
+    }
+    for pe in &r.parse_errors {
+        let pos = pe.position.map(|p| format!(" at {p}")).unwrap_or_default();
+        let mut p = mk(
+            Category::ParseError,
+            format!("cannot read result file `{}`{pos}", pe.file),
+            Severity::Error,
+        );
+        p.evidence = bounded(&clean_control(&pe.message), opts.evidence_bytes);
+        p.reproduce = None;
+        out.push(p);
+    }
+    out
+}
+
+fn suite_problem(r: &RunnerResult, se: &SuiteError, ctx: &PathContext, opts: &Options) -> Problem {
+    let text = format!("{}\n{}", se.message, se.trace.as_deref().unwrap_or(""));
+    let category = if se.kind == "build" {
+        Category::BuildError
+    } else if CRASH.is_match(&text) {
+        Category::Crash
+    } else if TIMEOUT.is_match(&text) {
+        Category::Timeout
+    } else {
+        Category::TestError
+    };
+    let own = se.file.as_deref().and_then(|f| normalize_path(f, ctx));
+    let (location, at) = locate(&text, ctx, own.as_deref(), se.line);
+    let what = match se.kind.as_str() {
+        "build" => "does not build",
+        "load" => "failed to load",
+        "bailout" => "bailed out",
+        "hook" => "hook failed",
+        _ => "failed",
+    };
+    Problem {
+        id: String::new(),
+        category,
+        runner: r.id.clone(),
+        test: None,
+        title: one_line(
+            &format!(
+                "{} {what}: {}",
+                normalize_path(&se.suite, ctx)
+                    .filter(|_| se.suite.contains('/'))
+                    .unwrap_or_else(|| se.suite.clone()),
+                first_line(&se.message)
+            ),
+            200,
+        ),
+        location,
+        evidence: evidence(first_line(&se.message), &text, at, opts),
+        reproduce: r.command.clone(),
+        severity: Severity::Error,
+    }
+}
+
+/// Build tools whose error findings are build errors, not lint.
+const BUILD_TOOLS: &[&str] = &[
+    "rustc", "cargo", "tsc", "gcc", "clang", "javac", "kotlinc", "go", "go build", "go vet",
+    "msbuild", "dotnet", "csc", "mcs",
+];
+
+fn finding_problem(f: &Finding, r: Option<&RunnerResult>, ctx: &PathContext) -> Problem {
+    let build = f.severity == Severity::Error
+        && (r.is_some_and(|r| r.kind == RunnerKind::Build)
+            || BUILD_TOOLS.contains(&f.tool.to_ascii_lowercase().as_str()));
+    let location = f
+        .file
+        .as_deref()
+        .and_then(|p| normalize_path(p, ctx))
+        .map(|file| Location {
+            file,
+            line: f.line.filter(|l| *l > 0),
+            column: f.line.and(f.column).filter(|c| *c > 0),
+            exists: None,
+        });
+    let rule = f
+        .rule
+        .as_deref()
+        .map(|r| format!(" [{r}]"))
+        .unwrap_or_default();
+    Problem {
+        id: String::new(),
+        category: if build {
+            Category::BuildError
+        } else {
+            Category::Lint
+        },
+        runner: f.runner.clone(),
+        test: None,
+        title: one_line(
+            &format!("{}{rule}: {}", f.tool, first_line(&f.message)),
+            200,
+        ),
+        location,
+        evidence: bounded(&clean_control(&f.message), 2000),
+        reproduce: r.and_then(|r| r.command.clone()),
+        severity: f.severity,
+    }
+}
+
+fn case_problem(c: &Case, r: Option<&RunnerResult>, ctx: &PathContext, opts: &Options) -> Problem {
+    let category = case_category(c);
+    let mut text = failure_text(c);
+    let own = c.file.as_deref().and_then(|f| normalize_path(f, ctx));
+    let (mut location, mut at) = locate(&text, ctx, own.as_deref(), c.line);
+    // Some formats keep the panic/trace in the captured output (libtest JUnit keeps it in
+    // system-out): look there when the failure itself names no place.
+    if location.is_none()
+        && let Some(out) = c.output.as_deref()
+    {
+        let (l, a) = locate(out, ctx, None, None);
+        if l.is_some() {
+            location = l;
+            at = a;
+            text = out.to_string();
+        }
+    }
+    // The message, else the exception type, else the trace's first line (jest-junit keeps
+    // `TypeError: ...` only there).
+    let message = c
+        .failure
+        .as_ref()
+        .and_then(|f| {
+            [&f.message, &f.kind, &f.trace]
+                .into_iter()
+                .flatten()
+                .map(|s| first_line(s))
+                .find(|s| !s.is_empty())
+        })
+        .unwrap_or("");
+    let verb = match category {
+        Category::Flaky => "is flaky",
+        Category::Crash => "crashed",
+        Category::Timeout => "timed out",
+        Category::TestError => "errored",
+        _ => "failed",
+    };
+    // Rust: the first line is `thread 'x' panicked at file:line:col:`; the assertion is the
+    // next line.
+    let rust_msg;
+    let message = if message.starts_with("thread '") && message.contains("panicked at") {
+        let mut after_panic = false;
+        rust_msg = text
+            .lines()
+            .map(str::trim)
+            .find(|l| {
+                let found = after_panic && !l.is_empty() && !l.contains("panicked at");
+                after_panic = l.contains("panicked at") || (after_panic && l.is_empty());
+                found
+            })
+            .unwrap_or(message)
+            .to_string();
+        rust_msg.as_str()
+    } else {
+        message
+    };
+    let display = display_name(c);
+    let title = if message.is_empty() || category == Category::Flaky {
+        format!("{display} {verb}")
+    } else {
+        format!("{display} {verb}: {message}")
+    };
+    let assertion = c
+        .failure
+        .as_ref()
+        .map(|f| {
+            let mut s = String::new();
+            if let Some(k) = &f.kind
+                && !f.message.as_deref().unwrap_or("").contains(k.as_str())
+            {
+                s.push_str(k);
+                s.push_str(": ");
+            }
+            s.push_str(f.message.as_deref().unwrap_or(""));
+            s
+        })
+        .unwrap_or_default();
+    Problem {
+        id: String::new(),
+        category,
+        runner: c.runner.clone(),
+        test: Some(c.key()),
+        title: one_line(&title, 240),
+        evidence: evidence(&assertion, &text, at, opts),
+        reproduce: r.and_then(|r| reproduce::command(r, c, location.as_ref())),
+        location,
+        severity: if category == Category::Flaky {
+            Severity::Warning
+        } else {
+            Severity::Error
+        },
+    }
+}
+
+/// The location of a failure: a trace frame in the report's own file wins (it points at the
+/// failing line, not the test's first line), then the report's own file:line; only when the
+/// report names no file, the innermost user frame anywhere in the trace.
+fn locate(
+    text: &str,
+    ctx: &PathContext,
+    own_file: Option<&str>,
+    own_line: Option<u32>,
+) -> (Option<Location>, Option<usize>) {
+    let frame = user_frame_at(text, ctx, own_file);
+    match (own_file, frame) {
+        (Some(own), Some((loc, at))) if location::same_file(&loc.file, own) => {
+            // Keep the longer (more complete) path of the two.
+            let file = if own.len() >= loc.file.len() {
+                own.to_string()
+            } else {
+                loc.file.clone()
+            };
+            (Some(Location { file, ..loc }), Some(at))
+        }
+        // No frame in the report's own file: that file still names the test's source.
+        // (The evidence still shows the lines around the innermost user frame.)
+        (Some(own), frame) => (Some(own_location(own, own_line)), frame.map(|(_, at)| at)),
+        (_, Some((loc, at))) => (Some(loc), Some(at)),
+        (None, None) => (None, None),
+    }
+}
+
+fn own_location(file: &str, line: Option<u32>) -> Location {
+    Location {
+        file: file.to_string(),
+        line: line.filter(|l| *l > 0),
+        column: None,
+        exists: None,
+    }
+}
+
+/// Test name as a person reads it: `Class::name` or `suite / name`.
+pub fn display_name(c: &Case) -> String {
+    // jest-junit and others repeat the full name as the classname: say it once.
+    match &c.classname {
+        Some(cls) if !cls.is_empty() && c.name.starts_with(cls.as_str()) => one_line(&c.name, 160),
+        _ => one_line(&c.id(), 160),
+    }
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("")
+}
+
+/// One line, control characters removed, at most `max` chars (with `…`).
+pub fn one_line(s: &str, max: usize) -> String {
+    let flat: String = clean_control(s)
+        .chars()
+        .map(|c| if c.is_whitespace() { ' ' } else { c })
+        .collect();
+    let flat = flat.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.chars().count() <= max {
+        flat
+    } else {
+        let mut t: String = flat.chars().take(max.saturating_sub(1)).collect();
+        t.push('…');
+        t
+    }
+}
+
+fn bounded(s: &str, max: usize) -> String {
+    crate::parsers::text::bound_text(s, max)
+}
+
+/// The assertion message, then the trace lines around the user's frame, bounded.
+fn evidence(assertion: &str, trace: &str, at: Option<usize>, opts: &Options) -> String {
+    let mut out = clean_control(assertion.trim()).to_string();
+    if let Some(at) = at
+        && at <= trace.len()
+    {
+        let line_no = trace[..at].matches('\n').count();
+        let lines: Vec<&str> = trace.lines().collect();
+        let from = line_no.saturating_sub(opts.context_lines);
+        let to = (line_no + opts.context_lines + 1).min(lines.len());
+        if from < to {
+            let excerpt = clean_control(&lines[from..to].join("\n"));
+            if !out.contains(excerpt.trim()) {
+                if !out.is_empty() {
+                    out.push_str("\n---\n");
+                }
+                out.push_str(excerpt.trim_end());
+            }
+        }
+    } else if out.is_empty() {
+        out = clean_control(trace.trim());
+    }
+    bounded(&out, opts.evidence_bytes)
+}
+
+/// Priority of a category in the task list: build → setup → crashes → failures → lint.
+pub fn priority(c: Category) -> u8 {
+    match c {
+        Category::BuildError => 0,
+        Category::Unavailable => 1,
+        Category::Crash => 2,
+        Category::Timeout => 3,
+        Category::TestFailure | Category::TestError => 4,
+        Category::NoResults => 5,
+        Category::ParseError => 6,
+        Category::Flaky => 7,
+        Category::Lint => 8,
+        Category::Blocked => 9,
+    }
+}
+
+/// The root-cause key of a problem: category group and `file:line`, or the message; lint by
+/// tool, rule and file.
+fn task_key(p: &Problem) -> String {
+    let group = match p.category {
+        Category::TestFailure | Category::TestError => "test",
+        c => c.as_str(),
+    };
+    match (&p.category, &p.location) {
+        (Category::Lint, loc) => {
+            let rule = p.title.split(':').next().unwrap_or("");
+            format!(
+                "lint|{}|{rule}|{}",
+                p.runner,
+                loc.as_ref().map(|l| l.file.as_str()).unwrap_or("")
+            )
+        }
+        (_, Some(loc)) if loc.line.is_some() => {
+            format!("{group}|{}:{}", loc.file, loc.line.unwrap_or(0))
+        }
+        _ if p.test.is_some() => {
+            let msg = p.title.split_once(": ").map(|(_, m)| m).unwrap_or(&p.title);
+            format!("{group}|{}|msg|{msg}", p.runner)
+        }
+        _ => format!("{group}|{}|{}", p.runner, p.id),
+    }
+}
+
+/// Folds problems into repair tasks, one per root cause: the same category group and the
+/// same location (40 tests failing on one line are one task), or — without a line — the same
+/// message. Lint folds by tool, rule and file.
+pub fn fold_tasks(problems: &[Problem]) -> Vec<RepairTask> {
+    let mut order: Vec<String> = Vec::new();
+    let mut by_key: HashMap<String, RepairTask> = HashMap::new();
+    let mut first_index: HashMap<String, usize> = HashMap::new();
+    let mut keys: Vec<String> = problems.iter().map(task_key).collect();
+    // A parent test that failed only because a subtest did (Go `TestX` over `TestX/case`,
+    // no place of its own) joins its subtest's task.
+    let by_test: BTreeMap<&str, usize> = problems
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| p.test.as_deref().map(|t| (t, i)))
+        .collect();
+    let mut parents: Vec<(usize, usize)> = Vec::new();
+    for (i, p) in problems.iter().enumerate() {
+        let Some(t) = p.test.as_deref() else { continue };
+        if p.location.as_ref().is_some_and(|l| l.line.is_some()) {
+            continue;
+        }
+        let prefix = format!("{t}/");
+        if let Some((_, &j)) = by_test
+            .range(prefix.as_str()..)
+            .next()
+            .filter(|(k, _)| k.starts_with(&prefix))
+        {
+            parents.push((i, j));
+        }
+    }
+    // Deepest parents first, so a grandparent follows its child's resolved key.
+    parents.sort_by_key(|(i, _)| {
+        std::cmp::Reverse(problems[*i].test.as_deref().map(str::len).unwrap_or(0))
+    });
+    for (i, j) in parents {
+        keys[i] = keys[j].clone();
+    }
+    for (i, p) in problems.iter().enumerate() {
+        let key = keys[i].clone();
+        match by_key.get_mut(&key) {
+            Some(t) => {
+                // The task shows its best-placed problem.
+                if t.location.is_none() && p.location.is_some() {
+                    t.location = p.location.clone();
+                    t.title = p.title.clone();
+                    t.evidence = p.evidence.clone();
+                    t.reproduce = p.reproduce.clone();
+                }
+                t.problems.push(p.id.clone());
+                if let Some(test) = &p.test {
+                    t.tests.push(test.clone());
+                }
+            }
+            None => {
+                order.push(key.clone());
+                first_index.insert(key.clone(), i);
+                by_key.insert(
+                    key,
+                    RepairTask {
+                        id: String::new(),
+                        category: p.category,
+                        title: p.title.clone(),
+                        location: p.location.clone(),
+                        evidence: p.evidence.clone(),
+                        reproduce: p.reproduce.clone(),
+                        problems: vec![p.id.clone()],
+                        tests: p.test.iter().cloned().collect(),
+                    },
+                );
+            }
+        }
+    }
+    let mut tasks: Vec<(usize, RepairTask)> = order
+        .into_iter()
+        .filter_map(|k| {
+            let idx = first_index.get(&k).copied().unwrap_or(0);
+            by_key.remove(&k).map(|t| (idx, t))
+        })
+        .collect();
+    tasks.sort_by(|(ia, a), (ib, b)| {
+        priority(a.category)
+            .cmp(&priority(b.category))
+            .then(b.problems.len().cmp(&a.problems.len()))
+            .then(ia.cmp(ib))
+    });
+    tasks
+        .into_iter()
+        .enumerate()
+        .map(|(i, (_, mut t))| {
+            t.id = format!("t{}", i + 1);
+            let n = t.problems.len();
+            if n > 1 && t.category == Category::Lint {
+                let file = t
+                    .location
+                    .as_ref()
+                    .map(|l| format!(" in {}", l.file))
+                    .unwrap_or_default();
+                t.title = one_line(&format!("{n} findings{file}: {}", t.title), 240);
+            } else if n > 1 {
+                let what = if t.tests.len() == n {
+                    "tests"
+                } else {
+                    "problems"
+                };
+                let at = t
+                    .location
+                    .as_ref()
+                    .map(|l| format!(" at {l}"))
+                    .unwrap_or_default();
+                t.title = one_line(
+                    &format!("{n} {what} fail the same way{at}: {}", t.title),
+                    240,
+                );
+            }
+            t
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;

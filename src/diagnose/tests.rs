@@ -1,0 +1,440 @@
+//! Unit tests of the diagnose core: categories, runner-level problems, folding into tasks,
+//! evidence bounds, annotation caps and escaping.
+
+use super::output::{AnnotationLimits, annotations, escape_data, escape_property};
+use super::*;
+use crate::model::{Counts, Failure, ParseIssue, Position, RunStatus, RunnerSource};
+
+fn runner(id: &str, kind: RunnerKind, status: RunnerStatus) -> RunnerResult {
+    RunnerResult {
+        id: id.into(),
+        kind,
+        source: RunnerSource::Builtin,
+        command: Some(format!("{id} run")),
+        cwd: Some("/ws".into()),
+        status,
+        exit_code: Some(1),
+        signal: None,
+        duration: 12.0,
+        hint: None,
+        counts: Counts::default(),
+        lint: Default::default(),
+        result_files: Vec::new(),
+        parse_errors: Vec::new(),
+        warnings: Vec::new(),
+        suite_errors: Vec::new(),
+        stdout_log: None,
+        stderr_log: None,
+        depends_on: Vec::new(),
+    }
+}
+
+fn verify(runners: Vec<RunnerResult>) -> VerifyDoc {
+    VerifyDoc {
+        schema_version: SCHEMA_VERSION,
+        run_id: "r".into(),
+        started_at: String::new(),
+        finished_at: String::new(),
+        status: RunStatus::Failed,
+        cwd: "/ws".into(),
+        shard: None,
+        runners,
+        totals: Counts::default(),
+        lint: Default::default(),
+        slowest: Vec::new(),
+    }
+}
+
+/// The runners' counts as verify would have them for these cases.
+fn with_counts(v: &VerifyDoc, cases: &[Case]) -> VerifyDoc {
+    let mut v = v.clone();
+    for c in cases {
+        if let Some(r) = v.runners.iter_mut().find(|r| r.id == c.runner) {
+            r.counts.add_case(c.status, c.flaky);
+        }
+        v.totals.add_case(c.status, c.flaky);
+    }
+    v
+}
+
+fn failed(name: &str, message: &str, trace: &str) -> Case {
+    let mut c = Case::new(name, Status::Failed);
+    c.runner = "t".into();
+    c.failure = Some(Failure {
+        kind: None,
+        message: Some(message.into()),
+        trace: Some(trace.into()),
+    });
+    c
+}
+
+fn run(v: &VerifyDoc, cases: &[Case], logs: &BTreeMap<String, String>) -> DiagnoseDoc {
+    let v = &with_counts(v, cases);
+    diagnose(
+        &Input {
+            verify: v,
+            cases,
+            findings: &[],
+            logs,
+        },
+        &Options::default(),
+    )
+}
+
+#[test]
+fn categories_from_status_and_text() {
+    let mut flaky = Case::new("f", Status::Passed);
+    flaky.flaky = true;
+    let mut errored = failed("e", "KeyError: 'x'", "");
+    errored.status = Status::Errored;
+    for (c, want) in [
+        (flaky, Category::Flaky),
+        (errored, Category::TestError),
+        (failed("a", "assert 1 == 2", ""), Category::TestFailure),
+        (
+            failed("s", "", "Fatal Python error: Segmentation fault"),
+            Category::Crash,
+        ),
+        (
+            failed(
+                "g",
+                "",
+                "panic: runtime error: index out of range [recovered]",
+            ),
+            Category::Crash,
+        ),
+        (
+            failed("t", "Exceeded timeout of 5000 ms for a test.", ""),
+            Category::Timeout,
+        ),
+        (
+            failed("timeout_in_name_only", "assert 1 == 2", ""),
+            Category::TestFailure,
+        ),
+    ] {
+        assert_eq!(case_category(&c), want, "{}", c.name);
+    }
+}
+
+#[test]
+fn forty_failures_on_one_line_are_one_task() {
+    let v = verify(vec![runner("t", RunnerKind::Test, RunnerStatus::Failed)]);
+    let mut cases: Vec<Case> = (0..40)
+        .map(|i| {
+            failed(
+                &format!("test_{i}"),
+                "AssertionError: fixture broken",
+                "tests/conftest.py:7: AssertionError",
+            )
+        })
+        .collect();
+    cases.push(failed(
+        "test_other",
+        "assert 2 == 3",
+        "tests/test_b.py:3: AssertionError",
+    ));
+    let d = run(&v, &cases, &BTreeMap::new());
+    assert_eq!(d.problems.len(), 41);
+    assert_eq!(d.tasks.len(), 2);
+    let big = &d.tasks[0];
+    assert_eq!(big.problems.len(), 40);
+    assert_eq!(big.tests.len(), 40);
+    assert_eq!(
+        big.location.as_ref().unwrap().to_string(),
+        "tests/conftest.py:7"
+    );
+    assert!(
+        big.title
+            .starts_with("40 tests fail the same way at tests/conftest.py:7: "),
+        "{}",
+        big.title
+    );
+    assert_eq!(d.tasks[1].problems.len(), 1);
+}
+
+#[test]
+fn runner_problems_explain_missing_results() {
+    let mut unavailable = runner("rspec", RunnerKind::Test, RunnerStatus::Unavailable);
+    unavailable.hint = Some("`bundle` is not on PATH: install Ruby".into());
+    let mut blocked = runner("cargo-test", RunnerKind::Test, RunnerStatus::Blocked);
+    blocked.depends_on = vec!["cargo-build".into()];
+    let build = runner("cargo-build", RunnerKind::Build, RunnerStatus::Failed);
+    let silent = runner("pytest", RunnerKind::Test, RunnerStatus::Failed);
+    let mut parse = runner("jest", RunnerKind::Test, RunnerStatus::Failed);
+    parse.counts.tests = 3;
+    parse.counts.failed = 1;
+    parse.parse_errors.push(ParseIssue {
+        file: "reports/junit.xml".into(),
+        position: Some(Position {
+            line: 3,
+            column: 7,
+            byte: 40,
+        }),
+        message: "unexpected end of file".into(),
+    });
+    let mut timeout = runner("go", RunnerKind::Test, RunnerStatus::Timeout);
+    timeout.duration = 600.0;
+    let v = verify(vec![unavailable, blocked, build, silent, parse, timeout]);
+    let mut logs = BTreeMap::new();
+    logs.insert(
+        "cargo-build".to_string(),
+        "error[E0308]: mismatched types\n --> src/main.rs:4:18".to_string(),
+    );
+    let d = run(&v, &[], &logs);
+    let titles: Vec<(Category, &str)> = d
+        .problems
+        .iter()
+        .map(|p| (p.category, p.title.as_str()))
+        .collect();
+    assert_eq!(
+        titles,
+        [
+            (
+                Category::Unavailable,
+                "runner `rspec` could not run: its tool is not installed"
+            ),
+            (
+                Category::Blocked,
+                "runner `cargo-test` was not run: build `cargo-build` failed"
+            ),
+            (
+                Category::BuildError,
+                "build `cargo-build` failed (exit code 1)"
+            ),
+            (
+                Category::NoResults,
+                "runner `pytest` produced no test results: it wrote no result file"
+            ),
+            (
+                Category::ParseError,
+                "cannot read result file `reports/junit.xml` at line 3, column 7"
+            ),
+            (Category::Timeout, "runner `go` timed out after 600s"),
+        ]
+    );
+    assert!(d.problems[0].evidence.contains("install Ruby"));
+    assert!(d.problems[2].evidence.contains("mismatched types"));
+    // Build first, then the missing tool, ..., blocked last.
+    let order: Vec<Category> = d.tasks.iter().map(|t| t.category).collect();
+    assert_eq!(order[0], Category::BuildError);
+    assert_eq!(order[1], Category::Unavailable);
+    assert_eq!(*order.last().unwrap(), Category::Blocked);
+}
+
+#[test]
+fn evidence_is_the_message_and_lines_around_the_frame_bounded() {
+    let v = verify(vec![runner("t", RunnerKind::Test, RunnerStatus::Failed)]);
+    let mut trace = String::from("Error: boom\n");
+    for i in 0..50 {
+        trace.push_str(&format!(
+            "    at lib{i} (/ws/node_modules/x/lib{i}.js:1:1)\n"
+        ));
+    }
+    trace.push_str("    at Object.<anonymous> (/ws/test/a.test.js:7:3)\n");
+    for i in 0..50 {
+        trace.push_str(&format!("    at tail{i} (node:internal/x:{i}:1)\n"));
+    }
+    trace.push_str(&"x".repeat(100_000));
+    let c = failed("a", "boom \u{1b}[31mred\u{1b}[0m", &trace);
+    let d = run(&v, &[c], &BTreeMap::new());
+    let p = &d.problems[0];
+    assert_eq!(
+        p.location.as_ref().unwrap().to_string(),
+        "test/a.test.js:7:3"
+    );
+    assert!(p.evidence.starts_with("boom red\n---\n"), "{}", p.evidence);
+    assert!(
+        p.evidence
+            .contains("at Object.<anonymous> (/ws/test/a.test.js:7:3)")
+    );
+    assert!(p.evidence.contains("lib49") && !p.evidence.contains("lib40 "));
+    assert!(p.evidence.len() <= Options::default().evidence_bytes);
+}
+
+#[test]
+fn workflow_command_escaping() {
+    assert_eq!(escape_data("50% a\r\nb"), "50%25 a%0D%0Ab");
+    assert_eq!(escape_property("a:b,c%\n"), "a%3Ab%2Cc%25%0A");
+}
+
+fn many_tasks(errors: usize, warnings: usize) -> DiagnoseDoc {
+    let mut problems = Vec::new();
+    let mut tasks = Vec::new();
+    for i in 0..errors + warnings {
+        let sev = if i < errors {
+            Severity::Error
+        } else {
+            Severity::Warning
+        };
+        let id = format!("p{}", i + 1);
+        problems.push(Problem {
+            id: id.clone(),
+            category: if i < errors {
+                Category::TestFailure
+            } else {
+                Category::Flaky
+            },
+            runner: "t".into(),
+            test: Some(format!("t::n{i}")),
+            title: format!("n{i} failed"),
+            location: None,
+            evidence: "line1\nline2 ::error::spoof".into(),
+            reproduce: None,
+            severity: sev,
+        });
+        tasks.push(RepairTask {
+            id: format!("t{}", i + 1),
+            category: problems[i].category,
+            title: format!("n{i}, failed: x"),
+            location: None,
+            evidence: problems[i].evidence.clone(),
+            reproduce: None,
+            problems: vec![id],
+            tests: Vec::new(),
+        });
+    }
+    DiagnoseDoc {
+        schema_version: SCHEMA_VERSION,
+        run_id: "r".into(),
+        problems,
+        tasks,
+        truncated: 0,
+    }
+}
+
+#[test]
+fn annotation_caps_keep_the_most_important_and_count_the_rest() {
+    let lines = annotations(&many_tasks(25, 14), AnnotationLimits::default());
+    let count = |p: &str| lines.iter().filter(|l| l.starts_with(p)).count();
+    assert_eq!(count("::error "), 10);
+    assert_eq!(count("::warning "), 10);
+    assert_eq!(count("::notice "), 1);
+    // The first ten error tasks, in order.
+    assert!(
+        lines[0].contains("n0%2C failed") && lines[9].contains("n9%2C failed"),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines
+            .last()
+            .unwrap()
+            .contains("19 more problem(s) not annotated")
+    );
+    // Evidence newlines are escaped: no spoofed command can start a line.
+    assert!(lines.iter().all(|l| !l.contains('\n')));
+    assert!(
+        lines[0].ends_with("line1%0Aline2 ::error::spoof"),
+        "{}",
+        lines[0]
+    );
+
+    // A per-job cap smaller than the levels: the notice still fits, within the cap.
+    let tight = annotations(
+        &many_tasks(25, 14),
+        AnnotationLimits {
+            per_level: 10,
+            per_job: 12,
+        },
+    );
+    assert_eq!(tight.len(), 12);
+    assert!(tight.last().unwrap().contains("28 more problem(s)"));
+    // Nothing left out: no notice.
+    let few = annotations(&many_tasks(2, 1), AnnotationLimits::default());
+    assert_eq!(few.len(), 3);
+    assert!(few.iter().all(|l| !l.starts_with("::notice")));
+}
+
+#[test]
+fn problems_are_bounded_but_tasks_keep_their_problems() {
+    let v = verify(vec![runner("t", RunnerKind::Test, RunnerStatus::Failed)]);
+    let cases: Vec<Case> = (0..50)
+        .map(|i| {
+            failed(
+                &format!("t{i}"),
+                &format!("m{i}"),
+                &format!("tests/t.py:{}: E", i + 1),
+            )
+        })
+        .collect();
+    let v = with_counts(&v, &cases);
+    let d = diagnose(
+        &Input {
+            verify: &v,
+            cases: &cases,
+            findings: &[],
+            logs: &BTreeMap::new(),
+        },
+        &Options {
+            max_problems: 10,
+            ..Options::default()
+        },
+    );
+    assert_eq!(d.problems.len(), 10);
+    assert_eq!(d.truncated, 40);
+    assert_eq!(d.tasks.len(), 50);
+}
+
+#[test]
+fn rust_panics_are_titled_by_the_assertion() {
+    let v = verify(vec![runner("t", RunnerKind::Test, RunnerStatus::Failed)]);
+    // generated/nextest/all.junit.xml: the message is the panic line, the trace repeats it.
+    let c = failed(
+        "corpus_sample::tests::it_fails_assert_eq",
+        "thread 'tests::it_fails_assert_eq' (22473) panicked at src/lib.rs:16:9",
+        "thread 'tests::it_fails_assert_eq' (22473) panicked at src/lib.rs:16:9:\nassertion `left == right` failed: math is broken\n  left: 4\n right: 5",
+    );
+    let d = run(&v, &[c], &BTreeMap::new());
+    let p = d.problems.iter().find(|p| p.test.is_some()).unwrap();
+    assert_eq!(
+        p.title,
+        "corpus_sample::tests::it_fails_assert_eq failed: assertion `left == right` failed: math is broken"
+    );
+    assert_eq!(p.location.as_ref().unwrap().to_string(), "src/lib.rs:16:9");
+}
+
+#[test]
+fn go_parent_tests_join_their_failing_subtest() {
+    let v = verify(vec![runner("t", RunnerKind::Test, RunnerStatus::Failed)]);
+    let mut cases = vec![
+        failed(
+            "TestTable/9/3_wrong",
+            "Div(9,3) = 3, want 4",
+            "    calc_test.go:65: Div(9,3) = 3, want 4\n",
+        ),
+        failed(
+            "TestNested/level1/level2_fail",
+            "deep failure",
+            "    calc_test.go:74: deep failure\n",
+        ),
+        failed("TestNested/level1", "", ""),
+        failed("TestNested", "", ""),
+        failed("TestTable", "", ""),
+    ];
+    for c in &mut cases {
+        c.classname = Some("example.com/corpus/calc".into());
+    }
+    let d = run(&v, &cases, &BTreeMap::new());
+    assert_eq!(
+        d.tasks.len(),
+        2,
+        "{:#?}",
+        d.tasks.iter().map(|t| &t.title).collect::<Vec<_>>()
+    );
+    let nested = d
+        .tasks
+        .iter()
+        .find(|t| t.title.contains("level2_fail"))
+        .unwrap();
+    assert_eq!(nested.problems.len(), 3);
+    assert_eq!(
+        nested.location.as_ref().unwrap().to_string(),
+        "calc_test.go:74"
+    );
+    let table = d
+        .tasks
+        .iter()
+        .find(|t| t.title.contains("9/3_wrong"))
+        .unwrap();
+    assert_eq!(table.problems.len(), 2);
+}

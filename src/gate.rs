@@ -1,0 +1,782 @@
+//! The gate (pure): a confidence score 0–100 from weighted components, rules that decide
+//! pass or fail, deltas against a baseline, and every verdict explained in plain words.
+//!
+//! # Score
+//!
+//! `score = 100 × Σ(weightᵢ × valueᵢ) / Σ weightᵢ`, rounded to one decimal, where each value
+//! is in 0..=1 (defaults in parentheses are the weights, `settings::Weights`):
+//!
+//! | component | value |
+//! |-----------|-------|
+//! | build (30) | 1 when nothing failed to build, else 0 |
+//! | tests (40) | passed ÷ (passed + failed + errored); skipped tests do not count. No test executed: 1 when no test runner was expected, else 0 |
+//! | lint (10) | 1 − min(1, (errors + 0.2 × warnings) ÷ 20); notes do not count |
+//! | flaky (10) | 1 − min(1, 10 × flaky ÷ executed): each 1 % of flaky tests costs a tenth; 1 when nothing executed |
+//! | missing (10) | runners that produced results ÷ runners that should have (all but skipped); 0 when no runner ran |
+//!
+//! # Rules
+//!
+//! `build` (always: a build error fails), `min_score`, `max_failures` (with `fail_on:
+//! regression`, only failures new against the baseline count), `max_flaky`,
+//! `max_lint_errors`, `require` (each runner id or kind must have run and produced results),
+//! `fail_on_empty` (no test results at all, or a test runner produced none). The verdict is
+//! fail when any rule fails; the exit code is 3 when `require`/`fail_on_empty` failed (no
+//! results where required), else 1 (see [`exit_code`]). docs/gate.md says the same for users.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use crate::diagnose::one_line;
+use crate::model::{
+    Category, Counts, Delta, DiagnoseDoc, GateDoc, Location, RuleResult, RunnerKind, RunnerResult,
+    RunnerStatus, SCHEMA_VERSION, ScoreComponent, Verdict, VerifyDoc,
+};
+use crate::settings::{FailOn, GateConfig};
+
+/// Lint errors (plus weighted warnings) at which the lint component reaches 0.
+pub const LINT_SATURATION: f64 = 20.0;
+/// What one warning counts for, relative to an error.
+pub const WARNING_WEIGHT: f64 = 0.2;
+/// How hard flaky tests pull the flaky component down (× flaky share).
+pub const FLAKY_FACTOR: f64 = 10.0;
+/// Failing test keys stored in gate.json for a later baseline.
+pub const MAX_STORED_FAILING: usize = 10_000;
+
+/// A previous run to compare with.
+#[derive(Clone, Debug, Default)]
+pub struct Baseline {
+    pub run_id: Option<String>,
+    pub score: Option<f64>,
+    /// `Case::key()` of every failed/errored test.
+    pub failing: BTreeSet<String>,
+    /// Hashes ([`key_hash`]) of every test key, when the baseline's cases were read.
+    pub tests: Option<HashSet<u64>>,
+    pub counts: Option<Counts>,
+}
+
+/// Stable-within-a-process hash of a test key, for added/removed counts without holding
+/// millions of strings.
+pub fn key_hash(key: &str) -> u64 {
+    // FNV-1a: stable across Rust versions and processes, unlike DefaultHasher.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in key.as_bytes() {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+/// What the gate reads.
+#[derive(Clone, Copy, Debug)]
+pub struct GateInput<'a> {
+    pub verify: &'a VerifyDoc,
+    pub diagnose: &'a DiagnoseDoc,
+    /// Keys of every failed/errored test of this run (not bounded like diagnose's problems).
+    pub failing: &'a BTreeSet<String>,
+    /// Hashes of every test key of this run (only needed with a baseline).
+    pub tests: Option<&'a HashSet<u64>>,
+    pub baseline: Option<&'a Baseline>,
+}
+
+/// A setting that cannot be used, with the key and the fix.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConfigIssue {
+    pub key: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for ConfigIssue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "`{}`: {}", self.key, self.message)
+    }
+}
+
+/// Checks the gate settings: weights ≥ 0 and not all 0, min_score within 0–100, require
+/// entries not empty.
+pub fn validate(cfg: &GateConfig) -> Vec<ConfigIssue> {
+    let mut out = Vec::new();
+    let w = &cfg.weights;
+    for (name, v) in [
+        ("build", w.build),
+        ("tests", w.tests),
+        ("lint", w.lint),
+        ("flaky", w.flaky),
+        ("missing", w.missing),
+    ] {
+        if !v.is_finite() || v < 0.0 {
+            out.push(ConfigIssue {
+                key: format!("gate.weights.{name}"),
+                message: format!(
+                    "is {v}; a weight must be a number ≥ 0 (0 leaves the component out)"
+                ),
+            });
+        }
+    }
+    if out.is_empty() && w.build + w.tests + w.lint + w.flaky + w.missing <= 0.0 {
+        out.push(ConfigIssue {
+            key: "gate.weights".into(),
+            message: "all weights are 0; give at least one component a weight > 0".into(),
+        });
+    }
+    if !cfg.min_score.is_finite() || !(0.0..=100.0).contains(&cfg.min_score) {
+        out.push(ConfigIssue {
+            key: "gate.min_score".into(),
+            message: format!("is {}; it must be between 0 and 100", cfg.min_score),
+        });
+    }
+    for (i, r) in cfg.require.iter().enumerate() {
+        if r.trim().is_empty() {
+            out.push(ConfigIssue {
+                key: format!("gate.require[{i}]"),
+                message: "is empty; name a runner id or a kind (build, test, lint)".into(),
+            });
+        }
+    }
+    out
+}
+
+/// Did this runner run and produce results?
+pub fn has_results(r: &RunnerResult) -> bool {
+    match r.status {
+        RunnerStatus::Blocked
+        | RunnerStatus::Unavailable
+        | RunnerStatus::Interrupted
+        | RunnerStatus::Skipped => false,
+        RunnerStatus::Timeout | RunnerStatus::Crashed => r.counts.tests > 0 || r.lint.total() > 0,
+        RunnerStatus::Passed | RunnerStatus::Failed => match r.kind {
+            RunnerKind::Build => true,
+            RunnerKind::Test => r.counts.tests > 0 || !r.suite_errors.is_empty(),
+            RunnerKind::Lint => r.lint.total() > 0 || r.parse_errors.is_empty(),
+        },
+    }
+}
+
+fn round1(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
+}
+
+fn fmt_num(x: f64) -> String {
+    if x.fract() == 0.0 {
+        format!("{x:.0}")
+    } else {
+        format!("{x}")
+    }
+}
+
+fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// The score components and the score.
+pub fn score(input: &GateInput, cfg: &GateConfig) -> (Vec<ScoreComponent>, f64) {
+    let v = input.verify;
+    let c = v.totals;
+    let lint = v.lint;
+    let w = &cfg.weights;
+    let build_errors = build_errors(input);
+    let executed = c.passed + c.failed + c.errored;
+    let test_runners = v
+        .runners
+        .iter()
+        .filter(|r| r.kind == RunnerKind::Test && r.status != RunnerStatus::Skipped)
+        .count();
+    let expected: Vec<&RunnerResult> = v
+        .runners
+        .iter()
+        .filter(|r| r.status != RunnerStatus::Skipped)
+        .collect();
+    let produced = expected.iter().filter(|r| has_results(r)).count();
+
+    let mut comps = Vec::new();
+    let build_v = if build_errors == 0 { 1.0 } else { 0.0 };
+    comps.push((
+        "build",
+        w.build,
+        build_v,
+        if build_errors == 0 {
+            "nothing failed to build".to_string()
+        } else {
+            format!(
+                "{} failed",
+                plural(build_errors, "build step", "build steps")
+            )
+        },
+    ));
+    let (tests_v, tests_x) = if executed > 0 {
+        (
+            c.passed as f64 / executed as f64,
+            format!("{} of {executed} executed tests passed", c.passed),
+        )
+    } else if test_runners == 0 {
+        (1.0, "no test runner was expected".to_string())
+    } else {
+        (0.0, "no test was executed".to_string())
+    };
+    comps.push(("tests", w.tests, tests_v, tests_x));
+    let weighted = lint.errors as f64 + WARNING_WEIGHT * lint.warnings as f64;
+    comps.push((
+        "lint",
+        w.lint,
+        1.0 - (weighted / LINT_SATURATION).min(1.0),
+        format!(
+            "{} and {}",
+            plural(lint.errors, "lint error", "lint errors"),
+            plural(lint.warnings, "warning", "warnings")
+        ),
+    ));
+    let flaky_v = if executed == 0 {
+        1.0
+    } else {
+        1.0 - (FLAKY_FACTOR * c.flaky as f64 / executed as f64).min(1.0)
+    };
+    comps.push((
+        "flaky",
+        w.flaky,
+        flaky_v,
+        format!(
+            "{} of {executed} executed",
+            plural(c.flaky, "flaky test", "flaky tests")
+        ),
+    ));
+    let missing_v = if expected.is_empty() {
+        0.0
+    } else {
+        produced as f64 / expected.len() as f64
+    };
+    comps.push((
+        "missing",
+        w.missing,
+        missing_v,
+        if expected.is_empty() {
+            "no runner ran".to_string()
+        } else {
+            format!("{produced} of {} runners produced results", expected.len())
+        },
+    ));
+    let total_w: f64 = comps.iter().map(|(_, w, _, _)| *w).sum();
+    let mut sum = 0.0;
+    let components = comps
+        .into_iter()
+        .map(|(name, weight, value, explanation)| {
+            let points = if total_w > 0.0 {
+                100.0 * weight * value / total_w
+            } else {
+                0.0
+            };
+            sum += points;
+            ScoreComponent {
+                name: name.into(),
+                weight,
+                value: (value * 10_000.0).round() / 10_000.0,
+                points: round1(points),
+                explanation,
+            }
+        })
+        .collect();
+    (components, round1(sum))
+}
+
+/// Build failures: build_error problems (diagnose), or failed build runners.
+fn build_errors(input: &GateInput) -> u64 {
+    let from_diag = input
+        .diagnose
+        .problems
+        .iter()
+        .filter(|p| p.category == Category::BuildError)
+        .count() as u64;
+    let from_tasks = input
+        .diagnose
+        .tasks
+        .iter()
+        .filter(|t| t.category == Category::BuildError)
+        .count() as u64;
+    let from_runners = input
+        .verify
+        .runners
+        .iter()
+        .filter(|r| {
+            r.kind == RunnerKind::Build
+                && matches!(
+                    r.status,
+                    RunnerStatus::Failed | RunnerStatus::Timeout | RunnerStatus::Crashed
+                )
+        })
+        .count() as u64;
+    from_diag.max(from_tasks).max(from_runners)
+}
+
+/// Test key → location, from diagnose's problems.
+fn locations(d: &DiagnoseDoc) -> HashMap<&str, &Location> {
+    let mut m = HashMap::new();
+    for p in &d.problems {
+        if let (Some(t), Some(l)) = (&p.test, &p.location) {
+            m.entry(t.as_str()).or_insert(l);
+        }
+    }
+    m
+}
+
+/// "2 new failures in tests/api: test_a (tests/api/test_a.py:12), test_b (…)": grouped by
+/// directory, a few names each.
+pub fn describe_tests(what: &str, keys: &[&String], locs: &HashMap<&str, &Location>) -> String {
+    const GROUPS: usize = 3;
+    const PER_GROUP: usize = 4;
+    let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for k in keys {
+        let loc = locs.get(k.as_str());
+        let dir = loc
+            .map(|l| {
+                l.file
+                    .rsplit_once('/')
+                    .map(|(d, _)| d.to_string())
+                    .unwrap_or_else(|| ".".to_string())
+            })
+            .unwrap_or_default();
+        let name = short_name(k);
+        let item = match loc {
+            Some(l) => format!("{name} ({l})"),
+            None => name,
+        };
+        groups.entry(dir).or_default().push(one_line(&item, 160));
+    }
+    let n = keys.len() as u64;
+    let head = plural(n, what, &format!("{what}s"));
+    if groups.len() == 1 {
+        let (dir, items) = groups.into_iter().next().unwrap_or_default();
+        let where_ = if dir.is_empty() {
+            String::new()
+        } else {
+            format!(" in {dir}")
+        };
+        return format!("{head}{where_}: {}", list(&items, PER_GROUP));
+    }
+    let mut parts: Vec<(String, Vec<String>)> = groups.into_iter().collect();
+    parts.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.0.cmp(&b.0)));
+    let shown: Vec<String> = parts
+        .iter()
+        .take(GROUPS)
+        .map(|(dir, items)| {
+            let d = if dir.is_empty() { "(no location)" } else { dir };
+            format!("{} in {d}: {}", items.len(), list(items, PER_GROUP))
+        })
+        .collect();
+    let rest: usize = parts.iter().skip(GROUPS).map(|(_, i)| i.len()).sum();
+    let more = if rest > 0 {
+        format!("; and {rest} more elsewhere")
+    } else {
+        String::new()
+    };
+    format!("{head}: {}{more}", shown.join("; "))
+}
+
+fn list(items: &[String], max: usize) -> String {
+    let mut s = items
+        .iter()
+        .take(max)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if items.len() > max {
+        s.push_str(&format!(" and {} more", items.len() - max));
+    }
+    s
+}
+
+/// The test's own name from a key `runner::class::name`, keeping the class for context.
+fn short_name(key: &str) -> String {
+    let parts: Vec<&str> = key.split("::").collect();
+    match parts.len() {
+        0 | 1 => key.to_string(),
+        2 => parts[1].to_string(),
+        n if parts[n - 1].starts_with(parts[n - 2]) => parts[n - 1].to_string(),
+        n => format!(
+            "{}::{}",
+            parts[n - 2].rsplit('.').next().unwrap_or(""),
+            parts[n - 1]
+        ),
+    }
+}
+
+/// Deltas against the baseline.
+pub fn delta(input: &GateInput, b: &Baseline, score: f64) -> Delta {
+    let now = input.failing;
+    let new_failures: Vec<String> = now.difference(&b.failing).cloned().collect();
+    let still: Vec<String> = now.intersection(&b.failing).cloned().collect();
+    let fixed: Vec<String> = b
+        .failing
+        .difference(now)
+        .filter(|k| input.tests.is_none_or(|t| t.contains(&key_hash(k))))
+        .cloned()
+        .collect();
+    let (added, removed) = match (input.tests, &b.tests) {
+        (Some(a), Some(before)) => (
+            a.difference(before).count() as u64,
+            before.difference(a).count() as u64,
+        ),
+        _ => {
+            let before = b.counts.map(|c| c.tests).unwrap_or(0);
+            let after = input.verify.totals.tests;
+            (after.saturating_sub(before), before.saturating_sub(after))
+        }
+    };
+    Delta {
+        baseline_run_id: b.run_id.clone(),
+        score_change: b.score.map(|s| round1(score - s)),
+        new_failures,
+        fixed,
+        still_failing: still,
+        tests_added: added,
+        tests_removed: removed,
+        counts_before: b.counts,
+    }
+}
+
+/// Computes gate.json.
+pub fn evaluate(input: &GateInput, cfg: &GateConfig) -> GateDoc {
+    let v = input.verify;
+    let c = v.totals;
+    let (components, score) = score(input, cfg);
+    let locs = locations(input.diagnose);
+    let delta = input.baseline.map(|b| delta(input, b, score));
+    let mut rules = Vec::new();
+    let mut notes: Vec<String> = Vec::new();
+
+    let be = build_errors(input);
+    let build_titles: Vec<String> = input
+        .diagnose
+        .tasks
+        .iter()
+        .filter(|t| t.category == Category::BuildError)
+        .take(3)
+        .map(|t| match &t.location {
+            Some(l) => format!("{} ({l})", t.title),
+            None => t.title.clone(),
+        })
+        .collect();
+    rules.push(RuleResult {
+        rule: "build".into(),
+        passed: be == 0,
+        limit: "0".into(),
+        actual: be.to_string(),
+        reason: if be == 0 {
+            "everything built".into()
+        } else if build_titles.is_empty() {
+            format!("the build failed ({})", plural(be, "error", "errors"))
+        } else {
+            one_line(
+                &format!("the build failed: {}", build_titles.join("; ")),
+                600,
+            )
+        },
+    });
+
+    rules.push(RuleResult {
+        rule: "min_score".into(),
+        passed: score >= cfg.min_score,
+        limit: fmt_num(cfg.min_score),
+        actual: fmt_num(score),
+        reason: if score >= cfg.min_score {
+            format!(
+                "score {} ≥ min_score {}",
+                fmt_num(score),
+                fmt_num(cfg.min_score)
+            )
+        } else {
+            let worst = components
+                .iter()
+                .filter(|c| c.weight > 0.0 && c.value < 1.0)
+                .map(|c| c.explanation.clone())
+                .collect::<Vec<_>>()
+                .join("; ");
+            format!(
+                "score {} is below min_score {} ({worst})",
+                fmt_num(score),
+                fmt_num(cfg.min_score)
+            )
+        },
+    });
+
+    if let Some(max) = cfg.max_failures {
+        let all: Vec<&String> = input.failing.iter().collect();
+        let (counted, what): (Vec<&String>, &str) = match (cfg.fail_on, &delta) {
+            (FailOn::Regression, Some(d)) => (d.new_failures.iter().collect(), "new failure"),
+            (FailOn::Regression, None) => {
+                notes.push(
+                    "fail_on is regression but there is no baseline: every failure counts as new"
+                        .into(),
+                );
+                (all.clone(), "new failure")
+            }
+            (FailOn::Any, _) => (all.clone(), "failing test"),
+        };
+        // Without the key list (e.g. a run whose cases were not read), fall back to counts.
+        let n = if counted.is_empty() && cfg.fail_on == FailOn::Any {
+            c.bad()
+        } else {
+            counted.len() as u64
+        };
+        let passed = n <= max;
+        let reason = if n == 0 {
+            match cfg.fail_on {
+                FailOn::Any => "no test failed".to_string(),
+                FailOn::Regression => {
+                    let old = delta.as_ref().map(|d| d.still_failing.len()).unwrap_or(0);
+                    if old > 0 {
+                        format!(
+                            "no new failure ({} already failing in the baseline)",
+                            plural(old as u64, "test was", "tests were")
+                        )
+                    } else {
+                        "no new failure".to_string()
+                    }
+                }
+            }
+        } else {
+            let text = if counted.is_empty() {
+                plural(n, what, &format!("{what}s"))
+            } else {
+                describe_tests(what, &counted, &locs)
+            };
+            if passed {
+                format!("{text} (within max_failures {max})")
+            } else {
+                format!("{text} (max_failures is {max})")
+            }
+        };
+        rules.push(RuleResult {
+            rule: "max_failures".into(),
+            passed,
+            limit: max.to_string(),
+            actual: n.to_string(),
+            reason,
+        });
+    }
+
+    if let Some(max) = cfg.max_flaky {
+        rules.push(RuleResult {
+            rule: "max_flaky".into(),
+            passed: c.flaky <= max,
+            limit: max.to_string(),
+            actual: c.flaky.to_string(),
+            reason: format!(
+                "{} passed only after retries (max_flaky is {max})",
+                plural(c.flaky, "test", "tests")
+            ),
+        });
+    }
+    if let Some(max) = cfg.max_lint_errors {
+        rules.push(RuleResult {
+            rule: "max_lint_errors".into(),
+            passed: v.lint.errors <= max,
+            limit: max.to_string(),
+            actual: v.lint.errors.to_string(),
+            reason: format!(
+                "{} (max_lint_errors is {max})",
+                plural(v.lint.errors, "lint error", "lint errors")
+            ),
+        });
+    }
+    if !cfg.require.is_empty() {
+        let mut missing = Vec::new();
+        for req in &cfg.require {
+            let matching: Vec<&RunnerResult> = v
+                .runners
+                .iter()
+                .filter(|r| r.id == *req || r.kind.as_str() == req)
+                .collect();
+            if matching.is_empty() {
+                missing.push(format!("`{req}` did not run"));
+            } else if !matching.iter().any(|r| has_results(r)) {
+                let st = matching
+                    .iter()
+                    .map(|r| format!("{} {}", r.id, r.status.as_str()))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                missing.push(format!("`{req}` produced no results ({st})"));
+            }
+        }
+        rules.push(RuleResult {
+            rule: "require".into(),
+            passed: missing.is_empty(),
+            limit: format!("{:?}", cfg.require),
+            actual: if missing.is_empty() {
+                "all present".into()
+            } else {
+                missing.join("; ")
+            },
+            reason: if missing.is_empty() {
+                format!(
+                    "every required runner produced results ({})",
+                    cfg.require.join(", ")
+                )
+            } else {
+                format!("required results are missing: {}", missing.join("; "))
+            },
+        });
+    }
+    if cfg.fail_on_empty {
+        let silent: Vec<&str> = v
+            .runners
+            .iter()
+            .filter(|r| {
+                r.kind == RunnerKind::Test
+                    && r.status != RunnerStatus::Skipped
+                    && r.status != RunnerStatus::Blocked
+                    && !has_results(r)
+            })
+            .map(|r| r.id.as_str())
+            .collect();
+        let empty = c.tests == 0 && !v.runners.iter().any(has_results);
+        let passed = !empty && silent.is_empty();
+        rules.push(RuleResult {
+            rule: "fail_on_empty".into(),
+            passed,
+            limit: "true".into(),
+            actual: c.tests.to_string(),
+            reason: if empty {
+                "no results were found at all: check that the runners write their reports (or --report matches them)".into()
+            } else if !silent.is_empty() {
+                format!("test runner(s) produced no results: {}", silent.join(", "))
+            } else {
+                format!("{} found", plural(c.tests, "test result", "test results"))
+            },
+        });
+    }
+
+    let verdict = if rules.iter().all(|r| r.passed) {
+        Verdict::Pass
+    } else {
+        Verdict::Fail
+    };
+    let mut reasons: Vec<String> = rules
+        .iter()
+        .filter(|r| !r.passed)
+        .map(|r| r.reason.clone())
+        .collect();
+    if verdict == Verdict::Pass {
+        reasons.push(format!(
+            "passed: {}, score {}",
+            if c.tests > 0 {
+                format!(
+                    "{} of {} tests passed ({} skipped)",
+                    c.passed, c.tests, c.skipped
+                )
+            } else {
+                "no tests".to_string()
+            },
+            fmt_num(score)
+        ));
+        if let Some(r) = rules
+            .iter()
+            .find(|r| r.rule == "max_failures" && r.reason != "no test failed")
+        {
+            reasons.push(r.reason.clone());
+        }
+    }
+    if let Some(d) = &delta {
+        let mut parts = Vec::new();
+        if !d.fixed.is_empty() {
+            parts.push(format!("{} fixed", d.fixed.len()));
+        }
+        if !d.new_failures.is_empty() {
+            parts.push(format!("{} new", d.new_failures.len()));
+        }
+        if !d.still_failing.is_empty() {
+            parts.push(format!("{} still failing", d.still_failing.len()));
+        }
+        if let Some(sc) = d.score_change {
+            parts.push(format!(
+                "score {}{}",
+                if sc >= 0.0 { "+" } else { "" },
+                fmt_num(sc)
+            ));
+        }
+        if !parts.is_empty() {
+            reasons.push(format!(
+                "against baseline {}: {}",
+                d.baseline_run_id.as_deref().unwrap_or("(unnamed)"),
+                parts.join(", ")
+            ));
+        }
+    }
+    reasons.extend(notes);
+    GateDoc {
+        schema_version: SCHEMA_VERSION,
+        run_id: v.run_id.clone(),
+        verdict,
+        score,
+        components,
+        rules,
+        reasons,
+        counts: c,
+        lint: v.lint,
+        delta,
+    }
+}
+
+/// Exit code for a gate: 0 pass, 3 when results were required and missing, 1 otherwise.
+pub fn exit_code(g: &GateDoc) -> i32 {
+    if g.verdict == Verdict::Pass {
+        crate::exit::OK
+    } else if g
+        .rules
+        .iter()
+        .any(|r| !r.passed && (r.rule == "require" || r.rule == "fail_on_empty"))
+    {
+        crate::exit::NO_RESULTS
+    } else {
+        crate::exit::GATE_FAILED
+    }
+}
+
+/// gate.json as written: the [`GateDoc`] plus `failing` (the failing test keys, bounded), so
+/// that a later run can use this file as its baseline.
+pub fn to_json(g: &GateDoc, failing: &BTreeSet<String>) -> serde_json::Value {
+    let mut v = serde_json::to_value(g).unwrap_or(serde_json::Value::Null);
+    if let Some(o) = v.as_object_mut() {
+        let keys: Vec<&String> = failing.iter().take(MAX_STORED_FAILING).collect();
+        o.insert("failing".into(), serde_json::json!(keys));
+        if failing.len() > MAX_STORED_FAILING {
+            o.insert(
+                "failing_truncated".into(),
+                serde_json::json!(failing.len() - MAX_STORED_FAILING),
+            );
+        }
+    }
+    v
+}
+
+/// A baseline from a gate.json value (as [`to_json`] wrote it).
+pub fn baseline_from_gate_json(v: &serde_json::Value) -> Result<Baseline, String> {
+    let g: GateDoc = serde_json::from_value(v.clone()).map_err(|e| e.to_string())?;
+    let failing = v
+        .get("failing")
+        .and_then(|f| f.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_else(|| {
+            // Older gate.json without the key list: its delta's failures are all we know.
+            g.delta
+                .as_ref()
+                .map(|d| {
+                    d.new_failures
+                        .iter()
+                        .chain(&d.still_failing)
+                        .cloned()
+                        .collect()
+                })
+                .unwrap_or_default()
+        });
+    Ok(Baseline {
+        run_id: Some(g.run_id),
+        score: Some(g.score),
+        failing,
+        tests: None,
+        counts: Some(g.counts),
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,437 @@
+//! Gate against hand-computed scores (default weights 30/40/10/10/10 unless a row says
+//! otherwise), rule verdicts, reasons and baseline deltas.
+
+use std::collections::BTreeSet;
+
+use super::*;
+use crate::diagnose::{self, Input, Options};
+use crate::model::LintCounts;
+use crate::model::{Case, Failure, RunStatus, RunnerSource, Status};
+use crate::settings::Weights;
+
+fn runner(id: &str, kind: RunnerKind, status: RunnerStatus) -> RunnerResult {
+    RunnerResult {
+        id: id.into(),
+        kind,
+        source: RunnerSource::Builtin,
+        command: None,
+        cwd: None,
+        status,
+        exit_code: Some(0),
+        signal: None,
+        duration: 1.0,
+        hint: None,
+        counts: Counts::default(),
+        lint: LintCounts::default(),
+        result_files: Vec::new(),
+        parse_errors: Vec::new(),
+        warnings: Vec::new(),
+        suite_errors: Vec::new(),
+        stdout_log: None,
+        stderr_log: None,
+        depends_on: Vec::new(),
+    }
+}
+
+fn case(runner: &str, name: &str, status: Status, file: &str, line: u32) -> Case {
+    let mut c = Case::new(name, status);
+    c.runner = runner.into();
+    c.classname = Some("tests.test_api".into());
+    if status.is_bad() {
+        c.file = Some(file.into());
+        c.line = Some(line);
+        c.failure = Some(Failure {
+            message: Some("assert 1 == 2".into()),
+            ..Default::default()
+        });
+    }
+    c
+}
+
+struct World {
+    verify: VerifyDoc,
+    cases: Vec<Case>,
+}
+
+impl World {
+    fn new(runners: Vec<RunnerResult>, cases: Vec<Case>, lint: LintCounts) -> World {
+        let mut totals = Counts::default();
+        let mut runners = runners;
+        for c in &cases {
+            totals.add_case(c.status, c.flaky);
+            if let Some(r) = runners.iter_mut().find(|r| r.id == c.runner) {
+                r.counts.add_case(c.status, c.flaky);
+            }
+        }
+        World {
+            verify: VerifyDoc {
+                schema_version: SCHEMA_VERSION,
+                run_id: "r2".into(),
+                started_at: String::new(),
+                finished_at: String::new(),
+                status: RunStatus::Failed,
+                cwd: "/ws".into(),
+                shard: None,
+                runners,
+                totals,
+                lint,
+                slowest: Vec::new(),
+            },
+            cases,
+        }
+    }
+
+    fn gate(&self, cfg: &GateConfig, baseline: Option<&Baseline>) -> GateDoc {
+        let logs = Default::default();
+        let bad: Vec<Case> = self
+            .cases
+            .iter()
+            .filter(|c| c.status.is_bad() || c.flaky)
+            .cloned()
+            .collect();
+        let d = diagnose::diagnose(
+            &Input {
+                verify: &self.verify,
+                cases: &bad,
+                findings: &[],
+                logs: &logs,
+            },
+            &Options::default(),
+        );
+        let failing: BTreeSet<String> = self
+            .cases
+            .iter()
+            .filter(|c| c.status.is_bad())
+            .map(|c| c.key())
+            .collect();
+        evaluate(
+            &GateInput {
+                verify: &self.verify,
+                diagnose: &d,
+                failing: &failing,
+                tests: None,
+                baseline,
+            },
+            cfg,
+        )
+    }
+}
+
+fn passing(n: usize, runner: &str) -> Vec<Case> {
+    (0..n)
+        .map(|i| case(runner, &format!("test_ok_{i}"), Status::Passed, "", 0))
+        .collect()
+}
+
+fn rule<'a>(g: &'a GateDoc, name: &str) -> &'a RuleResult {
+    g.rules.iter().find(|r| r.rule == name).unwrap()
+}
+
+#[test]
+fn all_green_scores_100_and_passes() {
+    let w = World::new(
+        vec![runner("pytest", RunnerKind::Test, RunnerStatus::Passed)],
+        passing(10, "pytest"),
+        LintCounts::default(),
+    );
+    let g = w.gate(&GateConfig::default(), None);
+    assert_eq!(g.score, 100.0);
+    assert_eq!(g.verdict, Verdict::Pass);
+    assert_eq!(exit_code(&g), 0);
+    assert!(
+        g.reasons[0].contains("10 of 10 tests passed"),
+        "{:?}",
+        g.reasons
+    );
+}
+
+#[test]
+fn two_failures_score_92_and_fail_naming_tests_and_lines() {
+    let mut cases = passing(8, "pytest");
+    cases.push(case(
+        "pytest",
+        "test_get",
+        Status::Failed,
+        "tests/api/test_api.py",
+        12,
+    ));
+    cases.push(case(
+        "pytest",
+        "test_put",
+        Status::Errored,
+        "tests/api/test_api.py",
+        40,
+    ));
+    let w = World::new(
+        vec![runner("pytest", RunnerKind::Test, RunnerStatus::Failed)],
+        cases,
+        LintCounts::default(),
+    );
+    let g = w.gate(&GateConfig::default(), None);
+    // tests 8/10 × 40 = 32, + build 30 + lint 10 + flaky 10 + missing 10 = 92
+    assert_eq!(g.score, 92.0);
+    let tests = g.components.iter().find(|c| c.name == "tests").unwrap();
+    assert_eq!((tests.value, tests.points), (0.8, 32.0));
+    assert_eq!(g.verdict, Verdict::Fail);
+    assert_eq!(exit_code(&g), 1);
+    let r = rule(&g, "max_failures");
+    assert!(!r.passed);
+    assert_eq!(r.actual, "2");
+    assert_eq!(
+        r.reason,
+        "2 failing tests in tests/api: test_api::test_get (tests/api/test_api.py:12), test_api::test_put (tests/api/test_api.py:40) (max_failures is 0)"
+    );
+    assert_eq!(g.reasons[0], r.reason);
+}
+
+#[test]
+fn broken_build_scores_25_and_fails_on_build() {
+    let mut build = runner("cargo-build", RunnerKind::Build, RunnerStatus::Failed);
+    build.exit_code = Some(101);
+    let mut test = runner("cargo-test", RunnerKind::Test, RunnerStatus::Blocked);
+    test.depends_on = vec!["cargo-build".into()];
+    let w = World::new(vec![build, test], Vec::new(), LintCounts::default());
+    let g = w.gate(&GateConfig::default(), None);
+    // build 0 + tests 0 (a test runner was expected) + lint 10 + flaky 10 + missing ½ × 10
+    assert_eq!(g.score, 25.0);
+    assert!(!rule(&g, "build").passed);
+    assert!(
+        rule(&g, "build")
+            .reason
+            .contains("build `cargo-build` failed (exit code 101)")
+    );
+    assert!(
+        rule(&g, "fail_on_empty").passed,
+        "the blocked runner is explained by the build"
+    );
+    assert_eq!(exit_code(&g), 1);
+}
+
+#[test]
+fn lint_and_flaky_components() {
+    let mut cases = passing(20, "jest");
+    cases[0].flaky = true;
+    cases[0].retries = 1;
+    let mut lint = runner("eslint", RunnerKind::Lint, RunnerStatus::Failed);
+    lint.lint = LintCounts {
+        errors: 3,
+        warnings: 10,
+        notes: 4,
+    };
+    let w = World::new(
+        vec![runner("jest", RunnerKind::Test, RunnerStatus::Passed), lint],
+        cases,
+        LintCounts {
+            errors: 3,
+            warnings: 10,
+            notes: 4,
+        },
+    );
+    let cfg = GateConfig {
+        max_lint_errors: Some(2),
+        max_flaky: Some(1),
+        ..GateConfig::default()
+    };
+    let g = w.gate(&cfg, None);
+    // lint 1 − (3 + 0.2×10)/20 = 0.75 → 7.5; flaky 1 − 10×1/20 = 0.5 → 5; 30 + 40 + 10 = 80
+    assert_eq!(g.score, 92.5);
+    assert!(!rule(&g, "max_lint_errors").passed);
+    assert!(rule(&g, "max_flaky").passed);
+    assert_eq!(
+        rule(&g, "max_lint_errors").reason,
+        "3 lint errors (max_lint_errors is 2)"
+    );
+}
+
+#[test]
+fn custom_weights_and_min_score() {
+    let mut cases = passing(3, "go");
+    cases.push(case("go", "TestX", Status::Failed, "go/x_test.go", 9));
+    cases.push(case("go", "TestSkip", Status::Skipped, "", 0));
+    let w = World::new(
+        vec![runner("go", RunnerKind::Test, RunnerStatus::Failed)],
+        cases,
+        LintCounts::default(),
+    );
+    let cfg = GateConfig {
+        min_score: 80.0,
+        max_failures: Some(5),
+        weights: Weights {
+            build: 0.0,
+            tests: 1.0,
+            lint: 0.0,
+            flaky: 0.0,
+            missing: 0.0,
+        },
+        ..GateConfig::default()
+    };
+    let g = w.gate(&cfg, None);
+    // Only tests count: 3 of 4 executed (the skip does not count) = 75
+    assert_eq!(g.score, 75.0);
+    assert!(rule(&g, "max_failures").passed);
+    let r = rule(&g, "min_score");
+    assert!(!r.passed);
+    assert_eq!(
+        r.reason,
+        "score 75 is below min_score 80 (3 of 4 executed tests passed)"
+    );
+}
+
+#[test]
+fn regression_mode_fails_only_on_new_failures() {
+    let mut cases = passing(5, "pytest");
+    cases.push(case(
+        "pytest",
+        "test_old",
+        Status::Failed,
+        "tests/test_api.py",
+        5,
+    ));
+    cases.push(case(
+        "pytest",
+        "test_new",
+        Status::Failed,
+        "tests/test_api.py",
+        9,
+    ));
+    let w = World::new(
+        vec![runner("pytest", RunnerKind::Test, RunnerStatus::Failed)],
+        cases,
+        LintCounts::default(),
+    );
+    let cfg = GateConfig {
+        fail_on: FailOn::Regression,
+        ..GateConfig::default()
+    };
+    let key = |n: &str| format!("pytest::tests.test_api::{n}");
+    let base = Baseline {
+        run_id: Some("r1".into()),
+        score: Some(90.0),
+        failing: [key("test_old"), key("test_fixed")].into_iter().collect(),
+        tests: None,
+        counts: Some(Counts {
+            tests: 6,
+            ..Counts::default()
+        }),
+    };
+    let g = w.gate(&cfg, Some(&base));
+    let d = g.delta.as_ref().unwrap();
+    assert_eq!(d.new_failures, vec![key("test_new")]);
+    assert_eq!(d.still_failing, vec![key("test_old")]);
+    assert_eq!(d.fixed, vec![key("test_fixed")]);
+    assert_eq!((d.tests_added, d.tests_removed), (1, 0));
+    // 5/7 × 40 = 28.571… + 60 = 88.6; baseline 90 → −1.4
+    assert_eq!(g.score, 88.6);
+    assert_eq!(d.score_change, Some(-1.4));
+    let r = rule(&g, "max_failures");
+    assert!(!r.passed);
+    assert_eq!(
+        r.reason,
+        "1 new failure in tests: test_api::test_new (tests/test_api.py:9) (max_failures is 0)"
+    );
+    assert!(
+        g.reasons
+            .iter()
+            .any(|r| r == "against baseline r1: 1 fixed, 1 new, 1 still failing, score -1.4"),
+        "{:?}",
+        g.reasons
+    );
+
+    // The same failures in the baseline: nothing new, the gate passes.
+    let base2 = Baseline {
+        failing: [key("test_old"), key("test_new")].into_iter().collect(),
+        ..base
+    };
+    let g2 = w.gate(&cfg, Some(&base2));
+    assert_eq!(g2.verdict, Verdict::Pass);
+    assert_eq!(
+        rule(&g2, "max_failures").reason,
+        "no new failure (2 tests were already failing in the baseline)"
+    );
+    // No baseline: every failure counts as new, and the reasons say so.
+    let g3 = w.gate(&cfg, None);
+    assert_eq!(g3.verdict, Verdict::Fail);
+    assert!(g3.reasons.iter().any(|r| r.contains("no baseline")));
+}
+
+#[test]
+fn missing_results_exit_3() {
+    let mut rspec = runner("rspec", RunnerKind::Test, RunnerStatus::Unavailable);
+    rspec.exit_code = None;
+    let w = World::new(
+        vec![
+            runner("pytest", RunnerKind::Test, RunnerStatus::Passed),
+            rspec,
+        ],
+        passing(4, "pytest"),
+        LintCounts::default(),
+    );
+    let cfg = GateConfig {
+        require: vec!["lint".into(), "pytest".into()],
+        ..GateConfig::default()
+    };
+    let g = w.gate(&cfg, None);
+    // missing: 1 of 2 runners produced results → 5; 30 + 40 + 10 + 10 + 5 = 95
+    assert_eq!(g.score, 95.0);
+    let req = rule(&g, "require");
+    assert!(!req.passed);
+    assert_eq!(req.actual, "`lint` did not run");
+    let empty = rule(&g, "fail_on_empty");
+    assert!(!empty.passed);
+    assert_eq!(empty.reason, "test runner(s) produced no results: rspec");
+    assert_eq!(exit_code(&g), 3);
+
+    let nothing = World::new(Vec::new(), Vec::new(), LintCounts::default());
+    let g = nothing.gate(&GateConfig::default(), None);
+    assert_eq!(exit_code(&g), 3);
+    assert!(
+        rule(&g, "fail_on_empty")
+            .reason
+            .starts_with("no results were found at all")
+    );
+}
+
+#[test]
+fn validation_names_keys() {
+    let mut cfg = GateConfig::default();
+    cfg.weights.lint = -1.0;
+    cfg.min_score = 120.0;
+    cfg.require = vec![" ".into()];
+    let issues = validate(&cfg);
+    let keys: Vec<&str> = issues.iter().map(|i| i.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        ["gate.weights.lint", "gate.min_score", "gate.require[0]"]
+    );
+    assert!(issues[0].message.contains("≥ 0"));
+    let zero = GateConfig {
+        weights: Weights {
+            build: 0.0,
+            tests: 0.0,
+            lint: 0.0,
+            flaky: 0.0,
+            missing: 0.0,
+        },
+        ..GateConfig::default()
+    };
+    assert_eq!(validate(&zero)[0].key, "gate.weights");
+    assert!(validate(&GateConfig::default()).is_empty());
+}
+
+#[test]
+fn gate_json_round_trips_as_a_baseline() {
+    let mut cases = passing(2, "t");
+    cases.push(case("t", "test_bad", Status::Failed, "tests/a.py", 1));
+    let w = World::new(
+        vec![runner("t", RunnerKind::Test, RunnerStatus::Failed)],
+        cases,
+        LintCounts::default(),
+    );
+    let g = w.gate(&GateConfig::default(), None);
+    let failing: BTreeSet<String> = ["t::tests.test_api::test_bad".to_string()].into();
+    let v = to_json(&g, &failing);
+    let b = baseline_from_gate_json(&v).unwrap();
+    assert_eq!(b.failing, failing);
+    assert_eq!(b.score, Some(g.score));
+    assert_eq!(b.counts.map(|c| c.tests), Some(3));
+}

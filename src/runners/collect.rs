@@ -1,0 +1,421 @@
+//! Result-file collection: expands a runner's result paths/globs, refuses paths that escape
+//! the workspace, never opens anything but regular files (a FIFO would block, a symlink loop
+//! would recurse), copies each file into `runners/<id>/`, and parses it through the parser
+//! registry ([`crate::parsers::parse`], the single entry point) while streaming every case to
+//! `cases.jsonl` and every finding to `findings.jsonl`.
+
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::io::BufReader;
+use std::path::{Component, Path, PathBuf};
+use std::sync::Mutex;
+
+use globset::GlobBuilder;
+use walkdir::WalkDir;
+
+pub use crate::artifact::events::JsonlWriter;
+use crate::model::{
+    Case, Counts, Finding, LintCounts, ParseIssue, Position, ResultFile, SlowTest, SuiteError,
+};
+use crate::parsers::{self, Collector, Format, ParseOptions, Sink};
+
+/// Where result files may come from, and where they go.
+pub struct Ctx<'a> {
+    /// The workspace (absolute, normalized): relative patterns start here.
+    pub cwd: &'a Path,
+    /// Roots a pattern may point into (the workspace, and the run directory for runners).
+    pub allowed: &'a [PathBuf],
+    /// Directories a `**` walk never enters (the artifacts dir: old runs hold old copies).
+    pub exclude: &'a [PathBuf],
+    pub runner_id: &'a str,
+    pub runner_dir: &'a Path,
+    pub format: Option<Format>,
+    pub opts: &'a ParseOptions,
+    pub cases: &'a Mutex<JsonlWriter>,
+    pub findings: &'a Mutex<JsonlWriter>,
+}
+
+/// What a runner's result files yielded.
+#[derive(Debug, Default)]
+pub struct Collected {
+    pub files: Vec<ResultFile>,
+    pub counts: Counts,
+    pub lint: LintCounts,
+    pub parse_errors: Vec<ParseIssue>,
+    pub warnings: Vec<ParseIssue>,
+    pub suite_errors: Vec<SuiteError>,
+    pub slowest: Vec<SlowTest>,
+    /// Patterns that matched nothing.
+    pub unmatched: Vec<String>,
+}
+
+/// Lexical normalization: resolves `.` and `..` without touching the disk.
+pub fn normalize(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+fn has_meta(s: &str) -> bool {
+    s.contains(['*', '?', '[', '{'])
+}
+
+/// Expands one pattern to regular files, sorted. Errors are user-facing sentences.
+pub fn expand(pattern: &str, ctx: &Ctx<'_>) -> Result<Vec<PathBuf>, String> {
+    let raw = Path::new(pattern);
+    let abs = normalize(&if raw.is_absolute() {
+        raw.to_path_buf()
+    } else {
+        ctx.cwd.join(raw)
+    });
+    if !ctx.allowed.iter().any(|root| abs.starts_with(root)) {
+        return Err(format!(
+            "`{pattern}` points outside the workspace `{}`; only files inside it are collected",
+            ctx.cwd.display()
+        ));
+    }
+    // The literal directory prefix before the first component with glob characters.
+    let mut base = PathBuf::new();
+    let mut globbed = false;
+    for c in abs.components() {
+        let s = c.as_os_str().to_string_lossy();
+        if has_meta(&s) {
+            globbed = true;
+            break;
+        }
+        base.push(c.as_os_str());
+    }
+    if !globbed {
+        return match regular_file(&abs, ctx) {
+            Ok(()) => Ok(vec![abs]),
+            Err(e) => Err(e),
+        };
+    }
+    let matcher = GlobBuilder::new(&abs.to_string_lossy())
+        .literal_separator(true)
+        .build()
+        .map_err(|e| format!("`{pattern}` is not a valid glob: {e}"))?
+        .compile_matcher();
+    let mut found = BTreeSet::new();
+    let walker = WalkDir::new(&base)
+        .follow_links(false)
+        .max_depth(64)
+        .into_iter()
+        .filter_entry(|e| {
+            let p = e.path();
+            !(e.file_type().is_dir()
+                && p != base
+                && (e.file_name() == ".git"
+                    || ctx.exclude.iter().any(|x| p == x && !base.starts_with(x))))
+        });
+    for entry in walker.flatten() {
+        let p = entry.path();
+        if !matcher.is_match(p) {
+            continue;
+        }
+        let ft = entry.file_type();
+        if ft.is_file() || (ft.is_symlink() && regular_file(p, ctx).is_ok()) {
+            found.insert(p.to_path_buf());
+        }
+    }
+    Ok(found.into_iter().collect())
+}
+
+/// Checks that `p` is (or links to) a regular file inside the allowed roots.
+fn regular_file(p: &Path, ctx: &Ctx<'_>) -> Result<(), String> {
+    let meta = std::fs::metadata(p).map_err(|e| match e.raw_os_error() {
+        Some(libc::ELOOP) => format!("`{}` is a symlink loop", p.display()),
+        _ if e.kind() == std::io::ErrorKind::NotFound => {
+            format!("`{}` does not exist", p.display())
+        }
+        _ => format!("cannot read `{}`: {e}", p.display()),
+    })?;
+    if !meta.is_file() {
+        return Err(format!(
+            "`{}` is not a regular file (a directory, FIFO or device); it is skipped",
+            p.display()
+        ));
+    }
+    if std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_symlink()) {
+        let real = std::fs::canonicalize(p).map_err(|e| format!("`{}`: {e}", p.display()))?;
+        let inside = ctx.allowed.iter().any(|root| {
+            real.starts_with(root) || std::fs::canonicalize(root).is_ok_and(|r| real.starts_with(r))
+        });
+        if !inside {
+            return Err(format!(
+                "`{}` is a symlink to `{}`, outside the workspace; it is skipped",
+                p.display(),
+                real.display()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The display path of a file: relative to the workspace when inside it.
+pub fn display_path(p: &Path, cwd: &Path) -> String {
+    p.strip_prefix(cwd)
+        .map(|r| r.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| p.to_string_lossy().into_owned())
+}
+
+/// Tags what a parser finds with the runner id and streams findings to findings.jsonl.
+struct Tag<'a, 'b> {
+    inner: &'a mut Collector<'b>,
+    runner: &'a str,
+    findings: &'a Mutex<JsonlWriter>,
+}
+
+impl Sink for Tag<'_, '_> {
+    fn case(&mut self, mut case: Case) {
+        case.runner = self.runner.to_string();
+        self.inner.case(case);
+    }
+    fn finding(&mut self, mut f: Finding) {
+        f.runner = self.runner.to_string();
+        if let Ok(mut w) = self.findings.lock() {
+            w.write(&f);
+        }
+        self.inner.finding(f);
+    }
+    fn suite_error(&mut self, mut e: SuiteError) {
+        e.runner = self.runner.to_string();
+        self.inner.suite_error(e);
+    }
+    fn warning(&mut self, position: Option<Position>, message: String) {
+        self.inner.warning(position, message);
+    }
+}
+
+/// Collects every file matched by `patterns` (already interpolated).
+pub fn collect(patterns: &[String], ctx: &Ctx<'_>) -> Collected {
+    let mut out = Collected::default();
+    let mut seen = BTreeSet::new();
+    for pat in patterns {
+        match expand(pat, ctx) {
+            Ok(files) if files.is_empty() => out.unmatched.push(pat.clone()),
+            Ok(files) => {
+                for f in files {
+                    if seen.insert(f.clone()) {
+                        collect_one(&f, ctx, &mut out);
+                    }
+                }
+            }
+            Err(message) => out.parse_errors.push(ParseIssue {
+                file: pat.clone(),
+                position: None,
+                message,
+            }),
+        }
+    }
+    out.slowest
+        .sort_by(|a, b| b.duration.total_cmp(&a.duration));
+    out.slowest.truncate(parsers::collect::SLOWEST_N);
+    out
+}
+
+fn collect_one(path: &Path, ctx: &Ctx<'_>, out: &mut Collected) {
+    let shown = display_path(path, ctx.cwd);
+    let mut rf = ResultFile {
+        path: shown.clone(),
+        ..Default::default()
+    };
+    // Keep a copy in runners/<id>/ unless the runner wrote it into the run directory already.
+    let run_dir = ctx
+        .runner_dir
+        .parent()
+        .and_then(Path::parent)
+        .unwrap_or(ctx.runner_dir);
+    let source = if let Ok(rel) = path.strip_prefix(run_dir) {
+        rf.copy = Some(rel.to_string_lossy().into_owned());
+        path.to_path_buf()
+    } else {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "result".into());
+        let mut dest = ctx.runner_dir.join(&name);
+        let mut n = 2;
+        while dest.exists() {
+            dest = ctx.runner_dir.join(format!("{n}-{name}"));
+            n += 1;
+        }
+        match std::fs::copy(path, &dest) {
+            Ok(_) => {
+                rf.copy = Some(format!(
+                    "{}/{}/{}",
+                    crate::artifact::RUNNERS_DIR,
+                    ctx.runner_id,
+                    dest.file_name().unwrap_or_default().to_string_lossy()
+                ));
+                dest
+            }
+            Err(e) => {
+                out.warnings.push(ParseIssue {
+                    file: shown.clone(),
+                    position: None,
+                    message: format!("could not keep a copy in the run directory: {e}"),
+                });
+                path.to_path_buf()
+            }
+        }
+    };
+    let file = match File::open(&source) {
+        Ok(f) => f,
+        Err(e) => {
+            out.parse_errors.push(ParseIssue {
+                file: shown,
+                position: None,
+                message: format!("cannot open: {e}"),
+            });
+            return;
+        }
+    };
+    rf.bytes = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let runner = ctx.runner_id;
+    let cases = ctx.cases;
+    let mut col = Collector::with_hook(move |c: &Case| {
+        if let Ok(mut w) = cases.lock() {
+            w.write(c);
+        }
+    });
+    let result = {
+        let mut sink = Tag {
+            inner: &mut col,
+            runner,
+            findings: ctx.findings,
+        };
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        parsers::parse(
+            BufReader::with_capacity(256 * 1024, file),
+            &name,
+            ctx.format,
+            ctx.opts,
+            &mut sink,
+        )
+    };
+    match result {
+        Ok(p) => {
+            rf.format = Some(p.format.name().to_string());
+            rf.ok = true;
+        }
+        Err(e) => {
+            rf.format = ctx.format.map(|f| f.name().to_string());
+            out.parse_errors.push(e.into_issue(&shown));
+        }
+    }
+    rf.counts = col.counts;
+    rf.lint = col.lint;
+    out.counts.add(&col.counts);
+    out.lint.add(&col.lint);
+    out.slowest.extend(col.slowest());
+    out.suite_errors.append(&mut col.suite_errors);
+    for (position, message) in col.warnings.drain(..) {
+        out.warnings.push(ParseIssue {
+            file: shown.clone(),
+            position,
+            message,
+        });
+    }
+    if col.warnings_dropped > 0 {
+        out.warnings.push(ParseIssue {
+            file: shown.clone(),
+            position: None,
+            message: format!("{} more warnings not shown", col.warnings_dropped),
+        });
+    }
+    out.files.push(rf);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_ctx<R>(root: &Path, f: impl FnOnce(&Ctx<'_>) -> R) -> R {
+        let cases = Mutex::new(JsonlWriter::create(&root.join("cases.jsonl")).unwrap());
+        let findings = Mutex::new(JsonlWriter::create(&root.join("findings.jsonl")).unwrap());
+        let ws = root.join("ws");
+        let rd = root.join("ws/.codeloop/runs/R/runners/r");
+        std::fs::create_dir_all(&rd).unwrap();
+        let allowed = [ws.clone()];
+        let exclude = [ws.join(".codeloop")];
+        let opts = ParseOptions::default();
+        let ctx = Ctx {
+            cwd: &ws,
+            allowed: &allowed,
+            exclude: &exclude,
+            runner_id: "r",
+            runner_dir: &rd,
+            format: None,
+            opts: &opts,
+            cases: &cases,
+            findings: &findings,
+        };
+        f(&ctx)
+    }
+
+    #[test]
+    fn escaping_paths_are_refused() {
+        let d = tempfile::tempdir().unwrap();
+        with_ctx(d.path(), |ctx| {
+            let e = expand("../outside/*.xml", ctx).unwrap_err();
+            assert!(e.contains("outside the workspace"), "{e}");
+            assert!(expand("/etc/passwd", ctx).is_err());
+        });
+    }
+
+    #[test]
+    fn globs_skip_fifos_loops_and_the_artifacts_dir() {
+        let d = tempfile::tempdir().unwrap();
+        let ws = d.path().join("ws");
+        std::fs::create_dir_all(ws.join("a/b")).unwrap();
+        std::fs::write(ws.join("a/one.xml"), "<x/>").unwrap();
+        std::fs::write(ws.join("a/b/two.xml"), "<x/>").unwrap();
+        std::os::unix::fs::symlink(ws.join("a"), ws.join("a/b/loop")).unwrap();
+        std::os::unix::fs::symlink(ws.join("self.xml"), ws.join("self.xml")).unwrap();
+        let fifo = std::ffi::CString::new(ws.join("a/pipe.xml").to_str().unwrap()).unwrap();
+        // SAFETY: mkfifo with a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+        with_ctx(d.path(), |ctx| {
+            std::fs::write(ctx.runner_dir.join("old.xml"), "<x/>").unwrap();
+            let got = expand("**/*.xml", ctx).unwrap();
+            let rel: Vec<_> = got.iter().map(|p| display_path(p, ctx.cwd)).collect();
+            assert_eq!(rel, ["a/b/two.xml", "a/one.xml"]);
+            assert!(
+                expand("a/pipe.xml", ctx)
+                    .unwrap_err()
+                    .contains("not a regular file")
+            );
+            assert!(
+                expand("self.xml", ctx)
+                    .unwrap_err()
+                    .contains("symlink loop")
+            );
+        });
+    }
+
+    #[test]
+    fn unparseable_file_is_a_parse_error_and_collection_goes_on() {
+        let d = tempfile::tempdir().unwrap();
+        let ws = d.path().join("ws");
+        std::fs::create_dir_all(&ws).unwrap();
+        std::fs::write(ws.join("bad.txt"), "hello, I am not a report\n").unwrap();
+        with_ctx(d.path(), |ctx| {
+            let c = collect(&["bad.txt".into(), "missing/*.xml".into()], ctx);
+            assert_eq!(c.parse_errors.len(), 1);
+            assert_eq!(c.parse_errors[0].file, "bad.txt");
+            assert_eq!(c.unmatched, ["missing/*.xml"]);
+            assert_eq!(c.files.len(), 1);
+            assert_eq!(c.files[0].copy.as_deref(), Some("runners/r/bad.txt"));
+            assert!(ctx.runner_dir.join("bad.txt").is_file());
+        });
+    }
+}

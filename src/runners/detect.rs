@@ -1,0 +1,531 @@
+//! Built-in runner detection (DESIGN §2): looks at the project's files and returns runners
+//! that make each tool write a machine-readable report into the run directory.
+//!
+//! | stack  | detected by                              | runners                                   |
+//! |--------|------------------------------------------|-------------------------------------------|
+//! | Rust   | Cargo.toml                               | cargo-build, nextest (or cargo-test), clippy |
+//! | Node   | package.json (+ lockfile picks npm/pnpm/yarn) | node-build, jest / vitest / node-test, eslint |
+//! | Python | pyproject.toml, pytest.ini, setup.cfg, tox.ini, conftest.py | pytest, ruff  |
+//! | Go     | go.mod                                   | go-build, go-test, golangci-lint          |
+//! | Ruby   | Gemfile + spec/                          | rspec, rubocop                            |
+//! | .NET   | *.sln / *.csproj / *.fsproj              | dotnet-build, dotnet-test (TRX)           |
+//! | Java   | pom.xml / build.gradle(.kts)             | maven (Surefire XML), gradle (JUnit XML)  |
+//!
+//! Reports go to `{runner_dir}` (= `<run_dir>/runners/<id>/`); tools that print their report
+//! on stdout use `{runner_dir}/stdout.log` as the result file.
+
+use std::path::Path;
+
+use super::RunnerDef;
+use crate::model::{RunnerKind, RunnerSource};
+use crate::parsers::Format;
+
+/// Which tools are on PATH; injected so detection is testable.
+pub trait Tools {
+    fn has(&self, program: &str) -> bool;
+}
+
+/// The real PATH.
+pub struct PathTools;
+
+impl Tools for PathTools {
+    fn has(&self, program: &str) -> bool {
+        super::find_on_path(program).is_some()
+    }
+}
+
+// One flat constructor keeps the table of built-ins below readable.
+#[allow(clippy::too_many_arguments)]
+fn def(
+    id: &str,
+    kind: RunnerKind,
+    detect: &str,
+    tool: &str,
+    command: String,
+    result: &str,
+    format: Format,
+    hint: &str,
+) -> RunnerDef {
+    let mut d = RunnerDef::new(id, kind, RunnerSource::Builtin);
+    d.detect_file = Some(detect.to_string());
+    d.tool = Some(tool.to_string());
+    d.command = Some(command);
+    if !result.is_empty() {
+        d.result_files = vec![result.to_string()];
+    }
+    d.result_format = Some(format);
+    d.install_hint = Some(hint.to_string());
+    d
+}
+
+const RUST_HINT: &str = "install Rust with rustup: https://rustup.rs";
+const NODE_HINT: &str =
+    "install Node.js (https://nodejs.org) and run the package manager's install first";
+const PY_HINT: &str = "install Python 3 and pytest (`python3 -m pip install pytest`)";
+const GO_HINT: &str = "install Go: https://go.dev/dl/";
+const RUBY_HINT: &str = "install Ruby and Bundler, then `bundle install`";
+const DOTNET_HINT: &str = "install the .NET SDK: https://dotnet.microsoft.com/download";
+const MVN_HINT: &str = "install Maven (https://maven.apache.org) or add the Maven wrapper (mvnw)";
+const GRADLE_HINT: &str = "install Gradle or add the Gradle wrapper (gradlew)";
+
+/// Every built-in runner that applies to `dir`.
+pub fn detect(dir: &Path, tools: &dyn Tools) -> Vec<RunnerDef> {
+    let mut out = Vec::new();
+    rust(dir, tools, &mut out);
+    node(dir, tools, &mut out);
+    python(dir, tools, &mut out);
+    go(dir, tools, &mut out);
+    ruby(dir, tools, &mut out);
+    dotnet(dir, &mut out);
+    java(dir, &mut out);
+    out
+}
+
+/// The stacks found in `dir`, for `init` and `doctor`.
+pub fn stacks(dir: &Path) -> Vec<&'static str> {
+    let mut v = Vec::new();
+    let has = |f: &str| dir.join(f).exists();
+    if has("Cargo.toml") {
+        v.push("rust");
+    }
+    if has("package.json") {
+        v.push("node");
+    }
+    if python_marker(dir).is_some() {
+        v.push("python");
+    }
+    if has("go.mod") {
+        v.push("go");
+    }
+    if has("Gemfile") {
+        v.push("ruby");
+    }
+    if dotnet_marker(dir).is_some() {
+        v.push("dotnet");
+    }
+    if has("pom.xml") || has("build.gradle") || has("build.gradle.kts") {
+        v.push("java");
+    }
+    v
+}
+
+fn rust(dir: &Path, tools: &dyn Tools, out: &mut Vec<RunnerDef>) {
+    if !dir.join("Cargo.toml").is_file() {
+        return;
+    }
+    out.push(def(
+        "cargo-build",
+        RunnerKind::Build,
+        "Cargo.toml",
+        "cargo",
+        "cargo build --all-targets --message-format=json".into(),
+        "{runner_dir}/stdout.log",
+        Format::CargoJson,
+        RUST_HINT,
+    ));
+    if tools.has("cargo-nextest") {
+        // A tool config file adds a `codeloop` profile with a JUnit report and no fail-fast,
+        // without touching the project's own .config/nextest.toml.
+        let cmd = "printf '[profile.codeloop]\\nfail-fast = false\\n[profile.codeloop.junit]\\npath = \"junit.xml\"\\n' > {runner_dir}/nextest.toml \
+&& cargo nextest run --tool-config-file codeloop:{runner_dir}/nextest.toml --profile codeloop; \
+s=$?; cp \"${CARGO_TARGET_DIR:-target}/nextest/codeloop/junit.xml\" {runner_dir}/junit.xml 2>/dev/null; exit $s";
+        out.push(def(
+            "nextest",
+            RunnerKind::Test,
+            "Cargo.toml",
+            "cargo-nextest",
+            cmd.into(),
+            "{runner_dir}/junit.xml",
+            Format::JunitXml,
+            "install cargo-nextest: `cargo install cargo-nextest --locked`",
+        ));
+    } else {
+        // libtest's JSON output is unstable; RUSTC_BOOTSTRAP lets the stable harness emit it.
+        out.push(def(
+            "cargo-test",
+            RunnerKind::Test,
+            "Cargo.toml",
+            "cargo",
+            "RUSTC_BOOTSTRAP=1 cargo test --no-fail-fast -- -Z unstable-options --format json --report-time".into(),
+            "{runner_dir}/stdout.log",
+            Format::LibtestJson,
+            RUST_HINT,
+        ));
+    }
+    if tools.has("cargo-clippy") {
+        out.push(def(
+            "clippy",
+            RunnerKind::Lint,
+            "Cargo.toml",
+            "cargo-clippy",
+            "cargo clippy --all-targets --message-format=json".into(),
+            "{runner_dir}/stdout.log",
+            Format::CargoJson,
+            "install clippy: `rustup component add clippy`",
+        ));
+    }
+}
+
+fn node(dir: &Path, _tools: &dyn Tools, out: &mut Vec<RunnerDef>) {
+    let Ok(text) = std::fs::read_to_string(dir.join("package.json")) else {
+        return;
+    };
+    let pkg: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+    let has_dep = |name: &str| {
+        ["dependencies", "devDependencies"]
+            .iter()
+            .any(|k| pkg.get(k).and_then(|d| d.get(name)).is_some())
+    };
+    let has_script = |name: &str| pkg.get("scripts").and_then(|s| s.get(name)).is_some();
+    let (pm, exec, lock) = if dir.join("pnpm-lock.yaml").is_file() {
+        ("pnpm", "pnpm exec", "pnpm-lock.yaml")
+    } else if dir.join("yarn.lock").is_file() {
+        ("yarn", "yarn run", "yarn.lock")
+    } else {
+        ("npm", "npx --no-install", "package.json")
+    };
+    if has_script("build") {
+        out.push(def(
+            "node-build",
+            RunnerKind::Build,
+            lock,
+            pm,
+            format!("{pm} run build"),
+            "",
+            Format::Tsc,
+            NODE_HINT,
+        ));
+        if let Some(d) = out.last_mut() {
+            d.result_files.clear();
+            d.result_format = None;
+        }
+    }
+    if has_dep("vitest") {
+        out.push(def(
+            "vitest",
+            RunnerKind::Test,
+            "package.json",
+            pm,
+            format!("{exec} vitest run --reporter=json --outputFile={{runner_dir}}/vitest.json"),
+            "{runner_dir}/vitest.json",
+            Format::JestJson,
+            NODE_HINT,
+        ));
+    } else if has_dep("jest") {
+        out.push(def(
+            "jest",
+            RunnerKind::Test,
+            "package.json",
+            pm,
+            format!("{exec} jest --ci --json --outputFile={{runner_dir}}/jest.json"),
+            "{runner_dir}/jest.json",
+            Format::JestJson,
+            NODE_HINT,
+        ));
+    } else if has_script("test") || dir.join("test").is_dir() {
+        out.push(def(
+            "node-test",
+            RunnerKind::Test,
+            "package.json",
+            "node",
+            "node --test --test-reporter=junit --test-reporter-destination={runner_dir}/node-test.xml --test-reporter=spec --test-reporter-destination=stdout".into(),
+            "{runner_dir}/node-test.xml",
+            Format::JunitXml,
+            NODE_HINT,
+        ));
+    }
+    if has_dep("eslint") {
+        out.push(def(
+            "eslint",
+            RunnerKind::Lint,
+            "package.json",
+            pm,
+            format!("{exec} eslint . -f json -o {{runner_dir}}/eslint.json"),
+            "{runner_dir}/eslint.json",
+            Format::EslintJson,
+            NODE_HINT,
+        ));
+    }
+}
+
+fn python_marker(dir: &Path) -> Option<&'static str> {
+    [
+        "pytest.ini",
+        "pyproject.toml",
+        "setup.cfg",
+        "tox.ini",
+        "conftest.py",
+    ]
+    .into_iter()
+    .find(|f| dir.join(f).is_file())
+}
+
+fn python(dir: &Path, tools: &dyn Tools, out: &mut Vec<RunnerDef>) {
+    let Some(marker) = python_marker(dir) else {
+        return;
+    };
+    let py = if tools.has("python3") || !tools.has("python") {
+        "python3"
+    } else {
+        "python"
+    };
+    out.push(def(
+        "pytest",
+        RunnerKind::Test,
+        marker,
+        py,
+        format!("{py} -m pytest --junitxml={{runner_dir}}/pytest.xml -o junit_family=xunit2"),
+        "{runner_dir}/pytest.xml",
+        Format::JunitXml,
+        PY_HINT,
+    ));
+    let pyproject = std::fs::read_to_string(dir.join("pyproject.toml")).unwrap_or_default();
+    if dir.join("ruff.toml").is_file() || pyproject.contains("[tool.ruff") {
+        out.push(def(
+            "ruff",
+            RunnerKind::Lint,
+            marker,
+            "ruff",
+            "ruff check --output-format=json --output-file={runner_dir}/ruff.json .".into(),
+            "{runner_dir}/ruff.json",
+            Format::RuffJson,
+            "install ruff: `python3 -m pip install ruff`",
+        ));
+    }
+}
+
+fn go(dir: &Path, _tools: &dyn Tools, out: &mut Vec<RunnerDef>) {
+    if !dir.join("go.mod").is_file() {
+        return;
+    }
+    out.push(def(
+        "go-build",
+        RunnerKind::Build,
+        "go.mod",
+        "go",
+        "go build ./...".into(),
+        "",
+        Format::GoTestJson,
+        GO_HINT,
+    ));
+    if let Some(d) = out.last_mut() {
+        d.result_format = None;
+    }
+    out.push(def(
+        "go-test",
+        RunnerKind::Test,
+        "go.mod",
+        "go",
+        "go test -json ./...".into(),
+        "{runner_dir}/stdout.log",
+        Format::GoTestJson,
+        GO_HINT,
+    ));
+    if [
+        ".golangci.yml",
+        ".golangci.yaml",
+        ".golangci.toml",
+        ".golangci.json",
+    ]
+    .iter()
+    .any(|f| dir.join(f).is_file())
+    {
+        out.push(def(
+            "golangci-lint",
+            RunnerKind::Lint,
+            "go.mod",
+            "golangci-lint",
+            "golangci-lint run --out-format json ./...".into(),
+            "{runner_dir}/stdout.log",
+            Format::GolangciJson,
+            "install golangci-lint: https://golangci-lint.run/welcome/install/",
+        ));
+    }
+}
+
+fn ruby(dir: &Path, _tools: &dyn Tools, out: &mut Vec<RunnerDef>) {
+    if !dir.join("Gemfile").is_file() {
+        return;
+    }
+    if dir.join("spec").is_dir() {
+        out.push(def(
+            "rspec",
+            RunnerKind::Test,
+            "Gemfile",
+            "bundle",
+            "bundle exec rspec --format progress --format json --out {runner_dir}/rspec.json"
+                .into(),
+            "{runner_dir}/rspec.json",
+            Format::RspecJson,
+            RUBY_HINT,
+        ));
+    }
+    if dir.join(".rubocop.yml").is_file() {
+        out.push(def(
+            "rubocop",
+            RunnerKind::Lint,
+            ".rubocop.yml",
+            "bundle",
+            "bundle exec rubocop --format json --out {runner_dir}/rubocop.json".into(),
+            "{runner_dir}/rubocop.json",
+            Format::RubocopJson,
+            RUBY_HINT,
+        ));
+    }
+}
+
+fn dotnet_marker(dir: &Path) -> Option<String> {
+    let rd = std::fs::read_dir(dir).ok()?;
+    let mut names: Vec<String> = rd
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().map(String::from))
+        .filter(|n| n.ends_with(".sln") || n.ends_with(".csproj") || n.ends_with(".fsproj"))
+        .collect();
+    names.sort();
+    names.into_iter().next()
+}
+
+fn dotnet(dir: &Path, out: &mut Vec<RunnerDef>) {
+    let Some(marker) = dotnet_marker(dir) else {
+        return;
+    };
+    out.push(def(
+        "dotnet-build",
+        RunnerKind::Build,
+        &marker,
+        "dotnet",
+        "dotnet build".into(),
+        "",
+        Format::Trx,
+        DOTNET_HINT,
+    ));
+    if let Some(d) = out.last_mut() {
+        d.result_format = None;
+    }
+    out.push(def(
+        "dotnet-test",
+        RunnerKind::Test,
+        &marker,
+        "dotnet",
+        "dotnet test --no-build --logger trx --results-directory {runner_dir}/trx".into(),
+        "{runner_dir}/trx/**/*.trx",
+        Format::Trx,
+        DOTNET_HINT,
+    ));
+}
+
+fn java(dir: &Path, out: &mut Vec<RunnerDef>) {
+    if dir.join("pom.xml").is_file() {
+        let (tool, cmd) = if dir.join("mvnw").is_file() {
+            ("sh", "./mvnw -B test")
+        } else {
+            ("mvn", "mvn -B test")
+        };
+        out.push(def(
+            "maven",
+            RunnerKind::Test,
+            "pom.xml",
+            tool,
+            cmd.into(),
+            "**/target/surefire-reports/TEST-*.xml",
+            Format::JunitXml,
+            MVN_HINT,
+        ));
+    }
+    let gradle = ["build.gradle", "build.gradle.kts"]
+        .into_iter()
+        .find(|f| dir.join(f).is_file());
+    if let Some(marker) = gradle {
+        let (tool, cmd) = if dir.join("gradlew").is_file() {
+            ("sh", "./gradlew test --continue")
+        } else {
+            ("gradle", "gradle test --continue")
+        };
+        out.push(def(
+            "gradle",
+            RunnerKind::Test,
+            marker,
+            tool,
+            cmd.into(),
+            "**/build/test-results/**/*.xml",
+            Format::JunitXml,
+            GRADLE_HINT,
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Fake(&'static [&'static str]);
+    impl Tools for Fake {
+        fn has(&self, p: &str) -> bool {
+            self.0.contains(&p)
+        }
+    }
+
+    fn ids(dir: &Path, tools: &dyn Tools) -> Vec<String> {
+        detect(dir, tools).into_iter().map(|d| d.id).collect()
+    }
+
+    #[test]
+    fn rust_prefers_nextest_when_installed() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("Cargo.toml"), "[package]").unwrap();
+        assert_eq!(
+            ids(d.path(), &Fake(&["cargo"])),
+            ["cargo-build", "cargo-test"]
+        );
+        let with = detect(d.path(), &Fake(&["cargo", "cargo-nextest", "cargo-clippy"]));
+        let n = with.iter().find(|r| r.id == "nextest").unwrap();
+        assert_eq!(n.result_format, Some(Format::JunitXml));
+        assert!(n.command.as_deref().unwrap().contains("--profile codeloop"));
+        assert_eq!(with.len(), 3);
+        assert_eq!(with[0].kind, RunnerKind::Build);
+    }
+
+    #[test]
+    fn node_picks_package_manager_and_framework() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(
+            d.path().join("package.json"),
+            r#"{"scripts": {"build": "tsc", "test": "vitest"}, "devDependencies": {"vitest": "1", "eslint": "9"}}"#,
+        )
+        .unwrap();
+        std::fs::write(d.path().join("pnpm-lock.yaml"), "").unwrap();
+        let r = detect(d.path(), &Fake(&[]));
+        let v: Vec<_> = r.iter().map(|r| r.id.as_str()).collect();
+        assert_eq!(v, ["node-build", "vitest", "eslint"]);
+        assert!(
+            r[1].command
+                .as_deref()
+                .unwrap()
+                .starts_with("pnpm exec vitest run")
+        );
+        assert_eq!(r[1].tool.as_deref(), Some("pnpm"));
+    }
+
+    #[test]
+    fn python_go_ruby_dotnet_java() {
+        let d = tempfile::tempdir().unwrap();
+        for f in ["pytest.ini", "go.mod", "Gemfile", "App.csproj", "pom.xml"] {
+            std::fs::write(d.path().join(f), "").unwrap();
+        }
+        std::fs::create_dir(d.path().join("spec")).unwrap();
+        assert_eq!(
+            ids(d.path(), &Fake(&["python3"])),
+            [
+                "pytest",
+                "go-build",
+                "go-test",
+                "rspec",
+                "dotnet-build",
+                "dotnet-test",
+                "maven"
+            ]
+        );
+        assert_eq!(stacks(d.path()), ["python", "go", "ruby", "dotnet", "java"]);
+        assert!(detect(tempfile::tempdir().unwrap().path(), &Fake(&[])).is_empty());
+    }
+}

@@ -1,0 +1,204 @@
+//! Runners (DESIGN §2): what codeloop runs or collects. This module owns the runner
+//! definition ([`RunnerDef`]), built-in detection ([`detect`]), the Plugin SDK file
+//! `.codeloop/plugins.json` ([`plugins`]), placeholder interpolation, selection (`--runner`),
+//! process execution ([`exec`]) and result-file collection ([`collect`]).
+
+pub mod collect;
+pub mod detect;
+pub mod exec;
+pub mod plugins;
+pub mod progress;
+pub mod run;
+
+use std::path::{Path, PathBuf};
+
+use crate::model::{RunnerKind, RunnerSource};
+use crate::parsers::Format;
+
+/// One runner, after detection and plugin merging, before interpolation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunnerDef {
+    pub id: String,
+    pub kind: RunnerKind,
+    pub source: RunnerSource,
+    /// The file whose presence (relative to the project) makes this runner apply.
+    pub detect_file: Option<String>,
+    /// Shell command (`sh -c`); `None` for a collect-only runner.
+    pub command: Option<String>,
+    /// Result file paths or globs (may use `{run_dir}`, `{run_id}`, `{runner_dir}`).
+    pub result_files: Vec<String>,
+    /// `None` = `auto` (sniff each file).
+    pub result_format: Option<Format>,
+    pub timeout_sec: Option<u64>,
+    /// The program that must be on PATH (built-ins), for `unavailable` before spawning.
+    pub tool: Option<String>,
+    /// How to install the tool, shown when it is missing.
+    pub install_hint: Option<String>,
+}
+
+impl RunnerDef {
+    pub fn new(id: &str, kind: RunnerKind, source: RunnerSource) -> Self {
+        RunnerDef {
+            id: id.to_string(),
+            kind,
+            source,
+            detect_file: None,
+            command: None,
+            result_files: Vec::new(),
+            result_format: None,
+            timeout_sec: None,
+            tool: None,
+            install_hint: None,
+        }
+    }
+}
+
+/// The values substituted into commands and result paths, also exported to the runner's
+/// environment as `CODELOOP_RUN_ID`, `CODELOOP_RUN_DIR`, `CODELOOP_RUNNER_ID` and
+/// `CODELOOP_RUNNER_DIR`.
+#[derive(Clone, Debug)]
+pub struct Vars<'a> {
+    pub run_id: &'a str,
+    pub run_dir: &'a Path,
+    pub runner_id: &'a str,
+    pub runner_dir: &'a Path,
+}
+
+/// Replaces `{run_id}`, `{run_dir}`, `{runner_id}` and `{runner_dir}`. Anything else in braces
+/// (shell `${VAR}`, `{a,b}` globs) is left alone.
+pub fn interpolate(s: &str, v: &Vars<'_>) -> String {
+    s.replace("{run_id}", v.run_id)
+        .replace("{run_dir}", &v.run_dir.to_string_lossy())
+        .replace("{runner_id}", v.runner_id)
+        .replace("{runner_dir}", &v.runner_dir.to_string_lossy())
+}
+
+/// Environment variables for a runner's process.
+pub fn env_vars(v: &Vars<'_>) -> Vec<(&'static str, String)> {
+    vec![
+        ("CODELOOP_RUN_ID", v.run_id.to_string()),
+        ("CODELOOP_RUN_DIR", v.run_dir.to_string_lossy().into_owned()),
+        ("CODELOOP_RUNNER_ID", v.runner_id.to_string()),
+        (
+            "CODELOOP_RUNNER_DIR",
+            v.runner_dir.to_string_lossy().into_owned(),
+        ),
+    ]
+}
+
+/// Merges built-in and plugin runners: a plugin runner replaces the built-in with the same id
+/// (in the built-in's position); new plugin runners follow in file order.
+pub fn merge(builtin: Vec<RunnerDef>, plugin: Vec<RunnerDef>) -> Vec<RunnerDef> {
+    let mut out: Vec<RunnerDef> = builtin;
+    for p in plugin {
+        match out.iter_mut().find(|b| b.id == p.id) {
+            Some(slot) => *slot = p,
+            None => out.push(p),
+        }
+    }
+    out
+}
+
+/// Keeps only the runners named in `select` (all when empty). Unknown names are an error that
+/// lists the known ids.
+pub fn select(all: Vec<RunnerDef>, select: &[String]) -> Result<Vec<RunnerDef>, String> {
+    if select.is_empty() {
+        return Ok(all);
+    }
+    for s in select {
+        if !all.iter().any(|r| &r.id == s) {
+            let ids: Vec<&str> = all.iter().map(|r| r.id.as_str()).collect();
+            return Err(format!(
+                "no runner `{s}`; known runners: {}",
+                if ids.is_empty() {
+                    "(none detected)".to_string()
+                } else {
+                    ids.join(", ")
+                }
+            ));
+        }
+    }
+    Ok(all.into_iter().filter(|r| select.contains(&r.id)).collect())
+}
+
+/// A runner id must be usable as a directory name.
+pub fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && !id.starts_with('.')
+}
+
+/// Finds a program on PATH (what a shell would run).
+pub fn find_on_path(program: &str) -> Option<PathBuf> {
+    if program.contains('/') {
+        let p = PathBuf::from(program);
+        return is_executable(&p).then_some(p);
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(program))
+        .find(|p| is_executable(p))
+}
+
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn def(id: &str, src: RunnerSource) -> RunnerDef {
+        RunnerDef::new(id, RunnerKind::Test, src)
+    }
+
+    #[test]
+    fn plugin_replaces_builtin_in_place() {
+        let b = vec![
+            def("cargo-build", RunnerSource::Builtin),
+            def("pytest", RunnerSource::Builtin),
+        ];
+        let p = vec![
+            def("pytest", RunnerSource::Plugin),
+            def("extra", RunnerSource::Plugin),
+        ];
+        let m = merge(b, p);
+        let ids: Vec<_> = m.iter().map(|r| (r.id.as_str(), r.source)).collect();
+        assert_eq!(
+            ids,
+            vec![
+                ("cargo-build", RunnerSource::Builtin),
+                ("pytest", RunnerSource::Plugin),
+                ("extra", RunnerSource::Plugin)
+            ]
+        );
+    }
+
+    #[test]
+    fn interpolation_leaves_shell_braces() {
+        let v = Vars {
+            run_id: "R1",
+            run_dir: Path::new("/x/runs/R1"),
+            runner_id: "t",
+            runner_dir: Path::new("/x/runs/R1/runners/t"),
+        };
+        assert_eq!(
+            interpolate(
+                "cp ${T:-target}/a {run_dir}/a-{run_id}.xml {runner_dir}",
+                &v
+            ),
+            "cp ${T:-target}/a /x/runs/R1/a-R1.xml /x/runs/R1/runners/t"
+        );
+    }
+
+    #[test]
+    fn select_unknown_lists_known() {
+        let e = select(vec![def("a", RunnerSource::Builtin)], &["b".into()]).unwrap_err();
+        assert!(e.contains("known runners: a"), "{e}");
+        assert!(valid_id("django_pytest") && !valid_id("../x") && !valid_id(""));
+    }
+}

@@ -1,0 +1,468 @@
+//! Running a plan of runners: build runners first, test runners wait for them (and are
+//! `blocked` when one failed), lint runners start at once; at most `jobs` at a time. Each
+//! runner's result files are collected after it ends (also after a failure or a timeout:
+//! partial reports are evidence). Cancellation stops running runners and marks the rest
+//! `interrupted`.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{Semaphore, watch};
+
+use super::collect::{self, Collected, JsonlWriter};
+use super::exec::{self, Ended, Spawn};
+use super::progress::Progress;
+use super::{RunnerDef, Vars, env_vars, find_on_path, interpolate};
+use crate::artifact::events::{Event, Events};
+use crate::model::{RunnerKind, RunnerResult, RunnerSource, RunnerStatus, SlowTest};
+use crate::parsers::ParseOptions;
+
+/// A runner in the plan, possibly already decided (`skipped` because its detect_file is
+/// missing).
+#[derive(Clone, Debug)]
+pub struct Planned {
+    pub def: RunnerDef,
+    pub decided: Option<(RunnerStatus, String)>,
+}
+
+/// Everything the runners share.
+pub struct Shared {
+    pub cwd: PathBuf,
+    pub run_id: String,
+    pub run_dir: PathBuf,
+    pub jobs: usize,
+    /// `--timeout` (wins over everything).
+    pub timeout_override: Option<u64>,
+    /// config/env default (a plugin's `timeout_sec` wins over it).
+    pub timeout_default: u64,
+    pub grace: Duration,
+    pub opts: ParseOptions,
+    /// Roots result files may come from.
+    pub allowed: Vec<PathBuf>,
+    /// Never walked by `**` globs (the artifacts dir).
+    pub exclude: Vec<PathBuf>,
+    pub cases: Mutex<JsonlWriter>,
+    pub findings: Mutex<JsonlWriter>,
+    pub events: Events,
+    pub progress: Progress,
+    /// The slowest tests of every runner (merged and cut to N at the end).
+    pub slow: Mutex<Vec<SlowTest>>,
+}
+
+/// What [`run_all`] returns: results in plan order and the slowest tests overall.
+pub struct Finished {
+    pub results: Vec<RunnerResult>,
+    pub slowest: Vec<SlowTest>,
+}
+
+/// Runs the plan. `cancel` turning true stops everything.
+pub async fn run_all(
+    plan: Vec<Planned>,
+    shared: Arc<Shared>,
+    cancel: watch::Receiver<bool>,
+) -> Finished {
+    let sem = Arc::new(Semaphore::new(shared.jobs.max(1)));
+    // Failed build runner ids, once every build runner has ended.
+    let (builds_tx, builds_rx) = watch::channel::<Option<Vec<String>>>(None);
+    let mut build_handles = Vec::new();
+    let mut handles = Vec::new();
+    for p in plan.iter().cloned() {
+        let shared = shared.clone();
+        let sem = sem.clone();
+        let cancel = cancel.clone();
+        let builds_rx = builds_rx.clone();
+        let is_build = p.def.kind == RunnerKind::Build;
+        let h = tokio::spawn(async move { run_one(p, shared, sem, cancel, builds_rx).await });
+        if is_build {
+            build_handles.push(handles.len());
+        }
+        handles.push(h);
+    }
+    // Join build runners first (their results gate the test runners), then the rest.
+    let mut results: Vec<Option<RunnerResult>> = vec![None; handles.len()];
+    let mut handles: Vec<Option<tokio::task::JoinHandle<RunnerResult>>> =
+        handles.into_iter().map(Some).collect();
+    let mut failed_builds = Vec::new();
+    for &i in &build_handles {
+        if let Some(h) = handles[i].take() {
+            let r = join(h, &plan[i].def).await;
+            if r.status != RunnerStatus::Passed && r.status != RunnerStatus::Skipped {
+                failed_builds.push(r.id.clone());
+            }
+            results[i] = Some(r);
+        }
+    }
+    let _ = builds_tx.send(Some(failed_builds));
+    for (i, h) in handles.iter_mut().enumerate() {
+        if let Some(h) = h.take() {
+            results[i] = Some(join(h, &plan[i].def).await);
+        }
+    }
+    let results: Vec<RunnerResult> = results.into_iter().flatten().collect();
+    let mut slowest: Vec<SlowTest> = Vec::new();
+    if let Ok(g) = shared.slow.lock() {
+        slowest = g.clone();
+    }
+    slowest.sort_by(|a, b| b.duration.total_cmp(&a.duration).then(a.id.cmp(&b.id)));
+    slowest.truncate(crate::parsers::collect::SLOWEST_N);
+    Finished { results, slowest }
+}
+
+async fn join(h: tokio::task::JoinHandle<RunnerResult>, def: &RunnerDef) -> RunnerResult {
+    match h.await {
+        Ok(r) => r,
+        // A panic inside one runner's task must not take the run down: record it.
+        Err(e) => {
+            let mut r = base_result(def);
+            r.status = RunnerStatus::Crashed;
+            r.hint = Some(format!("codeloop failed while handling this runner: {e}"));
+            r
+        }
+    }
+}
+
+fn base_result(def: &RunnerDef) -> RunnerResult {
+    RunnerResult {
+        id: def.id.clone(),
+        kind: def.kind,
+        source: def.source,
+        command: def.command.clone(),
+        cwd: None,
+        status: RunnerStatus::Skipped,
+        exit_code: None,
+        signal: None,
+        duration: 0.0,
+        hint: None,
+        counts: Default::default(),
+        lint: Default::default(),
+        result_files: Vec::new(),
+        parse_errors: Vec::new(),
+        warnings: Vec::new(),
+        suite_errors: Vec::new(),
+        stdout_log: None,
+        stderr_log: None,
+        depends_on: Vec::new(),
+    }
+}
+
+fn finish(shared: &Shared, r: RunnerResult) -> RunnerResult {
+    let mut e = Event::new("runner.finished")
+        .runner(&r.id)
+        .status(r.status.as_str());
+    e.exit_code = r.exit_code;
+    e.duration = Some(r.duration);
+    e.message = r.hint.clone();
+    shared.events.emit(e);
+    shared
+        .progress
+        .finished(&r.id, r.status, r.duration, summary(&r));
+    r
+}
+
+/// `15 tests, 4 failed` / `3 errors, 1 warning`, for progress lines.
+pub fn summary(r: &RunnerResult) -> String {
+    let mut parts = Vec::new();
+    if r.counts.tests > 0 {
+        parts.push(format!("{} tests", r.counts.tests));
+        if r.counts.failed > 0 {
+            parts.push(format!("{} failed", r.counts.failed));
+        }
+        if r.counts.errored > 0 {
+            parts.push(format!("{} errored", r.counts.errored));
+        }
+    }
+    if r.lint.errors > 0 {
+        parts.push(format!("{} lint errors", r.lint.errors));
+    }
+    if r.lint.warnings > 0 {
+        parts.push(format!("{} lint warnings", r.lint.warnings));
+    }
+    if !r.parse_errors.is_empty() {
+        parts.push(format!("{} parse errors", r.parse_errors.len()));
+    }
+    if parts.is_empty()
+        && let Some(h) = &r.hint
+    {
+        parts.push(h.clone());
+    }
+    parts.join(", ")
+}
+
+async fn run_one(
+    p: Planned,
+    shared: Arc<Shared>,
+    sem: Arc<Semaphore>,
+    mut cancel: watch::Receiver<bool>,
+    mut builds: watch::Receiver<Option<Vec<String>>>,
+) -> RunnerResult {
+    let def = p.def;
+    let mut r = base_result(&def);
+    if let Some((status, hint)) = p.decided {
+        r.status = status;
+        r.hint = Some(hint);
+        return finish(&shared, r);
+    }
+    if def.kind == RunnerKind::Test {
+        let failed = tokio::select! {
+            v = builds.wait_for(|v| v.is_some()) => v.ok().and_then(|v| v.clone()).unwrap_or_default(),
+            _ = exec::cancelled(&mut cancel) => Vec::new(),
+        };
+        if !failed.is_empty() {
+            r.status = RunnerStatus::Blocked;
+            r.hint = Some(format!(
+                "not run: build runner {} failed",
+                failed
+                    .iter()
+                    .map(|f| format!("`{f}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+            r.depends_on = failed;
+            return finish(&shared, r);
+        }
+    }
+    let _permit = tokio::select! {
+        p = sem.acquire() => p.ok(),
+        _ = exec::cancelled(&mut cancel) => None,
+    };
+    if *cancel.borrow() {
+        r.status = RunnerStatus::Interrupted;
+        r.hint = Some("not started: codeloop was interrupted".into());
+        return finish(&shared, r);
+    }
+    let runner_dir = shared
+        .run_dir
+        .join(crate::artifact::RUNNERS_DIR)
+        .join(&def.id);
+    if let Err(e) = std::fs::create_dir_all(&runner_dir) {
+        r.status = RunnerStatus::Crashed;
+        r.hint = Some(format!("cannot create `{}`: {e}", runner_dir.display()));
+        return finish(&shared, r);
+    }
+    let vars = Vars {
+        run_id: &shared.run_id,
+        run_dir: &shared.run_dir,
+        runner_id: &def.id,
+        runner_dir: &runner_dir,
+    };
+    let command = def.command.as_ref().map(|c| interpolate(c, &vars));
+    r.command = command.clone();
+    r.cwd = Some(shared.cwd.to_string_lossy().into_owned());
+    let mut ev = Event::new("runner.started").runner(&def.id);
+    ev.message = command.clone();
+    shared.events.emit(ev);
+    shared.progress.started(&def.id);
+
+    let mut status = RunnerStatus::Passed;
+    if let Some(cmd) = command {
+        if let Some(tool) = def.tool.as_deref()
+            && find_on_path(tool).is_none()
+        {
+            r.status = RunnerStatus::Unavailable;
+            r.hint = Some(format!(
+                "`{tool}` is not on PATH; {}",
+                def.install_hint.as_deref().unwrap_or("install it")
+            ));
+            return finish(&shared, r);
+        }
+        let timeout = shared
+            .timeout_override
+            .or(def.timeout_sec)
+            .unwrap_or(shared.timeout_default)
+            .max(1);
+        let spec = Spawn {
+            command: cmd.clone(),
+            cwd: shared.cwd.clone(),
+            env: env_vars(&vars),
+            stdout: runner_dir.join("stdout.log"),
+            stderr: runner_dir.join("stderr.log"),
+            timeout: Duration::from_secs(timeout),
+            grace: shared.grace,
+        };
+        r.stdout_log = Some(format!("runners/{}/stdout.log", def.id));
+        r.stderr_log = Some(format!("runners/{}/stderr.log", def.id));
+        let out = exec::run(&spec, cancel.clone()).await;
+        r.duration = round3(out.duration.as_secs_f64());
+        match out.ended {
+            Ended::Exited(0) => {}
+            Ended::Exited(127) => match not_found(&spec.stderr) {
+                Some(what) => {
+                    r.exit_code = Some(127);
+                    r.status = RunnerStatus::Unavailable;
+                    r.hint = Some(format!(
+                        "`{what}` was not found: install it, or fix the command{}",
+                        match def.source {
+                            RunnerSource::Plugin => " in .codeloop/plugins.json",
+                            _ => "",
+                        }
+                    ));
+                    return finish(&shared, r);
+                }
+                None => status = RunnerStatus::Failed,
+            },
+            Ended::Exited(_) => status = RunnerStatus::Failed,
+            Ended::Signaled(sig) => {
+                r.signal = Some(sig);
+                status = RunnerStatus::Crashed;
+                r.hint = Some(format!("killed by signal {sig} ({})", signal_name(sig)));
+            }
+            Ended::TimedOut => {
+                status = RunnerStatus::Timeout;
+                r.hint = Some(format!(
+                    "exceeded its timeout of {timeout}s; its process group was stopped"
+                ));
+            }
+            Ended::Interrupted => {
+                r.status = RunnerStatus::Interrupted;
+                r.hint = Some("stopped: codeloop was interrupted".into());
+                return finish(&shared, r);
+            }
+            Ended::SpawnFailed(m) => {
+                r.status = RunnerStatus::Crashed;
+                r.hint = Some(m);
+                return finish(&shared, r);
+            }
+        }
+        if let Ended::Exited(c) = out.ended {
+            r.exit_code = Some(c);
+        }
+    }
+    // Collect results (a blocking task: parsing is CPU and file I/O).
+    let patterns: Vec<String> = def
+        .result_files
+        .iter()
+        .map(|p| interpolate(p, &vars))
+        .collect();
+    if !patterns.is_empty() {
+        let sh = shared.clone();
+        let rd = runner_dir.clone();
+        let id = def.id.clone();
+        let fmt = def.result_format;
+        let c: Collected = tokio::task::spawn_blocking(move || {
+            let ctx = collect::Ctx {
+                cwd: &sh.cwd,
+                allowed: &sh.allowed,
+                exclude: &sh.exclude,
+                runner_id: &id,
+                runner_dir: &rd,
+                format: fmt,
+                opts: &sh.opts,
+                cases: &sh.cases,
+                findings: &sh.findings,
+            };
+            collect::collect(&patterns, &ctx)
+        })
+        .await
+        .unwrap_or_default();
+        absorb(&mut r, c, &shared, def.command.is_none(), &mut status);
+    }
+    // Failing tests or lint errors fail a runner even when its tool exited 0.
+    if (r.counts.bad() > 0 || r.lint.errors > 0) && status == RunnerStatus::Passed {
+        status = RunnerStatus::Failed;
+    }
+    r.status = status;
+    finish(&shared, r)
+}
+
+fn absorb(
+    r: &mut RunnerResult,
+    c: Collected,
+    shared: &Shared,
+    collect_only: bool,
+    status: &mut RunnerStatus,
+) {
+    r.counts = c.counts;
+    r.lint = c.lint;
+    r.result_files = c.files;
+    r.parse_errors = c.parse_errors;
+    r.warnings = c.warnings;
+    r.suite_errors = c.suite_errors;
+    for u in &c.unmatched {
+        r.parse_errors.push(crate::model::ParseIssue {
+            file: u.clone(),
+            position: None,
+            message: if collect_only {
+                "no result file matched this pattern".into()
+            } else {
+                "no result file matched this pattern: the runner may have failed before \
+                 writing its report"
+                    .into()
+            },
+        });
+    }
+    if collect_only && r.result_files.is_empty() {
+        *status = RunnerStatus::Failed;
+        r.hint = Some(format!(
+            "no result files found for {}",
+            c.unmatched
+                .iter()
+                .map(|u| format!("`{u}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    if let Ok(mut g) = shared.slow.lock() {
+        g.extend(c.slowest);
+    }
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+/// `sh: 1: foo: not found` / `sh: foo: command not found` → `foo`.
+fn not_found(stderr: &Path) -> Option<String> {
+    let text = read_tail(stderr, 4096);
+    text.lines().rev().find_map(|l| {
+        let l = l.trim();
+        let rest = l
+            .strip_suffix(": not found")
+            .or_else(|| l.strip_suffix(": command not found"))?;
+        let name = rest.rsplit(": ").next()?.trim();
+        (!name.is_empty()).then(|| name.to_string())
+    })
+}
+
+/// The last `n` bytes of a file, lossily decoded.
+pub fn read_tail(p: &Path, n: u64) -> String {
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(mut f) = std::fs::File::open(p) else {
+        return String::new();
+    };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let _ = f.seek(SeekFrom::Start(len.saturating_sub(n)));
+    let mut buf = Vec::new();
+    let _ = f.take(n).read_to_end(&mut buf);
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+fn signal_name(sig: i32) -> &'static str {
+    match sig {
+        libc::SIGSEGV => "SIGSEGV, a crash",
+        libc::SIGABRT => "SIGABRT, an abort",
+        libc::SIGKILL => "SIGKILL, possibly the out-of-memory killer",
+        libc::SIGTERM => "SIGTERM",
+        libc::SIGINT => "SIGINT",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGFPE => "SIGFPE",
+        _ => "a signal",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn not_found_reads_dash_and_bash_messages() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("stderr.log");
+        std::fs::write(&p, "some output\nsh: 1: pytestx: not found\n").unwrap();
+        assert_eq!(not_found(&p).as_deref(), Some("pytestx"));
+        std::fs::write(&p, "bash: line 1: rspec: command not found\n").unwrap();
+        assert_eq!(not_found(&p).as_deref(), Some("rspec"));
+        std::fs::write(&p, "exit 127 for other reasons\n").unwrap();
+        assert_eq!(not_found(&p), None);
+    }
+}

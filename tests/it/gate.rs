@@ -1,0 +1,325 @@
+//! `codeloop gate-check` and the stages of `codeloop ci` end to end on run directories built
+//! here: exit codes, gate.json, baselines (run directory and gate.json), bad settings.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use codeloop::artifact;
+use codeloop::model::{Case, RunnerKind, RunnerStatus, Status};
+
+use crate::common::bin;
+use crate::diagnose::{failing, runner, verify_doc, write_run};
+
+fn gate_check(cwd: &Path, extra: &[&str]) -> Output {
+    Command::new(bin())
+        .arg("gate-check")
+        .arg("--cwd")
+        .arg(cwd)
+        .args(extra)
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("CODELOOP_ARTIFACTS_DIR")
+        .env_remove("CODELOOP_CONFIG")
+        .output()
+        .unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// A pytest run in `ws` with `passed` passing tests and the named failing ones.
+fn pytest_run(ws: &Path, id: &str, passed: usize, bad: &[(&str, u32)]) -> artifact::RunDir {
+    let wss = ws.to_string_lossy().to_string();
+    let mut cases: Vec<Case> = (0..passed)
+        .map(|i| {
+            let mut c = Case::new(format!("test_ok_{i}"), Status::Passed);
+            c.runner = "pytest".into();
+            c.classname = Some("tests.api.test_api".into());
+            c
+        })
+        .collect();
+    for (name, line) in bad {
+        cases.push(failing(
+            "pytest",
+            Some("tests.api.test_api"),
+            name,
+            Some("tests/api/test_api.py"),
+            None,
+            "assert 1 == 2",
+            &format!("tests/api/test_api.py:{line}: AssertionError"),
+        ));
+    }
+    let mut r = runner("pytest", RunnerKind::Test, &wss, "pytest --junitxml=r.xml");
+    r.status = if bad.is_empty() {
+        RunnerStatus::Passed
+    } else {
+        RunnerStatus::Failed
+    };
+    for c in &cases {
+        r.counts.add_case(c.status, c.flaky);
+    }
+    let mut v = verify_doc(&wss, vec![r], &cases);
+    v.run_id = id.into();
+    write_run(&ws.join(".codeloop"), &v, &cases, &[])
+}
+
+#[test]
+fn exit_codes_and_gate_json() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ws = tmp.path();
+    pytest_run(ws, "20261122T000001000Z-0001", 5, &[]);
+    let o = gate_check(ws, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("gate: PASS  score 100"), "{}", text(&o));
+
+    let run = pytest_run(ws, "20261122T000002000Z-0002", 3, &[("test_get", 12)]);
+    let o = gate_check(ws, &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let out = text(&o);
+    assert!(
+        out.contains("1 failing test in tests/api: test_api::test_get (tests/api/test_api.py:12)"),
+        "{out}"
+    );
+    let g = run.gate().unwrap();
+    assert_eq!(g.verdict, codeloop::model::Verdict::Fail);
+    // 3/4 × 40 + 60 = 90
+    assert_eq!(g.score, 90.0);
+    let raw: serde_json::Value = artifact::read_json(&run.file("gate.json")).unwrap();
+    assert_eq!(
+        raw["failing"],
+        serde_json::json!(["pytest::tests.api.test_api::test_get"])
+    );
+    // Flags override the config: one failure allowed.
+    let o = gate_check(ws, &["--max-failures", "1"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = gate_check(ws, &["--max-failures", "1", "--min-score", "95"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("score 90 is below min_score 95"),
+        "{}",
+        text(&o)
+    );
+    // JSON output is the gate document.
+    let o = gate_check(ws, &["--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["verdict"], "fail");
+}
+
+#[test]
+fn regression_against_a_baseline_run_and_gate_json() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ws = tmp.path();
+    let base = pytest_run(ws, "20261122T000001000Z-0001", 4, &[("test_old", 5)]);
+    assert_eq!(gate_check(ws, &["--run", &base.id]).status.code(), Some(1));
+    let now = pytest_run(
+        ws,
+        "20261122T000002000Z-0002",
+        4,
+        &[("test_old", 5), ("test_new", 9)],
+    );
+    let base_dir = base.path.to_string_lossy().to_string();
+    let o = gate_check(ws, &["--fail-on", "regression", "--baseline", &base_dir]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let out = text(&o);
+    assert!(
+        out.contains("1 new failure in tests/api: test_api::test_new (tests/api/test_api.py:9)"),
+        "{out}"
+    );
+    let d = now.gate().unwrap().delta.unwrap();
+    assert_eq!(d.new_failures, ["pytest::tests.api.test_api::test_new"]);
+    assert_eq!(d.still_failing, ["pytest::tests.api.test_api::test_old"]);
+    assert_eq!(d.tests_added, 1);
+    assert_eq!(d.baseline_run_id.as_deref(), Some(base.id.as_str()));
+    // The baseline's gate.json works as well; the new run's own gate.json as baseline:
+    // nothing is new, the gate passes in regression mode.
+    let g = now.file("gate.json").to_string_lossy().to_string();
+    std::fs::copy(&g, ws.join("prev-gate.json")).unwrap();
+    // A relative --baseline is found under --cwd too.
+    let o = gate_check(
+        ws,
+        &["--fail-on", "regression", "--baseline", "prev-gate.json"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        text(&o).contains("no new failure (2 tests were already failing"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn bad_settings_and_baselines_name_the_key_or_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ws = tmp.path();
+    pytest_run(ws, "20261122T000001000Z-0001", 2, &[]);
+    std::fs::create_dir_all(ws.join(".codeloop")).unwrap();
+    std::fs::write(
+        ws.join(".codeloop/config.json"),
+        r#"{"gate": {"weights": {"lint": -1}, "min_score": 101}}"#,
+    )
+    .unwrap();
+    let o = gate_check(ws, &[]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}");
+    assert!(
+        out.contains("`gate.weights.lint`") && out.contains("≥ 0"),
+        "{out}"
+    );
+    assert!(
+        out.contains("`gate.min_score`") && out.contains("between 0 and 100"),
+        "{out}"
+    );
+    assert!(out.contains("config.json"), "{out}");
+    std::fs::remove_file(ws.join(".codeloop/config.json")).unwrap();
+
+    std::fs::write(
+        ws.join(".codeloop/config.json"),
+        "{\n  \"gate\": {\n    \"max_failure\": 3\n  }\n}\n",
+    )
+    .unwrap();
+    let o = gate_check(ws, &[]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}");
+    assert!(
+        out.contains("unknown key `gate.max_failure`")
+            && out.contains("did you mean `gate.max_failures`?"),
+        "{out}"
+    );
+    assert!(out.contains("line 3"), "{out}");
+    std::fs::remove_file(ws.join(".codeloop/config.json")).unwrap();
+
+    let o = gate_check(ws, &["--min-score", "150"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("--min-score"), "{}", text(&o));
+
+    let newer = ws.join("newer-gate.json");
+    std::fs::write(&newer, r#"{"schema_version": 99, "run_id": "x"}"#).unwrap();
+    let o = gate_check(ws, &["--baseline", &newer.to_string_lossy()]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}");
+    assert!(
+        out.contains("newer-gate.json") && out.contains("upgrade codeloop"),
+        "{out}"
+    );
+
+    let o = gate_check(ws, &["--baseline", "no-such-run"]);
+    assert_ne!(o.status.code(), Some(0));
+    assert!(text(&o).contains("no-such-run"), "{}", text(&o));
+}
+
+#[test]
+fn no_runs_is_no_results() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = gate_check(tmp.path(), &[]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(text(&o).contains("codeloop verify"), "{}", text(&o));
+}
+
+#[test]
+fn ci_stages_after_verify_name_the_failing_test() {
+    use codeloop::cli::{CiArgs, Common, VerifyArgs};
+    let tmp = tempfile::tempdir().unwrap();
+    let ws = tmp.path();
+    let run = pytest_run(ws, "20261122T000001000Z-0001", 3, &[("test_get", 12)]);
+    let args = CiArgs {
+        verify: VerifyArgs {
+            common: Common {
+                cwd: ws.to_path_buf(),
+                ..Common::default()
+            },
+            ..VerifyArgs::default()
+        },
+        ..CiArgs::default()
+    };
+    let cfg = codeloop::settings::Config::default();
+    let code = codeloop::commands::ci::after_verify(run.clone(), &args, &cfg, &cfg.gate, false);
+    assert_eq!(code, 1);
+    let g = run.gate().unwrap();
+    assert!(
+        g.reasons[0].contains("test_get (tests/api/test_api.py:12)"),
+        "{:?}",
+        g.reasons
+    );
+    assert!(run.file("diagnose.json").is_file());
+    assert!(run.file("report/codeloop.sarif").is_file());
+}
+
+#[test]
+fn ci_on_the_demo_exits_1_naming_the_failing_test_and_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let demo = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/demo");
+    let o = Command::new(bin())
+        .arg("ci")
+        .arg("--cwd")
+        .arg(&demo)
+        .arg("--artifacts-dir")
+        .arg(tmp.path())
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("CODELOOP_CONFIG")
+        .output()
+        .unwrap();
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("gate: FAIL"), "{out}");
+    assert!(
+        out.contains("test_mixed::test_fail_assert (tests/test_mixed.py:19)"),
+        "{out}"
+    );
+    let run = artifact::resolve(tmp.path(), None).unwrap();
+    let g = run.gate().unwrap();
+    assert!(
+        g.reasons[0].contains("(js/spec/mixed.spec.js:41:11)"),
+        "{:?}",
+        g.reasons
+    );
+    let d = run.diagnose().unwrap();
+    // Every failure of the demo is located in a file that exists in the demo.
+    for p in d.problems.iter().filter(|p| p.test.is_some()) {
+        let l = p
+            .location
+            .as_ref()
+            .unwrap_or_else(|| panic!("{} has no location", p.title));
+        assert_eq!(l.exists, Some(true), "{l}");
+    }
+    assert!(run.file("report/codeloop.sarif").is_file());
+    // The report stage ran: the sticky comment and the badge exist and the manifest lists them.
+    for f in ["report/comment.md", "report/summary.md", "report/badge.svg"] {
+        assert!(run.file(f).is_file(), "{f}");
+    }
+    let comment = std::fs::read_to_string(run.file("report/comment.md")).unwrap();
+    assert!(comment.contains("test_fail_assert"), "{comment}");
+    let m: codeloop::artifact::manifest::Manifest =
+        artifact::read_json(&run.file(artifact::MANIFEST)).unwrap();
+    assert!(m.files.iter().any(|f| f.path == "report/comment.md"));
+    assert!(m.files.iter().any(|f| f.path == "gate.json"));
+    // Both documents validate against their published schemas.
+    for (schema, file) in [
+        ("diagnose.schema.json", "diagnose.json"),
+        ("gate.schema.json", "gate.json"),
+    ] {
+        let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let schema: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(root.join("schemas").join(schema)).unwrap(),
+        )
+        .unwrap();
+        let v = jsonschema::validator_for(&schema).unwrap();
+        let doc: serde_json::Value = artifact::read_json(&run.file(file)).unwrap();
+        let errors: Vec<String> = v
+            .iter_errors(&doc)
+            .map(|e| format!("{e} at {}", e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "{file}: {errors:#?}");
+        // The schema can fail: a made-up category is refused.
+        let mut bad = doc.clone();
+        if file == "diagnose.json" {
+            bad["problems"][0]["category"] = serde_json::json!("oops");
+        } else {
+            bad["verdict"] = serde_json::json!("maybe");
+        }
+        assert!(!v.is_valid(&bad), "{file}");
+    }
+}
