@@ -15,5 +15,6 @@ pub fn run(cli: Cli) -> i32 {
         Command::Diagnose(a) => commands::diagnose::run(a),
         Command::GateCheck(a) => commands::gate_check::run(a),
         Command::Ci(a) => commands::ci::run(a),
+        Command::Report(a) => commands::report::run(a),
     }
 }

@@ -46,6 +46,8 @@ pub enum Command {
     GateCheck(GateCheckArgs),
     /// verify → diagnose → gate-check → report in one command; exits with the gate's code.
     Ci(CiArgs),
+    /// Render a run's sticky comment, job summary, badge and JUnit XML into <run>/report/.
+    Report(ReportArgs),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Default)]
@@ -225,4 +227,34 @@ pub struct CiArgs {
     /// Print GitHub workflow-command annotations (default: only under GitHub Actions).
     #[arg(long)]
     pub annotations: bool,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Run id, `latest`, or a run directory path.
+    #[arg(long, value_name = "ID")]
+    pub run: Option<String>,
+    /// Write report/comment.md (the sticky PR comment).
+    #[arg(long)]
+    pub comment: bool,
+    /// Write report/summary.md (the job summary).
+    #[arg(long)]
+    pub summary: bool,
+    /// Write report/badge.svg and report/badge.png.
+    #[arg(long)]
+    pub badge: bool,
+    /// Write report/junit.xml (all runners' cases and lint findings).
+    #[arg(long)]
+    pub junit: bool,
+    /// Write everything (the default when no file is selected).
+    #[arg(long)]
+    pub all: bool,
+    /// Directory with comment.md / summary.md overriding the built-in templates.
+    #[arg(long, value_name = "DIR")]
+    pub template_dir: Option<PathBuf>,
+    /// A previous comment body (a file): its hidden state is the baseline for deltas.
+    #[arg(long, value_name = "FILE")]
+    pub baseline_from_comment: Option<PathBuf>,
 }

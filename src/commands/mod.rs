@@ -9,5 +9,6 @@ pub mod gate_check;
 pub mod history;
 pub mod init;
 pub mod publish;
+pub mod report;
 pub mod status;
 pub mod verify;

@@ -82,6 +82,8 @@ const LIBRARY_MARKERS: &[&str] = &[
     "pkg/mod/",
     "/gems/",
     "vendor/bundle/",
+    "vendor/phpunit/",
+    "/vendor/",
     "/lib/ruby/",
     "/usr/lib/",
     "/usr/local/go/",
@@ -235,6 +237,16 @@ static CFAMILY: LazyLock<Regex> = LazyLock::new(|| {
     .expect("static regex")
 });
 
+// Perl (die, Test::More diagnostics): `at t/mixed.t line 19.`, `at lib/Foo.pm line 12.`
+static PERL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\bat (?P<file>[^\s]+\.(?:t|pm|pl)) line (?P<line>\d+)\b").expect("static regex")
+});
+// PHP (PHPUnit traces): `/x/tests/FooTest.php:12`
+static PHP: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?m)^(?:#\d+ )?(?P<file>[^\s:()]+\.php)(?::(?P<line>\d+)|\((?P<line2>\d+)\))")
+        .expect("static regex")
+});
+
 const SHAPES: &[Shape] = &[
     Shape {
         re: &PY_TRACEBACK,
@@ -270,6 +282,14 @@ const SHAPES: &[Shape] = &[
     },
     Shape {
         re: &CFAMILY,
+        outermost_first: false,
+    },
+    Shape {
+        re: &PERL,
+        outermost_first: false,
+    },
+    Shape {
+        re: &PHP,
         outermost_first: false,
     },
 ];
@@ -476,6 +496,21 @@ mod tests {
         ] {
             assert_eq!(user_frame(t, &ctx(), None), None, "{t}");
         }
+    }
+
+    #[test]
+    fn perl_and_php_frames() {
+        // generated/tap-perl/mixed.tap
+        let t = "#   Failed (TODO) test 'todo that fails (expected)'\n#   at t/mixed.t line 19.\n";
+        assert_eq!(
+            user_frame(t, &ctx(), None).unwrap().to_string(),
+            "t/mixed.t:19"
+        );
+        let p = "Failed asserting that 4 is identical to 5.\n\n/work/repo/tests/CalcTest.php:21\n/work/repo/vendor/phpunit/phpunit/src/Framework/TestCase.php:1200\n";
+        assert_eq!(
+            user_frame(p, &ctx(), None).unwrap().to_string(),
+            "tests/CalcTest.php:21"
+        );
     }
 
     #[test]
