@@ -2,7 +2,7 @@
 # The image behind `uses: codeloop/codeloop-verify@v1` (and a GitLab job image).
 #
 # Base: Alpine. The binary is built for musl in the same family, so the final image is Alpine
-# (~8 MB) + git + CA certificates + one static-ish binary: about 35-40 MB in all, against
+# (~8 MB) + git + CA certificates + one ~16 MB binary: about 42 MB in all, against
 # ~75 MB for debian:bookworm-slim before git. We need /bin/sh (GitLab runs job scripts with
 # it), git (diff-aware features, GitLab jobs) and CA certificates (GitLab jobs that call
 # curl; codeloop itself carries its own webpki roots and needs no CA store).

@@ -75,6 +75,7 @@ if "$BIN" verify --help >/dev/null 2>&1; then
     last="$(ls -d "$a"/runs/* | tail -1)"
     echo "    diagnose:        $(ms "$BIN" diagnose --cwd "$ws" --artifacts-dir "$a" --run "$last" --no-annotations) ms"
     echo "    gate-check:      $(ms "$BIN" gate-check --cwd "$ws" --artifacts-dir "$a" --run "$last") ms"
+    echo "    report:          $(ms "$BIN" report --cwd "$ws" --artifacts-dir "$a" --run "$last") ms"
 else
     echo "full action: skipped (verify is not in this build)"
     run="$ws/.codeloop/runs/20261122T000000000Z-beef"

@@ -713,6 +713,23 @@ mod tests {
     }
 
     #[test]
+    fn stage_flags_are_looked_up_in_this_build_and_paths_are_workspace_relative() {
+        assert!(has_stage("verify") && has_stage("gate-check"));
+        assert!(stage_takes("diagnose", "no-annotations"));
+        assert!(!stage_takes("diagnose", "no-such-flag"));
+        assert!(!stage_takes("no-such-stage", "run"));
+        let ws = Path::new("/github/workspace");
+        assert_eq!(
+            output_path(Path::new("/github/workspace/.codeloop/runs/r1"), ws),
+            ".codeloop/runs/r1"
+        );
+        assert_eq!(output_path(Path::new("/tmp/x"), ws), "/tmp/x");
+        assert_eq!(parse_duration_secs("2h"), Some(7200));
+        assert_eq!(parse_duration_secs("90"), Some(90));
+        assert_eq!(parse_duration_secs("m"), None);
+    }
+
+    #[test]
     fn pull_request_target_only_collects() {
         let ctx = GitHubContext {
             event_name: Some("pull_request_target".into()),

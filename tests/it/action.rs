@@ -956,5 +956,23 @@ fn the_action_runs_the_stages_on_collected_reports_and_posts_once() {
         .find("::error file=tests/test_mixed.py,line=19")
         .expect(&out);
     assert!(ann > last_fence_end, "{out}");
+    let first_body = ours[0].body.clone();
+    assert!(first_body.starts_with(MARK), "{first_body}");
+
+    // A second push: the previous comment (its hidden state) is handed to the stages as the
+    // baseline, and the same comment is updated.
+    std::fs::write(&job.output, "").unwrap();
+    let o = action(
+        &fake,
+        &job,
+        &[("INPUT_FROM", ""), ("INPUT_REPORTS", "reports/*.xml")],
+    );
+    assert_eq!(o.status.code(), Some(1), "{:?}", text(&o));
+    let prev = job.ws.join(".codeloop/previous-comment.md");
+    assert_eq!(std::fs::read_to_string(&prev).unwrap(), first_body);
+    let ours2 = fake.ours();
+    assert_eq!(ours2.len(), 1);
+    assert_eq!(ours2[0].id, ours[0].id);
+    assert_eq!(outputs(&job.output)["comment-id"], ours[0].id.to_string());
     assert_clean(&fake);
 }
