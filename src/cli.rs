@@ -34,6 +34,11 @@ pub enum Command {
     Init(InitArgs),
     /// Check the setup: detected runners, tools on PATH, where runs go, what is wrong.
     Doctor(DoctorArgs),
+    /// The GitHub Action entrypoint: reads INPUT_* and GITHUB_*, runs verify → diagnose →
+    /// gate-check → report → publish, writes outputs and the job summary.
+    Action(ActionArgs),
+    /// Publish a finished run directory (sticky PR comment, check run, job summary).
+    Publish(PublishArgs),
     /// Explain a run's failures: categories, file:line, evidence, repair tasks; writes
     /// diagnose.json, report/codeloop.sarif and report/gl-code-quality.json.
     Diagnose(DiagnoseArgs),
@@ -41,6 +46,8 @@ pub enum Command {
     GateCheck(GateCheckArgs),
     /// verify → diagnose → gate-check → report in one command; exits with the gate's code.
     Ci(CiArgs),
+    /// Render a run's sticky comment, job summary, badge and JUnit XML into <run>/report/.
+    Report(ReportArgs),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Default)]
@@ -127,6 +134,40 @@ pub struct DoctorArgs {
 }
 
 #[derive(Args, Debug, Clone, Default)]
+pub struct ActionArgs {
+    /// Render everything and post nothing (same as the `dry-run` input or ACT=true).
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct PublishArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Run directory to publish (e.g. downloaded from another job's artifact), or a run id.
+    #[arg(long, value_name = "RUN_DIR")]
+    pub from: Option<String>,
+    /// Where to publish: auto (detect from the CI environment), github, none (print only).
+    #[arg(long, value_name = "FORGE", default_value = "auto")]
+    pub forge: String,
+    /// Pull request number (default: from the event payload). The fork recipe passes it.
+    #[arg(long, value_name = "N")]
+    pub pr: Option<u64>,
+    /// Commit for the check run (default: the PR head from the event payload).
+    #[arg(long, value_name = "SHA")]
+    pub sha: Option<String>,
+    /// When to comment: always, on-failure, off.
+    #[arg(long, value_name = "MODE")]
+    pub comment: Option<String>,
+    /// Also create a check run on the head commit.
+    #[arg(long)]
+    pub check_run: bool,
+    /// Print what would be posted; post nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Args, Debug, Clone, Default)]
 pub struct DiagnoseArgs {
     #[command(flatten)]
     pub common: Common,
@@ -186,4 +227,34 @@ pub struct CiArgs {
     /// Print GitHub workflow-command annotations (default: only under GitHub Actions).
     #[arg(long)]
     pub annotations: bool,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Run id, `latest`, or a run directory path.
+    #[arg(long, value_name = "ID")]
+    pub run: Option<String>,
+    /// Write report/comment.md (the sticky PR comment).
+    #[arg(long)]
+    pub comment: bool,
+    /// Write report/summary.md (the job summary).
+    #[arg(long)]
+    pub summary: bool,
+    /// Write report/badge.svg and report/badge.png.
+    #[arg(long)]
+    pub badge: bool,
+    /// Write report/junit.xml (all runners' cases and lint findings).
+    #[arg(long)]
+    pub junit: bool,
+    /// Write everything (the default when no file is selected).
+    #[arg(long)]
+    pub all: bool,
+    /// Directory with comment.md / summary.md overriding the built-in templates.
+    #[arg(long, value_name = "DIR")]
+    pub template_dir: Option<PathBuf>,
+    /// A previous comment body (a file): its hidden state is the baseline for deltas.
+    #[arg(long, value_name = "FILE")]
+    pub baseline_from_comment: Option<PathBuf>,
 }

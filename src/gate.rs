@@ -27,8 +27,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use crate::diagnose::one_line;
 use crate::model::{
-    Category, Counts, Delta, DiagnoseDoc, GateDoc, LintCounts, Location, RuleResult, RunnerKind,
-    RunnerResult, RunnerStatus, SCHEMA_VERSION, ScoreComponent, Verdict, VerifyDoc,
+    Category, Counts, Delta, DiagnoseDoc, GateDoc, Location, RuleResult, RunnerKind, RunnerResult,
+    RunnerStatus, SCHEMA_VERSION, ScoreComponent, Verdict, VerifyDoc,
 };
 use crate::settings::{FailOn, GateConfig};
 
@@ -387,6 +387,7 @@ fn short_name(key: &str) -> String {
     match parts.len() {
         0 | 1 => key.to_string(),
         2 => parts[1].to_string(),
+        n if parts[n - 1].starts_with(parts[n - 2]) => parts[n - 1].to_string(),
         n => format!(
             "{}::{}",
             parts[n - 2].rsplit('.').next().unwrap_or(""),
@@ -707,7 +708,7 @@ pub fn evaluate(input: &GateInput, cfg: &GateConfig) -> GateDoc {
         rules,
         reasons,
         counts: c,
-        lint: LintCounts { ..v.lint },
+        lint: v.lint,
         delta,
     }
 }

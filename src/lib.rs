@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod artifact;
+pub mod badge;
 pub mod cli;
 pub mod commands;
 pub mod diagnose;
@@ -12,6 +13,8 @@ pub mod exit;
 pub mod gate;
 pub mod model;
 pub mod parsers;
+pub mod publish;
+pub mod report;
 pub mod runners;
 pub mod settings;
 pub mod ui;

@@ -127,7 +127,8 @@ impl Case {
             Some(c) if !c.is_empty() => c.clone(),
             _ => self.suite.join(" / "),
         };
-        if scope.is_empty() {
+        // jest-junit's default classname is the full test title: "X::X" says nothing more.
+        if scope.is_empty() || scope == self.name {
             self.name.clone()
         } else {
             format!("{scope}::{}", self.name)
@@ -698,6 +699,8 @@ mod tests {
         assert_eq!(c.id(), "tests.test_math::adds");
         c.runner = "pytest".into();
         assert_eq!(c.key(), "pytest::tests.test_math::adds");
+        c.classname = Some("adds".into());
+        assert_eq!(c.id(), "adds");
     }
 
     #[test]

@@ -20,8 +20,9 @@ pub fn run(args: CiArgs) -> i32 {
     // Settings first: a bad gate setting should stop us before minutes of tests.
     let (cfg, g) = match Config::load(&cfg_path)
         .map_err(|e| GateError::from(DiagnoseError::from(e)))
-        .and_then(|(cfg, _)| gate_config(&cfg, &args.gate, &cfg_path).map(|g| (cfg, g)))
-    {
+        .and_then(|(cfg, warnings)| {
+            gate_config(&cfg, &warnings, &args.gate, &cfg_path).map(|g| (cfg, g))
+        }) {
         Ok(x) => x,
         Err(e) => {
             let (code, hint) = e.exit_and_hint();
@@ -84,8 +85,26 @@ pub fn after_verify(
         }
     }
     crate::commands::diagnose::print_summary(&loaded.doc, &loaded.run);
-    // Stage 4: report. `codeloop report` is not in this build yet; say so instead of failing.
-    println!("report: skipped (report rendering is not available in this build)");
+    // Stage 4: report. A report that cannot be written is a warning: the gate decides the code.
+    let report_args = crate::cli::ReportArgs {
+        common: args.verify.common.clone(),
+        run: Some(loaded.run.path.display().to_string()),
+        all: true,
+        ..Default::default()
+    };
+    match crate::commands::report::render_run(&report_args) {
+        Ok(out) => {
+            for n in out.notices.iter().chain(&out.template_error) {
+                ui::warn(n);
+            }
+            println!(
+                "report: wrote {} files to {}",
+                out.files.len(),
+                out.report_dir
+            );
+        }
+        Err(e) => ui::warn(&format!("report: {e}")),
+    }
     print_verdict(&doc);
     gate::exit_code(&doc)
 }

@@ -55,9 +55,29 @@ impl GateError {
 /// The gate settings: config file, then flags; validated.
 pub fn gate_config(
     cfg: &Config,
+    warnings: &[String],
     flags: &GateFlags,
     config_file: &Path,
 ) -> Result<GateConfig, GateError> {
+    // A misspelled gate rule would be silently ignored and let a gate pass that should
+    // fail: unknown keys under `gate` are errors (others stay warnings).
+    let unknown: Vec<&str> = warnings
+        .iter()
+        .filter(|w| w.contains("unknown key `gate."))
+        .map(String::as_str)
+        .collect();
+    if !unknown.is_empty() {
+        return Err(GateError::Setting(format!(
+            "(unknown gate rule): {}",
+            unknown.join("; ")
+        )));
+    }
+    for w in warnings
+        .iter()
+        .filter(|w| !w.contains("unknown key `gate."))
+    {
+        ui::warn(w);
+    }
     let mut g = cfg.gate.clone();
     if let Some(s) = flags.min_score {
         g.min_score = s;
@@ -181,10 +201,7 @@ pub fn run(args: GateCheckArgs) -> i32 {
     let cfg_path = config_path(&args.common);
     let result = (|| -> Result<GateDoc, GateError> {
         let (cfg, warnings) = Config::load(&cfg_path).map_err(DiagnoseError::from)?;
-        for w in warnings {
-            ui::warn(&w);
-        }
-        let g = gate_config(&cfg, &args.gate, &cfg_path)?;
+        let g = gate_config(&cfg, &warnings, &args.gate, &cfg_path)?;
         let artifacts = artifacts_dir(&args.common, &cfg);
         let baseline = match &args.gate.baseline {
             Some(b) => Some(load_baseline(b, &artifacts, &args.common.cwd)?),

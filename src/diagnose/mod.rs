@@ -34,6 +34,9 @@ pub struct Options {
     pub context_lines: usize,
     /// Extra workspace roots (`GITHUB_WORKSPACE`, `CI_PROJECT_DIR`) besides verify's cwd.
     pub roots: Vec<String>,
+    /// The workspace's files, repo-relative (listed by the command layer), for paths printed
+    /// on another machine or in a container.
+    pub workspace_files: Option<std::sync::Arc<std::collections::HashSet<String>>>,
 }
 
 impl Default for Options {
@@ -43,6 +46,7 @@ impl Default for Options {
             evidence_bytes: 2000,
             context_lines: 3,
             roots: Vec::new(),
+            workspace_files: None,
         }
     }
 }
@@ -97,88 +101,145 @@ fn failure_text(case: &Case) -> String {
     t
 }
 
-/// Diagnoses a run.
+/// Diagnoses a run held in memory: [`Diagnoser`] over `input.cases`.
 pub fn diagnose(input: &Input, opts: &Options) -> DiagnoseDoc {
-    let v = input.verify;
-    let runners: HashMap<&str, &RunnerResult> =
-        v.runners.iter().map(|r| (r.id.as_str(), r)).collect();
-    let mut roots = vec![v.cwd.clone()];
-    roots.extend(opts.roots.iter().cloned());
-    let ctx_for = |runner: &str| -> PathContext {
-        let base = runners
+    let mut d = Diagnoser::new(input.verify, input.findings, input.logs, opts);
+    for c in input.cases {
+        d.add_case(c);
+    }
+    d.finish()
+}
+
+/// Incremental diagnosis: runner-level problems and findings first, then one failing case at
+/// a time (so a caller streaming cases.jsonl keeps only problems, not whole cases).
+pub struct Diagnoser<'a> {
+    verify: &'a VerifyDoc,
+    opts: &'a Options,
+    runners: HashMap<&'a str, &'a RunnerResult>,
+    contexts: HashMap<String, PathContext>,
+    problems: Vec<Problem>,
+}
+
+impl<'a> Diagnoser<'a> {
+    pub fn new(
+        verify: &'a VerifyDoc,
+        findings: &[Finding],
+        logs: &BTreeMap<String, String>,
+        opts: &'a Options,
+    ) -> Self {
+        let runners = verify.runners.iter().map(|r| (r.id.as_str(), r)).collect();
+        let mut d = Diagnoser {
+            verify,
+            opts,
+            runners,
+            contexts: HashMap::new(),
+            problems: Vec::new(),
+        };
+        // Runner-level problems first: they explain missing results.
+        for r in &verify.runners {
+            for p in runner_problems(r, logs, opts) {
+                d.push(p);
+            }
+            for se in &r.suite_errors {
+                let p = suite_problem(r, se, &d.context(&r.id), opts);
+                d.push(p);
+            }
+        }
+        for f in findings {
+            let r = d.runners.get(f.runner.as_str()).copied();
+            let p = finding_problem(f, r, &d.context(&f.runner));
+            d.push(p);
+        }
+        d
+    }
+
+    /// How a runner's printed paths become repo-relative (cached per runner).
+    fn context(&mut self, runner: &str) -> PathContext {
+        if let Some(c) = self.contexts.get(runner) {
+            return c.clone();
+        }
+        let v = self.verify;
+        let base = self
+            .runners
             .get(runner)
             .and_then(|r| r.cwd.as_deref())
             .map(|c| relative_base(c, &v.cwd))
             .unwrap_or_default();
-        PathContext::new(roots.clone(), &base)
-    };
-
-    let mut problems: Vec<Problem> = Vec::new();
-    let mut push = |mut p: Problem| {
-        p.id = format!("p{}", problems.len() + 1);
-        problems.push(p);
-    };
-
-    // Runner-level problems first: they explain missing results.
-    for r in &v.runners {
-        for p in runner_problems(r, input, opts) {
-            push(p);
-        }
-        for se in &r.suite_errors {
-            push(suite_problem(r, se, &ctx_for(&r.id), opts));
-        }
+        let mut roots = vec![v.cwd.clone()];
+        roots.extend(self.opts.roots.iter().cloned());
+        let ctx = PathContext::new(roots, &base).with_files(self.opts.workspace_files.clone());
+        self.contexts.insert(runner.to_string(), ctx.clone());
+        ctx
     }
-    for f in input.findings {
-        let ctx = ctx_for(&f.runner);
-        push(finding_problem(
-            f,
-            runners.get(f.runner.as_str()).copied(),
-            &ctx,
-        ));
+
+    fn push(&mut self, mut p: Problem) {
+        p.id = format!("p{}", self.problems.len() + 1);
+        self.problems.push(p);
     }
-    for c in input.cases {
+
+    /// Adds one case; passing, non-flaky cases are ignored.
+    pub fn add_case(&mut self, c: &Case) {
         if !(c.status.is_bad() || c.flaky) {
-            continue;
+            return;
         }
-        let r = runners.get(c.runner.as_str()).copied();
-        push(case_problem(c, r, &ctx_for(&c.runner), opts));
+        let r = self.runners.get(c.runner.as_str()).copied();
+        let ctx = self.context(&c.runner);
+        let p = case_problem(c, r, &ctx, self.opts);
+        self.push(p);
     }
 
-    let tasks = fold_tasks(&problems);
-    let total = problems.len();
-    let mut truncated = 0;
-    if total > opts.max_problems {
-        // Keep the problems the tasks point at first, then the rest in order.
-        let mut keep: Vec<bool> = vec![false; total];
-        let mut kept = 0;
-        for t in &tasks {
-            for pid in &t.problems {
-                if kept >= opts.max_problems {
-                    break;
-                }
-                if let Some(i) = pid.strip_prefix('p').and_then(|n| n.parse::<usize>().ok())
-                    && i >= 1
-                    && i <= total
-                    && !keep[i - 1]
-                {
-                    keep[i - 1] = true;
-                    kept += 1;
+    /// Folds the problems into tasks and bounds the problem list.
+    pub fn finish(self) -> DiagnoseDoc {
+        let mut problems = self.problems;
+        let tasks = fold_tasks(&problems);
+        let total = problems.len();
+        let max = self.opts.max_problems;
+        let mut truncated = 0;
+        if total > max {
+            // Keep one problem of every task first (most important tasks first), then fill
+            // up with the others, so each task still points at a problem in the file.
+            let mut keep: Vec<bool> = vec![false; total];
+            let mut kept = 0;
+            let index = |pid: &str| {
+                pid.strip_prefix('p')
+                    .and_then(|n| n.parse::<usize>().ok())
+                    .filter(|i| *i >= 1 && *i <= total)
+                    .map(|i| i - 1)
+            };
+            for pass in 0..2 {
+                for t in &tasks {
+                    let ids = if pass == 0 {
+                        &t.problems[..t.problems.len().min(1)]
+                    } else {
+                        &t.problems[..]
+                    };
+                    for pid in ids {
+                        if kept >= max {
+                            break;
+                        }
+                        if let Some(i) = index(pid)
+                            && !keep[i]
+                        {
+                            keep[i] = true;
+                            kept += 1;
+                        }
+                    }
                 }
             }
+            let mut i = 0;
+            problems.retain(|_| {
+                i += 1;
+                keep[i - 1]
+            });
+            truncated = (total - problems.len()) as u64;
         }
-        let mut i = 0;
-        problems.retain(|_| {
-            i += 1;
-            keep[i - 1]
-        });
-        truncated = (total - problems.len()) as u64;
-    }
-    DiagnoseDoc {
-        schema_version: SCHEMA_VERSION,
-        run_id: v.run_id.clone(),
-        problems,
-        tasks,
-        truncated,
+        DiagnoseDoc {
+            schema_version: SCHEMA_VERSION,
+            run_id: self.verify.run_id.clone(),
+            problems,
+            tasks,
+            truncated,
+        }
     }
 }
 
@@ -197,10 +258,13 @@ fn relative_base(runner_cwd: &str, workspace: &str) -> String {
     }
 }
 
-fn runner_problems(r: &RunnerResult, input: &Input, opts: &Options) -> Vec<Problem> {
+fn runner_problems(
+    r: &RunnerResult,
+    logs: &BTreeMap<String, String>,
+    opts: &Options,
+) -> Vec<Problem> {
     let mut out = Vec::new();
-    let log = input
-        .logs
+    let log = logs
         .get(&r.id)
         .map(|l| bounded(&clean_control(l), opts.evidence_bytes))
         .unwrap_or_default();
@@ -274,7 +338,23 @@ fn runner_problems(r: &RunnerResult, input: &Input, opts: &Options) -> Vec<Probl
                     },
                     Severity::Error,
                 ));
-            } else if r.kind == RunnerKind::Test && !has_results {
+            } else if r.kind == RunnerKind::Lint
+                && r.status == RunnerStatus::Failed
+                && !has_findings
+                && r.parse_errors.is_empty()
+            {
+                out.push(mk(
+                    Category::NoResults,
+                    match r.exit_code {
+                        Some(c) => format!(
+                            "lint runner `{}` exited with code {c} but reported no finding",
+                            r.id
+                        ),
+                        None => format!("lint runner `{}` failed but reported no finding", r.id),
+                    },
+                    Severity::Error,
+                ));
+            } else if r.kind == RunnerKind::Test && !has_results && r.parse_errors.is_empty() {
                 let why = if r.result_files.is_empty() {
                     "wrote no result file".to_string()
                 } else {
@@ -348,7 +428,13 @@ fn suite_problem(r: &RunnerResult, se: &SuiteError, ctx: &PathContext, opts: &Op
         runner: r.id.clone(),
         test: None,
         title: one_line(
-            &format!("{} {what}: {}", se.suite, first_line(&se.message)),
+            &format!(
+                "{} {what}: {}",
+                normalize_path(&se.suite, ctx)
+                    .filter(|_| se.suite.contains('/'))
+                    .unwrap_or_else(|| se.suite.clone()),
+                first_line(&se.message)
+            ),
             200,
         ),
         location,
@@ -405,14 +491,33 @@ fn finding_problem(f: &Finding, r: Option<&RunnerResult>, ctx: &PathContext) -> 
 
 fn case_problem(c: &Case, r: Option<&RunnerResult>, ctx: &PathContext, opts: &Options) -> Problem {
     let category = case_category(c);
-    let text = failure_text(c);
+    let mut text = failure_text(c);
     let own = c.file.as_deref().and_then(|f| normalize_path(f, ctx));
-    let (location, at) = locate(&text, ctx, own.as_deref(), c.line);
+    let (mut location, mut at) = locate(&text, ctx, own.as_deref(), c.line);
+    // Some formats keep the panic/trace in the captured output (libtest JUnit keeps it in
+    // system-out): look there when the failure itself names no place.
+    if location.is_none()
+        && let Some(out) = c.output.as_deref()
+    {
+        let (l, a) = locate(out, ctx, None, None);
+        if l.is_some() {
+            location = l;
+            at = a;
+            text = out.to_string();
+        }
+    }
+    // The message, else the exception type, else the trace's first line (jest-junit keeps
+    // `TypeError: ...` only there).
     let message = c
         .failure
         .as_ref()
-        .and_then(|f| f.message.as_deref().or(f.kind.as_deref()))
-        .map(first_line)
+        .and_then(|f| {
+            [&f.message, &f.kind, &f.trace]
+                .into_iter()
+                .flatten()
+                .map(|s| first_line(s))
+                .find(|s| !s.is_empty())
+        })
         .unwrap_or("");
     let verb = match category {
         Category::Flaky => "is flaky",
@@ -420,6 +525,25 @@ fn case_problem(c: &Case, r: Option<&RunnerResult>, ctx: &PathContext, opts: &Op
         Category::Timeout => "timed out",
         Category::TestError => "errored",
         _ => "failed",
+    };
+    // Rust: the first line is `thread 'x' panicked at file:line:col:`; the assertion is the
+    // next line.
+    let rust_msg;
+    let message = if message.starts_with("thread '") && message.contains("panicked at") {
+        let mut after_panic = false;
+        rust_msg = text
+            .lines()
+            .map(str::trim)
+            .find(|l| {
+                let found = after_panic && !l.is_empty() && !l.contains("panicked at");
+                after_panic = l.contains("panicked at") || (after_panic && l.is_empty());
+                found
+            })
+            .unwrap_or(message)
+            .to_string();
+        rust_msg.as_str()
+    } else {
+        message
     };
     let display = display_name(c);
     let title = if message.is_empty() || category == Category::Flaky {
@@ -460,8 +584,8 @@ fn case_problem(c: &Case, r: Option<&RunnerResult>, ctx: &PathContext, opts: &Op
 }
 
 /// The location of a failure: a trace frame in the report's own file wins (it points at the
-/// failing line, not the test's first line), then the report's own file:line, then the
-/// innermost user frame anywhere in the trace.
+/// failing line, not the test's first line), then the report's own file:line; only when the
+/// report names no file, the innermost user frame anywhere in the trace.
 fn locate(
     text: &str,
     ctx: &PathContext,
@@ -479,8 +603,9 @@ fn locate(
             };
             (Some(Location { file, ..loc }), Some(at))
         }
-        (Some(own), None) => (Some(own_location(own, own_line)), None),
-        (Some(own), Some(_)) if own_line.is_some() => (Some(own_location(own, own_line)), None),
+        // No frame in the report's own file: that file still names the test's source.
+        // (The evidence still shows the lines around the innermost user frame.)
+        (Some(own), frame) => (Some(own_location(own, own_line)), frame.map(|(_, at)| at)),
         (_, Some((loc, at))) => (Some(loc), Some(at)),
         (None, None) => (None, None),
     }
@@ -497,7 +622,11 @@ fn own_location(file: &str, line: Option<u32>) -> Location {
 
 /// Test name as a person reads it: `Class::name` or `suite / name`.
 pub fn display_name(c: &Case) -> String {
-    one_line(&c.id(), 160)
+    // jest-junit and others repeat the full name as the classname: say it once.
+    match &c.classname {
+        Some(cls) if !cls.is_empty() && c.name.starts_with(cls.as_str()) => one_line(&c.name, 160),
+        _ => one_line(&c.id(), 160),
+    }
 }
 
 fn first_line(s: &str) -> &str {
@@ -568,6 +697,33 @@ pub fn priority(c: Category) -> u8 {
     }
 }
 
+/// The root-cause key of a problem: category group and `file:line`, or the message; lint by
+/// tool, rule and file.
+fn task_key(p: &Problem) -> String {
+    let group = match p.category {
+        Category::TestFailure | Category::TestError => "test",
+        c => c.as_str(),
+    };
+    match (&p.category, &p.location) {
+        (Category::Lint, loc) => {
+            let rule = p.title.split(':').next().unwrap_or("");
+            format!(
+                "lint|{}|{rule}|{}",
+                p.runner,
+                loc.as_ref().map(|l| l.file.as_str()).unwrap_or("")
+            )
+        }
+        (_, Some(loc)) if loc.line.is_some() => {
+            format!("{group}|{}:{}", loc.file, loc.line.unwrap_or(0))
+        }
+        _ if p.test.is_some() => {
+            let msg = p.title.split_once(": ").map(|(_, m)| m).unwrap_or(&p.title);
+            format!("{group}|{}|msg|{msg}", p.runner)
+        }
+        _ => format!("{group}|{}|{}", p.runner, p.id),
+    }
+}
+
 /// Folds problems into repair tasks, one per root cause: the same category group and the
 /// same location (40 tests failing on one line are one task), or — without a line — the same
 /// message. Lint folds by tool, rule and file.
@@ -575,31 +731,47 @@ pub fn fold_tasks(problems: &[Problem]) -> Vec<RepairTask> {
     let mut order: Vec<String> = Vec::new();
     let mut by_key: HashMap<String, RepairTask> = HashMap::new();
     let mut first_index: HashMap<String, usize> = HashMap::new();
+    let mut keys: Vec<String> = problems.iter().map(task_key).collect();
+    // A parent test that failed only because a subtest did (Go `TestX` over `TestX/case`,
+    // no place of its own) joins its subtest's task.
+    let by_test: BTreeMap<&str, usize> = problems
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| p.test.as_deref().map(|t| (t, i)))
+        .collect();
+    let mut parents: Vec<(usize, usize)> = Vec::new();
     for (i, p) in problems.iter().enumerate() {
-        let group = match p.category {
-            Category::TestFailure | Category::TestError => "test",
-            c => c.as_str(),
-        };
-        let key = match (&p.category, &p.location) {
-            (Category::Lint, loc) => {
-                let rule = p.title.split(':').next().unwrap_or("");
-                format!(
-                    "lint|{}|{rule}|{}",
-                    p.runner,
-                    loc.as_ref().map(|l| l.file.as_str()).unwrap_or("")
-                )
-            }
-            (_, Some(loc)) if loc.line.is_some() => {
-                format!("{group}|{}:{}", loc.file, loc.line.unwrap_or(0))
-            }
-            _ if p.test.is_some() => {
-                let msg = p.title.split_once(": ").map(|(_, m)| m).unwrap_or(&p.title);
-                format!("{group}|{}|msg|{msg}", p.runner)
-            }
-            _ => format!("{group}|{}|{}", p.runner, p.id),
-        };
+        let Some(t) = p.test.as_deref() else { continue };
+        if p.location.as_ref().is_some_and(|l| l.line.is_some()) {
+            continue;
+        }
+        let prefix = format!("{t}/");
+        if let Some((_, &j)) = by_test
+            .range(prefix.as_str()..)
+            .next()
+            .filter(|(k, _)| k.starts_with(&prefix))
+        {
+            parents.push((i, j));
+        }
+    }
+    // Deepest parents first, so a grandparent follows its child's resolved key.
+    parents.sort_by_key(|(i, _)| {
+        std::cmp::Reverse(problems[*i].test.as_deref().map(str::len).unwrap_or(0))
+    });
+    for (i, j) in parents {
+        keys[i] = keys[j].clone();
+    }
+    for (i, p) in problems.iter().enumerate() {
+        let key = keys[i].clone();
         match by_key.get_mut(&key) {
             Some(t) => {
+                // The task shows its best-placed problem.
+                if t.location.is_none() && p.location.is_some() {
+                    t.location = p.location.clone();
+                    t.title = p.title.clone();
+                    t.evidence = p.evidence.clone();
+                    t.reproduce = p.reproduce.clone();
+                }
                 t.problems.push(p.id.clone());
                 if let Some(test) = &p.test {
                     t.tests.push(test.clone());

@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 
 use super::*;
 use crate::diagnose::{self, Input, Options};
+use crate::model::LintCounts;
 use crate::model::{Case, Failure, RunStatus, RunnerSource, Status};
 use crate::settings::Weights;
 

@@ -66,6 +66,17 @@ pub fn parse(
             first_text.get_or_insert(n);
             return Ok(());
         }
+        // cargo writes `reason` first: artifacts and build-script lines (most of a big log)
+        // are counted without being parsed.
+        if let Some(reason) = t
+            .strip_prefix("{\"reason\":\"")
+            .and_then(|r| r.split('"').next())
+            && reason != "compiler-message"
+            && reason != "build-finished"
+        {
+            json_lines += 1;
+            return Ok(());
+        }
         let v: Value = match serde_json::from_str(t) {
             Ok(v) => v,
             Err(e) => {

@@ -17,19 +17,21 @@ use serde_json::Value;
 
 use super::lint_util::{
     EachElement, ObjectWithArray, clean_message, clean_short, end_after, finding, finish_json,
-    json_error, json_reader, peek_first_byte, str_of, u32_of,
+    json_error, json_reader, shift_lines, start_of_json, str_of, u32_of,
 };
 use super::{ParseError, ParseOptions, Sink};
 use crate::model::Severity;
 
 const WHAT: &str = "ESLint JSON report";
+/// What is read of each file result (its `source` text, often most of the file, is not).
+const FILE_KEYS: &[&str] = &["filePath", "messages", "errorCount", "warningCount"];
 
 pub fn parse(
     reader: &mut dyn BufRead,
     opts: &ParseOptions,
     sink: &mut dyn Sink,
 ) -> Result<(), ParseError> {
-    let first = peek_first_byte(reader)?;
+    let (first, lines_before) = start_of_json(reader, sink)?;
     let mut each = |file: Value| {
         if file.get("filePath").is_none() && file.get("messages").is_none() {
             return Err(
@@ -44,11 +46,14 @@ pub fn parse(
     let mut de = json_reader(reader);
     let result = match first {
         None => return Ok(()),
-        Some(b'[') => EachElement { f: &mut each }.deserialize(&mut de).map(Some),
+        Some(b'[') => EachElement::picking(&mut each, FILE_KEYS)
+            .deserialize(&mut de)
+            .map(Some),
         Some(b'{') => ObjectWithArray {
             field: "results",
             keep: &[],
             each: &mut each,
+            pick: Some(FILE_KEYS),
         }
         .deserialize(&mut de)
         .map(|p| p.streamed),
@@ -60,12 +65,12 @@ pub fn parse(
         }
     };
     match result {
-        Err(e) => Err(json_error(e, WHAT)),
+        Err(e) => Err(shift_lines(json_error(e, WHAT), lines_before)),
         Ok(None) => Err(ParseError::new(
             "not an ESLint JSON report: the object has no `results` array",
         )),
         Ok(Some(_)) => {
-            finish_json(&mut de, sink, WHAT);
+            finish_json(&mut de, sink, WHAT, lines_before);
             Ok(())
         }
     }

@@ -9,6 +9,10 @@
 //!   to error too.
 //! - Rule: a trailing `[...]` without spaces (`[-Wunused-variable]`, `[SC2086]`, mypy's
 //!   `[assignment]`), or rustc's `error[E0308]:`; it is removed from the message.
+//! - pylint's default lines (`a.py:1:0: C0114: Missing module docstring
+//!   (missing-module-docstring)`): rule = the symbol, column made 1-based (pylint counts from
+//!   0), severity by category: `E`/`F` → error, `C`/`R`/`W` → warning, `I` → note; tool
+//!   `pylint`.
 //! - Tool: `shellcheck` for `SC` rules, `lint` otherwise: gcc and clang print the same lines,
 //!   and the runner id names the real tool.
 //! - Paths are kept as printed (no spaces; a Windows drive prefix `C:\` is allowed). Context
@@ -36,6 +40,11 @@ static SEVERITY: LazyLock<Regex> = LazyLock::new(|| {
         r"(?i)^(?P<sev>fatal error|error|warning|note|info|information|hint|style|remark)(?:\[(?P<code>[^\]\s]+)\])?\s*:\s*(?P<msg>.*)$",
     )
     .expect("static regex")
+});
+/// pylint's default text: `C0114: Missing module docstring (missing-module-docstring)`.
+static PYLINT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(?P<cat>[CRWEFI])(?P<num>\d{4}): (?P<msg>.*?)(?: \((?P<sym>[a-z0-9-]+)\))?$")
+        .expect("static regex")
 });
 static RULE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\s\[(?P<rule>[^\]\s]+)\]$").expect("static regex"));
@@ -77,6 +86,32 @@ pub fn parse_line(raw: &str, opts: &ParseOptions) -> Option<Finding> {
     if rest.is_empty() {
         return None;
     }
+    let mut column: Option<u32> = c
+        .name("col")
+        .and_then(|m| m.as_str().parse().ok())
+        .filter(|n| *n > 0);
+    if let Some(p) = PYLINT.captures(rest) {
+        // pylint counts columns from 0.
+        column = c
+            .name("col")
+            .and_then(|m| m.as_str().parse::<u32>().ok())
+            .map(|n| n.saturating_add(1));
+        let sev = match &p["cat"] {
+            "E" | "F" => Severity::Error,
+            "I" => Severity::Note,
+            _ => Severity::Warning,
+        };
+        let rule = match p.name("sym") {
+            Some(sym) => sym.as_str().to_string(),
+            None => format!("{}{}", &p["cat"], &p["num"]),
+        };
+        let mut f = finding("pylint", sev, clean_message(&p["msg"], opts));
+        f.rule = Some(rule);
+        f.file = Some(clean_short(file));
+        f.line = c["line"].parse().ok().filter(|n| *n > 0);
+        f.column = column;
+        return Some(f);
+    }
     let (sev, mut code, msg) = match SEVERITY.captures(rest) {
         Some(s) => (
             severity(&s["sev"]),
@@ -92,6 +127,7 @@ pub fn parse_line(raw: &str, opts: &ParseOptions) -> Option<Finding> {
             code = Some(r["rule"].to_string());
         }
         msg.truncate(whole);
+        msg.truncate(msg.trim_end().len());
     }
     let tool = match code.as_deref() {
         Some(r) if r.starts_with("SC") && r[2..].chars().all(|c| c.is_ascii_digit()) => {
@@ -103,10 +139,7 @@ pub fn parse_line(raw: &str, opts: &ParseOptions) -> Option<Finding> {
     f.rule = code.map(|c| clean_short(&c));
     f.file = Some(clean_short(file));
     f.line = c["line"].parse().ok().filter(|n| *n > 0);
-    f.column = c
-        .name("col")
-        .and_then(|m| m.as_str().parse().ok())
-        .filter(|n| *n > 0);
+    f.column = column;
     Some(f)
 }
 
@@ -194,6 +227,25 @@ mod tests {
             (Some(r"C:\src\a.c"), Severity::Error)
         );
         assert_eq!(w.message, "foo.h: No such file or directory");
+        let p = one("pkg/app.py:6:4: W0612: Unused variable 'unused' (unused-variable)");
+        assert_eq!(
+            (
+                p.tool.as_str(),
+                p.column,
+                p.rule.as_deref(),
+                p.severity,
+                p.message.as_str()
+            ),
+            (
+                "pylint",
+                Some(5),
+                Some("unused-variable"),
+                Severity::Warning,
+                "Unused variable 'unused'"
+            )
+        );
+        let m2 = one("pkg/app.py:17: error: Name \"x\" is not defined  [name-defined]");
+        assert_eq!(m2.message, "Name \"x\" is not defined");
         let g = one("main.go:3:1: exported function Foo should have comment");
         assert_eq!((g.severity, g.rule), (Severity::Error, None));
     }

@@ -19,7 +19,7 @@ use serde_json::Value;
 
 use super::lint_util::{
     ObjectWithArray, clean_message, clean_short, end_after, finding, finish_json, json_error,
-    json_reader, peek_first_byte, str_of, u32_of,
+    json_reader, shift_lines, start_of_json, str_of, u32_of,
 };
 use super::{ParseError, ParseOptions, Sink};
 use crate::model::{Severity, SuiteError};
@@ -31,7 +31,8 @@ pub fn parse(
     opts: &ParseOptions,
     sink: &mut dyn Sink,
 ) -> Result<(), ParseError> {
-    match peek_first_byte(reader)? {
+    let (first, lines_before) = start_of_json(reader, sink)?;
+    match first {
         None => return Ok(()),
         Some(b'{') => {}
         Some(_) => {
@@ -53,9 +54,11 @@ pub fn parse(
         field: "Issues",
         keep: &["Report"],
         each: &mut each,
+        // Not `SourceLines` or `Replacement`.
+        pick: Some(&["FromLinter", "Text", "Severity", "Pos", "LineRange"]),
     }
     .deserialize(&mut de);
-    let parts = r.map_err(|e| json_error(e, WHAT))?;
+    let parts = r.map_err(|e| shift_lines(json_error(e, WHAT), lines_before))?;
     if parts.streamed.is_none() && parts.get("Report").is_none() {
         return Err(ParseError::new(
             "not a golangci-lint JSON report: the object has no `Issues` array",
@@ -69,7 +72,7 @@ pub fn parse(
             ..Default::default()
         });
     }
-    finish_json(&mut de, sink, WHAT);
+    finish_json(&mut de, sink, WHAT, lines_before);
     Ok(())
 }
 

@@ -87,7 +87,34 @@ pub fn sniff(head: &[u8], file_name: &str) -> Option<Format> {
     if t.starts_with('{') || t.starts_with('[') {
         return sniff_json(t, &lower_name);
     }
-    sniff_text(t, &lower_name)
+    sniff_text(t, &lower_name).or_else(|| sniff_json_after_text(t, &lower_name))
+}
+
+/// A lint JSON report with a few lines of text before it (`npm warn ...` when stderr was
+/// merged into the file): the lint parsers skip such lines, so the JSON part decides. Only
+/// lint formats are accepted this way; test-report parsers do not skip leading text.
+fn sniff_json_after_text(t: &str, name: &str) -> Option<Format> {
+    let mut offset = 0;
+    for line in t.split_inclusive('\n').take(20) {
+        let l = line.trim_start();
+        if l.starts_with('{') || l.starts_with('[') {
+            let rest = &t[offset..];
+            return sniff_json(rest.trim_start(), name)
+                .filter(|f| f.kind() == super::FormatKind::Findings);
+        }
+        offset += line.len();
+    }
+    None
+}
+
+/// The root element's name when `head` looks like XML (for "not a report" messages).
+pub fn xml_root_name(head: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(head);
+    let t = text.trim_start_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
+    if !t.starts_with('<') {
+        return None;
+    }
+    xml_root(t).filter(|r| !r.is_empty()).map(str::to_string)
 }
 
 /// The name of the first element that is not a declaration, comment or doctype.
@@ -316,6 +343,22 @@ mod tests {
         );
         assert_eq!(sniff(b"<project><modelVersion>", "pom.xml"), None);
         assert_eq!(sniff(b"<svg xmlns='x'>", "a.svg"), None);
+    }
+
+    #[test]
+    fn non_reports_are_named_by_their_root_element() {
+        assert_eq!(
+            xml_root_name(b"<?xml version='1.0'?>\n<project xmlns='m'>").as_deref(),
+            Some("project")
+        );
+        assert_eq!(xml_root_name(b"{\"a\": 1}"), None);
+        let (_, r) = crate::parsers::parse_bytes(
+            b"<?xml version=\"1.0\"?><svg xmlns=\"http://www.w3.org/2000/svg\"/>",
+            "badge.svg",
+            None,
+        );
+        let e = r.unwrap_err();
+        assert!(e.message.contains("root element is <svg>"), "{e}");
     }
 
     #[test]

@@ -189,7 +189,9 @@ impl Format {
             "clippy" | "rustc-json" => "cargo-json",
             "eslint" => "eslint-json",
             "ruff" => "ruff-json",
-            "golangci-lint" => "golangci-lint-json",
+            "golangci-lint" | "golangci" | "golangci-json" => "golangci-lint-json",
+            "typescript" | "tsc-text" => "tsc",
+            "gcc" | "clang" | "shellcheck" | "mypy" => "generic-lint",
             "rubocop" => "rubocop-json",
             "generic" | "lint" => "generic-lint",
             other => other,
@@ -241,6 +243,16 @@ pub fn parse(
                 // JSON that does not parse: say where (a better hint than "unknown format").
                 if let Some(e) = json::explain_unrecognized(head) {
                     return e;
+                }
+                if let Some(root) = input::xml_root_name(head) {
+                    return ParseError::new(format!(
+                        "not a test or lint report codeloop recognizes: an XML document whose \
+                         root element is <{root}> (reports have <testsuites>, <testsuite>, \
+                         <TestRun>, <test-run>, <assemblies>, <Catch2TestRun> or \
+                         <checkstyle>); if it is one, set the format explicitly \
+                         (result_format / --format-hint), one of: {}",
+                        Format::names().join(", ")
+                    ));
                 }
                 ParseError::at(
                     Position {

@@ -11,7 +11,11 @@
 //! - `error` → errored (only setup/teardown exceptions are errors in pytest);
 //! - `skipped` and `xfailed` → skipped;
 //! - a collector that failed (a module that does not import) is a [`SuiteError`] of kind
-//!   `load`: pytest counts it under "N errors" but it has no test.
+//!   `load`: pytest counts it under "N errors" but it has no test;
+//! - a test that passed but whose teardown raised is one entry with outcome `error` in the
+//!   report; pytest's summary line shows it twice (as passed *and* as error), we count the
+//!   test once, as errored, so that `passed + failed + errored + skipped` stays the number
+//!   of tests.
 //!
 //! `lineno` is 0-based in the report (pytest's `location`), 1-based in the model.
 

@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use super::lint_util::{
     ObjectWithArray, clean_message, clean_short, end_after, finding, finish_json, json_error,
-    json_reader, peek_first_byte, str_of, u32_of,
+    json_reader, shift_lines, start_of_json, str_of, u32_of,
 };
 use super::{ParseError, ParseOptions, Sink};
 use crate::model::Severity;
@@ -29,7 +29,8 @@ pub fn parse(
     opts: &ParseOptions,
     sink: &mut dyn Sink,
 ) -> Result<(), ParseError> {
-    match peek_first_byte(reader)? {
+    let (first, lines_before) = start_of_json(reader, sink)?;
+    match first {
         None => return Ok(()),
         Some(b'{') => {}
         Some(_) => {
@@ -52,9 +53,10 @@ pub fn parse(
         field: "files",
         keep: &["summary"],
         each: &mut each,
+        pick: None,
     }
     .deserialize(&mut de);
-    let parts = r.map_err(|e| json_error(e, WHAT))?;
+    let parts = r.map_err(|e| shift_lines(json_error(e, WHAT), lines_before))?;
     if parts.streamed.is_none() {
         return Err(ParseError::new(
             "not a RuboCop JSON report: the object has no `files` array",
@@ -71,7 +73,7 @@ pub fn parse(
             format!("RuboCop's summary counts {said} offenses but {offenses} were read"),
         );
     }
-    finish_json(&mut de, sink, WHAT);
+    finish_json(&mut de, sink, WHAT, lines_before);
     Ok(())
 }
 

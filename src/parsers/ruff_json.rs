@@ -16,19 +16,31 @@ use serde_json::Value;
 
 use super::lint_util::{
     EachElement, clean_message, clean_short, end_after, finding, finish_json, json_error,
-    json_reader, peek_first_byte, str_of, u32_of,
+    json_reader, shift_lines, start_of_json, str_of, u32_of,
 };
 use super::{ParseError, ParseOptions, Sink};
 use crate::model::Severity;
 
 const WHAT: &str = "ruff JSON report";
+/// What is read of each diagnostic (not its `fix` edits).
+const KEYS: &[&str] = &[
+    "code",
+    "name",
+    "message",
+    "severity",
+    "filename",
+    "location",
+    "end_location",
+    "cell",
+];
 
 pub fn parse(
     reader: &mut dyn BufRead,
     opts: &ParseOptions,
     sink: &mut dyn Sink,
 ) -> Result<(), ParseError> {
-    match peek_first_byte(reader)? {
+    let (first, lines_before) = start_of_json(reader, sink)?;
+    match first {
         None => return Ok(()),
         Some(b'[') => {}
         Some(_) => {
@@ -50,9 +62,9 @@ pub fn parse(
         Ok(())
     };
     let mut de = json_reader(reader);
-    let r = EachElement { f: &mut each }.deserialize(&mut de);
-    r.map_err(|e| json_error(e, WHAT))?;
-    finish_json(&mut de, sink, WHAT);
+    let r = EachElement::picking(&mut each, KEYS).deserialize(&mut de);
+    r.map_err(|e| shift_lines(json_error(e, WHAT), lines_before))?;
+    finish_json(&mut de, sink, WHAT, lines_before);
     Ok(())
 }
 

@@ -30,19 +30,33 @@ use serde_json::Value;
 
 use super::lint_util::{
     EachElement, clean_message, clean_short, end_after, finding, finish_json, json_error,
-    json_reader, peek_first_byte, str_of, u32_of,
+    json_reader, shift_lines, start_of_json, str_of, u32_of,
 };
 use super::{ParseError, ParseOptions, Sink};
 use crate::model::{Finding, Severity, SuiteError};
 
 const WHAT: &str = "SARIF log";
+/// What is read of each result: not its code flows, fixes, graphs, fingerprints or
+/// properties, which are most of a big log.
+const RESULT_KEYS: &[&str] = &[
+    "ruleId",
+    "ruleIndex",
+    "rule",
+    "level",
+    "kind",
+    "message",
+    "locations",
+    "suppressions",
+    "baselineState",
+];
 
 pub fn parse(
     reader: &mut dyn BufRead,
     opts: &ParseOptions,
     sink: &mut dyn Sink,
 ) -> Result<(), ParseError> {
-    match peek_first_byte(reader)? {
+    let (first, lines_before) = start_of_json(reader, sink)?;
+    match first {
         None => return Ok(()),
         Some(b'{') => {}
         Some(_) => {
@@ -57,13 +71,13 @@ pub fn parse(
         sink: &mut *sink,
     }
     .deserialize(&mut de)
-    .map_err(|e| json_error(e, WHAT))?;
+    .map_err(|e| shift_lines(json_error(e, WHAT), lines_before))?;
     if !found {
         return Err(ParseError::new(
             "not a SARIF log: the object has no `runs` array",
         ));
     }
-    finish_json(&mut de, sink, WHAT);
+    finish_json(&mut de, sink, WHAT, lines_before);
     Ok(())
 }
 
@@ -184,7 +198,7 @@ impl<'de> Visitor<'de> for RunSeed<'_> {
                         }
                         Ok(())
                     };
-                    map.next_value_seed(EachElement { f: &mut each })?;
+                    map.next_value_seed(EachElement::picking(&mut each, RESULT_KEYS))?;
                 }
                 "artifacts" => {
                     let artifacts = &mut run.artifacts;
@@ -196,7 +210,7 @@ impl<'de> Visitor<'de> for RunSeed<'_> {
                         );
                         Ok(())
                     };
-                    map.next_value_seed(EachElement { f: &mut each })?;
+                    map.next_value_seed(EachElement::new(&mut each))?;
                 }
                 "invocations" => {
                     let pending = &mut run.pending;
@@ -221,7 +235,7 @@ impl<'de> Visitor<'de> for RunSeed<'_> {
                         }
                         Ok(())
                     };
-                    map.next_value_seed(EachElement { f: &mut each })?;
+                    map.next_value_seed(EachElement::new(&mut each))?;
                 }
                 _ => {
                     map.next_value::<IgnoredAny>()?;

@@ -176,6 +176,24 @@ fn indent_of(line: &str) -> usize {
     n
 }
 
+/// `line` without up to `cols` columns of leading indentation (a tab counts 4, as in
+/// [`indent_of`]); never cuts inside a character.
+fn dedent(line: &str, cols: usize) -> &str {
+    let mut n = 0;
+    for (i, c) in line.char_indices() {
+        let w = match c {
+            ' ' => 1,
+            '\t' => 4,
+            _ => return &line[i..],
+        };
+        if n + w > cols {
+            return &line[i..];
+        }
+        n += w;
+    }
+    ""
+}
+
 fn is_point(c: &str) -> bool {
     c == "ok" || c == "not ok" || c.starts_with("ok ") || c.starts_with("not ok ")
 }
@@ -252,7 +270,7 @@ impl Parser<'_> {
                 let d = if c.starts_with('#') {
                     c.trim_start_matches('#').trim_start()
                 } else {
-                    &line[p.indent.min(line.len())..]
+                    dedent(line, p.indent)
                 };
                 p.diag.push(d);
                 p.diag.push("\n");
@@ -823,7 +841,7 @@ fn yaml_fields(yaml: &str) -> Vec<(String, String)> {
                     break;
                 }
                 let bi = *block_indent.get_or_insert(indent_of(l));
-                body.push(if l.len() >= bi { &l[bi..] } else { l.trim() });
+                body.push(dedent(l, bi));
                 i += 1;
             }
             while body.last().is_some_and(|l| l.trim().is_empty()) {
@@ -1005,6 +1023,20 @@ mod tests {
         let fl = c.problems[0].failure.as_ref().unwrap();
         assert_eq!(fl.message.as_deref(), Some("expected 1"));
         assert_eq!(fl.kind.as_deref(), Some("AssertionError"));
+    }
+
+    #[test]
+    fn dedent_never_splits_characters() {
+        assert_eq!(super::dedent("\täb", 4), "äb");
+        assert_eq!(super::dedent("\täb", 2), "\täb");
+        assert_eq!(super::dedent("      x", 4), "  x");
+        assert_eq!(super::dedent("  ", 4), "");
+        // A tab-indented YAML block with multi-byte text must not panic.
+        let doc = "not ok 1 - a\n\t---\n\tmessage: |-\n\t\tébc\n\t\t日本\n\t...\n1..1\n";
+        let (c, r) = parse_bytes(doc.as_bytes(), "t.tap", Some(Format::Tap));
+        r.unwrap();
+        let m = c.problems[0].failure.as_ref().unwrap().message.clone();
+        assert_eq!(m.as_deref(), Some("ébc\n日本"));
     }
 
     #[test]

@@ -214,6 +214,122 @@ fn nextest_retries_are_flaky() {
     );
 }
 
+// ---- real-world JSON leniency, end to end through `parsers::parse` -----------------
+
+fn parse_auto(
+    bytes: &[u8],
+) -> (
+    Collector<'static>,
+    Result<parsers::Parsed, parsers::ParseError>,
+) {
+    parsers::parse_bytes(bytes, "report.json", None)
+}
+
+#[test]
+fn bom_nan_control_chars_and_lone_surrogates_are_read_with_positioned_warnings() {
+    let doc = "\u{feff}{\"numTotalTests\": 2, \"testResults\": [{\"name\": \"/w/a.test.js\", \"status\": \"failed\",\n\
+               \"assertionResults\": [\n\
+               {\"title\": \"ok\", \"status\": \"passed\", \"duration\": NaN},\n\
+               {\"title\": \"bad \\ud800\", \"status\": \"failed\", \"duration\": 1e400, \"failureMessages\": [\"Error: x\u{1}y\"]}\n\
+               ]}]}";
+    let (c, r) = parse_auto(doc.as_bytes());
+    assert_eq!(r.unwrap().format, Format::JestJson);
+    assert_eq!(
+        (c.counts.tests, c.counts.passed, c.counts.failed),
+        (2, 1, 1)
+    );
+    let bad = &c.problems[0];
+    assert_eq!(bad.name, "bad \u{fffd}");
+    assert_eq!(bad.duration, None);
+    assert_eq!(
+        bad.failure.as_ref().unwrap().message.as_deref(),
+        Some("xy"),
+        "control characters are removed from messages"
+    );
+    let lines: Vec<u64> = c
+        .warnings
+        .iter()
+        .map(|(p, _)| p.expect("positioned").line)
+        .collect();
+    // NaN on line 3; the lone surrogate, 1e400 and the control character on line 4.
+    assert_eq!(lines, vec![3, 4, 4, 4], "{:?}", c.warnings);
+}
+
+#[test]
+fn utf16_reports_are_transcoded() {
+    let doc =
+        r#"{"exitcode": 0, "root": "/w", "tests": [{"nodeid": "t.py::a", "outcome": "passed"}]}"#;
+    let mut bytes = vec![0xFF, 0xFE];
+    for u in doc.encode_utf16() {
+        bytes.extend_from_slice(&u.to_le_bytes());
+    }
+    let (c, r) = parse_auto(&bytes);
+    assert_eq!(r.unwrap().format, Format::PytestJson);
+    assert_eq!(c.counts.passed, 1);
+}
+
+#[test]
+fn deep_nesting_is_a_positioned_error_not_a_crash() {
+    let mut doc = String::from("{\"numTotalTests\": 1, \"testResults\": ");
+    doc.push_str(&"[".repeat(200_000));
+    let (c, r) = parse_auto(doc.as_bytes());
+    let e = r.unwrap_err();
+    assert!(e.message.contains("deeper than"), "{e}");
+    assert_eq!(e.position.map(|p| p.line), Some(1));
+    assert_eq!(c.counts.tests, 0);
+}
+
+#[test]
+fn truncated_reports_keep_what_was_read_and_say_where_they_end() {
+    let full =
+        std::fs::read_to_string(corpus_dir().join("generated/rspec/mixed.rspec.json")).unwrap();
+    // Cut in the middle of the 6th example.
+    let cut = full
+        .match_indices("\"id\":")
+        .nth(5)
+        .map(|(i, _)| i + 3)
+        .unwrap();
+    let (c, r) = parse_auto(&full.as_bytes()[..cut]);
+    let e = r.unwrap_err();
+    assert!(e.message.contains("truncated"), "{e}");
+    assert!(e.position.is_some());
+    assert_eq!(
+        c.counts.tests, 5,
+        "the five complete examples were delivered"
+    );
+}
+
+#[test]
+fn go_streams_with_a_cut_last_line_and_raw_compiler_output() {
+    let mut doc =
+        std::fs::read_to_string(corpus_dir().join("generated/go-test/calc-mixed.go-test.jsonl"))
+            .unwrap();
+    doc.insert_str(
+        0,
+        "# example.com/corpus/buildfail\nbuildfail/x.go:4:2: undefined: y\n",
+    );
+    doc.push_str("{\"Action\":\"run\",\"Package\":\"ex/z\",\"Te");
+    let (c, r) = parse_auto(doc.as_bytes());
+    assert_eq!(r.unwrap().format, Format::GoTestJson);
+    assert_eq!(c.counts.tests, 22);
+    let build: Vec<_> = c
+        .suite_errors
+        .iter()
+        .filter(|e| e.kind == "build")
+        .collect();
+    assert_eq!(build.len(), 1);
+    assert_eq!(build[0].suite, "example.com/corpus/buildfail");
+    assert_eq!(
+        (build[0].file.as_deref(), build[0].line),
+        (Some("buildfail/x.go"), Some(4))
+    );
+    assert!(
+        c.warnings
+            .iter()
+            .any(|(p, m)| m.contains("not valid JSON") && p.is_some())
+    );
+}
+
 // ---- snapshots ----------------------------------------------------------------------
 
 #[derive(Serialize)]

@@ -176,6 +176,22 @@ fn bad_settings_and_baselines_name_the_key_or_file() {
     assert!(out.contains("config.json"), "{out}");
     std::fs::remove_file(ws.join(".codeloop/config.json")).unwrap();
 
+    std::fs::write(
+        ws.join(".codeloop/config.json"),
+        "{\n  \"gate\": {\n    \"max_failure\": 3\n  }\n}\n",
+    )
+    .unwrap();
+    let o = gate_check(ws, &[]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}");
+    assert!(
+        out.contains("unknown key `gate.max_failure`")
+            && out.contains("did you mean `gate.max_failures`?"),
+        "{out}"
+    );
+    assert!(out.contains("line 3"), "{out}");
+    std::fs::remove_file(ws.join(".codeloop/config.json")).unwrap();
+
     let o = gate_check(ws, &["--min-score", "150"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).contains("--min-score"), "{}", text(&o));
@@ -230,4 +246,80 @@ fn ci_stages_after_verify_name_the_failing_test() {
     );
     assert!(run.file("diagnose.json").is_file());
     assert!(run.file("report/codeloop.sarif").is_file());
+}
+
+#[test]
+fn ci_on_the_demo_exits_1_naming_the_failing_test_and_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let demo = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/demo");
+    let o = Command::new(bin())
+        .arg("ci")
+        .arg("--cwd")
+        .arg(&demo)
+        .arg("--artifacts-dir")
+        .arg(tmp.path())
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("CODELOOP_CONFIG")
+        .output()
+        .unwrap();
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("gate: FAIL"), "{out}");
+    assert!(
+        out.contains("test_mixed::test_fail_assert (tests/test_mixed.py:19)"),
+        "{out}"
+    );
+    let run = artifact::resolve(tmp.path(), None).unwrap();
+    let g = run.gate().unwrap();
+    assert!(
+        g.reasons[0].contains("(js/spec/mixed.spec.js:41:11)"),
+        "{:?}",
+        g.reasons
+    );
+    let d = run.diagnose().unwrap();
+    // Every failure of the demo is located in a file that exists in the demo.
+    for p in d.problems.iter().filter(|p| p.test.is_some()) {
+        let l = p
+            .location
+            .as_ref()
+            .unwrap_or_else(|| panic!("{} has no location", p.title));
+        assert_eq!(l.exists, Some(true), "{l}");
+    }
+    assert!(run.file("report/codeloop.sarif").is_file());
+    // The report stage ran: the sticky comment and the badge exist and the manifest lists them.
+    for f in ["report/comment.md", "report/summary.md", "report/badge.svg"] {
+        assert!(run.file(f).is_file(), "{f}");
+    }
+    let comment = std::fs::read_to_string(run.file("report/comment.md")).unwrap();
+    assert!(comment.contains("test_fail_assert"), "{comment}");
+    let m: codeloop::artifact::manifest::Manifest =
+        artifact::read_json(&run.file(artifact::MANIFEST)).unwrap();
+    assert!(m.files.iter().any(|f| f.path == "report/comment.md"));
+    assert!(m.files.iter().any(|f| f.path == "gate.json"));
+    // Both documents validate against their published schemas.
+    for (schema, file) in [
+        ("diagnose.schema.json", "diagnose.json"),
+        ("gate.schema.json", "gate.json"),
+    ] {
+        let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        let schema: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(root.join("schemas").join(schema)).unwrap(),
+        )
+        .unwrap();
+        let v = jsonschema::validator_for(&schema).unwrap();
+        let doc: serde_json::Value = artifact::read_json(&run.file(file)).unwrap();
+        let errors: Vec<String> = v
+            .iter_errors(&doc)
+            .map(|e| format!("{e} at {}", e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "{file}: {errors:#?}");
+        // The schema can fail: a made-up category is refused.
+        let mut bad = doc.clone();
+        if file == "diagnose.json" {
+            bad["problems"][0]["category"] = serde_json::json!("oops");
+        } else {
+            bad["verdict"] = serde_json::json!("maybe");
+        }
+        assert!(!v.is_valid(&bad), "{file}");
+    }
 }

@@ -29,6 +29,7 @@ const EXPECTED: &[(&str, Format, u64, u64, u64)] = &[
     ("rustc-error.json", Format::CargoJson, 2, 0, 0),
     ("eslint.json", Format::EslintJson, 6, 2, 0),
     ("eslint.sarif", Format::Sarif, 6, 2, 0),
+    ("eslint-with-metadata.json", Format::EslintJson, 6, 2, 0),
     ("ruff.json", Format::RuffJson, 13, 0, 0),
     ("ruff.sarif", Format::Sarif, 13, 0, 0),
     ("flake8.txt", Format::Flake8, 11, 2, 0),
@@ -41,6 +42,8 @@ const EXPECTED: &[(&str, Format, u64, u64, u64)] = &[
     ("shellcheck-gcc.txt", Format::GenericLint, 0, 1, 4),
     ("gcc.txt", Format::GenericLint, 1, 3, 0),
     ("rustc-short.txt", Format::GenericLint, 2, 0, 0),
+    ("pylint.txt", Format::GenericLint, 1, 17, 0),
+    ("mypy.txt", Format::GenericLint, 1, 0, 0),
 ];
 
 #[test]
@@ -91,6 +94,8 @@ fn the_same_problems_read_the_same_through_json_and_sarif() {
         )
     };
     let (json, _) = parse_auto("eslint.json");
+    let (with_meta, _) = parse_auto("eslint-with-metadata.json");
+    assert_eq!(json.findings, with_meta.findings);
     let (sarif, _) = parse_auto("eslint.sarif");
     let mut a: Vec<_> = json.findings.iter().map(key).collect();
     let mut b: Vec<_> = sarif.findings.iter().map(key).collect();
@@ -169,6 +174,8 @@ fn wrong_format_hints_are_clear_errors() {
         ("ruff.json", Format::EslintJson, "ESLint"),
         ("golangci-v1.json", Format::RubocopJson, "RuboCop"),
         ("rubocop.json", Format::GolangciJson, "golangci-lint"),
+        ("flake8.txt", Format::EslintJson, "no JSON"),
+        ("gcc.txt", Format::Sarif, "no JSON"),
     ];
     for &(name, hint, says) in cases {
         let bytes = std::fs::read(fixture_dir().join(name)).unwrap();
@@ -188,6 +195,36 @@ fn wrong_format_hints_are_clear_errors() {
             err.message
         );
     }
+}
+
+#[test]
+fn text_merged_before_a_json_report_is_skipped_and_positions_stay_true() {
+    let json = std::fs::read_to_string(fixture_dir().join("eslint.json")).unwrap();
+    let merged = format!("npm warn Unknown user config \"nodedir\".\nnpm warn again\n{json}");
+    let mut c = Collector::keep_all();
+    let p = parsers::parse(
+        merged.as_bytes(),
+        "lint.log",
+        None,
+        &ParseOptions::default(),
+        &mut c,
+    )
+    .unwrap();
+    assert_eq!(p.format, Format::EslintJson);
+    assert_eq!((c.lint.errors, c.lint.warnings), (6, 2));
+    assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
+    // A syntax error on the file's line 4 is reported at line 4, not at the JSON's line 2.
+    let broken = "npm warn a\nnpm warn b\n[{\"filePath\":\"a.js\",\n\"messages\": [}]\n";
+    let mut c = Collector::keep_all();
+    let e = parsers::parse(
+        broken.as_bytes(),
+        "x",
+        Some(Format::EslintJson),
+        &ParseOptions::default(),
+        &mut c,
+    )
+    .unwrap_err();
+    assert_eq!(e.position.map(|p| p.line), Some(4), "{e:?}");
 }
 
 #[test]
@@ -504,4 +541,62 @@ fn no_corpus_test_report_is_sniffed_as_lint_output() {
         checked += 1;
     }
     assert!(checked > 200, "only {checked} corpus files read");
+}
+
+/// `codeloop verify --report` over every fixture: each file is detected and counted as above,
+/// and every finding lands in the run's findings.jsonl.
+#[test]
+fn verify_collects_every_lint_fixture() {
+    let dir = tempfile::tempdir().unwrap();
+    for &(name, ..) in EXPECTED {
+        std::fs::copy(fixture_dir().join(name), dir.path().join(name)).unwrap();
+    }
+    let out = std::process::Command::new(crate::common::bin())
+        .args(["verify", "--cwd"])
+        .arg(dir.path())
+        .args(["--format", "json", "--report", "*"])
+        .env("CI", "true")
+        .env_remove("CODELOOP_ARTIFACTS_DIR")
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let files = doc["runners"][0]["result_files"].as_array().unwrap();
+    assert_eq!(files.len(), EXPECTED.len());
+    let (mut e, mut w, mut n) = (0, 0, 0);
+    for &(name, format, errors, warnings, notes) in EXPECTED {
+        let f = files
+            .iter()
+            .find(|f| f["path"] == name)
+            .unwrap_or_else(|| panic!("{name} not collected"));
+        assert_eq!(f["format"], format.name(), "{name}");
+        assert_eq!(
+            (
+                &f["lint"]["errors"],
+                &f["lint"]["warnings"],
+                &f["lint"]["notes"]
+            ),
+            (&errors.into(), &warnings.into(), &notes.into()),
+            "{name}"
+        );
+        (e, w, n) = (e + errors, w + warnings, n + notes);
+    }
+    assert_eq!(
+        doc["lint"],
+        serde_json::json!({"errors": e, "warnings": w, "notes": n})
+    );
+    let run_dir = doc["run_dir"].as_str().unwrap();
+    let run_dir = std::path::Path::new(run_dir);
+    let run_dir = if run_dir.is_absolute() {
+        run_dir.to_path_buf()
+    } else {
+        dir.path().join(run_dir)
+    };
+    let findings = std::fs::read_to_string(run_dir.join("findings.jsonl")).unwrap();
+    assert_eq!(findings.lines().count() as u64, e + w + n);
 }

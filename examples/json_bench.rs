@@ -1,0 +1,165 @@
+//! Throughput and peak memory of the JSON/TAP parsers on one (big) file, against a floor.
+//!
+//! For each file, in fresh child processes (this binary re-executed, so that each peak RSS —
+//! `ru_maxrss` of the child — is its own), alternating, median of RUNS:
+//!
+//! - `floor`: the least work any parser must do on that file: for a JSON document,
+//!   `serde_json::from_slice` into `IgnoredAny` (nothing kept; the file read into memory
+//!   first, so the floor's RSS is the file size — only its time matters); for JSON Lines
+//!   (`.jsonl`), the same per line; for TAP and other text, reading it line by line;
+//! - `codeloop`: `parsers::parse` with auto-detection into the standard `Collector` (what
+//!   `verify` does, minus writing cases.jsonl).
+//!
+//! ```text
+//! scripts/gen-big-json.sh pytest /tmp/big-pytest.json     # ~200 MB; also: jest, go, tap
+//! cargo run --release --example json_bench -- /tmp/big-pytest.json [RUNS]
+//! ```
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::process::Command;
+use std::time::Instant;
+
+use codeloop::parsers::{self, Collector, ParseOptions};
+use serde::de::IgnoredAny;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--child") {
+        child(&args[1], &args[2]);
+        return;
+    }
+    let Some(path) = args.first() else {
+        eprintln!(
+            "usage: cargo run --release --example json_bench -- FILE [RUNS]   (make FILE with scripts/gen-big-json.sh)"
+        );
+        std::process::exit(2);
+    };
+    let runs: usize = args.get(1).and_then(|r| r.parse().ok()).unwrap_or(3);
+    let bytes = match std::fs::metadata(path) {
+        Ok(m) => m.len(),
+        Err(e) => {
+            eprintln!("error: cannot read {path}: {e}");
+            std::process::exit(2);
+        }
+    };
+    let mb = bytes as f64 / 1e6;
+    println!("file: {path} ({mb:.1} MB), {runs} runs each, medians:");
+    let mut results: Vec<(&str, Vec<f64>, Vec<f64>, String)> = ["floor", "codeloop"]
+        .iter()
+        .map(|w| (*w, Vec::new(), Vec::new(), String::new()))
+        .collect();
+    for _ in 0..runs {
+        for r in results.iter_mut() {
+            let (secs, rss_mb, out) = run_child(r.0, path);
+            r.1.push(secs);
+            r.2.push(rss_mb);
+            r.3 = out;
+        }
+    }
+    let mut floor_tp = 0.0;
+    for (what, secs, rss, out) in &mut results {
+        let s = median(secs);
+        let tp = mb / s;
+        if *what == "floor" {
+            floor_tp = tp;
+        }
+        println!(
+            "{what:>9}: {s:>7.3} s  {tp:>7.1} MB/s  peak RSS {:>6.1} MB   {out}",
+            median(rss)
+        );
+    }
+    let ours = mb / median(&mut results[1].1);
+    println!("codeloop / floor throughput: {:.2}", ours / floor_tp);
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Runs `--child WHAT PATH`; returns (seconds, peak RSS in MB, the child's summary line).
+fn run_child(what: &str, path: &str) -> (f64, f64, String) {
+    let exe = std::env::current_exe().expect("current exe");
+    let start = Instant::now();
+    let out = Command::new(exe)
+        .args(["--child", what, path])
+        .output()
+        .expect("spawn child");
+    let secs = start.elapsed().as_secs_f64();
+    assert!(
+        out.status.success(),
+        "{what} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    // The child prints `rss_kb=N` (its own ru_maxrss) first.
+    let (rss, rest) = text.split_once(' ').unwrap_or((&text, ""));
+    let kb: f64 = rss.trim_start_matches("rss_kb=").parse().unwrap_or(0.0);
+    (secs, kb / 1024.0, rest.to_string())
+}
+
+fn child(what: &str, path: &str) {
+    let summary = match what {
+        "floor" => floor(path),
+        _ => {
+            let f = File::open(path).expect("open");
+            let mut c = Collector::default();
+            let r = parsers::parse(f, path, None, &ParseOptions::default(), &mut c);
+            let fmt = match r {
+                Ok(p) => p.format.name().to_string(),
+                Err(e) => format!("ERROR {e}"),
+            };
+            format!(
+                "{fmt}: tests={} passed={} failed={} skipped={} problems kept={}",
+                c.counts.tests,
+                c.counts.passed,
+                c.counts.failed,
+                c.counts.skipped,
+                c.problems.len()
+            )
+        }
+    };
+    println!("rss_kb={} {summary}", max_rss_kb());
+}
+
+fn floor(path: &str) -> String {
+    let f = BufReader::with_capacity(256 * 1024, File::open(path).expect("open"));
+    if path.ends_with(".jsonl") {
+        let mut n = 0u64;
+        for line in f.lines() {
+            let line = line.expect("read");
+            if line.starts_with('{') && serde_json::from_str::<IgnoredAny>(&line).is_ok() {
+                n += 1;
+            }
+        }
+        format!("serde_json IgnoredAny per line: {n} lines")
+    } else if path.ends_with(".json") {
+        // The fastest serde_json path: the whole file in memory, then `from_slice`.
+        drop(f);
+        let bytes = std::fs::read(path).expect("read");
+        let r = serde_json::from_slice::<IgnoredAny>(&bytes);
+        format!(
+            "serde_json from_slice IgnoredAny: {}",
+            if r.is_ok() { "ok" } else { "error" }
+        )
+    } else {
+        let mut n = 0u64;
+        let mut buf = Vec::new();
+        let mut f = f;
+        while f.read_until(b'\n', &mut buf).expect("read") > 0 {
+            n += 1;
+            buf.clear();
+        }
+        let _ = f.read(&mut [0u8; 1]);
+        format!("line pass: {n} lines")
+    }
+}
+
+fn max_rss_kb() -> i64 {
+    // SAFETY: getrusage only writes the struct we pass it.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: RUSAGE_SELF with a valid pointer.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
+    u.ru_maxrss
+}

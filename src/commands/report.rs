@@ -1,0 +1,345 @@
+//! `codeloop report`: reads a run directory, renders the comment, summary, badge and JUnit
+//! XML with the pure [`crate::report`] and [`crate::badge`] modules, and writes them into
+//! `<run>/report/` (atomically), then refreshes the run's manifest so it lists them.
+//!
+//! Missing stage files (no diagnose.json or gate.json yet) are not errors: the report says
+//! less. A bad baseline comment or a missing template falls back with a warning; a template
+//! with a syntax error is reported with file and line, the built-in template is used for the
+//! files, and the command exits 2 so the mistake is not missed.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::artifact::manifest::{Context, Manifest};
+use crate::artifact::{self, ArtifactError, RunDir};
+use crate::badge;
+use crate::cli::{OutputFormat, ReportArgs};
+use crate::exit;
+use crate::report::{self, CaseDigest, RenderInput, Templates, junit::JunitOut};
+use crate::settings::{self, Config};
+use crate::ui;
+
+/// Errors of the report command. Each names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportCmdError {
+    #[error(transparent)]
+    Artifact(#[from] ArtifactError),
+    #[error(transparent)]
+    Settings(#[from] settings::SettingsError),
+    #[error(transparent)]
+    Render(#[from] report::ReportError),
+    #[error("cannot render the badge PNG: {0}")]
+    Badge(#[from] badge::BadgeError),
+}
+
+/// One file written.
+#[derive(Serialize, Debug)]
+pub struct Written {
+    pub path: String,
+    pub bytes: usize,
+}
+
+/// What [`render_run`] did (the `--format json` document).
+#[derive(Serialize, Debug)]
+pub struct Outcome {
+    pub run_id: String,
+    pub report_dir: String,
+    pub files: Vec<Written>,
+    /// Fallbacks and omissions the user should know about.
+    pub notices: Vec<String>,
+    /// A user template that failed (the files were rendered with the built-in one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub template_error: Option<String>,
+}
+
+pub fn run(args: ReportArgs) -> i32 {
+    match render_run(&args) {
+        Ok(out) => {
+            match args.common.format {
+                OutputFormat::Json => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&out).unwrap_or_else(|_| "{}".into())
+                ),
+                OutputFormat::Human => {
+                    for n in &out.notices {
+                        ui::warn(n);
+                    }
+                    for f in &out.files {
+                        println!("wrote {} ({} bytes)", f.path, f.bytes);
+                    }
+                }
+            }
+            if let Some(e) = &out.template_error {
+                eprintln!("error: {e}");
+                eprintln!(
+                    "hint: fix the template; the files above were rendered with the built-in one"
+                );
+                return exit::USAGE;
+            }
+            exit::OK
+        }
+        Err(e) => {
+            let (code, hint) = match &e {
+                ReportCmdError::Artifact(
+                    ArtifactError::NoRuns(_)
+                    | ArtifactError::NoSuchRun { .. }
+                    | ArtifactError::Incomplete(_),
+                ) => (
+                    exit::USAGE,
+                    Some("pass --run ID (see `codeloop history`) or run `codeloop verify` first"),
+                ),
+                ReportCmdError::Settings(_) => (exit::USAGE, None),
+                _ => (exit::INFRA, None),
+            };
+            ui::error(&e, hint);
+            code
+        }
+    }
+}
+
+fn artifacts_dir(args: &ReportArgs, cfg: &Config) -> PathBuf {
+    let cwd = &args.common.cwd;
+    match (&args.common.artifacts_dir, &cfg.verify.artifacts_dir) {
+        (Some(d), _) => d.clone(),
+        (None, Some(d)) => cwd.join(d),
+        (None, None) => cwd.join(settings::ARTIFACTS_DIR),
+    }
+}
+
+/// Reads an optional stage document: missing is `None`, unreadable is a warning and `None`.
+fn optional<T>(
+    path: &Path,
+    read: impl FnOnce() -> Result<T, ArtifactError>,
+    notices: &mut Vec<String>,
+) -> Option<T> {
+    if !path.exists() {
+        return None;
+    }
+    match read() {
+        Ok(v) => Some(v),
+        Err(e) => {
+            notices.push(format!("{e}; the report leaves it out"));
+            None
+        }
+    }
+}
+
+fn load_templates(
+    args: &ReportArgs,
+    cfg: &Config,
+    cwd: &Path,
+    notices: &mut Vec<String>,
+) -> (Templates, Option<String>) {
+    let dir = args
+        .template_dir
+        .clone()
+        .or_else(|| cfg.report.template_dir.as_ref().map(|d| cwd.join(d)));
+    let Some(dir) = dir else {
+        return (Templates::embedded(), None);
+    };
+    if !dir.is_dir() {
+        notices.push(format!(
+            "template directory `{}` does not exist: using the built-in templates",
+            dir.display()
+        ));
+        return (Templates::embedded(), None);
+    }
+    let shown = dir.display().to_string();
+    let mut read_errors = Vec::new();
+    let loaded = Templates::with_overrides(&shown, |name| {
+        let p = dir.join(name);
+        match std::fs::read_to_string(&p) {
+            Ok(s) => Some(s),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => {
+                read_errors.push(format!("cannot read `{}`: {e}", p.display()));
+                None
+            }
+        }
+    });
+    notices.extend(read_errors);
+    match loaded {
+        Ok(t) => (t, None),
+        Err(e) => (Templates::embedded(), Some(e.to_string())),
+    }
+}
+
+/// The whole command without printing: read the run, render, write `<run>/report/`.
+/// `codeloop ci` calls it as its report stage.
+pub fn render_run(args: &ReportArgs) -> Result<Outcome, ReportCmdError> {
+    let cwd = &args.common.cwd;
+    let config_path = args
+        .common
+        .config
+        .clone()
+        .unwrap_or_else(|| cwd.join(settings::CONFIG_PATH));
+    let (cfg, cfg_warnings) = Config::load(&config_path)?;
+    let mut notices = cfg_warnings;
+    let run = artifact::resolve(&artifacts_dir(args, &cfg), args.run.as_deref())?;
+
+    let none_selected = !(args.comment || args.summary || args.badge || args.junit);
+    let all = args.all || none_selected;
+    let (want_comment, want_summary, want_badge, want_junit) = (
+        all || args.comment,
+        all || args.summary,
+        all || args.badge,
+        all || args.junit,
+    );
+
+    let manifest: Option<Manifest> = optional(
+        &run.file(artifact::MANIFEST),
+        || artifact::read_json(&run.file(artifact::MANIFEST)),
+        &mut notices,
+    );
+    let verify = optional(&run.file(artifact::VERIFY), || run.verify(), &mut notices);
+    let diagnose = optional(
+        &run.file(artifact::DIAGNOSE),
+        || run.diagnose(),
+        &mut notices,
+    );
+    let gate = optional(&run.file(artifact::GATE), || run.gate(), &mut notices);
+    if gate.is_none() {
+        notices.push(format!(
+            "run `{}` has no gate.json: the report shows no score or verdict (run `codeloop gate-check`)",
+            run.id
+        ));
+    }
+
+    let mut digest = CaseDigest::default();
+    let mut junit = want_junit.then(|| JunitOut::new("codeloop"));
+    let bad_lines = run.cases(|c| {
+        digest.observe(&c);
+        if let Some(j) = junit.as_mut() {
+            j.case(&c);
+        }
+    })?;
+    if bad_lines > 0 {
+        notices.push(format!(
+            "{bad_lines} unreadable lines in `{}` were skipped",
+            run.file(artifact::CASES).display()
+        ));
+    }
+    if let Some(j) = junit.as_mut() {
+        run.findings(|f| j.finding(&f))?;
+    }
+
+    let delta =
+        args.baseline_from_comment
+            .as_ref()
+            .and_then(|p| match std::fs::read_to_string(p) {
+                Ok(body) => match report::state::decode(&body) {
+                    Ok(base) => {
+                        let counts = gate
+                            .as_ref()
+                            .map(|g| g.counts)
+                            .or(verify.as_ref().map(|v| v.totals))
+                            .unwrap_or(digest.counts);
+                        Some(report::state::delta_from(
+                            &base,
+                            gate.as_ref().map(|g| g.score),
+                            &counts,
+                            &digest.failing_keys,
+                        ))
+                    }
+                    Err(e) => {
+                        notices.push(format!("`{}`: {e}; no deltas shown", p.display()));
+                        None
+                    }
+                },
+                Err(e) => {
+                    notices.push(format!(
+                        "cannot read `{}`: {e}; no deltas shown",
+                        p.display()
+                    ));
+                    None
+                }
+            });
+
+    let (templates, mut template_error) = load_templates(args, &cfg, cwd, &mut notices);
+    let context: Context = manifest
+        .as_ref()
+        .map(|m| m.context.clone())
+        .unwrap_or_default();
+    let tool_version = manifest
+        .as_ref()
+        .map(|m| m.tool_version.clone())
+        .unwrap_or_else(|| env!("CARGO_PKG_VERSION").to_string());
+    let badge_in = gate.as_ref().map(|g| (g.score, g.verdict));
+    let input = RenderInput {
+        run_id: run.id.clone(),
+        tool_version,
+        verify,
+        diagnose,
+        gate,
+        context,
+        cases: digest,
+        delta,
+    };
+
+    let dir = run.report_dir();
+    let mut files = Vec::new();
+    let mut write = |name: &str, bytes: &[u8]| -> Result<(), ReportCmdError> {
+        let p = dir.join(name);
+        artifact::write_atomic(&p, bytes)?;
+        files.push(Written {
+            path: p.display().to_string(),
+            bytes: bytes.len(),
+        });
+        Ok(())
+    };
+    if want_comment || want_summary {
+        let out = match report::render(&input, &templates, &cfg.report) {
+            Ok(out) => out,
+            // A user template that fails while rendering (bad filter, wrong type): report it
+            // like a syntax error and still write the files from the built-in templates.
+            Err(e @ report::ReportError::Template { .. }) if template_error.is_none() => {
+                template_error = Some(e.to_string());
+                report::render(&input, &Templates::embedded(), &cfg.report)?
+            }
+            Err(e) => return Err(e.into()),
+        };
+        notices.extend(out.notices);
+        if want_comment {
+            write("comment.md", out.comment.as_bytes())?;
+        }
+        if want_summary {
+            write("summary.md", out.summary.as_bytes())?;
+        }
+    }
+    if want_badge {
+        let b = badge::for_gate(
+            badge_in.map(|x| x.0),
+            badge_in.map(|x| x.1),
+            &cfg.report.badge,
+        );
+        let svg = badge::svg(&b);
+        write("badge.svg", svg.as_bytes())?;
+        write("badge.png", &badge::png(&svg, 2.0)?)?;
+    }
+    if let Some(j) = junit {
+        write("junit.xml", j.finish()?.as_bytes())?;
+    }
+    refresh_manifest(&run, manifest, &mut notices);
+    Ok(Outcome {
+        run_id: run.id.clone(),
+        report_dir: dir.display().to_string(),
+        files,
+        notices,
+        template_error,
+    })
+}
+
+/// The manifest lists every file of the run; add the report files to it.
+fn refresh_manifest(run: &RunDir, manifest: Option<Manifest>, notices: &mut Vec<String>) {
+    let Some(mut m) = manifest else { return };
+    match artifact::manifest::list_files(&run.path) {
+        Ok(files) => {
+            m.files = files;
+            if let Err(e) = artifact::write_json(&run.file(artifact::MANIFEST), &m) {
+                notices.push(format!("{e}; the manifest does not list the report files"));
+            }
+        }
+        Err(e) => notices.push(format!("{e}; the manifest does not list the report files")),
+    }
+}

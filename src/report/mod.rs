@@ -1,0 +1,948 @@
+//! Reports (pure): the sticky comment (`comment.md`), the job summary (`summary.md`) and JUnit
+//! out (`junit.xml`), rendered from a run's documents. No I/O and no clock here: the
+//! `codeloop report` command reads the run directory and writes the files; the GitHub and
+//! GitLab publishers call [`render`] for the body and [`state`] for the hidden state.
+//!
+//! # API
+//!
+//! ```no_run
+//! use codeloop::report::{self, RenderInput, Templates};
+//! # fn demo(input: RenderInput) -> Result<(), Box<dyn std::error::Error>> {
+//! let templates = Templates::embedded();            // or Templates::with_overrides(...)
+//! let out = report::render(&input, &templates, &Default::default())?;
+//! // out.comment: first line is report::state::MARKER..., last line the hidden state;
+//! // out.summary: the job summary; out.notices: what the user should know (fallbacks).
+//! let previous = report::state::decode(&out.comment)?; // what the next run reads back
+//! # Ok(()) }
+//! ```
+//!
+//! # How the budget is kept
+//!
+//! Templates get lists that are already cut to a cap, each with a `more` count for the
+//! "and N more" line, and every string already escaped ([`escape`]) and bounded. [`render`]
+//! renders, measures, and when the result is over budget lowers every cap and renders again,
+//! so a list is cut between items, never in the middle of markup. The marker (first line) and
+//! the hidden state (last line) are added by code outside the template and always survive.
+//! If a (user) template is still too long with empty lists, a minimal built-in body is used.
+//! Sizes are measured in UTF-8 bytes, which is never less than GitHub's character count.
+
+pub mod escape;
+pub mod junit;
+pub mod state;
+
+use std::collections::BTreeMap;
+
+use minijinja::Environment;
+use serde::Serialize;
+
+use crate::artifact::manifest::Context;
+use crate::model::{
+    Case, Category, Counts, Delta, DiagnoseDoc, GateDoc, Location, RepairTask, RunnerKind,
+    RunnerStatus, Verdict, VerifyDoc,
+};
+use crate::settings::ReportConfig;
+use escape::{inline, pre};
+pub use state::HiddenState;
+
+/// GitHub's hard limit for an issue/PR comment body.
+pub const GITHUB_COMMENT_LIMIT: usize = 65_536;
+/// The template files [`Templates`] knows, by file name.
+pub const TEMPLATE_NAMES: [&str; 2] = ["comment.md", "summary.md"];
+
+const EMBEDDED_COMMENT: &str = include_str!("../../templates/comment.md");
+const EMBEDDED_SUMMARY: &str = include_str!("../../templates/summary.md");
+
+/// Errors from rendering: a template that does not compile or fails while rendering.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("template `{file}` line {line}: {message}")]
+    Template {
+        file: String,
+        line: usize,
+        message: String,
+    },
+    #[error("cannot write JUnit XML: {0}")]
+    Junit(String),
+}
+
+/// One failing test as the report needs it (from cases.jsonl; bounded by [`CaseDigest`]).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FailingCase {
+    /// `Case::key()`.
+    pub key: String,
+    pub runner: String,
+    pub file: Option<String>,
+    pub line: Option<u32>,
+    /// Failure message and trace, bounded.
+    pub message: String,
+    /// The failure's one-line message (or its kind), for a title.
+    pub summary: String,
+    pub errored: bool,
+}
+
+/// Everything [`render`] reads. Build it from a run directory (the `report` command does) or
+/// directly from the model types (the publishers and tests do).
+#[derive(Clone, Debug, Default)]
+pub struct RenderInput {
+    pub run_id: String,
+    pub tool_version: String,
+    pub verify: Option<VerifyDoc>,
+    pub diagnose: Option<DiagnoseDoc>,
+    pub gate: Option<GateDoc>,
+    pub context: Context,
+    pub cases: CaseDigest,
+    /// Overrides `gate.delta` (e.g. from `--baseline-from-comment`).
+    pub delta: Option<Delta>,
+}
+
+/// A bounded digest of cases.jsonl: counts, failing tests (details for the first
+/// [`CaseDigest::MAX_DETAILED`], keys for the first [`CaseDigest::MAX_KEYS`]) and flaky tests.
+/// Feed it every case with [`CaseDigest::observe`]; memory stays bounded for any run size.
+#[derive(Clone, Debug, Default)]
+pub struct CaseDigest {
+    pub counts: Counts,
+    pub failing: Vec<FailingCase>,
+    /// State keys ([`state::state_key`]) of failing tests, in file order.
+    pub failing_keys: Vec<String>,
+    pub flaky: Vec<String>,
+}
+
+impl CaseDigest {
+    pub const MAX_DETAILED: usize = 500;
+    pub const MAX_KEYS: usize = 20_000;
+    pub const MAX_FLAKY: usize = 1_000;
+
+    pub fn observe(&mut self, c: &Case) {
+        self.counts.add_case(c.status, c.flaky);
+        if c.status.is_bad() {
+            let key = c.key();
+            if self.failing_keys.len() < Self::MAX_KEYS {
+                self.failing_keys.push(state::state_key(&key));
+            }
+            if self.failing.len() < Self::MAX_DETAILED {
+                let f = c.failure.clone().unwrap_or_default();
+                // The trace usually repeats the message (and the kind): show each text once.
+                let mut message = String::new();
+                let trace = f.trace.unwrap_or_default();
+                for part in [f.kind, f.message].into_iter().flatten() {
+                    if !part.trim().is_empty()
+                        && !trace.contains(part.trim())
+                        && !message.contains(&part)
+                    {
+                        message.push_str(&escape::truncate_chars(&part, 4_000));
+                        message.push('\n');
+                    }
+                }
+                message.push_str(&escape::truncate_chars(&trace, 4_000));
+                let c_failure = c.failure.as_ref();
+                let summary = c_failure
+                    .and_then(|f| f.message.as_deref().or(f.kind.as_deref()))
+                    .and_then(|m| m.lines().map(str::trim).find(|l| !l.is_empty()))
+                    .map(|l| escape::truncate_chars(l.trim_start_matches("E ").trim(), 160))
+                    .unwrap_or_default();
+                self.failing.push(FailingCase {
+                    key: escape::truncate_chars(&key, 1_000),
+                    runner: c.runner.clone(),
+                    file: c.file.clone(),
+                    line: c.line,
+                    message,
+                    summary,
+                    errored: c.status == crate::model::Status::Errored,
+                });
+            }
+        } else if c.flaky && self.flaky.len() < Self::MAX_FLAKY {
+            self.flaky.push(escape::truncate_chars(&c.key(), 1_000));
+        }
+    }
+}
+
+/// What [`render`] produces.
+#[derive(Clone, Debug, Default)]
+pub struct Rendered {
+    /// The sticky comment: marker line, body, hidden-state line. Within the budget.
+    pub comment: String,
+    /// The job summary, within `max_summary_bytes`.
+    pub summary: String,
+    /// The state encoded in the comment's last line.
+    pub state: HiddenState,
+    /// Things the user should know (template fallbacks, lists that were cut).
+    pub notices: Vec<String>,
+}
+
+/// The comment and summary templates, embedded or overridden by a user directory.
+#[derive(Clone, Debug)]
+pub struct Templates {
+    /// name -> (file name shown in errors, source)
+    sources: BTreeMap<&'static str, (String, String)>,
+    notices: Vec<String>,
+}
+
+impl Templates {
+    /// The templates built into the binary.
+    pub fn embedded() -> Templates {
+        let mut sources = BTreeMap::new();
+        sources.insert(
+            "comment.md",
+            (
+                "comment.md (built-in)".to_string(),
+                EMBEDDED_COMMENT.to_string(),
+            ),
+        );
+        sources.insert(
+            "summary.md",
+            (
+                "summary.md (built-in)".to_string(),
+                EMBEDDED_SUMMARY.to_string(),
+            ),
+        );
+        Templates {
+            sources,
+            notices: Vec::new(),
+        }
+    }
+
+    /// Templates from a user directory. `read(name)` returns the file's text or `None` when
+    /// the directory has no such file; a missing file falls back to the built-in one with a
+    /// notice. Every template is compiled here, so a syntax error names file and line now.
+    pub fn with_overrides(
+        dir: &str,
+        mut read: impl FnMut(&str) -> Option<String>,
+    ) -> Result<Templates, ReportError> {
+        let mut t = Templates::embedded();
+        for name in TEMPLATE_NAMES {
+            let shown = format!("{}/{name}", dir.trim_end_matches('/'));
+            match read(name) {
+                Some(src) => {
+                    t.sources.insert(name, (shown, src));
+                }
+                None => t.notices.push(format!(
+                    "template `{shown}` not found: using the built-in {name}"
+                )),
+            }
+        }
+        t.environment()?;
+        Ok(t)
+    }
+
+    /// Notices from loading (fallbacks to built-in templates).
+    pub fn notices(&self) -> &[String] {
+        &self.notices
+    }
+
+    fn environment(&self) -> Result<Environment<'static>, ReportError> {
+        let mut env = Environment::new();
+        env.set_trim_blocks(true);
+        env.set_lstrip_blocks(true);
+        env.set_keep_trailing_newline(true);
+        // Every value is escaped by us for Markdown; no HTML auto-escaping on top.
+        env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+        for (file, src) in self.sources.values() {
+            env.add_template_owned(file.clone(), src.clone())
+                .map_err(|e| template_error(file, &e))?;
+        }
+        Ok(env)
+    }
+
+    fn file(&self, name: &str) -> String {
+        self.sources
+            .get(name)
+            .map(|(f, _)| f.clone())
+            .unwrap_or_else(|| name.to_string())
+    }
+}
+
+fn template_error(file: &str, e: &minijinja::Error) -> ReportError {
+    let what = e.kind().to_string();
+    let message = match e.detail() {
+        Some(d) => format!("{what}: {d}"),
+        None => what,
+    };
+    ReportError::Template {
+        file: e.name().unwrap_or(file).to_string(),
+        line: e.line().unwrap_or(0),
+        message,
+    }
+}
+
+/// How many items each list may show; lowered until the output fits.
+#[derive(Clone, Copy, Debug)]
+struct Caps {
+    tasks: usize,
+    tests_per_task: usize,
+    evidence_chars: usize,
+    evidence_lines: usize,
+    deltas: usize,
+    flaky: usize,
+    slowest: usize,
+    runners: usize,
+    reasons: usize,
+    reason_chars: usize,
+    name_chars: usize,
+}
+
+impl Caps {
+    fn comment(slowest: usize) -> Caps {
+        Caps {
+            tasks: 15,
+            tests_per_task: 5,
+            evidence_chars: 1_500,
+            evidence_lines: 25,
+            deltas: 10,
+            flaky: 10,
+            slowest,
+            runners: 30,
+            reasons: 5,
+            reason_chars: 160,
+            name_chars: 200,
+        }
+    }
+    fn summary(slowest: usize) -> Caps {
+        Caps {
+            tasks: 300,
+            tests_per_task: 20,
+            evidence_chars: 6_000,
+            evidence_lines: 80,
+            deltas: 300,
+            flaky: 200,
+            slowest: slowest.max(20),
+            runners: 300,
+            reasons: 50,
+            reason_chars: 2_000,
+            name_chars: 500,
+        }
+    }
+    /// Two thirds of every cap (lists at least lose one item).
+    fn shrink(&mut self) -> bool {
+        let f = |n: usize| if n == 0 { 0 } else { (n * 2 / 3).min(n - 1) };
+        let before = (
+            self.tasks,
+            self.deltas,
+            self.flaky,
+            self.slowest,
+            self.runners,
+        );
+        self.tasks = f(self.tasks);
+        self.tests_per_task = f(self.tests_per_task);
+        self.evidence_chars = f(self.evidence_chars).max(200);
+        self.evidence_lines = f(self.evidence_lines).max(5);
+        self.deltas = f(self.deltas);
+        self.flaky = f(self.flaky);
+        self.slowest = f(self.slowest);
+        self.runners = f(self.runners);
+        self.reasons = f(self.reasons).max(1);
+        self.name_chars = f(self.name_chars).max(60);
+        before
+            != (
+                self.tasks,
+                self.deltas,
+                self.flaky,
+                self.slowest,
+                self.runners,
+            )
+    }
+}
+
+#[derive(Serialize)]
+struct List<T> {
+    items: Vec<T>,
+    more: usize,
+    total: usize,
+}
+
+fn cut<T, U>(all: &[T], cap: usize, f: impl FnMut(&T) -> U) -> List<U> {
+    let items: Vec<U> = all.iter().take(cap).map(f).collect();
+    List {
+        more: all.len() - items.len(),
+        total: all.len(),
+        items,
+    }
+}
+
+#[derive(Serialize)]
+struct RunnerRow {
+    icon: &'static str,
+    id: String,
+    kind: &'static str,
+    status: &'static str,
+    counts: String,
+    duration: String,
+    hint: String,
+}
+
+#[derive(Serialize)]
+struct TaskView {
+    n: usize,
+    icon: &'static str,
+    category: &'static str,
+    title: String,
+    location: String,
+    tests: List<String>,
+    evidence: String,
+    reproduce: String,
+}
+
+#[derive(Serialize)]
+struct SlowView {
+    id: String,
+    duration: String,
+    status: &'static str,
+}
+
+#[derive(Serialize)]
+struct ComponentView {
+    name: String,
+    points: String,
+    weight: String,
+    explanation: String,
+}
+
+#[derive(Serialize)]
+struct RuleView {
+    icon: &'static str,
+    rule: String,
+    limit: String,
+    actual: String,
+    reason: String,
+}
+
+#[derive(Serialize)]
+struct View {
+    run_id: String,
+    tool_version: String,
+    icon: &'static str,
+    headline: &'static str,
+    verdict: &'static str,
+    score: String,
+    score_delta: String,
+    counts: Counts,
+    /// ` (+2)` style suffixes per count, empty without a baseline.
+    d: BTreeMap<&'static str, String>,
+    lint: crate::model::LintCounts,
+    has_lint: bool,
+    reasons: List<String>,
+    runners: List<RunnerRow>,
+    tasks: List<TaskView>,
+    problems_total: usize,
+    /// `5 to fix` or `120 problems, 5 to fix`.
+    broke_note: String,
+    has_baseline: bool,
+    baseline_run: String,
+    new_failures: List<String>,
+    fixed: List<String>,
+    flaky: List<String>,
+    flaky_total: u64,
+    slowest: List<SlowView>,
+    components: Vec<ComponentView>,
+    rules: Vec<RuleView>,
+    run_url: String,
+    commit: String,
+}
+
+/// A score as people read it: `92`, `61.5` (one decimal only when there is one).
+pub fn fmt_score(score: f64) -> String {
+    let s = (score.clamp(0.0, 100.0) * 10.0).round() / 10.0;
+    if s.fract() == 0.0 {
+        format!("{s:.0}")
+    } else {
+        format!("{s:.1}")
+    }
+}
+
+/// Human duration: `0.42s`, `12.3s`, `3m 04s`, `1h 02m`.
+pub fn fmt_duration(secs: f64) -> String {
+    if !secs.is_finite() || secs < 0.0 {
+        return "–".into();
+    }
+    if secs < 10.0 {
+        format!("{secs:.2}s")
+    } else if secs < 60.0 {
+        format!("{secs:.1}s")
+    } else if secs < 3600.0 {
+        let s = secs.round() as u64;
+        format!("{}m {:02}s", s / 60, s % 60)
+    } else {
+        let m = (secs / 60.0).round() as u64;
+        format!("{}h {:02}m", m / 60, m % 60)
+    }
+}
+
+fn signed(n: i64) -> String {
+    if n > 0 {
+        format!(" (+{n})")
+    } else if n < 0 {
+        format!(" (−{})", -n)
+    } else {
+        String::new()
+    }
+}
+
+fn runner_icon(s: RunnerStatus) -> &'static str {
+    match s {
+        RunnerStatus::Passed => "✅",
+        RunnerStatus::Failed | RunnerStatus::Crashed => "❌",
+        RunnerStatus::Timeout => "⏱️",
+        RunnerStatus::Blocked | RunnerStatus::Interrupted => "⛔",
+        RunnerStatus::Unavailable => "⚠️",
+        RunnerStatus::Skipped => "⏭️",
+    }
+}
+
+fn category_icon(c: Category) -> &'static str {
+    match c {
+        Category::BuildError => "🧱",
+        Category::Crash => "💥",
+        Category::Timeout => "⏱️",
+        Category::TestFailure | Category::TestError => "❌",
+        Category::Flaky => "🎲",
+        Category::Lint => "🧹",
+        Category::NoResults | Category::ParseError => "📭",
+        Category::Blocked => "⛔",
+        Category::Unavailable => "⚠️",
+    }
+}
+
+fn category_label(c: Category) -> &'static str {
+    match c {
+        Category::BuildError => "build error",
+        Category::Crash => "crash",
+        Category::Timeout => "timeout",
+        Category::TestFailure => "test failure",
+        Category::TestError => "test error",
+        Category::Flaky => "flaky",
+        Category::Lint => "lint",
+        Category::NoResults => "no results",
+        Category::Blocked => "blocked",
+        Category::Unavailable => "unavailable",
+        Category::ParseError => "unreadable report",
+    }
+}
+
+/// `file:line` as a link to the file at the head commit when the CI context allows, as
+/// escaped `<code>` otherwise. Empty without a location.
+fn location_md(loc: Option<&Location>, ctx: &Context, max: usize) -> String {
+    let Some(loc) = loc else {
+        return String::new();
+    };
+    let text = inline(&loc.to_string(), max);
+    let server = ctx.server_url.as_deref().and_then(escape::safe_url);
+    let repo = ctx.repository.as_deref().filter(|r| escape::safe_repo(r));
+    let sha = ctx.sha.as_deref().filter(|s| escape::safe_sha(s));
+    match (server, repo, sha) {
+        (Some(server), Some(repo), Some(sha)) if escape::linkable_path(&loc.file) => {
+            let blob = if ctx.ci.as_deref() == Some("gitlab") {
+                "-/blob"
+            } else {
+                "blob"
+            };
+            let anchor = loc.line.map(|l| format!("#L{l}")).unwrap_or_default();
+            format!(
+                "[<code>{text}</code>]({server}/{repo}/{blob}/{sha}/{}{anchor})",
+                escape::url_path(&loc.file)
+            )
+        }
+        _ => format!("<code>{text}</code>"),
+    }
+}
+
+fn runner_counts(r: &crate::model::RunnerResult) -> String {
+    let c = &r.counts;
+    let mut parts = Vec::new();
+    if r.kind == RunnerKind::Lint || (c.tests == 0 && r.lint.total() > 0) {
+        let l = &r.lint;
+        parts.push(format!("{} errors", l.errors));
+        if l.warnings > 0 {
+            parts.push(format!("{} warnings", l.warnings));
+        }
+    } else if c.tests > 0 {
+        parts.push(format!("{} passed", c.passed));
+        for (n, what) in [
+            (c.failed, "failed"),
+            (c.errored, "errored"),
+            (c.skipped, "skipped"),
+            (c.flaky, "flaky"),
+        ] {
+            if n > 0 {
+                parts.push(format!("{n} {what}"));
+            }
+        }
+    } else if !r.suite_errors.is_empty() {
+        parts.push(format!("{} errors", r.suite_errors.len()));
+    } else {
+        parts.push("no results".into());
+    }
+    parts.join(", ")
+}
+
+/// One pseudo-task per failing test, for a run without diagnose.json (so the comment still
+/// says what broke and where). Empty when diagnose has tasks.
+fn pseudo_tasks(input: &RenderInput) -> Vec<RepairTask> {
+    if input.diagnose.as_ref().is_some_and(|d| !d.tasks.is_empty()) {
+        return Vec::new();
+    }
+    input
+        .cases
+        .failing
+        .iter()
+        .enumerate()
+        .map(|(i, f)| RepairTask {
+            id: format!("t{}", i + 1),
+            category: if f.errored {
+                Category::TestError
+            } else {
+                Category::TestFailure
+            },
+            title: if f.summary.is_empty() {
+                f.key.clone()
+            } else {
+                format!("{} — {}", f.key, f.summary)
+            },
+            location: f.file.as_ref().map(|file| Location {
+                file: file.clone(),
+                line: f.line,
+                column: None,
+                exists: None,
+            }),
+            evidence: f.message.clone(),
+            reproduce: None,
+            problems: Vec::new(),
+            tests: Vec::new(),
+        })
+        .collect()
+}
+
+struct Prepared<'a> {
+    tasks: &'a [RepairTask],
+    delta: Option<&'a Delta>,
+    counts: Counts,
+}
+
+fn build_view(input: &RenderInput, p: &Prepared<'_>, caps: &Caps) -> View {
+    let nc = caps.name_chars;
+    let gate = input.gate.as_ref();
+    let (icon, headline, verdict) = match gate.map(|g| g.verdict) {
+        Some(Verdict::Pass) => ("✅", "passed", "pass"),
+        Some(Verdict::Fail) => ("❌", "failed", "fail"),
+        None => ("⚪", "not gated", ""),
+    };
+    let delta = p.delta;
+    let score = gate.map(|g| fmt_score(g.score)).unwrap_or_default();
+    let score_delta = match delta.and_then(|d| d.score_change) {
+        Some(x) if x.abs() >= 0.05 => {
+            if x > 0.0 {
+                format!(" (+{x:.1})")
+            } else {
+                format!(" (−{:.1})", -x)
+            }
+        }
+        Some(_) => " (±0)".into(),
+        None => String::new(),
+    };
+    let c = p.counts;
+    let mut d = BTreeMap::new();
+    let before = delta.and_then(|d| d.counts_before);
+    for (k, now, was) in [
+        ("tests", c.tests, before.map(|b| b.tests)),
+        ("passed", c.passed, before.map(|b| b.passed)),
+        ("failed", c.failed, before.map(|b| b.failed)),
+        ("errored", c.errored, before.map(|b| b.errored)),
+        ("skipped", c.skipped, before.map(|b| b.skipped)),
+        ("flaky", c.flaky, before.map(|b| b.flaky)),
+    ] {
+        let s = was
+            .map(|w| signed(now as i64 - w as i64))
+            .unwrap_or_default();
+        d.insert(k, s);
+    }
+    let lint = gate
+        .map(|g| g.lint)
+        .or(input.verify.as_ref().map(|v| v.lint))
+        .unwrap_or_default();
+    let reasons: Vec<String> = gate.map(|g| g.reasons.clone()).unwrap_or_default();
+    let runners = input
+        .verify
+        .as_ref()
+        .map(|v| v.runners.as_slice())
+        .unwrap_or(&[]);
+    let ctx = &input.context;
+    let new_failures = delta.map(|d| d.new_failures.as_slice()).unwrap_or(&[]);
+    let fixed = delta.map(|d| d.fixed.as_slice()).unwrap_or(&[]);
+    let slowest = input
+        .verify
+        .as_ref()
+        .map(|v| v.slowest.as_slice())
+        .unwrap_or(&[]);
+    let code = |s: &String| format!("<code>{}</code>", inline(s, nc));
+    let problems_total = input
+        .diagnose
+        .as_ref()
+        .map(|d| d.problems.len() + d.truncated as usize)
+        .unwrap_or(p.tasks.len());
+    let mut n = 0;
+    View {
+        run_id: inline(&input.run_id, 80),
+        tool_version: inline(&input.tool_version, 40),
+        icon,
+        headline,
+        verdict,
+        score,
+        score_delta,
+        counts: c,
+        d,
+        lint,
+        has_lint: lint.total() > 0,
+        reasons: cut(&reasons, caps.reasons, |r| inline(r, caps.reason_chars)),
+        runners: cut(runners, caps.runners, |r| RunnerRow {
+            icon: runner_icon(r.status),
+            id: inline(&r.id, 60),
+            kind: r.kind.as_str(),
+            status: r.status.as_str(),
+            counts: runner_counts(r),
+            duration: fmt_duration(r.duration),
+            hint: r
+                .hint
+                .as_deref()
+                .map(|h| inline(h, 200))
+                .unwrap_or_default(),
+        }),
+        tasks: cut(p.tasks, caps.tasks, |t| {
+            n += 1;
+            TaskView {
+                n,
+                icon: category_icon(t.category),
+                category: category_label(t.category),
+                title: inline(&t.title, nc),
+                location: location_md(t.location.as_ref(), ctx, nc),
+                // One test whose name the title already says: do not repeat it.
+                tests: if t.tests.len() == 1
+                    && t.title
+                        .contains(t.tests[0].rsplit("::").next().unwrap_or_default())
+                {
+                    cut(&[], 0, code)
+                } else {
+                    cut(&t.tests, caps.tests_per_task, code)
+                },
+                evidence: pre(&t.evidence, caps.evidence_chars, caps.evidence_lines),
+                reproduce: t
+                    .reproduce
+                    .as_deref()
+                    .map(|r| pre(r, 500, 3))
+                    .unwrap_or_default(),
+            }
+        }),
+        problems_total,
+        broke_note: if problems_total > p.tasks.len() {
+            format!("{problems_total} problems, {} to fix", p.tasks.len())
+        } else {
+            format!("{} to fix", p.tasks.len())
+        },
+        has_baseline: delta.is_some(),
+        baseline_run: delta
+            .and_then(|d| d.baseline_run_id.as_deref())
+            .map(|r| inline(r, 80))
+            .unwrap_or_default(),
+        new_failures: cut(new_failures, caps.deltas, code),
+        fixed: cut(fixed, caps.deltas, code),
+        flaky: cut(&input.cases.flaky, caps.flaky, code),
+        flaky_total: c.flaky,
+        slowest: cut(slowest, caps.slowest, |s| SlowView {
+            id: code(&s.id),
+            duration: fmt_duration(s.duration),
+            status: s.status.as_str(),
+        }),
+        components: gate
+            .map(|g| {
+                g.components
+                    .iter()
+                    .map(|c| ComponentView {
+                        name: inline(&c.name, 60),
+                        points: format!("{:.1}", c.points),
+                        weight: format!("{:.0}", c.weight),
+                        explanation: inline(&c.explanation, 300),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        rules: gate
+            .map(|g| {
+                g.rules
+                    .iter()
+                    .map(|r| RuleView {
+                        icon: if r.passed { "✅" } else { "❌" },
+                        rule: inline(&r.rule, 60),
+                        limit: inline(&r.limit, 100),
+                        actual: inline(&r.actual, 100),
+                        reason: inline(&r.reason, 300),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        run_url: ctx
+            .run_url
+            .as_deref()
+            .and_then(escape::safe_url)
+            .unwrap_or_default(),
+        commit: ctx
+            .sha
+            .as_deref()
+            .filter(|s| escape::safe_sha(s))
+            .map(|s| s[..s.len().min(7)].to_string())
+            .unwrap_or_default(),
+    }
+}
+
+fn render_one(env: &Environment<'_>, file: &str, view: &View) -> Result<String, ReportError> {
+    let tmpl = env
+        .get_template(file)
+        .map_err(|e| template_error(file, &e))?;
+    let out = tmpl.render(view).map_err(|e| template_error(file, &e))?;
+    // Collapse runs of blank lines a template's conditionals leave behind.
+    let mut clean = String::with_capacity(out.len());
+    let mut blank = 0;
+    for line in out.lines() {
+        if line.trim().is_empty() {
+            blank += 1;
+            if blank > 1 {
+                continue;
+            }
+        } else {
+            blank = 0;
+        }
+        clean.push_str(line.trim_end());
+        clean.push('\n');
+    }
+    Ok(clean.trim().to_string())
+}
+
+/// Renders with shrinking caps until `fits`; `None` if even empty lists do not fit.
+fn render_within(
+    env: &Environment<'_>,
+    file: &str,
+    input: &RenderInput,
+    p: &Prepared<'_>,
+    mut caps: Caps,
+    budget: usize,
+) -> Result<(String, bool), ReportError> {
+    let mut cut_lists = false;
+    loop {
+        let view = build_view(input, p, &caps);
+        let body = render_one(env, file, &view)?;
+        if body.len() <= budget {
+            return Ok((body, cut_lists));
+        }
+        cut_lists = true;
+        if !caps.shrink() {
+            // Still too long with (almost) empty lists: a user template that prints too much.
+            let mut minimal = format!(
+                "## {} codeloop: {}{}\n\nThe report did not fit in {budget} bytes; see the job summary{}.",
+                view.icon,
+                view.headline,
+                if view.score.is_empty() {
+                    String::new()
+                } else {
+                    format!(" — score {}", view.score)
+                },
+                if view.run_url.is_empty() {
+                    String::new()
+                } else {
+                    format!(" and the [run]({})", view.run_url)
+                }
+            );
+            let mut end = budget.min(minimal.len());
+            while !minimal.is_char_boundary(end) {
+                end -= 1;
+            }
+            minimal.truncate(end);
+            return Ok((minimal, true));
+        }
+    }
+}
+
+/// Renders the comment and the summary for one run. Pure: no I/O, no clock.
+pub fn render(
+    input: &RenderInput,
+    templates: &Templates,
+    settings: &ReportConfig,
+) -> Result<Rendered, ReportError> {
+    let env = templates.environment()?;
+    let mut notices = templates.notices.clone();
+    let counts = input
+        .gate
+        .as_ref()
+        .map(|g| g.counts)
+        .or(input.verify.as_ref().map(|v| v.totals))
+        .unwrap_or(input.cases.counts);
+    let pseudo = pseudo_tasks(input);
+    let p = Prepared {
+        tasks: match &input.diagnose {
+            Some(d) if !d.tasks.is_empty() => &d.tasks,
+            _ => &pseudo,
+        },
+        delta: input
+            .delta
+            .as_ref()
+            .or_else(|| input.gate.as_ref().and_then(|g| g.delta.as_ref())),
+        counts,
+    };
+
+    let hidden = HiddenState {
+        v: 1,
+        run_id: input.run_id.clone(),
+        score: input.gate.as_ref().map(|g| g.score),
+        verdict: input.gate.as_ref().map(|g| g.verdict.as_str().to_string()),
+        counts,
+        failing: input.cases.failing_keys.clone(),
+        failing_total: counts.bad().max(input.cases.failing_keys.len() as u64),
+    };
+    let limit = settings
+        .max_comment_chars
+        .clamp(1_000, GITHUB_COMMENT_LIMIT);
+    // The state gets at most a fifth of the comment, so the story always has room.
+    let state_line = state::encode_within(&hidden, (limit / 5).min(state::MAX_STATE_CHARS));
+    let marker = format!(
+        "{} run={} -->",
+        state::MARKER,
+        escape::url_path(&escape::truncate_chars(&input.run_id, 64))
+    );
+    let limit = settings
+        .max_comment_chars
+        .clamp(1_000, GITHUB_COMMENT_LIMIT);
+    let budget = limit.saturating_sub(marker.len() + state_line.len() + 4);
+    let comment_file = templates.file("comment.md");
+    let (body, cut_c) = render_within(
+        &env,
+        &comment_file,
+        input,
+        &p,
+        Caps::comment(settings.slowest),
+        budget,
+    )?;
+    if cut_c {
+        notices.push(format!(
+            "the comment was shortened to fit {limit} characters; the job summary has more"
+        ));
+    }
+    let comment = format!("{marker}\n{body}\n\n{state_line}\n");
+
+    let summary_limit = settings.max_summary_bytes.clamp(10_000, 1024 * 1024 - 1);
+    let summary_file = templates.file("summary.md");
+    let (summary, cut_s) = render_within(
+        &env,
+        &summary_file,
+        input,
+        &p,
+        Caps::summary(settings.slowest),
+        summary_limit - 1,
+    )?;
+    if cut_s {
+        notices.push(format!(
+            "the job summary was shortened to fit {summary_limit} bytes"
+        ));
+    }
+    let state = state::decode(&state_line).unwrap_or(hidden);
+    Ok(Rendered {
+        comment,
+        summary: summary + "\n",
+        state,
+        notices,
+    })
+}
