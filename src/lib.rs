@@ -13,6 +13,7 @@ pub mod exit;
 pub mod gate;
 pub mod model;
 pub mod parsers;
+pub mod publish;
 pub mod report;
 pub mod runners;
 pub mod settings;

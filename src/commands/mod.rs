@@ -1,12 +1,14 @@
 //! One module per CLI command: the glue between flags, settings, the run directory and the
 //! pure stages. Each `run` returns an exit code from [`crate::exit`].
 
+pub mod action;
 pub mod ci;
 pub mod diagnose;
 pub mod doctor;
 pub mod gate_check;
 pub mod history;
 pub mod init;
+pub mod publish;
 pub mod report;
 pub mod status;
 pub mod verify;

@@ -1,14 +1,16 @@
 //! The one integration-test binary. Each area is a module; shared helpers live in `common`.
 
+mod action;
 mod common;
 mod corpus;
 mod corpus_json;
 mod corpus_junit;
 mod corpus_xml;
 mod diagnose;
+mod diagnose_corpus;
+mod fake_github;
 mod gate;
 mod lint_parsers;
 mod report;
-mod diagnose_corpus;
 mod verify;
 mod xml_props;
