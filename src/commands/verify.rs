@@ -30,6 +30,10 @@ use crate::runners::{RunnerDef, collect::normalize, detect, merge, plugins, sele
 use crate::settings::{self, Config};
 use crate::ui;
 
+/// Upper bounds for numbers from config/env/flags (a typo like 1e18 must not overflow).
+pub const MAX_JOBS: usize = 256;
+pub const MAX_GRACE_SEC: u64 = 3600;
+
 /// The id of the runner `--report` creates.
 pub const REPORTS_RUNNER: &str = "reports";
 
@@ -98,16 +102,21 @@ pub fn resolve_settings(common: &crate::cli::Common) -> Result<Resolved, Fail> {
             Some("pass a directory with --cwd".into()),
         ));
     }
+    // Paths given on the command line (or env) are relative to where codeloop was started,
+    // like every other CLI; paths inside config.json are relative to the project.
+    let here = |p: &PathBuf| -> PathBuf {
+        if p.is_absolute() {
+            p.clone()
+        } else {
+            std::env::current_dir()
+                .map(|d| d.join(p))
+                .unwrap_or_else(|_| p.clone())
+        }
+    };
     let cfg_path = common
         .config
         .as_ref()
-        .map(|p| {
-            if p.is_absolute() {
-                p.clone()
-            } else {
-                cwd.join(p)
-            }
-        })
+        .map(here)
         .unwrap_or_else(|| cwd.join(settings::CONFIG_PATH));
     if common.config.is_some() && !cfg_path.is_file() {
         return Err(Fail::usage(
@@ -120,12 +129,12 @@ pub fn resolve_settings(common: &crate::cli::Common) -> Result<Resolved, Fail> {
     config
         .apply_env(|k| std::env::var(k).ok())
         .map_err(|e| Fail::usage(e.to_string(), e.hint()))?;
-    let artifacts_dir = common
-        .artifacts_dir
-        .clone()
-        .or_else(|| config.verify.artifacts_dir.clone().map(PathBuf::from))
-        .map(|p| if p.is_absolute() { p } else { cwd.join(p) })
-        .unwrap_or_else(|| cwd.join(settings::ARTIFACTS_DIR));
+    let artifacts_dir = match (&common.artifacts_dir, &config.verify.artifacts_dir) {
+        (Some(p), _) => here(p),
+        (None, Some(p)) if Path::new(p).is_absolute() => PathBuf::from(p),
+        (None, Some(p)) => cwd.join(p),
+        (None, None) => cwd.join(settings::ARTIFACTS_DIR),
+    };
     Ok(Resolved {
         cwd,
         config,
@@ -420,7 +429,8 @@ async fn execute(
         .jobs
         .filter(|j| *j > 0)
         .or((cfg.jobs > 0).then_some(cfg.jobs))
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+        .min(MAX_JOBS);
     let mode = if json {
         Mode::Quiet
     } else if ui::live() {
@@ -444,7 +454,7 @@ async fn execute(
         jobs,
         timeout_override: args.timeout.filter(|t| *t > 0),
         timeout_default: cfg.timeout_sec.max(1),
-        grace: Duration::from_secs(cfg.grace_sec),
+        grace: Duration::from_secs(cfg.grace_sec.min(MAX_GRACE_SEC)),
         opts: ParseOptions {
             max_text_bytes: cfg.max_text_bytes.max(256),
         },
@@ -460,15 +470,17 @@ async fn execute(
     // Ctrl-C / SIGTERM: stop the runners, then write what we have.
     let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
     let interrupted = Arc::new(AtomicBool::new(false));
+    // Registered before any runner starts, so no signal can slip past the handler.
     {
+        use tokio::signal::unix::{SignalKind, signal};
         let interrupted = interrupted.clone();
         let shared = shared.clone();
+        let streams = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        );
         tokio::spawn(async move {
-            use tokio::signal::unix::{SignalKind, signal};
-            let (Ok(mut int), Ok(mut term)) = (
-                signal(SignalKind::interrupt()),
-                signal(SignalKind::terminate()),
-            ) else {
+            let (Ok(mut int), Ok(mut term)) = streams else {
                 return;
             };
             let which = tokio::select! {
@@ -495,7 +507,25 @@ async fn execute(
     } else {
         None
     };
+    shared.events.stage(
+        if planned.collect_mode {
+            "collect"
+        } else {
+            "run"
+        },
+        false,
+        Some(format!("{} runner(s), up to {jobs} at a time", rows.len())),
+    );
     let finished = run_all(planned.plan, shared.clone(), cancel_rx).await;
+    shared.events.stage(
+        if planned.collect_mode {
+            "collect"
+        } else {
+            "run"
+        },
+        true,
+        None,
+    );
     if let Some(t) = ticker {
         t.abort();
         shared.progress.draw();

@@ -18,6 +18,9 @@ use crate::artifact::events::{Event, Events};
 use crate::model::{RunnerKind, RunnerResult, RunnerSource, RunnerStatus, SlowTest};
 use crate::parsers::ParseOptions;
 
+/// The longest timeout honoured (a week); larger values are clamped, not overflowed.
+pub const MAX_TIMEOUT_SEC: u64 = 7 * 24 * 3600;
+
 /// A runner in the plan, possibly already decided (`skipped` because its detect_file is
 /// missing).
 #[derive(Clone, Debug)]
@@ -270,7 +273,7 @@ async fn run_one(
             .timeout_override
             .or(def.timeout_sec)
             .unwrap_or(shared.timeout_default)
-            .max(1);
+            .clamp(1, MAX_TIMEOUT_SEC);
         let spec = Spawn {
             command: cmd.clone(),
             cwd: shared.cwd.clone(),
