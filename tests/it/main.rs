@@ -11,6 +11,7 @@ mod diagnose_corpus;
 mod fake_github;
 mod gate;
 mod lint_parsers;
+mod merge;
 mod report;
 mod verify;
 mod xml_props;
