@@ -152,10 +152,11 @@ pub struct ActionArgs {
 pub struct PublishArgs {
     #[command(flatten)]
     pub common: Common,
-    /// Run directory to publish (e.g. downloaded from another job's artifact), or a run id.
-    #[arg(long, value_name = "RUN_DIR")]
+    /// Run directory to publish (e.g. downloaded from another job's artifact), or a run id
+    /// (default: the latest run). `--run` is the same flag.
+    #[arg(long, alias = "run", value_name = "RUN_DIR")]
     pub from: Option<String>,
-    /// Where to publish: auto (detect from the CI environment), github, none (print only).
+    /// Where to publish: auto (detect from the CI environment), github, gitlab, none (print only).
     #[arg(long, value_name = "FORGE", default_value = "auto")]
     pub forge: String,
     /// Pull request number (default: from the event payload). The fork recipe passes it.

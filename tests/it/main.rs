@@ -10,6 +10,7 @@ mod diagnose;
 mod diagnose_corpus;
 mod fake_github;
 mod gate;
+mod gitlab;
 mod lint_parsers;
 mod merge;
 mod report;
