@@ -23,11 +23,18 @@ for _ in $(seq 50); do [[ -s "$port_file" ]] && break; sleep 0.1; done
 api="http://127.0.0.1:$(cat "$port_file")"
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-ms() { # run "$@" RUNS times, print the median wall time in ms
-    for _ in $(seq "$RUNS"); do
-        s=$(date +%s%N); "$@" >/dev/null 2>&1 || true; e=$(date +%s%N)
-        echo $(((e - s) / 1000000))
-    done | median
+ms() { # run "$@" RUNS times, print the median wall time in ms (timed inside Python, so the
+        # shell's own fork/exec overhead is not counted)
+    python3 - "$RUNS" "$@" <<'PY'
+import statistics, subprocess, sys, time
+runs, cmd = int(sys.argv[1]), sys.argv[2:]
+t = []
+for _ in range(runs):
+    s = time.perf_counter()
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    t.append((time.perf_counter() - s) * 1000)
+print(f"{statistics.median(t):.1f}")
+PY
 }
 
 ws="$tmp/ws"
@@ -62,6 +69,12 @@ if "$BIN" verify --help >/dev/null 2>&1; then
     echo "full action, $N cases (verify→diagnose→gate→report→publish): $(ms env "${envs[@]}" INPUT_REPORTS=reports/junit.xml "$BIN" action) ms median of $RUNS"
     run_rel="$(grep -A1 '^run-dir<<' "$tmp/out" | tail -1)"
     echo "publish only (action from: the run above): $(ms env "${envs[@]}" INPUT_FROM="$run_rel" "$BIN" action) ms median of $RUNS"
+    echo "  of which, stage by stage on the same report:"
+    a="$tmp/stage-art"
+    echo "    verify --report: $(ms "$BIN" verify --cwd "$ws" --artifacts-dir "$a" --report reports/junit.xml) ms"
+    last="$(ls -d "$a"/runs/* | tail -1)"
+    echo "    diagnose:        $(ms "$BIN" diagnose --cwd "$ws" --artifacts-dir "$a" --run "$last" --no-annotations) ms"
+    echo "    gate-check:      $(ms "$BIN" gate-check --cwd "$ws" --artifacts-dir "$a" --run "$last") ms"
 else
     echo "full action: skipped (verify is not in this build)"
     run="$ws/.codeloop/runs/20261122T000000000Z-beef"

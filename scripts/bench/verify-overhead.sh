@@ -4,6 +4,10 @@
 # costs). Needs hyperfine (apt-get install hyperfine) and a release build.
 #
 #   cargo build --release && scripts/bench/verify-overhead.sh
+#
+# RT=1 runs hyperfine (and so both commands) at real-time priority (`chrt -f 10`, needs root):
+# on a shared, overloaded machine that removes the run-queue waits of other processes and shows
+# what codeloop itself costs. FSYNC=1 measures with `verify.fsync: true`.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bin="${CARGO_TARGET_DIR:-target}/release/codeloop"
@@ -15,7 +19,10 @@ cat > "$work/.codeloop/plugins.json" <<'JSON'
 {"name": "bench", "version": "1.0.0",
  "runners": [{"id": "noop", "kind": "test", "command": "true"}]}
 JSON
-hyperfine --shell=none --warmup 10 --runs "${RUNS:-200}" \
+if [ "${FSYNC:-0}" = 1 ]; then echo '{"verify": {"fsync": true}}' > "$work/.codeloop/config.json"; fi
+prio=()
+if [ "${RT:-0}" = 1 ]; then prio=(chrt -f 10); fi
+"${prio[@]}" hyperfine --shell=none --warmup 10 --runs "${RUNS:-200}" \
   --export-json "$work/hf.json" \
   "sh -c true" \
   "$bin verify --cwd $work --format json"

@@ -283,6 +283,13 @@ fn has_stage(name: &str) -> bool {
     crate::cli::Cli::command().find_subcommand(name).is_some()
 }
 
+/// Whether the stage takes `--<flag>` in this build.
+fn stage_takes(name: &str, flag: &str) -> bool {
+    crate::cli::Cli::command()
+        .find_subcommand(name)
+        .is_some_and(|c| c.get_arguments().any(|a| a.get_long() == Some(flag)))
+}
+
 struct Stages<'a> {
     exe: PathBuf,
     wd: &'a Path,
@@ -315,6 +322,10 @@ impl Stages<'_> {
             cmd.env(PREVIOUS_COMMENT_ENV, p);
         }
         let token = actions::random_token();
+        if self.wrap {
+            // The runner parses commands on stderr too: send it into the fenced stdout.
+            cmd.stderr(std::io::stdout());
+        }
         let mut out = std::io::stdout().lock();
         if self.wrap {
             let _ = writeln!(out, "::stop-commands::{token}");
@@ -579,7 +590,21 @@ fn run_stages(
     diag_args.push("--no-annotations".into());
     stages.run("diagnose", &diag_args);
     let gate_code = stages.run("gate-check", &run_arg);
-    stages.run("report", &run_arg);
+    let mut report_args = run_arg.clone();
+    // The previous comment's hidden state is the report's baseline for deltas.
+    if let Some(p) = &stages.previous
+        && stage_takes("report", "baseline-from-comment")
+    {
+        report_args.push("--baseline-from-comment".into());
+        report_args.push(p.to_string_lossy().into_owned());
+    }
+    if let Some(t) = &inputs.template_dir
+        && stage_takes("report", "template-dir")
+    {
+        report_args.push("--template-dir".into());
+        report_args.push(resolve_dir(wd, t).to_string_lossy().into_owned());
+    }
+    stages.run("report", &report_args);
     Ok((run.path, gate_code.or(verify_code)))
 }
 

@@ -28,7 +28,8 @@ pub fn starter_config() -> Value {
             "jobs": d.verify.jobs,
             "reports": d.verify.reports,
             "runners": d.verify.runners,
-            "builtin_runners": d.verify.builtin_runners
+            "builtin_runners": d.verify.builtin_runners,
+            "fsync": d.verify.fsync
         },
         "gate": {
             "_comment": "The gate fails with more than max_failures failing tests, below min_score, or when nothing ran (fail_on_empty).",

@@ -643,7 +643,8 @@ async fn execute(
         lint,
         slowest: finished.slowest,
     };
-    if let Err(e) = artifact::write_json(&run_dir.file(artifact::VERIFY), &doc) {
+    let sync = resolved.config.verify.fsync;
+    if let Err(e) = artifact::write_json_with(&run_dir.file(artifact::VERIFY), &doc, sync) {
         io_errors.push(e.to_string());
     }
     let mut code = if was_interrupted {
@@ -666,13 +667,14 @@ async fn execute(
         io_errors.push(e);
     }
     // manifest.json LAST: its presence marks the run complete.
-    match Manifest::write(
+    match Manifest::write_with(
         &run_dir,
         started_at,
         finished_at,
         status,
         shard,
         context_from_env(),
+        sync,
     ) {
         Ok(_) => update_latest(&resolved.artifacts_dir, &run_dir.id),
         Err(e) => io_errors.push(e.to_string()),

@@ -204,33 +204,41 @@ pub fn next_link(link: &str) -> Option<String> {
     })
 }
 
+/// Prefix of every hidden codeloop block (the marker, and the report's state line
+/// `<!-- codeloop-verify:state:v1 ... -->`).
+const HIDDEN_PREFIX: &str = "<!-- codeloop-verify:";
+
 /// Makes a comment body safe to post: starts with the marker, fits in GitHub's limit.
-/// The hidden block (`<!-- codeloop-verify:v1 ... -->`) is kept whole, the visible part is cut
-/// at a char boundary with a note.
+/// Hidden blocks are kept whole — the marker first, the others (the report's state line, the
+/// baseline of the next run) last — and the visible part is cut at a char boundary with a note.
 pub fn fit_comment(body: &str, max_chars: usize) -> String {
     let max_chars = max_chars.min(MAX_COMMENT_CHARS);
-    let (hidden, visible) = match body.find(MARKER) {
-        Some(start) => {
-            let end = body[start..]
-                .find("-->")
-                .map(|e| start + e + 3)
-                .unwrap_or(body.len());
-            (
-                body[start..end].to_string(),
-                format!("{}{}", &body[..start], &body[end..]),
-            )
-        }
-        None => (format!("{MARKER} -->"), body.to_string()),
+    let mut hidden: Vec<&str> = Vec::new();
+    let mut visible = String::new();
+    let mut rest = body;
+    while let Some(start) = rest.find(HIDDEN_PREFIX) {
+        let Some(len) = rest[start..].find("-->") else {
+            break;
+        };
+        visible.push_str(&rest[..start]);
+        hidden.push(&rest[start..start + len + 3]);
+        rest = &rest[start + len + 3..];
+    }
+    visible.push_str(rest);
+    let marker = match hidden.iter().position(|h| h.starts_with(MARKER)) {
+        Some(i) => hidden.remove(i).to_string(),
+        None => format!("{MARKER} -->"),
     };
-    let visible = visible.trim_start_matches('\n');
-    let total = hidden.chars().count() + 1 + visible.chars().count();
-    if total <= max_chars {
-        return format!("{hidden}\n{visible}");
+    let tail: String = hidden.iter().map(|h| format!("\n{h}")).collect();
+    let visible = visible.trim_matches('\n');
+    let fixed = marker.chars().count() + 1 + tail.chars().count() + 1;
+    if fixed + visible.chars().count() <= max_chars {
+        return format!("{marker}\n{visible}{tail}\n");
     }
     const NOTE: &str = "\n\n---\n_The comment was cut to fit GitHub's 65,536-character limit; the job summary and the run directory have the full report._\n";
-    let room = max_chars.saturating_sub(hidden.chars().count() + 1 + NOTE.chars().count());
+    let room = max_chars.saturating_sub(fixed + NOTE.chars().count());
     let cut: String = visible.chars().take(room).collect();
-    format!("{hidden}\n{cut}{NOTE}")
+    format!("{marker}\n{cut}{NOTE}{}", tail.trim_start_matches('\n'))
 }
 
 impl GitHub {
@@ -742,7 +750,20 @@ mod tests {
         assert!(fitted.contains("65,536-character limit"));
         // No marker: one is added.
         let f = fit_comment("hello", 60_000);
-        assert_eq!(f, "<!-- codeloop-verify:v1 -->\nhello");
+        assert_eq!(f, "<!-- codeloop-verify:v1 -->\nhello\n");
+        // The report's state line stays last, also when the body is cut.
+        let state = "<!-- codeloop-verify:state:v1 eJyrVkrLz1eyUlBKSixSqgUAK4MFJw -->";
+        let with_state = format!("{hidden}\n## T\n{}\n{state}\n", "y".repeat(100_000));
+        let f = fit_comment(&with_state, 60_000);
+        assert!(f.chars().count() <= 60_000);
+        assert!(
+            f.starts_with(hidden) && f.trim_end().ends_with(state),
+            "{}",
+            &f[f.len() - 200..]
+        );
+        assert_eq!(f.matches(state).count(), 1);
+        let small = fit_comment(&format!("{hidden}\nok\n{state}\n"), 60_000);
+        assert_eq!(small, format!("{hidden}\nok\n{state}\n"));
         // Multi-byte text is cut on char boundaries and counted in chars.
         let wide = fit_comment(&"é".repeat(70_000), MAX_COMMENT_CHARS);
         assert!(wide.chars().count() <= MAX_COMMENT_CHARS);

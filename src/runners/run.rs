@@ -360,8 +360,14 @@ async fn run_one(
         .unwrap_or_default();
         absorb(&mut r, c, &shared, def.command.is_none(), &mut status);
     }
-    // Failing tests or lint errors fail a runner even when its tool exited 0.
-    if (r.counts.bad() > 0 || r.lint.errors > 0) && status == RunnerStatus::Passed {
+    // Failing tests, lint errors, suites that failed to load and reports that could not be
+    // read fail a runner even when its tool exited 0: a green runner must mean "all evidence
+    // read, nothing broken", or a truncated report would pass silently.
+    let broken = r.counts.bad() > 0
+        || r.lint.errors > 0
+        || !r.suite_errors.is_empty()
+        || !r.parse_errors.is_empty();
+    if broken && status == RunnerStatus::Passed {
         status = RunnerStatus::Failed;
     }
     r.status = status;

@@ -711,6 +711,22 @@ fn collect_mode_ingests_files_and_records_parse_errors_per_file() {
 }
 
 #[test]
+fn a_report_that_cannot_be_read_fails_its_runner() {
+    // A clean exit with an unreadable report must not look green: the evidence is missing.
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(
+        d.path().join("pom.xml"),
+        "<project><modelVersion>4.0.0</modelVersion></project>",
+    )
+    .unwrap();
+    let (_, doc) = verify_json(d.path(), &["--report", "pom.xml"], &[]);
+    let r = runner(&doc, "reports");
+    assert_eq!(r["status"], "failed", "{r:#}");
+    let msg = r["parse_errors"][0]["message"].as_str().unwrap();
+    assert!(msg.contains("<project>"), "{msg}");
+}
+
+#[test]
 fn unwritable_artifacts_dir_is_an_infrastructure_error() {
     let d = project(r#"{"runners": [{"id": "ok", "kind": "test", "command": "true"}]}"#);
     let file = d.path().join("not-a-dir");
