@@ -286,3 +286,36 @@ fn a_bad_shard_spec_is_a_usage_error_and_gitlab_parallel_maps_to_the_shard() {
     assert_eq!(v["shard"]["total"], 3);
     assert_eq!(v["totals"]["tests"], 0);
 }
+
+#[test]
+fn the_action_merge_input_folds_downloaded_shards_and_comments_once() {
+    let s = four_shards();
+    // What actions/download-artifact leaves: one folder per shard artifact.
+    for (k, d) in s.dirs.iter().enumerate() {
+        copy_dir(
+            d,
+            &s.project
+                .join(format!("shards/codeloop-shard-{}", k + 1))
+                .join(d.file_name().unwrap()),
+        );
+    }
+    let out = Command::new(bin())
+        .arg("action")
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("GITHUB_REPOSITORY")
+        .env_remove("CODELOOP_ARTIFACTS_DIR")
+        .env("GITHUB_WORKSPACE", &s.project)
+        .env("INPUT_MERGE", "shards/*/*")
+        .env("INPUT_DRY-RUN", "true")
+        .output()
+        .unwrap();
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("4 run(s) of 4 shard(s)"),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    assert!(stdout.contains("the PR comment would be"), "{stdout}");
+    assert!(stdout.contains("**10** failed"), "{stdout}");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+}
