@@ -24,6 +24,6 @@ fi
 
 workflows=(.github/workflows/*.yml examples/workflows/*.yml)
 actionlint "${workflows[@]}"
-zizmor --offline --no-progress "${workflows[@]}" action.yml
+zizmor --offline --no-progress "${workflows[@]}" action.yml setup/action.yml
 hadolint Dockerfile
 echo "packaging lint: clean (actionlint, zizmor, hadolint)"

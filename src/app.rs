@@ -16,5 +16,6 @@ pub fn run(cli: Cli) -> i32 {
         Command::GateCheck(a) => commands::gate_check::run(a),
         Command::Ci(a) => commands::ci::run(a),
         Command::Report(a) => commands::report::run(a),
+        Command::Merge(a) => commands::merge::run(a),
     }
 }

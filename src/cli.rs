@@ -48,6 +48,9 @@ pub enum Command {
     Ci(CiArgs),
     /// Render a run's sticky comment, job summary, badge and JUnit XML into <run>/report/.
     Report(ReportArgs),
+    /// Fold shard run directories (CI matrix jobs, downloaded artifacts) into one new run,
+    /// then diagnose, gate and report it once; exits with the gate's code.
+    Merge(MergeArgs),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Default)]
@@ -95,6 +98,11 @@ pub struct VerifyArgs {
     /// Runners to run in parallel (default: number of cores).
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
+    /// Run only shard K of N (1-based) of a CI matrix: nextest/jest/vitest/pytest/go tests
+    /// are split; other runners run whole in shard 1. Default: GitLab `parallel:`
+    /// (CI_NODE_INDEX/CI_NODE_TOTAL). Fold the shards with `codeloop merge`.
+    #[arg(long, value_name = "K/N", env = "CODELOOP_SHARD")]
+    pub shard: Option<String>,
 }
 
 #[derive(Args, Debug, Clone, Default)]
@@ -144,10 +152,11 @@ pub struct ActionArgs {
 pub struct PublishArgs {
     #[command(flatten)]
     pub common: Common,
-    /// Run directory to publish (e.g. downloaded from another job's artifact), or a run id.
-    #[arg(long, value_name = "RUN_DIR")]
+    /// Run directory to publish (e.g. downloaded from another job's artifact), or a run id
+    /// (default: the latest run). `--run` is the same flag.
+    #[arg(long, alias = "run", value_name = "RUN_DIR")]
     pub from: Option<String>,
-    /// Where to publish: auto (detect from the CI environment), github, none (print only).
+    /// Where to publish: auto (detect from the CI environment), github, gitlab, none (print only).
     #[arg(long, value_name = "FORGE", default_value = "auto")]
     pub forge: String,
     /// Pull request number (default: from the event payload). The fork recipe passes it.
@@ -257,4 +266,22 @@ pub struct ReportArgs {
     /// A previous comment body (a file): its hidden state is the baseline for deltas.
     #[arg(long, value_name = "FILE")]
     pub baseline_from_comment: Option<PathBuf>,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct MergeArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Run directories to merge (each holds verify.json), or directories that contain them
+    /// (e.g. an artifacts download with one folder per shard; searched two levels deep).
+    #[arg(value_name = "RUN_DIR", required = true)]
+    pub dirs: Vec<PathBuf>,
+    /// Write the merged run to this directory (default: a new run under <artifacts-dir>/runs/).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub gate: GateFlags,
+    /// Only merge: skip diagnose, gate and report (exit 0 when the merged run was written).
+    #[arg(long)]
+    pub no_gate: bool,
 }

@@ -578,6 +578,14 @@ pub fn evaluate(input: &GateInput, cfg: &GateConfig) -> GateDoc {
     if !cfg.require.is_empty() {
         let mut missing = Vec::new();
         for req in &cfg.require {
+            // `shards`: every shard of a matrix reached `codeloop merge`.
+            if req == "shards" {
+                let gone = crate::merge::missing_shards(v);
+                if !gone.is_empty() {
+                    missing.push(format!("shards never merged: {}", gone.join(", ")));
+                }
+                continue;
+            }
             let matching: Vec<&RunnerResult> = v
                 .runners
                 .iter()

@@ -59,6 +59,8 @@ pub struct Inputs {
     pub allow_untrusted_commands: bool,
     pub comment_author: Option<String>,
     pub from: Option<String>,
+    /// Glob of shard run directories to fold with `codeloop merge` (the fan-in job).
+    pub merge: Option<String>,
     pub check_name: Option<String>,
     pub pr_number: Option<u64>,
 }
@@ -201,6 +203,7 @@ impl Inputs {
             allow_untrusted_commands: bool_input(env, "allow-untrusted-commands", false)?,
             comment_author: s("comment-author"),
             from: s("from"),
+            merge: s("merge"),
             check_name: s("check-name"),
         })
     }
@@ -452,6 +455,13 @@ pub fn run_with(env: &Env, dry_flag: bool, out: &mut dyn Write) -> i32 {
 
     // The run to publish: an existing one (`from`), or a fresh one from the stages.
     let (run_dir, stage_code) = match &inputs.from {
+        None if inputs.merge.is_some() => {
+            let pattern = inputs.merge.as_deref().unwrap_or_default();
+            match merge_stage(pattern, &wd, &artifacts, &cfg) {
+                Ok(x) => x,
+                Err(code) => return code,
+            }
+        }
         Some(from) => {
             match artifact::resolve(&artifacts, Some(&resolve_dir(&wd, from).to_string_lossy())) {
                 Ok(r) => (r.path, None),
@@ -515,6 +525,67 @@ pub fn run_with(env: &Env, dry_flag: bool, out: &mut dyn Write) -> i32 {
         return exit::INFRA;
     }
     code
+}
+
+/// The fan-in job (`merge:` input): folds the run directories matching `pattern` (relative to
+/// the working directory) into one run, then diagnose → gate-check → report on it.
+fn merge_stage(
+    pattern: &str,
+    wd: &Path,
+    artifacts: &Path,
+    cfg: &Config,
+) -> Result<(PathBuf, Option<i32>), i32> {
+    let glob = match globset::Glob::new(pattern.trim()) {
+        Ok(g) => g.compile_matcher(),
+        Err(e) => {
+            crate::ui::error(
+                &InputError {
+                    name: "merge",
+                    value: pattern.to_string(),
+                    expected: format!("a glob of run directories ({e})"),
+                },
+                Some(
+                    "for example `merge: 'shards/*'` after actions/download-artifact into shards/",
+                ),
+            );
+            return Err(exit::USAGE);
+        }
+    };
+    let dirs: Vec<PathBuf> = walkdir::WalkDir::new(wd)
+        .min_depth(1)
+        .max_depth(6)
+        .follow_links(false)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_dir())
+        .filter(|e| e.path().strip_prefix(wd).is_ok_and(|r| glob.is_match(r)))
+        .map(|e| e.into_path())
+        .collect();
+    let run = match crate::commands::merge::merge_dirs(&dirs, None, artifacts, wd) {
+        Ok(r) => r,
+        Err(e) => {
+            crate::ui::error(
+                &e,
+                Some("`merge` must match the downloaded shard run directories"),
+            );
+            return Err(exit::NO_RESULTS);
+        }
+    };
+    let ci = crate::cli::CiArgs {
+        verify: crate::cli::VerifyArgs {
+            common: crate::cli::Common {
+                cwd: wd.to_path_buf(),
+                artifacts_dir: Some(artifacts.to_path_buf()),
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let path = run.path.clone();
+    let code = crate::commands::ci::after_verify(run, &ci, cfg, &cfg.gate, false);
+    Ok((path, Some(code)))
 }
 
 /// Runs verify → diagnose → gate-check → report. Returns the run directory and the exit code

@@ -8,6 +8,7 @@ pub mod doctor;
 pub mod gate_check;
 pub mod history;
 pub mod init;
+pub mod merge;
 pub mod publish;
 pub mod report;
 pub mod status;

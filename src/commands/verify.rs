@@ -21,12 +21,12 @@ use crate::cli::{OutputFormat, VerifyArgs};
 use crate::exit;
 use crate::model::{
     Counts, LintCounts, RunStatus, RunnerKind, RunnerResult, RunnerSource, RunnerStatus,
-    SCHEMA_VERSION, VerifyDoc,
+    SCHEMA_VERSION, Shard, VerifyDoc,
 };
 use crate::parsers::{Format, FormatKind, ParseOptions};
 use crate::runners::progress::{Mode, Progress};
 use crate::runners::run::{Planned, Shared, run_all, summary};
-use crate::runners::{RunnerDef, collect::normalize, detect, merge, plugins, select};
+use crate::runners::{RunnerDef, collect::normalize, detect, merge, plugins, select, shard};
 use crate::settings::{self, Config};
 use crate::ui;
 
@@ -303,6 +303,50 @@ pub fn context_from_env() -> Context {
     }
 }
 
+/// The shard to run: `--shard`/`CODELOOP_SHARD` wins, else GitLab `parallel:`
+/// (`CI_NODE_INDEX`/`CI_NODE_TOTAL`). `None` runs everything.
+pub fn resolve_shard(
+    flag: Option<&str>,
+    var: impl Fn(&str) -> Option<String>,
+) -> Result<Option<Shard>, String> {
+    if let Some(f) = flag.filter(|f| !f.trim().is_empty()) {
+        return shard::parse(f).map(|s| (s.total > 1).then_some(s));
+    }
+    match shard::from_gitlab(
+        var("CI_NODE_INDEX").as_deref(),
+        var("CI_NODE_TOTAL").as_deref(),
+    ) {
+        None => Ok(None),
+        Some(r) => r.map(Some),
+    }
+}
+
+/// Which pytest shard plugin the project's Python can import (pytest-split preferred).
+fn probe_pytest_plugin(cwd: &Path) -> Option<shard::PytestPlugin> {
+    use detect::Tools;
+    let py = if detect::PathTools.has("python3") {
+        "python3"
+    } else {
+        "python"
+    };
+    let can_import = |module: &str| {
+        std::process::Command::new(py)
+            .args(["-c", &format!("import {module}")])
+            .current_dir(cwd)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if can_import("pytest_split") {
+        Some(shard::PytestPlugin::Split)
+    } else if can_import("pytest_shard") {
+        Some(shard::PytestPlugin::Shard)
+    } else {
+        None
+    }
+}
+
 /// Points `runs/latest` at `id` (a relative symlink, replaced atomically). Best effort.
 pub fn update_latest(artifacts_dir: &Path, id: &str) {
     let root = artifact::runs_root(artifacts_dir);
@@ -366,13 +410,38 @@ fn run_inner(args: VerifyArgs, created: &mut Option<RunDir>) -> i32 {
     } else {
         args.runners.clone()
     };
-    let planned = match plan(&resolved, &reports, hint, &only) {
+    let shard = match resolve_shard(args.shard.as_deref(), |k| std::env::var(k).ok()) {
+        Ok(s) => s,
+        Err(e) => {
+            Fail::usage(
+                e,
+                Some(
+                    "pass --shard K/N (or CODELOOP_SHARD), or leave it out to run everything"
+                        .into(),
+                ),
+            )
+            .print();
+            return exit::USAGE;
+        }
+    };
+    let mut planned = match plan(&resolved, &reports, hint, &only) {
         Ok(p) => p,
         Err(f) => {
             f.print();
             return f.code;
         }
     };
+    if let Some(s) = shard {
+        let pytest = planned
+            .plan
+            .iter()
+            .any(|p| p.def.id == "pytest" && p.def.source == RunnerSource::Builtin)
+            .then(|| probe_pytest_plugin(&resolved.cwd))
+            .flatten();
+        for p in &mut planned.plan {
+            shard::apply(p, s, pytest);
+        }
+    }
     for w in &planned.warnings {
         ui::warn(w);
     }
@@ -404,7 +473,7 @@ fn run_inner(args: VerifyArgs, created: &mut Option<RunDir>) -> i32 {
         }
     };
     *created = Some(run_dir.clone());
-    rt.block_on(execute(args, resolved, planned, run_dir, json))
+    rt.block_on(execute(args, resolved, planned, run_dir, json, shard))
 }
 
 async fn execute(
@@ -413,6 +482,7 @@ async fn execute(
     planned: PlanOut,
     run_dir: RunDir,
     json: bool,
+    shard: Option<Shard>,
 ) -> i32 {
     let started_at = artifact::now_rfc3339();
     let open = |name: &str| JsonlWriter::create(&run_dir.file(name));
@@ -580,7 +650,7 @@ async fn execute(
         finished_at: finished_at.clone(),
         status,
         cwd: resolved.cwd.to_string_lossy().into_owned(),
-        shard: None,
+        shard,
         runners: finished.results,
         totals,
         lint,
@@ -615,7 +685,7 @@ async fn execute(
         started_at,
         finished_at,
         status,
-        None,
+        shard,
         context_from_env(),
         sync,
     ) {

@@ -9,6 +9,7 @@
 pub mod actions;
 pub mod context;
 pub mod github;
+pub mod gitlab;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -28,6 +29,8 @@ pub enum Forge {
     #[default]
     Auto,
     GitHub,
+    /// A GitLab merge-request pipeline: one sticky MR note (see [`gitlab`]).
+    GitLab,
     /// Post nothing; print what would be posted.
     None,
 }
@@ -38,8 +41,11 @@ impl std::str::FromStr for Forge {
         match s.to_ascii_lowercase().as_str() {
             "auto" => Ok(Forge::Auto),
             "github" => Ok(Forge::GitHub),
+            "gitlab" => Ok(Forge::GitLab),
             "none" => Ok(Forge::None),
-            other => Err(format!("unknown forge `{other}`: use auto, github or none")),
+            other => Err(format!(
+                "unknown forge `{other}`: use auto, github, gitlab or none"
+            )),
         }
     }
 }
@@ -48,6 +54,8 @@ impl std::str::FromStr for Forge {
 pub fn detect_forge(env: &Env) -> Forge {
     if env.is_true("GITHUB_ACTIONS") || env.get("GITHUB_REPOSITORY").is_some() {
         Forge::GitHub
+    } else if env.is_true("GITLAB_CI") || env.get("CI_API_V4_URL").is_some() {
+        Forge::GitLab
     } else {
         Forge::None
     }
@@ -438,6 +446,14 @@ impl Publisher<'_> {
             report.comment_action = "skipped".into();
             return report;
         }
+        if self.forge() == Forge::GitLab {
+            if want_comment {
+                self.publish_gitlab(&run.comment, &mut report, out);
+            } else {
+                report.comment_action = "skipped".into();
+            }
+            return report;
+        }
         if let Some(why) = self.cannot_post() {
             report.read_only = why == READ_ONLY_HINT;
             warn(&mut report, why);
@@ -536,6 +552,62 @@ impl Publisher<'_> {
     }
 }
 
+impl Publisher<'_> {
+    /// The sticky MR note. Every problem is a warning: a note never fails the build.
+    fn publish_gitlab(&self, body: &str, report: &mut PublishReport, out: &mut dyn Write) {
+        let warn = |report: &mut PublishReport, msg: String| {
+            crate::ui::warn(&self.redactor.redact(&msg));
+            report.errors.push(msg);
+        };
+        report.comment_action = "skipped".into();
+        let Some(ctx) = gitlab::GitLabContext::from_env(self.env) else {
+            warn(
+                report,
+                "GitLab: CI_API_V4_URL is not set, so there is no GitLab API to post to".into(),
+            );
+            return;
+        };
+        if let Some(why) = ctx.cannot_post() {
+            let _ = writeln!(out, "codeloop: {why}");
+            return;
+        }
+        let token = match gitlab::token(self.env) {
+            Ok(t) => t,
+            Err(why) => {
+                warn(report, why);
+                return;
+            }
+        };
+        let note = gitlab::fit_note(&self.redactor.redact(body), gitlab::MAX_NOTE_CHARS);
+        let rt = match Self::runtime() {
+            Ok(rt) => rt,
+            Err(e) => {
+                warn(report, e);
+                return;
+            }
+        };
+        let res = rt.block_on(async {
+            let gl = gitlab::GitLab::new(&ctx, &token, self.opts.retry.clone())?;
+            gl.upsert(&note).await
+        });
+        match res {
+            Ok(outcome) => {
+                let (action, n) = match outcome {
+                    gitlab::NoteOutcome::Created(n) => ("created", n),
+                    gitlab::NoteOutcome::Updated(n) => ("updated", n),
+                };
+                report.comment_action = action.into();
+                report.comment_id = Some(n.id);
+                report.comment_url = gitlab::GitLab::note_url(&ctx, n.id);
+            }
+            Err(e) => {
+                report.read_only = e.is_scope();
+                warn(report, e.to_string());
+            }
+        }
+    }
+}
+
 fn check_title(g: Option<&GateDoc>) -> String {
     match g {
         Some(g) => format!(
@@ -578,8 +650,13 @@ mod tests {
             "gitlabx"
                 .parse::<Forge>()
                 .unwrap_err()
-                .contains("auto, github or none")
+                .contains("auto, github, gitlab or none")
         );
+        assert_eq!(
+            detect_forge(&Env::from_pairs([("GITLAB_CI", "true")])),
+            Forge::GitLab
+        );
+        assert_eq!("gitlab".parse::<Forge>(), Ok(Forge::GitLab));
     }
 
     #[test]

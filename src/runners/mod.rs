@@ -9,6 +9,7 @@ pub mod exec;
 pub mod plugins;
 pub mod progress;
 pub mod run;
+pub mod shard;
 
 use std::path::{Path, PathBuf};
 

@@ -1,0 +1,321 @@
+//! `codeloop verify --shard K/N` and `codeloop merge` end to end on examples/demo: four
+//! shards fold into the same counts as one unsharded run; bad shards are named; missing
+//! shards fail the gate under `require: ["shards"]`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+use crate::common::bin;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn codeloop(args: &[&str]) -> Output {
+    Command::new(bin())
+        .args(args)
+        .env("CI", "true")
+        .env_remove("CODELOOP_ARTIFACTS_DIR")
+        .env_remove("CODELOOP_SHARD")
+        .env_remove("CI_NODE_INDEX")
+        .env_remove("CI_NODE_TOTAL")
+        .env_remove("GITHUB_ACTIONS")
+        .output()
+        .expect("run codeloop")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    for e in walkdir::WalkDir::new(from) {
+        let e = e.unwrap();
+        let rel = e.path().strip_prefix(from).unwrap();
+        if rel.starts_with(".codeloop/runs") {
+            continue;
+        }
+        let dest = to.join(rel);
+        if e.file_type().is_dir() {
+            std::fs::create_dir_all(&dest).unwrap();
+        } else {
+            std::fs::copy(e.path(), &dest).unwrap();
+        }
+    }
+}
+
+fn read(p: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+}
+
+/// Runs verify (optionally sharded) with its runs under `artifacts`; returns the run dir.
+fn verify(project: &Path, artifacts: &Path, shard: Option<&str>) -> PathBuf {
+    let mut args = vec![
+        "verify",
+        "--cwd",
+        project.to_str().unwrap(),
+        "--artifacts-dir",
+        artifacts.to_str().unwrap(),
+        "--format",
+        "json",
+    ];
+    if let Some(s) = shard {
+        args.extend(["--shard", s]);
+    }
+    let out = codeloop(&args);
+    let v: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", text(&out.stdout), text(&out.stderr)));
+    PathBuf::from(v["run_dir"].as_str().unwrap())
+}
+
+fn counts(run: &Path) -> (Value, Value, Vec<(String, Value, Value)>) {
+    let v = read(&run.join("verify.json"));
+    let mut per: Vec<(String, Value, Value)> = v["runners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["id"].as_str().unwrap().to_string(),
+                r["counts"].clone(),
+                r["lint"].clone(),
+            )
+        })
+        .collect();
+    per.sort_by(|a, b| a.0.cmp(&b.0));
+    (v["totals"].clone(), v["lint"].clone(), per)
+}
+
+struct Shards {
+    _tmp: tempfile::TempDir,
+    project: PathBuf,
+    dirs: Vec<PathBuf>,
+}
+
+fn four_shards() -> Shards {
+    let tmp = tempfile::tempdir().unwrap();
+    let project = tmp.path().join("demo");
+    copy_dir(&repo().join("examples/demo"), &project);
+    let dirs = (1..=4)
+        .map(|k| {
+            verify(
+                &project,
+                &tmp.path().join(format!("shard{k}")),
+                Some(&format!("{k}/4")),
+            )
+        })
+        .collect();
+    Shards {
+        _tmp: tmp,
+        project,
+        dirs,
+    }
+}
+
+#[test]
+fn four_demo_shards_merge_to_the_counts_of_one_unsharded_run() {
+    let s = four_shards();
+    for (k, d) in s.dirs.iter().enumerate() {
+        let m = read(&d.join("manifest.json"));
+        assert_eq!(m["shard"]["index"], k as u64 + 1);
+        assert_eq!(m["shard"]["total"], 4);
+        assert_eq!(read(&d.join("verify.json"))["shard"], m["shard"]);
+    }
+    // Shards 2–4 run only what every shard needs (build); the demo's plugin runners are whole
+    // in shard 1.
+    let (t2, _, _) = counts(&s.dirs[1]);
+    assert_eq!(t2["tests"], 0);
+
+    let whole = verify(&s.project, &s.project.join("whole"), None);
+    let out_dir = s.project.join("merged-run");
+    let mut args = vec!["merge", "--cwd", s.project.to_str().unwrap(), "--out"];
+    args.push(out_dir.to_str().unwrap());
+    let dirs: Vec<String> = s.dirs.iter().map(|d| d.display().to_string()).collect();
+    args.extend(dirs.iter().map(String::as_str));
+    let out = codeloop(&args);
+    let stdout = text(&out.stdout);
+    // The demo fails its gate: the merged run must too, with the same code as `ci`.
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    assert!(stdout.contains("4 run(s) of 4 shard(s)"), "{stdout}");
+    assert!(
+        !text(&out.stderr).contains("missing shard"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let (mt, ml, mper) = counts(&out_dir);
+    let (wt, wl, wper) = counts(&whole);
+    assert_eq!(mt, wt, "totals");
+    assert_eq!(ml, wl, "lint");
+    assert_eq!(mper, wper, "per runner");
+    assert_eq!(wt["tests"], 27);
+    // Same cases, same statuses.
+    let lines = |p: &Path| {
+        let mut v: Vec<String> = std::fs::read_to_string(p.join("cases.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let c: Value = serde_json::from_str(l).unwrap();
+                format!("{}|{}|{}", c["runner"], c["name"], c["status"])
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(lines(&out_dir), lines(&whole));
+    // Complete, diagnosed, gated, reported, and the shards' own files kept.
+    assert!(out_dir.join("manifest.json").is_file());
+    assert!(out_dir.join("gate.json").is_file());
+    assert!(out_dir.join("report/junit.xml").is_file());
+    assert!(out_dir.join("report/gl-code-quality.json").is_file());
+    let v = read(&out_dir.join("verify.json"));
+    let pytest = v["runners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == "pytest")
+        .unwrap();
+    let copy = pytest["result_files"][0]["copy"].as_str().unwrap();
+    assert!(copy.starts_with("shards/"), "{copy}");
+    assert!(out_dir.join(copy).is_file(), "{copy}");
+    let merge = read(&out_dir.join("merge.json"));
+    assert_eq!(merge["sources"].as_array().unwrap().len(), 4);
+    assert_eq!(merge["expected_shards"], 4);
+}
+
+#[test]
+fn bad_shards_are_named_and_missing_shards_fail_a_gate_that_requires_them() {
+    let s = four_shards();
+    // Shard 3 never uploaded; shard 2 was cut off before its manifest; shard 1 twice.
+    std::fs::remove_file(s.dirs[1].join("manifest.json")).unwrap();
+    std::fs::create_dir_all(s.project.join(".codeloop")).unwrap();
+    std::fs::write(
+        s.project.join(".codeloop/config.json"),
+        r#"{"gate": {"require": ["shards"], "max_failures": 100, "min_score": 0}}"#,
+    )
+    .unwrap();
+    let out_dir = s.project.join("m");
+    let dup = s.project.join("dup");
+    copy_dir(&s.dirs[0], &dup);
+    let args: Vec<String> = [
+        "merge".to_string(),
+        "--cwd".into(),
+        s.project.display().to_string(),
+        "--out".into(),
+        out_dir.display().to_string(),
+        s.dirs[0].display().to_string(),
+        dup.display().to_string(),
+        s.dirs[1].display().to_string(),
+        s.dirs[3].display().to_string(),
+    ]
+    .into();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = codeloop(&args);
+    let err = text(&out.stderr);
+    let stdout = text(&out.stdout);
+    assert!(err.contains("no manifest.json"), "{err}");
+    assert!(err.contains("was already merged"), "{err}");
+    assert!(err.contains("missing shard(s) 3 of 4"), "{err}");
+    // Results are still merged (shard 1 holds the demo's tests) ...
+    let (t, _, _) = counts(&out_dir);
+    assert_eq!(t["tests"], 27);
+    // ... but the gate requires every shard: exit 3 (required results missing).
+    assert_eq!(out.status.code(), Some(3), "{stdout}\n{err}");
+    let gate = read(&out_dir.join("gate.json"));
+    let text_gate = gate.to_string();
+    assert!(text_gate.contains("shard-3-of-4"), "{text_gate}");
+
+    // Nothing to merge at all: a clear error, exit 3.
+    let empty = s.project.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = codeloop(&[
+        "merge",
+        "--cwd",
+        s.project.to_str().unwrap(),
+        empty.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        text(&out.stderr).contains("nothing to merge"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn a_bad_shard_spec_is_a_usage_error_and_gitlab_parallel_maps_to_the_shard() {
+    let tmp = tempfile::tempdir().unwrap();
+    let project = tmp.path().join("demo");
+    copy_dir(&repo().join("examples/demo"), &project);
+    let out = codeloop(&[
+        "verify",
+        "--cwd",
+        project.to_str().unwrap(),
+        "--shard",
+        "5/4",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("invalid shard `5/4`"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = Command::new(bin())
+        .args([
+            "verify",
+            "--cwd",
+            project.to_str().unwrap(),
+            "--format",
+            "json",
+        ])
+        .env("CI", "true")
+        .env_remove("CODELOOP_SHARD")
+        .env("CI_NODE_INDEX", "2")
+        .env("CI_NODE_TOTAL", "3")
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["shard"]["index"], 2);
+    assert_eq!(v["shard"]["total"], 3);
+    assert_eq!(v["totals"]["tests"], 0);
+}
+
+#[test]
+fn the_action_merge_input_folds_downloaded_shards_and_comments_once() {
+    let s = four_shards();
+    // What actions/download-artifact leaves: one folder per shard artifact.
+    for (k, d) in s.dirs.iter().enumerate() {
+        copy_dir(
+            d,
+            &s.project
+                .join(format!("shards/codeloop-shard-{}", k + 1))
+                .join(d.file_name().unwrap()),
+        );
+    }
+    let out = Command::new(bin())
+        .arg("action")
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("GITHUB_REPOSITORY")
+        .env_remove("CODELOOP_ARTIFACTS_DIR")
+        .env("GITHUB_WORKSPACE", &s.project)
+        .env("INPUT_MERGE", "shards/*/*")
+        .env("INPUT_DRY-RUN", "true")
+        .output()
+        .unwrap();
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("4 run(s) of 4 shard(s)"),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    assert!(stdout.contains("the PR comment would be"), "{stdout}");
+    assert!(stdout.contains("**10** failed"), "{stdout}");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+}
