@@ -14,5 +14,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::GateCheck(a) => commands::gate_check::run(a),
         Command::Ci(a) => commands::ci::run(a),
         Command::Report(a) => commands::report::run(a),
+        Command::Mcp(a) => commands::mcp::run(a),
+        Command::Dashboard(a) => commands::dashboard::run(a),
     }
 }

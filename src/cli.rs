@@ -43,6 +43,10 @@ pub enum Command {
     Ci(CiArgs),
     /// Render a run's sticky comment, job summary, badge and JUnit XML into <run>/report/.
     Report(ReportArgs),
+    /// Serve the Model Context Protocol on stdio for coding agents (Cursor, Claude Code, ...).
+    Mcp(McpArgs),
+    /// Serve the run directories read-only as HTML dashboards on localhost.
+    Dashboard(DashboardArgs),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Default)]
@@ -120,6 +124,9 @@ pub struct InitArgs {
     /// Overwrite existing files.
     #[arg(long)]
     pub force: bool,
+    /// Also write (or update) .mcp.json so MCP clients find `codeloop mcp`.
+    #[arg(long)]
+    pub mcp: bool,
 }
 
 #[derive(Args, Debug, Clone, Default)]
@@ -209,13 +216,34 @@ pub struct ReportArgs {
     /// Write report/junit.xml (all runners' cases and lint findings).
     #[arg(long)]
     pub junit: bool,
-    /// Write everything (the default when no file is selected).
+    /// Write everything but the HTML (the default when no file is selected).
     #[arg(long)]
     pub all: bool,
+    /// Write report/index.html: the self-contained dashboard page (no network needed).
+    #[arg(long)]
+    pub html: bool,
     /// Directory with comment.md / summary.md overriding the built-in templates.
     #[arg(long, value_name = "DIR")]
     pub template_dir: Option<PathBuf>,
     /// A previous comment body (a file): its hidden state is the baseline for deltas.
     #[arg(long, value_name = "FILE")]
     pub baseline_from_comment: Option<PathBuf>,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct McpArgs {
+    #[command(flatten)]
+    pub common: Common,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct DashboardArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// TCP port to listen on.
+    #[arg(long, value_name = "PORT", default_value_t = 3737)]
+    pub port: u16,
+    /// Address to bind (keep the default unless you mean to share the runs).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1")]
+    pub bind: String,
 }

@@ -2,11 +2,13 @@
 //! pure stages. Each `run` returns an exit code from [`crate::exit`].
 
 pub mod ci;
+pub mod dashboard;
 pub mod diagnose;
 pub mod doctor;
 pub mod gate_check;
 pub mod history;
 pub mod init;
+pub mod mcp;
 pub mod report;
 pub mod status;
 pub mod verify;

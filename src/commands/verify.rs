@@ -8,7 +8,6 @@
 //! directory could not be written or codeloop was interrupted.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -306,32 +305,41 @@ pub fn update_latest(artifacts_dir: &Path, id: &str) {
     }
 }
 
-pub fn run(args: VerifyArgs) -> i32 {
-    let json = args.common.format == OutputFormat::Json;
-    let resolved = match resolve_settings(&args.common) {
-        Ok(r) => r,
-        Err(f) => {
-            f.print();
-            return f.code;
-        }
+/// Settings, plan and a fresh run directory: everything before the runners start.
+pub struct Prepared {
+    pub resolved: Resolved,
+    pub planned: PlanOut,
+    pub run_dir: RunDir,
+    /// Config and plugins warnings (the caller shows them).
+    pub warnings: Vec<String>,
+}
+
+/// Resolves settings, builds the plan and creates the run directory; prints nothing, so the
+/// MCP server (whose stdout is the protocol) can call it too.
+pub fn prepare(args: &VerifyArgs) -> Result<Prepared, Fail> {
+    let resolved = resolve_settings(&args.common)?;
+    let mut warnings = resolved.warnings.clone();
+    let with_warnings = |mut f: Fail, w: &[String]| {
+        let mut all = w.to_vec();
+        all.append(&mut f.warnings);
+        f.warnings = all;
+        f
     };
-    for w in &resolved.warnings {
-        ui::warn(w);
-    }
     let hint = match args.format_hint.as_deref().map(str::trim) {
         None | Some("") | Some("auto") => None,
         Some(name) => match Format::from_name(name) {
             Some(f) => Some(f),
             None => {
-                Fail::usage(
-                    format!("unknown --format-hint `{name}`"),
-                    Some(format!(
-                        "use `auto` or one of: {}",
-                        Format::names().join(", ")
-                    )),
-                )
-                .print();
-                return exit::USAGE;
+                return Err(with_warnings(
+                    Fail::usage(
+                        format!("unknown --format-hint `{name}`"),
+                        Some(format!(
+                            "use `auto` or one of: {}",
+                            Format::names().join(", ")
+                        )),
+                    ),
+                    &warnings,
+                ));
             }
         },
     };
@@ -345,33 +353,45 @@ pub fn run(args: VerifyArgs) -> i32 {
     } else {
         args.runners.clone()
     };
-    let planned = match plan(&resolved, &reports, hint, &only) {
+    let planned =
+        plan(&resolved, &reports, hint, &only).map_err(|f| with_warnings(f, &warnings))?;
+    warnings.extend(planned.warnings.iter().cloned());
+    if planned.plan.is_empty() {
+        return Err(Fail {
+            message: format!(
+                "nothing to run in `{}`: no runner detected and no .codeloop/plugins.json",
+                resolved.cwd.display()
+            ),
+            hint: Some(
+                "run `codeloop init` to write a starter plugins.json, or collect existing reports with --report 'GLOB'"
+                    .into(),
+            ),
+            code: exit::NO_RESULTS,
+            warnings,
+        });
+    }
+    let run_dir =
+        create_run_dir(&resolved.artifacts_dir).map_err(|f| with_warnings(f, &warnings))?;
+    Ok(Prepared {
+        resolved,
+        planned,
+        run_dir,
+        warnings,
+    })
+}
+
+pub fn run(args: VerifyArgs) -> i32 {
+    let json = args.common.format == OutputFormat::Json;
+    let prepared = match prepare(&args) {
         Ok(p) => p,
         Err(f) => {
             f.print();
             return f.code;
         }
     };
-    for w in &planned.warnings {
+    for w in &prepared.warnings {
         ui::warn(w);
     }
-    if planned.plan.is_empty() {
-        eprintln!(
-            "error: nothing to run in `{}`: no runner detected and no .codeloop/plugins.json",
-            resolved.cwd.display()
-        );
-        eprintln!(
-            "hint: run `codeloop init` to write a starter plugins.json, or collect existing reports with --report 'GLOB'"
-        );
-        return exit::NO_RESULTS;
-    }
-    let run_dir = match create_run_dir(&resolved.artifacts_dir) {
-        Ok(r) => r,
-        Err(f) => {
-            f.print();
-            return f.code;
-        }
-    };
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -382,16 +402,84 @@ pub fn run(args: VerifyArgs) -> i32 {
             return exit::INFRA;
         }
     };
-    rt.block_on(execute(args, resolved, planned, run_dir, json))
+    rt.block_on(execute(args, prepared, json))
 }
 
-async fn execute(
-    args: VerifyArgs,
-    resolved: Resolved,
-    planned: PlanOut,
-    run_dir: RunDir,
-    json: bool,
-) -> i32 {
+async fn execute(args: VerifyArgs, p: Prepared, json: bool) -> i32 {
+    let mode = if json {
+        Mode::Quiet
+    } else if ui::live() {
+        Mode::Live
+    } else {
+        Mode::Plain
+    };
+    // Ctrl-C / SIGTERM: stop the runners, then write what we have.
+    let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
+    let reason = Arc::new(Mutex::new(None::<String>));
+    {
+        let reason = reason.clone();
+        tokio::spawn(async move {
+            use tokio::signal::unix::{SignalKind, signal};
+            let (Ok(mut int), Ok(mut term)) = (
+                signal(SignalKind::interrupt()),
+                signal(SignalKind::terminate()),
+            ) else {
+                return;
+            };
+            let which = tokio::select! {
+                _ = int.recv() => "SIGINT",
+                _ = term.recv() => "SIGTERM",
+            };
+            if let Ok(mut r) = reason.lock() {
+                *r = Some(format!("received {which}"));
+            }
+            let _ = cancel_tx.send(true);
+            // Keep the sender alive so receivers never see a closed channel.
+            std::future::pending::<()>().await;
+        });
+    }
+    let resolved_cwd = p.resolved.cwd.clone();
+    let out = execute_prepared(&args, p, mode, cancel_rx, reason).await;
+    if json {
+        let o = VerifyOutput {
+            doc: &out.doc,
+            run_dir: out.run_dir.path.to_string_lossy().into_owned(),
+            exit_code: out.code,
+        };
+        match serde_json::to_string_pretty(&o) {
+            Ok(s) => println!("{s}"),
+            Err(e) => eprintln!("error: cannot print JSON: {e}"),
+        }
+    } else {
+        print_human(&out.doc, &out.run_dir, &resolved_cwd);
+    }
+    out.code
+}
+
+/// What [`execute_prepared`] produced.
+pub struct Executed {
+    pub doc: VerifyDoc,
+    pub run_dir: RunDir,
+    /// verify's exit code (0 all passed, 1 a runner failed, 3 nothing collected, 4 infra).
+    pub code: i32,
+}
+
+/// Runs a prepared plan and writes the run directory (verify.json, manifest.json last).
+/// Prints only errors (to stderr). `cancel` turning true stops the runners; `reason` says why
+/// (recorded as a `run.interrupted` event).
+pub async fn execute_prepared(
+    args: &VerifyArgs,
+    p: Prepared,
+    mode: Mode,
+    cancel_rx: tokio::sync::watch::Receiver<bool>,
+    reason: Arc<Mutex<Option<String>>>,
+) -> Executed {
+    let Prepared {
+        resolved,
+        planned,
+        run_dir,
+        ..
+    } = p;
     let started_at = artifact::now_rfc3339();
     let open = |name: &str| JsonlWriter::create(&run_dir.file(name));
     let (events, cases, findings) = match (
@@ -406,7 +494,24 @@ async fn execute(
                 run_dir.path.display()
             );
             eprintln!("hint: make it writable, or pass --artifacts-dir DIR");
-            return exit::INFRA;
+            let now = artifact::now_rfc3339();
+            return Executed {
+                doc: VerifyDoc {
+                    schema_version: SCHEMA_VERSION,
+                    run_id: run_dir.id.clone(),
+                    started_at,
+                    finished_at: now,
+                    status: RunStatus::Failed,
+                    cwd: resolved.cwd.to_string_lossy().into_owned(),
+                    shard: None,
+                    runners: Vec::new(),
+                    totals: Counts::default(),
+                    lint: LintCounts::default(),
+                    slowest: Vec::new(),
+                },
+                run_dir,
+                code: exit::INFRA,
+            };
         }
     };
     let mut ev = Event::new("run.started");
@@ -421,13 +526,6 @@ async fn execute(
         .filter(|j| *j > 0)
         .or((cfg.jobs > 0).then_some(cfg.jobs))
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-    let mode = if json {
-        Mode::Quiet
-    } else if ui::live() {
-        Mode::Live
-    } else {
-        Mode::Plain
-    };
     let rows: Vec<(String, RunnerKind)> = planned
         .plan
         .iter()
@@ -457,33 +555,23 @@ async fn execute(
         slow: Mutex::new(Vec::new()),
     });
 
-    // Ctrl-C / SIGTERM: stop the runners, then write what we have.
-    let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
-    let interrupted = Arc::new(AtomicBool::new(false));
-    {
-        let interrupted = interrupted.clone();
+    // Record the interruption when it happens (not after the runners stop).
+    let watcher = {
         let shared = shared.clone();
+        let mut rx = cancel_rx.clone();
         tokio::spawn(async move {
-            use tokio::signal::unix::{SignalKind, signal};
-            let (Ok(mut int), Ok(mut term)) = (
-                signal(SignalKind::interrupt()),
-                signal(SignalKind::terminate()),
-            ) else {
-                return;
-            };
-            let which = tokio::select! {
-                _ = int.recv() => "SIGINT",
-                _ = term.recv() => "SIGTERM",
-            };
-            interrupted.store(true, Ordering::SeqCst);
-            shared
-                .events
-                .emit(Event::new("run.interrupted").message(format!("received {which}")));
-            let _ = cancel_tx.send(true);
-            // Keep the sender alive so receivers never see a closed channel.
-            std::future::pending::<()>().await;
-        });
-    }
+            if rx.wait_for(|v| *v).await.is_ok() {
+                let why = reason
+                    .lock()
+                    .ok()
+                    .and_then(|r| r.clone())
+                    .unwrap_or_else(|| "cancelled".into());
+                shared
+                    .events
+                    .emit(Event::new("run.interrupted").message(why));
+            }
+        })
+    };
     let ticker = if mode == Mode::Live {
         let shared = shared.clone();
         Some(tokio::spawn(async move {
@@ -495,13 +583,17 @@ async fn execute(
     } else {
         None
     };
-    let finished = run_all(planned.plan, shared.clone(), cancel_rx).await;
+    let finished = run_all(planned.plan, shared.clone(), cancel_rx.clone()).await;
     if let Some(t) = ticker {
         t.abort();
         shared.progress.draw();
     }
-    let was_interrupted = interrupted.load(Ordering::SeqCst);
-
+    let was_interrupted = *cancel_rx.borrow();
+    if !was_interrupted {
+        watcher.abort();
+    } else {
+        let _ = watcher.await;
+    }
     // Close the streamed files before verify.json and the manifest.
     let mut io_errors = Vec::new();
     for w in [&shared.cases, &shared.findings] {
@@ -587,20 +679,7 @@ async fn execute(
         );
         code = exit::INFRA;
     }
-    if json {
-        let out = VerifyOutput {
-            doc: &doc,
-            run_dir: run_dir.path.to_string_lossy().into_owned(),
-            exit_code: code,
-        };
-        match serde_json::to_string_pretty(&out) {
-            Ok(s) => println!("{s}"),
-            Err(e) => eprintln!("error: cannot print JSON: {e}"),
-        }
-    } else {
-        print_human(&doc, &run_dir, &resolved.cwd);
-    }
-    code
+    Executed { doc, run_dir, code }
 }
 
 fn print_human(doc: &VerifyDoc, run_dir: &RunDir, cwd: &Path) {
