@@ -17,14 +17,16 @@ if (!page_path) {
 }
 const fail = (msg) => { console.error(`FAIL: ${msg}`); process.exitCode = 1; throw new Error(msg); };
 
-const browser = await chromium.launch({
+// A fresh profile each time (playwright passes it as --user-data-dir).
+const browser = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), 'codeloop-chromium-')), {
   executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  headless: true,
+  viewport: { width: 1200, height: 900 },
   args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    `--user-data-dir=${mkdtempSync(join(tmpdir(), 'codeloop-chromium-'))}`],
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
 });
 try {
-  const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+  const page = await browser.newPage();
   const network = [];
   await page.route('**/*', (route) => {
     const url = route.request().url();
@@ -69,7 +71,7 @@ try {
   }
   if (network.length) fail(`the page tried the network: ${network.join(', ')}`);
   if (errors.length) fail(`script errors: ${errors.join('; ')}`);
-  await page.screenshot({ path: shot, fullPage: true });
+  await page.screenshot({ path: shot }); // the first screen: verdict, trend, runners, first failures
   console.log(`ok: verdict ${word}, ${total} failures, filters work, no network; screenshot ${shot}`);
 } finally {
   await browser.close();
