@@ -8,7 +8,13 @@
 //!   first, so the floor's RSS is the file size — only its time matters); for JSON Lines
 //!   (`.jsonl`), the same per line; for TAP and other text, reading it line by line;
 //! - `codeloop`: `parsers::parse` with auto-detection into the standard `Collector` (what
-//!   `verify` does, minus writing cases.jsonl).
+//!   `verify` does, minus writing cases.jsonl); the Collector keeps every failed case, so
+//!   its memory grows with the number of failures in the file;
+//! - `counts`: the same parse into a sink that only counts: the parser's own memory.
+//!
+//! With `JSON_BENCH_READER=1` also `reader` (codeloop's JSON reader skipping every element
+//! of the top-level arrays) and `values` (building each element as a `serde_json::Value`).
+//! `--child serde-value FILE` times `serde_json::from_slice::<Value>` on a whole file.
 //!
 //! ```text
 //! scripts/gen-big-json.sh pytest /tmp/big-pytest.json     # ~200 MB; also: jest, go, tap
@@ -45,7 +51,12 @@ fn main() {
     };
     let mb = bytes as f64 / 1e6;
     println!("file: {path} ({mb:.1} MB), {runs} runs each, medians:");
-    let mut results: Vec<(&str, Vec<f64>, Vec<f64>, String)> = ["floor", "codeloop"]
+    let modes: &[&str] = if std::env::var_os("JSON_BENCH_READER").is_some() {
+        &["floor", "codeloop", "counts", "reader", "values"]
+    } else {
+        &["floor", "codeloop", "counts"]
+    };
+    let mut results: Vec<(&str, Vec<f64>, Vec<f64>, String)> = modes
         .iter()
         .map(|w| (*w, Vec::new(), Vec::new(), String::new()))
         .collect();
@@ -102,6 +113,62 @@ fn run_child(what: &str, path: &str) -> (f64, f64, String) {
 fn child(what: &str, path: &str) {
     let summary = match what {
         "floor" => floor(path),
+        "serde-value" => {
+            let bytes = std::fs::read(path).expect("read");
+            let v: serde_json::Value = serde_json::from_slice(&bytes).expect("json");
+            format!(
+                "serde_json Value: {} top-level keys",
+                v.as_object().map_or(0, |o| o.len())
+            )
+        }
+        "counts" => {
+            // The parser alone: a sink that only counts, so RSS is the parser's own memory
+            // (the standard Collector also keeps every failed case, by design).
+            struct Count(u64, u64);
+            impl parsers::Sink for Count {
+                fn case(&mut self, c: codeloop::model::Case) {
+                    self.0 += 1;
+                    if c.status.is_bad() {
+                        self.1 += 1;
+                    }
+                }
+                fn finding(&mut self, _: codeloop::model::Finding) {}
+                fn suite_error(&mut self, _: codeloop::model::SuiteError) {}
+                fn warning(&mut self, _: Option<codeloop::model::Position>, _: String) {}
+            }
+            let f = File::open(path).expect("open");
+            let mut c = Count(0, 0);
+            let r = parsers::parse(f, path, None, &ParseOptions::default(), &mut c);
+            format!(
+                "parser only (counting sink): tests={} bad={} ok={}",
+                c.0,
+                c.1,
+                r.is_ok()
+            )
+        }
+        "reader" | "values" => {
+            // codeloop's JSON reader alone: skip (or build) every top-level value.
+            let mut f = BufReader::with_capacity(256 * 1024, File::open(path).expect("open"));
+            let mut jr = codeloop::parsers::json::JsonReader::new(&mut f);
+            let mut n = 0u64;
+            jr.enter_object().expect("object");
+            while let Some(_k) = jr.next_key().expect("key") {
+                if jr.peek_token().expect("token") == Some(b'[') {
+                    jr.enter_array().expect("array");
+                    while jr.next_item().expect("item") {
+                        if what == "values" {
+                            jr.read_value().expect("value");
+                        } else {
+                            jr.skip_value().expect("value");
+                        }
+                        n += 1;
+                    }
+                } else {
+                    jr.skip_value().expect("value");
+                }
+            }
+            format!("{what}: {n} array elements")
+        }
         _ => {
             let f = File::open(path).expect("open");
             let mut c = Collector::default();

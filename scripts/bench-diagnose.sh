@@ -53,6 +53,6 @@ json.dump({"schema_version": 1, "run_id": os.path.basename(run), "tool": "codelo
 PY
 echo "run: $TESTS tests, $FAILS failing, $(du -sh "$RUN/cases.jsonl" | cut -f1) cases.jsonl"
 for cmd in diagnose gate-check; do
-  /usr/bin/time -f "$cmd: %e s wall, %M KiB peak RSS" "$BIN" "$cmd" --cwd "$WORK" --run "$RUN" >/dev/null || true
+  /usr/bin/time -f "$cmd: %e s wall, %U s user, %S s sys, %M KiB peak RSS" "$BIN" "$cmd" --cwd "$WORK" --run "$RUN" >/dev/null || true
 done
 python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print('problems kept', len(d['problems']), 'truncated', d['truncated'], 'tasks', len(d['tasks']))" "$RUN/diagnose.json"

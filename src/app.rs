@@ -10,6 +10,8 @@ pub fn run(cli: Cli) -> i32 {
         Command::History(a) => commands::history::run(a),
         Command::Init(a) => commands::init::run(a),
         Command::Doctor(a) => commands::doctor::run(a),
+        Command::Action(a) => commands::action::run(a),
+        Command::Publish(a) => commands::publish::run(a),
         Command::Diagnose(a) => commands::diagnose::run(a),
         Command::GateCheck(a) => commands::gate_check::run(a),
         Command::Ci(a) => commands::ci::run(a),

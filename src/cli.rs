@@ -34,6 +34,11 @@ pub enum Command {
     Init(InitArgs),
     /// Check the setup: detected runners, tools on PATH, where runs go, what is wrong.
     Doctor(DoctorArgs),
+    /// The GitHub Action entrypoint: reads INPUT_* and GITHUB_*, runs verify → diagnose →
+    /// gate-check → report → publish, writes outputs and the job summary.
+    Action(ActionArgs),
+    /// Publish a finished run directory (sticky PR comment, check run, job summary).
+    Publish(PublishArgs),
     /// Explain a run's failures: categories, file:line, evidence, repair tasks; writes
     /// diagnose.json, report/codeloop.sarif and report/gl-code-quality.json.
     Diagnose(DiagnoseArgs),
@@ -133,6 +138,40 @@ pub struct InitArgs {
 pub struct DoctorArgs {
     #[command(flatten)]
     pub common: Common,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct ActionArgs {
+    /// Render everything and post nothing (same as the `dry-run` input or ACT=true).
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct PublishArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Run directory to publish (e.g. downloaded from another job's artifact), or a run id.
+    #[arg(long, value_name = "RUN_DIR")]
+    pub from: Option<String>,
+    /// Where to publish: auto (detect from the CI environment), github, none (print only).
+    #[arg(long, value_name = "FORGE", default_value = "auto")]
+    pub forge: String,
+    /// Pull request number (default: from the event payload). The fork recipe passes it.
+    #[arg(long, value_name = "N")]
+    pub pr: Option<u64>,
+    /// Commit for the check run (default: the PR head from the event payload).
+    #[arg(long, value_name = "SHA")]
+    pub sha: Option<String>,
+    /// When to comment: always, on-failure, off.
+    #[arg(long, value_name = "MODE")]
+    pub comment: Option<String>,
+    /// Also create a check run on the head commit.
+    #[arg(long)]
+    pub check_run: bool,
+    /// Print what would be posted; post nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Args, Debug, Clone, Default)]

@@ -14,6 +14,7 @@ pub mod gate;
 pub mod mcp;
 pub mod model;
 pub mod parsers;
+pub mod publish;
 pub mod report;
 pub mod runners;
 pub mod settings;

@@ -112,6 +112,32 @@ impl Events {
     pub fn create(path: &Path) -> std::io::Result<Events> {
         Ok(Events(Mutex::new(JsonlWriter::create(path)?)))
     }
+
+    /// Opens an existing events.jsonl for appending (later stages: diagnose, gate, publish).
+    pub fn append(path: &Path) -> std::io::Result<Events> {
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        Ok(Events(Mutex::new(JsonlWriter {
+            out: Some(BufWriter::new(f)),
+            path: path.to_path_buf(),
+            error: None,
+            lines: 0,
+        })))
+    }
+
+    /// `stage.started` / `stage.finished` for `stage`.
+    pub fn stage(&self, stage: &str, finished: bool, message: Option<String>) {
+        let mut e = Event::new(if finished {
+            "stage.finished"
+        } else {
+            "stage.started"
+        });
+        e.stage = Some(stage.to_string());
+        e.message = message;
+        self.emit(e);
+    }
     pub fn emit(&self, e: Event) {
         if let Ok(mut w) = self.0.lock() {
             w.write(&e);

@@ -6,7 +6,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use walkdir::WalkDir;
 
-use super::{ArtifactError, MANIFEST, RunDir, sha256_file, write_json};
+use super::{ArtifactError, MANIFEST, RunDir, sha256_file, write_json_with};
 use crate::model::{RunStatus, SCHEMA_VERSION, Shard};
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -63,6 +63,19 @@ impl Manifest {
         shard: Option<Shard>,
         context: Context,
     ) -> Result<Manifest, ArtifactError> {
+        Manifest::write_with(run, started_at, finished_at, status, shard, context, true)
+    }
+
+    /// [`Manifest::write`] with the fsync optional (see [`super::write_atomic_with`]).
+    pub fn write_with(
+        run: &RunDir,
+        started_at: String,
+        finished_at: String,
+        status: RunStatus,
+        shard: Option<Shard>,
+        context: Context,
+        sync: bool,
+    ) -> Result<Manifest, ArtifactError> {
         let files = list_files(&run.path)?;
         let m = Manifest {
             schema_version: SCHEMA_VERSION,
@@ -76,7 +89,7 @@ impl Manifest {
             context,
             files,
         };
-        write_json(&run.file(MANIFEST), &m)?;
+        write_json_with(&run.file(MANIFEST), &m, sync)?;
         Ok(m)
     }
 }

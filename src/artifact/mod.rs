@@ -54,6 +54,14 @@ pub enum ArtifactError {
 /// Writes `bytes` to `path` atomically: a temp file in the same directory, fsync, rename.
 /// A killed process leaves either the old file or the new one, never half of one.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ArtifactError> {
+    write_atomic_with(path, bytes, true)
+}
+
+/// [`write_atomic`] with the fsync optional. Without it the write is still atomic for a
+/// killed process (rename is atomic); only an OS crash could lose it. `verify` skips the fsync
+/// by default (`verify.fsync` in config.json turns it on): it dominated its overhead on busy
+/// CI disks, and a run directory is evidence for one job, not a database.
+pub fn write_atomic_with(path: &Path, bytes: &[u8], sync: bool) -> Result<(), ArtifactError> {
     let err = |source| ArtifactError::Write {
         path: path.to_path_buf(),
         source,
@@ -64,7 +72,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ArtifactError> {
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     let mut f = File::create(&tmp).map_err(err)?;
     f.write_all(bytes).map_err(err)?;
-    f.sync_all().map_err(err)?;
+    if sync {
+        f.sync_all().map_err(err)?;
+    }
     drop(f);
     fs::rename(&tmp, path).map_err(|e| {
         let _ = fs::remove_file(&tmp);
@@ -74,12 +84,21 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ArtifactError> {
 
 /// Serializes `doc` as pretty JSON and writes it atomically.
 pub fn write_json<T: Serialize>(path: &Path, doc: &T) -> Result<(), ArtifactError> {
+    write_json_with(path, doc, true)
+}
+
+/// [`write_json`] with the fsync optional (see [`write_atomic_with`]).
+pub fn write_json_with<T: Serialize>(
+    path: &Path,
+    doc: &T,
+    sync: bool,
+) -> Result<(), ArtifactError> {
     let mut bytes = serde_json::to_vec_pretty(doc).map_err(|e| ArtifactError::Invalid {
         path: path.to_path_buf(),
         message: e.to_string(),
     })?;
     bytes.push(b'\n');
-    write_atomic(path, &bytes)
+    write_atomic_with(path, &bytes, sync)
 }
 
 /// Reads a JSON document, refusing a newer `schema_version`.

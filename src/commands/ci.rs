@@ -30,17 +30,21 @@ pub fn run(args: CiArgs) -> i32 {
             return code;
         }
     };
-    let artifacts = artifacts_dir(&common, &cfg);
     // Stage 1: verify. It exits 1 when a runner failed; that is the gate's business.
-    let before = artifact::list_runs(&artifacts).last().map(|r| r.id.clone());
-    let code = crate::commands::verify::run(args.verify.clone());
+    let (code, created) = crate::commands::verify::run_with_dir(args.verify.clone());
     if code != exit::OK && code != exit::GATE_FAILED {
         ui::warn("verify did not complete; nothing to diagnose");
         return code;
     }
-    let run = match artifact::resolve(&artifacts, None) {
-        Ok(r) if Some(&r.id) != before.as_ref() => r,
-        Ok(_) | Err(_) => {
+    // Continue on the run this invocation created (not "latest", which a concurrent `ci`
+    // sharing the artifacts directory could have replaced).
+    let run = match created.map(|r| artifact::RunDir::open(&r.path)) {
+        Some(Ok(r)) => r,
+        Some(Err(e)) => {
+            ui::error(&e, None);
+            return exit::INFRA;
+        }
+        None => {
             ui::warn("verify wrote no new complete run");
             return exit::INFRA;
         }

@@ -147,8 +147,17 @@ pub fn diagnose_run(
     if let Ok(abs) = std::fs::canonicalize(workspace) {
         roots.push(abs.to_string_lossy().into_owned());
     }
+    let ws = if Path::new(&verify.cwd).is_dir() {
+        PathBuf::from(&verify.cwd)
+    } else {
+        workspace.to_path_buf()
+    };
+    // The workspace's files: for paths printed on another machine or in a container, and
+    // for completing path suffixes below. Bounded walk; skipped dirs see SKIP_DIRS.
+    let index = index_workspace(&ws);
     let opts = Options {
         roots,
+        workspace_files: Some(std::sync::Arc::new(index.iter().cloned().collect())),
         ..Options::default()
     };
     // Stream the cases: each failing one becomes a problem at once, so memory holds problems
@@ -156,7 +165,8 @@ pub fn diagnose_run(
     let mut failing = BTreeSet::new();
     let mut tests = want_test_hashes.then(HashSet::new);
     let mut d = Diagnoser::new(&verify, &findings, &logs, &opts);
-    run.cases(|c: Case| {
+    let need_all = tests.is_some();
+    stream_cases(&run.file(artifact::CASES), need_all, |c: Case| {
         if let Some(t) = tests.as_mut() {
             t.insert(crate::gate::key_hash(&c.key()));
         }
@@ -166,12 +176,7 @@ pub fn diagnose_run(
         d.add_case(&c);
     })?;
     let mut doc = d.finish();
-    let ws = if Path::new(&verify.cwd).is_dir() {
-        PathBuf::from(&verify.cwd)
-    } else {
-        workspace.to_path_buf()
-    };
-    check_locations(&mut doc, &ws);
+    check_locations_with(&mut doc, &ws, Some(index));
     Ok(Loaded {
         run,
         verify,
@@ -179,6 +184,64 @@ pub fn diagnose_run(
         failing,
         tests,
     })
+}
+
+/// Streams cases.jsonl. Unless `all`, lines of passing or skipped, non-flaky cases are
+/// recognised by their compact-JSON text and not deserialized at all (they are nearly every
+/// line of a big run, and diagnose needs none of them). Malformed lines are skipped, like
+/// [`artifact::read_jsonl`] does.
+pub fn stream_cases(
+    path: &Path,
+    all: bool,
+    mut each: impl FnMut(Case),
+) -> Result<u64, ArtifactError> {
+    use std::io::BufRead;
+    let f = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(source) => {
+            return Err(ArtifactError::Read {
+                path: path.to_path_buf(),
+                source,
+            });
+        }
+    };
+    let mut reader = std::io::BufReader::with_capacity(256 * 1024, f);
+    let mut buf = Vec::new();
+    let mut bad = 0;
+    loop {
+        buf.clear();
+        let n = reader
+            .read_until(b'\n', &mut buf)
+            .map_err(|source| ArtifactError::Read {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        if n == 0 {
+            break;
+        }
+        if !all && skippable(&buf) {
+            continue;
+        }
+        if buf.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        match serde_json::from_slice::<Case>(&buf) {
+            Ok(c) => each(c),
+            Err(_) => bad += 1,
+        }
+    }
+    Ok(bad)
+}
+
+/// A passing or skipped case that is not flaky, told from its compact JSON line. Inside a
+/// JSON string every `"` is escaped, so these byte sequences can only be the fields.
+fn skippable(line: &[u8]) -> bool {
+    let Ok(s) = std::str::from_utf8(line) else {
+        return false;
+    };
+    (s.contains(r#""status":"passed""#) || s.contains(r#""status":"skipped""#))
+        && !s.contains(r#""flaky":true"#)
 }
 
 fn read_tail(path: &Path, n: u64) -> Option<String> {
@@ -193,7 +256,12 @@ fn read_tail(path: &Path, n: u64) -> Option<String> {
 /// Marks each location as existing or not; a location whose path is only a suffix of a
 /// workspace file (and names exactly one) is completed.
 pub fn check_locations(doc: &mut DiagnoseDoc, workspace: &Path) {
-    let mut index: Option<Vec<String>> = None;
+    check_locations_with(doc, workspace, None)
+}
+
+/// [`check_locations`] with an already listed workspace (listed on first need otherwise).
+pub fn check_locations_with(doc: &mut DiagnoseDoc, workspace: &Path, listed: Option<Vec<String>>) {
+    let mut index: Option<Vec<String>> = listed;
     let mut fix = |loc: &mut Location, hint: Option<&str>| {
         if workspace.join(&loc.file).is_file() {
             loc.exists = Some(true);
@@ -382,5 +450,37 @@ pub fn run(args: DiagnoseArgs) -> i32 {
             ui::error(&e, hint);
             code
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Status;
+
+    #[test]
+    fn streaming_skips_only_passing_lines() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("cases.jsonl");
+        let mut hostile = Case::new(r#"x "status":"passed" y"#, Status::Failed);
+        hostile.runner = "r".into();
+        let mut flaky = Case::new("f", Status::Passed);
+        flaky.flaky = true;
+        let lines = [
+            serde_json::to_string(&Case::new("ok", Status::Passed)).unwrap(),
+            serde_json::to_string(&Case::new("skip", Status::Skipped)).unwrap(),
+            serde_json::to_string(&hostile).unwrap(),
+            serde_json::to_string(&flaky).unwrap(),
+            "{not json".to_string(),
+            String::new(),
+        ];
+        std::fs::write(&p, lines.join("\n")).unwrap();
+        let mut got = Vec::new();
+        let bad = stream_cases(&p, false, |c| got.push(c.name)).unwrap();
+        assert_eq!(got, [r#"x "status":"passed" y"#, "f"]);
+        assert_eq!(bad, 1);
+        let mut all = 0;
+        stream_cases(&p, true, |_| all += 1).unwrap();
+        assert_eq!(all, 4);
     }
 }

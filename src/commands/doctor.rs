@@ -106,7 +106,13 @@ pub fn check(common: &Common) -> (DoctorReport, i32) {
     let cfg: PathBuf = common
         .config
         .clone()
-        .map(|p| if p.is_absolute() { p } else { r.cwd.join(p) })
+        .map(|p| {
+            if p.is_absolute() {
+                p
+            } else {
+                std::env::current_dir().map(|d| d.join(&p)).unwrap_or(p)
+            }
+        })
         .unwrap_or_else(|| r.cwd.join(settings::CONFIG_PATH));
     rep.config_file = cfg.to_string_lossy().into_owned();
     rep.config_found = cfg.is_file();

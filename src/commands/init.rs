@@ -28,7 +28,8 @@ pub fn starter_config() -> Value {
             "jobs": d.verify.jobs,
             "reports": d.verify.reports,
             "runners": d.verify.runners,
-            "builtin_runners": d.verify.builtin_runners
+            "builtin_runners": d.verify.builtin_runners,
+            "fsync": d.verify.fsync
         },
         "gate": {
             "_comment": "The gate fails with more than max_failures failing tests, below min_score, or when nothing ran (fail_on_empty).",
@@ -105,7 +106,7 @@ with the closest valid key.\n\n\
 - `plugins.json`: runners (`id`, `kind`: build|test|lint, `detect_file`, `command`,\n\
   `result_file` (a path, glob or list), `result_format` (a parser name or `auto`),\n\
   `timeout_sec`). A plugin runner replaces the built-in runner with the same id.\n\n\
-Runs are written to `runs/<run_id>/` (ignored by git: add `.codeloop/runs/` to .gitignore).\n\
+Runs are written to `runs/<run_id>/` (`.gitignore` here keeps them out of git).\n\
 `codeloop doctor` checks this setup; `codeloop verify` runs it.\n";
 
 pub fn run(args: InitArgs) -> i32 {
@@ -121,6 +122,10 @@ pub fn run(args: InitArgs) -> i32 {
         ("config.json", pretty(&starter_config())),
         ("plugins.json", pretty(&starter_plugins(&r.cwd))),
         ("README.md", README.to_string()),
+        (
+            ".gitignore",
+            "# codeloop run directories (artifacts, not sources)\nruns/\n".to_string(),
+        ),
     ];
     let mut written = Vec::new();
     if args.mcp {

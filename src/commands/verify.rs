@@ -29,6 +29,10 @@ use crate::runners::{RunnerDef, collect::normalize, detect, merge, plugins, sele
 use crate::settings::{self, Config};
 use crate::ui;
 
+/// Upper bounds for numbers from config/env/flags (a typo like 1e18 must not overflow).
+pub const MAX_JOBS: usize = 256;
+pub const MAX_GRACE_SEC: u64 = 3600;
+
 /// The id of the runner `--report` creates.
 pub const REPORTS_RUNNER: &str = "reports";
 
@@ -97,16 +101,21 @@ pub fn resolve_settings(common: &crate::cli::Common) -> Result<Resolved, Fail> {
             Some("pass a directory with --cwd".into()),
         ));
     }
+    // Paths given on the command line (or env) are relative to where codeloop was started,
+    // like every other CLI; paths inside config.json are relative to the project.
+    let here = |p: &PathBuf| -> PathBuf {
+        if p.is_absolute() {
+            p.clone()
+        } else {
+            std::env::current_dir()
+                .map(|d| d.join(p))
+                .unwrap_or_else(|_| p.clone())
+        }
+    };
     let cfg_path = common
         .config
         .as_ref()
-        .map(|p| {
-            if p.is_absolute() {
-                p.clone()
-            } else {
-                cwd.join(p)
-            }
-        })
+        .map(here)
         .unwrap_or_else(|| cwd.join(settings::CONFIG_PATH));
     if common.config.is_some() && !cfg_path.is_file() {
         return Err(Fail::usage(
@@ -119,12 +128,12 @@ pub fn resolve_settings(common: &crate::cli::Common) -> Result<Resolved, Fail> {
     config
         .apply_env(|k| std::env::var(k).ok())
         .map_err(|e| Fail::usage(e.to_string(), e.hint()))?;
-    let artifacts_dir = common
-        .artifacts_dir
-        .clone()
-        .or_else(|| config.verify.artifacts_dir.clone().map(PathBuf::from))
-        .map(|p| if p.is_absolute() { p } else { cwd.join(p) })
-        .unwrap_or_else(|| cwd.join(settings::ARTIFACTS_DIR));
+    let artifacts_dir = match (&common.artifacts_dir, &config.verify.artifacts_dir) {
+        (Some(p), _) => here(p),
+        (None, Some(p)) if Path::new(p).is_absolute() => PathBuf::from(p),
+        (None, Some(p)) => cwd.join(p),
+        (None, None) => cwd.join(settings::ARTIFACTS_DIR),
+    };
     Ok(Resolved {
         cwd,
         config,
@@ -305,6 +314,18 @@ pub fn update_latest(artifacts_dir: &Path, id: &str) {
     }
 }
 
+pub fn run(args: VerifyArgs) -> i32 {
+    run_with_dir(args).0
+}
+
+/// Like [`run`], and also returns the run directory this invocation created (when it got
+/// that far), so that `ci` continues on its own run and never on a concurrent one.
+pub fn run_with_dir(args: VerifyArgs) -> (i32, Option<RunDir>) {
+    let mut created = None;
+    let code = run_inner(args, &mut created);
+    (code, created)
+}
+
 /// Settings, plan and a fresh run directory: everything before the runners start.
 pub struct Prepared {
     pub resolved: Resolved,
@@ -380,7 +401,7 @@ pub fn prepare(args: &VerifyArgs) -> Result<Prepared, Fail> {
     })
 }
 
-pub fn run(args: VerifyArgs) -> i32 {
+fn run_inner(args: VerifyArgs, created: &mut Option<RunDir>) -> i32 {
     let json = args.common.format == OutputFormat::Json;
     let prepared = match prepare(&args) {
         Ok(p) => p,
@@ -402,6 +423,7 @@ pub fn run(args: VerifyArgs) -> i32 {
             return exit::INFRA;
         }
     };
+    *created = Some(prepared.run_dir.clone());
     rt.block_on(execute(args, prepared, json))
 }
 
@@ -413,17 +435,19 @@ async fn execute(args: VerifyArgs, p: Prepared, json: bool) -> i32 {
     } else {
         Mode::Plain
     };
-    // Ctrl-C / SIGTERM: stop the runners, then write what we have.
+    // Ctrl-C / SIGTERM: stop the runners, then write what we have. Registered before any
+    // runner starts, so no signal can slip past the handler.
     let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
     let reason = Arc::new(Mutex::new(None::<String>));
     {
+        use tokio::signal::unix::{SignalKind, signal};
         let reason = reason.clone();
+        let streams = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        );
         tokio::spawn(async move {
-            use tokio::signal::unix::{SignalKind, signal};
-            let (Ok(mut int), Ok(mut term)) = (
-                signal(SignalKind::interrupt()),
-                signal(SignalKind::terminate()),
-            ) else {
+            let (Ok(mut int), Ok(mut term)) = streams else {
                 return;
             };
             let which = tokio::select! {
@@ -465,8 +489,8 @@ pub struct Executed {
 }
 
 /// Runs a prepared plan and writes the run directory (verify.json, manifest.json last).
-/// Prints only errors (to stderr). `cancel` turning true stops the runners; `reason` says why
-/// (recorded as a `run.interrupted` event).
+/// Prints only errors (to stderr). `cancel_rx` turning true stops the runners; `reason` says
+/// why (recorded as a `run.interrupted` event when it happens).
 pub async fn execute_prepared(
     args: &VerifyArgs,
     p: Prepared,
@@ -525,7 +549,8 @@ pub async fn execute_prepared(
         .jobs
         .filter(|j| *j > 0)
         .or((cfg.jobs > 0).then_some(cfg.jobs))
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+        .min(MAX_JOBS);
     let rows: Vec<(String, RunnerKind)> = planned
         .plan
         .iter()
@@ -542,7 +567,7 @@ pub async fn execute_prepared(
         jobs,
         timeout_override: args.timeout.filter(|t| *t > 0),
         timeout_default: cfg.timeout_sec.max(1),
-        grace: Duration::from_secs(cfg.grace_sec),
+        grace: Duration::from_secs(cfg.grace_sec.min(MAX_GRACE_SEC)),
         opts: ParseOptions {
             max_text_bytes: cfg.max_text_bytes.max(256),
         },
@@ -583,17 +608,36 @@ pub async fn execute_prepared(
     } else {
         None
     };
+    shared.events.stage(
+        if planned.collect_mode {
+            "collect"
+        } else {
+            "run"
+        },
+        false,
+        Some(format!("{} runner(s), up to {jobs} at a time", rows.len())),
+    );
     let finished = run_all(planned.plan, shared.clone(), cancel_rx.clone()).await;
+    shared.events.stage(
+        if planned.collect_mode {
+            "collect"
+        } else {
+            "run"
+        },
+        true,
+        None,
+    );
     if let Some(t) = ticker {
         t.abort();
         shared.progress.draw();
     }
     let was_interrupted = *cancel_rx.borrow();
-    if !was_interrupted {
-        watcher.abort();
-    } else {
+    if was_interrupted {
         let _ = watcher.await;
+    } else {
+        watcher.abort();
     }
+
     // Close the streamed files before verify.json and the manifest.
     let mut io_errors = Vec::new();
     for w in [&shared.cases, &shared.findings] {
@@ -635,7 +679,8 @@ pub async fn execute_prepared(
         lint,
         slowest: finished.slowest,
     };
-    if let Err(e) = artifact::write_json(&run_dir.file(artifact::VERIFY), &doc) {
+    let sync = resolved.config.verify.fsync;
+    if let Err(e) = artifact::write_json_with(&run_dir.file(artifact::VERIFY), &doc, sync) {
         io_errors.push(e.to_string());
     }
     let mut code = if was_interrupted {
@@ -658,13 +703,14 @@ pub async fn execute_prepared(
         io_errors.push(e);
     }
     // manifest.json LAST: its presence marks the run complete.
-    match Manifest::write(
+    match Manifest::write_with(
         &run_dir,
         started_at,
         finished_at,
         status,
         None,
         context_from_env(),
+        sync,
     ) {
         Ok(_) => update_latest(&resolved.artifacts_dir, &run_dir.id),
         Err(e) => io_errors.push(e.to_string()),

@@ -7,7 +7,8 @@
 //! that maps into the workspace wins. A trace in an unknown shape yields no location: a
 //! missing location is better than a wrong one.
 
-use std::sync::LazyLock;
+use std::collections::HashSet;
+use std::sync::{Arc, LazyLock};
 
 use regex::Regex;
 
@@ -35,9 +36,20 @@ pub struct PathContext {
     /// Directory the runner ran in, relative to the workspace (`python`, or empty): relative
     /// paths in its traces are relative to it.
     pub base: String,
+    /// The workspace's files (repo-relative), when the caller listed them: an absolute path
+    /// from another machine or container (`/app/src/x.py`, `C:\\build\\src\\X.cs`) is
+    /// then mapped to the one workspace file whose path is its longest suffix (two
+    /// components at least).
+    pub files: Option<Arc<HashSet<String>>>,
 }
 
 impl PathContext {
+    /// The same context, with the workspace's file list.
+    pub fn with_files(mut self, files: Option<Arc<HashSet<String>>>) -> Self {
+        self.files = files;
+        self
+    }
+
     pub fn new(roots: impl IntoIterator<Item = String>, base: &str) -> Self {
         let roots = roots
             .into_iter()
@@ -49,6 +61,7 @@ impl PathContext {
         PathContext {
             roots,
             base: if base == "." { String::new() } else { base },
+            files: None,
         }
     }
 }
@@ -140,10 +153,10 @@ pub fn normalize_path(raw: &str, ctx: &PathContext) -> Option<String> {
         }
         match found {
             Some(r) => r,
-            None => {
-                let m = CI_PREFIX.find(&p)?;
-                p[m.end()..].to_string()
-            }
+            None => match CI_PREFIX.find(&p) {
+                Some(m) => p[m.end()..].to_string(),
+                None => return foreign_suffix(&p, ctx.files.as_deref()?),
+            },
         }
     } else {
         let r = p.trim_start_matches("./");
@@ -156,6 +169,15 @@ pub fn normalize_path(raw: &str, ctx: &PathContext) -> Option<String> {
         }
     };
     clean_relative(&rel)
+}
+
+/// The workspace file named by the longest suffix (at least `dir/file`) of a foreign
+/// absolute path; `None` when no suffix names a workspace file.
+fn foreign_suffix(abs: &str, files: &HashSet<String>) -> Option<String> {
+    let parts: Vec<&str> = abs.split('/').filter(|s| !s.is_empty()).collect();
+    (1..parts.len().saturating_sub(1))
+        .map(|i| parts[i..].join("/"))
+        .find(|suffix| files.contains(suffix))
 }
 
 /// Resolves `.` and `..` segments; `None` when the path climbs out of the workspace.
@@ -484,6 +506,35 @@ mod tests {
             normalize_path("tests/t.py", &sub).as_deref(),
             Some("python/tests/t.py")
         );
+    }
+
+    #[test]
+    fn foreign_absolute_paths_map_to_a_workspace_file_by_suffix() {
+        let files: HashSet<String> = [
+            "Pickles.TestHarness/Pickles.TestHarness.NUnit/Steps.cs",
+            "src/app/models.py",
+            "models.py",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let c = ctx().with_files(Some(Arc::new(files)));
+        // peers/publish-unit-test-result-action nunit/mstest/pickles.xml
+        let t = "at Pickles.TestHarness.xUnit.Steps.ThenTheResultShouldBePass(Int32 result) in C:\\dev\\pickles-results-harness\\Pickles.TestHarness\\Pickles.TestHarness.NUnit\\Steps.cs:line 26";
+        assert_eq!(
+            user_frame(t, &c, None).unwrap().to_string(),
+            "Pickles.TestHarness/Pickles.TestHarness.NUnit/Steps.cs:26"
+        );
+        // Tests that ran in a container under /app.
+        assert_eq!(
+            normalize_path("/app/src/app/models.py", &c).as_deref(),
+            Some("src/app/models.py")
+        );
+        // A bare file name is not enough evidence; an unknown file stays unknown.
+        assert_eq!(normalize_path("/srv/models.py", &c), None);
+        assert_eq!(normalize_path("/app/src/other.py", &c), None);
+        // Without the list nothing is guessed.
+        assert_eq!(normalize_path("/app/src/app/models.py", &ctx()), None);
     }
 
     #[test]

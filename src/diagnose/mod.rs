@@ -34,6 +34,9 @@ pub struct Options {
     pub context_lines: usize,
     /// Extra workspace roots (`GITHUB_WORKSPACE`, `CI_PROJECT_DIR`) besides verify's cwd.
     pub roots: Vec<String>,
+    /// The workspace's files, repo-relative (listed by the command layer), for paths printed
+    /// on another machine or in a container.
+    pub workspace_files: Option<std::sync::Arc<std::collections::HashSet<String>>>,
 }
 
 impl Default for Options {
@@ -43,6 +46,7 @@ impl Default for Options {
             evidence_bytes: 2000,
             context_lines: 3,
             roots: Vec::new(),
+            workspace_files: None,
         }
     }
 }
@@ -163,7 +167,7 @@ impl<'a> Diagnoser<'a> {
             .unwrap_or_default();
         let mut roots = vec![v.cwd.clone()];
         roots.extend(self.opts.roots.iter().cloned());
-        let ctx = PathContext::new(roots, &base);
+        let ctx = PathContext::new(roots, &base).with_files(self.opts.workspace_files.clone());
         self.contexts.insert(runner.to_string(), ctx.clone());
         ctx
     }
@@ -424,7 +428,13 @@ fn suite_problem(r: &RunnerResult, se: &SuiteError, ctx: &PathContext, opts: &Op
         runner: r.id.clone(),
         test: None,
         title: one_line(
-            &format!("{} {what}: {}", se.suite, first_line(&se.message)),
+            &format!(
+                "{} {what}: {}",
+                normalize_path(&se.suite, ctx)
+                    .filter(|_| se.suite.contains('/'))
+                    .unwrap_or_else(|| se.suite.clone()),
+                first_line(&se.message)
+            ),
             200,
         ),
         location,
@@ -516,6 +526,25 @@ fn case_problem(c: &Case, r: Option<&RunnerResult>, ctx: &PathContext, opts: &Op
         Category::TestError => "errored",
         _ => "failed",
     };
+    // Rust: the first line is `thread 'x' panicked at file:line:col:`; the assertion is the
+    // next line.
+    let rust_msg;
+    let message = if message.starts_with("thread '") && message.contains("panicked at") {
+        let mut after_panic = false;
+        rust_msg = text
+            .lines()
+            .map(str::trim)
+            .find(|l| {
+                let found = after_panic && !l.is_empty() && !l.contains("panicked at");
+                after_panic = l.contains("panicked at") || (after_panic && l.is_empty());
+                found
+            })
+            .unwrap_or(message)
+            .to_string();
+        rust_msg.as_str()
+    } else {
+        message
+    };
     let display = display_name(c);
     let title = if message.is_empty() || category == Category::Flaky {
         format!("{display} {verb}")
@@ -575,7 +604,8 @@ fn locate(
             (Some(Location { file, ..loc }), Some(at))
         }
         // No frame in the report's own file: that file still names the test's source.
-        (Some(own), _) => (Some(own_location(own, own_line)), None),
+        // (The evidence still shows the lines around the innermost user frame.)
+        (Some(own), frame) => (Some(own_location(own, own_line)), frame.map(|(_, at)| at)),
         (_, Some((loc, at))) => (Some(loc), Some(at)),
         (None, None) => (None, None),
     }
@@ -667,6 +697,33 @@ pub fn priority(c: Category) -> u8 {
     }
 }
 
+/// The root-cause key of a problem: category group and `file:line`, or the message; lint by
+/// tool, rule and file.
+fn task_key(p: &Problem) -> String {
+    let group = match p.category {
+        Category::TestFailure | Category::TestError => "test",
+        c => c.as_str(),
+    };
+    match (&p.category, &p.location) {
+        (Category::Lint, loc) => {
+            let rule = p.title.split(':').next().unwrap_or("");
+            format!(
+                "lint|{}|{rule}|{}",
+                p.runner,
+                loc.as_ref().map(|l| l.file.as_str()).unwrap_or("")
+            )
+        }
+        (_, Some(loc)) if loc.line.is_some() => {
+            format!("{group}|{}:{}", loc.file, loc.line.unwrap_or(0))
+        }
+        _ if p.test.is_some() => {
+            let msg = p.title.split_once(": ").map(|(_, m)| m).unwrap_or(&p.title);
+            format!("{group}|{}|msg|{msg}", p.runner)
+        }
+        _ => format!("{group}|{}|{}", p.runner, p.id),
+    }
+}
+
 /// Folds problems into repair tasks, one per root cause: the same category group and the
 /// same location (40 tests failing on one line are one task), or — without a line — the same
 /// message. Lint folds by tool, rule and file.
@@ -674,31 +731,47 @@ pub fn fold_tasks(problems: &[Problem]) -> Vec<RepairTask> {
     let mut order: Vec<String> = Vec::new();
     let mut by_key: HashMap<String, RepairTask> = HashMap::new();
     let mut first_index: HashMap<String, usize> = HashMap::new();
+    let mut keys: Vec<String> = problems.iter().map(task_key).collect();
+    // A parent test that failed only because a subtest did (Go `TestX` over `TestX/case`,
+    // no place of its own) joins its subtest's task.
+    let by_test: BTreeMap<&str, usize> = problems
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| p.test.as_deref().map(|t| (t, i)))
+        .collect();
+    let mut parents: Vec<(usize, usize)> = Vec::new();
     for (i, p) in problems.iter().enumerate() {
-        let group = match p.category {
-            Category::TestFailure | Category::TestError => "test",
-            c => c.as_str(),
-        };
-        let key = match (&p.category, &p.location) {
-            (Category::Lint, loc) => {
-                let rule = p.title.split(':').next().unwrap_or("");
-                format!(
-                    "lint|{}|{rule}|{}",
-                    p.runner,
-                    loc.as_ref().map(|l| l.file.as_str()).unwrap_or("")
-                )
-            }
-            (_, Some(loc)) if loc.line.is_some() => {
-                format!("{group}|{}:{}", loc.file, loc.line.unwrap_or(0))
-            }
-            _ if p.test.is_some() => {
-                let msg = p.title.split_once(": ").map(|(_, m)| m).unwrap_or(&p.title);
-                format!("{group}|{}|msg|{msg}", p.runner)
-            }
-            _ => format!("{group}|{}|{}", p.runner, p.id),
-        };
+        let Some(t) = p.test.as_deref() else { continue };
+        if p.location.as_ref().is_some_and(|l| l.line.is_some()) {
+            continue;
+        }
+        let prefix = format!("{t}/");
+        if let Some((_, &j)) = by_test
+            .range(prefix.as_str()..)
+            .next()
+            .filter(|(k, _)| k.starts_with(&prefix))
+        {
+            parents.push((i, j));
+        }
+    }
+    // Deepest parents first, so a grandparent follows its child's resolved key.
+    parents.sort_by_key(|(i, _)| {
+        std::cmp::Reverse(problems[*i].test.as_deref().map(str::len).unwrap_or(0))
+    });
+    for (i, j) in parents {
+        keys[i] = keys[j].clone();
+    }
+    for (i, p) in problems.iter().enumerate() {
+        let key = keys[i].clone();
         match by_key.get_mut(&key) {
             Some(t) => {
+                // The task shows its best-placed problem.
+                if t.location.is_none() && p.location.is_some() {
+                    t.location = p.location.clone();
+                    t.title = p.title.clone();
+                    t.evidence = p.evidence.clone();
+                    t.reproduce = p.reproduce.clone();
+                }
                 t.problems.push(p.id.clone());
                 if let Some(test) = &p.test {
                     t.tests.push(test.clone());

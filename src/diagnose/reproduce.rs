@@ -36,44 +36,106 @@ pub enum Tool {
     Ctest,
 }
 
-pub fn tool_of(r: &RunnerResult) -> Option<Tool> {
-    let mut hay = format!("{} {}", r.id, r.command.as_deref().unwrap_or("")).to_ascii_lowercase();
-    for f in &r.result_files {
-        hay.push(' ');
-        hay.push_str(&f.format.as_deref().unwrap_or("").to_ascii_lowercase());
-        hay.push(' ');
-        hay.push_str(&f.path.to_ascii_lowercase());
-    }
-    let has = |w: &str| hay.contains(w);
-    Some(if has("nextest") {
-        Tool::Nextest
+/// Tools named in `text` (a command, a runner id, a result format or file name), in a fixed
+/// order of precedence.
+fn tools_in(text: &str) -> Vec<Tool> {
+    let hay = text.to_ascii_lowercase();
+    // A tool name as a word of its own (`cargo test` does not contain `go test`).
+    let has = |w: &str| {
+        hay.match_indices(w).any(|(i, _)| {
+            !hay[..i]
+                .chars()
+                .next_back()
+                .is_some_and(|c| c.is_ascii_alphanumeric())
+        })
+    };
+    let mut v = Vec::new();
+    if has("nextest") {
+        v.push(Tool::Nextest);
     } else if has("cargo") || has("libtest") {
-        Tool::Cargo
-    } else if has("pytest") {
-        Tool::Pytest
-    } else if has("vitest") {
-        Tool::Vitest
+        v.push(Tool::Cargo);
+    }
+    if has("pytest") {
+        v.push(Tool::Pytest);
+    }
+    if has("vitest") {
+        v.push(Tool::Vitest);
     } else if has("jest") {
-        Tool::Jest
-    } else if has("mocha") {
-        Tool::Mocha
-    } else if has("rspec") {
-        Tool::Rspec
-    } else if has("gotestsum") || has("go test") || has("go-test") || r.id == "go" {
-        Tool::Go
-    } else if has("dotnet") || has("trx") || has("nunit") || has("xunit-net") {
-        Tool::Dotnet
-    } else if has("mvn") || has("maven") || has("surefire") {
-        Tool::Maven
+        v.push(Tool::Jest);
+    }
+    if has("mocha") {
+        v.push(Tool::Mocha);
+    }
+    if has("rspec") {
+        v.push(Tool::Rspec);
+    }
+    if has("gotestsum") || has("go test") || has("go-test") || hay.trim() == "go" {
+        v.push(Tool::Go);
+    }
+    if has("dotnet") || has("trx") || has("nunit") || has("xunit-net") {
+        v.push(Tool::Dotnet);
+    }
+    if has("mvn") || has("maven") || has("surefire") {
+        v.push(Tool::Maven);
     } else if has("gradle") {
-        Tool::Gradle
-    } else if has("phpunit") {
-        Tool::Phpunit
-    } else if has("ctest") {
-        Tool::Ctest
-    } else {
-        return None;
-    })
+        v.push(Tool::Gradle);
+    }
+    if has("phpunit") {
+        v.push(Tool::Phpunit);
+    }
+    if has("ctest") {
+        v.push(Tool::Ctest);
+    }
+    v
+}
+
+/// Tools that can run a test written in a file with this extension.
+fn tools_for_extension(file: &str) -> &'static [Tool] {
+    let ext = file.rsplit_once('.').map(|(_, e)| e).unwrap_or("");
+    match ext {
+        "rs" => &[Tool::Nextest, Tool::Cargo],
+        "py" => &[Tool::Pytest],
+        "go" => &[Tool::Go],
+        "js" | "jsx" | "ts" | "tsx" | "mjs" | "cjs" | "mts" | "cts" | "vue" | "svelte" => {
+            &[Tool::Jest, Tool::Vitest, Tool::Mocha]
+        }
+        "rb" => &[Tool::Rspec],
+        "cs" | "fs" | "vb" => &[Tool::Dotnet],
+        "java" | "kt" | "kts" | "scala" | "groovy" => &[Tool::Maven, Tool::Gradle],
+        "php" => &[Tool::Phpunit],
+        "c" | "cc" | "cpp" | "cxx" | "h" | "hpp" => &[Tool::Ctest],
+        _ => &[],
+    }
+}
+
+/// The runner's tool, when it names exactly one (command or id first, then result files).
+pub fn tool_of(r: &RunnerResult) -> Option<Tool> {
+    tool_for(r, None)
+}
+
+/// The tool that ran `file`'s tests in this runner: the runner's command (or id) decides when
+/// it names one tool; a collect runner holding several formats is narrowed down by the
+/// test's file extension; ambiguity gives `None` (no command rather than a wrong one).
+fn tool_for(r: &RunnerResult, file: Option<&str>) -> Option<Tool> {
+    let by_command = tools_in(&format!("{} {}", r.id, r.command.as_deref().unwrap_or("")));
+    if by_command.len() == 1 {
+        return by_command.first().copied();
+    }
+    let mut candidates = by_command;
+    for f in &r.result_files {
+        for t in tools_in(&format!("{} {}", f.format.as_deref().unwrap_or(""), f.path)) {
+            if !candidates.contains(&t) {
+                candidates.push(t);
+            }
+        }
+    }
+    if candidates.len() > 1
+        && let Some(f) = file
+    {
+        let fits = tools_for_extension(f);
+        candidates.retain(|t| fits.contains(t));
+    }
+    (candidates.len() == 1).then(|| candidates[0])
 }
 
 /// The command to rerun just `case`, or `None` when the tool cannot select one test.
@@ -84,7 +146,7 @@ pub fn command(r: &RunnerResult, case: &Case, loc: Option<&Location>) -> Option<
         .as_deref()
         .or(loc.map(|l| l.file.as_str()))
         .map(|f| f.trim_start_matches("./"));
-    Some(match tool_of(r)? {
+    Some(match tool_for(r, loc.map(|l| l.file.as_str()).or(file))? {
         Tool::Nextest => format!(
             "cargo nextest run -E {}",
             sh_quote(&format!("test(={name})"))
@@ -319,6 +381,42 @@ mod tests {
             let got = command(&r, &c, l.as_ref()).unwrap_or_default();
             assert_eq!(got, want, "{} {}", r.id, c.name);
         }
+    }
+
+    #[test]
+    fn a_collect_runner_with_several_formats_picks_by_the_test_file() {
+        use crate::model::ResultFile;
+        let mut r = runner("reports", "");
+        r.command = None;
+        for (path, format) in [
+            ("all.go-test.jsonl", "go-test-json"),
+            ("broken-suite.vitest.json", "jest-json"),
+        ] {
+            r.result_files.push(ResultFile {
+                path: path.into(),
+                format: Some(format.into()),
+                ..Default::default()
+            });
+        }
+        let loc = |f: &str| Location {
+            file: f.into(),
+            line: Some(3),
+            column: None,
+            exists: None,
+        };
+        let go = case(Some("example.com/m/calc"), "TestX", None);
+        assert_eq!(
+            command(&r, &go, Some(&loc("calc_test.go"))).as_deref(),
+            Some("go test -run '^TestX$' example.com/m/calc")
+        );
+        let js = case(None, "adds", None);
+        assert_eq!(
+            command(&r, &js, Some(&loc("js/a.spec.js"))).as_deref(),
+            Some("npx vitest run js/a.spec.js -t adds")
+        );
+        // Nothing tells which tool ran it: no command rather than a wrong one.
+        assert_eq!(command(&r, &js, None), None);
+        assert_eq!(command(&r, &js, Some(&loc("src/lib.rs"))), None);
     }
 
     #[test]

@@ -374,3 +374,67 @@ fn problems_are_bounded_but_tasks_keep_their_problems() {
     assert_eq!(d.truncated, 40);
     assert_eq!(d.tasks.len(), 50);
 }
+
+#[test]
+fn rust_panics_are_titled_by_the_assertion() {
+    let v = verify(vec![runner("t", RunnerKind::Test, RunnerStatus::Failed)]);
+    // generated/nextest/all.junit.xml: the message is the panic line, the trace repeats it.
+    let c = failed(
+        "corpus_sample::tests::it_fails_assert_eq",
+        "thread 'tests::it_fails_assert_eq' (22473) panicked at src/lib.rs:16:9",
+        "thread 'tests::it_fails_assert_eq' (22473) panicked at src/lib.rs:16:9:\nassertion `left == right` failed: math is broken\n  left: 4\n right: 5",
+    );
+    let d = run(&v, &[c], &BTreeMap::new());
+    let p = d.problems.iter().find(|p| p.test.is_some()).unwrap();
+    assert_eq!(
+        p.title,
+        "corpus_sample::tests::it_fails_assert_eq failed: assertion `left == right` failed: math is broken"
+    );
+    assert_eq!(p.location.as_ref().unwrap().to_string(), "src/lib.rs:16:9");
+}
+
+#[test]
+fn go_parent_tests_join_their_failing_subtest() {
+    let v = verify(vec![runner("t", RunnerKind::Test, RunnerStatus::Failed)]);
+    let mut cases = vec![
+        failed(
+            "TestTable/9/3_wrong",
+            "Div(9,3) = 3, want 4",
+            "    calc_test.go:65: Div(9,3) = 3, want 4\n",
+        ),
+        failed(
+            "TestNested/level1/level2_fail",
+            "deep failure",
+            "    calc_test.go:74: deep failure\n",
+        ),
+        failed("TestNested/level1", "", ""),
+        failed("TestNested", "", ""),
+        failed("TestTable", "", ""),
+    ];
+    for c in &mut cases {
+        c.classname = Some("example.com/corpus/calc".into());
+    }
+    let d = run(&v, &cases, &BTreeMap::new());
+    assert_eq!(
+        d.tasks.len(),
+        2,
+        "{:#?}",
+        d.tasks.iter().map(|t| &t.title).collect::<Vec<_>>()
+    );
+    let nested = d
+        .tasks
+        .iter()
+        .find(|t| t.title.contains("level2_fail"))
+        .unwrap();
+    assert_eq!(nested.problems.len(), 3);
+    assert_eq!(
+        nested.location.as_ref().unwrap().to_string(),
+        "calc_test.go:74"
+    );
+    let table = d
+        .tasks
+        .iter()
+        .find(|t| t.title.contains("9/3_wrong"))
+        .unwrap();
+    assert_eq!(table.problems.len(), 2);
+}

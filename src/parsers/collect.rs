@@ -79,24 +79,32 @@ impl Sink for Collector<'_> {
         }
         self.counts.add_case(case.status, case.flaky);
         if let Some(d) = case.duration.filter(|d| *d > 0.0) {
-            let entry = MinSlow(SlowTest {
-                id: case.id(),
-                runner: case.runner.clone(),
-                duration: d,
-                status: case.status,
-            });
-            if self.slow.len() < SLOWEST_N {
-                self.slow.push(entry);
-            } else if self.slow.peek().is_some_and(|m| m.0.duration < d) {
-                self.slow.pop();
+            // Decide before building the entry: its id is a fresh String, and most cases of a
+            // large run are not among the slowest.
+            let full = self.slow.len() >= SLOWEST_N;
+            if !full || self.slow.peek().is_some_and(|m| m.0.duration < d) {
+                let entry = MinSlow(SlowTest {
+                    id: case.id(),
+                    runner: case.runner.clone(),
+                    duration: d,
+                    status: case.status,
+                });
+                if full {
+                    self.slow.pop();
+                }
                 self.slow.push(entry);
             }
         }
-        if case.status.is_bad() || case.flaky {
-            self.problems.push(case.clone());
-        }
-        if let Some(all) = self.all.as_mut() {
-            all.push(case);
+        // Moved, not cloned, when only one list keeps it (traces can be large).
+        let problem = case.status.is_bad() || case.flaky;
+        match (problem, self.all.as_mut()) {
+            (true, Some(all)) => {
+                all.push(case.clone());
+                self.problems.push(case);
+            }
+            (true, None) => self.problems.push(case),
+            (false, Some(all)) => all.push(case),
+            (false, None) => {}
         }
     }
 

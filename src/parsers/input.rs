@@ -107,6 +107,16 @@ fn sniff_json_after_text(t: &str, name: &str) -> Option<Format> {
     None
 }
 
+/// The root element's name when `head` looks like XML (for "not a report" messages).
+pub fn xml_root_name(head: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(head);
+    let t = text.trim_start_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
+    if !t.starts_with('<') {
+        return None;
+    }
+    xml_root(t).filter(|r| !r.is_empty()).map(str::to_string)
+}
+
 /// The name of the first element that is not a declaration, comment or doctype.
 fn xml_root(t: &str) -> Option<&str> {
     let mut rest = t;
@@ -333,6 +343,22 @@ mod tests {
         );
         assert_eq!(sniff(b"<project><modelVersion>", "pom.xml"), None);
         assert_eq!(sniff(b"<svg xmlns='x'>", "a.svg"), None);
+    }
+
+    #[test]
+    fn non_reports_are_named_by_their_root_element() {
+        assert_eq!(
+            xml_root_name(b"<?xml version='1.0'?>\n<project xmlns='m'>").as_deref(),
+            Some("project")
+        );
+        assert_eq!(xml_root_name(b"{\"a\": 1}"), None);
+        let (_, r) = crate::parsers::parse_bytes(
+            b"<?xml version=\"1.0\"?><svg xmlns=\"http://www.w3.org/2000/svg\"/>",
+            "badge.svg",
+            None,
+        );
+        let e = r.unwrap_err();
+        assert!(e.message.contains("root element is <svg>"), "{e}");
     }
 
     #[test]

@@ -391,6 +391,11 @@ impl<'r> JsonReader<'r> {
         loop {
             match self.expect_token()? {
                 b'{' | b'[' => {
+                    if depth + self.frames.len() >= MAX_DEPTH {
+                        return Err(self.err(format!(
+                            "the JSON nests deeper than {MAX_DEPTH} levels; no test report does that"
+                        )));
+                    }
                     self.bump()?;
                     depth += 1;
                 }

@@ -50,6 +50,10 @@
 //! xunit1) give the location. `<system-out>`/`<system-err>` of a case are kept (bounded) when
 //! the case has failed, errored or retried by then — reporters write them after the failure.
 //!
+//! A truncated file (a runner killed mid-write) is a [`ParseError`] with the position; the
+//! cases before the cut count, and a case cut off inside counts only if it had already
+//! failed or errored (never as a pass it may not have been).
+//!
 //! What a file cannot say is not invented: nextest leaves `#[ignore]`d tests out of its JUnit,
 //! Go build failures have no testcase, node:test writes a parent test as a `<testsuite>`.
 //! The conformance test (`tests/it/corpus_junit.rs`) lists each such difference with its
@@ -58,7 +62,7 @@
 use std::io::BufRead;
 
 use super::text::{clean_control, parse_seconds};
-use super::xml::{Event, Tag, XmlReader};
+use super::xml::{Event, Tag, XmlReader, decode_attr};
 use super::{ParseError, ParseOptions, Sink};
 use crate::model::{Case, Failure, Status, SuiteError};
 
@@ -130,7 +134,13 @@ struct Parser<'s> {
     roots: usize,
     /// Catch2: the previous case, held back to fold the next SECTION of the same test in.
     pending: Option<Case>,
+    /// Suite of the last load error reported from a pseudo-case.
+    last_load_error: Option<String>,
+    /// See [`Parser::suite_path`].
+    path: Vec<String>,
 }
+
+const LOAD_FAILED: &str = "the test file failed to load";
 
 /// Parses a JUnit XML report.
 pub fn parse(
@@ -149,11 +159,19 @@ pub fn parse(
         suite_problem: None,
         roots: 0,
         pending: None,
+        last_load_error: None,
+        path: Vec::new(),
     };
     let result = p.run(&mut xml);
     if result.is_err() {
-        // A truncated file: the case being read is kept, marked as what it was so far.
-        p.finish_open_case();
+        // A truncated file: the case being read is kept when it already failed (its failure
+        // is the evidence that matters); a case cut off before any outcome is not invented
+        // as passed — the parse error reports the truncation.
+        if p.case.as_ref().is_some_and(|c| c.failed || c.errored) {
+            p.finish_open_case();
+        } else {
+            p.case = None;
+        }
     }
     p.flush_pending();
     xml.flush_warnings(p.sink);
@@ -303,6 +321,7 @@ impl Parser<'_> {
             Node::Suite => {
                 self.flush_pending();
                 if let Some(s) = self.suites.pop() {
+                    self.rebuild_path();
                     self.close_suite(s);
                 }
             }
@@ -361,14 +380,18 @@ impl Parser<'_> {
 
     /// The captured text, cleaned of control characters and trimmed.
     fn take<R: BufRead>(&self, xml: &mut XmlReader<R>) -> String {
-        let t = xml.take_text();
-        let t = t.trim_matches(|c: char| c == '\n' || c == '\r' || c == ' ' || c == '\t');
-        if t.bytes()
-            .any(|b| b < 0x20 && b != b'\n' && b != b'\t' || b == 0x7f)
-        {
-            clean_control(t)
+        let mut t = xml.take_text();
+        let ws = |c: char| c == '\n' || c == '\r' || c == ' ' || c == '\t';
+        // Trimmed in place: traces are the largest texts, no second copy.
+        let end = t.trim_end_matches(ws).len();
+        t.truncate(end);
+        let start = t.len() - t.trim_start_matches(ws).len();
+        t.drain(..start);
+        let control = |b: u8| b < 0x20 && b != b'\n' && b != b'\t' || b == 0x7f;
+        if t.bytes().fold(false, |acc, b| acc | control(b)) {
+            clean_control(&t)
         } else {
-            t.to_string()
+            t
         }
     }
 
@@ -380,12 +403,20 @@ impl Parser<'_> {
         }) && self.max_text > 0
     }
 
+    /// Names of the open suites, outermost first (kept up to date on suite open/close, so a
+    /// case costs one clone of it).
     fn suite_path(&self) -> Vec<String> {
-        self.suites
-            .iter()
-            .filter(|s| !s.name.is_empty())
-            .map(|s| s.name.clone())
-            .collect()
+        self.path.clone()
+    }
+
+    fn rebuild_path(&mut self) {
+        self.path.clear();
+        self.path.extend(
+            self.suites
+                .iter()
+                .filter(|s| !s.name.is_empty())
+                .map(|s| s.name.clone()),
+        );
     }
 
     fn open_suite(&mut self, tag: &Tag<'_>) {
@@ -406,6 +437,7 @@ impl Parser<'_> {
             file: tag.attr("file").map(|f| f.into_owned()),
             ..Default::default()
         });
+        self.rebuild_path();
     }
 
     /// libtest leaves `#[ignore]`d tests out of its JUnit and only counts them in the suite's
@@ -435,20 +467,40 @@ impl Parser<'_> {
     }
 
     fn open_case(&mut self, tag: &Tag<'_>) {
+        // One pass over the attributes (this runs for every test of a possibly huge file).
         let mut case = Case {
             suite: self.suite_path(),
-            name: attr_text(tag, "name").unwrap_or_default(),
-            classname: attr_text(tag, "classname").or_else(|| attr_text(tag, "class")),
             ..Default::default()
         };
-        case.file = tag
-            .attr("file")
-            .map(|f| f.into_owned())
-            .or_else(|| self.suites.last().and_then(|s| s.file.clone()));
-        if let Some(l) = tag.attr("line") {
-            case.line = l.trim().parse().ok();
+        let (mut class, mut time, mut skipped) = (None, None, false);
+        for (k, v) in tag.raw_attrs() {
+            match k {
+                b"name" => case.name = text_of(v),
+                b"classname" => case.classname = Some(text_of(v)),
+                b"class" => class = Some(v),
+                b"file" => case.file = Some(decode_attr(v).into_owned()),
+                b"line" => case.line = decode_attr(v).trim().parse().ok(),
+                b"time" => time = Some(v),
+                b"status" => {
+                    skipped |= ["disabled", "notrun", "skipped"]
+                        .iter()
+                        .any(|w| v.eq_ignore_ascii_case(w.as_bytes()));
+                }
+                b"result" => {
+                    skipped |= ["skipped", "suppressed"]
+                        .iter()
+                        .any(|w| v.eq_ignore_ascii_case(w.as_bytes()));
+                }
+                _ => {}
+            }
         }
-        if let Some(t) = tag.attr("time") {
+        if case.classname.is_none() {
+            case.classname = class.map(text_of);
+        }
+        if case.file.is_none() {
+            case.file = self.suites.last().and_then(|s| s.file.clone());
+        }
+        if let Some(t) = time.map(decode_attr) {
             case.duration = parse_seconds(&t);
             if case.duration.is_none() && !t.trim().is_empty() {
                 self.sink.warning(
@@ -461,22 +513,11 @@ impl Parser<'_> {
                 );
             }
         }
-        let mut cs = CaseState {
+        self.case = Some(CaseState {
             case,
+            skipped,
             ..Default::default()
-        };
-        let status = tag.attr("status");
-        let result = tag.attr("result");
-        if matches!(
-            status.as_deref().map(str::to_ascii_lowercase).as_deref(),
-            Some("disabled" | "notrun" | "skipped")
-        ) || matches!(
-            result.as_deref().map(str::to_ascii_lowercase).as_deref(),
-            Some("skipped" | "suppressed")
-        ) {
-            cs.skipped = true;
-        }
-        self.case = Some(cs);
+        });
     }
 
     /// Emits the case being read (at its end tag, or when the file stops inside it).
@@ -533,7 +574,13 @@ impl Parser<'_> {
             cs.case.failure = None;
         }
         if let Some(e) = self.pseudo_case_error(&cs.case) {
-            self.sink.suite_error(e);
+            // jest-junit writes a second, empty entry (`<failure>{}</failure>`) for the same
+            // suite: one error per suite is what happened.
+            let empty = e.trace.is_none() && e.message == LOAD_FAILED;
+            if !(empty && self.last_load_error.as_deref() == Some(e.suite.as_str())) {
+                self.last_load_error = Some(e.suite.clone());
+                self.sink.suite_error(e);
+            }
             return;
         }
         if let Some(s) = self.suites.last_mut() {
@@ -604,12 +651,12 @@ impl Parser<'_> {
                     .filter(|t| *t != "{}")
                     .and_then(|t| {
                         t.lines()
-                            .map(str::trim)
-                            .find(|l| !l.is_empty() && *l != "●")
+                            .map(|l| l.trim().trim_start_matches('●').trim())
+                            .find(|l| !l.is_empty() && !l.contains("Test suite failed to run"))
                     })
-                    .map(|l| l.trim_start_matches("● ").to_string())
+                    .map(str::to_string)
             })
-            .unwrap_or_else(|| "the test file failed to load".into());
+            .unwrap_or_else(|| LOAD_FAILED.into());
         Some(SuiteError {
             suite: c.name.clone(),
             message,
@@ -622,19 +669,314 @@ impl Parser<'_> {
 }
 
 fn attr_text(tag: &Tag<'_>, name: &str) -> Option<String> {
-    tag.attr(name).map(|v| {
-        if v.bytes().any(|b| b < 0x20 || b == 0x7f) {
-            clean_control(&v)
-        } else {
-            v.into_owned()
-        }
-    })
+    tag.attr_raw(name).map(text_of)
+}
+
+/// A decoded attribute value as owned text, control characters (and ANSI colours) removed.
+fn text_of(raw: &[u8]) -> String {
+    let v = decode_attr(raw);
+    if v.bytes()
+        .fold(false, |acc, b| acc | (b < 0x20 || b == 0x7f))
+    {
+        clean_control(&v)
+    } else {
+        v.into_owned()
+    }
 }
 
 fn failure_from(tag: &Tag<'_>) -> Failure {
     Failure {
         kind: attr_text(tag, "type").filter(|s| !s.is_empty()),
-        message: attr_text(tag, "message").filter(|s| !s.is_empty()),
+        message: attr_text(tag, "message")
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty()),
         trace: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parsers::{Collector, Format, parse_bytes};
+
+    fn parse_str(xml: &str) -> (Collector<'static>, Result<(), ParseError>) {
+        let (c, r) = parse_bytes(xml.as_bytes(), "r.xml", Some(Format::JunitXml));
+        (c, r.map(|_| ()))
+    }
+
+    fn all<'a>(c: &'a Collector<'_>) -> &'a [Case] {
+        c.all.as_deref().unwrap_or(&[])
+    }
+
+    #[test]
+    fn statuses_follow_the_documented_precedence() {
+        let (c, r) = parse_str(
+            r#"<testsuite name="s">
+              <testcase classname="k" name="pass" time="0.5"/>
+              <testcase name="fail"><failure type="AssertionError" message="m1">trace1</failure>
+                 <failure message="m2">trace2</failure></testcase>
+              <testcase name="err"><error message="e"/></testcase>
+              <testcase name="both"><failure message="f"/><error message="e"/></testcase>
+              <testcase name="mayfail"><skipped message="mayfail"/><failure message="x"/></testcase>
+              <testcase name="disabled" status="disabled"/>
+              <testcase name="suppressed" status="notrun" result="suppressed"/>
+              <testcase name="notrun"><skipped message="Unable to find executable"/></testcase>
+            </testsuite>"#,
+        );
+        r.unwrap();
+        let got: Vec<(&str, Status)> = all(&c)
+            .iter()
+            .map(|k| (k.name.as_str(), k.status))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("pass", Status::Passed),
+                ("fail", Status::Failed),
+                ("err", Status::Errored),
+                ("both", Status::Errored),
+                ("mayfail", Status::Skipped),
+                ("disabled", Status::Skipped),
+                ("suppressed", Status::Skipped),
+                ("notrun", Status::Failed),
+            ]
+        );
+        let fail = &all(&c)[1];
+        let f = fail.failure.as_ref().unwrap();
+        assert_eq!(
+            (f.kind.as_deref(), f.message.as_deref(), f.trace.as_deref()),
+            (Some("AssertionError"), Some("m1"), Some("trace1"))
+        );
+        assert_eq!(all(&c)[0].duration, Some(0.5));
+        assert_eq!(all(&c)[0].suite, ["s"]);
+        assert_eq!(all(&c)[0].classname.as_deref(), Some("k"));
+        assert_eq!(all(&c)[4].skip_reason.as_deref(), Some("mayfail"));
+        assert_eq!(c.counts.tests, 8);
+    }
+
+    #[test]
+    fn surefire_and_nextest_reruns() {
+        let (c, r) = parse_str(
+            r#"<testsuites><testsuite name="s">
+              <testcase name="flaky"><flakyFailure message="first" type="T"><stackTrace>at X</stackTrace></flakyFailure>
+                 <flakyError message="second"/><system-out>attempt log</system-out></testcase>
+              <testcase name="always"><failure message="last"/><rerunFailure message="r1"/><rerunFailure message="r2"/></testcase>
+            </testsuite></testsuites>"#,
+        );
+        r.unwrap();
+        let k = &all(&c)[0];
+        assert_eq!((k.status, k.flaky, k.retries), (Status::Passed, true, 2));
+        let f = k.failure.as_ref().unwrap();
+        assert_eq!(
+            (f.message.as_deref(), f.trace.as_deref()),
+            (Some("first"), Some("at X"))
+        );
+        assert_eq!(k.output.as_deref(), Some("attempt log"));
+        let k = &all(&c)[1];
+        assert_eq!((k.status, k.flaky, k.retries), (Status::Failed, false, 2));
+        assert_eq!(k.failure.as_ref().unwrap().message.as_deref(), Some("last"));
+        assert_eq!(
+            (c.counts.passed, c.counts.flaky, c.counts.failed),
+            (1, 1, 1)
+        );
+    }
+
+    #[test]
+    fn nested_suites_locations_and_bare_testsuites_root() {
+        let (c, r) = parse_str(
+            r#"<testsuites><testsuite name="tests" file="/t">
+                <testsuite name="MathTest" file="/t/MathTest.php">
+                  <testsuite name="MathTest::testAdd">
+                    <testcase name="testAdd with data set #0" file="/t/MathTest.php" line="12"/>
+                  </testsuite>
+                  <testcase name="testSub"/>
+                </testsuite></testsuite></testsuites>"#,
+        );
+        r.unwrap();
+        let k = &all(&c)[0];
+        assert_eq!(k.suite, ["tests", "MathTest", "MathTest::testAdd"]);
+        assert_eq!(
+            (k.file.as_deref(), k.line),
+            (Some("/t/MathTest.php"), Some(12))
+        );
+        // Inherits the enclosing suite's file.
+        assert_eq!(all(&c)[1].file.as_deref(), Some("/t/MathTest.php"));
+    }
+
+    #[test]
+    fn concatenated_documents_are_both_counted() {
+        let doc = "<?xml version=\"1.0\"?><testsuite name=\"a\"><testcase name=\"x\"/></testsuite>\n\
+                   <?xml version=\"1.0\"?><testsuite name=\"b\"><testcase name=\"y\"><failure/></testcase></testsuite>\n";
+        let (c, r) = parse_str(doc);
+        r.unwrap();
+        assert_eq!((c.counts.tests, c.counts.failed), (2, 1));
+        assert_eq!(all(&c)[1].suite, ["b"]);
+    }
+
+    #[test]
+    fn suite_level_problems_are_suite_errors_not_tests() {
+        let (c, r) = parse_str(
+            r#"<testsuites name="jest tests"><testsuite name="t.pl">
+                 <testcase name="1 - ok"/>
+                 <error message="Dubious, test returned 255">exit status</error>
+               </testsuite>
+               <testsuite name="spec/broken.spec.js">
+                 <testcase classname="Test suite failed to run" name="spec/broken.spec.js"><error>  ● Test suite failed to run
+
+    Cannot find module 'x'</error></testcase>
+               </testsuite></testsuites>"#,
+        );
+        r.unwrap();
+        assert_eq!(c.counts.tests, 1);
+        assert_eq!(c.suite_errors.len(), 2);
+        assert_eq!(c.suite_errors[0].suite, "t.pl");
+        assert_eq!(c.suite_errors[0].message, "Dubious, test returned 255");
+        assert_eq!(c.suite_errors[0].trace.as_deref(), Some("exit status"));
+        assert_eq!(c.suite_errors[1].kind, "load");
+        assert_eq!(c.suite_errors[1].message, "Cannot find module 'x'");
+        assert_eq!(
+            c.suite_errors[1].file.as_deref(),
+            Some("spec/broken.spec.js")
+        );
+    }
+
+    #[test]
+    fn vitest_file_load_errors_are_suite_errors() {
+        let (c, r) = parse_str(
+            r#"<testsuites name="vitest tests"><testsuite name="a.spec.js">
+                 <testcase classname="a.spec.js" name="a.spec.js"><failure message="boom" type="Error"/></testcase>
+               </testsuite><testsuite name="b.spec.js">
+                 <testcase classname="b.spec.js" name="works"/></testsuite></testsuites>"#,
+        );
+        r.unwrap();
+        assert_eq!(c.counts.tests, 1);
+        assert_eq!(c.suite_errors.len(), 1);
+        assert_eq!(c.suite_errors[0].message, "boom");
+    }
+
+    #[test]
+    fn catch2_sections_fold_into_their_test_case() {
+        let (c, r) = parse_str(
+            r#"<testsuites><testsuite name="x" hostname="tbd">
+                 <testcase classname="x.global" name="sections/a"/>
+                 <testcase classname="x.global" name="sections/b"><failure message="no"/></testcase>
+                 <testcase classname="x.global" name="throws"><error type="TEST_CASE"/></testcase>
+                 <testcase classname="x.global" name="other/a"/>
+               </testsuite></testsuites>"#,
+        );
+        r.unwrap();
+        let got: Vec<(&str, Status)> = all(&c)
+            .iter()
+            .map(|k| (k.name.as_str(), k.status))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("sections", Status::Failed),
+                ("throws", Status::Failed),
+                ("other/a", Status::Passed)
+            ]
+        );
+    }
+
+    #[test]
+    fn libtest_ignored_tests_come_from_the_suite_attributes() {
+        let (c, r) = parse_str(
+            r#"<testsuites><testsuite name="test" package="test" id="0" errors="0" failures="1" tests="4" skipped="2">
+               <testcase classname="t" name="a"/><testcase classname="t" name="b"><failure/></testcase>
+               </testsuite></testsuites>"#,
+        );
+        r.unwrap();
+        assert_eq!((c.counts.tests, c.counts.skipped), (4, 2));
+        // Other dialects never get invented cases from attributes.
+        let (c, _) = parse_str(r#"<testsuite name="p" tests="6" skipped="2"></testsuite>"#);
+        assert_eq!(c.counts.tests, 0);
+    }
+
+    #[test]
+    fn output_is_kept_for_failures_only_and_bounded() {
+        let big = "x".repeat(100_000);
+        let xml = format!(
+            r#"<testsuite><testcase name="p"><system-out>{big}</system-out></testcase>
+               <testcase name="f"><failure/><system-out>head {big} tail</system-out><system-err>err</system-err></testcase></testsuite>"#
+        );
+        let (c, r) = parse_str(&xml);
+        r.unwrap();
+        assert_eq!(all(&c)[0].output, None);
+        let out = all(&c)[1].output.as_deref().unwrap();
+        assert!(
+            out.len() <= ParseOptions::default().max_text_bytes + 16,
+            "{}",
+            out.len()
+        );
+        assert!(
+            out.starts_with("head x") && out.ends_with("err"),
+            "{out:.40}"
+        );
+        assert!(out.contains("bytes cut by codeloop"));
+    }
+
+    #[test]
+    fn lenient_attributes_warn_with_a_position() {
+        let (c, r) = parse_str(
+            "<testsuite>\n<testcase name=\"a\" time=\"1,234.5\"/>\n<testcase name=\"b\" time=\"soon\"/>\n<testcase name=\"c\x01\u{1b}[31m\"/></testsuite>",
+        );
+        r.unwrap();
+        assert_eq!(all(&c)[0].duration, Some(1234.5));
+        assert_eq!(all(&c)[1].duration, None);
+        assert_eq!(all(&c)[2].name, "c");
+        let (pos, msg) = &c.warnings[0];
+        assert_eq!(pos.map(|p| p.line), Some(3));
+        assert!(msg.contains("time=\"soon\""), "{msg}");
+    }
+
+    #[test]
+    fn truncated_files_keep_what_was_read_and_say_where() {
+        let (c, r) = parse_str(
+            "<testsuite name=\"s\">\n<testcase name=\"a\"/>\n<testcase name=\"b\"><failure message=\"m\">partial tra",
+        );
+        let e = r.unwrap_err();
+        assert_eq!(e.position.map(|p| p.line), Some(3));
+        assert!(e.message.contains("truncated"), "{e}");
+        assert_eq!((c.counts.passed, c.counts.failed), (1, 1));
+        assert_eq!(
+            all(&c)[1].failure.as_ref().unwrap().message.as_deref(),
+            Some("m")
+        );
+        // Cut before the case's outcome: not counted at all.
+        let (c, r) =
+            parse_str("<testsuite><testcase name=\"a\"/><testcase name=\"b\"><system-out>lo");
+        assert!(r.is_err());
+        assert_eq!(c.counts.tests, 1);
+    }
+
+    #[test]
+    fn other_xml_is_rejected_with_a_clear_message() {
+        for (doc, root) in [
+            (
+                "<?xml version=\"1.0\"?><project><modelVersion>4</modelVersion></project>",
+                "project",
+            ),
+            ("<svg xmlns=\"http://www.w3.org/2000/svg\"/>", "svg"),
+            ("<suites><suite name=\"x\"/></suites>", "suites"),
+        ] {
+            let (c, r) = parse_str(doc);
+            let e = r.unwrap_err();
+            assert!(e.message.contains(&format!("<{root}>")), "{e}");
+            assert!(e.message.contains("not a JUnit report"), "{e}");
+            assert_eq!(c.counts.tests, 0);
+        }
+        let (_, r) = parse_str("<?xml version=\"1.0\"?>\n<!-- nothing -->\n");
+        assert!(r.unwrap_err().message.contains("no <testsuites>"));
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        let mut doc = String::new();
+        for _ in 0..100_000 {
+            doc.push_str("<testsuite>");
+        }
+        let (_, r) = parse_str(&doc);
+        assert!(r.unwrap_err().message.contains("nested deeper"));
     }
 }

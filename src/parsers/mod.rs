@@ -244,6 +244,16 @@ pub fn parse(
                 if let Some(e) = json::explain_unrecognized(head) {
                     return e;
                 }
+                if let Some(root) = input::xml_root_name(head) {
+                    return ParseError::new(format!(
+                        "not a test or lint report codeloop recognizes: an XML document whose \
+                         root element is <{root}> (reports have <testsuites>, <testsuite>, \
+                         <TestRun>, <test-run>, <assemblies>, <Catch2TestRun> or \
+                         <checkstyle>); if it is one, set the format explicitly \
+                         (result_format / --format-hint), one of: {}",
+                        Format::names().join(", ")
+                    ));
+                }
                 ParseError::at(
                     Position {
                         line: 1,

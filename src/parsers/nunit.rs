@@ -23,12 +23,13 @@
 //! A suite-level `<failure>` (a `[OneTimeSetUp]`/`[TestFixtureSetUp]` or teardown that threw)
 //! becomes a [`SuiteError`] only when no test case under that suite already failed because
 //! of it (NUnit marks the cases of a failed fixture setup as failed themselves);
-//! `site="Child"` failures ("One or more child tests had errors") are only a roll-up.
+//! `site="Child"` failures ("One or more child tests had errors") are only a roll-up, and
+//! `site="Parent"` ones are inherited from a parent that reports them itself.
 //!
 //! Names: NUnit 3 gives `classname` and a short `name`; NUnit 2 gives only the full name
 //! (`Ns.Fixture.Method(args)`), which is split at the last `.` before the arguments.
-//! The file's own totals on `<test-run>` are compared with what was read, and a difference
-//! (a truncated or hand-edited file) is reported as a warning.
+//! The file's own `total` on its `<test-run>` (or root `<test-suite>`) is compared with what
+//! was read, and a difference (a hand-edited or partly written file) is a warning.
 
 use std::io::BufRead;
 
@@ -135,13 +136,15 @@ fn run<R: BufRead>(xml: &mut XmlReader<R>, sink: &mut dyn Sink) -> Result<(), Pa
                 if !seen_root {
                     seen_root = true;
                     match tag.name() {
-                        b"test-run" => {
+                        // `total` counts the cases that ran (those in the file);
+                        // `testcasecount` also counts the ones a filter left out.
+                        b"test-run" | b"test-suite" => {
                             declared.total = tag
-                                .attr("testcasecount")
-                                .or_else(|| tag.attr("total"))
+                                .attr("total")
+                                .or_else(|| tag.attr("testcasecount"))
                                 .and_then(|v| v.trim().parse().ok());
                         }
-                        b"test-results" | b"test-suite" => {}
+                        b"test-results" => {}
                         other => {
                             return Err(ParseError::at(
                                 tag.position(),
@@ -295,8 +298,8 @@ fn run<R: BufRead>(xml: &mut XmlReader<R>, sink: &mut dyn Sink) -> Result<(), Pa
         sink.warning(
             None,
             format!(
-                "<test-run> declares {total} test cases but the file holds {read}: counts are \
-                 taken from the test cases"
+                "the root element declares {total} test cases but the file holds {read}: \
+                 counts are taken from the test cases"
             ),
         );
     }
@@ -380,7 +383,9 @@ fn suite_error(frame: &SuiteFrame, outer: &[SuiteFrame], sink: &mut dyn Sink) {
         frame.result.as_str(),
         "failure" | "failed" | "error" | "cancelled"
     );
-    if !failed || frame.bad > 0 || frame.site == "child" {
+    // site="Child" is a roll-up of failed children, site="Parent" an inherited failure that
+    // the parent suite (or the cases beside this one) already carries.
+    if !failed || frame.bad > 0 || frame.site == "child" || frame.site == "parent" {
         return;
     }
     let Some(message) = frame.message.clone() else {
@@ -532,6 +537,8 @@ mod tests {
                 <failure><message>setup broke</message></failure>
                 <test-case name="B" classname="Up" result="Failed" site="Parent">
                   <failure><message>OneTimeSetUp: setup broke</message></failure></test-case>
+                <test-suite type="ParameterizedMethod" name="P" result="Failed" site="Parent">
+                  <failure><message>OneTimeSetUp: setup broke</message></failure></test-suite>
               </test-suite></test-suite></test-run>"#,
         );
         assert_eq!((c.counts.passed, c.counts.failed), (1, 1));

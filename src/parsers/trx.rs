@@ -27,8 +27,9 @@
 //! removed) and the assembly come from `<TestDefinitions>`, joined on `testId`. VSTest
 //! writes the definitions *after* the results, so results wait (as compact cases, their
 //! texts already bounded) until the definitions are read; this is the one XML format whose
-//! memory grows with the number of tests, capped at [`MAX_PENDING`] waiting results, beyond
-//! which results are emitted without a class (with a warning).
+//! memory grows with the number of tests, capped at [`MAX_PENDING`] waiting results and
+//! [`MAX_PENDING_BYTES`] of their text, beyond which the file's results are all emitted
+//! without a class (with a warning) rather than break the memory bound.
 //!
 //! `ErrorInfo/Message` and `ErrorInfo/StackTrace` are the failure (the exception type at the
 //! start of the message, `System.X : …`, becomes its kind), `StdOut`/`StdErr` the output.
@@ -43,6 +44,8 @@ use crate::model::{Case, Failure, Status, SuiteError};
 
 /// Most results kept waiting for `<TestDefinitions>`.
 pub const MAX_PENDING: usize = 200_000;
+/// Most bytes of text (names, messages, traces, output) kept in waiting results.
+pub const MAX_PENDING_BYTES: usize = 64 << 20;
 /// Failing data rows named in a data-driven result's failure.
 const MAX_ROWS_NAMED: usize = 5;
 
@@ -113,6 +116,9 @@ struct State {
     defs_done: bool,
     pending: Vec<Pending>,
     pending_overflowed: bool,
+    pending_bytes: usize,
+    /// [`MAX_PENDING`] and [`MAX_PENDING_BYTES`] (smaller in tests).
+    limits: (usize, usize),
     declared_total: Option<u64>,
     declared_aborted: u64,
     run_info: Option<(String, Option<String>)>,
@@ -127,8 +133,20 @@ pub fn parse(
     opts: &ParseOptions,
     sink: &mut dyn Sink,
 ) -> Result<(), ParseError> {
+    parse_with_limits(reader, opts, sink, (MAX_PENDING, MAX_PENDING_BYTES))
+}
+
+fn parse_with_limits(
+    reader: &mut dyn BufRead,
+    opts: &ParseOptions,
+    sink: &mut dyn Sink,
+    limits: (usize, usize),
+) -> Result<(), ParseError> {
     let mut xml = XmlReader::new(reader, opts.max_text_bytes);
-    let mut st = State::default();
+    let mut st = State {
+        limits,
+        ..Default::default()
+    };
     let r = run(&mut xml, &mut st, opts, sink);
     // Results read before an error (a truncated file) still count.
     st.flush(sink);
@@ -415,23 +433,32 @@ impl State {
         if self.defs_done {
             let c = self.with_definition(&f.test_id, case);
             sink.case(c);
-        } else if self.pending.len() < MAX_PENDING {
+        } else if self.pending_overflowed {
+            sink.case(case);
+        } else {
+            self.pending_bytes += case_bytes(&case) + f.test_id.len();
             self.pending.push(Pending {
                 test_id: f.test_id,
                 case,
             });
-        } else {
-            if !self.pending_overflowed {
+            if self.pending.len() >= self.limits.0 || self.pending_bytes >= self.limits.1 {
+                // Give up on the join rather than on the memory bound: every result of this
+                // file goes out without its class, the same way for all of them.
                 self.pending_overflowed = true;
                 sink.warning(
                     None,
                     format!(
-                        "more than {MAX_PENDING} results before <TestDefinitions>: further \
-                         results are reported without their class name"
+                        "more than {MAX_PENDING} results or {} MiB of result text before \
+                         <TestDefinitions>: this file's results are reported without their \
+                         class names",
+                        MAX_PENDING_BYTES >> 20
                     ),
                 );
+                for p in std::mem::take(&mut self.pending) {
+                    sink.case(p.case);
+                }
+                self.pending_bytes = 0;
             }
-            sink.case(case);
         }
     }
 
@@ -458,6 +485,7 @@ impl State {
     }
 
     fn flush(&mut self, sink: &mut dyn Sink) {
+        self.pending_bytes = 0;
         for p in std::mem::take(&mut self.pending) {
             let c = self.with_definition(&p.test_id, p.case);
             sink.case(c);
@@ -500,6 +528,16 @@ impl State {
             });
         }
     }
+}
+
+/// Approximate heap size of a case's texts, for the pending-results bound.
+fn case_bytes(c: &Case) -> usize {
+    let opt = |s: &Option<String>| s.as_ref().map_or(0, String::len);
+    let failure = c
+        .failure
+        .as_ref()
+        .map_or(0, |f| opt(&f.kind) + opt(&f.message) + opt(&f.trace));
+    64 + c.name.len() + opt(&c.output) + opt(&c.skip_reason) + failure
 }
 
 fn attr(tag: &Tag<'_>, name: &str) -> String {
@@ -675,6 +713,48 @@ mod tests {
                 .1
                 .contains("counts 2 results but the file holds 1")
         );
+    }
+
+    #[test]
+    fn results_waiting_for_definitions_are_bounded() {
+        let doc = |n: usize| {
+            let mut d = format!("<TestRun {NS}><Results>");
+            for i in 0..n {
+                d.push_str(&format!(
+                    r#"<UnitTestResult testId="{i}" testName="K.T{i}" outcome="Passed"><Output><StdOut>{}</StdOut></Output></UnitTestResult>"#,
+                    "o".repeat(1000)
+                ));
+            }
+            d + r#"</Results><TestDefinitions><UnitTest id="1"><TestMethod className="K"/></UnitTest></TestDefinitions></TestRun>"#
+        };
+        let run = |n: usize, limits: (usize, usize)| {
+            let mut c = Collector::keep_all();
+            let mut input = doc(n).into_bytes();
+            let mut reader: &[u8] = &mut input[..];
+            let opts = crate::parsers::ParseOptions::default();
+            parse_with_limits(&mut reader, &opts, &mut c, limits).unwrap();
+            c
+        };
+        // Under the limits: joined with the definitions.
+        let c = run(5, (100, 1 << 20));
+        assert!(c.warnings.is_empty());
+        assert_eq!(c.all.unwrap()[1].classname.as_deref(), Some("K"));
+        // Over the byte limit (5 x ~1 KB > 3 KB) or the count limit: all without class.
+        for limits in [(100, 3000), (3, 1 << 20)] {
+            let c = run(5, limits);
+            assert_eq!(c.counts.tests, 5);
+            assert!(
+                c.warnings[0].1.contains("without their class names"),
+                "{:?}",
+                c.warnings
+            );
+            assert!(
+                c.all
+                    .unwrap()
+                    .iter()
+                    .all(|k| k.classname.is_none() && k.name.starts_with("K.T"))
+            );
+        }
     }
 
     #[test]

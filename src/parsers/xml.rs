@@ -122,8 +122,18 @@ impl<'a> Tag<'a> {
     pub fn attr_raw(&self, name: &str) -> Option<&'a [u8]> {
         let want = name.as_bytes();
         self.attrs.iter().find_map(|a| {
-            let n = &self.raw[a.name.0..a.name.1];
-            (local(n) == want).then(|| &self.raw[a.value.0..a.value.1])
+            (&self.raw[a.name.0..a.name.1] == want).then(|| &self.raw[a.value.0..a.value.1])
+        })
+    }
+
+    /// Every attribute as (local name, raw undecoded value), in document order: for parsers
+    /// that look several attributes up, one pass instead of one scan per name.
+    pub fn raw_attrs(&self) -> impl Iterator<Item = (&'a [u8], &'a [u8])> + '_ {
+        self.attrs.iter().map(|a| {
+            (
+                &self.raw[a.name.0..a.name.1],
+                &self.raw[a.value.0..a.value.1],
+            )
         })
     }
 
@@ -135,7 +145,7 @@ impl<'a> Tag<'a> {
     pub fn attrs(&self) -> impl Iterator<Item = (&'a [u8], Cow<'a, str>)> + '_ {
         self.attrs.iter().map(|a| {
             (
-                local(&self.raw[a.name.0..a.name.1]),
+                &self.raw[a.name.0..a.name.1],
                 decode_attr(&self.raw[a.value.0..a.value.1]),
             )
         })
@@ -149,10 +159,14 @@ fn local(qname: &[u8]) -> &[u8] {
     }
 }
 
-/// A `BufRead` wrapper that counts lines of what was consumed, so any event can be given a
-/// line and column without a second pass.
+/// The reader's own input buffer, which counts lines of what was consumed, so any event can
+/// be given a line and column without a second pass. Owning the buffer (rather than wrapping
+/// the caller's `BufRead`) lets `consume` count the consumed bytes directly.
 struct Counting<R> {
     inner: R,
+    buf: Box<[u8]>,
+    pos: usize,
+    end: usize,
     consumed: u64,
     /// Newlines consumed so far.
     newlines: u64,
@@ -163,16 +177,21 @@ struct Counting<R> {
     last: u8,
 }
 
-impl<R: BufRead> Counting<R> {
-    fn count(&mut self, bytes: &[u8]) {
-        let n = bytes.iter().filter(|&&b| b == b'\n').count();
-        if n > 0 {
-            self.newlines += n as u64;
-            if let Some(i) = memchr::memrchr(b'\n', bytes) {
-                self.line_start = self.consumed + i as u64 + 1;
-            }
+/// Input buffer size: large reads, few refills.
+const BUF_SIZE: usize = 256 * 1024;
+
+impl<R: Read> Counting<R> {
+    fn new(inner: R) -> Self {
+        Counting {
+            inner,
+            buf: vec![0u8; BUF_SIZE].into_boxed_slice(),
+            pos: 0,
+            end: 0,
+            consumed: 0,
+            newlines: 0,
+            line_start: 0,
+            last: 0,
         }
-        self.consumed += bytes.len() as u64;
     }
 
     fn position(&self) -> Position {
@@ -195,44 +214,53 @@ impl<R: BufRead> Counting<R> {
     }
 }
 
-impl<R: BufRead> Read for Counting<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.count(&buf[..n]);
-        if n > 0 {
-            self.last = buf[n - 1];
-        }
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let n = {
+            let avail = self.fill_buf()?;
+            let n = avail.len().min(out.len());
+            out[..n].copy_from_slice(&avail[..n]);
+            n
+        };
+        self.consume(n);
         Ok(n)
     }
 }
 
-impl<R: BufRead> BufRead for Counting<R> {
+impl<R: Read> BufRead for Counting<R> {
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        self.inner.fill_buf()
+        if self.pos >= self.end {
+            self.pos = 0;
+            self.end = 0;
+            loop {
+                match self.inner.read(&mut self.buf) {
+                    Ok(n) => {
+                        self.end = n;
+                        break;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(&self.buf[self.pos..self.end])
     }
 
     fn consume(&mut self, amt: usize) {
-        // The bytes being consumed are the head of the current buffer: fill_buf returns it
-        // again without I/O.
-        let mut counted = 0;
-        if let Ok(buf) = self.inner.fill_buf() {
-            let n = amt.min(buf.len());
-            let (newlines, last) = (
-                buf[..n].iter().filter(|&&b| b == b'\n').count(),
-                memchr::memrchr(b'\n', &buf[..n]),
-            );
-            if let Some(i) = last {
-                self.newlines += newlines as u64;
-                self.line_start = self.consumed + i as u64 + 1;
-            }
-            self.consumed += n as u64;
-            if n > 0 {
-                self.last = buf[n - 1];
-            }
-            counted = n;
+        let amt = amt.min(self.end - self.pos);
+        let s = &self.buf[self.pos..self.pos + amt];
+        if let Some(i) = memchr::memrchr(b'\n', s) {
+            self.newlines += s[..=i]
+                .iter()
+                .map(|&b| usize::from(b == b'\n'))
+                .sum::<usize>() as u64;
+            self.line_start = self.consumed + i as u64 + 1;
         }
-        self.consumed += (amt - counted) as u64;
-        self.inner.consume(amt);
+        if amt > 0 {
+            self.last = s[amt - 1];
+        }
+        self.consumed += amt as u64;
+        self.pos += amt;
     }
 }
 
@@ -373,13 +401,7 @@ pub struct XmlReader<R: BufRead> {
 impl<R: BufRead> XmlReader<R> {
     /// A reader over `reader`; captured texts are bounded to `max_text` bytes.
     pub fn new(reader: R, max_text: usize) -> Self {
-        let mut reader = quick_xml::Reader::from_reader(Counting {
-            inner: reader,
-            consumed: 0,
-            newlines: 0,
-            line_start: 0,
-            last: 0,
-        });
+        let mut reader = quick_xml::Reader::from_reader(Counting::new(reader));
         let cfg = reader.config_mut();
         // Our own stack does the matching (leniently); quick-xml would stop at a mismatch.
         cfg.check_end_names = false;
@@ -716,9 +738,13 @@ impl<R: BufRead> XmlReader<R> {
     fn push_text(&mut self, bytes: &[u8]) {
         if !self.capture_warned {
             let bad_utf8 = std::str::from_utf8(bytes).err().map(|e| e.valid_up_to());
-            let control = bytes
-                .iter()
-                .position(|&b| b < 0x20 && b != b'\n' && b != b'\t' && b != b'\r');
+            let is_control = |b: u8| b < 0x20 && b != b'\n' && b != b'\t' && b != b'\r';
+            // A branch-free scan first (it vectorizes); the position only when there is one.
+            let control = if bytes.iter().fold(false, |acc, &b| acc | is_control(b)) {
+                bytes.iter().position(|&b| is_control(b))
+            } else {
+                None
+            };
             if let Some(i) = bad_utf8 {
                 let pos = self.pos_in_event(bytes, i, 0);
                 self.warn(
@@ -851,8 +877,13 @@ fn scan_attrs(raw: &[u8], mut i: usize, out: &mut Vec<AttrSpan>) {
         if i >= n {
             break;
         }
-        let ns = i;
+        // Attribute names are stored without their namespace prefix (lookups are by local
+        // name, and this way each lookup is one comparison).
+        let mut ns = i;
         while i < n && !raw[i].is_ascii_whitespace() && raw[i] != b'=' {
+            if raw[i] == b':' {
+                ns = i + 1;
+            }
             i += 1;
         }
         let ne = i;
@@ -898,7 +929,11 @@ fn scan_attrs(raw: &[u8], mut i: usize, out: &mut Vec<AttrSpan>) {
 /// when a reporter forgot to escape them.
 pub fn decode_attr(raw: &[u8]) -> Cow<'_, str> {
     if memchr::memchr(b'&', raw).is_none() {
-        return String::from_utf8_lossy(raw);
+        // `from_utf8` first: it is much faster than the lossy path on valid input.
+        return match std::str::from_utf8(raw) {
+            Ok(s) => Cow::Borrowed(s),
+            Err(_) => String::from_utf8_lossy(raw),
+        };
     }
     let mut out: Vec<u8> = Vec::with_capacity(raw.len());
     let mut i = 0;

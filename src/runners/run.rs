@@ -18,6 +18,9 @@ use crate::artifact::events::{Event, Events};
 use crate::model::{RunnerKind, RunnerResult, RunnerSource, RunnerStatus, SlowTest};
 use crate::parsers::ParseOptions;
 
+/// The longest timeout honoured (a week); larger values are clamped, not overflowed.
+pub const MAX_TIMEOUT_SEC: u64 = 7 * 24 * 3600;
+
 /// A runner in the plan, possibly already decided (`skipped` because its detect_file is
 /// missing).
 #[derive(Clone, Debug)]
@@ -270,7 +273,7 @@ async fn run_one(
             .timeout_override
             .or(def.timeout_sec)
             .unwrap_or(shared.timeout_default)
-            .max(1);
+            .clamp(1, MAX_TIMEOUT_SEC);
         let spec = Spawn {
             command: cmd.clone(),
             cwd: shared.cwd.clone(),
@@ -357,8 +360,14 @@ async fn run_one(
         .unwrap_or_default();
         absorb(&mut r, c, &shared, def.command.is_none(), &mut status);
     }
-    // Failing tests or lint errors fail a runner even when its tool exited 0.
-    if (r.counts.bad() > 0 || r.lint.errors > 0) && status == RunnerStatus::Passed {
+    // Failing tests, lint errors, suites that failed to load and reports that could not be
+    // read fail a runner even when its tool exited 0: a green runner must mean "all evidence
+    // read, nothing broken", or a truncated report would pass silently.
+    let broken = r.counts.bad() > 0
+        || r.lint.errors > 0
+        || !r.suite_errors.is_empty()
+        || !r.parse_errors.is_empty();
+    if broken && status == RunnerStatus::Passed {
         status = RunnerStatus::Failed;
     }
     r.status = status;

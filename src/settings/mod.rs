@@ -48,6 +48,8 @@ pub struct VerifyConfig {
     pub artifacts_dir: Option<String>,
     /// Seconds between SIGTERM and SIGKILL when a runner times out or codeloop is stopped.
     pub grace_sec: u64,
+    /// fsync verify.json and manifest.json (durable across an OS crash; slower on busy disks).
+    pub fsync: bool,
 }
 
 impl Default for VerifyConfig {
@@ -61,6 +63,7 @@ impl Default for VerifyConfig {
             max_text_bytes: 16 * 1024,
             artifacts_dir: None,
             grace_sec: 5,
+            fsync: false,
         }
     }
 }

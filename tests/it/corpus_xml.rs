@@ -105,8 +105,26 @@ fn every_dotnet_and_catch2_xml_row_agrees_with_its_oracle() {
 fn every_row_of_these_formats_is_auto_detected() {
     let mut wrong = Vec::new();
     let mut n = 0;
+    let ours = [
+        Format::Trx,
+        Format::Nunit,
+        Format::XunitNet,
+        Format::Catch2Xml,
+        Format::Checkstyle,
+    ];
     for row in rows() {
         let Some(want) = our_format(&row.format) else {
+            // And no other file is taken for one of these formats.
+            let head = std::fs::read(corpus_dir().join(&row.path)).unwrap_or_default();
+            let head = &head[..head.len().min(parsers::SNIFF_BYTES)];
+            if let Some(f) = parsers::sniff(head, &row.path).filter(|f| ours.contains(f)) {
+                wrong.push(format!(
+                    "{} ({}): sniffed as {}",
+                    row.path,
+                    row.format,
+                    f.name()
+                ));
+            }
             continue;
         };
         n += 1;
@@ -209,4 +227,123 @@ fn snapshot_xunit_net() {
 #[test]
 fn snapshot_catch2_xml() {
     insta::assert_snapshot!(snapshot_of("generated/catch2/all.catch2-xml.xml"));
+}
+
+/// `codeloop verify --report <file>` on every corpus file of these formats reports the same
+/// counts as the library (which the conformance test holds to the oracles), and records the
+/// lenient reads as warnings in verify.json.
+#[test]
+fn verify_cli_reports_the_same_counts_for_every_row() {
+    let art = tempfile::tempdir().unwrap();
+    let mut problems = Vec::new();
+    let mut n = 0;
+    for row in rows() {
+        if our_format(&row.format).is_none() {
+            continue;
+        }
+        n += 1;
+        let out = std::process::Command::new(crate::common::bin())
+            .args(["verify", "--format", "json", "--cwd"])
+            .arg(corpus_dir())
+            .arg("--artifacts-dir")
+            .arg(art.path())
+            .args(["--report", &row.path])
+            .output()
+            .unwrap();
+        let doc: serde_json::Value = match serde_json::from_slice(&out.stdout) {
+            Ok(v) => v,
+            Err(e) => {
+                problems.push(format!("{}: no JSON on stdout ({e})", row.path));
+                continue;
+            }
+        };
+        let got: Counts = serde_json::from_value(doc["totals"].clone()).unwrap();
+        let (lib, _) = parse_row(&row);
+        if got != lib.counts {
+            problems.push(format!(
+                "{}: verify says {got:?}, the parser {:?}",
+                row.path, lib.counts
+            ));
+        }
+        let warnings = doc["runners"][0]["warnings"].as_array().map_or(0, Vec::len);
+        if (warnings == 0) != lib.warnings.is_empty() {
+            problems.push(format!(
+                "{}: verify.json has {warnings} warnings, the parser gave {}",
+                row.path,
+                lib.warnings.len()
+            ));
+        }
+    }
+    assert!(n >= 50);
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// Lenient reads are reported where they happen, with a position, and nowhere else; the
+/// problems no test case carries (a fixture that could not be built, a crashed test host)
+/// are suite errors.
+#[test]
+fn warnings_and_suite_errors_are_exactly_where_the_files_are_odd() {
+    let want_warning: &[(&str, &str, Option<u64>)] = &[
+        ("all.nunit2.xml", "raw control character 0x1b", Some(2097)),
+        (
+            "NUnit-issue17521.xml",
+            "raw control character 0x00",
+            Some(33),
+        ),
+        (
+            "NUnit-sec1752-file.xml",
+            "entity &xxe; is not predefined",
+            Some(17),
+        ),
+        (
+            "NUnit-sec1752-https.xml",
+            "entity &xxe; is not predefined",
+            Some(17),
+        ),
+        (
+            "jenkinsci/testcase2.xml",
+            "declare 3 tests but the file holds 1",
+            None,
+        ),
+    ];
+    let want_suite_errors: &[(&str, usize, &str)] = &[(
+        "yami_YAMILEX_2015-10-24_04_18_59.trx",
+        1,
+        "(1 test aborted, counted as not run)",
+    )];
+    let mut problems = Vec::new();
+    for row in rows() {
+        if our_format(&row.format).is_none() {
+            continue;
+        }
+        let (c, _) = parse_row(&row);
+        match want_warning.iter().find(|(f, _, _)| row.path.ends_with(f)) {
+            Some((_, text, line)) => {
+                let ok = c.warnings.len() == 1
+                    && c.warnings[0].1.contains(text)
+                    && c.warnings[0].0.map(|p| p.line) == *line;
+                if !ok {
+                    problems.push(format!("{}: {:?}", row.path, c.warnings));
+                }
+            }
+            None if !c.warnings.is_empty() => {
+                problems.push(format!("{}: unexpected {:?}", row.path, c.warnings))
+            }
+            None => {}
+        }
+        let expected = want_suite_errors
+            .iter()
+            .find(|(f, _, _)| row.path.ends_with(f));
+        let ok = match expected {
+            Some((_, n, text)) => {
+                c.suite_errors.len() == *n
+                    && c.suite_errors.iter().all(|e| e.message.contains(text))
+            }
+            None => c.suite_errors.is_empty(),
+        };
+        if !ok {
+            problems.push(format!("{}: suite errors {:?}", row.path, c.suite_errors));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

@@ -654,6 +654,15 @@ fn diagnose_command_writes_outputs_and_resolves_locations() {
         failing(
             "go",
             Some("example.com/corpus/calc"),
+            "TestInContainer",
+            None,
+            None,
+            "",
+            "panic: boom\n\ngoroutine 7 [running]:\nexample.com/corpus/calc.TestInContainer(0x0?)\n\t/app/go/calc/calc_test.go:30 +0x2e\n",
+        ),
+        failing(
+            "go",
+            Some("example.com/corpus/calc"),
             "TestGone",
             None,
             None,
@@ -662,8 +671,8 @@ fn diagnose_command_writes_outputs_and_resolves_locations() {
         ),
     ];
     let mut v = verify_doc(&wss, vec![go, mvn], &cases);
-    v.runners[0].counts.tests = 2;
-    v.runners[0].counts.failed = 2;
+    v.runners[0].counts.tests = 3;
+    v.runners[0].counts.failed = 3;
     v.runners[1].counts.tests = 1;
     v.runners[1].counts.failed = 1;
     let arts = ws.join(".codeloop");
@@ -702,6 +711,11 @@ fn diagnose_command_writes_outputs_and_resolves_locations() {
             "src/test/java/com/example/MultipleFailuresTest.java:15",
             Some(true)
         )
+    );
+    let c = loc("TestInContainer");
+    assert_eq!(
+        (c.to_string().as_str(), c.exists),
+        ("go/calc/calc_test.go:30", Some(true))
     );
     let gone = loc("TestGone");
     assert_eq!(

@@ -286,6 +286,16 @@ fn ci_on_the_demo_exits_1_naming_the_failing_test_and_line() {
         assert_eq!(l.exists, Some(true), "{l}");
     }
     assert!(run.file("report/codeloop.sarif").is_file());
+    // The report stage ran: the sticky comment and the badge exist and the manifest lists them.
+    for f in ["report/comment.md", "report/summary.md", "report/badge.svg"] {
+        assert!(run.file(f).is_file(), "{f}");
+    }
+    let comment = std::fs::read_to_string(run.file("report/comment.md")).unwrap();
+    assert!(comment.contains("test_fail_assert"), "{comment}");
+    let m: codeloop::artifact::manifest::Manifest =
+        artifact::read_json(&run.file(artifact::MANIFEST)).unwrap();
+    assert!(m.files.iter().any(|f| f.path == "report/comment.md"));
+    assert!(m.files.iter().any(|f| f.path == "gate.json"));
     // Both documents validate against their published schemas.
     for (schema, file) in [
         ("diagnose.schema.json", "diagnose.json"),

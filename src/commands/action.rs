@@ -1,0 +1,760 @@
+//! `codeloop action`: the Docker action's entrypoint. Reads the inputs (`INPUT_*`) and the
+//! job's context (`GITHUB_*`, the event payload), runs the stages — verify → diagnose →
+//! gate-check → report, each as its own `codeloop` subcommand process over one run
+//! directory — then publishes and writes the step outputs.
+//!
+//! The exit code is the gate's (unless `fail-on-gate: false`); publishing problems are
+//! warnings unless `fail-on-publish-error: true`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use clap::CommandFactory;
+
+use crate::artifact;
+use crate::cli::ActionArgs;
+use crate::exit;
+use crate::model::Verdict;
+use crate::publish::actions::{self, Redactor};
+use crate::publish::context::{Env, GitHubContext};
+use crate::publish::{self, Forge, PublishOptions, Publisher, RunView};
+use crate::settings::{CommentMode, Config, FailOn};
+
+/// Env var naming the file that holds the previous sticky comment's body (its hidden state
+/// is the baseline for deltas); set for the stage processes when there is one.
+pub const PREVIOUS_COMMENT_ENV: &str = "CODELOOP_PREVIOUS_COMMENT";
+
+/// A bad input: which one, what it was, and what is accepted.
+#[derive(Debug, thiserror::Error)]
+#[error("input `{name}` is {value:?}: {expected}")]
+pub struct InputError {
+    pub name: &'static str,
+    pub value: String,
+    pub expected: String,
+}
+
+/// The action's inputs, parsed and validated.
+#[derive(Clone, Debug, Default)]
+pub struct Inputs {
+    pub token: Option<String>,
+    pub reports: Vec<String>,
+    pub runners: Vec<String>,
+    pub working_directory: Option<String>,
+    pub config: Option<String>,
+    pub min_score: Option<f64>,
+    pub fail_on: Option<FailOn>,
+    pub comment: Option<CommentMode>,
+    pub check_run: Option<bool>,
+    pub summary: Option<bool>,
+    pub annotations: Option<bool>,
+    pub badge: bool,
+    pub artifacts_dir: Option<String>,
+    pub template_dir: Option<String>,
+    pub dry_run: bool,
+    pub timeout: Option<u64>,
+    pub jobs: Option<usize>,
+    pub fail_on_gate: bool,
+    pub fail_on_publish_error: bool,
+    pub allow_untrusted_commands: bool,
+    pub comment_author: Option<String>,
+    pub from: Option<String>,
+    pub check_name: Option<String>,
+    pub pr_number: Option<u64>,
+}
+
+fn bool_input(env: &Env, name: &'static str, default: bool) -> Result<bool, InputError> {
+    match env.input(name) {
+        None => Ok(default),
+        Some(v) if v.eq_ignore_ascii_case("true") => Ok(true),
+        Some(v) if v.eq_ignore_ascii_case("false") => Ok(false),
+        Some(v) => Err(InputError {
+            name,
+            value: v.into(),
+            expected: "use true or false".into(),
+        }),
+    }
+}
+
+fn opt_bool(env: &Env, name: &'static str) -> Result<Option<bool>, InputError> {
+    env.input(name)
+        .map(|_| bool_input(env, name, false))
+        .transpose()
+}
+
+/// A list input: one item a line or comma-separated, blanks and `#` comments ignored.
+fn list_input(env: &Env, name: &str) -> Vec<String> {
+    env.input(name)
+        .map(|v| {
+            v.lines()
+                .flat_map(|l| l.split(','))
+                .map(str::trim)
+                .filter(|s| !s.is_empty() && !s.starts_with('#'))
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Seconds, or a number with `s`, `m` or `h`.
+fn parse_duration_secs(v: &str) -> Option<u64> {
+    let v = v.trim();
+    let (num, mult) = match v.chars().last()? {
+        's' => (&v[..v.len() - 1], 1),
+        'm' => (&v[..v.len() - 1], 60),
+        'h' => (&v[..v.len() - 1], 3600),
+        _ => (v, 1),
+    };
+    num.trim().parse::<u64>().ok()?.checked_mul(mult)
+}
+
+impl Inputs {
+    pub fn parse(env: &Env) -> Result<Inputs, InputError> {
+        let s = |n: &str| env.input(n).map(str::to_string);
+        let min_score = match env.input("min-score") {
+            None => None,
+            Some(v) => match v.parse::<f64>() {
+                Ok(x) if (0.0..=100.0).contains(&x) => Some(x),
+                _ => {
+                    return Err(InputError {
+                        name: "min-score",
+                        value: v.into(),
+                        expected: "use a number from 0 to 100".into(),
+                    });
+                }
+            },
+        };
+        let fail_on = match env.input("fail-on") {
+            None => None,
+            Some(v) => Some(match v.to_ascii_lowercase().as_str() {
+                "any" => FailOn::Any,
+                "regression" | "regressions" => FailOn::Regression,
+                _ => {
+                    return Err(InputError {
+                        name: "fail-on",
+                        value: v.into(),
+                        expected: "use `any` (every failure fails the gate) or `regression` (only new failures do)".into(),
+                    });
+                }
+            }),
+        };
+        let comment = match env.input("comment") {
+            None => None,
+            Some(v) => Some(match v.to_ascii_lowercase().as_str() {
+                "always" | "true" => CommentMode::Always,
+                "on-failure" | "on_failure" => CommentMode::OnFailure,
+                "off" | "false" | "never" => CommentMode::Off,
+                _ => {
+                    return Err(InputError {
+                        name: "comment",
+                        value: v.into(),
+                        expected: "use always, on-failure or off".into(),
+                    });
+                }
+            }),
+        };
+        let timeout = match env.input("timeout") {
+            None => None,
+            Some(v) => Some(parse_duration_secs(v).ok_or_else(|| InputError {
+                name: "timeout",
+                value: v.into(),
+                expected: "use seconds, e.g. 900, or 15m / 2h".into(),
+            })?),
+        };
+        let jobs = match env.input("jobs") {
+            None => None,
+            Some(v) => Some(v.parse::<usize>().map_err(|_| InputError {
+                name: "jobs",
+                value: v.into(),
+                expected: "use a whole number (0 = one per CPU core)".into(),
+            })?),
+        };
+        let pr_number = match env.input("pr-number") {
+            None => None,
+            Some(v) => Some(v.parse::<u64>().map_err(|_| InputError {
+                name: "pr-number",
+                value: v.into(),
+                expected: "use the pull request's number (digits only)".into(),
+            })?),
+        };
+        Ok(Inputs {
+            pr_number,
+            token: s("github-token"),
+            reports: list_input(env, "reports"),
+            runners: list_input(env, "runners"),
+            working_directory: s("working-directory"),
+            config: s("config"),
+            min_score,
+            fail_on,
+            comment,
+            check_run: opt_bool(env, "check-run")?,
+            summary: opt_bool(env, "summary")?,
+            annotations: opt_bool(env, "annotations")?,
+            badge: bool_input(env, "badge", true)?,
+            artifacts_dir: s("artifacts-dir"),
+            template_dir: s("template-dir"),
+            dry_run: bool_input(env, "dry-run", false)?,
+            timeout,
+            jobs,
+            fail_on_gate: bool_input(env, "fail-on-gate", true)?,
+            fail_on_publish_error: bool_input(env, "fail-on-publish-error", false)?,
+            allow_untrusted_commands: bool_input(env, "allow-untrusted-commands", false)?,
+            comment_author: s("comment-author"),
+            from: s("from"),
+            check_name: s("check-name"),
+        })
+    }
+
+    /// Applies the inputs over the project's config (inputs win over config.json).
+    pub fn apply(&self, cfg: &mut Config) {
+        if let Some(x) = self.min_score {
+            cfg.gate.min_score = x;
+        }
+        if let Some(x) = self.fail_on {
+            cfg.gate.fail_on = x;
+        }
+        if let Some(x) = &self.template_dir {
+            cfg.report.template_dir = Some(x.clone());
+        }
+        if let Some(x) = self.timeout {
+            cfg.verify.timeout_sec = x;
+        }
+        if let Some(x) = self.jobs {
+            cfg.verify.jobs = x;
+        }
+        if !self.reports.is_empty() {
+            cfg.verify.reports = self.reports.clone();
+        }
+        if !self.runners.is_empty() {
+            cfg.verify.runners = self.runners.clone();
+        }
+        if let Some(x) = self.comment {
+            cfg.publish.comment = x;
+        }
+        if let Some(x) = self.check_run {
+            cfg.publish.check_run = x;
+        }
+        if let Some(x) = self.summary {
+            cfg.publish.summary = x;
+        }
+        if let Some(x) = self.annotations {
+            cfg.publish.annotations = x;
+        }
+    }
+}
+
+/// Builds the publish options from the effective config and the environment.
+pub fn publish_options(cfg: &Config, env: &Env, token: Option<String>) -> PublishOptions {
+    PublishOptions {
+        forge: Forge::Auto,
+        comment: cfg.publish.comment,
+        delete_on_pass: cfg.publish.delete_on_pass,
+        summary: cfg.publish.summary,
+        annotations: cfg.publish.annotations,
+        check_run: cfg.publish.check_run,
+        token,
+        max_comment_chars: cfg.report.max_comment_chars,
+        retry: PublishOptions::retry_from_env(env),
+        ..PublishOptions::default()
+    }
+}
+
+/// Under `pull_request_target` the checkout may be the PR's code while the token can write:
+/// running its runners or plugins would run untrusted code with that token.
+pub fn untrusted_refusal(ctx: &GitHubContext, inputs: &Inputs) -> Option<String> {
+    if ctx.event_name.as_deref() != Some("pull_request_target")
+        || inputs.allow_untrusted_commands
+        || inputs.from.is_some()
+    {
+        return None;
+    }
+    if !inputs.runners.is_empty() {
+        return Some("under `pull_request_target`, codeloop does not run `runners` from the checked-out pull request (it would run untrusted code with a write token)".into());
+    }
+    if inputs.reports.is_empty() {
+        return Some("under `pull_request_target`, codeloop only collects reports: set `reports` to the result files an earlier step wrote (runners and plugins from the pull request are not run)".into());
+    }
+    None
+}
+
+/// The stage subcommands this build has (others land separately; a missing one is skipped
+/// with a warning rather than failing the action).
+fn has_stage(name: &str) -> bool {
+    crate::cli::Cli::command().find_subcommand(name).is_some()
+}
+
+/// Whether the stage takes `--<flag>` in this build.
+fn stage_takes(name: &str, flag: &str) -> bool {
+    crate::cli::Cli::command()
+        .find_subcommand(name)
+        .is_some_and(|c| c.get_arguments().any(|a| a.get_long() == Some(flag)))
+}
+
+struct Stages<'a> {
+    exe: PathBuf,
+    wd: &'a Path,
+    artifacts: &'a Path,
+    config: &'a Path,
+    previous: Option<PathBuf>,
+    /// Under GitHub Actions the stages' output is wrapped in `::stop-commands::`.
+    wrap: bool,
+}
+
+impl Stages<'_> {
+    fn run(&self, name: &str, extra: &[String]) -> Option<i32> {
+        if !has_stage(name) {
+            crate::ui::warn(&format!(
+                "the `{name}` stage is not in this build of codeloop; skipped"
+            ));
+            return None;
+        }
+        let mut cmd = Command::new(&self.exe);
+        cmd.arg(name)
+            .arg("--cwd")
+            .arg(self.wd)
+            .arg("--artifacts-dir")
+            .arg(self.artifacts)
+            .arg("--config")
+            .arg(self.config)
+            .args(extra)
+            .current_dir(self.wd);
+        if let Some(p) = &self.previous {
+            cmd.env(PREVIOUS_COMMENT_ENV, p);
+        }
+        let token = actions::random_token();
+        if self.wrap {
+            // The runner parses commands on stderr too: send it into the fenced stdout.
+            cmd.stderr(std::io::stdout());
+        }
+        let mut out = std::io::stdout().lock();
+        if self.wrap {
+            let _ = writeln!(out, "::stop-commands::{token}");
+            let _ = out.flush();
+        }
+        drop(out);
+        let status = cmd.status();
+        if self.wrap {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "::{token}::");
+            let _ = out.flush();
+        }
+        match status {
+            Ok(s) => Some(s.code().unwrap_or(exit::INFRA)),
+            Err(e) => {
+                crate::ui::warn(&format!(
+                    "cannot start `{} {name}`: {e}",
+                    self.exe.display()
+                ));
+                Some(exit::INFRA)
+            }
+        }
+    }
+}
+
+fn resolve_dir(base: &Path, p: &str) -> PathBuf {
+    let p = Path::new(p);
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        base.join(p)
+    }
+}
+
+pub fn run(args: ActionArgs) -> i32 {
+    let env = Env::from_process();
+    run_with(&env, args.dry_run, &mut std::io::stdout())
+}
+
+/// The whole action with an explicit environment (the process env in production).
+pub fn run_with(env: &Env, dry_flag: bool, out: &mut dyn Write) -> i32 {
+    let ctx = GitHubContext::from_env(env);
+    let mut redactor = Redactor::from_env(env.iter());
+    let inputs = match Inputs::parse(env) {
+        Ok(i) => i,
+        Err(e) => {
+            crate::ui::error(&e, Some("fix the `with:` block of the codeloop step"));
+            return exit::USAGE;
+        }
+    };
+    let token = inputs
+        .token
+        .clone()
+        .or_else(|| env.get("GITHUB_TOKEN").map(str::to_string));
+    if let Some(t) = &token {
+        redactor.add(t);
+    }
+    // Masks only on a real runner: elsewhere the commands would print the values.
+    if env.is_true("GITHUB_ACTIONS") && !env.is_true("ACT") && !redactor.is_empty() {
+        let _ = out.write_all(redactor.mask_commands().as_bytes());
+    }
+    if let Some(e) = &ctx.event_error {
+        crate::ui::warn(&format!("event payload: {e}; PR details are unavailable"));
+    }
+
+    let workspace = env
+        .get("GITHUB_WORKSPACE")
+        .map(PathBuf::from)
+        .or_else(|| std::env::current_dir().ok())
+        .unwrap_or_else(|| PathBuf::from("."));
+    let wd = match &inputs.working_directory {
+        Some(d) => resolve_dir(&workspace, d),
+        None => workspace.clone(),
+    };
+    if !wd.is_dir() {
+        crate::ui::error(
+            &InputError {
+                name: "working-directory",
+                value: wd.display().to_string(),
+                expected: "it is not a directory".into(),
+            },
+            Some("give a path relative to the repository root (GITHUB_WORKSPACE)"),
+        );
+        return exit::USAGE;
+    }
+    let config_path = match &inputs.config {
+        Some(c) => resolve_dir(&wd, c),
+        None => wd.join(crate::settings::CONFIG_PATH),
+    };
+    let mut cfg = match Config::load(&config_path) {
+        Ok((c, warnings)) => {
+            for w in warnings {
+                crate::ui::warn(&w);
+            }
+            c
+        }
+        Err(e) => {
+            crate::ui::error(
+                &e,
+                Some("fix the file or point the `config` input elsewhere"),
+            );
+            return exit::USAGE;
+        }
+    };
+    inputs.apply(&mut cfg);
+    let artifacts = match (&inputs.artifacts_dir, &cfg.verify.artifacts_dir) {
+        (Some(a), _) | (None, Some(a)) => resolve_dir(&wd, a),
+        (None, None) => wd.join(crate::settings::ARTIFACTS_DIR),
+    };
+
+    let mut opts = publish_options(&cfg, env, token);
+    opts.dry_run = inputs.dry_run || dry_flag;
+    opts.author = inputs.comment_author.clone();
+    opts.pr = inputs.pr_number;
+    if let Some(n) = &inputs.check_name {
+        opts.check_name = n.clone();
+    }
+    let publisher = Publisher {
+        env,
+        ctx: &ctx,
+        opts,
+        redactor,
+    };
+
+    // The run to publish: an existing one (`from`), or a fresh one from the stages.
+    let (run_dir, stage_code) = match &inputs.from {
+        Some(from) => {
+            match artifact::resolve(&artifacts, Some(&resolve_dir(&wd, from).to_string_lossy())) {
+                Ok(r) => (r.path, None),
+                Err(e) => {
+                    crate::ui::error(
+                        &e,
+                        Some("`from` must name a run directory (with manifest.json)"),
+                    );
+                    return exit::USAGE;
+                }
+            }
+        }
+        None => {
+            if let Some(why) = untrusted_refusal(&ctx, &inputs) {
+                crate::ui::error(
+                    &InputError {
+                        name: "runners",
+                        value: inputs.runners.join(","),
+                        expected: why,
+                    },
+                    Some(
+                        "set `allow-untrusted-commands: true` only if this workflow never checks out the PR's code",
+                    ),
+                );
+                return exit::USAGE;
+            }
+            match run_stages(env, &inputs, &cfg, &wd, &artifacts, &publisher) {
+                Ok(x) => x,
+                Err(code) => return code,
+            }
+        }
+    };
+
+    let view = match publish::load_run(&run_dir) {
+        Ok(v) => v,
+        Err(e) => {
+            crate::ui::error(
+                &e,
+                Some("the run directory is damaged; run the action again"),
+            );
+            return exit::INFRA;
+        }
+    };
+    let report = publisher.publish(&view, out);
+    write_outputs(env, &inputs, &workspace, &run_dir, &view, &report);
+
+    let gate_code = match (view.verdict(), stage_code) {
+        (Some(Verdict::Pass), _) => exit::OK,
+        (Some(Verdict::Fail), Some(c)) if c == exit::NO_RESULTS => exit::NO_RESULTS,
+        (Some(Verdict::Fail), _) => exit::GATE_FAILED,
+        (None, Some(c)) => c,
+        (None, None) => exit::OK,
+    };
+    let code = if inputs.fail_on_gate {
+        gate_code
+    } else {
+        exit::OK
+    };
+    if inputs.fail_on_publish_error && !report.errors.is_empty() && code == exit::OK {
+        crate::ui::warn("publishing failed and `fail-on-publish-error` is true");
+        return exit::INFRA;
+    }
+    code
+}
+
+/// Runs verify → diagnose → gate-check → report. Returns the run directory and the exit code
+/// that decides the build when there is no gate.json (gate-check's, else verify's).
+fn run_stages(
+    env: &Env,
+    inputs: &Inputs,
+    cfg: &Config,
+    wd: &Path,
+    artifacts: &Path,
+    publisher: &Publisher<'_>,
+) -> Result<(PathBuf, Option<i32>), i32> {
+    // The effective config (config.json + inputs) goes to every stage through --config.
+    let eff = artifacts.join("action-config.json");
+    if let Err(e) = artifact::write_json(&eff, cfg) {
+        crate::ui::error(&e, Some("make the artifacts directory writable"));
+        return Err(exit::INFRA);
+    }
+    // The previous comment's hidden state is the baseline for deltas.
+    let previous = publisher.previous_comment().and_then(|body| {
+        let p = artifacts.join("previous-comment.md");
+        artifact::write_atomic(&p, body.as_bytes()).ok().map(|_| p)
+    });
+    let exe = match std::env::current_exe() {
+        Ok(e) => e,
+        Err(e) => {
+            crate::ui::warn(&format!("cannot find the codeloop executable: {e}"));
+            return Err(exit::INFRA);
+        }
+    };
+    let stages = Stages {
+        exe,
+        wd,
+        artifacts,
+        config: &eff,
+        previous,
+        wrap: env.get("GITHUB_ACTIONS").is_some(),
+    };
+    let before: Vec<String> = artifact::list_runs(artifacts)
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    let mut verify_args = Vec::new();
+    for r in &inputs.reports {
+        verify_args.push("--report".to_string());
+        verify_args.push(r.clone());
+    }
+    for r in &inputs.runners {
+        verify_args.push("--runner".to_string());
+        verify_args.push(r.clone());
+    }
+    let verify_code = stages.run("verify", &verify_args);
+    let Some(run) = artifact::list_runs(artifacts)
+        .into_iter()
+        .rev()
+        .find(|r| !before.contains(&r.id))
+    else {
+        crate::ui::error(
+            &InputError {
+                name: "reports",
+                value: inputs.reports.join(","),
+                expected: "verify produced no run directory".into(),
+            },
+            Some("see the verify output above"),
+        );
+        return Err(verify_code
+            .filter(|c| *c != exit::OK)
+            .unwrap_or(exit::INFRA));
+    };
+    let run_arg = vec!["--run".to_string(), run.path.to_string_lossy().into_owned()];
+    // Annotations are printed by publish, outside the stop-commands wrap.
+    let mut diag_args = run_arg.clone();
+    diag_args.push("--no-annotations".into());
+    stages.run("diagnose", &diag_args);
+    let gate_code = stages.run("gate-check", &run_arg);
+    let mut report_args = run_arg.clone();
+    // The previous comment's hidden state is the report's baseline for deltas.
+    if let Some(p) = &stages.previous
+        && stage_takes("report", "baseline-from-comment")
+    {
+        report_args.push("--baseline-from-comment".into());
+        report_args.push(p.to_string_lossy().into_owned());
+    }
+    if let Some(t) = &inputs.template_dir
+        && stage_takes("report", "template-dir")
+    {
+        report_args.push("--template-dir".into());
+        report_args.push(resolve_dir(wd, t).to_string_lossy().into_owned());
+    }
+    stages.run("report", &report_args);
+    Ok((run.path, gate_code.or(verify_code)))
+}
+
+/// A path for an output: relative to the workspace when inside it, because a Docker action
+/// sees the workspace at another path than the steps after it do.
+fn output_path(p: &Path, workspace: &Path) -> String {
+    p.strip_prefix(workspace)
+        .unwrap_or(p)
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn write_outputs(
+    env: &Env,
+    inputs: &Inputs,
+    workspace: &Path,
+    run_dir: &Path,
+    view: &RunView,
+    report: &publish::PublishReport,
+) {
+    let Some(path) = env.get("GITHUB_OUTPUT") else {
+        return;
+    };
+    let g = view.gate.as_ref();
+    let counts = g.map(|g| g.counts).unwrap_or_default();
+    let (svg, png) = if inputs.badge {
+        publish::badge_paths(run_dir)
+    } else {
+        (None, None)
+    };
+    let p = |o: Option<PathBuf>| o.map(|p| output_path(&p, workspace)).unwrap_or_default();
+    let run_dir_out = output_path(run_dir, workspace);
+    let verdict = g.map(|g| g.verdict.as_str()).unwrap_or("unknown");
+    let score = g.map(|g| format!("{:.1}", g.score)).unwrap_or_default();
+    let json = serde_json::json!({
+        "run_id": view.run_id,
+        "run_dir": run_dir_out,
+        "verdict": verdict,
+        "score": g.map(|g| g.score),
+        "counts": counts,
+        "comment_id": report.comment_id,
+        "comment_url": report.comment_url,
+        "check_run_url": report.check_run_url,
+        "comment": report.comment_action,
+        "publish_errors": report.errors.len(),
+    });
+    let pairs = [
+        ("verdict", verdict.to_string()),
+        ("score", score),
+        ("tests", counts.tests.to_string()),
+        ("passed", counts.passed.to_string()),
+        ("failed", counts.failed.to_string()),
+        ("errored", counts.errored.to_string()),
+        ("skipped", counts.skipped.to_string()),
+        ("flaky", counts.flaky.to_string()),
+        ("run-id", view.run_id.clone()),
+        ("run-dir", run_dir_out.clone()),
+        (
+            "comment-id",
+            report.comment_id.map(|i| i.to_string()).unwrap_or_default(),
+        ),
+        (
+            "comment-url",
+            report.comment_url.clone().unwrap_or_default(),
+        ),
+        ("badge-svg", p(svg)),
+        ("badge-png", p(png)),
+        ("json", json.to_string()),
+    ];
+    if let Err(e) = actions::write_outputs(Path::new(path), &pairs) {
+        crate::ui::warn(&e.to_string());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inputs_parse_and_name_the_bad_one() {
+        let env = Env::from_pairs([
+            ("INPUT_REPORTS", "junit/*.xml, build/a.json\n# note\nx.tap"),
+            ("INPUT_MIN-SCORE", "85"),
+            ("INPUT_COMMENT", "on-failure"),
+            ("INPUT_TIMEOUT", "15m"),
+            ("INPUT_FAIL-ON-GATE", "FALSE"),
+        ]);
+        let i = Inputs::parse(&env).unwrap();
+        assert_eq!(i.reports, ["junit/*.xml", "build/a.json", "x.tap"]);
+        assert_eq!(i.min_score, Some(85.0));
+        assert_eq!(i.comment, Some(CommentMode::OnFailure));
+        assert_eq!(i.timeout, Some(900));
+        assert!(!i.fail_on_gate && i.badge);
+        let mut cfg = Config::default();
+        i.apply(&mut cfg);
+        assert_eq!(cfg.gate.min_score, 85.0);
+        assert_eq!(cfg.verify.timeout_sec, 900);
+
+        let e = Inputs::parse(&Env::from_pairs([("INPUT_CHECK-RUN", "yes")])).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "input `check-run` is \"yes\": use true or false"
+        );
+        let e = Inputs::parse(&Env::from_pairs([("INPUT_MIN_SCORE", "120")])).unwrap_err();
+        assert!(e.to_string().contains("0 to 100"), "{e}");
+    }
+
+    #[test]
+    fn stage_flags_are_looked_up_in_this_build_and_paths_are_workspace_relative() {
+        assert!(has_stage("verify") && has_stage("gate-check"));
+        assert!(stage_takes("diagnose", "no-annotations"));
+        assert!(!stage_takes("diagnose", "no-such-flag"));
+        assert!(!stage_takes("no-such-stage", "run"));
+        let ws = Path::new("/github/workspace");
+        assert_eq!(
+            output_path(Path::new("/github/workspace/.codeloop/runs/r1"), ws),
+            ".codeloop/runs/r1"
+        );
+        assert_eq!(output_path(Path::new("/tmp/x"), ws), "/tmp/x");
+        assert_eq!(parse_duration_secs("2h"), Some(7200));
+        assert_eq!(parse_duration_secs("90"), Some(90));
+        assert_eq!(parse_duration_secs("m"), None);
+    }
+
+    #[test]
+    fn pull_request_target_only_collects() {
+        let ctx = GitHubContext {
+            event_name: Some("pull_request_target".into()),
+            ..Default::default()
+        };
+        let mut i = Inputs::default();
+        assert!(
+            untrusted_refusal(&ctx, &i)
+                .unwrap()
+                .contains("set `reports`")
+        );
+        i.reports = vec!["r.xml".into()];
+        assert!(untrusted_refusal(&ctx, &i).is_none());
+        i.runners = vec!["pytest".into()];
+        assert!(
+            untrusted_refusal(&ctx, &i)
+                .unwrap()
+                .contains("untrusted code")
+        );
+        i.allow_untrusted_commands = true;
+        assert!(untrusted_refusal(&ctx, &i).is_none());
+        let push = GitHubContext {
+            event_name: Some("pull_request".into()),
+            ..Default::default()
+        };
+        assert!(untrusted_refusal(&push, &Inputs::default()).is_none());
+    }
+}

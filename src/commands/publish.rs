@@ -1,0 +1,105 @@
+//! `codeloop publish --from RUN_DIR`: publishes an existing run directory. The fork recipe
+//! uses it: the untrusted `pull_request` job uploads its run directory as an artifact, and a
+//! trusted `workflow_run` job downloads it and posts it with a write token. The forge is
+//! detected from the environment (GitHub now; `--forge none` prints what would be posted).
+
+use crate::artifact;
+use crate::cli::PublishArgs;
+use crate::exit;
+use crate::publish::actions::Redactor;
+use crate::publish::context::{Env, GitHubContext};
+use crate::publish::{self, Forge, Publisher};
+use crate::settings::{CommentMode, Config};
+
+pub fn run(args: PublishArgs) -> i32 {
+    let env = Env::from_process();
+    let ctx = GitHubContext::from_env(&env);
+    let forge: Forge = match args.forge.parse() {
+        Ok(f) => f,
+        Err(e) => {
+            crate::ui::error(&std::io::Error::other(format!("--forge: {e}")), None);
+            return exit::USAGE;
+        }
+    };
+    let cwd = &args.common.cwd;
+    let config_path = args
+        .common
+        .config
+        .clone()
+        .unwrap_or_else(|| cwd.join(crate::settings::CONFIG_PATH));
+    let cfg = match Config::load(&config_path) {
+        Ok((c, _)) => c,
+        Err(e) => {
+            crate::ui::error(&e, Some("fix the file or pass --config"));
+            return exit::USAGE;
+        }
+    };
+    let artifacts = args
+        .common
+        .artifacts_dir
+        .clone()
+        .unwrap_or_else(|| cwd.join(crate::settings::ARTIFACTS_DIR));
+    let run = match artifact::resolve(&artifacts, args.from.as_deref()) {
+        Ok(r) => r,
+        Err(e) => {
+            crate::ui::error(
+                &e,
+                Some("pass --from with the run directory (the folder holding manifest.json)"),
+            );
+            return exit::USAGE;
+        }
+    };
+    let token = env
+        .get("GITHUB_TOKEN")
+        .or_else(|| env.input("github-token"))
+        .map(str::to_string);
+    let mut redactor = Redactor::from_env(env.iter());
+    if let Some(t) = &token {
+        redactor.add(t);
+    }
+    let mut opts = crate::commands::action::publish_options(&cfg, &env, token);
+    opts.forge = forge;
+    opts.dry_run = args.dry_run;
+    opts.pr = args.pr;
+    opts.head_sha = args.sha.clone();
+    opts.check_run |= args.check_run;
+    if let Some(m) = &args.comment {
+        opts.comment = match m.as_str() {
+            "always" => CommentMode::Always,
+            "on-failure" => CommentMode::OnFailure,
+            "off" => CommentMode::Off,
+            other => {
+                crate::ui::error(
+                    &std::io::Error::other(format!(
+                        "--comment `{other}`: use always, on-failure or off"
+                    )),
+                    None,
+                );
+                return exit::USAGE;
+            }
+        };
+    }
+    let view = match publish::load_run(&run.path) {
+        Ok(v) => v,
+        Err(e) => {
+            crate::ui::error(&e, None);
+            return exit::INFRA;
+        }
+    };
+    let publisher = Publisher {
+        env: &env,
+        ctx: &ctx,
+        opts,
+        redactor,
+    };
+    let report = publisher.publish(&view, &mut std::io::stdout());
+    if let Some(url) = &report.comment_url {
+        println!("codeloop: comment {} at {url}", report.comment_action);
+    }
+    // Publishing is this command's whole job, so its failures are its exit code.
+    if report.errors.is_empty() {
+        exit::OK
+    } else {
+        exit::INFRA
+    }
+}

@@ -1,0 +1,777 @@
+//! GitHub REST publishing through octocrab (rustls + bundled webpki roots, so no system CA
+//! store is needed): the sticky PR comment and the check run.
+//!
+//! Every request goes through [`GitHub::send`], which owns the retry policy: 5xx answers and
+//! connection errors are retried with backoff for idempotent requests (GET, PATCH, DELETE);
+//! secondary rate limits wait for `retry-after` / `x-ratelimit-reset`; a create (POST) is
+//! never retried blindly — the sticky-comment logic re-lists first, because a 502 may hide a
+//! comment that was created after all.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use http::Method;
+use octocrab::Octocrab;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// Every codeloop comment starts with this (the rest of the hidden block carries the state).
+pub const MARKER: &str = "<!-- codeloop-verify:v1";
+/// GitHub rejects comment bodies over this many characters (422 "Body is too long").
+pub const MAX_COMMENT_CHARS: usize = 65_536;
+/// Check-run `output.summary` and `output.text` limit, in bytes.
+pub const MAX_CHECK_TEXT_BYTES: usize = 65_535;
+/// Annotations per check-run request.
+pub const CHECK_ANNOTATIONS_PER_REQUEST: usize = 50;
+/// The login `GITHUB_TOKEN` comments as.
+pub const DEFAULT_AUTHOR: &str = "github-actions[bot]";
+
+/// Publishing errors. None of them fails the build unless the user asked for it.
+#[derive(Debug, thiserror::Error)]
+pub enum GitHubError {
+    #[error("cannot set up the GitHub client for `{api}`: {message}")]
+    Setup { api: String, message: String },
+    #[error("{method} {url} failed: {message}")]
+    Transport {
+        method: String,
+        url: String,
+        message: String,
+    },
+    #[error("{method} {url} answered {status}: {message}")]
+    Status {
+        method: String,
+        url: String,
+        status: u16,
+        message: String,
+    },
+    #[error(
+        "the token cannot write to this repository ({message}): a pull request from a fork gets a read-only GITHUB_TOKEN"
+    )]
+    ReadOnly { message: String },
+    #[error(
+        "GitHub rate limit: {method} {url} would have to wait {wait_secs}s (limit {max_secs}s)"
+    )]
+    RateLimited {
+        method: String,
+        url: String,
+        wait_secs: u64,
+        max_secs: u64,
+    },
+    #[error("{method} {url}: unexpected answer: {message}")]
+    InvalidResponse {
+        method: String,
+        url: String,
+        message: String,
+    },
+}
+
+impl GitHubError {
+    pub fn is_read_only(&self) -> bool {
+        matches!(self, GitHubError::ReadOnly { .. })
+    }
+    fn is_not_found(&self) -> bool {
+        matches!(self, GitHubError::Status { status: 404, .. })
+    }
+    /// The request may have been carried out although we got no success answer.
+    fn is_ambiguous(&self) -> bool {
+        matches!(self, GitHubError::Transport { .. })
+            || matches!(self, GitHubError::Status { status, .. } if *status >= 500)
+    }
+}
+
+/// Retry tuning. Tests shrink the delays; the defaults suit real GitHub.
+#[derive(Clone, Debug)]
+pub struct RetryPolicy {
+    /// Attempts for one request (first try included).
+    pub attempts: u32,
+    /// First backoff delay; doubles each attempt.
+    pub base_delay: Duration,
+    /// The longest rate-limit wait we accept before giving up.
+    pub max_wait: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            attempts: 5,
+            base_delay: Duration::from_millis(1000),
+            max_wait: Duration::from_secs(120),
+        }
+    }
+}
+
+/// One HTTP answer, read whole (GitHub's answers here are small).
+struct Answer {
+    status: u16,
+    headers: http::HeaderMap,
+    body: String,
+}
+
+impl Answer {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+#[derive(Deserialize, Debug, Clone)]
+struct ApiUser {
+    login: String,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+struct ApiComment {
+    id: u64,
+    #[serde(default)]
+    body: Option<String>,
+    #[serde(default)]
+    html_url: String,
+    #[serde(default)]
+    user: Option<ApiUser>,
+}
+
+/// A comment we found or wrote.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Comment {
+    pub id: u64,
+    pub url: String,
+    pub body: String,
+}
+
+/// What happened to the sticky comment.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CommentOutcome {
+    Created(Comment),
+    Updated(Comment),
+    /// `comment: on-failure` and the gate passed: our old comment was removed.
+    Deleted {
+        id: u64,
+    },
+    /// Nothing to do (no comment of ours and nothing to post).
+    Unchanged,
+}
+
+/// A completed check run to create.
+#[derive(Clone, Debug)]
+pub struct CheckRun {
+    pub name: String,
+    pub head_sha: String,
+    /// `success`, `failure`, `neutral`.
+    pub conclusion: String,
+    pub title: String,
+    pub summary: String,
+    pub details_url: Option<String>,
+    pub external_id: Option<String>,
+    /// Already in the API's shape (`path`, `start_line`, `end_line`, `annotation_level`,
+    /// `message`, `title`).
+    pub annotations: Vec<Value>,
+}
+
+/// The GitHub REST client for one repository.
+pub struct GitHub {
+    octo: Octocrab,
+    api: String,
+    owner: String,
+    repo: String,
+    /// Logins whose comments count as ours (the configured author, plus the login GitHub
+    /// reports for a comment we create).
+    authors: std::sync::Mutex<Vec<String>>,
+    retry: RetryPolicy,
+    read_only: AtomicBool,
+}
+
+/// Percent-encodes a path segment (owner/repo names are safe, but never trust them).
+fn seg(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The `rel="next"` URL of a `Link` header.
+pub fn next_link(link: &str) -> Option<String> {
+    link.split(',').find_map(|part| {
+        let (url, params) = part.split_once(';')?;
+        let is_next = params
+            .split(';')
+            .any(|p| p.trim().replace(' ', "") == "rel=\"next\"");
+        let url = url.trim().strip_prefix('<')?.strip_suffix('>')?;
+        is_next.then(|| url.to_string())
+    })
+}
+
+/// Prefix of every hidden codeloop block (the marker, and the report's state line
+/// `<!-- codeloop-verify:state:v1 ... -->`).
+const HIDDEN_PREFIX: &str = "<!-- codeloop-verify:";
+
+/// Makes a comment body safe to post: starts with the marker, fits in GitHub's limit.
+/// Hidden blocks are kept whole — the marker first, the others (the report's state line, the
+/// baseline of the next run) last — and the visible part is cut at a char boundary with a note.
+pub fn fit_comment(body: &str, max_chars: usize) -> String {
+    let max_chars = max_chars.min(MAX_COMMENT_CHARS);
+    let mut hidden: Vec<&str> = Vec::new();
+    let mut visible = String::new();
+    let mut rest = body;
+    while let Some(start) = rest.find(HIDDEN_PREFIX) {
+        let Some(len) = rest[start..].find("-->") else {
+            break;
+        };
+        visible.push_str(&rest[..start]);
+        hidden.push(&rest[start..start + len + 3]);
+        rest = &rest[start + len + 3..];
+    }
+    visible.push_str(rest);
+    let marker = match hidden.iter().position(|h| h.starts_with(MARKER)) {
+        Some(i) => hidden.remove(i).to_string(),
+        None => format!("{MARKER} -->"),
+    };
+    let tail: String = hidden.iter().map(|h| format!("\n{h}")).collect();
+    let visible = visible.trim_matches('\n');
+    let fixed = marker.chars().count() + 1 + tail.chars().count() + 1;
+    if fixed + visible.chars().count() <= max_chars {
+        return format!("{marker}\n{visible}{tail}\n");
+    }
+    const NOTE: &str = "\n\n---\n_The comment was cut to fit GitHub's 65,536-character limit; the job summary and the run directory have the full report._\n";
+    let room = max_chars.saturating_sub(fixed + NOTE.chars().count());
+    let cut: String = visible.chars().take(room).collect();
+    format!("{marker}\n{cut}{NOTE}{}", tail.trim_start_matches('\n'))
+}
+
+impl GitHub {
+    /// A client for `owner/repo` at `api` (`GITHUB_API_URL`; GHES works). Must be called
+    /// inside a tokio runtime.
+    pub fn new(
+        api: &str,
+        owner: &str,
+        repo: &str,
+        token: Option<&str>,
+        author: Option<&str>,
+        retry: RetryPolicy,
+    ) -> Result<GitHub, GitHubError> {
+        let setup = |message: String| GitHubError::Setup {
+            api: api.to_string(),
+            message,
+        };
+        let api = api.trim_end_matches('/').to_string();
+        let mut b = Octocrab::builder()
+            .base_uri(api.as_str())
+            .map_err(|e| setup(format!("not a URL: {e}")))?
+            // Our own retry policy decides; octocrab's would blindly retry creates.
+            .add_retry_config(octocrab::service::middleware::retry::RetryConfig::None)
+            .set_connect_timeout(Some(Duration::from_secs(10)))
+            .set_read_timeout(Some(Duration::from_secs(30)));
+        if let Some(t) = token {
+            b = b.personal_token(t.to_string());
+        }
+        let octo = b.build().map_err(|e| setup(e.to_string()))?;
+        Ok(GitHub {
+            octo,
+            api,
+            owner: owner.to_string(),
+            repo: repo.to_string(),
+            authors: std::sync::Mutex::new(vec![author.unwrap_or(DEFAULT_AUTHOR).to_string()]),
+            retry,
+            read_only: AtomicBool::new(false),
+        })
+    }
+
+    fn repo_url(&self) -> String {
+        format!(
+            "{}/repos/{}/{}",
+            self.api,
+            seg(&self.owner),
+            seg(&self.repo)
+        )
+    }
+
+    fn is_ours(&self, c: &ApiComment) -> bool {
+        let Some(user) = &c.user else { return false };
+        let authors = self.authors.lock().map(|a| a.clone()).unwrap_or_default();
+        c.body.as_deref().is_some_and(|b| b.contains(MARKER))
+            && authors.iter().any(|a| a.eq_ignore_ascii_case(&user.login))
+    }
+
+    fn learn_author(&self, c: &ApiComment) {
+        if let (Some(u), Ok(mut a)) = (&c.user, self.authors.lock())
+            && !a.iter().any(|x| x.eq_ignore_ascii_case(&u.login))
+        {
+            a.push(u.login.clone());
+        }
+    }
+
+    /// Sends one request with the retry policy. `idempotent` requests are retried on 5xx and
+    /// connection errors; all requests wait out secondary rate limits.
+    async fn send(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<&Value>,
+        idempotent: bool,
+    ) -> Result<Answer, GitHubError> {
+        if self.read_only.load(Ordering::Relaxed) && method != Method::GET {
+            return Err(GitHubError::ReadOnly {
+                message: "an earlier write was refused".into(),
+            });
+        }
+        let m = method.to_string();
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let res = match method {
+                Method::GET => self.octo._get(url).await,
+                Method::POST => self.octo._post(url, body).await,
+                Method::PATCH => self.octo._patch(url, body).await,
+                Method::DELETE => self.octo._delete(url, body).await,
+                _ => self.octo._put(url, body).await,
+            };
+            let answer = match res {
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    let headers = resp.headers().clone();
+                    match self.octo.body_to_string(resp).await {
+                        Ok(body) => Ok(Answer {
+                            status,
+                            headers,
+                            body,
+                        }),
+                        Err(e) => Err(error_chain(&e)),
+                    }
+                }
+                Err(e) => Err(error_chain(&e)),
+            };
+            let answer = match answer {
+                Ok(a) => a,
+                Err(message) => {
+                    let err = GitHubError::Transport {
+                        method: m.clone(),
+                        url: url.to_string(),
+                        message,
+                    };
+                    if idempotent && attempt < self.retry.attempts {
+                        self.backoff(attempt).await;
+                        continue;
+                    }
+                    return Err(err);
+                }
+            };
+            if (200..300).contains(&answer.status) {
+                return Ok(answer);
+            }
+            let message = api_message(&answer.body);
+            if let Some(wait) = rate_limit_wait(&answer, unix_now()) {
+                if wait > self.retry.max_wait {
+                    return Err(GitHubError::RateLimited {
+                        method: m,
+                        url: url.to_string(),
+                        wait_secs: wait.as_secs(),
+                        max_secs: self.retry.max_wait.as_secs(),
+                    });
+                }
+                // A rate-limited request was not carried out, so even a create may repeat.
+                if attempt < self.retry.attempts {
+                    tokio::time::sleep(wait).await;
+                    continue;
+                }
+            }
+            if answer.status == 403 && message.contains("Resource not accessible by integration") {
+                self.read_only.store(true, Ordering::Relaxed);
+                return Err(GitHubError::ReadOnly { message });
+            }
+            if answer.status >= 500 && idempotent && attempt < self.retry.attempts {
+                self.backoff(attempt).await;
+                continue;
+            }
+            return Err(GitHubError::Status {
+                method: m,
+                url: url.to_string(),
+                status: answer.status,
+                message,
+            });
+        }
+    }
+
+    async fn backoff(&self, attempt: u32) {
+        let d = self.retry.base_delay * 2u32.saturating_pow(attempt.saturating_sub(1));
+        tokio::time::sleep(d.min(Duration::from_secs(30))).await;
+    }
+
+    fn parse<T: for<'de> Deserialize<'de>>(
+        method: &str,
+        url: &str,
+        a: &Answer,
+    ) -> Result<T, GitHubError> {
+        serde_json::from_str(&a.body).map_err(|e| GitHubError::InvalidResponse {
+            method: method.into(),
+            url: url.into(),
+            message: e.to_string(),
+        })
+    }
+
+    /// All comments of the PR, every page (`per_page=100`, following `Link: rel="next"`).
+    async fn list_comments(&self, pr: u64) -> Result<Vec<ApiComment>, GitHubError> {
+        let mut url = Some(format!(
+            "{}/issues/{pr}/comments?per_page=100",
+            self.repo_url()
+        ));
+        let mut all = Vec::new();
+        let mut pages = 0;
+        while let Some(u) = url.take() {
+            let a = self.send(Method::GET, &u, None, true).await?;
+            let page: Vec<ApiComment> = Self::parse("GET", &u, &a)?;
+            all.extend(page);
+            pages += 1;
+            // A guard against a Link loop: 1000 pages is 100,000 comments.
+            if pages < 1000 {
+                url = a.header("link").and_then(next_link);
+            }
+        }
+        Ok(all)
+    }
+
+    /// Our comments on the PR (marker AND author), oldest first.
+    pub async fn find_ours(&self, pr: u64) -> Result<Vec<Comment>, GitHubError> {
+        let mut ours: Vec<Comment> = self
+            .list_comments(pr)
+            .await?
+            .into_iter()
+            .filter(|c| self.is_ours(c))
+            .map(|c| Comment {
+                id: c.id,
+                url: c.html_url,
+                body: c.body.unwrap_or_default(),
+            })
+            .collect();
+        ours.sort_by_key(|c| c.id);
+        Ok(ours)
+    }
+
+    async fn patch_comment(&self, id: u64, body: &str) -> Result<Comment, GitHubError> {
+        let url = format!("{}/issues/comments/{id}", self.repo_url());
+        let a = self
+            .send(Method::PATCH, &url, Some(&json!({ "body": body })), true)
+            .await?;
+        let c: ApiComment = Self::parse("PATCH", &url, &a)?;
+        Ok(Comment {
+            id: c.id,
+            url: c.html_url,
+            body: c.body.unwrap_or_default(),
+        })
+    }
+
+    async fn delete_comment(&self, id: u64) -> Result<(), GitHubError> {
+        let url = format!("{}/issues/comments/{id}", self.repo_url());
+        match self.send(Method::DELETE, &url, None, true).await {
+            // Already gone (a concurrent job deleted it): the goal is reached.
+            Err(e) if e.is_not_found() => Ok(()),
+            r => r.map(|_| ()),
+        }
+    }
+
+    async fn create_comment(&self, pr: u64, body: &str) -> Result<Comment, GitHubError> {
+        let url = format!("{}/issues/{pr}/comments", self.repo_url());
+        let a = self
+            .send(Method::POST, &url, Some(&json!({ "body": body })), false)
+            .await?;
+        let c: ApiComment = Self::parse("POST", &url, &a)?;
+        self.learn_author(&c);
+        Ok(Comment {
+            id: c.id,
+            url: c.html_url,
+            body: c.body.unwrap_or_default(),
+        })
+    }
+
+    /// Creates or updates our one comment on `pr` with `body` (already fitted with
+    /// [`fit_comment`]). Leaves exactly one comment of ours, even with concurrent jobs.
+    pub async fn upsert_comment(
+        &self,
+        pr: u64,
+        body: &str,
+        known: Option<Vec<Comment>>,
+    ) -> Result<CommentOutcome, GitHubError> {
+        let mut ours = match known {
+            Some(k) => k,
+            None => self.find_ours(pr).await?,
+        };
+        let mut creates = 0;
+        loop {
+            if let Some(keep) = ours.first().cloned() {
+                match self.patch_comment(keep.id, body).await {
+                    Ok(c) => {
+                        for dup in &ours[1..] {
+                            self.delete_comment(dup.id).await?;
+                        }
+                        return Ok(CommentOutcome::Updated(c));
+                    }
+                    // Deleted by someone since we listed it: list again (it may have been a
+                    // duplicate another job removed) and fall through to create.
+                    Err(e) if e.is_not_found() => {
+                        ours = self.find_ours(pr).await?;
+                        ours.retain(|c| c.id != keep.id);
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            creates += 1;
+            let created = match self.create_comment(pr, body).await {
+                Ok(c) => c,
+                Err(e) if e.is_ambiguous() && creates < 3 => {
+                    // The create may have happened: look before trying again.
+                    self.backoff(creates).await;
+                    ours = self.find_ours(pr).await?;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            // Another job may have created one at the same time: the oldest wins, so every
+            // job converges on the same comment; ours is folded into it.
+            let now = self.find_ours(pr).await?;
+            let Some(oldest) = now.first() else {
+                return Ok(CommentOutcome::Created(created));
+            };
+            if oldest.id == created.id {
+                for dup in &now[1..] {
+                    self.delete_comment(dup.id).await?;
+                }
+                return Ok(CommentOutcome::Created(created));
+            }
+            let kept = self.patch_comment(oldest.id, body).await;
+            for dup in now.iter().skip(1) {
+                self.delete_comment(dup.id).await?;
+            }
+            if !now.iter().any(|c| c.id == created.id) {
+                self.delete_comment(created.id).await?;
+            }
+            return match kept {
+                Ok(c) => Ok(CommentOutcome::Updated(c)),
+                Err(e) if e.is_not_found() => Ok(CommentOutcome::Created(created)),
+                Err(e) => Err(e),
+            };
+        }
+    }
+
+    /// Deletes our comments on `pr` (`comment: on-failure` when the gate passed).
+    pub async fn delete_ours(
+        &self,
+        pr: u64,
+        known: Option<Vec<Comment>>,
+    ) -> Result<CommentOutcome, GitHubError> {
+        let ours = match known {
+            Some(k) => k,
+            None => self.find_ours(pr).await?,
+        };
+        let Some(first) = ours.first() else {
+            return Ok(CommentOutcome::Unchanged);
+        };
+        for c in &ours {
+            self.delete_comment(c.id).await?;
+        }
+        Ok(CommentOutcome::Deleted { id: first.id })
+    }
+
+    /// Creates one completed check run; annotations beyond the first 50 are added with
+    /// PATCH requests of 50 each. Returns the check run's `html_url`.
+    pub async fn create_check_run(&self, run: &CheckRun) -> Result<String, GitHubError> {
+        let url = format!("{}/check-runs", self.repo_url());
+        let summary = cut_bytes(&run.summary, MAX_CHECK_TEXT_BYTES);
+        let mut chunks = run.annotations.chunks(CHECK_ANNOTATIONS_PER_REQUEST);
+        let first: Vec<Value> = chunks.next().map(<[Value]>::to_vec).unwrap_or_default();
+        let mut body = json!({
+            "name": run.name,
+            "head_sha": run.head_sha,
+            "status": "completed",
+            "conclusion": run.conclusion,
+            "output": {"title": run.title, "summary": summary, "annotations": first},
+        });
+        if let Some(d) = &run.details_url {
+            body["details_url"] = json!(d);
+        }
+        if let Some(x) = &run.external_id {
+            body["external_id"] = json!(x);
+        }
+        // A create is not retried on 5xx: a duplicate check run is worse than a missing one.
+        let a = self.send(Method::POST, &url, Some(&body), false).await?;
+        let created: Value = Self::parse("POST", &url, &a)?;
+        let id = created.get("id").and_then(Value::as_u64).ok_or_else(|| {
+            GitHubError::InvalidResponse {
+                method: "POST".into(),
+                url: url.clone(),
+                message: "no `id` in the check run".into(),
+            }
+        })?;
+        let html = created
+            .get("html_url")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let patch_url = format!("{url}/{id}");
+        for chunk in chunks {
+            let body =
+                json!({"output": {"title": run.title, "summary": summary, "annotations": chunk}});
+            self.send(Method::PATCH, &patch_url, Some(&body), true)
+                .await?;
+        }
+        Ok(html)
+    }
+}
+
+/// Cuts `s` to at most `max` bytes on a char boundary.
+pub fn cut_bytes(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut i = max;
+    while i > 0 && !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    &s[..i]
+}
+
+/// An error with its causes (`client error (Connect): tcp connect error: Connection refused`),
+/// because octocrab's own message stops at the first level.
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut msg = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        let s_msg = s.to_string();
+        if !msg.contains(&s_msg) {
+            msg.push_str(": ");
+            msg.push_str(&s_msg);
+        }
+        src = s.source();
+    }
+    msg
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// GitHub's `message` field of an error body (or the body itself, bounded).
+fn api_message(body: &str) -> String {
+    serde_json::from_str::<Value>(body)
+        .ok()
+        .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_string))
+        .unwrap_or_else(|| cut_bytes(body.trim(), 200).to_string())
+}
+
+/// How long a rate-limited answer asks us to wait: `retry-after` (seconds) on 403/429, or
+/// `x-ratelimit-remaining: 0` with `x-ratelimit-reset` (epoch seconds). `None` when the
+/// answer is not a rate limit.
+fn rate_limit_wait(a: &Answer, now: u64) -> Option<Duration> {
+    if a.status != 403 && a.status != 429 {
+        return None;
+    }
+    if let Some(s) = a
+        .header("retry-after")
+        .and_then(|v| v.trim().parse::<u64>().ok())
+    {
+        return Some(Duration::from_secs(s));
+    }
+    if a.header("x-ratelimit-remaining").map(str::trim) == Some("0")
+        && let Some(reset) = a
+            .header("x-ratelimit-reset")
+            .and_then(|v| v.trim().parse::<u64>().ok())
+    {
+        return Some(Duration::from_secs(reset.saturating_sub(now) + 1));
+    }
+    // A secondary limit without headers: GitHub asks for at least a minute.
+    (a.status == 429 || api_message(&a.body).contains("secondary rate limit"))
+        .then(|| Duration::from_secs(60))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(status: u16, headers: &[(&'static str, &str)], body: &str) -> Answer {
+        let mut h = http::HeaderMap::new();
+        for (k, v) in headers {
+            h.insert(*k, v.parse().unwrap());
+        }
+        Answer {
+            status,
+            headers: h,
+            body: body.into(),
+        }
+    }
+
+    #[test]
+    fn link_header_next_is_found() {
+        let l = r#"<https://api.github.com/repositories/1/issues/2/comments?per_page=100&page=2>; rel="next", <https://api.github.com/repositories/1/issues/2/comments?per_page=100&page=3>; rel="last""#;
+        assert_eq!(
+            next_link(l).as_deref(),
+            Some("https://api.github.com/repositories/1/issues/2/comments?per_page=100&page=2")
+        );
+        assert_eq!(next_link(r#"<https://x/y?page=1>; rel="prev""#), None);
+    }
+
+    #[test]
+    fn rate_limits_are_recognised() {
+        let a = answer(
+            403,
+            &[("retry-after", "7")],
+            r#"{"message":"You have exceeded a secondary rate limit"}"#,
+        );
+        assert_eq!(rate_limit_wait(&a, 0), Some(Duration::from_secs(7)));
+        let b = answer(
+            403,
+            &[
+                ("x-ratelimit-remaining", "0"),
+                ("x-ratelimit-reset", "1010"),
+            ],
+            "{}",
+        );
+        assert_eq!(rate_limit_wait(&b, 1000), Some(Duration::from_secs(11)));
+        let ro = answer(
+            403,
+            &[],
+            r#"{"message":"Resource not accessible by integration"}"#,
+        );
+        assert_eq!(rate_limit_wait(&ro, 0), None);
+        assert_eq!(rate_limit_wait(&answer(502, &[], ""), 0), None);
+    }
+
+    #[test]
+    fn comment_fitting_keeps_marker_and_hidden_state() {
+        let hidden = "<!-- codeloop-verify:v1 state=eyJhIjoxfQ -->";
+        let body = format!("{hidden}\n## Title\n{}", "x".repeat(100_000));
+        let fitted = fit_comment(&body, 60_000);
+        assert!(fitted.chars().count() <= 60_000);
+        assert!(fitted.starts_with(hidden));
+        assert!(fitted.contains("65,536-character limit"));
+        // No marker: one is added.
+        let f = fit_comment("hello", 60_000);
+        assert_eq!(f, "<!-- codeloop-verify:v1 -->\nhello\n");
+        // The report's state line stays last, also when the body is cut.
+        let state = "<!-- codeloop-verify:state:v1 eJyrVkrLz1eyUlBKSixSqgUAK4MFJw -->";
+        let with_state = format!("{hidden}\n## T\n{}\n{state}\n", "y".repeat(100_000));
+        let f = fit_comment(&with_state, 60_000);
+        assert!(f.chars().count() <= 60_000);
+        assert!(
+            f.starts_with(hidden) && f.trim_end().ends_with(state),
+            "{}",
+            &f[f.len() - 200..]
+        );
+        assert_eq!(f.matches(state).count(), 1);
+        let small = fit_comment(&format!("{hidden}\nok\n{state}\n"), 60_000);
+        assert_eq!(small, format!("{hidden}\nok\n{state}\n"));
+        // Multi-byte text is cut on char boundaries and counted in chars.
+        let wide = fit_comment(&"é".repeat(70_000), MAX_COMMENT_CHARS);
+        assert!(wide.chars().count() <= MAX_COMMENT_CHARS);
+    }
+
+    #[test]
+    fn cut_bytes_respects_char_boundaries() {
+        assert_eq!(cut_bytes("aé", 2), "a");
+        assert_eq!(cut_bytes("abc", 5), "abc");
+    }
+}

@@ -1,0 +1,598 @@
+//! Publishing a finished run directory to where people look: the forge (GitHub now: sticky
+//! PR comment and check run, see [`github`]), and the CI runner itself (job summary and
+//! annotations, see [`actions`]). This is the only async code in codeloop; the runtime is
+//! created here, so callers stay synchronous.
+//!
+//! Publishing never decides the build: every problem here becomes a warning in
+//! [`PublishReport`], and the caller chooses (`fail-on-publish-error`) whether it matters.
+
+pub mod actions;
+pub mod context;
+pub mod github;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::artifact;
+use crate::model::{DiagnoseDoc, GateDoc, Severity, Verdict};
+use crate::settings::CommentMode;
+use actions::{Annotation, Level, Redactor};
+use context::{Env, GitHubContext};
+use github::{CheckRun, Comment, CommentOutcome, GitHub, GitHubError, RetryPolicy};
+
+/// Where to publish. `Auto` picks GitHub when the environment is a GitHub Actions job (or
+/// names a GitHub repository); other forges (GitLab) will be added to this enum.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Forge {
+    #[default]
+    Auto,
+    GitHub,
+    /// Post nothing; print what would be posted.
+    None,
+}
+
+impl std::str::FromStr for Forge {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "auto" => Ok(Forge::Auto),
+            "github" => Ok(Forge::GitHub),
+            "none" => Ok(Forge::None),
+            other => Err(format!("unknown forge `{other}`: use auto, github or none")),
+        }
+    }
+}
+
+/// Detects the forge from the environment.
+pub fn detect_forge(env: &Env) -> Forge {
+    if env.is_true("GITHUB_ACTIONS") || env.get("GITHUB_REPOSITORY").is_some() {
+        Forge::GitHub
+    } else {
+        Forge::None
+    }
+}
+
+/// What to publish and how.
+#[derive(Clone, Debug)]
+pub struct PublishOptions {
+    pub forge: Forge,
+    pub comment: CommentMode,
+    /// With `comment: on-failure`, remove our old comment when the gate passes.
+    pub delete_on_pass: bool,
+    pub summary: bool,
+    pub annotations: bool,
+    pub check_run: bool,
+    pub check_name: String,
+    /// Render and print, post nothing (also forced by `ACT=true`).
+    pub dry_run: bool,
+    pub token: Option<String>,
+    /// Login our comments are written as (default `github-actions[bot]`).
+    pub author: Option<String>,
+    /// Overrides the PR number from the event (fork recipe: from the artifact).
+    pub pr: Option<u64>,
+    /// Overrides the head sha for the check run.
+    pub head_sha: Option<String>,
+    pub max_comment_chars: usize,
+    pub retry: RetryPolicy,
+}
+
+impl Default for PublishOptions {
+    fn default() -> Self {
+        PublishOptions {
+            forge: Forge::Auto,
+            comment: CommentMode::Always,
+            delete_on_pass: true,
+            summary: true,
+            annotations: true,
+            check_run: false,
+            check_name: "codeloop".into(),
+            dry_run: false,
+            token: None,
+            author: None,
+            pr: None,
+            head_sha: None,
+            max_comment_chars: 60_000,
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+impl PublishOptions {
+    /// Retry delays can be shortened with `CODELOOP_RETRY_BASE_MS` and
+    /// `CODELOOP_RETRY_MAX_WAIT_SECS` (tests and impatient users).
+    pub fn retry_from_env(env: &Env) -> RetryPolicy {
+        let mut r = RetryPolicy::default();
+        if let Some(ms) = env
+            .get("CODELOOP_RETRY_BASE_MS")
+            .and_then(|v| v.parse().ok())
+        {
+            r.base_delay = Duration::from_millis(ms);
+        }
+        if let Some(s) = env
+            .get("CODELOOP_RETRY_MAX_WAIT_SECS")
+            .and_then(|v| v.parse().ok())
+        {
+            r.max_wait = Duration::from_secs(s);
+        }
+        r
+    }
+}
+
+/// What publishing did, for outputs and the exit code.
+#[derive(Clone, Debug, Default)]
+pub struct PublishReport {
+    pub comment_id: Option<u64>,
+    pub comment_url: Option<String>,
+    pub check_run_url: Option<String>,
+    /// `created`, `updated`, `deleted`, `unchanged`, `printed`, `skipped`.
+    pub comment_action: String,
+    /// Problems that did not stop the run (already printed as warnings).
+    pub errors: Vec<String>,
+    /// The token could not write (fork PR or read-only permissions).
+    pub read_only: bool,
+}
+
+/// The parts of a run directory that publishing shows.
+#[derive(Clone, Debug, Default)]
+pub struct RunView {
+    pub run_id: String,
+    pub gate: Option<GateDoc>,
+    pub comment: String,
+    pub summary: String,
+    /// Check-run annotations, one per problem.
+    pub annotations: Vec<Annotation>,
+    /// Workflow-command lines from diagnose (one per repair task, within GitHub's caps).
+    pub workflow_annotations: Vec<String>,
+}
+
+impl RunView {
+    pub fn verdict(&self) -> Option<Verdict> {
+        self.gate.as_ref().map(|g| g.verdict)
+    }
+}
+
+/// Reads what publishing needs from a run directory. `report/comment.md` and
+/// `report/summary.md` come from the report stage; when it did not run, a short body is made
+/// from gate.json so the PR still learns the verdict.
+pub fn load_run(run_dir: &Path) -> Result<RunView, artifact::ArtifactError> {
+    let gate: Option<GateDoc> = match artifact::read_json(&run_dir.join(artifact::GATE)) {
+        Ok(g) => Some(g),
+        Err(artifact::ArtifactError::Read { source, .. })
+            if source.kind() == std::io::ErrorKind::NotFound =>
+        {
+            None
+        }
+        Err(e) => return Err(e),
+    };
+    let diagnose: Option<DiagnoseDoc> = artifact::read_json(&run_dir.join(artifact::DIAGNOSE)).ok();
+    let read =
+        |name: &str| std::fs::read_to_string(run_dir.join(artifact::REPORT_DIR).join(name)).ok();
+    let run_id = gate
+        .as_ref()
+        .map(|g| g.run_id.clone())
+        .or_else(|| {
+            run_dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+        })
+        .unwrap_or_default();
+    let comment = read("comment.md").unwrap_or_else(|| fallback_body(&run_id, gate.as_ref()));
+    let summary = read("summary.md").unwrap_or_else(|| strip_hidden(&comment));
+    let annotations = diagnose.as_ref().map(annotations_of).unwrap_or_default();
+    let workflow_annotations = diagnose
+        .as_ref()
+        .map(|d| {
+            crate::diagnose::output::annotations(
+                d,
+                crate::diagnose::output::AnnotationLimits::default(),
+            )
+        })
+        .unwrap_or_default();
+    Ok(RunView {
+        run_id,
+        gate,
+        comment,
+        summary,
+        annotations,
+        workflow_annotations,
+    })
+}
+
+fn strip_hidden(body: &str) -> String {
+    match body.find(github::MARKER) {
+        Some(s) => match body[s..].find("-->") {
+            Some(e) => format!(
+                "{}{}",
+                &body[..s],
+                body[s + e + 3..].trim_start_matches('\n')
+            ),
+            None => body[..s].to_string(),
+        },
+        None => body.to_string(),
+    }
+}
+
+/// A minimal body when the report stage produced none: verdict, score and counts.
+fn fallback_body(run_id: &str, gate: Option<&GateDoc>) -> String {
+    let mut s = format!("{} -->\n### codeloop\n\n", github::MARKER);
+    match gate {
+        Some(g) => {
+            let c = &g.counts;
+            s.push_str(&format!(
+                "**{}** · score {:.1} · {} tests: {} passed, {} failed, {} errored, {} skipped\n",
+                if g.verdict == Verdict::Pass {
+                    "Passed"
+                } else {
+                    "Failed"
+                },
+                g.score,
+                c.tests,
+                c.passed,
+                c.failed,
+                c.errored,
+                c.skipped
+            ));
+            for r in g.reasons.iter().take(10) {
+                s.push_str(&format!("- {}\n", crate::publish::escape_md_line(r)));
+            }
+        }
+        None => s.push_str("No gate result: the run did not finish its checks.\n"),
+    }
+    s.push_str(&format!("\n<sub>run `{run_id}`</sub>\n"));
+    s
+}
+
+/// Neutralises text for one Markdown line: no @mentions, no HTML, no line breaks.
+pub fn escape_md_line(s: &str) -> String {
+    s.replace(['\r', '\n'], " ")
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('@', "@\u{200b}")
+}
+
+/// Annotations from diagnose's problems, in its order (most important first).
+pub fn annotations_of(d: &DiagnoseDoc) -> Vec<Annotation> {
+    d.problems
+        .iter()
+        .map(|p| {
+            let level = match p.severity {
+                Severity::Error => Level::Error,
+                Severity::Warning => Level::Warning,
+                Severity::Note => Level::Notice,
+            };
+            let message = if p.evidence.trim().is_empty() {
+                p.title.clone()
+            } else {
+                github::cut_bytes(&p.evidence, 4096).to_string()
+            };
+            Annotation {
+                level,
+                file: p.location.as_ref().map(|l| l.file.clone()),
+                line: p.location.as_ref().and_then(|l| l.line),
+                end_line: None,
+                column: p.location.as_ref().and_then(|l| l.column),
+                title: github::cut_bytes(&p.title, 255).to_string(),
+                message,
+            }
+        })
+        .collect()
+}
+
+fn check_annotations(anns: &[Annotation]) -> Vec<serde_json::Value> {
+    anns.iter()
+        .filter_map(|a| {
+            let path = a.file.as_ref()?;
+            let line = a.line.unwrap_or(1).max(1);
+            let level = match a.level {
+                Level::Error => "failure",
+                Level::Warning => "warning",
+                Level::Notice => "notice",
+            };
+            let mut v = serde_json::json!({
+                "path": path, "start_line": line, "end_line": line,
+                "annotation_level": level, "message": github::cut_bytes(&a.message, 64 * 1024),
+            });
+            if !a.title.is_empty() {
+                v["title"] = a.title.clone().into();
+            }
+            Some(v)
+        })
+        .collect()
+}
+
+/// The hint printed when the token cannot write.
+pub const READ_ONLY_HINT: &str = "pull requests from forks get a read-only GITHUB_TOKEN, so codeloop wrote the job summary only. To comment on fork PRs, upload the run directory as an artifact and post it from a `workflow_run` job with `codeloop publish --from RUN_DIR` (see docs/github-action.md#pull-requests-from-forks).";
+
+/// Publishing to GitHub, shared by `codeloop action` and `codeloop publish`.
+pub struct Publisher<'a> {
+    pub env: &'a Env,
+    pub ctx: &'a GitHubContext,
+    pub opts: PublishOptions,
+    pub redactor: Redactor,
+}
+
+impl Publisher<'_> {
+    /// Under `act` or `dry-run`, nothing is posted.
+    pub fn is_dry(&self) -> bool {
+        self.opts.dry_run || self.env.is_true("ACT") || self.forge() == Forge::None
+    }
+
+    pub fn forge(&self) -> Forge {
+        match self.opts.forge {
+            Forge::Auto => detect_forge(self.env),
+            f => f,
+        }
+    }
+
+    fn pr(&self) -> Option<u64> {
+        self.opts.pr.or_else(|| self.ctx.pr_number())
+    }
+
+    /// Why we cannot post, if we cannot (no repository, no token, a fork PR).
+    fn cannot_post(&self) -> Option<String> {
+        if self.ctx.owner_repo().is_none() {
+            return Some("GITHUB_REPOSITORY is not set (expected owner/repo)".into());
+        }
+        if self.opts.token.is_none() {
+            return Some(
+                "no GitHub token: pass `github-token` (the default `${{ github.token }}` needs `permissions: pull-requests: write`)".into(),
+            );
+        }
+        if self.ctx.is_fork_pr() && self.opts.pr.is_none() {
+            return Some(READ_ONLY_HINT.into());
+        }
+        None
+    }
+
+    fn client(&self) -> Result<GitHub, GitHubError> {
+        let (owner, repo) = self.ctx.owner_repo().unwrap_or(("", ""));
+        GitHub::new(
+            &self.ctx.api_url,
+            owner,
+            repo,
+            self.opts.token.as_deref(),
+            self.opts.author.as_deref(),
+            self.opts.retry.clone(),
+        )
+    }
+
+    fn runtime() -> Result<tokio::runtime::Runtime, String> {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the async runtime: {e}"))
+    }
+
+    /// The body of our existing comment, the baseline for deltas (its hidden state). `None`
+    /// when there is none, or when we cannot or may not read it.
+    pub fn previous_comment(&self) -> Option<String> {
+        if self.forge() != Forge::GitHub || self.cannot_post().is_some() || self.env.is_true("ACT")
+        {
+            return None;
+        }
+        let pr = self.pr()?;
+        let rt = Self::runtime().ok()?;
+        rt.block_on(async {
+            let gh = self.client().ok()?;
+            gh.find_ours(pr)
+                .await
+                .ok()?
+                .into_iter()
+                .next()
+                .map(|c| c.body)
+        })
+    }
+
+    /// Publishes a loaded run: summary, annotations, comment, check run. `out` is the log.
+    pub fn publish(&self, run: &RunView, out: &mut dyn Write) -> PublishReport {
+        let mut report = PublishReport::default();
+        let warn = |report: &mut PublishReport, msg: String| {
+            crate::ui::warn(&self.redactor.redact(&msg));
+            report.errors.push(msg);
+        };
+        let comment = github::fit_comment(
+            &self.redactor.redact(&run.comment),
+            self.opts.max_comment_chars,
+        );
+        let summary = self.redactor.redact(&run.summary).into_owned();
+
+        if self.opts.summary
+            && let Some(path) = self.env.get("GITHUB_STEP_SUMMARY")
+            && let Err(e) = actions::append_summary(Path::new(path), &summary)
+        {
+            warn(&mut report, e.to_string());
+        }
+
+        // Printed here, after the stages' output (which is wrapped in `::stop-commands::`),
+        // so the runner acts on them; the lines are already escaped by diagnose.
+        if self.opts.annotations && self.env.get("GITHUB_ACTIONS").is_some() {
+            for line in &run.workflow_annotations {
+                let _ = writeln!(out, "{}", self.redactor.redact(line));
+            }
+        }
+
+        let verdict = run.verdict();
+        let want_comment = match self.opts.comment {
+            CommentMode::Off => false,
+            CommentMode::Always => true,
+            CommentMode::OnFailure => verdict != Some(Verdict::Pass),
+        };
+        let want_delete = self.opts.comment == CommentMode::OnFailure
+            && !want_comment
+            && self.opts.delete_on_pass;
+
+        if self.is_dry() {
+            if want_comment {
+                let _ = writeln!(
+                    out,
+                    "codeloop: dry run (nothing is posted); the PR comment would be:"
+                );
+                let _ = out.write_all(actions::stop_commands_wrap(&comment).as_bytes());
+            }
+            report.comment_action = "printed".into();
+            return report;
+        }
+        if !want_comment && !want_delete && !self.opts.check_run {
+            report.comment_action = "skipped".into();
+            return report;
+        }
+        if let Some(why) = self.cannot_post() {
+            report.read_only = why == READ_ONLY_HINT;
+            warn(&mut report, why);
+            report.comment_action = "skipped".into();
+            return report;
+        }
+        let rt = match Self::runtime() {
+            Ok(rt) => rt,
+            Err(e) => {
+                warn(&mut report, e);
+                return report;
+            }
+        };
+        rt.block_on(async {
+            let gh = match self.client() {
+                Ok(g) => g,
+                Err(e) => {
+                    warn(&mut report, e.to_string());
+                    return;
+                }
+            };
+            let pr = self.pr();
+            let mut read_only_warned = false;
+            let mut on_err = |report: &mut PublishReport, e: GitHubError| {
+                if e.is_read_only() {
+                    report.read_only = true;
+                    if !read_only_warned {
+                        read_only_warned = true;
+                        warn(report, format!("{e}. {READ_ONLY_HINT}"));
+                    }
+                } else {
+                    warn(report, e.to_string());
+                }
+            };
+            match (pr, want_comment || want_delete) {
+                (Some(pr), true) => {
+                    let res = if want_comment {
+                        gh.upsert_comment(pr, &comment, None).await
+                    } else {
+                        gh.delete_ours(pr, None).await
+                    };
+                    match res {
+                        Ok(CommentOutcome::Created(Comment { id, url, .. })) => {
+                            report.comment_action = "created".into();
+                            report.comment_id = Some(id);
+                            report.comment_url = Some(url);
+                        }
+                        Ok(CommentOutcome::Updated(Comment { id, url, .. })) => {
+                            report.comment_action = "updated".into();
+                            report.comment_id = Some(id);
+                            report.comment_url = Some(url);
+                        }
+                        Ok(CommentOutcome::Deleted { .. }) => report.comment_action = "deleted".into(),
+                        Ok(CommentOutcome::Unchanged) => report.comment_action = "unchanged".into(),
+                        Err(e) => on_err(&mut report, e),
+                    }
+                }
+                (None, true) => {
+                    report.comment_action = "skipped".into();
+                    let _ = writeln!(
+                        out,
+                        "codeloop: not a pull request ({}), so no PR comment; the job summary has the report",
+                        self.ctx.event_name.as_deref().unwrap_or("unknown event")
+                    );
+                }
+                _ => {}
+            }
+            if self.opts.check_run && !report.read_only {
+                match (self.opts.head_sha.clone().or_else(|| self.ctx.head_sha()), verdict) {
+                    (Some(sha), v) => {
+                        let run = CheckRun {
+                            name: self.opts.check_name.clone(),
+                            head_sha: sha,
+                            conclusion: match v {
+                                Some(Verdict::Pass) => "success",
+                                Some(Verdict::Fail) => "failure",
+                                None => "neutral",
+                            }
+                            .into(),
+                            title: check_title(run.gate.as_ref()),
+                            summary: summary.clone(),
+                            details_url: self.ctx.run_url(),
+                            external_id: Some(run.run_id.clone()),
+                            annotations: check_annotations(&run.annotations),
+                        };
+                        match gh.create_check_run(&run).await {
+                            Ok(url) => report.check_run_url = Some(url),
+                            Err(e) => on_err(&mut report, e),
+                        }
+                    }
+                    (None, _) => warn(&mut report, "check-run: no commit sha (GITHUB_SHA) to attach it to".into()),
+                }
+            }
+        });
+        report
+    }
+}
+
+fn check_title(g: Option<&GateDoc>) -> String {
+    match g {
+        Some(g) => format!(
+            "{} · score {:.1} · {} failed of {}",
+            if g.verdict == Verdict::Pass {
+                "Passed"
+            } else {
+                "Failed"
+            },
+            g.score,
+            g.counts.bad(),
+            g.counts.tests
+        ),
+        None => "No gate result".into(),
+    }
+}
+
+/// Paths of a run's badge files, when the report stage wrote them.
+pub fn badge_paths(run_dir: &Path) -> (Option<PathBuf>, Option<PathBuf>) {
+    let f = |n: &str| {
+        let p = run_dir.join(artifact::REPORT_DIR).join(n);
+        p.is_file().then_some(p)
+    };
+    (f("badge.svg"), f("badge.png"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forge_detection_and_names() {
+        assert_eq!(
+            detect_forge(&Env::from_pairs([("GITHUB_ACTIONS", "true")])),
+            Forge::GitHub
+        );
+        assert_eq!(detect_forge(&Env::default()), Forge::None);
+        assert_eq!("GitHub".parse::<Forge>(), Ok(Forge::GitHub));
+        assert!(
+            "gitlabx"
+                .parse::<Forge>()
+                .unwrap_err()
+                .contains("auto, github or none")
+        );
+    }
+
+    #[test]
+    fn md_lines_cannot_mention_or_inject_html() {
+        assert_eq!(
+            escape_md_line("@org/team <b>x</b>\nnext"),
+            "@\u{200b}org/team &lt;b&gt;x&lt;/b&gt; next"
+        );
+    }
+
+    #[test]
+    fn hidden_block_is_stripped_for_the_summary() {
+        let b = "<!-- codeloop-verify:v1 s=1 -->\n## Hi\n";
+        assert_eq!(strip_hidden(b), "## Hi\n");
+    }
+}

@@ -1,0 +1,504 @@
+//! A faithful fake of the GitHub REST endpoints codeloop uses: it answers with the official
+//! example bodies from `shared/github-openapi/` (full user objects, `html_url`, ...) and
+//! validates every request body against the official request schema, recording a violation
+//! (and answering 422 like GitHub) when codeloop sends something GitHub would reject.
+//!
+//! Behaviour that matters for the sticky comment is real: pagination with `Link` headers,
+//! authors per token, read-only tokens (403 "Resource not accessible by integration"), the
+//! 65,536-character body limit, and scripted faults (502s, rate limits, deleted comments).
+
+#![allow(dead_code)]
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+pub const BOT: &str = "github-actions[bot]";
+pub const TOKEN: &str = "ghs_faketoken_for_tests_0123456789";
+pub const READ_ONLY_TOKEN: &str = "ghs_readonly_token_for_tests_987654";
+
+#[derive(Clone, Debug)]
+pub struct StoredComment {
+    pub id: u64,
+    pub body: String,
+    pub login: String,
+}
+
+/// A canned answer for the next request matching `method` and a path containing `path`.
+#[derive(Clone, Debug)]
+pub struct Fault {
+    pub method: &'static str,
+    pub path: String,
+    pub status: u16,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Value,
+    /// Run the normal handler first, then answer with this fault (the write happened but the
+    /// client saw an error, like a proxy 502 after the fact). Used for DELETE-on-PATCH too.
+    pub after: bool,
+    /// Delete this comment id before answering (a comment removed by a person).
+    pub delete_first: Option<u64>,
+}
+
+impl Fault {
+    pub fn new(method: &'static str, path: &str, status: u16) -> Fault {
+        Fault {
+            method,
+            path: path.into(),
+            status,
+            headers: Vec::new(),
+            body: json!({"message": "fault", "documentation_url": "https://docs.github.com/rest"}),
+            after: false,
+            delete_first: None,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Request {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub body: Option<Value>,
+    pub at: std::time::Instant,
+}
+
+#[derive(Default)]
+pub struct State {
+    pub comments: Vec<StoredComment>,
+    pub next_id: u64,
+    pub requests: Vec<Request>,
+    pub violations: Vec<String>,
+    pub faults: VecDeque<Fault>,
+    pub check_runs: Vec<Value>,
+    pub check_run_updates: Vec<Value>,
+    /// Delay before answering a comment POST (to make concurrent jobs overlap).
+    pub post_delay: Duration,
+    pub base: String,
+}
+
+pub struct FakeGitHub {
+    pub state: Arc<Mutex<State>>,
+    pub addr: SocketAddr,
+    ops: Arc<Value>,
+}
+
+fn openapi() -> Value {
+    let p = super::common::corpus_dir().join("../github-openapi/github-openapi-subset.json");
+    let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    serde_json::from_str(&text).expect("openapi subset is JSON")
+}
+
+impl FakeGitHub {
+    pub fn start() -> FakeGitHub {
+        let ops = Arc::new(openapi()["operations"].clone());
+        let state = Arc::new(Mutex::new(State {
+            next_id: 1000,
+            ..Default::default()
+        }));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let st = state.clone();
+        let o = ops.clone();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let addr = listener.local_addr().unwrap();
+                st.lock().unwrap().base = format!("http://{addr}");
+                tx.send(addr).unwrap();
+                let app =
+                    Router::new().fallback(move |m: Method, u: Uri, h: HeaderMap, b: Bytes| {
+                        let st = st.clone();
+                        let o = o.clone();
+                        async move { handle(st, o, m, u, h, b).await }
+                    });
+                axum::serve(listener, app).await.unwrap();
+            });
+        });
+        let addr = rx.recv().unwrap();
+        FakeGitHub { state, addr, ops }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn seed(&self, login: &str, body: &str) -> u64 {
+        let mut s = self.state.lock().unwrap();
+        s.next_id += 1;
+        let id = s.next_id;
+        s.comments.push(StoredComment {
+            id,
+            body: body.into(),
+            login: login.into(),
+        });
+        id
+    }
+
+    pub fn fault(&self, f: Fault) {
+        self.state.lock().unwrap().faults.push_back(f);
+    }
+
+    pub fn comments(&self) -> Vec<StoredComment> {
+        self.state.lock().unwrap().comments.clone()
+    }
+
+    pub fn ours(&self) -> Vec<StoredComment> {
+        self.comments()
+            .into_iter()
+            .filter(|c| c.login == BOT && c.body.contains("<!-- codeloop-verify:v1"))
+            .collect()
+    }
+
+    pub fn requests(&self) -> Vec<Request> {
+        self.state.lock().unwrap().requests.clone()
+    }
+
+    pub fn writes(&self) -> Vec<Request> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.method != "GET")
+            .collect()
+    }
+
+    pub fn violations(&self) -> Vec<String> {
+        self.state.lock().unwrap().violations.clone()
+    }
+}
+
+fn example(ops: &Value, op: &str, code: &str) -> Value {
+    let ex = &ops[op]["responses"][code]["examples"];
+    ex.get("default")
+        .or_else(|| ex.as_object().and_then(|m| m.values().next()))
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+/// The official example comment, with our id, body, author and URLs.
+fn comment_json(ops: &Value, base: &str, owner: &str, repo: &str, c: &StoredComment) -> Value {
+    let mut v = example(
+        ops,
+        "PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}",
+        "200",
+    );
+    v["id"] = json!(c.id);
+    v["body"] = json!(c.body);
+    v["url"] = json!(format!(
+        "{base}/repos/{owner}/{repo}/issues/comments/{}",
+        c.id
+    ));
+    v["html_url"] = json!(format!(
+        "https://github.com/{owner}/{repo}/pull/1#issuecomment-{}",
+        c.id
+    ));
+    v["user"]["login"] = json!(c.login);
+    v["user"]["type"] = json!(if c.login.ends_with("[bot]") {
+        "Bot"
+    } else {
+        "User"
+    });
+    v
+}
+
+fn answer(status: u16, headers: Vec<(&'static str, String)>, body: Value) -> Response {
+    let mut r = if body.is_null() {
+        (StatusCode::from_u16(status).unwrap(), "").into_response()
+    } else {
+        (StatusCode::from_u16(status).unwrap(), axum::Json(body)).into_response()
+    };
+    for (k, v) in headers {
+        r.headers_mut().insert(k, v.parse().unwrap());
+    }
+    r
+}
+
+fn validate(
+    state: &mut State,
+    ops: &Value,
+    op: &str,
+    schema_ptr: Option<&str>,
+    body: &Option<Value>,
+) -> bool {
+    let mut schema = ops[op]["requestBody"]["schema"].clone();
+    if let Some(p) = schema_ptr {
+        schema = schema.pointer(p).cloned().unwrap_or(Value::Null);
+    }
+    let Some(b) = body else {
+        state.violations.push(format!("{op}: no JSON body"));
+        return false;
+    };
+    if let Err(e) = jsonschema::validate(&schema, b) {
+        state.violations.push(format!("{op}: {e}"));
+        return false;
+    }
+    true
+}
+
+async fn handle(
+    st: Arc<Mutex<State>>,
+    ops: Arc<Value>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    // Link targets use the repository-id form, as real GitHub does.
+    let path = match uri.path().strip_prefix("/repositories/1296269/") {
+        Some(rest) => format!("/repos/octo/app/{rest}"),
+        None => uri.path().to_string(),
+    };
+    let query = uri.query().unwrap_or("").to_string();
+    let json_body: Option<Value> = if body.is_empty() {
+        None
+    } else {
+        serde_json::from_slice(&body).ok()
+    };
+    let is_comment_post = method == Method::POST && path.ends_with("/comments");
+    let delay = {
+        let mut s = st.lock().unwrap();
+        s.requests.push(Request {
+            method: method.to_string(),
+            path: path.clone(),
+            query: query.clone(),
+            body: json_body.clone(),
+            at: std::time::Instant::now(),
+        });
+        if is_comment_post {
+            s.post_delay
+        } else {
+            Duration::ZERO
+        }
+    };
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    let mut s = st.lock().unwrap();
+
+    // Faults scripted by the test, first match wins.
+    let fault_idx = s
+        .faults
+        .iter()
+        .position(|f| f.method == method.as_str() && path.contains(&f.path));
+    let fault = fault_idx.and_then(|i| s.faults.remove(i));
+    if let Some(f) = &fault
+        && !f.after
+    {
+        if let Some(id) = f.delete_first {
+            s.comments.retain(|c| c.id != id);
+        }
+        return answer(f.status, f.headers.clone(), f.body.clone());
+    }
+
+    let auth = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let token = auth
+        .strip_prefix("Bearer ")
+        .or_else(|| auth.strip_prefix("token "))
+        .unwrap_or("");
+    let login = match token {
+        TOKEN => BOT,
+        READ_ONLY_TOKEN => BOT,
+        _ => return answer(401, vec![], json!({"message": "Bad credentials"})),
+    };
+    if token == READ_ONLY_TOKEN && method != Method::GET {
+        return answer(
+            403,
+            vec![],
+            json!({"message": "Resource not accessible by integration",
+            "documentation_url": "https://docs.github.com/rest/issues/comments#create-an-issue-comment", "status": "403"}),
+        );
+    }
+
+    let seg: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let base = s.base.clone();
+    let resp = match (method.as_str(), seg.as_slice()) {
+        ("GET", ["repos", o, r, "issues", _n, "comments"]) => {
+            let q: HashMap<String, String> = query
+                .split('&')
+                .filter_map(|kv| {
+                    kv.split_once('=')
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                })
+                .collect();
+            let per_page: usize = q
+                .get("per_page")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(30)
+                .min(100);
+            let page: usize = q
+                .get("page")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(1)
+                .max(1);
+            let total = s.comments.len();
+            let last = total.div_ceil(per_page).max(1);
+            let items: Vec<Value> = s
+                .comments
+                .iter()
+                .skip((page - 1) * per_page)
+                .take(per_page)
+                .map(|c| comment_json(&ops, &base, o, r, c))
+                .collect();
+            let mut links = Vec::new();
+            let link = |p: usize, rel: &str| {
+                format!(
+                    "<{base}/repositories/1296269/issues/1/comments?per_page={per_page}&page={p}>; rel=\"{rel}\""
+                )
+            };
+            if page < last {
+                links.push(link(page + 1, "next"));
+                links.push(link(last, "last"));
+            }
+            if page > 1 {
+                links.push(link(1, "first"));
+                links.push(link(page - 1, "prev"));
+            }
+            let h = if links.is_empty() {
+                vec![]
+            } else {
+                vec![("link", links.join(", "))]
+            };
+            answer(200, h, Value::Array(items))
+        }
+        ("POST", ["repos", o, r, "issues", _n, "comments"]) => {
+            let op = "POST /repos/{owner}/{repo}/issues/{issue_number}/comments";
+            if !validate(&mut s, &ops, op, None, &json_body) {
+                answer(422, vec![], json!({"message": "Invalid request."}))
+            } else {
+                let text = json_body
+                    .as_ref()
+                    .and_then(|b| b["body"].as_str())
+                    .unwrap_or("")
+                    .to_string();
+                if text.chars().count() > 65_536 {
+                    s.violations.push(format!(
+                        "POST comment body of {} chars",
+                        text.chars().count()
+                    ));
+                    answer(
+                        422,
+                        vec![],
+                        json!({"message": "Validation Failed", "errors": [{"resource": "IssueComment", "code": "custom", "field": "body", "message": "Body is too long (maximum is 65536 characters)"}]}),
+                    )
+                } else {
+                    s.next_id += 1;
+                    let c = StoredComment {
+                        id: s.next_id,
+                        body: text,
+                        login: login.into(),
+                    };
+                    s.comments.push(c.clone());
+                    answer(
+                        201,
+                        vec![(
+                            "location",
+                            format!("{base}/repos/{o}/{r}/issues/comments/{}", c.id),
+                        )],
+                        comment_json(&ops, &base, o, r, &c),
+                    )
+                }
+            }
+        }
+        ("PATCH", ["repos", o, r, "issues", "comments", id]) => {
+            let op = "PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}";
+            let id: u64 = id.parse().unwrap_or(0);
+            if !validate(&mut s, &ops, op, None, &json_body) {
+                answer(422, vec![], json!({"message": "Invalid request."}))
+            } else {
+                let text = json_body
+                    .as_ref()
+                    .and_then(|b| b["body"].as_str())
+                    .unwrap_or("")
+                    .to_string();
+                if text.chars().count() > 65_536 {
+                    s.violations.push(format!(
+                        "PATCH comment body of {} chars",
+                        text.chars().count()
+                    ));
+                    answer(422, vec![], json!({"message": "Validation Failed"}))
+                } else if let Some(c) = s.comments.iter_mut().find(|c| c.id == id) {
+                    if c.login != login {
+                        let who = c.login.clone();
+                        s.violations
+                            .push(format!("PATCH of comment {id} written by {who}"));
+                    }
+                    let c = s.comments.iter_mut().find(|c| c.id == id).unwrap();
+                    c.body = text;
+                    let c = c.clone();
+                    answer(200, vec![], comment_json(&ops, &base, o, r, &c))
+                } else {
+                    answer(404, vec![], json!({"message": "Not Found"}))
+                }
+            }
+        }
+        ("DELETE", ["repos", _o, _r, "issues", "comments", id]) => {
+            let id: u64 = id.parse().unwrap_or(0);
+            if json_body.is_some() {
+                s.violations.push("DELETE with a body".into());
+            }
+            match s.comments.iter().position(|c| c.id == id) {
+                Some(i) => {
+                    if s.comments[i].login != login {
+                        let who = s.comments[i].login.clone();
+                        s.violations
+                            .push(format!("DELETE of comment {id} written by {who}"));
+                    }
+                    s.comments.remove(i);
+                    answer(204, vec![], Value::Null)
+                }
+                None => answer(404, vec![], json!({"message": "Not Found"})),
+            }
+        }
+        ("POST", ["repos", _o, _r, "check-runs"]) => {
+            let op = "POST /repos/{owner}/{repo}/check-runs";
+            if !validate(&mut s, &ops, op, None, &json_body) {
+                answer(422, vec![], json!({"message": "Invalid request."}))
+            } else {
+                let b = json_body.clone().unwrap_or_default();
+                s.check_runs.push(b.clone());
+                let mut v = example(&ops, op, "201");
+                v["id"] = json!(s.check_runs.len() as u64 + 4);
+                v["head_sha"] = b["head_sha"].clone();
+                v["conclusion"] = b["conclusion"].clone();
+                answer(201, vec![], v)
+            }
+        }
+        ("PATCH", ["repos", _o, _r, "check-runs", _id]) => {
+            // Update a check run takes the same `output` object as create.
+            let op = "POST /repos/{owner}/{repo}/check-runs";
+            let out = json_body.as_ref().map(|b| b["output"].clone());
+            if !validate(&mut s, &ops, op, Some("/properties/output"), &out) {
+                answer(422, vec![], json!({"message": "Invalid request."}))
+            } else {
+                s.check_run_updates
+                    .push(json_body.clone().unwrap_or_default());
+                let mut v = example(&ops, op, "201");
+                v["id"] = json!(5);
+                answer(200, vec![], v)
+            }
+        }
+        _ => {
+            s.violations.push(format!("unexpected {method} {path}"));
+            answer(404, vec![], json!({"message": "Not Found"}))
+        }
+    };
+    if let Some(f) = fault
+        && f.after
+    {
+        return answer(f.status, f.headers, f.body);
+    }
+    resp
+}
