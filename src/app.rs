@@ -17,5 +17,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Ci(a) => commands::ci::run(a),
         Command::Report(a) => commands::report::run(a),
         Command::Merge(a) => commands::merge::run(a),
+        Command::Mcp(a) => commands::mcp::run(a),
+        Command::Dashboard(a) => commands::dashboard::run(a),
     }
 }

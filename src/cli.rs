@@ -51,6 +51,10 @@ pub enum Command {
     /// Fold shard run directories (CI matrix jobs, downloaded artifacts) into one new run,
     /// then diagnose, gate and report it once; exits with the gate's code.
     Merge(MergeArgs),
+    /// Serve the Model Context Protocol on stdio for coding agents (Cursor, Claude Code, ...).
+    Mcp(McpArgs),
+    /// Serve the run directories read-only as HTML dashboards on localhost.
+    Dashboard(DashboardArgs),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Default)]
@@ -133,6 +137,9 @@ pub struct InitArgs {
     /// Overwrite existing files.
     #[arg(long)]
     pub force: bool,
+    /// Also write (or update) .mcp.json so MCP clients find `codeloop mcp`.
+    #[arg(long)]
+    pub mcp: bool,
 }
 
 #[derive(Args, Debug, Clone, Default)]
@@ -257,9 +264,12 @@ pub struct ReportArgs {
     /// Write report/junit.xml (all runners' cases and lint findings).
     #[arg(long)]
     pub junit: bool,
-    /// Write everything (the default when no file is selected).
+    /// Write everything but the HTML (the default when no file is selected).
     #[arg(long)]
     pub all: bool,
+    /// Write report/index.html: the self-contained dashboard page (no network needed).
+    #[arg(long)]
+    pub html: bool,
     /// Directory with comment.md / summary.md overriding the built-in templates.
     #[arg(long, value_name = "DIR")]
     pub template_dir: Option<PathBuf>,
@@ -284,4 +294,22 @@ pub struct MergeArgs {
     /// Only merge: skip diagnose, gate and report (exit 0 when the merged run was written).
     #[arg(long)]
     pub no_gate: bool,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct McpArgs {
+    #[command(flatten)]
+    pub common: Common,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct DashboardArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// TCP port to listen on.
+    #[arg(long, value_name = "PORT", default_value_t = 3737)]
+    pub port: u16,
+    /// Address to bind (keep the default unless you mean to share the runs).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1")]
+    pub bind: String,
 }

@@ -94,6 +94,8 @@ pub fn after_verify(
         common: args.verify.common.clone(),
         run: Some(loaded.run.path.display().to_string()),
         all: true,
+        // The dashboard page is what CI users upload as an artifact.
+        html: true,
         ..Default::default()
     };
     match crate::commands::report::render_run(&report_args) {

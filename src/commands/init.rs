@@ -127,6 +127,26 @@ pub fn run(args: InitArgs) -> i32 {
             "# codeloop run directories (artifacts, not sources)\nruns/\n".to_string(),
         ),
     ];
+    let mut written = Vec::new();
+    if args.mcp {
+        match write_mcp_json(&r.cwd) {
+            Ok(()) => written.push(".mcp.json".to_string()),
+            Err(e) => {
+                eprintln!("error: {e}");
+                eprintln!("hint: fix or remove .mcp.json, then run `codeloop init --mcp` again");
+                return exit::USAGE;
+            }
+        }
+    }
+    // With --mcp, starter files that already exist are kept rather than an error.
+    let files: Vec<_> = if args.mcp && !args.force {
+        files
+            .into_iter()
+            .filter(|(n, _)| !dir.join(n).exists())
+            .collect()
+    } else {
+        files.to_vec()
+    };
     if !args.force {
         let existing: Vec<String> = files
             .iter()
@@ -139,7 +159,6 @@ pub fn run(args: InitArgs) -> i32 {
             return exit::USAGE;
         }
     }
-    let mut written = Vec::new();
     for (name, text) in &files {
         let p = dir.join(name);
         if let Err(e) = crate::artifact::write_atomic(&p, text.as_bytes()) {
@@ -166,6 +185,34 @@ pub fn run(args: InitArgs) -> i32 {
     exit::OK
 }
 
+/// The `.mcp.json` entry MCP clients (Claude Code, Cursor, ...) discover in a project.
+pub fn mcp_entry() -> Value {
+    json!({"command": "codeloop", "args": ["mcp"], "env": {}})
+}
+
+/// Adds (or replaces) `mcpServers.codeloop` in `<cwd>/.mcp.json`, keeping other servers.
+fn write_mcp_json(cwd: &Path) -> Result<(), String> {
+    let path = cwd.join(".mcp.json");
+    let mut doc: Value = match std::fs::read_to_string(&path) {
+        Ok(text) => serde_json::from_str(&text)
+            .map_err(|e| format!("`{}` is not valid JSON: {e}", path.display()))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => json!({}),
+        Err(e) => return Err(format!("cannot read `{}`: {e}", path.display())),
+    };
+    let Some(obj) = doc.as_object_mut() else {
+        return Err(format!("`{}` is not a JSON object", path.display()));
+    };
+    let servers = obj.entry("mcpServers").or_insert_with(|| json!({}));
+    let Some(servers) = servers.as_object_mut() else {
+        return Err(format!(
+            "`mcpServers` in `{}` is not an object",
+            path.display()
+        ));
+    };
+    servers.insert("codeloop".into(), mcp_entry());
+    crate::artifact::write_atomic(&path, pretty(&doc).as_bytes()).map_err(|e| e.to_string())
+}
+
 fn pretty(v: &Value) -> String {
     let mut s = serde_json::to_string_pretty(v).unwrap_or_default();
     s.push('\n');
@@ -175,6 +222,23 @@ fn pretty(v: &Value) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mcp_json_keeps_other_servers_and_rejects_garbage() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join(".mcp.json");
+        std::fs::write(&p, r#"{"mcpServers": {"other": {"command": "x"}}}"#).unwrap();
+        write_mcp_json(d.path()).unwrap();
+        let v: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+        assert_eq!(v["mcpServers"]["other"]["command"], "x");
+        assert_eq!(v["mcpServers"]["codeloop"]["args"][0], "mcp");
+        std::fs::write(&p, "[1,").unwrap();
+        let e = write_mcp_json(d.path()).unwrap_err();
+        assert!(
+            e.contains(".mcp.json") && e.contains("not valid JSON"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn starter_files_load_without_warnings() {

@@ -3,11 +3,13 @@
 
 pub mod action;
 pub mod ci;
+pub mod dashboard;
 pub mod diagnose;
 pub mod doctor;
 pub mod gate_check;
 pub mod history;
 pub mod init;
+pub mod mcp;
 pub mod merge;
 pub mod publish;
 pub mod report;

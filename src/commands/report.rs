@@ -178,7 +178,7 @@ pub fn render_run(args: &ReportArgs) -> Result<Outcome, ReportCmdError> {
     let mut notices = cfg_warnings;
     let run = artifact::resolve(&artifacts_dir(args, &cfg), args.run.as_deref())?;
 
-    let none_selected = !(args.comment || args.summary || args.badge || args.junit);
+    let none_selected = !(args.comment || args.summary || args.badge || args.junit || args.html);
     let all = args.all || none_selected;
     let (want_comment, want_summary, want_badge, want_junit) = (
         all || args.comment,
@@ -320,6 +320,13 @@ pub fn render_run(args: &ReportArgs) -> Result<Outcome, ReportCmdError> {
     if let Some(j) = junit {
         write("junit.xml", j.finish()?.as_bytes())?;
     }
+    if args.html {
+        let artifacts = artifacts_dir(args, &cfg);
+        match html_page(&artifacts, &run, false, &[]) {
+            Ok(page) => write("index.html", page.as_bytes())?,
+            Err(e) => notices.push(format!("{e}; report/index.html was not written")),
+        }
+    }
     refresh_manifest(&run, manifest, &mut notices);
     Ok(Outcome {
         run_id: run.id.clone(),
@@ -342,4 +349,64 @@ fn refresh_manifest(run: &RunDir, manifest: Option<Manifest>, notices: &mut Vec<
         }
         Err(e) => notices.push(format!("{e}; the manifest does not list the report files")),
     }
+}
+
+/// At most this many runs in the dashboard's score trend, and flaky tests listed.
+const TREND_MAX: usize = 30;
+const FLAKY_MAX: usize = 50;
+
+/// The HTML dashboard page of `run`: its documents, the score trend of the complete runs up
+/// to it, and its flaky tests (streamed from cases.jsonl, bounded). `live` makes the page
+/// refresh itself (a run still being written); `other_runs` adds links for the server.
+pub fn html_page(
+    artifacts: &Path,
+    run: &RunDir,
+    live: bool,
+    other_runs: &[String],
+) -> Result<String, ArtifactError> {
+    use crate::report::html::{self, FlakyTest, HtmlInput, TrendPoint};
+    let verify = run.verify()?;
+    let diagnose = run
+        .file(artifact::DIAGNOSE)
+        .is_file()
+        .then(|| run.diagnose().ok())
+        .flatten();
+    let gate = run
+        .file(artifact::GATE)
+        .is_file()
+        .then(|| run.gate().ok())
+        .flatten();
+    let mut trend: Vec<TrendPoint> = artifact::list_runs(artifacts)
+        .into_iter()
+        .filter(|r| r.id <= run.id && r.is_complete())
+        .filter_map(|r| {
+            r.gate().ok().map(|g| TrendPoint {
+                run_id: r.id.clone(),
+                score: g.score,
+                verdict: g.verdict,
+            })
+        })
+        .collect();
+    if trend.len() > TREND_MAX {
+        trend.drain(..trend.len() - TREND_MAX);
+    }
+    let mut flaky = Vec::new();
+    run.cases(|c| {
+        if c.flaky && flaky.len() < FLAKY_MAX {
+            flaky.push(FlakyTest {
+                runner: c.runner.clone(),
+                id: c.key(),
+                retries: c.retries,
+            });
+        }
+    })?;
+    Ok(html::render(&HtmlInput {
+        verify: &verify,
+        diagnose: diagnose.as_ref(),
+        gate: gate.as_ref(),
+        trend: &trend,
+        flaky: &flaky,
+        live,
+        other_runs,
+    }))
 }

@@ -8,7 +8,6 @@
 //! directory could not be written or codeloop was interrupted.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -371,32 +370,43 @@ pub fn run_with_dir(args: VerifyArgs) -> (i32, Option<RunDir>) {
     (code, created)
 }
 
-fn run_inner(args: VerifyArgs, created: &mut Option<RunDir>) -> i32 {
-    let json = args.common.format == OutputFormat::Json;
-    let resolved = match resolve_settings(&args.common) {
-        Ok(r) => r,
-        Err(f) => {
-            f.print();
-            return f.code;
-        }
+/// Settings, plan and a fresh run directory: everything before the runners start.
+pub struct Prepared {
+    pub resolved: Resolved,
+    pub planned: PlanOut,
+    pub run_dir: RunDir,
+    /// Config and plugins warnings (the caller shows them).
+    pub warnings: Vec<String>,
+    /// The CI shard this run covers (`--shard K/N`, GitLab `parallel:`), if any.
+    pub shard: Option<Shard>,
+}
+
+/// Resolves settings, builds the plan and creates the run directory; prints nothing, so the
+/// MCP server (whose stdout is the protocol) can call it too.
+pub fn prepare(args: &VerifyArgs) -> Result<Prepared, Fail> {
+    let resolved = resolve_settings(&args.common)?;
+    let mut warnings = resolved.warnings.clone();
+    let with_warnings = |mut f: Fail, w: &[String]| {
+        let mut all = w.to_vec();
+        all.append(&mut f.warnings);
+        f.warnings = all;
+        f
     };
-    for w in &resolved.warnings {
-        ui::warn(w);
-    }
     let hint = match args.format_hint.as_deref().map(str::trim) {
         None | Some("") | Some("auto") => None,
         Some(name) => match Format::from_name(name) {
             Some(f) => Some(f),
             None => {
-                Fail::usage(
-                    format!("unknown --format-hint `{name}`"),
-                    Some(format!(
-                        "use `auto` or one of: {}",
-                        Format::names().join(", ")
-                    )),
-                )
-                .print();
-                return exit::USAGE;
+                return Err(with_warnings(
+                    Fail::usage(
+                        format!("unknown --format-hint `{name}`"),
+                        Some(format!(
+                            "use `auto` or one of: {}",
+                            Format::names().join(", ")
+                        )),
+                    ),
+                    &warnings,
+                ));
             }
         },
     };
@@ -410,27 +420,20 @@ fn run_inner(args: VerifyArgs, created: &mut Option<RunDir>) -> i32 {
     } else {
         args.runners.clone()
     };
-    let shard = match resolve_shard(args.shard.as_deref(), |k| std::env::var(k).ok()) {
-        Ok(s) => s,
-        Err(e) => {
+    let shard = resolve_shard(args.shard.as_deref(), |k| std::env::var(k).ok()).map_err(|e| {
+        with_warnings(
             Fail::usage(
                 e,
                 Some(
                     "pass --shard K/N (or CODELOOP_SHARD), or leave it out to run everything"
                         .into(),
                 ),
-            )
-            .print();
-            return exit::USAGE;
-        }
-    };
-    let mut planned = match plan(&resolved, &reports, hint, &only) {
-        Ok(p) => p,
-        Err(f) => {
-            f.print();
-            return f.code;
-        }
-    };
+            ),
+            &warnings,
+        )
+    })?;
+    let mut planned =
+        plan(&resolved, &reports, hint, &only).map_err(|f| with_warnings(f, &warnings))?;
     if let Some(s) = shard {
         let pytest = planned
             .plan
@@ -442,26 +445,44 @@ fn run_inner(args: VerifyArgs, created: &mut Option<RunDir>) -> i32 {
             shard::apply(p, s, pytest);
         }
     }
-    for w in &planned.warnings {
-        ui::warn(w);
-    }
+    warnings.extend(planned.warnings.iter().cloned());
     if planned.plan.is_empty() {
-        eprintln!(
-            "error: nothing to run in `{}`: no runner detected and no .codeloop/plugins.json",
-            resolved.cwd.display()
-        );
-        eprintln!(
-            "hint: run `codeloop init` to write a starter plugins.json, or collect existing reports with --report 'GLOB'"
-        );
-        return exit::NO_RESULTS;
+        return Err(Fail {
+            message: format!(
+                "nothing to run in `{}`: no runner detected and no .codeloop/plugins.json",
+                resolved.cwd.display()
+            ),
+            hint: Some(
+                "run `codeloop init` to write a starter plugins.json, or collect existing reports with --report 'GLOB'"
+                    .into(),
+            ),
+            code: exit::NO_RESULTS,
+            warnings,
+        });
     }
-    let run_dir = match create_run_dir(&resolved.artifacts_dir) {
-        Ok(r) => r,
+    let run_dir =
+        create_run_dir(&resolved.artifacts_dir).map_err(|f| with_warnings(f, &warnings))?;
+    Ok(Prepared {
+        resolved,
+        planned,
+        run_dir,
+        warnings,
+        shard,
+    })
+}
+
+fn run_inner(args: VerifyArgs, created: &mut Option<RunDir>) -> i32 {
+    let json = args.common.format == OutputFormat::Json;
+    let prepared = match prepare(&args) {
+        Ok(p) => p,
         Err(f) => {
             f.print();
             return f.code;
         }
     };
+    for w in &prepared.warnings {
+        ui::warn(w);
+    }
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -472,18 +493,88 @@ fn run_inner(args: VerifyArgs, created: &mut Option<RunDir>) -> i32 {
             return exit::INFRA;
         }
     };
-    *created = Some(run_dir.clone());
-    rt.block_on(execute(args, resolved, planned, run_dir, json, shard))
+    *created = Some(prepared.run_dir.clone());
+    rt.block_on(execute(args, prepared, json))
 }
 
-async fn execute(
-    args: VerifyArgs,
-    resolved: Resolved,
-    planned: PlanOut,
-    run_dir: RunDir,
-    json: bool,
-    shard: Option<Shard>,
-) -> i32 {
+async fn execute(args: VerifyArgs, p: Prepared, json: bool) -> i32 {
+    let mode = if json {
+        Mode::Quiet
+    } else if ui::live() {
+        Mode::Live
+    } else {
+        Mode::Plain
+    };
+    // Ctrl-C / SIGTERM: stop the runners, then write what we have. Registered before any
+    // runner starts, so no signal can slip past the handler.
+    let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
+    let reason = Arc::new(Mutex::new(None::<String>));
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let reason = reason.clone();
+        let streams = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        );
+        tokio::spawn(async move {
+            let (Ok(mut int), Ok(mut term)) = streams else {
+                return;
+            };
+            let which = tokio::select! {
+                _ = int.recv() => "SIGINT",
+                _ = term.recv() => "SIGTERM",
+            };
+            if let Ok(mut r) = reason.lock() {
+                *r = Some(format!("received {which}"));
+            }
+            let _ = cancel_tx.send(true);
+            // Keep the sender alive so receivers never see a closed channel.
+            std::future::pending::<()>().await;
+        });
+    }
+    let resolved_cwd = p.resolved.cwd.clone();
+    let out = execute_prepared(&args, p, mode, cancel_rx, reason).await;
+    if json {
+        let o = VerifyOutput {
+            doc: &out.doc,
+            run_dir: out.run_dir.path.to_string_lossy().into_owned(),
+            exit_code: out.code,
+        };
+        match serde_json::to_string_pretty(&o) {
+            Ok(s) => println!("{s}"),
+            Err(e) => eprintln!("error: cannot print JSON: {e}"),
+        }
+    } else {
+        print_human(&out.doc, &out.run_dir, &resolved_cwd);
+    }
+    out.code
+}
+
+/// What [`execute_prepared`] produced.
+pub struct Executed {
+    pub doc: VerifyDoc,
+    pub run_dir: RunDir,
+    /// verify's exit code (0 all passed, 1 a runner failed, 3 nothing collected, 4 infra).
+    pub code: i32,
+}
+
+/// Runs a prepared plan and writes the run directory (verify.json, manifest.json last).
+/// Prints only errors (to stderr). `cancel_rx` turning true stops the runners; `reason` says
+/// why (recorded as a `run.interrupted` event when it happens).
+pub async fn execute_prepared(
+    args: &VerifyArgs,
+    p: Prepared,
+    mode: Mode,
+    cancel_rx: tokio::sync::watch::Receiver<bool>,
+    reason: Arc<Mutex<Option<String>>>,
+) -> Executed {
+    let Prepared {
+        resolved,
+        planned,
+        run_dir,
+        shard,
+        ..
+    } = p;
     let started_at = artifact::now_rfc3339();
     let open = |name: &str| JsonlWriter::create(&run_dir.file(name));
     let (events, cases, findings) = match (
@@ -498,7 +589,24 @@ async fn execute(
                 run_dir.path.display()
             );
             eprintln!("hint: make it writable, or pass --artifacts-dir DIR");
-            return exit::INFRA;
+            let now = artifact::now_rfc3339();
+            return Executed {
+                doc: VerifyDoc {
+                    schema_version: SCHEMA_VERSION,
+                    run_id: run_dir.id.clone(),
+                    started_at,
+                    finished_at: now,
+                    status: RunStatus::Failed,
+                    cwd: resolved.cwd.to_string_lossy().into_owned(),
+                    shard,
+                    runners: Vec::new(),
+                    totals: Counts::default(),
+                    lint: LintCounts::default(),
+                    slowest: Vec::new(),
+                },
+                run_dir,
+                code: exit::INFRA,
+            };
         }
     };
     let mut ev = Event::new("run.started");
@@ -514,13 +622,6 @@ async fn execute(
         .or((cfg.jobs > 0).then_some(cfg.jobs))
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
         .min(MAX_JOBS);
-    let mode = if json {
-        Mode::Quiet
-    } else if ui::live() {
-        Mode::Live
-    } else {
-        Mode::Plain
-    };
     let rows: Vec<(String, RunnerKind)> = planned
         .plan
         .iter()
@@ -550,35 +651,23 @@ async fn execute(
         slow: Mutex::new(Vec::new()),
     });
 
-    // Ctrl-C / SIGTERM: stop the runners, then write what we have.
-    let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
-    let interrupted = Arc::new(AtomicBool::new(false));
-    // Registered before any runner starts, so no signal can slip past the handler.
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let interrupted = interrupted.clone();
+    // Record the interruption when it happens (not after the runners stop).
+    let watcher = {
         let shared = shared.clone();
-        let streams = (
-            signal(SignalKind::interrupt()),
-            signal(SignalKind::terminate()),
-        );
+        let mut rx = cancel_rx.clone();
         tokio::spawn(async move {
-            let (Ok(mut int), Ok(mut term)) = streams else {
-                return;
-            };
-            let which = tokio::select! {
-                _ = int.recv() => "SIGINT",
-                _ = term.recv() => "SIGTERM",
-            };
-            interrupted.store(true, Ordering::SeqCst);
-            shared
-                .events
-                .emit(Event::new("run.interrupted").message(format!("received {which}")));
-            let _ = cancel_tx.send(true);
-            // Keep the sender alive so receivers never see a closed channel.
-            std::future::pending::<()>().await;
-        });
-    }
+            if rx.wait_for(|v| *v).await.is_ok() {
+                let why = reason
+                    .lock()
+                    .ok()
+                    .and_then(|r| r.clone())
+                    .unwrap_or_else(|| "cancelled".into());
+                shared
+                    .events
+                    .emit(Event::new("run.interrupted").message(why));
+            }
+        })
+    };
     let ticker = if mode == Mode::Live {
         let shared = shared.clone();
         Some(tokio::spawn(async move {
@@ -599,7 +688,7 @@ async fn execute(
         false,
         Some(format!("{} runner(s), up to {jobs} at a time", rows.len())),
     );
-    let finished = run_all(planned.plan, shared.clone(), cancel_rx).await;
+    let finished = run_all(planned.plan, shared.clone(), cancel_rx.clone()).await;
     shared.events.stage(
         if planned.collect_mode {
             "collect"
@@ -613,7 +702,12 @@ async fn execute(
         t.abort();
         shared.progress.draw();
     }
-    let was_interrupted = interrupted.load(Ordering::SeqCst);
+    let was_interrupted = *cancel_rx.borrow();
+    if was_interrupted {
+        let _ = watcher.await;
+    } else {
+        watcher.abort();
+    }
 
     // Close the streamed files before verify.json and the manifest.
     let mut io_errors = Vec::new();
@@ -702,20 +796,7 @@ async fn execute(
         );
         code = exit::INFRA;
     }
-    if json {
-        let out = VerifyOutput {
-            doc: &doc,
-            run_dir: run_dir.path.to_string_lossy().into_owned(),
-            exit_code: code,
-        };
-        match serde_json::to_string_pretty(&out) {
-            Ok(s) => println!("{s}"),
-            Err(e) => eprintln!("error: cannot print JSON: {e}"),
-        }
-    } else {
-        print_human(&doc, &run_dir, &resolved.cwd);
-    }
-    code
+    Executed { doc, run_dir, code }
 }
 
 fn print_human(doc: &VerifyDoc, run_dir: &RunDir, cwd: &Path) {

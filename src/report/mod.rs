@@ -27,6 +27,7 @@
 //! Sizes are measured in UTF-8 bytes, which is never less than GitHub's character count.
 
 pub mod escape;
+pub mod html;
 pub mod junit;
 pub mod state;
 

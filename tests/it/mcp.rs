@@ -1,0 +1,387 @@
+//! The MCP server end to end: the SDK's client (rmcp) drives the built binary over stdio.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use rmcp::model::{
+    CallToolRequestParams, CallToolResult, ClientRequest, ErrorCode, ProgressNotificationParam,
+    Request,
+};
+use rmcp::service::{NotificationContext, PeerRequestOptions, RunningService, ServiceError};
+use rmcp::transport::TokioChildProcess;
+use rmcp::{ClientHandler, RoleClient, ServiceExt};
+use serde_json::{Value, json};
+
+use crate::common::bin;
+
+/// A client that counts progress notifications and remembers the last one.
+#[derive(Clone, Default)]
+struct Client {
+    progress: Arc<AtomicUsize>,
+    last: Arc<std::sync::Mutex<Option<(f64, Option<f64>)>>>,
+}
+
+impl ClientHandler for Client {
+    async fn on_progress(
+        &self,
+        p: ProgressNotificationParam,
+        _cx: NotificationContext<RoleClient>,
+    ) {
+        self.progress.fetch_add(1, Ordering::SeqCst);
+        *self.last.lock().unwrap() = Some((p.progress, p.total));
+    }
+}
+
+fn demo() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/demo")
+}
+
+async fn start(artifacts: &std::path::Path) -> (RunningService<RoleClient, Client>, Client) {
+    let mut cmd = tokio::process::Command::new(bin());
+    cmd.arg("mcp")
+        .arg("--cwd")
+        .arg(demo())
+        .arg("--artifacts-dir")
+        .arg(artifacts)
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("CODELOOP_CONFIG")
+        .env_remove("CODELOOP_ARTIFACTS_DIR");
+    let transport = TokioChildProcess::new(cmd).expect("spawn codeloop mcp");
+    let handler = Client::default();
+    let client = handler
+        .clone()
+        .serve(transport)
+        .await
+        .expect("MCP handshake");
+    (client, handler)
+}
+
+fn args(v: Value) -> CallToolRequestParams {
+    let mut p = CallToolRequestParams::new("");
+    p.arguments = v.as_object().cloned();
+    p
+}
+
+/// A call that failed: a JSON-RPC error, or (how rmcp reports arguments that do not match
+/// the schema, so the model can correct itself) a tool result flagged `isError`.
+#[derive(Debug)]
+struct Failed {
+    code: Option<ErrorCode>,
+    message: String,
+}
+
+async fn call(
+    c: &RunningService<RoleClient, Client>,
+    name: &'static str,
+    a: Value,
+) -> Result<Value, Failed> {
+    let mut p = args(a);
+    p.name = name.into();
+    let r: CallToolResult = match c.call_tool(p).await {
+        Ok(r) => r,
+        Err(ServiceError::McpError(d)) => {
+            return Err(Failed {
+                code: Some(d.code),
+                message: d.message.to_string(),
+            });
+        }
+        Err(other) => panic!("{name}: transport failure {other}"),
+    };
+    if r.is_error == Some(true) {
+        let message = r
+            .content
+            .iter()
+            .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+            .collect::<Vec<_>>()
+            .join("\n");
+        return Err(Failed {
+            code: None,
+            message,
+        });
+    }
+    Ok(r.structured_content.expect("structured answer"))
+}
+
+fn mcp_error(e: Failed) -> Failed {
+    e
+}
+
+const TOOLS: [&str; 12] = [
+    "codeloop_verify",
+    "codeloop_diagnose",
+    "codeloop_gate_check",
+    "codeloop_status",
+    "codeloop_run_history",
+    "codeloop_get_run",
+    "codeloop_list_failures",
+    "codeloop_get_failure",
+    "codeloop_repair_tasks",
+    "codeloop_rerun_failed",
+    "codeloop_render_report",
+    "codeloop_doctor",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mcp_client_drives_verify_diagnose_gate_on_the_demo() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (client, handler) = start(tmp.path()).await;
+
+    // Every tool is listed with a description that has examples and an object schema.
+    let tools = client.list_all_tools().await.unwrap();
+    let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
+    for t in TOOLS {
+        assert!(names.contains(&t), "{t} missing from {names:?}");
+    }
+    for t in &tools {
+        let d = t.description.as_deref().unwrap_or("");
+        assert!(d.contains("Example"), "{}: {d}", t.name);
+        assert_eq!(
+            t.input_schema.get("type"),
+            Some(&json!("object")),
+            "{}",
+            t.name
+        );
+    }
+    let verify = tools.iter().find(|t| t.name == "codeloop_verify").unwrap();
+    let props = verify.input_schema.get("properties").unwrap();
+    assert!(props.get("runners").is_some() && props.get("reports").is_some());
+
+    // verify, with a progress token: notifications arrive, the last one says 4 of 4.
+    let mut p = args(json!({}));
+    p.name = "codeloop_verify".into();
+    let handle = client
+        .send_cancellable_request(
+            ClientRequest::CallToolRequest(Request::new(p)),
+            PeerRequestOptions::no_options(),
+        )
+        .await
+        .unwrap();
+    let resp = handle.await_response().await.unwrap();
+    let rmcp::model::ServerResult::CallToolResult(r) = resp else {
+        panic!("unexpected response {resp:?}");
+    };
+    let v = r.structured_content.expect("structured verify answer");
+    assert_eq!(v["status"], "failed", "{v}");
+    assert_eq!(v["exit_code"], 1, "{v}");
+    let run_id = v["run_id"].as_str().unwrap().to_string();
+    let runners: Vec<&str> = v["runners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(runners, ["build", "pytest", "jest", "lint"], "{v}");
+    assert!(v["totals"]["failed"].as_u64().unwrap() > 0, "{v}");
+    // Notifications are delivered asynchronously: give the last one a moment.
+    for _ in 0..50 {
+        if handler.last.lock().unwrap().is_some_and(|(d, _)| d == 4.0) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(handler.progress.load(Ordering::SeqCst) >= 2);
+    assert_eq!(*handler.last.lock().unwrap(), Some((4.0, Some(4.0))));
+
+    // diagnose: the pytest failure is located at the real line.
+    let d = call(&client, "codeloop_diagnose", json!({"run": run_id}))
+        .await
+        .unwrap();
+    assert_eq!(d["run_id"], run_id.as_str());
+    assert!(d["problems"].as_u64().unwrap() >= 2, "{d}");
+    let locs: Vec<String> = d["first_problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["location"].as_str().map(str::to_string))
+        .collect();
+    assert!(
+        locs.iter().any(|l| l == "tests/test_mixed.py:19"),
+        "{locs:?}"
+    );
+    assert!(!d["tasks"].as_array().unwrap().is_empty());
+
+    // gate_check: fails, with reasons naming the failing file.
+    let g = call(&client, "codeloop_gate_check", json!({"run": "latest"}))
+        .await
+        .unwrap();
+    assert_eq!(g["verdict"], "fail", "{g}");
+    assert_eq!(g["exit_code"], 1);
+    assert_eq!(g["run_id"], run_id.as_str());
+    let reasons = g["reasons"].to_string();
+    assert!(reasons.contains("mixed.spec.js"), "{reasons}");
+    assert!(
+        tmp.path()
+            .join("runs")
+            .join(&run_id)
+            .join("gate.json")
+            .is_file()
+    );
+
+    // Paging and one failure in full.
+    let page = call(&client, "codeloop_list_failures", json!({"limit": 2}))
+        .await
+        .unwrap();
+    assert_eq!(page["failures"].as_array().unwrap().len(), 2, "{page}");
+    assert_eq!(page["next_offset"], 2);
+    let total = page["total"].as_u64().unwrap();
+    let rest = call(
+        &client,
+        "codeloop_list_failures",
+        json!({"offset": 2, "limit": 200}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(rest["failures"].as_array().unwrap().len() as u64, total - 2);
+    let first = page["failures"][0]["id"].as_str().unwrap().to_string();
+    let f = call(&client, "codeloop_get_failure", json!({"id": first}))
+        .await
+        .unwrap();
+    assert!(!f["evidence"].as_str().unwrap_or("").is_empty(), "{f}");
+    let pytest = call(
+        &client,
+        "codeloop_list_failures",
+        json!({"runner": "pytest"}),
+    )
+    .await
+    .unwrap();
+    assert!(
+        pytest["failures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|x| x["runner"] == "pytest")
+    );
+
+    // Status, history and get_run agree on the run.
+    let s = call(&client, "codeloop_status", json!({})).await.unwrap();
+    assert_eq!(s["run_id"], run_id.as_str());
+    assert_eq!(s["gate"]["verdict"], "fail");
+    let h = call(&client, "codeloop_run_history", json!({}))
+        .await
+        .unwrap();
+    assert_eq!(h["runs"][0]["run_id"], run_id.as_str());
+    let gr = call(&client, "codeloop_get_run", json!({"run": run_id}))
+        .await
+        .unwrap();
+    assert!(
+        gr["manifest"]["files"]
+            .as_array()
+            .is_some_and(|f| !f.is_empty()),
+        "{gr}"
+    );
+
+    // Rerun, dry: the commands diagnose computed, nothing run.
+    let rr = call(&client, "codeloop_rerun_failed", json!({"dry_run": true}))
+        .await
+        .unwrap();
+    assert_eq!(rr["ran"], false);
+
+    // The HTML report is rendered into the run.
+    let rep = call(&client, "codeloop_render_report", json!({}))
+        .await
+        .unwrap();
+    assert!(rep.to_string().contains("index.html"), "{rep}");
+    let html = std::fs::read_to_string(
+        tmp.path()
+            .join("runs")
+            .join(&run_id)
+            .join("report/index.html"),
+    )
+    .unwrap();
+    assert!(html.contains("id=\"verdict\">FAIL<"));
+
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mcp_bad_arguments_unknown_runs_and_outside_paths_are_clear_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (client, _) = start(tmp.path()).await;
+
+    // No runs yet.
+    let e = mcp_error(
+        call(&client, "codeloop_status", json!({}))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(e.code, Some(ErrorCode::RESOURCE_NOT_FOUND), "{e:?}");
+    assert!(e.message.contains("codeloop_verify"), "{}", e.message);
+
+    // Arguments that do not match the schema.
+    let e = mcp_error(
+        call(&client, "codeloop_gate_check", json!({"min_score": "high"}))
+            .await
+            .unwrap_err(),
+    );
+    assert!(
+        e.message.contains("invalid type: string \"high\""),
+        "{}",
+        e.message
+    );
+    let e = mcp_error(
+        call(&client, "codeloop_list_failures", json!({"colour": "red"}))
+            .await
+            .unwrap_err(),
+    );
+    assert!(
+        e.message.contains("unknown field `colour`"),
+        "{}",
+        e.message
+    );
+    let e = mcp_error(
+        call(&client, "codeloop_get_failure", json!({}))
+            .await
+            .unwrap_err(),
+    );
+    assert!(e.message.contains("missing field `id`"), "{}", e.message);
+
+    // A run id that does not exist, and paths posing as run ids.
+    let e = mcp_error(
+        call(
+            &client,
+            "codeloop_get_run",
+            json!({"run": "20990101T000000Z-dead"}),
+        )
+        .await
+        .unwrap_err(),
+    );
+    assert_eq!(e.code, Some(ErrorCode::RESOURCE_NOT_FOUND));
+    assert!(e.message.contains("20990101T000000Z-dead"), "{}", e.message);
+    for bad in ["../../etc", "/etc", "runs/../x"] {
+        let e = mcp_error(
+            call(&client, "codeloop_diagnose", json!({"run": bad}))
+                .await
+                .unwrap_err(),
+        );
+        assert_eq!(e.code, Some(ErrorCode::INVALID_PARAMS));
+        assert!(
+            e.message.contains("is not a run id"),
+            "{bad}: {}",
+            e.message
+        );
+    }
+
+    // Report globs outside the workspace are refused before anything runs.
+    let e = mcp_error(
+        call(
+            &client,
+            "codeloop_verify",
+            json!({"reports": ["../../../etc/*"]}),
+        )
+        .await
+        .unwrap_err(),
+    );
+    assert!(e.message.contains("inside the workspace"), "{}", e.message);
+    let e = mcp_error(
+        call(&client, "codeloop_verify", json!({"runners": ["nope"]}))
+            .await
+            .unwrap_err(),
+    );
+    assert!(e.message.contains("nope"), "{}", e.message);
+    assert!(
+        !tmp.path().join("runs").exists()
+            || std::fs::read_dir(tmp.path().join("runs")).unwrap().count() == 0
+    );
+
+    client.cancel().await.unwrap();
+}
