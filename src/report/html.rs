@@ -320,9 +320,9 @@ pub fn render(input: &HtmlInput) -> String {
         }
         o.push_str("</ul>");
     }
-    let _ = write!(
+    let _ = writeln!(
         o,
-        "<p class=\"muted\">started {} · finished {}</p></main><script>{JS}</script></body></html>\n",
+        "<p class=\"muted\">started {} · finished {}</p></main><script>{JS}</script></body></html>",
         esc(&v.started_at),
         esc(&v.finished_at)
     );

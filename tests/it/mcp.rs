@@ -14,11 +14,14 @@ use serde_json::{Value, json};
 
 use crate::common::bin;
 
+/// The last progress notification seen: (progress, total).
+type LastProgress = Arc<std::sync::Mutex<Option<(f64, Option<f64>)>>>;
+
 /// A client that counts progress notifications and remembers the last one.
 #[derive(Clone, Default)]
 struct Client {
     progress: Arc<AtomicUsize>,
-    last: Arc<std::sync::Mutex<Option<(f64, Option<f64>)>>>,
+    last: LastProgress,
 }
 
 impl ClientHandler for Client {
@@ -103,6 +106,7 @@ async fn call(
 }
 
 fn mcp_error(e: Failed) -> Failed {
+    assert!(!e.message.is_empty(), "an error without a message: {e:?}");
     e
 }
 
