@@ -13,24 +13,66 @@ use super::{Format, ParseError, SNIFF_BYTES, Sink};
 pub struct Input<R: Read> {
     head: Vec<u8>,
     pos: usize,
-    inner: BufReader<DecodeReaderBytes<R, Vec<u8>>>,
+    inner: BufReader<Source<R>>,
 }
+
+/// The first bytes read to look for a byte-order mark, replayed before the rest of the file.
+type Peeked<R> = io::Chain<io::Cursor<Vec<u8>>, R>;
+
+/// Where the bytes come from: straight from the file when it has no byte-order mark (the
+/// common case: UTF-8, or invalid UTF-8 that parsers repair), through the transcoder
+/// otherwise. Going around the transcoder saves a copy of every byte of a huge report
+/// (with `utf8_passthru` it would only copy them through its own buffer).
+enum Source<R: Read> {
+    Raw(Peeked<R>),
+    Decoded(Box<DecodeReaderBytes<Peeked<R>, Vec<u8>>>),
+}
+
+impl<R: Read> Read for Source<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Source::Raw(r) => r.read(buf),
+            Source::Decoded(r) => r.read(buf),
+        }
+    }
+}
+
+/// Input buffer size; a reader asking for at least this much at once (the XML reader does)
+/// reads straight from the file, past the buffer.
+const BUF_SIZE: usize = 256 * 1024;
 
 impl<R: Read> Input<R> {
     /// Reads the head of the file. Invalid UTF-8 without a BOM is passed through untouched
     /// (parsers repair it where it matters, with a warning).
-    pub fn new(reader: R, _sink: &mut dyn Sink) -> Result<Self, ParseError> {
-        let decoder = DecodeReaderBytesBuilder::new()
-            .bom_sniffing(true)
-            .utf8_passthru(true)
-            .strip_bom(true)
-            .build(reader);
-        let mut inner = BufReader::with_capacity(256 * 1024, decoder);
+    pub fn new(mut reader: R, _sink: &mut dyn Sink) -> Result<Self, ParseError> {
+        let cannot = |e: io::Error| ParseError::new(format!("cannot read the file: {e}"));
+        // Enough bytes to recognize any byte-order mark (UTF-8: 3, UTF-16: 2).
+        let mut peek = Vec::with_capacity(3);
+        (&mut reader)
+            .take(3)
+            .read_to_end(&mut peek)
+            .map_err(cannot)?;
+        let has_bom = peek.starts_with(&[0xEF, 0xBB, 0xBF])
+            || peek.starts_with(&[0xFF, 0xFE])
+            || peek.starts_with(&[0xFE, 0xFF]);
+        let peeked = io::Cursor::new(peek).chain(reader);
+        let source = if has_bom {
+            Source::Decoded(Box::new(
+                DecodeReaderBytesBuilder::new()
+                    .bom_sniffing(true)
+                    .utf8_passthru(true)
+                    .strip_bom(true)
+                    .build(peeked),
+            ))
+        } else {
+            Source::Raw(peeked)
+        };
+        let mut inner = BufReader::with_capacity(BUF_SIZE, source);
         let mut head = Vec::with_capacity(8 * 1024);
         (&mut inner)
             .take(SNIFF_BYTES as u64)
             .read_to_end(&mut head)
-            .map_err(|e| ParseError::new(format!("cannot read the file: {e}")))?;
+            .map_err(cannot)?;
         Ok(Input {
             head,
             pos: 0,
@@ -46,11 +88,16 @@ impl<R: Read> Input<R> {
 
 impl<R: Read> Read for Input<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let avail = self.fill_buf()?;
-        let n = avail.len().min(buf.len());
-        buf[..n].copy_from_slice(&avail[..n]);
-        self.consume(n);
-        Ok(n)
+        if self.pos < self.head.len() {
+            let avail = &self.head[self.pos..];
+            let n = avail.len().min(buf.len());
+            buf[..n].copy_from_slice(&avail[..n]);
+            self.consume(n);
+            return Ok(n);
+        }
+        // `BufReader::read` hands large reads straight to the source once its buffer is
+        // empty: no intermediate copy for readers with their own buffer.
+        self.inner.read(buf)
     }
 }
 

@@ -379,11 +379,13 @@ pub struct XmlReader<R: BufRead> {
     reader: quick_xml::Reader<Counting<R>>,
     buf: Vec<u8>,
     attrs: Vec<AttrSpan>,
-    /// Open element names, concatenated; `ends[i]` is the end of the i-th name.
+    /// Open element names, concatenated; `ends[i]` is the end of the i-th name. Bytes past
+    /// the last open name are the names just closed: they stay until the next start tag, so
+    /// an `End` borrows its name from here instead of copying it.
     stack: Vec<u8>,
     ends: Vec<usize>,
-    /// Name of the element the last `End` closed.
-    closed: Vec<u8>,
+    /// Range of `stack` holding the name of the element the last `End` closed.
+    closed: (usize, usize),
     /// `End` events still owed: for a self-closing tag, or for open elements a mismatched end
     /// tag closed. `pending_target` is the depth to pop down to.
     pending_target: Option<usize>,
@@ -416,7 +418,7 @@ impl<R: BufRead> XmlReader<R> {
             attrs: Vec::with_capacity(16),
             stack: Vec::with_capacity(256),
             ends: Vec::with_capacity(32),
-            closed: Vec::with_capacity(64),
+            closed: (0, 0),
             pending_target: None,
             text: Bounded::new(max_text),
             capture_depth: None,
@@ -494,13 +496,16 @@ impl<R: BufRead> XmlReader<R> {
         &self.stack[start..self.ends.last().copied().unwrap_or(0)]
     }
 
-    /// Pops the innermost open element into `closed`.
+    /// Name of the element the last `End` closed.
+    fn closed_name(&self) -> &[u8] {
+        &self.stack[self.closed.0..self.closed.1]
+    }
+
+    /// Pops the innermost open element; its name stays readable through `closed`.
     fn pop(&mut self) {
         let n = self.ends.len();
         let start = if n >= 2 { self.ends[n - 2] } else { 0 };
-        self.closed.clear();
-        self.closed.extend_from_slice(&self.stack[start..]);
-        self.stack.truncate(start);
+        self.closed = (start, self.ends.last().copied().unwrap_or(start));
         self.ends.pop();
         if self.capture_depth.is_some_and(|d| self.ends.len() < d) {
             // Capture ends with its element; the text waits for take_text.
@@ -537,7 +542,7 @@ impl<R: BufRead> XmlReader<R> {
                 if self.ends.len() <= target {
                     self.pending_target = None;
                 }
-                return Ok(Event::End(local_of(&self.closed)));
+                return Ok(Event::End(local_of(self.closed_name())));
             }
             self.pending_target = None;
         }
@@ -646,7 +651,7 @@ impl<R: BufRead> XmlReader<R> {
         // by the borrow checker.
         match out {
             Some((sp, self_closing)) => self.start(sp, self_closing),
-            None => Ok(Event::End(local_of(&self.closed))),
+            None => Ok(Event::End(local_of(self.closed_name()))),
         }
     }
 
@@ -720,6 +725,8 @@ impl<R: BufRead> XmlReader<R> {
                 format!("invalid UTF-8 in <{name}>: read with U+FFFD replacement characters"),
             );
         }
+        // Drop the names of elements closed since (see `stack`).
+        self.stack.truncate(self.ends.last().copied().unwrap_or(0));
         self.stack.extend_from_slice(&self.buf[..name_len]);
         self.ends.push(self.stack.len());
         if self_closing {
