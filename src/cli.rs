@@ -102,6 +102,10 @@ pub struct VerifyArgs {
     /// Runners to run in parallel (default: number of cores).
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
+    /// Set by `ci --format json`: verify prints nothing on stdout, so that `ci` can print one
+    /// JSON document at the end.
+    #[arg(skip)]
+    pub quiet: bool,
     /// Run only shard K of N (1-based) of a CI matrix: nextest/jest/vitest/pytest/go tests
     /// are split; other runners run whole in shard 1. Default: GitLab `parallel:`
     /// (CI_NODE_INDEX/CI_NODE_TOTAL). Fold the shards with `codeloop merge`.

@@ -3,7 +3,7 @@
 //! code. Each stage is one library call, so wiring a stage that lands later is one line.
 
 use crate::artifact::{self, RunDir};
-use crate::cli::CiArgs;
+use crate::cli::{CiArgs, OutputFormat};
 use crate::commands::diagnose::{
     DiagnoseError, artifacts_dir, config_path, diagnose_run, want_annotations, write_outputs,
 };
@@ -31,7 +31,14 @@ pub fn run(args: CiArgs) -> i32 {
         }
     };
     // Stage 1: verify. It exits 1 when a runner failed; that is the gate's business.
-    let (code, created) = crate::commands::verify::run_with_dir(args.verify.clone());
+    // `--format json` means one document on stdout: verify runs quietly and ci prints the
+    // result after the gate.
+    let mut verify_args = args.verify.clone();
+    if verify_args.common.format == OutputFormat::Json {
+        verify_args.common.format = OutputFormat::Human;
+        verify_args.quiet = true;
+    }
+    let (code, created) = crate::commands::verify::run_with_dir(verify_args);
     if code != exit::OK && code != exit::GATE_FAILED {
         ui::warn("verify did not complete; nothing to diagnose");
         return code;
@@ -62,6 +69,7 @@ pub fn after_verify(
     annotate: bool,
 ) -> i32 {
     let artifacts = artifacts_dir(&args.verify.common, cfg);
+    let json = args.verify.common.format == OutputFormat::Json;
     let result = (|| -> Result<_, GateError> {
         let baseline = match &args.gate.baseline {
             Some(b) => Some(load_baseline(b, &artifacts, &args.verify.common.cwd)?),
@@ -83,12 +91,14 @@ pub fn after_verify(
             return code;
         }
     };
-    if annotate {
+    if annotate && !json {
         for line in output::annotations(&loaded.doc, AnnotationLimits::default()) {
             println!("{line}");
         }
     }
-    crate::commands::diagnose::print_summary(&loaded.doc, &loaded.run);
+    if !json {
+        crate::commands::diagnose::print_summary(&loaded.doc, &loaded.run);
+    }
     // Stage 4: report. A report that cannot be written is a warning: the gate decides the code.
     let report_args = crate::cli::ReportArgs {
         common: args.verify.common.clone(),
@@ -98,19 +108,57 @@ pub fn after_verify(
         html: true,
         ..Default::default()
     };
+    let mut report_dir = None;
     match crate::commands::report::render_run(&report_args) {
         Ok(out) => {
             for n in out.notices.iter().chain(&out.template_error) {
                 ui::warn(n);
             }
-            println!(
-                "report: wrote {} files to {}",
-                out.files.len(),
-                out.report_dir
-            );
+            if !json {
+                println!(
+                    "report: wrote {} files to {}",
+                    out.files.len(),
+                    out.report_dir
+                );
+            }
+            report_dir = Some(out.report_dir);
         }
         Err(e) => ui::warn(&format!("report: {e}")),
     }
-    print_verdict(&doc);
-    gate::exit_code(&doc)
+    let code = gate::exit_code(&doc);
+    if json {
+        print_json(&loaded.run, &loaded.doc, &doc, report_dir, code);
+    } else {
+        print_verdict(&doc);
+    }
+    code
+}
+
+/// `ci --format json`: one stable document for scripts — where the run is, the verdict with
+/// its reasons, the repair tasks, and the exit code ci exits with.
+fn print_json(
+    run: &RunDir,
+    diagnose: &crate::model::DiagnoseDoc,
+    gate: &crate::model::GateDoc,
+    report_dir: Option<String>,
+    exit_code: i32,
+) {
+    let doc = serde_json::json!({
+        "schema_version": crate::model::SCHEMA_VERSION,
+        "run_id": gate.run_id,
+        "run_dir": run.path.to_string_lossy(),
+        "report_dir": report_dir,
+        "verdict": gate.verdict,
+        "score": gate.score,
+        "counts": gate.counts,
+        "lint": gate.lint,
+        "reasons": gate.reasons,
+        "tasks": diagnose.tasks,
+        "gate": gate,
+        "exit_code": exit_code,
+    });
+    match serde_json::to_string_pretty(&doc) {
+        Ok(s) => println!("{s}"),
+        Err(e) => ui::warn(&format!("cannot print JSON: {e}")),
+    }
 }

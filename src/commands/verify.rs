@@ -498,7 +498,7 @@ fn run_inner(args: VerifyArgs, created: &mut Option<RunDir>) -> i32 {
 }
 
 async fn execute(args: VerifyArgs, p: Prepared, json: bool) -> i32 {
-    let mode = if json {
+    let mode = if json || args.quiet {
         Mode::Quiet
     } else if ui::live() {
         Mode::Live
@@ -544,7 +544,7 @@ async fn execute(args: VerifyArgs, p: Prepared, json: bool) -> i32 {
             Ok(s) => println!("{s}"),
             Err(e) => eprintln!("error: cannot print JSON: {e}"),
         }
-    } else {
+    } else if !args.quiet {
         print_human(&out.doc, &out.run_dir, &resolved_cwd);
     }
     out.code

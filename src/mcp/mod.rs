@@ -421,6 +421,7 @@ impl Server {
             jobs: None,
             // An agent verifies the whole project; shards are a CI matrix concern.
             shard: None,
+            quiet: true,
         };
         let prepared = verify::prepare(&args).map_err(|f| {
             err(match &f.hint {

@@ -249,6 +249,39 @@ fn ci_stages_after_verify_name_the_failing_test() {
 }
 
 #[test]
+fn ci_format_json_prints_one_document_for_scripts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let demo = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/demo");
+    let o = Command::new(bin())
+        .args(["ci", "--format", "json", "--cwd"])
+        .arg(&demo)
+        .arg("--artifacts-dir")
+        .arg(tmp.path())
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("CODELOOP_CONFIG")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    // The whole of stdout is one JSON document: no human lines from verify or diagnose.
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}): {}", text(&o)));
+    assert_eq!(v["verdict"], "fail");
+    assert_eq!(v["exit_code"], 1);
+    assert_eq!(v["counts"]["tests"], 27);
+    assert_eq!(v["counts"]["failed"], 10);
+    let run = artifact::resolve(tmp.path(), None).unwrap();
+    assert_eq!(v["run_id"], run.id.as_str());
+    assert!(
+        v["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["location"]["file"] == "tests/test_mixed.py"),
+        "{v:#}"
+    );
+}
+
+#[test]
 fn ci_on_the_demo_exits_1_naming_the_failing_test_and_line() {
     let tmp = tempfile::tempdir().unwrap();
     let demo = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/demo");
