@@ -115,15 +115,7 @@ fn test(t: &Value, pos: Position, opts: &ParseOptions, sink: &mut dyn Sink) {
         },
         status,
     );
-    case.suite = match t.get("suite") {
-        Some(Value::String(s)) if !s.is_empty() => s.split(" > ").map(str::to_string).collect(),
-        Some(Value::Array(a)) => a
-            .iter()
-            .filter_map(|x| x.as_str())
-            .map(str::to_string)
-            .collect(),
-        _ => Vec::new(),
-    };
+    case.suite = json::suite_path_of(t, "suite");
     case.classname = json::text_of(t, "classname");
     case.file = json::text_of(t, "file");
     case.line = json::u32_of(t, "line");

@@ -837,6 +837,19 @@ pub fn text_of(v: &Value, key: &str) -> Option<String> {
     }
 }
 
+/// A suite path field: either `"outer > inner"` (the CTRF convention) or an array of names.
+pub fn suite_path_of(v: &Value, key: &str) -> Vec<String> {
+    match v.get(key) {
+        Some(Value::String(s)) if !s.is_empty() => s.split(" > ").map(str::to_string).collect(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(|x| x.as_str())
+            .map(str::to_string)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 /// A number field, also accepting numeric strings (`"0.25"`, `"1,234.5"`, `"0.003s"`).
 pub fn num_of(v: &Value, key: &str) -> Option<f64> {
     match v.get(key)? {
