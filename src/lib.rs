@@ -16,6 +16,7 @@ pub mod merge;
 pub mod model;
 pub mod parsers;
 pub mod publish;
+pub mod redact;
 pub mod report;
 pub mod runners;
 pub mod settings;

@@ -29,13 +29,23 @@ impl JsonlWriter {
         })
     }
 
+    /// Each line is redacted (`crate::redact`) before it reaches the file; with no secrets
+    /// known, it is serialized straight into the buffer.
     pub fn write<T: serde::Serialize>(&mut self, v: &T) {
         let Some(out) = self.out.as_mut() else {
             return;
         };
-        let r = serde_json::to_writer(&mut *out, v)
-            .map_err(std::io::Error::from)
-            .and_then(|_| out.write_all(b"\n"));
+        let redactor = crate::redact::current();
+        let r = if redactor.is_empty() {
+            serde_json::to_writer(&mut *out, v)
+                .map_err(std::io::Error::from)
+                .and_then(|_| out.write_all(b"\n"))
+        } else {
+            serde_json::to_vec(v)
+                .map_err(std::io::Error::from)
+                .and_then(|line| out.write_all(&redactor.redact_bytes(&line)))
+                .and_then(|_| out.write_all(b"\n"))
+        };
         match r {
             Ok(()) => self.lines += 1,
             Err(e) => {

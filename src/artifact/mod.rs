@@ -61,7 +61,16 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ArtifactError> {
 /// killed process (rename is atomic); only an OS crash could lose it. `verify` skips the fsync
 /// by default (`verify.fsync` in config.json turns it on): it dominated its overhead on busy
 /// CI disks, and a run directory is evidence for one job, not a database.
+///
+/// Text (valid UTF-8) is redacted on the way (`crate::redact`): every JSON document and
+/// report goes through here. Binary content (the PNG badge) is written as is.
 pub fn write_atomic_with(path: &Path, bytes: &[u8], sync: bool) -> Result<(), ArtifactError> {
+    let redactor = crate::redact::current();
+    let bytes: &[u8] = &if std::str::from_utf8(bytes).is_ok() {
+        redactor.redact_bytes(bytes)
+    } else {
+        std::borrow::Cow::Borrowed(bytes)
+    };
     let err = |source| ArtifactError::Write {
         path: path.to_path_buf(),
         source,

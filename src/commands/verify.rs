@@ -576,6 +576,7 @@ pub async fn execute_prepared(
         ..
     } = p;
     let started_at = artifact::now_rfc3339();
+    let redact_generation = crate::redact::generation();
     let open = |name: &str| JsonlWriter::create(&run_dir.file(name));
     let (events, cases, findings) = match (
         Events::create(&run_dir.file(artifact::EVENTS)),
@@ -773,6 +774,7 @@ pub async fn execute_prepared(
     if let Some(e) = shared.events.error() {
         io_errors.push(e);
     }
+    redact_run_dir(&run_dir, redact_generation, &mut io_errors);
     // manifest.json LAST: its presence marks the run complete.
     match Manifest::write_with(
         &run_dir,
@@ -797,6 +799,29 @@ pub async fn execute_prepared(
         code = exit::INFRA;
     }
     Executed { doc, run_dir, code }
+}
+
+/// The last redaction pass before the manifest: files a runner wrote into the run directory
+/// itself (only copies we made went through the redactor), and, when a runner's
+/// `::add-mask::` added a secret during the run, the streamed files written before it was
+/// known. events.jsonl is still open for appending, and its lines were redacted as written.
+fn redact_run_dir(run_dir: &RunDir, generation_at_start: u64, io_errors: &mut Vec<String>) {
+    let redactor = crate::redact::current();
+    if redactor.is_empty() {
+        return;
+    }
+    let masks_added = crate::redact::generation() != generation_at_start;
+    let ours = [artifact::CASES, artifact::FINDINGS, artifact::VERIFY];
+    let skip = |p: &Path| {
+        p.parent() == Some(run_dir.path.as_path())
+            && p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                n == artifact::EVENTS
+                    || n == artifact::MANIFEST
+                    || (!masks_added && ours.contains(&n))
+            })
+    };
+    let (_, errors) = crate::redact::fs::redact_tree(&redactor, &run_dir.path, &skip);
+    io_errors.extend(errors.into_iter().map(|e| e.to_string()));
 }
 
 fn print_human(doc: &VerifyDoc, run_dir: &RunDir, cwd: &Path) {

@@ -248,7 +248,8 @@ fn collect_one(path: &Path, ctx: &Ctx<'_>, out: &mut Collected) {
             dest = ctx.runner_dir.join(format!("{n}-{name}"));
             n += 1;
         }
-        match std::fs::copy(path, &dest) {
+        // Through the redactor: the copy is evidence others download.
+        match crate::redact::fs::copy_redacted(&crate::redact::current(), path, &dest) {
             Ok(_) => {
                 rf.copy = Some(format!(
                     "{}/{}/{}",

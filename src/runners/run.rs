@@ -286,6 +286,12 @@ async fn run_one(
         r.stdout_log = Some(format!("runners/{}/stdout.log", def.id));
         r.stderr_log = Some(format!("runners/{}/stderr.log", def.id));
         let out = exec::run(&spec, cancel.clone()).await;
+        // Before anything reads the logs (hints, tails, copies): masks the runner asked for,
+        // then every known secret out of both logs.
+        {
+            let (sh, logs) = (shared.clone(), [spec.stdout.clone(), spec.stderr.clone()]);
+            let _ = tokio::task::spawn_blocking(move || redact_logs(&logs, &sh.events)).await;
+        }
         r.duration = round3(out.duration.as_secs_f64());
         match out.ended {
             Ended::Exited(0) => {}
@@ -372,6 +378,27 @@ async fn run_one(
     }
     r.status = status;
     finish(&shared, r)
+}
+
+/// Adds the `::add-mask::` values a runner printed to the process-wide redactor, then
+/// rewrites its logs without any secret. A failure is an event, never a failed runner.
+fn redact_logs(logs: &[PathBuf], events: &Events) {
+    use crate::redact;
+    let logs: Vec<&PathBuf> = logs.iter().filter(|p| p.is_file()).collect();
+    for log in &logs {
+        match redact::fs::scan_masks(log) {
+            Ok(masks) => {
+                redact::add_global(masks);
+            }
+            Err(e) => events.emit(Event::new("redact.error").message(e.to_string())),
+        }
+    }
+    let r = redact::current();
+    for log in &logs {
+        if let Err(e) = redact::fs::redact_file(&r, log) {
+            events.emit(Event::new("redact.error").message(e.to_string()));
+        }
+    }
 }
 
 fn absorb(

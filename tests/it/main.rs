@@ -16,5 +16,6 @@ mod lint_parsers;
 mod mcp;
 mod merge;
 mod report;
+mod secrets;
 mod verify;
 mod xml_props;
