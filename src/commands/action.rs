@@ -433,6 +433,13 @@ pub fn run_with(env: &Env, dry_flag: bool, out: &mut dyn Write) -> i32 {
             return exit::USAGE;
         }
     };
+    // Variables the config names as secret (`redact.env`): masked like the built-in ones.
+    let extra = Redactor::with_values(cfg.redact.env.iter().filter_map(|n| env.get(n)));
+    if env.is_true("GITHUB_ACTIONS") && !env.is_true("ACT") && !extra.is_empty() {
+        let _ = out.write_all(extra.mask_commands().as_bytes());
+    }
+    crate::redact::add_env_names(&cfg.redact.env, |n| env.get(n).map(str::to_string));
+    redactor.extend(cfg.redact.env.iter().filter_map(|n| env.get(n)));
     inputs.apply(&mut cfg);
     let artifacts = match (&inputs.artifacts_dir, &cfg.verify.artifacts_dir) {
         (Some(a), _) | (None, Some(a)) => resolve_dir(&wd, a),

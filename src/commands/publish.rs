@@ -29,7 +29,10 @@ pub fn run(args: PublishArgs) -> i32 {
         .clone()
         .unwrap_or_else(|| cwd.join(crate::settings::CONFIG_PATH));
     let cfg = match Config::load(&config_path) {
-        Ok((c, _)) => c,
+        Ok((c, _)) => {
+            crate::redact::add_env_names(&c.redact.env, |k| std::env::var(k).ok());
+            c
+        }
         Err(e) => {
             crate::ui::error(&e, Some("fix the file or pass --config"));
             return exit::USAGE;
@@ -58,6 +61,7 @@ pub fn run(args: PublishArgs) -> i32 {
     if let Some(t) = &token {
         redactor.add(t);
     }
+    redactor.extend(cfg.redact.env.iter().filter_map(|n| env.get(n)));
     let mut opts = crate::commands::action::publish_options(&cfg, &env, token);
     opts.forge = forge;
     opts.dry_run = args.dry_run;

@@ -128,6 +128,7 @@ pub fn resolve_settings(common: &crate::cli::Common) -> Result<Resolved, Fail> {
     config
         .apply_env(|k| std::env::var(k).ok())
         .map_err(|e| Fail::usage(e.to_string(), e.hint()))?;
+    crate::redact::add_env_names(&config.redact.env, |k| std::env::var(k).ok());
     let artifacts_dir = match (&common.artifacts_dir, &config.verify.artifacts_dir) {
         (Some(p), _) => here(p),
         (None, Some(p)) if Path::new(p).is_absolute() => PathBuf::from(p),

@@ -31,6 +31,7 @@
 //! - Every line of `CODELOOP_MASK` and of the action input `mask` (`INPUT_MASK`): values the
 //!   workflow masked that codeloop cannot see otherwise (GitHub does not pass masks into a
 //!   container).
+//! - The values of the variables listed in `.codeloop/config.json` under `redact.env`.
 //! - Every `::add-mask::VALUE` (or `##[add-mask]VALUE`) line a runner prints.
 //!
 //! A value is ignored when it is shorter than [`MIN_LEN`] characters after trimming, or is a
@@ -410,6 +411,12 @@ pub fn add_global<S: AsRef<str>>(values: impl IntoIterator<Item = S>) -> bool {
     let changed = r.extend(values);
     *g = Some((Arc::new(r), if changed { n + 1 } else { n }));
     changed
+}
+
+/// Adds the values of the variables named in `.codeloop/config.json` (`redact.env`) to the
+/// process-wide redactor; `get` reads a variable.
+pub fn add_env_names(names: &[String], get: impl Fn(&str) -> Option<String>) -> bool {
+    add_global(names.iter().filter_map(|n| get(n)))
 }
 
 /// Redacts with the process-wide redactor.

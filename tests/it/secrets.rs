@@ -17,6 +17,9 @@ const ENV_SECRET: &str = "s3cr3t-api-token-7f3a9c";
 const MASKED: &str = "masked-by-workflow-51d2";
 /// In `CODELOOP_MASK` (a value the workflow masked and handed over).
 const HANDED: &str = "handed-over-mask-88e1";
+/// In `CONN_STRING`, a name only `.codeloop/config.json` (`redact.env`) calls secret.
+const CONFIGURED: &str = "configured-conn-value-31";
+const ALL: [&str; 4] = [ENV_SECRET, MASKED, HANDED, CONFIGURED];
 
 /// The runner: echoes the secrets to stdout/stderr, masks one, and writes two JUnit reports
 /// (one into the run directory itself, one into the workspace that codeloop copies).
@@ -26,6 +29,7 @@ echo "::add-mask::masked-by-workflow-51d2"
 echo "the masked value is masked-by-workflow-51d2"
 echo "handed: $CODELOOP_MASK" >&2
 echo "stderr token=$MY_API_TOKEN" >&2
+echo "db: $CONN_STRING"
 mkdir -p reports
 for f in "$CODELOOP_RUN_DIR/leaky.xml" reports/leaky2.xml; do
 cat > "$f" <<EOF
@@ -35,7 +39,7 @@ cat > "$f" <<EOF
     <failure message="401 for token $MY_API_TOKEN and masked-by-workflow-51d2">Traceback (most recent call last):
   File "tests/test_auth.py", line 3, in test_login
     assert login("$MY_API_TOKEN") == 200
-AssertionError: bad credentials $MY_API_TOKEN masked-by-workflow-51d2 handed-over-mask-88e1</failure>
+AssertionError: bad credentials $MY_API_TOKEN masked-by-workflow-51d2 handed-over-mask-88e1 $CONN_STRING</failure>
     <system-out>token=$MY_API_TOKEN mask=masked-by-workflow-51d2</system-out>
   </testcase>
   <testcase classname="tests.test_auth" name="test_ok" time="0.1"/>
@@ -56,6 +60,11 @@ fn project(root: &Path) {
              "result_format": "junit-xml"}]}"#,
     )
     .unwrap();
+    std::fs::write(
+        root.join(".codeloop/config.json"),
+        r#"{"redact": {"env": ["CONN_STRING"]}}"#,
+    )
+    .unwrap();
 }
 
 /// Every file under `dir` that names a secret, and whether `***` appears anywhere.
@@ -69,7 +78,7 @@ fn leaks_in_tree(dir: &Path) -> (Vec<String>, usize) {
         }
         let bytes = std::fs::read(e.path()).unwrap();
         let text = String::from_utf8_lossy(&bytes);
-        for s in [ENV_SECRET, MASKED, HANDED] {
+        for s in ALL {
             if text.contains(s) {
                 leaks.push(format!("{} holds {s}", e.path().display()));
             }
@@ -82,7 +91,7 @@ fn leaks_in_tree(dir: &Path) -> (Vec<String>, usize) {
 }
 
 fn assert_clean(what: &str, text: &str) {
-    for s in [ENV_SECRET, MASKED, HANDED] {
+    for s in ALL {
         assert!(!text.contains(s), "{what} holds {s}:\n{text}");
     }
 }
@@ -108,6 +117,7 @@ fn ci_keeps_secrets_out_of_every_file_and_stream() {
         .env("CI", "true")
         .env("MY_API_TOKEN", ENV_SECRET)
         .env("CODELOOP_MASK", HANDED)
+        .env("CONN_STRING", CONFIGURED)
         .env_remove("CODELOOP_ARTIFACTS_DIR")
         .output()
         .unwrap();
@@ -188,6 +198,7 @@ fn the_action_keeps_secrets_out_of_comment_summary_outputs_and_api() {
         ("INPUT_BADGE", "true".into()),
         ("INPUT_RUNNERS", "leaky".into()),
         ("INPUT_MASK", HANDED.into()),
+        ("CONN_STRING", CONFIGURED.into()),
         ("MY_API_TOKEN", ENV_SECRET.into()),
         ("GITHUB_ACTIONS", "true".into()),
         ("CI", "true".into()),
