@@ -34,3 +34,15 @@ pub fn in_ci() -> bool {
 pub fn live() -> bool {
     std::io::stderr().is_terminal() && !in_ci()
 }
+
+/// A line on stdout through the redactor (`crate::redact`), for output that quotes run data:
+/// hints, parse errors, test names, JSON documents.
+pub fn out(text: &str) {
+    println!("{}", crate::redact::redact(text));
+}
+
+/// `println!` through [`out`].
+#[macro_export]
+macro_rules! outln {
+    ($($t:tt)*) => { $crate::ui::out(&format!($($t)*)) };
+}

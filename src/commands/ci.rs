@@ -158,7 +158,7 @@ fn print_json(
         "exit_code": exit_code,
     });
     match serde_json::to_string_pretty(&doc) {
-        Ok(s) => println!("{s}"),
+        Ok(s) => ui::out(&s),
         Err(e) => ui::warn(&format!("cannot print JSON: {e}")),
     }
 }

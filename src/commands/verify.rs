@@ -542,7 +542,7 @@ async fn execute(args: VerifyArgs, p: Prepared, json: bool) -> i32 {
             exit_code: out.code,
         };
         match serde_json::to_string_pretty(&o) {
-            Ok(s) => println!("{s}"),
+            Ok(s) => crate::ui::out(&s),
             Err(e) => eprintln!("error: cannot print JSON: {e}"),
         }
     } else if !args.quiet {
@@ -827,13 +827,13 @@ fn redact_run_dir(run_dir: &RunDir, generation_at_start: u64, io_errors: &mut Ve
 
 fn print_human(doc: &VerifyDoc, run_dir: &RunDir, cwd: &Path) {
     let width = doc.runners.iter().map(|r| r.id.len()).max().unwrap_or(0);
-    println!(
+    crate::outln!(
         "codeloop verify: run {} {}",
         doc.run_id,
         status_word(doc.status)
     );
     for r in &doc.runners {
-        println!(
+        crate::outln!(
             "  {:width$}  {:5}  {:11}  {:>6.1}s  {}",
             r.id,
             r.kind.as_str(),
@@ -844,7 +844,7 @@ fn print_human(doc: &VerifyDoc, run_dir: &RunDir, cwd: &Path) {
         print_issues(r);
     }
     let t = &doc.totals;
-    println!(
+    crate::outln!(
         "tests: {} total, {} passed, {} failed, {} errored, {} skipped{}",
         t.tests,
         t.passed,
@@ -858,9 +858,11 @@ fn print_human(doc: &VerifyDoc, run_dir: &RunDir, cwd: &Path) {
         }
     );
     if doc.lint.total() > 0 {
-        println!(
+        crate::outln!(
             "lint: {} errors, {} warnings, {} notes",
-            doc.lint.errors, doc.lint.warnings, doc.lint.notes
+            doc.lint.errors,
+            doc.lint.warnings,
+            doc.lint.notes
         );
     }
     let shown = run_dir
@@ -868,23 +870,23 @@ fn print_human(doc: &VerifyDoc, run_dir: &RunDir, cwd: &Path) {
         .strip_prefix(cwd)
         .map(|p| p.display().to_string())
         .unwrap_or_else(|_| run_dir.path.display().to_string());
-    println!("run directory: {shown}");
+    crate::outln!("run directory: {shown}");
 }
 
 fn print_issues(r: &RunnerResult) {
     if r.status != RunnerStatus::Passed
         && let Some(h) = &r.hint
     {
-        println!("      {h}");
+        crate::outln!("      {h}");
     }
     for e in r.parse_errors.iter().take(5) {
         match e.position {
-            Some(p) => println!("      parse error: {} at {p}: {}", e.file, e.message),
-            None => println!("      parse error: {}: {}", e.file, e.message),
+            Some(p) => crate::outln!("      parse error: {} at {p}: {}", e.file, e.message),
+            None => crate::outln!("      parse error: {}: {}", e.file, e.message),
         }
     }
     if r.parse_errors.len() > 5 {
-        println!(
+        crate::outln!(
             "      ... and {} more parse errors",
             r.parse_errors.len() - 5
         );

@@ -159,11 +159,35 @@ fn ci_keeps_secrets_out_of_every_file_and_stream() {
     // The manifest's hashes are of the redacted files.
     let manifest = std::fs::read_to_string(run.join("manifest.json")).unwrap();
     assert!(manifest.contains("runners/leaky/stdout.log"), "{manifest}");
-    let out = Command::new(bin())
-        .args(["status", "--cwd", d.path().to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert_clean("status", &String::from_utf8_lossy(&out.stdout));
+    // The JSON forms on stdout, and the later stages alone on the newest run (a second run,
+    // whose verify.json / diagnose.json / gate.json are printed whole).
+    let cwd = d.path().to_str().unwrap();
+    // (whether the output quotes failure text, so `***` must show)
+    for (args, quotes) in [
+        (&["ci", "--cwd", cwd, "--format", "json"][..], true),
+        (&["verify", "--cwd", cwd, "--format", "json"], false),
+        (&["diagnose", "--cwd", cwd, "--format", "json"], true),
+        (&["diagnose", "--cwd", cwd], true),
+        (&["gate-check", "--cwd", cwd, "--format", "json"], false),
+        (&["status", "--cwd", cwd], false),
+    ] {
+        let o = Command::new(bin())
+            .args(args)
+            .env("CI", "true")
+            .env("MY_API_TOKEN", ENV_SECRET)
+            .env("CODELOOP_MASK", HANDED)
+            .env("CONN_STRING", CONFIGURED)
+            .env_remove("CODELOOP_ARTIFACTS_DIR")
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(!quotes || out.contains("***"), "{args:?}: {out}");
+        assert_clean(&format!("{args:?} stdout"), &out);
+        assert_clean(
+            &format!("{args:?} stderr"),
+            &String::from_utf8_lossy(&o.stderr),
+        );
+    }
 }
 
 #[test]
