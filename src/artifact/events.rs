@@ -16,6 +16,10 @@ pub struct JsonlWriter {
     /// The first write error, reported once at the end.
     pub error: Option<String>,
     pub lines: u64,
+    /// The redactor, refreshed when a runner's `::add-mask::` adds a secret.
+    redactor: crate::redact::Cached,
+    /// One line, serialized before it is redacted (reused: no allocation per line).
+    scratch: Vec<u8>,
 }
 
 impl JsonlWriter {
@@ -26,6 +30,8 @@ impl JsonlWriter {
             path: path.to_path_buf(),
             error: None,
             lines: 0,
+            redactor: Default::default(),
+            scratch: Vec::new(),
         })
     }
 
@@ -35,15 +41,16 @@ impl JsonlWriter {
         let Some(out) = self.out.as_mut() else {
             return;
         };
-        let redactor = crate::redact::current();
+        let redactor = self.redactor.get();
         let r = if redactor.is_empty() {
             serde_json::to_writer(&mut *out, v)
                 .map_err(std::io::Error::from)
                 .and_then(|_| out.write_all(b"\n"))
         } else {
-            serde_json::to_vec(v)
+            self.scratch.clear();
+            serde_json::to_writer(&mut self.scratch, v)
                 .map_err(std::io::Error::from)
-                .and_then(|line| out.write_all(&redactor.redact_bytes(&line)))
+                .and_then(|_| out.write_all(&redactor.redact_json(&self.scratch)))
                 .and_then(|_| out.write_all(b"\n"))
         };
         match r {
@@ -134,6 +141,8 @@ impl Events {
             path: path.to_path_buf(),
             error: None,
             lines: 0,
+            redactor: Default::default(),
+            scratch: Vec::new(),
         })))
     }
 

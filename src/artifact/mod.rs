@@ -63,13 +63,20 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ArtifactError> {
 /// CI disks, and a run directory is evidence for one job, not a database.
 ///
 /// Text (valid UTF-8) is redacted on the way (`crate::redact`): every JSON document and
-/// report goes through here. Binary content (the PNG badge) is written as is.
+/// report goes through here (`.json`/`.sarif` so that they stay valid JSON). Binary content
+/// (the PNG badge) is written as is.
 pub fn write_atomic_with(path: &Path, bytes: &[u8], sync: bool) -> Result<(), ArtifactError> {
     let redactor = crate::redact::current();
-    let bytes: &[u8] = &if std::str::from_utf8(bytes).is_ok() {
-        redactor.redact_bytes(bytes)
-    } else {
+    let json = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| matches!(e, "json" | "sarif"));
+    let bytes: &[u8] = &if std::str::from_utf8(bytes).is_err() {
         std::borrow::Cow::Borrowed(bytes)
+    } else if json {
+        redactor.redact_json(bytes)
+    } else {
+        redactor.redact_bytes(bytes)
     };
     let err = |source| ArtifactError::Write {
         path: path.to_path_buf(),

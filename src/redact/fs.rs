@@ -130,7 +130,21 @@ pub fn redact_file(r: &Redactor, path: &Path) -> Result<bool, RedactError> {
             source,
         };
         let mut dst = io::BufWriter::new(File::create(&tmp).map_err(werr)?);
-        redact_stream(r, &mut src, &mut dst).map_err(werr)?;
+        match Kind::of(path, &src) {
+            Kind::Json => {
+                let mut doc = Vec::new();
+                src.read_to_end(&mut doc)
+                    .map_err(|source| RedactError::Read {
+                        path: path.to_path_buf(),
+                        source,
+                    })?;
+                dst.write_all(&r.redact_json(&doc)).map_err(werr)?;
+            }
+            Kind::JsonLines => redact_lines(r, &mut src, &mut dst).map_err(werr)?,
+            Kind::Bytes => {
+                redact_stream(r, &mut src, &mut dst).map_err(werr)?;
+            }
+        }
         dst.flush().map_err(werr)?;
         drop(dst);
         std::fs::rename(&tmp, path).map_err(werr)
@@ -139,6 +153,46 @@ pub fn redact_file(r: &Redactor, path: &Path) -> Result<bool, RedactError> {
         let _ = std::fs::remove_file(&tmp);
     }
     result.map(|()| true)
+}
+
+/// How a file is redacted: run files that later stages parse must stay valid JSON.
+enum Kind {
+    Json,
+    JsonLines,
+    Bytes,
+}
+
+/// A JSON document read whole only up to this size; a bigger one (a runner's own report, not
+/// read again by codeloop) is redacted as a byte stream.
+const MAX_JSON_DOC: u64 = 64 * 1024 * 1024;
+
+impl Kind {
+    fn of(path: &Path, f: &File) -> Kind {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("jsonl") => Kind::JsonLines,
+            Some("json" | "sarif") if f.metadata().is_ok_and(|m| m.len() <= MAX_JSON_DOC) => {
+                Kind::Json
+            }
+            _ => Kind::Bytes,
+        }
+    }
+}
+
+/// JSON Lines, line by line through [`Redactor::redact_json`].
+fn redact_lines(r: &Redactor, src: &mut dyn Read, dst: &mut dyn Write) -> io::Result<()> {
+    let mut rd = BufReader::with_capacity(CHUNK, src);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        if rd.read_until(b'\n', &mut line)? == 0 {
+            return Ok(());
+        }
+        let body = line.strip_suffix(b"\n").unwrap_or(&line);
+        dst.write_all(&r.redact_json(body))?;
+        if line.ends_with(b"\n") {
+            dst.write_all(b"\n")?;
+        }
+    }
 }
 
 /// Copies `src` to `dst` through the redactor (a result file kept in the run directory).
@@ -204,6 +258,29 @@ mod tests {
             2,
             "no temp left"
         );
+    }
+
+    #[test]
+    fn run_json_files_stay_valid_json() {
+        let d = tempfile::tempdir().unwrap();
+        let r = Redactor::with_values(["1234567"]);
+        let lines = d.path().join("cases.jsonl");
+        std::fs::write(
+            &lines,
+            "{\"d\":1234567,\"m\":\"x 1234567\"}\n{\"n\":\"ok\"}\n",
+        )
+        .unwrap();
+        assert!(redact_file(&r, &lines).unwrap());
+        assert_eq!(
+            std::fs::read_to_string(&lines).unwrap(),
+            "{\"d\":1234567,\"m\":\"x ***\"}\n{\"n\":\"ok\"}\n"
+        );
+        let doc = d.path().join("verify.json");
+        std::fs::write(&doc, "{\n  \"d\": 1234567,\n  \"m\": \"1234567\"\n}\n").unwrap();
+        assert!(redact_file(&r, &doc).unwrap());
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&doc).unwrap()).unwrap();
+        assert_eq!(v, serde_json::json!({"d": 1234567, "m": "***"}));
     }
 
     #[test]

@@ -50,6 +50,7 @@
 pub mod fs;
 
 use std::borrow::Cow;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
@@ -322,6 +323,62 @@ impl Redactor {
         }
     }
 
+    /// [`Redactor::redact_bytes`] for a JSON document (or one JSON Lines line) that stays valid
+    /// JSON: replacing bytes could cut through JSON syntax (a numeric secret inside a number,
+    /// a secret spanning a quote), so when the plain replacement no longer parses, the strings
+    /// (and keys) of the parsed document are redacted one by one and it is written again.
+    /// Invalid input is redacted as bytes.
+    pub fn redact_json<'a>(&self, bytes: &'a [u8]) -> Cow<'a, [u8]> {
+        let plain = self.redact_bytes(bytes);
+        let Cow::Owned(changed) = plain else {
+            return plain;
+        };
+        let parses = |b: &[u8]| serde_json::from_slice::<serde::de::IgnoredAny>(b).is_ok();
+        if parses(&changed) {
+            return Cow::Owned(changed);
+        }
+        let Ok(mut doc) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+            return Cow::Owned(changed);
+        };
+        self.redact_value(&mut doc);
+        let pretty = bytes.contains(&b'\n');
+        let out = if pretty {
+            serde_json::to_vec_pretty(&doc)
+        } else {
+            serde_json::to_vec(&doc)
+        };
+        match out {
+            Ok(mut v) => {
+                if pretty && bytes.ends_with(b"\n") {
+                    v.push(b'\n');
+                }
+                Cow::Owned(v)
+            }
+            Err(_) => Cow::Owned(changed),
+        }
+    }
+
+    /// Redacts every string and object key of a JSON value in place.
+    pub fn redact_value(&self, v: &mut serde_json::Value) {
+        use serde_json::Value;
+        match v {
+            Value::String(s) => {
+                if let Cow::Owned(r) = self.redact(s) {
+                    *s = r;
+                }
+            }
+            Value::Array(a) => a.iter_mut().for_each(|x| self.redact_value(x)),
+            Value::Object(m) => {
+                let old = std::mem::take(m);
+                for (k, mut x) in old {
+                    self.redact_value(&mut x);
+                    m.insert(self.redact(&k).into_owned(), x);
+                }
+            }
+            _ => {}
+        }
+    }
+
     /// Redacts `buf` as one chunk of a stream: writes the part that no later byte can change
     /// to `out`, and returns how many bytes of `buf` were consumed (the rest must be kept and
     /// passed again with the next chunk). With `last`, everything is consumed. Returns whether
@@ -369,14 +426,16 @@ impl Redactor {
     }
 }
 
-/// The process-wide redactor and how often it changed (masks found during the run).
-static GLOBAL: RwLock<Option<(Arc<Redactor>, u64)>> = RwLock::new(None);
+/// The process-wide redactor.
+static GLOBAL: RwLock<Option<Arc<Redactor>>> = RwLock::new(None);
+/// How often it changed: [`install`] and every [`add_global`] that added a value.
+static GENERATION: AtomicU64 = AtomicU64::new(0);
 
 /// Sets the process-wide redactor (once at start, from the environment).
 pub fn install(r: Redactor) {
     if let Ok(mut g) = GLOBAL.write() {
-        let generation = g.as_ref().map_or(0, |(_, n)| n + 1);
-        *g = Some((Arc::new(r), generation));
+        *g = Some(Arc::new(r));
+        GENERATION.fetch_add(1, Ordering::Release);
     }
 }
 
@@ -385,18 +444,14 @@ pub fn current() -> Arc<Redactor> {
     GLOBAL
         .read()
         .ok()
-        .and_then(|g| g.as_ref().map(|(r, _)| r.clone()))
+        .and_then(|g| g.clone())
         .unwrap_or_default()
 }
 
-/// Bumped whenever [`add_global`] adds a value: a writer that saw an older generation may
-/// have let a newly found secret through.
+/// Bumped whenever the process-wide redactor changes: a writer that saw an older generation
+/// may have let a newly found secret through. One atomic load (no lock).
 pub fn generation() -> u64 {
-    GLOBAL
-        .read()
-        .ok()
-        .and_then(|g| g.as_ref().map(|(_, n)| *n))
-        .unwrap_or(0)
+    GENERATION.load(Ordering::Acquire)
 }
 
 /// Adds values (from `::add-mask::` lines) to the process-wide redactor.
@@ -404,13 +459,41 @@ pub fn add_global<S: AsRef<str>>(values: impl IntoIterator<Item = S>) -> bool {
     let Ok(mut g) = GLOBAL.write() else {
         return false;
     };
-    let (mut r, n) = match g.take() {
-        Some((r, n)) => (Arc::unwrap_or_clone(r), n),
-        None => (Redactor::default(), 0),
-    };
+    let mut r = g.take().map(Arc::unwrap_or_clone).unwrap_or_default();
     let changed = r.extend(values);
-    *g = Some((Arc::new(r), if changed { n + 1 } else { n }));
+    *g = Some(Arc::new(r));
+    if changed {
+        GENERATION.fetch_add(1, Ordering::Release);
+    }
     changed
+}
+
+/// The process-wide redactor, kept by a hot writer (one cases.jsonl line per case) and
+/// refreshed only when [`generation`] moves, so a line costs one atomic load, not a lock.
+#[derive(Debug)]
+pub struct Cached {
+    generation: u64,
+    redactor: Arc<Redactor>,
+}
+
+impl Default for Cached {
+    fn default() -> Self {
+        Cached {
+            generation: u64::MAX,
+            redactor: Arc::default(),
+        }
+    }
+}
+
+impl Cached {
+    pub fn get(&mut self) -> &Redactor {
+        let now = generation();
+        if now != self.generation {
+            self.redactor = current();
+            self.generation = now;
+        }
+        &self.redactor
+    }
 }
 
 /// Adds the values of the variables named in `.codeloop/config.json` (`redact.env`) to the
@@ -557,6 +640,32 @@ mod tests {
             assert_eq!(out, whole, "chunk size {chunk}");
             assert!(any);
         }
+    }
+
+    #[test]
+    fn json_stays_valid_when_a_secret_cuts_through_its_syntax() {
+        // A numeric secret inside a number, and one that spans a quote.
+        let r = Redactor::with_values(["123456", "abc\",\"de"]);
+        let doc = br#"{"line": 123456, "m": "pin 123456", "x": "abc","de": 1}"#;
+        let out = r.redact_json(doc);
+        let v: serde_json::Value = serde_json::from_slice(&out).expect("valid JSON");
+        assert_eq!(v["line"], 123456, "numbers are not strings: kept");
+        assert_eq!(v["m"], "pin ***");
+        // Nothing of the spanning secret is a whole string or key: left as parsed.
+        assert_eq!(v["x"], "abc");
+        let pretty =
+            serde_json::to_vec_pretty(&serde_json::json!({"k": "pin 123456", "n": 123456}))
+                .unwrap();
+        let mut pretty_nl = pretty.clone();
+        pretty_nl.push(b'\n');
+        let out = r.redact_json(&pretty_nl);
+        assert!(out.ends_with(b"}\n"));
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v, serde_json::json!({"k": "pin ***", "n": 123456}));
+        // The common case is a plain replacement (valid JSON stays as written).
+        let r = Redactor::with_values(["tok-abcdef"]);
+        assert_eq!(&*r.redact_json(br#"{"a":"tok-abcdef"}"#), br#"{"a":"***"}"#);
+        assert_eq!(&*r.redact_json(b"not json tok-abcdef"), b"not json ***");
     }
 
     #[test]
