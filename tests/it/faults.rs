@@ -1,0 +1,389 @@
+//! Faults mid-run, end to end through the real binary: codeloop interrupted (SIGTERM, SIGINT,
+//! a second signal while stopping, `ci` interrupted), runners killed by signals, a full disk
+//! and an artifacts directory that cannot be written, and a forge API that is down for the
+//! whole run. Each test checks what a CI user depends on: the exit code, no process left, a
+//! run directory whose files are whole, and the gate's verdict still delivered.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::common::bin;
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// A project dir with `.codeloop/plugins.json` = `plugins`.
+fn project(plugins: &str) -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(d.path().join(".codeloop")).unwrap();
+    std::fs::write(d.path().join(".codeloop/plugins.json"), plugins).unwrap();
+    d
+}
+
+fn cmd(args: &[&str]) -> Command {
+    let mut c = Command::new(bin());
+    c.args(args)
+        .env("CI", "true")
+        .env_remove("CODELOOP_ARTIFACTS_DIR")
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("GITLAB_CI")
+        .env("CODELOOP_GRACE_SEC", "1");
+    c
+}
+
+fn alive(pid: i32) -> bool {
+    // A zombie (reparented, not yet reaped by init) is dead for our purposes.
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(s) => !s
+            .rsplit(')')
+            .next()
+            .is_some_and(|rest| rest.trim_start().starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+fn wait_gone(pids: &[i32]) -> Vec<i32> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while pids.iter().any(|p| alive(*p)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    pids.iter().copied().filter(|p| alive(*p)).collect()
+}
+
+/// Waits until `file` (relative to some run directory under `artifacts/runs`) holds complete
+/// lines, and returns the run directory.
+fn wait_for_run_file(artifacts: &Path, file: &str, lines: usize) -> PathBuf {
+    let runs = artifacts.join("runs");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let found = std::fs::read_dir(&runs).ok().and_then(|rd| {
+            rd.flatten().map(|e| e.path()).find(|p| {
+                std::fs::read_to_string(p.join(file))
+                    .is_ok_and(|s| s.ends_with('\n') && s.lines().count() >= lines)
+            })
+        });
+        if let Some(p) = found {
+            return p;
+        }
+        assert!(Instant::now() < deadline, "{file} never appeared");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn pids_in(p: &Path) -> Vec<i32> {
+    std::fs::read_to_string(p)
+        .unwrap()
+        .lines()
+        .map(|l| l.trim().parse().unwrap())
+        .collect()
+}
+
+fn signal(child: &Child, sig: i32) {
+    // SAFETY: signalling our own child process.
+    unsafe { libc::kill(child.id() as i32, sig) };
+}
+
+/// Every file of a run directory is whole: no temp files left, every JSON document parses,
+/// every JSON Lines line parses, and the manifest (when present) lists exactly the files
+/// with their true sizes. Returns the manifest.
+fn assert_consistent(run_dir: &Path) -> Option<Value> {
+    let mut files = Vec::new();
+    for e in walkdir::WalkDir::new(run_dir) {
+        let e = e.unwrap();
+        if !e.file_type().is_file() {
+            continue;
+        }
+        let rel = e
+            .path()
+            .strip_prefix(run_dir)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        assert!(!rel.contains(".tmp-"), "temp file left behind: {rel}");
+        let bytes = std::fs::read(e.path()).unwrap();
+        if rel.ends_with(".json") {
+            serde_json::from_slice::<Value>(&bytes)
+                .unwrap_or_else(|err| panic!("{rel} is not whole JSON: {err}"));
+        }
+        if rel.ends_with(".jsonl") {
+            for (i, line) in text(&bytes).lines().enumerate() {
+                serde_json::from_str::<Value>(line)
+                    .unwrap_or_else(|err| panic!("{rel} line {} is not JSON: {err}", i + 1));
+            }
+        }
+        files.push((rel, bytes.len() as u64));
+    }
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(run_dir.join("manifest.json")).ok()?).unwrap();
+    let listed: Vec<(String, u64)> = manifest["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["path"].as_str().unwrap().to_string(),
+                f["bytes"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    files.retain(|(p, _)| p != "manifest.json");
+    files.sort();
+    assert_eq!(
+        listed, files,
+        "manifest.json does not match the run directory"
+    );
+    Some(manifest)
+}
+
+/// A runner that records its shell's pid and a grandchild's (a background `sleep`, in the
+/// runner's process group), then waits. With `trap`, the shell ignores SIGTERM, so stopping
+/// it takes the grace period and SIGKILL.
+fn hanging_project(trap: bool) -> tempfile::TempDir {
+    let trap = if trap { "trap '' TERM INT; " } else { "" };
+    project(&format!(
+        r#"{{"runners": [
+        {{"id": "done", "kind": "test", "command": "printf '<testsuite name=\"s\" tests=\"1\"><testcase name=\"ok\"/></testsuite>' > {{runner_dir}}/r.xml", "result_file": "{{runner_dir}}/r.xml", "result_format": "junit-xml"}},
+        {{"id": "long", "kind": "test", "command": "{trap}sleep 120 & echo $! >> {{runner_dir}}/pids; sh -c 'sleep 120' & echo $! >> {{runner_dir}}/pids; echo $$ >> {{runner_dir}}/pids; wait"}},
+        {{"id": "later", "kind": "test", "command": "true"}}]}}"#
+    ))
+}
+
+/// Runs `args` (verify or ci) on a hanging project, sends `signals` once the runner is up,
+/// and checks the interrupted run directory and that no runner process survived.
+fn interrupt(sub: &str, signals: &[i32], trap: bool) -> (Output, PathBuf, Value) {
+    let d = hanging_project(trap);
+    let cwd = d.path().to_str().unwrap();
+    let child = cmd(&[sub, "--cwd", cwd, "--jobs", "2", "--format", "json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let run_dir = wait_for_run_file(&d.path().join(".codeloop"), "runners/long/pids", 3);
+    let pids = pids_in(&run_dir.join("runners/long/pids"));
+    assert_eq!(pids.len(), 3);
+    // Let the quick runner finish first: its evidence must survive the interruption.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !std::fs::read_to_string(run_dir.join("events.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.contains("\"runner.finished\"") && l.contains("\"runner\":\"done\""))
+    {
+        assert!(Instant::now() < deadline, "runner `done` never finished");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let t = Instant::now();
+    for (i, sig) in signals.iter().enumerate() {
+        if i > 0 {
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        signal(&child, *sig);
+    }
+    let out = child.wait_with_output().unwrap();
+    // Grace is 1 s: stopping must not take much longer than that.
+    assert!(t.elapsed() < Duration::from_secs(15), "{:?}", t.elapsed());
+    let survivors = wait_gone(&pids);
+    assert!(
+        survivors.is_empty(),
+        "runner processes survived: {survivors:?}"
+    );
+    let manifest = assert_consistent(&run_dir).expect("manifest.json written");
+    assert_eq!(manifest["status"], "interrupted", "{manifest:#}");
+    let verify: Value =
+        serde_json::from_slice(&std::fs::read(run_dir.join("verify.json")).unwrap()).unwrap();
+    assert_eq!(verify["status"], "interrupted");
+    let status = |id: &str| {
+        verify["runners"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == id)
+            .map(|r| r["status"].clone())
+            .unwrap()
+    };
+    assert_eq!(status("long"), "interrupted");
+    assert_eq!(status("done"), "passed");
+    let events = std::fs::read_to_string(run_dir.join("events.jsonl")).unwrap();
+    assert!(events.contains("\"run.interrupted\""), "{events}");
+    // The run is kept as evidence, with the finished runner's copy of its report.
+    assert!(run_dir.join("runners/done/r.xml").is_file());
+    drop(d);
+    (out, run_dir, verify)
+}
+
+#[test]
+fn sigterm_stops_every_runner_process_and_leaves_a_whole_interrupted_run() {
+    let (out, _, _) = interrupt("verify", &[libc::SIGTERM], false);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["status"], "interrupted");
+    assert_eq!(doc["exit_code"], 4);
+}
+
+#[test]
+fn sigint_stops_a_term_ignoring_runner_with_sigkill_after_the_grace() {
+    let (out, _, _) = interrupt("verify", &[libc::SIGINT], true);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+}
+
+#[test]
+fn a_second_signal_while_stopping_leaves_no_garbage() {
+    // The runner ignores SIGTERM, so codeloop is inside its 1 s grace when the second and
+    // third signals arrive; they must neither kill it half-way nor leave half files.
+    let (out, _, _) = interrupt(
+        "verify",
+        &[libc::SIGTERM, libc::SIGINT, libc::SIGTERM],
+        true,
+    );
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    serde_json::from_slice::<Value>(&out.stdout).expect("stdout is one whole JSON document");
+}
+
+#[test]
+fn ci_interrupted_exits_4_without_diagnosing_a_partial_run() {
+    let (out, run_dir, _) = interrupt("ci", &[libc::SIGTERM], false);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(err.contains("verify did not complete"), "{err}");
+    // No verdict is made from an interrupted run: no gate.json that could look like a pass.
+    assert!(!run_dir.join("gate.json").exists());
+}
+
+/// `ci --format json` on `plugins`; returns the output, ci's document and the run directory.
+fn ci_json(plugins: &str) -> (Output, Value, PathBuf) {
+    let d = project(plugins);
+    let out = cmd(&[
+        "ci",
+        "--cwd",
+        d.path().to_str().unwrap(),
+        "--format",
+        "json",
+    ])
+    .output()
+    .unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}):\n{}\n{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        )
+    });
+    let run_dir = PathBuf::from(doc["run_dir"].as_str().unwrap());
+    // Keep the project: the run directory lives inside it.
+    let kept = d.keep();
+    assert!(run_dir.starts_with(&kept));
+    (out, doc, run_dir)
+}
+
+fn read_json(p: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
+}
+
+const PARTIAL_JUNIT: &str = r#"printf '<testsuite name=\"s\" tests=\"3\"><testcase name=\"a\"/><testcase name=\"b\"/>' > {runner_dir}/r.xml"#;
+
+#[test]
+fn runners_killed_by_signals_are_crashes_and_fail_the_gate_naming_the_signal() {
+    let plugins = format!(
+        r#"{{"runners": [
+        {{"id": "segv", "kind": "test", "command": "echo starting; kill -SEGV $$"}},
+        {{"id": "oom", "kind": "test", "command": "echo starting; kill -9 $$"}},
+        {{"id": "midreport", "kind": "test", "command": "{PARTIAL_JUNIT}; sh -c 'kill -ABRT $$'; exit $?", "result_file": "{{runner_dir}}/r.xml", "result_format": "junit-xml"}}]}}"#
+    );
+    let (out, doc, run_dir) = ci_json(&plugins);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert_consistent(&run_dir).expect("complete run");
+    let verify = read_json(&run_dir.join("verify.json"));
+    let runner = |id: &str| {
+        verify["runners"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == id)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(runner("segv")["status"], "crashed");
+    assert_eq!(runner("segv")["signal"], libc::SIGSEGV);
+    assert_eq!(runner("oom")["status"], "crashed");
+    assert_eq!(runner("oom")["signal"], libc::SIGKILL);
+    // The test binary died under the runner's shell (exit 134): still a crash, and the two
+    // cases it reported before dying are kept as evidence.
+    let mid = runner("midreport");
+    assert_eq!(mid["status"], "crashed", "{mid:#}");
+    assert_eq!(mid["exit_code"], 128 + libc::SIGABRT);
+    assert_eq!(mid["signal"], libc::SIGABRT);
+    assert_eq!(mid["counts"]["passed"], 2, "{mid:#}");
+
+    let diagnose = read_json(&run_dir.join("diagnose.json"));
+    let crash = |id: &str| {
+        diagnose["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["runner"] == id && p["category"] == "crash")
+            .unwrap_or_else(|| panic!("no crash problem for {id}: {diagnose:#}"))
+            .clone()
+    };
+    for (id, name) in [
+        ("segv", "SIGSEGV"),
+        ("oom", "SIGKILL"),
+        ("midreport", "SIGABRT"),
+    ] {
+        let p = crash(id);
+        assert!(p["title"].as_str().unwrap().contains(name), "{p:#}");
+        assert!(p["evidence"].as_str().unwrap().contains(name), "{p:#}");
+    }
+    assert!(
+        crash("segv")["evidence"]
+            .as_str()
+            .unwrap()
+            .contains("starting"),
+        "the runner's log is part of the evidence"
+    );
+
+    assert_eq!(doc["verdict"], "fail");
+    let reasons: Vec<&str> = doc["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    let crash_reason = reasons
+        .iter()
+        .find(|r| r.contains("crashed"))
+        .unwrap_or_else(|| panic!("no reason names the crash: {reasons:#?}"));
+    for s in [
+        "`segv` (killed by signal 11, SIGSEGV)",
+        "`oom` (killed by signal 9, SIGKILL)",
+        "`midreport` (killed by signal 6, SIGABRT)",
+    ] {
+        assert!(crash_reason.contains(s), "{crash_reason}");
+    }
+}
+
+#[test]
+fn a_crash_after_an_all_green_partial_report_still_fails_the_gate() {
+    // Every test the binary reported passed, then it segfaulted: a gate that only counted
+    // failing tests would pass this run.
+    let plugins = format!(
+        r#"{{"runners": [{{"id": "t", "kind": "test", "command": "{PARTIAL_JUNIT}; sh -c 'kill -SEGV $$'; exit $?", "result_file": "{{runner_dir}}/r.xml", "result_format": "junit-xml"}}]}}"#
+    );
+    let (out, doc, _) = ci_json(&plugins);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert_eq!(doc["verdict"], "fail");
+    let rule = doc["gate"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["rule"] == "crash")
+        .unwrap_or_else(|| panic!("no crash rule: {doc:#}"))
+        .clone();
+    assert_eq!(rule["passed"], false);
+    assert!(
+        rule["reason"].as_str().unwrap().contains("SIGSEGV"),
+        "{rule:#}"
+    );
+}
