@@ -4,8 +4,12 @@
 //! whole run. Each test checks what a CI user depends on: the exit code, no process left, a
 //! run directory whose files are whole, and the gate's verdict still delivered.
 
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -386,4 +390,317 @@ fn a_crash_after_an_all_green_partial_report_still_fails_the_gate() {
         rule["reason"].as_str().unwrap().contains("SIGSEGV"),
         "{rule:#}"
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// The forge API down for the whole run.
+
+/// A server that answers every request with `500` and records `METHOD path` of each.
+struct Broken {
+    url: String,
+    seen: Arc<Mutex<Vec<String>>>,
+}
+
+impl Broken {
+    fn start() -> Broken {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", l.local_addr().unwrap());
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let s = seen.clone();
+        std::thread::spawn(move || {
+            for conn in l.incoming() {
+                let Ok(mut conn) = conn else { continue };
+                let s = s.clone();
+                std::thread::spawn(move || {
+                    let mut r = BufReader::new(conn.try_clone().unwrap());
+                    let mut first = String::new();
+                    if r.read_line(&mut first).is_err() {
+                        return;
+                    }
+                    let mut len = 0usize;
+                    loop {
+                        let mut h = String::new();
+                        if r.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                            break;
+                        }
+                        if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
+                            len = v.trim().parse().unwrap_or(0);
+                        }
+                    }
+                    let mut body = vec![0; len];
+                    let _ = r.read_exact(&mut body);
+                    let mut parts = first.split_whitespace();
+                    let line = format!(
+                        "{} {}",
+                        parts.next().unwrap_or(""),
+                        parts.next().unwrap_or("")
+                    );
+                    s.lock().unwrap().push(line);
+                    let msg = r#"{"message":"Server Error"}"#;
+                    let _ = write!(
+                        conn,
+                        "HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{msg}",
+                        msg.len()
+                    );
+                });
+            }
+        });
+        Broken { url, seen }
+    }
+    fn seen(&self) -> Vec<String> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+/// A URL nothing listens on: connections are refused.
+fn refused_url() -> String {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    drop(l);
+    format!("http://{addr}")
+}
+
+/// Retry base delay for these tests: backoff 0.1 + 0.2 + 0.4 + 0.8 s = 1.5 s per request.
+const BASE_MS: &str = "100";
+/// What one request may take against a down API at that base: 5 attempts, 1.5 s of backoff,
+/// plus generous slack for a loaded machine (connection refused and 500s are instant).
+const ONE_REQUEST_BUDGET: Duration = Duration::from_secs(8);
+
+const PASSING: &str = r#"{"runners": [{"id": "t", "kind": "test", "command": "printf '<testsuite name=\"s\" tests=\"2\"><testcase name=\"a\"/><testcase name=\"b\"/></testsuite>' > {runner_dir}/r.xml", "result_file": "{runner_dir}/r.xml", "result_format": "junit-xml"}]}"#;
+const FAILING: &str = r#"{"runners": [{"id": "t", "kind": "test", "command": "printf '<testsuite name=\"s\" tests=\"2\"><testcase name=\"a\"/><testcase name=\"b\"><failure message=\"boom\"/></testcase></testsuite>' > {runner_dir}/r.xml", "result_file": "{runner_dir}/r.xml", "result_format": "junit-xml"}]}"#;
+
+struct Job {
+    dir: tempfile::TempDir,
+    summary: PathBuf,
+    output: PathBuf,
+}
+
+fn job(plugins: &str) -> Job {
+    let dir = project(plugins);
+    let event = dir.path().join("event.json");
+    std::fs::write(
+        &event,
+        r#"{"action": "synchronize", "number": 1, "pull_request": {"number": 1,
+        "head": {"sha": "6dcb09b5b57875f334f61aebed695e2e4193db5e", "ref": "f", "repo": {"full_name": "octo/app"}},
+        "base": {"sha": "b0", "ref": "main", "repo": {"full_name": "octo/app"}}},
+        "repository": {"full_name": "octo/app"}}"#,
+    )
+    .unwrap();
+    let summary = dir.path().join("summary.md");
+    let output = dir.path().join("output.txt");
+    std::fs::write(&summary, "").unwrap();
+    std::fs::write(&output, "").unwrap();
+    Job {
+        dir,
+        summary,
+        output,
+    }
+}
+
+/// A GitHub Actions environment (PR event) whose API is `api`.
+fn github_env(j: &Job, api: &str) -> BTreeMap<String, String> {
+    let ws = j.dir.path().to_string_lossy().into_owned();
+    let path = std::env::var("PATH").unwrap_or_default();
+    [
+        ("PATH", path.as_str()),
+        ("CI", "true"),
+        ("GITHUB_ACTIONS", "true"),
+        ("GITHUB_REPOSITORY", "octo/app"),
+        ("GITHUB_API_URL", api),
+        ("GITHUB_SERVER_URL", "https://github.com"),
+        ("GITHUB_EVENT_NAME", "pull_request"),
+        ("GITHUB_REF", "refs/pull/1/merge"),
+        ("GITHUB_SHA", "ffffffffffffffffffffffffffffffffffffffff"),
+        ("GITHUB_RUN_ID", "4242"),
+        ("GITHUB_WORKSPACE", ws.as_str()),
+        ("INPUT_GITHUB-TOKEN", "ghs_faketoken_for_tests_0123456789"),
+        ("INPUT_CHECK-RUN", "true"),
+        ("CODELOOP_RETRY_BASE_MS", BASE_MS),
+        ("CODELOOP_GRACE_SEC", "1"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .chain([
+        (
+            "GITHUB_EVENT_PATH".to_string(),
+            j.dir
+                .path()
+                .join("event.json")
+                .to_string_lossy()
+                .into_owned(),
+        ),
+        (
+            "GITHUB_STEP_SUMMARY".to_string(),
+            j.summary.to_string_lossy().into_owned(),
+        ),
+        (
+            "GITHUB_OUTPUT".to_string(),
+            j.output.to_string_lossy().into_owned(),
+        ),
+    ])
+    .collect()
+}
+
+fn run_env(env: &BTreeMap<String, String>, args: &[&str]) -> (Output, Duration) {
+    let t = Instant::now();
+    let out = Command::new(bin())
+        .args(args)
+        .env_clear()
+        .envs(env)
+        .output()
+        .unwrap();
+    (out, t.elapsed())
+}
+
+/// `name<<DELIM` … `DELIM` blocks of GITHUB_OUTPUT.
+fn outputs(path: &Path) -> BTreeMap<String, String> {
+    let t = std::fs::read_to_string(path).unwrap();
+    let mut m = BTreeMap::new();
+    let mut lines = t.lines();
+    while let Some(l) = lines.next() {
+        let Some((name, delim)) = l.split_once("<<") else {
+            continue;
+        };
+        let v: Vec<&str> = lines.by_ref().take_while(|l| *l != delim).collect();
+        m.insert(name.to_string(), v.join("\n"));
+    }
+    m
+}
+
+/// A complete run of `j`'s project made by `ci` with no forge in the environment.
+fn ci_run(j: &Job) -> PathBuf {
+    let out = cmd(&[
+        "ci",
+        "--cwd",
+        j.dir.path().to_str().unwrap(),
+        "--format",
+        "json",
+    ])
+    .output()
+    .unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    PathBuf::from(doc["run_dir"].as_str().unwrap())
+}
+
+#[test]
+fn action_with_github_refusing_connections_still_delivers_a_passing_gate() {
+    let j = job(PASSING);
+    let run_dir = ci_run(&j);
+    let mut env = github_env(&j, &refused_url());
+    env.insert("INPUT_FROM".into(), run_dir.to_string_lossy().into_owned());
+    let (out, took) = run_env(&env, &["action"]);
+    let (so, se) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "gate passed → 0\n{so}\n{se}");
+    assert!(so.contains("codeloop: gate PASS"), "{so}");
+    assert!(
+        se.contains("warning: GitHub API: GET ")
+            && se.contains("Connection refused")
+            && se.contains("the PR comment was not updated"),
+        "{se}"
+    );
+    // The comment's list request ran out of retries; the check run was not even tried.
+    assert!(se.contains("not tried: the API did not answer"), "{se}");
+    assert!(took < ONE_REQUEST_BUDGET, "took {took:?}");
+    let summary = std::fs::read_to_string(&j.summary).unwrap();
+    assert!(summary.contains("codeloop: passed"), "{summary}");
+    let outs = outputs(&j.output);
+    assert_eq!(outs["verdict"], "pass");
+    assert_eq!(outs["comment-id"], "");
+}
+
+#[test]
+fn action_with_github_answering_500_runs_every_stage_and_exits_with_the_gate() {
+    // The whole action (verify → diagnose → gate-check → report → publish) against an API
+    // that answers 500 to everything: bounded requests, the verdict still delivered.
+    let j = job(FAILING);
+    let api = Broken::start();
+    let env = github_env(&j, &api.url);
+    let (out, took) = run_env(&env, &["action"]);
+    let (so, se) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "gate failed → 1\n{so}\n{se}");
+    assert!(so.contains("codeloop: gate FAIL"), "{so}");
+    assert!(
+        se.contains("answered 500") && se.contains("GitHub API"),
+        "{se}"
+    );
+    // Two reads with full retries (the previous comment before the stages, the sticky
+    // comment's listing after), then nothing: no create was attempted against a dead API,
+    // and no check run.
+    let seen = api.seen();
+    assert_eq!(seen.len(), 10, "{seen:#?}");
+    assert!(seen.iter().all(|r| r.starts_with("GET ")), "{seen:#?}");
+    assert!(took < Duration::from_secs(60), "took {took:?}");
+    let summary = std::fs::read_to_string(&j.summary).unwrap();
+    assert!(summary.contains("codeloop: failed"), "{summary}");
+    let outs = outputs(&j.output);
+    assert_eq!(outs["verdict"], "fail");
+    assert_eq!(outs["failed"], "1");
+}
+
+#[test]
+fn publish_with_github_down_is_not_a_red_build_unless_asked() {
+    let j = job(FAILING);
+    let run_dir = ci_run(&j);
+    let api = Broken::start();
+    let mut env = github_env(&j, &api.url);
+    env.retain(|k, _| !k.starts_with("INPUT_"));
+    env.insert(
+        "GITHUB_TOKEN".into(),
+        "ghs_faketoken_for_tests_0123456789".into(),
+    );
+    let from = run_dir.to_str().unwrap();
+    let (out, took) = run_env(&env, &["publish", "--from", from, "--check-run"]);
+    let (so, se) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{so}\n{se}");
+    assert!(so.contains("codeloop: gate FAIL"), "{so}");
+    assert!(
+        se.contains("GitHub API") && se.contains("answered 500"),
+        "{se}"
+    );
+    assert!(took < ONE_REQUEST_BUDGET, "took {took:?}");
+    assert_eq!(api.seen().len(), 5, "{:#?}", api.seen());
+    assert!(
+        std::fs::read_to_string(&j.summary)
+            .unwrap()
+            .contains("codeloop: failed")
+    );
+    // Asked to fail on publish errors: infrastructure failure.
+    env.insert("CODELOOP_FAIL_ON_PUBLISH_ERROR".into(), "true".into());
+    let (out, _) = run_env(&env, &["publish", "--from", from]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+}
+
+#[test]
+fn publish_with_gitlab_down_prints_the_gate_and_exits_0() {
+    for api in [refused_url(), Broken::start().url] {
+        let j = job(PASSING);
+        let run_dir = ci_run(&j);
+        let path = std::env::var("PATH").unwrap_or_default();
+        let env: BTreeMap<String, String> = [
+            ("PATH", path.as_str()),
+            ("CI", "true"),
+            ("GITLAB_CI", "true"),
+            ("CI_API_V4_URL", &format!("{api}/api/v4")),
+            ("CI_SERVER_URL", "https://gitlab.example"),
+            ("CI_PROJECT_ID", "42"),
+            ("CI_PROJECT_PATH", "group/app"),
+            ("CI_MERGE_REQUEST_IID", "7"),
+            ("CI_PIPELINE_SOURCE", "merge_request_event"),
+            ("CI_COMMIT_SHA", "0123456789abcdef0123456789abcdef01234567"),
+            ("CODELOOP_GITLAB_TOKEN", "glpat-bot-token-for-tests-0123"),
+            ("CODELOOP_RETRY_BASE_MS", BASE_MS),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let (out, took) = run_env(&env, &["publish", "--from", run_dir.to_str().unwrap()]);
+        let (so, se) = (text(&out.stdout), text(&out.stderr));
+        assert_eq!(out.status.code(), Some(0), "{so}\n{se}");
+        assert!(so.contains("codeloop: gate PASS"), "{so}");
+        assert!(
+            se.contains("warning: GitLab API: ") && se.contains("the MR note was not updated"),
+            "{se}"
+        );
+        assert!(took < ONE_REQUEST_BUDGET, "took {took:?}");
+    }
 }
