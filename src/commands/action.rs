@@ -509,6 +509,7 @@ pub fn run_with(env: &Env, dry_flag: bool, out: &mut dyn Write) -> i32 {
     write_outputs(env, &inputs, &workspace, &run_dir, &view, &report);
 
     let gate_code = match (view.verdict(), stage_code) {
+        (_, Some(c)) if c == exit::INFRA => exit::INFRA,
         (Some(Verdict::Pass), _) => exit::OK,
         (Some(Verdict::Fail), Some(c)) if c == exit::NO_RESULTS => exit::NO_RESULTS,
         (Some(Verdict::Fail), _) => exit::GATE_FAILED,
@@ -589,7 +590,8 @@ fn merge_stage(
 }
 
 /// Runs verify → diagnose → gate-check → report. Returns the run directory and the exit code
-/// that decides the build when there is no gate.json (gate-check's, else verify's).
+/// that decides the build when there is no gate.json (gate-check's, else verify's), or
+/// verify's infrastructure failure (a run it could not write whole), which always wins.
 fn run_stages(
     env: &Env,
     inputs: &Inputs,
@@ -676,6 +678,11 @@ fn run_stages(
         report_args.push(resolve_dir(wd, t).to_string_lossy().into_owned());
     }
     stages.run("report", &report_args);
+    // verify could not write its run whole (disk full, read-only): the verdict is still
+    // published from what was kept, but the step reports the infrastructure failure.
+    if verify_code == Some(exit::INFRA) {
+        return Ok((run.path, verify_code));
+    }
     Ok((run.path, gate_code.or(verify_code)))
 }
 

@@ -704,3 +704,231 @@ fn publish_with_gitlab_down_prints_the_gate_and_exits_0() {
         assert!(took < ONE_REQUEST_BUDGET, "took {took:?}");
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// A full disk, a file size limit, a read-only artifacts directory.
+
+/// `n` passing cases with long names and `failing` failing ones: a report whose cases.jsonl
+/// is far larger than the summary.
+fn big_report(dir: &Path, n: usize, failing: usize) -> PathBuf {
+    let mut x = format!("<testsuite name=\"s\" tests=\"{}\">", n + failing);
+    for i in 0..n {
+        x.push_str(&format!(
+            "<testcase classname=\"pkg.module.Class\" name=\"test_{i}_{}\"/>",
+            "a".repeat(120)
+        ));
+    }
+    for i in 0..failing {
+        x.push_str(&format!(
+            "<testcase classname=\"pkg.C\" name=\"fails_{i}\"><failure message=\"boom {i}\"/></testcase>"
+        ));
+    }
+    x.push_str("</testsuite>");
+    let p = dir.join("big.xml");
+    std::fs::write(&p, x).unwrap();
+    p
+}
+
+/// codeloop with RLIMIT_FSIZE = `limit` bytes and SIGXFSZ ignored: a write past the limit
+/// fails with EFBIG, like a full disk, without root.
+fn with_file_limit(c: &mut Command, limit: u64) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        c.pre_exec(move || {
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            let r = libc::rlimit {
+                rlim_cur: limit,
+                rlim_max: limit,
+            };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &r) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+fn only_run(artifacts: &Path) -> PathBuf {
+    let runs: Vec<PathBuf> = std::fs::read_dir(artifacts.join("runs"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir() && !p.is_symlink())
+        .collect();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    runs[0].clone()
+}
+
+#[test]
+fn a_file_size_limit_mid_run_is_a_clear_infra_error_and_keeps_whole_partial_evidence() {
+    let d = tempfile::tempdir().unwrap();
+    big_report(d.path(), 4000, 3);
+    let mut c = cmd(&[
+        "verify",
+        "--cwd",
+        d.path().to_str().unwrap(),
+        "--report",
+        "big.xml",
+    ]);
+    with_file_limit(&mut c, 200_000);
+    let out = c.output().unwrap();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    let run_dir = only_run(&d.path().join(".codeloop"));
+    assert!(
+        err.contains(&format!(
+            "cannot write `{}",
+            run_dir.join("cases.jsonl").display()
+        )) && err.contains("File too large"),
+        "{err}"
+    );
+    assert!(
+        err.contains("--artifacts-dir") && err.contains("verify.artifacts_dir"),
+        "{err}"
+    );
+    // Whole lines only, no half copy of the report, a manifest that matches the files and
+    // names what is partial.
+    let manifest = assert_consistent(&run_dir).expect("manifest written");
+    let errors = manifest["errors"].as_array().expect("manifest errors");
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.as_str().unwrap().contains("cases.jsonl")),
+        "{manifest:#}"
+    );
+    assert!(!run_dir.join("runners/reports/big.xml").exists());
+    let cases = std::fs::read_to_string(run_dir.join("cases.jsonl")).unwrap();
+    assert!(cases.lines().count() > 100, "partial cases are kept");
+    // The numbers come from the parser, not from the cut file: still exact.
+    let verify = read_json(&run_dir.join("verify.json"));
+    assert_eq!(verify["totals"]["tests"], 4003);
+    assert_eq!(verify["totals"]["failed"], 3);
+}
+
+#[test]
+fn action_under_a_file_size_limit_still_delivers_the_verdict_and_exits_4() {
+    let j = job(PASSING);
+    big_report(j.dir.path(), 4000, 2);
+    let mut env = github_env(&j, &refused_url());
+    env.insert("INPUT_REPORTS".into(), "big.xml".into());
+    env.insert("INPUT_DRY-RUN".into(), "true".into());
+    let mut c = Command::new(bin());
+    c.arg("action").env_clear().envs(&env);
+    with_file_limit(&mut c, 300_000);
+    let out = c.output().unwrap();
+    let (so, se) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(4), "{so}\n{se}");
+    assert!(so.contains("File too large"), "{so}");
+    assert!(so.contains("codeloop: gate FAIL"), "{so}");
+    let summary = std::fs::read_to_string(&j.summary).unwrap();
+    assert!(summary.contains("codeloop: failed"), "{summary}");
+    let outs = outputs(&j.output);
+    assert_eq!(outs["verdict"], "fail");
+    assert_eq!(outs["failed"], "2");
+    assert_eq!(outs["tests"], "4002");
+}
+
+/// Runs `script` in a new user + mount namespace (root inside, so it may mount), or returns
+/// None with the reason when the kernel refuses.
+fn in_namespace(script: &str) -> Option<Output> {
+    let probe = Command::new("unshare").args(["-rm", "true"]).output();
+    match probe {
+        Ok(o) if o.status.success() => {}
+        Ok(o) => {
+            eprintln!(
+                "skipped: unshare -rm is refused here ({})",
+                text(&o.stderr).trim()
+            );
+            return None;
+        }
+        Err(e) => {
+            eprintln!("skipped: cannot run unshare: {e}");
+            return None;
+        }
+    }
+    Some(
+        Command::new("unshare")
+            .args(["-rm", "sh", "-c", script])
+            .env("CI", "true")
+            .env("CODELOOP_GRACE_SEC", "1")
+            .env_remove("CODELOOP_ARTIFACTS_DIR")
+            .env_remove("GITHUB_ACTIONS")
+            .output()
+            .unwrap(),
+    )
+}
+
+#[test]
+fn a_full_disk_names_the_path_and_keeps_the_runner_log() {
+    // A 256 KiB tmpfs as the artifacts dir; the runner writes 1 MB to stdout. Inside the
+    // namespace the run directory is copied out before the tmpfs goes away.
+    let d = project(
+        r#"{"runners": [{"id": "noisy", "kind": "test", "command": "echo first line; head -c 1000000 /dev/zero | tr '\\0' x; echo; echo never"}]}"#,
+    );
+    let art = d.path().join("art");
+    let kept = d.path().join("kept");
+    std::fs::create_dir_all(&art).unwrap();
+    std::fs::create_dir_all(&kept).unwrap();
+    let script = format!(
+        "mount -t tmpfs -o size=256k tmpfs '{art}' || exit 99; '{bin}' verify --cwd '{cwd}' --artifacts-dir '{art}'; rc=$?; cp -a '{art}/.' '{kept}/'; exit $rc",
+        art = art.display(),
+        bin = bin().display(),
+        cwd = d.path().display(),
+        kept = kept.display(),
+    );
+    let Some(out) = in_namespace(&script) else {
+        return;
+    };
+    if out.status.code() == Some(99) {
+        eprintln!(
+            "skipped: mounting a tmpfs is refused here: {}",
+            text(&out.stderr)
+        );
+        return;
+    }
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(err.contains("No space left on device"), "{err}");
+    assert!(err.contains(&art.display().to_string()), "{err}");
+    assert!(err.contains("--artifacts-dir"), "{err}");
+    let run_dir = only_run(&kept);
+    // Whatever could be written is whole (no half JSON, no temp files); the runner's log
+    // keeps what it wrote before the disk filled up.
+    assert_consistent(&run_dir);
+    let log = std::fs::read(run_dir.join("runners/noisy/stdout.log")).unwrap();
+    assert!(log.starts_with(b"first line\n"), "log lost");
+    assert!(log.len() > 100_000, "{}", log.len());
+}
+
+#[test]
+fn a_read_only_artifacts_dir_is_a_clear_infra_error() {
+    let d = project(r#"{"runners": [{"id": "ok", "kind": "test", "command": "true"}]}"#);
+    let art = d.path().join("art");
+    std::fs::create_dir_all(&art).unwrap();
+    let script = format!(
+        "mount --bind '{art}' '{art}' && mount -o remount,bind,ro '{art}' || exit 99; exec '{bin}' verify --cwd '{cwd}' --artifacts-dir '{art}'",
+        art = art.display(),
+        bin = bin().display(),
+        cwd = d.path().display(),
+    );
+    let Some(out) = in_namespace(&script) else {
+        return;
+    };
+    if out.status.code() == Some(99) {
+        eprintln!(
+            "skipped: a read-only bind mount is refused here: {}",
+            text(&out.stderr)
+        );
+        return;
+    }
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(
+        err.contains(&format!("`{}", art.join("runs").display()))
+            && err.contains("Read-only file system")
+            && err.contains("--artifacts-dir"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
