@@ -147,13 +147,17 @@ fn assert_consistent(run_dir: &Path) -> Option<Value> {
 /// runner's process group), then waits. With `trap`, the shell ignores SIGTERM, so stopping
 /// it takes the grace period and SIGKILL.
 fn hanging_project(trap: bool) -> tempfile::TempDir {
+    project(&hanging_plugins(trap))
+}
+
+fn hanging_plugins(trap: bool) -> String {
     let trap = if trap { "trap '' TERM INT; " } else { "" };
-    project(&format!(
+    format!(
         r#"{{"runners": [
         {{"id": "done", "kind": "test", "command": "printf '<testsuite name=\"s\" tests=\"1\"><testcase name=\"ok\"/></testsuite>' > {{runner_dir}}/r.xml", "result_file": "{{runner_dir}}/r.xml", "result_format": "junit-xml"}},
         {{"id": "long", "kind": "test", "command": "{trap}sleep 120 & echo $! >> {{runner_dir}}/pids; sh -c 'sleep 120' & echo $! >> {{runner_dir}}/pids; echo $$ >> {{runner_dir}}/pids; wait"}},
         {{"id": "later", "kind": "test", "command": "true"}}]}}"#
-    ))
+    )
 }
 
 /// Runs `args` (verify or ci) on a hanging project, sends `signals` once the runner is up,
@@ -931,4 +935,41 @@ fn a_read_only_artifacts_dir_is_a_clear_infra_error() {
         "{err}"
     );
     assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn action_forwards_sigterm_to_verify_and_publishes_nothing() {
+    // `docker stop` signals only PID 1 (codeloop action): the verify stage must still stop
+    // its runners and record the interruption, and no later stage or publishing may run.
+    let j = job(&hanging_plugins(false));
+    let api = Broken::start();
+    let env = github_env(&j, &api.url);
+    let child = Command::new(bin())
+        .arg("action")
+        .env_clear()
+        .envs(&env)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let run_dir = wait_for_run_file(&j.dir.path().join(".codeloop"), "runners/long/pids", 3);
+    let pids = pids_in(&run_dir.join("runners/long/pids"));
+    signal(&child, libc::SIGTERM);
+    let out = child.wait_with_output().unwrap();
+    let (so, se) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(4), "{so}\n{se}");
+    assert!(se.contains("received SIGTERM during verify"), "{se}");
+    let survivors = wait_gone(&pids);
+    assert!(
+        survivors.is_empty(),
+        "runner processes survived: {survivors:?}"
+    );
+    let manifest = assert_consistent(&run_dir).expect("verify wrote its manifest");
+    assert_eq!(manifest["status"], "interrupted");
+    assert!(!run_dir.join("gate.json").exists());
+    // Only the previous-comment lookup before verify reached the API; nothing after.
+    let seen = api.seen();
+    assert_eq!(seen.len(), 5, "{seen:#?}");
+    assert!(seen.iter().all(|r| r.starts_with("GET ")), "{seen:#?}");
+    assert_eq!(std::fs::read_to_string(&j.summary).unwrap(), "");
 }
