@@ -973,3 +973,33 @@ fn action_forwards_sigterm_to_verify_and_publishes_nothing() {
     assert!(seen.iter().all(|r| r.starts_with("GET ")), "{seen:#?}");
     assert_eq!(std::fs::read_to_string(&j.summary).unwrap(), "");
 }
+
+#[test]
+fn a_full_job_summary_and_output_file_are_warnings_and_the_gate_decides() {
+    // GITHUB_STEP_SUMMARY and GITHUB_OUTPUT on a full disk (/dev/full answers ENOSPC): the
+    // verdict is still printed, each file is named in a warning, and the exit code is the
+    // gate's (1 here), not an infrastructure failure.
+    if !Path::new("/dev/full").exists() {
+        eprintln!("skipped: no /dev/full on this system");
+        return;
+    }
+    let j = job(FAILING);
+    let run_dir = ci_run(&j);
+    let mut env = github_env(&j, &refused_url());
+    env.insert("INPUT_FROM".into(), run_dir.to_string_lossy().into_owned());
+    env.insert("INPUT_DRY-RUN".into(), "true".into());
+    env.insert("GITHUB_STEP_SUMMARY".into(), "/dev/full".into());
+    env.insert("GITHUB_OUTPUT".into(), "/dev/full".into());
+    let (out, _) = run_env(&env, &["action"]);
+    let (so, se) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{so}\n{se}");
+    assert!(so.contains("codeloop: gate FAIL"), "{so}");
+    for var in ["GITHUB_STEP_SUMMARY", "GITHUB_OUTPUT"] {
+        assert!(
+            se.contains(&format!(
+                "cannot write `/dev/full` (from {var}): No space left"
+            )),
+            "{se}"
+        );
+    }
+}
