@@ -81,3 +81,34 @@ pub fn set_child(pid: u32) {
 pub fn clear_child() {
     CHILD.store(0, Ordering::SeqCst);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn a_signal_is_remembered_and_forwarded_to_the_stage_child() {
+        watch();
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        set_child(child.id());
+        // SAFETY: signalling ourselves; watch() installed the handler, so this does not kill
+        // the test process.
+        unsafe { libc::raise(libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            assert!(Instant::now() < deadline, "the child never got the signal");
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        clear_child();
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(status.signal(), Some(libc::SIGTERM));
+        assert_eq!(received(), Some("SIGTERM"));
+    }
+}
