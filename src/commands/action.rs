@@ -335,7 +335,12 @@ impl Stages<'_> {
             let _ = out.flush();
         }
         drop(out);
-        // Spawned rather than `status()`, so a SIGINT/SIGTERM to codeloop reaches the stage.
+        // Spawned rather than `status()`, so a SIGINT/SIGTERM to codeloop reaches the stage:
+        // forwarded by `interrupt`, and only that way — the stage has its own process group,
+        // so a terminal's Ctrl-C (sent to the whole foreground group) is not delivered twice,
+        // which verify would take as "stop now, skip the grace period".
+        use std::os::unix::process::CommandExt;
+        cmd.process_group(0);
         let status = cmd.spawn().and_then(|mut child| {
             crate::interrupt::set_child(child.id());
             let s = child.wait();

@@ -528,6 +528,13 @@ async fn execute(args: VerifyArgs, p: Prepared, json: bool) -> i32 {
                 *r = Some(format!("received {which}"));
             }
             let _ = cancel_tx.send(true);
+            // A second signal while the runners are being stopped: SIGKILL them now instead
+            // of waiting out the grace period (the run directory is written as usual).
+            tokio::select! {
+                _ = int.recv() => {},
+                _ = term.recv() => {},
+            }
+            crate::runners::exec::force_stop();
             // Keep the sender alive so receivers never see a closed channel.
             std::future::pending::<()>().await;
         });

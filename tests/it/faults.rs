@@ -163,9 +163,19 @@ fn hanging_plugins(trap: bool) -> String {
 /// Runs `args` (verify or ci) on a hanging project, sends `signals` once the runner is up,
 /// and checks the interrupted run directory and that no runner process survived.
 fn interrupt(sub: &str, signals: &[i32], trap: bool) -> (Output, PathBuf, Value) {
+    interrupt_with_grace(sub, signals, trap, "1")
+}
+
+fn interrupt_with_grace(
+    sub: &str,
+    signals: &[i32],
+    trap: bool,
+    grace: &str,
+) -> (Output, PathBuf, Value) {
     let d = hanging_project(trap);
     let cwd = d.path().to_str().unwrap();
     let child = cmd(&[sub, "--cwd", cwd, "--jobs", "2", "--format", "json"])
+        .env("CODELOOP_GRACE_SEC", grace)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -191,7 +201,7 @@ fn interrupt(sub: &str, signals: &[i32], trap: bool) -> (Output, PathBuf, Value)
         signal(&child, *sig);
     }
     let out = child.wait_with_output().unwrap();
-    // Grace is 1 s: stopping must not take much longer than that.
+    // Grace is 1 s (or cut short by a second signal): stopping must not take much longer.
     assert!(t.elapsed() < Duration::from_secs(15), "{:?}", t.elapsed());
     let survivors = wait_gone(&pids);
     assert!(
@@ -248,6 +258,14 @@ fn a_second_signal_while_stopping_leaves_no_garbage() {
     );
     assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
     serde_json::from_slice::<Value>(&out.stdout).expect("stdout is one whole JSON document");
+}
+
+#[test]
+fn a_second_signal_cuts_the_grace_period_short() {
+    // A 60 s grace for a runner that ignores SIGTERM: the first signal starts the graceful
+    // stop, the second (a second Ctrl-C, or the CI runner's escalation) kills it now.
+    let (out, _, _) = interrupt_with_grace("verify", &[libc::SIGINT, libc::SIGINT], true, "60");
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
 }
 
 #[test]
