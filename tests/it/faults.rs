@@ -78,6 +78,20 @@ fn wait_for_run_file(artifacts: &Path, file: &str, lines: usize) -> PathBuf {
     }
 }
 
+/// `instance` validates against `schemas/<schema_file>`.
+fn validate(schema_file: &str, instance: &Value) {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("schemas")
+        .join(schema_file);
+    let schema: Value = serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap();
+    let v = jsonschema::validator_for(&schema).expect("schema compiles");
+    let errors: Vec<String> = v
+        .iter_errors(instance)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{schema_file}: {errors:#?}");
+}
+
 fn pids_in(p: &Path) -> Vec<i32> {
     std::fs::read_to_string(p)
         .unwrap()
@@ -174,7 +188,8 @@ fn interrupt_with_grace(
 ) -> (Output, PathBuf, Value) {
     let d = hanging_project(trap);
     let cwd = d.path().to_str().unwrap();
-    let child = cmd(&[sub, "--cwd", cwd, "--jobs", "2", "--format", "json"])
+    // One slot: `done`, then `long` (which hangs), while `later` waits for the slot.
+    let child = cmd(&[sub, "--cwd", cwd, "--jobs", "1", "--format", "json"])
         .env("CODELOOP_GRACE_SEC", grace)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -210,9 +225,11 @@ fn interrupt_with_grace(
     );
     let manifest = assert_consistent(&run_dir).expect("manifest.json written");
     assert_eq!(manifest["status"], "interrupted", "{manifest:#}");
+    validate("manifest.schema.json", &manifest);
     let verify: Value =
         serde_json::from_slice(&std::fs::read(run_dir.join("verify.json")).unwrap()).unwrap();
     assert_eq!(verify["status"], "interrupted");
+    validate("verify.schema.json", &verify);
     let status = |id: &str| {
         verify["runners"]
             .as_array()
@@ -239,6 +256,18 @@ fn sigterm_stops_every_runner_process_and_leaves_a_whole_interrupted_run() {
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(doc["status"], "interrupted");
     assert_eq!(doc["exit_code"], 4);
+    // The runner still waiting for a slot is recorded, not silently missing.
+    let later = doc["runners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == "later")
+        .unwrap();
+    assert_eq!(later["status"], "interrupted", "{later:#}");
+    assert!(
+        later["hint"].as_str().unwrap().contains("not started"),
+        "{later:#}"
+    );
 }
 
 #[test]
