@@ -782,7 +782,7 @@ pub async fn execute_prepared(
     if let Some(e) = shared.events.error() {
         io_errors.push(e);
     }
-    redact_run_dir(&run_dir, redact_generation, &mut io_errors);
+    redact_run_dir(&run_dir, redact_generation);
     // manifest.json LAST: its presence marks the run complete.
     // With write errors the manifest is still written (the verdict can be computed from
     // what was kept) but it names the files that are partial.
@@ -827,7 +827,7 @@ pub async fn execute_prepared(
 /// itself (only copies we made went through the redactor), and, when a runner's
 /// `::add-mask::` added a secret during the run, the streamed files written before it was
 /// known. events.jsonl is still open for appending, and its lines were redacted as written.
-fn redact_run_dir(run_dir: &RunDir, generation_at_start: u64, io_errors: &mut Vec<String>) {
+fn redact_run_dir(run_dir: &RunDir, generation_at_start: u64) {
     let redactor = crate::redact::current();
     if redactor.is_empty() {
         return;
@@ -843,7 +843,11 @@ fn redact_run_dir(run_dir: &RunDir, generation_at_start: u64, io_errors: &mut Ve
             })
     };
     let (_, errors) = crate::redact::fs::redact_tree(&redactor, &run_dir.path, &skip);
-    io_errors.extend(errors.into_iter().map(|e| e.to_string()));
+    // A file that cannot be read or rewritten (a runner's unreadable file, a full disk) is a
+    // warning naming it: the evidence is still the run's, and the run is not failed for it.
+    for e in errors {
+        ui::warn(&format!("{e}; the file may still hold a secret"));
+    }
 }
 
 fn print_human(doc: &VerifyDoc, run_dir: &RunDir, cwd: &Path) {
