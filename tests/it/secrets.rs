@@ -287,3 +287,48 @@ fn the_action_keeps_secrets_out_of_comment_summary_outputs_and_api() {
     // GitHub's own token is a secret too (it came in as INPUT_GITHUB-TOKEN).
     assert!(!rest.contains(TOKEN));
 }
+
+/// A mask printed by one runner after another runner's cases were already written: the last
+/// pass before the manifest rewrites those files (and keeps them valid JSON Lines).
+#[test]
+fn a_late_mask_reaches_files_written_before_it() {
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path();
+    std::fs::create_dir_all(root.join(".codeloop")).unwrap();
+    std::fs::write(
+        root.join("early.xml.in"),
+        r#"<testsuite name="s" tests="1" failures="1"><testcase name="t" classname="c"><failure message="saw late-mask-value-77 here">boom late-mask-value-77</failure></testcase></testsuite>"#,
+    )
+    .unwrap();
+    std::fs::write(
+        root.join(".codeloop/plugins.json"),
+        r#"{"runners": [
+            {"id": "early", "kind": "test", "command": "cp early.xml.in early.xml",
+             "result_file": "early.xml", "result_format": "junit-xml"},
+            {"id": "late", "kind": "test",
+             "command": "sleep 1; echo '::add-mask::late-mask-value-77'"}]}"#,
+    )
+    .unwrap();
+    let o = Command::new(bin())
+        .args(["verify", "--cwd", root.to_str().unwrap(), "--jobs", "2"])
+        .env("CI", "true")
+        .env_remove("CODELOOP_ARTIFACTS_DIR")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    let run = only_run_dir(&root.join(".codeloop"));
+    let cases = std::fs::read_to_string(run.join("cases.jsonl")).unwrap();
+    assert!(!cases.contains("late-mask-value-77"), "{cases}");
+    for line in cases.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).expect("valid JSON line");
+        assert_eq!(v["failure"]["message"], "saw *** here", "{v}");
+    }
+    for f in ["runners/early/early.xml", "runners/late/stdout.log"] {
+        let t = std::fs::read_to_string(run.join(f)).unwrap();
+        assert!(
+            !t.contains("late-mask-value-77") && t.contains("***"),
+            "{f}: {t}"
+        );
+    }
+}
