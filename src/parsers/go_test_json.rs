@@ -25,10 +25,21 @@ use std::io::BufRead;
 
 use serde_json::Value;
 
-use super::json;
+use super::json::{self, Keep};
 use super::textbuf::TextBuf;
 use super::{ParseError, ParseOptions, Sink};
 use crate::model::{Case, Failure, Position, Status, SuiteError};
+
+/// The event fields read below; the others (`Time`, ...) are checked, not built.
+const EVENT_KEYS: Keep = Keep::Only(&[
+    ("Action", Keep::All),
+    ("Package", Keep::All),
+    ("ImportPath", Keep::All),
+    ("Test", Keep::All),
+    ("Output", Keep::All),
+    ("Elapsed", Keep::All),
+    ("FailedBuild", Keep::All),
+]);
 
 struct Running {
     out: TextBuf,
@@ -68,7 +79,7 @@ pub fn parse(
         reported_build: HashSet::new(),
         events: 0,
     };
-    json::for_each_line(reader, sink, |line, sink| {
+    json::for_each_line_only(reader, sink, EVENT_KEYS, |line, sink| {
         match line {
             json::Line::Value(v, pos) => {
                 if v.get("Action").is_some() {
