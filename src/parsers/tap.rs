@@ -166,10 +166,10 @@ pub fn parse(
 
 fn indent_of(line: &str) -> usize {
     let mut n = 0;
-    for c in line.chars() {
-        match c {
-            ' ' => n += 1,
-            '\t' => n += 4,
+    for b in line.bytes() {
+        match b {
+            b' ' => n += 1,
+            b'\t' => n += 4,
             _ => break,
         }
     }
@@ -747,7 +747,7 @@ impl Diag {
         if yaml.is_empty() {
             return d;
         }
-        for (k, v) in yaml_fields(yaml) {
+        for (k, v) in yaml_fields(yaml, Diag::reads) {
             match k.as_str() {
                 "duration_ms" => d.duration_ms = v.trim().parse().ok().filter(|f: &f64| *f >= 0.0),
                 "type" => d.is_suite = v.trim() == "suite",
@@ -767,6 +767,26 @@ impl Diag {
             }
         }
         d
+    }
+
+    /// The keys [`Diag::parse`] looks at (the others' values are not built).
+    fn reads(key: &str) -> bool {
+        matches!(
+            key,
+            "duration_ms"
+                | "type"
+                | "error.message"
+                | "message"
+                | "error"
+                | "error.name"
+                | "name"
+                | "stack"
+                | "error.stack"
+                | "at"
+                | "location"
+                | "at.file"
+                | "at.line"
+        )
     }
 
     /// `path:line[:col]` (also `file://...`) → (file, line).
@@ -793,8 +813,9 @@ impl Diag {
 
 /// A small YAML reader for TAP diagnostics: flattens nested mappings to dotted keys
 /// (`error.message`), reads plain, single- and double-quoted (also multi-line) scalars and
-/// `|`/`>` block scalars. Sequences and anything fancier are skipped.
-fn yaml_fields(yaml: &str) -> Vec<(String, String)> {
+/// `|`/`>` block scalars. Sequences and anything fancier are skipped. Only the keys `wanted`
+/// accepts are returned (the others are read past the same way, their values not built).
+fn yaml_fields(yaml: &str, wanted: impl Fn(&str) -> bool) -> Vec<(String, String)> {
     let lines: Vec<&str> = yaml.lines().collect();
     let base = lines
         .iter()
@@ -803,7 +824,8 @@ fn yaml_fields(yaml: &str) -> Vec<(String, String)> {
         .min()
         .unwrap_or(0);
     let mut out = Vec::new();
-    let mut stack: Vec<(usize, String)> = Vec::new();
+    let mut stack: Vec<(usize, &str)> = Vec::new();
+    let mut path = String::new();
     let mut i = 0;
     while i < lines.len() {
         let line = lines[i];
@@ -819,15 +841,16 @@ fn yaml_fields(yaml: &str) -> Vec<(String, String)> {
         while stack.last().is_some_and(|(si, _)| *si >= ind) {
             stack.pop();
         }
-        let path = stack
-            .iter()
-            .map(|(_, k)| k.as_str())
-            .chain(std::iter::once(key))
-            .collect::<Vec<_>>()
-            .join(".");
+        path.clear();
+        for (_, k) in &stack {
+            path.push_str(k);
+            path.push('.');
+        }
+        path.push_str(key);
+        let want = wanted(&path);
         let val = val.trim();
         if val.is_empty() {
-            stack.push((ind, key.to_string()));
+            stack.push((ind, key));
             continue;
         }
         if val.starts_with('|') || val.starts_with('>') {
@@ -841,13 +864,17 @@ fn yaml_fields(yaml: &str) -> Vec<(String, String)> {
                     break;
                 }
                 let bi = *block_indent.get_or_insert(indent_of(l));
-                body.push(dedent(l, bi));
+                if want {
+                    body.push(dedent(l, bi));
+                }
                 i += 1;
             }
-            while body.last().is_some_and(|l| l.trim().is_empty()) {
-                body.pop();
+            if want {
+                while body.last().is_some_and(|l| l.trim().is_empty()) {
+                    body.pop();
+                }
+                out.push((path.clone(), body.join(if folded { " " } else { "\n" })));
             }
-            out.push((path, body.join(if folded { " " } else { "\n" })));
             continue;
         }
         if let Some(q) = val.strip_prefix('"') {
@@ -858,8 +885,10 @@ fn yaml_fields(yaml: &str) -> Vec<(String, String)> {
                 s.push_str(lines[i]);
                 i += 1;
             }
-            let s = s.strip_suffix('"').unwrap_or(&s);
-            out.push((path, unescape_double(s)));
+            if want {
+                let s = s.strip_suffix('"').unwrap_or(&s);
+                out.push((path.clone(), unescape_double(s)));
+            }
             continue;
         }
         if let Some(q) = val.strip_prefix('\'') {
@@ -871,11 +900,15 @@ fn yaml_fields(yaml: &str) -> Vec<(String, String)> {
                 s.push_str(lines[i].trim());
                 i += 1;
             }
-            let s = s.strip_suffix('\'').unwrap_or(&s);
-            out.push((path, s.replace("''", "'")));
+            if want {
+                let s = s.strip_suffix('\'').unwrap_or(&s);
+                out.push((path.clone(), s.replace("''", "'")));
+            }
             continue;
         }
-        out.push((path, val.to_string()));
+        if want {
+            out.push((path.clone(), val.to_string()));
+        }
     }
     out
 }
