@@ -932,6 +932,30 @@ pub fn for_each_line_only(
     keep: Keep,
     mut on_line: impl FnMut(Line<'_>, &mut dyn Sink) -> Result<(), ParseError>,
 ) -> Result<u64, ParseError> {
+    for_each_line_fast(r, sink, keep, |l, sink| match l {
+        FastLine::Json(..) => Ok(false),
+        FastLine::Line(l) => on_line(l, sink).map(|_| true),
+    })
+}
+
+/// What [`for_each_line_fast`] hands its callback.
+pub enum FastLine<'a> {
+    /// A line that starts with `{` (trimmed), before the lenient reader sees it: the callback
+    /// may handle it with a strict parser and return `true`; `false` sends it through the
+    /// lenient reader (then it comes again as a `Line`).
+    Json(&'a [u8], Position),
+    Line(Line<'a>),
+}
+
+/// [`for_each_line_only`] with a fast path: each JSON line is first offered raw. A caller
+/// that parses it strictly (serde) and falls back to the lenient reader whenever the strict
+/// parser refuses keeps every warning of the lenient reader.
+pub fn for_each_line_fast(
+    r: &mut dyn BufRead,
+    sink: &mut dyn Sink,
+    keep: Keep,
+    mut f: impl FnMut(FastLine<'_>, &mut dyn Sink) -> Result<bool, ParseError>,
+) -> Result<u64, ParseError> {
     let mut line = Vec::with_capacity(4096);
     // One read buffer for all lines (a fresh 64 KiB buffer per line cost more than the
     // parse).
@@ -955,6 +979,15 @@ pub fn for_each_line_only(
             continue;
         }
         if trimmed[0] == b'{' {
+            let pos = Position {
+                line: lineno,
+                column: 1,
+                byte: start_byte,
+            };
+            if f(FastLine::Json(trimmed, pos), sink)? {
+                values += 1;
+                continue;
+            }
             let mut slice: &[u8] = trimmed;
             let mut jr =
                 JsonReader::with_buffer(&mut slice, std::mem::take(&mut jbuf)).at_line(lineno);
@@ -970,7 +1003,7 @@ pub fn for_each_line_only(
                 Ok(v) => {
                     jr.flush_warnings(sink);
                     values += 1;
-                    on_line(Line::Value(v, pos), sink)
+                    f(FastLine::Line(Line::Value(v, pos)), sink).map(|_| ())
                 }
                 Err(e) => {
                     jr.flush_warnings(sink);
@@ -985,7 +1018,7 @@ pub fn for_each_line_only(
             res?;
         } else {
             let text = String::from_utf8_lossy(trimmed);
-            on_line(Line::Other(&text, lineno), sink)?;
+            f(FastLine::Line(Line::Other(&text, lineno)), sink)?;
         }
     }
     Ok(values)
