@@ -72,10 +72,11 @@ impl<'a> Collector<'a> {
     }
 }
 
-impl Sink for Collector<'_> {
-    fn case(&mut self, case: Case) {
+impl Collector<'_> {
+    /// What every case costs: the hook, the counts and the slowest-N check.
+    fn observe(&mut self, case: &Case) {
         if let Some(h) = self.on_case.as_mut() {
-            h(&case);
+            h(case);
         }
         self.counts.add_case(case.status, case.flaky);
         if let Some(d) = case.duration.filter(|d| *d > 0.0) {
@@ -95,6 +96,10 @@ impl Sink for Collector<'_> {
                 self.slow.push(entry);
             }
         }
+    }
+
+    /// Keeps a case that needs attention (and every case when `all` is set).
+    fn keep(&mut self, case: Case) {
         // Moved, not cloned, when only one list keeps it (traces can be large).
         let problem = case.status.is_bad() || case.flaky;
         match (problem, self.all.as_mut()) {
@@ -105,6 +110,21 @@ impl Sink for Collector<'_> {
             (true, None) => self.problems.push(case),
             (false, Some(all)) => all.push(case),
             (false, None) => {}
+        }
+    }
+}
+
+impl Sink for Collector<'_> {
+    fn case(&mut self, case: Case) {
+        self.observe(&case);
+        self.keep(case);
+    }
+
+    fn case_ref(&mut self, case: &Case) {
+        self.observe(case);
+        // Copied only when kept: a passing case of a large run is just counted.
+        if case.status.is_bad() || case.flaky || self.all.is_some() {
+            self.keep(case.clone());
         }
     }
 
@@ -173,5 +193,26 @@ mod tests {
         assert_eq!(s.len(), SLOWEST_N);
         assert_eq!(s[0].id, "t99");
         assert_eq!(s[SLOWEST_N - 1].id, format!("t{}", 100 - SLOWEST_N));
+    }
+
+    #[test]
+    fn borrowed_cases_count_once_and_only_problems_are_copied() {
+        let mut seen = 0;
+        let mut c = Collector::with_hook(|_| seen += 1);
+        let mut k = Case::new("ok", Status::Passed);
+        k.duration = Some(2.0);
+        c.case_ref(&k);
+        k.name = "bad".into();
+        k.status = Status::Failed;
+        c.case_ref(&k);
+        assert_eq!(
+            (c.counts.tests, c.counts.passed, c.counts.failed),
+            (2, 1, 1)
+        );
+        assert_eq!(c.problems.len(), 1);
+        assert_eq!(c.problems[0].name, "bad");
+        assert_eq!(c.slowest().len(), 2);
+        drop(c);
+        assert_eq!(seen, 2);
     }
 }

@@ -138,6 +138,9 @@ struct Parser<'s> {
     last_load_error: Option<String>,
     /// See [`Parser::suite_path`].
     path: Vec<String>,
+    /// The `Case` of the last passing test, refilled for the next one (its strings keep
+    /// their capacity): a file of a million passing tests allocates nothing per test.
+    spare: Case,
 }
 
 const LOAD_FAILED: &str = "the test file failed to load";
@@ -161,6 +164,7 @@ pub fn parse(
         pending: None,
         last_load_error: None,
         path: Vec::new(),
+        spare: Case::default(),
     };
     let result = p.run(&mut xml);
     if result.is_err() {
@@ -468,15 +472,35 @@ impl Parser<'_> {
 
     fn open_case(&mut self, tag: &Tag<'_>) {
         // One pass over the attributes (this runs for every test of a possibly huge file).
-        let mut case = Case {
-            suite: self.suite_path(),
-            ..Default::default()
-        };
-        let (mut class, mut time, mut skipped) = (None, None, false);
+        // The case is the spare one refilled: every field is set or reset here.
+        let mut case = std::mem::take(&mut self.spare);
+        case.runner.clear();
+        case.suite.clone_from(&self.path);
+        case.name.clear();
+        let mut classname = case.classname.take();
+        case.file = None;
+        case.line = None;
+        case.status = Status::Passed;
+        case.flaky = false;
+        case.retries = 0;
+        case.duration = None;
+        case.failure = None;
+        case.output = None;
+        case.skip_reason = None;
+        let (mut class, mut time, mut skipped, mut has_classname) = (None, None, false, false);
         for (k, v) in tag.raw_attrs() {
             match k {
-                b"name" => case.name = text_of(v),
-                b"classname" => case.classname = Some(text_of(v)),
+                b"name" => {
+                    // The last of duplicate attributes wins, as before.
+                    case.name.clear();
+                    text_into(v, &mut case.name);
+                }
+                b"classname" => {
+                    let c = classname.get_or_insert_with(String::new);
+                    c.clear();
+                    text_into(v, c);
+                    has_classname = true;
+                }
                 b"class" => class = Some(v),
                 b"file" => case.file = Some(decode_attr(v).into_owned()),
                 b"line" => case.line = decode_attr(v).trim().parse().ok(),
@@ -494,9 +518,11 @@ impl Parser<'_> {
                 _ => {}
             }
         }
-        if case.classname.is_none() {
-            case.classname = class.map(text_of);
-        }
+        case.classname = if has_classname {
+            classname
+        } else {
+            class.map(text_of)
+        };
         if case.file.is_none() {
             case.file = self.suites.last().and_then(|s| s.file.clone());
         }
@@ -589,8 +615,12 @@ impl Parser<'_> {
         }
         if self.dialect == Dialect::Catch2 {
             self.fold_section(cs.case);
-        } else {
+        } else if cs.case.status.is_bad() || cs.case.flaky {
+            // Kept by the sink: handed over, not copied.
             self.sink.case(cs.case);
+        } else {
+            self.sink.case_ref(&cs.case);
+            self.spare = cs.case;
         }
     }
 
@@ -672,6 +702,18 @@ fn attr_text(tag: &Tag<'_>, name: &str) -> Option<String> {
     tag.attr_raw(name).map(text_of)
 }
 
+/// [`text_of`] into an existing (cleared) string, reusing its capacity.
+fn text_into(raw: &[u8], out: &mut String) {
+    let v = decode_attr(raw);
+    if v.bytes()
+        .fold(false, |acc, b| acc | (b < 0x20 || b == 0x7f))
+    {
+        out.push_str(&clean_control(&v));
+    } else {
+        out.push_str(&v);
+    }
+}
+
 /// A decoded attribute value as owned text, control characters (and ANSI colours) removed.
 fn text_of(raw: &[u8]) -> String {
     let v = decode_attr(raw);
@@ -706,6 +748,89 @@ mod tests {
 
     fn all<'a>(c: &'a Collector<'_>) -> &'a [Case] {
         c.all.as_deref().unwrap_or(&[])
+    }
+
+    #[test]
+    fn a_refilled_case_keeps_nothing_of_the_previous_one() {
+        let (c, r) = parse_str(
+            r#"<testsuites><testsuite name="s" file="s.py">
+              <testcase classname="k" name="a" file="a.py" line="3" time="1.5"/>
+              <testcase name="b" name="b2"/>
+              <testcase class="K" name="c"><skipped message="why"/></testcase>
+              <testcase classname="k2" name="d"/>
+            </testsuite><testsuite name="t"><testcase name="e"/></testsuite></testsuites>"#,
+        );
+        r.unwrap();
+        let got: Vec<_> = all(&c)
+            .iter()
+            .map(|k| {
+                (
+                    k.suite.join("/"),
+                    k.classname.as_deref(),
+                    k.name.as_str(),
+                    k.file.as_deref(),
+                    k.line,
+                    k.duration,
+                    k.status,
+                    k.skip_reason.as_deref(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "s".into(),
+                    Some("k"),
+                    "a",
+                    Some("a.py"),
+                    Some(3),
+                    Some(1.5),
+                    Status::Passed,
+                    None
+                ),
+                (
+                    "s".into(),
+                    None,
+                    "b2",
+                    Some("s.py"),
+                    None,
+                    None,
+                    Status::Passed,
+                    None
+                ),
+                (
+                    "s".into(),
+                    Some("K"),
+                    "c",
+                    Some("s.py"),
+                    None,
+                    None,
+                    Status::Skipped,
+                    Some("why")
+                ),
+                (
+                    "s".into(),
+                    Some("k2"),
+                    "d",
+                    Some("s.py"),
+                    None,
+                    None,
+                    Status::Passed,
+                    None
+                ),
+                (
+                    "t".into(),
+                    None,
+                    "e",
+                    None,
+                    None,
+                    None,
+                    Status::Passed,
+                    None
+                ),
+            ]
+        );
     }
 
     #[test]

@@ -55,6 +55,12 @@ use crate::model::{Case, Finding, ParseIssue, Position, SuiteError};
 /// Receives what a parser finds, as it finds it.
 pub trait Sink {
     fn case(&mut self, case: Case);
+    /// A case the parser keeps (it refills the same `Case` for the next test, so a huge file
+    /// of passing tests allocates nothing per test). Sinks that only look at the case (count
+    /// it, stream it) override this; the default hands a copy to [`Sink::case`].
+    fn case_ref(&mut self, case: &Case) {
+        self.case(case.clone());
+    }
     fn finding(&mut self, finding: Finding);
     fn suite_error(&mut self, error: SuiteError);
     /// Something was read leniently (raw control characters, a bad duration, ...).
