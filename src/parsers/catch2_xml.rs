@@ -315,9 +315,13 @@ fn finish(t: TestFrame, opts: &ParseOptions, sink: &mut dyn Sink) {
     c.status = match t.success {
         Some(true) if t.problem_count > 0 && expected_to_fail.is_some() => {
             let first = t.problems.first().map(Problem::summary).unwrap_or_default();
-            c.skip_reason = Some(format!(
-                "failed as expected ({}): {first}",
-                expected_to_fail.unwrap_or_default()
+            // Composed texts are bounded again: their parts each were (found by fuzzing).
+            c.skip_reason = Some(text::bound_text(
+                &format!(
+                    "failed as expected ({}): {first}",
+                    expected_to_fail.unwrap_or_default()
+                ),
+                opts.max_text_bytes,
             ));
             Status::Skipped
         }
@@ -339,27 +343,33 @@ fn finish(t: TestFrame, opts: &ParseOptions, sink: &mut dyn Sink) {
         }
         c.failure = Some(Failure {
             kind: first.map(|p| p.kind.clone()),
-            message: Some(match first {
-                Some(p) => {
-                    let mut m = p.summary();
-                    if p.original.is_some()
-                        && let Some(info) = &p.message
-                    {
-                        m = format!("{m}\n{info}");
+            message: Some(text::bound_text(
+                &match first {
+                    Some(p) => {
+                        let mut m = p.summary();
+                        if p.original.is_some()
+                            && let Some(info) = &p.message
+                        {
+                            m = format!("{m}\n{info}");
+                        }
+                        m
                     }
-                    m
-                }
-                None if t.success.is_none() => {
-                    "the test case has no <OverallResult>: the run may have been cut off".into()
-                }
-                None => "the test case failed".into(),
-            }),
+                    None if t.success.is_none() => {
+                        "the test case has no <OverallResult>: the run may have been cut off".into()
+                    }
+                    None => "the test case failed".into(),
+                },
+                opts.max_text_bytes,
+            )),
             trace: (!lines.is_empty())
                 .then(|| text::bound_text(&lines.join("\n"), opts.max_text_bytes)),
         });
     }
     c.output = match (t.stdout, t.stderr) {
-        (Some(o), Some(e)) => Some(format!("{o}\n--- stderr ---\n{e}")),
+        (Some(o), Some(e)) => Some(text::bound_text(
+            &format!("{o}\n--- stderr ---\n{e}"),
+            opts.max_text_bytes,
+        )),
         (o, e) => o.or(e),
     };
     sink.case(c);

@@ -142,7 +142,8 @@ fn event(st: &mut State, v: &Value, pos: Position, max: usize, sink: &mut dyn Si
             let line = json::u32_of(t, "root_line").or_else(|| json::u32_of(t, "line"));
             let skip_reason = t
                 .get("metadata")
-                .and_then(|m| json::text_of(m, "skipReason"));
+                // Bounded like every text (found by fuzzing).
+                .and_then(|m| json::clean_opt(json::str_of(m, "skipReason"), max));
             st.running.insert(
                 id,
                 Running {

@@ -287,7 +287,8 @@ impl Parser<'_> {
                 message: if reason.is_empty() {
                     "bail out: the test run stopped early".into()
                 } else {
-                    format!("bail out: {reason}")
+                    // Bounded like every text (a bail-out line can be huge; found by fuzzing).
+                    super::text::bound_text(&format!("bail out: {reason}"), self.max)
                 },
                 kind: "bailout".into(),
                 ..Default::default()
@@ -1007,6 +1008,16 @@ mod tests {
         assert_eq!((t, p), (1, 1));
         assert_eq!(c.suite_errors[0].kind, "bailout");
         assert!(c.suite_errors[0].message.contains("db down"));
+        // A huge reason is bounded like every text (found by fuzzing).
+        let long = format!("Bail out! {}\n", "é".repeat(40_000));
+        let (_, _, _, _, c) = counts(&long);
+        let m = &c.suite_errors[0].message;
+        assert!(
+            m.len() <= crate::parsers::ParseOptions::default().max_text_bytes,
+            "{}",
+            m.len()
+        );
+        assert!(m.starts_with("bail out: éé") && m.contains("bytes cut by codeloop"));
         let (t, _, _, _, c) = counts("1..5\nok 1\nok 2\n");
         assert_eq!(t, 2);
         assert_eq!(c.suite_errors[0].kind, "plan");
