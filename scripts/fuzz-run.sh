@@ -35,7 +35,7 @@ for t in "${targets[@]}"; do
   echo "== $t: ${secs}s (log: $log)"
   start=$(date +%s)
   cargo +nightly fuzz run --sanitizer none "${tdir[@]}" "$t" "${dirs[@]}" -- \
-    -max_total_time="$secs" -rss_limit_mb=2048 -timeout=10 -max_len=65537 \
+    -max_total_time="$secs" -rss_limit_mb=2048 -timeout=10 -max_len=16385 \
     -print_final_stats=1 "${extra[@]}" >"$log" 2>&1
   rc=$?
   end=$(date +%s)

@@ -4,7 +4,7 @@
 # small hand-made seeds in fuzz/seeds/<registry-format>.<ext>. Each seed is prefixed with the
 # selector byte that makes its family target parse it as its own format (see
 # src/parsers/fuzzing.rs); every file is also a seed of `sniff_auto`, prefixed with the
-# selector of its file name. Files over 64 KiB are cut to their first 64 KiB (a report cut
+# selector of its file name. Files over 16 KiB are cut to their first 16 KiB (a report cut
 # mid-write is a good seed too, and big inputs slow libFuzzer down).
 #
 # Usage: scripts/fuzz-seed.sh [corpus-dir]   (default: ../shared/corpus, then ../../shared/corpus)
@@ -78,7 +78,7 @@ put() {
   local dir=fuzz/corpus/$1 out
   mkdir -p "$dir"
   out=$dir/$(printf '%s' "$3" | sha1sum | cut -c1-16)
-  { printf "\\x$(printf %02x "$2")"; head -c 65536 "$3"; } >"$out"
+  { printf "\\x$(printf %02x "$2")"; head -c 16384 "$3"; } >"$out"
   n=$((n + 1))
 }
 

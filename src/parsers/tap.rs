@@ -570,19 +570,20 @@ impl Parser<'_> {
         let (file, line) = diag.location();
         case.file = file;
         case.line = line;
+        // Reasons are bounded like every text (found by fuzzing).
         match &p.directive {
             Directive::Skip(r) => {
                 case.skip_reason = Some(if r.is_empty() {
                     "skip".into()
                 } else {
-                    r.clone()
+                    super::text::bound_text(r, max)
                 })
             }
             Directive::Todo(r) => {
                 case.skip_reason = Some(if r.is_empty() {
                     "todo".into()
                 } else {
-                    format!("todo: {r}")
+                    super::text::bound_text(&format!("todo: {r}"), max)
                 })
             }
             Directive::None => {}
@@ -1008,7 +1009,18 @@ mod tests {
         assert_eq!((t, p), (1, 1));
         assert_eq!(c.suite_errors[0].kind, "bailout");
         assert!(c.suite_errors[0].message.contains("db down"));
-        // A huge reason is bounded like every text (found by fuzzing).
+        // A huge reason is bounded like every text (found by fuzzing), as are directives.
+        let long = format!("ok 1 # SKIP {0}\nnot ok 2 # TODO {0}\n", "é".repeat(40_000));
+        let (_, _, _, _, c) = counts(&long);
+        let max = crate::parsers::ParseOptions::default().max_text_bytes;
+        for k in c.all.as_deref().unwrap() {
+            let r = k.skip_reason.as_deref().unwrap();
+            assert!(
+                r.len() <= max && r.contains("bytes cut by codeloop"),
+                "{}",
+                r.len()
+            );
+        }
         let long = format!("Bail out! {}\n", "é".repeat(40_000));
         let (_, _, _, _, c) = counts(&long);
         let m = &c.suite_errors[0].message;

@@ -16,7 +16,7 @@ fn root() -> PathBuf {
 }
 
 /// Seeds are cut to this many bytes, as scripts/fuzz-seed.sh does.
-const SEED_BYTES: usize = 65536;
+const SEED_BYTES: usize = 16384;
 
 /// The manifest's format column (`name  [producer]`, `name (detail)`) as a registry format,
 /// like the script.
