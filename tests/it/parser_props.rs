@@ -69,9 +69,11 @@ proptest! {
 
     #[test]
     fn every_format_holds_the_invariants_on_any_bytes(
+        bom in prop::sample::select(vec![&b""[..], b"\xEF\xBB\xBF", b"\xFF\xFE", b"\xFE\xFF"]),
         bytes in prop::collection::vec(any::<u8>(), 0..2048)
     ) {
-        check_all_formats(&bytes)?;
+        // With a BOM in front, the bytes go through the UTF-8/UTF-16 transcoder first.
+        check_all_formats(&[bom, &bytes[..]].concat())?;
     }
 
     #[test]
