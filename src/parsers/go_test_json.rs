@@ -415,7 +415,8 @@ fn finish(
             case.skip_reason = cleaned
                 .lines()
                 .find_map(go_location)
-                .map(|(_, _, m)| m.to_string())
+                // Bounded like every text (found by fuzzing).
+                .map(|(_, _, m)| json::clean(m, max))
                 .filter(|m| !m.is_empty());
         }
         _ => {}
@@ -481,5 +482,25 @@ FAIL	ex/broken [build failed]
         assert_eq!(c.suite_errors[0].line, Some(3));
         assert!(c.suite_errors[0].message.contains("undefined: nope"));
         assert!(c.suite_errors[1].message.contains("init failed"));
+    }
+
+    #[test]
+    fn long_skip_reasons_are_bounded() {
+        // Found by fuzzing: the reason taken from the `t.Skip` output line was not bounded.
+        let long = "r".repeat(40_000);
+        let doc = format!(
+            "{{\"Action\":\"run\",\"Package\":\"p\",\"Test\":\"TestS\"}}\n\
+             {{\"Action\":\"output\",\"Package\":\"p\",\"Test\":\"TestS\",\"Output\":\"    a_test.go:20: {long}\\n\"}}\n\
+             {{\"Action\":\"skip\",\"Package\":\"p\",\"Test\":\"TestS\",\"Elapsed\":0}}\n"
+        );
+        let (c, r) = parse_bytes(doc.as_bytes(), "r.jsonl", Some(Format::GoTestJson));
+        r.unwrap();
+        let reason = c.all.as_ref().unwrap()[0].skip_reason.as_deref().unwrap();
+        let max = crate::parsers::ParseOptions::default().max_text_bytes;
+        assert!(
+            reason.len() <= max && reason.starts_with("rrr"),
+            "{}",
+            reason.len()
+        );
     }
 }

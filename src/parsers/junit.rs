@@ -301,10 +301,13 @@ impl Parser<'_> {
                 let f = failure_from(tag, self.max_text);
                 self.suite_problem = Some(SuiteError {
                     suite,
-                    message: f
-                        .message
-                        .or(f.kind)
-                        .unwrap_or_else(|| "the suite failed".to_string()),
+                    // The type attribute is not bounded; bound whichever is used (fuzzing).
+                    message: bound_text(
+                        &f.message
+                            .or(f.kind)
+                            .unwrap_or_else(|| "the suite failed".to_string()),
+                        self.max_text,
+                    ),
                     file: self.suites.last().and_then(|s| s.file.clone()),
                     kind: "suite".into(),
                     ..Default::default()
@@ -657,6 +660,7 @@ impl Parser<'_> {
                     .map(str::to_string)
             })
             .unwrap_or_else(|| LOAD_FAILED.into());
+        let message = bound_text(&message, self.max_text);
         Some(SuiteError {
             suite: c.name.clone(),
             message,
@@ -916,6 +920,20 @@ mod tests {
             "{out:.40}"
         );
         assert!(out.contains("bytes cut by codeloop"));
+    }
+
+    #[test]
+    fn suite_error_messages_are_bounded() {
+        // Found by fuzzing: a suite-level `<error type="…">` without a message used the
+        // unbounded type attribute.
+        let big = "T".repeat(50_000);
+        let (c, r) = parse_str(&format!(
+            r#"<testsuite name="s"><testcase name="a"/><error type="{big}">x</error></testsuite>"#
+        ));
+        r.unwrap();
+        let m = &c.suite_errors[0].message;
+        let max = ParseOptions::default().max_text_bytes;
+        assert!(m.len() <= max && m.starts_with("TTT"), "{}", m.len());
     }
 
     #[test]
