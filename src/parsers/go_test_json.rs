@@ -249,7 +249,8 @@ fn event(st: &mut State, v: &Value, pos: Position, sink: &mut dyn Sink) {
                     .to_string();
                 sink.suite_error(SuiteError {
                     suite: pkg.clone(),
-                    message: format!("package `{pkg}` failed: {reason}"),
+                    // Package name and output line are not bounded; the message is (fuzzing).
+                    message: json::clean(&format!("package `{pkg}` failed: {reason}"), max),
                     kind: "package".into(),
                     trace: json::clean_opt(Some(&text), max),
                     ..Default::default()
@@ -335,7 +336,10 @@ fn report_build(st: &mut State, pkg: &str, sink: &mut dyn Sink) {
     };
     sink.suite_error(SuiteError {
         suite: pkg.to_string(),
-        message: format!("package `{pkg}` failed to build: {message}"),
+        message: json::clean(
+            &format!("package `{pkg}` failed to build: {message}"),
+            st.max,
+        ),
         file: loc.as_ref().map(|l| l.0.clone()),
         line: loc.as_ref().map(|l| l.1),
         kind: "build".into(),
@@ -482,6 +486,23 @@ FAIL	ex/broken [build failed]
         assert_eq!(c.suite_errors[0].line, Some(3));
         assert!(c.suite_errors[0].message.contains("undefined: nope"));
         assert!(c.suite_errors[1].message.contains("init failed"));
+    }
+
+    #[test]
+    fn long_package_failures_are_bounded() {
+        // Found by fuzzing: package and build failure messages quoted an output line whole.
+        let long = "p".repeat(40_000);
+        let doc = format!(
+            "{{\"Action\":\"output\",\"Package\":\"ex/d\",\"Output\":\"panic: {long}\\n\"}}\n\
+             {{\"Action\":\"fail\",\"Package\":\"ex/d\",\"Elapsed\":0}}\n\
+             # ex/b\nb.go:3:9: {long}\nFAIL\tex/b [build failed]\n"
+        );
+        let (c, _) = parse_bytes(doc.as_bytes(), "r.jsonl", Some(Format::GoTestJson));
+        let max = crate::parsers::ParseOptions::default().max_text_bytes;
+        assert_eq!(c.suite_errors.len(), 2, "{:?}", c.suite_errors);
+        for e in &c.suite_errors {
+            assert!(e.message.len() <= max, "{}: {}", e.kind, e.message.len());
+        }
     }
 
     #[test]
