@@ -505,7 +505,11 @@ impl Parser<'_> {
             let (file, line) = diag.location();
             self.sink.suite_error(SuiteError {
                 suite: p.desc.clone(),
-                message: format!("the test file failed to load: {}", first_line(&msg)),
+                // The diagnostic's message is not bounded on its own (found by fuzzing).
+                message: super::text::bound_text(
+                    &format!("the test file failed to load: {}", first_line(&msg)),
+                    self.max,
+                ),
                 file: file.or_else(|| Some(p.desc.clone())),
                 line,
                 kind: "load".into(),
@@ -1021,6 +1025,18 @@ mod tests {
                 r.len()
             );
         }
+        // So is the message of a test file that failed to load (vitest).
+        let long = format!(
+            "TAP version 13\n1..1\nnot ok 1 - b.spec.js\n    ---\n    error:\n        name: \"Error\"\n        message: \"{}\"\n    ...\n",
+            "m".repeat(40_000)
+        );
+        let (_, _, _, _, c) = counts(&long);
+        assert_eq!(c.suite_errors[0].kind, "load");
+        assert!(
+            c.suite_errors[0].message.len() <= max,
+            "{}",
+            c.suite_errors[0].message.len()
+        );
         let long = format!("Bail out! {}\n", "é".repeat(40_000));
         let (_, _, _, _, c) = counts(&long);
         let m = &c.suite_errors[0].message;
