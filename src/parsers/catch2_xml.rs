@@ -468,4 +468,30 @@ mod tests {
         let (_, r) = parse_bytes(b"<testsuites/>", "r.xml", Some(Format::Catch2Xml));
         assert!(r.unwrap_err().message.contains("<Catch>"));
     }
+
+    #[test]
+    fn composed_texts_are_bounded() {
+        // Found by fuzzing: summaries of long expressions, and stdout + stderr joined, went
+        // past the bound.
+        let big = "x".repeat(40_000);
+        let c = parse(&format!(
+            r#"<Catch2TestRun name="t"><Group name="t">
+            <TestCase name="may" tags="[!mayfail]"><Expression success="false" type="CHECK"><Original>{big}</Original><Expanded>{big}y</Expanded></Expression><OverallResult success="true"/></TestCase>
+            <TestCase name="bad"><Expression success="false" type="CHECK"><Original>{big}</Original><Expanded>{big}y</Expanded></Expression><OverallResult success="false"><StdOut>{big}</StdOut><StdErr>{big}</StdErr></OverallResult></TestCase>
+            </Group></Catch2TestRun>"#
+        ));
+        let all = c.all.unwrap();
+        let max = crate::parsers::ParseOptions::default().max_text_bytes;
+        let skip = all[0].skip_reason.as_deref().unwrap();
+        assert!(
+            skip.len() <= max && skip.starts_with("failed as expected"),
+            "{}",
+            skip.len()
+        );
+        let f = all[1].failure.as_ref().unwrap();
+        let m = f.message.as_deref().unwrap();
+        assert!(m.len() <= max && m.starts_with("CHECK( xxx"), "{}", m.len());
+        let o = all[1].output.as_deref().unwrap();
+        assert!(o.len() <= max, "{}", o.len());
+    }
 }
