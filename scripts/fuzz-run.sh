@@ -13,7 +13,7 @@
 #   FUZZ_KEEP_GOING=1 keeps fuzzing after a crash (libFuzzer -fork=1 -ignore_crashes=1), to
 #   collect every finding of a run at once; each crash still lands in fuzz/artifacts/<target>/.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 4
 
 secs=${1:?usage: scripts/fuzz-run.sh SECONDS [target...]}
 shift
@@ -43,10 +43,16 @@ for t in "${targets[@]}"; do
   execs=$(grep -m1 '^stat::number_of_executed_units' "$log" | awk '{print $2}')
   [ -n "$execs" ] || execs=$(grep -o '^#[0-9]*' "$log" | tail -1 | tr -d '#')
   echo "   exit $rc after $((end - start))s, ${execs:-?} executions"
+  # Fork mode exits 0 after crashes it ignored: its last progress line counts them.
+  forked=$(grep -o 'oom/timeout/crash: [0-9/]*' "$log" | tail -1)
+  if [ -n "$forked" ] && [ "${forked##*: }" != 0/0/0 ]; then
+    echo "   $forked"
+    rc=1
+  fi
   if [ $rc -ne 0 ]; then
     status=1
     grep -e 'invariant violated' -e 'panicked at' -e '^==.*ERROR' "$log" | sort | uniq -c | head -20 | cut -c1-300
-    ls -t "fuzz/artifacts/$t" | head -3 | sed "s|^|   artifact: fuzz/artifacts/$t/|"
+    find "fuzz/artifacts/$t" -type f -newermt "@$start" | sed 's|^|   artifact: |' | head -20
   fi
 done
 exit $status

@@ -17,11 +17,11 @@ if [ -z "$corpus" ]; then
     [ -f "$c/MANIFEST.tsv" ] && corpus=$c && break
   done
 fi
-[ -n "$corpus" ] && [ -f "$corpus/MANIFEST.tsv" ] || {
+if [ -z "$corpus" ] || [ ! -f "$corpus/MANIFEST.tsv" ]; then
   echo "error: the shared corpus is missing (expected MANIFEST.tsv under ../shared/corpus);" \
     "pass its directory as the first argument" >&2
   exit 2
-}
+fi
 
 # registry format -> family target and selector byte. Must match the tables in
 # src/parsers/fuzzing.rs (tests/it/fuzz_replay.rs checks every line of the form `sel ...`).
@@ -78,7 +78,7 @@ put() {
   local dir=fuzz/corpus/$1 out
   mkdir -p "$dir"
   out=$dir/$(printf '%s' "$3" | sha1sum | cut -c1-16)
-  { printf "\\x$(printf %02x "$2")"; head -c 16384 "$3"; } >"$out"
+  { printf '%b' "\\x$(printf %02x "$2")"; head -c 16384 "$3"; } >"$out"
   n=$((n + 1))
 }
 
