@@ -24,6 +24,8 @@ fi
 
 workflows=(.github/workflows/*.yml examples/workflows/*.yml)
 actionlint "${workflows[@]}"
-zizmor --offline --no-progress "${workflows[@]}" action.yml setup/action.yml
+# pedantic: also unpinned images, undocumented permissions, missing concurrency limits,
+# unnamed jobs and actions the runner makes superfluous (not only the default audits).
+zizmor --offline --no-progress --persona pedantic "${workflows[@]}" action.yml setup/action.yml
 hadolint Dockerfile
 echo "packaging lint: clean (actionlint, zizmor, hadolint)"

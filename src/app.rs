@@ -4,6 +4,13 @@ use crate::cli::{Cli, Command};
 use crate::commands;
 
 pub fn run(cli: Cli) -> i32 {
+    // Secrets first: every file and message after this point goes through the redactor.
+    let env: Vec<(String, String)> = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect();
+    crate::redact::install(crate::redact::Redactor::from_env(
+        env.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+    ));
     match cli.command {
         Command::Verify(a) => commands::verify::run(a),
         Command::Status(a) => commands::status::run(a),

@@ -61,7 +61,23 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ArtifactError> {
 /// killed process (rename is atomic); only an OS crash could lose it. `verify` skips the fsync
 /// by default (`verify.fsync` in config.json turns it on): it dominated its overhead on busy
 /// CI disks, and a run directory is evidence for one job, not a database.
+///
+/// Text (valid UTF-8) is redacted on the way (`crate::redact`): every JSON document and
+/// report goes through here (`.json`/`.sarif` so that they stay valid JSON). Binary content
+/// (the PNG badge) is written as is.
 pub fn write_atomic_with(path: &Path, bytes: &[u8], sync: bool) -> Result<(), ArtifactError> {
+    let redactor = crate::redact::current();
+    let json = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| matches!(e, "json" | "sarif"));
+    let bytes: &[u8] = &if std::str::from_utf8(bytes).is_err() {
+        std::borrow::Cow::Borrowed(bytes)
+    } else if json {
+        redactor.redact_json(bytes)
+    } else {
+        redactor.redact_bytes(bytes)
+    };
     let err = |source| ArtifactError::Write {
         path: path.to_path_buf(),
         source,
@@ -71,11 +87,15 @@ pub fn write_atomic_with(path: &Path, bytes: &[u8], sync: bool) -> Result<(), Ar
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     let mut f = File::create(&tmp).map_err(err)?;
-    f.write_all(bytes).map_err(err)?;
-    if sync {
-        f.sync_all().map_err(err)?;
-    }
+    // A failed write (disk full, file size limit) must not leave its half temp file behind.
+    let written = f
+        .write_all(bytes)
+        .and_then(|_| if sync { f.sync_all() } else { Ok(()) });
     drop(f);
+    if let Err(e) = written {
+        let _ = fs::remove_file(&tmp);
+        return Err(err(e));
+    }
     fs::rename(&tmp, path).map_err(|e| {
         let _ = fs::remove_file(&tmp);
         err(e)

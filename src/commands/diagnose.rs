@@ -352,14 +352,7 @@ pub fn write_outputs(run: &RunDir, doc: &DiagnoseDoc) -> Result<(), ArtifactErro
 /// Rewrites manifest.json with the same metadata and the current file list.
 pub fn refresh_manifest(run: &RunDir) -> Result<(), ArtifactError> {
     let m: Manifest = artifact::read_json(&run.file(artifact::MANIFEST))?;
-    Manifest::write(
-        run,
-        m.started_at,
-        m.finished_at,
-        m.status,
-        m.shard,
-        m.context,
-    )?;
+    m.rewrite(run, true)?;
     Ok(())
 }
 
@@ -373,7 +366,7 @@ pub fn want_annotations(asked: bool, refused: bool, cfg: &Config) -> bool {
 
 /// Human summary of a diagnosis.
 pub fn print_summary(doc: &DiagnoseDoc, run: &RunDir) {
-    println!(
+    crate::outln!(
         "diagnose: {} problem(s), {} repair task(s) in run {}",
         doc.problems.len() as u64 + doc.truncated,
         doc.tasks.len(),
@@ -392,14 +385,14 @@ pub fn print_summary(doc: &DiagnoseDoc, run: &RunDir) {
                 format!("  {l}{mark}")
             })
             .unwrap_or_default();
-        println!("{:>3}. [{}]{loc}", i + 1, t.category.as_str());
-        println!("     {}", t.title);
+        crate::outln!("{:>3}. [{}]{loc}", i + 1, t.category.as_str());
+        crate::outln!("     {}", t.title);
         if let Some(r) = &t.reproduce {
-            println!("     reproduce: {r}");
+            crate::outln!("     reproduce: {r}");
         }
     }
     if doc.tasks.len() > 20 {
-        println!(
+        crate::outln!(
             "     … and {} more task(s) in diagnose.json",
             doc.tasks.len() - 20
         );
@@ -436,10 +429,7 @@ pub fn run(args: DiagnoseArgs) -> i32 {
             }
             match args.common.format {
                 OutputFormat::Json => {
-                    println!(
-                        "{}",
-                        serde_json::to_string_pretty(&l.doc).unwrap_or_default()
-                    );
+                    crate::ui::out(&serde_json::to_string_pretty(&l.doc).unwrap_or_default());
                 }
                 OutputFormat::Human => print_summary(&l.doc, &l.run),
             }

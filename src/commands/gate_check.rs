@@ -215,7 +215,7 @@ pub fn run(args: GateCheckArgs) -> i32 {
         Ok(doc) => {
             match args.common.format {
                 OutputFormat::Json => {
-                    println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default())
+                    crate::ui::out(&serde_json::to_string_pretty(&doc).unwrap_or_default())
                 }
                 OutputFormat::Human => print_verdict(&doc),
             }

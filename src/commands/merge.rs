@@ -386,7 +386,8 @@ fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
         if e.file_type().is_dir() {
             std::fs::create_dir_all(&dest)?;
         } else if e.file_type().is_file() {
-            std::fs::copy(e.path(), &dest)?;
+            // Through the redactor: this job's secrets never enter the merged run.
+            crate::redact::fs::copy_redacted(&crate::redact::current(), e.path(), &dest)?;
         }
     }
     Ok(())

@@ -128,6 +128,7 @@ pub fn resolve_settings(common: &crate::cli::Common) -> Result<Resolved, Fail> {
     config
         .apply_env(|k| std::env::var(k).ok())
         .map_err(|e| Fail::usage(e.to_string(), e.hint()))?;
+    crate::redact::add_env_names(&config.redact.env, |k| std::env::var(k).ok());
     let artifacts_dir = match (&common.artifacts_dir, &config.verify.artifacts_dir) {
         (Some(p), _) => here(p),
         (None, Some(p)) if Path::new(p).is_absolute() => PathBuf::from(p),
@@ -528,6 +529,13 @@ async fn execute(args: VerifyArgs, p: Prepared, json: bool) -> i32 {
                 *r = Some(format!("received {which}"));
             }
             let _ = cancel_tx.send(true);
+            // A second signal while the runners are being stopped: SIGKILL them now instead
+            // of waiting out the grace period (the run directory is written as usual).
+            tokio::select! {
+                _ = int.recv() => {},
+                _ = term.recv() => {},
+            }
+            crate::runners::exec::force_stop();
             // Keep the sender alive so receivers never see a closed channel.
             std::future::pending::<()>().await;
         });
@@ -541,7 +549,7 @@ async fn execute(args: VerifyArgs, p: Prepared, json: bool) -> i32 {
             exit_code: out.code,
         };
         match serde_json::to_string_pretty(&o) {
-            Ok(s) => println!("{s}"),
+            Ok(s) => crate::ui::out(&s),
             Err(e) => eprintln!("error: cannot print JSON: {e}"),
         }
     } else if !args.quiet {
@@ -576,6 +584,7 @@ pub async fn execute_prepared(
         ..
     } = p;
     let started_at = artifact::now_rfc3339();
+    let redact_generation = crate::redact::generation();
     let open = |name: &str| JsonlWriter::create(&run_dir.file(name));
     let (events, cases, findings) = match (
         Events::create(&run_dir.file(artifact::EVENTS)),
@@ -773,8 +782,11 @@ pub async fn execute_prepared(
     if let Some(e) = shared.events.error() {
         io_errors.push(e);
     }
+    redact_run_dir(&run_dir, redact_generation);
     // manifest.json LAST: its presence marks the run complete.
-    match Manifest::write_with(
+    // With write errors the manifest is still written (the verdict can be computed from
+    // what was kept) but it names the files that are partial.
+    let written = Manifest::write_with(
         &run_dir,
         started_at,
         finished_at,
@@ -782,7 +794,19 @@ pub async fn execute_prepared(
         shard,
         context_from_env(),
         sync,
-    ) {
+    )
+    .and_then(|m| {
+        if io_errors.is_empty() {
+            Ok(m)
+        } else {
+            Manifest {
+                errors: io_errors.clone(),
+                ..m
+            }
+            .rewrite(&run_dir, sync)
+        }
+    });
+    match written {
         Ok(_) => update_latest(&resolved.artifacts_dir, &run_dir.id),
         Err(e) => io_errors.push(e.to_string()),
     }
@@ -791,7 +815,7 @@ pub async fn execute_prepared(
             eprintln!("error: {e}");
         }
         eprintln!(
-            "hint: the run directory `{}` is incomplete; free disk space or pass --artifacts-dir DIR",
+            "hint: the run directory `{}` is incomplete (what was written before is kept); free disk space, or write runs elsewhere with --artifacts-dir DIR (CODELOOP_ARTIFACTS_DIR, or `verify.artifacts_dir` in .codeloop/config.json)",
             run_dir.path.display()
         );
         code = exit::INFRA;
@@ -799,15 +823,42 @@ pub async fn execute_prepared(
     Executed { doc, run_dir, code }
 }
 
+/// The last redaction pass before the manifest: files a runner wrote into the run directory
+/// itself (only copies we made went through the redactor), and, when a runner's
+/// `::add-mask::` added a secret during the run, the streamed files written before it was
+/// known. events.jsonl is still open for appending, and its lines were redacted as written.
+fn redact_run_dir(run_dir: &RunDir, generation_at_start: u64) {
+    let redactor = crate::redact::current();
+    if redactor.is_empty() {
+        return;
+    }
+    let masks_added = crate::redact::generation() != generation_at_start;
+    let ours = [artifact::CASES, artifact::FINDINGS, artifact::VERIFY];
+    let skip = |p: &Path| {
+        p.parent() == Some(run_dir.path.as_path())
+            && p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                n == artifact::EVENTS
+                    || n == artifact::MANIFEST
+                    || (!masks_added && ours.contains(&n))
+            })
+    };
+    let (_, errors) = crate::redact::fs::redact_tree(&redactor, &run_dir.path, &skip);
+    // A file that cannot be read or rewritten (a runner's unreadable file, a full disk) is a
+    // warning naming it: the evidence is still the run's, and the run is not failed for it.
+    for e in errors {
+        ui::warn(&format!("{e}; the file may still hold a secret"));
+    }
+}
+
 fn print_human(doc: &VerifyDoc, run_dir: &RunDir, cwd: &Path) {
     let width = doc.runners.iter().map(|r| r.id.len()).max().unwrap_or(0);
-    println!(
+    crate::outln!(
         "codeloop verify: run {} {}",
         doc.run_id,
         status_word(doc.status)
     );
     for r in &doc.runners {
-        println!(
+        crate::outln!(
             "  {:width$}  {:5}  {:11}  {:>6.1}s  {}",
             r.id,
             r.kind.as_str(),
@@ -818,7 +869,7 @@ fn print_human(doc: &VerifyDoc, run_dir: &RunDir, cwd: &Path) {
         print_issues(r);
     }
     let t = &doc.totals;
-    println!(
+    crate::outln!(
         "tests: {} total, {} passed, {} failed, {} errored, {} skipped{}",
         t.tests,
         t.passed,
@@ -832,9 +883,11 @@ fn print_human(doc: &VerifyDoc, run_dir: &RunDir, cwd: &Path) {
         }
     );
     if doc.lint.total() > 0 {
-        println!(
+        crate::outln!(
             "lint: {} errors, {} warnings, {} notes",
-            doc.lint.errors, doc.lint.warnings, doc.lint.notes
+            doc.lint.errors,
+            doc.lint.warnings,
+            doc.lint.notes
         );
     }
     let shown = run_dir
@@ -842,23 +895,23 @@ fn print_human(doc: &VerifyDoc, run_dir: &RunDir, cwd: &Path) {
         .strip_prefix(cwd)
         .map(|p| p.display().to_string())
         .unwrap_or_else(|_| run_dir.path.display().to_string());
-    println!("run directory: {shown}");
+    crate::outln!("run directory: {shown}");
 }
 
 fn print_issues(r: &RunnerResult) {
     if r.status != RunnerStatus::Passed
         && let Some(h) = &r.hint
     {
-        println!("      {h}");
+        crate::outln!("      {h}");
     }
     for e in r.parse_errors.iter().take(5) {
         match e.position {
-            Some(p) => println!("      parse error: {} at {p}: {}", e.file, e.message),
-            None => println!("      parse error: {}: {}", e.file, e.message),
+            Some(p) => crate::outln!("      parse error: {} at {p}: {}", e.file, e.message),
+            None => crate::outln!("      parse error: {}: {}", e.file, e.message),
         }
     }
     if r.parse_errors.len() > 5 {
-        println!(
+        crate::outln!(
             "      ... and {} more parse errors",
             r.parse_errors.len() - 5
         );

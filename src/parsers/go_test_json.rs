@@ -20,15 +20,27 @@
 //! framing; its failure message is the first `file_test.go:N: message` line (or the panic),
 //! whose file and line become the case's location.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::io::BufRead;
 
 use serde_json::Value;
 
-use super::json;
+use super::json::{self, Keep};
 use super::textbuf::TextBuf;
 use super::{ParseError, ParseOptions, Sink};
 use crate::model::{Case, Failure, Position, Status, SuiteError};
+
+/// The event fields read below; the others (`Time`, ...) are checked, not built.
+const EVENT_KEYS: Keep = Keep::Only(&[
+    ("Action", Keep::All),
+    ("Package", Keep::All),
+    ("ImportPath", Keep::All),
+    ("Test", Keep::All),
+    ("Output", Keep::All),
+    ("Elapsed", Keep::All),
+    ("FailedBuild", Keep::All),
+]);
 
 struct Running {
     out: TextBuf,
@@ -68,18 +80,18 @@ pub fn parse(
         reported_build: HashSet::new(),
         events: 0,
     };
-    json::for_each_line(reader, sink, |line, sink| {
+    json::for_each_line_fast(reader, sink, EVENT_KEYS, |line, sink| {
         match line {
-            json::Line::Value(v, pos) => {
-                if v.get("Action").is_some() {
-                    st.events += 1;
-                    st.current_build = None;
-                    event(&mut st, &v, pos, sink);
-                }
+            json::FastLine::Json(raw, pos) => match Ev::strict(raw) {
+                Some(ev) => on_event(&mut st, &ev, pos, sink),
+                None => return Ok(false),
+            },
+            json::FastLine::Line(json::Line::Value(v, pos)) => {
+                on_event(&mut st, &Ev::of(&v), pos, sink)
             }
-            json::Line::Other(text, _) => raw_line(&mut st, text, sink),
+            json::FastLine::Line(json::Line::Other(text, _)) => raw_line(&mut st, text, sink),
         }
-        Ok(())
+        Ok(true)
     })?;
     if st.events == 0 && st.build.is_empty() {
         return Err(ParseError::new(
@@ -122,13 +134,165 @@ fn is_framing(line: &str) -> bool {
         || t.starts_with("--- SKIP:")
 }
 
-fn event(st: &mut State, v: &Value, pos: Position, sink: &mut dyn Sink) {
-    let action = json::str_of(v, "Action").unwrap_or("");
-    let pkg = json::str_of(v, "Package")
-        .or_else(|| json::str_of(v, "ImportPath"))
-        .unwrap_or("")
-        .to_string();
-    let test = json::str_of(v, "Test").map(str::to_string);
+fn on_event(st: &mut State, ev: &Ev<'_>, pos: Position, sink: &mut dyn Sink) {
+    if ev.has_action {
+        st.events += 1;
+        st.current_build = None;
+        event(st, ev, pos, sink);
+    }
+}
+
+/// What [`event`] reads of one event line.
+#[derive(Debug, PartialEq)]
+struct Ev<'a> {
+    has_action: bool,
+    action: Option<Cow<'a, str>>,
+    pkg: Option<Cow<'a, str>>,
+    test: Option<Cow<'a, str>>,
+    output: Option<Cow<'a, str>>,
+    elapsed: Option<f64>,
+    failed_build: bool,
+}
+
+impl<'a> Ev<'a> {
+    /// From the lenient reader's value (the reference behaviour).
+    fn of(v: &'a Value) -> Self {
+        let s = |k: &str| json::str_of(v, k).map(Cow::Borrowed);
+        Ev {
+            has_action: v.get("Action").is_some(),
+            action: s("Action"),
+            pkg: s("Package").or_else(|| s("ImportPath")),
+            test: s("Test"),
+            output: s("Output"),
+            elapsed: json::seconds_of(v, "Elapsed", 1.0),
+            failed_build: v.get("FailedBuild").is_some(),
+        }
+    }
+
+    /// The fast path: serde_json on the raw line, with borrowed strings. `None` whenever the
+    /// line is anything but plain strict JSON with only go's own keys (then the lenient
+    /// reader reads it, with its warnings): serde refuses NaN, out-of-range numbers, control
+    /// characters, bad escapes, lone surrogates, invalid UTF-8, duplicate and unknown keys.
+    fn strict(raw: &'a [u8]) -> Option<Self> {
+        let e: StrictEvent<'a> = serde_json::from_slice(raw).ok()?;
+        let elapsed = match e.elapsed {
+            Field::Absent | Field::Other => None,
+            // `-0` is an integer 0 for the lenient reader, -0.0 for serde: let it decide.
+            Field::Num(f) if f == 0.0 && f.is_sign_negative() => return None,
+            Field::Num(f) => Some(f).filter(|f| f.is_finite() && *f >= 0.0),
+            Field::Str(t) => {
+                super::text::parse_seconds(t.trim().trim_end_matches('s')).filter(|f| *f >= 0.0)
+            }
+        };
+        Some(Ev {
+            has_action: !matches!(e.action, Field::Absent),
+            action: e.action.into_str(),
+            pkg: e.package.into_str().or_else(|| e.import_path.into_str()),
+            test: e.test.into_str(),
+            output: e.output.into_str(),
+            elapsed,
+            failed_build: !matches!(e.failed_build, Field::Absent),
+        })
+    }
+}
+
+/// One line of `go test -json` as serde reads it (see [`Ev::strict`]).
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StrictEvent<'a> {
+    #[serde(rename = "Time", default)]
+    _time: Field<'a>,
+    #[serde(rename = "Action", default, borrow)]
+    action: Field<'a>,
+    #[serde(rename = "Package", default, borrow)]
+    package: Field<'a>,
+    #[serde(rename = "ImportPath", default, borrow)]
+    import_path: Field<'a>,
+    #[serde(rename = "Test", default, borrow)]
+    test: Field<'a>,
+    #[serde(rename = "Output", default, borrow)]
+    output: Field<'a>,
+    #[serde(rename = "Elapsed", default, borrow)]
+    elapsed: Field<'a>,
+    #[serde(rename = "FailedBuild", default, borrow)]
+    failed_build: Field<'a>,
+}
+
+/// Any JSON value, as the lenient accessors see it: a string, a number, something else, or
+/// no key at all. Nested values are walked (not skipped) so that serde checks all of them.
+#[derive(Default)]
+enum Field<'a> {
+    #[default]
+    Absent,
+    Str(Cow<'a, str>),
+    Num(f64),
+    Other,
+}
+
+impl<'a> Field<'a> {
+    fn into_str(self) -> Option<Cow<'a, str>> {
+        match self {
+            Field::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for Field<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for V<'a> {
+            type Value = Field<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Field<'a>, E> {
+                Ok(Field::Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Field<'a>, E> {
+                Ok(Field::Str(Cow::Owned(v.to_string())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Field<'a>, E> {
+                Ok(Field::Str(Cow::Owned(v)))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Field<'a>, E> {
+                Ok(Field::Num(v as f64))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Field<'a>, E> {
+                Ok(Field::Num(v as f64))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Field<'a>, E> {
+                Ok(Field::Num(v))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Field<'a>, E> {
+                Ok(Field::Other)
+            }
+            fn visit_unit<E>(self) -> Result<Field<'a>, E> {
+                Ok(Field::Other)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> Result<Field<'a>, A::Error> {
+                while a.next_element::<Field<'de>>()?.is_some() {}
+                Ok(Field::Other)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> Result<Field<'a>, A::Error> {
+                while a.next_entry::<Field<'de>, Field<'de>>()?.is_some() {}
+                Ok(Field::Other)
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
+fn event(st: &mut State, v: &Ev<'_>, pos: Position, sink: &mut dyn Sink) {
+    let action = v.action.as_deref().unwrap_or("");
+    let pkg = v.pkg.as_deref().unwrap_or("").to_string();
+    let test = v.test.as_deref().map(str::to_string);
     let max = st.max;
     match (action, test) {
         ("build-output", _) => {
@@ -137,7 +301,7 @@ fn event(st: &mut State, v: &Value, pos: Position, sink: &mut dyn Sink) {
                 st.build_order.push(key.clone());
             }
             let buf = st.build.entry(key).or_insert_with(|| TextBuf::new(max));
-            if let Some(o) = json::str_of(v, "Output") {
+            if let Some(o) = v.output.as_deref() {
                 buf.push(o);
             }
         }
@@ -154,7 +318,7 @@ fn event(st: &mut State, v: &Value, pos: Position, sink: &mut dyn Sink) {
             );
         }
         ("output", Some(t)) => {
-            let o = json::str_of(v, "Output").unwrap_or("");
+            let o = v.output.as_deref().unwrap_or("");
             if let Some(r) = st.running.get_mut(&(pkg.clone(), t)) {
                 if !is_framing(o) {
                     r.out.push(o);
@@ -179,11 +343,11 @@ fn event(st: &mut State, v: &Value, pos: Position, sink: &mut dyn Sink) {
             if status == Status::Failed {
                 st.pkgs.entry(pkg.clone()).or_default().failed_tests += 1;
             }
-            let elapsed = json::seconds_of(v, "Elapsed", 1.0);
+            let elapsed = v.elapsed;
             sink.case(finish(&key.0, &key.1, status, elapsed, out, max, false));
         }
         ("output", None) => {
-            let o = json::str_of(v, "Output").unwrap_or("").to_string();
+            let o = v.output.as_deref().unwrap_or("").to_string();
             if o.starts_with("FAIL\t")
                 && (o.contains("[build failed]") || o.contains("[setup failed]"))
             {
@@ -194,7 +358,7 @@ fn event(st: &mut State, v: &Value, pos: Position, sink: &mut dyn Sink) {
             }
         }
         ("fail", None) => {
-            let failed_build = v.get("FailedBuild").is_some();
+            let failed_build = v.failed_build;
             if failed_build {
                 report_build(st, &pkg, sink);
             }
@@ -431,6 +595,77 @@ fn finish(
 #[cfg(test)]
 mod tests {
     use crate::parsers::{Format, parse_bytes};
+
+    /// The lenient reader on one line: its event and whether it warned.
+    fn lenient(line: &[u8]) -> Option<(String, bool)> {
+        let mut b = line;
+        let mut jr = crate::parsers::json::JsonReader::new(&mut b);
+        let v = jr.read_value().and_then(|v| jr.finish().map(|_| v)).ok()?;
+        let mut c = crate::parsers::Collector::default();
+        jr.flush_warnings(&mut c);
+        Some((format!("{:?}", super::Ev::of(&v)), !c.warnings.is_empty()))
+    }
+
+    fn strict_agrees(line: &[u8]) {
+        if let Some(ev) = super::Ev::strict(line) {
+            let (lenient, warned) = lenient(line).expect("serde accepted what the reader refuses");
+            assert!(
+                !warned,
+                "serde accepted a line the reader warns about: {line:?}"
+            );
+            assert_eq!(
+                format!("{ev:?}"),
+                lenient,
+                "{:?}",
+                String::from_utf8_lossy(line)
+            );
+        }
+    }
+
+    #[test]
+    fn strict_fast_path_is_the_lenient_reading_or_declines() {
+        let lines: &[&[u8]] = &[
+            br#"{"Time":"2024-01-01T00:00:00Z","Action":"pass","Package":"p","Test":"T","Elapsed":0.25}"#,
+            br#"{"Action":"output","Package":"p","Test":"T","Output":"a\tb\n\u00e9\"q\"\n"}"#,
+            br#"{"Action":"fail","ImportPath":"p [p.test]","FailedBuild":null}"#,
+            br#"{"Action":"pass","Package":"p","Elapsed":"1.5s"}"#,
+            br#"{"Action":null,"Package":1,"Test":["x"],"Elapsed":-0}"#,
+            br#"{"Action":"pass","Elapsed":-0.0}"#,
+            br#"{"Action":"pass","Elapsed":-2}"#,
+            br#"{"Action":"pass","Elapsed":1e400}"#,
+            br#"{"Action":"pass","Elapsed":NaN}"#,
+            br#"{"Action":"pass","Action":"fail"}"#,
+            br#"{"Action":"pass","Extra":{"k":[1,2]}}"#,
+            br#"{"Action":"output","Output":"\ud800"}"#,
+            b"{\"Action\":\"output\",\"Output\":\"raw\x01ctl\"}",
+            b"{\"Action\":\"output\",\"Output\":\"bad \xff utf8\"}",
+            br#"{"Action":"run","Test":"T"} trailing"#,
+        ];
+        for l in lines {
+            strict_agrees(l);
+        }
+        // The common lines do take the fast path.
+        assert!(super::Ev::strict(lines[0]).is_some());
+        assert!(super::Ev::strict(lines[1]).is_some());
+        assert!(super::Ev::strict(lines[5]).is_none());
+        assert!(super::Ev::strict(lines[9]).is_none());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn strict_fast_path_agrees_on_damaged_lines(
+            flips in proptest::collection::vec((0usize..200, proptest::prelude::any::<u8>()), 0..3),
+        ) {
+            let base = br#"{"Time":"2024-01-01T00:00:00.5Z","Action":"output","Package":"example.com/p","Test":"TestX/sub","Output":"    x_test.go:12: want 1, got 2\n","Elapsed":0.01}"#;
+            let mut d = base.to_vec();
+            for (at, b) in flips {
+                if let Some(x) = d.get_mut(at % base.len()) {
+                    *x = b;
+                }
+            }
+            strict_agrees(&d);
+        }
+    }
 
     #[test]
     fn subtests_output_and_package_failures() {

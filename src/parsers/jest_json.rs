@@ -23,9 +23,32 @@ use std::io::BufRead;
 
 use serde_json::Value;
 
-use super::json::{self, JsonReader};
+use super::json::{self, JsonReader, Keep};
 use super::{ParseError, ParseOptions, Sink};
 use crate::model::{Case, Failure, Position, Status, SuiteError};
+
+/// What [`file_result`] and [`assertion`] read of a test file entry; the rest (per-test
+/// `failureDetails`, `perfStats`, ...) is checked, not built.
+const FILE_KEYS: Keep = Keep::Only(&[
+    ("name", Keep::All),
+    ("testFilePath", Keep::All),
+    ("assertionResults", TEST_KEYS),
+    ("status", Keep::All),
+    ("message", Keep::All),
+    ("failureMessage", Keep::All),
+    ("testExecError", Keep::All),
+]);
+const TEST_KEYS: Keep = Keep::Only(&[
+    ("title", Keep::All),
+    ("fullName", Keep::All),
+    ("status", Keep::All),
+    ("ancestorTitles", Keep::All),
+    ("location", Keep::All),
+    ("duration", Keep::All),
+    ("invocations", Keep::All),
+    ("retryReasons", Keep::All),
+    ("failureMessages", Keep::All),
+]);
 
 pub fn parse(
     reader: &mut dyn BufRead,
@@ -36,7 +59,7 @@ pub fn parse(
     json::walk_object(reader, sink, "Jest/Vitest JSON", |jr, key, sink| {
         if key == "testResults" {
             seen_results = true;
-            jr.for_each_item(|_: &mut JsonReader, file, pos| {
+            jr.for_each_item_only(FILE_KEYS, |_: &mut JsonReader, file, pos| {
                 file_result(&file, pos, opts, sink);
                 Ok(())
             })

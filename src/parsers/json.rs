@@ -58,6 +58,31 @@ pub struct JsonReader<'r> {
     warnings_dropped: u64,
     /// Added to reported line numbers (JSON Lines callers parse one line at a time).
     line_offset: u64,
+    /// Reused for strings that are checked but not kept (see [`Keep`]).
+    scratch: Vec<u8>,
+}
+
+/// Which parts of a value [`JsonReader::read_value_only`] builds. Big reports carry much more
+/// than a parser reads (pytest's `keywords` and `metadata`, jest's per-test `failureDetails`,
+/// go's `Time`); building those as `Value`s was most of the parse time. Parts left out are
+/// still read with exactly the checks, warnings and errors of [`JsonReader::read_value`] —
+/// only no `Value` is built — so what a parser sees of the kept parts, and every warning or
+/// error about the file, is the same as with a full read.
+#[derive(Clone, Copy, Debug)]
+pub enum Keep {
+    /// The whole value.
+    All,
+    /// For an object: only these keys, each with its own `Keep` (other keys are checked and
+    /// dropped); for an array: each element with this same `Keep`; scalars are kept.
+    Only(&'static [(&'static str, Keep)]),
+}
+
+/// What [`JsonReader::value_at`] does with the value it reads.
+#[derive(Clone, Copy)]
+enum Mode {
+    Build(Keep),
+    /// Read and check, build nothing.
+    Check,
 }
 
 impl<'r> JsonReader<'r> {
@@ -75,7 +100,43 @@ impl<'r> JsonReader<'r> {
             warnings: Vec::new(),
             warnings_dropped: 0,
             line_offset: 0,
+            scratch: Vec::new(),
         }
+    }
+
+    /// A reader that uses `buf` (non-empty) as its read buffer, so that a caller reading many
+    /// small documents (JSON Lines) reuses one buffer; [`take_buffer`](Self::take_buffer)
+    /// hands it back.
+    fn with_buffer(r: &'r mut dyn BufRead, buf: Vec<u8>) -> Self {
+        let mut jr = JsonReader::new_empty(r);
+        jr.buf = if buf.is_empty() {
+            vec![0; 64 * 1024]
+        } else {
+            buf
+        };
+        jr
+    }
+
+    fn new_empty(r: &'r mut dyn BufRead) -> Self {
+        JsonReader {
+            r,
+            buf: Vec::new(),
+            i: 0,
+            len: 0,
+            eof: false,
+            base: 0,
+            line: 1,
+            line_start: 0,
+            frames: Vec::new(),
+            warnings: Vec::new(),
+            warnings_dropped: 0,
+            line_offset: 0,
+            scratch: Vec::new(),
+        }
+    }
+
+    fn take_buffer(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.buf)
     }
 
     /// Reports positions as if the input started on line `line` (1-based) of a bigger file.
@@ -284,6 +345,16 @@ impl<'r> JsonReader<'r> {
     /// as a `Value` (with the position where it starts). Accepts `null` as an empty array.
     pub fn for_each_item(
         &mut self,
+        each: impl FnMut(&mut Self, Value, Position) -> Result<(), ParseError>,
+    ) -> Result<(), ParseError> {
+        self.for_each_item_only(Keep::All, each)
+    }
+
+    /// [`for_each_item`](Self::for_each_item), building only the parts of each element that
+    /// `keep` names (see [`Keep`]).
+    pub fn for_each_item_only(
+        &mut self,
+        keep: Keep,
         mut each: impl FnMut(&mut Self, Value, Position) -> Result<(), ParseError>,
     ) -> Result<(), ParseError> {
         if self.expect_token()? == b'n' {
@@ -293,7 +364,7 @@ impl<'r> JsonReader<'r> {
         self.enter_array()?;
         while self.next_item()? {
             let pos = self.position();
-            let v = self.read_value()?;
+            let v = self.read_value_only(keep)?;
             each(self, v, pos)?;
         }
         Ok(())
@@ -319,10 +390,18 @@ impl<'r> JsonReader<'r> {
 
     /// Reads one whole value. Nesting deeper than [`MAX_DEPTH`] is an error.
     pub fn read_value(&mut self) -> Result<Value, ParseError> {
-        self.read_value_at(0)
+        self.value_at(0, Mode::Build(Keep::All))
     }
 
-    fn read_value_at(&mut self, depth: usize) -> Result<Value, ParseError> {
+    /// Reads one whole value but builds only the parts `keep` names; the rest is checked
+    /// exactly as [`read_value`](Self::read_value) would (same warnings, same errors).
+    pub fn read_value_only(&mut self, keep: Keep) -> Result<Value, ParseError> {
+        self.value_at(0, Mode::Build(keep))
+    }
+
+    /// The one value reader behind [`read_value`](Self::read_value) and
+    /// [`read_value_only`](Self::read_value_only); in [`Mode::Check`] it returns `Null`.
+    fn value_at(&mut self, depth: usize, mode: Mode) -> Result<Value, ParseError> {
         if depth + self.frames.len() > MAX_DEPTH {
             return Err(self.err(format!(
                 "the JSON nests deeper than {MAX_DEPTH} levels; no test report does that"
@@ -337,7 +416,10 @@ impl<'r> JsonReader<'r> {
                     let mut b = self.expect_token()?;
                     if b == b'}' {
                         self.bump()?;
-                        return Ok(Value::Object(map));
+                        return Ok(match mode {
+                            Mode::Build(_) => Value::Object(map),
+                            Mode::Check => Value::Null,
+                        });
                     }
                     if !first {
                         if b != b',' {
@@ -350,38 +432,117 @@ impl<'r> JsonReader<'r> {
                     if b != b'"' {
                         return Err(self.unexpected(b, "a property name in double quotes"));
                     }
-                    let key = self.read_string()?;
+                    let kept = match mode {
+                        Mode::Build(Keep::All) => Some((self.read_string()?, Keep::All)),
+                        Mode::Build(Keep::Only(keys)) => self.read_key_among(keys)?,
+                        Mode::Check => {
+                            self.check_string()?;
+                            None
+                        }
+                    };
                     let c = self.expect_token()?;
                     if c != b':' {
                         return Err(self.unexpected(c, "`:` after a property name"));
                     }
                     self.bump()?;
-                    let v = self.read_value_at(depth + 1)?;
-                    map.insert(key, v);
+                    match kept {
+                        Some((key, keep)) => {
+                            let v = self.value_at(depth + 1, Mode::Build(keep))?;
+                            map.insert(key, v);
+                        }
+                        None => {
+                            self.value_at(depth + 1, Mode::Check)?;
+                        }
+                    }
                 }
             }
             b'[' => {
                 self.bump()?;
                 let mut arr = Vec::new();
+                let mut n = 0usize;
                 loop {
                     let b = self.expect_token()?;
                     if b == b']' {
                         self.bump()?;
-                        return Ok(Value::Array(arr));
+                        return Ok(match mode {
+                            Mode::Build(_) => Value::Array(arr),
+                            Mode::Check => Value::Null,
+                        });
                     }
-                    if !arr.is_empty() {
+                    if n > 0 {
                         if b != b',' {
                             return Err(self.unexpected(b, "`,` or `]` in an array"));
                         }
                         self.bump()?;
                     }
-                    arr.push(self.read_value_at(depth + 1)?);
+                    n += 1;
+                    let v = self.value_at(depth + 1, mode)?;
+                    if let Mode::Build(_) = mode {
+                        arr.push(v);
+                    }
                 }
             }
-            b'"' => Ok(Value::String(self.read_string()?)),
+            b'"' => match mode {
+                Mode::Build(_) => Ok(Value::String(self.read_string()?)),
+                Mode::Check => {
+                    self.check_string()?;
+                    Ok(Value::Null)
+                }
+            },
             b'-' | b'0'..=b'9' | b'+' | b'.' => self.read_number(),
             b'a'..=b'z' | b'A'..=b'Z' => self.read_word(),
             b => Err(self.unexpected(b, "a JSON value")),
+        }
+    }
+
+    /// Reads a property name (the reader is at its opening quote) and returns it with its
+    /// [`Keep`] when it is one of `keys`; other names are checked and not allocated.
+    fn read_key_among(
+        &mut self,
+        keys: &'static [(&'static str, Keep)],
+    ) -> Result<Option<(String, Keep)>, ParseError> {
+        let start = self.position();
+        let mut out = std::mem::take(&mut self.scratch);
+        out.clear();
+        let res = self.scan_string(&mut out);
+        let found = match res {
+            Err(e) => Err(e),
+            Ok(()) => Ok(match std::str::from_utf8(&out) {
+                Ok(k) => keys
+                    .iter()
+                    .find(|(name, _)| *name == k)
+                    .map(|(name, keep)| ((*name).to_string(), *keep)),
+                Err(_) => {
+                    self.warn(start, "invalid UTF-8 in a string; replaced with U+FFFD");
+                    let k = String::from_utf8_lossy(&out).into_owned();
+                    keys.iter()
+                        .find(|(name, _)| *name == k)
+                        .map(|(_, keep)| (k, *keep))
+                }
+            }),
+        };
+        self.put_scratch(out);
+        found
+    }
+
+    /// Reads a string exactly as [`read_string`](Self::read_string) does (same warnings and
+    /// errors) without keeping it.
+    fn check_string(&mut self) -> Result<(), ParseError> {
+        let start = self.position();
+        let mut out = std::mem::take(&mut self.scratch);
+        out.clear();
+        let res = self.scan_string(&mut out);
+        if res.is_ok() && std::str::from_utf8(&out).is_err() {
+            self.warn(start, "invalid UTF-8 in a string; replaced with U+FFFD");
+        }
+        self.put_scratch(out);
+        res
+    }
+
+    fn put_scratch(&mut self, out: Vec<u8>) {
+        // One huge skipped string (a captured log) must not stay allocated.
+        if out.capacity() <= 1 << 20 {
+            self.scratch = out;
         }
     }
 
@@ -435,10 +596,7 @@ impl<'r> JsonReader<'r> {
             // Fast path: scan the buffer for the quote or a backslash.
             if self.i < self.len {
                 let hay = &self.buf[self.i..self.len];
-                match hay
-                    .iter()
-                    .position(|&c| c == b'"' || c == b'\\' || c == b'\n')
-                {
+                match memchr::memchr3(b'"', b'\\', b'\n', hay) {
                     Some(k) => {
                         self.i += k;
                     }
@@ -461,18 +619,42 @@ impl<'r> JsonReader<'r> {
         }
     }
 
-    fn read_word(&mut self) -> Result<Value, ParseError> {
-        let pos = self.position();
-        let mut w = String::new();
-        while let Some(c) = self.peek()? {
-            if c.is_ascii_alphanumeric() && w.len() < 16 {
-                w.push(c as char);
-                self.bump()?;
-            } else {
+    /// Consumes the bytes that satisfy `take` (never a newline), copying the first
+    /// `out.len()` of them into `out`; returns how many were copied.
+    fn scan_run(&mut self, out: &mut [u8], take: impl Fn(u8) -> bool) -> Result<usize, ParseError> {
+        let mut n = 0;
+        while self.fill()? {
+            let hay = &self.buf[self.i..self.len];
+            let k = hay.iter().position(|&c| !take(c)).unwrap_or(hay.len());
+            let copy = k.min(out.len() - n);
+            out[n..n + copy].copy_from_slice(&hay[..copy]);
+            n += copy;
+            self.i += k;
+            if self.i < self.len {
                 break;
             }
         }
-        match w.as_str() {
+        Ok(n)
+    }
+
+    fn read_word(&mut self) -> Result<Value, ParseError> {
+        let pos = self.position();
+        // At most 16 letters are read (the rest is left for the caller to reject).
+        let mut tmp = [0u8; 16];
+        let mut n = 0;
+        while n < tmp.len() {
+            match self.peek()? {
+                Some(c) if c.is_ascii_alphanumeric() => {
+                    tmp[n] = c;
+                    n += 1;
+                    self.i += 1;
+                }
+                _ => break,
+            }
+        }
+        // Only ASCII bytes were taken.
+        let w = std::str::from_utf8(&tmp[..n]).unwrap_or("");
+        match w {
             "true" => Ok(Value::Bool(true)),
             "false" => Ok(Value::Bool(false)),
             "null" => Ok(Value::Null),
@@ -489,17 +671,14 @@ impl<'r> JsonReader<'r> {
 
     fn read_number(&mut self) -> Result<Value, ParseError> {
         let pos = self.position();
-        let mut s = String::new();
-        while let Some(c) = self.peek()? {
-            if c.is_ascii_alphanumeric() || matches!(c, b'-' | b'+' | b'.') {
-                if s.len() < 400 {
-                    s.push(c as char);
-                }
-                self.bump()?;
-            } else {
-                break;
-            }
-        }
+        // On the stack, scanned a buffer at a time: numbers are most of the values of a
+        // report (durations, line numbers, timestamps).
+        let mut tmp = [0u8; 400];
+        let n = self.scan_run(&mut tmp, |c| {
+            c.is_ascii_alphanumeric() || matches!(c, b'-' | b'+' | b'.')
+        })?;
+        // Only ASCII bytes were taken.
+        let s = std::str::from_utf8(&tmp[..n]).unwrap_or("");
         if s == "-Infinity" || s == "+Infinity" || s == "-NaN" {
             self.warn(pos, format!("`{s}` is not valid JSON; read as null"));
             return Ok(Value::Null);
@@ -525,17 +704,31 @@ impl<'r> JsonReader<'r> {
     /// Reads a string (the reader is at its opening quote).
     fn read_string(&mut self) -> Result<String, ParseError> {
         let start = self.position();
-        self.bump()?; // opening quote
         let mut out: Vec<u8> = Vec::new();
+        self.scan_string(&mut out)?;
+        match String::from_utf8(out) {
+            Ok(s) => Ok(s),
+            Err(e) => {
+                self.warn(start, "invalid UTF-8 in a string; replaced with U+FFFD");
+                Ok(String::from_utf8_lossy(e.as_bytes()).into_owned())
+            }
+        }
+    }
+
+    /// Reads a string (the reader is at its opening quote), appending its unescaped bytes to
+    /// `out` (not checked for UTF-8: the caller does that, and warns).
+    fn scan_string(&mut self, out: &mut Vec<u8>) -> Result<(), ParseError> {
+        self.bump()?; // opening quote
         let mut warned_control = false;
         loop {
-            // Fast path: copy plain bytes in bulk.
+            // Fast path: copy plain bytes in bulk (memchr for the quote and the backslash,
+            // then one branch-free pass for a raw control character before them).
             if self.i < self.len {
                 let hay = &self.buf[self.i..self.len];
-                let k = hay
-                    .iter()
-                    .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
-                    .unwrap_or(hay.len());
+                let mut k = memchr::memchr2(b'"', b'\\', hay).unwrap_or(hay.len());
+                if has_control(&hay[..k]) {
+                    k = hay[..k].iter().position(|&c| c < 0x20).unwrap_or(k);
+                }
                 out.extend_from_slice(&hay[..k]);
                 self.i += k;
                 if self.i == self.len {
@@ -582,7 +775,7 @@ impl<'r> JsonReader<'r> {
                                                 p,
                                                 "lone UTF-16 surrogate in a string; read as U+FFFD",
                                             );
-                                            push_char(&mut out, '\u{fffd}');
+                                            push_char(out, '\u{fffd}');
                                             char::from_u32(lo as u32).unwrap_or('\u{fffd}')
                                         }
                                     } else {
@@ -592,7 +785,7 @@ impl<'r> JsonReader<'r> {
                                             p,
                                             "lone UTF-16 surrogate in a string; read as U+FFFD",
                                         );
-                                        push_char(&mut out, '\u{fffd}');
+                                        push_char(out, '\u{fffd}');
                                         let e2 = self.bump()?.ok_or_else(|| self.eof_error())?;
                                         out.extend_from_slice(simple_escape(e2).as_bytes());
                                         continue;
@@ -610,7 +803,7 @@ impl<'r> JsonReader<'r> {
                             } else {
                                 char::from_u32(hi as u32).unwrap_or('\u{fffd}')
                             };
-                            push_char(&mut out, ch);
+                            push_char(out, ch);
                         }
                         other => {
                             let p = self.position();
@@ -641,13 +834,7 @@ impl<'r> JsonReader<'r> {
                 }
             }
         }
-        match String::from_utf8(out) {
-            Ok(s) => Ok(s),
-            Err(e) => {
-                self.warn(start, "invalid UTF-8 in a string; replaced with U+FFFD");
-                Ok(String::from_utf8_lossy(e.as_bytes()).into_owned())
-            }
-        }
+        Ok(())
     }
 
     fn hex4(&mut self) -> Result<u16, ParseError> {
@@ -661,6 +848,12 @@ impl<'r> JsonReader<'r> {
         }
         Ok(v)
     }
+}
+
+/// Whether `b` holds a byte below 0x20 (written without an early exit so that it vectorizes:
+/// the spans checked are the plain runs of a string, usually all clean).
+fn has_control(b: &[u8]) -> bool {
+    b.iter().fold(false, |acc, &c| acc | (c < 0x20))
 }
 
 fn push_char(out: &mut Vec<u8>, c: char) {
@@ -726,9 +919,47 @@ pub enum Line<'a> {
 pub fn for_each_line(
     r: &mut dyn BufRead,
     sink: &mut dyn Sink,
+    on_line: impl FnMut(Line<'_>, &mut dyn Sink) -> Result<(), ParseError>,
+) -> Result<u64, ParseError> {
+    for_each_line_only(r, sink, Keep::All, on_line)
+}
+
+/// [`for_each_line`], building only the parts of each line's object that `keep` names (see
+/// [`Keep`]).
+pub fn for_each_line_only(
+    r: &mut dyn BufRead,
+    sink: &mut dyn Sink,
+    keep: Keep,
     mut on_line: impl FnMut(Line<'_>, &mut dyn Sink) -> Result<(), ParseError>,
 ) -> Result<u64, ParseError> {
+    for_each_line_fast(r, sink, keep, |l, sink| match l {
+        FastLine::Json(..) => Ok(false),
+        FastLine::Line(l) => on_line(l, sink).map(|_| true),
+    })
+}
+
+/// What [`for_each_line_fast`] hands its callback.
+pub enum FastLine<'a> {
+    /// A line that starts with `{` (trimmed), before the lenient reader sees it: the callback
+    /// may handle it with a strict parser and return `true`; `false` sends it through the
+    /// lenient reader (then it comes again as a `Line`).
+    Json(&'a [u8], Position),
+    Line(Line<'a>),
+}
+
+/// [`for_each_line_only`] with a fast path: each JSON line is first offered raw. A caller
+/// that parses it strictly (serde) and falls back to the lenient reader whenever the strict
+/// parser refuses keeps every warning of the lenient reader.
+pub fn for_each_line_fast(
+    r: &mut dyn BufRead,
+    sink: &mut dyn Sink,
+    keep: Keep,
+    mut f: impl FnMut(FastLine<'_>, &mut dyn Sink) -> Result<bool, ParseError>,
+) -> Result<u64, ParseError> {
     let mut line = Vec::with_capacity(4096);
+    // One read buffer for all lines (a fresh 64 KiB buffer per line cost more than the
+    // parse).
+    let mut jbuf: Vec<u8> = Vec::new();
     let mut lineno: u64 = 0;
     let mut byte: u64 = 0;
     let mut values = 0u64;
@@ -748,18 +979,31 @@ pub fn for_each_line(
             continue;
         }
         if trimmed[0] == b'{' {
-            let mut slice: &[u8] = trimmed;
-            let mut jr = JsonReader::new(&mut slice).at_line(lineno);
             let pos = Position {
                 line: lineno,
                 column: 1,
                 byte: start_byte,
             };
-            match jr.read_value().and_then(|v| jr.finish().map(|_| v)) {
+            if f(FastLine::Json(trimmed, pos), sink)? {
+                values += 1;
+                continue;
+            }
+            let mut slice: &[u8] = trimmed;
+            let mut jr =
+                JsonReader::with_buffer(&mut slice, std::mem::take(&mut jbuf)).at_line(lineno);
+            let pos = Position {
+                line: lineno,
+                column: 1,
+                byte: start_byte,
+            };
+            let res = jr
+                .read_value_only(keep)
+                .and_then(|v| jr.finish().map(|_| v));
+            let res = match res {
                 Ok(v) => {
                     jr.flush_warnings(sink);
                     values += 1;
-                    on_line(Line::Value(v, pos), sink)?;
+                    f(FastLine::Line(Line::Value(v, pos)), sink).map(|_| ())
                 }
                 Err(e) => {
                     jr.flush_warnings(sink);
@@ -767,11 +1011,14 @@ pub fn for_each_line(
                         e.position.or(Some(pos)),
                         format!("skipped a line that is not valid JSON: {}", e.message),
                     );
+                    Ok(())
                 }
-            }
+            };
+            jbuf = jr.take_buffer();
+            res?;
         } else {
             let text = String::from_utf8_lossy(trimmed);
-            on_line(Line::Other(&text, lineno), sink)?;
+            f(FastLine::Line(Line::Other(&text, lineno)), sink)?;
         }
     }
     Ok(values)
@@ -980,6 +1227,107 @@ mod tests {
         assert!(e.message.contains("property name"), "{e}");
         let (v, _) = read("{\"a\": [1, 2");
         assert!(v.unwrap_err().message.contains("truncated"));
+    }
+
+    const KEEP_A: Keep = Keep::Only(&[("a", Keep::All), ("list", Keep::Only(&[("n", Keep::All)]))]);
+
+    /// `v` with only what `keep` names (the model of [`Keep`]).
+    fn project(v: &Value, keep: Keep) -> Value {
+        match (keep, v) {
+            (Keep::All, _) => v.clone(),
+            (Keep::Only(keys), Value::Object(m)) => Value::Object(
+                m.iter()
+                    .filter_map(|(k, x)| {
+                        let (_, sub) = keys.iter().find(|(n, _)| n == k)?;
+                        Some((k.clone(), project(x, *sub)))
+                    })
+                    .collect(),
+            ),
+            (Keep::Only(_), Value::Array(a)) => {
+                Value::Array(a.iter().map(|x| project(x, keep)).collect())
+            }
+            _ => v.clone(),
+        }
+    }
+
+    /// Reads `doc` fully and with `keep`: the kept parts, every warning and any error must be
+    /// the same.
+    fn same_as_full_read(doc: &[u8], keep: Keep) {
+        let mut b = doc;
+        let mut full = JsonReader::new(&mut b);
+        let v_full = full.read_value();
+        let mut b = doc;
+        let mut only = JsonReader::new(&mut b);
+        let v_only = only.read_value_only(keep);
+        match (&v_full, &v_only) {
+            (Ok(f), Ok(o)) => {
+                assert_eq!(&project(f, keep), o, "{:?}", String::from_utf8_lossy(doc))
+            }
+            (Err(f), Err(o)) => {
+                assert_eq!(f.message, o.message);
+                assert_eq!(f.position, o.position);
+            }
+            _ => panic!(
+                "{v_full:?} vs {v_only:?} for {:?}",
+                String::from_utf8_lossy(doc)
+            ),
+        }
+        assert_eq!(
+            full.warnings,
+            only.warnings,
+            "{:?}",
+            String::from_utf8_lossy(doc)
+        );
+        assert_eq!(full.position(), only.position());
+    }
+
+    #[test]
+    fn keep_drops_parts_but_not_their_warnings_or_errors() {
+        let docs: &[&[u8]] = &[
+            br#"{"a": 1, "b": [NaN, 1e400, -Infinity], "list": [{"n": 1, "x": "q\u0001r"}, 3]}"#,
+            b"{\"b\": \"bad \xff utf8\", \"a\": \"ok \xfe\", \"\xff\": 1}",
+            br#"{"b": "\ud800 lone", "c": "\q invalid escape", "a": {"deep": [true, null]}}"#,
+            b"{\"b\": \"raw\ncontrol\", \n \"a\": 2}",
+            br#"{"b": [1, 2,, 3], "a": 1}"#,
+            br#"{"b": {"x" 1}, "a": 1}"#,
+            br#"{"a": 1, "b": [1, {"y": "trunc"#,
+            br#"{"b": tru, "a": 1}"#,
+            br#"{"b": 12abc, "a": 1}"#,
+            br#"{"list": [{"n": "\u00e9\ud83d\ude00", "m": Infinity}], "a": -0.5e-3}"#,
+            br#"[{"a": 1, "b": 2}, {"a": [3], "c": {}}]"#,
+        ];
+        for d in docs {
+            same_as_full_read(d, KEEP_A);
+        }
+        // Nesting limits: the same error at the same place whether built or not.
+        let deep = format!("{{\"b\": {}}}", "[".repeat(MAX_DEPTH + 10));
+        same_as_full_read(deep.as_bytes(), KEEP_A);
+        let deep = format!(
+            "{{\"a\": 1, \"b\": {}1{}}}",
+            "[".repeat(MAX_DEPTH - 1),
+            "]".repeat(MAX_DEPTH - 1)
+        );
+        same_as_full_read(deep.as_bytes(), KEEP_A);
+    }
+
+    proptest::proptest! {
+        /// Any byte-level damage to a report-like document: a filtered read sees the same
+        /// warnings and errors as a full one.
+        #[test]
+        fn keep_matches_a_full_read_on_damaged_input(
+            cut in 0usize..400,
+            flips in proptest::collection::vec((0usize..400, proptest::prelude::any::<u8>()), 0..4),
+        ) {
+            let base = br#"{"a": "x\"y", "b": {"c": [1, 2.5, "t\u00e9", null, true]}, "list": [{"n": 1, "m": "\ud83d\ude00"}, {"n": "z", "k": [[]]}], "e": -3}"#;
+            let mut d = base.to_vec();
+            for (at, b) in flips {
+                if let Some(x) = d.get_mut(at % base.len()) {
+                    *x = b;
+                }
+            }
+            d.truncate(cut.max(1).min(d.len()));
+            same_as_full_read(&d, KEEP_A);
+        }
     }
 
     #[test]

@@ -23,9 +23,29 @@ use std::io::BufRead;
 
 use serde_json::Value;
 
-use super::json::{self, JsonReader};
+use super::json::{self, JsonReader, Keep};
 use super::{ParseError, ParseOptions, Sink};
 use crate::model::{Case, Failure, Position, Status, SuiteError};
+
+/// What [`test`] reads of a test entry (and of its stages); the rest (`keywords`,
+/// `metadata`, ...) is checked, not built.
+const TEST_KEYS: Keep = Keep::Only(&[
+    ("nodeid", Keep::All),
+    ("outcome", Keep::All),
+    ("lineno", Keep::All),
+    ("setup", STAGE_KEYS),
+    ("call", STAGE_KEYS),
+    ("teardown", STAGE_KEYS),
+]);
+const STAGE_KEYS: Keep = Keep::Only(&[
+    ("duration", Keep::All),
+    ("outcome", Keep::All),
+    ("longrepr", Keep::All),
+    ("crash", Keep::All),
+    ("stdout", Keep::All),
+    ("stderr", Keep::All),
+    ("log", Keep::All),
+]);
 
 pub fn parse(
     reader: &mut dyn BufRead,
@@ -40,7 +60,7 @@ pub fn parse(
         |jr, key, sink| match key {
             "tests" => {
                 seen_tests = true;
-                jr.for_each_item(|_: &mut JsonReader, t, pos| {
+                jr.for_each_item_only(TEST_KEYS, |_: &mut JsonReader, t, pos| {
                     test(&t, pos, opts, sink);
                     Ok(())
                 })

@@ -130,27 +130,44 @@ pub fn parse(
         saw_tap: false,
         bailed: false,
     };
-    let mut buf = Vec::with_capacity(1024);
+    // A line that straddles the reader's buffer (or ends the file without a newline) is
+    // gathered here; the others are read in place.
+    let mut carry: Vec<u8> = Vec::new();
     let mut lineno = 0u64;
     let mut byte = 0u64;
     loop {
-        buf.clear();
-        let n = reader
-            .read_until(b'\n', &mut buf)
+        let chunk = reader
+            .fill_buf()
             .map_err(|e| ParseError::new(format!("cannot read the file: {e}")))?;
-        if n == 0 {
+        if chunk.is_empty() {
+            if !carry.is_empty() {
+                let line = std::mem::take(&mut carry);
+                p.feed(&line, &mut lineno, &mut byte);
+            }
             break;
         }
-        lineno += 1;
-        let pos = Position {
-            line: lineno,
-            column: 1,
-            byte,
-        };
-        byte += n as u64;
-        let text = String::from_utf8_lossy(&buf);
-        let line = text.trim_end_matches(['\n', '\r']);
-        p.line(line, pos);
+        let mut used = 0;
+        while !p.bailed {
+            match memchr::memchr(b'\n', &chunk[used..]) {
+                Some(k) => {
+                    let end = used + k + 1;
+                    if carry.is_empty() {
+                        p.feed(&chunk[used..end], &mut lineno, &mut byte);
+                    } else {
+                        carry.extend_from_slice(&chunk[used..end]);
+                        let line = std::mem::take(&mut carry);
+                        p.feed(&line, &mut lineno, &mut byte);
+                    }
+                    used = end;
+                }
+                None => {
+                    carry.extend_from_slice(&chunk[used..]);
+                    used = chunk.len();
+                    break;
+                }
+            }
+        }
+        reader.consume(used);
         if p.bailed {
             break;
         }
@@ -164,12 +181,68 @@ pub fn parse(
     Ok(())
 }
 
+impl Parser<'_> {
+    /// One raw line (with its `\n`, if any).
+    fn feed(&mut self, buf: &[u8], lineno: &mut u64, byte: &mut u64) {
+        let n = buf.len();
+        *lineno += 1;
+        let lineno = *lineno;
+        let pos = Position {
+            line: lineno,
+            column: 1,
+            byte: *byte,
+        };
+        *byte += n as u64;
+        // `from_utf8` first: its validation is much faster than the lossy decoder's, and
+        // nearly every line is valid.
+        let text = match std::str::from_utf8(buf) {
+            Ok(t) => std::borrow::Cow::Borrowed(t),
+            Err(_) => String::from_utf8_lossy(buf),
+        };
+        let mut end = text.len();
+        while end > 0 && matches!(text.as_bytes()[end - 1], b'\n' | b'\r') {
+            end -= 1;
+        }
+        // Only ASCII bytes were removed: `end` is a char boundary.
+        let line = text.get(..end).unwrap_or("");
+        self.line(line, pos);
+    }
+}
+
+/// `str::trim` with a fast path: TAP and its YAML are almost all ASCII, and the generic
+/// Unicode trim was a tenth of the parse (it runs several times per line).
+trait TrimWs {
+    fn trim_ws(&self) -> &str;
+}
+
+impl TrimWs for str {
+    #[inline]
+    fn trim_ws(&self) -> &str {
+        let b = self.as_bytes();
+        // The ASCII characters `char::is_whitespace` accepts.
+        let ws = |c: u8| matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r');
+        let mut start = 0;
+        while start < b.len() && ws(b[start]) {
+            start += 1;
+        }
+        let mut end = b.len();
+        while end > start && ws(b[end - 1]) {
+            end -= 1;
+        }
+        // A non-ASCII character at either end may be Unicode whitespace: the full rule.
+        if b.get(start).is_some_and(|c| *c >= 0x80) || (end > start && b[end - 1] >= 0x80) {
+            return self.trim();
+        }
+        self.get(start..end).unwrap_or("")
+    }
+}
+
 fn indent_of(line: &str) -> usize {
     let mut n = 0;
-    for c in line.chars() {
-        match c {
-            ' ' => n += 1,
-            '\t' => n += 4,
+    for b in line.bytes() {
+        match b {
+            b' ' => n += 1,
+            b'\t' => n += 4,
             _ => break,
         }
     }
@@ -220,7 +293,7 @@ impl Parser<'_> {
 
     fn line(&mut self, line: &str, pos: Position) {
         let indent = indent_of(line);
-        let c = line.trim();
+        let c = line.trim_ws();
         if self.in_yaml {
             let pending_indent = self.pending.as_ref().map_or(0, |p| p.indent);
             if c == "..." {
@@ -281,7 +354,7 @@ impl Parser<'_> {
         self.adjust_levels(indent, pos);
         if let Some(rest) = c.strip_prefix("Bail out!") {
             self.finalize_pending();
-            let reason = rest.trim();
+            let reason = rest.trim_ws();
             self.sink.suite_error(SuiteError {
                 suite: self.suite_path().join(" / "),
                 message: if reason.is_empty() {
@@ -296,12 +369,12 @@ impl Parser<'_> {
             self.bailed = true;
         } else if let Some(name) = c.strip_prefix("# Subtest") {
             self.finalize_pending();
-            let name = name.trim_start_matches(':').trim();
+            let name = name.trim_start_matches(':').trim_ws();
             self.top().announce = Some(unescape(name));
         } else if is_plan(c) {
             self.finalize_pending();
             let (plan, directive, _) = split_directive(&c[3..]);
-            let n = plan.trim().parse::<u64>().ok();
+            let n = plan.trim_ws().parse::<u64>().ok();
             let f = self.top();
             f.plan = n;
             if n == Some(0) || matches!(directive, Directive::Skip(_)) {
@@ -404,7 +477,7 @@ impl Parser<'_> {
         let (desc, directive, time) = split_directive(rest);
         let point = Point {
             ok,
-            desc: match unescape(desc.trim()) {
+            desc: match unescape(desc.trim_ws()) {
                 // `ok 6 # skip`: no description; the number is all there is to name it.
                 d if d.is_empty() => number.map(|n| format!("test {n}")).unwrap_or_default(),
                 d => d,
@@ -598,16 +671,16 @@ impl Parser<'_> {
             let trace = diag
                 .stack
                 .clone()
-                .or_else(|| (!diag_text.trim().is_empty()).then(|| diag_text.clone()));
+                .or_else(|| (!diag_text.trim_ws().is_empty()).then(|| diag_text.clone()));
             let kind = diag.kind.clone().or_else(|| {
                 trace.as_deref().and_then(|t| {
                     t.lines()
-                        .find_map(|l| super::jest_json::split_kind(l.trim()).0)
+                        .find_map(|l| super::jest_json::split_kind(l.trim_ws()).0)
                 })
             });
             case.failure = Some(Failure {
                 kind,
-                message: message.map(|m| super::json::clean(m.trim(), max)),
+                message: message.map(|m| super::json::clean(m.trim_ws(), max)),
                 trace: trace.and_then(|t| super::json::clean_opt(Some(&t), max)),
             });
         }
@@ -668,17 +741,27 @@ fn split_directive(s: &str) -> (&str, Directive, Option<f64>) {
         }
         if b[i] == b'#' && (i == 0 || b[i - 1] == b' ' || b[i - 1] == b'\t') {
             let desc = s[..i].trim_end();
-            let d = s[i + 1..].trim();
+            let d = s[i + 1..].trim_ws();
             let lower = d.to_ascii_lowercase();
             let reason = |k: usize| {
                 d[k..]
                     .trim_start_matches(|c: char| c.is_alphabetic())
-                    .trim()
+                    .trim_ws()
             };
             let directive = if lower.starts_with("skip") {
-                Directive::Skip(reason(0).trim_start_matches(['-', ':']).trim().to_string())
+                Directive::Skip(
+                    reason(0)
+                        .trim_start_matches(['-', ':'])
+                        .trim_ws()
+                        .to_string(),
+                )
             } else if lower.starts_with("todo") {
-                Directive::Todo(reason(0).trim_start_matches(['-', ':']).trim().to_string())
+                Directive::Todo(
+                    reason(0)
+                        .trim_start_matches(['-', ':'])
+                        .trim_ws()
+                        .to_string(),
+                )
             } else if let Some(t) = lower.strip_prefix("time=") {
                 return (desc, Directive::None, parse_time(t));
             } else {
@@ -695,7 +778,7 @@ fn split_directive(s: &str) -> (&str, Directive, Option<f64>) {
 
 /// `2.51ms` / `1.5s` → seconds.
 fn parse_time(t: &str) -> Option<f64> {
-    let t = t.trim();
+    let t = t.trim_ws();
     if let Some(ms) = t.strip_suffix("ms") {
         return super::text::parse_seconds(ms).map(|v| v / 1000.0);
     }
@@ -703,6 +786,9 @@ fn parse_time(t: &str) -> Option<f64> {
 }
 
 fn unescape(s: &str) -> String {
+    if !s.as_bytes().contains(&b'\\') {
+        return s.to_string();
+    }
     s.replace("\\#", "#").replace("\\\\", "\\")
 }
 
@@ -753,26 +839,48 @@ impl Diag {
         if yaml.is_empty() {
             return d;
         }
-        for (k, v) in yaml_fields(yaml) {
+        for (k, v) in yaml_fields(yaml, Diag::reads) {
             match k.as_str() {
-                "duration_ms" => d.duration_ms = v.trim().parse().ok().filter(|f: &f64| *f >= 0.0),
-                "type" => d.is_suite = v.trim() == "suite",
+                "duration_ms" => {
+                    d.duration_ms = v.trim_ws().parse().ok().filter(|f: &f64| *f >= 0.0)
+                }
+                "type" => d.is_suite = v.trim_ws() == "suite",
                 "error.message" | "message" | "error"
-                    if d.message.is_none() && !v.trim().is_empty() =>
+                    if d.message.is_none() && !v.trim_ws().is_empty() =>
                 {
                     d.message = Some(v)
                 }
-                "error.name" | "name" if d.kind.is_none() && !v.trim().is_empty() => {
+                "error.name" | "name" if d.kind.is_none() && !v.trim_ws().is_empty() => {
                     d.kind = Some(v)
                 }
                 "stack" | "error.stack" if d.stack.is_none() => d.stack = Some(v),
                 "at" | "location" if d.at.is_none() => d.at = Some(v),
                 "at.file" => d.at_file = Some(v),
-                "at.line" => d.at_line = v.trim().parse().ok(),
+                "at.line" => d.at_line = v.trim_ws().parse().ok(),
                 _ => {}
             }
         }
         d
+    }
+
+    /// The keys [`Diag::parse`] looks at (the others' values are not built).
+    fn reads(key: &str) -> bool {
+        matches!(
+            key,
+            "duration_ms"
+                | "type"
+                | "error.message"
+                | "message"
+                | "error"
+                | "error.name"
+                | "name"
+                | "stack"
+                | "error.stack"
+                | "at"
+                | "location"
+                | "at.file"
+                | "at.line"
+        )
     }
 
     /// `path:line[:col]` (also `file://...`) → (file, line).
@@ -783,7 +891,7 @@ impl Diag {
         let Some(at) = self.at.as_deref() else {
             return (None, None);
         };
-        let at = at.trim().trim_start_matches("file://");
+        let at = at.trim_ws().trim_start_matches("file://");
         let mut parts = at.rsplitn(3, ':');
         let a = parts.next();
         let b = parts.next();
@@ -799,22 +907,24 @@ impl Diag {
 
 /// A small YAML reader for TAP diagnostics: flattens nested mappings to dotted keys
 /// (`error.message`), reads plain, single- and double-quoted (also multi-line) scalars and
-/// `|`/`>` block scalars. Sequences and anything fancier are skipped.
-fn yaml_fields(yaml: &str) -> Vec<(String, String)> {
+/// `|`/`>` block scalars. Sequences and anything fancier are skipped. Only the keys `wanted`
+/// accepts are returned (the others are read past the same way, their values not built).
+fn yaml_fields(yaml: &str, wanted: impl Fn(&str) -> bool) -> Vec<(String, String)> {
     let lines: Vec<&str> = yaml.lines().collect();
     let base = lines
         .iter()
-        .filter(|l| !l.trim().is_empty())
+        .filter(|l| !l.trim_ws().is_empty())
         .map(|l| indent_of(l))
         .min()
         .unwrap_or(0);
     let mut out = Vec::new();
-    let mut stack: Vec<(usize, String)> = Vec::new();
+    let mut stack: Vec<(usize, &str)> = Vec::new();
+    let mut path = String::new();
     let mut i = 0;
     while i < lines.len() {
         let line = lines[i];
         i += 1;
-        let t = line.trim();
+        let t = line.trim_ws();
         if t.is_empty() || t.starts_with('#') || t.starts_with("- ") || t == "-" {
             continue;
         }
@@ -825,15 +935,16 @@ fn yaml_fields(yaml: &str) -> Vec<(String, String)> {
         while stack.last().is_some_and(|(si, _)| *si >= ind) {
             stack.pop();
         }
-        let path = stack
-            .iter()
-            .map(|(_, k)| k.as_str())
-            .chain(std::iter::once(key))
-            .collect::<Vec<_>>()
-            .join(".");
-        let val = val.trim();
+        path.clear();
+        for (_, k) in &stack {
+            path.push_str(k);
+            path.push('.');
+        }
+        path.push_str(key);
+        let want = wanted(&path);
+        let val = val.trim_ws();
         if val.is_empty() {
-            stack.push((ind, key.to_string()));
+            stack.push((ind, key));
             continue;
         }
         if val.starts_with('|') || val.starts_with('>') {
@@ -843,17 +954,21 @@ fn yaml_fields(yaml: &str) -> Vec<(String, String)> {
             while i < lines.len() {
                 let l = lines[i];
                 let li = indent_of(l).saturating_sub(base);
-                if !l.trim().is_empty() && li <= ind {
+                if !l.trim_ws().is_empty() && li <= ind {
                     break;
                 }
                 let bi = *block_indent.get_or_insert(indent_of(l));
-                body.push(dedent(l, bi));
+                if want {
+                    body.push(dedent(l, bi));
+                }
                 i += 1;
             }
-            while body.last().is_some_and(|l| l.trim().is_empty()) {
-                body.pop();
+            if want {
+                while body.last().is_some_and(|l| l.trim_ws().is_empty()) {
+                    body.pop();
+                }
+                out.push((path.clone(), body.join(if folded { " " } else { "\n" })));
             }
-            out.push((path, body.join(if folded { " " } else { "\n" })));
             continue;
         }
         if let Some(q) = val.strip_prefix('"') {
@@ -864,8 +979,10 @@ fn yaml_fields(yaml: &str) -> Vec<(String, String)> {
                 s.push_str(lines[i]);
                 i += 1;
             }
-            let s = s.strip_suffix('"').unwrap_or(&s);
-            out.push((path, unescape_double(s)));
+            if want {
+                let s = s.strip_suffix('"').unwrap_or(&s);
+                out.push((path.clone(), unescape_double(s)));
+            }
             continue;
         }
         if let Some(q) = val.strip_prefix('\'') {
@@ -874,29 +991,54 @@ fn yaml_fields(yaml: &str) -> Vec<(String, String)> {
                 && i < lines.len()
             {
                 s.push(' ');
-                s.push_str(lines[i].trim());
+                s.push_str(lines[i].trim_ws());
                 i += 1;
             }
-            let s = s.strip_suffix('\'').unwrap_or(&s);
-            out.push((path, s.replace("''", "'")));
+            if want {
+                let s = s.strip_suffix('\'').unwrap_or(&s);
+                let v = if s.contains('\'') {
+                    s.replace("''", "'")
+                } else {
+                    s.to_string()
+                };
+                out.push((path.clone(), v));
+            }
             continue;
         }
-        out.push((path, val.to_string()));
+        if want {
+            out.push((path.clone(), val.to_string()));
+        }
     }
     out
 }
 
 fn split_key(t: &str) -> Option<(&str, &str)> {
     if let Some(k) = t.strip_suffix(':')
-        && !k.contains(": ")
+        && find_colon_space(k).is_none()
     {
-        return Some((k.trim_matches(['"', '\'']), ""));
+        return Some((trim_quotes(k), ""));
     }
-    let (k, v) = t.split_once(": ")?;
+    let at = find_colon_space(t)?;
+    let (k, v) = (&t[..at], &t[at + 2..]);
     if k.is_empty() || k.contains(' ') && !k.starts_with('"') {
         return None;
     }
-    Some((k.trim_matches(['"', '\'']), v))
+    Some((trim_quotes(k), v))
+}
+
+/// `s.find(": ")`, without building a substring searcher for every YAML line.
+fn find_colon_space(s: &str) -> Option<usize> {
+    let b = s.as_bytes();
+    memchr::memchr_iter(b':', b).find(|&i| b.get(i + 1) == Some(&b' '))
+}
+
+/// `s.trim_matches(['"', '\''])` (both ASCII, so byte-wise is the same).
+fn trim_quotes(s: &str) -> &str {
+    let b = s.as_bytes();
+    let q = |c: &u8| *c == b'"' || *c == b'\'';
+    let start = b.iter().position(|c| !q(c)).unwrap_or(b.len());
+    let end = b.iter().rposition(|c| !q(c)).map_or(start, |e| e + 1);
+    s.get(start..end.max(start)).unwrap_or("")
 }
 
 fn ends_with_unescaped_quote(s: &str) -> bool {
@@ -943,6 +1085,30 @@ mod tests {
         r.unwrap();
         let n = c.counts;
         (n.tests, n.passed, n.failed, n.skipped, c)
+    }
+
+    #[test]
+    fn byte_helpers_agree_with_the_str_methods() {
+        for s in [
+            "", "a", "key: v", "k:v: w", "\"q\": 1", "'x'", "\"\"", "a:", ": ", "é: ü", "''a''b''",
+        ] {
+            assert_eq!(super::find_colon_space(s), s.find(": "), "{s:?}");
+            assert_eq!(super::trim_quotes(s), s.trim_matches(['"', '\'']), "{s:?}");
+        }
+        use super::TrimWs;
+        for s in [
+            "",
+            "   ",
+            " \t a b \r\n",
+            "\u{a0}x\u{a0}",
+            "\u{2003} y ",
+            " z\u{85}",
+            "\u{b}\u{c}v\u{c}",
+            "é",
+            " ü ",
+        ] {
+            assert_eq!(s.trim_ws(), s.trim(), "{s:?}");
+        }
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The GitHub Actions runner protocol: the job summary (`GITHUB_STEP_SUMMARY`), step outputs
 //! (`GITHUB_OUTPUT` with random heredoc delimiters), `::stop-commands::` around echoed
-//! untrusted text, and secret masking. The annotation lines themselves come from
+//! untrusted text, and secret masking (`::add-mask::`; the redaction itself is `crate::redact`). The annotation lines themselves come from
 //! `diagnose::output::annotations` (one per repair task, within GitHub's caps).
 //!
 //! Formatting is pure (returns strings); only the small `append_*`/`write_*` helpers touch
@@ -100,7 +100,12 @@ fn append(var: &'static str, path: &Path, text: &str) -> Result<(), ActionsError
 
 /// Appends outputs to the `GITHUB_OUTPUT` file.
 pub fn write_outputs(path: &Path, pairs: &[(&str, String)]) -> Result<(), ActionsError> {
-    append("GITHUB_OUTPUT", path, &format_outputs(pairs))
+    // Outputs are read by later steps and may be echoed anywhere: never a secret in them.
+    let pairs: Vec<(&str, String)> = pairs
+        .iter()
+        .map(|(k, v)| (*k, crate::redact::redact(v).into_owned()))
+        .collect();
+    append("GITHUB_OUTPUT", path, &format_outputs(&pairs))
 }
 
 /// Cuts `text` so that a file already holding `existing` bytes stays within `max` bytes,
@@ -123,6 +128,7 @@ pub fn budget_summary(text: &str, existing: usize, max: usize) -> Cow<'_, str> {
 
 /// Appends the job summary, keeping the whole file within [`SUMMARY_MAX_BYTES`].
 pub fn append_summary(path: &Path, text: &str) -> Result<(), ActionsError> {
+    let text = &*crate::redact::redact(text);
     let existing = std::fs::metadata(path)
         .map(|m| m.len() as usize)
         .unwrap_or(0);
@@ -134,95 +140,9 @@ pub fn append_summary(path: &Path, text: &str) -> Result<(), ActionsError> {
     append("GITHUB_STEP_SUMMARY", path, &format!("{sep}{body}\n"))
 }
 
-/// Secret values found in the environment, to mask in logs and redact from what we write.
-#[derive(Clone, Debug, Default)]
-pub struct Redactor {
-    secrets: Vec<String>,
-}
-
-/// Environment variable names that hold secrets by convention.
-fn looks_secret(name: &str) -> bool {
-    let n = name.to_ascii_uppercase();
-    const HINTS: [&str; 9] = [
-        "TOKEN",
-        "SECRET",
-        "PASSWORD",
-        "PASSWD",
-        "PRIVATE_KEY",
-        "API_KEY",
-        "ACCESS_KEY",
-        "CREDENTIAL",
-        "AUTH",
-    ];
-    HINTS
-        .iter()
-        .any(|h| n.contains(h) || n.contains(&h.replace('_', "-")))
-}
-
-impl Redactor {
-    /// Collects secret-looking values (by variable name; values of 8+ characters, so `true` or
-    /// `1` never get masked everywhere).
-    pub fn from_env<'a>(vars: impl IntoIterator<Item = (&'a str, &'a str)>) -> Redactor {
-        let mut secrets: Vec<String> = vars
-            .into_iter()
-            .filter(|(k, v)| looks_secret(k) && v.trim().len() >= 8)
-            .flat_map(|(_, v)| {
-                let mut vals = vec![v.to_string()];
-                // A multi-line secret (a key) is masked line by line, like the runner does.
-                if v.contains('\n') {
-                    vals.extend(
-                        v.lines()
-                            .map(str::trim)
-                            .filter(|l| l.len() >= 8)
-                            .map(str::to_string),
-                    );
-                }
-                vals
-            })
-            .collect();
-        // Longest first, so a secret containing another is replaced whole.
-        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-        secrets.dedup();
-        Redactor { secrets }
-    }
-
-    pub fn add(&mut self, secret: &str) {
-        if secret.len() >= 8 && !self.secrets.iter().any(|s| s == secret) {
-            self.secrets.push(secret.to_string());
-            self.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.secrets.is_empty()
-    }
-
-    /// Replaces every secret value with `***`.
-    pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
-        let mut out = Cow::Borrowed(text);
-        for s in &self.secrets {
-            if out.contains(s.as_str()) {
-                out = Cow::Owned(out.replace(s.as_str(), "***"));
-            }
-        }
-        out
-    }
-
-    /// `::add-mask::` lines for the runner (one per secret line). Only meaningful on a real
-    /// GitHub runner: elsewhere (act, GitLab, a terminal) printing them would leak the values.
-    pub fn mask_commands(&self) -> String {
-        let mut out = String::new();
-        for s in &self.secrets {
-            for line in s.lines().filter(|l| !l.trim().is_empty()) {
-                out.push_str(&format!(
-                    "::add-mask::{}\n",
-                    crate::diagnose::output::escape_data(line)
-                ));
-            }
-        }
-        out
-    }
-}
+/// Secret values to mask in logs and redact from what we write (one implementation, in
+/// [`crate::redact`]; re-exported here where the publisher has always found it).
+pub use crate::redact::Redactor;
 
 #[cfg(test)]
 mod tests {

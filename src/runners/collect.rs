@@ -248,7 +248,8 @@ fn collect_one(path: &Path, ctx: &Ctx<'_>, out: &mut Collected) {
             dest = ctx.runner_dir.join(format!("{n}-{name}"));
             n += 1;
         }
-        match std::fs::copy(path, &dest) {
+        // Through the redactor: the copy is evidence others download.
+        match crate::redact::fs::copy_redacted(&crate::redact::current(), path, &dest) {
             Ok(_) => {
                 rf.copy = Some(format!(
                     "{}/{}/{}",
@@ -259,6 +260,8 @@ fn collect_one(path: &Path, ctx: &Ctx<'_>, out: &mut Collected) {
                 dest
             }
             Err(e) => {
+                // A copy cut short (disk full) must not sit in the run as if it were whole.
+                let _ = std::fs::remove_file(&dest);
                 out.warnings.push(ParseIssue {
                     file: shown.clone(),
                     position: None,

@@ -28,6 +28,17 @@ pub struct Config {
     pub gate: GateConfig,
     pub report: ReportConfig,
     pub publish: PublishConfig,
+    pub redact: RedactConfig,
+}
+
+/// Secret redaction (`crate::redact`). Values never go in this file (it is committed): it
+/// names the variables that hold them.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(default)]
+pub struct RedactConfig {
+    /// Extra environment variables whose values are secrets, for names the built-in rule
+    /// does not recognize (e.g. `CONN_STRING`).
+    pub env: Vec<String>,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]

@@ -1,0 +1,325 @@
+//! Applying a [`Redactor`] to files: runner logs rewritten in place, result files copied
+//! through it, and a last pass over a run directory. Streams in chunks, so memory stays flat
+//! whatever the file size; a file is only rewritten (temp file + rename) when it holds a
+//! secret, so a clean run costs one read of each file and no write.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+
+use super::Redactor;
+
+const CHUNK: usize = 64 * 1024;
+
+/// Errors redacting a file. Each names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum RedactError {
+    #[error("cannot read `{path}` to redact secrets: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("cannot write `{path}` with secrets redacted: {source}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// The values of every `::add-mask::` line in a file (a runner's log).
+pub fn scan_masks(path: &Path) -> Result<Vec<String>, RedactError> {
+    let f = File::open(path).map_err(|source| RedactError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut out = Vec::new();
+    let mut line = Vec::new();
+    let mut rd = BufReader::with_capacity(CHUNK, f);
+    loop {
+        line.clear();
+        let n = rd
+            .read_until(b'\n', &mut line)
+            .map_err(|source| RedactError::Read {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        if n == 0 {
+            break;
+        }
+        // Cheap test first: most lines are not commands.
+        if memchr::memmem::find(&line, b"add-mask").is_some()
+            && let Some(v) = super::add_mask_value(&String::from_utf8_lossy(&line))
+        {
+            out.push(v);
+        }
+    }
+    Ok(out)
+}
+
+/// Streams `src` through the redactor into `dst`. Returns whether anything was replaced.
+pub fn redact_stream(r: &Redactor, src: &mut dyn Read, dst: &mut dyn Write) -> io::Result<bool> {
+    let mut buf = vec![0u8; CHUNK];
+    let mut carry: Vec<u8> = Vec::with_capacity(CHUNK + r.max_len());
+    let mut out = Vec::with_capacity(CHUNK + r.max_len());
+    let mut any = false;
+    loop {
+        let n = match src.read(&mut buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        let last = n == 0;
+        carry.extend_from_slice(&buf[..n]);
+        out.clear();
+        let (used, hit) = r.redact_chunk(&carry, last, &mut out);
+        any |= hit;
+        carry.drain(..used);
+        dst.write_all(&out)?;
+        if last {
+            return Ok(any);
+        }
+    }
+}
+
+/// Whether the file holds any secret (one chunked read; matches across chunk edges count).
+pub fn file_has_secret(r: &Redactor, path: &Path) -> Result<bool, RedactError> {
+    if r.is_empty() {
+        return Ok(false);
+    }
+    let err = |source| RedactError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut f = File::open(path).map_err(err)?;
+    let keep = r.max_len().saturating_sub(1);
+    let mut window: Vec<u8> = Vec::with_capacity(CHUNK + keep);
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        let n = match f.read(&mut buf) {
+            Ok(0) => return Ok(false),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(err(e)),
+        };
+        window.extend_from_slice(&buf[..n]);
+        if r.is_match(&window) {
+            return Ok(true);
+        }
+        let cut = window.len().saturating_sub(keep);
+        window.drain(..cut);
+    }
+}
+
+/// Rewrites `path` with every secret replaced, if it holds any (temp file + rename, so a
+/// killed process leaves the old file or the new one). Returns whether it was rewritten.
+pub fn redact_file(r: &Redactor, path: &Path) -> Result<bool, RedactError> {
+    if !file_has_secret(r, path)? {
+        return Ok(false);
+    }
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let tmp = path.with_file_name(format!(".{name}.redact-{}", std::process::id()));
+    let result = (|| {
+        let mut src = File::open(path).map_err(|source| RedactError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let werr = |source| RedactError::Write {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut dst = io::BufWriter::new(File::create(&tmp).map_err(werr)?);
+        match Kind::of(path, &src) {
+            Kind::Json => {
+                let mut doc = Vec::new();
+                src.read_to_end(&mut doc)
+                    .map_err(|source| RedactError::Read {
+                        path: path.to_path_buf(),
+                        source,
+                    })?;
+                dst.write_all(&r.redact_json(&doc)).map_err(werr)?;
+            }
+            Kind::JsonLines => redact_lines(r, &mut src, &mut dst).map_err(werr)?,
+            Kind::Bytes => {
+                redact_stream(r, &mut src, &mut dst).map_err(werr)?;
+            }
+        }
+        dst.flush().map_err(werr)?;
+        drop(dst);
+        std::fs::rename(&tmp, path).map_err(werr)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map(|()| true)
+}
+
+/// How a file is redacted: run files that later stages parse must stay valid JSON.
+enum Kind {
+    Json,
+    JsonLines,
+    Bytes,
+}
+
+/// A JSON document read whole only up to this size; a bigger one (a runner's own report, not
+/// read again by codeloop) is redacted as a byte stream.
+const MAX_JSON_DOC: u64 = 64 * 1024 * 1024;
+
+impl Kind {
+    fn of(path: &Path, f: &File) -> Kind {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("jsonl") => Kind::JsonLines,
+            Some("json" | "sarif") if f.metadata().is_ok_and(|m| m.len() <= MAX_JSON_DOC) => {
+                Kind::Json
+            }
+            _ => Kind::Bytes,
+        }
+    }
+}
+
+/// JSON Lines, line by line through [`Redactor::redact_json`].
+fn redact_lines(r: &Redactor, src: &mut dyn Read, dst: &mut dyn Write) -> io::Result<()> {
+    let mut rd = BufReader::with_capacity(CHUNK, src);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        if rd.read_until(b'\n', &mut line)? == 0 {
+            return Ok(());
+        }
+        let body = line.strip_suffix(b"\n").unwrap_or(&line);
+        dst.write_all(&r.redact_json(body))?;
+        if line.ends_with(b"\n") {
+            dst.write_all(b"\n")?;
+        }
+    }
+}
+
+/// Copies `src` to `dst` through the redactor (a result file kept in the run directory).
+pub fn copy_redacted(r: &Redactor, src: &Path, dst: &Path) -> io::Result<()> {
+    if r.is_empty() {
+        return std::fs::copy(src, dst).map(|_| ());
+    }
+    let mut from = File::open(src)?;
+    let mut to = io::BufWriter::new(File::create(dst)?);
+    redact_stream(r, &mut from, &mut to)?;
+    to.flush()
+}
+
+/// Redacts every regular file under `root` for which `skip` is false (symlinks are not
+/// followed: they may point outside the run directory). Returns the files rewritten and the
+/// errors met; one unreadable file does not stop the pass.
+pub fn redact_tree(
+    r: &Redactor,
+    root: &Path,
+    skip: &dyn Fn(&Path) -> bool,
+) -> (Vec<PathBuf>, Vec<RedactError>) {
+    let mut rewritten = Vec::new();
+    let mut errors = Vec::new();
+    if r.is_empty() {
+        return (rewritten, errors);
+    }
+    for entry in walkdir::WalkDir::new(root).follow_links(false) {
+        let Ok(e) = entry else { continue };
+        if !e.file_type().is_file() || skip(e.path()) {
+            continue;
+        }
+        match redact_file(r, e.path()) {
+            Ok(true) => rewritten.push(e.path().to_path_buf()),
+            Ok(false) => {}
+            Err(err) => errors.push(err),
+        }
+    }
+    (rewritten, errors)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_log_is_rewritten_only_when_it_holds_a_secret() {
+        let d = tempfile::tempdir().unwrap();
+        let r = Redactor::with_values(["s3cr3t-value"]);
+        let clean = d.path().join("clean.log");
+        std::fs::write(&clean, "nothing here\n").unwrap();
+        assert!(!redact_file(&r, &clean).unwrap());
+        let dirty = d.path().join("dirty.log");
+        // Over several chunks, with the secret across a chunk edge.
+        let mut text = "x".repeat(CHUNK - 5);
+        text.push_str("s3cr3t-value and again s3cr3t-value\n");
+        std::fs::write(&dirty, &text).unwrap();
+        assert!(redact_file(&r, &dirty).unwrap());
+        let got = std::fs::read_to_string(&dirty).unwrap();
+        assert!(got.ends_with("*** and again ***\n"));
+        assert_eq!(got.len(), CHUNK - 5 + "*** and again ***\n".len());
+        assert_eq!(
+            std::fs::read_dir(d.path()).unwrap().count(),
+            2,
+            "no temp left"
+        );
+    }
+
+    #[test]
+    fn run_json_files_stay_valid_json() {
+        let d = tempfile::tempdir().unwrap();
+        let r = Redactor::with_values(["1234567"]);
+        let lines = d.path().join("cases.jsonl");
+        std::fs::write(
+            &lines,
+            "{\"d\":1234567,\"m\":\"x 1234567\"}\n{\"n\":\"ok\"}\n",
+        )
+        .unwrap();
+        assert!(redact_file(&r, &lines).unwrap());
+        assert_eq!(
+            std::fs::read_to_string(&lines).unwrap(),
+            "{\"d\":1234567,\"m\":\"x ***\"}\n{\"n\":\"ok\"}\n"
+        );
+        let doc = d.path().join("verify.json");
+        std::fs::write(&doc, "{\n  \"d\": 1234567,\n  \"m\": \"1234567\"\n}\n").unwrap();
+        assert!(redact_file(&r, &doc).unwrap());
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&doc).unwrap()).unwrap();
+        assert_eq!(v, serde_json::json!({"d": 1234567, "m": "***"}));
+    }
+
+    #[test]
+    fn masks_are_read_from_a_log() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("stdout.log");
+        std::fs::write(
+            &p,
+            b"a\n::add-mask::masked-one\n\xff bad utf8\n::add-mask::x\n",
+        )
+        .unwrap();
+        assert_eq!(scan_masks(&p).unwrap(), ["masked-one"]);
+        assert!(matches!(
+            scan_masks(&d.path().join("missing")),
+            Err(RedactError::Read { .. })
+        ));
+    }
+
+    #[test]
+    fn copy_and_tree_redact() {
+        let d = tempfile::tempdir().unwrap();
+        let r = Redactor::with_values(["tok-12345678"]);
+        let src = d.path().join("in.xml");
+        std::fs::write(&src, "<failure message=\"tok-12345678\"/>").unwrap();
+        let dst = d.path().join("out.xml");
+        copy_redacted(&r, &src, &dst).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&dst).unwrap(),
+            "<failure message=\"***\"/>"
+        );
+        std::fs::create_dir(d.path().join("sub")).unwrap();
+        std::fs::write(d.path().join("sub/a.txt"), "tok-12345678").unwrap();
+        let (rewritten, errors) = redact_tree(&r, d.path(), &|p| p.ends_with("in.xml"));
+        assert!(errors.is_empty());
+        assert_eq!(rewritten, [d.path().join("sub/a.txt")]);
+        assert!(
+            std::fs::read_to_string(&src)
+                .unwrap()
+                .contains("tok-12345678")
+        );
+    }
+}
