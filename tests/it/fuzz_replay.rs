@@ -199,3 +199,44 @@ fn the_seed_script_uses_the_targets_selectors() {
     }
     assert!(exts >= SNIFF_NAMES.len(), "{exts} file-name selectors");
 }
+
+/// The fuzz crate compiles src/model.rs and src/parsers/ itself (fuzz/src/lib.rs): every crate
+/// of the main manifest they use must be a dependency there too, or the nightly build breaks
+/// where stable CI cannot see it (it did once: model.rs started using `libc`).
+#[test]
+fn the_fuzz_crate_has_every_dependency_the_parsers_use() {
+    let manifest = std::fs::read_to_string(root().join("Cargo.toml")).unwrap();
+    let fuzz = std::fs::read_to_string(root().join("fuzz/Cargo.toml")).unwrap();
+    let deps = |toml: &str| -> Vec<String> {
+        toml.split("\n[")
+            .find(|s| s.starts_with("dependencies]"))
+            .unwrap_or("")
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split_once('=').map(|(k, _)| k.trim().to_string()))
+            .filter(|k| !k.is_empty() && !k.starts_with('#'))
+            .collect()
+    };
+    let (main_deps, fuzz_deps) = (deps(&manifest), deps(&fuzz));
+    assert!(
+        main_deps.contains(&"quick-xml".to_string()),
+        "{main_deps:?}"
+    );
+    let mut sources = vec![root().join("src/model.rs")];
+    for e in std::fs::read_dir(root().join("src/parsers")).unwrap() {
+        sources.push(e.unwrap().path());
+    }
+    let mut missing = Vec::new();
+    for path in sources {
+        let code = std::fs::read_to_string(&path).unwrap();
+        for dep in &main_deps {
+            let ident = dep.replace('-', "_");
+            let used =
+                code.contains(&format!("{ident}::")) || code.contains(&format!("use {ident}"));
+            if used && !fuzz_deps.contains(dep) {
+                missing.push(format!("{} uses `{dep}`", path.display()));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "add to fuzz/Cargo.toml: {missing:?}");
+}
