@@ -315,9 +315,13 @@ fn finish(t: TestFrame, opts: &ParseOptions, sink: &mut dyn Sink) {
     c.status = match t.success {
         Some(true) if t.problem_count > 0 && expected_to_fail.is_some() => {
             let first = t.problems.first().map(Problem::summary).unwrap_or_default();
-            c.skip_reason = Some(format!(
-                "failed as expected ({}): {first}",
-                expected_to_fail.unwrap_or_default()
+            // Composed texts are bounded again: their parts each were (found by fuzzing).
+            c.skip_reason = Some(text::bound_text(
+                &format!(
+                    "failed as expected ({}): {first}",
+                    expected_to_fail.unwrap_or_default()
+                ),
+                opts.max_text_bytes,
             ));
             Status::Skipped
         }
@@ -339,27 +343,33 @@ fn finish(t: TestFrame, opts: &ParseOptions, sink: &mut dyn Sink) {
         }
         c.failure = Some(Failure {
             kind: first.map(|p| p.kind.clone()),
-            message: Some(match first {
-                Some(p) => {
-                    let mut m = p.summary();
-                    if p.original.is_some()
-                        && let Some(info) = &p.message
-                    {
-                        m = format!("{m}\n{info}");
+            message: Some(text::bound_text(
+                &match first {
+                    Some(p) => {
+                        let mut m = p.summary();
+                        if p.original.is_some()
+                            && let Some(info) = &p.message
+                        {
+                            m = format!("{m}\n{info}");
+                        }
+                        m
                     }
-                    m
-                }
-                None if t.success.is_none() => {
-                    "the test case has no <OverallResult>: the run may have been cut off".into()
-                }
-                None => "the test case failed".into(),
-            }),
+                    None if t.success.is_none() => {
+                        "the test case has no <OverallResult>: the run may have been cut off".into()
+                    }
+                    None => "the test case failed".into(),
+                },
+                opts.max_text_bytes,
+            )),
             trace: (!lines.is_empty())
                 .then(|| text::bound_text(&lines.join("\n"), opts.max_text_bytes)),
         });
     }
     c.output = match (t.stdout, t.stderr) {
-        (Some(o), Some(e)) => Some(format!("{o}\n--- stderr ---\n{e}")),
+        (Some(o), Some(e)) => Some(text::bound_text(
+            &format!("{o}\n--- stderr ---\n{e}"),
+            opts.max_text_bytes,
+        )),
         (o, e) => o.or(e),
     };
     sink.case(c);
@@ -457,5 +467,31 @@ mod tests {
         assert_eq!(c.all.unwrap()[0].suite, ["x"]);
         let (_, r) = parse_bytes(b"<testsuites/>", "r.xml", Some(Format::Catch2Xml));
         assert!(r.unwrap_err().message.contains("<Catch>"));
+    }
+
+    #[test]
+    fn composed_texts_are_bounded() {
+        // Found by fuzzing: summaries of long expressions, and stdout + stderr joined, went
+        // past the bound.
+        let big = "x".repeat(40_000);
+        let c = parse(&format!(
+            r#"<Catch2TestRun name="t"><Group name="t">
+            <TestCase name="may" tags="[!mayfail]"><Expression success="false" type="CHECK"><Original>{big}</Original><Expanded>{big}y</Expanded></Expression><OverallResult success="true"/></TestCase>
+            <TestCase name="bad"><Expression success="false" type="CHECK"><Original>{big}</Original><Expanded>{big}y</Expanded></Expression><OverallResult success="false"><StdOut>{big}</StdOut><StdErr>{big}</StdErr></OverallResult></TestCase>
+            </Group></Catch2TestRun>"#
+        ));
+        let all = c.all.unwrap();
+        let max = crate::parsers::ParseOptions::default().max_text_bytes;
+        let skip = all[0].skip_reason.as_deref().unwrap();
+        assert!(
+            skip.len() <= max && skip.starts_with("failed as expected"),
+            "{}",
+            skip.len()
+        );
+        let f = all[1].failure.as_ref().unwrap();
+        let m = f.message.as_deref().unwrap();
+        assert!(m.len() <= max && m.starts_with("CHECK( xxx"), "{}", m.len());
+        let o = all[1].output.as_deref().unwrap();
+        assert!(o.len() <= max, "{}", o.len());
     }
 }

@@ -142,7 +142,8 @@ fn event(st: &mut State, v: &Value, pos: Position, max: usize, sink: &mut dyn Si
             let line = json::u32_of(t, "root_line").or_else(|| json::u32_of(t, "line"));
             let skip_reason = t
                 .get("metadata")
-                .and_then(|m| json::text_of(m, "skipReason"));
+                // Bounded like every text (found by fuzzing).
+                .and_then(|m| json::clean_opt(json::str_of(m, "skipReason"), max));
             st.running.insert(
                 id,
                 Running {
@@ -316,5 +317,24 @@ not json: flutter noise
         assert_eq!(all[2].skip_reason.as_deref(), Some("later"));
         assert_eq!(c.suite_errors.len(), 1);
         assert!(c.suite_errors[0].message.contains("compile error"));
+    }
+
+    #[test]
+    fn long_skip_reasons_are_bounded() {
+        // Found by fuzzing: `metadata.skipReason` was kept whole.
+        let doc = format!(
+            "{{\"test\":{{\"id\":1,\"name\":\"s\",\"suiteID\":0,\"groupIDs\":[],\"metadata\":{{\"skip\":true,\"skipReason\":\"{}\"}}}},\"type\":\"testStart\",\"time\":1}}\n\
+             {{\"testID\":1,\"result\":\"success\",\"skipped\":true,\"hidden\":false,\"type\":\"testDone\",\"time\":2}}\n",
+            "r".repeat(40_000)
+        );
+        let (c, r) = parse_bytes(doc.as_bytes(), "r.json", Some(Format::DartJson));
+        r.unwrap();
+        let reason = c.all.as_ref().unwrap()[0].skip_reason.as_deref().unwrap();
+        let max = crate::parsers::ParseOptions::default().max_text_bytes;
+        assert!(
+            reason.len() <= max && reason.starts_with("rrr"),
+            "{}",
+            reason.len()
+        );
     }
 }

@@ -413,7 +413,8 @@ fn event(st: &mut State, v: &Ev<'_>, pos: Position, sink: &mut dyn Sink) {
                     .to_string();
                 sink.suite_error(SuiteError {
                     suite: pkg.clone(),
-                    message: format!("package `{pkg}` failed: {reason}"),
+                    // Package name and output line are not bounded; the message is (fuzzing).
+                    message: json::clean(&format!("package `{pkg}` failed: {reason}"), max),
                     kind: "package".into(),
                     trace: json::clean_opt(Some(&text), max),
                     ..Default::default()
@@ -499,7 +500,10 @@ fn report_build(st: &mut State, pkg: &str, sink: &mut dyn Sink) {
     };
     sink.suite_error(SuiteError {
         suite: pkg.to_string(),
-        message: format!("package `{pkg}` failed to build: {message}"),
+        message: json::clean(
+            &format!("package `{pkg}` failed to build: {message}"),
+            st.max,
+        ),
         file: loc.as_ref().map(|l| l.0.clone()),
         line: loc.as_ref().map(|l| l.1),
         kind: "build".into(),
@@ -579,7 +583,8 @@ fn finish(
             case.skip_reason = cleaned
                 .lines()
                 .find_map(go_location)
-                .map(|(_, _, m)| m.to_string())
+                // Bounded like every text (found by fuzzing).
+                .map(|(_, _, m)| json::clean(m, max))
                 .filter(|m| !m.is_empty());
         }
         _ => {}
@@ -716,5 +721,42 @@ FAIL	ex/broken [build failed]
         assert_eq!(c.suite_errors[0].line, Some(3));
         assert!(c.suite_errors[0].message.contains("undefined: nope"));
         assert!(c.suite_errors[1].message.contains("init failed"));
+    }
+
+    #[test]
+    fn long_package_failures_are_bounded() {
+        // Found by fuzzing: package and build failure messages quoted an output line whole.
+        let long = "p".repeat(40_000);
+        let doc = format!(
+            "{{\"Action\":\"output\",\"Package\":\"ex/d\",\"Output\":\"panic: {long}\\n\"}}\n\
+             {{\"Action\":\"fail\",\"Package\":\"ex/d\",\"Elapsed\":0}}\n\
+             # ex/b\nb.go:3:9: {long}\nFAIL\tex/b [build failed]\n"
+        );
+        let (c, _) = parse_bytes(doc.as_bytes(), "r.jsonl", Some(Format::GoTestJson));
+        let max = crate::parsers::ParseOptions::default().max_text_bytes;
+        assert_eq!(c.suite_errors.len(), 2, "{:?}", c.suite_errors);
+        for e in &c.suite_errors {
+            assert!(e.message.len() <= max, "{}: {}", e.kind, e.message.len());
+        }
+    }
+
+    #[test]
+    fn long_skip_reasons_are_bounded() {
+        // Found by fuzzing: the reason taken from the `t.Skip` output line was not bounded.
+        let long = "r".repeat(40_000);
+        let doc = format!(
+            "{{\"Action\":\"run\",\"Package\":\"p\",\"Test\":\"TestS\"}}\n\
+             {{\"Action\":\"output\",\"Package\":\"p\",\"Test\":\"TestS\",\"Output\":\"    a_test.go:20: {long}\\n\"}}\n\
+             {{\"Action\":\"skip\",\"Package\":\"p\",\"Test\":\"TestS\",\"Elapsed\":0}}\n"
+        );
+        let (c, r) = parse_bytes(doc.as_bytes(), "r.jsonl", Some(Format::GoTestJson));
+        r.unwrap();
+        let reason = c.all.as_ref().unwrap()[0].skip_reason.as_deref().unwrap();
+        let max = crate::parsers::ParseOptions::default().max_text_bytes;
+        assert!(
+            reason.len() <= max && reason.starts_with("rrr"),
+            "{}",
+            reason.len()
+        );
     }
 }

@@ -61,7 +61,7 @@
 
 use std::io::BufRead;
 
-use super::text::{clean_control, parse_seconds};
+use super::text::{bound_text, clean_control, parse_seconds};
 use super::xml::{Event, Tag, XmlReader, decode_attr};
 use super::{ParseError, ParseOptions, Sink};
 use crate::model::{Case, Failure, Status, SuiteError};
@@ -263,7 +263,7 @@ impl Parser<'_> {
                         cs.failed = true;
                     }
                     if first {
-                        cs.case.failure = Some(failure_from(tag));
+                        cs.case.failure = Some(failure_from(tag, self.max_text));
                     }
                 }
                 Node::CaseProblem
@@ -276,7 +276,7 @@ impl Parser<'_> {
                         cs.not_run = true;
                     }
                     if let Some(m) = msg.filter(|m| !m.is_empty()) {
-                        cs.case.skip_reason = Some(m);
+                        cs.case.skip_reason = Some(bound_text(&m, self.max_text));
                     }
                 }
                 Node::CaseSkipped
@@ -292,7 +292,7 @@ impl Parser<'_> {
                         cs.reruns += 1;
                     }
                     if cs.attempt.is_none() {
-                        cs.attempt = Some(failure_from(tag));
+                        cs.attempt = Some(failure_from(tag, self.max_text));
                     }
                 }
                 Node::Rerun
@@ -302,13 +302,16 @@ impl Parser<'_> {
             }
             (Some(Node::Suite), b"failure" | b"error") => {
                 let suite = self.suite_path().join(" / ");
-                let f = failure_from(tag);
+                let f = failure_from(tag, self.max_text);
                 self.suite_problem = Some(SuiteError {
                     suite,
-                    message: f
-                        .message
-                        .or(f.kind)
-                        .unwrap_or_else(|| "the suite failed".to_string()),
+                    // The type attribute is not bounded; bound whichever is used (fuzzing).
+                    message: bound_text(
+                        &f.message
+                            .or(f.kind)
+                            .unwrap_or_else(|| "the suite failed".to_string()),
+                        self.max_text,
+                    ),
                     file: self.suites.last().and_then(|s| s.file.clone()),
                     kind: "suite".into(),
                     ..Default::default()
@@ -687,6 +690,7 @@ impl Parser<'_> {
                     .map(str::to_string)
             })
             .unwrap_or_else(|| LOAD_FAILED.into());
+        let message = bound_text(&message, self.max_text);
         Some(SuiteError {
             suite: c.name.clone(),
             message,
@@ -726,11 +730,13 @@ fn text_of(raw: &[u8]) -> String {
     }
 }
 
-fn failure_from(tag: &Tag<'_>) -> Failure {
+/// Type and message from a `<failure>`-like tag. The message is bounded like every other text
+/// (pytest puts the whole assertion explanation there; fuzzing found it unbounded).
+fn failure_from(tag: &Tag<'_>, max_text: usize) -> Failure {
     Failure {
         kind: attr_text(tag, "type").filter(|s| !s.is_empty()),
         message: attr_text(tag, "message")
-            .map(|s| s.trim().to_string())
+            .map(|s| bound_text(s.trim(), max_text))
             .filter(|s| !s.is_empty()),
         trace: None,
     }
@@ -1039,6 +1045,48 @@ mod tests {
             "{out:.40}"
         );
         assert!(out.contains("bytes cut by codeloop"));
+    }
+
+    #[test]
+    fn suite_error_messages_are_bounded() {
+        // Found by fuzzing: a suite-level `<error type="…">` without a message used the
+        // unbounded type attribute.
+        let big = "T".repeat(50_000);
+        let (c, r) = parse_str(&format!(
+            r#"<testsuite name="s"><testcase name="a"/><error type="{big}">x</error></testsuite>"#
+        ));
+        r.unwrap();
+        let m = &c.suite_errors[0].message;
+        let max = ParseOptions::default().max_text_bytes;
+        assert!(m.len() <= max && m.starts_with("TTT"), "{}", m.len());
+    }
+
+    #[test]
+    fn message_attributes_are_bounded() {
+        // pytest writes the whole assertion explanation into `message` (the corpus has 423
+        // bytes against a fuzzing bound of 256); a hostile one can be any size.
+        let big = "m".repeat(100_000);
+        let xml = format!(
+            r#"<testsuite><testcase name="f"><failure message="{big}">t</failure></testcase>
+               <testcase name="s"><skipped message="{big}"/></testcase></testsuite>"#
+        );
+        let (c, r) = parse_str(&xml);
+        r.unwrap();
+        let max = ParseOptions::default().max_text_bytes;
+        let m = all(&c)[0]
+            .failure
+            .as_ref()
+            .unwrap()
+            .message
+            .as_deref()
+            .unwrap();
+        assert!(
+            m.len() <= max && m.contains("bytes cut by codeloop"),
+            "{}",
+            m.len()
+        );
+        let s = all(&c)[1].skip_reason.as_deref().unwrap();
+        assert!(s.len() <= max && s.starts_with("mmm"), "{}", s.len());
     }
 
     #[test]

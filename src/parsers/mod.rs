@@ -46,6 +46,9 @@ pub mod tsc;
 
 pub mod lint_util;
 
+#[doc(hidden)]
+pub mod fuzzing;
+
 use std::io::{BufRead, Read};
 
 pub use collect::Collector;

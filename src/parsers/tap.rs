@@ -360,7 +360,8 @@ impl Parser<'_> {
                 message: if reason.is_empty() {
                     "bail out: the test run stopped early".into()
                 } else {
-                    format!("bail out: {reason}")
+                    // Bounded like every text (a bail-out line can be huge; found by fuzzing).
+                    super::text::bound_text(&format!("bail out: {reason}"), self.max)
                 },
                 kind: "bailout".into(),
                 ..Default::default()
@@ -577,7 +578,11 @@ impl Parser<'_> {
             let (file, line) = diag.location();
             self.sink.suite_error(SuiteError {
                 suite: p.desc.clone(),
-                message: format!("the test file failed to load: {}", first_line(&msg)),
+                // The diagnostic's message is not bounded on its own (found by fuzzing).
+                message: super::text::bound_text(
+                    &format!("the test file failed to load: {}", first_line(&msg)),
+                    self.max,
+                ),
                 file: file.or_else(|| Some(p.desc.clone())),
                 line,
                 kind: "load".into(),
@@ -642,19 +647,20 @@ impl Parser<'_> {
         let (file, line) = diag.location();
         case.file = file;
         case.line = line;
+        // Reasons are bounded like every text (found by fuzzing).
         match &p.directive {
             Directive::Skip(r) => {
                 case.skip_reason = Some(if r.is_empty() {
                     "skip".into()
                 } else {
-                    r.clone()
+                    super::text::bound_text(r, max)
                 })
             }
             Directive::Todo(r) => {
                 case.skip_reason = Some(if r.is_empty() {
                     "todo".into()
                 } else {
-                    format!("todo: {r}")
+                    super::text::bound_text(&format!("todo: {r}"), max)
                 })
             }
             Directive::None => {}
@@ -1173,6 +1179,39 @@ mod tests {
         assert_eq!((t, p), (1, 1));
         assert_eq!(c.suite_errors[0].kind, "bailout");
         assert!(c.suite_errors[0].message.contains("db down"));
+        // A huge reason is bounded like every text (found by fuzzing), as are directives.
+        let long = format!("ok 1 # SKIP {0}\nnot ok 2 # TODO {0}\n", "é".repeat(40_000));
+        let (_, _, _, _, c) = counts(&long);
+        let max = crate::parsers::ParseOptions::default().max_text_bytes;
+        for k in c.all.as_deref().unwrap() {
+            let r = k.skip_reason.as_deref().unwrap();
+            assert!(
+                r.len() <= max && r.contains("bytes cut by codeloop"),
+                "{}",
+                r.len()
+            );
+        }
+        // So is the message of a test file that failed to load (vitest).
+        let long = format!(
+            "TAP version 13\n1..1\nnot ok 1 - b.spec.js\n    ---\n    error:\n        name: \"Error\"\n        message: \"{}\"\n    ...\n",
+            "m".repeat(40_000)
+        );
+        let (_, _, _, _, c) = counts(&long);
+        assert_eq!(c.suite_errors[0].kind, "load");
+        assert!(
+            c.suite_errors[0].message.len() <= max,
+            "{}",
+            c.suite_errors[0].message.len()
+        );
+        let long = format!("Bail out! {}\n", "é".repeat(40_000));
+        let (_, _, _, _, c) = counts(&long);
+        let m = &c.suite_errors[0].message;
+        assert!(
+            m.len() <= crate::parsers::ParseOptions::default().max_text_bytes,
+            "{}",
+            m.len()
+        );
+        assert!(m.starts_with("bail out: éé") && m.contains("bytes cut by codeloop"));
         let (t, _, _, _, c) = counts("1..5\nok 1\nok 2\n");
         assert_eq!(t, 2);
         assert_eq!(c.suite_errors[0].kind, "plan");

@@ -152,7 +152,7 @@ fn parse_with_limits(
     st.flush(sink);
     xml.flush_warnings(sink);
     r?;
-    st.finish(sink);
+    st.finish(opts.max_text_bytes, sink);
     Ok(())
 }
 
@@ -399,8 +399,9 @@ impl State {
                         f.inner_failures.join("; ")
                     );
                     let rows = text::bound_text(&rows, opts.max_text_bytes);
+                    // The message and the rows are each bounded; so is the whole.
                     message = Some(match message {
-                        Some(m) => format!("{m}\n{rows}"),
+                        Some(m) => text::bound_text(&format!("{m}\n{rows}"), opts.max_text_bytes),
                         None => rows,
                     });
                     if trace.is_none() {
@@ -423,7 +424,10 @@ impl State {
             Status::Passed => {}
         }
         case.output = match (f.stdout, f.stderr) {
-            (Some(o), Some(e)) => Some(format!("{o}\n--- stderr ---\n{e}")),
+            (Some(o), Some(e)) => Some(text::bound_text(
+                &format!("{o}\n--- stderr ---\n{e}"),
+                opts.max_text_bytes,
+            )),
             (o, e) => o.or(e),
         };
         self.read += 1;
@@ -492,7 +496,7 @@ impl State {
         }
     }
 
-    fn finish(&mut self, sink: &mut dyn Sink) {
+    fn finish(&mut self, max_text: usize, sink: &mut dyn Sink) {
         if let Some(total) = self.declared_total
             && total != self.read
         {
@@ -516,6 +520,7 @@ impl State {
                     if self.aborted == 1 { "" } else { "s" }
                 );
             }
+            let message = text::bound_text(&message, max_text);
             sink.suite_error(SuiteError {
                 suite: if machine.is_empty() {
                     "test run".to_string()
@@ -679,6 +684,30 @@ mod tests {
             )
         );
         assert_eq!(f.trace.as_deref(), Some("at Rows() line 3"));
+    }
+
+    #[test]
+    fn composed_texts_stay_within_the_bound() {
+        // Message + failing data rows, and stdout + stderr, are each bounded, but their
+        // concatenation was not (the invariant the fuzz targets check).
+        let big = "x".repeat(100_000);
+        let c = parse(&format!(
+            r#"<TestRun {NS}><Results>
+            <UnitTestResult testId="d" testName="Rows" outcome="Failed">
+              <Output><StdOut>{big}</StdOut><StdErr>{big}</StdErr>
+              <ErrorInfo><Message>{big}</Message></ErrorInfo></Output>
+              <InnerResults>
+                <UnitTestResult testId="d" testName="Rows (Data Row 1)" outcome="Failed">
+                  <Output><ErrorInfo><Message>{big}</Message></ErrorInfo></Output></UnitTestResult>
+              </InnerResults></UnitTestResult>
+            </Results></TestRun>"#
+        ));
+        let all = c.all.unwrap();
+        let max = crate::parsers::ParseOptions::default().max_text_bytes;
+        let m = all[0].failure.as_ref().unwrap().message.as_deref().unwrap();
+        assert!(m.len() <= max && m.starts_with("xxx"), "{}", m.len());
+        let o = all[0].output.as_deref().unwrap();
+        assert!(o.len() <= max && o.ends_with("xxx"), "{}", o.len());
     }
 
     #[test]

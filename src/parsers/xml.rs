@@ -234,7 +234,14 @@ impl Bounded {
 
     fn take(&mut self) -> String {
         let s = if !self.overflowed {
-            String::from_utf8_lossy(&self.head).into_owned()
+            let s = String::from_utf8_lossy(&self.head);
+            if s.len() <= self.max {
+                s.into_owned()
+            } else {
+                // Invalid UTF-8 grew past the bound (each bad byte becomes a 3-byte U+FFFD;
+                // found by fuzzing).
+                super::text::bound_text(&s, self.max)
+            }
         } else {
             let (_, tail_len) = self.keep();
             if self.tail.len() > tail_len {
@@ -254,12 +261,24 @@ impl Bounded {
             while t < self.tail.len().min(3) && is_cont(self.tail[t]) {
                 t += 1;
             }
-            let cut = self.total - h as u64 - (self.tail.len() - t) as u64;
-            format!(
-                "{}\n[… {cut} bytes cut by codeloop …]\n{}",
-                String::from_utf8_lossy(&self.head[..h]),
-                String::from_utf8_lossy(&self.tail[t..])
-            )
+            let head = String::from_utf8_lossy(&self.head[..h]);
+            let tail = String::from_utf8_lossy(&self.tail[t..]);
+            // Invalid UTF-8 grows (U+FFFD is 3 bytes): cut the decoded parts to their shares
+            // again, on char boundaries, so the text stays within the bound (found by fuzzing).
+            let (head_len, tail_len) = self.keep();
+            let mut hb = head.len().min(head_len);
+            while !head.is_char_boundary(hb) {
+                hb -= 1;
+            }
+            let mut tb = tail.len().saturating_sub(tail_len);
+            while !tail.is_char_boundary(tb) {
+                tb += 1;
+            }
+            let (head, tail) = (&head[..hb], &tail[tb..]);
+            let cut = self
+                .total
+                .saturating_sub(head.len() as u64 + tail.len() as u64);
+            format!("{head}\n[… {cut} bytes cut by codeloop …]\n{tail}")
         };
         self.clear();
         s
@@ -1440,6 +1459,28 @@ mod tests {
         let s = b.take();
         assert!(!s.contains('\u{fffd}'), "{s}");
         assert!(s.len() <= 200);
+    }
+
+    #[test]
+    fn bounded_text_stays_within_the_bound_when_invalid_utf8_grows() {
+        // Each invalid byte decodes to a 3-byte U+FFFD (fuzzing found 275 bytes for 256).
+        let mut b = Bounded::new(200);
+        b.push(&[0xE4; 190]);
+        let s = b.take();
+        assert!(s.len() <= 200, "{}", s.len());
+        assert!(
+            s.starts_with('\u{fffd}') && s.contains("bytes cut by codeloop"),
+            "{s}"
+        );
+        let mut b = Bounded::new(200);
+        b.push(b"HEAD");
+        for _ in 0..100 {
+            b.push(&[0xE4; 50]);
+        }
+        b.push(b"TAIL");
+        let s = b.take();
+        assert!(s.len() <= 200, "{}", s.len());
+        assert!(s.starts_with("HEAD") && s.ends_with("TAIL"), "{s}");
     }
 
     #[test]

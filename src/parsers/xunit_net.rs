@@ -70,12 +70,16 @@ pub fn parse(
     sink: &mut dyn Sink,
 ) -> Result<(), ParseError> {
     let mut xml = XmlReader::new(reader, opts.max_text_bytes);
-    let r = run(&mut xml, sink);
+    let r = run(&mut xml, opts.max_text_bytes, sink);
     xml.flush_warnings(sink);
     r
 }
 
-fn run<R: BufRead>(xml: &mut XmlReader<R>, sink: &mut dyn Sink) -> Result<(), ParseError> {
+fn run<R: BufRead>(
+    xml: &mut XmlReader<R>,
+    max_text: usize,
+    sink: &mut dyn Sink,
+) -> Result<(), ParseError> {
     let mut stack: Vec<El> = Vec::with_capacity(16);
     let mut assembly = String::new();
     let mut collection = String::new();
@@ -229,7 +233,7 @@ fn run<R: BufRead>(xml: &mut XmlReader<R>, sink: &mut dyn Sink) -> Result<(), Pa
                     }
                     El::Error => {
                         if let Some(e) = error.take() {
-                            finish_error(e, &assembly, sink);
+                            finish_error(e, &assembly, max_text, sink);
                         }
                     }
                     El::Collection => collection.clear(),
@@ -303,7 +307,7 @@ fn finish_test(t: TestFrame, fallback_warned: &mut bool, sink: &mut dyn Sink) {
     sink.case(c);
 }
 
-fn finish_error(e: ErrorFrame, assembly: &str, sink: &mut dyn Sink) {
+fn finish_error(e: ErrorFrame, assembly: &str, max_text: usize, sink: &mut dyn Sink) {
     let what = if e.kind.is_empty() {
         "error".to_string()
     } else {
@@ -318,6 +322,9 @@ fn finish_error(e: ErrorFrame, assembly: &str, sink: &mut dyn Sink) {
     if !e.kind.is_empty() {
         message = format!("{what}: {message}");
     }
+    // Composed from an unbounded attribute and a bounded text: bound the whole (found by
+    // fuzzing).
+    let message = text::bound_text(&message, max_text);
     sink.suite_error(SuiteError {
         suite: if e.name.is_empty() {
             assembly.to_string()
@@ -357,6 +364,24 @@ mod tests {
         let (c, r) = parse_bytes(xml.as_bytes(), "r.xml", Some(Format::XunitNet));
         r.unwrap();
         c
+    }
+
+    #[test]
+    fn long_error_messages_are_bounded() {
+        // The exception type is an attribute of any length (found by fuzzing: 901 bytes).
+        let long = "E".repeat(50_000);
+        let c = parse(&format!(
+            r#"<assemblies><assembly name="a.dll"><errors><error type="assembly-cleanup" name="F">
+               <failure exception-type="{long}"><message>m</message></failure></error></errors>
+               </assembly></assemblies>"#
+        ));
+        let m = &c.suite_errors[0].message;
+        let max = crate::parsers::ParseOptions::default().max_text_bytes;
+        assert!(
+            m.len() <= max && m.starts_with("assembly-cleanup: EEE"),
+            "{}",
+            m.len()
+        );
     }
 
     #[test]
