@@ -851,16 +851,44 @@ fn print_issues(r: &RunnerResult) {
     {
         println!("      {h}");
     }
+    // File names and messages quote untrusted text: no escape sequence reaches the terminal.
+    let clean = crate::parsers::text::clean_control;
     for e in r.parse_errors.iter().take(5) {
         match e.position {
-            Some(p) => println!("      parse error: {} at {p}: {}", e.file, e.message),
-            None => println!("      parse error: {}: {}", e.file, e.message),
+            Some(p) => println!(
+                "      parse error: {} at {p}: {}",
+                clean(&e.file),
+                clean(&e.message)
+            ),
+            None => println!(
+                "      parse error: {}: {}",
+                clean(&e.file),
+                clean(&e.message)
+            ),
         }
     }
     if r.parse_errors.len() > 5 {
         println!(
             "      ... and {} more parse errors",
             r.parse_errors.len() - 5
+        );
+    }
+    // Files read leniently or skipped (a FIFO matched by a glob) are named too, so nobody has
+    // to open verify.json to learn why a report is missing.
+    for w in r.warnings.iter().take(3) {
+        match w.position {
+            Some(p) => println!(
+                "      warning: {} at {p}: {}",
+                clean(&w.file),
+                clean(&w.message)
+            ),
+            None => println!("      warning: {}: {}", clean(&w.file), clean(&w.message)),
+        }
+    }
+    if r.warnings.len() > 3 {
+        println!(
+            "      ... and {} more warnings (in verify.json)",
+            r.warnings.len() - 3
         );
     }
 }

@@ -7,6 +7,7 @@
 //! is complete, so memory grows with the number of failures kept by the sink, not with the
 //! size of the file.
 
+pub mod bound;
 pub mod collect;
 pub mod input;
 pub mod json;
@@ -229,6 +230,8 @@ pub fn parse(
     opts: &ParseOptions,
     sink: &mut dyn Sink,
 ) -> Result<Parsed, ParseError> {
+    // Every text a parser hands on is bounded here, whatever the format forgot (see `bound`).
+    let sink = &mut bound::BoundedSink::new(sink, opts.max_text_bytes);
     let mut input = input::Input::new(reader, sink)?;
     let format = match hint {
         Some(f) => f,
