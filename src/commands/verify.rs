@@ -873,22 +873,40 @@ fn print_issues(r: &RunnerResult) {
             r.parse_errors.len() - 5
         );
     }
-    // Files read leniently or skipped (a FIFO matched by a glob) are named too, so nobody has
-    // to open verify.json to learn why a report is missing.
-    for w in r.warnings.iter().take(3) {
+    // Files read leniently or skipped (a FIFO matched by a glob) are named too, each with its
+    // first warning, so nobody has to open verify.json to learn why a report is missing.
+    let mut files: Vec<&str> = Vec::new();
+    for w in &r.warnings {
+        if files.contains(&w.file.as_str()) {
+            continue;
+        }
+        files.push(&w.file);
+        if files.len() > 10 {
+            continue;
+        }
+        let more = r.warnings.iter().filter(|x| x.file == w.file).count() - 1;
+        let more = if more > 0 {
+            format!(" (and {more} more in verify.json)")
+        } else {
+            String::new()
+        };
         match w.position {
             Some(p) => println!(
-                "      warning: {} at {p}: {}",
+                "      warning: {} at {p}: {}{more}",
                 clean(&w.file),
                 clean(&w.message)
             ),
-            None => println!("      warning: {}: {}", clean(&w.file), clean(&w.message)),
+            None => println!(
+                "      warning: {}: {}{more}",
+                clean(&w.file),
+                clean(&w.message)
+            ),
         }
     }
-    if r.warnings.len() > 3 {
+    if files.len() > 10 {
         println!(
-            "      ... and {} more warnings (in verify.json)",
-            r.warnings.len() - 3
+            "      ... and warnings for {} more files (in verify.json)",
+            files.len() - 10
         );
     }
 }

@@ -2,7 +2,10 @@
 //! each text a parser hands on — names, suite paths and file paths at [`MAX_NAME_BYTES`],
 //! messages, traces, output and skip reasons at the configured
 //! [`super::ParseOptions::max_text_bytes`], warnings at [`MAX_WARNING_BYTES`] — with
-//! [`super::text::bound_text`] (head and tail kept, a marker says how much was cut).
+//! [`super::text::bound_text`] (head and tail kept, a marker says how much was cut), and
+//! removes raw control characters and ANSI escapes from all of them
+//! ([`super::text::clean_control`]), whichever format or escape brought them in. Durations
+//! beyond [`MAX_DURATION_SECS`] are dropped with a warning.
 //!
 //! Why here and not only in each parser: a text can reach a parser through an attribute or a
 //! JSON string as well as through element content, and a hostile report puts 50 MB wherever a
@@ -11,13 +14,16 @@
 //! is a length comparison per field: nothing is copied unless it is over the bound.
 
 use super::Sink;
-use super::text::bound_text;
+use super::text::{bound_text, clean_control};
 use crate::model::{Case, Finding, Position, SuiteError};
 
 /// Longest test name, class name, suite name or file path kept (bytes).
 pub const MAX_NAME_BYTES: usize = 2048;
 /// Longest warning kept (bytes); warnings quote names from the file.
 pub const MAX_WARNING_BYTES: usize = 1024;
+/// Longest believable test duration (seconds, about 116 days; no CI job runs that long). A
+/// `time="1e23"` would otherwise reach totals and the slowest-tests table as nonsense.
+pub const MAX_DURATION_SECS: f64 = 1e7;
 
 /// Forwards to `inner` with every text bounded. See the module docs.
 pub struct BoundedSink<'a> {
@@ -31,9 +37,17 @@ impl<'a> BoundedSink<'a> {
     }
 }
 
+/// Bounds `s` and removes raw control characters and ANSI escapes (a JSON `\u001b[31m` or
+/// `\u0000` decodes to the raw bytes): they would corrupt terminals and break the comment.
 fn cap(s: &mut String, max: usize) {
     if s.len() > max {
         *s = bound_text(s, max);
+    }
+    // A byte scan first: nearly every text is clean and is left untouched.
+    if s.bytes()
+        .any(|b| (b < 0x20 && b != b'\n' && b != b'\t') || b == 0x7f)
+    {
+        *s = clean_control(s);
     }
 }
 
@@ -58,6 +72,19 @@ impl Sink for BoundedSink<'_> {
         }
         cap_opt(&mut case.output, self.max_text);
         cap_opt(&mut case.skip_reason, self.max_text);
+        if let Some(d) = case
+            .duration
+            .filter(|d| !(0.0..=MAX_DURATION_SECS).contains(d))
+        {
+            self.warning(
+                None,
+                format!(
+                    "test {:?}: duration {d:e} s is beyond any CI job; left out",
+                    case.name
+                ),
+            );
+            case.duration = None;
+        }
         self.inner.case(case);
     }
 
@@ -109,6 +136,16 @@ mod tests {
                 ..Default::default()
             });
             s.warning(None, "w".repeat(5000));
+            s.case(Case {
+                name: "nul\u{0} \u{1b}[31mred\u{1b}[0m".into(),
+                ..Default::default()
+            });
+            for d in [1e23, 2.5] {
+                s.case(Case {
+                    duration: Some(d),
+                    ..Default::default()
+                });
+            }
         }
         let all = c.all.unwrap();
         let k = &all[0];
@@ -120,5 +157,13 @@ mod tests {
         assert_eq!(f.trace.as_deref(), Some("short"));
         assert!(k.output.as_ref().unwrap().len() <= 1000);
         assert!(c.warnings[0].1.len() <= MAX_WARNING_BYTES);
+        assert_eq!(all[1].name, "nul red");
+        assert_eq!(all[2].duration, None);
+        assert_eq!(all[3].duration, Some(2.5));
+        assert!(
+            c.warnings[1].1.contains("1e23 s is beyond any CI job"),
+            "{:?}",
+            c.warnings
+        );
     }
 }

@@ -273,7 +273,22 @@ pub fn parse(
             })?
         }
     };
-    format.run(&mut input, opts, sink)?;
+    // With a hint, what `auto` would have picked: named when the hinted parser fails, since
+    // a wrong hint is the likeliest cause.
+    let sniffed = hint
+        .and_then(|_| sniff(input.head(), file_name))
+        .filter(|s| *s != format);
+    format.run(&mut input, opts, sink).map_err(|mut e| {
+        if let Some(s) = sniffed {
+            e.message.push_str(&format!(
+                "; the content looks like {} (format hint {} given): drop the hint or use `{}`",
+                s.name(),
+                format.name(),
+                s.name()
+            ));
+        }
+        e
+    })?;
     Ok(Parsed { format })
 }
 

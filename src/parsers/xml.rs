@@ -398,6 +398,8 @@ pub struct XmlReader<R: BufRead> {
     /// Position where the current event starts.
     event_pos: Position,
     eof: bool,
+    /// quick-xml is between markup (it reads text next): a long text may be streamed here.
+    text_next: bool,
 }
 
 impl<R: BufRead> XmlReader<R> {
@@ -431,6 +433,7 @@ impl<R: BufRead> XmlReader<R> {
                 byte: 0,
             },
             eof: false,
+            text_next: false,
         }
     }
 
@@ -550,6 +553,9 @@ impl<R: BufRead> XmlReader<R> {
             return Ok(Event::Eof);
         }
         let out = loop {
+            if self.text_next {
+                self.stream_long_text()?;
+            }
             self.buf.clear();
             self.event_pos = self.reader.get_ref().event_start();
             // Classify the event into byte ranges first, so that the borrow of `buf` ends
@@ -584,7 +590,21 @@ impl<R: BufRead> XmlReader<R> {
                     } else {
                         format!(" inside <{}>", String::from_utf8_lossy(self.top_name()))
                     };
-                    return Err(ParseError::at(pos, format!("malformed XML{inside}: {e}")));
+                    // Every syntax error but one is "the input ended inside a construct":
+                    // say so in the words a user understands (a runner killed mid-write).
+                    let cut = match &e {
+                        quick_xml::Error::Syntax(s)
+                            if *s != quick_xml::errors::SyntaxError::InvalidBangMarkup =>
+                        {
+                            "; the file ends there: it looks truncated — was the tool killed \
+                             while writing it?"
+                        }
+                        _ => "",
+                    };
+                    return Err(ParseError::at(
+                        pos,
+                        format!("malformed XML{inside}: {e}{cut}"),
+                    ));
                 }
             };
             let base = self.buf.as_ptr() as usize;
@@ -598,6 +618,9 @@ impl<R: BufRead> XmlReader<R> {
                     Span::Buf(0, 0)
                 }
             };
+            // After markup or a reference quick-xml reads text next; after a text it is
+            // already inside the markup (or reference) that ended it.
+            self.text_next = !matches!(raw, Raw::Text(_) | Raw::Eof);
             let kind = match raw {
                 Raw::Start(c, sc) => Kind::Start(span(c), sc),
                 Raw::End(c) => Kind::End(span(c)),
@@ -740,6 +763,63 @@ impl<R: BufRead> XmlReader<R> {
             position: self.event_pos,
             self_closing,
         }))
+    }
+
+    /// quick-xml gathers a whole text node into one buffer before yielding it, so a 100 MB
+    /// `<system-out>` would cost 100 MB whether anyone wants it or not. When a text runs past
+    /// the input buffer (no `<` or `&` in what is buffered), it is read here instead, chunk by
+    /// chunk straight from the input buffer, into the bounded capture (or nowhere), up to the
+    /// `<` or `&` that ends it; quick-xml then goes on from there. Shorter texts — nearly all
+    /// of them — cost one `memchr2` over the few bytes before the next tag.
+    fn stream_long_text(&mut self) -> Result<(), ParseError> {
+        let mut first = true;
+        loop {
+            let src = self.reader.get_mut();
+            let pos = src.position();
+            let avail = src
+                .fill_buf()
+                .map_err(|e| ParseError::at(pos, format!("cannot read the file: {e}")))?;
+            if avail.is_empty() {
+                return Ok(());
+            }
+            let (mut n, done) = match memchr::memchr2(b'<', b'&', avail) {
+                Some(i) => (i, true),
+                None => (avail.len(), false),
+            };
+            if first && done {
+                return Ok(());
+            }
+            first = false;
+            if !done {
+                // Leave a UTF-8 sequence cut by the buffer's end for the next chunk, so it is
+                // not mistaken for invalid UTF-8.
+                let from = n.saturating_sub(3);
+                if let Some(j) = (from..n).rev().find(|&j| avail[j] >= 0xC0) {
+                    let len = match avail[j] {
+                        0xF0.. => 4,
+                        0xE0.. => 3,
+                        _ => 2,
+                    };
+                    if j + len > n && j > 0 {
+                        n = j;
+                    }
+                }
+            }
+            self.buf.clear();
+            if self.capture_depth.is_some() {
+                self.buf.extend_from_slice(&avail[..n]);
+            }
+            src.consume(n);
+            if self.capture_depth.is_some() {
+                self.event_pos = pos;
+                let bytes = std::mem::take(&mut self.buf);
+                self.push_text(&bytes);
+                self.buf = bytes;
+            }
+            if done {
+                return Ok(());
+            }
+        }
     }
 
     fn push_text(&mut self, bytes: &[u8]) {

@@ -12,6 +12,7 @@ mod diagnose_corpus;
 mod fake_github;
 mod gate;
 mod gitlab;
+mod hostile;
 mod lint_parsers;
 mod mcp;
 mod merge;
