@@ -1061,6 +1061,47 @@ pub fn decode_attr(raw: &[u8]) -> Cow<'_, str> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn texts_longer_than_the_input_buffer_are_streamed_exactly() {
+        // A text of several input buffers, with a multi-byte char across every buffer edge
+        // candidate, a reference in the middle and a control character at a known place.
+        let unit = "ab\u{e9}\u{2713}\n"; // 8 bytes: a 2-byte and a 3-byte char
+        let body = unit.repeat(3 * BUF_SIZE / unit.len());
+        let mut doc = Vec::new();
+        doc.extend_from_slice(b"<a>\n<b>");
+        doc.extend_from_slice(body.as_bytes());
+        doc.extend_from_slice(b"&amp;MID\x01");
+        doc.extend_from_slice(body.as_bytes());
+        doc.extend_from_slice(b"END</b><c>uncaptured ");
+        doc.extend_from_slice(body.as_bytes());
+        doc.extend_from_slice(b"</c><b>short</b></a>");
+        for max in [1 << 30, 4096] {
+            let mut r = XmlReader::new(&doc[..], max);
+            let mut texts = Vec::new();
+            loop {
+                match r.next().unwrap() {
+                    Event::Start(t) if t.name() == b"b" => r.capture_text(),
+                    Event::End(n) if n == b"b" => texts.push(r.take_text()),
+                    Event::Eof => break,
+                    _ => {}
+                }
+            }
+            if max > doc.len() {
+                assert_eq!(texts[0], format!("{body}&MID\u{1}{body}END"));
+            } else {
+                assert!(texts[0].len() <= max && texts[0].contains("bytes cut by codeloop"));
+                assert!(texts[0].starts_with(unit) && texts[0].ends_with("END"));
+            }
+            assert_eq!(texts[1], "short");
+            // One warning: the control character, at its line; no false invalid UTF-8.
+            assert_eq!(r.warnings.len(), 1, "{:?}", r.warnings);
+            let (pos, msg) = &r.warnings[0];
+            assert!(msg.contains("0x01"), "{msg}");
+            let line = 2 + body.matches('\n').count() as u64;
+            assert_eq!(pos.line, line, "{msg}");
+        }
+    }
+
     /// Flattens a document into readable strings: `+name[a=1]`, `-name`, `T:text`.
     fn events(xml: &[u8], capture: &[&str]) -> (Vec<String>, Result<(), ParseError>, Vec<String>) {
         let mut r = XmlReader::new(xml, 256);

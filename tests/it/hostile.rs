@@ -464,10 +464,10 @@ fn hostile_50_mb_attributes_are_bounded() {
     let mut w = create(&ws.path().join("attr.xml"));
     w.write_all(b"<testsuite name=\"attr\">\n<testcase classname=\"a\" name=\"")
         .unwrap();
-    repeat_into(&mut w, b"N", mb50);
+    repeat_into(&mut w, &[b'N'; 1 << 20], mb50 >> 20);
     w.write_all(b"\"/>\n<testcase classname=\"a\" name=\"skipped\"><skipped message=\"")
         .unwrap();
-    repeat_into(&mut w, b"M", mb50);
+    repeat_into(&mut w, &[b'M'; 1 << 20], mb50 >> 20);
     w.write_all(b"\"/></testcase>\n</testsuite>\n").unwrap();
     w.flush().unwrap();
     drop(w);
