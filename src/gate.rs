@@ -469,6 +469,51 @@ pub fn evaluate(input: &GateInput, cfg: &GateConfig) -> GateDoc {
         },
     });
 
+    // A runner that crashed or timed out did not finish: whatever results it left are partial,
+    // so even all-green partial results must not pass. Only present when it applies.
+    for (rule, status) in [
+        ("crash", RunnerStatus::Crashed),
+        ("timeout", RunnerStatus::Timeout),
+    ] {
+        let hit: Vec<String> = v
+            .runners
+            .iter()
+            .filter(|r| r.status == status)
+            .map(|r| {
+                let why = match (r.signal.map(|s| (s, crate::model::signal_name(s))), &r.hint) {
+                    (Some((s, Some(name))), _) => format!("killed by signal {s}, {name}"),
+                    (Some((s, None)), _) => format!("killed by signal {s}"),
+                    (None, Some(h)) => one_line(h, 160),
+                    (None, None) => r.status.as_str().to_string(),
+                };
+                format!("`{}` ({why})", r.id)
+            })
+            .collect();
+        if hit.is_empty() {
+            continue;
+        }
+        let n = hit.len() as u64;
+        let verb = if rule == "crash" {
+            "crashed"
+        } else {
+            "timed out"
+        };
+        rules.push(RuleResult {
+            rule: rule.into(),
+            passed: false,
+            limit: "0".into(),
+            actual: n.to_string(),
+            reason: one_line(
+                &format!(
+                    "{} {verb}, so its results are incomplete: {}",
+                    plural(n, "runner", "runners"),
+                    hit.join(", ")
+                ),
+                600,
+            ),
+        });
+    }
+
     rules.push(RuleResult {
         rule: "min_score".into(),
         passed: score >= cfg.min_score,
@@ -725,6 +770,13 @@ pub fn evaluate(input: &GateInput, cfg: &GateConfig) -> GateDoc {
 pub fn exit_code(g: &GateDoc) -> i32 {
     if g.verdict == Verdict::Pass {
         crate::exit::OK
+    } else if g
+        .rules
+        .iter()
+        .any(|r| !r.passed && (r.rule == "crash" || r.rule == "timeout"))
+    {
+        // A runner that did not finish is a failure, even when it also left no results.
+        crate::exit::GATE_FAILED
     } else if g
         .rules
         .iter()

@@ -38,11 +38,7 @@ impl JsonlWriter {
             .and_then(|_| out.write_all(b"\n"));
         match r {
             Ok(()) => self.lines += 1,
-            Err(e) => {
-                self.error
-                    .get_or_insert_with(|| format!("cannot write `{}`: {e}", self.path.display()));
-                self.out = None;
-            }
+            Err(e) => self.fail(e),
         }
     }
 
@@ -50,10 +46,42 @@ impl JsonlWriter {
         if let Some(out) = self.out.as_mut()
             && let Err(e) = out.flush()
         {
-            self.error
-                .get_or_insert_with(|| format!("cannot write `{}`: {e}", self.path.display()));
+            self.fail(e);
         }
     }
+
+    /// The first write error: remember it, stop writing, and cut the file back to its last
+    /// complete line, so that what was written before stays valid JSON Lines (a disk that
+    /// filled up mid-line must not leave half a JSON document).
+    fn fail(&mut self, e: std::io::Error) {
+        self.error
+            .get_or_insert_with(|| format!("cannot write `{}`: {e}", self.path.display()));
+        if let Some(out) = self.out.take() {
+            // Drop the buffered rest without flushing it: it could not be written anyway.
+            let (file, _) = out.into_parts();
+            let _ = cut_to_last_line(&file, &self.path);
+        }
+    }
+}
+
+/// Truncates `file` (open for writing at `path`) after its last `\n`.
+fn cut_to_last_line(file: &File, path: &Path) -> std::io::Result<()> {
+    use std::io::{Read, Seek, SeekFrom};
+    let len = file.metadata()?.len();
+    let mut r = File::open(path)?;
+    let mut end = len;
+    let mut buf = vec![0u8; 64 * 1024];
+    while end > 0 {
+        let start = end.saturating_sub(buf.len() as u64);
+        let chunk = &mut buf[..(end - start) as usize];
+        r.seek(SeekFrom::Start(start))?;
+        r.read_exact(chunk)?;
+        if let Some(i) = chunk.iter().rposition(|b| *b == b'\n') {
+            return file.set_len(start + i as u64 + 1);
+        }
+        end = start;
+    }
+    file.set_len(0)
 }
 
 /// One line of events.jsonl.
@@ -146,5 +174,41 @@ impl Events {
     }
     pub fn error(&self) -> Option<String> {
         self.0.lock().ok().and_then(|w| w.error.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_write_leaves_only_complete_lines() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("cases.jsonl");
+        let mut w = JsonlWriter::create(&p).unwrap();
+        w.write(&serde_json::json!({"a": 1}));
+        w.write(&serde_json::json!({"b": 2}));
+        w.flush();
+        // Simulate a disk that filled up in the middle of the third line.
+        {
+            let mut f = std::fs::OpenOptions::new().append(true).open(&p).unwrap();
+            f.write_all(b"{\"c\": 3, \"hal").unwrap();
+        }
+        w.fail(std::io::Error::from_raw_os_error(libc::ENOSPC));
+        assert_eq!(
+            std::fs::read_to_string(&p).unwrap(),
+            "{\"a\":1}\n{\"b\":2}\n"
+        );
+        assert!(w.error.as_deref().unwrap().contains("cases.jsonl"));
+        // Later writes are dropped, not appended after the cut.
+        w.write(&serde_json::json!({"d": 4}));
+        w.flush();
+        assert_eq!(std::fs::read_to_string(&p).unwrap().lines().count(), 2);
+        // A file with no complete line at all is emptied.
+        let q = d.path().join("e.jsonl");
+        std::fs::write(&q, "{\"x\":").unwrap();
+        let f = std::fs::OpenOptions::new().write(true).open(&q).unwrap();
+        cut_to_last_line(&f, &q).unwrap();
+        assert_eq!(std::fs::read(&q).unwrap(), b"");
     }
 }

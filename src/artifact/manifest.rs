@@ -50,6 +50,10 @@ pub struct Manifest {
     #[serde(default)]
     pub context: Context,
     pub files: Vec<ManifestFile>,
+    /// Files of the run that could not be written whole (disk full, file size limit), so a
+    /// reader knows which evidence is partial. Absent when there were none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<String>,
 }
 
 impl Manifest {
@@ -88,9 +92,18 @@ impl Manifest {
             shard,
             context,
             files,
+            errors: Vec::new(),
         };
         write_json_with(&run.file(MANIFEST), &m, sync)?;
         Ok(m)
+    }
+
+    /// Writes this manifest again with the run's current file list (after a later stage
+    /// added files), keeping everything else, `errors` included.
+    pub fn rewrite(mut self, run: &RunDir, sync: bool) -> Result<Manifest, ArtifactError> {
+        self.files = list_files(&run.path)?;
+        write_json_with(&run.file(MANIFEST), &self, sync)?;
+        Ok(self)
     }
 }
 

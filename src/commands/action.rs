@@ -335,7 +335,18 @@ impl Stages<'_> {
             let _ = out.flush();
         }
         drop(out);
-        let status = cmd.status();
+        // Spawned rather than `status()`, so a SIGINT/SIGTERM to codeloop reaches the stage:
+        // forwarded by `interrupt`, and only that way — the stage has its own process group,
+        // so a terminal's Ctrl-C (sent to the whole foreground group) is not delivered twice,
+        // which verify would take as "stop now, skip the grace period".
+        use std::os::unix::process::CommandExt;
+        cmd.process_group(0);
+        let status = cmd.spawn().and_then(|mut child| {
+            crate::interrupt::set_child(child.id());
+            let s = child.wait();
+            crate::interrupt::clear_child();
+            s
+        });
         if self.wrap {
             let mut out = std::io::stdout().lock();
             let _ = writeln!(out, "::{token}::");
@@ -370,6 +381,7 @@ pub fn run(args: ActionArgs) -> i32 {
 
 /// The whole action with an explicit environment (the process env in production).
 pub fn run_with(env: &Env, dry_flag: bool, out: &mut dyn Write) -> i32 {
+    crate::interrupt::watch();
     let ctx = GitHubContext::from_env(env);
     let mut redactor = Redactor::from_env(env.iter());
     let inputs = match Inputs::parse(env) {
@@ -505,10 +517,14 @@ pub fn run_with(env: &Env, dry_flag: bool, out: &mut dyn Write) -> i32 {
             return exit::INFRA;
         }
     };
+    if stop_if_interrupted("before publishing").is_err() {
+        return exit::INFRA;
+    }
     let report = publisher.publish(&view, out);
     write_outputs(env, &inputs, &workspace, &run_dir, &view, &report);
 
     let gate_code = match (view.verdict(), stage_code) {
+        (_, Some(c)) if c == exit::INFRA => exit::INFRA,
         (Some(Verdict::Pass), _) => exit::OK,
         (Some(Verdict::Fail), Some(c)) if c == exit::NO_RESULTS => exit::NO_RESULTS,
         (Some(Verdict::Fail), _) => exit::GATE_FAILED,
@@ -588,8 +604,28 @@ fn merge_stage(
     Ok((path, Some(code)))
 }
 
+/// After a SIGINT/SIGTERM no further stage starts and nothing is published: the job is
+/// being cancelled, and a verdict made from an interrupted run would be misleading.
+fn stop_if_interrupted(when: &str) -> Result<(), i32> {
+    match crate::interrupt::received() {
+        None => Ok(()),
+        Some(sig) => {
+            crate::ui::error(
+                &std::io::Error::other(format!(
+                    "codeloop received {sig} {when}: stopped; nothing is published"
+                )),
+                Some(
+                    "the run directory keeps what was written (verify records an interrupted run as such)",
+                ),
+            );
+            Err(exit::INFRA)
+        }
+    }
+}
+
 /// Runs verify → diagnose → gate-check → report. Returns the run directory and the exit code
-/// that decides the build when there is no gate.json (gate-check's, else verify's).
+/// that decides the build when there is no gate.json (gate-check's, else verify's), or
+/// verify's infrastructure failure (a run it could not write whole), which always wins.
 fn run_stages(
     env: &Env,
     inputs: &Inputs,
@@ -638,6 +674,7 @@ fn run_stages(
         verify_args.push(r.clone());
     }
     let verify_code = stages.run("verify", &verify_args);
+    stop_if_interrupted("during verify")?;
     let Some(run) = artifact::list_runs(artifacts)
         .into_iter()
         .rev()
@@ -660,7 +697,9 @@ fn run_stages(
     let mut diag_args = run_arg.clone();
     diag_args.push("--no-annotations".into());
     stages.run("diagnose", &diag_args);
+    stop_if_interrupted("during diagnose")?;
     let gate_code = stages.run("gate-check", &run_arg);
+    stop_if_interrupted("during gate-check")?;
     let mut report_args = run_arg.clone();
     // The previous comment's hidden state is the report's baseline for deltas.
     if let Some(p) = &stages.previous
@@ -676,6 +715,12 @@ fn run_stages(
         report_args.push(resolve_dir(wd, t).to_string_lossy().into_owned());
     }
     stages.run("report", &report_args);
+    stop_if_interrupted("during report")?;
+    // verify could not write its run whole (disk full, read-only): the verdict is still
+    // published from what was kept, but the step reports the infrastructure failure.
+    if verify_code == Some(exit::INFRA) {
+        return Ok((run.path, verify_code));
+    }
     Ok((run.path, gate_code.or(verify_code)))
 }
 

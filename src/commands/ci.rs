@@ -15,6 +15,9 @@ use crate::settings::Config;
 use crate::{exit, gate, ui};
 
 pub fn run(args: CiArgs) -> i32 {
+    // verify handles signals while runners run; this covers the stages after it, which
+    // would otherwise swallow a SIGTERM (verify's handler outlives its runtime).
+    crate::interrupt::watch();
     let common = args.verify.common.clone();
     let cfg_path = config_path(&common);
     // Settings first: a bad gate setting should stop us before minutes of tests.
@@ -91,6 +94,15 @@ pub fn after_verify(
             return code;
         }
     };
+    if let Some(sig) = crate::interrupt::received() {
+        ui::error(
+            &std::io::Error::other(format!(
+                "codeloop received {sig} after verify: stopped before the report stage"
+            )),
+            Some("diagnose.json and gate.json are written; run `codeloop report` to finish"),
+        );
+        return exit::INFRA;
+    }
     if annotate && !json {
         for line in output::annotations(&loaded.doc, AnnotationLimits::default()) {
             println!("{line}");

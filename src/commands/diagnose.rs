@@ -352,14 +352,7 @@ pub fn write_outputs(run: &RunDir, doc: &DiagnoseDoc) -> Result<(), ArtifactErro
 /// Rewrites manifest.json with the same metadata and the current file list.
 pub fn refresh_manifest(run: &RunDir) -> Result<(), ArtifactError> {
     let m: Manifest = artifact::read_json(&run.file(artifact::MANIFEST))?;
-    Manifest::write(
-        run,
-        m.started_at,
-        m.finished_at,
-        m.status,
-        m.shard,
-        m.context,
-    )?;
+    m.rewrite(run, true)?;
     Ok(())
 }
 

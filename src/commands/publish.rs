@@ -97,12 +97,15 @@ pub fn run(args: PublishArgs) -> i32 {
     if let Some(url) = &report.comment_url {
         println!("codeloop: comment {} at {url}", report.comment_action);
     }
-    // Publishing is this command's whole job, so its failures are its exit code — except on
-    // GitLab, where `codeloop publish` is a plain script line after the tests: a note that
+    // Publishing is this command's whole job, so its setup failures (no token, read-only
+    // token) are its exit code — except on GitLab, where `codeloop publish` is a plain script line after the tests: a note that
     // cannot be written (no token, no `api` scope, API down) is a warning, never a red
     // pipeline, unless CODELOOP_FAIL_ON_PUBLISH_ERROR=true.
-    let lenient =
-        publisher.forge() == Forge::GitLab && !env.is_true("CODELOOP_FAIL_ON_PUBLISH_ERROR");
+    // Nor does an outage of GitHub's API (connection errors, 5xx after the retries): the
+    // verdict is printed and in the job summary, and an outage is not the build's fault.
+    let outage_only = report.outages == report.errors.len();
+    let lenient = (publisher.forge() == Forge::GitLab || outage_only)
+        && !env.is_true("CODELOOP_FAIL_ON_PUBLISH_ERROR");
     if report.errors.is_empty() || lenient {
         exit::OK
     } else {

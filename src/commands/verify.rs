@@ -528,6 +528,13 @@ async fn execute(args: VerifyArgs, p: Prepared, json: bool) -> i32 {
                 *r = Some(format!("received {which}"));
             }
             let _ = cancel_tx.send(true);
+            // A second signal while the runners are being stopped: SIGKILL them now instead
+            // of waiting out the grace period (the run directory is written as usual).
+            tokio::select! {
+                _ = int.recv() => {},
+                _ = term.recv() => {},
+            }
+            crate::runners::exec::force_stop();
             // Keep the sender alive so receivers never see a closed channel.
             std::future::pending::<()>().await;
         });
@@ -774,7 +781,9 @@ pub async fn execute_prepared(
         io_errors.push(e);
     }
     // manifest.json LAST: its presence marks the run complete.
-    match Manifest::write_with(
+    // With write errors the manifest is still written (the verdict can be computed from
+    // what was kept) but it names the files that are partial.
+    let written = Manifest::write_with(
         &run_dir,
         started_at,
         finished_at,
@@ -782,7 +791,19 @@ pub async fn execute_prepared(
         shard,
         context_from_env(),
         sync,
-    ) {
+    )
+    .and_then(|m| {
+        if io_errors.is_empty() {
+            Ok(m)
+        } else {
+            Manifest {
+                errors: io_errors.clone(),
+                ..m
+            }
+            .rewrite(&run_dir, sync)
+        }
+    });
+    match written {
         Ok(_) => update_latest(&resolved.artifacts_dir, &run_dir.id),
         Err(e) => io_errors.push(e.to_string()),
     }
@@ -791,7 +812,7 @@ pub async fn execute_prepared(
             eprintln!("error: {e}");
         }
         eprintln!(
-            "hint: the run directory `{}` is incomplete; free disk space or pass --artifacts-dir DIR",
+            "hint: the run directory `{}` is incomplete (what was written before is kept); free disk space, or write runs elsewhere with --artifacts-dir DIR (CODELOOP_ARTIFACTS_DIR, or `verify.artifacts_dir` in .codeloop/config.json)",
             run_dir.path.display()
         );
         code = exit::INFRA;

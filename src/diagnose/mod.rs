@@ -297,7 +297,12 @@ fn runner_problems(
         RunnerStatus::Crashed => out.push(mk(
             Category::Crash,
             match r.signal {
-                Some(s) => format!("runner `{}` crashed (killed by signal {s})", r.id),
+                Some(s) => match crate::model::signal_name(s) {
+                    Some(name) => {
+                        format!("runner `{}` crashed (killed by signal {s}, {name})", r.id)
+                    }
+                    None => format!("runner `{}` crashed (killed by signal {s})", r.id),
+                },
                 None => format!("runner `{}` crashed", r.id),
             },
             Severity::Error,

@@ -435,3 +435,60 @@ fn gate_json_round_trips_as_a_baseline() {
     assert_eq!(b.score, Some(g.score));
     assert_eq!(b.counts.map(|c| c.tests), Some(3));
 }
+
+#[test]
+fn crashed_and_timed_out_runners_fail_even_with_green_partial_results() {
+    let mut crashed = runner("pytest", RunnerKind::Test, RunnerStatus::Crashed);
+    crashed.exit_code = Some(139);
+    crashed.signal = Some(libc::SIGSEGV);
+    let mut slow = runner("jest", RunnerKind::Test, RunnerStatus::Timeout);
+    slow.exit_code = None;
+    slow.hint = Some("exceeded its timeout of 60s; its process group was stopped".into());
+    let mut cases = passing(5, "pytest");
+    cases.extend(passing(3, "jest").into_iter().map(|mut c| {
+        c.name = format!("j_{}", c.name);
+        c
+    }));
+    let w = World::new(vec![crashed, slow], cases, LintCounts::default());
+    let g = w.gate(&GateConfig::default(), None);
+    // Every reported test passed; only the unfinished runners fail the gate.
+    assert!(rule(&g, "max_failures").passed);
+    assert_eq!(g.verdict, Verdict::Fail);
+    let crash = rule(&g, "crash");
+    assert!(!crash.passed);
+    assert_eq!(
+        crash.reason,
+        "1 runner crashed, so its results are incomplete: `pytest` (killed by signal 11, SIGSEGV)"
+    );
+    let timeout = rule(&g, "timeout");
+    assert_eq!(
+        timeout.reason,
+        "1 runner timed out, so its results are incomplete: `jest` (exceeded its timeout of 60s; its process group was stopped)"
+    );
+    assert!(g.reasons.contains(&crash.reason), "{:?}", g.reasons);
+    assert_eq!(exit_code(&g), 1);
+
+    // Without a crash or a timeout, neither rule is listed at all.
+    let ok = World::new(
+        vec![runner("pytest", RunnerKind::Test, RunnerStatus::Passed)],
+        passing(2, "pytest"),
+        LintCounts::default(),
+    );
+    let g = ok.gate(&GateConfig::default(), None);
+    assert!(
+        g.rules
+            .iter()
+            .all(|r| r.rule != "crash" && r.rule != "timeout")
+    );
+}
+
+#[test]
+fn a_crash_that_left_no_results_exits_1_not_3() {
+    let mut crashed = runner("pytest", RunnerKind::Test, RunnerStatus::Crashed);
+    crashed.signal = Some(libc::SIGKILL);
+    let w = World::new(vec![crashed], Vec::new(), LintCounts::default());
+    let g = w.gate(&GateConfig::default(), None);
+    assert!(!rule(&g, "fail_on_empty").passed);
+    assert!(rule(&g, "crash").reason.contains("SIGKILL"));
+    assert_eq!(exit_code(&g), 1);
+}

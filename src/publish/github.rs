@@ -72,6 +72,11 @@ impl GitHubError {
     fn is_not_found(&self) -> bool {
         matches!(self, GitHubError::Status { status: 404, .. })
     }
+    /// GitHub is down or throttling (connection errors, 5xx, a rate limit too long to wait):
+    /// nothing the user can fix in their setup, so it never fails the build by itself.
+    pub fn is_outage(&self) -> bool {
+        self.is_ambiguous() || matches!(self, GitHubError::RateLimited { .. })
+    }
     /// The request may have been carried out although we got no success answer.
     fn is_ambiguous(&self) -> bool {
         matches!(self, GitHubError::Transport { .. })
@@ -88,6 +93,9 @@ pub struct RetryPolicy {
     pub base_delay: Duration,
     /// The longest rate-limit wait we accept before giving up.
     pub max_wait: Duration,
+    /// No retry of a failed request starts later than this after its first attempt, so an
+    /// API that hangs (connect/read timeouts) cannot stretch the backoff schedule.
+    pub budget: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -96,9 +104,29 @@ impl Default for RetryPolicy {
             attempts: 5,
             base_delay: Duration::from_millis(1000),
             max_wait: Duration::from_secs(120),
+            budget: Duration::from_secs(60),
         }
     }
 }
+
+impl RetryPolicy {
+    /// Whether another attempt may start after `attempt` failed, `started` being the first
+    /// attempt's start: within the attempt count and, after the backoff, within the budget.
+    pub fn may_retry(&self, attempt: u32, started: std::time::Instant) -> bool {
+        attempt < self.attempts && started.elapsed() + self.delay(attempt) <= self.budget
+    }
+
+    /// The backoff before the retry that follows `attempt`: base × 2^(attempt-1), ≤ 30 s.
+    pub fn delay(&self, attempt: u32) -> Duration {
+        (self.base_delay * 2u32.saturating_pow(attempt.saturating_sub(1)))
+            .min(Duration::from_secs(30))
+    }
+}
+
+/// Why a request was not even tried: an earlier one found the API down (its retries ran
+/// out on connection errors or 5xx answers), and spending the budget again per request would
+/// only make the job wait longer for the same answer.
+pub const API_DOWN: &str = "not tried: the API did not answer an earlier request of this run";
 
 /// One HTTP answer, read whole (GitHub's answers here are small).
 struct Answer {
@@ -177,6 +205,8 @@ pub struct GitHub {
     authors: std::sync::Mutex<Vec<String>>,
     retry: RetryPolicy,
     read_only: AtomicBool,
+    /// Set when an idempotent request ran out of retries on connection errors or 5xx.
+    down: AtomicBool,
 }
 
 /// Percent-encodes a path segment (owner/repo names are safe, but never trust them).
@@ -276,6 +306,7 @@ impl GitHub {
             authors: std::sync::Mutex::new(vec![author.unwrap_or(DEFAULT_AUTHOR).to_string()]),
             retry,
             read_only: AtomicBool::new(false),
+            down: AtomicBool::new(false),
         })
     }
 
@@ -318,6 +349,14 @@ impl GitHub {
             });
         }
         let m = method.to_string();
+        if self.down.load(Ordering::Relaxed) {
+            return Err(GitHubError::Transport {
+                method: m,
+                url: url.to_string(),
+                message: API_DOWN.into(),
+            });
+        }
+        let started = std::time::Instant::now();
         let mut attempt = 0u32;
         loop {
             attempt += 1;
@@ -351,9 +390,12 @@ impl GitHub {
                         url: url.to_string(),
                         message,
                     };
-                    if idempotent && attempt < self.retry.attempts {
+                    if idempotent && self.retry.may_retry(attempt, started) {
                         self.backoff(attempt).await;
                         continue;
+                    }
+                    if idempotent {
+                        self.down.store(true, Ordering::Relaxed);
                     }
                     return Err(err);
                 }
@@ -381,9 +423,12 @@ impl GitHub {
                 self.read_only.store(true, Ordering::Relaxed);
                 return Err(GitHubError::ReadOnly { message });
             }
-            if answer.status >= 500 && idempotent && attempt < self.retry.attempts {
-                self.backoff(attempt).await;
-                continue;
+            if answer.status >= 500 && idempotent {
+                if self.retry.may_retry(attempt, started) {
+                    self.backoff(attempt).await;
+                    continue;
+                }
+                self.down.store(true, Ordering::Relaxed);
             }
             return Err(GitHubError::Status {
                 method: m,
@@ -395,8 +440,7 @@ impl GitHub {
     }
 
     async fn backoff(&self, attempt: u32) {
-        let d = self.retry.base_delay * 2u32.saturating_pow(attempt.saturating_sub(1));
-        tokio::time::sleep(d.min(Duration::from_secs(30))).await;
+        tokio::time::sleep(self.retry.delay(attempt)).await;
     }
 
     fn parse<T: for<'de> Deserialize<'de>>(

@@ -176,6 +176,8 @@ pub struct GitLab {
     token: String,
     retry: RetryPolicy,
     me: std::sync::Mutex<Option<u64>>,
+    /// Set when an idempotent request ran out of retries on connection errors or 5xx.
+    down: std::sync::atomic::AtomicBool,
 }
 
 /// Percent-encodes a path segment (project ids may be `group/project`).
@@ -301,12 +303,12 @@ impl GitLab {
             token: token.to_string(),
             retry,
             me: std::sync::Mutex::new(None),
+            down: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
     async fn backoff(&self, attempt: u32) {
-        let d = self.retry.base_delay * 2u32.saturating_pow(attempt.saturating_sub(1));
-        tokio::time::sleep(d.min(Duration::from_secs(30))).await;
+        tokio::time::sleep(self.retry.delay(attempt)).await;
     }
 
     /// One request under the retry rules. `idempotent` ones are retried on 5xx/transport.
@@ -318,6 +320,14 @@ impl GitLab {
         idempotent: bool,
     ) -> Result<Answer, GitLabError> {
         let m = method.to_string();
+        if self.down.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(GitLabError::Transport {
+                method: m,
+                url: url.to_string(),
+                message: super::github::API_DOWN.into(),
+            });
+        }
+        let started = std::time::Instant::now();
         let mut attempt = 0u32;
         loop {
             attempt += 1;
@@ -346,9 +356,12 @@ impl GitLab {
             let a = match res {
                 Ok(a) => a,
                 Err(message) => {
-                    if idempotent && attempt < self.retry.attempts {
+                    if idempotent && self.retry.may_retry(attempt, started) {
                         self.backoff(attempt).await;
                         continue;
+                    }
+                    if idempotent {
+                        self.down.store(true, std::sync::atomic::Ordering::Relaxed);
                     }
                     return Err(GitLabError::Transport {
                         method: m,
@@ -387,9 +400,12 @@ impl GitLab {
             {
                 return Err(GitLabError::Scope { message });
             }
-            if a.status >= 500 && idempotent && attempt < self.retry.attempts {
-                self.backoff(attempt).await;
-                continue;
+            if a.status >= 500 && idempotent {
+                if self.retry.may_retry(attempt, started) {
+                    self.backoff(attempt).await;
+                    continue;
+                }
+                self.down.store(true, std::sync::atomic::Ordering::Relaxed);
             }
             return Err(GitLabError::Status {
                 method: m,

@@ -107,8 +107,9 @@ impl Default for PublishOptions {
 }
 
 impl PublishOptions {
-    /// Retry delays can be shortened with `CODELOOP_RETRY_BASE_MS` and
-    /// `CODELOOP_RETRY_MAX_WAIT_SECS` (tests and impatient users).
+    /// Retry delays can be shortened with `CODELOOP_RETRY_BASE_MS`,
+    /// `CODELOOP_RETRY_MAX_WAIT_SECS` and `CODELOOP_RETRY_BUDGET_SECS` (tests and impatient
+    /// users).
     pub fn retry_from_env(env: &Env) -> RetryPolicy {
         let mut r = RetryPolicy::default();
         if let Some(ms) = env
@@ -122,6 +123,12 @@ impl PublishOptions {
             .and_then(|v| v.parse().ok())
         {
             r.max_wait = Duration::from_secs(s);
+        }
+        if let Some(s) = env
+            .get("CODELOOP_RETRY_BUDGET_SECS")
+            .and_then(|v| v.parse().ok())
+        {
+            r.budget = Duration::from_secs(s);
         }
         r
     }
@@ -139,6 +146,9 @@ pub struct PublishReport {
     pub errors: Vec<String>,
     /// The token could not write (fork PR or read-only permissions).
     pub read_only: bool,
+    /// How many of `errors` are API outages (connection errors, 5xx, long rate limits), as
+    /// opposed to setup problems the user can fix.
+    pub outages: usize,
 }
 
 /// The parts of a run directory that publishing shows.
@@ -382,15 +392,45 @@ impl Publisher<'_> {
         }
         let pr = self.pr()?;
         let rt = Self::runtime().ok()?;
-        rt.block_on(async {
-            let gh = self.client().ok()?;
-            gh.find_ours(pr)
-                .await
-                .ok()?
-                .into_iter()
-                .next()
-                .map(|c| c.body)
-        })
+        let found = rt.block_on(async {
+            let gh = self.client()?;
+            gh.find_ours(pr).await
+        });
+        match found {
+            Ok(ours) => ours.into_iter().next().map(|c| c.body),
+            Err(e) => {
+                // Deltas need the previous comment; without it the run goes on without them.
+                crate::ui::warn(&self.redactor.redact(&format!(
+                    "GitHub API: cannot read the previous codeloop comment ({e}); this run's report has no deltas"
+                )));
+                None
+            }
+        }
+    }
+
+    /// `codeloop: gate FAIL · score 72.5 · run ID` and the reasons: printed before anything
+    /// is posted, so the verdict is in the log whatever the API does.
+    fn print_gate(&self, run: &RunView, out: &mut dyn Write) {
+        let Some(g) = &run.gate else {
+            let _ = writeln!(
+                out,
+                "codeloop: run {} has no gate.json (gate-check did not run)",
+                run.run_id
+            );
+            return;
+        };
+        let v = match g.verdict {
+            Verdict::Pass => "PASS",
+            Verdict::Fail => "FAIL",
+        };
+        let _ = writeln!(
+            out,
+            "codeloop: gate {v} · score {} · run {}",
+            g.score, g.run_id
+        );
+        for r in &g.reasons {
+            let _ = writeln!(out, "  - {}", self.redactor.redact(&escape_md_line(r)));
+        }
     }
 
     /// Publishes a loaded run: summary, annotations, comment, check run. `out` is the log.
@@ -405,6 +445,7 @@ impl Publisher<'_> {
             self.opts.max_comment_chars,
         );
         let summary = self.redactor.redact(&run.summary).into_owned();
+        self.print_gate(run, out);
 
         if self.opts.summary
             && let Some(path) = self.env.get("GITHUB_STEP_SUMMARY")
@@ -477,7 +518,7 @@ impl Publisher<'_> {
             };
             let pr = self.pr();
             let mut read_only_warned = false;
-            let mut on_err = |report: &mut PublishReport, e: GitHubError| {
+            let mut on_err = |report: &mut PublishReport, e: GitHubError, what: &str| {
                 if e.is_read_only() {
                     report.read_only = true;
                     if !read_only_warned {
@@ -485,7 +526,15 @@ impl Publisher<'_> {
                         warn(report, format!("{e}. {READ_ONLY_HINT}"));
                     }
                 } else {
-                    warn(report, e.to_string());
+                    if e.is_outage() {
+                        report.outages += 1;
+                    }
+                    warn(
+                        report,
+                        format!(
+                            "GitHub API: {e}; {what} (the job summary and outputs have the result, and the exit code is the gate's)"
+                        ),
+                    );
                 }
             };
             match (pr, want_comment || want_delete) {
@@ -508,7 +557,7 @@ impl Publisher<'_> {
                         }
                         Ok(CommentOutcome::Deleted { .. }) => report.comment_action = "deleted".into(),
                         Ok(CommentOutcome::Unchanged) => report.comment_action = "unchanged".into(),
-                        Err(e) => on_err(&mut report, e),
+                        Err(e) => on_err(&mut report, e, "the PR comment was not updated"),
                     }
                 }
                 (None, true) => {
@@ -541,7 +590,7 @@ impl Publisher<'_> {
                         };
                         match gh.create_check_run(&run).await {
                             Ok(url) => report.check_run_url = Some(url),
-                            Err(e) => on_err(&mut report, e),
+                            Err(e) => on_err(&mut report, e, "the check run was not created"),
                         }
                     }
                     (None, _) => warn(&mut report, "check-run: no commit sha (GITHUB_SHA) to attach it to".into()),
@@ -602,7 +651,12 @@ impl Publisher<'_> {
             }
             Err(e) => {
                 report.read_only = e.is_scope();
-                warn(report, e.to_string());
+                warn(
+                    report,
+                    format!(
+                        "GitLab API: {e}; the MR note was not updated (the exit code is the gate's)"
+                    ),
+                );
             }
         }
     }

@@ -303,6 +303,8 @@ fn collect_one(path: &Path, ctx: &Ctx<'_>, out: &mut Collected) {
                 dest
             }
             Err(e) => {
+                // A copy cut short (disk full) must not sit in the run as if it were whole.
+                let _ = std::fs::remove_file(&dest);
                 out.warnings.push(ParseIssue {
                     file: shown.clone(),
                     position: None,

@@ -1,13 +1,15 @@
 //! Running one runner's command: `sh -c` in its own process group, stdout/stderr written
 //! straight to the log files (the OS does the streaming, so memory stays flat whatever the
 //! output size), a timeout that stops the whole group (SIGTERM, grace, SIGKILL), and
-//! cancellation (Ctrl-C / SIGTERM to codeloop) that does the same.
+//! cancellation (Ctrl-C / SIGTERM to codeloop) that does the same; a second signal cuts the
+//! grace period short ([`force_stop`]).
 //!
 //! The group is also swept after a normal exit, so a background process a runner left behind
 //! does not outlive it (and cannot hold the CI job open).
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
@@ -145,6 +147,15 @@ fn sweep(pgid: i32) -> bool {
     }
 }
 
+/// Set by a second Ctrl-C / SIGTERM while runners are being stopped: the person (or the CI
+/// runner's escalation) does not want to wait out the grace period any longer.
+static FORCE_STOP: AtomicBool = AtomicBool::new(false);
+
+/// Cuts every grace period short: groups being stopped get SIGKILL now.
+pub fn force_stop() {
+    FORCE_STOP.store(true, Ordering::SeqCst);
+}
+
 /// SIGTERM to the group, wait up to `grace` for the whole group to go, then SIGKILL.
 async fn stop_group(child: &mut tokio::process::Child, pgid: i32, grace: Duration) {
     killpg(pgid, libc::SIGTERM);
@@ -157,7 +168,7 @@ async fn stop_group(child: &mut tokio::process::Child, pgid: i32, grace: Duratio
         if leader_done && !killpg(pgid, 0) {
             return;
         }
-        if Instant::now() >= deadline {
+        if Instant::now() >= deadline || FORCE_STOP.load(Ordering::SeqCst) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;

@@ -304,6 +304,17 @@ async fn run_one(
                 }
                 None => status = RunnerStatus::Failed,
             },
+            // `sh -c` reports a command killed by a signal as exit 128+N: a test binary that
+            // segfaulted or was OOM-killed under the runner's shell is a crash, not a failure.
+            Ended::Exited(c) if crash_signal(c).is_some() => {
+                let sig = c - 128;
+                r.signal = Some(sig);
+                status = RunnerStatus::Crashed;
+                r.hint = Some(format!(
+                    "exited with {c}: a process it ran was killed by signal {sig} ({})",
+                    signal_name(sig)
+                ));
+            }
             Ended::Exited(_) => status = RunnerStatus::Failed,
             Ended::Signaled(sig) => {
                 r.signal = Some(sig);
@@ -446,17 +457,35 @@ pub fn read_tail(p: &Path, n: u64) -> String {
     String::from_utf8_lossy(&buf).into_owned()
 }
 
-fn signal_name(sig: i32) -> &'static str {
-    match sig {
-        libc::SIGSEGV => "SIGSEGV, a crash",
-        libc::SIGABRT => "SIGABRT, an abort",
-        libc::SIGKILL => "SIGKILL, possibly the out-of-memory killer",
-        libc::SIGTERM => "SIGTERM",
-        libc::SIGINT => "SIGINT",
-        libc::SIGBUS => "SIGBUS",
-        libc::SIGFPE => "SIGFPE",
-        _ => "a signal",
-    }
+/// The signal behind a shell's exit code 128+N, when N is one that means a crash (not one a
+/// tool sends itself on purpose, like SIGTERM or SIGINT, and not a plain exit code).
+fn crash_signal(code: i32) -> Option<i32> {
+    let sig = code.checked_sub(128)?;
+    [
+        libc::SIGSEGV,
+        libc::SIGABRT,
+        libc::SIGBUS,
+        libc::SIGFPE,
+        libc::SIGILL,
+        libc::SIGKILL,
+        libc::SIGSYS,
+    ]
+    .contains(&sig)
+    .then_some(sig)
+}
+
+/// `SIGSEGV, a crash`: the signal's name and, for the common ones, what it usually means.
+fn signal_name(sig: i32) -> String {
+    let name = crate::model::signal_name(sig).unwrap_or("a signal");
+    let meaning = match sig {
+        libc::SIGSEGV => ", a crash",
+        libc::SIGABRT => ", an abort",
+        libc::SIGKILL => ", possibly the out-of-memory killer",
+        libc::SIGXCPU => ", the CPU time limit",
+        libc::SIGXFSZ => ", the file size limit",
+        _ => "",
+    };
+    format!("{name}{meaning}")
 }
 
 #[cfg(test)]
@@ -473,5 +502,17 @@ mod tests {
         assert_eq!(not_found(&p).as_deref(), Some("rspec"));
         std::fs::write(&p, "exit 127 for other reasons\n").unwrap();
         assert_eq!(not_found(&p), None);
+    }
+
+    #[test]
+    fn shell_exit_codes_of_crash_signals_are_crashes() {
+        assert_eq!(crash_signal(139), Some(libc::SIGSEGV));
+        assert_eq!(crash_signal(137), Some(libc::SIGKILL));
+        assert_eq!(crash_signal(134), Some(libc::SIGABRT));
+        // SIGTERM/SIGINT (143/130) are sent on purpose; 1 and 2 are plain failures.
+        assert_eq!(crash_signal(143), None);
+        assert_eq!(crash_signal(130), None);
+        assert_eq!(crash_signal(1), None);
+        assert_eq!(crash_signal(11), None);
     }
 }

@@ -10,6 +10,7 @@ mod dashboard;
 mod diagnose;
 mod diagnose_corpus;
 mod fake_github;
+mod faults;
 mod gate;
 mod gitlab;
 mod hostile;

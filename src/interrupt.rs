@@ -1,0 +1,114 @@
+//! Process-wide SIGINT/SIGTERM for the commands that run stages one after another (`ci`,
+//! `action`). `verify` handles its own signals while its runners run (it stops their process
+//! groups and records the run as interrupted); this module covers the rest of the process's
+//! life: it remembers that a signal came, so the next stage is not started, and forwards it
+//! to the stage child process `action` is waiting for — which matters in the Docker action,
+//! where codeloop is PID 1 and `docker stop` signals only PID 1.
+
+use std::sync::Once;
+use std::sync::atomic::{AtomicI32, Ordering};
+
+/// The signal received (0 = none yet).
+static RECEIVED: AtomicI32 = AtomicI32::new(0);
+/// The stage child to forward signals to (0 = none).
+static CHILD: AtomicI32 = AtomicI32::new(0);
+
+/// Starts watching SIGINT and SIGTERM (once per process). Returns after the handlers are
+/// installed, so no signal sent after this call can take the default action (death).
+pub fn watch() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let spawned = std::thread::Builder::new()
+            .name("codeloop-signals".into())
+            .spawn(move || {
+                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                else {
+                    let _ = tx.send(());
+                    return;
+                };
+                rt.block_on(async move {
+                    use tokio::signal::unix::{SignalKind, signal};
+                    let streams = (
+                        signal(SignalKind::interrupt()),
+                        signal(SignalKind::terminate()),
+                    );
+                    let _ = tx.send(());
+                    let (Ok(mut int), Ok(mut term)) = streams else {
+                        return;
+                    };
+                    loop {
+                        let sig = tokio::select! {
+                            _ = int.recv() => libc::SIGINT,
+                            _ = term.recv() => libc::SIGTERM,
+                        };
+                        RECEIVED.store(sig, Ordering::SeqCst);
+                        let pid = CHILD.load(Ordering::SeqCst);
+                        if pid > 0 {
+                            // SAFETY: kill(2) on the pid of a child we are waiting for.
+                            unsafe { libc::kill(pid, sig) };
+                        }
+                    }
+                });
+            });
+        if spawned.is_ok() {
+            let _ = rx.recv();
+        }
+    });
+}
+
+/// The signal received since [`watch`], by name.
+pub fn received() -> Option<&'static str> {
+    match RECEIVED.load(Ordering::SeqCst) {
+        0 => None,
+        s => Some(crate::model::signal_name(s).unwrap_or("a signal")),
+    }
+}
+
+/// Forward signals to `pid` until [`clear_child`]. If one already came, it is sent at once.
+pub fn set_child(pid: u32) {
+    let pid = i32::try_from(pid).unwrap_or(0);
+    CHILD.store(pid, Ordering::SeqCst);
+    let sig = RECEIVED.load(Ordering::SeqCst);
+    if sig != 0 && pid > 0 {
+        // SAFETY: as above.
+        unsafe { libc::kill(pid, sig) };
+    }
+}
+
+pub fn clear_child() {
+    CHILD.store(0, Ordering::SeqCst);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn a_signal_is_remembered_and_forwarded_to_the_stage_child() {
+        watch();
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        set_child(child.id());
+        // SAFETY: signalling ourselves; watch() installed the handler, so this does not kill
+        // the test process.
+        unsafe { libc::raise(libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            assert!(Instant::now() < deadline, "the child never got the signal");
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        clear_child();
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(status.signal(), Some(libc::SIGTERM));
+        assert_eq!(received(), Some("SIGTERM"));
+    }
+}
