@@ -904,16 +904,62 @@ fn print_issues(r: &RunnerResult) {
     {
         crate::outln!("      {h}");
     }
+    // File names and messages quote untrusted text: no escape sequence reaches the terminal.
+    let clean = crate::parsers::text::clean_control;
     for e in r.parse_errors.iter().take(5) {
         match e.position {
-            Some(p) => crate::outln!("      parse error: {} at {p}: {}", e.file, e.message),
-            None => crate::outln!("      parse error: {}: {}", e.file, e.message),
+            Some(p) => crate::outln!(
+                "      parse error: {} at {p}: {}",
+                clean(&e.file),
+                clean(&e.message)
+            ),
+            None => crate::outln!(
+                "      parse error: {}: {}",
+                clean(&e.file),
+                clean(&e.message)
+            ),
         }
     }
     if r.parse_errors.len() > 5 {
         crate::outln!(
             "      ... and {} more parse errors",
             r.parse_errors.len() - 5
+        );
+    }
+    // Files read leniently or skipped (a FIFO matched by a glob) are named too, each with its
+    // first warning, so nobody has to open verify.json to learn why a report is missing.
+    let mut files: Vec<&str> = Vec::new();
+    for w in &r.warnings {
+        if files.contains(&w.file.as_str()) {
+            continue;
+        }
+        files.push(&w.file);
+        if files.len() > 10 {
+            continue;
+        }
+        let more = r.warnings.iter().filter(|x| x.file == w.file).count() - 1;
+        let more = if more > 0 {
+            format!(" (and {more} more in verify.json)")
+        } else {
+            String::new()
+        };
+        match w.position {
+            Some(p) => crate::outln!(
+                "      warning: {} at {p}: {}{more}",
+                clean(&w.file),
+                clean(&w.message)
+            ),
+            None => crate::outln!(
+                "      warning: {}: {}{more}",
+                clean(&w.file),
+                clean(&w.message)
+            ),
+        }
+    }
+    if files.len() > 10 {
+        crate::outln!(
+            "      ... and warnings for {} more files (in verify.json)",
+            files.len() - 10
         );
     }
 }

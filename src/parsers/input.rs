@@ -9,6 +9,18 @@ use encoding_rs_io::{DecodeReaderBytes, DecodeReaderBytesBuilder};
 
 use super::{Format, ParseError, SNIFF_BYTES, Sink};
 
+/// UTF-16 written without a byte-order mark (some .NET and PowerShell tools do): every
+/// report starts with an ASCII character (`<`, `{`, `[`, whitespace, a letter), which in
+/// UTF-16 is that byte next to a zero byte. No UTF-8 report has a NUL as its 2nd or 4th byte.
+fn utf16_without_bom(p: &[u8]) -> Option<&'static encoding_rs::Encoding> {
+    let ascii = |b: u8| b.is_ascii_graphic() || b.is_ascii_whitespace();
+    match *p {
+        [a, 0, b, 0] if ascii(a) && ascii(b) => Some(encoding_rs::UTF_16LE),
+        [0, a, 0, b] if ascii(a) && ascii(b) => Some(encoding_rs::UTF_16BE),
+        _ => None,
+    }
+}
+
 /// A `BufRead` over a report file, transcoded to UTF-8, whose head can be inspected first.
 pub struct Input<R: Read> {
     head: Vec<u8>,
@@ -44,17 +56,23 @@ const BUF_SIZE: usize = 256 * 1024;
 impl<R: Read> Input<R> {
     /// Reads the head of the file. Invalid UTF-8 without a BOM is passed through untouched
     /// (parsers repair it where it matters, with a warning).
-    pub fn new(mut reader: R, _sink: &mut dyn Sink) -> Result<Self, ParseError> {
+    pub fn new(mut reader: R, sink: &mut dyn Sink) -> Result<Self, ParseError> {
         let cannot = |e: io::Error| ParseError::new(format!("cannot read the file: {e}"));
-        // Enough bytes to recognize any byte-order mark (UTF-8: 3, UTF-16: 2).
-        let mut peek = Vec::with_capacity(3);
+        // Enough bytes to recognize any byte-order mark (UTF-8: 3, UTF-16: 2), and the first
+        // two UTF-16 code units of a file written without one.
+        let mut peek = Vec::with_capacity(4);
         (&mut reader)
-            .take(3)
+            .take(4)
             .read_to_end(&mut peek)
             .map_err(cannot)?;
         let has_bom = peek.starts_with(&[0xEF, 0xBB, 0xBF])
             || peek.starts_with(&[0xFF, 0xFE])
             || peek.starts_with(&[0xFE, 0xFF]);
+        let bomless = if has_bom {
+            None
+        } else {
+            utf16_without_bom(&peek)
+        };
         let peeked = io::Cursor::new(peek).chain(reader);
         let source = if has_bom {
             Source::Decoded(Box::new(
@@ -62,6 +80,24 @@ impl<R: Read> Input<R> {
                     .bom_sniffing(true)
                     .utf8_passthru(true)
                     .strip_bom(true)
+                    .build(peeked),
+            ))
+        } else if let Some(enc) = bomless {
+            sink.warning(
+                Some(super::Position {
+                    line: 1,
+                    column: 1,
+                    byte: 0,
+                }),
+                format!(
+                    "the file is {} without a byte-order mark: read as such",
+                    enc.name()
+                ),
+            );
+            Source::Decoded(Box::new(
+                DecodeReaderBytesBuilder::new()
+                    .encoding(Some(enc))
+                    .bom_sniffing(false)
                     .build(peeked),
             ))
         } else {
@@ -628,5 +664,25 @@ mod tests {
         let mut all = String::new();
         inp.read_to_string(&mut all).unwrap();
         assert_eq!(all, "<testsuite/>");
+        // Without a byte-order mark, in both byte orders: transcoded, with a warning.
+        for be in [false, true] {
+            let mut raw = Vec::new();
+            for u in "<testsuite/>".encode_utf16() {
+                raw.extend_from_slice(&if be { u.to_be_bytes() } else { u.to_le_bytes() });
+            }
+            let mut c = crate::parsers::Collector::default();
+            let mut inp = Input::new(&raw[..], &mut c).unwrap();
+            assert_eq!(inp.head(), b"<testsuite/>");
+            let mut all = String::new();
+            inp.read_to_string(&mut all).unwrap();
+            assert_eq!(all, "<testsuite/>");
+            assert!(
+                c.warnings[0].1.contains("without a byte-order mark"),
+                "{c:?}"
+            );
+        }
+        // UTF-8 that merely starts with a NUL-free ASCII pair is left alone.
+        assert_eq!(utf16_without_bom(b"<tes"), None);
+        assert_eq!(utf16_without_bom(b"<\0"), None);
     }
 }

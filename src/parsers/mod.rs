@@ -7,6 +7,7 @@
 //! is complete, so memory grows with the number of failures kept by the sink, not with the
 //! size of the file.
 
+pub mod bound;
 pub mod collect;
 pub mod input;
 pub mod json;
@@ -238,6 +239,8 @@ pub fn parse(
     opts: &ParseOptions,
     sink: &mut dyn Sink,
 ) -> Result<Parsed, ParseError> {
+    // Every text a parser hands on is bounded here, whatever the format forgot (see `bound`).
+    let sink = &mut bound::BoundedSink::new(sink, opts.max_text_bytes);
     let mut input = input::Input::new(reader, sink)?;
     let format = match hint {
         Some(f) => f,
@@ -279,7 +282,22 @@ pub fn parse(
             })?
         }
     };
-    format.run(&mut input, opts, sink)?;
+    // With a hint, what `auto` would have picked: named when the hinted parser fails, since
+    // a wrong hint is the likeliest cause.
+    let sniffed = hint
+        .and_then(|_| sniff(input.head(), file_name))
+        .filter(|s| *s != format);
+    format.run(&mut input, opts, sink).map_err(|mut e| {
+        if let Some(s) = sniffed {
+            e.message.push_str(&format!(
+                "; the content looks like {} (format hint {} given): drop the hint or use `{}`",
+                s.name(),
+                format.name(),
+                s.name()
+            ));
+        }
+        e
+    })?;
     Ok(Parsed { format })
 }
 

@@ -293,6 +293,9 @@ fn is_cont(b: u8) -> bool {
 /// `BufReader` of this capacity hands the read straight to the file, no extra copy).
 const READ_SIZE: usize = 256 * 1024;
 
+/// A text cut by the end of the window is streamed (see `long_text_cut`) from this length on.
+const STREAM_TEXT_MIN: usize = 64 * 1024;
+
 type QReader<'a> = quick_xml::Reader<&'a [u8]>;
 
 self_cell::self_cell!(
@@ -714,6 +717,19 @@ impl<R: BufRead> XmlReader<R> {
             // An event that reaches the end of what was read may go on in the next bytes (a
             // text, a tag cut in two): read it again once more input is in.
             if consumed >= self.end && !self.src_eof {
+                // A long text that runs past the window is captured as far as it was read
+                // and the window moves on past it, instead of growing to hold the whole
+                // text: a 100 MB `<system-out>` costs the window, not 100 MB.
+                if let Raw::Text(s, e, true) = raw
+                    && let Some(cut) = self.long_text_cut(s, e)
+                {
+                    self.event_start = start;
+                    if self.capture_depth.is_some() {
+                        self.push_text(s, cut);
+                    }
+                    self.refill(cut)?;
+                    continue;
+                }
                 self.refill(start)?;
                 continue;
             }
@@ -733,7 +749,21 @@ impl<R: BufRead> XmlReader<R> {
                 } else {
                     format!(" inside <{}>", String::from_utf8_lossy(self.top_name()))
                 };
-                return Err(ParseError::at(pos, format!("malformed XML{inside}: {e}")));
+                // Every syntax error but one is "the input ended inside a construct": say so
+                // in the words a user understands (a runner killed mid-write).
+                let cut = match &e {
+                    quick_xml::Error::Syntax(s)
+                        if *s != quick_xml::errors::SyntaxError::InvalidBangMarkup =>
+                    {
+                        "; the file ends there: it looks truncated — was the tool killed \
+                         while writing it?"
+                    }
+                    _ => "",
+                };
+                return Err(ParseError::at(
+                    pos,
+                    format!("malformed XML{inside}: {e}{cut}"),
+                ));
             }
             return Ok(raw);
         }
@@ -897,6 +927,35 @@ impl<R: BufRead> XmlReader<R> {
             },
             self_closing,
         }))
+    }
+
+    /// Where a plain text at window offsets `s..e`, cut by the end of the window, can be
+    /// split so that its first part is taken now: `None` for a short text (re-reading it
+    /// after the refill costs little) or when nothing can be taken. The cut never splits a
+    /// UTF-8 sequence (it would read as invalid) nor a possible `&reference;` (it would read
+    /// as literal text), so both parts decode exactly as the whole would.
+    fn long_text_cut(&self, s: usize, e: usize) -> Option<usize> {
+        if e - s < STREAM_TEXT_MIN {
+            return None;
+        }
+        let data = self.data();
+        let mut cut = e;
+        let tail = e.saturating_sub(64).max(s);
+        if let Some(i) = memchr::memrchr(b'&', &data[tail..e]) {
+            cut = tail + i;
+        }
+        let from = cut.saturating_sub(3).max(s);
+        if let Some(j) = (from..cut).rev().find(|&j| data[j] >= 0xC0) {
+            let len = match data[j] {
+                0xF0.. => 4,
+                0xE0.. => 3,
+                _ => 2,
+            };
+            if j + len > cut {
+                cut = j;
+            }
+        }
+        (cut > s).then_some(cut)
     }
 
     /// Captures the text at window offsets `s..e`.
@@ -1119,6 +1178,47 @@ pub fn decode_attr(raw: &[u8]) -> Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn texts_longer_than_the_input_buffer_are_streamed_exactly() {
+        // A text of several input buffers, with a multi-byte char across every buffer edge
+        // candidate, a reference in the middle and a control character at a known place.
+        let unit = "ab\u{e9}\u{2713}\n"; // 8 bytes: a 2-byte and a 3-byte char
+        let body = unit.repeat(3 * READ_SIZE / unit.len());
+        let mut doc = Vec::new();
+        doc.extend_from_slice(b"<a>\n<b>");
+        doc.extend_from_slice(body.as_bytes());
+        doc.extend_from_slice(b"&amp;MID\x01");
+        doc.extend_from_slice(body.as_bytes());
+        doc.extend_from_slice(b"END</b><c>uncaptured ");
+        doc.extend_from_slice(body.as_bytes());
+        doc.extend_from_slice(b"</c><b>short</b></a>");
+        for max in [1 << 30, 4096] {
+            let mut r = XmlReader::new(&doc[..], max);
+            let mut texts = Vec::new();
+            loop {
+                match r.next().unwrap() {
+                    Event::Start(t) if t.name() == b"b" => r.capture_text(),
+                    Event::End(n) if n == b"b" => texts.push(r.take_text()),
+                    Event::Eof => break,
+                    _ => {}
+                }
+            }
+            if max > doc.len() {
+                assert_eq!(texts[0], format!("{body}&MID\u{1}{body}END"));
+            } else {
+                assert!(texts[0].len() <= max && texts[0].contains("bytes cut by codeloop"));
+                assert!(texts[0].starts_with(unit) && texts[0].ends_with("END"));
+            }
+            assert_eq!(texts[1], "short");
+            // One warning: the control character, at its line; no false invalid UTF-8.
+            assert_eq!(r.warnings.len(), 1, "{:?}", r.warnings);
+            let (pos, msg) = &r.warnings[0];
+            assert!(msg.contains("0x01"), "{msg}");
+            let line = 2 + body.matches('\n').count() as u64;
+            assert_eq!(pos.line, line, "{msg}");
+        }
+    }
 
     /// Flattens a document into readable strings: `+name[a=1]`, `-name`, `T:text`.
     fn events(xml: &[u8], capture: &[&str]) -> (Vec<String>, Result<(), ParseError>, Vec<String>) {

@@ -70,6 +70,19 @@ fn has_meta(s: &str) -> bool {
 
 /// Expands one pattern to regular files, sorted. Errors are user-facing sentences.
 pub fn expand(pattern: &str, ctx: &Ctx<'_>) -> Result<Vec<PathBuf>, String> {
+    expand_with_skips(pattern, ctx).map(|(files, _)| files)
+}
+
+/// A path a pattern matched that is not read, and why.
+pub type Skipped = (PathBuf, String);
+
+/// Like [`expand`], and also what the pattern matched but will not be read, each with the
+/// reason (a FIFO would block the run, a symlink loop or a link out of the workspace is
+/// refused): silently dropping them would leave the user wondering where a report went.
+pub fn expand_with_skips(
+    pattern: &str,
+    ctx: &Ctx<'_>,
+) -> Result<(Vec<PathBuf>, Vec<Skipped>), String> {
     let raw = Path::new(pattern);
     let abs = normalize(&if raw.is_absolute() {
         raw.to_path_buf()
@@ -95,7 +108,7 @@ pub fn expand(pattern: &str, ctx: &Ctx<'_>) -> Result<Vec<PathBuf>, String> {
     }
     if !globbed {
         return match regular_file(&abs, ctx) {
-            Ok(()) => Ok(vec![abs]),
+            Ok(()) => Ok((vec![abs], Vec::new())),
             Err(e) => Err(e),
         };
     }
@@ -116,17 +129,37 @@ pub fn expand(pattern: &str, ctx: &Ctx<'_>) -> Result<Vec<PathBuf>, String> {
                 && (e.file_name() == ".git"
                     || ctx.exclude.iter().any(|x| p == x && !base.starts_with(x))))
         });
+    let mut skipped = Vec::new();
     for entry in walker.flatten() {
         let p = entry.path();
         if !matcher.is_match(p) {
             continue;
         }
         let ft = entry.file_type();
-        if ft.is_file() || (ft.is_symlink() && regular_file(p, ctx).is_ok()) {
+        if ft.is_file() {
             found.insert(p.to_path_buf());
+        } else if ft.is_symlink() {
+            match regular_file(p, ctx) {
+                Ok(()) => {
+                    found.insert(p.to_path_buf());
+                }
+                // A link to a directory is a directory: walked past, like one.
+                Err(_) if p.is_dir() => {}
+                Err(e) => skipped.push((p.to_path_buf(), e)),
+            }
+        } else if !ft.is_dir() {
+            skipped.push((
+                p.to_path_buf(),
+                format!(
+                    "`{}` matched `{pattern}` but is not a regular file (a FIFO, socket or \
+                     device); it is skipped",
+                    p.display()
+                ),
+            ));
         }
     }
-    Ok(found.into_iter().collect())
+    skipped.sort();
+    Ok((found.into_iter().collect(), skipped))
 }
 
 /// Checks that `p` is (or links to) a regular file inside the allowed roots.
@@ -200,9 +233,20 @@ pub fn collect(patterns: &[String], ctx: &Ctx<'_>) -> Collected {
     let mut out = Collected::default();
     let mut seen = BTreeSet::new();
     for pat in patterns {
-        match expand(pat, ctx) {
-            Ok(files) if files.is_empty() => out.unmatched.push(pat.clone()),
-            Ok(files) => {
+        match expand_with_skips(pat, ctx) {
+            Ok((files, skipped)) => {
+                for (p, message) in skipped {
+                    if seen.insert(p.clone()) {
+                        out.warnings.push(ParseIssue {
+                            file: display_path(&p, ctx.cwd),
+                            position: None,
+                            message,
+                        });
+                    }
+                }
+                if files.is_empty() {
+                    out.unmatched.push(pat.clone());
+                }
                 for f in files {
                     if seen.insert(f.clone()) {
                         collect_one(&f, ctx, &mut out);
@@ -392,6 +436,21 @@ mod tests {
             let got = expand("**/*.xml", ctx).unwrap();
             let rel: Vec<_> = got.iter().map(|p| display_path(p, ctx.cwd)).collect();
             assert_eq!(rel, ["a/b/two.xml", "a/one.xml"]);
+            // What the glob matched but skips is named, with the reason.
+            let (_, skipped) = expand_with_skips("**/*.xml", ctx).unwrap();
+            let why: Vec<_> = skipped
+                .iter()
+                .map(|(p, e)| (display_path(p, ctx.cwd), e.as_str()))
+                .collect();
+            assert_eq!(why.len(), 2, "{why:?}");
+            assert!(
+                why[0].0 == "a/pipe.xml" && why[0].1.contains("FIFO"),
+                "{why:?}"
+            );
+            assert!(
+                why[1].0 == "self.xml" && why[1].1.contains("loop"),
+                "{why:?}"
+            );
             assert!(
                 expand("a/pipe.xml", ctx)
                     .unwrap_err()

@@ -1,0 +1,173 @@
+//! [`BoundedSink`]: the last line of defence between every parser and what it reports. It caps
+//! each text a parser hands on — names, suite paths and file paths at [`MAX_NAME_BYTES`],
+//! messages, traces, output and skip reasons at the configured
+//! [`super::ParseOptions::max_text_bytes`], warnings at [`MAX_WARNING_BYTES`] — with
+//! [`super::text::bound_text`] (head and tail kept, a marker says how much was cut), and
+//! removes raw control characters and ANSI escapes from all of them
+//! ([`super::text::clean_control`]), whichever format or escape brought them in. Durations
+//! beyond [`MAX_DURATION_SECS`] are dropped with a warning.
+//!
+//! Why here and not only in each parser: a text can reach a parser through an attribute or a
+//! JSON string as well as through element content, and a hostile report puts 50 MB wherever a
+//! parser forgot to bound. One check at the registry's single entry point keeps `cases.jsonl`,
+//! the comment and the memory of the kept failures bounded for every format at once. The cost
+//! is a length comparison per field: nothing is copied unless it is over the bound.
+
+use super::Sink;
+use super::text::{bound_text, clean_control};
+use crate::model::{Case, Finding, Position, SuiteError};
+
+/// Longest test name, class name, suite name or file path kept (bytes).
+pub const MAX_NAME_BYTES: usize = 2048;
+/// Longest warning kept (bytes); warnings quote names from the file.
+pub const MAX_WARNING_BYTES: usize = 1024;
+/// Longest believable test duration (seconds, about 116 days; no CI job runs that long). A
+/// `time="1e23"` would otherwise reach totals and the slowest-tests table as nonsense.
+pub const MAX_DURATION_SECS: f64 = 1e7;
+
+/// Forwards to `inner` with every text bounded. See the module docs.
+pub struct BoundedSink<'a> {
+    inner: &'a mut dyn Sink,
+    max_text: usize,
+}
+
+impl<'a> BoundedSink<'a> {
+    pub fn new(inner: &'a mut dyn Sink, max_text: usize) -> Self {
+        BoundedSink { inner, max_text }
+    }
+}
+
+/// Bounds `s` and removes raw control characters and ANSI escapes (a JSON `\u001b[31m` or
+/// `\u0000` decodes to the raw bytes): they would corrupt terminals and break the comment.
+fn cap(s: &mut String, max: usize) {
+    if s.len() > max {
+        *s = bound_text(s, max);
+    }
+    // A branch-free byte scan first (it vectorizes; this runs over every name of a
+    // million-case report): nearly every text is clean and is left untouched. 0xC2 leads the
+    // C1 controls (U+0080..U+009F, e.g. the one-byte CSI U+009B) and a few symbols; those
+    // texts take the slower exact path.
+    let suspect = s.bytes().fold(false, |acc, b| {
+        acc | ((b < 0x20) & (b != b'\n') & (b != b'\t')) | (b == 0x7f) | (b == 0xC2)
+    });
+    if suspect && s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        *s = clean_control(s);
+    }
+}
+
+fn cap_opt(s: &mut Option<String>, max: usize) {
+    if let Some(s) = s.as_mut() {
+        cap(s, max);
+    }
+}
+
+impl Sink for BoundedSink<'_> {
+    fn case(&mut self, mut case: Case) {
+        cap(&mut case.name, MAX_NAME_BYTES);
+        cap_opt(&mut case.classname, MAX_NAME_BYTES);
+        cap_opt(&mut case.file, MAX_NAME_BYTES);
+        for s in &mut case.suite {
+            cap(s, MAX_NAME_BYTES);
+        }
+        if let Some(f) = case.failure.as_mut() {
+            cap_opt(&mut f.kind, MAX_NAME_BYTES);
+            cap_opt(&mut f.message, self.max_text);
+            cap_opt(&mut f.trace, self.max_text);
+        }
+        cap_opt(&mut case.output, self.max_text);
+        cap_opt(&mut case.skip_reason, self.max_text);
+        if let Some(d) = case
+            .duration
+            .filter(|d| !(0.0..=MAX_DURATION_SECS).contains(d))
+        {
+            self.warning(
+                None,
+                format!(
+                    "test {:?}: duration {d:e} s is beyond any CI job; left out",
+                    case.name
+                ),
+            );
+            case.duration = None;
+        }
+        self.inner.case(case);
+    }
+
+    fn finding(&mut self, mut f: Finding) {
+        cap(&mut f.tool, MAX_NAME_BYTES);
+        cap_opt(&mut f.rule, MAX_NAME_BYTES);
+        cap_opt(&mut f.file, MAX_NAME_BYTES);
+        cap(&mut f.message, self.max_text);
+        self.inner.finding(f);
+    }
+
+    fn suite_error(&mut self, mut e: SuiteError) {
+        cap(&mut e.suite, MAX_NAME_BYTES);
+        cap(&mut e.kind, MAX_NAME_BYTES);
+        cap_opt(&mut e.file, MAX_NAME_BYTES);
+        cap(&mut e.message, self.max_text);
+        cap_opt(&mut e.trace, self.max_text);
+        self.inner.suite_error(e);
+    }
+
+    fn warning(&mut self, position: Option<Position>, mut message: String) {
+        cap(&mut message, MAX_WARNING_BYTES);
+        self.inner.warning(position, message);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Failure, Status};
+    use crate::parsers::Collector;
+
+    #[test]
+    fn oversized_fields_are_cut_with_a_marker_and_small_ones_kept() {
+        let mut c = Collector::keep_all();
+        {
+            let mut s = BoundedSink::new(&mut c, 1000);
+            s.case(Case {
+                name: "n".repeat(10_000),
+                classname: Some("ok".into()),
+                suite: vec!["s".repeat(5000)],
+                status: Status::Failed,
+                failure: Some(Failure {
+                    kind: None,
+                    message: Some("m".repeat(3000)),
+                    trace: Some("short".into()),
+                }),
+                output: Some("o".repeat(1001)),
+                ..Default::default()
+            });
+            s.warning(None, "w".repeat(5000));
+            s.case(Case {
+                name: "nul\u{0} \u{1b}[31mred\u{1b}[0m\u{9b}\u{b0}".into(),
+                ..Default::default()
+            });
+            for d in [1e23, 2.5] {
+                s.case(Case {
+                    duration: Some(d),
+                    ..Default::default()
+                });
+            }
+        }
+        let all = c.all.unwrap();
+        let k = &all[0];
+        assert!(k.name.len() <= MAX_NAME_BYTES && k.name.contains("bytes cut by codeloop"));
+        assert!(k.suite[0].len() <= MAX_NAME_BYTES);
+        assert_eq!(k.classname.as_deref(), Some("ok"));
+        let f = k.failure.as_ref().unwrap();
+        assert!(f.message.as_ref().unwrap().len() <= 1000);
+        assert_eq!(f.trace.as_deref(), Some("short"));
+        assert!(k.output.as_ref().unwrap().len() <= 1000);
+        assert!(c.warnings[0].1.len() <= MAX_WARNING_BYTES);
+        assert_eq!(all[1].name, "nul red\u{b0}");
+        assert_eq!(all[2].duration, None);
+        assert_eq!(all[3].duration, Some(2.5));
+        assert!(
+            c.warnings[1].1.contains("1e23 s is beyond any CI job"),
+            "{:?}",
+            c.warnings
+        );
+    }
+}
