@@ -55,6 +55,21 @@ fn cap(s: &mut String, max: usize) {
     }
 }
 
+/// Whether [`cap`] would change `s` (same tests, nothing copied).
+fn needs_cap(s: &str, max: usize) -> bool {
+    if s.len() > max {
+        return true;
+    }
+    let suspect = s.bytes().fold(false, |acc, b| {
+        acc | ((b < 0x20) & (b != b'\n') & (b != b'\t')) | (b == 0x7f) | (b == 0xC2)
+    });
+    suspect && s.chars().any(|c| c.is_control() && c != '\n' && c != '\t')
+}
+
+fn needs_cap_opt(s: &Option<String>, max: usize) -> bool {
+    s.as_deref().is_some_and(|s| needs_cap(s, max))
+}
+
 fn cap_opt(s: &mut Option<String>, max: usize) {
     if let Some(s) = s.as_mut() {
         cap(s, max);
@@ -90,6 +105,32 @@ impl Sink for BoundedSink<'_> {
             case.duration = None;
         }
         self.inner.case(case);
+    }
+
+    /// A borrowed case within every bound goes on borrowed (the parsers refill one `Case`
+    /// per passing test so that a million-case file allocates nothing per test); only one
+    /// that needs cutting is copied.
+    fn case_ref(&mut self, case: &Case) {
+        let max = self.max_text;
+        let over = needs_cap(&case.name, MAX_NAME_BYTES)
+            || needs_cap_opt(&case.classname, MAX_NAME_BYTES)
+            || needs_cap_opt(&case.file, MAX_NAME_BYTES)
+            || case.suite.iter().any(|s| needs_cap(s, MAX_NAME_BYTES))
+            || case.failure.as_ref().is_some_and(|f| {
+                needs_cap_opt(&f.kind, MAX_NAME_BYTES)
+                    || needs_cap_opt(&f.message, max)
+                    || needs_cap_opt(&f.trace, max)
+            })
+            || needs_cap_opt(&case.output, max)
+            || needs_cap_opt(&case.skip_reason, max)
+            || case
+                .duration
+                .is_some_and(|d| !(0.0..=MAX_DURATION_SECS).contains(&d));
+        if over {
+            self.case(case.clone());
+        } else {
+            self.inner.case_ref(case);
+        }
     }
 
     fn finding(&mut self, mut f: Finding) {
@@ -169,5 +210,51 @@ mod tests {
             "{:?}",
             c.warnings
         );
+    }
+
+    /// Records which entry point each case arrived by.
+    #[derive(Default)]
+    struct ByRef {
+        borrowed: Vec<Case>,
+        owned: Vec<Case>,
+    }
+    impl Sink for ByRef {
+        fn case(&mut self, case: Case) {
+            self.owned.push(case);
+        }
+        fn case_ref(&mut self, case: &Case) {
+            self.borrowed.push(case.clone());
+        }
+        fn finding(&mut self, _: Finding) {}
+        fn suite_error(&mut self, _: SuiteError) {}
+        fn warning(&mut self, _: Option<Position>, _: String) {}
+    }
+
+    #[test]
+    fn borrowed_cases_within_bounds_stay_borrowed_and_others_are_cut() {
+        let mut r = ByRef::default();
+        {
+            let mut s = BoundedSink::new(&mut r, 100);
+            let mut case = Case {
+                name: "fine".into(),
+                duration: Some(1.5),
+                ..Default::default()
+            };
+            s.case_ref(&case);
+            case.output = Some("o".repeat(101));
+            s.case_ref(&case);
+            case.output = None;
+            case.name = "esc\u{1b}[0m".into();
+            s.case_ref(&case);
+            case.name = "late".into();
+            case.duration = Some(f64::NAN);
+            s.case_ref(&case);
+        }
+        assert_eq!(r.borrowed.len(), 1);
+        assert_eq!(r.borrowed[0].name, "fine");
+        assert_eq!(r.owned.len(), 3);
+        assert!(r.owned[0].output.as_ref().unwrap().len() <= 100);
+        assert_eq!(r.owned[1].name, "esc");
+        assert_eq!(r.owned[2].duration, None);
     }
 }
