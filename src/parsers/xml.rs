@@ -730,6 +730,10 @@ impl<R: BufRead> XmlReader<R> {
                     self.refill(cut)?;
                     continue;
                 }
+                if let Some(resume) = self.stream_long_cdata(start)? {
+                    self.refill(resume)?;
+                    continue;
+                }
                 self.refill(start)?;
                 continue;
             }
@@ -958,6 +962,66 @@ impl<R: BufRead> XmlReader<R> {
         (cut > s).then_some(cut)
     }
 
+    /// A CDATA section opened at window offset `start` and still open at the end of the
+    /// window (Surefire and others put whole logs in one): when it is long, its content read
+    /// so far is captured now and the section is reopened just before the bytes still to
+    /// read — the 9 bytes before the cut, already captured, are overwritten with
+    /// `<![CDATA[` — so the window moves on instead of growing to hold the whole section.
+    /// Returns the window offset to go on from, or `None` to read the section whole. The
+    /// cut keeps the last two bytes back (a `]]` of the end marker) and never splits a
+    /// UTF-8 sequence; the overwritten bytes hold no newline, so positions stay exact.
+    fn stream_long_cdata(&mut self, start: usize) -> Result<Option<usize>, ParseError> {
+        const OPEN: &[u8] = b"<![CDATA[";
+        let data = self.data();
+        if self.end - start < STREAM_TEXT_MIN || !data[start..].starts_with(OPEN) {
+            return Ok(None);
+        }
+        let content = start + OPEN.len();
+        let mut cut = self.end - 2;
+        let from = cut.saturating_sub(3).max(content);
+        if let Some(j) = (from..cut).rev().find(|&j| data[j] >= 0xC0) {
+            let len = match data[j] {
+                0xF0.. => 4,
+                0xE0.. => 3,
+                _ => 2,
+            };
+            if j + len > cut {
+                cut = j;
+            }
+        }
+        // The reopening marker goes over the last 9 captured bytes: move the cut back
+        // before any newline among them (a few steps at most in real text).
+        for _ in 0..8 {
+            if cut < content + OPEN.len() {
+                return Ok(None);
+            }
+            match memchr::memrchr(b'\n', &data[cut - OPEN.len()..cut]) {
+                Some(i) => cut = cut - OPEN.len() + i,
+                None => break,
+            }
+        }
+        if cut < content + OPEN.len() || data[cut - OPEN.len()..cut].contains(&b'\n') {
+            return Ok(None);
+        }
+        // The overwritten bytes may begin inside a UTF-8 sequence: they are captured from
+        // the original window just below, and only the bytes from `cut` on are read again.
+        self.event_start = start;
+        if self.capture_depth.is_some() {
+            self.push_text(content, cut);
+        }
+        // Count lines up to the cut over the original bytes before they are overwritten.
+        self.pos_at(cut);
+        let resume = cut - OPEN.len();
+        let Some(window) = self.window.take() else {
+            return Err(ParseError::new("internal: the XML input window is missing"));
+        };
+        let mut owner = window.into_owner();
+        owner[resume..cut].copy_from_slice(OPEN);
+        let end = self.end;
+        self.window = Some(Window::new(owner, |o| make_reader(&o[..end])));
+        Ok(Some(resume))
+    }
+
     /// Captures the text at window offsets `s..e`.
     fn push_text(&mut self, s: usize, e: usize) {
         if !self.capture_warned {
@@ -1178,6 +1242,58 @@ pub fn decode_attr(raw: &[u8]) -> Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_cdata_sections_are_streamed_exactly_through_a_window_that_does_not_grow() {
+        // CDATA of many windows: multi-byte chars, lines, `]` and `]]` (not the end marker)
+        // near every possible cut, markup-like text, and a control character at a known line.
+        let unit = "x]]y\u{e9}]\u{2713}<b>&amp;\n"; // 23 bytes
+        let body = unit.repeat(5 * READ_SIZE / unit.len());
+        let mut doc = Vec::new();
+        doc.extend_from_slice(b"<a>\n<b><![CDATA[");
+        doc.extend_from_slice(body.as_bytes());
+        doc.extend_from_slice(b"MID\x01");
+        doc.extend_from_slice(body.as_bytes());
+        doc.extend_from_slice(b"END]]></b><c><![CDATA[");
+        doc.extend_from_slice(body.as_bytes());
+        doc.extend_from_slice(b"]]></c>\n<b>short</b></a>");
+        for max in [1 << 30, 4096] {
+            let mut r = XmlReader::new(&doc[..], max);
+            let mut texts = Vec::new();
+            let mut widest = 0;
+            loop {
+                let ev = r.next().unwrap();
+                let done = matches!(ev, Event::Eof);
+                match ev {
+                    Event::Start(t) if t.name() == b"b" => r.capture_text(),
+                    Event::End(n) if n == b"b" => texts.push(r.take_text()),
+                    _ => {}
+                }
+                widest = widest.max(r.window.as_ref().map_or(0, |w| w.borrow_owner().len()));
+                if done {
+                    break;
+                }
+            }
+            if max > doc.len() {
+                assert!(
+                    texts[0] == format!("{body}MID\u{1}{body}END"),
+                    "text differs"
+                );
+            } else {
+                assert!(texts[0].len() <= max && texts[0].contains("bytes cut by codeloop"));
+                assert!(texts[0].starts_with(unit) && texts[0].ends_with("END"));
+            }
+            assert_eq!(texts[1], "short");
+            assert!(widest <= 4 * READ_SIZE, "window grew to {widest}");
+            assert_eq!(r.warnings.len(), 1, "{:?}", r.warnings);
+            let (pos, msg) = &r.warnings[0];
+            assert!(msg.contains("0x01"), "{msg}");
+            assert_eq!(pos.line, 2 + body.matches('\n').count() as u64, "{msg}");
+            // The last event's position is exact after all the reopened sections.
+            let last_line = doc.iter().filter(|&&b| b == b'\n').count() as u64 + 1;
+            assert_eq!(r.position().line, last_line);
+        }
+    }
 
     #[test]
     fn texts_longer_than_the_input_buffer_are_streamed_exactly() {

@@ -532,6 +532,33 @@ fn hostile_100_mb_failure_message_is_cut_to_the_configured_bound() {
     assert!(out.len() <= 4096, "{} bytes of output kept", out.len());
 }
 
+/// Surefire and others put whole logs in one CDATA section: 100 MB of it is read through the
+/// input window (the RSS bound of `verify` would not hold if the section were held whole).
+#[test]
+fn hostile_100_mb_cdata_output_is_streamed_in_bounded_memory() {
+    let ws = workspace();
+    let mut w = create(&ws.path().join("cdata.xml"));
+    w.write_all(
+        b"<testsuite name=\"cdata\">\n<testcase classname=\"c\" name=\"logs\">\
+          <system-out><![CDATA[FIRST-LINE <not-a-tag> ]]\n",
+    )
+    .unwrap();
+    let line = [b"y]".repeat(511).as_slice(), b"\xc3\xa9\n"].concat();
+    repeat_into(&mut w, &line, 100 * 1024);
+    w.write_all(
+        b"LAST-LINE]]></system-out></testcase>\n<testcase name=\"after\"/>\n</testsuite>\n",
+    )
+    .unwrap();
+    w.flush().unwrap();
+    drop(w);
+    let v = verify(ws.path(), &["cdata.xml"], &[]);
+    assert_eq!(v.run.code, Some(0), "{}", v.run.out);
+    assert_eq!(v.file("cdata.xml")["ok"], true);
+    assert_eq!(v.file("cdata.xml")["counts"]["passed"], 2);
+    let warnings = v.issues("warnings", "cdata.xml");
+    assert!(warnings.is_empty(), "{warnings:?}");
+}
+
 #[test]
 fn hostile_1_000_000_cases_counted_exactly_in_bounded_memory() {
     let ws = workspace();
