@@ -637,10 +637,18 @@ impl Parser<'_> {
                 );
             }
         }
+        // Every field spelled out: `..Default::default()` would build (and drop) a second
+        // `Case` per test.
         self.case = Some(CaseState {
             case,
+            failed: false,
+            errored: false,
             skipped,
-            ..Default::default()
+            not_run: false,
+            flaky: 0,
+            reruns: 0,
+            attempt: None,
+            output: Vec::new(),
         });
     }
 
