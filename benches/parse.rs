@@ -4,7 +4,10 @@
 //!   fastest any quick-xml-based parser can be;
 //! - `xmlreader`: our `parsers::xml::XmlReader` alone (no JUnit logic), to split the cost;
 //! - `codeloop`: `parsers::parse` with auto-detection into the standard `Collector` (what
-//!   `verify` does, minus writing cases.jsonl).
+//!   `verify` does, minus writing cases.jsonl): passing cases take the lazy path
+//!   (`Sink::case_lazy`, names decoded only for the slowest-N);
+//! - `codeloop-full`: the same with a hook that looks at every case, so every case is built
+//!   in full — the path verify takes when it streams `cases.jsonl`.
 //!
 //! Each measurement runs in a fresh child process (this binary re-executed), so that its peak
 //! RSS (`ru_maxrss` from `wait4`) and CPU time (user + system) are its own. Runs alternate and
@@ -47,7 +50,7 @@ fn main() {
     let mb = bytes as f64 / 1e6;
     println!("file: {path} ({mb:.1} MB), {runs} runs each, medians:");
     let mut results = Vec::new();
-    for what in ["floor", "xmlreader", "codeloop"] {
+    for what in ["floor", "xmlreader", "codeloop", "codeloop-full"] {
         results.push((what, Vec::new(), Vec::new(), String::new(), Vec::new()));
     }
     for _ in 0..runs {
@@ -69,7 +72,7 @@ fn main() {
             floor_tp = tp;
         }
         println!(
-            "{what:>9}: cpu {s:>6.3} s  {tp:>7.1} MB/s  (wall {w:>6.3} s)  peak RSS {:>6.1} MB   {out}",
+            "{what:>13}: cpu {s:>6.3} s  {tp:>7.1} MB/s  (wall {w:>6.3} s)  peak RSS {:>6.1} MB   {out}",
             r / 1024.0
         );
     }
@@ -78,6 +81,11 @@ fn main() {
     println!(
         "ratio: codeloop runs at {:.0}% of the bare quick-xml pass (target >= 50%); peak RSS target < 100 MB",
         100.0 * ours / floor_tp
+    );
+    let full = mb / median(&mut results[3].1);
+    println!(
+        "ratio: codeloop-full (every case built, as with cases.jsonl) runs at {:.0}% of the bare pass",
+        100.0 * full / floor_tp
     );
 }
 
@@ -173,7 +181,15 @@ fn child(what: &str, path: &str) {
         }
         _ => {
             let f = File::open(path).expect("open");
-            let mut c = Collector::default();
+            // `codeloop-full`: a hook that looks at every case, as verify's cases.jsonl
+            // writer does, so every passing case is built in full (the lazy path is off).
+            let mut seen = 0usize;
+            let full = what == "codeloop-full";
+            let mut c = if full {
+                Collector::with_hook(|k| seen += k.name.len() + k.suite.len())
+            } else {
+                Collector::default()
+            };
             let r = parsers::parse(f, path, None, &ParseOptions::default(), &mut c);
             let n = c.counts;
             format!(

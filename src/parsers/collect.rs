@@ -7,7 +7,7 @@
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
-use super::Sink;
+use super::{LazyCase, Sink};
 use crate::model::{Case, Counts, Finding, LintCounts, Position, SlowTest, SuiteError};
 
 /// How many lenient-read warnings are kept per file; the rest are only counted.
@@ -79,23 +79,29 @@ impl Collector<'_> {
             h(case);
         }
         self.counts.add_case(case.status, case.flaky);
-        if let Some(d) = case.duration.filter(|d| *d > 0.0) {
-            // Decide before building the entry: its id is a fresh String, and most cases of a
-            // large run are not among the slowest.
-            let full = self.slow.len() >= SLOWEST_N;
-            if !full || self.slow.peek().is_some_and(|m| m.0.duration < d) {
-                let entry = MinSlow(SlowTest {
-                    id: case.id(),
-                    runner: case.runner.clone(),
-                    duration: d,
-                    status: case.status,
-                });
-                if full {
-                    self.slow.pop();
-                }
-                self.slow.push(entry);
-            }
+        if let Some(d) = case.duration.filter(|d| self.is_slow(*d)) {
+            self.push_slow(case, d);
         }
+    }
+
+    /// Whether a test of duration `d` enters the slowest-N (decided before building the
+    /// entry: its id is a fresh String, and most cases of a large run are not among them).
+    fn is_slow(&self, d: f64) -> bool {
+        d > 0.0
+            && (self.slow.len() < SLOWEST_N || self.slow.peek().is_some_and(|m| m.0.duration < d))
+    }
+
+    fn push_slow(&mut self, case: &Case, d: f64) {
+        let entry = MinSlow(SlowTest {
+            id: case.id(),
+            runner: case.runner.clone(),
+            duration: d,
+            status: case.status,
+        });
+        if self.slow.len() >= SLOWEST_N {
+            self.slow.pop();
+        }
+        self.slow.push(entry);
     }
 
     /// Keeps a case that needs attention (and every case when `all` is set).
@@ -125,6 +131,21 @@ impl Sink for Collector<'_> {
         // Copied only when kept: a passing case of a large run is just counted.
         if case.status.is_bad() || case.flaky || self.all.is_some() {
             self.keep(case.clone());
+        }
+    }
+
+    fn case_lazy(&mut self, lazy: &mut dyn LazyCase) {
+        let (status, flaky) = (lazy.status(), lazy.flaky());
+        if self.on_case.is_some() || self.all.is_some() || status.is_bad() || flaky {
+            let c: &Case = lazy.case();
+            return self.case_ref(c);
+        }
+        // A passing case is counted from its status and duration; its names are decoded
+        // only when it enters the slowest-N.
+        self.counts.add_case(status, flaky);
+        if let Some(d) = lazy.duration().filter(|d| self.is_slow(*d)) {
+            let c: &Case = lazy.case();
+            self.push_slow(c, d);
         }
     }
 
@@ -214,5 +235,71 @@ mod tests {
         assert_eq!(c.slowest().len(), 2);
         drop(c);
         assert_eq!(seen, 2);
+    }
+
+    struct Mock {
+        case: Case,
+        built: usize,
+    }
+
+    impl LazyCase for Mock {
+        fn status(&self) -> Status {
+            self.case.status
+        }
+        fn flaky(&self) -> bool {
+            self.case.flaky
+        }
+        fn duration(&self) -> Option<f64> {
+            self.case.duration
+        }
+        fn case(&mut self) -> &mut Case {
+            self.built += 1;
+            &mut self.case
+        }
+    }
+
+    #[test]
+    fn lazy_passing_cases_are_built_only_for_the_slowest() {
+        let mut c = Collector::default();
+        let mut m = Mock {
+            case: Case::new("t", Status::Passed),
+            built: 0,
+        };
+        // Durations 1..=SLOWEST_N fill the heap (each built once for its id), then faster
+        // tests are only counted, and one slower test is built again.
+        for i in 1..=SLOWEST_N {
+            m.case.duration = Some(i as f64);
+            c.case_lazy(&mut m);
+        }
+        assert_eq!(m.built, SLOWEST_N);
+        for _ in 0..100 {
+            m.case.duration = Some(0.5);
+            c.case_lazy(&mut m);
+        }
+        m.case.duration = None;
+        c.case_lazy(&mut m);
+        assert_eq!(m.built, SLOWEST_N);
+        m.case.name = "slow".into();
+        m.case.duration = Some(99.0);
+        c.case_lazy(&mut m);
+        assert_eq!(m.built, SLOWEST_N + 1);
+        assert_eq!(c.slowest()[0].id, "slow");
+        assert_eq!(
+            (c.counts.tests, c.counts.passed),
+            (SLOWEST_N as u64 + 102, SLOWEST_N as u64 + 102)
+        );
+        assert!(c.problems.is_empty());
+        // A failing case offered lazily is built and kept; with a hook every case is built.
+        m.case.status = Status::Failed;
+        c.case_lazy(&mut m);
+        assert_eq!(c.problems.len(), 1);
+        assert_eq!(c.counts.failed, 1);
+        let mut seen = Vec::new();
+        let mut h = Collector::with_hook(|k: &Case| seen.push(k.name.clone()));
+        m.case.status = Status::Passed;
+        m.case.duration = None;
+        h.case_lazy(&mut m);
+        drop(h);
+        assert_eq!(seen, ["slow"]);
     }
 }

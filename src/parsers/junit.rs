@@ -63,7 +63,7 @@ use std::io::BufRead;
 
 use super::text::{bound_text, clean_control, parse_seconds};
 use super::xml::{Event, Tag, XmlReader, decode_attr};
-use super::{ParseError, ParseOptions, Sink};
+use super::{LazyCase, ParseError, ParseOptions, Sink};
 use crate::model::{Case, Failure, Status, SuiteError};
 
 /// Which reporter wrote the file, as far as counting needs to know.
@@ -106,6 +106,107 @@ struct SuiteFrame {
     seen_skipped: u64,
 }
 
+/// The raw (undecoded) bytes of a testcase's naming attributes, copied out of the input
+/// window at its start tag (the window moves on before the end tag). Decoded only when the
+/// full case is needed: most passing cases of a large file are only counted.
+#[derive(Default)]
+struct RawNames {
+    buf: Vec<u8>,
+    name: Option<(usize, usize)>,
+    classname: Option<(usize, usize)>,
+    class: Option<(usize, usize)>,
+    file: Option<(usize, usize)>,
+    line: Option<(usize, usize)>,
+    /// Whether the names were decoded into the case already.
+    filled: bool,
+}
+
+impl RawNames {
+    fn clear(&mut self) {
+        self.buf.clear();
+        self.name = None;
+        self.classname = None;
+        self.class = None;
+        self.file = None;
+        self.line = None;
+        self.filled = false;
+    }
+
+    /// Keeps `v` (the last of duplicate attributes wins, as in a decoded pass).
+    fn put(&mut self, v: &[u8]) -> Option<(usize, usize)> {
+        let s = self.buf.len();
+        self.buf.extend_from_slice(v);
+        Some((s, self.buf.len()))
+    }
+
+    fn get(&self, r: Option<(usize, usize)>) -> Option<&[u8]> {
+        r.and_then(|(s, e)| self.buf.get(s..e))
+    }
+
+    /// The raw value the case's classname is decoded from (`classname`, else `class`).
+    fn classname_raw(&self) -> Option<&[u8]> {
+        if self.classname.is_some() {
+            self.get(self.classname)
+        } else {
+            self.get(self.class)
+        }
+    }
+
+    /// Decodes the names into `case` (its name, classname, file and line were reset when
+    /// the case was opened) and sets its suite path.
+    fn fill(&mut self, case: &mut Case, path: &[String], suite_file: Option<&String>) {
+        if self.filled {
+            return;
+        }
+        self.filled = true;
+        // Refilled in place: the strings keep their capacity.
+        case.suite.truncate(path.len());
+        let n = case.suite.len();
+        for (d, p) in case.suite.iter_mut().zip(path) {
+            d.clone_from(p);
+        }
+        case.suite.extend(path[n..].iter().cloned());
+        if let Some(v) = self.get(self.name) {
+            text_into(v, &mut case.name);
+        }
+        if let Some(v) = self.classname_raw() {
+            let c = case.classname.get_or_insert_with(String::new);
+            text_into(v, c);
+        }
+        case.file = match self.get(self.file) {
+            Some(v) => Some(decode_attr(v).into_owned()),
+            None => suite_file.cloned(),
+        };
+        case.line = self
+            .get(self.line)
+            .and_then(|v| decode_attr(v).trim().parse().ok());
+    }
+}
+
+/// A passing case handed to [`Sink::case_lazy`]: names decoded on demand.
+struct LazyPassing<'p> {
+    case: &'p mut Case,
+    names: &'p mut RawNames,
+    path: &'p [String],
+    suite_file: Option<&'p String>,
+}
+
+impl LazyCase for LazyPassing<'_> {
+    fn status(&self) -> Status {
+        self.case.status
+    }
+    fn flaky(&self) -> bool {
+        self.case.flaky
+    }
+    fn duration(&self) -> Option<f64> {
+        self.case.duration
+    }
+    fn case(&mut self) -> &mut Case {
+        self.names.fill(self.case, self.path, self.suite_file);
+        self.case
+    }
+}
+
 #[derive(Default)]
 struct CaseState {
     case: Case,
@@ -141,9 +242,13 @@ struct Parser<'s> {
     /// The `Case` of the last passing test, refilled for the next one (its strings keep
     /// their capacity): a file of a million passing tests allocates nothing per test.
     spare: Case,
+    /// The open case's naming attributes, raw (see [`RawNames`]).
+    names: RawNames,
 }
 
 const LOAD_FAILED: &str = "the test file failed to load";
+/// jest-junit's classname for a suite that failed to run (`reportTestSuiteErrors`).
+const JEST_SUITE_ERROR: &str = "Test suite failed to run";
 
 /// Parses a JUnit XML report.
 pub fn parse(
@@ -165,6 +270,7 @@ pub fn parse(
         last_load_error: None,
         path: Vec::new(),
         spare: Case::default(),
+        names: RawNames::default(),
     };
     let result = p.run(&mut xml);
     if result.is_err() {
@@ -475,12 +581,15 @@ impl Parser<'_> {
 
     fn open_case(&mut self, tag: &Tag<'_>) {
         // One pass over the attributes (this runs for every test of a possibly huge file).
-        // The case is the spare one refilled: every field is set or reset here.
+        // The case is the spare one refilled: every field is set or reset here; the names
+        // are only copied raw and decoded when the full case is needed (RawNames).
         let mut case = std::mem::take(&mut self.spare);
         case.runner.clear();
-        case.suite.clone_from(&self.path);
+        case.suite.clear();
         case.name.clear();
-        let mut classname = case.classname.take();
+        if let Some(c) = case.classname.as_mut() {
+            c.clear();
+        }
         case.file = None;
         case.line = None;
         case.status = Status::Passed;
@@ -490,23 +599,16 @@ impl Parser<'_> {
         case.failure = None;
         case.output = None;
         case.skip_reason = None;
-        let (mut class, mut time, mut skipped, mut has_classname) = (None, None, false, false);
+        let names = &mut self.names;
+        names.clear();
+        let (mut time, mut skipped) = (None, false);
         for (k, v) in tag.raw_attrs() {
             match k {
-                b"name" => {
-                    // The last of duplicate attributes wins, as before.
-                    case.name.clear();
-                    text_into(v, &mut case.name);
-                }
-                b"classname" => {
-                    let c = classname.get_or_insert_with(String::new);
-                    c.clear();
-                    text_into(v, c);
-                    has_classname = true;
-                }
-                b"class" => class = Some(v),
-                b"file" => case.file = Some(decode_attr(v).into_owned()),
-                b"line" => case.line = decode_attr(v).trim().parse().ok(),
+                b"name" => names.name = names.put(v),
+                b"classname" => names.classname = names.put(v),
+                b"class" => names.class = names.put(v),
+                b"file" => names.file = names.put(v),
+                b"line" => names.line = names.put(v),
                 b"time" => time = Some(v),
                 b"status" => {
                     skipped |= ["disabled", "notrun", "skipped"]
@@ -521,32 +623,42 @@ impl Parser<'_> {
                 _ => {}
             }
         }
-        case.classname = if has_classname {
-            classname
-        } else {
-            class.map(text_of)
-        };
-        if case.file.is_none() {
-            case.file = self.suites.last().and_then(|s| s.file.clone());
+        if names.classname_raw().is_none() {
+            case.classname = None;
         }
         if let Some(t) = time.map(decode_attr) {
             case.duration = parse_seconds(&t);
             if case.duration.is_none() && !t.trim().is_empty() {
+                let name = names.get(names.name).map(text_of).unwrap_or_default();
                 self.sink.warning(
                     Some(tag.position()),
                     format!(
                         "testcase {:?}: unreadable time={:?}, duration left out",
-                        case.name,
+                        name,
                         t.as_ref()
                     ),
                 );
             }
         }
+        // Every field spelled out: `..Default::default()` would build (and drop) a second
+        // `Case` per test.
         self.case = Some(CaseState {
             case,
+            failed: false,
+            errored: false,
             skipped,
-            ..Default::default()
+            not_run: false,
+            flaky: 0,
+            reruns: 0,
+            attempt: None,
+            output: Vec::new(),
         });
+    }
+
+    /// Decodes the open case's names (see [`RawNames`]).
+    fn fill_names(&mut self, case: &mut Case) {
+        let file = self.suites.last().and_then(|s| s.file.as_ref());
+        self.names.fill(case, &self.path, file);
     }
 
     /// Emits the case being read (at its end tag, or when the file stops inside it).
@@ -582,6 +694,37 @@ impl Parser<'_> {
         cs.case.status = status;
         cs.case.retries = cs.flaky + cs.reruns;
         cs.case.flaky = status == Status::Passed && cs.flaky > 0;
+        // A plain passing case (the bulk of a large file) goes to the sink with its names
+        // still raw; jest-junit's suite-error pseudo-case is recognised from the raw
+        // classname (any reference or control character: decoded first, to be exact).
+        let plain = status == Status::Passed
+            && cs.flaky == 0
+            && !cs.not_run
+            && !todo_passed
+            && cs.output.is_empty()
+            && self.dialect != Dialect::Catch2
+            && self.names.classname_raw().is_none_or(|c| {
+                c != JEST_SUITE_ERROR.as_bytes()
+                    && !c.iter().any(|&b| b == b'&' || b < 0x20 || b == 0x7f)
+            });
+        if plain {
+            cs.case.status = status;
+            cs.case.retries = cs.reruns;
+            cs.case.skip_reason = None;
+            if let Some(s) = self.suites.last_mut() {
+                s.seen_tests += 1;
+            }
+            let file = self.suites.last().and_then(|s| s.file.as_ref());
+            self.sink.case_lazy(&mut LazyPassing {
+                case: &mut cs.case,
+                names: &mut self.names,
+                path: &self.path,
+                suite_file: file,
+            });
+            self.spare = cs.case;
+            return;
+        }
+        self.fill_names(&mut cs.case);
         if cs.not_run && cs.case.failure.is_none() {
             cs.case.failure = Some(Failure {
                 kind: Some("not run".into()),
@@ -665,7 +808,7 @@ impl Parser<'_> {
     /// A testcase that is really a suite-level error: jest-junit's `reportTestSuiteErrors`
     /// entries and vitest's entry for a file that failed to load.
     fn pseudo_case_error(&self, c: &Case) -> Option<SuiteError> {
-        let jest = c.classname.as_deref() == Some("Test suite failed to run");
+        let jest = c.classname.as_deref() == Some(JEST_SUITE_ERROR);
         let vitest = self.dialect == Dialect::Vitest
             && c.status.is_bad()
             && c.classname.as_deref() == Some(c.name.as_str())
@@ -1151,5 +1294,33 @@ mod tests {
         }
         let (_, r) = parse_str(&doc);
         assert!(r.unwrap_err().message.contains("nested deeper"));
+    }
+
+    #[test]
+    fn lazily_counted_passing_cases_decode_their_names_when_slowest() {
+        // Collector::default() takes the lazy path: names are decoded only for the slowest.
+        let xml = r#"<testsuites><testsuite name="S" file="s.rb">
+            <testcase classname="K &amp; L" name="a &lt;b&gt;" time="9" line="7"/>
+            <testcase classname="K" name="fast" time="0.001"/>
+            <testcase name="x" classname="Test suite failed to run"><failure>boom</failure></testcase>
+            <testcase class="C" name="c" time="2" file="c.rb"><system-out>out</system-out></testcase>
+            </testsuite></testsuites>"#;
+        let mut c = Collector::default();
+        parse(&mut xml.as_bytes(), &ParseOptions::default(), &mut c).unwrap();
+        assert_eq!((c.counts.tests, c.counts.passed), (3, 3));
+        assert_eq!(c.suite_errors.len(), 1);
+        let slow = c.slowest();
+        let ids: Vec<&str> = slow.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(ids, ["K & L::a <b>", "C::c", "K::fast"]);
+        // The same file through the full-case path gives the same names, files and lines.
+        let (all, _) = parse_str(xml);
+        let cases = all.all.as_ref().unwrap();
+        assert_eq!(cases[0].name, "a <b>");
+        assert_eq!(cases[0].file.as_deref(), Some("s.rb"));
+        assert_eq!(cases[0].line, Some(7));
+        assert_eq!(cases[0].suite, ["S"]);
+        assert_eq!(cases[2].file.as_deref(), Some("c.rb"));
+        assert_eq!(cases[2].classname.as_deref(), Some("C"));
+        assert_eq!(cases[1].classname.as_deref(), Some("K"));
     }
 }

@@ -54,7 +54,7 @@ use std::io::{BufRead, Read};
 
 pub use collect::Collector;
 
-use crate::model::{Case, Finding, ParseIssue, Position, SuiteError};
+use crate::model::{Case, Finding, ParseIssue, Position, Status, SuiteError};
 
 /// Receives what a parser finds, as it finds it.
 pub trait Sink {
@@ -65,10 +65,29 @@ pub trait Sink {
     fn case_ref(&mut self, case: &Case) {
         self.case(case.clone());
     }
+    /// A passing case offered before its names are decoded: a sink that only needs its
+    /// status and duration for most cases (the [`Collector`]) asks for the full case only
+    /// when it needs it. The default builds it and hands it to [`Sink::case_ref`], so every
+    /// other sink sees exactly what it saw before.
+    fn case_lazy(&mut self, case: &mut dyn LazyCase) {
+        let c: &Case = case.case();
+        self.case_ref(c);
+    }
     fn finding(&mut self, finding: Finding);
     fn suite_error(&mut self, error: SuiteError);
     /// Something was read leniently (raw control characters, a bad duration, ...).
     fn warning(&mut self, position: Option<Position>, message: String);
+}
+
+/// A case whose status and duration are known and whose other fields (names, suite path,
+/// file, line) are decoded from the raw attributes only when [`LazyCase::case`] is called.
+pub trait LazyCase {
+    fn status(&self) -> Status;
+    fn flaky(&self) -> bool;
+    fn duration(&self) -> Option<f64>;
+    /// The full case (built on the first call). Mutable so that a wrapping sink can set
+    /// fields such as `runner` without copying it.
+    fn case(&mut self) -> &mut Case;
 }
 
 /// Options every parser honours.

@@ -84,11 +84,43 @@ pub fn parse_seconds(s: &str) -> Option<f64> {
     if t.is_empty() {
         return None;
     }
+    if let Some(v) = simple_decimal(t.as_bytes()) {
+        return Some(v);
+    }
     let v: f64 = match t.parse() {
         Ok(v) => v,
         Err(_) => t.replace(',', "").parse().ok()?,
     };
     (v.is_finite() && v >= 0.0).then_some(v)
+}
+
+/// `123` or `0.045` (the form nearly every reporter writes), without the general float
+/// parser: at most 15 digits are exact in an f64, and so is 10^k for k <= 22, so one
+/// division is correctly rounded — the same value `str::parse` gives (Clinger's fast path).
+fn simple_decimal(b: &[u8]) -> Option<f64> {
+    let (mut mantissa, mut digits, mut frac, mut dot) = (0u64, 0u32, 0i32, false);
+    for &c in b {
+        match c {
+            b'0'..=b'9' => {
+                mantissa = mantissa * 10 + u64::from(c - b'0');
+                digits += 1;
+                frac += i32::from(dot);
+                if digits > 15 {
+                    return None;
+                }
+            }
+            b'.' if !dot => dot = true,
+            _ => return None,
+        }
+    }
+    if digits == 0 || (dot && frac == 0) {
+        return None;
+    }
+    const POW10: [f64; 16] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+    ];
+    let p = POW10.get(usize::try_from(frac).ok()?)?;
+    Some(mantissa as f64 / p)
 }
 
 /// A short printable preview of raw bytes for error messages.
@@ -101,6 +133,40 @@ pub fn preview(bytes: &[u8], max_chars: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn simple_decimals_parse_exactly_like_the_float_parser() {
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..20_000 {
+            // xorshift: varied digit counts and decimal positions.
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let digits = (x % 15 + 1) as usize;
+            let n = (x >> 8) % 10u64.pow(digits as u32);
+            let mut s = format!("{n:0digits$}");
+            let dot = (x >> 40) as usize % (digits + 1);
+            if dot < digits {
+                s.insert(dot, '.');
+            }
+            assert_eq!(parse_seconds(&s), s.parse::<f64>().ok(), "{s}");
+        }
+        for s in [
+            "1.",
+            ".5",
+            "0.000",
+            "12",
+            "1,234.5",
+            "1e3",
+            "-1",
+            "0.1.2",
+            ".",
+            "1234567890123456",
+        ] {
+            let std = s.replace(',', "").parse::<f64>().ok().filter(|v| *v >= 0.0);
+            assert_eq!(parse_seconds(s), std, "{s}");
+        }
+    }
 
     #[test]
     fn bound_keeps_head_and_tail() {

@@ -15,9 +15,10 @@ use walkdir::WalkDir;
 
 pub use crate::artifact::events::JsonlWriter;
 use crate::model::{
-    Case, Counts, Finding, LintCounts, ParseIssue, Position, ResultFile, SlowTest, SuiteError,
+    Case, Counts, Finding, LintCounts, ParseIssue, Position, ResultFile, SlowTest, Status,
+    SuiteError,
 };
-use crate::parsers::{self, Collector, Format, ParseOptions, Sink};
+use crate::parsers::{self, Collector, Format, LazyCase, ParseOptions, Sink};
 
 /// Where result files may come from, and where they go.
 pub struct Ctx<'a> {
@@ -205,12 +206,27 @@ struct Tag<'a, 'b> {
     inner: &'a mut Collector<'b>,
     runner: &'a str,
     findings: &'a Mutex<JsonlWriter>,
+    /// A borrowed case copied here to carry the runner id (its strings keep their capacity).
+    scratch: Case,
 }
 
 impl Sink for Tag<'_, '_> {
     fn case(&mut self, mut case: Case) {
         case.runner = self.runner.to_string();
         self.inner.case(case);
+    }
+    fn case_ref(&mut self, case: &Case) {
+        self.scratch.clone_from(case);
+        self.scratch.runner.clear();
+        self.scratch.runner.push_str(self.runner);
+        self.inner.case_ref(&self.scratch);
+    }
+    fn case_lazy(&mut self, case: &mut dyn LazyCase) {
+        // The parser's refilled case gets the runner id in place: no copy per passing test.
+        self.inner.case_lazy(&mut WithRunner {
+            inner: case,
+            runner: self.runner,
+        });
     }
     fn finding(&mut self, mut f: Finding) {
         f.runner = self.runner.to_string();
@@ -225,6 +241,32 @@ impl Sink for Tag<'_, '_> {
     }
     fn warning(&mut self, position: Option<Position>, message: String) {
         self.inner.warning(position, message);
+    }
+}
+
+/// A lazy case that carries the runner id once it is built.
+struct WithRunner<'a, 'b> {
+    inner: &'a mut dyn LazyCase,
+    runner: &'b str,
+}
+
+impl LazyCase for WithRunner<'_, '_> {
+    fn status(&self) -> Status {
+        self.inner.status()
+    }
+    fn flaky(&self) -> bool {
+        self.inner.flaky()
+    }
+    fn duration(&self) -> Option<f64> {
+        self.inner.duration()
+    }
+    fn case(&mut self) -> &mut Case {
+        let c = self.inner.case();
+        if c.runner != self.runner {
+            c.runner.clear();
+            c.runner.push_str(self.runner);
+        }
+        c
     }
 }
 
@@ -339,6 +381,7 @@ fn collect_one(path: &Path, ctx: &Ctx<'_>, out: &mut Collected) {
             inner: &mut col,
             runner,
             findings: ctx.findings,
+            scratch: Case::default(),
         };
         let name = path.file_name().unwrap_or_default().to_string_lossy();
         parsers::parse(
