@@ -13,9 +13,9 @@
 //! the comment and the memory of the kept failures bounded for every format at once. The cost
 //! is a length comparison per field: nothing is copied unless it is over the bound.
 
-use super::Sink;
 use super::text::{bound_text, clean_control};
-use crate::model::{Case, Finding, Position, SuiteError};
+use super::{LazyCase, Sink};
+use crate::model::{Case, Finding, Position, Status, SuiteError};
 
 /// Longest test name, class name, suite name or file path kept (bytes).
 pub const MAX_NAME_BYTES: usize = 2048;
@@ -76,21 +76,54 @@ fn cap_opt(s: &mut Option<String>, max: usize) {
     }
 }
 
+/// Bounds every text of `case` (not its duration: see [`BoundedSink::case`]).
+fn cap_case(case: &mut Case, max_text: usize) {
+    cap(&mut case.name, MAX_NAME_BYTES);
+    cap_opt(&mut case.classname, MAX_NAME_BYTES);
+    cap_opt(&mut case.file, MAX_NAME_BYTES);
+    for s in &mut case.suite {
+        cap(s, MAX_NAME_BYTES);
+    }
+    if let Some(f) = case.failure.as_mut() {
+        cap_opt(&mut f.kind, MAX_NAME_BYTES);
+        cap_opt(&mut f.message, max_text);
+        cap_opt(&mut f.trace, max_text);
+    }
+    cap_opt(&mut case.output, max_text);
+    cap_opt(&mut case.skip_reason, max_text);
+}
+
+/// A lazily built case whose texts are bounded when (and only when) it is built.
+struct BoundedLazy<'a> {
+    inner: &'a mut dyn LazyCase,
+    max_text: usize,
+    capped: bool,
+}
+
+impl LazyCase for BoundedLazy<'_> {
+    fn status(&self) -> Status {
+        self.inner.status()
+    }
+    fn flaky(&self) -> bool {
+        self.inner.flaky()
+    }
+    fn duration(&self) -> Option<f64> {
+        self.inner.duration()
+    }
+    fn case(&mut self) -> &mut Case {
+        let case = self.inner.case();
+        if !self.capped {
+            // In place: the parser refills every field for its next test.
+            cap_case(case, self.max_text);
+            self.capped = true;
+        }
+        case
+    }
+}
+
 impl Sink for BoundedSink<'_> {
     fn case(&mut self, mut case: Case) {
-        cap(&mut case.name, MAX_NAME_BYTES);
-        cap_opt(&mut case.classname, MAX_NAME_BYTES);
-        cap_opt(&mut case.file, MAX_NAME_BYTES);
-        for s in &mut case.suite {
-            cap(s, MAX_NAME_BYTES);
-        }
-        if let Some(f) = case.failure.as_mut() {
-            cap_opt(&mut f.kind, MAX_NAME_BYTES);
-            cap_opt(&mut f.message, self.max_text);
-            cap_opt(&mut f.trace, self.max_text);
-        }
-        cap_opt(&mut case.output, self.max_text);
-        cap_opt(&mut case.skip_reason, self.max_text);
+        cap_case(&mut case, self.max_text);
         if let Some(d) = case
             .duration
             .filter(|d| !(0.0..=MAX_DURATION_SECS).contains(d))
@@ -131,6 +164,26 @@ impl Sink for BoundedSink<'_> {
         } else {
             self.inner.case_ref(case);
         }
+    }
+
+    /// Passing cases the sink only counts are never built, so there is nothing to bound;
+    /// one that is built is bounded then. An out-of-range duration is known up front: that
+    /// case is built and goes the owned way (dropped duration, warning).
+    fn case_lazy(&mut self, case: &mut dyn LazyCase) {
+        if case
+            .duration()
+            .is_some_and(|d| !(0.0..=MAX_DURATION_SECS).contains(&d))
+        {
+            let owned = case.case().clone();
+            self.case(owned);
+            return;
+        }
+        let mut bounded = BoundedLazy {
+            inner: case,
+            max_text: self.max_text,
+            capped: false,
+        };
+        self.inner.case_lazy(&mut bounded);
     }
 
     fn finding(&mut self, mut f: Finding) {
@@ -256,5 +309,77 @@ mod tests {
         assert!(r.owned[0].output.as_ref().unwrap().len() <= 100);
         assert_eq!(r.owned[1].name, "esc");
         assert_eq!(r.owned[2].duration, None);
+    }
+
+    struct Lazy {
+        case: Case,
+        built: usize,
+    }
+    impl LazyCase for Lazy {
+        fn status(&self) -> Status {
+            self.case.status
+        }
+        fn flaky(&self) -> bool {
+            self.case.flaky
+        }
+        fn duration(&self) -> Option<f64> {
+            self.case.duration
+        }
+        fn case(&mut self) -> &mut Case {
+            self.built += 1;
+            &mut self.case
+        }
+    }
+
+    /// Builds every lazy case it gets (as verify's cases.jsonl hook does) or none.
+    struct Builds(bool, Vec<Case>);
+    impl Sink for Builds {
+        fn case(&mut self, case: Case) {
+            self.1.push(case);
+        }
+        fn case_lazy(&mut self, case: &mut dyn LazyCase) {
+            if self.0 {
+                self.1.push(case.case().clone());
+            }
+        }
+        fn finding(&mut self, _: Finding) {}
+        fn suite_error(&mut self, _: SuiteError) {}
+        fn warning(&mut self, _: Option<Position>, _: String) {}
+    }
+
+    #[test]
+    fn lazy_cases_are_bounded_when_built_and_never_built_for_bounding_alone() {
+        for build in [false, true] {
+            let mut sink = Builds(build, Vec::new());
+            let mut lazy = Lazy {
+                case: Case {
+                    name: "n".repeat(10_000),
+                    duration: Some(0.5),
+                    ..Default::default()
+                },
+                built: 0,
+            };
+            BoundedSink::new(&mut sink, 100).case_lazy(&mut lazy);
+            assert_eq!(lazy.built, usize::from(build));
+            if build {
+                let name = &sink.1[0].name;
+                assert!(name.len() <= MAX_NAME_BYTES && name.contains("bytes cut by codeloop"));
+            } else {
+                assert!(sink.1.is_empty());
+            }
+        }
+        // A duration out of range is known without building: built, dropped, owned path.
+        let mut sink = Builds(false, Vec::new());
+        let mut lazy = Lazy {
+            case: Case {
+                name: "slow".into(),
+                duration: Some(1e23),
+                ..Default::default()
+            },
+            built: 0,
+        };
+        BoundedSink::new(&mut sink, 100).case_lazy(&mut lazy);
+        assert_eq!(sink.1.len(), 1);
+        assert_eq!(sink.1[0].duration, None);
     }
 }
