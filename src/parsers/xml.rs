@@ -285,6 +285,23 @@ impl Bounded {
     }
 }
 
+/// `cut`, or the start of a UTF-8 sequence that `cut` would split (not before `floor`): the
+/// bytes before the result never end in the middle of a character.
+fn char_boundary_before(data: &[u8], floor: usize, cut: usize) -> usize {
+    let from = cut.saturating_sub(3).max(floor);
+    match (from..cut).rev().find(|&j| data[j] >= 0xC0) {
+        Some(j) => {
+            let len = match data[j] {
+                0xF0.. => 4,
+                0xE0.. => 3,
+                _ => 2,
+            };
+            if j + len > cut { j } else { cut }
+        }
+        None => cut,
+    }
+}
+
 fn is_cont(b: u8) -> bool {
     (0x80..0xC0).contains(&b)
 }
@@ -948,17 +965,7 @@ impl<R: BufRead> XmlReader<R> {
         if let Some(i) = memchr::memrchr(b'&', &data[tail..e]) {
             cut = tail + i;
         }
-        let from = cut.saturating_sub(3).max(s);
-        if let Some(j) = (from..cut).rev().find(|&j| data[j] >= 0xC0) {
-            let len = match data[j] {
-                0xF0.. => 4,
-                0xE0.. => 3,
-                _ => 2,
-            };
-            if j + len > cut {
-                cut = j;
-            }
-        }
+        let cut = char_boundary_before(data, s, cut);
         (cut > s).then_some(cut)
     }
 
@@ -977,18 +984,7 @@ impl<R: BufRead> XmlReader<R> {
             return Ok(None);
         }
         let content = start + OPEN.len();
-        let mut cut = self.end - 2;
-        let from = cut.saturating_sub(3).max(content);
-        if let Some(j) = (from..cut).rev().find(|&j| data[j] >= 0xC0) {
-            let len = match data[j] {
-                0xF0.. => 4,
-                0xE0.. => 3,
-                _ => 2,
-            };
-            if j + len > cut {
-                cut = j;
-            }
-        }
+        let mut cut = char_boundary_before(data, content, self.end - 2);
         // The reopening marker goes over the last 9 captured bytes: move the cut back
         // before any newline among them (a few steps at most in real text).
         for _ in 0..8 {
