@@ -43,27 +43,30 @@ fn cap(s: &mut String, max: usize) {
     if s.len() > max {
         *s = bound_text(s, max);
     }
-    // A branch-free byte scan first (it vectorizes; this runs over every name of a
-    // million-case report): nearly every text is clean and is left untouched. 0xC2 leads the
-    // C1 controls (U+0080..U+009F, e.g. the one-byte CSI U+009B) and a few symbols; those
-    // texts take the slower exact path.
-    let suspect = s.bytes().fold(false, |acc, b| {
-        acc | ((b < 0x20) & (b != b'\n') & (b != b'\t')) | (b == 0x7f) | (b == 0xC2)
-    });
-    if suspect && s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+    if has_control(s) {
         *s = clean_control(s);
     }
 }
 
-/// Whether [`cap`] would change `s` (same tests, nothing copied).
-fn needs_cap(s: &str, max: usize) -> bool {
-    if s.len() > max {
-        return true;
-    }
+/// Whether `s` holds a control character other than newline and tab. A branch-free byte scan
+/// first (it vectorizes; this runs over every name of a million-case report): nearly every
+/// text is clean. 0xC2 leads the C1 controls (U+0080..U+009F, e.g. the one-byte CSI U+009B)
+/// and a few symbols; those texts take the slower exact path.
+fn has_control(s: &str) -> bool {
     let suspect = s.bytes().fold(false, |acc, b| {
         acc | ((b < 0x20) & (b != b'\n') & (b != b'\t')) | (b == 0x7f) | (b == 0xC2)
     });
     suspect && s.chars().any(|c| c.is_control() && c != '\n' && c != '\t')
+}
+
+/// Whether [`cap`] would change `s` (nothing copied).
+fn needs_cap(s: &str, max: usize) -> bool {
+    s.len() > max || has_control(s)
+}
+
+/// A duration no CI job can have (see [`MAX_DURATION_SECS`]).
+fn absurd(duration: Option<f64>) -> bool {
+    duration.is_some_and(|d| !(0.0..=MAX_DURATION_SECS).contains(&d))
 }
 
 fn needs_cap_opt(s: &Option<String>, max: usize) -> bool {
@@ -124,10 +127,7 @@ impl LazyCase for BoundedLazy<'_> {
 impl Sink for BoundedSink<'_> {
     fn case(&mut self, mut case: Case) {
         cap_case(&mut case, self.max_text);
-        if let Some(d) = case
-            .duration
-            .filter(|d| !(0.0..=MAX_DURATION_SECS).contains(d))
-        {
+        if let Some(d) = case.duration.filter(|&d| absurd(Some(d))) {
             self.warning(
                 None,
                 format!(
@@ -156,9 +156,7 @@ impl Sink for BoundedSink<'_> {
             })
             || needs_cap_opt(&case.output, max)
             || needs_cap_opt(&case.skip_reason, max)
-            || case
-                .duration
-                .is_some_and(|d| !(0.0..=MAX_DURATION_SECS).contains(&d));
+            || absurd(case.duration);
         if over {
             self.case(case.clone());
         } else {
@@ -170,10 +168,7 @@ impl Sink for BoundedSink<'_> {
     /// one that is built is bounded then. An out-of-range duration is known up front: that
     /// case is built and goes the owned way (dropped duration, warning).
     fn case_lazy(&mut self, case: &mut dyn LazyCase) {
-        if case
-            .duration()
-            .is_some_and(|d| !(0.0..=MAX_DURATION_SECS).contains(&d))
-        {
+        if absurd(case.duration()) {
             let owned = case.case().clone();
             self.case(owned);
             return;

@@ -87,25 +87,11 @@ enum Mode {
 
 impl<'r> JsonReader<'r> {
     pub fn new(r: &'r mut dyn BufRead) -> Self {
-        JsonReader {
-            r,
-            buf: vec![0; 64 * 1024],
-            i: 0,
-            len: 0,
-            eof: false,
-            base: 0,
-            line: 1,
-            line_start: 0,
-            frames: Vec::new(),
-            warnings: Vec::new(),
-            warnings_dropped: 0,
-            line_offset: 0,
-            scratch: Vec::new(),
-        }
+        JsonReader::with_buffer(r, Vec::new())
     }
 
-    /// A reader that uses `buf` (non-empty) as its read buffer, so that a caller reading many
-    /// small documents (JSON Lines) reuses one buffer; [`take_buffer`](Self::take_buffer)
+    /// A reader that uses `buf` as its read buffer (a fresh 64 KiB one if it is empty), so
+    /// that a caller reading many small documents (JSON Lines) reuses one buffer; [`take_buffer`](Self::take_buffer)
     /// hands it back.
     fn with_buffer(r: &'r mut dyn BufRead, buf: Vec<u8>) -> Self {
         let mut jr = JsonReader::new_empty(r);
