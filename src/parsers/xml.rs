@@ -3,7 +3,10 @@
 //!
 //! It owns the XML-level robustness so that each format parser is only a small state machine:
 //!
-//! - **Streaming, no recursion.** A quick-xml event loop over a `BufRead`; open elements live
+//! - **Streaming, no recursion.** Events are read in place from a window of the input (texts,
+//!   end tags and start tags with quoted attributes by a small lexer that scans the
+//!   attributes in the same pass that finds the tag's end; everything else by quick-xml, one
+//!   event at a time, checked to agree with the lexer by property tests); open elements live
 //!   in a flat stack (one byte buffer, no allocation per event once warm), capped at
 //!   [`MAX_DEPTH`] levels (deeper → [`ParseError`]), so a hostile file cannot blow the stack.
 //! - **Balanced events.** Every [`Event::Start`] is matched by exactly one [`Event::End`]:
@@ -18,7 +21,7 @@
 //! - **Bounded text.** Text is only accumulated while the consumer asked for it
 //!   ([`XmlReader::capture_text`]), and then into a head + tail buffer of at most `max_text`
 //!   bytes (the same shape as [`super::text::bound_text`]): a 100 MB `<system-out>` is never
-//!   held whole, and text nobody asked for costs nothing beyond quick-xml's own scan.
+//!   held whole, and text nobody asked for costs one `memchr` for the next `<`.
 //! - **Truncation.** End of input with open elements is a [`ParseError`] naming the innermost
 //!   open element and the position; everything yielded before stays valid.
 //! - **Several documents.** Concatenated documents (`<?xml …?><a/>` twice) are read in one
@@ -86,7 +89,7 @@ pub struct Tag<'a> {
     self_closing: bool,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct AttrSpan {
     name: (usize, usize),
     value: (usize, usize),
@@ -315,18 +318,6 @@ const STREAM_TEXT_MIN: usize = 64 * 1024;
 
 type QReader<'a> = quick_xml::Reader<&'a [u8]>;
 
-self_cell::self_cell!(
-    /// A window of the input and a quick-xml reader over it. quick-xml's slice reader
-    /// borrows its events from the window instead of copying each one into a buffer (what
-    /// its `BufRead` reader does), and `self_cell` is what lets the reader and the window it
-    /// borrows live in one struct without `unsafe`.
-    struct Window {
-        owner: Vec<u8>,
-        #[covariant]
-        dependent: QReader,
-    }
-);
-
 fn make_reader(data: &[u8]) -> QReader<'_> {
     let mut reader = quick_xml::Reader::from_reader(data);
     let cfg = reader.config_mut();
@@ -446,16 +437,14 @@ fn utf8_ok(data: &[u8], valid_to: &mut usize, s: usize, e: usize) -> bool {
 /// The streaming reader. See the module docs.
 pub struct XmlReader<R: BufRead> {
     src: R,
-    /// `None` only while it is being refilled.
-    window: Option<Window>,
+    /// The input window: events are read from it in place (see [`lex`]).
+    window: Vec<u8>,
     /// Bytes of the window holding input (the rest is room for the next read).
     end: usize,
     /// File offset of the window's first byte.
     base: u64,
     /// The source has no more bytes.
     src_eof: bool,
-    /// Window offset where the current quick-xml reader started.
-    origin: usize,
     /// Window offsets where the current event starts and where the next one starts.
     event_start: usize,
     next_start: usize,
@@ -482,13 +471,17 @@ pub struct XmlReader<R: BufRead> {
     eof: bool,
 }
 
-/// What quick-xml read, as window offsets (so that the borrow of the window ends before the
-/// event is acted on).
+/// One event, as window offsets (so that the borrow of the window ends before the event is
+/// acted on).
+#[derive(Debug)]
 enum Raw {
-    Start(usize, usize, bool),
+    /// A start tag's content (without `<`, `>` and the `/` of `<a/>`), whether it closes
+    /// itself, and — when the attributes were already scanned into `XmlReader::attrs` — the
+    /// length of its name.
+    Start(usize, usize, bool, Option<usize>),
     End(usize, usize),
-    /// Character data; `true` for a plain text event (which consumes the `<` after it).
-    Text(usize, usize, bool),
+    /// Character data (plain text or the content of a CDATA section).
+    Text(usize, usize),
     Ref(usize, usize),
     Eof,
     Skip,
@@ -498,14 +491,12 @@ enum Raw {
 impl<R: BufRead> XmlReader<R> {
     /// A reader over `reader`; captured texts are bounded to `max_text` bytes.
     pub fn new(reader: R, max_text: usize) -> Self {
-        let window = Window::new(vec![0u8; 2 * READ_SIZE], |o| make_reader(&o[..0]));
         XmlReader {
             src: reader,
-            window: Some(window),
+            window: vec![0u8; 2 * READ_SIZE],
             end: 0,
             base: 0,
             src_eof: false,
-            origin: 0,
             event_start: 0,
             next_start: 0,
             lines: Lines::default(),
@@ -525,10 +516,7 @@ impl<R: BufRead> XmlReader<R> {
     }
 
     fn data(&self) -> &[u8] {
-        match &self.window {
-            Some(w) => &w.borrow_owner()[..self.end],
-            None => &[],
-        }
+        &self.window[..self.end]
     }
 
     /// Position of window offset `off`.
@@ -622,10 +610,7 @@ impl<R: BufRead> XmlReader<R> {
         // Lines before `keep` are counted now: those bytes leave the window.
         let keep = keep.min(self.end);
         self.pos_at(keep);
-        let Some(window) = self.window.take() else {
-            return Err(ParseError::new("internal: the XML input window is missing"));
-        };
-        let mut owner = window.into_owner();
+        let owner = &mut self.window;
         owner.copy_within(keep..self.end, 0);
         self.end -= keep;
         self.base += keep as u64;
@@ -660,9 +645,6 @@ impl<R: BufRead> XmlReader<R> {
                 Err(e)
             }
         };
-        let new_end = self.end;
-        self.window = Some(Window::new(owner, |o| make_reader(&o[..new_end])));
-        self.origin = 0;
         self.next_start = 0;
         result.map_err(|e| {
             let pos = self.lines.at(self.data(), self.base, end);
@@ -670,83 +652,63 @@ impl<R: BufRead> XmlReader<R> {
         })
     }
 
-    /// Reads the next quick-xml event as window offsets, refilling the window when the event
-    /// may continue past the bytes read so far.
+    /// Reads the next event as window offsets, refilling the window when the event may
+    /// continue past the bytes read so far. Texts, start tags with quoted attributes and end
+    /// tags — nearly every byte of a report — are read here directly ([`lex_text`],
+    /// [`lex_tag`]); anything else (comments, CDATA, declarations, DTDs, unusual tags) is
+    /// handed to quick-xml for that one event.
     fn read_raw(&mut self) -> Result<Raw, ParseError> {
         loop {
             let start = self.next_start;
-            let origin = self.origin;
-            let Some(window) = self.window.as_mut() else {
-                return Err(ParseError::new("internal: the XML input window is missing"));
+            let data = &self.window[..self.end];
+            let Some(&first) = data.get(start) else {
+                if self.src_eof {
+                    self.event_start = start;
+                    return Ok(Raw::Eof);
+                }
+                self.refill(start)?;
+                continue;
             };
-            let (raw, consumed) = window.with_dependent_mut(|owner, reader| {
-                let base = owner.as_ptr() as usize;
-                let len = owner.len();
-                // Events borrow from the window: turn them into offsets of it (anything
-                // else would be a quick-xml change, and reads as empty, never out of bounds).
-                let at = |s: &[u8]| {
-                    let p = (s.as_ptr() as usize).wrapping_sub(base);
-                    if p <= len && s.len() <= len - p {
-                        (p, p + s.len())
-                    } else {
-                        (0, 0)
-                    }
-                };
-                let raw = match reader.read_event() {
-                    Ok(ev) => match &ev {
-                        QEvent::Start(e) => {
-                            let (s, e) = at(e);
-                            Raw::Start(s, e, false)
-                        }
-                        QEvent::Empty(e) => {
-                            let (s, e) = at(e);
-                            Raw::Start(s, e, true)
-                        }
-                        QEvent::End(e) => {
-                            let (s, e) = at(e.name().into_inner());
-                            Raw::End(s, e)
-                        }
-                        QEvent::Text(e) => {
-                            let (s, e) = at(e);
-                            Raw::Text(s, e, true)
-                        }
-                        QEvent::CData(e) => {
-                            let (s, e) = at(e);
-                            Raw::Text(s, e, false)
-                        }
-                        QEvent::GeneralRef(e) => {
-                            let (s, e) = at(e);
-                            Raw::Ref(s, e)
-                        }
-                        QEvent::Eof => Raw::Eof,
-                        // Declarations (also a second one of a concatenated document),
-                        // comments, processing instructions, and DTDs (never interpreted)
-                        // carry nothing for us.
-                        QEvent::Decl(_)
-                        | QEvent::PI(_)
-                        | QEvent::Comment(_)
-                        | QEvent::DocType(_) => Raw::Skip,
-                    },
-                    Err(e) => Raw::Err(e),
-                };
-                (raw, origin + reader.buffer_position() as usize)
-            });
-            // An event that reaches the end of what was read may go on in the next bytes (a
-            // text, a tag cut in two): read it again once more input is in.
-            if consumed >= self.end && !self.src_eof {
+            if first != b'<' {
+                let capturing = self.capture_depth.is_some();
+                if let Some((raw, next)) = lex_text(data, start, capturing) {
+                    self.event_start = start;
+                    self.next_start = next;
+                    return Ok(raw);
+                }
+                // The text runs to the end of what was read.
+                self.event_start = start;
+                if self.src_eof {
+                    self.next_start = self.end;
+                    return Ok(Raw::Text(start, self.end));
+                }
+                if !capturing {
+                    // Text nobody asked for: what was read of it is done with.
+                    self.refill(self.end)?;
+                    continue;
+                }
                 // A long text that runs past the window is captured as far as it was read
                 // and the window moves on past it, instead of growing to hold the whole
                 // text: a 100 MB `<system-out>` costs the window, not 100 MB.
-                if let Raw::Text(s, e, true) = raw
-                    && let Some(cut) = self.long_text_cut(s, e)
+                if first != b'&'
+                    && let Some(cut) = self.long_text_cut(start, self.end)
                 {
-                    self.event_start = start;
-                    if self.capture_depth.is_some() {
-                        self.push_text(s, cut);
-                    }
+                    self.push_text(start, cut);
                     self.refill(cut)?;
                     continue;
                 }
+                self.refill(start)?;
+                continue;
+            }
+            if let Some((raw, next)) = lex_tag(data, start, &mut self.attrs) {
+                self.event_start = start;
+                self.next_start = next;
+                return Ok(raw);
+            }
+            let (raw, consumed) = read_with_quick_xml(data, start);
+            // An event that reaches the end of what was read may go on in the next bytes (a
+            // tag cut in two): read it again once more input is in.
+            if consumed >= self.end && !self.src_eof {
                 if let Some(resume) = self.stream_long_cdata(start)? {
                     self.refill(resume)?;
                     continue;
@@ -756,13 +718,6 @@ impl<R: BufRead> XmlReader<R> {
             }
             self.event_start = start;
             self.next_start = consumed;
-            // quick-xml consumes the `<` that ends a text together with the text.
-            if let Raw::Text(_, _, true) = raw
-                && consumed > start
-                && self.data().get(consumed - 1) == Some(&b'<')
-            {
-                self.next_start = consumed - 1;
-            }
             if let Raw::Err(e) = raw {
                 let pos = self.pos_at(consumed);
                 let inside = if self.ends.is_empty() {
@@ -809,13 +764,15 @@ impl<R: BufRead> XmlReader<R> {
         }
         let out = loop {
             match self.read_raw()? {
-                Raw::Start(s, e, self_closing) => break Some((s, e, self_closing)),
+                Raw::Start(s, e, self_closing, scanned) => {
+                    break Some((s, e, self_closing, scanned));
+                }
                 Raw::End(s, e) => {
                     if self.end_tag(s, e) {
                         break None;
                     }
                 }
-                Raw::Text(s, e, _) => {
+                Raw::Text(s, e) => {
                     if self.capture_depth.is_some() {
                         self.push_text(s, e);
                     }
@@ -849,7 +806,7 @@ impl<R: BufRead> XmlReader<R> {
         // Built after the loop: returning a borrow of `self` from inside it is not accepted
         // by the borrow checker.
         match out {
-            Some((s, e, self_closing)) => self.start(s, e, self_closing),
+            Some((s, e, self_closing, scanned)) => self.start(s, e, self_closing, scanned),
             None => Ok(Event::End(local_of(self.closed_name()))),
         }
     }
@@ -901,17 +858,25 @@ impl<R: BufRead> XmlReader<R> {
 
     /// A start tag whose content (name and attributes, without `<`, `>` and the `/` of
     /// `<a/>`) is at window offsets `s..e`.
-    fn start(&mut self, s: usize, e: usize, self_closing: bool) -> Result<Event<'_>, ParseError> {
+    fn start(
+        &mut self,
+        s: usize,
+        e: usize,
+        self_closing: bool,
+        scanned: Option<usize>,
+    ) -> Result<Event<'_>, ParseError> {
         if self.ends.len() >= MAX_DEPTH {
             return Err(ParseError::at(
                 self.position(),
                 format!("elements are nested deeper than {MAX_DEPTH} levels; refusing to read on"),
             ));
         }
-        let name_len = self.data()[s..e]
-            .iter()
-            .position(|b| b.is_ascii_whitespace() || *b == b'/')
-            .unwrap_or(e - s);
+        let name_len = scanned.unwrap_or_else(|| {
+            self.data()[s..e]
+                .iter()
+                .position(|b| b.is_ascii_whitespace() || *b == b'/')
+                .unwrap_or(e - s)
+        });
         let mut valid_to = self.valid_to;
         let ok = utf8_ok(self.data(), &mut valid_to, s, e);
         self.valid_to = valid_to;
@@ -923,10 +888,7 @@ impl<R: BufRead> XmlReader<R> {
                 format!("invalid UTF-8 in <{name}>: read with U+FFFD replacement characters"),
             );
         }
-        let Some(window) = self.window.as_ref() else {
-            return Err(ParseError::new("internal: the XML input window is missing"));
-        };
-        let data = &window.borrow_owner()[..self.end];
+        let data = &self.window[..self.end];
         let raw = &data[s..e];
         // Drop the names of elements closed since (see `stack`).
         self.stack.truncate(self.ends.last().copied().unwrap_or(0));
@@ -935,7 +897,9 @@ impl<R: BufRead> XmlReader<R> {
         if self_closing {
             self.pending_target = Some(self.ends.len() - 1);
         }
-        scan_attrs(raw, name_len, &mut self.attrs);
+        if scanned.is_none() {
+            scan_attrs(raw, name_len, &mut self.attrs);
+        }
         Ok(Event::Start(Tag {
             raw,
             name_len,
@@ -1008,13 +972,7 @@ impl<R: BufRead> XmlReader<R> {
         // Count lines up to the cut over the original bytes before they are overwritten.
         self.pos_at(cut);
         let resume = cut - OPEN.len();
-        let Some(window) = self.window.take() else {
-            return Err(ParseError::new("internal: the XML input window is missing"));
-        };
-        let mut owner = window.into_owner();
-        owner[resume..cut].copy_from_slice(OPEN);
-        let end = self.end;
-        self.window = Some(Window::new(owner, |o| make_reader(&o[..end])));
+        self.window[resume..cut].copy_from_slice(OPEN);
         Ok(Some(resume))
     }
 
@@ -1054,9 +1012,7 @@ impl<R: BufRead> XmlReader<R> {
                 self.capture_warned = true;
             }
         }
-        if let Some(w) = self.window.as_ref() {
-            self.text.push(&w.borrow_owner()[s..e]);
-        }
+        self.text.push(&self.window[s..e]);
     }
 
     /// Captures the reference (`&name;`, the name at window offsets `s..e`), decoded.
@@ -1096,6 +1052,190 @@ impl<R: BufRead> XmlReader<R> {
             }
         }
     }
+}
+
+/// The text at window offset `start` (not a `<`), split the way quick-xml splits it: up to
+/// the next `<`; when `refs` (the text is being captured), also before each `&`, with a
+/// `&name;` reference as its own event and a `&` that starts no reference kept as text.
+/// Returns the event and where the next one starts, or `None` when the text may go on past
+/// `data`.
+fn lex_text(data: &[u8], start: usize, refs: bool) -> Option<(Raw, usize)> {
+    if !refs {
+        let lt = find_lt(data, start)?;
+        return Some((Raw::Text(start, lt), lt));
+    }
+    if data[start] == b'&' {
+        let from = start + 1;
+        let j = from + memchr::memchr3(b';', b'&', b'<', &data[from..])?;
+        return Some(if data[j] == b';' {
+            (Raw::Ref(from, j), j + 1)
+        } else {
+            (Raw::Text(start, j), j)
+        });
+    }
+    let i = start + memchr::memchr2(b'<', b'&', &data[start..])?;
+    Some((Raw::Text(start, i), i))
+}
+
+/// The next `<` from `from` on. Between tags there is mostly a newline and some indentation:
+/// a few bytes are looked at before calling `memchr`, whose set-up costs more than that.
+fn find_lt(data: &[u8], from: usize) -> Option<usize> {
+    let near = data.len().min(from + 16);
+    if let Some(k) = data[from..near].iter().position(|&b| b == b'<') {
+        return Some(from + k);
+    }
+    memchr::memchr(b'<', &data[near..]).map(|k| near + k)
+}
+
+/// XML whitespace as quick-xml trims it from end tags.
+fn is_xml_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+}
+
+/// The tag at window offset `lt` (a `<`) when it is an end tag or a start tag whose
+/// attributes are all `name="value"` (or single-quoted): its event and where the next event
+/// starts, with a start tag's attributes scanned into `attrs` in the same pass that finds
+/// its end. `None` for anything else — comments, CDATA, declarations, unquoted or
+/// valueless attributes, quotes in names, a tag cut by the end of `data` — which quick-xml
+/// then reads (and [`scan_attrs`] scans) exactly as before: for the tags taken here both
+/// ways give the same event and the same attributes.
+fn lex_tag(data: &[u8], lt: usize, attrs: &mut Vec<AttrSpan>) -> Option<(Raw, usize)> {
+    let first = *data.get(lt + 1)?;
+    let quote = |b: u8| b == b'"' || b == b'\'';
+    if first == b'/' {
+        // quick-xml reads a quoted `>` inside an end tag as part of it: quotes go its way.
+        let s = lt + 2;
+        let gt = s + data.get(s..)?.iter().position(|&b| b == b'>' || quote(b))?;
+        if data[gt] != b'>' {
+            return None;
+        }
+        let mut e = gt;
+        while e > s && is_xml_space(data[e - 1]) {
+            e -= 1;
+        }
+        if e == s {
+            e = gt; // all whitespace: quick-xml keeps it as the name
+        }
+        return Some((Raw::End(s, e), gt + 1));
+    }
+    if !(first.is_ascii_alphabetic() || first == b'_' || first == b':' || first >= 0x80) {
+        return None;
+    }
+    let s = lt + 1;
+    let n = data.len();
+    let mut i = s;
+    while i < n {
+        let b = data[i];
+        if b.is_ascii_whitespace() || b == b'/' || b == b'>' {
+            break;
+        }
+        if quote(b) {
+            return None;
+        }
+        i += 1;
+    }
+    let name_len = i - s;
+    attrs.clear();
+    loop {
+        while i < n && (data[i].is_ascii_whitespace() || data[i] == b'/') {
+            i += 1;
+        }
+        let b = *data.get(i)?;
+        if b == b'>' {
+            let self_closing = data[i - 1] == b'/';
+            let e = if self_closing { i - 1 } else { i };
+            return Some((Raw::Start(s, e, self_closing, Some(name_len)), i + 1));
+        }
+        // The attribute name, stored without its namespace prefix (as `scan_attrs` does).
+        let mut ns = i;
+        while i < n {
+            let b = data[i];
+            if b.is_ascii_whitespace() || b == b'=' {
+                break;
+            }
+            if b == b'>' || quote(b) {
+                return None;
+            }
+            if b == b':' {
+                ns = i + 1;
+            }
+            i += 1;
+        }
+        let ne = i;
+        while i < n && data[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if *data.get(i)? != b'=' {
+            return None;
+        }
+        i += 1;
+        while i < n && data[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        let q = *data.get(i)?;
+        if !quote(q) {
+            return None;
+        }
+        let vs = i + 1;
+        let ve = vs + memchr::memchr(q, data.get(vs..)?)?;
+        attrs.push(AttrSpan {
+            name: (ns - s, ne - s),
+            value: (vs - s, ve - s),
+        });
+        i = ve + 1;
+    }
+}
+
+/// Reads the one event at window offset `start` (a `<`) with quick-xml: the event as window
+/// offsets, and the offset just past it.
+fn read_with_quick_xml(data: &[u8], start: usize) -> (Raw, usize) {
+    let mut reader = make_reader(&data[start..]);
+    let base = data.as_ptr() as usize;
+    let len = data.len();
+    // Events borrow from the window: turn them into offsets of it (anything else would be a
+    // quick-xml change, and reads as empty, never out of bounds).
+    let at = |s: &[u8]| {
+        let p = (s.as_ptr() as usize).wrapping_sub(base);
+        if p <= len && s.len() <= len - p {
+            (p, p + s.len())
+        } else {
+            (0, 0)
+        }
+    };
+    let raw = match reader.read_event() {
+        Ok(ev) => match &ev {
+            QEvent::Start(e) => {
+                let (s, e) = at(e);
+                Raw::Start(s, e, false, None)
+            }
+            QEvent::Empty(e) => {
+                let (s, e) = at(e);
+                Raw::Start(s, e, true, None)
+            }
+            QEvent::End(e) => {
+                let (s, e) = at(e.name().into_inner());
+                Raw::End(s, e)
+            }
+            QEvent::Text(e) => {
+                let (s, e) = at(e);
+                Raw::Text(s, e)
+            }
+            QEvent::CData(e) => {
+                let (s, e) = at(e);
+                Raw::Text(s, e)
+            }
+            QEvent::GeneralRef(e) => {
+                let (s, e) = at(e);
+                Raw::Ref(s, e)
+            }
+            QEvent::Eof => Raw::Eof,
+            // Declarations (also a second one of a concatenated document), comments,
+            // processing instructions, and DTDs (never interpreted) carry nothing for us.
+            QEvent::Decl(_) | QEvent::PI(_) | QEvent::Comment(_) | QEvent::DocType(_) => Raw::Skip,
+        },
+        Err(e) => Raw::Err(e),
+    };
+    (raw, start + reader.buffer_position() as usize)
 }
 
 fn local_of(name: &[u8]) -> &[u8] {
@@ -1239,6 +1379,204 @@ pub fn decode_attr(raw: &[u8]) -> Cow<'_, str> {
 mod tests {
     use super::*;
 
+    /// The same event as quick-xml reads it at `start`, as comparable text (quick-xml errors
+    /// compare by message).
+    fn quick_xml_event(data: &[u8], start: usize) -> (String, usize) {
+        let (raw, next) = read_with_quick_xml(data, start);
+        (format!("{raw:?}"), next)
+    }
+
+    #[test]
+    fn report_tags_take_the_fast_path() {
+        let mut attrs = Vec::new();
+        let tag = br#"<testcase classname="a.B" name="it's &lt;ok&gt;" time='0.1' ns:file="x"/>"#;
+        let Some((Raw::Start(s, e, true, Some(8)), next)) = lex_tag(tag, 0, &mut attrs) else {
+            panic!("not on the fast path");
+        };
+        assert_eq!((s, e, next), (1, tag.len() - 2, tag.len()));
+        let names: Vec<&[u8]> = attrs
+            .iter()
+            .map(|a| &tag[1..][a.name.0..a.name.1])
+            .collect();
+        assert_eq!(names, [&b"classname"[..], b"name", b"time", b"file"]);
+        assert!(matches!(
+            lex_tag(b"</testcase >", 0, &mut attrs),
+            Some((Raw::End(2, 10), 12))
+        ));
+        // Unquoted and valueless attributes, comments: quick-xml's way.
+        for other in [
+            &b"<a x=1>"[..],
+            b"<a disabled>",
+            b"<!-- c -->",
+            b"<?pi?>",
+            b"<a x='1'",
+        ] {
+            assert!(lex_tag(other, 0, &mut attrs).is_none(), "{other:?}");
+        }
+    }
+
+    mod lexer_agrees_with_quick_xml {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Tag-shaped noise: names, prefixes, quotes of both kinds, `=`, `/`, `>`, `<`,
+        /// whitespace of every kind, references, non-ASCII — the pieces where a hand-written
+        /// lexer and quick-xml could read a tag differently.
+        fn tagish() -> impl Strategy<Value = Vec<u8>> {
+            let piece = prop_oneof![
+                Just(&b"<"[..]),
+                Just(&b"</"[..]),
+                Just(&b">"[..]),
+                Just(&b"/>"[..]),
+                Just(&b"/"[..]),
+                Just(&b"="[..]),
+                Just(&b"\""[..]),
+                Just(&b"'"[..]),
+                Just(&b" "[..]),
+                Just(&b"\t"[..]),
+                Just(&b"\n"[..]),
+                Just(&b"\r"[..]),
+                Just(&b"\x0c"[..]),
+                Just(&b"a"[..]),
+                Just(&b"testcase"[..]),
+                Just(&b"ns:"[..]),
+                Just(&b":"[..]),
+                Just(&b"_x"[..]),
+                Just(&b"1"[..]),
+                Just(&b"&amp;"[..]),
+                Just(&b"&"[..]),
+                Just(&b";"[..]),
+                Just(&b"<!--"[..]),
+                Just(&b"<![CDATA["[..]),
+                Just(&b"<?"[..]),
+                Just("é".as_bytes()),
+                Just(&b"\xff"[..]),
+            ];
+            prop::collection::vec(piece, 0..24).prop_map(|v| v.concat())
+        }
+
+        /// Well-formed start and end tags (prefixed names, both quotes, the other quote,
+        /// `>` and `<` inside values, odd spacing, self-closing), some with one piece of
+        /// noise spliced in.
+        fn tags_wellformed() -> impl Strategy<Value = Vec<u8>> {
+            let ws = prop::sample::select(vec!["", " ", "  ", "\n\t", "\r\n ", "\x0c"]);
+            let name = prop::sample::select(vec!["a", "testcase", "ns:name", "x:y:z", "_p", "é"]);
+            let value =
+                prop::sample::select(vec!["", "v", "a'b", "a\"b", "1 > 0", "a<b", "&amp;", "é"]);
+            let quote = prop::sample::select(vec!["\"", "'"]);
+            let attr = (
+                ws.clone(),
+                name.clone(),
+                ws.clone(),
+                ws.clone(),
+                quote,
+                value,
+            )
+                .prop_map(|(w, n, w1, w2, q, v)| {
+                    // A value cannot hold its own quote.
+                    let v = v.replace(q, "");
+                    format!(" {w}{n}{w1}={w2}{q}{v}{q}")
+                });
+            let start = (
+                name.clone(),
+                prop::collection::vec(attr, 0..4),
+                ws.clone(),
+                any::<bool>(),
+            )
+                .prop_map(|(n, a, w, close)| {
+                    format!("{n}{}{w}{}>", a.concat(), if close { "/" } else { "" })
+                });
+            let end = (name, ws).prop_map(|(n, w)| format!("/{n}{w}>"));
+            let tag = prop_oneof![start, end];
+            (tag, any::<prop::sample::Index>(), tagish(), any::<bool>()).prop_map(
+                |(t, at, noise, splice)| {
+                    let mut t = t.into_bytes();
+                    if splice {
+                        let i = at.index(t.len() + 1);
+                        t.splice(i..i, noise.into_iter().take(2));
+                    }
+                    t
+                },
+            )
+        }
+
+        /// Wherever the fast path takes a tag, quick-xml (and `scan_attrs`) read the same
+        /// event, end and attributes.
+        fn tags_agree(body: Vec<u8>) -> Result<(), TestCaseError> {
+            let mut data = b"<".to_vec();
+            data.extend_from_slice(&body);
+            let mut attrs = Vec::new();
+            if let Some((raw, next)) = lex_tag(&data, 0, &mut attrs) {
+                let ours = match raw {
+                    Raw::Start(s, e, c, _) => format!("{:?}", Raw::Start(s, e, c, None)),
+                    ref other => format!("{other:?}"),
+                };
+                prop_assert_eq!((ours, next), quick_xml_event(&data, 0));
+                if let Raw::Start(s, e, _, Some(name_len)) = raw {
+                    let expect = data[s..e]
+                        .iter()
+                        .position(|b| b.is_ascii_whitespace() || *b == b'/')
+                        .unwrap_or(e - s);
+                    prop_assert_eq!(name_len, expect);
+                    let mut scanned = Vec::new();
+                    scan_attrs(&data[s..e], name_len, &mut scanned);
+                    prop_assert_eq!(attrs, scanned);
+                }
+            }
+            Ok(())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 4096, ..ProptestConfig::default() })]
+
+            #[test]
+            fn wellformed_tags(body in tags_wellformed()) {
+                tags_agree(body)?;
+            }
+
+            /// Wherever the fast path takes a tag, quick-xml (and `scan_attrs`) read the same
+            /// event, end and attributes.
+            #[test]
+            fn tags(body in tagish()) {
+                tags_agree(body)?;
+            }
+
+            /// Texts split exactly as quick-xml splits them (references on their own when the
+            /// text is captured), and stop where quick-xml's do.
+            #[test]
+            fn texts(body in tagish(), refs in any::<bool>()) {
+                let mut data = b"x".to_vec();
+                data.extend_from_slice(&body);
+                let mut start = 0;
+                while start < data.len() && data[start] != b'<' {
+                    let Some((raw, next)) = lex_text(&data, start, refs) else { break };
+                    prop_assert!(next > start || matches!(raw, Raw::Text(s, e) if s < e));
+                    if refs {
+                        // quick-xml's own reader, started where the text starts.
+                        let mut r = make_reader(&data[start..]);
+                        let ev = r.read_event();
+                        let base = data.as_ptr() as usize;
+                        let qx = match ev {
+                            Ok(QEvent::Text(t)) => {
+                                let p = t.as_ptr() as usize - base;
+                                format!("{:?}", Raw::Text(p, p + t.len()))
+                            }
+                            Ok(QEvent::GeneralRef(t)) => {
+                                let p = t.as_ptr() as usize - base;
+                                format!("{:?}", Raw::Ref(p, p + t.len()))
+                            }
+                            other => format!("{other:?}"),
+                        };
+                        prop_assert_eq!(format!("{raw:?}"), qx);
+                    } else {
+                        prop_assert_eq!(next, start + memchr::memchr(b'<', &data[start..]).unwrap());
+                    }
+                    start = next;
+                }
+            }
+        }
+    }
+
     #[test]
     fn long_cdata_sections_are_streamed_exactly_through_a_window_that_does_not_grow() {
         // CDATA of many windows: multi-byte chars, lines, `]` and `]]` (not the end marker)
@@ -1265,7 +1603,7 @@ mod tests {
                     Event::End(n) if n == b"b" => texts.push(r.take_text()),
                     _ => {}
                 }
-                widest = widest.max(r.window.as_ref().map_or(0, |w| w.borrow_owner().len()));
+                widest = widest.max(r.window.len());
                 if done {
                     break;
                 }
