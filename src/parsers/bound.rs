@@ -14,8 +14,8 @@
 //! is a length comparison per field: nothing is copied unless it is over the bound.
 
 use super::text::{bound_text, clean_control};
-use super::{LazyCase, Sink};
-use crate::model::{Case, Finding, Position, Status, SuiteError};
+use super::{LazyCase, Outcome, Sink};
+use crate::model::{Case, Finding, Position, SuiteError};
 
 /// Longest test name, class name, suite name or file path kept (bytes).
 pub const MAX_NAME_BYTES: usize = 2048;
@@ -104,15 +104,6 @@ struct BoundedLazy<'a> {
 }
 
 impl LazyCase for BoundedLazy<'_> {
-    fn status(&self) -> Status {
-        self.inner.status()
-    }
-    fn flaky(&self) -> bool {
-        self.inner.flaky()
-    }
-    fn duration(&self) -> Option<f64> {
-        self.inner.duration()
-    }
     fn case(&mut self) -> &mut Case {
         let case = self.inner.case();
         if !self.capped {
@@ -167,8 +158,8 @@ impl Sink for BoundedSink<'_> {
     /// Passing cases the sink only counts are never built, so there is nothing to bound;
     /// one that is built is bounded then. An out-of-range duration is known up front: that
     /// case is built and goes the owned way (dropped duration, warning).
-    fn case_lazy(&mut self, case: &mut dyn LazyCase) {
-        if absurd(case.duration()) {
+    fn case_lazy(&mut self, outcome: Outcome, case: &mut dyn LazyCase) {
+        if absurd(outcome.duration) {
             let owned = case.case().clone();
             self.case(owned);
             return;
@@ -178,7 +169,7 @@ impl Sink for BoundedSink<'_> {
             max_text: self.max_text,
             capped: false,
         };
-        self.inner.case_lazy(&mut bounded);
+        self.inner.case_lazy(outcome, &mut bounded);
     }
 
     fn finding(&mut self, mut f: Finding) {
@@ -310,16 +301,16 @@ mod tests {
         case: Case,
         built: usize,
     }
+    impl Lazy {
+        fn outcome(&self) -> Outcome {
+            Outcome {
+                status: self.case.status,
+                flaky: self.case.flaky,
+                duration: self.case.duration,
+            }
+        }
+    }
     impl LazyCase for Lazy {
-        fn status(&self) -> Status {
-            self.case.status
-        }
-        fn flaky(&self) -> bool {
-            self.case.flaky
-        }
-        fn duration(&self) -> Option<f64> {
-            self.case.duration
-        }
         fn case(&mut self) -> &mut Case {
             self.built += 1;
             &mut self.case
@@ -332,7 +323,7 @@ mod tests {
         fn case(&mut self, case: Case) {
             self.1.push(case);
         }
-        fn case_lazy(&mut self, case: &mut dyn LazyCase) {
+        fn case_lazy(&mut self, _: Outcome, case: &mut dyn LazyCase) {
             if self.0 {
                 self.1.push(case.case().clone());
             }
@@ -354,7 +345,7 @@ mod tests {
                 },
                 built: 0,
             };
-            BoundedSink::new(&mut sink, 100).case_lazy(&mut lazy);
+            BoundedSink::new(&mut sink, 100).case_lazy(lazy.outcome(), &mut lazy);
             assert_eq!(lazy.built, usize::from(build));
             if build {
                 let name = &sink.1[0].name;
@@ -373,7 +364,7 @@ mod tests {
             },
             built: 0,
         };
-        BoundedSink::new(&mut sink, 100).case_lazy(&mut lazy);
+        BoundedSink::new(&mut sink, 100).case_lazy(lazy.outcome(), &mut lazy);
         assert_eq!(sink.1.len(), 1);
         assert_eq!(sink.1[0].duration, None);
     }

@@ -7,7 +7,7 @@
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
-use super::{LazyCase, Sink};
+use super::{LazyCase, Outcome, Sink};
 use crate::model::{Case, Counts, Finding, LintCounts, Position, SlowTest, SuiteError};
 
 /// How many lenient-read warnings are kept per file; the rest are only counted.
@@ -134,8 +134,12 @@ impl Sink for Collector<'_> {
         }
     }
 
-    fn case_lazy(&mut self, lazy: &mut dyn LazyCase) {
-        let (status, flaky) = (lazy.status(), lazy.flaky());
+    fn case_lazy(&mut self, outcome: Outcome, lazy: &mut dyn LazyCase) {
+        let Outcome {
+            status,
+            flaky,
+            duration,
+        } = outcome;
         if self.on_case.is_some() || self.all.is_some() || status.is_bad() || flaky {
             let c: &Case = lazy.case();
             return self.case_ref(c);
@@ -143,7 +147,7 @@ impl Sink for Collector<'_> {
         // A passing case is counted from its status and duration; its names are decoded
         // only when it enters the slowest-N.
         self.counts.add_case(status, flaky);
-        if let Some(d) = lazy.duration().filter(|d| self.is_slow(*d)) {
+        if let Some(d) = duration.filter(|d| self.is_slow(*d)) {
             let c: &Case = lazy.case();
             self.push_slow(c, d);
         }
@@ -242,16 +246,17 @@ mod tests {
         built: usize,
     }
 
+    impl Mock {
+        fn outcome(&self) -> Outcome {
+            Outcome {
+                status: self.case.status,
+                flaky: self.case.flaky,
+                duration: self.case.duration,
+            }
+        }
+    }
+
     impl LazyCase for Mock {
-        fn status(&self) -> Status {
-            self.case.status
-        }
-        fn flaky(&self) -> bool {
-            self.case.flaky
-        }
-        fn duration(&self) -> Option<f64> {
-            self.case.duration
-        }
         fn case(&mut self) -> &mut Case {
             self.built += 1;
             &mut self.case
@@ -269,19 +274,19 @@ mod tests {
         // tests are only counted, and one slower test is built again.
         for i in 1..=SLOWEST_N {
             m.case.duration = Some(i as f64);
-            c.case_lazy(&mut m);
+            c.case_lazy(m.outcome(), &mut m);
         }
         assert_eq!(m.built, SLOWEST_N);
         for _ in 0..100 {
             m.case.duration = Some(0.5);
-            c.case_lazy(&mut m);
+            c.case_lazy(m.outcome(), &mut m);
         }
         m.case.duration = None;
-        c.case_lazy(&mut m);
+        c.case_lazy(m.outcome(), &mut m);
         assert_eq!(m.built, SLOWEST_N);
         m.case.name = "slow".into();
         m.case.duration = Some(99.0);
-        c.case_lazy(&mut m);
+        c.case_lazy(m.outcome(), &mut m);
         assert_eq!(m.built, SLOWEST_N + 1);
         assert_eq!(c.slowest()[0].id, "slow");
         assert_eq!(
@@ -291,14 +296,14 @@ mod tests {
         assert!(c.problems.is_empty());
         // A failing case offered lazily is built and kept; with a hook every case is built.
         m.case.status = Status::Failed;
-        c.case_lazy(&mut m);
+        c.case_lazy(m.outcome(), &mut m);
         assert_eq!(c.problems.len(), 1);
         assert_eq!(c.counts.failed, 1);
         let mut seen = Vec::new();
         let mut h = Collector::with_hook(|k: &Case| seen.push(k.name.clone()));
         m.case.status = Status::Passed;
         m.case.duration = None;
-        h.case_lazy(&mut m);
+        h.case_lazy(m.outcome(), &mut m);
         drop(h);
         assert_eq!(seen, ["slow"]);
     }

@@ -61,9 +61,9 @@
 
 use std::io::BufRead;
 
-use super::text::{bound_text, clean_control, parse_seconds};
+use super::text::{bound_text, clean_control, parse_seconds, simple_decimal};
 use super::xml::{Event, Tag, XmlReader, decode_attr};
-use super::{LazyCase, ParseError, ParseOptions, Sink};
+use super::{LazyCase, Outcome, ParseError, ParseOptions, Sink};
 use crate::model::{Case, Failure, Status, SuiteError};
 
 /// Which reporter wrote the file, as far as counting needs to know.
@@ -192,15 +192,6 @@ struct LazyPassing<'p> {
 }
 
 impl LazyCase for LazyPassing<'_> {
-    fn status(&self) -> Status {
-        self.case.status
-    }
-    fn flaky(&self) -> bool {
-        self.case.flaky
-    }
-    fn duration(&self) -> Option<f64> {
-        self.case.duration
-    }
     fn case(&mut self) -> &mut Case {
         self.names.fill(self.case, self.path, self.suite_file);
         self.case
@@ -228,7 +219,10 @@ struct Parser<'s> {
     dialect: Dialect,
     suites: Vec<SuiteFrame>,
     nodes: Vec<Node>,
-    case: Option<CaseState>,
+    /// The testcase being read (refilled in place for each one: a file of a million
+    /// passing tests allocates and moves nothing per test); `open` while inside one.
+    case: CaseState,
+    open: bool,
     /// A suite-level `<failure>`/`<error>` being read.
     suite_problem: Option<SuiteError>,
     /// Roots seen (documents), for the "not a JUnit report" check.
@@ -239,9 +233,6 @@ struct Parser<'s> {
     last_load_error: Option<String>,
     /// See [`Parser::suite_path`].
     path: Vec<String>,
-    /// The `Case` of the last passing test, refilled for the next one (its strings keep
-    /// their capacity): a file of a million passing tests allocates nothing per test.
-    spare: Case,
     /// The open case's naming attributes, raw (see [`RawNames`]).
     names: RawNames,
 }
@@ -263,13 +254,13 @@ pub fn parse(
         dialect: Dialect::Generic,
         suites: Vec::new(),
         nodes: Vec::with_capacity(16),
-        case: None,
+        case: CaseState::default(),
+        open: false,
         suite_problem: None,
         roots: 0,
         pending: None,
         last_load_error: None,
         path: Vec::new(),
-        spare: Case::default(),
         names: RawNames::default(),
     };
     let result = p.run(&mut xml);
@@ -277,10 +268,10 @@ pub fn parse(
         // A truncated file: the case being read is kept when it already failed (its failure
         // is the evidence that matters); a case cut off before any outcome is not invented
         // as passed — the parse error reports the truncation.
-        if p.case.as_ref().is_some_and(|c| c.failed || c.errored) {
+        if p.open && (p.case.failed || p.case.errored) {
             p.finish_open_case();
         } else {
-            p.case = None;
+            p.open = false;
         }
     }
     p.flush_pending();
@@ -361,7 +352,7 @@ impl Parser<'_> {
             }
             (Some(Node::Case), b"failure" | b"error") => {
                 let is_error = name == b"error";
-                if let Some(cs) = self.case.as_mut() {
+                if let Some(cs) = self.open.then_some(&mut self.case) {
                     let first = !cs.failed && !cs.errored;
                     if is_error {
                         cs.errored = true;
@@ -375,7 +366,7 @@ impl Parser<'_> {
                 Node::CaseProblem
             }
             (Some(Node::Case), b"skipped") => {
-                if let Some(cs) = self.case.as_mut() {
+                if let Some(cs) = self.open.then_some(&mut self.case) {
                     cs.skipped = true;
                     let msg = tag.attr("message").map(|m| clean_control(&m));
                     if msg.as_deref() == Some("Unable to find executable") {
@@ -391,7 +382,7 @@ impl Parser<'_> {
                 Some(Node::Case),
                 b"flakyFailure" | b"flakyError" | b"rerunFailure" | b"rerunError",
             ) => {
-                if let Some(cs) = self.case.as_mut() {
+                if let Some(cs) = self.open.then_some(&mut self.case) {
                     if name.starts_with(b"flaky") {
                         cs.flaky += 1;
                     } else {
@@ -441,7 +432,7 @@ impl Parser<'_> {
             Node::Case => self.finish_open_case(),
             Node::CaseProblem => {
                 let text = self.take(xml);
-                if let Some(cs) = self.case.as_mut()
+                if let Some(cs) = self.open.then_some(&mut self.case)
                     && let Some(f) = cs.case.failure.as_mut()
                     && f.trace.is_none()
                     && !text.is_empty()
@@ -451,7 +442,7 @@ impl Parser<'_> {
             }
             Node::CaseSkipped => {
                 let text = self.take(xml);
-                if let Some(cs) = self.case.as_mut()
+                if let Some(cs) = self.open.then_some(&mut self.case)
                     && cs.case.skip_reason.is_none()
                     && !text.is_empty()
                 {
@@ -460,7 +451,7 @@ impl Parser<'_> {
             }
             Node::Rerun => {
                 let text = self.take(xml);
-                if let Some(cs) = self.case.as_mut()
+                if let Some(cs) = self.open.then_some(&mut self.case)
                     && let Some(f) = cs.attempt.as_mut()
                     && f.trace.is_none()
                     && !text.is_empty()
@@ -472,7 +463,7 @@ impl Parser<'_> {
             Node::CaseOutput(false) => {}
             Node::CaseOutput(true) => {
                 let text = self.take(xml);
-                if let Some(cs) = self.case.as_mut()
+                if let Some(cs) = self.open.then_some(&mut self.case)
                     && !text.is_empty()
                 {
                     cs.output.push(text);
@@ -511,7 +502,7 @@ impl Parser<'_> {
     /// Whether output of the current case is worth keeping: only for cases that need
     /// attention (reporters write `<system-out>` after the failure elements).
     fn wants_output(&self) -> bool {
-        self.case.as_ref().is_some_and(|cs| {
+        self.open.then_some(&self.case).is_some_and(|cs| {
             cs.failed || cs.errored || cs.flaky > 0 || cs.reruns > 0 || cs.not_run
         }) && self.max_text > 0
     }
@@ -581,9 +572,18 @@ impl Parser<'_> {
 
     fn open_case(&mut self, tag: &Tag<'_>) {
         // One pass over the attributes (this runs for every test of a possibly huge file).
-        // The case is the spare one refilled: every field is set or reset here; the names
-        // are only copied raw and decoded when the full case is needed (RawNames).
-        let mut case = std::mem::take(&mut self.spare);
+        // The case is refilled in place: every field is set or reset here; the names are
+        // only copied raw and decoded when the full case is needed (RawNames).
+        self.open = true;
+        let cs = &mut self.case;
+        cs.failed = false;
+        cs.errored = false;
+        cs.not_run = false;
+        cs.flaky = 0;
+        cs.reruns = 0;
+        cs.attempt = None;
+        cs.output.clear();
+        let case = &mut cs.case;
         case.runner.clear();
         case.suite.clear();
         case.name.clear();
@@ -626,7 +626,10 @@ impl Parser<'_> {
         if names.classname_raw().is_none() {
             case.classname = None;
         }
-        if let Some(t) = time.map(decode_attr) {
+        // The plain `0.006` nearly every reporter writes is read from the raw bytes.
+        if let Some(d) = time.and_then(simple_decimal) {
+            case.duration = Some(d);
+        } else if let Some(t) = time.map(decode_attr) {
             case.duration = parse_seconds(&t);
             if case.duration.is_none() && !t.trim().is_empty() {
                 let name = names.get(names.name).map(text_of).unwrap_or_default();
@@ -640,19 +643,7 @@ impl Parser<'_> {
                 );
             }
         }
-        // Every field spelled out: `..Default::default()` would build (and drop) a second
-        // `Case` per test.
-        self.case = Some(CaseState {
-            case,
-            failed: false,
-            errored: false,
-            skipped,
-            not_run: false,
-            flaky: 0,
-            reruns: 0,
-            attempt: None,
-            output: Vec::new(),
-        });
+        cs.skipped = skipped;
     }
 
     /// Decodes the open case's names (see [`RawNames`]).
@@ -663,9 +654,11 @@ impl Parser<'_> {
 
     /// Emits the case being read (at its end tag, or when the file stops inside it).
     fn finish_open_case(&mut self) {
-        let Some(mut cs) = self.case.take() else {
+        if !self.open {
             return;
-        };
+        }
+        self.open = false;
+        let cs = &mut self.case;
         // TAP::Formatter::JUnit writes a TODO test that passed as an error; TAP counts it as
         // passed.
         let todo_passed = cs.errored
@@ -708,22 +701,29 @@ impl Parser<'_> {
                     && !c.iter().any(|&b| b == b'&' || b < 0x20 || b == 0x7f)
             });
         if plain {
-            cs.case.status = status;
-            cs.case.retries = cs.reruns;
             cs.case.skip_reason = None;
             if let Some(s) = self.suites.last_mut() {
                 s.seen_tests += 1;
             }
             let file = self.suites.last().and_then(|s| s.file.as_ref());
-            self.sink.case_lazy(&mut LazyPassing {
-                case: &mut cs.case,
-                names: &mut self.names,
-                path: &self.path,
-                suite_file: file,
-            });
-            self.spare = cs.case;
+            let outcome = Outcome {
+                status,
+                flaky: false,
+                duration: cs.case.duration,
+            };
+            self.sink.case_lazy(
+                outcome,
+                &mut LazyPassing {
+                    case: &mut cs.case,
+                    names: &mut self.names,
+                    path: &self.path,
+                    suite_file: file,
+                },
+            );
             return;
         }
+        // Moved out for the rest (a problem, skipped or unusual case: the minority).
+        let mut cs = std::mem::take(&mut self.case);
         self.fill_names(&mut cs.case);
         if cs.not_run && cs.case.failure.is_none() {
             cs.case.failure = Some(Failure {
@@ -766,7 +766,7 @@ impl Parser<'_> {
             self.sink.case(cs.case);
         } else {
             self.sink.case_ref(&cs.case);
-            self.spare = cs.case;
+            self.case = cs;
         }
     }
 

@@ -69,7 +69,8 @@ pub trait Sink {
     /// status and duration for most cases (the [`Collector`]) asks for the full case only
     /// when it needs it. The default builds it and hands it to [`Sink::case_ref`], so every
     /// other sink sees exactly what it saw before.
-    fn case_lazy(&mut self, case: &mut dyn LazyCase) {
+    fn case_lazy(&mut self, outcome: Outcome, case: &mut dyn LazyCase) {
+        let _ = outcome;
         let c: &Case = case.case();
         self.case_ref(c);
     }
@@ -79,12 +80,19 @@ pub trait Sink {
     fn warning(&mut self, position: Option<Position>, message: String);
 }
 
-/// A case whose status and duration are known and whose other fields (names, suite path,
-/// file, line) are decoded from the raw attributes only when [`LazyCase::case`] is called.
+/// What a lazy case is known to be before it is built: passed by value with it, so that a
+/// chain of sinks reads it without a call through each wrapper (this runs per test).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Outcome {
+    pub status: Status,
+    pub flaky: bool,
+    pub duration: Option<f64>,
+}
+
+/// A case whose [`Outcome`] is known and whose other fields (names, suite path, file, line)
+/// are decoded from the raw attributes only when [`LazyCase::case`] is called; its status,
+/// flaky flag and duration agree with the outcome it was offered with.
 pub trait LazyCase {
-    fn status(&self) -> Status;
-    fn flaky(&self) -> bool;
-    fn duration(&self) -> Option<f64>;
     /// The full case (built on the first call). Mutable so that a wrapping sink can set
     /// fields such as `runner` without copying it.
     fn case(&mut self) -> &mut Case;

@@ -97,7 +97,7 @@ pub fn parse_seconds(s: &str) -> Option<f64> {
 /// `123` or `0.045` (the form nearly every reporter writes), without the general float
 /// parser: at most 15 digits are exact in an f64, and so is 10^k for k <= 22, so one
 /// division is correctly rounded — the same value `str::parse` gives (Clinger's fast path).
-fn simple_decimal(b: &[u8]) -> Option<f64> {
+pub fn simple_decimal(b: &[u8]) -> Option<f64> {
     let (mut mantissa, mut digits, mut frac, mut dot) = (0u64, 0u32, 0i32, false);
     for &c in b {
         match c {

@@ -15,10 +15,9 @@ use walkdir::WalkDir;
 
 pub use crate::artifact::events::JsonlWriter;
 use crate::model::{
-    Case, Counts, Finding, LintCounts, ParseIssue, Position, ResultFile, SlowTest, Status,
-    SuiteError,
+    Case, Counts, Finding, LintCounts, ParseIssue, Position, ResultFile, SlowTest, SuiteError,
 };
-use crate::parsers::{self, Collector, Format, LazyCase, ParseOptions, Sink};
+use crate::parsers::{self, Collector, Format, LazyCase, Outcome, ParseOptions, Sink};
 
 /// Where result files may come from, and where they go.
 pub struct Ctx<'a> {
@@ -221,12 +220,15 @@ impl Sink for Tag<'_, '_> {
         self.scratch.runner.push_str(self.runner);
         self.inner.case_ref(&self.scratch);
     }
-    fn case_lazy(&mut self, case: &mut dyn LazyCase) {
+    fn case_lazy(&mut self, outcome: Outcome, case: &mut dyn LazyCase) {
         // The parser's refilled case gets the runner id in place: no copy per passing test.
-        self.inner.case_lazy(&mut WithRunner {
-            inner: case,
-            runner: self.runner,
-        });
+        self.inner.case_lazy(
+            outcome,
+            &mut WithRunner {
+                inner: case,
+                runner: self.runner,
+            },
+        );
     }
     fn finding(&mut self, mut f: Finding) {
         f.runner = self.runner.to_string();
@@ -251,15 +253,6 @@ struct WithRunner<'a, 'b> {
 }
 
 impl LazyCase for WithRunner<'_, '_> {
-    fn status(&self) -> Status {
-        self.inner.status()
-    }
-    fn flaky(&self) -> bool {
-        self.inner.flaky()
-    }
-    fn duration(&self) -> Option<f64> {
-        self.inner.duration()
-    }
     fn case(&mut self) -> &mut Case {
         let c = self.inner.case();
         if c.runner != self.runner {
