@@ -39,7 +39,7 @@ impl<'a> BoundedSink<'a> {
 
 /// Bounds `s` and removes raw control characters and ANSI escapes (a JSON `\u001b[31m` or
 /// `\u0000` decodes to the raw bytes): they would corrupt terminals and break the comment.
-fn cap(s: &mut String, max: usize) {
+pub(crate) fn cap(s: &mut String, max: usize) {
     if s.len() > max {
         *s = bound_text(s, max);
     }
@@ -105,10 +105,13 @@ struct BoundedLazy<'a> {
 
 impl LazyCase for BoundedLazy<'_> {
     fn case(&mut self) -> &mut Case {
+        let bounded = self.inner.bounded();
         let case = self.inner.case();
         if !self.capped {
             // In place: the parser refills every field for its next test.
-            cap_case(case, self.max_text);
+            if !bounded {
+                cap_case(case, self.max_text);
+            }
             self.capped = true;
         }
         case

@@ -61,6 +61,7 @@
 
 use std::io::BufRead;
 
+use super::bound::{MAX_NAME_BYTES, cap};
 use super::text::{bound_text, clean_control, parse_seconds, simple_decimal};
 use super::xml::{Event, Tag, XmlReader, decode_attr};
 use super::{LazyCase, Outcome, ParseError, ParseOptions, Sink};
@@ -166,20 +167,46 @@ impl RawNames {
             d.clone_from(p);
         }
         case.suite.extend(path[n..].iter().cloned());
+        // Usually every value is plain (see `plain_name`): then one scan and one UTF-8 check
+        // over all of them together, and each value is a slice of the result (a value whose
+        // ends are not character boundaries of the whole takes the exact path on its own).
+        let all = (self.buf.len() <= MAX_NAME_BYTES && plain_name(&self.buf))
+            .then(|| std::str::from_utf8(&self.buf).ok())
+            .flatten();
+        let plain = |r: Option<(usize, usize)>| all.and_then(|t| t.get(r?.0..r?.1));
         if let Some(v) = self.get(self.name) {
-            text_into(v, &mut case.name);
+            match plain(self.name) {
+                Some(t) => case.name.push_str(t),
+                None => name_into(v, &mut case.name),
+            }
         }
-        if let Some(v) = self.classname_raw() {
-            let c = case.classname.get_or_insert_with(String::new);
-            text_into(v, c);
-        }
-        case.file = match self.get(self.file) {
-            Some(v) => Some(decode_attr(v).into_owned()),
-            None => suite_file.cloned(),
+        let class = if self.classname.is_some() {
+            self.classname
+        } else {
+            self.class
         };
-        case.line = self
-            .get(self.line)
-            .and_then(|v| decode_attr(v).trim().parse().ok());
+        if let Some(v) = self.get(class) {
+            let c = case.classname.get_or_insert_with(String::new);
+            match plain(class) {
+                Some(t) => c.push_str(t),
+                None => name_into(v, c),
+            }
+        }
+        case.file = match (plain(self.file), self.get(self.file)) {
+            (Some(t), _) => Some(t.to_string()),
+            (None, Some(v)) => {
+                let mut f = decode_attr(v).into_owned();
+                cap(&mut f, MAX_NAME_BYTES);
+                Some(f)
+            }
+            (None, None) => suite_file.cloned(),
+        };
+        case.line = match plain(self.line) {
+            Some(t) => t.trim().parse().ok(),
+            None => self
+                .get(self.line)
+                .and_then(|v| decode_attr(v).trim().parse().ok()),
+        };
     }
 }
 
@@ -192,6 +219,11 @@ struct LazyPassing<'p> {
 }
 
 impl LazyCase for LazyPassing<'_> {
+    /// `fill` bounds every text it decodes (names, file) and the suite path is bounded when
+    /// a suite opens; a plain passing case has no other texts.
+    fn bounded(&self) -> bool {
+        true
+    }
     fn case(&mut self) -> &mut Case {
         self.names.fill(self.case, self.path, self.suite_file);
         self.case
@@ -515,12 +547,12 @@ impl Parser<'_> {
 
     fn rebuild_path(&mut self) {
         self.path.clear();
-        self.path.extend(
-            self.suites
-                .iter()
-                .filter(|s| !s.name.is_empty())
-                .map(|s| s.name.clone()),
-        );
+        self.path
+            .extend(self.suites.iter().filter(|s| !s.name.is_empty()).map(|s| {
+                let mut n = s.name.clone();
+                cap(&mut n, MAX_NAME_BYTES);
+                n
+            }));
     }
 
     fn open_suite(&mut self, tag: &Tag<'_>) {
@@ -849,16 +881,51 @@ fn attr_text(tag: &Tag<'_>, name: &str) -> Option<String> {
     tag.attr_raw(name).map(text_of)
 }
 
-/// [`text_of`] into an existing (cleared) string, reusing its capacity.
-fn text_into(raw: &[u8], out: &mut String) {
-    let v = decode_attr(raw);
-    if v.bytes()
-        .fold(false, |acc, b| acc | (b < 0x20 || b == 0x7f))
+/// A name attribute, decoded and bounded the way [`crate::parsers::bound::BoundedSink`]
+/// bounds names, into an existing (cleared) string, reusing its capacity. The usual name —
+/// no reference, no control character, not too long — takes one branch-free scan, the UTF-8
+/// check and a copy.
+fn name_into(raw: &[u8], out: &mut String) {
+    if raw.len() <= MAX_NAME_BYTES
+        && plain_name(raw)
+        && let Ok(s) = std::str::from_utf8(raw)
     {
-        out.push_str(&clean_control(&v));
-    } else {
-        out.push_str(&v);
+        out.push_str(s);
+        return;
     }
+    let mut v = text_of(raw);
+    cap(&mut v, MAX_NAME_BYTES);
+    out.push_str(&v);
+}
+
+/// Whether raw attribute bytes decode to themselves and pass the sink's bounding unchanged
+/// (when not too long): printable ASCII without `&` — no reference, no control character
+/// (nor `\t`/`\n`, to keep this simple), no DEL. Anything else (also every non-ASCII name)
+/// takes the exact path. Tested 8 bytes at a time with word arithmetic: this runs over the
+/// names of every test of a huge report.
+fn plain_name(raw: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // Whether any byte of `v` is zero (exact as to whether one exists).
+    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+    let word = |w: u64| {
+        (w & HIGH) // non-ASCII
+            | (w.wrapping_sub(ONES * 0x20) & !w & HIGH) // below 0x20
+            | has_zero(w ^ (ONES * 0x7f))
+            | has_zero(w ^ (ONES * u64::from(b'&')))
+    };
+    let mut chunks = raw.chunks_exact(8);
+    let mut acc = 0;
+    for c in &mut chunks {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(c);
+        acc |= word(u64::from_le_bytes(b));
+    }
+    let rest = chunks.remainder();
+    let mut b = [b' '; 8];
+    b[..rest.len()].copy_from_slice(rest);
+    acc |= word(u64::from_le_bytes(b));
+    acc == 0
 }
 
 /// A decoded attribute value as owned text, control characters (and ANSI colours) removed.
@@ -1322,5 +1389,68 @@ mod tests {
         assert_eq!(cases[2].file.as_deref(), Some("c.rb"));
         assert_eq!(cases[2].classname.as_deref(), Some("C"));
         assert_eq!(cases[1].classname.as_deref(), Some("K"));
+    }
+
+    #[test]
+    fn lazily_built_names_are_bounded_exactly_like_the_sink_bounds_kept_cases() {
+        // The same hostile names on a passing case (built lazily, bounded by the parser) and
+        // on a failing one (bounded by BoundedSink): the texts must come out identical.
+        let long = "n".repeat(3 * MAX_NAME_BYTES);
+        let names = [
+            long.as_str(),
+            "tab\there",
+            "esc \u{1b}[31mred\u{1b}[0m",
+            "c1 \u{9b}31m",
+            "amp &amp; lt &lt;",
+            "é ü plain",
+            "nul&#0;x",
+        ];
+        let mut xml = String::from(r#"<testsuite name="S&#7;S">"#);
+        for n in &names {
+            let n = n.replace('\u{1b}', "&#27;").replace('\u{9b}', "&#155;");
+            xml += &format!(r#"<testcase classname="{n}" name="{n}" file="{n}"/>"#);
+            xml += &format!(
+                r#"<testcase classname="{n}" name="{n}" file="{n}"><failure/></testcase>"#
+            );
+        }
+        xml += "</testsuite>";
+        let (c, r) = parse_str(&xml);
+        r.unwrap();
+        let all = c.all.as_ref().unwrap();
+        assert_eq!(all.len(), 2 * names.len());
+        for pair in all.chunks(2) {
+            let (lazy, kept) = (&pair[0], &pair[1]);
+            assert_eq!(lazy.status, Status::Passed);
+            assert_eq!(kept.status, Status::Failed);
+            assert_eq!(lazy.name, kept.name);
+            assert_eq!(lazy.classname, kept.classname);
+            assert_eq!(lazy.file, kept.file);
+            assert_eq!(lazy.suite, kept.suite);
+            for t in [&lazy.name, lazy.file.as_ref().unwrap(), &lazy.suite[0]] {
+                assert!(t.len() <= MAX_NAME_BYTES, "{} bytes", t.len());
+                assert!(
+                    !t.chars().any(|c| c.is_control() && c != '\t' && c != '\n'),
+                    "{t:?}"
+                );
+            }
+        }
+        assert!(all[0].name.contains("bytes cut by codeloop"));
+        assert_eq!(all[0].suite, ["SS"]);
+    }
+
+    #[test]
+    fn plain_names_are_told_apart_at_every_position_of_every_chunk() {
+        for len in [0usize, 1, 15, 16, 17, 31, 32, 33, 70] {
+            let ok = vec![b'a'; len];
+            assert!(plain_name(&ok));
+            for i in 0..len {
+                for byte in 0..=255u8 {
+                    let mut v = ok.clone();
+                    v[i] = byte;
+                    let expect = (0x20..0x7f).contains(&byte) && byte != b'&';
+                    assert_eq!(plain_name(&v), expect, "{byte:#x} at {i} of {len}");
+                }
+            }
+        }
     }
 }

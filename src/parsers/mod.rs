@@ -93,6 +93,13 @@ pub struct Outcome {
 /// are decoded from the raw attributes only when [`LazyCase::case`] is called; its status,
 /// flaky flag and duration agree with the outcome it was offered with.
 pub trait LazyCase {
+    /// Whether the built case's texts are already bounded and cleaned exactly as
+    /// [`bound::BoundedSink`] would bound them (the JUnit parser does it while decoding, in
+    /// the same pass, so a million names are not scanned twice). The parser fuzz checks hold
+    /// either way: every text reaching a sink is within its bound.
+    fn bounded(&self) -> bool {
+        false
+    }
     /// The full case (built on the first call). Mutable so that a wrapping sink can set
     /// fields such as `runner` without copying it.
     fn case(&mut self) -> &mut Case;
