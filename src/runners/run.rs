@@ -440,14 +440,19 @@ fn absorb(
     }
     if collect_only && r.result_files.is_empty() {
         *status = RunnerStatus::Failed;
-        r.hint = Some(format!(
-            "no result files found for {}",
-            c.unmatched
-                .iter()
-                .map(|u| format!("`{u}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ));
+        r.hint = Some(if c.unmatched.is_empty() {
+            // Every pattern was refused (outside the workspace, ...): the parse errors say why.
+            "no result file was collected: see the errors above".to_string()
+        } else {
+            format!(
+                "no result files found for {}",
+                c.unmatched
+                    .iter()
+                    .map(|u| format!("`{u}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        });
     }
     if let Ok(mut g) = shared.slow.lock() {
         g.extend(c.slowest);

@@ -581,6 +581,11 @@ fn collect_mode_refuses_escaping_globs_and_unknown_hints() {
             .unwrap()
             .contains("outside the workspace")
     );
+    // The hint says something even when no pattern was left unmatched (all were refused).
+    assert_eq!(
+        r["hint"], "no result file was collected: see the errors above",
+        "{r}"
+    );
     let out = codeloop(
         &[
             "verify",
