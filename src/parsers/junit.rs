@@ -112,6 +112,8 @@ struct SuiteFrame {
 /// full case is needed: most passing cases of a large file are only counted.
 #[derive(Default)]
 struct RawNames {
+    /// The whole start tag's content, copied once; the fields below are ranges of it (the
+    /// last of duplicate attributes wins, as in a decoded pass).
     buf: Vec<u8>,
     name: Option<(usize, usize)>,
     classname: Option<(usize, usize)>,
@@ -131,13 +133,6 @@ impl RawNames {
         self.file = None;
         self.line = None;
         self.filled = false;
-    }
-
-    /// Keeps `v` (the last of duplicate attributes wins, as in a decoded pass).
-    fn put(&mut self, v: &[u8]) -> Option<(usize, usize)> {
-        let s = self.buf.len();
-        self.buf.extend_from_slice(v);
-        Some((s, self.buf.len()))
     }
 
     fn get(&self, r: Option<(usize, usize)>) -> Option<&[u8]> {
@@ -633,21 +628,27 @@ impl Parser<'_> {
         case.skip_reason = None;
         let names = &mut self.names;
         names.clear();
+        // The tag is copied once; the values are ranges of the copy.
+        let (raw, attrs) = tag.raw_with_ranges();
+        names.buf.extend_from_slice(raw);
         let (mut time, mut skipped) = (None, false);
-        for (k, v) in tag.raw_attrs() {
+        for (k, r) in attrs {
+            let span = Some((r.start, r.end));
             match k {
-                b"name" => names.name = names.put(v),
-                b"classname" => names.classname = names.put(v),
-                b"class" => names.class = names.put(v),
-                b"file" => names.file = names.put(v),
-                b"line" => names.line = names.put(v),
-                b"time" => time = Some(v),
+                b"name" => names.name = span,
+                b"classname" => names.classname = span,
+                b"class" => names.class = span,
+                b"file" => names.file = span,
+                b"line" => names.line = span,
+                b"time" => time = Some(&raw[r]),
                 b"status" => {
+                    let v = &raw[r];
                     skipped |= ["disabled", "notrun", "skipped"]
                         .iter()
                         .any(|w| v.eq_ignore_ascii_case(w.as_bytes()));
                 }
                 b"result" => {
+                    let v = &raw[r];
                     skipped |= ["skipped", "suppressed"]
                         .iter()
                         .any(|w| v.eq_ignore_ascii_case(w.as_bytes()));

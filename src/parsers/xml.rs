@@ -141,6 +141,24 @@ impl<'a> Tag<'a> {
         })
     }
 
+    /// The tag's bytes between `<` and `>` (name and attributes, undecoded), and every
+    /// attribute as (local name, range of its raw value in those bytes): for a parser that
+    /// keeps several values past the event, one copy of the tag instead of one per value.
+    pub fn raw_with_ranges(
+        &self,
+    ) -> (
+        &'a [u8],
+        impl Iterator<Item = (&'a [u8], std::ops::Range<usize>)> + '_,
+    ) {
+        let raw = self.raw;
+        (
+            raw,
+            self.attrs
+                .iter()
+                .map(move |a| (&raw[a.name.0..a.name.1], a.value.0..a.value.1)),
+        )
+    }
+
     pub fn has_attr(&self, name: &str) -> bool {
         self.attr_raw(name).is_some()
     }
