@@ -63,7 +63,7 @@ use std::io::BufRead;
 
 use super::bound::{MAX_NAME_BYTES, cap};
 use super::text::{bound_text, clean_control, parse_seconds, simple_decimal};
-use super::xml::{Event, Tag, XmlReader, decode_attr};
+use super::xml::{Event, Tag, XmlReader, decode_attr, decode_attr_into};
 use super::{LazyCase, Outcome, ParseError, ParseOptions, Sink};
 use crate::model::{Case, Failure, Status, SuiteError};
 
@@ -894,9 +894,18 @@ fn name_into(raw: &[u8], out: &mut String) {
         out.push_str(s);
         return;
     }
-    let mut v = text_of(raw);
-    cap(&mut v, MAX_NAME_BYTES);
-    out.push_str(&v);
+    if !out.is_empty() {
+        let mut v = text_of(raw);
+        cap(&mut v, MAX_NAME_BYTES);
+        out.push_str(&v);
+        return;
+    }
+    // What `text_of` + `cap` do, in the string being refilled (no temporary per name).
+    decode_attr_into(raw, out);
+    if out.bytes().fold(false, |acc, b| acc | (b < 0x20 || b == 0x7f)) {
+        *out = clean_control(out);
+    }
+    cap(out, MAX_NAME_BYTES);
 }
 
 /// Whether raw attribute bytes decode to themselves and pass the sink's bounding unchanged

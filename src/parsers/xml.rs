@@ -1346,6 +1346,51 @@ fn scan_attrs(raw: &[u8], mut i: usize, out: &mut Vec<AttrSpan>) {
     }
 }
 
+/// [`decode_attr`] appended to `out` (the same text), without a temporary buffer: for a
+/// parser that refills the same strings for every test.
+pub fn decode_attr_into(raw: &[u8], out: &mut String) {
+    // A UTF-8 sequence never contains `&` (or `;`), so validating the pieces between
+    // references one by one gives exactly what validating the whole decoded value gives —
+    // except where a dropped reference (`&#0;`) joins two pieces: that rare value is decoded
+    // whole.
+    let start = out.len();
+    fn piece(out: &mut String, seg: &[u8]) {
+        match std::str::from_utf8(seg) {
+            Ok(s) => out.push_str(s),
+            Err(_) => out.push_str(&String::from_utf8_lossy(seg)),
+        }
+    }
+    let mut i = 0;
+    while let Some(k) = memchr::memchr(b'&', &raw[i..]) {
+        let amp = i + k;
+        piece(out, &raw[i..amp]);
+        let semi = raw[amp + 1..]
+            .iter()
+            .take(32)
+            .position(|&b| b == b';')
+            .map(|p| amp + 1 + p);
+        match semi {
+            Some(s) => {
+                match resolve_ref(&raw[amp + 1..s]) {
+                    Ok(Some(c)) => out.push(c),
+                    Ok(None) => {
+                        out.truncate(start);
+                        out.push_str(&decode_attr(raw));
+                        return;
+                    }
+                    Err(()) => piece(out, &raw[amp..=s]),
+                }
+                i = s + 1;
+            }
+            None => {
+                out.push('&');
+                i = amp + 1;
+            }
+        }
+    }
+    piece(out, &raw[i..]);
+}
+
 /// Decodes an attribute value: references resolved (custom entities kept literally, invalid
 /// character references dropped), invalid UTF-8 replaced. Attribute-value normalization
 /// (tab/newline → space) is deliberately not applied: messages keep their line breaks even
@@ -1430,6 +1475,24 @@ mod tests {
             b"<a x='1'",
         ] {
             assert!(lex_tag(other, 0, &mut attrs).is_none(), "{other:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 2048, ..Default::default() })]
+        /// Decoding into a string gives what `decode_attr` gives, for references, invalid
+        /// UTF-8 around them, and custom entities kept as written.
+        #[test]
+        fn decode_attr_into_agrees_with_decode_attr(
+            pieces in proptest::collection::vec(proptest::sample::select(vec![
+                &b"a"[..], b"&amp;", b"&lt;", b"&#233;", b"&#0;", b"&x;", b"&", b";", b"\xc3",
+                b"\xa9", "é".as_bytes(), b"&#x1F600;", b"&\xc3;", b" ", b"&#99999999;",
+            ]), 0..12)
+        ) {
+            let raw = pieces.concat();
+            let mut out = String::from("kept:");
+            decode_attr_into(&raw, &mut out);
+            proptest::prop_assert_eq!(out, format!("kept:{}", decode_attr(&raw)));
         }
     }
 
