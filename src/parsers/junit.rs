@@ -902,7 +902,10 @@ fn name_into(raw: &[u8], out: &mut String) {
     }
     // What `text_of` + `cap` do, in the string being refilled (no temporary per name).
     decode_attr_into(raw, out);
-    if out.bytes().fold(false, |acc, b| acc | (b < 0x20 || b == 0x7f)) {
+    if out
+        .bytes()
+        .fold(false, |acc, b| acc | (b < 0x20 || b == 0x7f))
+    {
         *out = clean_control(out);
     }
     cap(out, MAX_NAME_BYTES);

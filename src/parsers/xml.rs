@@ -18,6 +18,9 @@
 //!   other invalid code points are dropped with a warning). A lone `&` is kept as is.
 //! - **No entity expansion, ever.** DTDs are skipped; custom and external entities are never
 //!   resolved or fetched: `&name;` stays literally in the text, so entity bombs are harmless.
+//! - **Bounded tags.** A start tag longer than 1 MiB (a 50 MB attribute) is read through the
+//!   window in pieces, keeping the head and tail of each long value ([`LongTag`]), with a
+//!   warning: memory stays the window's whatever the tag.
 //! - **Bounded text.** Text is only accumulated while the consumer asked for it
 //!   ([`XmlReader::capture_text`]), and then into a head + tail buffer of at most `max_text`
 //!   bytes (the same shape as [`super::text::bound_text`]): a 100 MB `<system-out>` is never
@@ -331,6 +334,10 @@ fn is_cont(b: u8) -> bool {
 /// `BufReader` of this capacity hands the read straight to the file, no extra copy).
 const READ_SIZE: usize = 256 * 1024;
 
+/// A start tag longer than this is read in a bounded way (see [`LongTag`]) instead of growing
+/// the window to hold it whole.
+const LONG_TAG: usize = 1 << 20;
+
 /// A text cut by the end of the window is streamed (see `long_text_cut`) from this length on.
 const STREAM_TEXT_MIN: usize = 64 * 1024;
 
@@ -421,11 +428,16 @@ struct LazyPos<'a> {
     data: &'a [u8],
     base: u64,
     off: usize,
+    /// Known already (a long start tag, whose start has left the window).
+    fixed: Option<Position>,
 }
 
 impl LazyPos<'_> {
     fn get(&self) -> Position {
-        self.lines.at(self.data, self.base, self.off)
+        match self.fixed {
+            Some(p) => p,
+            None => self.lines.at(self.data, self.base, self.off),
+        }
     }
 }
 
@@ -470,6 +482,8 @@ pub struct XmlReader<R: BufRead> {
     /// Window bytes before this offset are known to be valid UTF-8 (see [`utf8_ok`]).
     valid_to: usize,
     attrs: Vec<AttrSpan>,
+    /// The compacted content of the last long start tag (see [`LongTag`]).
+    long: Vec<u8>,
     /// Open element names, concatenated; `ends[i]` is the end of the i-th name. Bytes past
     /// the last open name are the names just closed: they stay until the next start tag, so
     /// an `End` borrows its name from here instead of copying it.
@@ -497,6 +511,9 @@ enum Raw {
     /// itself, and — when the attributes were already scanned into `XmlReader::attrs` — the
     /// length of its name.
     Start(usize, usize, bool, Option<usize>),
+    /// A start tag longer than [`LONG_TAG`], compacted into `XmlReader::long` (see
+    /// [`LongTag`]); whether it closes itself, and where it started.
+    LongStart(bool, Position),
     End(usize, usize),
     /// Character data (plain text or the content of a CDATA section).
     Text(usize, usize),
@@ -520,6 +537,7 @@ impl<R: BufRead> XmlReader<R> {
             lines: Lines::default(),
             valid_to: 0,
             attrs: Vec::with_capacity(16),
+            long: Vec::new(),
             stack: Vec::with_capacity(256),
             ends: Vec::with_capacity(32),
             closed: (0, 0),
@@ -727,6 +745,9 @@ impl<R: BufRead> XmlReader<R> {
             // An event that reaches the end of what was read may go on in the next bytes (a
             // tag cut in two): read it again once more input is in.
             if consumed >= self.end && !self.src_eof {
+                if self.end - start >= LONG_TAG && is_start_tag(&self.window[..self.end], start) {
+                    return self.read_long_tag(start);
+                }
                 if let Some(resume) = self.stream_long_cdata(start)? {
                     self.refill(resume)?;
                     continue;
@@ -783,7 +804,10 @@ impl<R: BufRead> XmlReader<R> {
         let out = loop {
             match self.read_raw()? {
                 Raw::Start(s, e, self_closing, scanned) => {
-                    break Some((s, e, self_closing, scanned));
+                    break Some((s, e, self_closing, scanned, None));
+                }
+                Raw::LongStart(self_closing, pos) => {
+                    break Some((0, 0, self_closing, None, Some(pos)));
                 }
                 Raw::End(s, e) => {
                     if self.end_tag(s, e) {
@@ -824,7 +848,9 @@ impl<R: BufRead> XmlReader<R> {
         // Built after the loop: returning a borrow of `self` from inside it is not accepted
         // by the borrow checker.
         match out {
-            Some((s, e, self_closing, scanned)) => self.start(s, e, self_closing, scanned),
+            Some((s, e, self_closing, scanned, long)) => {
+                self.start(s, e, self_closing, scanned, long)
+            }
             None => Ok(Event::End(local_of(self.closed_name()))),
         }
     }
@@ -882,7 +908,11 @@ impl<R: BufRead> XmlReader<R> {
         e: usize,
         self_closing: bool,
         scanned: Option<usize>,
+        long: Option<Position>,
     ) -> Result<Event<'_>, ParseError> {
+        if long.is_some() {
+            return self.start_long(self_closing, long);
+        }
         if self.ends.len() >= MAX_DEPTH {
             return Err(ParseError::at(
                 self.position(),
@@ -908,6 +938,7 @@ impl<R: BufRead> XmlReader<R> {
         }
         let data = &self.window[..self.end];
         let raw = &data[s..e];
+        let fixed = None;
         // Drop the names of elements closed since (see `stack`).
         self.stack.truncate(self.ends.last().copied().unwrap_or(0));
         self.stack.extend_from_slice(&raw[..name_len]);
@@ -927,9 +958,118 @@ impl<R: BufRead> XmlReader<R> {
                 data,
                 base: self.base,
                 off: self.event_start,
+                fixed,
             },
             self_closing,
         }))
+    }
+
+    /// The Start event of a long tag compacted into `self.long` (see [`LongTag`]).
+    fn start_long(
+        &mut self,
+        self_closing: bool,
+        fixed: Option<Position>,
+    ) -> Result<Event<'_>, ParseError> {
+        let pos = fixed.unwrap_or_default();
+        if self.ends.len() >= MAX_DEPTH {
+            return Err(ParseError::at(
+                pos,
+                format!("elements are nested deeper than {MAX_DEPTH} levels; refusing to read on"),
+            ));
+        }
+        let name_len = self
+            .long
+            .iter()
+            .position(|b| b.is_ascii_whitespace() || *b == b'/')
+            .unwrap_or(self.long.len());
+        if let Err(err) = std::str::from_utf8(&self.long) {
+            let name = String::from_utf8_lossy(&self.long[..name_len.min(err.valid_up_to())]);
+            let message =
+                format!("invalid UTF-8 in <{name}>: read with U+FFFD replacement characters");
+            self.warn(pos, message);
+        }
+        let raw = &self.long[..];
+        self.stack.truncate(self.ends.last().copied().unwrap_or(0));
+        self.stack.extend_from_slice(&raw[..name_len]);
+        self.ends.push(self.stack.len());
+        if self_closing {
+            self.pending_target = Some(self.ends.len() - 1);
+        }
+        scan_attrs(raw, name_len, &mut self.attrs);
+        Ok(Event::Start(Tag {
+            raw,
+            name_len,
+            attrs: &self.attrs,
+            position: LazyPos {
+                lines: &self.lines,
+                data: &[],
+                base: self.base,
+                off: 0,
+                fixed,
+            },
+            self_closing,
+        }))
+    }
+
+    /// Reads a start tag at window offset `start` that is longer than [`LONG_TAG`] through
+    /// the window without keeping it whole: its content goes compacted into `self.long` (see
+    /// [`LongTag`]) and the window moves on, so a tag with a 50 MB attribute costs the window
+    /// and a few KiB, not 50 MB.
+    fn read_long_tag(&mut self, start: usize) -> Result<Raw, ParseError> {
+        let pos = self.pos_at(start);
+        let mut tag = LongTag::default();
+        self.long.clear();
+        let mut from = start + 1;
+        loop {
+            let bytes = &self.window[from..self.end];
+            if let Some(k) = tag.feed(bytes, &mut self.long) {
+                let gt = from + k;
+                self.event_start = gt;
+                self.next_start = gt + 1;
+                let self_closing = tag.last == b'/';
+                if self_closing && self.long.last() == Some(&b'/') {
+                    self.long.pop();
+                }
+                let name_end = self
+                    .long
+                    .iter()
+                    .position(|b| b.is_ascii_whitespace() || *b == b'/')
+                    .unwrap_or(self.long.len());
+                let name = String::from_utf8_lossy(&self.long[..name_end.min(200)]).into_owned();
+                let mut message = format!(
+                    "the start tag <{name}> is {} bytes long: attribute values over {} bytes \
+                     were cut to their first {LONG_VALUE_HEAD} and last {LONG_VALUE_TAIL} bytes",
+                    tag.total + k as u64 + 2,
+                    LONG_VALUE_HEAD + LONG_VALUE_TAIL
+                );
+                if tag.dropped_outside {
+                    message += &format!(
+                        ", and only its first {} KiB of attributes were read",
+                        LONG_TAG_KEEP / 1024
+                    );
+                }
+                self.warn(pos, message);
+                return Ok(Raw::LongStart(self_closing, pos));
+            }
+            tag.total += bytes.len() as u64;
+            if self.src_eof {
+                let inside = if self.ends.is_empty() {
+                    String::new()
+                } else {
+                    format!(" inside <{}>", String::from_utf8_lossy(self.top_name()))
+                };
+                return Err(ParseError::at(
+                    pos,
+                    format!(
+                        "malformed XML{inside}: a start tag is not closed; the file ends there: \
+                         it looks truncated — was the tool killed while writing it?"
+                    ),
+                ));
+            }
+            // Everything read is done with (its lines are counted by the refill).
+            self.refill(self.end)?;
+            from = 0;
+        }
     }
 
     /// Where a plain text at window offsets `s..e`, cut by the end of the window, can be
@@ -1256,6 +1396,144 @@ fn read_with_quick_xml(data: &[u8], start: usize) -> (Raw, usize) {
     (raw, start + reader.buffer_position() as usize)
 }
 
+/// Whether the markup at `lt` (a `<`) opens an element (not `</`, `<!`, `<?`).
+fn is_start_tag(data: &[u8], lt: usize) -> bool {
+    data.get(lt + 1)
+        .is_some_and(|&b| !matches!(b, b'/' | b'!' | b'?'))
+}
+
+/// Bytes kept of the start of an attribute value of a long start tag.
+const LONG_VALUE_HEAD: usize = 1300;
+/// Bytes kept of the end of an attribute value of a long start tag (head, marker and tail fit
+/// in a name's bound, so nothing is cut twice).
+const LONG_VALUE_TAIL: usize = 650;
+/// Content of a long start tag kept at most (names, small values, the kept parts of long
+/// values); attributes beyond it are skipped.
+const LONG_TAG_KEEP: usize = 64 * 1024;
+
+/// A start tag longer than [`LONG_TAG`] (a 50 MB `name` or `message` attribute), read in
+/// pieces as the window moves over it. What is kept is a compacted copy of its content: every
+/// byte outside values (up to [`LONG_TAG_KEEP`]), and of each value its first
+/// [`LONG_VALUE_HEAD`] and last [`LONG_VALUE_TAIL`] bytes with a marker saying how many were
+/// cut between them (as `text::bound_text` says it) — cut on character boundaries. Quotes are
+/// tracked the way quick-xml tracks them, so the tag ends at the same `>`.
+#[derive(Default)]
+struct LongTag {
+    /// The quote of the value being read.
+    quote: Option<u8>,
+    /// Whether the value being read is kept (it started within [`LONG_TAG_KEEP`]).
+    keep_value: bool,
+    /// Where the value being read starts in the compacted copy.
+    value_start: usize,
+    /// Bytes of the value being read so far.
+    value_len: u64,
+    /// The last bytes of the value beyond its head.
+    tail: Vec<u8>,
+    /// The last byte before the closing `>` (a `/` closes the element).
+    last: u8,
+    /// Bytes of the tag fed so far (before the current piece).
+    total: u64,
+    dropped_outside: bool,
+}
+
+impl LongTag {
+    /// Reads `bytes`, the next piece of the tag; the index of the closing `>` in it, if there.
+    fn feed(&mut self, bytes: &[u8], out: &mut Vec<u8>) -> Option<usize> {
+        let mut i = 0;
+        loop {
+            match self.quote {
+                None => {
+                    let k = memchr::memchr3(b'>', b'"', b'\'', &bytes[i..]).map(|k| i + k);
+                    let end = k.unwrap_or(bytes.len());
+                    let seg = &bytes[i..end];
+                    if let Some(&l) = seg.last() {
+                        self.last = l;
+                    }
+                    let room = LONG_TAG_KEEP.saturating_sub(out.len());
+                    self.dropped_outside |= seg.len() > room;
+                    out.extend_from_slice(&seg[..seg.len().min(room)]);
+                    let k = k?;
+                    let b = bytes[k];
+                    if b == b'>' {
+                        return Some(k);
+                    }
+                    self.last = b;
+                    self.quote = Some(b);
+                    self.keep_value = out.len() < LONG_TAG_KEEP;
+                    self.dropped_outside |= !self.keep_value;
+                    if self.keep_value {
+                        out.push(b);
+                    }
+                    self.value_start = out.len();
+                    self.value_len = 0;
+                    self.tail.clear();
+                    i = k + 1;
+                }
+                Some(q) => {
+                    let k = memchr::memchr(q, &bytes[i..]).map(|k| i + k);
+                    let end = k.unwrap_or(bytes.len());
+                    self.value(&bytes[i..end], out);
+                    let k = k?;
+                    self.close_value(out);
+                    if self.keep_value {
+                        out.push(q);
+                    }
+                    self.last = q;
+                    self.quote = None;
+                    i = k + 1;
+                }
+            }
+        }
+    }
+
+    fn value(&mut self, seg: &[u8], out: &mut Vec<u8>) {
+        if !self.keep_value {
+            return;
+        }
+        let kept_head = (out.len() - self.value_start) as u64;
+        let take = (LONG_VALUE_HEAD as u64)
+            .saturating_sub(kept_head)
+            .min(seg.len() as u64) as usize;
+        out.extend_from_slice(&seg[..take]);
+        self.value_len += seg.len() as u64;
+        let rest = &seg[take..];
+        if rest.len() >= LONG_VALUE_TAIL {
+            self.tail.clear();
+            self.tail
+                .extend_from_slice(&rest[rest.len() - LONG_VALUE_TAIL..]);
+        } else {
+            self.tail.extend_from_slice(rest);
+            if self.tail.len() > 2 * LONG_VALUE_TAIL {
+                self.tail.drain(..self.tail.len() - LONG_VALUE_TAIL);
+            }
+        }
+    }
+
+    fn close_value(&mut self, out: &mut Vec<u8>) {
+        if !self.keep_value {
+            return;
+        }
+        let head = out.len() - self.value_start;
+        let beyond = self.value_len - head as u64;
+        if beyond <= LONG_VALUE_TAIL as u64 {
+            // Short enough: the tail holds the rest of it, nothing was dropped.
+            out.extend_from_slice(&self.tail);
+            return;
+        }
+        let t0 = self.tail.len() - LONG_VALUE_TAIL.min(self.tail.len());
+        let mut t = t0;
+        while t < self.tail.len() && t < t0 + 3 && is_cont(self.tail[t]) {
+            t += 1;
+        }
+        let h = char_boundary_before(out, self.value_start, out.len());
+        out.truncate(h);
+        let kept = (h - self.value_start) + (self.tail.len() - t);
+        let cut = self.value_len - kept as u64;
+        out.extend_from_slice(format!("\n[… {cut} bytes cut by codeloop …]\n").as_bytes());
+        out.extend_from_slice(&self.tail[t..]);
+    }
+}
+
 fn local_of(name: &[u8]) -> &[u8] {
     local(name)
 }
@@ -1447,6 +1725,67 @@ mod tests {
     fn quick_xml_event(data: &[u8], start: usize) -> (String, usize) {
         let (raw, next) = read_with_quick_xml(data, start);
         (format!("{raw:?}"), next)
+    }
+
+    #[test]
+    fn long_start_tags_are_read_through_a_window_that_does_not_grow() {
+        // A 3 MB value with multi-byte characters (so cuts must respect boundaries), a short
+        // value after it, a quote of the other kind and a `>` inside the long value, newlines
+        // inside it, and an element after the tag whose position must still be exact.
+        let mut big = String::from("HEAD\u{e9}");
+        while big.len() < 3 << 20 {
+            big.push_str("ab'c > \u{20ac}\n");
+        }
+        big.push_str("TAIL\u{1f600}");
+        let lines_in_big = big.matches('\n').count();
+        for self_closing in [false, true] {
+            let close = if self_closing { "/>" } else { "></t>" };
+            let doc = format!("<r>\n<t n=\"{big}\" x='1' {close}\n<after/></r>");
+            let mut r = XmlReader::new(doc.as_bytes(), 256);
+            let mut seen = Vec::new();
+            let mut widest = 0;
+            loop {
+                widest = widest.max(r.window.len());
+                match r.next().unwrap() {
+                    Event::Start(t) => {
+                        if t.name() == b"t" {
+                            let n = t.attr("n").unwrap().into_owned();
+                            assert!(n.starts_with("HEAD\u{e9}ab'c > "), "{}", &n[..40]);
+                            assert!(n.ends_with("TAIL\u{1f600}"), "{}", &n[n.len() - 40..]);
+                            let kept = n.len() - n.find("\n[…").unwrap() + n.find("\n[…").unwrap();
+                            let marker = n.split("[… ").nth(1).unwrap();
+                            let cut: usize = marker.split(' ').next().unwrap().parse().unwrap();
+                            // The marker counts exactly what is missing.
+                            let marker_len = format!("\n[… {cut} bytes cut by codeloop …]\n").len();
+                            assert_eq!(cut + kept - marker_len, big.len());
+                            assert!(n.len() <= 2048, "{}", n.len());
+                            assert_eq!(t.attr("x").as_deref(), Some("1"));
+                            assert_eq!(t.is_self_closing(), self_closing);
+                            assert_eq!((t.position().line, t.position().column), (2, 1));
+                        }
+                        if t.name() == b"after" {
+                            assert_eq!(t.position().line as usize, 3 + lines_in_big);
+                        }
+                        seen.push(format!("+{}", String::from_utf8_lossy(t.name())));
+                    }
+                    Event::End(n) => seen.push(format!("-{}", String::from_utf8_lossy(n))),
+                    Event::Eof => break,
+                }
+            }
+            assert_eq!(seen, ["+r", "+t", "-t", "+after", "-after", "-r"]);
+            assert!(widest <= 4 * LONG_TAG, "window grew to {widest}");
+            assert!(
+                r.warnings
+                    .iter()
+                    .any(|(p, m)| p.line == 2 && m.contains("bytes long"))
+            );
+        }
+        // Cut off inside the long tag: the truncation error, at the tag.
+        let doc = format!("<r>\n<t n=\"{big}");
+        let (_, res, _) = events_from(doc.as_bytes(), &[]);
+        let e = res.unwrap_err();
+        assert!(e.to_string().contains("looks truncated"), "{e}");
+        assert_eq!(e.position.map(|p| p.line), Some(2));
     }
 
     #[test]
