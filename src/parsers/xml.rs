@@ -332,14 +332,25 @@ fn is_cont(b: u8) -> bool {
 
 /// Input window size: the reader asks its source for at least this much at once (so a
 /// `BufReader` of this capacity hands the read straight to the file, no extra copy).
+#[cfg(not(fuzzing))]
 const READ_SIZE: usize = 256 * 1024;
+/// Under the fuzzer the window, long texts and long tags are tiny, so that inputs of a few
+/// KiB cross window boundaries, stream texts and take the long-tag path all the time.
+#[cfg(fuzzing)]
+const READ_SIZE: usize = 64;
 
 /// A start tag longer than this is read in a bounded way (see [`LongTag`]) instead of growing
 /// the window to hold it whole.
+#[cfg(not(fuzzing))]
 const LONG_TAG: usize = 1 << 20;
+#[cfg(fuzzing)]
+const LONG_TAG: usize = 512;
 
 /// A text cut by the end of the window is streamed (see `long_text_cut`) from this length on.
+#[cfg(not(fuzzing))]
 const STREAM_TEXT_MIN: usize = 64 * 1024;
+#[cfg(fuzzing)]
+const STREAM_TEXT_MIN: usize = 256;
 
 type QReader<'a> = quick_xml::Reader<&'a [u8]>;
 
