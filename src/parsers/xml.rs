@@ -381,6 +381,8 @@ struct Lines {
     line_start: Cell<u64>,
     /// File offset of the start of the line the window's first byte is on.
     window_line_start: Cell<u64>,
+    /// Where the last long start tag started (see [`LongTag`]).
+    long_tag: Cell<Position>,
 }
 
 impl Lines {
@@ -438,17 +440,21 @@ struct LazyPos<'a> {
     lines: &'a Lines,
     data: &'a [u8],
     base: u64,
+    /// [`FIXED`] for a long start tag, whose start has left the window: its position was
+    /// worked out before, and is in [`Lines::long_tag`].
     off: usize,
-    /// Known already (a long start tag, whose start has left the window).
-    fixed: Option<Position>,
 }
+
+/// See [`LazyPos::off`] (a sentinel rather than another field: every event carries a
+/// `LazyPos`, and this keeps it small).
+const FIXED: usize = usize::MAX;
 
 impl LazyPos<'_> {
     fn get(&self) -> Position {
-        match self.fixed {
-            Some(p) => p,
-            None => self.lines.at(self.data, self.base, self.off),
+        if self.off == FIXED {
+            return self.lines.long_tag.get();
         }
+        self.lines.at(self.data, self.base, self.off)
     }
 }
 
@@ -524,7 +530,7 @@ enum Raw {
     Start(usize, usize, bool, Option<usize>),
     /// A start tag longer than [`LONG_TAG`], compacted into `XmlReader::long` (see
     /// [`LongTag`]); whether it closes itself, and where it started.
-    LongStart(bool, Position),
+    LongStart(bool),
     End(usize, usize),
     /// Character data (plain text or the content of a CDATA section).
     Text(usize, usize),
@@ -815,10 +821,10 @@ impl<R: BufRead> XmlReader<R> {
         let out = loop {
             match self.read_raw()? {
                 Raw::Start(s, e, self_closing, scanned) => {
-                    break Some((s, e, self_closing, scanned, None));
+                    break Some((s, e, self_closing, scanned, false));
                 }
-                Raw::LongStart(self_closing, pos) => {
-                    break Some((0, 0, self_closing, None, Some(pos)));
+                Raw::LongStart(self_closing) => {
+                    break Some((0, 0, self_closing, None, true));
                 }
                 Raw::End(s, e) => {
                     if self.end_tag(s, e) {
@@ -919,10 +925,10 @@ impl<R: BufRead> XmlReader<R> {
         e: usize,
         self_closing: bool,
         scanned: Option<usize>,
-        long: Option<Position>,
+        long: bool,
     ) -> Result<Event<'_>, ParseError> {
-        if long.is_some() {
-            return self.start_long(self_closing, long);
+        if long {
+            return self.start_long(self_closing);
         }
         if self.ends.len() >= MAX_DEPTH {
             return Err(ParseError::at(
@@ -949,7 +955,6 @@ impl<R: BufRead> XmlReader<R> {
         }
         let data = &self.window[..self.end];
         let raw = &data[s..e];
-        let fixed = None;
         // Drop the names of elements closed since (see `stack`).
         self.stack.truncate(self.ends.last().copied().unwrap_or(0));
         self.stack.extend_from_slice(&raw[..name_len]);
@@ -969,19 +974,14 @@ impl<R: BufRead> XmlReader<R> {
                 data,
                 base: self.base,
                 off: self.event_start,
-                fixed,
             },
             self_closing,
         }))
     }
 
     /// The Start event of a long tag compacted into `self.long` (see [`LongTag`]).
-    fn start_long(
-        &mut self,
-        self_closing: bool,
-        fixed: Option<Position>,
-    ) -> Result<Event<'_>, ParseError> {
-        let pos = fixed.unwrap_or_default();
+    fn start_long(&mut self, self_closing: bool) -> Result<Event<'_>, ParseError> {
+        let pos = self.lines.long_tag.get();
         if self.ends.len() >= MAX_DEPTH {
             return Err(ParseError::at(
                 pos,
@@ -1015,8 +1015,7 @@ impl<R: BufRead> XmlReader<R> {
                 lines: &self.lines,
                 data: &[],
                 base: self.base,
-                off: 0,
-                fixed,
+                off: FIXED,
             },
             self_closing,
         }))
@@ -1060,7 +1059,8 @@ impl<R: BufRead> XmlReader<R> {
                     );
                 }
                 self.warn(pos, message);
-                return Ok(Raw::LongStart(self_closing, pos));
+                self.lines.long_tag.set(pos);
+                return Ok(Raw::LongStart(self_closing));
             }
             tag.total += bytes.len() as u64;
             if self.src_eof {
