@@ -20,7 +20,8 @@
 //!   resolved or fetched: `&name;` stays literally in the text, so entity bombs are harmless.
 //! - **Bounded tags.** A start tag longer than 1 MiB (a 50 MB attribute) is read through the
 //!   window in pieces, keeping the head and tail of each long value ([`LongTag`]), with a
-//!   warning: memory stays the window's whatever the tag.
+//!   warning; a longer comment, processing instruction, DOCTYPE or end tag is skipped through
+//!   it ([`LongMarkup`]): memory stays the window's whatever the markup.
 //! - **Bounded text.** Text is only accumulated while the consumer asked for it
 //!   ([`XmlReader::capture_text`]), and then into a head + tail buffer of at most `max_text`
 //!   bytes (the same shape as [`super::text::bound_text`]): a 100 MB `<system-out>` is never
@@ -762,8 +763,14 @@ impl<R: BufRead> XmlReader<R> {
             // An event that reaches the end of what was read may go on in the next bytes (a
             // tag cut in two): read it again once more input is in.
             if consumed >= self.end && !self.src_eof {
-                if self.end - start >= LONG_TAG && is_start_tag(&self.window[..self.end], start) {
-                    return self.read_long_tag(start);
+                if self.end - start >= LONG_TAG {
+                    let data = &self.window[..self.end];
+                    if is_start_tag(data, start) {
+                        return self.read_long_tag(start);
+                    }
+                    if let Some(kind) = LongMarkup::at(data, start) {
+                        return self.skip_long_markup(start, kind);
+                    }
                 }
                 if let Some(resume) = self.stream_long_cdata(start)? {
                     self.refill(resume)?;
@@ -1079,6 +1086,74 @@ impl<R: BufRead> XmlReader<R> {
             }
             // Everything read is done with (its lines are counted by the refill).
             self.refill(self.end)?;
+            from = 0;
+        }
+    }
+
+    /// Skips a comment, processing instruction, DOCTYPE or end tag at window offset `start`
+    /// that is longer than [`LONG_TAG`] through the window, keeping nothing of it (none of
+    /// them carries anything a parser reads), so memory stays the window's.
+    fn skip_long_markup(&mut self, start: usize, kind: LongMarkup) -> Result<Raw, ParseError> {
+        let pos = self.pos_at(start);
+        let mut from = start + kind.opener_len();
+        let mut depth = 0usize;
+        loop {
+            let data = &self.window[..self.end];
+            let found = match kind {
+                LongMarkup::Comment => {
+                    memchr::memmem::find(&data[from..], b"-->").map(|k| from + k + 3)
+                }
+                LongMarkup::Instruction => {
+                    memchr::memmem::find(&data[from..], b"?>").map(|k| from + k + 2)
+                }
+                LongMarkup::EndTag => memchr::memchr(b'>', &data[from..]).map(|k| from + k + 1),
+                // The internal subset may hold `>` (declarations): the DOCTYPE ends at the
+                // first `>` outside brackets.
+                LongMarkup::Doctype => {
+                    let mut end = None;
+                    for i in memchr::memchr3_iter(b'[', b']', b'>', &data[from..]) {
+                        match data[from + i] {
+                            b'[' => depth += 1,
+                            b']' => depth = depth.saturating_sub(1),
+                            _ if depth == 0 => {
+                                end = Some(from + i + 1);
+                                break;
+                            }
+                            _ => {}
+                        }
+                    }
+                    end
+                }
+            };
+            if let Some(next) = found {
+                self.event_start = next - 1;
+                self.next_start = next;
+                if kind == LongMarkup::EndTag {
+                    self.warn(
+                        pos,
+                        "ignored an end tag longer than 1 MiB: no element has such a name".into(),
+                    );
+                }
+                return Ok(Raw::Skip);
+            }
+            if self.src_eof {
+                return Err(ParseError::at(
+                    pos,
+                    format!(
+                        "malformed XML: {} is not closed; the file ends there: it looks \
+                         truncated — was the tool killed while writing it?",
+                        kind.what()
+                    ),
+                ));
+            }
+            // Keep the last bytes: a `-->` or `?>` may be cut by the end of the window. The
+            // DOCTYPE scan has seen every byte (its depth carries over).
+            let keep = match kind {
+                LongMarkup::Comment | LongMarkup::Instruction => self.end.saturating_sub(2),
+                LongMarkup::EndTag | LongMarkup::Doctype => self.end,
+            }
+            .max(from);
+            self.refill(keep)?;
             from = 0;
         }
     }
@@ -1411,6 +1486,50 @@ fn read_with_quick_xml(data: &[u8], start: usize) -> (Raw, usize) {
 fn is_start_tag(data: &[u8], lt: usize) -> bool {
     data.get(lt + 1)
         .is_some_and(|&b| !matches!(b, b'/' | b'!' | b'?'))
+}
+
+/// Markup other than a start tag or CDATA that can run past [`LONG_TAG`] (a 100 MB comment)
+/// and is skipped through the window (see `XmlReader::skip_long_markup`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum LongMarkup {
+    Comment,
+    Instruction,
+    Doctype,
+    EndTag,
+}
+
+impl LongMarkup {
+    fn at(data: &[u8], lt: usize) -> Option<LongMarkup> {
+        let rest = &data[lt..];
+        if rest.starts_with(b"<!--") {
+            Some(LongMarkup::Comment)
+        } else if rest.starts_with(b"<?") {
+            Some(LongMarkup::Instruction)
+        } else if rest.starts_with(b"</") {
+            Some(LongMarkup::EndTag)
+        } else if rest.len() >= 9 && rest[..9].eq_ignore_ascii_case(b"<!DOCTYPE") {
+            Some(LongMarkup::Doctype)
+        } else {
+            None
+        }
+    }
+
+    fn opener_len(self) -> usize {
+        match self {
+            LongMarkup::Comment => 4,
+            LongMarkup::Instruction | LongMarkup::EndTag => 2,
+            LongMarkup::Doctype => 9,
+        }
+    }
+
+    fn what(self) -> &'static str {
+        match self {
+            LongMarkup::Comment => "a comment",
+            LongMarkup::Instruction => "a processing instruction",
+            LongMarkup::Doctype => "the DOCTYPE",
+            LongMarkup::EndTag => "an end tag",
+        }
+    }
 }
 
 /// Bytes kept of the start of an attribute value of a long start tag.
@@ -1796,6 +1915,70 @@ mod tests {
         let (_, res, _) = events_from(doc.as_bytes(), &[]);
         let e = res.unwrap_err();
         assert!(e.to_string().contains("looks truncated"), "{e}");
+        assert_eq!(e.position.map(|p| p.line), Some(2));
+    }
+
+    #[test]
+    fn long_comments_instructions_doctypes_and_end_tags_are_skipped_in_a_window_that_does_not_grow()
+    {
+        let filler = |unit: &str| {
+            let mut f = String::new();
+            while f.len() < 3 << 20 {
+                f.push_str(unit);
+            }
+            f
+        };
+        let lines = |s: &str| s.matches('\n').count();
+        let comment = filler("a - -> b --x\n");
+        let pi = filler("p ? > q\n");
+        let subset = filler("<!ENTITY e 'xy'>\n");
+        let end = filler(" \n");
+        let doc = format!(
+            "<!DOCTYPE r [{subset}]>\n<r>\n<!--{comment}-->\n<a/>\n<?pi {pi}?>\n<b></b{end}>\n<c/></b></r>"
+        );
+        let mut r = XmlReader::new(doc.as_bytes(), 256);
+        let mut seen = Vec::new();
+        let mut widest = 0;
+        loop {
+            widest = widest.max(r.window.len());
+            match r.next().unwrap() {
+                Event::Start(t) => {
+                    let name = String::from_utf8_lossy(t.name()).into_owned();
+                    let line = t.position().line as usize;
+                    seen.push(format!("+{name}@{line}"));
+                }
+                Event::End(n) => seen.push(format!("-{}", String::from_utf8_lossy(n))),
+                Event::Eof => break,
+            }
+        }
+        let (s, c, p) = (lines(&subset), lines(&comment), lines(&pi));
+        let a = 3 + s + c + 1;
+        let b = a + p + 1 + 1;
+        let c_line = b + lines(&end) + 1;
+        assert_eq!(
+            seen,
+            [
+                format!("+r@{}", 2 + s),
+                format!("+a@{a}"),
+                "-a".into(),
+                format!("+b@{b}"),
+                format!("+c@{c_line}"),
+                "-c".into(),
+                "-b".into(),
+                "-r".into(),
+            ]
+        );
+        assert!(widest <= 4 * LONG_TAG, "window grew to {widest}");
+        assert!(
+            r.warnings
+                .iter()
+                .any(|(p, m)| p.line as usize == b && m.contains("end tag"))
+        );
+        // Cut off inside a long comment: the truncation error, at the comment.
+        let cut = format!("<r>\n<!--{comment}");
+        let (_, res, _) = events_from(cut.as_bytes(), &[]);
+        let e = res.unwrap_err();
+        assert!(e.to_string().contains("a comment is not closed"), "{e}");
         assert_eq!(e.position.map(|p| p.line), Some(2));
     }
 

@@ -490,6 +490,33 @@ fn hostile_50_mb_attributes_are_bounded() {
 }
 
 #[test]
+fn hostile_70_mb_comments_and_instructions_are_skipped_in_bounded_memory() {
+    // Constructs quick-xml reads whole (each one event): a 50 MB pair took 82 MB of RSS
+    // before they were skipped through the window, 70 MB ones over the 100 MB bound.
+    let ws = workspace();
+    let mb70 = 70 * 1024 * 1024;
+    let mut w = create(&ws.path().join("markup.xml"));
+    w.write_all(b"<testsuite name=\"m\">\n<!-- ").unwrap();
+    repeat_into(&mut w, &[b'C'; 1 << 20], mb70 >> 20);
+    w.write_all(b" -->\n<testcase classname=\"a\" name=\"kept\"/>\n<?pi ")
+        .unwrap();
+    repeat_into(&mut w, &[b'P'; 1 << 20], mb70 >> 20);
+    w.write_all(
+        b" ?>\n<testcase classname=\"a\" name=\"after\"><failure/></testcase>\n</testsuite>\n",
+    )
+    .unwrap();
+    w.flush().unwrap();
+    drop(w);
+    let v = verify(ws.path(), &["markup.xml"], &[]);
+    assert_eq!(v.run.code, Some(1), "{}", v.run.out);
+    let c = &v.file("markup.xml")["counts"];
+    assert_eq!((&c["passed"], &c["failed"]), (&1.into(), &1.into()));
+    let cases = v.cases_of("m");
+    let names: Vec<&str> = cases.iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["kept", "after"]);
+}
+
+#[test]
 fn hostile_100_mb_failure_message_is_cut_to_the_configured_bound() {
     let ws = workspace();
     std::fs::create_dir_all(ws.path().join(".codeloop")).unwrap();
