@@ -19,9 +19,9 @@
 //! - **No entity expansion, ever.** DTDs are skipped; custom and external entities are never
 //!   resolved or fetched: `&name;` stays literally in the text, so entity bombs are harmless.
 //! - **Bounded tags.** A start tag longer than 1 MiB (a 50 MB attribute) is read through the
-//!   window in pieces, keeping the head and tail of each long value ([`LongTag`]), with a
+//!   window in pieces, keeping the head and tail of each long value (`LongTag`), with a
 //!   warning; a longer comment, processing instruction, DOCTYPE or end tag is skipped through
-//!   it ([`LongMarkup`]): memory stays the window's whatever the markup.
+//!   it (`LongMarkup`): memory stays the window's whatever the markup.
 //! - **Bounded text.** Text is only accumulated while the consumer asked for it
 //!   ([`XmlReader::capture_text`]), and then into a head + tail buffer of at most `max_text`
 //!   bytes (the same shape as [`super::text::bound_text`]): a 100 MB `<system-out>` is never
