@@ -304,15 +304,6 @@ mod tests {
         case: Case,
         built: usize,
     }
-    impl Lazy {
-        fn outcome(&self) -> Outcome {
-            Outcome {
-                status: self.case.status,
-                flaky: self.case.flaky,
-                duration: self.case.duration,
-            }
-        }
-    }
     impl LazyCase for Lazy {
         fn case(&mut self) -> &mut Case {
             self.built += 1;
@@ -348,7 +339,7 @@ mod tests {
                 },
                 built: 0,
             };
-            BoundedSink::new(&mut sink, 100).case_lazy(lazy.outcome(), &mut lazy);
+            BoundedSink::new(&mut sink, 100).case_lazy(Outcome::of(&lazy.case), &mut lazy);
             assert_eq!(lazy.built, usize::from(build));
             if build {
                 let name = &sink.1[0].name;
@@ -367,7 +358,7 @@ mod tests {
             },
             built: 0,
         };
-        BoundedSink::new(&mut sink, 100).case_lazy(lazy.outcome(), &mut lazy);
+        BoundedSink::new(&mut sink, 100).case_lazy(Outcome::of(&lazy.case), &mut lazy);
         assert_eq!(sink.1.len(), 1);
         assert_eq!(sink.1[0].duration, None);
     }

@@ -246,16 +246,6 @@ mod tests {
         built: usize,
     }
 
-    impl Mock {
-        fn outcome(&self) -> Outcome {
-            Outcome {
-                status: self.case.status,
-                flaky: self.case.flaky,
-                duration: self.case.duration,
-            }
-        }
-    }
-
     impl LazyCase for Mock {
         fn case(&mut self) -> &mut Case {
             self.built += 1;
@@ -274,19 +264,19 @@ mod tests {
         // tests are only counted, and one slower test is built again.
         for i in 1..=SLOWEST_N {
             m.case.duration = Some(i as f64);
-            c.case_lazy(m.outcome(), &mut m);
+            c.case_lazy(Outcome::of(&m.case), &mut m);
         }
         assert_eq!(m.built, SLOWEST_N);
         for _ in 0..100 {
             m.case.duration = Some(0.5);
-            c.case_lazy(m.outcome(), &mut m);
+            c.case_lazy(Outcome::of(&m.case), &mut m);
         }
         m.case.duration = None;
-        c.case_lazy(m.outcome(), &mut m);
+        c.case_lazy(Outcome::of(&m.case), &mut m);
         assert_eq!(m.built, SLOWEST_N);
         m.case.name = "slow".into();
         m.case.duration = Some(99.0);
-        c.case_lazy(m.outcome(), &mut m);
+        c.case_lazy(Outcome::of(&m.case), &mut m);
         assert_eq!(m.built, SLOWEST_N + 1);
         assert_eq!(c.slowest()[0].id, "slow");
         assert_eq!(
@@ -296,14 +286,14 @@ mod tests {
         assert!(c.problems.is_empty());
         // A failing case offered lazily is built and kept; with a hook every case is built.
         m.case.status = Status::Failed;
-        c.case_lazy(m.outcome(), &mut m);
+        c.case_lazy(Outcome::of(&m.case), &mut m);
         assert_eq!(c.problems.len(), 1);
         assert_eq!(c.counts.failed, 1);
         let mut seen = Vec::new();
         let mut h = Collector::with_hook(|k: &Case| seen.push(k.name.clone()));
         m.case.status = Status::Passed;
         m.case.duration = None;
-        h.case_lazy(m.outcome(), &mut m);
+        h.case_lazy(Outcome::of(&m.case), &mut m);
         drop(h);
         assert_eq!(seen, ["slow"]);
     }

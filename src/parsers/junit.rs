@@ -139,13 +139,14 @@ impl RawNames {
         r.and_then(|(s, e)| self.buf.get(s..e))
     }
 
-    /// The raw value the case's classname is decoded from (`classname`, else `class`).
+    /// Where the case's classname is decoded from (`classname`, else `class`).
+    fn classname_range(&self) -> Option<(usize, usize)> {
+        self.classname.or(self.class)
+    }
+
+    /// The raw value the case's classname is decoded from.
     fn classname_raw(&self) -> Option<&[u8]> {
-        if self.classname.is_some() {
-            self.get(self.classname)
-        } else {
-            self.get(self.class)
-        }
+        self.get(self.classname_range())
     }
 
     /// Decodes the names into `case` (its name, classname, file and line were reset when
@@ -175,11 +176,7 @@ impl RawNames {
                 None => name_into(v, &mut case.name),
             }
         }
-        let class = if self.classname.is_some() {
-            self.classname
-        } else {
-            self.class
-        };
+        let class = self.classname_range();
         if let Some(v) = self.get(class) {
             let c = case.classname.get_or_insert_with(String::new);
             match plain(class) {
@@ -883,21 +880,16 @@ fn attr_text(tag: &Tag<'_>, name: &str) -> Option<String> {
 }
 
 /// A name attribute, decoded and bounded the way [`crate::parsers::bound::BoundedSink`]
-/// bounds names, into an existing (cleared) string, reusing its capacity. The usual name —
+/// bounds names, in place of the content of `out` (its capacity reused). The usual name —
 /// no reference, no control character, not too long — takes one branch-free scan, the UTF-8
 /// check and a copy.
 fn name_into(raw: &[u8], out: &mut String) {
+    out.clear();
     if raw.len() <= MAX_NAME_BYTES
         && plain_name(raw)
         && let Ok(s) = std::str::from_utf8(raw)
     {
         out.push_str(s);
-        return;
-    }
-    if !out.is_empty() {
-        let mut v = text_of(raw);
-        cap(&mut v, MAX_NAME_BYTES);
-        out.push_str(&v);
         return;
     }
     // What `text_of` + `cap` do, in the string being refilled (no temporary per name).

@@ -89,6 +89,17 @@ pub struct Outcome {
     pub duration: Option<f64>,
 }
 
+impl Outcome {
+    /// The outcome of a built case.
+    pub fn of(case: &Case) -> Outcome {
+        Outcome {
+            status: case.status,
+            flaky: case.flaky,
+            duration: case.duration,
+        }
+    }
+}
+
 /// A case whose [`Outcome`] is known and whose other fields (names, suite path, file, line)
 /// are decoded from the raw attributes only when [`LazyCase::case`] is called; its status,
 /// flaky flag and duration agree with the outcome it was offered with.

@@ -257,6 +257,43 @@ impl Bounded {
         }
     }
 
+    /// After an overflow: trims the tail to its share and returns where the kept head ends
+    /// and the kept tail starts, so that neither splits a character.
+    fn cut_points(&mut self) -> (usize, usize) {
+        let (_, tail_len) = self.keep();
+        if self.tail.len() > tail_len {
+            let cut = self.tail.len() - tail_len;
+            self.tail.drain(..cut);
+        }
+        let mut h = self.head.len();
+        while h > 0 && h > self.head.len().saturating_sub(4) && is_cont(self.head[h - 1]) {
+            h -= 1;
+        }
+        if h > 0 && self.head[h - 1] >= 0xC0 {
+            h -= 1;
+        }
+        let mut t = 0;
+        while t < self.tail.len().min(3) && is_cont(self.tail[t]) {
+            t += 1;
+        }
+        (h, t)
+    }
+
+    /// Like [`Bounded::take`], but the kept bytes as they are (not decoded: a long attribute
+    /// value is decoded later, with its references), appended to `out`.
+    fn take_raw_into(&mut self, out: &mut Vec<u8>) {
+        if !self.overflowed {
+            out.extend_from_slice(&self.head);
+        } else {
+            let (h, t) = self.cut_points();
+            let cut = self.total - (h + self.tail.len() - t) as u64;
+            out.extend_from_slice(&self.head[..h]);
+            out.extend_from_slice(format!("\n[… {cut} bytes cut by codeloop …]\n").as_bytes());
+            out.extend_from_slice(&self.tail[t..]);
+        }
+        self.clear();
+    }
+
     fn take(&mut self) -> String {
         let s = if !self.overflowed {
             let s = String::from_utf8_lossy(&self.head);
@@ -268,24 +305,7 @@ impl Bounded {
                 super::text::bound_text(&s, self.max)
             }
         } else {
-            let (_, tail_len) = self.keep();
-            if self.tail.len() > tail_len {
-                let cut = self.tail.len() - tail_len;
-                self.tail.drain(..cut);
-            }
-            // Cut on char boundaries: drop a partial char at the end of the head and at the
-            // start of the tail.
-            let mut h = self.head.len();
-            while h > 0 && h > self.head.len().saturating_sub(4) && is_cont(self.head[h - 1]) {
-                h -= 1;
-            }
-            if h > 0 && self.head[h - 1] >= 0xC0 {
-                h -= 1;
-            }
-            let mut t = 0;
-            while t < self.tail.len().min(3) && is_cont(self.tail[t]) {
-                t += 1;
-            }
+            let (h, t) = self.cut_points();
             let head = String::from_utf8_lossy(&self.head[..h]);
             let tail = String::from_utf8_lossy(&self.tail[t..]);
             // Invalid UTF-8 grows (U+FFFD is 3 bytes): cut the decoded parts to their shares
@@ -330,6 +350,9 @@ fn char_boundary_before(data: &[u8], floor: usize, cut: usize) -> usize {
 fn is_cont(b: u8) -> bool {
     (0x80..0xC0).contains(&b)
 }
+
+/// How every "the file ends inside something" error ends.
+const LOOKS_TRUNCATED: &str = "it looks truncated — was the tool killed while writing it?";
 
 /// Input window size: the reader asks its source for at least this much at once (so a
 /// `BufReader` of this capacity hands the read straight to the file, no extra copy).
@@ -706,6 +729,22 @@ impl<R: BufRead> XmlReader<R> {
         })
     }
 
+    /// "malformed XML inside <x>: `what`", saying the file looks truncated when the problem
+    /// is that it ends inside a construct.
+    fn malformed(&self, pos: Position, what: &str, truncated: bool) -> ParseError {
+        let inside = if self.ends.is_empty() {
+            String::new()
+        } else {
+            format!(" inside <{}>", String::from_utf8_lossy(self.top_name()))
+        };
+        let cut = if truncated {
+            format!("; the file ends there: {LOOKS_TRUNCATED}")
+        } else {
+            String::new()
+        };
+        ParseError::at(pos, format!("malformed XML{inside}: {what}{cut}"))
+    }
+
     /// Reads the next event as window offsets, refilling the window when the event may
     /// continue past the bytes read so far. Texts, start tags with quoted attributes and end
     /// tags — nearly every byte of a report — are read here directly ([`lex_text`],
@@ -783,26 +822,11 @@ impl<R: BufRead> XmlReader<R> {
             self.next_start = consumed;
             if let Raw::Err(e) = raw {
                 let pos = self.pos_at(consumed);
-                let inside = if self.ends.is_empty() {
-                    String::new()
-                } else {
-                    format!(" inside <{}>", String::from_utf8_lossy(self.top_name()))
-                };
                 // Every syntax error but one is "the input ended inside a construct": say so
                 // in the words a user understands (a runner killed mid-write).
-                let cut = match &e {
-                    quick_xml::Error::Syntax(s)
-                        if *s != quick_xml::errors::SyntaxError::InvalidBangMarkup =>
-                    {
-                        "; the file ends there: it looks truncated — was the tool killed \
-                         while writing it?"
-                    }
-                    _ => "",
-                };
-                return Err(ParseError::at(
-                    pos,
-                    format!("malformed XML{inside}: {e}{cut}"),
-                ));
+                let truncated = matches!(&e, quick_xml::Error::Syntax(s)
+                    if *s != quick_xml::errors::SyntaxError::InvalidBangMarkup);
+                return Err(self.malformed(pos, &e.to_string(), truncated));
             }
             return Ok(raw);
         }
@@ -855,8 +879,8 @@ impl<R: BufRead> XmlReader<R> {
                         return Err(ParseError::at(
                             pos,
                             format!(
-                                "the file ends inside <{}> ({} element{} still open): it \
-                                 looks truncated — was the tool killed while writing it?",
+                                "the file ends inside <{}> ({} element{} still open): \
+                                 {LOOKS_TRUNCATED}",
                                 String::from_utf8_lossy(self.top_name()),
                                 self.ends.len(),
                                 if self.ends.len() == 1 { "" } else { "s" }
@@ -943,12 +967,7 @@ impl<R: BufRead> XmlReader<R> {
                 format!("elements are nested deeper than {MAX_DEPTH} levels; refusing to read on"),
             ));
         }
-        let name_len = scanned.unwrap_or_else(|| {
-            self.data()[s..e]
-                .iter()
-                .position(|b| b.is_ascii_whitespace() || *b == b'/')
-                .unwrap_or(e - s)
-        });
+        let name_len = scanned.unwrap_or_else(|| name_len(&self.data()[s..e]));
         let mut valid_to = self.valid_to;
         let ok = utf8_ok(self.data(), &mut valid_to, s, e);
         self.valid_to = valid_to;
@@ -995,11 +1014,7 @@ impl<R: BufRead> XmlReader<R> {
                 format!("elements are nested deeper than {MAX_DEPTH} levels; refusing to read on"),
             ));
         }
-        let name_len = self
-            .long
-            .iter()
-            .position(|b| b.is_ascii_whitespace() || *b == b'/')
-            .unwrap_or(self.long.len());
+        let name_len = name_len(&self.long);
         if let Err(err) = std::str::from_utf8(&self.long) {
             let name = String::from_utf8_lossy(&self.long[..name_len.min(err.valid_up_to())]);
             let message =
@@ -1034,7 +1049,7 @@ impl<R: BufRead> XmlReader<R> {
     /// and a few KiB, not 50 MB.
     fn read_long_tag(&mut self, start: usize) -> Result<Raw, ParseError> {
         let pos = self.pos_at(start);
-        let mut tag = LongTag::default();
+        let mut tag = LongTag::new();
         self.long.clear();
         let mut from = start + 1;
         loop {
@@ -1047,12 +1062,8 @@ impl<R: BufRead> XmlReader<R> {
                 if self_closing && self.long.last() == Some(&b'/') {
                     self.long.pop();
                 }
-                let name_end = self
-                    .long
-                    .iter()
-                    .position(|b| b.is_ascii_whitespace() || *b == b'/')
-                    .unwrap_or(self.long.len());
-                let name = String::from_utf8_lossy(&self.long[..name_end.min(200)]).into_owned();
+                let name_end = name_len(&self.long).min(200);
+                let name = String::from_utf8_lossy(&self.long[..name_end]).into_owned();
                 let mut message = format!(
                     "the start tag <{name}> is {} bytes long: attribute values over {} bytes \
                      were cut to their first {LONG_VALUE_HEAD} and last {LONG_VALUE_TAIL} bytes",
@@ -1071,18 +1082,7 @@ impl<R: BufRead> XmlReader<R> {
             }
             tag.total += bytes.len() as u64;
             if self.src_eof {
-                let inside = if self.ends.is_empty() {
-                    String::new()
-                } else {
-                    format!(" inside <{}>", String::from_utf8_lossy(self.top_name()))
-                };
-                return Err(ParseError::at(
-                    pos,
-                    format!(
-                        "malformed XML{inside}: a start tag is not closed; the file ends there: \
-                         it looks truncated — was the tool killed while writing it?"
-                    ),
-                ));
+                return Err(self.malformed(pos, "a start tag is not closed", true));
             }
             // Everything read is done with (its lines are counted by the refill).
             self.refill(self.end)?;
@@ -1137,14 +1137,8 @@ impl<R: BufRead> XmlReader<R> {
                 return Ok(Raw::Skip);
             }
             if self.src_eof {
-                return Err(ParseError::at(
-                    pos,
-                    format!(
-                        "malformed XML: {} is not closed; the file ends there: it looks \
-                         truncated — was the tool killed while writing it?",
-                        kind.what()
-                    ),
-                ));
+                let what = format!("{} is not closed", kind.what());
+                return Err(self.malformed(pos, &what, true));
             }
             // Keep the last bytes: a `-->` or `?>` may be cut by the end of the window. The
             // DOCTYPE scan has seen every byte (its depth carries over).
@@ -1482,6 +1476,14 @@ fn read_with_quick_xml(data: &[u8], start: usize) -> (Raw, usize) {
     (raw, start + reader.buffer_position() as usize)
 }
 
+/// Length of the element name at the start of a start tag's content.
+fn name_len(content: &[u8]) -> usize {
+    content
+        .iter()
+        .position(|b| b.is_ascii_whitespace() || *b == b'/')
+        .unwrap_or(content.len())
+}
+
 /// Whether the markup at `lt` (a `<`) opens an element (not `</`, `<!`, `<?`).
 fn is_start_tag(data: &[u8], lt: usize) -> bool {
     data.get(lt + 1)
@@ -1545,20 +1547,15 @@ const LONG_TAG_KEEP: usize = 64 * 1024;
 /// pieces as the window moves over it. What is kept is a compacted copy of its content: every
 /// byte outside values (up to [`LONG_TAG_KEEP`]), and of each value its first
 /// [`LONG_VALUE_HEAD`] and last [`LONG_VALUE_TAIL`] bytes with a marker saying how many were
-/// cut between them (as `text::bound_text` says it) — cut on character boundaries. Quotes are
+/// cut between them (a [`Bounded`] per value, so as captured texts are cut) — on character boundaries. Quotes are
 /// tracked the way quick-xml tracks them, so the tag ends at the same `>`.
-#[derive(Default)]
 struct LongTag {
     /// The quote of the value being read.
     quote: Option<u8>,
     /// Whether the value being read is kept (it started within [`LONG_TAG_KEEP`]).
     keep_value: bool,
-    /// Where the value being read starts in the compacted copy.
-    value_start: usize,
-    /// Bytes of the value being read so far.
-    value_len: u64,
-    /// The last bytes of the value beyond its head.
-    tail: Vec<u8>,
+    /// The head and tail of the value being read.
+    value: Bounded,
     /// The last byte before the closing `>` (a `/` closes the element).
     last: u8,
     /// Bytes of the tag fed so far (before the current piece).
@@ -1567,6 +1564,18 @@ struct LongTag {
 }
 
 impl LongTag {
+    fn new() -> Self {
+        LongTag {
+            quote: None,
+            keep_value: false,
+            // Head and tail shares of exactly LONG_VALUE_HEAD and LONG_VALUE_TAIL.
+            value: Bounded::new(LONG_VALUE_HEAD + LONG_VALUE_TAIL + MARKER_ROOM),
+            last: 0,
+            total: 0,
+            dropped_outside: false,
+        }
+    }
+
     /// Reads `bytes`, the next piece of the tag; the index of the closing `>` in it, if there.
     fn feed(&mut self, bytes: &[u8], out: &mut Vec<u8>) -> Option<usize> {
         let mut i = 0;
@@ -1594,18 +1603,18 @@ impl LongTag {
                     if self.keep_value {
                         out.push(b);
                     }
-                    self.value_start = out.len();
-                    self.value_len = 0;
-                    self.tail.clear();
+                    self.value.clear();
                     i = k + 1;
                 }
                 Some(q) => {
                     let k = memchr::memchr(q, &bytes[i..]).map(|k| i + k);
                     let end = k.unwrap_or(bytes.len());
-                    self.value(&bytes[i..end], out);
-                    let k = k?;
-                    self.close_value(out);
                     if self.keep_value {
+                        self.value.push(&bytes[i..end]);
+                    }
+                    let k = k?;
+                    if self.keep_value {
+                        self.value.take_raw_into(out);
                         out.push(q);
                     }
                     self.last = q;
@@ -1614,53 +1623,6 @@ impl LongTag {
                 }
             }
         }
-    }
-
-    fn value(&mut self, seg: &[u8], out: &mut Vec<u8>) {
-        if !self.keep_value {
-            return;
-        }
-        let kept_head = (out.len() - self.value_start) as u64;
-        let take = (LONG_VALUE_HEAD as u64)
-            .saturating_sub(kept_head)
-            .min(seg.len() as u64) as usize;
-        out.extend_from_slice(&seg[..take]);
-        self.value_len += seg.len() as u64;
-        let rest = &seg[take..];
-        if rest.len() >= LONG_VALUE_TAIL {
-            self.tail.clear();
-            self.tail
-                .extend_from_slice(&rest[rest.len() - LONG_VALUE_TAIL..]);
-        } else {
-            self.tail.extend_from_slice(rest);
-            if self.tail.len() > 2 * LONG_VALUE_TAIL {
-                self.tail.drain(..self.tail.len() - LONG_VALUE_TAIL);
-            }
-        }
-    }
-
-    fn close_value(&mut self, out: &mut Vec<u8>) {
-        if !self.keep_value {
-            return;
-        }
-        let head = out.len() - self.value_start;
-        let beyond = self.value_len - head as u64;
-        if beyond <= LONG_VALUE_TAIL as u64 {
-            // Short enough: the tail holds the rest of it, nothing was dropped.
-            out.extend_from_slice(&self.tail);
-            return;
-        }
-        let t0 = self.tail.len() - LONG_VALUE_TAIL.min(self.tail.len());
-        let mut t = t0;
-        while t < self.tail.len() && t < t0 + 3 && is_cont(self.tail[t]) {
-            t += 1;
-        }
-        let h = char_boundary_before(out, self.value_start, out.len());
-        out.truncate(h);
-        let kept = (h - self.value_start) + (self.tail.len() - t);
-        let cut = self.value_len - kept as u64;
-        out.extend_from_slice(format!("\n[… {cut} bytes cut by codeloop …]\n").as_bytes());
-        out.extend_from_slice(&self.tail[t..]);
     }
 }
 
@@ -1754,6 +1716,50 @@ fn scan_attrs(raw: &[u8], mut i: usize, out: &mut Vec<AttrSpan>) {
     }
 }
 
+/// A piece of an attribute value, in order: literal bytes (between references, a custom
+/// entity kept as written, a lone `&`), a decoded character, or a reference to an invalid
+/// code point (`&#0;`), which is dropped.
+enum AttrPiece<'a> {
+    Bytes(&'a [u8]),
+    Char(char),
+    Dropped,
+}
+
+/// Walks an attribute value piece by piece (the one place references are resolved), until
+/// `f` returns `false`; returns whether it went to the end.
+fn attr_pieces<'a>(raw: &'a [u8], mut f: impl FnMut(AttrPiece<'a>) -> bool) -> bool {
+    let mut i = 0;
+    while let Some(k) = memchr::memchr(b'&', &raw[i..]) {
+        let amp = i + k;
+        if !f(AttrPiece::Bytes(&raw[i..amp])) {
+            return false;
+        }
+        let semi = raw[amp + 1..]
+            .iter()
+            .take(32)
+            .position(|&b| b == b';')
+            .map(|p| amp + 1 + p);
+        let piece = match semi {
+            Some(s) => {
+                i = s + 1;
+                match resolve_ref(&raw[amp + 1..s]) {
+                    Ok(Some(c)) => AttrPiece::Char(c),
+                    Ok(None) => AttrPiece::Dropped,
+                    Err(()) => AttrPiece::Bytes(&raw[amp..=s]),
+                }
+            }
+            None => {
+                i = amp + 1;
+                AttrPiece::Bytes(b"&")
+            }
+        };
+        if !f(piece) {
+            return false;
+        }
+    }
+    f(AttrPiece::Bytes(&raw[i..]))
+}
+
 /// [`decode_attr`] appended to `out` (the same text), without a temporary buffer: for a
 /// parser that refills the same strings for every test.
 pub fn decode_attr_into(raw: &[u8], out: &mut String) {
@@ -1762,41 +1768,21 @@ pub fn decode_attr_into(raw: &[u8], out: &mut String) {
     // except where a dropped reference (`&#0;`) joins two pieces: that rare value is decoded
     // whole.
     let start = out.len();
-    fn piece(out: &mut String, seg: &[u8]) {
-        match std::str::from_utf8(seg) {
-            Ok(s) => out.push_str(s),
-            Err(_) => out.push_str(&String::from_utf8_lossy(seg)),
+    let whole = attr_pieces(raw, |p| {
+        match p {
+            AttrPiece::Bytes(seg) => match std::str::from_utf8(seg) {
+                Ok(s) => out.push_str(s),
+                Err(_) => out.push_str(&String::from_utf8_lossy(seg)),
+            },
+            AttrPiece::Char(c) => out.push(c),
+            AttrPiece::Dropped => return false,
         }
+        true
+    });
+    if !whole {
+        out.truncate(start);
+        out.push_str(&decode_attr(raw));
     }
-    let mut i = 0;
-    while let Some(k) = memchr::memchr(b'&', &raw[i..]) {
-        let amp = i + k;
-        piece(out, &raw[i..amp]);
-        let semi = raw[amp + 1..]
-            .iter()
-            .take(32)
-            .position(|&b| b == b';')
-            .map(|p| amp + 1 + p);
-        match semi {
-            Some(s) => {
-                match resolve_ref(&raw[amp + 1..s]) {
-                    Ok(Some(c)) => out.push(c),
-                    Ok(None) => {
-                        out.truncate(start);
-                        out.push_str(&decode_attr(raw));
-                        return;
-                    }
-                    Err(()) => piece(out, &raw[amp..=s]),
-                }
-                i = s + 1;
-            }
-            None => {
-                out.push('&');
-                i = amp + 1;
-            }
-        }
-    }
-    piece(out, &raw[i..]);
 }
 
 /// Decodes an attribute value: references resolved (custom entities kept literally, invalid
@@ -1812,34 +1798,17 @@ pub fn decode_attr(raw: &[u8]) -> Cow<'_, str> {
         };
     }
     let mut out: Vec<u8> = Vec::with_capacity(raw.len());
-    let mut i = 0;
-    while let Some(k) = memchr::memchr(b'&', &raw[i..]) {
-        let amp = i + k;
-        out.extend_from_slice(&raw[i..amp]);
-        let semi = raw[amp + 1..]
-            .iter()
-            .take(32)
-            .position(|&b| b == b';')
-            .map(|p| amp + 1 + p);
-        match semi {
-            Some(s) => {
-                match resolve_ref(&raw[amp + 1..s]) {
-                    Ok(Some(c)) => {
-                        let mut b = [0u8; 4];
-                        out.extend_from_slice(c.encode_utf8(&mut b).as_bytes());
-                    }
-                    Ok(None) => {}
-                    Err(()) => out.extend_from_slice(&raw[amp..=s]),
-                }
-                i = s + 1;
+    attr_pieces(raw, |p| {
+        match p {
+            AttrPiece::Bytes(seg) => out.extend_from_slice(seg),
+            AttrPiece::Char(c) => {
+                let mut b = [0u8; 4];
+                out.extend_from_slice(c.encode_utf8(&mut b).as_bytes());
             }
-            None => {
-                out.push(b'&');
-                i = amp + 1;
-            }
+            AttrPiece::Dropped => {}
         }
-    }
-    out.extend_from_slice(&raw[i..]);
+        true
+    });
     Cow::Owned(match String::from_utf8(out) {
         Ok(s) => s,
         Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
