@@ -1547,8 +1547,9 @@ const LONG_TAG_KEEP: usize = 64 * 1024;
 /// pieces as the window moves over it. What is kept is a compacted copy of its content: every
 /// byte outside values (up to [`LONG_TAG_KEEP`]), and of each value its first
 /// [`LONG_VALUE_HEAD`] and last [`LONG_VALUE_TAIL`] bytes with a marker saying how many were
-/// cut between them (a [`Bounded`] per value, so as captured texts are cut) — on character boundaries. Quotes are
-/// tracked the way quick-xml tracks them, so the tag ends at the same `>`.
+/// cut between them, on character boundaries (a [`Bounded`] per value: cut the way captured
+/// texts are). Quotes are tracked the way quick-xml tracks them, so the tag ends at the same
+/// `>`.
 struct LongTag {
     /// The quote of the value being read.
     quote: Option<u8>,
