@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub mod jsonc;
 pub mod lenient;
 
 pub use lenient::LoadError;
