@@ -138,7 +138,12 @@ pub fn check(common: &Common) -> (DoctorReport, i32) {
                 let applies = pl.decided.is_none();
                 // The runner's declared tool, then every program its command starts.
                 let mut wanted: Vec<String> = d.tool.iter().cloned().collect();
-                for prog in d.command.as_deref().map(tools::programs).unwrap_or_default() {
+                for prog in d
+                    .command
+                    .as_deref()
+                    .map(tools::programs)
+                    .unwrap_or_default()
+                {
                     if !wanted.contains(&prog) {
                         wanted.push(prog);
                     }

@@ -127,8 +127,12 @@ pub fn notify_run(
         artifact::read_json(&run.file(artifact::MANIFEST)).ok();
     let context = manifest.map(|m| m.context).unwrap_or_default();
     let (targets, mut warnings) = targets(cfg, get)?;
-    let payload =
-        notify::payload::gate_payload(&gate, diagnose.as_ref(), &context, env!("CARGO_PKG_VERSION"));
+    let payload = notify::payload::gate_payload(
+        &gate,
+        diagnose.as_ref(),
+        &context,
+        env!("CARGO_PKG_VERSION"),
+    );
     let slack = notify::payload::slack_payload(&payload);
     let bodies: Vec<(Target, Vec<u8>)> = targets
         .into_iter()
@@ -196,7 +200,7 @@ pub fn after_gate(run: &Path, cfg: &Config, quiet: bool) {
     }
 }
 
-fn print_human(s: &Summary, quiet: bool) {
+pub fn print_human(s: &Summary, quiet: bool) {
     for w in &s.warnings {
         ui::warn(&format!("notify: {w}"));
     }
@@ -236,7 +240,10 @@ pub fn run(args: NotifyArgs) -> i32 {
     let run = match artifact::resolve(&artifacts_dir(&args.common, &cfg), args.run.as_deref()) {
         Ok(r) => r,
         Err(e) => {
-            ui::error(&e, Some("pass --run with a run id, `latest` or a run directory"));
+            ui::error(
+                &e,
+                Some("pass --run with a run id, `latest` or a run directory"),
+            );
             return exit::USAGE;
         }
     };

@@ -37,7 +37,9 @@ impl std::str::FromStr for Format {
         match s.trim().to_ascii_lowercase().as_str() {
             "" | "json" => Ok(Format::Json),
             "slack" => Ok(Format::Slack),
-            other => Err(format!("unknown webhook format `{other}` (use json or slack)")),
+            other => Err(format!(
+                "unknown webhook format `{other}` (use json or slack)"
+            )),
         }
     }
 }
@@ -93,6 +95,13 @@ pub enum NotifyError {
     Setup(String),
     #[error("invalid webhook URL {url}: {message}")]
     Url { url: String, message: String },
+}
+
+/// Whether a variable holds webhook URLs by its name (`*WEBHOOK*URL`/`URLS`): their values
+/// are masked like secrets.
+pub fn url_var(name: &str) -> bool {
+    let n = name.to_ascii_uppercase();
+    n.contains("WEBHOOK") && (n.ends_with("URL") || n.ends_with("URLS"))
 }
 
 /// `scheme://host[:port]` of a URL, for messages (the rest may be a credential).

@@ -26,15 +26,23 @@ pub fn gate_payload(
     let (new_failures, total, baseline) = new_failures(gate, diagnose);
     let repo = context.repository.clone();
     // Links in the forge's own URL scheme (GitHub `/pull/N`, GitLab `/-/merge_requests/N`).
-    let server = context.server_url.as_deref().map(|s| s.trim_end_matches('/'));
+    let server = context
+        .server_url
+        .as_deref()
+        .map(|s| s.trim_end_matches('/'));
     let (commit_url, pr_url) = match (server, &repo, context.ci.as_deref()) {
         (Some(s), Some(r), Some("github")) => (
             context.sha.as_ref().map(|x| format!("{s}/{r}/commit/{x}")),
             context.pr_number.map(|n| format!("{s}/{r}/pull/{n}")),
         ),
         (Some(s), Some(r), Some("gitlab")) => (
-            context.sha.as_ref().map(|x| format!("{s}/{r}/-/commit/{x}")),
-            context.pr_number.map(|n| format!("{s}/{r}/-/merge_requests/{n}")),
+            context
+                .sha
+                .as_ref()
+                .map(|x| format!("{s}/{r}/-/commit/{x}")),
+            context
+                .pr_number
+                .map(|n| format!("{s}/{r}/-/merge_requests/{n}")),
         ),
         _ => (None, None),
     };
@@ -66,7 +74,10 @@ pub fn gate_payload(
 
 /// New failures: against the baseline when the gate had one (its delta), else every failing
 /// test (nothing was known before). Each with its title and location when diagnose has them.
-fn new_failures(gate: &GateDoc, diagnose: Option<&DiagnoseDoc>) -> (Vec<Value>, usize, Option<String>) {
+fn new_failures(
+    gate: &GateDoc,
+    diagnose: Option<&DiagnoseDoc>,
+) -> (Vec<Value>, usize, Option<String>) {
     let problems = diagnose.map(|d| d.problems.as_slice()).unwrap_or_default();
     let describe = |test: &str, runner: Option<&str>| -> Value {
         let p = problems.iter().find(|p| p.test.as_deref() == Some(test));
@@ -85,7 +96,11 @@ fn new_failures(gate: &GateDoc, diagnose: Option<&DiagnoseDoc>) -> (Vec<Value>, 
             .take(MAX_FAILURES)
             .map(|t| describe(t, None))
             .collect();
-        return (list, delta.new_failures.len(), delta.baseline_run_id.clone());
+        return (
+            list,
+            delta.new_failures.len(),
+            delta.baseline_run_id.clone(),
+        );
     }
     let failing: Vec<&crate::model::Problem> =
         problems.iter().filter(|p| p.test.is_some()).collect();
@@ -153,15 +168,19 @@ pub fn slack_payload(p: &Value) -> Value {
             lines.push(format!("… and {} more", total - 10));
         }
     }
-    let links: Vec<String> = [("run", "CI run"), ("pull_request", "pull request"), ("commit", "commit")]
-        .iter()
-        .filter_map(|(k, label)| {
-            p["links"][k]
-                .as_str()
-                .filter(|u| u.starts_with("https://") || u.starts_with("http://"))
-                .map(|u| format!("<{}|{label}>", u.replace(['<', '>', '|'], "")))
-        })
-        .collect();
+    let links: Vec<String> = [
+        ("run", "CI run"),
+        ("pull_request", "pull request"),
+        ("commit", "commit"),
+    ]
+    .iter()
+    .filter_map(|(k, label)| {
+        p["links"][k]
+            .as_str()
+            .filter(|u| u.starts_with("https://") || u.starts_with("http://"))
+            .map(|u| format!("<{}|{label}>", u.replace(['<', '>', '|'], "")))
+    })
+    .collect();
     if !links.is_empty() {
         lines.push(links.join(" · "));
     }
@@ -227,7 +246,10 @@ mod tests {
         assert_eq!(p["new_failures_total"], 1);
         assert_eq!(p["new_failures"][0]["test"], "pytest::t::a");
         assert_eq!(p["baseline_run_id"], "base");
-        assert_eq!(p["links"]["pull_request"], "https://github.com/acme/app/pull/7");
+        assert_eq!(
+            p["links"]["pull_request"],
+            "https://github.com/acme/app/pull/7"
+        );
         assert_eq!(
             p["links"]["commit"],
             "https://github.com/acme/app/commit/0123456789abcdef"
@@ -246,7 +268,10 @@ mod tests {
         assert!(text.contains("&lt;!channel&gt;"), "{text}");
         assert!(!text.contains("@here"), "{text}");
         assert!(text.contains("&amp;"), "{text}");
-        assert!(text.contains("<https://github.com/acme/app/pull/7|pull request>"), "{text}");
+        assert!(
+            text.contains("<https://github.com/acme/app/pull/7|pull request>"),
+            "{text}"
+        );
         assert!(s["text"].as_str().unwrap().contains("failed"));
     }
 }

@@ -630,7 +630,12 @@ mod tests {
         std::fs::write(d.path().join("playwright.config.ts"), "").unwrap();
         std::fs::write(d.path().join("pnpm-lock.yaml"), "").unwrap();
         let r = detect(d.path(), &Fake(&[]));
-        assert!(r[0].command.as_deref().unwrap().contains(" pnpm exec playwright test"));
+        assert!(
+            r[0].command
+                .as_deref()
+                .unwrap()
+                .contains(" pnpm exec playwright test")
+        );
         assert_eq!(r[0].tool.as_deref(), Some("pnpm"));
     }
 
@@ -638,7 +643,11 @@ mod tests {
     fn flutter_only_with_a_flutter_dependency() {
         let d = tempfile::tempdir().unwrap();
         let pubspec = d.path().join("pubspec.yaml");
-        std::fs::write(&pubspec, "name: app\ndependencies:\n  flutter:\n    sdk: flutter\n").unwrap();
+        std::fs::write(
+            &pubspec,
+            "name: app\ndependencies:\n  flutter:\n    sdk: flutter\n",
+        )
+        .unwrap();
         let r = detect(d.path(), &Fake(&[]));
         assert_eq!(r.len(), 1);
         assert_eq!(r[0].id, "flutter-test");

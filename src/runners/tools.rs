@@ -13,9 +13,8 @@ const KEYWORDS: &[&str] = &[
 /// Shell builtins and the keywords whose next word is not a command: never looked up.
 const BUILTINS: &[&str] = &[
     ".", ":", "[", "[[", "alias", "break", "case", "cd", "continue", "echo", "esac", "eval",
-    "exit", "export", "false", "for", "function", "in", "local", "printf", "pwd", "read",
-    "return", "set", "shift", "source", "test", "trap", "true", "type", "ulimit", "umask",
-    "unset", "wait",
+    "exit", "export", "false", "for", "function", "in", "local", "printf", "pwd", "read", "return",
+    "set", "shift", "source", "test", "trap", "true", "type", "ulimit", "umask", "unset", "wait",
 ];
 
 /// Words that run the next word as the program.
@@ -181,7 +180,9 @@ mod tests {
             ["cargo"]
         );
         assert_eq!(
-            programs("printf 'x' > {runner_dir}/n.toml && cargo nextest run; s=$?; cp a b 2>/dev/null; exit $s"),
+            programs(
+                "printf 'x' > {runner_dir}/n.toml && cargo nextest run; s=$?; cp a b 2>/dev/null; exit $s"
+            ),
             ["cargo", "cp"]
         );
         assert_eq!(

@@ -426,9 +426,13 @@ mod tests {
         let s = load::<Doc>(Path::new("c.json"), text, &known())
             .unwrap_err()
             .to_string();
-        assert!(s.contains("line 5") && s.contains("`verify.timeout_sec`"), "{s}");
+        assert!(
+            s.contains("line 5") && s.contains("`verify.timeout_sec`"),
+            "{s}"
+        );
         // A syntax error after a comment: line and column of the user's file.
-        let text = "{\n  // c, with \"quotes\"\n  \"verify\": {\"timeout_sec\": 5 \"name\": \"a\"}\n}";
+        let text =
+            "{\n  // c, with \"quotes\"\n  \"verify\": {\"timeout_sec\": 5 \"name\": \"a\"}\n}";
         let s = load::<Doc>(Path::new("c.json"), text, &known())
             .unwrap_err()
             .to_string();

@@ -18,6 +18,8 @@ mod hostile;
 mod lint_parsers;
 mod mcp;
 mod merge;
+mod notify;
+mod onboard;
 mod parser_props;
 mod report;
 mod secrets;
