@@ -118,16 +118,6 @@ pub fn run(args: InitArgs) -> i32 {
             return f.code;
         }
     };
-    let dir = r.cwd.join(".codeloop");
-    let files = [
-        ("config.json", pretty(&starter_config())),
-        ("plugins.json", pretty(&starter_plugins(&r.cwd))),
-        ("README.md", README.to_string()),
-        (
-            ".gitignore",
-            "# codeloop run directories (artifacts, not sources)\nruns/\n".to_string(),
-        ),
-    ];
     let mut written = Vec::new();
     if args.mcp {
         match write_mcp_json(&r.cwd) {
@@ -139,23 +129,15 @@ pub fn run(args: InitArgs) -> i32 {
             }
         }
     }
-    // Files the user already has are kept (a project that has its plugins.json still gets the
-    // missing config.json and README); --force overwrites them.
-    let (files, kept): (Vec<_>, Vec<_>) = files
-        .into_iter()
-        .partition(|(n, _)| args.force || !dir.join(n).exists());
-    let kept: Vec<String> = kept
-        .into_iter()
-        .map(|(n, _)| format!(".codeloop/{n}"))
-        .collect();
-    for (name, text) in &files {
-        let p = dir.join(name);
-        if let Err(e) = crate::artifact::write_atomic(&p, text.as_bytes()) {
+    let done = match write_starter(&r.cwd, args.force) {
+        Ok(d) => d,
+        Err(e) => {
             crate::ui::error(&e, Some("make the project directory writable"));
             return exit::INFRA;
         }
-        written.push(format!(".codeloop/{name}"));
-    }
+    };
+    written.extend(done.written);
+    let kept = done.kept;
     let stacks = detect::stacks(&r.cwd);
     if args.common.format == OutputFormat::Json {
         let out = json!({"schema_version": crate::model::SCHEMA_VERSION, "written": written, "kept": kept, "stacks": stacks});
@@ -177,6 +159,44 @@ pub fn run(args: InitArgs) -> i32 {
         println!("next: `codeloop doctor`, then `codeloop verify`");
     }
     exit::OK
+}
+
+/// What [`write_starter`] did, as paths relative to the project.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct Starter {
+    pub written: Vec<String>,
+    pub kept: Vec<String>,
+    pub stacks: Vec<&'static str>,
+}
+
+/// Writes the starter files that are missing under `<cwd>/.codeloop/` (all of them with
+/// `force`). Files the user already has are kept: a project that has its plugins.json
+/// still gets the missing config.json and README. Prints nothing (the MCP server uses it).
+pub fn write_starter(cwd: &Path, force: bool) -> Result<Starter, crate::artifact::ArtifactError> {
+    let dir = cwd.join(".codeloop");
+    let files = [
+        ("config.json", pretty(&starter_config())),
+        ("plugins.json", pretty(&starter_plugins(cwd))),
+        ("README.md", README.to_string()),
+        (
+            ".gitignore",
+            "# codeloop run directories (artifacts, not sources)\nruns/\n".to_string(),
+        ),
+    ];
+    let mut out = Starter {
+        stacks: detect::stacks(cwd),
+        ..Starter::default()
+    };
+    for (name, text) in &files {
+        let p = dir.join(name);
+        if !force && p.exists() {
+            out.kept.push(format!(".codeloop/{name}"));
+            continue;
+        }
+        crate::artifact::write_atomic(&p, text.as_bytes())?;
+        out.written.push(format!(".codeloop/{name}"));
+    }
+    Ok(out)
 }
 
 /// The `.mcp.json` entry MCP clients (Claude Code, Cursor, ...) discover in a project.

@@ -31,6 +31,28 @@ pub struct Config {
     pub publish: PublishConfig,
     pub redact: RedactConfig,
     pub notify: NotifyConfig,
+    pub mcp: McpConfig,
+}
+
+/// `codeloop mcp`: which tools agents may call.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(default)]
+pub struct McpConfig {
+    /// Allow-list of tool names (`codeloop_verify` or just `verify`); empty = every tool.
+    /// Tools not in it are not listed, and a call to one is refused (and logged).
+    pub tools: Vec<String>,
+}
+
+impl McpConfig {
+    /// Whether the tool `name` (e.g. `codeloop_verify`) may be called.
+    pub fn allows(&self, name: &str) -> bool {
+        let short = name.strip_prefix("codeloop_").unwrap_or(name);
+        self.tools.is_empty()
+            || self
+                .tools
+                .iter()
+                .any(|t| t.strip_prefix("codeloop_").unwrap_or(t) == short)
+    }
 }
 
 /// Webhooks after the gate (`crate::notify`). URLs here are committed: for a URL that is a
