@@ -117,6 +117,20 @@ fn verify_signature(h: &Hit) {
     assert_eq!(v1, want, "signature does not match the body");
 }
 
+/// The payload matches its published schema (schemas/webhook.schema.json).
+fn validate_payload(p: &Value) {
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/webhook.schema.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let v = jsonschema::validator_for(&schema).expect("schema compiles");
+    let errors: Vec<String> = v.iter_errors(p).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:#?}\n{p:#}");
+}
+
 const JUNIT: &str = r#"<?xml version="1.0"?>
 <testsuite name="math" tests="2" failures="1">
   <testcase classname="tests.test_math" name="test_adds" time="0.1"/>
@@ -217,6 +231,7 @@ async fn ci_posts_signed_json_and_slack_retries_5xx_and_keeps_the_verdict() {
         "{p:#}"
     );
     assert!(p["run_id"].as_str().is_some_and(|r| !r.is_empty()));
+    validate_payload(&p);
     assert!(p["score"].is_number());
     assert!(p.get("links").is_some() && p.get("sha").is_some());
 
@@ -326,6 +341,7 @@ async fn notify_alone_is_bounded_by_its_budget_and_a_dead_webhook_is_a_warning()
     let p: Value = serde_json::from_slice(&b[0].body).unwrap();
     assert_eq!(p["verdict"], "pass");
     assert_eq!(p["new_failures_total"], 0);
+    validate_payload(&p);
 
     // A run without gate.json is a usage error that says what to run.
     let e = tempfile::tempdir().unwrap();
