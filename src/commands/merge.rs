@@ -336,7 +336,7 @@ pub fn merge_dirs(
         crate::commands::verify::update_latest(artifacts, &run.id);
     }
     let t = &merged.verify.totals;
-    println!(
+    crate::outln!(
         "codeloop merge: {} run(s){} → {}",
         merged.doc.sources.len(),
         match merged.doc.expected_shards {
@@ -361,7 +361,7 @@ pub fn merge_dirs(
         },
         run.path.display()
     );
-    println!(
+    crate::outln!(
         "tests: {} total, {} passed, {} failed, {} errored, {} skipped{}",
         t.tests,
         t.passed,
