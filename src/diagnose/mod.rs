@@ -7,6 +7,7 @@
 //! No I/O here: the `diagnose` command streams cases.jsonl (keeping only the failing and
 //! flaky ones), reads log tails, and afterwards checks locations against the workspace.
 
+pub mod explain;
 pub mod location;
 pub mod output;
 pub mod reproduce;
@@ -661,9 +662,40 @@ fn bounded(s: &str, max: usize) -> String {
     crate::parsers::text::bound_text(s, max)
 }
 
-/// The assertion message, then the trace lines around the user's frame, bounded.
+/// The assertion message, then the lines that explain it ([`explain`]: expected/received,
+/// diff lines, assertion introspection) and the user's frame line; in a text of no known
+/// shape, the trace lines around the user's frame. Bounded.
 fn evidence(assertion: &str, trace: &str, at: Option<usize>, opts: &Options) -> String {
     let mut out = clean_control(assertion.trim()).to_string();
+    let why = explain::explain(trace);
+    if !why.is_empty() {
+        // The message often repeats in the trace: keep each explaining line once.
+        let mut said: Vec<String> = out.lines().map(|l| l.trim().to_string()).collect();
+        for l in why {
+            let l = clean_control(&l).to_string();
+            if l.trim().is_empty() || said.iter().any(|s| s == l.trim()) {
+                continue;
+            }
+            if !out.is_empty() {
+                out.push('\n');
+            }
+            out.push_str(&l);
+            said.push(l.trim().to_string());
+        }
+        // Where it failed: the user's frame line alone (its neighbours are other frames or
+        // diff context).
+        if let Some(at) = at.filter(|a| *a <= trace.len()) {
+            let line_no = trace[..at].matches('\n').count();
+            if let Some(frame) = trace.lines().nth(line_no).map(str::trim)
+                && !frame.is_empty()
+                && !said.iter().any(|s| s == frame)
+            {
+                out.push_str("\n---\n");
+                out.push_str(&clean_control(frame));
+            }
+        }
+        return bounded(&out, opts.evidence_bytes);
+    }
     if let Some(at) = at
         && at <= trace.len()
     {
