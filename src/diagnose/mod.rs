@@ -669,6 +669,14 @@ fn evidence(assertion: &str, trace: &str, at: Option<usize>, opts: &Options) -> 
     let mut out = clean_control(assertion.trim()).to_string();
     let why = explain::explain(trace);
     if !why.is_empty() {
+        // The message's first line says what failed; its other lines (a whole jest diff, a
+        // pytest repr) are what `explain` picks from.
+        out = out
+            .lines()
+            .map(str::trim_end)
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("")
+            .to_string();
         // The message often repeats in the trace: keep each explaining line once.
         let mut said: Vec<String> = out.lines().map(|l| l.trim().to_string()).collect();
         for l in why {
