@@ -247,7 +247,20 @@ fn formats_lists_every_parser_and_the_hint_names_it() {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/docker-entrypoint.sh"),
     )
     .unwrap();
-    assert!(entry.contains("formats"));
+    // Every subcommand goes to codeloop (not to a program of the same name on PATH).
+    use clap::CommandFactory;
+    let case = entry
+        .lines()
+        .find(|l| l.contains("| action |"))
+        .expect("the entrypoint's case line");
+    for sub in codeloop::cli::Cli::command().get_subcommands() {
+        assert!(
+            case.contains(&format!(" {} ", sub.get_name()))
+                || case.contains(&format!(" {})", sub.get_name())),
+            "docker-entrypoint.sh does not hand `{}` to codeloop",
+            sub.get_name()
+        );
+    }
     // A hint from the list works.
     let r = with_reports(&["pytest-mixed.junit-xunit2.xml"]);
     let o = codeloop(
