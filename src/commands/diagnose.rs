@@ -194,7 +194,8 @@ pub fn diagnose_run(
 /// The project directory relative to the repository root (`backend`), or `None` when it is
 /// the root or no root is known. The root is `GITHUB_WORKSPACE` or `CI_PROJECT_DIR` when the
 /// project is inside it, else `git rev-parse --show-toplevel`; outside a repository the
-/// project directory itself is the root.
+/// project directory itself is the root. `CODELOOP_REPO_ROOT` names the root explicitly
+/// (CI without these variables and without `.git`, or a project that is its own root).
 pub fn repo_prefix(project: &Path) -> Option<String> {
     let project = std::fs::canonicalize(project).ok()?;
     let inside = |root: &Path| -> Option<String> {
@@ -207,7 +208,7 @@ pub fn repo_prefix(project: &Path) -> Option<String> {
                 .join("/"),
         )
     };
-    let from_env = ["GITHUB_WORKSPACE", "CI_PROJECT_DIR"]
+    let from_env = ["CODELOOP_REPO_ROOT", "GITHUB_WORKSPACE", "CI_PROJECT_DIR"]
         .into_iter()
         .filter_map(|v| std::env::var_os(v).filter(|x| !x.is_empty()))
         .find_map(|root| inside(Path::new(&root)));
