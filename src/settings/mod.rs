@@ -316,7 +316,8 @@ impl Config {
     /// The environment layer (between config.json and CLI flags). `get` reads a variable;
     /// passed in so tests need not touch the process environment.
     ///
-    /// `CODELOOP_TIMEOUT_SEC`, `CODELOOP_JOBS`, `CODELOOP_GRACE_SEC` (numbers),
+    /// `CODELOOP_TIMEOUT_SEC` (a duration: `900`, `15m`), `CODELOOP_JOBS`, `CODELOOP_GRACE_SEC`
+    /// (numbers),
     /// `CODELOOP_REPORTS` and `CODELOOP_RUNNERS` (comma- or newline-separated lists).
     /// (`CODELOOP_ARTIFACTS_DIR` and `CODELOOP_CONFIG` are read by the CLI itself.)
     pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), SettingsError> {
