@@ -562,13 +562,17 @@ fn case_problem(c: &Case, r: Option<&RunnerResult>, ctx: &PathContext, opts: &Op
         .as_ref()
         .map(|f| {
             let mut s = String::new();
+            let message = f.message.as_deref().unwrap_or("");
             if let Some(k) = &f.kind
-                && !f.message.as_deref().unwrap_or("").contains(k.as_str())
+                && !message.contains(k.as_str())
             {
                 s.push_str(k);
-                s.push_str(": ");
+                // A kind alone (libtest's `assert`) ends without a dangling `: `.
+                if !message.trim().is_empty() {
+                    s.push_str(": ");
+                }
             }
-            s.push_str(f.message.as_deref().unwrap_or(""));
+            s.push_str(message);
             s
         })
         .unwrap_or_default();
@@ -677,6 +681,10 @@ fn evidence(assertion: &str, trace: &str, at: Option<usize>, opts: &Options) -> 
             .find(|l| !l.trim().is_empty())
             .unwrap_or("")
             .to_string();
+        // A bare failure kind (`assert`, no message) says nothing the explanation does not.
+        if !out.contains(char::is_whitespace) && !out.contains(':') && out.len() < 40 {
+            out.clear();
+        }
         // The message often repeats in the trace: keep each explaining line once.
         let mut said: Vec<String> = out.lines().map(|l| l.trim().to_string()).collect();
         for l in why {

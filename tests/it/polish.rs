@@ -145,6 +145,8 @@ fn evidence_keeps_the_lines_that_explain_each_failure() {
         "{rs}"
     );
     assert!(!rs.contains("rust_begin_unwind"), "{rs}");
+    // libtest's bare failure kind (`assert`, no message) is not a line of its own.
+    assert!(rs.starts_with("assertion `left == right`"), "{rs}");
 
     // JUnit: expected:<…> but was:<…>.
     let java = evidence(&diag, "test error handling");
