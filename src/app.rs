@@ -34,5 +34,6 @@ pub fn run(cli: Cli) -> i32 {
         Command::Mcp(a) => commands::mcp::run(a),
         Command::Dashboard(a) => commands::dashboard::run(a),
         Command::Notify(a) => commands::notify::run(a),
+        Command::Formats(a) => commands::formats::run(a),
     }
 }

@@ -123,8 +123,10 @@ pub fn run(args: InitArgs) -> i32 {
         match write_mcp_json(&r.cwd) {
             Ok(()) => written.push(".mcp.json".to_string()),
             Err(e) => {
-                eprintln!("error: {e}");
-                eprintln!("hint: fix or remove .mcp.json, then run `codeloop init --mcp` again");
+                crate::errln!("error: {e}");
+                crate::errln!(
+                    "hint: fix or remove .mcp.json, then run `codeloop init --mcp` again"
+                );
                 return exit::USAGE;
             }
         }
@@ -141,22 +143,24 @@ pub fn run(args: InitArgs) -> i32 {
     let stacks = detect::stacks(&r.cwd);
     if args.common.format == OutputFormat::Json {
         let out = json!({"schema_version": crate::model::SCHEMA_VERSION, "written": written, "kept": kept, "stacks": stacks});
-        println!("{}", pretty(&out));
+        crate::outln!("{}", pretty(&out));
     } else {
         for w in &written {
-            println!("wrote {w}");
+            crate::outln!("wrote {w}");
         }
         for k in &kept {
-            println!("kept {k} (exists; `codeloop init --force` overwrites it)");
+            crate::outln!("kept {k} (exists; `codeloop init --force` overwrites it)");
         }
         if stacks.is_empty() && !kept.iter().any(|k| k.ends_with("plugins.json")) {
-            println!("no known stack detected: edit the example runner in .codeloop/plugins.json");
+            crate::outln!(
+                "no known stack detected: edit the example runner in .codeloop/plugins.json"
+            );
         } else if stacks.is_empty() {
-            println!("no known stack detected");
+            crate::outln!("no known stack detected");
         } else {
-            println!("detected: {}", stacks.join(", "));
+            crate::outln!("detected: {}", stacks.join(", "));
         }
-        println!("next: `codeloop doctor`, then `codeloop verify`");
+        crate::outln!("next: `codeloop doctor`, then `codeloop verify`");
     }
     exit::OK
 }

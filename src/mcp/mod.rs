@@ -245,7 +245,7 @@ impl Server {
                     .iter()
                     .any(|n| r.config.mcp.allows(n) && tool_matches(n, t))
                 {
-                    eprintln!(
+                    crate::errln!(
                         "warning: mcp.tools names `{t}`, which is not a codeloop tool (tools: {})",
                         names.join(", ")
                     );
@@ -270,7 +270,7 @@ impl Server {
             .filter(|d| d.is_dir())
             .unwrap_or(artifacts);
         if let Err(e) = append_log(&dir.join(CALL_LOG), &record) {
-            eprintln!("warning: cannot write the MCP call log: {e}");
+            crate::errln!("warning: cannot write the MCP call log: {e}");
         }
     }
 
