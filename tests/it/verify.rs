@@ -500,10 +500,10 @@ fn invalid_plugins_json_names_file_line_key_and_fix() {
         "no run for a config error"
     );
 
-    // Syntax error: trailing comma.
+    // Syntax error: a missing comma (trailing commas are allowed: the file is JSONC).
     std::fs::write(
         d.path().join(".codeloop/plugins.json"),
-        "{\"runners\": [\n  {\"id\": \"a\", \"kind\": \"test\", \"command\": \"true\",}\n]}",
+        "{\"runners\": [\n  {\"id\": \"a\", \"kind\": \"test\", \"command\": \"true\" \"x\": 1}\n]}",
     )
     .unwrap();
     let e = text(&codeloop(&["verify", "--cwd", d.path().to_str().unwrap()], &[]).stderr);
