@@ -226,9 +226,14 @@ pub async fn deliver(http: &reqwest::Client, t: &Target, body: &[u8], policy: Po
             break;
         }
         o.attempts += 1;
+        // Half the budget at most per attempt, so a receiver that hangs once still leaves
+        // time for a retry.
+        let attempt = (policy.budget / 2)
+            .max(Duration::from_millis(500))
+            .min(left);
         let mut req = http
             .post(t.url.trim())
-            .timeout(left)
+            .timeout(attempt)
             .header("Content-Type", "application/json")
             .header("X-Codeloop-Event", payload::EVENT)
             .header("X-Codeloop-Delivery", &o.delivery_id)
@@ -252,7 +257,7 @@ pub async fn deliver(http: &reqwest::Client, t: &Target, body: &[u8], policy: Po
             Err(e) => {
                 o.status = None;
                 o.error = Some(if e.is_timeout() {
-                    format!("no answer within {:.1}s", left.as_secs_f64())
+                    format!("no answer within {:.1}s", attempt.as_secs_f64())
                 } else if e.is_connect() {
                     "cannot connect".into()
                 } else {
