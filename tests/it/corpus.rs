@@ -1,4 +1,4 @@
-//! Conformance against ../shared/corpus/MANIFEST.tsv: every input row with counts must agree
+//! Conformance against tests/corpus/MANIFEST.tsv: every input row with counts must agree
 //! with its oracle, or be an explicit, reasoned exception; files the oracle rejects must be
 //! rejected. Each group of formats has its own test (and exception table) below or in a
 //! sibling module, so a failure names the file, the oracle and every differing number.
