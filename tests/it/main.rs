@@ -1,6 +1,7 @@
 //! The one integration-test binary. Each area is a module; shared helpers live in `common`.
 
 mod action;
+mod action_publish;
 mod common;
 mod corpus;
 mod corpus_json;
