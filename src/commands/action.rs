@@ -640,6 +640,13 @@ fn is_run_dir(p: &Path) -> bool {
 /// stages; `None` when there is none (or under dry-run/act, which send nothing).
 fn save_previous_comment(publisher: &Publisher<'_>, artifacts: &Path) -> Option<PathBuf> {
     let body = publisher.previous_comment()?;
+    // A comment of an older codeloop (or one cut by hand) may carry no state: no baseline.
+    if let Err(e) = crate::report::state::decode(&body) {
+        crate::ui::warn(&format!(
+            "the previous codeloop comment cannot be the baseline ({e}); this run has no deltas"
+        ));
+        return None;
+    }
     let p = artifacts.join(PREVIOUS_COMMENT_FILE);
     match artifact::write_atomic(&p, body.as_bytes()) {
         Ok(()) => Some(p),
