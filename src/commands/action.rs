@@ -187,13 +187,15 @@ impl Inputs {
         };
         let comment_key = match env.input("comment-key") {
             None => None,
-            Some(v) => Some(crate::publish::github::check_key(v).map_err(|expected| {
-                InputError {
-                    name: "comment-key",
-                    value: v.into(),
-                    expected,
-                }
-            })?),
+            Some(v) => {
+                Some(
+                    crate::publish::github::check_key(v).map_err(|expected| InputError {
+                        name: "comment-key",
+                        value: v.into(),
+                        expected,
+                    })?,
+                )
+            }
         };
         Ok(Inputs {
             comment_key,
@@ -651,7 +653,9 @@ fn save_previous_comment(publisher: &Publisher<'_>, artifacts: &Path) -> Option<
     match artifact::write_atomic(&p, body.as_bytes()) {
         Ok(()) => Some(p),
         Err(e) => {
-            crate::ui::warn(&format!("{e}; this run has no baseline from the previous comment"));
+            crate::ui::warn(&format!(
+                "{e}; this run has no baseline from the previous comment"
+            ));
             None
         }
     }

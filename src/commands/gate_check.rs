@@ -122,7 +122,10 @@ pub fn load_baseline_flag(
     if spec != "comment" {
         return load_baseline(spec, artifacts, cwd).map(Some);
     }
-    let key = match comment_key.map(crate::publish::github::check_key).transpose() {
+    let key = match comment_key
+        .map(crate::publish::github::check_key)
+        .transpose()
+    {
         Ok(k) => k,
         Err(m) => return Err(GateError::Setting(format!("--comment-key: {m}"))),
     };

@@ -366,6 +366,9 @@ pub fn fit_comment(body: &str, max_chars: usize) -> String {
 impl GitHub {
     /// A client for `owner/repo` at `api` (`GITHUB_API_URL`; GHES works). Must be called
     /// inside a tokio runtime.
+    // Each argument is a separate setting the one caller (the session) holds; a struct would
+    // only rename them.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         api: &str,
         owner: &str,
@@ -978,6 +981,33 @@ mod tests {
         // Multi-byte text is cut on char boundaries and counted in chars.
         let wide = fit_comment(&"é".repeat(70_000), MAX_COMMENT_CHARS);
         assert!(wide.chars().count() <= MAX_COMMENT_CHARS);
+    }
+
+    #[test]
+    fn comment_keys_live_in_the_marker() {
+        assert_eq!(check_key(" backend ").unwrap(), "backend");
+        assert_eq!(check_key("linux/py3.12_x-1").unwrap(), "linux/py3.12_x-1");
+        for bad in ["", "a b", "x-->", "é", &"k".repeat(65)] {
+            assert!(check_key(bad).unwrap_err().contains("1 to 64"), "{bad:?}");
+        }
+        let plain = format!("{MARKER} run=r1 -->\nbody");
+        assert_eq!(marker_key(&plain), Some(None));
+        assert_eq!(marker_key("no marker"), None);
+        let keyed = with_key(&plain, Some("api"));
+        assert_eq!(keyed, format!("{MARKER} key=api run=r1 -->\nbody"));
+        assert_eq!(marker_key(&keyed), Some(Some("api")));
+        assert!(has_marker_for(&keyed, Some("api")));
+        assert!(!has_marker_for(&keyed, None) && !has_marker_for(&plain, Some("api")));
+        // `key=` after the marker's end is text, not a key.
+        assert_eq!(marker_key(&format!("{MARKER} -->\nkey=api")), Some(None));
+        assert_eq!(with_key(&plain, None), plain);
+        assert_eq!(
+            with_key("hello", Some("k")),
+            format!("{MARKER} key=k -->\nhello")
+        );
+        // The fitted comment keeps the key in its first line.
+        let fitted = fit_comment(&keyed, 60_000);
+        assert!(fitted.starts_with(&format!("{MARKER} key=api ")));
     }
 
     #[test]

@@ -521,8 +521,7 @@ impl GitLab {
             .filter(|n| {
                 !n.system
                     && n.author.as_ref().is_some_and(|a| a.id == me)
-                    && n
-                        .body
+                    && n.body
                         .as_deref()
                         .is_some_and(|b| has_marker_for(b, self.key.as_deref()))
             })

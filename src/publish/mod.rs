@@ -610,7 +610,8 @@ impl Publisher<'_> {
             report.errors.push(msg);
         };
         let keyed = github::with_key(&run.comment, self.opts.comment_key.as_deref());
-        let comment = github::fit_comment(&self.redactor.redact(&keyed), self.opts.max_comment_chars);
+        let comment =
+            github::fit_comment(&self.redactor.redact(&keyed), self.opts.max_comment_chars);
         let summary = self.redactor.redact(&run.summary).into_owned();
         self.print_gate(run, out);
 
@@ -899,6 +900,47 @@ mod tests {
             Forge::GitLab
         );
         assert_eq!("gitlab".parse::<Forge>(), Ok(Forge::GitLab));
+    }
+
+    #[test]
+    fn the_budget_starts_at_first_use_and_runs_out() {
+        let b = Budget::new(Duration::from_millis(50));
+        std::thread::sleep(Duration::from_millis(60));
+        // Not started yet: all of it is left.
+        assert!(b.remaining() > Duration::from_millis(40));
+        std::thread::sleep(Duration::from_millis(60));
+        assert_eq!(b.remaining(), Duration::ZERO);
+        let env = Env::from_pairs([("CODELOOP_PUBLISH_BUDGET_SECS", "2.5")]);
+        assert_eq!(
+            PublishOptions::budget_from_env(&env),
+            Duration::from_millis(2500)
+        );
+        let bad = Env::from_pairs([("CODELOOP_PUBLISH_BUDGET_SECS", "-1")]);
+        assert_eq!(PublishOptions::budget_from_env(&bad), Budget::DEFAULT);
+    }
+
+    #[test]
+    fn dry_runs_read_no_previous_comment() {
+        let env = Env::from_pairs([
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_REPOSITORY", "o/r"),
+            // Nothing listens here: a request would be a warning and a delay.
+            ("GITHUB_API_URL", "http://127.0.0.1:9"),
+            ("GITHUB_REF", "refs/pull/1/merge"),
+            ("ACT", "true"),
+        ]);
+        let ctx = GitHubContext::from_env(&env);
+        let opts = PublishOptions {
+            token: Some("t".into()),
+            ..PublishOptions::default()
+        };
+        let p = Publisher::new(&env, &ctx, opts, Redactor::default());
+        assert!(p.is_dry());
+        assert_eq!(p.previous_comment(), None);
+        assert!(
+            p.session.budget.get().is_none(),
+            "no request was even prepared"
+        );
     }
 
     #[test]

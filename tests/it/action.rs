@@ -554,7 +554,11 @@ fn fork_pr_writes_summary_warns_once_and_exits_with_the_gate() {
     let o = action(&fake, &job, &[("INPUT_GITHUB-TOKEN", READ_ONLY_TOKEN)]);
     let (_, err) = text(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
-    assert_eq!(err.matches("::warning title=codeloop::").count(), 1, "{err}");
+    assert_eq!(
+        err.matches("::warning title=codeloop::").count(),
+        1,
+        "{err}"
+    );
     assert!(err.contains("workflow_run"), "{err}");
     assert!(fake.writes().is_empty());
     assert!(
@@ -583,7 +587,11 @@ fn fork_pr_writes_summary_warns_once_and_exits_with_the_gate() {
     );
     let (_, err) = text(&o);
     assert_eq!(o.status.code(), Some(0), "{err}");
-    assert_eq!(err.matches("::warning title=codeloop::").count(), 1, "{err}");
+    assert_eq!(
+        err.matches("::warning title=codeloop::").count(),
+        1,
+        "{err}"
+    );
     assert!(
         err.contains("Resource not accessible by integration"),
         "{err}"

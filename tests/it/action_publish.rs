@@ -118,7 +118,10 @@ fn action_env(api: &str, w: &Ws) -> BTreeMap<String, String> {
         ("GITHUB_EVENT_PATH", w.event.to_string_lossy().into_owned()),
         ("GITHUB_WORKSPACE", w.ws.to_string_lossy().into_owned()),
         ("GITHUB_OUTPUT", w.output.to_string_lossy().into_owned()),
-        ("GITHUB_STEP_SUMMARY", w.summary.to_string_lossy().into_owned()),
+        (
+            "GITHUB_STEP_SUMMARY",
+            w.summary.to_string_lossy().into_owned(),
+        ),
         ("GITHUB_RUN_ID", s("4242")),
         ("CODELOOP_RETRY_BASE_MS", s("10")),
         ("PATH", std::env::var("PATH").unwrap_or_default()),
@@ -217,8 +220,16 @@ fn comment_keys_keep_one_comment_each_with_its_own_baseline() {
     let frontend = by_key("frontend");
     assert!(backend.body.contains(&md("test_api")), "{}", backend.body);
     // The frontend comment is the first of its key: no deltas invented from backend's.
-    assert!(!frontend.body.contains("Since the last run"), "{}", frontend.body);
-    assert!(!frontend.body.contains(&md("test_api")), "{}", frontend.body);
+    assert!(
+        !frontend.body.contains("Since the last run"),
+        "{}",
+        frontend.body
+    );
+    assert!(
+        !frontend.body.contains(&md("test_api")),
+        "{}",
+        frontend.body
+    );
     // The old unkeyed comment is untouched by keyed runs.
     let old_now = fake.comments().into_iter().find(|c| c.id == old).unwrap();
     assert!(old_now.body.contains("old default comment"));
@@ -301,7 +312,10 @@ fn comment_and_summary_link_the_pr_head_commit() {
         body.contains(&format!("/octo/app/blob/{HEAD_SHA}/tests/test_app.py#L3")),
         "{body}"
     );
-    assert!(!body.contains(MERGE_SHA) && !body.contains("fffffff"), "{body}");
+    assert!(
+        !body.contains(MERGE_SHA) && !body.contains("fffffff"),
+        "{body}"
+    );
     let summary = std::fs::read_to_string(&w.summary).unwrap();
     assert!(summary.contains(&HEAD_SHA[..7]), "{summary}");
     assert!(!summary.contains("fffffff"), "{summary}");
@@ -350,7 +364,12 @@ fn nothing_is_sent_before_the_run_is_written_and_dry_runs_send_nothing() {
         let (out, err) = text(&o);
         assert_eq!(o.status.code(), Some(1), "{out}\n{err}");
         assert!(out.contains("dry run (nothing is posted)"), "{out}");
-        assert_eq!(fake.requests().len(), 0, "{extra:?}: {:#?}", fake.requests());
+        assert_eq!(
+            fake.requests().len(),
+            0,
+            "{extra:?}: {:#?}",
+            fake.requests()
+        );
     }
     let o = action(&fake.url(), &w, &[]);
     assert_eq!(o.status.code(), Some(1), "{:?}", text(&o));
@@ -366,7 +385,10 @@ fn nothing_is_sent_before_the_run_is_written_and_dry_runs_send_nothing() {
         .unwrap()
         .modified()
         .unwrap();
-    assert!(first >= verified, "a request went out before verify.json was written");
+    assert!(
+        first >= verified,
+        "a request went out before verify.json was written"
+    );
 }
 
 /// Item 7: under GitHub Actions our messages are workflow commands; elsewhere plain lines,
@@ -387,7 +409,11 @@ fn messages_are_workflow_commands_only_under_github_actions() {
     assert_eq!(err.lines().count(), 1, "{err}");
 
     // A warning (the API refuses the token) as a ::warning command.
-    let o = action(&fake.url(), &w, &[("INPUT_GITHUB-TOKEN", "ghs_bad_token_000")]);
+    let o = action(
+        &fake.url(),
+        &w,
+        &[("INPUT_GITHUB-TOKEN", "ghs_bad_token_000")],
+    );
     let err = text(&o).1;
     assert!(
         err.lines()
@@ -407,7 +433,10 @@ fn messages_are_workflow_commands_only_under_github_actions() {
     env.insert("INPUT_DRY-RUN".into(), "true".into());
     let o = run(&env, &["action"]);
     let (out, err) = text(&o);
-    assert!(!out.contains("::stop-commands::") && !err.contains("::"), "{out}\n{err}");
+    assert!(
+        !out.contains("::stop-commands::") && !err.contains("::"),
+        "{out}\n{err}"
+    );
     assert!(out.contains("dry run"), "{out}");
 }
 
@@ -418,7 +447,10 @@ fn identity_from_get_user_one_listing_and_401_stops_at_once() {
     let fake = FakeGitHub::start();
     let w = workspace();
     write_report(&w, "r.xml", &[("test_a", true)]);
-    let bots = fake.seed(BOT, &format!("{MARK} run=x -->\n## by the workflow token\n"));
+    let bots = fake.seed(
+        BOT,
+        &format!("{MARK} run=x -->\n## by the workflow token\n"),
+    );
     let o = action(&fake.url(), &w, &[("INPUT_GITHUB-TOKEN", PAT_TOKEN)]);
     assert_eq!(o.status.code(), Some(1), "{:?}", text(&o));
     let mine = fake.ours_by(PAT_LOGIN);
@@ -438,7 +470,12 @@ fn identity_from_get_user_one_listing_and_401_stops_at_once() {
     // Second run: it updates its comment, with exactly one listing.
     let o = action(&fake.url(), &w, &[("INPUT_GITHUB-TOKEN", PAT_TOKEN)]);
     assert_eq!(o.status.code(), Some(1), "{:?}", text(&o));
-    assert_eq!(comment_listings(&fake) - listings, 1, "{:#?}", fake.requests());
+    assert_eq!(
+        comment_listings(&fake) - listings,
+        1,
+        "{:#?}",
+        fake.requests()
+    );
     assert_eq!(fake.ours_by(PAT_LOGIN).len(), 1);
     assert_eq!(fake.ours_by(PAT_LOGIN)[0].id, mine[0].id);
 
@@ -453,7 +490,10 @@ fn identity_from_get_user_one_listing_and_401_stops_at_once() {
     let o = action(
         &fake.url(),
         &w,
-        &[("INPUT_GITHUB-TOKEN", "ghs_bad_token_000"), ("INPUT_CHECK-RUN", "true")],
+        &[
+            ("INPUT_GITHUB-TOKEN", "ghs_bad_token_000"),
+            ("INPUT_CHECK-RUN", "true"),
+        ],
     );
     assert_eq!(o.status.code(), Some(1), "{:?}", text(&o));
     assert_eq!(fake.requests().len(), 1, "{:#?}", fake.requests());
@@ -476,7 +516,10 @@ fn the_ci_then_publish_recipe_prints_each_annotation_once() {
     assert_eq!(ci.status.code(), Some(1), "{:?}", text(&ci));
     assert_eq!(publish.status.code(), Some(0), "{:?}", text(&publish));
     let all = format!("{}{}", text(&ci).0, text(&publish).0);
-    let anns: Vec<&str> = all.lines().filter(|l| l.starts_with("::error file=")).collect();
+    let anns: Vec<&str> = all
+        .lines()
+        .filter(|l| l.starts_with("::error file="))
+        .collect();
     assert_eq!(anns.len(), 2, "{all}");
     assert_ne!(anns[0], anns[1]);
     assert_eq!(fake.ours().len(), 1);
@@ -486,7 +529,9 @@ fn the_ci_then_publish_recipe_prints_each_annotation_once() {
     let publish = run(&env, &["publish", "--cwd", &ws]);
     let out = text(&publish).0;
     assert_eq!(
-        out.lines().filter(|l| l.starts_with("::error file=")).count(),
+        out.lines()
+            .filter(|l| l.starts_with("::error file="))
+            .count(),
         2,
         "{out}"
     );
@@ -550,7 +595,12 @@ fn matrix_fan_in_has_deltas_and_a_per_shard_breakdown() {
     assert!(!err.contains("runners"), "{err}");
     let body = fake.ours()[0].body.clone();
     assert!(body.contains("Shards (2)"), "{body}");
-    for s in ["linux", "macos", "2 tests: 2 passed, 0 failed", "2 tests: 1 passed, 1 failed"] {
+    for s in [
+        "linux",
+        "macos",
+        "2 tests: 2 passed, 0 failed",
+        "2 tests: 1 passed, 1 failed",
+    ] {
         assert!(body.contains(s), "{s}: {body}");
     }
     // Next push: macos fixed, linux broke. The merged comment says so against the last one.
@@ -561,8 +611,14 @@ fn matrix_fan_in_has_deltas_and_a_per_shard_breakdown() {
     assert_eq!(o.status.code(), Some(1), "{out}\n{err}");
     let body = fake.ours()[0].body.clone();
     assert!(body.contains("Since the last run"), "{body}");
-    assert!(body.contains("New failures (1)") && body.contains(&md("test_l1")), "{body}");
-    assert!(body.contains("Fixed (1)") && body.contains(&md("test_m1")), "{body}");
+    assert!(
+        body.contains("New failures (1)") && body.contains(&md("test_l1")),
+        "{body}"
+    );
+    assert!(
+        body.contains("Fixed (1)") && body.contains(&md("test_m1")),
+        "{body}"
+    );
     assert_eq!(fake.ours().len(), 1);
     assert_clean(&fake);
 }
@@ -575,10 +631,8 @@ fn gitlab_regression_gate_reads_the_previous_note() {
     let w = workspace();
     write_report(&w, "r.xml", &[("test_old", true), ("test_ok", false)]);
     let ws = w.ws.to_string_lossy().into_owned();
-    let mut env: BTreeMap<String, String> = gl
-        .env(Some(crate::gitlab::BOT_TOKEN))
-        .into_iter()
-        .collect();
+    let mut env: BTreeMap<String, String> =
+        gl.env(Some(crate::gitlab::BOT_TOKEN)).into_iter().collect();
     env.insert("PATH".into(), std::env::var("PATH").unwrap_or_default());
     let ci = |extra: &[&str]| {
         let mut args = vec![
@@ -602,7 +656,12 @@ fn gitlab_regression_gate_reads_the_previous_note() {
     assert_eq!(o.status.code(), Some(1), "{:?}", text(&o));
     assert_eq!(publish().status.code(), Some(0));
     let o = ci(&[]);
-    assert_eq!(o.status.code(), Some(0), "same failures → pass: {:?}", text(&o));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "same failures → pass: {:?}",
+        text(&o)
+    );
     assert_eq!(publish().status.code(), Some(0));
     write_report(
         &w,
