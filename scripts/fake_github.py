@@ -35,6 +35,9 @@ class H(BaseHTTPRequestHandler):
         return json.loads(self.rfile.read(n) or b"{}")
 
     def do_GET(self):
+        if self.path.split("?")[0] == "/user":
+            # An installation token (GITHUB_TOKEN) may not ask who it is, as on github.com.
+            return self.send(403, {"message": "Resource not accessible by integration"})
         self.send(200, [comment(c) for c in COMMENTS])
 
     def do_POST(self):

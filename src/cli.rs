@@ -194,6 +194,10 @@ pub struct PublishArgs {
     /// Print what would be posted; post nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Key of the sticky comment/MR note: each key has its own comment, hidden state and
+    /// baseline (e.g. `backend`, `frontend` in a monorepo). Default: the one unkeyed comment.
+    #[arg(long, value_name = "KEY")]
+    pub comment_key: Option<String>,
 }
 
 #[derive(Args, Debug, Clone, Default)]
@@ -222,9 +226,14 @@ pub enum FailOnArg {
 /// Gate flags (override `gate` in .codeloop/config.json).
 #[derive(Args, Debug, Clone, Default)]
 pub struct GateFlags {
-    /// Baseline: a run directory, a run id, or a gate.json file.
-    #[arg(long, value_name = "RUN_DIR|gate.json")]
+    /// Baseline: a run directory, a run id, a gate.json file, a saved codeloop comment (its
+    /// hidden state), or `comment`: this PR's/MR's sticky comment of `--comment-key`, read
+    /// through the API (GitHub or GitLab, detected from the CI environment).
+    #[arg(long, value_name = "RUN_DIR|gate.json|FILE|comment")]
     pub baseline: Option<String>,
+    /// With `--baseline comment`: the key of the sticky comment to read (see `publish`).
+    #[arg(long, value_name = "KEY")]
+    pub comment_key: Option<String>,
     /// Fail below this score (0–100).
     #[arg(long, value_name = "N")]
     pub min_score: Option<f64>,

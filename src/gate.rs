@@ -398,12 +398,24 @@ fn short_name(key: &str) -> String {
 
 /// Deltas against the baseline.
 pub fn delta(input: &GateInput, b: &Baseline, score: f64) -> Delta {
+    use crate::report::state::{MAX_KEY_CHARS, state_key};
     let now = input.failing;
-    let new_failures: Vec<String> = now.difference(&b.failing).cloned().collect();
-    let still: Vec<String> = now.intersection(&b.failing).cloned().collect();
+    // A baseline from a comment's state holds long keys as hashes: match those too.
+    let hashed: BTreeSet<String> = now
+        .iter()
+        .filter(|k| k.chars().count() > MAX_KEY_CHARS)
+        .map(|k| state_key(k))
+        .collect();
+    let was_failing = |k: &String| {
+        b.failing.contains(k)
+            || (k.chars().count() > MAX_KEY_CHARS && b.failing.contains(&state_key(k)))
+    };
+    let new_failures: Vec<String> = now.iter().filter(|k| !was_failing(k)).cloned().collect();
+    let still: Vec<String> = now.iter().filter(|k| was_failing(k)).cloned().collect();
     let fixed: Vec<String> = b
         .failing
         .difference(now)
+        .filter(|k| !hashed.contains(*k))
         .filter(|k| input.tests.is_none_or(|t| t.contains(&key_hash(k))))
         .cloned()
         .collect();
@@ -803,6 +815,19 @@ pub fn to_json(g: &GateDoc, failing: &BTreeSet<String>) -> serde_json::Value {
         }
     }
     v
+}
+
+/// A baseline from a codeloop comment's hidden state (the previous sticky comment of the same
+/// key). Its failing keys are [`crate::report::state::state_key`]s: long names are hashes,
+/// which [`delta`] matches.
+pub fn baseline_from_state(s: &crate::report::state::HiddenState) -> Baseline {
+    Baseline {
+        run_id: Some(s.run_id.clone()),
+        score: s.score,
+        failing: s.failing.iter().cloned().collect(),
+        tests: None,
+        counts: Some(s.counts),
+    }
 }
 
 /// A baseline from a gate.json value (as [`to_json`] wrote it).

@@ -56,6 +56,15 @@ pub struct MergedSource {
     pub sha: Option<String>,
     /// False when it had no manifest.json (an interrupted or partly uploaded shard).
     pub complete: bool,
+    /// What the shard ran: its runner ids (for the comment's per-shard breakdown).
+    #[serde(default)]
+    pub runners: Vec<String>,
+    /// The shard's own counts, before folding.
+    #[serde(default)]
+    pub counts: Counts,
+    /// How long the shard's runners took (the longest one: they run in parallel), seconds.
+    #[serde(default)]
+    pub duration: f64,
 }
 
 /// merge.json
@@ -272,6 +281,14 @@ pub fn fold(sources: Vec<Source>, target: Target) -> Merged {
             shard: s.manifest.as_ref().and_then(|m| m.shard).or(s.verify.shard),
             sha: s.manifest.as_ref().and_then(|m| m.sha.clone()),
             complete: s.manifest.is_some(),
+            runners: s.verify.runners.iter().map(|r| r.id.clone()).collect(),
+            counts: s.verify.totals,
+            duration: s
+                .verify
+                .runners
+                .iter()
+                .map(|r| r.duration)
+                .fold(0.0, f64::max),
         });
         let mut local: HashMap<String, usize> = HashMap::new();
         for c in s.cases {

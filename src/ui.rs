@@ -1,4 +1,7 @@
 //! User-facing messages in one shape: `error: ...`, then `caused by:` lines, then `hint:`.
+//! Under GitHub Actions (`GITHUB_ACTIONS=true`) the same messages are workflow commands
+//! (`::error title=…::…`, `::warning title=…::…`), so they show up in the run's annotations
+//! instead of being lost in the log; elsewhere they are plain lines.
 //! Also knows whether stdout is a terminal (live view) or a CI log (plain lines), and owns
 //! every line codeloop prints: `println!` panics when the reader went away
 //! (`codeloop ci | head -1`), so all printing goes through [`out`] / [`err_line`], which
@@ -65,24 +68,77 @@ impl Write for Stdout {
     }
 }
 
-/// Prints an error with its causes and an optional hint to stderr.
-/// Everything is redacted (`crate::redact`): errors quote paths, commands and file content.
-pub fn error(err: &(dyn std::error::Error + 'static), hint: Option<&str>) {
+/// The `title=` of our workflow-command messages.
+const TITLE: &str = "codeloop";
+
+/// True under GitHub Actions: messages become workflow commands, and untrusted output is
+/// fenced with `::stop-commands::`. Elsewhere neither means anything, so neither is printed.
+pub fn github_actions() -> bool {
+    std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v.eq_ignore_ascii_case("true"))
+}
+
+/// Escapes the message part of a workflow command (`%`, CR, LF), so a message cannot end the
+/// command early or smuggle in another one.
+pub fn command_data(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// Escapes a property value (`title=`, `file=`): the message escapes plus `:` and `,`, which
+/// end a value.
+pub fn command_property(s: &str) -> String {
+    command_data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// One workflow command: `::{level} title={title}::{message}`, every part escaped.
+pub fn workflow_command(level: &str, title: &str, message: &str) -> String {
+    format!(
+        "::{level} title={}::{}",
+        command_property(title),
+        command_data(message)
+    )
+}
+
+/// The lines of an error: the error, its causes, the hint.
+fn error_lines(err: &(dyn std::error::Error + 'static), hint: Option<&str>) -> Vec<String> {
     let r = crate::redact::current();
-    err_line(&format!("error: {}", r.redact(&err.to_string())));
+    let mut lines = vec![format!("error: {}", r.redact(&err.to_string()))];
     let mut src = err.source();
     while let Some(s) = src {
-        err_line(&format!("caused by: {}", r.redact(&s.to_string())));
+        lines.push(format!("caused by: {}", r.redact(&s.to_string())));
         src = s.source();
     }
     if let Some(h) = hint {
-        err_line(&format!("hint: {}", r.redact(h)));
+        lines.push(format!("hint: {}", r.redact(h)));
+    }
+    lines
+}
+
+/// Prints an error with its causes and an optional hint to stderr (one `::error` command
+/// under GitHub Actions, the causes and hint on the following lines of its annotation).
+/// Everything is redacted (`crate::redact`): errors quote paths, commands and file content.
+pub fn error(err: &(dyn std::error::Error + 'static), hint: Option<&str>) {
+    let lines = error_lines(err, hint);
+    if github_actions() {
+        let text = lines.join("\n");
+        let text = text.strip_prefix("error: ").unwrap_or(&text);
+        err_line(&workflow_command("error", TITLE, text));
+    } else {
+        for l in lines {
+            err_line(&l);
+        }
     }
 }
 
-/// A warning line on stderr.
+/// A warning on stderr: `warning: …`, or a `::warning` command under GitHub Actions.
 pub fn warn(msg: &str) {
-    err_line(&format!("warning: {}", crate::redact::redact(msg)));
+    let msg = crate::redact::redact(msg);
+    if github_actions() {
+        err_line(&workflow_command("warning", TITLE, &msg));
+    } else {
+        err_line(&format!("warning: {msg}"));
+    }
 }
 
 /// True when running under a CI system (plain lines, no live redraw).
@@ -113,4 +169,20 @@ macro_rules! outln {
 #[macro_export]
 macro_rules! errln {
     ($($t:tt)*) => { $crate::ui::err_line(&format!($($t)*)) };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workflow_commands_escape_every_part() {
+        assert_eq!(
+            workflow_command("warning", "a:b,c", "100% down\r\nnext::error::x"),
+            "::warning title=a%3Ab%2Cc::100%25 down%0D%0Anext::error::x"
+        );
+        // The message keeps `:` and `,` (only properties end at them).
+        assert_eq!(command_data("a:b,c"), "a:b,c");
+        assert_eq!(command_property("50%\n"), "50%25%0A");
+    }
 }

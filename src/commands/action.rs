@@ -5,6 +5,10 @@
 //!
 //! The exit code is the gate's (unless `fail-on-gate: false`); publishing problems are
 //! warnings unless `fail-on-publish-error: true`.
+//!
+//! The previous sticky comment (of `comment-key`) is read once, after verify has put the run
+//! on disk: its hidden state is the baseline of gate-check (`fail-on: regression`) and of the
+//! report's deltas, and its listing is reused when the comment is updated.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -21,9 +25,9 @@ use crate::publish::context::{Env, GitHubContext};
 use crate::publish::{self, Forge, PublishOptions, Publisher, RunView};
 use crate::settings::{CommentMode, Config, FailOn};
 
-/// Env var naming the file that holds the previous sticky comment's body (its hidden state
-/// is the baseline for deltas); set for the stage processes when there is one.
-pub const PREVIOUS_COMMENT_ENV: &str = "CODELOOP_PREVIOUS_COMMENT";
+/// The file (in the artifacts directory) the previous sticky comment is saved to, for the
+/// stages' `--baseline` / `--baseline-from-comment`.
+pub const PREVIOUS_COMMENT_FILE: &str = "previous-comment.md";
 
 /// A bad input: which one, what it was, and what is accepted.
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +67,8 @@ pub struct Inputs {
     pub merge: Option<String>,
     pub check_name: Option<String>,
     pub pr_number: Option<u64>,
+    /// Keys the sticky comment (`comment-key`): own comment, hidden state and baseline.
+    pub comment_key: Option<String>,
     /// Webhooks to notify after the gate (`webhook-urls`), besides config.json's.
     pub webhook_urls: Vec<String>,
     pub webhook_secret: Option<String>,
@@ -173,6 +179,18 @@ impl Inputs {
                 expected: "use the pull request's number (digits only)".into(),
             })?),
         };
+        let comment_key = match env.input("comment-key") {
+            None => None,
+            Some(v) => {
+                Some(
+                    crate::publish::github::check_key(v).map_err(|expected| InputError {
+                        name: "comment-key",
+                        value: v.into(),
+                        expected,
+                    })?,
+                )
+            }
+        };
         let webhook_format = match env.input("webhook-format") {
             None => None,
             Some(v) => Some(v.parse().map_err(|e: String| InputError {
@@ -182,6 +200,7 @@ impl Inputs {
             })?),
         };
         Ok(Inputs {
+            comment_key,
             pr_number,
             token: s("github-token"),
             reports: list_input(env, "reports"),
@@ -263,6 +282,7 @@ pub fn publish_options(cfg: &Config, env: &Env, token: Option<String>) -> Publis
         token,
         max_comment_chars: cfg.report.max_comment_chars,
         retry: PublishOptions::retry_from_env(env),
+        budget: PublishOptions::budget_from_env(env),
         ..PublishOptions::default()
     }
 }
@@ -304,7 +324,6 @@ struct Stages<'a> {
     wd: &'a Path,
     artifacts: &'a Path,
     config: &'a Path,
-    previous: Option<PathBuf>,
     /// Under GitHub Actions the stages' output is wrapped in `::stop-commands::`.
     wrap: bool,
 }
@@ -327,9 +346,6 @@ impl Stages<'_> {
             .arg(self.config)
             .args(extra)
             .current_dir(self.wd);
-        if let Some(p) = &self.previous {
-            cmd.env(PREVIOUS_COMMENT_ENV, p);
-        }
         let token = actions::random_token();
         if self.wrap {
             // The runner parses commands on stderr too: send it into the fenced stdout.
@@ -474,21 +490,17 @@ pub fn run_with(env: &Env, dry_flag: bool, out: &mut dyn Write) -> i32 {
     opts.dry_run = dry_run;
     opts.author = inputs.comment_author.clone();
     opts.pr = inputs.pr_number;
+    opts.comment_key = inputs.comment_key.clone();
     if let Some(n) = &inputs.check_name {
         opts.check_name = n.clone();
     }
-    let publisher = Publisher {
-        env,
-        ctx: &ctx,
-        opts,
-        redactor,
-    };
+    let publisher = Publisher::new(env, &ctx, opts, redactor);
 
     // The run to publish: an existing one (`from`), or a fresh one from the stages.
     let (run_dir, stage_code) = match &inputs.from {
         None if inputs.merge.is_some() => {
             let pattern = inputs.merge.as_deref().unwrap_or_default();
-            match merge_stage(pattern, &wd, &artifacts, &cfg) {
+            match merge_stage(pattern, &wd, &artifacts, &cfg, &publisher) {
                 Ok(x) => x,
                 Err(code) => return code,
             }
@@ -612,6 +624,7 @@ fn merge_stage(
     wd: &Path,
     artifacts: &Path,
     cfg: &Config,
+    publisher: &Publisher<'_>,
 ) -> Result<(PathBuf, Option<i32>), i32> {
     let glob = match globset::Glob::new(pattern.trim()) {
         Ok(g) => g.compile_matcher(),
@@ -639,6 +652,9 @@ fn merge_stage(
         .filter(|e| e.file_type().is_dir())
         .filter(|e| e.path().strip_prefix(wd).is_ok_and(|r| glob.is_match(r)))
         .map(|e| e.into_path())
+        // Only run directories: a glob like `shards/*` also matches the folders inside a
+        // shard (`runners/`, `report/`), which are not runs.
+        .filter(|p| is_run_dir(p))
         .collect();
     let run = match crate::commands::merge::merge_dirs(&dirs, None, artifacts, wd) {
         Ok(r) => r,
@@ -650,6 +666,8 @@ fn merge_stage(
             return Err(exit::NO_RESULTS);
         }
     };
+    // The merged run is on disk: the previous comment is the baseline for the deltas.
+    let previous = save_previous_comment(publisher, artifacts);
     let ci = crate::cli::CiArgs {
         verify: crate::cli::VerifyArgs {
             common: crate::cli::Common {
@@ -659,11 +677,43 @@ fn merge_stage(
             },
             ..Default::default()
         },
+        gate: crate::cli::GateFlags {
+            baseline: previous.map(|p| p.to_string_lossy().into_owned()),
+            ..Default::default()
+        },
         ..Default::default()
     };
     let path = run.path.clone();
     let code = crate::commands::ci::after_verify(run, &ci, cfg, &cfg.gate, false);
     Ok((path, Some(code)))
+}
+
+/// A run directory (or a shard's download of one): it has verify.json or manifest.json.
+fn is_run_dir(p: &Path) -> bool {
+    p.join(artifact::VERIFY).is_file() || p.join(artifact::MANIFEST).is_file()
+}
+
+/// Reads the previous sticky comment (the one listing of the session) and saves it for the
+/// stages; `None` when there is none (or under dry-run/act, which send nothing).
+fn save_previous_comment(publisher: &Publisher<'_>, artifacts: &Path) -> Option<PathBuf> {
+    let body = publisher.previous_comment()?;
+    // A comment of an older codeloop (or one cut by hand) may carry no state: no baseline.
+    if let Err(e) = crate::report::state::decode(&body) {
+        crate::ui::warn(&format!(
+            "the previous codeloop comment cannot be the baseline ({e}); this run has no deltas"
+        ));
+        return None;
+    }
+    let p = artifacts.join(PREVIOUS_COMMENT_FILE);
+    match artifact::write_atomic(&p, body.as_bytes()) {
+        Ok(()) => Some(p),
+        Err(e) => {
+            crate::ui::warn(&format!(
+                "{e}; this run has no baseline from the previous comment"
+            ));
+            None
+        }
+    }
 }
 
 /// After a SIGINT/SIGTERM no further stage starts and nothing is published: the job is
@@ -702,11 +752,6 @@ fn run_stages(
         crate::ui::error(&e, Some("make the artifacts directory writable"));
         return Err(exit::INFRA);
     }
-    // The previous comment's hidden state is the baseline for deltas.
-    let previous = publisher.previous_comment().and_then(|body| {
-        let p = artifacts.join("previous-comment.md");
-        artifact::write_atomic(&p, body.as_bytes()).ok().map(|_| p)
-    });
     let exe = match std::env::current_exe() {
         Ok(e) => e,
         Err(e) => {
@@ -719,8 +764,7 @@ fn run_stages(
         wd,
         artifacts,
         config: &eff,
-        previous,
-        wrap: env.get("GITHUB_ACTIONS").is_some(),
+        wrap: env.is_true("GITHUB_ACTIONS"),
     };
     let before: Vec<String> = artifact::list_runs(artifacts)
         .into_iter()
@@ -754,17 +798,28 @@ fn run_stages(
             .filter(|c| *c != exit::OK)
             .unwrap_or(exit::INFRA));
     };
+    // Nothing is sent to the API before the run is on disk: the previous comment is read
+    // now, once (its listing is reused by the upsert).
+    let previous = save_previous_comment(publisher, artifacts);
     let run_arg = vec!["--run".to_string(), run.path.to_string_lossy().into_owned()];
     // Annotations are printed by publish, outside the stop-commands wrap.
     let mut diag_args = run_arg.clone();
     diag_args.push("--no-annotations".into());
     stages.run("diagnose", &diag_args);
     stop_if_interrupted("during diagnose")?;
-    let gate_code = stages.run("gate-check", &run_arg);
+    // The previous comment's hidden state is the gate's baseline (`fail-on: regression`).
+    let mut gate_args = run_arg.clone();
+    if let Some(p) = &previous
+        && stage_takes("gate-check", "baseline")
+    {
+        gate_args.push("--baseline".into());
+        gate_args.push(p.to_string_lossy().into_owned());
+    }
+    let gate_code = stages.run("gate-check", &gate_args);
     stop_if_interrupted("during gate-check")?;
     let mut report_args = run_arg.clone();
     // The previous comment's hidden state is the report's baseline for deltas.
-    if let Some(p) = &stages.previous
+    if let Some(p) = &previous
         && stage_takes("report", "baseline-from-comment")
     {
         report_args.push("--baseline-from-comment".into());

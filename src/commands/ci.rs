@@ -9,7 +9,7 @@ use crate::commands::diagnose::{
     DiagnoseError, artifacts_dir, config_path, diagnose_run, want_annotations, write_outputs,
 };
 use crate::commands::gate_check::{
-    GateError, gate_config, gate_loaded, load_baseline, print_verdict,
+    GateError, gate_config, gate_loaded, load_baseline_flag, print_verdict,
 };
 use crate::diagnose::output::{self, AnnotationLimits};
 use crate::settings::Config;
@@ -76,7 +76,12 @@ pub fn after_verify(
     let json = args.verify.common.format == OutputFormat::Json;
     let result = (|| -> Result<_, GateError> {
         let baseline = match &args.gate.baseline {
-            Some(b) => Some(load_baseline(b, &artifacts, &args.verify.common.cwd)?),
+            Some(b) => load_baseline_flag(
+                b,
+                args.gate.comment_key.as_deref(),
+                &artifacts,
+                &args.verify.common.cwd,
+            )?,
             None => None,
         };
         // Stage 2: diagnose.

@@ -110,7 +110,44 @@ pub fn gate_config(
     Ok(g)
 }
 
-/// Loads a baseline: a gate.json file, a run directory, or a run id.
+/// `--baseline` as given: `comment` reads the PR's/MR's sticky comment of `comment_key`
+/// through the API (`None` when there is none yet, or it cannot be read: a warning, and the
+/// gate says it has no baseline); anything else is [`load_baseline`].
+pub fn load_baseline_flag(
+    spec: &str,
+    comment_key: Option<&str>,
+    artifacts: &Path,
+    cwd: &Path,
+) -> Result<Option<Baseline>, GateError> {
+    if spec != "comment" {
+        return load_baseline(spec, artifacts, cwd).map(Some);
+    }
+    let key = match comment_key
+        .map(crate::publish::github::check_key)
+        .transpose()
+    {
+        Ok(k) => k,
+        Err(m) => return Err(GateError::Setting(format!("--comment-key: {m}"))),
+    };
+    let Some(body) = crate::publish::previous_comment_from_env(key) else {
+        ui::warn(
+            "--baseline comment: no previous codeloop comment of this key on the PR/MR (or it could not be read); the gate has no baseline",
+        );
+        return Ok(None);
+    };
+    match crate::report::state::decode(&body) {
+        Ok(state) => Ok(Some(gate::baseline_from_state(&state))),
+        Err(e) => {
+            ui::warn(&format!(
+                "--baseline comment: {e}; the gate has no baseline"
+            ));
+            Ok(None)
+        }
+    }
+}
+
+/// Loads a baseline: a gate.json file, a saved codeloop comment (its hidden state), a run
+/// directory, or a run id.
 pub fn load_baseline(spec: &str, artifacts: &Path, cwd: &Path) -> Result<Baseline, GateError> {
     let given = Path::new(spec);
     // Relative paths: as given (the shell's directory), else under --cwd.
@@ -125,6 +162,15 @@ pub fn load_baseline(spec: &str, artifacts: &Path, cwd: &Path) -> Result<Baselin
         message,
     };
     if p.is_file() {
+        // A saved comment (the action hands the previous sticky comment over as a file).
+        if let Ok(text) = std::fs::read_to_string(p)
+            && text.contains(crate::report::state::STATE_PREFIX)
+            && !text.trim_start().starts_with('{')
+        {
+            return crate::report::state::decode(&text)
+                .map(|s| gate::baseline_from_state(&s))
+                .map_err(|e| bad(e.to_string()));
+        }
         let v: serde_json::Value = artifact::read_json(p)?;
         return gate::baseline_from_gate_json(&v)
             .map_err(|m| bad(format!("not a codeloop gate.json: {m}")));
@@ -204,7 +250,12 @@ pub fn run(args: GateCheckArgs) -> i32 {
         let g = gate_config(&cfg, &warnings, &args.gate, &cfg_path)?;
         let artifacts = artifacts_dir(&args.common, &cfg);
         let baseline = match &args.gate.baseline {
-            Some(b) => Some(load_baseline(b, &artifacts, &args.common.cwd)?),
+            Some(b) => load_baseline_flag(
+                b,
+                args.gate.comment_key.as_deref(),
+                &artifacts,
+                &args.common.cwd,
+            )?,
             None => None,
         };
         let run = artifact::resolve(&artifacts, args.run.as_deref())?;

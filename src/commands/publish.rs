@@ -12,6 +12,20 @@ use crate::publish::context::{Env, GitHubContext};
 use crate::publish::{self, Forge, Publisher};
 use crate::settings::{CommentMode, Config};
 
+/// Whether the run directory was made by this GitHub Actions workflow run (its manifest's
+/// run URL is this job's).
+fn made_in_this_workflow_run(run_dir: &std::path::Path, ctx: &GitHubContext) -> bool {
+    let Ok(m) =
+        artifact::read_json::<artifact::manifest::Manifest>(&run_dir.join(artifact::MANIFEST))
+    else {
+        return false;
+    };
+    let (Some(made), Some(here)) = (m.context.run_url, ctx.run_url()) else {
+        return false;
+    };
+    made == here
+}
+
 pub fn run(args: PublishArgs) -> i32 {
     let env = Env::from_process();
     let ctx = GitHubContext::from_env(&env);
@@ -68,6 +82,19 @@ pub fn run(args: PublishArgs) -> i32 {
     opts.pr = args.pr;
     opts.head_sha = args.sha.clone();
     opts.check_run |= args.check_run;
+    opts.author = env.input("comment-author").map(str::to_string);
+    if let Some(k) = &args.comment_key {
+        match crate::publish::github::check_key(k) {
+            Ok(k) => opts.comment_key = Some(k),
+            Err(m) => {
+                crate::ui::error(
+                    &std::io::Error::other(format!("--comment-key `{k}`: {m}")),
+                    None,
+                );
+                return exit::USAGE;
+            }
+        }
+    }
     if let Some(m) = &args.comment {
         opts.comment = match m.as_str() {
             "always" => CommentMode::Always,
@@ -84,6 +111,13 @@ pub fn run(args: PublishArgs) -> i32 {
             }
         };
     }
+    // The documented recipe is `codeloop ci` then `codeloop publish` in one job: ci (or
+    // diagnose) already printed the workflow-command annotations of a run made in this
+    // workflow run, so printing them again would show every one twice. A run made elsewhere
+    // (the fork recipe's uploaded run, posted from a `workflow_run` job) gets them here.
+    if made_in_this_workflow_run(&run.path, &ctx) {
+        opts.annotations = false;
+    }
     let view = match publish::load_run(&run.path) {
         Ok(v) => v,
         Err(e) => {
@@ -91,12 +125,7 @@ pub fn run(args: PublishArgs) -> i32 {
             return exit::INFRA;
         }
     };
-    let publisher = Publisher {
-        env: &env,
-        ctx: &ctx,
-        opts,
-        redactor,
-    };
+    let publisher = Publisher::new(&env, &ctx, opts, redactor);
     let report = publisher.publish(&view, &mut crate::ui::Stdout);
     if let Some(url) = &report.comment_url {
         crate::outln!("codeloop: comment {} at {url}", report.comment_action);

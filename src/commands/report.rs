@@ -301,6 +301,12 @@ pub fn render_run(args: &ReportArgs) -> Result<Outcome, ReportCmdError> {
         context,
         cases: digest,
         delta,
+        // A merged run says which shard ran what, for how long.
+        shards: artifact::read_json::<crate::merge::MergeDoc>(
+            &run.path.join(crate::merge::MERGE_FILE),
+        )
+        .map(|m| m.sources)
+        .unwrap_or_default(),
     };
 
     let dir = run.report_dir();

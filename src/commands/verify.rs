@@ -271,19 +271,19 @@ pub fn context_from_env() -> Context {
             (Some(s), Some(r), Some(id)) => Some(format!("{s}/{r}/actions/runs/{id}")),
             _ => None,
         };
-        let pr = var("GITHUB_REF").and_then(|r| {
-            r.strip_prefix("refs/pull/")
-                .and_then(|x| x.split('/').next())
-                .and_then(|n| n.parse().ok())
-        });
+        // The PR's head commit, not GITHUB_SHA (a merge commit nobody sees: links to it show
+        // other lines than the author's), and the PR number from the event payload.
+        let gh = crate::publish::context::GitHubContext::from_env(
+            &crate::publish::context::Env::from_process(),
+        );
         return Context {
             ci: Some("github".into()),
             repository: repo,
-            sha: var("GITHUB_SHA"),
+            sha: gh.head_sha(),
+            pr_number: gh.pr_number(),
             git_ref: var("GITHUB_REF"),
             server_url: server,
             run_url,
-            pr_number: pr,
         };
     }
     if var("GITLAB_CI").is_some() {

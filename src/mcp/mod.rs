@@ -500,6 +500,7 @@ pub fn inside_workspace(workspace: &Path, glob: &str) -> Result<(), &'static str
 fn gate_flags(p: &GateParams) -> GateFlags {
     GateFlags {
         baseline: p.baseline.clone(),
+        comment_key: None,
         min_score: p.min_score,
         max_failures: p.max_failures,
         fail_on: p.fail_on.map(|f| match f {

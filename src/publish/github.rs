@@ -6,12 +6,29 @@
 //! secondary rate limits wait for `retry-after` / `x-ratelimit-reset`; a create (POST) is
 //! never retried blindly — the sticky-comment logic re-lists first, because a 502 may hide a
 //! comment that was created after all.
+//!
+//! All requests of one publishing share a [`Budget`] (20 s by default): no attempt outlives
+//! it, no retry or rate-limit wait starts that would end after it, and once the API is found
+//! down (retries spent) or the token is refused (401), no further request is sent at all.
+//!
+//! Identity: whose comments are ours. `comment-author` wins; else `GET /user` names the
+//! token's user (personal access tokens, user-to-server tokens); it answers 403 for an app
+//! installation token, which is then taken to be the workflow's `GITHUB_TOKEN`
+//! (`github-actions[bot]`). Another app's installation token should name its bot with
+//! `comment-author` (`<app-slug>[bot]`); without it, the login GitHub reports for the first
+//! comment we create is learnt, and the re-list after that create folds the older comment
+//! of that login into one. A comment is ours only with our marker (and comment key) AND one
+//! of those logins: a comment by anyone else carrying the marker is never edited.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use http::Method;
 use octocrab::Octocrab;
+
+use super::Budget;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -25,6 +42,61 @@ pub const MAX_CHECK_TEXT_BYTES: usize = 65_535;
 pub const CHECK_ANNOTATIONS_PER_REQUEST: usize = 50;
 /// The login `GITHUB_TOKEN` comments as.
 pub const DEFAULT_AUTHOR: &str = "github-actions[bot]";
+/// The longest a single attempt may wait for an answer (connect + read), so one hanging
+/// request cannot spend the whole publishing budget alone.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(8);
+/// The longest comment key (`comment-key` input, `--comment-key` flag).
+pub const MAX_KEY_CHARS: usize = 64;
+
+/// Checks a comment key: 1–64 characters of `A-Z a-z 0-9 . _ - /`, so it can sit in the
+/// hidden marker unescaped and never closes it. Err says what is accepted.
+pub fn check_key(key: &str) -> Result<String, String> {
+    let k = key.trim();
+    if k.is_empty()
+        || k.chars().count() > MAX_KEY_CHARS
+        || !k
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/'))
+    {
+        return Err(format!(
+            "use 1 to {MAX_KEY_CHARS} characters of letters, digits, `.`, `_`, `-` and `/` (e.g. `backend` or `linux/py3.12`)"
+        ));
+    }
+    Ok(k.to_string())
+}
+
+/// The key of a body's codeloop marker: `None` when the body has no marker, `Some(None)` for
+/// a marker without `key=` (the default comment, and every comment before keys existed).
+pub fn marker_key(body: &str) -> Option<Option<&str>> {
+    let start = body.find(MARKER)?;
+    let rest = &body[start + MARKER.len()..];
+    let end = rest.find("-->").unwrap_or(rest.len());
+    Some(
+        rest[..end]
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("key=")),
+    )
+}
+
+/// Whether `body` is a codeloop body of comment key `key` (`None`: the default comment).
+pub fn has_marker_for(body: &str, key: Option<&str>) -> bool {
+    marker_key(body).is_some_and(|k| k == key)
+}
+
+/// Puts `key` into the body's marker (adding a marker when there is none). `None` leaves the
+/// body as it is: the default comment's marker carries no key.
+pub fn with_key(body: &str, key: Option<&str>) -> String {
+    let Some(key) = key else {
+        return body.to_string();
+    };
+    match body.find(MARKER) {
+        Some(i) => {
+            let at = i + MARKER.len();
+            format!("{} key={key}{}", &body[..at], &body[at..])
+        }
+        None => format!("{MARKER} key={key} -->\n{body}"),
+    }
+}
 
 /// Publishing errors. None of them fails the build unless the user asked for it.
 #[derive(Debug, thiserror::Error)]
@@ -63,9 +135,20 @@ pub enum GitHubError {
         url: String,
         message: String,
     },
+    #[error(
+        "{method} {url} answered 401 ({message}): the token is not valid; nothing more is sent (check `github-token`)"
+    )]
+    Unauthorized {
+        method: String,
+        url: String,
+        message: String,
+    },
 }
 
 impl GitHubError {
+    pub fn is_unauthorized(&self) -> bool {
+        matches!(self, GitHubError::Unauthorized { .. })
+    }
     pub fn is_read_only(&self) -> bool {
         matches!(self, GitHubError::ReadOnly { .. })
     }
@@ -127,6 +210,8 @@ impl RetryPolicy {
 /// out on connection errors or 5xx answers), and spending the budget again per request would
 /// only make the job wait longer for the same answer.
 pub const API_DOWN: &str = "not tried: the API did not answer an earlier request of this run";
+/// Why a request was not tried: the publishing budget is spent.
+pub const BUDGET_SPENT: &str = "not tried: the publishing time budget is spent";
 
 /// One HTTP answer, read whole (GitHub's answers here are small).
 struct Answer {
@@ -207,6 +292,13 @@ pub struct GitHub {
     read_only: AtomicBool,
     /// Set when an idempotent request ran out of retries on connection errors or 5xx.
     down: AtomicBool,
+    /// Set by a 401: the token is refused, so nothing more is sent.
+    unauthorized: AtomicBool,
+    /// Whether [`GitHub::identify`] has run (or `comment-author` made it unnecessary).
+    identified: AtomicBool,
+    /// The comment key: only comments whose marker carries it are ours.
+    key: Option<String>,
+    budget: Arc<Budget>,
 }
 
 /// Percent-encodes a path segment (owner/repo names are safe, but never trust them).
@@ -274,13 +366,18 @@ pub fn fit_comment(body: &str, max_chars: usize) -> String {
 impl GitHub {
     /// A client for `owner/repo` at `api` (`GITHUB_API_URL`; GHES works). Must be called
     /// inside a tokio runtime.
+    // Each argument is a separate setting the one caller (the session) holds; a struct would
+    // only rename them.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         api: &str,
         owner: &str,
         repo: &str,
         token: Option<&str>,
         author: Option<&str>,
+        key: Option<&str>,
         retry: RetryPolicy,
+        budget: Arc<Budget>,
     ) -> Result<GitHub, GitHubError> {
         let setup = |message: String| GitHubError::Setup {
             api: api.to_string(),
@@ -292,8 +389,8 @@ impl GitHub {
             .map_err(|e| setup(format!("not a URL: {e}")))?
             // Our own retry policy decides; octocrab's would blindly retry creates.
             .add_retry_config(octocrab::service::middleware::retry::RetryConfig::None)
-            .set_connect_timeout(Some(Duration::from_secs(10)))
-            .set_read_timeout(Some(Duration::from_secs(30)));
+            .set_connect_timeout(Some(ATTEMPT_TIMEOUT))
+            .set_read_timeout(Some(ATTEMPT_TIMEOUT));
         if let Some(t) = token {
             b = b.personal_token(t.to_string());
         }
@@ -307,7 +404,40 @@ impl GitHub {
             retry,
             read_only: AtomicBool::new(false),
             down: AtomicBool::new(false),
+            unauthorized: AtomicBool::new(false),
+            identified: AtomicBool::new(author.is_some()),
+            key: key.map(str::to_string),
+            budget,
         })
+    }
+
+    /// The token was refused (401): nothing more is sent.
+    pub fn is_unauthorized(&self) -> bool {
+        self.unauthorized.load(Ordering::Relaxed)
+    }
+
+    /// Finds out whose comments are ours (see the module docs): `GET /user` once.
+    async fn identify(&self) -> Result<(), GitHubError> {
+        if self.identified.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let url = format!("{}/user", self.api);
+        match self.send(Method::GET, &url, None, true).await {
+            Ok(a) => {
+                let u: ApiUser = Self::parse("GET", &url, &a)?;
+                if let Ok(mut authors) = self.authors.lock() {
+                    *authors = vec![u.login];
+                }
+            }
+            // An installation token (the workflow's GITHUB_TOKEN): keep github-actions[bot].
+            // 404: an API without the endpoint (a proxy, an old GHES); same default.
+            Err(GitHubError::Status {
+                status: 403 | 404, ..
+            }) => {}
+            Err(e) => return Err(e),
+        }
+        self.identified.store(true, Ordering::Relaxed);
+        Ok(())
     }
 
     fn repo_url(&self) -> String {
@@ -322,7 +452,9 @@ impl GitHub {
     fn is_ours(&self, c: &ApiComment) -> bool {
         let Some(user) = &c.user else { return false };
         let authors = self.authors.lock().map(|a| a.clone()).unwrap_or_default();
-        c.body.as_deref().is_some_and(|b| b.contains(MARKER))
+        c.body
+            .as_deref()
+            .is_some_and(|b| has_marker_for(b, self.key.as_deref()))
             && authors.iter().any(|a| a.eq_ignore_ascii_case(&user.login))
     }
 
@@ -349,38 +481,58 @@ impl GitHub {
             });
         }
         let m = method.to_string();
-        if self.down.load(Ordering::Relaxed) {
-            return Err(GitHubError::Transport {
+        let not_tried = |message: &str| GitHubError::Transport {
+            method: method.to_string(),
+            url: url.to_string(),
+            message: message.into(),
+        };
+        if self.unauthorized.load(Ordering::Relaxed) {
+            return Err(GitHubError::Unauthorized {
                 method: m,
                 url: url.to_string(),
-                message: API_DOWN.into(),
+                message: "not tried: an earlier request was refused with 401".into(),
             });
+        }
+        if self.down.load(Ordering::Relaxed) {
+            return Err(not_tried(API_DOWN));
         }
         let started = std::time::Instant::now();
         let mut attempt = 0u32;
         loop {
             attempt += 1;
-            let res = match method {
-                Method::GET => self.octo._get(url).await,
-                Method::POST => self.octo._post(url, body).await,
-                Method::PATCH => self.octo._patch(url, body).await,
-                Method::DELETE => self.octo._delete(url, body).await,
-                _ => self.octo._put(url, body).await,
-            };
-            let answer = match res {
-                Ok(resp) => {
-                    let status = resp.status().as_u16();
-                    let headers = resp.headers().clone();
-                    match self.octo.body_to_string(resp).await {
-                        Ok(body) => Ok(Answer {
-                            status,
-                            headers,
-                            body,
-                        }),
-                        Err(e) => Err(error_chain(&e)),
+            let left = self.budget.remaining();
+            if left.is_zero() {
+                self.down.store(true, Ordering::Relaxed);
+                return Err(not_tried(BUDGET_SPENT));
+            }
+            let limit = left.min(ATTEMPT_TIMEOUT);
+            let call = async {
+                let res = match method {
+                    Method::GET => self.octo._get(url).await,
+                    Method::POST => self.octo._post(url, body).await,
+                    Method::PATCH => self.octo._patch(url, body).await,
+                    Method::DELETE => self.octo._delete(url, body).await,
+                    _ => self.octo._put(url, body).await,
+                };
+                match res {
+                    Ok(resp) => {
+                        let status = resp.status().as_u16();
+                        let headers = resp.headers().clone();
+                        match self.octo.body_to_string(resp).await {
+                            Ok(body) => Ok(Answer {
+                                status,
+                                headers,
+                                body,
+                            }),
+                            Err(e) => Err(error_chain(&e)),
+                        }
                     }
+                    Err(e) => Err(error_chain(&e)),
                 }
-                Err(e) => Err(error_chain(&e)),
+            };
+            let answer = match tokio::time::timeout(limit, call).await {
+                Ok(a) => a,
+                Err(_) => Err(format!("no answer within {:.1} s", limit.as_secs_f64())),
             };
             let answer = match answer {
                 Ok(a) => a,
@@ -390,7 +542,7 @@ impl GitHub {
                         url: url.to_string(),
                         message,
                     };
-                    if idempotent && self.retry.may_retry(attempt, started) {
+                    if idempotent && self.may_retry(attempt, started) {
                         self.backoff(attempt).await;
                         continue;
                     }
@@ -404,8 +556,16 @@ impl GitHub {
                 return Ok(answer);
             }
             let message = api_message(&answer.body);
+            if answer.status == 401 {
+                self.unauthorized.store(true, Ordering::Relaxed);
+                return Err(GitHubError::Unauthorized {
+                    method: m,
+                    url: url.to_string(),
+                    message,
+                });
+            }
             if let Some(wait) = rate_limit_wait(&answer, unix_now()) {
-                if wait > self.retry.max_wait {
+                if wait > self.retry.max_wait || wait >= self.budget.remaining() {
                     return Err(GitHubError::RateLimited {
                         method: m,
                         url: url.to_string(),
@@ -419,12 +579,15 @@ impl GitHub {
                     continue;
                 }
             }
-            if answer.status == 403 && message.contains("Resource not accessible by integration") {
+            if answer.status == 403
+                && method != Method::GET
+                && message.contains("Resource not accessible by integration")
+            {
                 self.read_only.store(true, Ordering::Relaxed);
                 return Err(GitHubError::ReadOnly { message });
             }
             if answer.status >= 500 && idempotent {
-                if self.retry.may_retry(attempt, started) {
+                if self.may_retry(attempt, started) {
                     self.backoff(attempt).await;
                     continue;
                 }
@@ -440,7 +603,13 @@ impl GitHub {
     }
 
     async fn backoff(&self, attempt: u32) {
-        tokio::time::sleep(self.retry.delay(attempt)).await;
+        tokio::time::sleep(self.retry.delay(attempt).min(self.budget.remaining())).await;
+    }
+
+    /// The retry policy, and the backoff must end inside the publishing budget.
+    fn may_retry(&self, attempt: u32, started: std::time::Instant) -> bool {
+        self.retry.may_retry(attempt, started)
+            && self.retry.delay(attempt) < self.budget.remaining()
     }
 
     fn parse<T: for<'de> Deserialize<'de>>(
@@ -476,8 +645,9 @@ impl GitHub {
         Ok(all)
     }
 
-    /// Our comments on the PR (marker AND author), oldest first.
+    /// Our comments on the PR (marker of our key AND author), oldest first.
     pub async fn find_ours(&self, pr: u64) -> Result<Vec<Comment>, GitHubError> {
+        self.identify().await?;
         let mut ours: Vec<Comment> = self
             .list_comments(pr)
             .await?
@@ -811,6 +981,33 @@ mod tests {
         // Multi-byte text is cut on char boundaries and counted in chars.
         let wide = fit_comment(&"é".repeat(70_000), MAX_COMMENT_CHARS);
         assert!(wide.chars().count() <= MAX_COMMENT_CHARS);
+    }
+
+    #[test]
+    fn comment_keys_live_in_the_marker() {
+        assert_eq!(check_key(" backend ").unwrap(), "backend");
+        assert_eq!(check_key("linux/py3.12_x-1").unwrap(), "linux/py3.12_x-1");
+        for bad in ["", "a b", "x-->", "é", &"k".repeat(65)] {
+            assert!(check_key(bad).unwrap_err().contains("1 to 64"), "{bad:?}");
+        }
+        let plain = format!("{MARKER} run=r1 -->\nbody");
+        assert_eq!(marker_key(&plain), Some(None));
+        assert_eq!(marker_key("no marker"), None);
+        let keyed = with_key(&plain, Some("api"));
+        assert_eq!(keyed, format!("{MARKER} key=api run=r1 -->\nbody"));
+        assert_eq!(marker_key(&keyed), Some(Some("api")));
+        assert!(has_marker_for(&keyed, Some("api")));
+        assert!(!has_marker_for(&keyed, None) && !has_marker_for(&plain, Some("api")));
+        // `key=` after the marker's end is text, not a key.
+        assert_eq!(marker_key(&format!("{MARKER} -->\nkey=api")), Some(None));
+        assert_eq!(with_key(&plain, None), plain);
+        assert_eq!(
+            with_key("hello", Some("k")),
+            format!("{MARKER} key=k -->\nhello")
+        );
+        // The fitted comment keeps the key in its first line.
+        let fitted = fit_comment(&keyed, 60_000);
+        assert!(fitted.starts_with(&format!("{MARKER} key=api ")));
     }
 
     #[test]

@@ -4,7 +4,9 @@
 //! it when absent (POST, never blindly retried), then list again and delete our duplicates
 //! (the oldest wins, so concurrent jobs converge). 5xx and connection errors are retried with
 //! backoff on idempotent requests; 429 waits `Retry-After`. The token (`CODELOOP_GITLAB_TOKEN`
-//! or `GITLAB_TOKEN`) is sent as `PRIVATE-TOKEN` and never printed.
+//! or `GITLAB_TOKEN`) is sent as `PRIVATE-TOKEN` and never printed. Notes are keyed like
+//! GitHub comments (`--comment-key`), requests share the session's [`Budget`], and a 401 ends
+//! publishing at once.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,8 +15,9 @@ use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::Budget;
 use super::context::Env;
-use super::github::{MARKER, RetryPolicy};
+use super::github::{ATTEMPT_TIMEOUT, BUDGET_SPENT, MARKER, RetryPolicy, has_marker_for};
 
 /// GitLab's note body limit (characters).
 pub const MAX_NOTE_CHARS: usize = 1_000_000;
@@ -117,6 +120,14 @@ pub enum GitLabError {
         url: String,
         message: String,
     },
+    #[error(
+        "{method} {url} answered 401 ({message}): the token is not valid; nothing more is sent (check CODELOOP_GITLAB_TOKEN)"
+    )]
+    Unauthorized {
+        method: String,
+        url: String,
+        message: String,
+    },
 }
 
 impl GitLabError {
@@ -178,6 +189,10 @@ pub struct GitLab {
     me: std::sync::Mutex<Option<u64>>,
     /// Set when an idempotent request ran out of retries on connection errors or 5xx.
     down: std::sync::atomic::AtomicBool,
+    /// Set by a 401: nothing more is sent.
+    unauthorized: std::sync::atomic::AtomicBool,
+    key: Option<String>,
+    budget: Arc<Budget>,
 }
 
 /// Percent-encodes a path segment (project ids may be `group/project`).
@@ -283,13 +298,15 @@ impl GitLab {
     pub fn new(
         ctx: &GitLabContext,
         token: &str,
+        key: Option<&str>,
         retry: RetryPolicy,
+        budget: Arc<Budget>,
     ) -> Result<GitLab, GitLabError> {
         let iid = ctx.mr_iid.unwrap_or(0);
         let http = reqwest::Client::builder()
             .tls_backend_preconfigured(tls().map_err(GitLabError::Setup)?)
-            .connect_timeout(Duration::from_secs(10))
-            .timeout(Duration::from_secs(30))
+            .connect_timeout(ATTEMPT_TIMEOUT)
+            .timeout(ATTEMPT_TIMEOUT)
             .user_agent(concat!("codeloop/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| GitLabError::Setup(error_chain(&e)))?;
@@ -305,11 +322,19 @@ impl GitLab {
             retry,
             me: std::sync::Mutex::new(None),
             down: std::sync::atomic::AtomicBool::new(false),
+            unauthorized: std::sync::atomic::AtomicBool::new(false),
+            key: key.map(str::to_string),
+            budget,
         })
     }
 
     async fn backoff(&self, attempt: u32) {
-        tokio::time::sleep(self.retry.delay(attempt)).await;
+        tokio::time::sleep(self.retry.delay(attempt).min(self.budget.remaining())).await;
+    }
+
+    fn may_retry(&self, attempt: u32, started: std::time::Instant) -> bool {
+        self.retry.may_retry(attempt, started)
+            && self.retry.delay(attempt) < self.budget.remaining()
     }
 
     /// One request under the retry rules. `idempotent` ones are retried on 5xx/transport.
@@ -320,21 +345,36 @@ impl GitLab {
         body: Option<&Value>,
         idempotent: bool,
     ) -> Result<Answer, GitLabError> {
+        use std::sync::atomic::Ordering::Relaxed;
         let m = method.to_string();
-        if self.down.load(std::sync::atomic::Ordering::Relaxed) {
-            return Err(GitLabError::Transport {
+        let not_tried = |message: &str| GitLabError::Transport {
+            method: method.to_string(),
+            url: url.to_string(),
+            message: message.into(),
+        };
+        if self.unauthorized.load(Relaxed) {
+            return Err(GitLabError::Unauthorized {
                 method: m,
                 url: url.to_string(),
-                message: super::github::API_DOWN.into(),
+                message: "not tried: an earlier request was refused with 401".into(),
             });
+        }
+        if self.down.load(Relaxed) {
+            return Err(not_tried(super::github::API_DOWN));
         }
         let started = std::time::Instant::now();
         let mut attempt = 0u32;
         loop {
             attempt += 1;
+            let left = self.budget.remaining();
+            if left.is_zero() {
+                self.down.store(true, Relaxed);
+                return Err(not_tried(BUDGET_SPENT));
+            }
             let mut req = self
                 .http
                 .request(method.clone(), url)
+                .timeout(left.min(ATTEMPT_TIMEOUT))
                 .header("PRIVATE-TOKEN", &self.token);
             if let Some(b) = body {
                 req = req.json(b);
@@ -357,7 +397,7 @@ impl GitLab {
             let a = match res {
                 Ok(a) => a,
                 Err(message) => {
-                    if idempotent && self.retry.may_retry(attempt, started) {
+                    if idempotent && self.may_retry(attempt, started) {
                         self.backoff(attempt).await;
                         continue;
                     }
@@ -374,6 +414,14 @@ impl GitLab {
             if (200..300).contains(&a.status) {
                 return Ok(a);
             }
+            if a.status == 401 {
+                self.unauthorized.store(true, Relaxed);
+                return Err(GitLabError::Unauthorized {
+                    method: m,
+                    url: url.to_string(),
+                    message: api_message(&a.body),
+                });
+            }
             if a.status == StatusCode::TOO_MANY_REQUESTS.as_u16() {
                 let wait = a
                     .headers
@@ -382,7 +430,7 @@ impl GitLab {
                     .and_then(|v| v.trim().parse::<u64>().ok())
                     .map(Duration::from_secs)
                     .unwrap_or(self.retry.base_delay * 2u32.saturating_pow(attempt));
-                if wait > self.retry.max_wait {
+                if wait > self.retry.max_wait || wait >= self.budget.remaining() {
                     return Err(GitLabError::RateLimited {
                         method: m,
                         url: url.to_string(),
@@ -402,7 +450,7 @@ impl GitLab {
                 return Err(GitLabError::Scope { message });
             }
             if a.status >= 500 && idempotent {
-                if self.retry.may_retry(attempt, started) {
+                if self.may_retry(attempt, started) {
                     self.backoff(attempt).await;
                     continue;
                 }
@@ -474,7 +522,9 @@ impl GitLab {
             .filter(|n| {
                 !n.system
                     && n.author.as_ref().is_some_and(|a| a.id == me)
-                    && n.body.as_deref().is_some_and(|b| b.contains(MARKER))
+                    && n.body
+                        .as_deref()
+                        .is_some_and(|b| has_marker_for(b, self.key.as_deref()))
             })
             .map(|n| Note {
                 id: n.id,
@@ -522,8 +572,16 @@ impl GitLab {
     }
 
     /// Creates or updates our one note with `body` (already fitted). Leaves exactly one.
-    pub async fn upsert(&self, body: &str) -> Result<NoteOutcome, GitLabError> {
-        let mut ours = self.find_ours().await?;
+    /// `known`: our notes as already listed this session (not listed again).
+    pub async fn upsert(
+        &self,
+        body: &str,
+        known: Option<Vec<Note>>,
+    ) -> Result<NoteOutcome, GitLabError> {
+        let mut ours = match known {
+            Some(k) => k,
+            None => self.find_ours().await?,
+        };
         let mut creates = 0;
         loop {
             if let Some(keep) = ours.first().cloned() {

@@ -5,15 +5,23 @@
 //!
 //! Publishing never decides the build: every problem here becomes a warning in
 //! [`PublishReport`], and the caller chooses (`fail-on-publish-error`) whether it matters.
+//!
+//! One [`Publisher`] is one publishing session: the sticky comment's listing is read once
+//! ([`Publisher::previous_comment`], after the run is on disk: its hidden state is the
+//! baseline for deltas and `fail-on: regression`) and reused by the upsert; every API request
+//! of the session shares one [`Budget`] (20 s by default, whatever the fault); `dry-run` and
+//! `act` send no request at all.
 
 pub mod actions;
 pub mod context;
 pub mod github;
 pub mod gitlab;
 
+use std::cell::{OnceCell, RefCell};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use crate::artifact;
 use crate::model::{DiagnoseDoc, GateDoc, Severity, Verdict};
@@ -61,6 +69,32 @@ pub fn detect_forge(env: &Env) -> Forge {
     }
 }
 
+/// The time all API requests of one publishing session may take together. The clock starts
+/// at the first request, so a long test run does not eat it.
+#[derive(Debug)]
+pub struct Budget {
+    total: Duration,
+    start: OnceLock<Instant>,
+}
+
+impl Budget {
+    /// The default: publishing never costs a job more than this, whatever the API does.
+    pub const DEFAULT: Duration = Duration::from_secs(20);
+
+    pub fn new(total: Duration) -> Arc<Budget> {
+        Arc::new(Budget {
+            total,
+            start: OnceLock::new(),
+        })
+    }
+
+    /// Time left (starts the clock on first use).
+    pub fn remaining(&self) -> Duration {
+        let start = *self.start.get_or_init(Instant::now);
+        self.total.saturating_sub(start.elapsed())
+    }
+}
+
 /// What to publish and how.
 #[derive(Clone, Debug)]
 pub struct PublishOptions {
@@ -83,6 +117,11 @@ pub struct PublishOptions {
     pub head_sha: Option<String>,
     pub max_comment_chars: usize,
     pub retry: RetryPolicy,
+    /// Keys the sticky comment (`comment-key`): each key has its own comment, hidden state
+    /// and baseline. `None` is the default comment (no key in its marker).
+    pub comment_key: Option<String>,
+    /// All API requests of the session together (`CODELOOP_PUBLISH_BUDGET_SECS`).
+    pub budget: Duration,
 }
 
 impl Default for PublishOptions {
@@ -102,6 +141,8 @@ impl Default for PublishOptions {
             head_sha: None,
             max_comment_chars: 60_000,
             retry: RetryPolicy::default(),
+            comment_key: None,
+            budget: Budget::DEFAULT,
         }
     }
 }
@@ -110,6 +151,14 @@ impl PublishOptions {
     /// Retry delays can be shortened with `CODELOOP_RETRY_BASE_MS`,
     /// `CODELOOP_RETRY_MAX_WAIT_SECS` and `CODELOOP_RETRY_BUDGET_SECS` (tests and impatient
     /// users).
+    pub fn budget_from_env(env: &Env) -> Duration {
+        env.get("CODELOOP_PUBLISH_BUDGET_SECS")
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s > 0.0)
+            .map(Duration::from_secs_f64)
+            .unwrap_or(Budget::DEFAULT)
+    }
+
     pub fn retry_from_env(env: &Env) -> RetryPolicy {
         let mut r = RetryPolicy::default();
         if let Some(ms) = env
@@ -323,12 +372,44 @@ fn check_annotations(anns: &[Annotation]) -> Vec<serde_json::Value> {
 /// The hint printed when the token cannot write.
 pub const READ_ONLY_HINT: &str = "pull requests from forks get a read-only GITHUB_TOKEN, so codeloop wrote the job summary only. To comment on fork PRs, upload the run directory as an artifact and post it from a `workflow_run` job with `codeloop publish --from RUN_DIR` (see docs/github-action.md#pull-requests-from-forks).";
 
-/// Publishing to GitHub, shared by `codeloop action` and `codeloop publish`.
+/// Publishing to GitHub or GitLab, shared by `codeloop action`, `codeloop publish` and the
+/// `--baseline comment` of the gate: one session (see the module docs).
 pub struct Publisher<'a> {
     pub env: &'a Env,
     pub ctx: &'a GitHubContext,
     pub opts: PublishOptions,
     pub redactor: Redactor,
+    session: Session,
+}
+
+/// What one session keeps between reading the previous comment and publishing.
+#[derive(Default)]
+struct Session {
+    budget: OnceCell<Arc<Budget>>,
+    rt: OnceCell<Result<tokio::runtime::Runtime, String>>,
+    gh: OnceCell<Result<GitHub, String>>,
+    gl: OnceCell<Result<gitlab::GitLab, String>>,
+    /// Our comments (GitHub) as listed for the baseline, reused by the upsert.
+    ours: RefCell<Option<Vec<Comment>>>,
+    /// Our notes (GitLab), the same.
+    notes: RefCell<Option<Vec<gitlab::Note>>>,
+}
+
+impl<'a> Publisher<'a> {
+    pub fn new(
+        env: &'a Env,
+        ctx: &'a GitHubContext,
+        opts: PublishOptions,
+        redactor: Redactor,
+    ) -> Publisher<'a> {
+        Publisher {
+            env,
+            ctx,
+            opts,
+            redactor,
+            session: Session::default(),
+        }
+    }
 }
 
 impl Publisher<'_> {
@@ -364,44 +445,132 @@ impl Publisher<'_> {
         None
     }
 
-    fn client(&self) -> Result<GitHub, GitHubError> {
-        let (owner, repo) = self.ctx.owner_repo().unwrap_or(("", ""));
-        GitHub::new(
-            &self.ctx.api_url,
-            owner,
-            repo,
-            self.opts.token.as_deref(),
-            self.opts.author.as_deref(),
-            self.opts.retry.clone(),
-        )
+    fn budget(&self) -> Arc<Budget> {
+        self.session
+            .budget
+            .get_or_init(|| Budget::new(self.opts.budget))
+            .clone()
     }
 
-    fn runtime() -> Result<tokio::runtime::Runtime, String> {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| format!("cannot start the async runtime: {e}"))
+    /// The session's runtime (one for the whole session, so the clients live across calls).
+    fn runtime(&self) -> Result<&tokio::runtime::Runtime, String> {
+        self.session
+            .rt
+            .get_or_init(|| {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| format!("cannot start the async runtime: {e}"))
+            })
+            .as_ref()
+            .map_err(Clone::clone)
     }
 
-    /// The body of our existing comment, the baseline for deltas (its hidden state). `None`
-    /// when there is none, or when we cannot or may not read it.
+    /// The session's GitHub client (made inside the runtime, which it needs).
+    fn client(&self) -> Result<&GitHub, String> {
+        let rt = self.runtime()?;
+        self.session
+            .gh
+            .get_or_init(|| {
+                let (owner, repo) = self.ctx.owner_repo().unwrap_or(("", ""));
+                rt.block_on(async {
+                    GitHub::new(
+                        &self.ctx.api_url,
+                        owner,
+                        repo,
+                        self.opts.token.as_deref(),
+                        self.opts.author.as_deref(),
+                        self.opts.comment_key.as_deref(),
+                        self.opts.retry.clone(),
+                        self.budget(),
+                    )
+                })
+                .map_err(|e| e.to_string())
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    /// The session's GitLab client and context; Err is the warning to show.
+    fn gitlab_client(&self) -> Result<&gitlab::GitLab, String> {
+        self.session
+            .gl
+            .get_or_init(|| {
+                let ctx = gitlab::GitLabContext::from_env(self.env).ok_or_else(|| {
+                    "GitLab: CI_API_V4_URL is not set, so there is no GitLab API to post to"
+                        .to_string()
+                })?;
+                let token = gitlab::token(self.env)?;
+                let rt = self.runtime()?;
+                rt.block_on(async {
+                    gitlab::GitLab::new(
+                        &ctx,
+                        &token,
+                        self.opts.comment_key.as_deref(),
+                        self.opts.retry.clone(),
+                        self.budget(),
+                    )
+                })
+                .map_err(|e| e.to_string())
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    /// The body of our existing comment (or MR note) of this comment key: the baseline for
+    /// deltas and `fail-on: regression` (its hidden state). `None` when there is none, or
+    /// when we cannot or may not read it; never a request under `dry-run` or `act`. The
+    /// listing is kept for [`Publisher::publish`], which then does not list again.
     pub fn previous_comment(&self) -> Option<String> {
-        if self.forge() != Forge::GitHub || self.cannot_post().is_some() || self.env.is_true("ACT")
-        {
+        if self.is_dry() {
+            return None;
+        }
+        match self.forge() {
+            Forge::GitHub => self.previous_github(),
+            Forge::GitLab => self.previous_gitlab(),
+            _ => None,
+        }
+    }
+
+    fn previous_github(&self) -> Option<String> {
+        if self.cannot_post().is_some() {
             return None;
         }
         let pr = self.pr()?;
-        let rt = Self::runtime().ok()?;
-        let found = rt.block_on(async {
-            let gh = self.client()?;
-            gh.find_ours(pr).await
-        });
-        match found {
-            Ok(ours) => ours.into_iter().next().map(|c| c.body),
+        let rt = self.runtime().ok()?;
+        let gh = self.client().ok()?;
+        match rt.block_on(gh.find_ours(pr)) {
+            Ok(ours) => {
+                let body = ours.first().map(|c| c.body.clone());
+                *self.session.ours.borrow_mut() = Some(ours);
+                body
+            }
             Err(e) => {
                 // Deltas need the previous comment; without it the run goes on without them.
                 crate::ui::warn(&self.redactor.redact(&format!(
                     "GitHub API: cannot read the previous codeloop comment ({e}); this run's report has no deltas"
+                )));
+                None
+            }
+        }
+    }
+
+    fn previous_gitlab(&self) -> Option<String> {
+        let ctx = gitlab::GitLabContext::from_env(self.env)?;
+        if ctx.cannot_post().is_some() {
+            return None;
+        }
+        let gl = self.gitlab_client().ok()?;
+        let rt = self.runtime().ok()?;
+        match rt.block_on(gl.find_ours()) {
+            Ok(ours) => {
+                let body = ours.first().map(|n| n.body.clone());
+                *self.session.notes.borrow_mut() = Some(ours);
+                body
+            }
+            Err(e) => {
+                crate::ui::warn(&self.redactor.redact(&format!(
+                    "GitLab API: cannot read the previous codeloop note ({e}); this run's report has no deltas"
                 )));
                 None
             }
@@ -440,10 +609,9 @@ impl Publisher<'_> {
             crate::ui::warn(&self.redactor.redact(&msg));
             report.errors.push(msg);
         };
-        let comment = github::fit_comment(
-            &self.redactor.redact(&run.comment),
-            self.opts.max_comment_chars,
-        );
+        let keyed = github::with_key(&run.comment, self.opts.comment_key.as_deref());
+        let comment =
+            github::fit_comment(&self.redactor.redact(&keyed), self.opts.max_comment_chars);
         let summary = self.redactor.redact(&run.summary).into_owned();
         self.print_gate(run, out);
 
@@ -478,7 +646,13 @@ impl Publisher<'_> {
                     out,
                     "codeloop: dry run (nothing is posted); the PR comment would be:"
                 );
-                let _ = out.write_all(actions::stop_commands_wrap(&comment).as_bytes());
+                // Fenced only where a runner would act on commands hidden in it.
+                let text = if self.env.is_true("GITHUB_ACTIONS") {
+                    actions::stop_commands_wrap(&comment)
+                } else {
+                    comment.clone()
+                };
+                let _ = out.write_all(text.as_bytes());
             }
             report.comment_action = "printed".into();
             return report;
@@ -489,7 +663,7 @@ impl Publisher<'_> {
         }
         if self.forge() == Forge::GitLab {
             if want_comment {
-                self.publish_gitlab(&run.comment, &mut report, out);
+                self.publish_gitlab(&keyed, &mut report, out);
             } else {
                 report.comment_action = "skipped".into();
             }
@@ -501,21 +675,15 @@ impl Publisher<'_> {
             report.comment_action = "skipped".into();
             return report;
         }
-        let rt = match Self::runtime() {
-            Ok(rt) => rt,
+        let (rt, gh) = match self.runtime().and_then(|rt| Ok((rt, self.client()?))) {
+            Ok(x) => x,
             Err(e) => {
                 warn(&mut report, e);
                 return report;
             }
         };
+        let known = self.session.ours.borrow_mut().take();
         rt.block_on(async {
-            let gh = match self.client() {
-                Ok(g) => g,
-                Err(e) => {
-                    warn(&mut report, e.to_string());
-                    return;
-                }
-            };
             let pr = self.pr();
             let mut read_only_warned = false;
             let mut on_err = |report: &mut PublishReport, e: GitHubError, what: &str| {
@@ -540,9 +708,9 @@ impl Publisher<'_> {
             match (pr, want_comment || want_delete) {
                 (Some(pr), true) => {
                     let res = if want_comment {
-                        gh.upsert_comment(pr, &comment, None).await
+                        gh.upsert_comment(pr, &comment, known).await
                     } else {
-                        gh.delete_ours(pr, None).await
+                        gh.delete_ours(pr, known).await
                     };
                     match res {
                         Ok(CommentOutcome::Created(Comment { id, url, .. })) => {
@@ -570,7 +738,8 @@ impl Publisher<'_> {
                 }
                 _ => {}
             }
-            if self.opts.check_run && !report.read_only {
+            // A refused token (401) ends publishing: the check run is not even tried.
+            if self.opts.check_run && !report.read_only && !gh.is_unauthorized() {
                 match (self.opts.head_sha.clone().or_else(|| self.ctx.head_sha()), verdict) {
                     (Some(sha), v) => {
                         let run = CheckRun {
@@ -620,25 +789,19 @@ impl Publisher<'_> {
             let _ = writeln!(out, "codeloop: {why}");
             return;
         }
-        let token = match gitlab::token(self.env) {
-            Ok(t) => t,
+        let (rt, gl) = match self
+            .runtime()
+            .and_then(|rt| Ok((rt, self.gitlab_client()?)))
+        {
+            Ok(x) => x,
             Err(why) => {
                 warn(report, why);
                 return;
             }
         };
         let note = gitlab::fit_note(&self.redactor.redact(body), gitlab::MAX_NOTE_CHARS);
-        let rt = match Self::runtime() {
-            Ok(rt) => rt,
-            Err(e) => {
-                warn(report, e);
-                return;
-            }
-        };
-        let res = rt.block_on(async {
-            let gl = gitlab::GitLab::new(&ctx, &token, self.opts.retry.clone())?;
-            gl.upsert(&note).await
-        });
+        let known = self.session.notes.borrow_mut().take();
+        let res = rt.block_on(gl.upsert(&note, known));
         match res {
             Ok(outcome) => {
                 let (action, n) = match outcome {
@@ -660,6 +823,32 @@ impl Publisher<'_> {
             }
         }
     }
+}
+
+/// The previous sticky comment (or MR note) of `key` on this PR/MR, read with the process
+/// environment's context and token (`GITHUB_TOKEN` or the `github-token` input; the GitLab
+/// token variables): what `--baseline comment` reads. `None` when there is none, we may not
+/// read it, or under `act`.
+pub fn previous_comment_from_env(key: Option<String>) -> Option<String> {
+    let env = Env::from_process();
+    let ctx = GitHubContext::from_env(&env);
+    let token = env
+        .get("GITHUB_TOKEN")
+        .or_else(|| env.input("github-token"))
+        .map(str::to_string);
+    let mut redactor = Redactor::from_env(env.iter());
+    if let Some(t) = &token {
+        redactor.add(t);
+    }
+    let opts = PublishOptions {
+        token,
+        author: env.input("comment-author").map(str::to_string),
+        comment_key: key,
+        retry: PublishOptions::retry_from_env(&env),
+        budget: PublishOptions::budget_from_env(&env),
+        ..PublishOptions::default()
+    };
+    Publisher::new(&env, &ctx, opts, redactor).previous_comment()
 }
 
 fn check_title(g: Option<&GateDoc>) -> String {
@@ -711,6 +900,47 @@ mod tests {
             Forge::GitLab
         );
         assert_eq!("gitlab".parse::<Forge>(), Ok(Forge::GitLab));
+    }
+
+    #[test]
+    fn the_budget_starts_at_first_use_and_runs_out() {
+        let b = Budget::new(Duration::from_millis(50));
+        std::thread::sleep(Duration::from_millis(60));
+        // Not started yet: all of it is left.
+        assert!(b.remaining() > Duration::from_millis(40));
+        std::thread::sleep(Duration::from_millis(60));
+        assert_eq!(b.remaining(), Duration::ZERO);
+        let env = Env::from_pairs([("CODELOOP_PUBLISH_BUDGET_SECS", "2.5")]);
+        assert_eq!(
+            PublishOptions::budget_from_env(&env),
+            Duration::from_millis(2500)
+        );
+        let bad = Env::from_pairs([("CODELOOP_PUBLISH_BUDGET_SECS", "-1")]);
+        assert_eq!(PublishOptions::budget_from_env(&bad), Budget::DEFAULT);
+    }
+
+    #[test]
+    fn dry_runs_read_no_previous_comment() {
+        let env = Env::from_pairs([
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_REPOSITORY", "o/r"),
+            // Nothing listens here: a request would be a warning and a delay.
+            ("GITHUB_API_URL", "http://127.0.0.1:9"),
+            ("GITHUB_REF", "refs/pull/1/merge"),
+            ("ACT", "true"),
+        ]);
+        let ctx = GitHubContext::from_env(&env);
+        let opts = PublishOptions {
+            token: Some("t".into()),
+            ..PublishOptions::default()
+        };
+        let p = Publisher::new(&env, &ctx, opts, Redactor::default());
+        assert!(p.is_dry());
+        assert_eq!(p.previous_comment(), None);
+        assert!(
+            p.session.budget.get().is_none(),
+            "no request was even prepared"
+        );
     }
 
     #[test]

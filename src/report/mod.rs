@@ -95,6 +95,8 @@ pub struct RenderInput {
     pub cases: CaseDigest,
     /// Overrides `gate.delta` (e.g. from `--baseline-from-comment`).
     pub delta: Option<Delta>,
+    /// A merged run's shards (from merge.json), for the per-shard breakdown; empty otherwise.
+    pub shards: Vec<crate::merge::MergedSource>,
 }
 
 /// A bounded digest of cases.jsonl: counts, failing tests (details for the first
@@ -371,6 +373,16 @@ struct RunnerRow {
     hint: String,
 }
 
+/// One shard of a merged run: which shard, what it ran, its results, how long.
+#[derive(Serialize)]
+struct ShardRow {
+    icon: &'static str,
+    name: String,
+    runners: String,
+    counts: String,
+    duration: String,
+}
+
 #[derive(Serialize)]
 struct TaskView {
     n: usize,
@@ -423,6 +435,7 @@ struct View {
     has_lint: bool,
     reasons: List<String>,
     runners: List<RunnerRow>,
+    shards: List<ShardRow>,
     tasks: List<TaskView>,
     problems_total: usize,
     /// `5 to fix` or `120 problems, 5 to fix`.
@@ -755,6 +768,38 @@ fn build_view(input: &RenderInput, p: &Prepared<'_>, caps: &Caps) -> View {
                 .as_deref()
                 .map(|h| inline(h, 200))
                 .unwrap_or_default(),
+        }),
+        shards: cut(&input.shards, caps.runners, |s| {
+            let c = s.counts;
+            ShardRow {
+                icon: if !s.complete {
+                    "⚠️"
+                } else if c.bad() > 0 {
+                    "❌"
+                } else {
+                    "✅"
+                },
+                name: match s.shard {
+                    Some(sh) => format!("{}/{}", sh.index, sh.total),
+                    None => inline(
+                        s.dir.rsplit('/').find(|p| !p.is_empty()).unwrap_or(&s.dir),
+                        60,
+                    ),
+                },
+                runners: inline(&s.runners.join(", "), 200),
+                counts: format!(
+                    "{} tests: {} passed, {} failed{}",
+                    c.tests,
+                    c.passed,
+                    c.bad(),
+                    if c.skipped > 0 {
+                        format!(", {} skipped", c.skipped)
+                    } else {
+                        String::new()
+                    }
+                ),
+                duration: fmt_duration(s.duration),
+            }
         }),
         tasks: cut(p.tasks, caps.tasks, |t| {
             n += 1;

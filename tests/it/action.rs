@@ -374,7 +374,7 @@ fn finds_our_comment_on_page_three_of_250() {
     let gets: Vec<_> = fake
         .requests()
         .into_iter()
-        .filter(|r| r.method == "GET")
+        .filter(|r| r.method == "GET" && r.path.ends_with("/comments"))
         .collect();
     assert!(
         gets[0].query.contains("per_page=100"),
@@ -475,9 +475,20 @@ fn bad_gateway_twice_then_success() {
     assert!(!err.contains("warning"), "{err}");
     assert_eq!(fake.ours().len(), 1);
     assert!(fake.ours()[0].body.contains("2 failed"));
+    // Who am I (once), then the listing: two 502s and the answer.
     assert_eq!(
-        fake.requests().iter().filter(|r| r.method == "GET").count(),
+        fake.requests()
+            .iter()
+            .filter(|r| r.method == "GET" && r.path.ends_with("/comments"))
+            .count(),
         3
+    );
+    assert_eq!(
+        fake.requests()
+            .iter()
+            .filter(|r| r.method == "GET" && r.path == "/user")
+            .count(),
+        1
     );
     assert_eq!(
         fake.requests()
@@ -543,7 +554,11 @@ fn fork_pr_writes_summary_warns_once_and_exits_with_the_gate() {
     let o = action(&fake, &job, &[("INPUT_GITHUB-TOKEN", READ_ONLY_TOKEN)]);
     let (_, err) = text(&o);
     assert_eq!(o.status.code(), Some(1), "{err}");
-    assert_eq!(err.matches("warning:").count(), 1, "{err}");
+    assert_eq!(
+        err.matches("::warning title=codeloop::").count(),
+        1,
+        "{err}"
+    );
     assert!(err.contains("workflow_run"), "{err}");
     assert!(fake.writes().is_empty());
     assert!(
@@ -572,7 +587,11 @@ fn fork_pr_writes_summary_warns_once_and_exits_with_the_gate() {
     );
     let (_, err) = text(&o);
     assert_eq!(o.status.code(), Some(0), "{err}");
-    assert_eq!(err.matches("warning:").count(), 1, "{err}");
+    assert_eq!(
+        err.matches("::warning title=codeloop::").count(),
+        1,
+        "{err}"
+    );
     assert!(
         err.contains("Resource not accessible by integration"),
         "{err}"

@@ -23,6 +23,9 @@ use serde_json::{Value, json};
 pub const BOT: &str = "github-actions[bot]";
 pub const TOKEN: &str = "ghs_faketoken_for_tests_0123456789";
 pub const READ_ONLY_TOKEN: &str = "ghs_readonly_token_for_tests_987654";
+/// A personal access token: `GET /user` answers with its user, [`PAT_LOGIN`].
+pub const PAT_TOKEN: &str = "ghp_personal_token_for_tests_246810";
+pub const PAT_LOGIN: &str = "octocat";
 
 #[derive(Clone, Debug)]
 pub struct StoredComment {
@@ -67,6 +70,8 @@ pub struct Request {
     pub query: String,
     pub body: Option<Value>,
     pub at: std::time::Instant,
+    /// Wall-clock time, to compare with file times.
+    pub wall: std::time::SystemTime,
 }
 
 #[derive(Default)]
@@ -154,9 +159,14 @@ impl FakeGitHub {
     }
 
     pub fn ours(&self) -> Vec<StoredComment> {
+        self.ours_by(BOT)
+    }
+
+    /// Comments by `login` carrying the codeloop marker.
+    pub fn ours_by(&self, login: &str) -> Vec<StoredComment> {
         self.comments()
             .into_iter()
-            .filter(|c| c.login == BOT && c.body.contains("<!-- codeloop-verify:v1"))
+            .filter(|c| c.login == login && c.body.contains("<!-- codeloop-verify:v1"))
             .collect()
     }
 
@@ -272,6 +282,7 @@ async fn handle(
             query: query.clone(),
             body: json_body.clone(),
             at: std::time::Instant::now(),
+            wall: std::time::SystemTime::now(),
         });
         if is_comment_post {
             s.post_delay
@@ -311,8 +322,35 @@ async fn handle(
     let login = match token {
         TOKEN => BOT,
         READ_ONLY_TOKEN => BOT,
-        _ => return answer(401, vec![], json!({"message": "Bad credentials"})),
+        PAT_TOKEN => PAT_LOGIN,
+        _ => {
+            return answer(
+                401,
+                vec![],
+                json!({"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest", "status": "401"}),
+            );
+        }
     };
+    // Who am I: a personal access token's user; installation tokens (GITHUB_TOKEN) are
+    // refused, as on github.com (the official example body, tests/fixtures/github/user.json,
+    // copied from github-openapi-history.json).
+    if method == Method::GET && path == "/user" {
+        if token == PAT_TOKEN {
+            let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/github/user.json");
+            let mut user: Value =
+                serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
+            user["login"] = json!(PAT_LOGIN);
+            return answer(200, vec![], user);
+        }
+        return answer(
+            403,
+            vec![],
+            json!({"message": "Resource not accessible by integration",
+                   "documentation_url": "https://docs.github.com/rest/users/users#get-the-authenticated-user",
+                   "status": "403"}),
+        );
+    }
     if token == READ_ONLY_TOKEN && method != Method::GET {
         return answer(
             403,

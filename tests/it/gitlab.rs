@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 
 use crate::common::bin;
 
-const BOT_TOKEN: &str = "glpat-bot-token-for-tests-0123";
+pub(crate) const BOT_TOKEN: &str = "glpat-bot-token-for-tests-0123";
 const READ_TOKEN: &str = "glpat-read-api-only-token-4567";
 const BOT: (u64, &str) = (77, "project_42_bot_codeloop");
 const HUMAN: (u64, &str) = (5, "alice");
@@ -27,9 +27,9 @@ const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
 const PAGE: usize = 2;
 
 #[derive(Clone, Debug)]
-struct StoredNote {
+pub(crate) struct StoredNote {
     id: u64,
-    body: String,
+    pub(crate) body: String,
     author: (u64, &'static str),
     system: bool,
 }
@@ -43,7 +43,7 @@ struct State {
     log: Vec<String>,
 }
 
-struct FakeGitLab {
+pub(crate) struct FakeGitLab {
     state: Arc<Mutex<State>>,
     addr: SocketAddr,
 }
@@ -181,7 +181,7 @@ async fn handle(st: Arc<Mutex<State>>, m: Method, u: Uri, h: HeaderMap, b: Bytes
 }
 
 impl FakeGitLab {
-    fn start() -> FakeGitLab {
+    pub(crate) fn start() -> FakeGitLab {
         let state = Arc::new(Mutex::new(State {
             next_id: 100,
             ..Default::default()
@@ -223,7 +223,7 @@ impl FakeGitLab {
         id
     }
 
-    fn ours(&self) -> Vec<StoredNote> {
+    pub(crate) fn ours(&self) -> Vec<StoredNote> {
         let s = self.state.lock().unwrap();
         s.notes
             .iter()
@@ -232,7 +232,7 @@ impl FakeGitLab {
             .collect()
     }
 
-    fn env(&self, token: Option<&str>) -> Vec<(String, String)> {
+    pub(crate) fn env(&self, token: Option<&str>) -> Vec<(String, String)> {
         let mut v: Vec<(String, String)> = [
             ("GITLAB_CI", "true"),
             ("CI", "true"),

@@ -2,6 +2,7 @@
 #![allow(clippy::disallowed_macros)] // tests print diagnostics; only the product is bound to crate::ui
 
 mod action;
+mod action_publish;
 mod common;
 mod corpus;
 mod corpus_json;

@@ -357,6 +357,7 @@ fn input_of(
         context: context(),
         cases: digest,
         delta: None,
+        shards: Vec::new(),
     }
 }
 
@@ -578,6 +579,7 @@ fn many_failures(n: usize, long: usize, name_len: usize) -> RenderInput {
         context: context(),
         cases: digest,
         delta: None,
+        shards: Vec::new(),
     }
 }
 

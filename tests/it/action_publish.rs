@@ -1,0 +1,682 @@
+//! Issue 15 through the binary, the way the runner starts the container (INPUT_*, GITHUB_*,
+//! an event JSON, a workspace with collected reports) against the fake GitHub: comment keys,
+//! the regression gate from the previous comment, head-sha links, the publishing budget and
+//! dry runs, workflow-command messages, identity and the single listing, the CLI recipe's
+//! annotations, and the matrix fan-in.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::common::bin;
+use crate::fake_github::{BOT, FakeGitHub, PAT_LOGIN, PAT_TOKEN, TOKEN};
+
+const MARK: &str = "<!-- codeloop-verify:v1";
+const HEAD_SHA: &str = "6dcb09b5b57875f334f61aebed695e2e4193db5e";
+const MERGE_SHA: &str = "ffffffffffffffffffffffffffffffffffffffff";
+
+struct Ws {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+    ws: PathBuf,
+    event: PathBuf,
+    output: PathBuf,
+    summary: PathBuf,
+}
+
+fn workspace() -> Ws {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_path_buf();
+    let ws = root.join("workspace");
+    std::fs::create_dir_all(ws.join("reports")).unwrap();
+    let event = root.join("event.json");
+    std::fs::write(
+        &event,
+        json!({
+            "action": "synchronize", "number": 1,
+            "pull_request": {"number": 1,
+                "head": {"sha": HEAD_SHA, "ref": "feature", "repo": {"full_name": "octo/app"}},
+                "base": {"sha": "base0", "ref": "main", "repo": {"full_name": "octo/app"}}},
+            "repository": {"full_name": "octo/app"}
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let output = root.join("github_output");
+    let summary = root.join("step_summary.md");
+    std::fs::write(&output, "").unwrap();
+    std::fs::write(&summary, "").unwrap();
+    Ws {
+        _dir: dir,
+        root,
+        ws,
+        event,
+        output,
+        summary,
+    }
+}
+
+/// A JUnit report: `(name, failing)` test cases in `tests/test_app.py`.
+fn junit(cases: &[(&str, bool)]) -> String {
+    let mut s = String::from("<?xml version=\"1.0\"?>\n<testsuites><testsuite name=\"pytest\">\n");
+    for (i, (name, failing)) in cases.iter().enumerate() {
+        if *failing {
+            s.push_str(&format!(
+                "<testcase classname=\"tests.test_app\" name=\"{name}\" time=\"0.01\"><failure message=\"assert 1 == 2\">def {name}():\n&gt;       assert 1 == 2\nE       assert 1 == 2\n\ntests/test_app.py:{}: AssertionError</failure></testcase>\n",
+                i * 10 + 3
+            ));
+        } else {
+            s.push_str(&format!(
+                "<testcase classname=\"tests.test_app\" name=\"{name}\" time=\"0.01\"/>\n"
+            ));
+        }
+    }
+    s.push_str("</testsuite></testsuites>\n");
+    s
+}
+
+fn write_report(ws: &Ws, name: &str, cases: &[(&str, bool)]) {
+    std::fs::write(ws.ws.join("reports").join(name), junit(cases)).unwrap();
+}
+
+/// The env a Docker action gets (unset inputs as ""), collecting `reports/*.xml`.
+fn action_env(api: &str, w: &Ws) -> BTreeMap<String, String> {
+    let mut e = BTreeMap::new();
+    for input in [
+        "RUNNERS",
+        "WORKING-DIRECTORY",
+        "CONFIG",
+        "MIN-SCORE",
+        "FAIL-ON",
+        "CHECK-RUN",
+        "ARTIFACTS-DIR",
+        "DRY-RUN",
+        "COMMENT-KEY",
+        "COMMENT-AUTHOR",
+        "FROM",
+        "MERGE",
+    ] {
+        e.insert(format!("INPUT_{input}"), String::new());
+    }
+    let s = |v: &str| v.to_string();
+    for (k, v) in [
+        ("INPUT_GITHUB-TOKEN", s(TOKEN)),
+        ("INPUT_REPORTS", s("reports/*.xml")),
+        ("INPUT_COMMENT", s("always")),
+        ("INPUT_FAIL-ON-GATE", s("true")),
+        ("GITHUB_ACTIONS", s("true")),
+        ("CI", s("true")),
+        ("GITHUB_REPOSITORY", s("octo/app")),
+        ("GITHUB_API_URL", s(api)),
+        ("GITHUB_SERVER_URL", s("https://github.com")),
+        ("GITHUB_SHA", s(MERGE_SHA)),
+        ("GITHUB_REF", s("refs/pull/1/merge")),
+        ("GITHUB_EVENT_NAME", s("pull_request")),
+        ("GITHUB_EVENT_PATH", w.event.to_string_lossy().into_owned()),
+        ("GITHUB_WORKSPACE", w.ws.to_string_lossy().into_owned()),
+        ("GITHUB_OUTPUT", w.output.to_string_lossy().into_owned()),
+        (
+            "GITHUB_STEP_SUMMARY",
+            w.summary.to_string_lossy().into_owned(),
+        ),
+        ("GITHUB_RUN_ID", s("4242")),
+        ("CODELOOP_RETRY_BASE_MS", s("10")),
+        ("PATH", std::env::var("PATH").unwrap_or_default()),
+    ] {
+        e.insert(k.into(), v);
+    }
+    e
+}
+
+fn run(env: &BTreeMap<String, String>, args: &[&str]) -> Output {
+    Command::new(bin())
+        .args(args)
+        .env_clear()
+        .envs(env)
+        .output()
+        .unwrap()
+}
+
+fn action(api: &str, w: &Ws, extra: &[(&str, &str)]) -> Output {
+    std::fs::write(&w.output, "").unwrap();
+    let mut env = action_env(api, w);
+    for (k, v) in extra {
+        env.insert(k.to_string(), v.to_string());
+    }
+    run(&env, &["action"])
+}
+
+fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// GITHUB_OUTPUT's heredoc format.
+fn outputs(path: &Path) -> BTreeMap<String, String> {
+    let t = std::fs::read_to_string(path).unwrap();
+    let mut m = BTreeMap::new();
+    let mut lines = t.lines();
+    while let Some(l) = lines.next() {
+        let (name, delim) = l.split_once("<<").expect("heredoc line");
+        let mut v = Vec::new();
+        for l in lines.by_ref() {
+            if l == delim {
+                break;
+            }
+            v.push(l);
+        }
+        m.insert(name.to_string(), v.join("\n"));
+    }
+    m
+}
+
+fn comment_listings(fake: &FakeGitHub) -> usize {
+    fake.requests()
+        .iter()
+        .filter(|r| r.method == "GET" && r.path.ends_with("/comments"))
+        .count()
+}
+
+/// A test name as the comment shows it (Markdown-escaped `_`).
+fn md(name: &str) -> String {
+    name.replace('_', "&#95;")
+}
+
+fn assert_clean(fake: &FakeGitHub) {
+    assert_eq!(fake.violations(), Vec::<String>::new());
+}
+
+/// Item 1: two keys, two comments, each with its own state; the unkeyed comment of an older
+/// codeloop is the default key's and is left alone by keyed runs.
+#[test]
+fn comment_keys_keep_one_comment_each_with_its_own_baseline() {
+    let fake = FakeGitHub::start();
+    let w = workspace();
+    let old = fake.seed(
+        BOT,
+        &format!("{MARK} run=old -->\n## codeloop: old default comment\n"),
+    );
+    write_report(&w, "r.xml", &[("test_api", true), ("test_db", false)]);
+    let o = action(&fake.url(), &w, &[("INPUT_COMMENT-KEY", "backend")]);
+    assert_eq!(o.status.code(), Some(1), "{:?}", text(&o));
+    write_report(&w, "r.xml", &[("test_ui", false), ("test_css", false)]);
+    let o = action(&fake.url(), &w, &[("INPUT_COMMENT-KEY", "frontend")]);
+    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+
+    let ours = fake.ours();
+    assert_eq!(ours.len(), 3, "{ours:#?}");
+    let by_key = |k: &str| {
+        ours.iter()
+            .find(|c| c.body.starts_with(&format!("{MARK} key={k} ")))
+            .unwrap_or_else(|| panic!("no `{k}` comment in {ours:#?}"))
+            .clone()
+    };
+    let backend = by_key("backend");
+    let frontend = by_key("frontend");
+    assert!(backend.body.contains(&md("test_api")), "{}", backend.body);
+    // The frontend comment is the first of its key: no deltas invented from backend's.
+    assert!(
+        !frontend.body.contains("Since the last run"),
+        "{}",
+        frontend.body
+    );
+    assert!(
+        !frontend.body.contains(&md("test_api")),
+        "{}",
+        frontend.body
+    );
+    // The old unkeyed comment is untouched by keyed runs.
+    let old_now = fake.comments().into_iter().find(|c| c.id == old).unwrap();
+    assert!(old_now.body.contains("old default comment"));
+
+    // backend again, with test_api fixed: its own comment is updated, with deltas against
+    // its own previous state.
+    write_report(&w, "r.xml", &[("test_api", false), ("test_db", false)]);
+    let o = action(&fake.url(), &w, &[("INPUT_COMMENT-KEY", "backend")]);
+    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+    let now = fake.comments();
+    let b2 = now.iter().find(|c| c.id == backend.id).unwrap();
+    assert!(b2.body.contains("Fixed (1)"), "{}", b2.body);
+    assert_eq!(
+        now.iter().find(|c| c.id == frontend.id).unwrap().body,
+        frontend.body
+    );
+    assert_eq!(outputs(&w.output)["comment-id"], backend.id.to_string());
+
+    // No key: the old default comment is the one updated (backward compatible).
+    let o = action(&fake.url(), &w, &[]);
+    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+    assert_eq!(outputs(&w.output)["comment-id"], old.to_string());
+    assert_eq!(fake.ours().len(), 3);
+
+    // A bad key names the input and what is accepted.
+    let o = action(&fake.url(), &w, &[("INPUT_COMMENT-KEY", "a b-->")]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).1.contains("comment-key"), "{}", text(&o).1);
+    assert_clean(&fake);
+}
+
+/// Item 3: `fail-on: regression` takes the previous comment of the same key as baseline.
+#[test]
+fn fail_on_regression_gates_against_the_previous_comment() {
+    let fake = FakeGitHub::start();
+    let w = workspace();
+    let reg = [("INPUT_FAIL-ON", "regression")];
+    write_report(&w, "r.xml", &[("test_old", true), ("test_ok", false)]);
+    // First run: no comment yet, every failure counts.
+    let o = action(&fake.url(), &w, &reg);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}\n{err}");
+    // Same failures as last run: the gate passes.
+    let o = action(&fake.url(), &w, &reg);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    assert!(out.contains("no new failure"), "{out}");
+    assert!(!out.contains("no baseline"), "{out}");
+    // One new failure: the gate fails naming it (and only it).
+    write_report(
+        &w,
+        "r.xml",
+        &[("test_old", true), ("test_ok", false), ("test_new", true)],
+    );
+    let o = action(&fake.url(), &w, &reg);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}\n{err}");
+    let reasons: Vec<&str> = out.lines().filter(|l| l.starts_with("  - ")).collect();
+    assert!(
+        reasons
+            .iter()
+            .any(|l| l.contains("test_new") && l.contains("new failure")),
+        "{out}"
+    );
+    assert!(!reasons.iter().any(|l| l.contains("test_old")), "{out}");
+    assert_eq!(fake.ours().len(), 1);
+    assert_clean(&fake);
+}
+
+/// Item 4: links in the comment and the summary use the PR head, not GITHUB_SHA.
+#[test]
+fn comment_and_summary_link_the_pr_head_commit() {
+    let fake = FakeGitHub::start();
+    let w = workspace();
+    write_report(&w, "r.xml", &[("test_link", true)]);
+    let o = action(&fake.url(), &w, &[]);
+    assert_eq!(o.status.code(), Some(1), "{:?}", text(&o));
+    let body = fake.ours()[0].body.clone();
+    assert!(
+        body.contains(&format!("/octo/app/blob/{HEAD_SHA}/tests/test_app.py#L3")),
+        "{body}"
+    );
+    assert!(
+        !body.contains(MERGE_SHA) && !body.contains("fffffff"),
+        "{body}"
+    );
+    let summary = std::fs::read_to_string(&w.summary).unwrap();
+    assert!(summary.contains(&HEAD_SHA[..7]), "{summary}");
+    assert!(!summary.contains("fffffff"), "{summary}");
+}
+
+/// A port that accepts connections and never answers.
+fn black_hole() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in l.incoming().flatten() {
+            held.push(s);
+        }
+    });
+    format!("http://{addr}")
+}
+
+/// Item 6: an API that accepts and never answers costs at most the publishing budget (20 s,
+/// the default) for everything together; the verdict is still delivered.
+#[test]
+fn a_black_hole_api_costs_at_most_the_publishing_budget() {
+    let w = workspace();
+    write_report(&w, "r.xml", &[("test_a", false)]);
+    let api = black_hole();
+    let start = Instant::now();
+    let o = action(&api, &w, &[("INPUT_CHECK-RUN", "true")]);
+    let took = start.elapsed();
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    assert!(out.contains("codeloop: gate PASS"), "{out}");
+    assert!(err.contains("no answer within"), "{err}");
+    // 20 s for publishing, plus the stages (a few seconds on a busy 2-core machine).
+    assert!(took < Duration::from_secs(28), "took {took:?}\n{err}");
+    assert_eq!(outputs(&w.output)["verdict"], "pass");
+}
+
+/// Item 6: nothing is sent before the run is on disk; dry-run and act send nothing at all.
+#[test]
+fn nothing_is_sent_before_the_run_is_written_and_dry_runs_send_nothing() {
+    let fake = FakeGitHub::start();
+    let w = workspace();
+    write_report(&w, "r.xml", &[("test_a", true)]);
+    for extra in [("INPUT_DRY-RUN", "true"), ("ACT", "true")] {
+        let o = action(&fake.url(), &w, &[extra]);
+        let (out, err) = text(&o);
+        assert_eq!(o.status.code(), Some(1), "{out}\n{err}");
+        assert!(out.contains("dry run (nothing is posted)"), "{out}");
+        assert_eq!(
+            fake.requests().len(),
+            0,
+            "{extra:?}: {:#?}",
+            fake.requests()
+        );
+    }
+    let o = action(&fake.url(), &w, &[]);
+    assert_eq!(o.status.code(), Some(1), "{:?}", text(&o));
+    let first = fake.requests()[0].wall;
+    let runs = w.ws.join(".codeloop/runs");
+    let newest = std::fs::read_dir(&runs)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .max()
+        .unwrap();
+    let verified = std::fs::metadata(newest.join("verify.json"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    assert!(
+        first >= verified,
+        "a request went out before verify.json was written"
+    );
+}
+
+/// Item 7: under GitHub Actions our messages are workflow commands; elsewhere plain lines,
+/// and no `::stop-commands::` fencing.
+#[test]
+fn messages_are_workflow_commands_only_under_github_actions() {
+    let fake = FakeGitHub::start();
+    let w = workspace();
+    write_report(&w, "r.xml", &[("test_a", true)]);
+    let o = action(&fake.url(), &w, &[("INPUT_COMMENT", "sometimes, 50%")]);
+    let err = text(&o).1;
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        err.starts_with("::error title=codeloop::input `comment` is \"sometimes, 50%25\""),
+        "{err}"
+    );
+    assert!(err.contains("%0Ahint: fix the `with:` block"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+
+    // A warning (the API refuses the token) as a ::warning command.
+    let o = action(
+        &fake.url(),
+        &w,
+        &[("INPUT_GITHUB-TOKEN", "ghs_bad_token_000")],
+    );
+    let err = text(&o).1;
+    assert!(
+        err.lines()
+            .any(|l| l.starts_with("::warning title=codeloop::GitHub API:") && l.contains("401")),
+        "{err}"
+    );
+
+    // Outside GitHub Actions: plain lines, no workflow commands, no fencing.
+    let mut env = action_env(&fake.url(), &w);
+    env.remove("GITHUB_ACTIONS");
+    env.insert("INPUT_COMMENT".into(), "sometimes".into());
+    let o = run(&env, &["action"]);
+    let err = text(&o).1;
+    assert!(err.starts_with("error: input `comment`"), "{err}");
+    assert!(err.contains("\nhint: "), "{err}");
+    env.insert("INPUT_COMMENT".into(), "always".into());
+    env.insert("INPUT_DRY-RUN".into(), "true".into());
+    let o = run(&env, &["action"]);
+    let (out, err) = text(&o);
+    assert!(
+        !out.contains("::stop-commands::") && !err.contains("::"),
+        "{out}\n{err}"
+    );
+    assert!(out.contains("dry run"), "{out}");
+}
+
+/// Item 8: a PAT is identified with GET /user; the bot's comment carrying our marker is not
+/// its own and is never edited; the listing is read once per run; a 401 ends publishing.
+#[test]
+fn identity_from_get_user_one_listing_and_401_stops_at_once() {
+    let fake = FakeGitHub::start();
+    let w = workspace();
+    write_report(&w, "r.xml", &[("test_a", true)]);
+    let bots = fake.seed(
+        BOT,
+        &format!("{MARK} run=x -->\n## by the workflow token\n"),
+    );
+    let o = action(&fake.url(), &w, &[("INPUT_GITHUB-TOKEN", PAT_TOKEN)]);
+    assert_eq!(o.status.code(), Some(1), "{:?}", text(&o));
+    let mine = fake.ours_by(PAT_LOGIN);
+    assert_eq!(mine.len(), 1, "{:#?}", fake.comments());
+    let bot_now = fake.comments().into_iter().find(|c| c.id == bots).unwrap();
+    assert!(bot_now.body.contains("by the workflow token"));
+    let user_gets = |f: &FakeGitHub| {
+        f.requests()
+            .iter()
+            .filter(|r| r.method == "GET" && r.path == "/user")
+            .count()
+    };
+    assert_eq!(user_gets(&fake), 1);
+    // One listing for the baseline, reused by the upsert (plus the re-list after create).
+    let listings = comment_listings(&fake);
+    assert_eq!(listings, 2, "{:#?}", fake.requests());
+    // Second run: it updates its comment, with exactly one listing.
+    let o = action(&fake.url(), &w, &[("INPUT_GITHUB-TOKEN", PAT_TOKEN)]);
+    assert_eq!(o.status.code(), Some(1), "{:?}", text(&o));
+    assert_eq!(
+        comment_listings(&fake) - listings,
+        1,
+        "{:#?}",
+        fake.requests()
+    );
+    assert_eq!(fake.ours_by(PAT_LOGIN).len(), 1);
+    assert_eq!(fake.ours_by(PAT_LOGIN)[0].id, mine[0].id);
+
+    // The workflow's installation token: GET /user is refused (403), github-actions[bot]
+    // is who we are, and the bot's comment is the one updated.
+    let o = action(&fake.url(), &w, &[]);
+    assert_eq!(o.status.code(), Some(1), "{:?}", text(&o));
+    assert_eq!(outputs(&w.output)["comment-id"], bots.to_string());
+
+    // A refused token: one request (who am I → 401), nothing else, the gate's exit code.
+    let fake = FakeGitHub::start();
+    let o = action(
+        &fake.url(),
+        &w,
+        &[
+            ("INPUT_GITHUB-TOKEN", "ghs_bad_token_000"),
+            ("INPUT_CHECK-RUN", "true"),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{:?}", text(&o));
+    assert_eq!(fake.requests().len(), 1, "{:#?}", fake.requests());
+    assert_clean(&fake);
+}
+
+/// Item 9: the documented binary recipe (`codeloop ci` then `codeloop publish` in one job)
+/// prints every annotation once.
+#[test]
+fn the_ci_then_publish_recipe_prints_each_annotation_once() {
+    let fake = FakeGitHub::start();
+    let w = workspace();
+    write_report(&w, "r.xml", &[("test_a", true), ("test_b", true)]);
+    let mut env = action_env(&fake.url(), &w);
+    env.retain(|k, _| !k.starts_with("INPUT_"));
+    env.insert("GITHUB_TOKEN".into(), TOKEN.into());
+    let ws = w.ws.to_string_lossy().into_owned();
+    let ci = run(&env, &["ci", "--cwd", &ws, "--report", "reports/r.xml"]);
+    let publish = run(&env, &["publish", "--cwd", &ws]);
+    assert_eq!(ci.status.code(), Some(1), "{:?}", text(&ci));
+    assert_eq!(publish.status.code(), Some(0), "{:?}", text(&publish));
+    let all = format!("{}{}", text(&ci).0, text(&publish).0);
+    let anns: Vec<&str> = all
+        .lines()
+        .filter(|l| l.starts_with("::error file="))
+        .collect();
+    assert_eq!(anns.len(), 2, "{all}");
+    assert_ne!(anns[0], anns[1]);
+    assert_eq!(fake.ours().len(), 1);
+
+    // A run uploaded from another workflow run (the fork recipe) gets its annotations here.
+    env.insert("GITHUB_RUN_ID".into(), "9999".into());
+    let publish = run(&env, &["publish", "--cwd", &ws]);
+    let out = text(&publish).0;
+    assert_eq!(
+        out.lines()
+            .filter(|l| l.starts_with("::error file="))
+            .count(),
+        2,
+        "{out}"
+    );
+}
+
+/// Makes a shard: collects `cases` with `codeloop verify` into its own artifacts dir and
+/// copies the run directory to `shards/<name>` (what actions/download-artifact leaves).
+fn shard(w: &Ws, name: &str, cases: &[(&str, bool)]) {
+    let src = w.root.join(format!("src-{name}"));
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join(format!("{name}.xml")), junit(cases)).unwrap();
+    let art = w.root.join(format!("art-{name}"));
+    let _ = std::fs::remove_dir_all(&art);
+    let o = Command::new(bin())
+        .args(["verify", "--cwd"])
+        .arg(&src)
+        .arg("--artifacts-dir")
+        .arg(&art)
+        .args(["--report", &format!("{name}.xml")])
+        .env_remove("GITHUB_ACTIONS")
+        .output()
+        .unwrap();
+    assert!(o.status.code().is_some(), "{:?}", text(&o));
+    // The run directory itself, not the `latest` link to it.
+    let run = std::fs::read_dir(art.join("runs"))
+        .unwrap()
+        .flatten()
+        .find(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .unwrap()
+        .path();
+    let dest = w.ws.join("shards").join(name);
+    let _ = std::fs::remove_dir_all(&dest);
+    for e in walkdir::WalkDir::new(&run) {
+        let e = e.unwrap();
+        let to = dest.join(e.path().strip_prefix(&run).unwrap());
+        if e.file_type().is_symlink() {
+            continue;
+        }
+        if e.file_type().is_dir() {
+            std::fs::create_dir_all(&to).unwrap();
+        } else {
+            std::fs::copy(e.path(), &to).unwrap();
+        }
+    }
+}
+
+/// Item 10: `merge: 'shards/*'` considers only run directories, and the merged comment has
+/// "since last run" deltas and a per-shard breakdown.
+#[test]
+fn matrix_fan_in_has_deltas_and_a_per_shard_breakdown() {
+    let fake = FakeGitHub::start();
+    let w = workspace();
+    shard(&w, "linux", &[("test_l1", false), ("test_l2", false)]);
+    shard(&w, "macos", &[("test_m1", true), ("test_m2", false)]);
+    std::fs::remove_dir_all(w.ws.join("reports")).unwrap();
+    let merge = [("INPUT_MERGE", "shards/*"), ("INPUT_REPORTS", "")];
+    let o = action(&fake.url(), &w, &merge);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}\n{err}");
+    assert!(!err.contains("no run directory"), "{err}");
+    assert!(!err.contains("runners"), "{err}");
+    let body = fake.ours()[0].body.clone();
+    assert!(body.contains("Shards (2)"), "{body}");
+    for s in [
+        "linux",
+        "macos",
+        "2 tests: 2 passed, 0 failed",
+        "2 tests: 1 passed, 1 failed",
+    ] {
+        assert!(body.contains(s), "{s}: {body}");
+    }
+    // Next push: macos fixed, linux broke. The merged comment says so against the last one.
+    shard(&w, "linux", &[("test_l1", true), ("test_l2", false)]);
+    shard(&w, "macos", &[("test_m1", false), ("test_m2", false)]);
+    let o = action(&fake.url(), &w, &merge);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}\n{err}");
+    let body = fake.ours()[0].body.clone();
+    assert!(body.contains("Since the last run"), "{body}");
+    assert!(
+        body.contains("New failures (1)") && body.contains(&md("test_l1")),
+        "{body}"
+    );
+    assert!(
+        body.contains("Fixed (1)") && body.contains(&md("test_m1")),
+        "{body}"
+    );
+    assert_eq!(fake.ours().len(), 1);
+    assert_clean(&fake);
+}
+
+/// GitLab: `codeloop ci --baseline comment` reads the MR's previous note (the same hidden
+/// state) for `fail-on regression`, and `--comment-key` keys the note.
+#[test]
+fn gitlab_regression_gate_reads_the_previous_note() {
+    let gl = crate::gitlab::FakeGitLab::start();
+    let w = workspace();
+    write_report(&w, "r.xml", &[("test_old", true), ("test_ok", false)]);
+    let ws = w.ws.to_string_lossy().into_owned();
+    let mut env: BTreeMap<String, String> =
+        gl.env(Some(crate::gitlab::BOT_TOKEN)).into_iter().collect();
+    env.insert("PATH".into(), std::env::var("PATH").unwrap_or_default());
+    let ci = |extra: &[&str]| {
+        let mut args = vec![
+            "ci",
+            "--cwd",
+            &ws,
+            "--report",
+            "reports/r.xml",
+            "--fail-on",
+            "regression",
+            "--baseline",
+            "comment",
+            "--comment-key",
+            "api",
+        ];
+        args.extend_from_slice(extra);
+        run(&env, &args)
+    };
+    let publish = || run(&env, &["publish", "--cwd", &ws, "--comment-key", "api"]);
+    let o = ci(&[]);
+    assert_eq!(o.status.code(), Some(1), "{:?}", text(&o));
+    assert_eq!(publish().status.code(), Some(0));
+    let o = ci(&[]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "same failures → pass: {:?}",
+        text(&o)
+    );
+    assert_eq!(publish().status.code(), Some(0));
+    write_report(
+        &w,
+        "r.xml",
+        &[("test_old", true), ("test_ok", false), ("test_new", true)],
+    );
+    let o = ci(&[]);
+    let out = text(&o).0;
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("test_new"), "{out}");
+    let notes = gl.ours();
+    assert_eq!(notes.len(), 1, "{notes:#?}");
+    assert!(
+        notes[0].body.contains(&format!("{MARK} key=api ")),
+        "{}",
+        notes[0].body
+    );
+}
