@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::artifact::manifest::{Context, Manifest};
+use crate::artifact::stage::StageEvents;
 use crate::artifact::{self, ArtifactError, RunDir};
 use crate::badge;
 use crate::cli::{OutputFormat, ReportArgs};
@@ -175,8 +176,19 @@ pub fn render_run(args: &ReportArgs) -> Result<Outcome, ReportCmdError> {
         .clone()
         .unwrap_or_else(|| cwd.join(settings::CONFIG_PATH));
     let (cfg, cfg_warnings) = Config::load(&config_path)?;
-    let mut notices = cfg_warnings;
     let run = artifact::resolve(&artifacts_dir(args, &cfg), args.run.as_deref())?;
+    let stage = StageEvents::start(&run.path, "report");
+    stage.record(render_resolved(args, &cfg, cfg_warnings, run))
+}
+
+/// [`render_run`] on a resolved run.
+fn render_resolved(
+    args: &ReportArgs,
+    cfg: &Config,
+    mut notices: Vec<String>,
+    run: RunDir,
+) -> Result<Outcome, ReportCmdError> {
+    let cwd = &args.common.cwd;
 
     let none_selected = !(args.comment || args.summary || args.badge || args.junit || args.html);
     let all = args.all || none_selected;

@@ -648,6 +648,7 @@ pub async fn execute_prepared(
         timeout_override: args.timeout.filter(|t| *t > 0),
         timeout_default: cfg.timeout_sec.max(1),
         grace: Duration::from_secs(cfg.grace_sec.min(MAX_GRACE_SEC)),
+        limits: cfg.limits.clone(),
         opts: ParseOptions {
             max_text_bytes: cfg.max_text_bytes.max(256),
         },
@@ -829,9 +830,6 @@ pub async fn execute_prepared(
 /// known. events.jsonl is still open for appending, and its lines were redacted as written.
 fn redact_run_dir(run_dir: &RunDir, generation_at_start: u64) {
     let redactor = crate::redact::current();
-    if redactor.is_empty() {
-        return;
-    }
     let masks_added = crate::redact::generation() != generation_at_start;
     let ours = [artifact::CASES, artifact::FINDINGS, artifact::VERIFY];
     let skip = |p: &Path| {

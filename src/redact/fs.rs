@@ -85,9 +85,6 @@ pub fn redact_stream(r: &Redactor, src: &mut dyn Read, dst: &mut dyn Write) -> i
 
 /// Whether the file holds any secret (one chunked read; matches across chunk edges count).
 pub fn file_has_secret(r: &Redactor, path: &Path) -> Result<bool, RedactError> {
-    if r.is_empty() {
-        return Ok(false);
-    }
     let err = |source| RedactError::Read {
         path: path.to_path_buf(),
         source,
@@ -197,9 +194,6 @@ fn redact_lines(r: &Redactor, src: &mut dyn Read, dst: &mut dyn Write) -> io::Re
 
 /// Copies `src` to `dst` through the redactor (a result file kept in the run directory).
 pub fn copy_redacted(r: &Redactor, src: &Path, dst: &Path) -> io::Result<()> {
-    if r.is_empty() {
-        return std::fs::copy(src, dst).map(|_| ());
-    }
     let mut from = File::open(src)?;
     let mut to = io::BufWriter::new(File::create(dst)?);
     redact_stream(r, &mut from, &mut to)?;
@@ -216,9 +210,6 @@ pub fn redact_tree(
 ) -> (Vec<PathBuf>, Vec<RedactError>) {
     let mut rewritten = Vec::new();
     let mut errors = Vec::new();
-    if r.is_empty() {
-        return (rewritten, errors);
-    }
     for entry in walkdir::WalkDir::new(root).follow_links(false) {
         let Ok(e) = entry else { continue };
         if !e.file_type().is_file() || skip(e.path()) {
