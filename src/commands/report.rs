@@ -268,7 +268,7 @@ fn render_resolved(
                 }
             });
 
-    let (templates, mut template_error) = load_templates(args, &cfg, cwd, &mut notices);
+    let (templates, mut template_error) = load_templates(args, cfg, cwd, &mut notices);
     let context: Context = manifest
         .as_ref()
         .map(|m| m.context.clone())
@@ -333,7 +333,7 @@ fn render_resolved(
         write("junit.xml", j.finish()?.as_bytes())?;
     }
     if args.html {
-        let artifacts = artifacts_dir(args, &cfg);
+        let artifacts = artifacts_dir(args, cfg);
         match html_page(&artifacts, &run, false, &[]) {
             Ok(page) => write("index.html", page.as_bytes())?,
             Err(e) => notices.push(format!("{e}; report/index.html was not written")),

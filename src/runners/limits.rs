@@ -176,6 +176,8 @@ type Resource = libc::__rlimit_resource_t;
 type Resource = libc::c_int;
 
 /// Sets a limit, never above the hard limit the process already has (raising it would fail).
+// `rlim_t` is `u64` on Linux but not everywhere: the casts are for the other platforms.
+#[allow(clippy::unnecessary_cast)]
 fn lower_limit(resource: Resource, soft: u64, hard: u64) -> std::io::Result<()> {
     let mut cur = libc::rlimit {
         rlim_cur: 0,

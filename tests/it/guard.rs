@@ -94,6 +94,7 @@ fn a_runner_printing_60_mb_keeps_head_and_tail_of_each_log() {
     let at = (cap / 2) as usize;
     assert_eq!(&log[at..at + marker.len()], marker.as_bytes());
     let verify = json(&run.join("verify.json"));
+    crate::verify::validate("verify.schema.json", &verify);
     let loud = runner(&verify, "loud");
     assert_eq!(loud["status"], "passed");
     assert_eq!(loud["limits"]["log_max_bytes"], cap);
@@ -147,6 +148,7 @@ fn runners_over_their_memory_or_cpu_limit_are_stopped_and_fail_the_gate() {
     );
     let run = latest(d.path());
     let verify = json(&run.join("verify.json"));
+    crate::verify::validate("verify.schema.json", &verify);
     let hog = runner(&verify, "hog");
     assert_eq!(hog["status"], "limit_exceeded", "{hog:#}");
     assert_eq!(hog["limits"]["exceeded"], "memory");
