@@ -123,9 +123,9 @@ struct Capture {
 }
 
 impl Capture {
-    /// Waits for the end of the stream (every writer gone), at most `wait`, then stops it.
-    async fn finish(mut self, wait: Duration) -> std::io::Result<u64> {
-        if let Ok(r) = tokio::time::timeout(wait, &mut self.done).await {
+    /// Waits for the end of the stream (every writer gone) until `deadline`, then stops it.
+    async fn finish(mut self, deadline: tokio::time::Instant) -> std::io::Result<u64> {
+        if let Ok(r) = tokio::time::timeout_at(deadline, &mut self.done).await {
             return r.unwrap_or_else(|_| Err(std::io::Error::other("the log thread ended")));
         }
         self.stop.store(true, Ordering::SeqCst);
@@ -353,13 +353,13 @@ async fn run_in(
     o.memory_via = memory_via;
     // The group is gone, so the pipes are at their end; only a process that left the group
     // (setsid) can still hold one open, and it does not hold the run.
-    let wait = spec.grace.max(Duration::from_secs(1));
+    let deadline = tokio::time::Instant::now() + spec.grace.max(Duration::from_secs(1));
     for (i, (cap, path)) in [(out_capture, &spec.stdout), (err_capture, &spec.stderr)]
         .into_iter()
         .enumerate()
     {
         let Some(cap) = cap else { continue };
-        match cap.finish(wait).await {
+        match cap.finish(deadline).await {
             Ok(cut) => o.cut[i] = cut,
             Err(e) => {
                 o.log_error
@@ -498,6 +498,33 @@ mod tests {
             )
         );
         assert_eq!(std::fs::read_to_string(&s.stderr).unwrap(), "err\n");
+    }
+
+    #[test]
+    fn a_process_that_left_the_group_does_not_hold_a_capped_log_open() {
+        let d = tempfile::tempdir().unwrap();
+        let (_tx, rx) = watch::channel(false);
+        // setsid: out of the group, so the sweep cannot kill it; it keeps stdout open.
+        let mut s = spec(
+            d.path(),
+            "echo before; setsid sh -c 'sleep 3; echo late' & sleep 0.3; echo after",
+            10_000,
+        );
+        s.limits.log_max_bytes = Some(1 << 20);
+        let t = Instant::now();
+        let o = rt().block_on(run(&s, rx));
+        assert_eq!(o.ended, Ended::Exited(0));
+        // One wait of max(grace, 1 s) for both streams, not the 3 s of the process.
+        assert!(
+            t.elapsed() < Duration::from_millis(3000),
+            "{:?}",
+            t.elapsed()
+        );
+        assert_eq!(o.log_error, None);
+        assert_eq!(
+            std::fs::read_to_string(&s.stdout).unwrap(),
+            "before\nafter\n"
+        );
     }
 
     #[test]
