@@ -362,9 +362,12 @@ fn no_token_shaped_literal_reaches_any_file_of_the_run() {
         format!("xoxp-1234567890-{}", &tail[..12]),
     ];
     let all = tokens.join(" ");
+    // A value the runner masks only once it runs: its command (in events.jsonl's
+    // `runner.started`, written before the mask was known) holds it too.
+    let late = "late-masked-value-4c1e";
     // In the command, the logs, the result file (a failing test's name and message).
     let command = format!(
-        "echo {all}; echo {all} >&2; printf '<testsuite><testcase name=\"t {all}\"><failure message=\"{all}\"/></testcase></testsuite>' > {{run_dir}}/r.xml; exit 1"
+        "echo ::add-mask::{late}; echo {late}; echo {all}; echo {all} >&2; printf '<testsuite><testcase name=\"t {all}\"><failure message=\"{all}\"/></testcase></testsuite>' > {{run_dir}}/r.xml; exit 1"
     );
     let d = project(&format!(
         r#"{{"id": "leaky", "kind": "test", "command": {}, "result_file": "{{run_dir}}/r.xml"}}"#,
@@ -387,7 +390,7 @@ fn no_token_shaped_literal_reaches_any_file_of_the_run() {
     );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
     let o2 = codeloop(d.path(), &["diagnose", "--run", &id]);
-    for t in &tokens {
+    for t in tokens.iter().chain([&late.to_string()]) {
         for (what, s) in [
             ("stdout", &out),
             ("stderr", &err),
@@ -406,7 +409,7 @@ fn no_token_shaped_literal_reaches_any_file_of_the_run() {
         }
         files += 1;
         let body = text(&std::fs::read(e.path()).unwrap());
-        for t in &tokens {
+        for t in tokens.iter().chain([&late.to_string()]) {
             assert!(
                 !body.contains(t.as_str()),
                 "{} holds {t}",
@@ -435,6 +438,12 @@ fn no_token_shaped_literal_reaches_any_file_of_the_run() {
         );
     }
     let log = std::fs::read_to_string(run.join("runners/leaky/stdout.log")).unwrap();
-    assert_eq!(log, format!("{}\n", vec!["***"; tokens.len()].join(" ")));
+    assert_eq!(
+        log,
+        format!(
+            "::add-mask::***\n***\n{}\n",
+            vec!["***"; tokens.len()].join(" ")
+        )
+    );
     assert_manifest_truthful(&run);
 }
