@@ -101,6 +101,7 @@ pub struct Event {
     /// RFC 3339 UTC.
     pub ts: String,
     /// `run.started`, `runner.started`, `runner.finished`, `stage.started`, `stage.finished`,
+    /// `stage.failed` (see `super::stage`),
     /// `run.finished`, `warning`.
     pub event: String,
     #[serde(skip_serializing_if = "Option::is_none")]
