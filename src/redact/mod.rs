@@ -33,6 +33,10 @@
 //!   container).
 //! - The values of the variables listed in `.codeloop/config.json` under `redact.env`.
 //! - Every `::add-mask::VALUE` (or `##[add-mask]VALUE`) line a runner prints.
+//! - Known token shapes, whether or not codeloop was told the value ([`token_shapes`]):
+//!   GitHub (`ghp_`, `gho_`, `ghu_`, `ghs_`, `ghr_`, `github_pat_`), GitLab (`glpat-`), AWS
+//!   access key ids (`AKIA`, `ASIA`), Slack (`xox[abprs]-`). So a token pasted into a plugin
+//!   command never reaches events.jsonl or verify.json.
 //!
 //! A value is ignored when it is shorter than [`MIN_LEN`] characters after trimming, or is a
 //! word like `true`, `false`, `yes`, `no`, `null`, or all digits and shorter than 6: masking
