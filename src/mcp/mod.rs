@@ -965,10 +965,14 @@ impl Server {
             let cfg_path = crate::commands::diagnose::config_path(&self.common);
             let g = gate_config(&cfg, &[], &GateFlags::default(), &cfg_path)
                 .map_err(|e| err(e.to_string()))?;
-            let l =
-                diagnose_run(run, &self.workspace, false).map_err(|e| internal(e.to_string()))?;
-            write_outputs(&l.run, &l.doc).map_err(|e| internal(e.to_string()))?;
-            let doc = gate_loaded(&l, &g, None).map_err(|e| internal(e.to_string()))?;
+            let stage = StageEvents::start(&run.path, "diagnose");
+            let l = stage
+                .record(diagnose_and_write(run, &self.workspace, false))
+                .map_err(|e| internal(e.to_string()))?;
+            let stage = StageEvents::start(&l.run.path, "gate-check");
+            let doc = stage
+                .record(gate_loaded(&l, &g, None))
+                .map_err(|e| internal(e.to_string()))?;
             out["verdict"] = json!(doc.verdict);
             out["score"] = json!(doc.score);
             out["reasons"] = json!(doc.reasons);
