@@ -141,7 +141,9 @@ pub fn has_results(r: &RunnerResult) -> bool {
         | RunnerStatus::Unavailable
         | RunnerStatus::Interrupted
         | RunnerStatus::Skipped => false,
-        RunnerStatus::Timeout | RunnerStatus::Crashed => r.counts.tests > 0 || r.lint.total() > 0,
+        RunnerStatus::Timeout | RunnerStatus::Crashed | RunnerStatus::LimitExceeded => {
+            r.counts.tests > 0 || r.lint.total() > 0
+        }
         RunnerStatus::Passed | RunnerStatus::Failed => match r.kind {
             RunnerKind::Build => true,
             RunnerKind::Test => r.counts.tests > 0 || !r.suite_errors.is_empty(),
@@ -297,7 +299,10 @@ fn build_errors(input: &GateInput) -> u64 {
             r.kind == RunnerKind::Build
                 && matches!(
                     r.status,
-                    RunnerStatus::Failed | RunnerStatus::Timeout | RunnerStatus::Crashed
+                    RunnerStatus::Failed
+                        | RunnerStatus::Timeout
+                        | RunnerStatus::Crashed
+                        | RunnerStatus::LimitExceeded
                 )
         })
         .count() as u64;
@@ -482,17 +487,25 @@ pub fn evaluate(input: &GateInput, cfg: &GateConfig) -> GateDoc {
     });
 
     // A runner that crashed or timed out did not finish: whatever results it left are partial,
-    // so even all-green partial results must not pass. Only present when it applies.
-    for (rule, status) in [
-        ("crash", RunnerStatus::Crashed),
-        ("timeout", RunnerStatus::Timeout),
+    // so even all-green partial results must not pass. Only present when it applies. A runner
+    // stopped by one of its limits (memory, CPU time) is a crash: its hint names the limit.
+    for (rule, statuses) in [
+        (
+            "crash",
+            &[RunnerStatus::Crashed, RunnerStatus::LimitExceeded][..],
+        ),
+        ("timeout", &[RunnerStatus::Timeout][..]),
     ] {
         let hit: Vec<String> = v
             .runners
             .iter()
-            .filter(|r| r.status == status)
+            .filter(|r| statuses.contains(&r.status))
             .map(|r| {
-                let why = match (r.signal.map(|s| (s, crate::model::signal_name(s))), &r.hint) {
+                let signal = r
+                    .signal
+                    .filter(|_| r.status != RunnerStatus::LimitExceeded)
+                    .map(|s| (s, crate::model::signal_name(s)));
+                let why = match (signal, &r.hint) {
                     (Some((s, Some(name))), _) => format!("killed by signal {s}, {name}"),
                     (Some((s, None)), _) => format!("killed by signal {s}"),
                     (None, Some(h)) => one_line(h, 160),

@@ -121,7 +121,8 @@ fn runner_rank(s: RunnerStatus) -> u8 {
         RunnerStatus::Failed => 4,
         RunnerStatus::Timeout => 5,
         RunnerStatus::Crashed => 6,
-        RunnerStatus::Interrupted => 7,
+        RunnerStatus::LimitExceeded => 7,
+        RunnerStatus::Interrupted => 8,
     }
 }
 
@@ -366,6 +367,7 @@ pub fn fold(sources: Vec<Source>, target: Target) -> Merged {
             stdout_log: None,
             stderr_log: None,
             depends_on: Vec::new(),
+            limits: None,
         };
         r.hint = Some(format!(
             "shard {k}/{n} sent no run directory: its job failed before writing one, or its artifact was not downloaded"

@@ -364,6 +364,9 @@ pub enum RunnerStatus {
     Timeout,
     /// Killed by a signal it did not get from us (segfault, OOM kill).
     Crashed,
+    /// Stopped by one of its limits (memory, CPU time: `limits.exceeded` says which); the
+    /// gate treats it like a crash.
+    LimitExceeded,
     /// Not run because a build runner it depends on failed.
     Blocked,
     /// Its tool is not installed (command not found).
@@ -381,6 +384,7 @@ impl RunnerStatus {
             RunnerStatus::Failed => "failed",
             RunnerStatus::Timeout => "timeout",
             RunnerStatus::Crashed => "crashed",
+            RunnerStatus::LimitExceeded => "limit_exceeded",
             RunnerStatus::Blocked => "blocked",
             RunnerStatus::Unavailable => "unavailable",
             RunnerStatus::Interrupted => "interrupted",
@@ -474,6 +478,57 @@ pub struct RunnerResult {
     /// Runner ids this one waited for (build runners for test runners).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<String>,
+    /// The limits it ran under, which one stopped it, and how much of its logs was cut.
+    /// Absent for runners that ran no command.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<RunnerLimits>,
+}
+
+/// A per-runner limit (`verify.limits` in config.json, `limits` of a plugin runner).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum LimitKind {
+    /// `memory_mb`: a cgroup v2 `memory.max`, or `RLIMIT_AS` where no cgroup can be made.
+    Memory,
+    /// `cpu_time_sec`: `RLIMIT_CPU`, CPU seconds per process.
+    CpuTime,
+}
+
+impl LimitKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LimitKind::Memory => "memory",
+            LimitKind::CpuTime => "cpu_time",
+        }
+    }
+}
+
+/// verify.json's record of a runner's limits.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct RunnerLimits {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_mb: Option<u64>,
+    /// How the memory limit was enforced: `cgroup` (cgroup v2 `memory.max`, resident memory
+    /// of the whole runner) or `rlimit_as` (address space of each process).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_via: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_time_sec: Option<u64>,
+    /// Bytes kept per log stream (head + tail); absent = logs kept whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_max_bytes: Option<u64>,
+    /// The limit that stopped the runner (status `limit_exceeded`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exceeded: Option<LimitKind>,
+    /// Bytes of stdout.log / stderr.log cut from the middle (the log says where).
+    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    pub stdout_cut_bytes: u64,
+    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    pub stderr_cut_bytes: u64,
+}
+
+fn is_zero_u64(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Overall status of a run.

@@ -35,24 +35,18 @@ impl JsonlWriter {
         })
     }
 
-    /// Each line is redacted (`crate::redact`) before it reaches the file; with no secrets
-    /// known, it is serialized straight into the buffer.
+    /// Each line is redacted (`crate::redact`: known values and token shapes) before it
+    /// reaches the file.
     pub fn write<T: serde::Serialize>(&mut self, v: &T) {
         let Some(out) = self.out.as_mut() else {
             return;
         };
         let redactor = self.redactor.get();
-        let r = if redactor.is_empty() {
-            serde_json::to_writer(&mut *out, v)
-                .map_err(std::io::Error::from)
-                .and_then(|_| out.write_all(b"\n"))
-        } else {
-            self.scratch.clear();
-            serde_json::to_writer(&mut self.scratch, v)
-                .map_err(std::io::Error::from)
-                .and_then(|_| out.write_all(&redactor.redact_json(&self.scratch)))
-                .and_then(|_| out.write_all(b"\n"))
-        };
+        self.scratch.clear();
+        let r = serde_json::to_writer(&mut self.scratch, v)
+            .map_err(std::io::Error::from)
+            .and_then(|_| out.write_all(&redactor.redact_json(&self.scratch)))
+            .and_then(|_| out.write_all(b"\n"));
         match r {
             Ok(()) => self.lines += 1,
             Err(e) => self.fail(e),
@@ -107,6 +101,7 @@ pub struct Event {
     /// RFC 3339 UTC.
     pub ts: String,
     /// `run.started`, `runner.started`, `runner.finished`, `stage.started`, `stage.finished`,
+    /// `stage.failed` (see `super::stage`),
     /// `run.finished`, `warning`.
     pub event: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -151,11 +146,32 @@ impl Event {
 }
 
 /// events.jsonl, shared by concurrent runners.
-pub struct Events(Mutex<JsonlWriter>);
+pub struct Events(Mutex<JsonlWriter>, StageClock);
+
+/// When each open stage started, for the duration of its `stage.finished`.
+#[derive(Default)]
+struct StageClock(Mutex<Vec<(String, std::time::Instant)>>);
+
+impl StageClock {
+    fn start(&self, stage: &str) {
+        if let Ok(mut v) = self.0.lock() {
+            v.push((stage.to_string(), std::time::Instant::now()));
+        }
+    }
+    fn finish(&self, stage: &str) -> Option<f64> {
+        let mut v = self.0.lock().ok()?;
+        let i = v.iter().rposition(|(s, _)| s == stage)?;
+        let (_, t) = v.remove(i);
+        Some((t.elapsed().as_secs_f64() * 1000.0).round() / 1000.0)
+    }
+}
 
 impl Events {
     pub fn create(path: &Path) -> std::io::Result<Events> {
-        Ok(Events(Mutex::new(JsonlWriter::create(path)?)))
+        Ok(Events(
+            Mutex::new(JsonlWriter::create(path)?),
+            StageClock::default(),
+        ))
     }
 
     /// Opens an existing events.jsonl for appending (later stages: diagnose, gate, publish).
@@ -164,23 +180,34 @@ impl Events {
             .create(true)
             .append(true)
             .open(path)?;
-        Ok(Events(Mutex::new(JsonlWriter {
-            out: Some(BufWriter::new(f)),
-            path: path.to_path_buf(),
-            error: None,
-            lines: 0,
-            redactor: Default::default(),
-            scratch: Vec::new(),
-        })))
+        Ok(Events(
+            Mutex::new(JsonlWriter {
+                out: Some(BufWriter::new(f)),
+                path: path.to_path_buf(),
+                error: None,
+                lines: 0,
+                redactor: Default::default(),
+                scratch: Vec::new(),
+            }),
+            StageClock::default(),
+        ))
     }
 
-    /// `stage.started` / `stage.finished` for `stage`.
+    /// `stage.started` / `stage.finished` (with its duration) for `stage`, within one
+    /// process that holds events.jsonl open (verify's `run`/`collect`). Stages over an
+    /// existing run use [`super::stage::StageEvents`].
     pub fn stage(&self, stage: &str, finished: bool, message: Option<String>) {
         let mut e = Event::new(if finished {
             "stage.finished"
         } else {
             "stage.started"
         });
+        if finished {
+            e.duration = self.1.finish(stage);
+            e.status = Some("ok".into());
+        } else {
+            self.1.start(stage);
+        }
         e.stage = Some(stage.to_string());
         e.message = message;
         self.emit(e);

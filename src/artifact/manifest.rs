@@ -101,6 +101,13 @@ impl Manifest {
     /// Writes this manifest again with the run's current file list (after a later stage
     /// added files), keeping everything else, `errors` included.
     pub fn rewrite(mut self, run: &RunDir, sync: bool) -> Result<Manifest, ArtifactError> {
+        // Stage events append to events.jsonl and update its entry under this lock
+        // (`super::stage`): hashing it meanwhile could list half an append.
+        let _lock = if run.file(super::EVENTS).is_file() {
+            Some(super::stage::lock_events(&run.path)?)
+        } else {
+            None
+        };
         self.files = list_files(&run.path)?;
         write_json_with(&run.file(MANIFEST), &self, sync)?;
         Ok(self)

@@ -321,6 +321,7 @@ pub fn now_rfc3339() -> String {
 pub mod events;
 pub mod manifest;
 pub mod owner;
+pub mod stage;
 
 #[cfg(test)]
 mod tests {

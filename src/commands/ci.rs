@@ -3,10 +3,11 @@
 //! non-GitHub entry point. Takes verify's flags plus the gate's, and exits with the gate's
 //! code. Each stage is one library call, so wiring a stage that lands later is one line.
 
+use crate::artifact::stage::StageEvents;
 use crate::artifact::{self, RunDir};
 use crate::cli::{CiArgs, OutputFormat};
 use crate::commands::diagnose::{
-    DiagnoseError, artifacts_dir, config_path, diagnose_run, want_annotations, write_outputs,
+    DiagnoseError, artifacts_dir, config_path, diagnose_and_write, want_annotations,
 };
 use crate::commands::gate_check::{
     GateError, gate_config, gate_loaded, load_baseline_flag, print_verdict,
@@ -85,11 +86,17 @@ pub fn after_verify(
             None => None,
         };
         // Stage 2: diagnose.
-        let loaded = diagnose_run(run, &args.verify.common.cwd, baseline.is_some())
+        let stage = StageEvents::start(&run.path, "diagnose");
+        let loaded = stage
+            .record(diagnose_and_write(
+                run,
+                &args.verify.common.cwd,
+                baseline.is_some(),
+            ))
             .map_err(DiagnoseError::from)?;
-        write_outputs(&loaded.run, &loaded.doc).map_err(DiagnoseError::from)?;
         // Stage 3: gate.
-        let doc = gate_loaded(&loaded, g, baseline.as_ref())?;
+        let stage = StageEvents::start(&loaded.run.path, "gate-check");
+        let doc = stage.record(gate_loaded(&loaded, g, baseline.as_ref()))?;
         Ok((loaded, doc))
     })();
     let (loaded, doc) = match result {

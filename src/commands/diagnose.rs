@@ -10,6 +10,7 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use crate::artifact::manifest::Manifest;
+use crate::artifact::stage::StageEvents;
 use crate::artifact::{self, ArtifactError, RunDir};
 use crate::cli::{Common, DiagnoseArgs, OutputFormat};
 use crate::diagnose::location::resolve_suffix;
@@ -377,6 +378,17 @@ fn index_workspace(root: &Path) -> Vec<String> {
     out
 }
 
+/// The diagnose stage: [`diagnose_run`], then [`write_outputs`].
+pub fn diagnose_and_write(
+    run: RunDir,
+    workspace: &Path,
+    want_test_hashes: bool,
+) -> Result<Loaded, ArtifactError> {
+    let loaded = diagnose_run(run, workspace, want_test_hashes)?;
+    write_outputs(&loaded.run, &loaded.doc)?;
+    Ok(loaded)
+}
+
 /// Writes diagnose.json and the report files, then refreshes the manifest so that it lists
 /// them.
 pub fn write_outputs(run: &RunDir, doc: &DiagnoseDoc) -> Result<(), ArtifactError> {
@@ -460,9 +472,8 @@ pub fn run(args: DiagnoseArgs) -> i32 {
     };
     let result = (|| -> Result<Loaded, DiagnoseError> {
         let run = artifact::resolve(&artifacts_dir(&args.common, &cfg), args.run.as_deref())?;
-        let loaded = diagnose_run(run, &args.common.cwd, false)?;
-        write_outputs(&loaded.run, &loaded.doc)?;
-        Ok(loaded)
+        let stage = StageEvents::start(&run.path, "diagnose");
+        Ok(stage.record(diagnose_and_write(run, &args.common.cwd, false))?)
     })();
     match result {
         Ok(l) => {

@@ -5,6 +5,7 @@
 use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 
+use crate::artifact::stage::StageEvents;
 use crate::artifact::{self, ArtifactError, RunDir};
 use crate::cli::{FailOnArg, GateCheckArgs, GateFlags, OutputFormat};
 use crate::commands::diagnose::{
@@ -259,8 +260,12 @@ pub fn run(args: GateCheckArgs) -> i32 {
             None => None,
         };
         let run = artifact::resolve(&artifacts, args.run.as_deref())?;
-        let loaded = diagnose_run(run, &args.common.cwd, baseline.is_some())?;
-        gate_loaded(&loaded, &g, baseline.as_ref())
+        let stage = StageEvents::start(&run.path, "gate-check");
+        stage.record(
+            diagnose_run(run, &args.common.cwd, baseline.is_some())
+                .map_err(GateError::from)
+                .and_then(|loaded| gate_loaded(&loaded, &g, baseline.as_ref())),
+        )
     })();
     match result {
         Ok(doc) => {

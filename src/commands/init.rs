@@ -30,7 +30,13 @@ pub fn starter_config() -> Value {
             "reports": d.verify.reports,
             "runners": d.verify.runners,
             "builtin_runners": d.verify.builtin_runners,
-            "fsync": d.verify.fsync
+            "fsync": d.verify.fsync,
+            "limits": {
+                "_comment": "Per runner (a plugin runner's limits win key by key); 0 = off. memory_mb: cgroup v2 memory.max where possible, else RLIMIT_AS per process. cpu_time_sec: RLIMIT_CPU per process. log_max_bytes: head + tail kept of each of stdout.log and stderr.log.",
+                "memory_mb": d.verify.limits.memory_mb,
+                "cpu_time_sec": d.verify.limits.cpu_time_sec,
+                "log_max_bytes": d.verify.limits.log_max_bytes
+            }
         },
         "gate": {
             "_comment": "The gate fails with more than max_failures failing tests, below min_score, or when nothing ran (fail_on_empty).",

@@ -12,6 +12,7 @@ use walkdir::WalkDir;
 
 use crate::artifact::events::{Event, Events, JsonlWriter};
 use crate::artifact::manifest::{Context, Manifest};
+use crate::artifact::stage::StageEvents;
 use crate::artifact::{self, RunDir};
 use crate::cli::{CiArgs, MergeArgs, VerifyArgs};
 use crate::commands::diagnose::{DiagnoseError, artifacts_dir, config_path};
@@ -279,6 +280,22 @@ pub fn merge_dirs(
             })?
         }
     };
+    let stage = StageEvents::start(&run.path, "merge");
+    stage.record(write_merged(
+        run, sources, context, started_at, out, artifacts, cwd,
+    ))
+}
+
+/// The rest of [`merge_dirs`] once the merged run's directory exists.
+fn write_merged(
+    run: RunDir,
+    sources: Vec<(PathBuf, Source)>,
+    context: Option<Context>,
+    started_at: String,
+    out: Option<&Path>,
+    artifacts: &Path,
+    cwd: &Path,
+) -> Result<RunDir, MergeError> {
     let werr = |path: &Path, e: &dyn std::fmt::Display| MergeError::Write {
         path: path.to_path_buf(),
         message: e.to_string(),
@@ -301,7 +318,8 @@ pub fn merge_dirs(
     for w in &merged.doc.warnings {
         ui::warn(w);
     }
-    let events = Events::create(&run.file(artifact::EVENTS)).map_err(|e| werr(&run.path, &e))?;
+    // Appended: the merge stage's own `stage.started` is already there.
+    let events = Events::append(&run.file(artifact::EVENTS)).map_err(|e| werr(&run.path, &e))?;
     let mut ev = Event::new("merge.finished").message(format!(
         "{} run(s) merged into {}",
         merged.doc.sources.len(),

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::artifact::manifest::{Context, Manifest};
+use crate::artifact::stage::StageEvents;
 use crate::artifact::{self, ArtifactError, RunDir};
 use crate::badge;
 use crate::cli::{OutputFormat, ReportArgs};
@@ -200,8 +201,19 @@ pub fn render_run(args: &ReportArgs) -> Result<Outcome, ReportCmdError> {
         .clone()
         .unwrap_or_else(|| cwd.join(settings::CONFIG_PATH));
     let (cfg, cfg_warnings) = Config::load(&config_path)?;
-    let mut notices = cfg_warnings;
     let run = artifact::resolve(&artifacts_dir(args, &cfg), args.run.as_deref())?;
+    let stage = StageEvents::start(&run.path, "report");
+    stage.record(render_resolved(args, &cfg, cfg_warnings, run))
+}
+
+/// [`render_run`] on a resolved run.
+fn render_resolved(
+    args: &ReportArgs,
+    cfg: &Config,
+    mut notices: Vec<String>,
+    run: RunDir,
+) -> Result<Outcome, ReportCmdError> {
+    let cwd = &args.common.cwd;
 
     let none_selected = !(args.comment || args.summary || args.badge || args.junit || args.html);
     let all = args.all || none_selected;
@@ -281,8 +293,8 @@ pub fn render_run(args: &ReportArgs) -> Result<Outcome, ReportCmdError> {
                 }
             });
 
-    let (templates, mut template_error) = load_templates(args, &cfg, cwd, &mut notices);
-    let tdir = template_dir(args, &cfg, cwd).filter(|d| d.is_dir());
+    let (templates, mut template_error) = load_templates(args, cfg, cwd, &mut notices);
+    let tdir = template_dir(args, cfg, cwd).filter(|d| d.is_dir());
     let context: Context = manifest
         .as_ref()
         .map(|m| m.context.clone())
@@ -384,7 +396,7 @@ pub fn render_run(args: &ReportArgs) -> Result<Outcome, ReportCmdError> {
         write("junit.xml", j.finish()?.as_bytes())?;
     }
     if args.html {
-        let artifacts = artifacts_dir(args, &cfg);
+        let artifacts = artifacts_dir(args, cfg);
         match html_page(&artifacts, &run, false, &[]) {
             Ok(page) => {
                 let page = match read_override(tdir.as_deref(), "report.html", &mut notices) {

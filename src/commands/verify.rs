@@ -656,6 +656,7 @@ pub async fn execute_prepared(
         timeout_override: args.timeout.filter(|t| *t > 0),
         timeout_default: cfg.timeout_sec.max(1),
         grace: Duration::from_secs(cfg.grace_sec.min(MAX_GRACE_SEC)),
+        limits: cfg.limits.clone(),
         opts: ParseOptions {
             max_text_bytes: cfg.max_text_bytes.max(256),
         },
@@ -834,21 +835,22 @@ pub async fn execute_prepared(
 /// The last redaction pass before the manifest: files a runner wrote into the run directory
 /// itself (only copies we made went through the redactor), and, when a runner's
 /// `::add-mask::` added a secret during the run, the streamed files written before it was
-/// known. events.jsonl is still open for appending, and its lines were redacted as written.
+/// known — events.jsonl too (a command holding the value is in `runner.started`): verify
+/// writes no event after `run.finished`, and later stages append by path, to the new file.
 fn redact_run_dir(run_dir: &RunDir, generation_at_start: u64) {
     let redactor = crate::redact::current();
-    if redactor.is_empty() {
-        return;
-    }
     let masks_added = crate::redact::generation() != generation_at_start;
-    let ours = [artifact::CASES, artifact::FINDINGS, artifact::VERIFY];
+    let ours = [
+        artifact::CASES,
+        artifact::FINDINGS,
+        artifact::VERIFY,
+        artifact::EVENTS,
+    ];
     let skip = |p: &Path| {
         p.parent() == Some(run_dir.path.as_path())
-            && p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
-                n == artifact::EVENTS
-                    || n == artifact::MANIFEST
-                    || (!masks_added && ours.contains(&n))
-            })
+            && p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n == artifact::MANIFEST || (!masks_added && ours.contains(&n)))
     };
     let (_, errors) = crate::redact::fs::redact_tree(&redactor, &run_dir.path, &skip);
     // A file that cannot be read or rewritten (a runner's unreadable file, a full disk) is a

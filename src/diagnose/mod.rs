@@ -295,6 +295,19 @@ fn runner_problems(
             format!("runner `{}` timed out after {:.0}s", r.id, r.duration),
             Severity::Error,
         )),
+        RunnerStatus::LimitExceeded => out.push(mk(
+            Category::Crash,
+            format!(
+                "runner `{}` was stopped by its {} limit",
+                r.id,
+                match r.limits.as_ref().and_then(|l| l.exceeded) {
+                    Some(crate::model::LimitKind::Memory) => "memory",
+                    Some(crate::model::LimitKind::CpuTime) => "CPU time",
+                    None => "resource",
+                }
+            ),
+            Severity::Error,
+        )),
         RunnerStatus::Crashed => out.push(mk(
             Category::Crash,
             match r.signal {

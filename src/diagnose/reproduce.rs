@@ -290,6 +290,7 @@ mod tests {
             stdout_log: None,
             stderr_log: None,
             depends_on: Vec::new(),
+            limits: None,
         }
     }
 

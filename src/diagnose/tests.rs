@@ -26,6 +26,7 @@ fn runner(id: &str, kind: RunnerKind, status: RunnerStatus) -> RunnerResult {
         stdout_log: None,
         stderr_log: None,
         depends_on: Vec::new(),
+        limits: None,
     }
 }
 

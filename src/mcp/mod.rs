@@ -31,10 +31,11 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
+use crate::artifact::stage::StageEvents;
 use crate::artifact::{self, RunDir};
 use crate::cli::{Common, FailOnArg, GateFlags, ReportArgs, VerifyArgs};
-use crate::commands::diagnose::{DiagnoseError, diagnose_run, write_outputs};
-use crate::commands::gate_check::{gate_config, gate_loaded, load_baseline};
+use crate::commands::diagnose::{DiagnoseError, diagnose_and_write, diagnose_run};
+use crate::commands::gate_check::{GateError, gate_config, gate_loaded, load_baseline};
 use crate::commands::verify::{self, Prepared};
 use crate::model::{DiagnoseDoc, RunnerKind, RunnerSource};
 use crate::runners::RunnerDef;
@@ -580,8 +581,10 @@ impl Server {
         Parameters(p): Parameters<RunArg>,
     ) -> Result<CallToolResult, McpError> {
         let run = self.run_dir(p.run.as_deref())?;
-        let l = diagnose_run(run, &self.workspace, false).map_err(|e| internal(e.to_string()))?;
-        write_outputs(&l.run, &l.doc).map_err(|e| internal(e.to_string()))?;
+        let stage = StageEvents::start(&run.path, "diagnose");
+        let l = stage
+            .record(diagnose_and_write(run, &self.workspace, false))
+            .map_err(|e| internal(e.to_string()))?;
         ok_json(json!({
             "run_id": l.doc.run_id,
             "problems": l.doc.problems.len() as u64 + l.doc.truncated,
@@ -614,9 +617,14 @@ impl Server {
             None => None,
         };
         let run = resolve_run(&artifacts, p.run.as_deref())?;
-        let l = diagnose_run(run, &self.workspace, baseline.is_some())
+        let stage = StageEvents::start(&run.path, "gate-check");
+        let doc = stage
+            .record(
+                diagnose_run(run, &self.workspace, baseline.is_some())
+                    .map_err(GateError::from)
+                    .and_then(|l| gate_loaded(&l, &g, baseline.as_ref())),
+            )
             .map_err(|e| internal(e.to_string()))?;
-        let doc = gate_loaded(&l, &g, baseline.as_ref()).map_err(|e| internal(e.to_string()))?;
         let mut v = to_value(&doc)?;
         if let Some(o) = v.as_object_mut() {
             o.insert("exit_code".into(), json!(crate::gate::exit_code(&doc)));
@@ -958,10 +966,14 @@ impl Server {
             let cfg_path = crate::commands::diagnose::config_path(&self.common);
             let g = gate_config(&cfg, &[], &GateFlags::default(), &cfg_path)
                 .map_err(|e| err(e.to_string()))?;
-            let l =
-                diagnose_run(run, &self.workspace, false).map_err(|e| internal(e.to_string()))?;
-            write_outputs(&l.run, &l.doc).map_err(|e| internal(e.to_string()))?;
-            let doc = gate_loaded(&l, &g, None).map_err(|e| internal(e.to_string()))?;
+            let stage = StageEvents::start(&run.path, "diagnose");
+            let l = stage
+                .record(diagnose_and_write(run, &self.workspace, false))
+                .map_err(|e| internal(e.to_string()))?;
+            let stage = StageEvents::start(&l.run.path, "gate-check");
+            let doc = stage
+                .record(gate_loaded(&l, &g, None))
+                .map_err(|e| internal(e.to_string()))?;
             out["verdict"] = json!(doc.verdict);
             out["score"] = json!(doc.score);
             out["reasons"] = json!(doc.reasons);

@@ -211,6 +211,8 @@ pub struct RunView {
     pub annotations: Vec<Annotation>,
     /// Workflow-command lines from diagnose (one per repair task, within GitHub's caps).
     pub workflow_annotations: Vec<String>,
+    /// The run directory it was loaded from: publishing records its stage events there.
+    pub run_dir: Option<std::path::PathBuf>,
 }
 
 impl RunView {
@@ -257,6 +259,7 @@ pub fn load_run(run_dir: &Path) -> Result<RunView, artifact::ArtifactError> {
         })
         .unwrap_or_default();
     Ok(RunView {
+        run_dir: Some(run_dir.to_path_buf()),
         run_id,
         gate,
         comment,
@@ -603,7 +606,25 @@ impl Publisher<'_> {
     }
 
     /// Publishes a loaded run: summary, annotations, comment, check run. `out` is the log.
+    /// Publishes `run` (the `publish` stage in the run's events.jsonl: failed with the
+    /// problems when there were any, which stay warnings).
     pub fn publish(&self, run: &RunView, out: &mut dyn Write) -> PublishReport {
+        let stage = run
+            .run_dir
+            .as_deref()
+            .map(|d| crate::artifact::stage::StageEvents::start(d, "publish"));
+        let report = self.publish_view(run, out);
+        if let Some(stage) = stage {
+            if report.errors.is_empty() {
+                stage.finished();
+            } else {
+                stage.failed(&report.errors.join("; "));
+            }
+        }
+        report
+    }
+
+    fn publish_view(&self, run: &RunView, out: &mut dyn Write) -> PublishReport {
         let mut report = PublishReport::default();
         let warn = |report: &mut PublishReport, msg: String| {
             crate::ui::warn(&self.redactor.redact(&msg));

@@ -28,34 +28,63 @@ pub enum RedactError {
     },
 }
 
+/// Lines longer than this are not read as `::add-mask::` commands (a log with no line breaks
+/// must not be held in memory whole).
+const MAX_COMMAND_LINE: usize = 64 * 1024;
+
 /// The values of every `::add-mask::` line in a file (a runner's log).
 pub fn scan_masks(path: &Path) -> Result<Vec<String>, RedactError> {
-    let f = File::open(path).map_err(|source| RedactError::Read {
+    let err = |source| RedactError::Read {
         path: path.to_path_buf(),
         source,
-    })?;
+    };
+    let f = File::open(path).map_err(err)?;
     let mut out = Vec::new();
     let mut line = Vec::new();
+    let mut too_long = false;
     let mut rd = BufReader::with_capacity(CHUNK, f);
-    loop {
-        line.clear();
-        let n = rd
-            .read_until(b'\n', &mut line)
-            .map_err(|source| RedactError::Read {
-                path: path.to_path_buf(),
-                source,
-            })?;
-        if n == 0 {
-            break;
-        }
+    let take = |line: &[u8], out: &mut Vec<String>| {
         // Cheap test first: most lines are not commands.
-        if memchr::memmem::find(&line, b"add-mask").is_some()
-            && let Some(v) = super::add_mask_value(&String::from_utf8_lossy(&line))
+        if memchr::memmem::find(line, b"add-mask").is_some()
+            && let Some(v) = super::add_mask_value(&String::from_utf8_lossy(line))
         {
             out.push(v);
         }
+    };
+    loop {
+        let buf = match rd.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(err(e)),
+        };
+        if buf.is_empty() {
+            if !too_long {
+                take(&line, &mut out);
+            }
+            return Ok(out);
+        }
+        let (piece, end) = match memchr::memchr(b'\n', buf) {
+            Some(i) => (&buf[..=i], true),
+            None => (buf, false),
+        };
+        if !too_long {
+            if line.len() + piece.len() > MAX_COMMAND_LINE {
+                too_long = true;
+                line.clear();
+            } else {
+                line.extend_from_slice(piece);
+            }
+        }
+        let n = piece.len();
+        rd.consume(n);
+        if end {
+            if !too_long {
+                take(&line, &mut out);
+            }
+            line.clear();
+            too_long = false;
+        }
     }
-    Ok(out)
 }
 
 /// Streams `src` through the redactor into `dst`. Returns whether anything was replaced.
@@ -85,9 +114,6 @@ pub fn redact_stream(r: &Redactor, src: &mut dyn Read, dst: &mut dyn Write) -> i
 
 /// Whether the file holds any secret (one chunked read; matches across chunk edges count).
 pub fn file_has_secret(r: &Redactor, path: &Path) -> Result<bool, RedactError> {
-    if r.is_empty() {
-        return Ok(false);
-    }
     let err = |source| RedactError::Read {
         path: path.to_path_buf(),
         source,
@@ -197,9 +223,6 @@ fn redact_lines(r: &Redactor, src: &mut dyn Read, dst: &mut dyn Write) -> io::Re
 
 /// Copies `src` to `dst` through the redactor (a result file kept in the run directory).
 pub fn copy_redacted(r: &Redactor, src: &Path, dst: &Path) -> io::Result<()> {
-    if r.is_empty() {
-        return std::fs::copy(src, dst).map(|_| ());
-    }
     let mut from = File::open(src)?;
     let mut to = io::BufWriter::new(File::create(dst)?);
     redact_stream(r, &mut from, &mut to)?;
@@ -216,9 +239,6 @@ pub fn redact_tree(
 ) -> (Vec<PathBuf>, Vec<RedactError>) {
     let mut rewritten = Vec::new();
     let mut errors = Vec::new();
-    if r.is_empty() {
-        return (rewritten, errors);
-    }
     for entry in walkdir::WalkDir::new(root).follow_links(false) {
         let Ok(e) = entry else { continue };
         if !e.file_type().is_file() || skip(e.path()) {
@@ -293,6 +313,12 @@ mod tests {
         )
         .unwrap();
         assert_eq!(scan_masks(&p).unwrap(), ["masked-one"]);
+        // A line longer than the bound is skipped (not held whole); the next one is read,
+        // and so is a last line without a line break.
+        let mut long = vec![b'x'; 3 * MAX_COMMAND_LINE];
+        long.extend_from_slice(b"\n::add-mask::after-long\n::add-mask::no-newline");
+        std::fs::write(&p, &long).unwrap();
+        assert_eq!(scan_masks(&p).unwrap(), ["after-long", "no-newline"]);
         assert!(matches!(
             scan_masks(&d.path().join("missing")),
             Err(RedactError::Read { .. })

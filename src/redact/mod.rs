@@ -33,6 +33,10 @@
 //!   container).
 //! - The values of the variables listed in `.codeloop/config.json` under `redact.env`.
 //! - Every `::add-mask::VALUE` (or `##[add-mask]VALUE`) line a runner prints.
+//! - Known token shapes, whether or not codeloop was told the value ([`token_shapes`]):
+//!   GitHub (`ghp_`, `gho_`, `ghu_`, `ghs_`, `ghr_`, `github_pat_`), GitLab (`glpat-`), AWS
+//!   access key ids (`AKIA`, `ASIA`), Slack (`xox[abprs]-`). So a token pasted into a plugin
+//!   command never reaches events.jsonl or verify.json.
 //!
 //! A value is ignored when it is shorter than [`MIN_LEN`] characters after trimming, or is a
 //! word like `true`, `false`, `yes`, `no`, `null`, or all digits and shorter than 6: masking
@@ -63,6 +67,25 @@ pub const MIN_LEN: usize = 4;
 
 /// The variables that hold extra values to mask, one per line.
 pub const MASK_VARS: [&str; 2] = ["CODELOOP_MASK", "INPUT_MASK"];
+
+/// The longest token shape [`token_shapes`] matches, in bytes.
+pub const TOKEN_MAX_LEN: usize = 300;
+
+/// Known token shapes, redacted whether or not their value was handed to codeloop: GitHub
+/// (`ghp_`, `gho_`, `ghu_`, `ghs_`, `ghr_` and fine-grained `github_pat_`), GitLab personal
+/// access tokens (`glpat-`), AWS access key ids (`AKIA`, `ASIA`), Slack (`xoxa-`, `xoxb-`,
+/// `xoxp-`, `xoxr-`, `xoxs-`). Each needs a run of token characters after its prefix (16+ for
+/// GitHub and GitLab, exactly 16 for AWS, 10+ for Slack), so words like `ghp_` or `xoxb-` in
+/// prose are left alone.
+pub fn token_shapes() -> &'static regex::bytes::Regex {
+    static RE: std::sync::OnceLock<regex::bytes::Regex> = std::sync::OnceLock::new();
+    RE.get_or_init(|| {
+        regex::bytes::Regex::new(
+            r"(?-u)gh[pousr]_[A-Za-z0-9]{16,255}|github_pat_[A-Za-z0-9_]{16,255}|glpat-[A-Za-z0-9_-]{16,255}|(?:AKIA|ASIA)[0-9A-Z]{16}|xox[abprs]-[A-Za-z0-9-]{10,255}",
+        )
+        .expect("the token shapes are a valid regex")
+    })
+}
 
 /// Secret values and the automaton that finds them all in one pass.
 #[derive(Clone, Debug, Default)]
@@ -283,6 +306,7 @@ impl Redactor {
         changed
     }
 
+    /// Whether it knows no secret *values* (token shapes are redacted all the same).
     pub fn is_empty(&self) -> bool {
         self.secrets.is_empty()
     }
@@ -292,35 +316,68 @@ impl Redactor {
         self.originals.len()
     }
 
-    /// The longest pattern in bytes (what a streaming pass must keep between chunks).
+    /// The longest match in bytes, values and token shapes (what a streaming pass must keep
+    /// between chunks).
     pub fn max_len(&self) -> usize {
-        self.secrets.first().map_or(0, String::len)
+        self.secrets
+            .first()
+            .map_or(0, String::len)
+            .max(TOKEN_MAX_LEN)
     }
 
-    /// Whether `bytes` holds any secret.
+    /// Whether `bytes` holds any secret value or token shape.
     pub fn is_match(&self, bytes: &[u8]) -> bool {
-        self.ac.as_ref().is_some_and(|ac| ac.is_match(bytes))
+        self.ac.as_ref().is_some_and(|ac| ac.is_match(bytes)) || token_shapes().is_match(bytes)
     }
 
-    /// Replaces every secret value with `***`.
-    pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
-        match &self.ac {
-            Some(ac) if ac.is_match(text) => {
-                Cow::Owned(ac.replace_all(text, &vec![MASK; self.secrets.len()]))
+    /// Every secret in `bytes`, leftmost first, not overlapping: the values' automaton and
+    /// the token shapes merged (at the same start the longer wins).
+    fn matches(&self, bytes: &[u8]) -> Vec<(usize, usize)> {
+        let mut all: Vec<(usize, usize)> = token_shapes()
+            .find_iter(bytes)
+            .map(|m| (m.start(), m.end()))
+            .collect();
+        if let Some(ac) = &self.ac {
+            all.extend(ac.find_iter(bytes).map(|m| (m.start(), m.end())));
+        }
+        all.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+        let mut out: Vec<(usize, usize)> = Vec::with_capacity(all.len());
+        for m in all {
+            match out.last_mut() {
+                Some(last) if m.0 < last.1 => last.1 = last.1.max(m.1),
+                _ => out.push(m),
             }
-            _ => Cow::Borrowed(text),
+        }
+        out
+    }
+
+    /// Replaces every secret value and token shape with `***`.
+    pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        match self.redact_bytes(text.as_bytes()) {
+            Cow::Borrowed(_) => Cow::Borrowed(text),
+            // Matches are whole UTF-8 patterns (values) or ASCII (token shapes): replacing
+            // them keeps the text valid.
+            Cow::Owned(b) => Cow::Owned(
+                String::from_utf8(b)
+                    .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+            ),
         }
     }
 
     /// [`Redactor::redact`] for bytes (logs need not be UTF-8).
     pub fn redact_bytes<'a>(&self, bytes: &'a [u8]) -> Cow<'a, [u8]> {
-        match &self.ac {
-            Some(ac) if ac.is_match(bytes) => {
-                let masks = vec![MASK.as_bytes(); self.secrets.len()];
-                Cow::Owned(ac.replace_all_bytes(bytes, &masks))
-            }
-            _ => Cow::Borrowed(bytes),
+        if !self.is_match(bytes) {
+            return Cow::Borrowed(bytes);
         }
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut pos = 0;
+        for (start, end) in self.matches(bytes) {
+            out.extend_from_slice(&bytes[pos..start]);
+            out.extend_from_slice(MASK.as_bytes());
+            pos = end;
+        }
+        out.extend_from_slice(&bytes[pos..]);
+        Cow::Owned(out)
     }
 
     /// [`Redactor::redact_bytes`] for a JSON document (or one JSON Lines line) that stays valid
@@ -384,11 +441,7 @@ impl Redactor {
     /// passed again with the next chunk). With `last`, everything is consumed. Returns whether
     /// anything was replaced too.
     pub fn redact_chunk(&self, buf: &[u8], last: bool, out: &mut Vec<u8>) -> (usize, bool) {
-        let Some(ac) = &self.ac else {
-            out.extend_from_slice(buf);
-            return (buf.len(), false);
-        };
-        // A match starting before `safe` is complete within `buf`: no pattern is longer.
+        // A match starting before `safe` is complete within `buf`: no match is longer.
         let safe = if last {
             buf.len()
         } else {
@@ -396,13 +449,13 @@ impl Redactor {
         };
         let mut pos = 0;
         let mut replaced = false;
-        for m in ac.find_iter(buf) {
-            if m.start() >= safe {
+        for (start, end) in self.matches(buf) {
+            if start >= safe {
                 break;
             }
-            out.extend_from_slice(&buf[pos..m.start()]);
+            out.extend_from_slice(&buf[pos..start]);
             out.extend_from_slice(MASK.as_bytes());
-            pos = m.end();
+            pos = end;
             replaced = true;
         }
         let end = safe.max(pos);

@@ -64,7 +64,7 @@ h1{font-size:18px;margin:0}h2{font-size:16px;margin:24px 0 8px}
 table{border-collapse:collapse;width:100%;background:#fff}
 th,td{border:1px solid #d0d7de;padding:4px 8px;text-align:left;vertical-align:top}
 th{background:#f6f8fa}
-.st-passed{color:#1a7f37}.st-failed,.st-errored,.st-timed_out,.st-crashed{color:#cf222e}
+.st-passed{color:#1a7f37}.st-failed,.st-errored,.st-timed_out,.st-crashed,.st-limit_exceeded{color:#cf222e}
 .st-skipped,.st-unavailable,.st-blocked{color:#6e7781}
 .failure{background:#fff;border:1px solid #d0d7de;border-left:4px solid #cf222e;border-radius:6px;padding:8px 12px;margin:8px 0}
 .failure.sev-warning{border-left-color:#bf8700}

@@ -536,7 +536,7 @@ fn signed(n: i64) -> String {
 fn runner_icon(s: RunnerStatus) -> &'static str {
     match s {
         RunnerStatus::Passed => "✅",
-        RunnerStatus::Failed | RunnerStatus::Crashed => "❌",
+        RunnerStatus::Failed | RunnerStatus::Crashed | RunnerStatus::LimitExceeded => "❌",
         RunnerStatus::Timeout => "⏱️",
         RunnerStatus::Blocked | RunnerStatus::Interrupted => "⛔",
         RunnerStatus::Unavailable => "⚠️",

@@ -1,11 +1,13 @@
 //! Runners (DESIGN §2): what codeloop runs or collects. This module owns the runner
 //! definition ([`RunnerDef`]), built-in detection ([`detect`]), the Plugin SDK file
 //! `.codeloop/plugins.json` ([`plugins`]), placeholder interpolation, selection (`--runner`),
-//! process execution ([`exec`]) and result-file collection ([`collect`]).
+//! process execution ([`exec`]) under per-runner limits ([`limits`]) and result-file
+//! collection ([`collect`]).
 
 pub mod collect;
 pub mod detect;
 pub mod exec;
+pub mod limits;
 pub mod plugins;
 pub mod progress;
 pub mod run;
@@ -36,6 +38,30 @@ pub struct RunnerDef {
     pub tool: Option<String>,
     /// How to install the tool, shown when it is missing.
     pub install_hint: Option<String>,
+    /// This runner's own limits (plugins.json); unset keys fall back to `verify.limits`.
+    pub limits: LimitOverrides,
+}
+
+/// A runner's own limits (`limits` of a plugins.json runner): each key wins over the same key
+/// of `verify.limits` in config.json; `0` turns that limit off for this runner.
+#[derive(serde::Serialize, serde::Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(default)]
+pub struct LimitOverrides {
+    pub memory_mb: Option<u64>,
+    pub cpu_time_sec: Option<u64>,
+    pub log_max_bytes: Option<u64>,
+}
+
+impl LimitOverrides {
+    /// The effective limits over the config's defaults; `None` = off.
+    pub fn resolve(&self, cfg: &crate::settings::LimitsConfig) -> exec::Limits {
+        let on = |v: u64| (v > 0).then_some(v);
+        exec::Limits {
+            memory_mb: on(self.memory_mb.unwrap_or(cfg.memory_mb)),
+            cpu_time_sec: on(self.cpu_time_sec.unwrap_or(cfg.cpu_time_sec)),
+            log_max_bytes: on(self.log_max_bytes.unwrap_or(cfg.log_max_bytes)),
+        }
+    }
 }
 
 impl RunnerDef {
@@ -51,6 +77,7 @@ impl RunnerDef {
             timeout_sec: None,
             tool: None,
             install_hint: None,
+            limits: LimitOverrides::default(),
         }
     }
 }

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::{RunnerDef, valid_id};
+use super::{LimitOverrides, RunnerDef, valid_id};
 use crate::model::{RunnerKind, RunnerSource};
 use crate::parsers::Format;
 use crate::settings::lenient::{self, LoadError, line_of};
@@ -62,6 +62,10 @@ pub struct PluginRunner {
     pub result_format: Option<String>,
     #[serde(default)]
     pub timeout_sec: Option<u64>,
+    /// Limits of this runner (`memory_mb`, `cpu_time_sec`, `log_max_bytes`), each over the
+    /// same key of `verify.limits` in config.json.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<LimitOverrides>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -99,7 +103,8 @@ fn shape() -> serde_json::Value {
     serde_json::json!({
         "name": "", "version": "", "runners": [{
             "id": "", "kind": "test", "detect_file": "", "command": "",
-            "result_file": "", "result_format": "", "timeout_sec": 0
+            "result_file": "", "result_format": "", "timeout_sec": 0,
+            "limits": {"memory_mb": 0, "cpu_time_sec": 0, "log_max_bytes": 0}
         }]
     })
 }
@@ -209,6 +214,7 @@ fn validate(
     d.result_files = results;
     d.result_format = format;
     d.timeout_sec = r.timeout_sec;
+    d.limits = r.limits.clone().unwrap_or_default();
     Ok(d)
 }
 

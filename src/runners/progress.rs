@@ -49,6 +49,7 @@ pub fn mark(s: RunnerStatus) -> &'static str {
         RunnerStatus::Failed => "FAIL",
         RunnerStatus::Timeout => "TIMEOUT",
         RunnerStatus::Crashed => "CRASH",
+        RunnerStatus::LimitExceeded => "LIMIT",
         RunnerStatus::Blocked => "blocked",
         RunnerStatus::Unavailable => "unavailable",
         RunnerStatus::Interrupted => "interrupted",

@@ -12,10 +12,11 @@ use tokio::sync::{Semaphore, watch};
 
 use super::collect::{self, Collected, JsonlWriter};
 use super::exec::{self, Ended, Spawn};
+use super::limits;
 use super::progress::Progress;
 use super::{RunnerDef, Vars, env_vars, find_on_path, interpolate};
 use crate::artifact::events::{Event, Events};
-use crate::model::{RunnerKind, RunnerResult, RunnerSource, RunnerStatus, SlowTest};
+use crate::model::{RunnerKind, RunnerLimits, RunnerResult, RunnerSource, RunnerStatus, SlowTest};
 use crate::parsers::ParseOptions;
 
 /// The longest timeout honoured (a week); larger values are clamped, not overflowed.
@@ -40,6 +41,8 @@ pub struct Shared {
     /// config/env default (a plugin's `timeout_sec` wins over it).
     pub timeout_default: u64,
     pub grace: Duration,
+    /// `verify.limits` (a plugin runner's own `limits` win key by key).
+    pub limits: crate::settings::LimitsConfig,
     pub opts: ParseOptions,
     /// Roots result files may come from.
     pub allowed: Vec<PathBuf>,
@@ -146,6 +149,7 @@ fn base_result(def: &RunnerDef) -> RunnerResult {
         stdout_log: None,
         stderr_log: None,
         depends_on: Vec::new(),
+        limits: None,
     }
 }
 
@@ -274,6 +278,7 @@ async fn run_one(
             .or(def.timeout_sec)
             .unwrap_or(shared.timeout_default)
             .clamp(1, MAX_TIMEOUT_SEC);
+        let limits = def.limits.resolve(&shared.limits);
         let spec = Spawn {
             command: cmd.clone(),
             cwd: shared.cwd.clone(),
@@ -282,10 +287,37 @@ async fn run_one(
             stderr: runner_dir.join("stderr.log"),
             timeout: Duration::from_secs(timeout),
             grace: shared.grace,
+            limits,
+            name: def.id.clone(),
         };
         r.stdout_log = Some(format!("runners/{}/stdout.log", def.id));
         r.stderr_log = Some(format!("runners/{}/stderr.log", def.id));
         let out = exec::run(&spec, cancel.clone()).await;
+        if let Some(e) = &out.log_error {
+            shared
+                .events
+                .emit(Event::new("warning").runner(&def.id).message(e.clone()));
+        }
+        let exceeded = limits::exceeded(
+            &out.ended,
+            &limits,
+            out.memory_via,
+            out.oom_killed,
+            &format!(
+                "{}\n{}",
+                read_tail(&spec.stderr, 8192),
+                read_tail(&spec.stdout, 8192)
+            ),
+        );
+        r.limits = Some(RunnerLimits {
+            memory_mb: limits.memory_mb,
+            memory_via: out.memory_via.map(|v| v.as_str().to_string()),
+            cpu_time_sec: limits.cpu_time_sec,
+            log_max_bytes: limits.log_max_bytes,
+            exceeded,
+            stdout_cut_bytes: out.cut[0],
+            stderr_cut_bytes: out.cut[1],
+        });
         // Before anything reads the logs (hints, tails, copies): masks the runner asked for,
         // then every known secret out of both logs.
         {
@@ -293,7 +325,18 @@ async fn run_one(
             let _ = tokio::task::spawn_blocking(move || redact_logs(&logs, &sh.events)).await;
         }
         r.duration = round3(out.duration.as_secs_f64());
+        if let Some(kind) = exceeded {
+            r.status = RunnerStatus::LimitExceeded;
+            r.hint = Some(limits::reason(kind, &limits, out.memory_via));
+            match out.ended {
+                Ended::Exited(c) => r.exit_code = Some(c),
+                Ended::Signaled(sig) => r.signal = Some(sig),
+                _ => {}
+            }
+        }
         match out.ended {
+            // Stopped by a limit: recorded above; its partial results are still collected.
+            _ if exceeded.is_some() => status = RunnerStatus::LimitExceeded,
             Ended::Exited(0) => {}
             Ended::Exited(127) => match not_found(&spec.stderr) {
                 Some(what) => {

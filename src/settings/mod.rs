@@ -125,6 +125,36 @@ pub struct VerifyConfig {
     pub grace_sec: u64,
     /// fsync verify.json and manifest.json (durable across an OS crash; slower on busy disks).
     pub fsync: bool,
+    /// Per-runner limits (a plugin runner's own `limits` win key by key).
+    pub limits: LimitsConfig,
+}
+
+/// Per-runner resource limits (`verify.limits`). `0` turns a limit off.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(default)]
+pub struct LimitsConfig {
+    /// Memory per runner in MiB: a cgroup v2 `memory.max` over the whole runner where codeloop
+    /// may create a cgroup, else `RLIMIT_AS` (address space) on each of its processes. Off by
+    /// default: runtimes like the JVM, Go and V8 reserve far more address space than they use.
+    pub memory_mb: u64,
+    /// CPU seconds per process (`RLIMIT_CPU`). Off by default: `timeout_sec` bounds wall time.
+    pub cpu_time_sec: u64,
+    /// Bytes kept of each of stdout.log and stderr.log: the first and the last half, with an
+    /// exact "N bytes cut by codeloop" marker between them.
+    pub log_max_bytes: u64,
+}
+
+/// The default `verify.limits.log_max_bytes`: 16 MiB per stream.
+pub const DEFAULT_LOG_MAX_BYTES: u64 = 16 * 1024 * 1024;
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            memory_mb: 0,
+            cpu_time_sec: 0,
+            log_max_bytes: DEFAULT_LOG_MAX_BYTES,
+        }
+    }
 }
 
 impl Default for VerifyConfig {
@@ -139,6 +169,7 @@ impl Default for VerifyConfig {
             artifacts_dir: None,
             grace_sec: 5,
             fsync: false,
+            limits: LimitsConfig::default(),
         }
     }
 }
@@ -384,8 +415,8 @@ impl Config {
     /// The environment layer (between config.json and CLI flags). `get` reads a variable;
     /// passed in so tests need not touch the process environment.
     ///
-    /// `CODELOOP_TIMEOUT_SEC` (a duration: `900`, `15m`), `CODELOOP_JOBS`, `CODELOOP_GRACE_SEC`
-    /// (numbers),
+    /// `CODELOOP_TIMEOUT_SEC` (a duration: `900`, `15m`), `CODELOOP_JOBS`, `CODELOOP_GRACE_SEC`,
+    /// `CODELOOP_MEMORY_MB`, `CODELOOP_CPU_TIME_SEC`, `CODELOOP_LOG_MAX_BYTES` (numbers),
     /// `CODELOOP_REPORTS` and `CODELOOP_RUNNERS` (comma- or newline-separated lists).
     /// (`CODELOOP_ARTIFACTS_DIR` and `CODELOOP_CONFIG` are read by the CLI itself.)
     pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), SettingsError> {
@@ -409,6 +440,15 @@ impl Config {
         }
         if let Some(v) = present("CODELOOP_GRACE_SEC") {
             self.verify.grace_sec = num("CODELOOP_GRACE_SEC", &v)?;
+        }
+        if let Some(v) = present("CODELOOP_MEMORY_MB") {
+            self.verify.limits.memory_mb = num("CODELOOP_MEMORY_MB", &v)?;
+        }
+        if let Some(v) = present("CODELOOP_CPU_TIME_SEC") {
+            self.verify.limits.cpu_time_sec = num("CODELOOP_CPU_TIME_SEC", &v)?;
+        }
+        if let Some(v) = present("CODELOOP_LOG_MAX_BYTES") {
+            self.verify.limits.log_max_bytes = num("CODELOOP_LOG_MAX_BYTES", &v)?;
         }
         let list = |v: String| -> Vec<String> {
             v.split([',', '\n'])

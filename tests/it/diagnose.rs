@@ -39,6 +39,7 @@ pub fn runner(id: &str, kind: RunnerKind, cwd: &str, command: &str) -> RunnerRes
         stdout_log: None,
         stderr_log: None,
         depends_on: Vec::new(),
+        limits: None,
     }
 }
 

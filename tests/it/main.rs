@@ -16,6 +16,7 @@ mod faults;
 mod fuzz_replay;
 mod gate;
 mod gitlab;
+mod guard;
 mod hostile;
 mod lint_parsers;
 mod mcp;

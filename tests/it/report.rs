@@ -85,6 +85,7 @@ fn runner(
         stdout_log: None,
         stderr_log: None,
         depends_on: vec![],
+        limits: None,
     }
 }
 

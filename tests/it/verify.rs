@@ -77,7 +77,7 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-fn validate(schema_file: &str, instance: &Value) {
+pub fn validate(schema_file: &str, instance: &Value) {
     let schema: Value = serde_json::from_str(
         &std::fs::read_to_string(repo().join("schemas").join(schema_file)).unwrap(),
     )
