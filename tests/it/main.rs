@@ -1,6 +1,7 @@
 //! The one integration-test binary. Each area is a module; shared helpers live in `common`.
 
 mod action;
+mod builtin_runners;
 mod common;
 mod corpus;
 mod corpus_json;
@@ -15,6 +16,7 @@ mod fuzz_replay;
 mod gate;
 mod gitlab;
 mod hostile;
+mod junit_merged;
 mod lint_parsers;
 mod mcp;
 mod merge;
