@@ -612,7 +612,8 @@ impl Parser<'_> {
             Dialect::Catch2
         } else if name == "test" && tag.attr("package").as_deref() == Some("test") {
             Dialect::Libtest
-        } else if name == "pytest" && (tag.attr("timestamp").is_some() || tag.attr("hostname").is_some())
+        } else if name == "pytest"
+            && (tag.attr("timestamp").is_some() || tag.attr("hostname").is_some())
         {
             // pytest's default `junit_suite_name`, with the attributes pytest always writes:
             // codeloop's own `report/junit.xml` names a suite after its runner (`pytest`) but
@@ -1404,7 +1405,10 @@ mod tests {
                 ("a/b", Status::Passed),
                 ("a/c", Status::Passed),
                 ("x", Status::Passed),
-                ("ignored test 1 of 1 (not named in the report)", Status::Skipped),
+                (
+                    "ignored test 1 of 1 (not named in the report)",
+                    Status::Skipped
+                ),
                 ("y", Status::Passed),
                 ("z", Status::Passed),
             ]
@@ -1474,7 +1478,10 @@ mod tests {
         );
         assert_eq!(all(&c)[0].duration, Some(3.0));
         let f = all(&c)[2].failure.as_ref().unwrap();
-        assert_eq!((f.message.as_deref(), f.trace.as_deref()), (Some("last"), Some("t")));
+        assert_eq!(
+            (f.message.as_deref(), f.trace.as_deref()),
+            (Some("last"), Some("t"))
+        );
         assert_eq!((c.counts.tests, c.counts.flaky), (5, 1));
         assert!(c.warnings.is_empty(), "{:?}", c.warnings);
         // codeloop's own report/junit.xml names the pytest runner's suite `pytest`, without
@@ -1489,7 +1496,9 @@ mod tests {
 
     #[test]
     fn pytest_attempts_beyond_the_window_stay_separate_with_a_warning() {
-        let mut xml = String::from(r#"<testsuite name="pytest" tests="301" timestamp="t"><testcase classname="m" name="far"/>"#);
+        let mut xml = String::from(
+            r#"<testsuite name="pytest" tests="301" timestamp="t"><testcase classname="m" name="far"/>"#,
+        );
         for i in 0..ATTEMPT_WINDOW + 44 {
             xml += &format!(r#"<testcase classname="m" name="t{i}"/>"#);
         }
