@@ -17,7 +17,7 @@ fn fixtures() -> PathBuf {
 
 /// `codeloop verify --report <file>` on a copy of `file` in a fresh project; the `reports`
 /// runner's verify.json entry and the run directory.
-fn verify_file(file: &Path, hint: Option<&str>) -> (Value, PathBuf, tempfile::TempDir) {
+fn verify_file(file: &Path) -> (Value, PathBuf, tempfile::TempDir) {
     let d = tempfile::tempdir().unwrap();
     let name = file.file_name().unwrap().to_str().unwrap();
     std::fs::copy(file, d.path().join(name)).unwrap();
@@ -27,9 +27,6 @@ fn verify_file(file: &Path, hint: Option<&str>) -> (Value, PathBuf, tempfile::Te
         .args(["--report", name])
         .env("CI", "true")
         .env_remove("CODELOOP_ARTIFACTS_DIR");
-    if let Some(h) = hint {
-        c.args(["--format-hint", h]);
-    }
     let out = c.output().unwrap();
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
@@ -78,7 +75,7 @@ fn merged_files_count_each_suite_by_its_own_tools_rules() {
     ];
     let mut sum = [0u64; 6];
     for (file, want) in parts {
-        let (r, _, _d) = verify_file(&dir.join(file), None);
+        let (r, _, _d) = verify_file(&dir.join(file));
         assert_eq!(counts(&r), want, "{file}");
         for (s, w) in sum.iter_mut().zip(want) {
             *s += w;
@@ -88,7 +85,7 @@ fn merged_files_count_each_suite_by_its_own_tools_rules() {
     // Merged by the real tools, Catch2's suite before Surefire's and libtest's before the
     // rest: the merged file counts what its parts count.
     for merged in ["merged-jrm.xml", "merged-junit-merge.xml"] {
-        let (r, run_dir, _d) = verify_file(&dir.join(merged), Some("junit-xml"));
+        let (r, run_dir, _d) = verify_file(&dir.join(merged));
         assert_eq!(counts(&r), sum, "{merged}");
         let cases = cases(&run_dir);
         // Surefire's errors stay errors after a Catch2 suite.
@@ -143,7 +140,7 @@ fn pytest_reruns_count_as_pytest_counts_them() {
         let (file, pytest_line) = line.split_once(": ").unwrap();
         let want = pytest_summary(pytest_line);
         assert_eq!(want, [10, 7, 2, 0, 1], "{line}");
-        let (r, run_dir, _d) = verify_file(&dir.join(file), None);
+        let (r, run_dir, _d) = verify_file(&dir.join(file));
         let got = counts(&r);
         assert_eq!(got[..5], want, "{file}: pytest says {pytest_line:?}");
         // Passed after a rerun: the two flaky tests, test_param[2] and the flaky fixture.
