@@ -46,11 +46,13 @@
 //! 9 rerun"), so in pytest suites (see *Dialects*) the attempts fold into one case: the last
 //! attempt's outcome, `retries` = the earlier attempts, flaky when it passed (a rerun only
 //! follows a failed attempt). Under pytest-xdist the attempts are not adjacent, so the last
-//! [`ATTEMPT_WINDOW`] cases are held back to fold into; attempts further apart than that stay
-//! separate tests, with a warning when the suite then holds more cases than its `tests`
-//! attribute (which pytest writes without reruns). Only pytest suites fold: elsewhere the
-//! same name twice can be two tests (Catch2 sections are folded by their own rule, Surefire
-//! and nextest write reruns as children of one case, see above).
+//! [`ATTEMPT_WINDOW`] tests are held back to gather attempts; attempts further apart than that
+//! stay separate tests. pytest's `tests` attribute counts tests without reruns: a suite that
+//! holds no more testcases than it declares is not folded (two runs of one suite merged into
+//! one `pytest` suite by junit-report-merger), and a folded count that differs from it is a
+//! warning. Only pytest suites fold: elsewhere the same name twice can be two tests (Catch2
+//! sections are folded by their own rule, Surefire and nextest write reruns as children of
+//! one case, see above).
 //!
 //! **Suite-level problems** become [`SuiteError`]s, not tests (so counts match the tools'
 //! `Tests:` lines): a `<failure>`/`<error>` directly inside a `<testsuite>`; jest-junit's
@@ -74,8 +76,8 @@
 //! inherited by the suites nested in it: Catch2 (`hostname="tbd"`: errors are failures,
 //! SECTIONs fold into their test case), libtest (`name="test" package="test"`: ignored tests
 //! only in `skipped="N"`), pytest (`name="pytest"` with pytest's `timestamp`/`hostname`
-//! attributes, which codeloop's own `report/junit.xml` does not write, or any suite under the root
-//! `<testsuites name="pytest tests">`: reruns fold), vitest (under the root
+//! attributes, which codeloop's own `report/junit.xml` does not write, or any suite under the
+//! root `<testsuites name="pytest tests">`: reruns fold), vitest (under the root
 //! `<testsuites name="vitest tests">`: load-error pseudo-cases). A suite without a sign of its
 //! own follows the root; one tool's rule never leaks into the next suite.
 //!
@@ -107,8 +109,9 @@ enum Dialect {
     /// libtest `--format junit`: ignored tests are left out, only counted in `skipped="N"`.
     Libtest,
     /// pytest (`<testsuite name="pytest" timestamp=… hostname=…>`, its default
-    /// `junit_suite_name`, or anything under its root `<testsuites name="pytest tests">`): pytest-rerunfailures writes every attempt
-    /// as its own `<testcase>` with the same classname and name.
+    /// `junit_suite_name`, or anything under its root `<testsuites name="pytest tests">`):
+    /// pytest-rerunfailures writes every attempt as its own `<testcase>` with the same
+    /// classname and name.
     Pytest,
 }
 
@@ -118,6 +121,17 @@ enum Dialect {
 /// generous. Attempts further apart are counted as written, with a warning (see
 /// [`Parser::close_suite`]).
 const ATTEMPT_WINDOW: usize = 256;
+
+/// Attempts of one test kept while it is held back (the first and the latest ones).
+const MAX_HELD_ATTEMPTS: usize = 32;
+
+/// A test of a pytest suite held back, with its attempts (see [`Parser::fold_attempt`]).
+struct Held {
+    /// The attempts as written, oldest first.
+    attempts: Vec<Case>,
+    /// Attempts between the first and the kept ones, only counted.
+    dropped: u32,
+}
 
 /// What kind of element an open element is, for the state machine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -147,6 +161,8 @@ struct SuiteFrame {
     declared_skipped: Option<u64>,
     seen_tests: u64,
     seen_skipped: u64,
+    /// pytest: `<testcase>` elements (attempts) read, before folding.
+    elements: u64,
 }
 
 /// The raw (undecoded) bytes of a testcase's naming attributes, copied out of the input
@@ -296,9 +312,9 @@ struct Parser<'s> {
     roots: usize,
     /// Catch2: the previous case, held back to fold the next SECTION of the same test in.
     pending: Option<Case>,
-    /// pytest: the recent cases of the open suite, held back to fold later attempts of the
-    /// same test in (at most [`ATTEMPT_WINDOW`], in the order they were first written).
-    attempts: VecDeque<Case>,
+    /// pytest: the recent tests of the open suite, held back to gather later attempts of the
+    /// same test (at most [`ATTEMPT_WINDOW`], in the order they were first written).
+    attempts: VecDeque<Held>,
     /// Suite of the last load error reported from a pseudo-case.
     last_load_error: Option<String>,
     /// See [`Parser::suite_path`].
@@ -638,21 +654,22 @@ impl Parser<'_> {
     /// `skipped` attribute; `cargo test` counts them as "ignored". They are emitted as
     /// skipped cases (without names: the file has none) so the counts match the summary line.
     ///
-    /// A pytest suite that still holds more cases than it declares (`tests="N"`, which pytest
-    /// counts without reruns) had repeated attempts too far apart to fold: said in a warning.
+    /// A pytest suite whose folded count differs from its `tests` attribute (which pytest
+    /// writes without reruns) is said in a warning.
     fn close_suite(&mut self, s: SuiteFrame) {
         if s.dialect == Dialect::Pytest
             && let Some(tests) = s.declared_tests
-            && s.seen_tests > tests
+            && s.seen_tests != tests
+            && s.elements != tests
         {
             self.sink.warning(
                 None,
                 format!(
-                    "pytest suite {:?} declares tests=\"{tests}\" but holds {} testcases after \
-                     folding reruns written as repeated testcases: attempts of one test more than \
-                     {ATTEMPT_WINDOW} testcases apart (pytest-xdist with pytest-rerunfailures?) \
-                     are counted as separate tests",
-                    s.name, s.seen_tests
+                    "pytest suite {:?} declares tests=\"{tests}\" but its {} testcases count as \
+                     {} tests after folding reruns written as repeated testcases: attempts of \
+                     one test more than {ATTEMPT_WINDOW} testcases apart (pytest-xdist) stay \
+                     separate tests, and runs merged into one suite may fold together",
+                    s.name, s.elements, s.seen_tests
                 ),
             );
         }
@@ -921,36 +938,76 @@ impl Parser<'_> {
     }
 
     /// pytest-rerunfailures writes each attempt of a test as its own `<testcase>` with the
-    /// same classname and name; the earlier attempts are empty (pytest 9.2, plugin 16.7; if
-    /// one carries a failure, a flaky test keeps it as its evidence). pytest counts the test
-    /// once, by its last attempt, and lists the attempts as "N rerun". So a later attempt replaces the held-back earlier one
-    /// in place: its outcome wins, `retries` counts the earlier attempts, and a test that
-    /// passed after a rerun is flaky (a rerun only follows a failed attempt). Parametrized
-    /// tests have distinct names (`test_x[1]`), so they are never folded.
+    /// same classname and name; the earlier attempts are empty (pytest 9.2, plugin 16.7).
+    /// pytest counts the test once, by its last attempt, and lists the attempts as
+    /// "N rerun". So the attempts of one test are gathered while they are held back, and
+    /// emitted as one case (see [`Parser::emit_held`]). Parametrized tests have distinct names
+    /// (`test_x[1]`), so they are never gathered.
     fn fold_attempt(&mut self, case: Case) {
-        let same = |c: &&mut Case| c.name == case.name && c.classname == case.classname;
-        if let Some(prev) = self.attempts.iter_mut().find(same) {
-            let earlier = std::mem::replace(prev, case);
-            prev.retries += earlier.retries + 1;
-            prev.flaky = prev.status == Status::Passed;
-            if prev.failure.is_none() && prev.status != Status::Skipped {
-                prev.failure = earlier.failure;
+        if let Some(s) = self.suites.last_mut() {
+            s.elements += 1;
+        }
+        let same = |h: &&mut Held| {
+            h.attempts
+                .last()
+                .is_some_and(|c| c.name == case.name && c.classname == case.classname)
+        };
+        if let Some(h) = self.attempts.iter_mut().find(same) {
+            // Bounded (a hostile file may repeat one name a million times): the first and
+            // the latest attempts are kept, the ones between only counted.
+            if h.attempts.len() == MAX_HELD_ATTEMPTS {
+                h.attempts.remove(1);
+                h.dropped += 1;
             }
-            if prev.output.is_none() {
-                prev.output = earlier.output;
-            }
-            prev.duration = match (earlier.duration, prev.duration) {
-                (Some(a), Some(b)) => Some(a + b),
-                (a, b) => a.or(b),
-            };
+            h.attempts.push(case);
             return;
         }
         if self.attempts.len() == ATTEMPT_WINDOW
             && let Some(oldest) = self.attempts.pop_front()
         {
-            self.emit_attempt(oldest);
+            // Leaves before the suite's end, when its count cannot be checked yet: folded.
+            self.emit_held(oldest, true);
         }
-        self.attempts.push_back(case);
+        self.attempts.push_back(Held {
+            attempts: vec![case],
+            dropped: 0,
+        });
+    }
+
+    /// Emits a held test: with `fold`, as one case — the last attempt's outcome, `retries` =
+    /// the earlier attempts, flaky when it passed (a rerun only follows a failed attempt), an
+    /// earlier attempt's failure as evidence if the last has none, durations summed; without,
+    /// every attempt as written.
+    fn emit_held(&mut self, h: Held, fold: bool) {
+        let mut attempts = h.attempts;
+        let Some(mut last) = attempts.pop() else {
+            return;
+        };
+        if !fold {
+            for c in attempts {
+                self.emit_attempt(c);
+            }
+            self.emit_attempt(last);
+            return;
+        }
+        if !attempts.is_empty() {
+            let earlier = attempts.len() as u32 + h.dropped;
+            last.retries += earlier + attempts.iter().map(|c| c.retries).sum::<u32>();
+            last.flaky = last.status == Status::Passed;
+            if last.failure.is_none() && last.status != Status::Skipped {
+                last.failure = attempts.iter_mut().rev().find_map(|c| c.failure.take());
+            }
+            if last.output.is_none() {
+                last.output = attempts.iter_mut().rev().find_map(|c| c.output.take());
+            }
+            last.duration = attempts
+                .iter()
+                .fold(last.duration, |acc, c| match (acc, c.duration) {
+                    (Some(a), Some(b)) => Some(a + b),
+                    (a, b) => a.or(b),
+                });
+        }
+        self.emit_attempt(last);
     }
 
     fn emit_attempt(&mut self, c: Case) {
@@ -970,8 +1027,14 @@ impl Parser<'_> {
         if let Some(c) = self.pending.take() {
             self.sink.case(c);
         }
-        while let Some(c) = self.attempts.pop_front() {
-            self.emit_attempt(c);
+        // pytest's `tests` attribute counts tests, not attempts: a suite holding no more
+        // testcases than that had no reruns, and a name written twice is two tests (two runs
+        // of one suite that junit-report-merger merged into one `pytest` suite).
+        let fold = self.suites.last().is_none_or(|s| {
+            s.dialect != Dialect::Pytest || s.declared_tests.is_none_or(|d| s.elements > d)
+        });
+        while let Some(h) = self.attempts.pop_front() {
+            self.emit_held(h, fold);
         }
     }
 
@@ -1492,6 +1555,28 @@ mod tests {
         );
         r.unwrap();
         assert_eq!((c.counts.tests, c.counts.flaky), (2, 0));
+        // Two runs of one suite merged into one `pytest` suite (junit-report-merger merges
+        // suites by name): as many testcases as the suite declares tests, so nothing folds.
+        let (c, r) = parse_str(
+            r#"<testsuites><testsuite name="pytest" tests="4" timestamp="t">
+               <testcase classname="m" name="a"/><testcase classname="m" name="b"><failure/></testcase>
+               <testcase classname="m" name="a"/><testcase classname="m" name="b"/></testsuite></testsuites>"#,
+        );
+        r.unwrap();
+        let got: Vec<(&str, Status, bool)> = all(&c)
+            .iter()
+            .map(|k| (k.name.as_str(), k.status, k.flaky))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("a", Status::Passed, false),
+                ("b", Status::Failed, false),
+                ("a", Status::Passed, false),
+                ("b", Status::Passed, false)
+            ]
+        );
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
     }
 
     #[test]
@@ -1507,7 +1592,10 @@ mod tests {
         r.unwrap();
         assert_eq!(c.counts.tests, ATTEMPT_WINDOW as u64 + 46);
         let (_, w) = &c.warnings[0];
-        assert!(w.contains("declares tests=\"301\" but holds 302"), "{w}");
+        assert!(
+            w.contains("declares tests=\"301\" but its 302 testcases count as 302"),
+            "{w}"
+        );
     }
 
     #[test]
