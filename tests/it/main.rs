@@ -21,6 +21,8 @@ mod junit_merged;
 mod lint_parsers;
 mod mcp;
 mod merge;
+mod notify;
+mod onboard;
 mod parser_props;
 mod polish;
 mod recipes;
