@@ -596,7 +596,7 @@ fn case_problem(c: &Case, r: Option<&RunnerResult>, ctx: &PathContext, opts: &Op
         test: Some(c.key()),
         title: one_line(&title, 240),
         evidence: evidence(&assertion, &text, at, opts),
-        reproduce: r.and_then(|r| reproduce::command(r, c, location.as_ref())),
+        reproduce: r.and_then(|r| reproduce::command(r, c, own.as_deref(), location.as_ref())),
         location,
         severity: if category == Category::Flaky {
             Severity::Warning

@@ -139,13 +139,23 @@ fn tool_for(r: &RunnerResult, file: Option<&str>) -> Option<Tool> {
 }
 
 /// The command to rerun just `case`, or `None` when the tool cannot select one test.
-pub fn command(r: &RunnerResult, case: &Case, loc: Option<&Location>) -> Option<String> {
+///
+/// `own_file` is the case's own file made repo-relative (see
+/// [`super::location::normalize_path`]); it and `loc` are the only files a command names, so a
+/// command can be pasted on any machine: the case's raw file (vitest and jest write absolute
+/// paths such as `/home/runner/work/app/app/spec/x.spec.js`) is never used, and a file outside
+/// the workspace leaves the command without a file rather than with a path of this machine.
+pub fn command(
+    r: &RunnerResult,
+    case: &Case,
+    own_file: Option<&str>,
+    loc: Option<&Location>,
+) -> Option<String> {
     let name = case.name.as_str();
-    let file = case
-        .file
-        .as_deref()
+    let file = own_file
         .or(loc.map(|l| l.file.as_str()))
-        .map(|f| f.trim_start_matches("./"));
+        .map(|f| f.trim_start_matches("./"))
+        .filter(|f| !is_absolute(f));
     Some(match tool_for(r, loc.map(|l| l.file.as_str()).or(file))? {
         Tool::Nextest => format!(
             "cargo nextest run -E {}",
@@ -256,6 +266,12 @@ pub fn command(r: &RunnerResult, case: &Case, loc: Option<&Location>) -> Option<
             sh_quote(&format!("^{}$", regex::escape(name)))
         ),
     })
+}
+
+/// An absolute path on this machine (POSIX or Windows): never part of a reproduce command.
+fn is_absolute(f: &str) -> bool {
+    let b = f.as_bytes();
+    f.starts_with('/') || f.starts_with('\\') || (b.len() > 2 && b[1] == b':')
 }
 
 /// jest/vitest `-t` is a regular expression matched against the full name (describe blocks
@@ -379,7 +395,7 @@ mod tests {
             (runner("x", "make check"), case(None, "t", None), None, ""),
         ];
         for (r, c, l, want) in rows {
-            let got = command(&r, &c, l.as_ref()).unwrap_or_default();
+            let got = command(&r, &c, c.file.as_deref(), l.as_ref()).unwrap_or_default();
             assert_eq!(got, want, "{} {}", r.id, c.name);
         }
     }
@@ -407,17 +423,17 @@ mod tests {
         };
         let go = case(Some("example.com/m/calc"), "TestX", None);
         assert_eq!(
-            command(&r, &go, Some(&loc("calc_test.go"))).as_deref(),
+            command(&r, &go, None, Some(&loc("calc_test.go"))).as_deref(),
             Some("go test -run '^TestX$' example.com/m/calc")
         );
         let js = case(None, "adds", None);
         assert_eq!(
-            command(&r, &js, Some(&loc("js/a.spec.js"))).as_deref(),
+            command(&r, &js, None, Some(&loc("js/a.spec.js"))).as_deref(),
             Some("npx vitest run js/a.spec.js -t adds")
         );
         // Nothing tells which tool ran it: no command rather than a wrong one.
-        assert_eq!(command(&r, &js, None), None);
-        assert_eq!(command(&r, &js, Some(&loc("src/lib.rs"))), None);
+        assert_eq!(command(&r, &js, None, None), None);
+        assert_eq!(command(&r, &js, None, Some(&loc("src/lib.rs"))), None);
     }
 
     #[test]

@@ -39,6 +39,21 @@
 //! `<rerunFailure>`/`<rerunError>` children on a failed case are its extra failed attempts:
 //! failed once, `retries` = their number.
 //!
+//! **Reruns written as repeated testcases** (pytest-rerunfailures): the plugin writes every
+//! attempt of a test as its own `<testcase>` with the same classname and name, the earlier
+//! attempts as empty elements (pytest 9.2 with the plugin 16.7; real files in
+//! `tests/fixtures/pytest-reruns/`). pytest counts the test once ("2 failed, 7 passed,
+//! 9 rerun"), so in pytest suites (see *Dialects*) the attempts fold into one case: the last
+//! attempt's outcome, `retries` = the earlier attempts, flaky when it passed (a rerun only
+//! follows a failed attempt). Under pytest-xdist the attempts are not adjacent, so the last
+//! [`ATTEMPT_WINDOW`] tests are held back to gather attempts; attempts further apart than that
+//! stay separate tests. pytest's `tests` attribute counts tests without reruns: a suite that
+//! holds no more testcases than it declares is not folded (two runs of one suite merged into
+//! one `pytest` suite by junit-report-merger), and a folded count that differs from it is a
+//! warning. Only pytest suites fold: elsewhere the same name twice can be two tests (Catch2
+//! sections are folded by their own rule, Surefire and nextest write reruns as children of
+//! one case, see above).
+//!
 //! **Suite-level problems** become [`SuiteError`]s, not tests (so counts match the tools'
 //! `Tests:` lines): a `<failure>`/`<error>` directly inside a `<testsuite>`; jest-junit's
 //! `reportTestSuiteErrors` pseudo-cases (classname `Test suite failed to run`); and vitest's
@@ -54,11 +69,24 @@
 //! cases before the cut count, and a case cut off inside counts only if it had already
 //! failed or errored (never as a pass it may not have been).
 //!
+//! # Dialects
+//!
+//! A merged file (junit-report-merger, `junit-merge`, a Gradle aggregate) holds suites of
+//! several tools, so the dialect is decided per `<testsuite>` from its own attributes and is
+//! inherited by the suites nested in it: Catch2 (`hostname="tbd"`: errors are failures,
+//! SECTIONs fold into their test case), libtest (`name="test" package="test"`: ignored tests
+//! only in `skipped="N"`), pytest (`name="pytest"` with pytest's `timestamp`/`hostname`
+//! attributes, which codeloop's own `report/junit.xml` does not write, or any suite under the
+//! root `<testsuites name="pytest tests">`: reruns fold), vitest (under the root
+//! `<testsuites name="vitest tests">`: load-error pseudo-cases). A suite without a sign of its
+//! own follows the root; one tool's rule never leaks into the next suite.
+//!
 //! What a file cannot say is not invented: nextest leaves `#[ignore]`d tests out of its JUnit,
 //! Go build failures have no testcase, node:test writes a parent test as a `<testsuite>`.
 //! The conformance test (`tests/it/corpus_junit.rs`) lists each such difference with its
 //! reason.
 
+use std::collections::VecDeque;
 use std::io::BufRead;
 
 use super::bound::{MAX_NAME_BYTES, cap};
@@ -67,15 +95,42 @@ use super::xml::{Event, Tag, XmlReader, decode_attr, decode_attr_into};
 use super::{LazyCase, Outcome, ParseError, ParseOptions, Sink};
 use crate::model::{Case, Failure, Status, SuiteError};
 
-/// Which reporter wrote the file, as far as counting needs to know.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Which reporter wrote a suite, as far as counting needs to know. Decided per `<testsuite>`
+/// (a merged file holds suites of several tools), inherited by nested suites.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 enum Dialect {
+    #[default]
     Generic,
+    /// Root `<testsuites name="vitest tests">`: a failing pseudo-case named after its suite is
+    /// a file that failed to load.
     Vitest,
     /// Catch2 (`hostname="tbd"`): one `<testcase>` per SECTION, errors are failures.
     Catch2,
     /// libtest `--format junit`: ignored tests are left out, only counted in `skipped="N"`.
     Libtest,
+    /// pytest (`<testsuite name="pytest" timestamp=… hostname=…>`, its default
+    /// `junit_suite_name`, or anything under its root `<testsuites name="pytest tests">`):
+    /// pytest-rerunfailures writes every attempt as its own `<testcase>` with the same
+    /// classname and name.
+    Pytest,
+}
+
+/// How many recent cases of a pytest suite are held back to fold repeated attempts into.
+/// Without pytest-xdist a rerun follows its attempt directly; under xdist other workers'
+/// tests come in between (a handful per worker in the runs measured), so the window is
+/// generous. Attempts further apart are counted as written, with a warning (see
+/// [`Parser::close_suite`]).
+const ATTEMPT_WINDOW: usize = 256;
+
+/// Attempts of one test kept while it is held back (the first and the latest ones).
+const MAX_HELD_ATTEMPTS: usize = 32;
+
+/// A test of a pytest suite held back, with its attempts (see [`Parser::fold_attempt`]).
+struct Held {
+    /// The attempts as written, oldest first.
+    attempts: Vec<Case>,
+    /// Attempts between the first and the kept ones, only counted.
+    dropped: u32,
 }
 
 /// What kind of element an open element is, for the state machine.
@@ -99,12 +154,15 @@ enum Node {
 #[derive(Default)]
 struct SuiteFrame {
     name: String,
+    dialect: Dialect,
     file: Option<String>,
     /// `tests`/`skipped` attributes (used for libtest's unlisted ignored tests).
     declared_tests: Option<u64>,
     declared_skipped: Option<u64>,
     seen_tests: u64,
     seen_skipped: u64,
+    /// pytest: `<testcase>` elements (attempts) read, before folding.
+    elements: u64,
 }
 
 /// The raw (undecoded) bytes of a testcase's naming attributes, copied out of the input
@@ -240,7 +298,8 @@ struct CaseState {
 struct Parser<'s> {
     sink: &'s mut dyn Sink,
     max_text: usize,
-    dialect: Dialect,
+    /// The dialect the root `<testsuites>` says (suites without a sign of their own get it).
+    root_dialect: Dialect,
     suites: Vec<SuiteFrame>,
     nodes: Vec<Node>,
     /// The testcase being read (refilled in place for each one: a file of a million
@@ -253,6 +312,9 @@ struct Parser<'s> {
     roots: usize,
     /// Catch2: the previous case, held back to fold the next SECTION of the same test in.
     pending: Option<Case>,
+    /// pytest: the recent tests of the open suite, held back to gather later attempts of the
+    /// same test (at most [`ATTEMPT_WINDOW`], in the order they were first written).
+    attempts: VecDeque<Held>,
     /// Suite of the last load error reported from a pseudo-case.
     last_load_error: Option<String>,
     /// See [`Parser::suite_path`].
@@ -275,7 +337,7 @@ pub fn parse(
     let mut p = Parser {
         sink,
         max_text: opts.max_text_bytes,
-        dialect: Dialect::Generic,
+        root_dialect: Dialect::Generic,
         suites: Vec::new(),
         nodes: Vec::with_capacity(16),
         case: CaseState::default(),
@@ -283,6 +345,7 @@ pub fn parse(
         suite_problem: None,
         roots: 0,
         pending: None,
+        attempts: VecDeque::new(),
         last_load_error: None,
         path: Vec::new(),
         names: RawNames::default(),
@@ -336,6 +399,11 @@ impl Parser<'_> {
         }
     }
 
+    /// The dialect of the innermost open suite (the root's outside any).
+    fn dialect(&self) -> Dialect {
+        self.suites.last().map_or(self.root_dialect, |s| s.dialect)
+    }
+
     fn parent(&self) -> Option<Node> {
         self.nodes.last().copied()
     }
@@ -346,13 +414,16 @@ impl Parser<'_> {
         let node = match (parent, name) {
             (None, b"testsuites") => {
                 self.roots += 1;
-                if tag.attr("name").as_deref() == Some("vitest tests") {
-                    self.dialect = Dialect::Vitest;
-                }
+                self.root_dialect = match tag.attr("name").as_deref() {
+                    Some("vitest tests") => Dialect::Vitest,
+                    Some("pytest tests") => Dialect::Pytest,
+                    _ => Dialect::Generic,
+                };
                 Node::Suites
             }
             (None, b"testsuite") => {
                 self.roots += 1;
+                self.root_dialect = Dialect::Generic;
                 self.open_suite(tag);
                 Node::Suite
             }
@@ -552,13 +623,24 @@ impl Parser<'_> {
             .attr("name")
             .map(|n| clean_control(&n))
             .unwrap_or_default();
-        if tag.attr("hostname").as_deref() == Some("tbd") {
-            self.dialect = Dialect::Catch2;
+        // The suite's own sign, else what its parent (or the root) is.
+        let dialect = if tag.attr("hostname").as_deref() == Some("tbd") {
+            Dialect::Catch2
         } else if name == "test" && tag.attr("package").as_deref() == Some("test") {
-            self.dialect = Dialect::Libtest;
-        }
+            Dialect::Libtest
+        } else if name == "pytest"
+            && (tag.attr("timestamp").is_some() || tag.attr("hostname").is_some())
+        {
+            // pytest's default `junit_suite_name`, with the attributes pytest always writes:
+            // codeloop's own `report/junit.xml` names a suite after its runner (`pytest`) but
+            // writes neither, and its cases are already one per test.
+            Dialect::Pytest
+        } else {
+            self.dialect()
+        };
         let num = |k: &str| tag.attr(k).and_then(|v| v.trim().parse::<u64>().ok());
         self.suites.push(SuiteFrame {
+            dialect,
             declared_tests: num("tests"),
             declared_skipped: num("skipped"),
             name,
@@ -571,8 +653,27 @@ impl Parser<'_> {
     /// libtest leaves `#[ignore]`d tests out of its JUnit and only counts them in the suite's
     /// `skipped` attribute; `cargo test` counts them as "ignored". They are emitted as
     /// skipped cases (without names: the file has none) so the counts match the summary line.
+    ///
+    /// A pytest suite whose folded count differs from its `tests` attribute (which pytest
+    /// writes without reruns) is said in a warning.
     fn close_suite(&mut self, s: SuiteFrame) {
-        if self.dialect != Dialect::Libtest {
+        if s.dialect == Dialect::Pytest
+            && let Some(tests) = s.declared_tests
+            && s.seen_tests != tests
+            && s.elements != tests
+        {
+            self.sink.warning(
+                None,
+                format!(
+                    "pytest suite {:?} declares tests=\"{tests}\" but its {} testcases count as \
+                     {} tests after folding reruns written as repeated testcases: attempts of \
+                     one test more than {ATTEMPT_WINDOW} testcases apart (pytest-xdist) stay \
+                     separate tests, and runs merged into one suite may fold together",
+                    s.name, s.elements, s.seen_tests
+                ),
+            );
+        }
+        if s.dialect != Dialect::Libtest {
             return;
         }
         let (Some(tests), Some(skipped)) = (s.declared_tests, s.declared_skipped) else {
@@ -688,6 +789,7 @@ impl Parser<'_> {
             return;
         }
         self.open = false;
+        let dialect = self.dialect();
         let cs = &mut self.case;
         // TAP::Formatter::JUnit writes a TODO test that passed as an error; TAP counts it as
         // passed.
@@ -704,7 +806,7 @@ impl Parser<'_> {
             Status::Skipped
         } else if todo_passed {
             Status::Passed
-        } else if cs.errored && self.dialect == Dialect::Catch2 {
+        } else if cs.errored && dialect == Dialect::Catch2 {
             // Catch2 has no error category: an unexpected exception is a failed test case.
             Status::Failed
         } else if cs.errored {
@@ -725,7 +827,8 @@ impl Parser<'_> {
             && !cs.not_run
             && !todo_passed
             && cs.output.is_empty()
-            && self.dialect != Dialect::Catch2
+            && dialect != Dialect::Catch2
+            && dialect != Dialect::Pytest
             && self.names.classname_raw().is_none_or(|c| {
                 c != JEST_SUITE_ERROR.as_bytes()
                     && !c.iter().any(|&b| b == b'&' || b < 0x20 || b == 0x7f)
@@ -785,11 +888,16 @@ impl Parser<'_> {
             }
             return;
         }
+        if dialect == Dialect::Pytest {
+            // Counted in the suite when it leaves the window (folded attempts are not tests).
+            self.fold_attempt(cs.case);
+            return;
+        }
         if let Some(s) = self.suites.last_mut() {
             s.seen_tests += 1;
             s.seen_skipped += u64::from(cs.case.status == Status::Skipped);
         }
-        if self.dialect == Dialect::Catch2 {
+        if dialect == Dialect::Catch2 {
             self.fold_section(cs.case);
         } else if cs.case.status.is_bad() || cs.case.flaky {
             // Kept by the sink: handed over, not copied.
@@ -829,9 +937,104 @@ impl Parser<'_> {
         self.pending = Some(case);
     }
 
+    /// pytest-rerunfailures writes each attempt of a test as its own `<testcase>` with the
+    /// same classname and name; the earlier attempts are empty (pytest 9.2, plugin 16.7).
+    /// pytest counts the test once, by its last attempt, and lists the attempts as
+    /// "N rerun". So the attempts of one test are gathered while they are held back, and
+    /// emitted as one case (see [`Parser::emit_held`]). Parametrized tests have distinct names
+    /// (`test_x[1]`), so they are never gathered.
+    fn fold_attempt(&mut self, case: Case) {
+        if let Some(s) = self.suites.last_mut() {
+            s.elements += 1;
+        }
+        let same = |h: &&mut Held| {
+            h.attempts
+                .last()
+                .is_some_and(|c| c.name == case.name && c.classname == case.classname)
+        };
+        if let Some(h) = self.attempts.iter_mut().find(same) {
+            // Bounded (a hostile file may repeat one name a million times): the first and
+            // the latest attempts are kept, the ones between only counted.
+            if h.attempts.len() == MAX_HELD_ATTEMPTS {
+                h.attempts.remove(1);
+                h.dropped += 1;
+            }
+            h.attempts.push(case);
+            return;
+        }
+        if self.attempts.len() == ATTEMPT_WINDOW
+            && let Some(oldest) = self.attempts.pop_front()
+        {
+            // Leaves before the suite's end, when its count cannot be checked yet: folded.
+            self.emit_held(oldest, true);
+        }
+        self.attempts.push_back(Held {
+            attempts: vec![case],
+            dropped: 0,
+        });
+    }
+
+    /// Emits a held test: with `fold`, as one case — the last attempt's outcome, `retries` =
+    /// the earlier attempts, flaky when it passed (a rerun only follows a failed attempt), an
+    /// earlier attempt's failure as evidence if the last has none, durations summed; without,
+    /// every attempt as written.
+    fn emit_held(&mut self, h: Held, fold: bool) {
+        let mut attempts = h.attempts;
+        let Some(mut last) = attempts.pop() else {
+            return;
+        };
+        if !fold {
+            for c in attempts {
+                self.emit_attempt(c);
+            }
+            self.emit_attempt(last);
+            return;
+        }
+        if !attempts.is_empty() {
+            let earlier = attempts.len() as u32 + h.dropped;
+            last.retries += earlier + attempts.iter().map(|c| c.retries).sum::<u32>();
+            last.flaky = last.status == Status::Passed;
+            if last.failure.is_none() && last.status != Status::Skipped {
+                last.failure = attempts.iter_mut().rev().find_map(|c| c.failure.take());
+            }
+            if last.output.is_none() {
+                last.output = attempts.iter_mut().rev().find_map(|c| c.output.take());
+            }
+            last.duration = attempts
+                .iter()
+                .fold(last.duration, |acc, c| match (acc, c.duration) {
+                    (Some(a), Some(b)) => Some(a + b),
+                    (a, b) => a.or(b),
+                });
+        }
+        self.emit_attempt(last);
+    }
+
+    fn emit_attempt(&mut self, c: Case) {
+        if let Some(s) = self.suites.last_mut() {
+            s.seen_tests += 1;
+            s.seen_skipped += u64::from(c.status == Status::Skipped);
+        }
+        if c.status.is_bad() || c.flaky {
+            self.sink.case(c);
+        } else {
+            self.sink.case_ref(&c);
+        }
+    }
+
+    /// Emits the cases held back for folding (at a suite's end and the file's).
     fn flush_pending(&mut self) {
         if let Some(c) = self.pending.take() {
             self.sink.case(c);
+        }
+        // pytest's `tests` attribute counts tests, not attempts: a suite holding no more
+        // testcases than that had no reruns, and a name written twice is two tests (two runs
+        // of one suite that junit-report-merger merged into one `pytest` suite).
+        let fold = self.suites.last().is_none_or(|s| {
+            s.dialect != Dialect::Pytest || s.declared_tests.is_none_or(|d| s.elements > d)
+        });
+        while let Some(h) = self.attempts.pop_front() {
+            self.emit_held(h, fold);
         }
     }
 
@@ -839,7 +1042,7 @@ impl Parser<'_> {
     /// entries and vitest's entry for a file that failed to load.
     fn pseudo_case_error(&self, c: &Case) -> Option<SuiteError> {
         let jest = c.classname.as_deref() == Some(JEST_SUITE_ERROR);
-        let vitest = self.dialect == Dialect::Vitest
+        let vitest = self.dialect() == Dialect::Vitest
             && c.status.is_bad()
             && c.classname.as_deref() == Some(c.name.as_str())
             && c.suite.last().map(String::as_str) == Some(c.name.as_str());
@@ -1237,6 +1440,163 @@ mod tests {
         // Other dialects never get invented cases from attributes.
         let (c, _) = parse_str(r#"<testsuite name="p" tests="6" skipped="2"></testsuite>"#);
         assert_eq!(c.counts.tests, 0);
+    }
+
+    #[test]
+    fn the_dialect_is_decided_per_suite() {
+        // A Catch2 suite, then a Surefire suite, then a libtest suite, then a suite that lists
+        // fewer cases than its attributes count, then Catch2's section rule must not apply.
+        let (c, r) = parse_str(
+            r#"<testsuites>
+               <testsuite name="c" hostname="tbd"><testcase classname="c.global" name="t"><error type="E"/></testcase></testsuite>
+               <testsuite name="com.x.FooTest"><testcase classname="com.x.FooTest" name="e"><error message="boom"/></testcase>
+                 <testcase classname="com.x.FooTest" name="a/b"/><testcase classname="com.x.FooTest" name="a/c"/></testsuite>
+               <testsuite name="test" package="test" id="0" tests="2" skipped="1"><testcase classname="t" name="x"/></testsuite>
+               <testsuite name="filtered" tests="3" skipped="1"><testcase name="y"/><testcase name="z"/></testsuite>
+               </testsuites>"#,
+        );
+        r.unwrap();
+        let got: Vec<(&str, Status)> = all(&c)
+            .iter()
+            .map(|k| (k.name.as_str(), k.status))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("t", Status::Failed),
+                ("e", Status::Errored),
+                ("a/b", Status::Passed),
+                ("a/c", Status::Passed),
+                ("x", Status::Passed),
+                (
+                    "ignored test 1 of 1 (not named in the report)",
+                    Status::Skipped
+                ),
+                ("y", Status::Passed),
+                ("z", Status::Passed),
+            ]
+        );
+        // A nested suite inherits its parent's dialect; the root's applies when a suite has
+        // no sign of its own, and resets with the next document.
+        let (c, r) = parse_str(
+            r#"<testsuite name="outer" hostname="tbd"><testsuite name="inner">
+                 <testcase classname="k" name="t"><error/></testcase></testsuite></testsuite>
+               <testsuites name="pytest tests"><testsuite name="custom">
+                 <testcase classname="m" name="r"/><testcase classname="m" name="r"/></testsuite></testsuites>
+               <testsuite name="plain"><testcase classname="m" name="r"/><testcase classname="m" name="r"/></testsuite>"#,
+        );
+        r.unwrap();
+        let got: Vec<(&str, Status, u32)> = all(&c)
+            .iter()
+            .map(|k| (k.name.as_str(), k.status, k.retries))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("t", Status::Failed, 0),
+                ("r", Status::Passed, 1),
+                ("r", Status::Passed, 0),
+                ("r", Status::Passed, 0)
+            ]
+        );
+    }
+
+    #[test]
+    fn pytest_reruns_fold_into_the_last_attempt() {
+        // As pytest-rerunfailures writes them: earlier attempts empty, adjacent or (xdist)
+        // with other tests in between.
+        let (c, r) = parse_str(
+            r#"<testsuites><testsuite name="pytest" tests="5" hostname="h">
+               <testcase classname="m" name="flaky" time="1"/>
+               <testcase classname="m" name="other"/>
+               <testcase classname="m" name="flaky" time="2"/>
+               <testcase classname="m" name="bad"/><testcase classname="m" name="bad"/>
+               <testcase classname="m" name="bad"><failure message="last">t</failure></testcase>
+               <testcase classname="n" name="other"/>
+               <testcase classname="m" name="skip"><skipped message="s"/></testcase>
+               </testsuite></testsuites>"#,
+        );
+        r.unwrap();
+        let got: Vec<(&str, &str, Status, bool, u32)> = all(&c)
+            .iter()
+            .map(|k| {
+                (
+                    k.classname.as_deref().unwrap(),
+                    k.name.as_str(),
+                    k.status,
+                    k.flaky,
+                    k.retries,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("m", "flaky", Status::Passed, true, 1),
+                ("m", "other", Status::Passed, false, 0),
+                ("m", "bad", Status::Failed, false, 2),
+                ("n", "other", Status::Passed, false, 0),
+                ("m", "skip", Status::Skipped, false, 0),
+            ]
+        );
+        assert_eq!(all(&c)[0].duration, Some(3.0));
+        let f = all(&c)[2].failure.as_ref().unwrap();
+        assert_eq!(
+            (f.message.as_deref(), f.trace.as_deref()),
+            (Some("last"), Some("t"))
+        );
+        assert_eq!((c.counts.tests, c.counts.flaky), (5, 1));
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        // codeloop's own report/junit.xml names the pytest runner's suite `pytest`, without
+        // pytest's attributes: two cases there are two tests.
+        let (c, r) = parse_str(
+            r#"<testsuites name="codeloop"><testsuite name="pytest" tests="2">
+               <testcase classname="m" name="t"/><testcase classname="m" name="t"/></testsuite></testsuites>"#,
+        );
+        r.unwrap();
+        assert_eq!((c.counts.tests, c.counts.flaky), (2, 0));
+        // Two runs of one suite merged into one `pytest` suite (junit-report-merger merges
+        // suites by name): as many testcases as the suite declares tests, so nothing folds
+        // (a held test's runs are emitted together).
+        let (c, r) = parse_str(
+            r#"<testsuites><testsuite name="pytest" tests="4" timestamp="t">
+               <testcase classname="m" name="a"/><testcase classname="m" name="b"><failure/></testcase>
+               <testcase classname="m" name="a"/><testcase classname="m" name="b"/></testsuite></testsuites>"#,
+        );
+        r.unwrap();
+        let got: Vec<(&str, Status, bool)> = all(&c)
+            .iter()
+            .map(|k| (k.name.as_str(), k.status, k.flaky))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("a", Status::Passed, false),
+                ("a", Status::Passed, false),
+                ("b", Status::Failed, false),
+                ("b", Status::Passed, false)
+            ]
+        );
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    }
+
+    #[test]
+    fn pytest_attempts_beyond_the_window_stay_separate_with_a_warning() {
+        let mut xml = String::from(
+            r#"<testsuite name="pytest" tests="301" timestamp="t"><testcase classname="m" name="far"/>"#,
+        );
+        for i in 0..ATTEMPT_WINDOW + 44 {
+            xml += &format!(r#"<testcase classname="m" name="t{i}"/>"#);
+        }
+        xml += r#"<testcase classname="m" name="far"/></testsuite>"#;
+        let (c, r) = parse_str(&xml);
+        r.unwrap();
+        assert_eq!(c.counts.tests, ATTEMPT_WINDOW as u64 + 46);
+        let (_, w) = &c.warnings[0];
+        assert!(
+            w.contains("declares tests=\"301\" but its 302 testcases count as 302"),
+            "{w}"
+        );
     }
 
     #[test]

@@ -119,6 +119,38 @@ pub fn stacks(dir: &Path) -> Vec<&'static str> {
     v
 }
 
+/// The built-in nextest runner's command (`sh -c`).
+///
+/// 1. A tool config file adds a `codeloop` profile with a JUnit report and no fail-fast, and
+///    puts nextest's store (where the report is written) in the runner's directory, without
+///    touching the project's own `.config/nextest.toml` (whose retries, timeouts and overrides
+///    still apply: every profile inherits the default profile). nextest resolves its store
+///    from the workspace root, not from `CARGO_TARGET_DIR`; a project that sets its own
+///    `[store] dir` wins over a tool config, so `${CARGO_TARGET_DIR:-target}/nextest` is
+///    tried next.
+/// 2. nextest's JUnit leaves the tests it skipped out (`#[ignore]`d ones, which its summary
+///    counts as "N skipped"), so they are listed afterwards with
+///    `cargo nextest list --run-ignored only --message-format oneline` (one
+///    `<binary-id> <test name>` line each, from the binaries the run just built) and appended
+///    to the report as a second JUnit document (the parser reads concatenated documents): one
+///    `<testsuite>` per test, named like nextest names the run's suites (the binary id), with
+///    a `<skipped>` case. `sed` escapes the names for XML. Nothing is appended when the run
+///    wrote no report (a build failure); a failing listing only loses the skips.
+/// 3. The exit status is the run's.
+///
+/// Not covered: tests a `default-filter` leaves out (nextest counts those as skipped too).
+const NEXTEST_COMMAND: &str = concat!(
+    r#"d=$(cd {runner_dir} && pwd) && printf '[store]\ndir = "%s/nextest-store"\n[profile.codeloop]\nfail-fast = false\n[profile.codeloop.junit]\npath = "junit.xml"\n' "$d" > "$d/nextest.toml""#,
+    r#" && cargo nextest run --tool-config-file "codeloop:$d/nextest.toml" --profile codeloop;"#,
+    r#" s=$?; { cp "$d/nextest-store/codeloop/junit.xml" "$d/junit.xml" 2>/dev/null"#,
+    r#" || cp "${CARGO_TARGET_DIR:-target}/nextest/codeloop/junit.xml" "$d/junit.xml" 2>/dev/null; }"#,
+    r#" && cargo nextest list --tool-config-file "codeloop:$d/nextest.toml" --profile codeloop"#,
+    r#" --run-ignored only --message-format oneline"#,
+    r#" | sed -e 's/&/\&amp;/g; s/</\&lt;/g; s/>/\&gt;/g; s/"/\&quot;/g'"#,
+    r#" -e 's|^\([^ ]*\) \(.*\)$|<testsuite name="\1"><testcase classname="\1" name="\2"><skipped message="ignored (listed by cargo nextest list --run-ignored only)"/></testcase></testsuite>|'"#,
+    r#" >> "$d/junit.xml"; exit $s"#,
+);
+
 fn rust(dir: &Path, tools: &dyn Tools, out: &mut Vec<RunnerDef>) {
     if !dir.join("Cargo.toml").is_file() {
         return;
@@ -134,17 +166,12 @@ fn rust(dir: &Path, tools: &dyn Tools, out: &mut Vec<RunnerDef>) {
         RUST_HINT,
     ));
     if tools.has("cargo-nextest") {
-        // A tool config file adds a `codeloop` profile with a JUnit report and no fail-fast,
-        // without touching the project's own .config/nextest.toml.
-        let cmd = "printf '[profile.codeloop]\\nfail-fast = false\\n[profile.codeloop.junit]\\npath = \"junit.xml\"\\n' > {runner_dir}/nextest.toml \
-&& cargo nextest run --tool-config-file codeloop:{runner_dir}/nextest.toml --profile codeloop; \
-s=$?; cp \"${CARGO_TARGET_DIR:-target}/nextest/codeloop/junit.xml\" {runner_dir}/junit.xml 2>/dev/null; exit $s";
         out.push(def(
             "nextest",
             RunnerKind::Test,
             "Cargo.toml",
             "cargo-nextest",
-            cmd.into(),
+            NEXTEST_COMMAND.into(),
             "{runner_dir}/junit.xml",
             Format::JunitXml,
             "install cargo-nextest: `cargo install cargo-nextest --locked`",

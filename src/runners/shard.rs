@@ -4,9 +4,10 @@
 //!
 //! Rules, per runner (DESIGN §5):
 //! - build runners run in every shard (the tests of every shard need the build);
-//! - built-in `nextest` gets `--partition count:K/N`, `jest`/`vitest` get `--shard=K/N`,
-//!   `pytest` gets the split of pytest-split or pytest-shard when one is installed, `go-test`
-//!   tests only the packages whose name hashes (cksum) into this shard;
+//! - built-in `nextest` gets `--partition count:K/N` (its run and its listing of ignored
+//!   tests), `jest`/`vitest` get `--shard=K/N`, `pytest` gets the split of pytest-split or
+//!   pytest-shard when one is installed, `go-test` tests only the packages whose name hashes
+//!   (cksum) into this shard;
 //! - a runner that only collects (`--report`, the `reports` input, a plugin without a
 //!   `command`) never shards: each node reads the reports it has (its own tests wrote them);
 //! - every other runner (lint, plugins) runs whole in shard 1 only and is `skipped` in the
@@ -103,9 +104,19 @@ fn split_command(def: &RunnerDef, k: u32, n: u32, pytest: Option<PytestPlugin>) 
     let cmd = def.command.as_deref()?;
     match def.id.as_str() {
         "nextest" => {
+            // The run, and the listing of its ignored tests (see `detect::NEXTEST_COMMAND`):
+            // each shard lists the ignored tests of its own partition, so a merged run counts
+            // each once.
             let needle = "cargo nextest run";
-            cmd.contains(needle)
-                .then(|| cmd.replacen(needle, &format!("{needle} --partition count:{k}/{n}"), 1))
+            let part = format!("--partition count:{k}/{n}");
+            cmd.contains(needle).then(|| {
+                cmd.replacen(needle, &format!("{needle} {part}"), 1)
+                    .replacen(
+                        "cargo nextest list",
+                        &format!("cargo nextest list {part}"),
+                        1,
+                    )
+            })
         }
         "jest" | "vitest" => Some(format!("{cmd} --shard={k}/{n}")),
         "pytest" => match pytest? {
@@ -169,12 +180,15 @@ mod tests {
             "nextest",
             RunnerKind::Test,
             RunnerSource::Builtin,
-            "x && cargo nextest run --profile codeloop; exit $s",
+            "x && cargo nextest run --profile codeloop; y && cargo nextest list --run-ignored only; exit $s",
         );
         apply(&mut nx, s, None);
         assert_eq!(
             nx.def.command.as_deref(),
-            Some("x && cargo nextest run --partition count:2/4 --profile codeloop; exit $s")
+            Some(
+                "x && cargo nextest run --partition count:2/4 --profile codeloop; \
+                 y && cargo nextest list --partition count:2/4 --run-ignored only; exit $s"
+            )
         );
         let mut j = planned(
             "jest",

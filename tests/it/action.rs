@@ -995,3 +995,44 @@ fn the_action_runs_the_stages_on_collected_reports_and_posts_once() {
     assert_eq!(outputs(&job.output)["comment-id"], ours[0].id.to_string());
     assert_clean(&fake);
 }
+
+/// Issue 18 item 4 through the action's inputs: a merged JUnit file (junit-report-merger) and
+/// pytest-rerunfailures' repeated testcases count each suite by its own tool's rules.
+#[test]
+fn the_action_counts_merged_junit_files_and_pytest_reruns_as_the_tools_do() {
+    let fake = FakeGitHub::start();
+    let job = make_job(RunSpec::default(), pr_event(false));
+    let reports = job.ws.join("reports");
+    std::fs::create_dir_all(&reports).unwrap();
+    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    std::fs::copy(
+        fixtures.join("junit-merged/merged-jrm.xml"),
+        reports.join("merged.xml"),
+    )
+    .unwrap();
+    std::fs::copy(
+        fixtures.join("pytest-reruns/reruns-xdist.xml"),
+        reports.join("xdist.xml"),
+    )
+    .unwrap();
+    let o = action(
+        &fake,
+        &job,
+        &[("INPUT_FROM", ""), ("INPUT_REPORTS", "reports/*.xml")],
+    );
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}\n{err}");
+    let outs = outputs(&job.output);
+    // 44 tests in the merged file (19 passed, 12 failed, 6 errored, 7 skipped) + pytest's
+    // "2 failed, 7 passed, 1 skipped, 9 rerun".
+    assert_eq!(
+        [
+            &outs["tests"],
+            &outs["passed"],
+            &outs["failed"],
+            &outs["errored"],
+            &outs["skipped"]
+        ],
+        ["54", "26", "14", "6", "8"]
+    );
+}

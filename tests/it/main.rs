@@ -3,6 +3,7 @@
 
 mod action;
 mod action_publish;
+mod builtin_runners;
 mod common;
 mod corpus;
 mod corpus_json;
@@ -18,6 +19,7 @@ mod gate;
 mod gitlab;
 mod guard;
 mod hostile;
+mod junit_merged;
 mod lint_parsers;
 mod mcp;
 mod merge;
