@@ -63,6 +63,8 @@ pub struct Inputs {
     pub merge: Option<String>,
     pub check_name: Option<String>,
     pub pr_number: Option<u64>,
+    /// The history data branch (`history`, `history-branch`, `history-runs`, `quarantine`).
+    pub history: crate::publish::history::HistorySettings,
 }
 
 fn bool_input(env: &Env, name: &'static str, default: bool) -> Result<bool, InputError> {
@@ -96,6 +98,18 @@ fn list_input(env: &Env, name: &str) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// A branch name we are willing to put in an API path (a conservative subset of git's rules).
+fn valid_branch(v: &str) -> bool {
+    !v.is_empty()
+        && v.len() <= 200
+        && !v.starts_with(['/', '.', '-'])
+        && !v.ends_with(['/', '.'])
+        && !v.contains("..")
+        && !v.contains("//")
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./".contains(&b))
 }
 
 /// Seconds, or a number with `s`, `m` or `h`.
@@ -179,7 +193,37 @@ impl Inputs {
                 expected: "use the pull request's number (digits only)".into(),
             })?),
         };
+        let history_runs = match env.input("history-runs") {
+            None => crate::history::DEFAULT_MAX_RUNS,
+            Some(v) => v
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (2..=500).contains(n))
+                .ok_or_else(|| InputError {
+                    name: "history-runs",
+                    value: v.into(),
+                    expected: "use a whole number from 2 to 500 (runs kept on the data branch)"
+                        .into(),
+                })?,
+        };
+        let history_branch = match env.input("history-branch") {
+            None => crate::history::DEFAULT_BRANCH.to_string(),
+            Some(v) if valid_branch(v) => v.to_string(),
+            Some(v) => {
+                return Err(InputError {
+                    name: "history-branch",
+                    value: v.into(),
+                    expected: "use a branch name (letters, digits, `-`, `_`, `.`, `/`)".into(),
+                });
+            }
+        };
         Ok(Inputs {
+            history: crate::publish::history::HistorySettings {
+                enabled: bool_input(env, "history", true)?,
+                branch: history_branch,
+                max_runs: history_runs,
+                quarantine: bool_input(env, "quarantine", false)?,
+            },
             pr_number,
             token: s("github-token"),
             reports: list_input(env, "reports"),
@@ -476,7 +520,8 @@ pub fn run_with(env: &Env, dry_flag: bool, out: &mut dyn Write) -> i32 {
     let (run_dir, stage_code) = match &inputs.from {
         None if inputs.merge.is_some() => {
             let pattern = inputs.merge.as_deref().unwrap_or_default();
-            match merge_stage(pattern, &wd, &artifacts, &cfg) {
+            let hist = history_args(&publisher, &inputs.history, &artifacts, true);
+            match merge_stage(pattern, &wd, &artifacts, &cfg, &hist) {
                 Ok(x) => x,
                 Err(code) => return code,
             }
@@ -527,8 +572,12 @@ pub fn run_with(env: &Env, dry_flag: bool, out: &mut dyn Write) -> i32 {
     if stop_if_interrupted("before publishing").is_err() {
         return exit::INFRA;
     }
-    let report = publisher.publish(&view, out);
+    let mut report = publisher.publish(&view, out);
     write_outputs(env, &inputs, &workspace, &run_dir, &view, &report);
+    // A push to the default branch adds its run (and the badge) to the history data branch.
+    let pushed = publisher.push_history(&inputs.history, &run_dir, &cfg.report.badge, out);
+    write_history_outputs(env, &publisher, &inputs, &pushed);
+    report.errors.extend(pushed.warnings);
 
     let gate_code = match (view.verdict(), stage_code) {
         (_, Some(c)) if c == exit::INFRA => exit::INFRA,
@@ -557,6 +606,7 @@ fn merge_stage(
     wd: &Path,
     artifacts: &Path,
     cfg: &Config,
+    history: &[String],
 ) -> Result<(PathBuf, Option<i32>), i32> {
     let glob = match globset::Glob::new(pattern.trim()) {
         Ok(g) => g.compile_matcher(),
@@ -602,6 +652,11 @@ fn merge_stage(
                 artifacts_dir: Some(artifacts.to_path_buf()),
                 ..Default::default()
             },
+            ..Default::default()
+        },
+        gate: crate::cli::GateFlags {
+            history: history.get(1).map(PathBuf::from),
+            quarantine: history.iter().any(|a| a == "--quarantine"),
             ..Default::default()
         },
         ..Default::default()
@@ -700,12 +755,21 @@ fn run_stages(
             .unwrap_or(exit::INFRA));
     };
     let run_arg = vec!["--run".to_string(), run.path.to_string_lossy().into_owned()];
+    // A pull request reads the base branch's history (read-only): the gate's baseline, and
+    // the report's new-vs-already-failing, flaky and slower tests.
+    let mut gate_args = run_arg.clone();
+    gate_args.extend(history_args(
+        publisher,
+        &inputs.history,
+        artifacts,
+        stage_takes("gate-check", "history"),
+    ));
     // Annotations are printed by publish, outside the stop-commands wrap.
     let mut diag_args = run_arg.clone();
     diag_args.push("--no-annotations".into());
     stages.run("diagnose", &diag_args);
     stop_if_interrupted("during diagnose")?;
-    let gate_code = stages.run("gate-check", &run_arg);
+    let gate_code = stages.run("gate-check", &gate_args);
     stop_if_interrupted("during gate-check")?;
     let mut report_args = run_arg.clone();
     // The previous comment's hidden state is the report's baseline for deltas.
@@ -729,6 +793,55 @@ fn run_stages(
         return Ok((run.path, verify_code));
     }
     Ok((run.path, gate_code.or(verify_code)))
+}
+
+/// `--history FILE [--quarantine]` for gate-check (or merge's gate) when a pull request's base
+/// branch has a usable history; nothing otherwise.
+fn history_args(
+    publisher: &Publisher<'_>,
+    s: &crate::publish::history::HistorySettings,
+    artifacts: &Path,
+    takes: bool,
+) -> Vec<String> {
+    if !takes {
+        return Vec::new();
+    }
+    let dest = artifacts.join("base-history.json.gz");
+    match publisher.fetch_history(s, &dest, &mut std::io::stdout()) {
+        Some(p) => {
+            let mut a = vec!["--history".to_string(), p.to_string_lossy().into_owned()];
+            if s.quarantine {
+                a.push("--quarantine".into());
+            }
+            a
+        }
+        None => Vec::new(),
+    }
+}
+
+/// `badge-url` (the data branch's badge.svg, for a README) and `history-commit`.
+fn write_history_outputs(
+    env: &Env,
+    publisher: &Publisher<'_>,
+    inputs: &Inputs,
+    pushed: &crate::publish::history::HistoryPush,
+) {
+    let Some(path) = env.get("GITHUB_OUTPUT") else {
+        return;
+    };
+    if !inputs.history.enabled {
+        return;
+    }
+    let url = publisher
+        .badge_url(&inputs.history.branch)
+        .unwrap_or_default();
+    let pairs = [
+        ("badge-url", url),
+        ("history-commit", pushed.commit.clone().unwrap_or_default()),
+    ];
+    if let Err(e) = actions::write_outputs(Path::new(path), &pairs) {
+        crate::ui::warn(&e.to_string());
+    }
 }
 
 /// A path for an output: relative to the workspace when inside it, because a Docker action

@@ -5,11 +5,9 @@
 use crate::artifact::{self, RunDir};
 use crate::cli::{CiArgs, OutputFormat};
 use crate::commands::diagnose::{
-    DiagnoseError, artifacts_dir, config_path, diagnose_run, want_annotations, write_outputs,
+    DiagnoseError, artifacts_dir, config_path, want_annotations, write_outputs,
 };
-use crate::commands::gate_check::{
-    GateError, gate_config, gate_loaded, load_baseline, print_verdict,
-};
+use crate::commands::gate_check::{GateError, gate_config, gate_loaded_with, print_verdict};
 use crate::diagnose::output::{self, AnnotationLimits};
 use crate::settings::Config;
 use crate::{exit, gate, ui};
@@ -74,17 +72,17 @@ pub fn after_verify(
     let artifacts = artifacts_dir(&args.verify.common, cfg);
     let json = args.verify.common.format == OutputFormat::Json;
     let result = (|| -> Result<_, GateError> {
-        let baseline = match &args.gate.baseline {
-            Some(b) => Some(load_baseline(b, &artifacts, &args.verify.common.cwd)?),
-            None => None,
-        };
-        // Stage 2: diagnose.
-        let loaded = diagnose_run(run, &args.verify.common.cwd, baseline.is_some())
-            .map_err(DiagnoseError::from)?;
-        write_outputs(&loaded.run, &loaded.doc).map_err(DiagnoseError::from)?;
+        // Stage 2: diagnose (with the base branch's history when given).
+        let p = crate::commands::history::diagnose_with_history(
+            run,
+            &args.gate,
+            &artifacts,
+            &args.verify.common.cwd,
+        )?;
+        write_outputs(&p.loaded.run, &p.loaded.doc).map_err(DiagnoseError::from)?;
         // Stage 3: gate.
-        let doc = gate_loaded(&loaded, g, baseline.as_ref())?;
-        Ok((loaded, doc))
+        let doc = gate_loaded_with(&p.loaded, g, p.baseline.as_ref(), p.extra)?;
+        Ok((p.loaded, doc))
     })();
     let (loaded, doc) = match result {
         Ok(x) => x,

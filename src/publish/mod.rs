@@ -8,8 +8,10 @@
 
 pub mod actions;
 pub mod context;
+pub mod data_branch;
 pub mod github;
 pub mod gitlab;
+pub mod history;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
