@@ -104,6 +104,22 @@ pub struct HistoryDoc<'a> {
 }
 
 impl HistoryDoc<'_> {
+    /// The same history, no longer borrowing the buffer it was parsed from.
+    pub fn into_owned(self) -> HistoryDoc<'static> {
+        let own = |c: Cow<'_, str>| Cow::Owned(c.into_owned());
+        HistoryDoc {
+            schema_version: self.schema_version,
+            branch: self.branch,
+            max_runs: self.max_runs,
+            runs: self.runs,
+            tests: self
+                .tests
+                .into_iter()
+                .map(|r| TestRow(own(r.0), own(r.1), own(r.2)))
+                .collect(),
+        }
+    }
+
     pub fn empty(branch: &str, max_runs: usize) -> HistoryDoc<'static> {
         HistoryDoc {
             schema_version: SCHEMA_VERSION,

@@ -14,6 +14,7 @@ mod faults;
 mod fuzz_replay;
 mod gate;
 mod gitlab;
+mod history;
 mod hostile;
 mod lint_parsers;
 mod mcp;
