@@ -628,7 +628,7 @@ fn local_history_shows_flaky_and_slower_tests() {
         .current_dir(&ws)
         .output()
         .unwrap();
-    let v: Value = serde_json::from_slice(&o.stdout).expect(&text(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|_| panic!("{}", text(&o)));
     assert_eq!(v["analysis"]["flaky"][0]["flips"], 4);
     assert_eq!(
         v["analysis"]["slower"][0]["ratio"]
