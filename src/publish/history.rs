@@ -640,7 +640,10 @@ mod tests {
             ["history.json.gz", "badge.svg", "badge.png", "badge.json"]
         );
         let json = history::gunzip(&files[0].bytes).unwrap();
-        assert_eq!(history::parse(&json).unwrap().runs, std::slice::from_ref(&entry));
+        assert_eq!(
+            history::parse(&json).unwrap().runs,
+            std::slice::from_ref(&entry)
+        );
         // The same run again (a redo): not added twice.
         let again = next_files(
             Some(&files[0].bytes),

@@ -640,3 +640,342 @@ fn local_history_shows_flaky_and_slower_tests() {
     let json = history::gunzip(&gz).unwrap();
     assert_eq!(history::parse(&json).unwrap().runs.len(), 6);
 }
+
+/// The data branch file written by the action is what the published JSON Schema describes.
+#[test]
+fn the_history_file_matches_its_schema() {
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("schemas/history.schema.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let fake = FakeGitHub::start();
+    let w = Ws::new();
+    for i in 0..3 {
+        w.reports(&main_run(i));
+        action(&fake, &w, &push_event(), &format!("{:040x}", i + 1), &[]);
+    }
+    let gz = fake.file(BRANCH, history::FILE).unwrap();
+    let v: Value = serde_json::from_slice(&history::gunzip(&gz).unwrap()).unwrap();
+    if let Err(e) = jsonschema::validate(&schema, &v) {
+        panic!("{e}: {v}");
+    }
+    let mut bad = v.clone();
+    bad["tests"][0][1] = json!("X3");
+    assert!(jsonschema::validate(&schema, &bad).is_err());
+}
+
+/// A fake GitLab repository API: files (GET with `last_commit_id`), branches, commits with
+/// `actions` (create/update, base64, `last_commit_id` checked like GitLab: a stale one is
+/// 400), and raw files at `/{project}/-/raw/{branch}/{file}`.
+mod gitlab_fake {
+    use std::collections::{BTreeMap, HashMap};
+    use std::sync::{Arc, Mutex};
+
+    use axum::Router;
+    use axum::body::Bytes;
+    use axum::http::{HeaderMap, Method, StatusCode, Uri};
+    use axum::response::{IntoResponse, Response};
+    use base64::Engine;
+    use serde_json::{Value, json};
+
+    pub const TOKEN: &str = "glpat-history-writer-0123456789";
+
+    #[derive(Default)]
+    pub struct State {
+        /// branch → path → (bytes, last commit id)
+        pub branches: HashMap<String, BTreeMap<String, (Vec<u8>, String)>>,
+        pub commits: u64,
+        /// Answer the next commit POST as if another writer had changed the history first.
+        pub conflict_once: bool,
+        pub log: Vec<String>,
+    }
+
+    pub struct Fake {
+        pub state: Arc<Mutex<State>>,
+        pub url: String,
+    }
+
+    pub fn start() -> Fake {
+        let state = Arc::new(Mutex::new(State::default()));
+        let mut files = BTreeMap::new();
+        files.insert(
+            "README.md".to_string(),
+            (b"# app\n".to_vec(), "c0".to_string()),
+        );
+        state.lock().unwrap().branches.insert("main".into(), files);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let st = state.clone();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                tx.send(l.local_addr().unwrap()).unwrap();
+                let app =
+                    Router::new().fallback(move |m: Method, u: Uri, h: HeaderMap, b: Bytes| {
+                        let st = st.clone();
+                        async move { handle(&st, m, u, h, b) }
+                    });
+                axum::serve(l, app).await.unwrap();
+            });
+        });
+        let addr = rx.recv().unwrap();
+        Fake {
+            state,
+            url: format!("http://{addr}"),
+        }
+    }
+
+    fn msg(status: u16, m: &str) -> Response {
+        (
+            StatusCode::from_u16(status).unwrap(),
+            axum::Json(json!({ "message": m })),
+        )
+            .into_response()
+    }
+
+    fn decode(s: &str) -> String {
+        let mut out = Vec::new();
+        let b = s.as_bytes();
+        let mut i = 0;
+        while i < b.len() {
+            if b[i] == b'%' && i + 2 < b.len() {
+                out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap_or(b'?'));
+                i += 3;
+            } else {
+                out.push(b[i]);
+                i += 1;
+            }
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    fn handle(st: &Mutex<State>, m: Method, u: Uri, h: HeaderMap, b: Bytes) -> Response {
+        let mut s = st.lock().unwrap();
+        let path = u.path().to_string();
+        let q: HashMap<String, String> = u
+            .query()
+            .unwrap_or("")
+            .split('&')
+            .filter_map(|kv| kv.split_once('=').map(|(k, v)| (k.into(), decode(v))))
+            .collect();
+        s.log.push(format!("{m} {path}"));
+        if let Some(rest) = path.strip_prefix("/group/app/-/raw/") {
+            let (branch, file) = rest.split_once('/').unwrap_or((rest, ""));
+            return match s.branches.get(branch).and_then(|f| f.get(file)) {
+                Some((bytes, _)) => (StatusCode::OK, bytes.clone()).into_response(),
+                None => msg(404, "404 Not Found"),
+            };
+        }
+        if h.get("private-token").and_then(|v| v.to_str().ok()) != Some(TOKEN) {
+            return msg(401, "401 Unauthorized");
+        }
+        let Some(rest) = path.strip_prefix("/api/v4/projects/42/repository/") else {
+            return msg(404, "404 Not Found");
+        };
+        let seg: Vec<&str> = rest.split('/').collect();
+        match (m.as_str(), seg.as_slice()) {
+            ("GET", ["files", file]) => {
+                let file = decode(file);
+                let r = q.get("ref").cloned().unwrap_or_default();
+                match s.branches.get(&r).and_then(|f| f.get(&file)) {
+                    Some((bytes, last)) => axum::Json(json!({
+                        "file_name": file, "file_path": file, "size": bytes.len(),
+                        "encoding": "base64",
+                        "content": base64::engine::general_purpose::STANDARD.encode(bytes),
+                        "content_sha256": "0", "ref": r, "blob_id": "b", "commit_id": last,
+                        "last_commit_id": last, "execute_filemode": false
+                    }))
+                    .into_response(),
+                    None => msg(404, "404 File Not Found"),
+                }
+            }
+            ("GET", ["branches", name]) => match s.branches.get(&decode(name)) {
+                Some(_) => axum::Json(json!({"name": decode(name), "merged": false,
+                    "protected": false, "default": false}))
+                .into_response(),
+                None => msg(404, "404 Branch Not Found"),
+            },
+            ("POST", ["commits"]) => {
+                let body: Value = serde_json::from_slice(&b).unwrap_or(Value::Null);
+                let branch = body["branch"].as_str().unwrap_or_default().to_string();
+                if body["commit_message"].as_str().is_none_or(str::is_empty) {
+                    return msg(400, "commit_message is missing");
+                }
+                let mut files = match (s.branches.get(&branch), body["start_branch"].as_str()) {
+                    (Some(f), _) => f.clone(),
+                    (None, Some(start)) => match s.branches.get(start) {
+                        Some(f) => f.clone(),
+                        None => return msg(400, "Invalid start branch"),
+                    },
+                    (None, None) => {
+                        return msg(
+                            400,
+                            "You can only create or edit files when you are on a branch",
+                        );
+                    }
+                };
+                if std::mem::take(&mut s.conflict_once) {
+                    // Another writer committed first: the history moved under us.
+                    if let Some(f) = s.branches.get_mut(&branch)
+                        && let Some(e) = f.get_mut("history.json.gz")
+                    {
+                        e.1 = "someone-else".into();
+                    }
+                    return msg(
+                        400,
+                        "You are attempting to update a file that has changed since you started editing it.",
+                    );
+                }
+                s.commits += 1;
+                let id = format!("{:040x}", 0xc0de_0000 + s.commits);
+                for a in body["actions"].as_array().into_iter().flatten() {
+                    let p = a["file_path"].as_str().unwrap_or_default().to_string();
+                    let content = a["content"].as_str().unwrap_or_default();
+                    let bytes = if a["encoding"] == "base64" {
+                        match base64::engine::general_purpose::STANDARD.decode(content) {
+                            Ok(x) => x,
+                            Err(_) => return msg(400, "invalid base64"),
+                        }
+                    } else {
+                        content.as_bytes().to_vec()
+                    };
+                    match (a["action"].as_str(), files.get(&p)) {
+                        (Some("create"), Some(_)) => {
+                            return msg(400, "A file with this name already exists");
+                        }
+                        (Some("update"), None) => {
+                            return msg(400, "A file with this name doesn't exist");
+                        }
+                        (Some("update"), Some((_, last))) => {
+                            if let Some(want) = a["last_commit_id"].as_str()
+                                && want != last
+                            {
+                                return msg(
+                                    400,
+                                    "You are attempting to update a file that has changed since you started editing it.",
+                                );
+                            }
+                        }
+                        (Some("create"), None) => {}
+                        _ => return msg(400, "action is invalid"),
+                    }
+                    files.insert(p, (bytes, id.clone()));
+                }
+                s.branches.insert(branch, files);
+                (
+                    StatusCode::CREATED,
+                    axum::Json(json!({"id": id, "short_id": &id[..8],
+                    "title": body["commit_message"], "message": body["commit_message"]})),
+                )
+                    .into_response()
+            }
+            _ => msg(404, "404 Not Found"),
+        }
+    }
+}
+
+#[test]
+fn gitlab_pushes_write_the_history_and_merge_requests_read_it() {
+    let fake = gitlab_fake::start();
+    let w = Ws::new();
+    let run = |args: &[&str], mr: bool, sha: &str| -> Output {
+        let mut c = Command::new(bin());
+        c.args(args)
+            .current_dir(w.ws())
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("GITLAB_CI", "true")
+            .env("CI", "true")
+            .env("CI_API_V4_URL", format!("{}/api/v4", fake.url))
+            .env("CI_SERVER_URL", &fake.url)
+            .env("CI_PROJECT_ID", "42")
+            .env("CI_PROJECT_PATH", "group/app")
+            .env("CI_DEFAULT_BRANCH", "main")
+            .env("CI_COMMIT_SHA", sha)
+            .env("CODELOOP_GITLAB_TOKEN", gitlab_fake::TOKEN)
+            .env("CODELOOP_RETRY_BASE_MS", "10");
+        if mr {
+            c.env("CI_PIPELINE_SOURCE", "merge_request_event")
+                .env("CI_MERGE_REQUEST_IID", "7")
+                .env("CI_MERGE_REQUEST_TARGET_BRANCH_NAME", "main");
+        } else {
+            c.env("CI_PIPELINE_SOURCE", "push")
+                .env("CI_COMMIT_BRANCH", "main");
+        }
+        c.output().unwrap()
+    };
+    for i in 0..4 {
+        w.reports(&main_run(i));
+        let sha = format!("{:040x}", i + 1);
+        run(&["ci", "--report", "reports/app.xml"], false, &sha);
+        if i == 2 {
+            fake.state.lock().unwrap().conflict_once = true;
+        }
+        let o = run(&["publish"], false, &sha);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        let t = text(&o);
+        assert!(t.contains("added to branch `codeloop-data`"), "{t}");
+        if i == 2 {
+            assert!(t.contains("after 2 attempts"), "{t}");
+        }
+    }
+    let (gz, readme) = {
+        let s = fake.state.lock().unwrap();
+        let f = &s.branches["codeloop-data"];
+        (f["history.json.gz"].0.clone(), f.contains_key("README.md"))
+    };
+    // Started from the default branch (GitLab has no orphan branches through the API).
+    assert!(readme);
+    let json = history::gunzip(&gz).unwrap();
+    let doc = history::parse(&json).unwrap();
+    assert_eq!(doc.runs.len(), 4);
+    assert_eq!(statuses(&doc, "::flaky"), "FPFP");
+
+    // The merge request: fetch, gate with it, and the report has the section.
+    w.reports(&[
+        ("stable", true, 0.05),
+        ("broken", true, 0.05),
+        ("flaky", false, 0.05),
+        ("slow", true, 3.5),
+        ("fresh", false, 0.05),
+    ]);
+    let o = run(&["history", "--fetch", "base.json.gz"], true, "mr1");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(w.ws().join("base.json.gz").is_file(), "{}", text(&o));
+    let o = run(
+        &[
+            "ci",
+            "--report",
+            "reports/app.xml",
+            "--history",
+            "base.json.gz",
+            "--fail-on",
+            "regression",
+        ],
+        true,
+        "mr1",
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let runs = codeloop::artifact::list_runs(&w.ws().join(".codeloop"));
+    let newest = runs.last().unwrap();
+    let comment = std::fs::read_to_string(newest.path.join("report/comment.md")).unwrap();
+    assert!(comment.contains("**New in this PR** (2)"), "{comment}");
+    assert!(comment.contains("**Flaky on `main`** (1)"), "{comment}");
+    assert!(comment.contains("**Slower than usual** (1)"), "{comment}");
+    // The MR pipeline wrote nothing to the repository.
+    let commits = fake.state.lock().unwrap().commits;
+    let o = run(&["publish", "--comment", "off"], true, "mr1");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(fake.state.lock().unwrap().commits, commits);
+    // The badge URL of GitLab's raw files serves the badge written.
+    let url = format!("{}/group/app/-/raw/codeloop-data/badge.svg", fake.url);
+    let (status, body) = http_get(&url);
+    assert_eq!(status, 200);
+    assert!(String::from_utf8_lossy(&body).starts_with("<svg"));
+}
