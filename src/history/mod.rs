@@ -45,7 +45,7 @@ pub const DEFAULT_MAX_RUNS: usize = 50;
 /// 1 MB inline; the benchmark's 100,000 tests × 50 runs measure well under it).
 pub const MAX_BYTES: usize = 1 << 20;
 /// Passing durations kept per test (the median is over them).
-pub const DURATION_WINDOW: usize = 10;
+pub const DURATION_WINDOW: usize = 5;
 /// The run-dir file with what the history says about one run (written by gate-check).
 pub const INSIGHTS_FILE: &str = "history.json";
 
