@@ -674,11 +674,18 @@ fn action_with_github_answering_500_runs_every_stage_and_exits_with_the_gate() {
         se.contains("answered 500") && se.contains("GitHub API"),
         "{se}"
     );
-    // Two reads with full retries (the previous comment before the stages, the sticky
-    // comment's listing after), then nothing: no create was attempted against a dead API,
-    // and no check run.
+    // Three reads with full retries (the previous comment and the base branch's history
+    // before the stages, the sticky comment's listing after), then nothing: no create was
+    // attempted against a dead API, and no check run.
     let seen = api.seen();
-    assert_eq!(seen.len(), 10, "{seen:#?}");
+    assert_eq!(seen.len(), 15, "{seen:#?}");
+    assert_eq!(
+        seen.iter()
+            .filter(|r| r.contains("/contents/history.json.gz"))
+            .count(),
+        5,
+        "{seen:#?}"
+    );
     assert!(seen.iter().all(|r| r.starts_with("GET ")), "{seen:#?}");
     assert!(took < Duration::from_secs(60), "took {took:?}");
     let summary = std::fs::read_to_string(&j.summary).unwrap();
