@@ -103,7 +103,7 @@ pub fn after_verify(
     }
     if annotate && !json {
         for line in output::annotations(&loaded.doc, AnnotationLimits::default()) {
-            println!("{line}");
+            crate::outln!("{line}");
         }
     }
     if !json {
@@ -125,7 +125,7 @@ pub fn after_verify(
                 ui::warn(n);
             }
             if !json {
-                println!(
+                crate::outln!(
                     "report: wrote {} files to {}",
                     out.files.len(),
                     out.report_dir

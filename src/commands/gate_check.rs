@@ -206,9 +206,9 @@ pub fn print_verdict(doc: &GateDoc) {
         Verdict::Pass => "PASS",
         Verdict::Fail => "FAIL",
     };
-    println!("gate: {v}  score {}  (run {})", doc.score, doc.run_id);
+    crate::outln!("gate: {v}  score {}  (run {})", doc.score, doc.run_id);
     for r in &doc.reasons {
-        println!("  - {r}");
+        crate::outln!("  - {r}");
     }
 }
 

@@ -276,7 +276,7 @@ pub fn run(args: HistoryArgs) -> i32 {
             match std::fs::remove_dir_all(&p) {
                 Ok(()) => deleted.push(id),
                 Err(e) => {
-                    eprintln!("error: cannot delete `{}`: {e}", p.display());
+                    crate::errln!("error: cannot delete `{}`: {e}", p.display());
                     code = exit::INFRA;
                 }
             }
@@ -300,14 +300,14 @@ pub fn run(args: HistoryArgs) -> i32 {
     if let Some(dest) = &args.export {
         let doc = local_history(&runs, max_runs).map(|x| x.2);
         let Some(doc) = doc else {
-            eprintln!(
+            ecrate::outln!(
                 "error: no complete run under `{}` to export",
                 artifact::runs_root(&r.artifacts_dir).display()
             );
             return exit::NO_RESULTS;
         };
         if let Err(e) = artifact::write_atomic(dest, &history::encode(&doc)) {
-            eprintln!("error: {e}");
+            ecrate::outln!("error: {e}");
             return exit::INFRA;
         }
     }
@@ -340,20 +340,20 @@ pub fn run(args: HistoryArgs) -> i32 {
             analysis: analysis.map(|a| a.1),
         };
         match serde_json::to_string_pretty(&out) {
-            Ok(s) => println!("{s}"),
-            Err(e) => eprintln!("error: {e}"),
+            Ok(s) => crate::outln!("{s}"),
+            Err(e) => crate::errln!("error: {e}"),
         }
         return code;
     }
     if !deleted.is_empty() {
-        println!(
+        crate::outln!(
             "deleted {} run(s), kept the newest {}",
             deleted.len(),
             args.keep
         );
     }
     if entries.is_empty() {
-        println!(
+        crate::outln!(
             "no runs under `{}`",
             artifact::runs_root(&r.artifacts_dir).display()
         );
@@ -363,7 +363,7 @@ pub fn run(args: HistoryArgs) -> i32 {
     }
     for e in &entries {
         match (&e.status, &e.totals) {
-            (Some(s), Some(t)) => println!(
+            (Some(s), Some(t)) => crate::outln!(
                 "{}  {:11}  {} tests, {} failed, {} errored",
                 e.run_id,
                 format!("{s:?}").to_lowercase(),
@@ -371,11 +371,11 @@ pub fn run(args: HistoryArgs) -> i32 {
                 t.failed,
                 t.errored
             ),
-            _ if !e.complete => println!(
+            _ if !e.complete => crate::outln!(
                 "{}  incomplete   (no manifest.json: interrupted or still running)",
                 e.run_id
             ),
-            _ => println!(
+            _ => crate::outln!(
                 "{}  unreadable   (verify.json is missing or damaged)",
                 e.run_id
             ),
@@ -386,12 +386,12 @@ pub fn run(args: HistoryArgs) -> i32 {
 
 fn print_analysis(newest: &str, a: &Insights) {
     let t = &a.thresholds;
-    println!(
+    crate::outln!(
         "flaky across the last {} runs: {} (status flipped ≥ {} times, passed only after retries, or both results on one commit)",
         a.history_runs, a.flaky_total, t.flaky_min_flips
     );
     for f in &a.flaky {
-        println!(
+        crate::outln!(
             "  {:>4.0} %  {} flips in {} runs  {}",
             f.flip_rate * 100.0,
             f.flips,
@@ -399,12 +399,12 @@ fn print_analysis(newest: &str, a: &Insights) {
             crate::diagnose::one_line(&f.id, 200)
         );
     }
-    println!(
+    crate::outln!(
         "slower in {newest} than their median: {} (≥ {}× and ≥ {:.0} ms more, over ≥ {} earlier passing runs)",
         a.slower_total, t.slower_factor, t.slower_min_ms, t.slower_min_samples
     );
     for s in &a.slower {
-        println!(
+        crate::outln!(
             "  {:>8.0} ms  median {:.0} ms  {:.1}×  {}",
             s.ms,
             s.median_ms,
@@ -412,7 +412,7 @@ fn print_analysis(newest: &str, a: &Insights) {
             crate::diagnose::one_line(&s.id, 200)
         );
     }
-    println!();
+    crate::outln!("");
 }
 
 /// `--fetch FILE`: the data branch's history from the forge in the environment.
@@ -440,9 +440,9 @@ fn fetch(args: &HistoryArgs, dest: &Path) -> i32 {
         },
         ..Default::default()
     };
-    match publisher.fetch_history(&settings, dest, &mut std::io::stdout()) {
-        Some(p) => println!("history: wrote `{}`", p.display()),
-        None => println!("history: none fetched; the gate runs without history"),
+    match publisher.fetch_history(&settings, dest, &mut crate::ui::Stdout) {
+        Some(p) => crate::outln!("history: wrote `{}`", p.display()),
+        None => crate::outln!("history: none fetched; the gate runs without history"),
     }
     exit::OK
 }

@@ -6,6 +6,7 @@ pub mod ci;
 pub mod dashboard;
 pub mod diagnose;
 pub mod doctor;
+pub mod formats;
 pub mod gate_check;
 pub mod history;
 pub mod init;

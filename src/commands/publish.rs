@@ -97,9 +97,9 @@ pub fn run(args: PublishArgs) -> i32 {
         opts,
         redactor,
     };
-    let mut report = publisher.publish(&view, &mut std::io::stdout());
+    let mut report = publisher.publish(&view, &mut crate::ui::Stdout);
     if let Some(url) = &report.comment_url {
-        println!("codeloop: comment {} at {url}", report.comment_action);
+        crate::outln!("codeloop: comment {} at {url}", report.comment_action);
     }
     // A push to the default branch adds its run (and the badge) to the history data branch.
     let settings = crate::publish::history::HistorySettings {
@@ -116,7 +116,7 @@ pub fn run(args: PublishArgs) -> i32 {
         &settings,
         &run.path,
         &cfg.report.badge,
-        &mut std::io::stdout(),
+        &mut crate::ui::Stdout,
     );
     // A history that could not be written is never the build's fault.
     report.outages += pushed.warnings.len();

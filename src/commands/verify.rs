@@ -24,7 +24,7 @@ use crate::model::{
 };
 use crate::parsers::{Format, FormatKind, ParseOptions};
 use crate::runners::progress::{Mode, Progress};
-use crate::runners::run::{Planned, Shared, run_all, summary};
+use crate::runners::run::{NO_MATCH, Planned, Shared, run_all, summary};
 use crate::runners::{RunnerDef, collect::normalize, detect, merge, plugins, select, shard};
 use crate::settings::{self, Config};
 use crate::ui;
@@ -77,9 +77,9 @@ impl Fail {
         for w in &self.warnings {
             ui::warn(w);
         }
-        eprintln!("error: {}", self.message);
+        crate::errln!("error: {}", self.message);
         if let Some(h) = &self.hint {
-            eprintln!("hint: {h}");
+            crate::errln!("hint: {h}");
         }
     }
 }
@@ -490,7 +490,7 @@ fn run_inner(args: VerifyArgs, created: &mut Option<RunDir>) -> i32 {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            crate::errln!("error: cannot start the async runtime: {e}");
             return exit::INFRA;
         }
     };
@@ -542,6 +542,14 @@ async fn execute(args: VerifyArgs, p: Prepared, json: bool) -> i32 {
     }
     let resolved_cwd = p.resolved.cwd.clone();
     let out = execute_prepared(&args, p, mode, cancel_rx, reason).await;
+    for r in &out.doc.runners {
+        for w in r.warnings.iter().filter(|w| w.message == NO_MATCH) {
+            ui::warn(&format!(
+                "no file matched `{}`",
+                crate::parsers::text::clean_control(&w.file)
+            ));
+        }
+    }
     if json {
         let o = VerifyOutput {
             doc: &out.doc,
@@ -550,7 +558,7 @@ async fn execute(args: VerifyArgs, p: Prepared, json: bool) -> i32 {
         };
         match serde_json::to_string_pretty(&o) {
             Ok(s) => crate::ui::out(&s),
-            Err(e) => eprintln!("error: cannot print JSON: {e}"),
+            Err(e) => crate::errln!("error: cannot print JSON: {e}"),
         }
     } else if !args.quiet {
         print_human(&out.doc, &out.run_dir, &resolved_cwd);
@@ -593,11 +601,11 @@ pub async fn execute_prepared(
     ) {
         (Ok(e), Ok(c), Ok(f)) => (e, c, f),
         (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
-            eprintln!(
+            crate::errln!(
                 "error: cannot write into the run directory `{}`: {e}",
                 run_dir.path.display()
             );
-            eprintln!("hint: make it writable, or pass --artifacts-dir DIR");
+            crate::errln!("hint: make it writable, or pass --artifacts-dir DIR");
             let now = artifact::now_rfc3339();
             return Executed {
                 doc: VerifyDoc {
@@ -812,9 +820,9 @@ pub async fn execute_prepared(
     }
     if !io_errors.is_empty() {
         for e in &io_errors {
-            eprintln!("error: {e}");
+            crate::errln!("error: {e}");
         }
-        eprintln!(
+        crate::errln!(
             "hint: the run directory `{}` is incomplete (what was written before is kept); free disk space, or write runs elsewhere with --artifacts-dir DIR (CODELOOP_ARTIFACTS_DIR, or `verify.artifacts_dir` in .codeloop/config.json)",
             run_dir.path.display()
         );
@@ -929,7 +937,8 @@ fn print_issues(r: &RunnerResult) {
     // Files read leniently or skipped (a FIFO matched by a glob) are named too, each with its
     // first warning, so nobody has to open verify.json to learn why a report is missing.
     let mut files: Vec<&str> = Vec::new();
-    for w in &r.warnings {
+    // Patterns that matched nothing were warned about on stderr already.
+    for w in r.warnings.iter().filter(|w| w.message != NO_MATCH) {
         if files.contains(&w.file.as_str()) {
             continue;
         }
@@ -937,7 +946,12 @@ fn print_issues(r: &RunnerResult) {
         if files.len() > 10 {
             continue;
         }
-        let more = r.warnings.iter().filter(|x| x.file == w.file).count() - 1;
+        let more = r
+            .warnings
+            .iter()
+            .filter(|x| x.file == w.file)
+            .count()
+            .saturating_sub(1);
         let more = if more > 0 {
             format!(" (and {more} more in verify.json)")
         } else {
