@@ -300,14 +300,14 @@ pub fn run(args: HistoryArgs) -> i32 {
     if let Some(dest) = &args.export {
         let doc = local_history(&runs, max_runs).map(|x| x.2);
         let Some(doc) = doc else {
-            ecrate::outln!(
+            crate::errln!(
                 "error: no complete run under `{}` to export",
                 artifact::runs_root(&r.artifacts_dir).display()
             );
             return exit::NO_RESULTS;
         };
         if let Err(e) = artifact::write_atomic(dest, &history::encode(&doc)) {
-            ecrate::outln!("error: {e}");
+            crate::errln!("error: {e}");
             return exit::INFRA;
         }
     }
@@ -388,7 +388,9 @@ fn print_analysis(newest: &str, a: &Insights) {
     let t = &a.thresholds;
     crate::outln!(
         "flaky across the last {} runs: {} (status flipped ≥ {} times, passed only after retries, or both results on one commit)",
-        a.history_runs, a.flaky_total, t.flaky_min_flips
+        a.history_runs,
+        a.flaky_total,
+        t.flaky_min_flips
     );
     for f in &a.flaky {
         crate::outln!(
@@ -401,7 +403,10 @@ fn print_analysis(newest: &str, a: &Insights) {
     }
     crate::outln!(
         "slower in {newest} than their median: {} (≥ {}× and ≥ {:.0} ms more, over ≥ {} earlier passing runs)",
-        a.slower_total, t.slower_factor, t.slower_min_ms, t.slower_min_samples
+        a.slower_total,
+        t.slower_factor,
+        t.slower_min_ms,
+        t.slower_min_samples
     );
     for s in &a.slower {
         crate::outln!(
