@@ -221,18 +221,32 @@ pub fn duration_ms(code: u8) -> Option<f64> {
 }
 
 /// Median in milliseconds of a durations string; `None` when it has fewer than `min` codes.
+/// No allocation: it runs once per passing test of a PR.
 pub fn median_ms(codes: &str, min: usize) -> Option<f64> {
-    let mut v: Vec<f64> = codes.bytes().filter_map(duration_ms).collect();
-    if v.len() < min.max(1) {
+    let mut v = [0f64; 16];
+    let mut n = 0;
+    for ms in codes.bytes().filter_map(duration_ms) {
+        if n == v.len() {
+            break;
+        }
+        v[n] = ms;
+        n += 1;
+    }
+    if n < min.max(1) {
         return None;
     }
+    let v = &mut v[..n];
     v.sort_by(f64::total_cmp);
-    let n = v.len();
     Some(if n % 2 == 1 {
         v[n / 2]
     } else {
         (v[n / 2 - 1] + v[n / 2]) / 2.0
     })
+}
+
+/// The newest run's letter of an RLE statuses string (its last letter), without decoding.
+pub fn last_status(rle: &str) -> Option<u8> {
+    rle.bytes().rev().find(|b| !b.is_ascii_digit())
 }
 
 /// Decompresses and parses a history file. The result borrows `buf`, which must hold the
@@ -572,12 +586,8 @@ pub struct Index<'d, 'a> {
 
 impl<'d, 'a> Index<'d, 'a> {
     pub fn new(doc: &'d HistoryDoc<'a>) -> Index<'d, 'a> {
-        let by_id = doc
-            .tests
-            .iter()
-            .enumerate()
-            .map(|(i, r)| (r.0.as_ref(), i))
-            .collect();
+        let mut by_id = HashMap::with_capacity(doc.tests.len());
+        by_id.extend(doc.tests.iter().enumerate().map(|(i, r)| (r.0.as_ref(), i)));
         Index { doc, by_id }
     }
 
@@ -589,17 +599,13 @@ impl<'d, 'a> Index<'d, 'a> {
     pub fn baseline(&self) -> Option<Baseline> {
         let last = self.doc.runs.last()?;
         let mut failing = BTreeSet::new();
-        let mut tests = HashSet::new();
-        let mut buf = Vec::new();
+        let mut tests = HashSet::with_capacity(self.doc.tests.len());
         for r in &self.doc.tests {
-            if rle_decode(&r.1, &mut buf).is_none() {
-                continue;
-            }
-            match buf.last() {
+            match last_status(&r.1) {
                 Some(b'-') | None => {}
                 Some(s) => {
                     tests.insert(key_hash(&r.0));
-                    if is_fail(*s) {
+                    if is_fail(s) {
                         failing.insert(r.0.to_string());
                     }
                 }
@@ -616,7 +622,13 @@ impl<'d, 'a> Index<'d, 'a> {
 
     /// Every flaky test of the history with its flips, most flips first.
     pub fn flaky(&self, t: &Thresholds) -> Vec<(String, Flips)> {
-        let shas: Vec<Option<&str>> = self.doc.runs.iter().map(|r| r.sha.as_deref()).collect();
+        let mut shas: Vec<Option<&str>> = self.doc.runs.iter().map(|r| r.sha.as_deref()).collect();
+        // Same-commit checks only matter when a commit ran twice; without that, no per-test
+        // map is built at all.
+        let distinct: HashSet<&str> = shas.iter().flatten().copied().collect();
+        if distinct.len() == shas.iter().flatten().count() {
+            shas.clear();
+        }
         let mut buf = Vec::new();
         let mut out: Vec<(String, Flips)> = self
             .doc

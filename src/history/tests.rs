@@ -58,6 +58,9 @@ fn rle_round_trips_and_rejects_junk() {
     assert!(rle_decode("X3", &mut b).is_none());
     assert!(rle_decode("P0", &mut b).is_none());
     assert!(rle_decode("P999999999999", &mut b).is_none());
+    assert_eq!(last_status("P48F2"), Some(b'F'));
+    assert_eq!(last_status("P-"), Some(b'-'));
+    assert_eq!(last_status(""), None);
 }
 
 #[test]
