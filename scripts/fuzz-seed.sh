@@ -1,25 +1,20 @@
 #!/usr/bin/env bash
-# Seeds the cargo-fuzz corpora fuzz/corpus/<target>/ from the shared result-file corpus
-# (MANIFEST.tsv says each file's format), the lint fixtures in tests/fixtures/lint/, and the
+# Seeds the cargo-fuzz corpora fuzz/corpus/<target>/ from the result-file corpus tests/corpus/
+# (MANIFEST.tsv says each file's format; files stored as X.gz are read decompressed), the lint fixtures in tests/fixtures/lint/, and the
 # small hand-made seeds in fuzz/seeds/<registry-format>.<ext>. Each seed is prefixed with the
 # selector byte that makes its family target parse it as its own format (see
 # src/parsers/fuzzing.rs); every file is also a seed of `sniff_auto`, prefixed with the
 # selector of its file name. Files over 16 KiB are cut to their first 16 KiB (a report cut
 # mid-write is a good seed too, and big inputs slow libFuzzer down).
 #
-# Usage: scripts/fuzz-seed.sh [corpus-dir]   (default: ../shared/corpus, then ../../shared/corpus)
+# Usage: scripts/fuzz-seed.sh [corpus-dir]   (default: tests/corpus)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-corpus=${1:-}
-if [ -z "$corpus" ]; then
-  for c in ../shared/corpus ../../shared/corpus; do
-    [ -f "$c/MANIFEST.tsv" ] && corpus=$c && break
-  done
-fi
-if [ -z "$corpus" ] || [ ! -f "$corpus/MANIFEST.tsv" ]; then
-  echo "error: the shared corpus is missing (expected MANIFEST.tsv under ../shared/corpus);" \
-    "pass its directory as the first argument" >&2
+corpus=${1:-tests/corpus}
+if [ ! -f "$corpus/MANIFEST.tsv" ]; then
+  echo "error: no corpus at '$corpus' (MANIFEST.tsv missing): restore tests/corpus with" \
+    "\`git checkout -- tests/corpus\`, or pass a corpus directory as the first argument" >&2
   exit 2
 fi
 
@@ -72,13 +67,23 @@ sniff_selector() {
   esac
 }
 
+# The first 16 KiB of a corpus file, stored as it is or as X.gz.
+head16k() {
+  if [ -f "$1" ]; then
+    head -c 16384 "$1"
+  else
+    # head stops reading early: gzip's SIGPIPE is not an error here.
+    (set +o pipefail; gzip -dc "$1.gz" | head -c 16384)
+  fi
+}
+
 n=0
 # put <target> <selector> <source-file>
 put() {
   local dir=fuzz/corpus/$1 out
   mkdir -p "$dir"
   out=$dir/$(printf '%s' "$3" | sha1sum | cut -c1-16)
-  { printf '%b' "\\x$(printf %02x "$2")"; head -c 16384 "$3"; } >"$out"
+  { printf '%b' "\\x$(printf %02x "$2")"; head16k "$3"; } >"$out"
   n=$((n + 1))
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Generates a large JSON / JSON Lines / TAP report (default ~200 MB) from REAL files of the
-# shared corpus, for scripts/../examples/json_bench.rs: the real test entries (passes,
+# corpus (tests/corpus), for scripts/../examples/json_bench.rs: the real test entries (passes,
 # failures with real messages and traces, skips, captured output) are repeated with renamed
 # names, so the file has the shape and the content mix of what the tool writes.
 #
@@ -8,7 +8,7 @@
 #   KIND    pytest (pytest-json-report) | jest (Jest JSON) | go (go test -json) | tap (node:test TAP)
 #   OUT     default: $CARGO_TARGET_DIR/big-KIND.{json,jsonl,tap} (or target/...)
 #   MB      default: 200
-#   CORPUS  default: ../shared/corpus or ../../shared/corpus (from the repository root)
+#   CORPUS  default: tests/corpus (files stored there as X.gz are read decompressed)
 #
 # Deterministic: the same inputs always give the same bytes. Needs python3.
 set -euo pipefail
@@ -22,21 +22,22 @@ case "$kind" in
 esac
 out="${2:-${CARGO_TARGET_DIR:-$root/target}/big-$kind.$ext}"
 mb="${3:-200}"
-corpus="${4:-}"
-if [ -z "$corpus" ]; then
-  for c in "$root/../shared/corpus" "$root/../../shared/corpus"; do
-    [ -f "$c/MANIFEST.tsv" ] && { corpus="$c"; break; }
-  done
-fi
+corpus="${4:-$root/tests/corpus}"
 [ -f "$corpus/MANIFEST.tsv" ] || { echo "error: no corpus found at '$corpus'; pass its path as the 4th argument (MANIFEST.tsv missing)" >&2; exit 2; }
 mkdir -p "$(dirname "$out")"
 python3 - "$kind" "$out" "$mb" "$corpus" <<'PY'
-import json, sys
+import json, os, sys
 kind, out, mb, corpus = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+def read_corpus(rel, mode="rb"):
+    """A corpus file, stored as it is or as X.gz (tests/corpus/README.md)."""
+    import gzip
+    p = os.path.join(corpus, rel)
+    data = open(p, "rb").read() if os.path.exists(p) else gzip.open(p + ".gz").read()
+    return data if mode == "rb" else data.decode("utf-8")
 target = mb * 1_000_000
 with open(out, "w", encoding="utf-8") as f:
     if kind == "pytest":
-        doc = json.load(open(f"{corpus}/generated/pytest/mixed.pytest-json-report.json"))
+        doc = json.loads(read_corpus("generated/pytest/mixed.pytest-json-report.json"))
         tests = doc.pop("tests")
         head = json.dumps(doc)[:-1]
         f.write(head + ', "tests": [\n')
@@ -52,7 +53,7 @@ with open(out, "w", encoding="utf-8") as f:
             i += 1
         f.write("\n]}\n")
     elif kind == "jest":
-        doc = json.load(open(f"{corpus}/generated/jest/mixed.jest.json"))
+        doc = json.loads(read_corpus("generated/jest/mixed.jest.json"))
         files = doc.pop("testResults")
         head = json.dumps(doc)[:-1]
         f.write(head + ', "testResults": [\n')
@@ -67,7 +68,7 @@ with open(out, "w", encoding="utf-8") as f:
             i += 1
         f.write("\n]}\n")
     elif kind == "go":
-        lines = open(f"{corpus}/generated/go-test/calc-mixed.go-test.jsonl", encoding="utf-8").read().splitlines()
+        lines = read_corpus("generated/go-test/calc-mixed.go-test.jsonl", "r").splitlines()
         written, i = 0, 0
         while written < target:
             for l in lines:
@@ -76,7 +77,7 @@ with open(out, "w", encoding="utf-8") as f:
                 written += len(s)
             i += 1
     elif kind == "tap":
-        text = open(f"{corpus}/generated/node-test/mixed.node-tap.tap", encoding="utf-8").read().splitlines()
+        text = read_corpus("generated/node-test/mixed.node-tap.tap", "r").splitlines()
         # The top-level points of one copy, renumbered; summary comments and plan dropped.
         body = [l for l in text[1:] if not (l.startswith("# ") and l.split()[1] in
                 ("tests", "suites", "pass", "fail", "cancelled", "skipped", "todo", "duration_ms"))

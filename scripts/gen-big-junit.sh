@@ -1,30 +1,31 @@
 #!/usr/bin/env bash
 # Generates a large JUnit XML file (default ~200 MB, 1,000,000 testcases) from REAL suites of
-# the shared corpus: real <testcase> elements (passes, failures with real stack traces, errors,
+# the corpus (tests/corpus): real <testcase> elements (passes, failures with real stack traces, errors,
 # skips, flaky reruns, captured output) are repeated with renamed names/classnames, wrapped in
 # <testsuite>s of 1,000 cases under one <testsuites> root.
 #
 #   scripts/gen-big-junit.sh [OUT] [CASES] [CORPUS]
 #   OUT     default: $CARGO_TARGET_DIR/big-junit.xml (or target/big-junit.xml)
 #   CASES   default: 1000000
-#   CORPUS  default: ../shared/corpus or ../../shared/corpus (from the repository root)
+#   CORPUS  default: tests/corpus (files stored there as X.gz are read decompressed)
 #
 # Deterministic: the same inputs always give the same bytes. Needs python3.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 out="${1:-${CARGO_TARGET_DIR:-$root/target}/big-junit.xml}"
 cases="${2:-1000000}"
-corpus="${3:-}"
-if [ -z "$corpus" ]; then
-  for c in "$root/../shared/corpus" "$root/../../shared/corpus"; do
-    [ -f "$c/MANIFEST.tsv" ] && { corpus="$c"; break; }
-  done
-fi
+corpus="${3:-$root/tests/corpus}"
 [ -f "$corpus/MANIFEST.tsv" ] || { echo "error: no corpus found at '$corpus'; pass its path as the 3rd argument (MANIFEST.tsv missing)" >&2; exit 2; }
 mkdir -p "$(dirname "$out")"
 python3 - "$out" "$cases" "$corpus" <<'PY'
 import re, sys, os
 out, n, corpus = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+def read_corpus(rel, mode="rb"):
+    """A corpus file, stored as it is or as X.gz (tests/corpus/README.md)."""
+    import gzip
+    p = os.path.join(corpus, rel)
+    data = open(p, "rb").read() if os.path.exists(p) else gzip.open(p + ".gz").read()
+    return data if mode == "rb" else data.decode("utf-8")
 # Real suites of several dialects (all well-formed in the manifest).
 sources = [
     "peers/test-reporter/__tests__/fixtures/external/jest/jest-test-results.xml",
@@ -43,7 +44,7 @@ sources = [
 case_re = re.compile(rb"<testcase\b(?:[^>]*/>|.*?</testcase>)", re.S)
 pool = []
 for s in sources:
-    data = open(os.path.join(corpus, s), "rb").read()
+    data = read_corpus(s)
     found = case_re.findall(data)
     if not found:
         sys.exit(f"error: no testcases in {s}")

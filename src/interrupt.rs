@@ -87,8 +87,32 @@ mod tests {
     use super::*;
     use std::time::{Duration, Instant};
 
+    /// Set in the child process the test below re-runs itself in.
+    const OWN_PROCESS: &str = "CODELOOP_TEST_INTERRUPT_OWN_PROCESS";
+
     #[test]
     fn a_signal_is_remembered_and_forwarded_to_the_stage_child() {
+        // The handlers and the remembered signal are process-wide, and with `cargo test` every
+        // unit test shares this process: a SIGTERM raised here would reach the signal streams
+        // of any other test and leave `received()` set for the rest of the run. So the test
+        // runs in a process of its own: this test binary re-run with only this test.
+        if std::env::var_os(OWN_PROCESS).is_none() {
+            let name = "interrupt::tests::a_signal_is_remembered_and_forwarded_to_the_stage_child";
+            let out = std::process::Command::new(std::env::current_exe().unwrap())
+                .args(["--exact", name, "--nocapture", "--test-threads", "1"])
+                .env(OWN_PROCESS, "1")
+                .stdin(std::process::Stdio::null())
+                .output()
+                .unwrap();
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert!(out.status.success(), "{text}");
+            assert!(text.contains("1 passed"), "the test did not run:\n{text}");
+            return;
+        }
         watch();
         let mut child = std::process::Command::new("sleep")
             .arg("30")

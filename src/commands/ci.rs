@@ -1,4 +1,5 @@
-//! `codeloop ci`: verify → diagnose → gate-check → report in one command, the local and
+//! `codeloop ci`: verify → diagnose → gate-check → report (→ notify, when webhooks are
+//! configured) in one command, the local and
 //! non-GitHub entry point. Takes verify's flags plus the gate's, and exits with the gate's
 //! code. Each stage is one library call, so wiring a stage that lands later is one line.
 
@@ -135,6 +136,8 @@ pub fn after_verify(
         }
         Err(e) => ui::warn(&format!("report: {e}")),
     }
+    // Stage 5: webhooks, when configured. Warnings only: the gate decides the code.
+    crate::commands::notify::after_gate(&loaded.run.path, cfg, json);
     let code = gate::exit_code(&doc);
     if json {
         print_json(&loaded.run, &loaded.doc, &doc, report_dir, code);

@@ -12,6 +12,7 @@ pub mod history;
 pub mod init;
 pub mod mcp;
 pub mod merge;
+pub mod notify;
 pub mod publish;
 pub mod report;
 pub mod status;

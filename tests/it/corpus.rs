@@ -1,4 +1,4 @@
-//! Conformance against ../shared/corpus/MANIFEST.tsv: every input row with counts must agree
+//! Conformance against tests/corpus/MANIFEST.tsv: every input row with counts must agree
 //! with its oracle, or be an explicit, reasoned exception; files the oracle rejects must be
 //! rejected. Each group of formats has its own test (and exception table) below or in a
 //! sibling module, so a failure names the file, the oracle and every differing number.
@@ -176,4 +176,61 @@ fn manifest_is_readable_and_has_inputs() {
     let rows = rows();
     assert!(rows.len() > 200, "only {} input rows", rows.len());
     assert!(rows.iter().filter(|r| r.has_counts()).count() > 150);
+}
+
+/// Every file MANIFEST.tsv names (inputs, docs, auxiliary files) is in the corpus with the
+/// size the manifest records: nothing was lost trimming it, and gzipped files come back whole.
+#[test]
+fn every_manifest_file_is_present_with_its_recorded_size() {
+    let dir = corpus_dir();
+    let text = std::fs::read_to_string(dir.join("MANIFEST.tsv")).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split('\t').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let (path, bytes) = (col("path"), col("bytes"));
+    let mut problems = Vec::new();
+    let mut n = 0;
+    for l in lines {
+        let f: Vec<&str> = l.split('\t').collect();
+        n += 1;
+        let want: u64 = f[bytes].parse().unwrap();
+        match std::fs::metadata(dir.join(f[path])) {
+            Ok(m) if m.len() == want => {}
+            Ok(m) => problems.push(format!("{}: {} bytes, manifest {want}", f[path], m.len())),
+            Err(e) => problems.push(format!("{}: {e}", f[path])),
+        }
+    }
+    assert!(n > 250, "only {n} manifest rows");
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// The checked-in corpus stays small (the repository must stay cheap to clone): big files
+/// are gzipped (tests/corpus/README.md), and the whole stays under a budget.
+#[test]
+fn the_checked_in_corpus_stays_small() {
+    fn walk(d: &std::path::Path, out: &mut Vec<(std::path::PathBuf, u64)>) {
+        for e in std::fs::read_dir(d).unwrap() {
+            let e = e.unwrap();
+            if e.file_type().unwrap().is_dir() {
+                walk(&e.path(), out);
+            } else {
+                out.push((e.path(), e.metadata().unwrap().len()));
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(&crate::common::corpus_src(), &mut files);
+    let plain_big: Vec<_> = files
+        .iter()
+        .filter(|(p, len)| *len > 256 * 1024 && p.extension().is_none_or(|e| e != "gz"))
+        .collect();
+    assert!(
+        plain_big.is_empty(),
+        "files over 256 KiB must be stored gzipped (gzip -9n): {plain_big:?}"
+    );
+    let total: u64 = files.iter().map(|(_, len)| len).sum();
+    assert!(
+        total < 8 << 20,
+        "tests/corpus holds {total} bytes: over the 8 MiB budget"
+    );
 }

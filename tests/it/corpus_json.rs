@@ -1,4 +1,4 @@
-//! Conformance of the JSON and TAP parsers against ../shared/corpus: counts agree with each
+//! Conformance of the JSON and TAP parsers against tests/corpus: counts agree with each
 //! row's oracle (or are a reasoned exception), sniffing picks the right format for every
 //! input, files the oracle rejects are rejected with a position, snapshots of one small
 //! file per format, and property tests (no panic on arbitrary or truncated input).

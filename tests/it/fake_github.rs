@@ -1,5 +1,5 @@
 //! A faithful fake of the GitHub REST endpoints codeloop uses: it answers with the official
-//! example bodies from `shared/github-openapi/` (full user objects, `html_url`, ...) and
+//! example bodies from `tests/fixtures/github-openapi/` (full user objects, `html_url`, ...) and
 //! validates every request body against the official request schema, recording a violation
 //! (and answering 422 like GitHub) when codeloop sends something GitHub would reject.
 //!
@@ -162,7 +162,7 @@ pub struct FakeGitHub {
 }
 
 fn openapi() -> Value {
-    let p = super::common::corpus_dir().join("../github-openapi/github-openapi-subset.json");
+    let p = super::common::github_openapi("github-openapi-subset.json");
     let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
     serde_json::from_str(&text).expect("openapi subset is JSON")
 }

@@ -20,6 +20,8 @@ mod hostile;
 mod lint_parsers;
 mod mcp;
 mod merge;
+mod notify;
+mod onboard;
 mod parser_props;
 mod polish;
 mod recipes;
