@@ -140,6 +140,19 @@ pub struct HistoryArgs {
     /// How many runs --gc keeps.
     #[arg(long, value_name = "N", default_value_t = 20)]
     pub keep: usize,
+    /// How many of the newest local runs the flaky and duration analysis reads.
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    pub runs: usize,
+    /// Write the local runs' history (the data branch's format, history.json.gz) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub export: Option<PathBuf>,
+    /// Download the data branch's history to FILE (for `--history FILE` of ci/gate-check in
+    /// merge-request pipelines); a missing or unusable history is a warning, exit code 0.
+    #[arg(long, value_name = "FILE")]
+    pub fetch: Option<PathBuf>,
+    /// The data branch --fetch reads.
+    #[arg(long, value_name = "NAME", default_value = "codeloop-data")]
+    pub data_branch: String,
 }
 
 #[derive(Args, Debug, Clone, Default)]
@@ -198,6 +211,16 @@ pub struct PublishArgs {
     /// baseline (e.g. `backend`, `frontend` in a monorepo). Default: the one unkeyed comment.
     #[arg(long, value_name = "KEY")]
     pub comment_key: Option<String>,
+    /// Do not add the run to the history data branch (which a push to the default branch
+    /// otherwise does; see docs/history.md).
+    #[arg(long)]
+    pub no_history: bool,
+    /// The history data branch.
+    #[arg(long, value_name = "NAME", default_value = "codeloop-data")]
+    pub history_branch: String,
+    /// Runs the history keeps.
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    pub history_runs: usize,
 }
 
 #[derive(Args, Debug, Clone, Default)]
@@ -243,6 +266,15 @@ pub struct GateFlags {
     /// Which failures fail the gate.
     #[arg(long, value_enum, value_name = "any|regression")]
     pub fail_on: Option<FailOnArg>,
+    /// The base branch's history (history.json.gz from the data branch, see
+    /// `codeloop history --fetch`): its newest run is the baseline unless --baseline is given,
+    /// and the report shows new vs already failing, flaky and slower tests.
+    #[arg(long, value_name = "FILE")]
+    pub history: Option<PathBuf>,
+    /// With --history: failing tests that are flaky in the history do not fail the gate
+    /// (they are still listed).
+    #[arg(long)]
+    pub quarantine: bool,
 }
 
 #[derive(Args, Debug, Clone, Default)]

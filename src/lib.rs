@@ -11,6 +11,7 @@ pub mod commands;
 pub mod diagnose;
 pub mod exit;
 pub mod gate;
+pub mod history;
 pub mod interrupt;
 pub mod mcp;
 pub mod merge;

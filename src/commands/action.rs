@@ -69,6 +69,8 @@ pub struct Inputs {
     pub pr_number: Option<u64>,
     /// Keys the sticky comment (`comment-key`): own comment, hidden state and baseline.
     pub comment_key: Option<String>,
+    /// The history data branch (`history`, `history-branch`, `history-runs`, `quarantine`).
+    pub history: crate::publish::history::HistorySettings,
     /// Webhooks to notify after the gate (`webhook-urls`), besides config.json's.
     pub webhook_urls: Vec<String>,
     pub webhook_secret: Option<String>,
@@ -106,6 +108,18 @@ fn list_input(env: &Env, name: &str) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// A branch name we are willing to put in an API path (a conservative subset of git's rules).
+fn valid_branch(v: &str) -> bool {
+    !v.is_empty()
+        && v.len() <= 200
+        && !v.starts_with(['/', '.', '-'])
+        && !v.ends_with(['/', '.'])
+        && !v.contains("..")
+        && !v.contains("//")
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./".contains(&b))
 }
 
 impl Inputs {
@@ -191,6 +205,30 @@ impl Inputs {
                 )
             }
         };
+        let history_runs = match env.input("history-runs") {
+            None => crate::history::DEFAULT_MAX_RUNS,
+            Some(v) => v
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (2..=500).contains(n))
+                .ok_or_else(|| InputError {
+                    name: "history-runs",
+                    value: v.into(),
+                    expected: "use a whole number from 2 to 500 (runs kept on the data branch)"
+                        .into(),
+                })?,
+        };
+        let history_branch = match env.input("history-branch") {
+            None => crate::history::DEFAULT_BRANCH.to_string(),
+            Some(v) if valid_branch(v) => v.to_string(),
+            Some(v) => {
+                return Err(InputError {
+                    name: "history-branch",
+                    value: v.into(),
+                    expected: "use a branch name (letters, digits, `-`, `_`, `.`, `/`)".into(),
+                });
+            }
+        };
         let webhook_format = match env.input("webhook-format") {
             None => None,
             Some(v) => Some(v.parse().map_err(|e: String| InputError {
@@ -201,6 +239,12 @@ impl Inputs {
         };
         Ok(Inputs {
             comment_key,
+            history: crate::publish::history::HistorySettings {
+                enabled: bool_input(env, "history", true)?,
+                branch: history_branch,
+                max_runs: history_runs,
+                quarantine: bool_input(env, "quarantine", false)?,
+            },
             pr_number,
             token: s("github-token"),
             reports: list_input(env, "reports"),
@@ -500,7 +544,8 @@ pub fn run_with(env: &Env, dry_flag: bool, out: &mut dyn Write) -> i32 {
     let (run_dir, stage_code) = match &inputs.from {
         None if inputs.merge.is_some() => {
             let pattern = inputs.merge.as_deref().unwrap_or_default();
-            match merge_stage(pattern, &wd, &artifacts, &cfg, &publisher) {
+            let hist = history_args(&publisher, &inputs.history, &artifacts, true);
+            match merge_stage(pattern, &wd, &artifacts, &cfg, &publisher, &hist) {
                 Ok(x) => x,
                 Err(code) => return code,
             }
@@ -556,8 +601,12 @@ pub fn run_with(env: &Env, dry_flag: bool, out: &mut dyn Write) -> i32 {
     if stop_if_interrupted("before publishing").is_err() {
         return exit::INFRA;
     }
-    let report = publisher.publish(&view, out);
+    let mut report = publisher.publish(&view, out);
     write_outputs(env, &inputs, &workspace, &run_dir, &view, &report);
+    // A push to the default branch adds its run (and the badge) to the history data branch.
+    let pushed = publisher.push_history(&inputs.history, &run_dir, &cfg.report.badge, out);
+    write_history_outputs(env, &publisher, &inputs, &pushed);
+    report.errors.extend(pushed.warnings);
     // Webhooks, after the PR learned the verdict: warnings only, never the exit code.
     notify_stage(env, &inputs, &cfg, &run_dir, dry_run);
 
@@ -625,6 +674,7 @@ fn merge_stage(
     artifacts: &Path,
     cfg: &Config,
     publisher: &Publisher<'_>,
+    history: &[String],
 ) -> Result<(PathBuf, Option<i32>), i32> {
     let glob = match globset::Glob::new(pattern.trim()) {
         Ok(g) => g.compile_matcher(),
@@ -678,7 +728,15 @@ fn merge_stage(
             ..Default::default()
         },
         gate: crate::cli::GateFlags {
-            baseline: previous.map(|p| p.to_string_lossy().into_owned()),
+            // The base branch's history, when read, is the gate's baseline; else the
+            // previous comment's hidden state is.
+            baseline: if history.is_empty() {
+                previous.map(|p| p.to_string_lossy().into_owned())
+            } else {
+                None
+            },
+            history: history.get(1).map(PathBuf::from),
+            quarantine: history.iter().any(|a| a == "--quarantine"),
             ..Default::default()
         },
         ..Default::default()
@@ -802,14 +860,24 @@ fn run_stages(
     // now, once (its listing is reused by the upsert).
     let previous = save_previous_comment(publisher, artifacts);
     let run_arg = vec!["--run".to_string(), run.path.to_string_lossy().into_owned()];
+    // A pull request reads the base branch's history (read-only): the gate's baseline, and
+    // the report's new-vs-already-failing, flaky and slower tests.
+    let mut gate_args = run_arg.clone();
+    gate_args.extend(history_args(
+        publisher,
+        &inputs.history,
+        artifacts,
+        stage_takes("gate-check", "history"),
+    ));
     // Annotations are printed by publish, outside the stop-commands wrap.
     let mut diag_args = run_arg.clone();
     diag_args.push("--no-annotations".into());
     stages.run("diagnose", &diag_args);
     stop_if_interrupted("during diagnose")?;
-    // The previous comment's hidden state is the gate's baseline (`fail-on: regression`).
-    let mut gate_args = run_arg.clone();
+    // The gate's baseline (`fail-on: regression`): the base branch's history when this pull
+    // request could read it (history_args above), else the previous comment's hidden state.
     if let Some(p) = &previous
+        && gate_args.len() == run_arg.len()
         && stage_takes("gate-check", "baseline")
     {
         gate_args.push("--baseline".into());
@@ -839,6 +907,55 @@ fn run_stages(
         return Ok((run.path, verify_code));
     }
     Ok((run.path, gate_code.or(verify_code)))
+}
+
+/// `--history FILE [--quarantine]` for gate-check (or merge's gate) when a pull request's base
+/// branch has a usable history; nothing otherwise.
+fn history_args(
+    publisher: &Publisher<'_>,
+    s: &crate::publish::history::HistorySettings,
+    artifacts: &Path,
+    takes: bool,
+) -> Vec<String> {
+    if !takes {
+        return Vec::new();
+    }
+    let dest = artifacts.join("base-history.json.gz");
+    match publisher.fetch_history(s, &dest, &mut crate::ui::Stdout) {
+        Some(p) => {
+            let mut a = vec!["--history".to_string(), p.to_string_lossy().into_owned()];
+            if s.quarantine {
+                a.push("--quarantine".into());
+            }
+            a
+        }
+        None => Vec::new(),
+    }
+}
+
+/// `badge-url` (the data branch's badge.svg, for a README) and `history-commit`.
+fn write_history_outputs(
+    env: &Env,
+    publisher: &Publisher<'_>,
+    inputs: &Inputs,
+    pushed: &crate::publish::history::HistoryPush,
+) {
+    let Some(path) = env.get("GITHUB_OUTPUT") else {
+        return;
+    };
+    if !inputs.history.enabled {
+        return;
+    }
+    let url = publisher
+        .badge_url(&inputs.history.branch)
+        .unwrap_or_default();
+    let pairs = [
+        ("badge-url", url),
+        ("history-commit", pushed.commit.clone().unwrap_or_default()),
+    ];
+    if let Err(e) = actions::write_outputs(Path::new(path), &pairs) {
+        crate::ui::warn(&e.to_string());
+    }
 }
 
 /// A path for an output: relative to the workspace when inside it, because a Docker action

@@ -7,11 +7,9 @@ use crate::artifact::stage::StageEvents;
 use crate::artifact::{self, RunDir};
 use crate::cli::{CiArgs, OutputFormat};
 use crate::commands::diagnose::{
-    DiagnoseError, artifacts_dir, config_path, diagnose_and_write, want_annotations,
+    DiagnoseError, artifacts_dir, config_path, want_annotations, write_outputs,
 };
-use crate::commands::gate_check::{
-    GateError, gate_config, gate_loaded, load_baseline_flag, print_verdict,
-};
+use crate::commands::gate_check::{GateError, gate_config, gate_loaded_with, print_verdict};
 use crate::diagnose::output::{self, AnnotationLimits};
 use crate::settings::Config;
 use crate::{exit, gate, ui};
@@ -76,28 +74,24 @@ pub fn after_verify(
     let artifacts = artifacts_dir(&args.verify.common, cfg);
     let json = args.verify.common.format == OutputFormat::Json;
     let result = (|| -> Result<_, GateError> {
-        let baseline = match &args.gate.baseline {
-            Some(b) => load_baseline_flag(
-                b,
-                args.gate.comment_key.as_deref(),
+        // Stage 2: diagnose (with the base branch's history when given).
+        let stage = StageEvents::start(&run.path, "diagnose");
+        let p = stage.record(
+            crate::commands::history::diagnose_with_history(
+                run,
+                &args.gate,
                 &artifacts,
                 &args.verify.common.cwd,
-            )?,
-            None => None,
-        };
-        // Stage 2: diagnose.
-        let stage = StageEvents::start(&run.path, "diagnose");
-        let loaded = stage
-            .record(diagnose_and_write(
-                run,
-                &args.verify.common.cwd,
-                baseline.is_some(),
-            ))
-            .map_err(DiagnoseError::from)?;
+            )
+            .and_then(|p| {
+                write_outputs(&p.loaded.run, &p.loaded.doc).map_err(DiagnoseError::from)?;
+                Ok(p)
+            }),
+        )?;
         // Stage 3: gate.
-        let stage = StageEvents::start(&loaded.run.path, "gate-check");
-        let doc = stage.record(gate_loaded(&loaded, g, baseline.as_ref()))?;
-        Ok((loaded, doc))
+        let stage = StageEvents::start(&p.loaded.run.path, "gate-check");
+        let doc = stage.record(gate_loaded_with(&p.loaded, g, p.baseline.as_ref(), p.extra))?;
+        Ok((p.loaded, doc))
     })();
     let (loaded, doc) = match result {
         Ok(x) => x,

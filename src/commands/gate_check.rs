@@ -9,7 +9,7 @@ use crate::artifact::stage::StageEvents;
 use crate::artifact::{self, ArtifactError, RunDir};
 use crate::cli::{FailOnArg, GateCheckArgs, GateFlags, OutputFormat};
 use crate::commands::diagnose::{
-    DiagnoseError, Loaded, artifacts_dir, config_path, diagnose_run, refresh_manifest,
+    DiagnoseError, Loaded, artifacts_dir, config_path, refresh_manifest,
 };
 use crate::gate::{self, Baseline, GateInput};
 use crate::model::{Case, GateDoc, Verdict};
@@ -216,6 +216,17 @@ pub fn gate_loaded(
     g: &GateConfig,
     baseline: Option<&Baseline>,
 ) -> Result<GateDoc, GateError> {
+    gate_loaded_with(l, g, baseline, Vec::new())
+}
+
+/// [`gate_loaded`] with rules decided outside the pure gate (the history's quarantine),
+/// added to gate.json's rules and reasons.
+pub fn gate_loaded_with(
+    l: &Loaded,
+    g: &GateConfig,
+    baseline: Option<&Baseline>,
+    extra: Vec<crate::model::RuleResult>,
+) -> Result<GateDoc, GateError> {
     let input = GateInput {
         verify: &l.verify,
         diagnose: &l.doc,
@@ -223,7 +234,11 @@ pub fn gate_loaded(
         tests: l.tests.as_ref(),
         baseline,
     };
-    let doc = gate::evaluate(&input, g);
+    let mut doc = gate::evaluate(&input, g);
+    for r in extra {
+        doc.reasons.push(r.reason.clone());
+        doc.rules.push(r);
+    }
     artifact::write_json(
         &l.run.file(artifact::GATE),
         &gate::to_json(&doc, &l.failing),
@@ -250,21 +265,17 @@ pub fn run(args: GateCheckArgs) -> i32 {
         let (cfg, warnings) = Config::load(&cfg_path).map_err(DiagnoseError::from)?;
         let g = gate_config(&cfg, &warnings, &args.gate, &cfg_path)?;
         let artifacts = artifacts_dir(&args.common, &cfg);
-        let baseline = match &args.gate.baseline {
-            Some(b) => load_baseline_flag(
-                b,
-                args.gate.comment_key.as_deref(),
-                &artifacts,
-                &args.common.cwd,
-            )?,
-            None => None,
-        };
         let run = artifact::resolve(&artifacts, args.run.as_deref())?;
         let stage = StageEvents::start(&run.path, "gate-check");
         stage.record(
-            diagnose_run(run, &args.common.cwd, baseline.is_some())
-                .map_err(GateError::from)
-                .and_then(|loaded| gate_loaded(&loaded, &g, baseline.as_ref())),
+            crate::commands::history::gate_with_history(
+                run,
+                &args.gate,
+                &g,
+                &artifacts,
+                &args.common.cwd,
+            )
+            .map(|x| x.1),
         )
     })();
     match result {

@@ -1,15 +1,212 @@
-//! `codeloop history`: lists runs, newest first, marking incomplete ones; `--gc --keep N`
-//! deletes all complete runs but the newest N, plus incomplete runs older than the newest
-//! complete one (they were interrupted). Incomplete runs newer than that may still be running
-//! and are left alone.
+//! `codeloop history`: lists runs, newest first, marking incomplete ones, and what the local
+//! runs say across runs — flaky tests (flip rate) and tests slower than their median — with
+//! the same analysis as the data branch ([`crate::history`]). `--gc --keep N` deletes all
+//! complete runs but the newest N, plus incomplete runs older than the newest complete one
+//! (they were interrupted); incomplete runs newer than that may still be running and are
+//! left alone. `--export` writes the local history file, `--fetch` downloads the data
+//! branch's.
+//!
+//! Also owns the gate's history hook ([`diagnose_with_history`]): `--history FILE` of
+//! gate-check and ci.
+
+use std::path::Path;
 
 use serde::Serialize;
 
 use crate::artifact::{self, RunDir};
-use crate::cli::{HistoryArgs, OutputFormat};
+use crate::cli::{GateFlags, HistoryArgs, OutputFormat};
+use crate::commands::diagnose::{Loaded, diagnose_run};
+use crate::commands::gate_check::{GateError, gate_loaded_with, load_baseline_flag};
 use crate::commands::verify::resolve_settings;
 use crate::exit;
-use crate::model::{Counts, RunStatus};
+use crate::gate::Baseline;
+use crate::history::{self, HistoryDoc, Index, Insights, InsightsBuilder, Thresholds};
+use crate::model::{Counts, GateDoc, RuleResult, RunStatus, Status};
+use crate::settings::GateConfig;
+
+/// A run diagnosed for the gate, with what the base history adds.
+pub struct Prepared {
+    pub loaded: Loaded,
+    pub baseline: Option<Baseline>,
+    /// The quarantine rule, when it applies.
+    pub extra: Vec<RuleResult>,
+}
+
+/// Reads and checks a history file; a problem is a warning and `None` (the run goes on as
+/// without history).
+pub fn read_history_json(path: &Path) -> Option<Vec<u8>> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) => {
+            crate::ui::warn(&format!(
+                "--history `{}`: cannot read it ({e}); the gate runs without history",
+                path.display()
+            ));
+            return None;
+        }
+    };
+    let json = history::gunzip(&bytes).and_then(|j| history::parse(&j).map(|_| ()).map(|_| j));
+    match json {
+        Ok(j) => Some(j),
+        Err(e) => {
+            crate::ui::warn(&format!(
+                "--history `{}`: {e}; the gate runs without history",
+                path.display()
+            ));
+            None
+        }
+    }
+}
+
+/// Diagnoses `run` for the gate. With `--history`: the history's newest run is the baseline
+/// (unless `--baseline`), `<run>/history.json` gets the insights, and with `--quarantine`
+/// failing known-flaky tests are taken out of the gate's failures (counted as flaky).
+pub fn diagnose_with_history(
+    run: RunDir,
+    flags: &GateFlags,
+    artifacts: &Path,
+    cwd: &Path,
+) -> Result<Prepared, GateError> {
+    let explicit = match &flags.baseline {
+        Some(b) => load_baseline_flag(b, flags.comment_key.as_deref(), artifacts, cwd)?,
+        None => None,
+    };
+    let json = flags.history.as_deref().and_then(read_history_json);
+    let doc: Option<HistoryDoc<'_>> = json.as_deref().and_then(|j| history::parse(j).ok());
+    let idx = doc.as_ref().map(Index::new);
+    let baseline = explicit.or_else(|| idx.as_ref().and_then(Index::baseline));
+    let mut loaded = diagnose_run(run, cwd, baseline.is_some())?;
+    let mut extra = Vec::new();
+    if let Some(idx) = &idx {
+        let mut b = InsightsBuilder::new(idx, Thresholds::default());
+        loaded
+            .run
+            .cases(|c| b.observe(&c.key(), c.status, c.duration))?;
+        let quarantined = if flags.quarantine {
+            b.failing_flaky().clone()
+        } else {
+            Default::default()
+        };
+        let insights = b.finish(flags.quarantine);
+        artifact::write_json(&loaded.run.file(history::INSIGHTS_FILE), &insights)?;
+        if !quarantined.is_empty() {
+            extra.push(quarantine(&mut loaded, &quarantined));
+        }
+    }
+    Ok(Prepared {
+        loaded,
+        baseline,
+        extra,
+    })
+}
+
+/// Takes quarantined tests out of the failures (they count as flaky: passed after a retry
+/// is what "known-flaky" means to the score) and says so in a rule that passes.
+fn quarantine(
+    loaded: &mut Loaded,
+    tests: &std::collections::BTreeMap<String, Status>,
+) -> RuleResult {
+    let t = &mut loaded.verify.totals;
+    for (k, s) in tests {
+        loaded.failing.remove(k);
+        match s {
+            Status::Errored => t.errored = t.errored.saturating_sub(1),
+            _ => t.failed = t.failed.saturating_sub(1),
+        }
+        t.passed += 1;
+        t.flaky += 1;
+    }
+    let names: Vec<String> = tests
+        .keys()
+        .take(5)
+        .map(|k| crate::diagnose::one_line(k, 120))
+        .collect();
+    let more = if tests.len() > names.len() {
+        format!(" and {} more", tests.len() - names.len())
+    } else {
+        String::new()
+    };
+    RuleResult {
+        rule: "quarantine".into(),
+        passed: true,
+        limit: "-".into(),
+        actual: tests.len().to_string(),
+        reason: format!(
+            "{} known-flaky {} failed and {} quarantined, not counted: {}{more}",
+            tests.len(),
+            if tests.len() == 1 { "test" } else { "tests" },
+            if tests.len() == 1 { "is" } else { "are" },
+            names.join(", ")
+        ),
+    }
+}
+
+/// gate-check's stages 2 and 3 with the history hook.
+pub fn gate_with_history(
+    run: RunDir,
+    flags: &GateFlags,
+    g: &GateConfig,
+    artifacts: &Path,
+    cwd: &Path,
+) -> Result<(Loaded, GateDoc), GateError> {
+    let p = diagnose_with_history(run, flags, artifacts, cwd)?;
+    let doc = gate_loaded_with(&p.loaded, g, p.baseline.as_ref(), p.extra)?;
+    Ok((p.loaded, doc))
+}
+
+/// The history of local complete runs, oldest first (the newest `max_runs`), under the
+/// branch name `local`. Returns the history of every run but the newest, the newest run's
+/// id, and the full history.
+pub fn local_history(
+    runs: &[RunDir],
+    max_runs: usize,
+) -> Option<(HistoryDoc<'static>, RunDir, HistoryDoc<'static>)> {
+    let complete: Vec<&RunDir> = runs.iter().filter(|r| r.is_complete()).collect();
+    let (newest, rest) = complete.split_last()?;
+    let start = rest.len().saturating_sub(max_runs.saturating_sub(1));
+    let mut doc = HistoryDoc::empty("local", max_runs);
+    for r in &rest[start..] {
+        doc = add_local(&doc, r, max_runs);
+    }
+    let full = add_local(&doc, newest, max_runs);
+    Some((doc, (*newest).clone(), full))
+}
+
+fn add_local(doc: &HistoryDoc<'_>, r: &RunDir, max_runs: usize) -> HistoryDoc<'static> {
+    let sha = artifact::read_json::<artifact::manifest::Manifest>(&r.file(artifact::MANIFEST))
+        .ok()
+        .and_then(|m| m.context.sha);
+    let (entry, cases) = crate::publish::history::run_entry(&r.path, sha);
+    history::append(Some(doc), "local", max_runs, entry, cases)
+}
+
+/// What the local runs say: flaky tests over all of them, and the newest run against the
+/// ones before it.
+pub fn local_insights(runs: &[RunDir], max_runs: usize) -> Option<(String, Insights)> {
+    let (prev, newest, full) = local_history(runs, max_runs)?;
+    let idx = Index::new(&prev);
+    let mut b = InsightsBuilder::new(&idx, Thresholds::default());
+    let _ = newest.cases(|c| b.observe(&c.key(), c.status, c.duration));
+    let mut i = b.finish(false);
+    // Flakiness counts the newest run too.
+    let full_idx = Index::new(&full);
+    let flaky = full_idx.flaky(&Thresholds::default());
+    i.flaky_total = flaky.len();
+    i.flaky = flaky
+        .into_iter()
+        .take(Insights::MAX_LISTED)
+        .map(|(id, f)| history::FlakyTest {
+            id,
+            flips: f.flips,
+            observed: f.observed,
+            flip_rate: (f.rate() * 1000.0).round() / 1000.0,
+            failing_now: false,
+            quarantined: false,
+        })
+        .collect();
+    i.history_runs = full.runs.len();
+    Some((newest.id, i))
+}
 
 #[derive(Serialize)]
 pub struct HistoryEntry {
@@ -32,6 +229,10 @@ pub struct HistoryOutput {
     pub runs: Vec<HistoryEntry>,
     /// Run ids deleted by --gc.
     pub deleted: Vec<String>,
+    /// Flaky and slower tests across the local runs (docs/history.md); absent with fewer
+    /// than two complete runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub analysis: Option<Insights>,
 }
 
 /// Which runs `--gc --keep N` deletes (ids), given all runs oldest first.
@@ -52,6 +253,9 @@ pub fn gc_victims(runs: &[(String, bool)], keep: usize) -> Vec<String> {
 }
 
 pub fn run(args: HistoryArgs) -> i32 {
+    if let Some(dest) = &args.fetch {
+        return fetch(&args, dest);
+    }
     let r = match resolve_settings(&args.common) {
         Ok(r) => r,
         Err(f) => {
@@ -87,6 +291,26 @@ pub fn run(args: HistoryArgs) -> i32 {
         }
     }
     let mut runs: Vec<RunDir> = artifact::list_runs(&r.artifacts_dir);
+    let max_runs = if args.runs == 0 {
+        history::DEFAULT_MAX_RUNS
+    } else {
+        args.runs
+    };
+    let analysis = local_insights(&runs, max_runs);
+    if let Some(dest) = &args.export {
+        let doc = local_history(&runs, max_runs).map(|x| x.2);
+        let Some(doc) = doc else {
+            crate::errln!(
+                "error: no complete run under `{}` to export",
+                artifact::runs_root(&r.artifacts_dir).display()
+            );
+            return exit::NO_RESULTS;
+        };
+        if let Err(e) = artifact::write_atomic(dest, &history::encode(&doc)) {
+            crate::errln!("error: {e}");
+            return exit::INFRA;
+        }
+    }
     runs.reverse();
     let entries: Vec<HistoryEntry> = runs
         .iter()
@@ -113,6 +337,7 @@ pub fn run(args: HistoryArgs) -> i32 {
                 .into_owned(),
             runs: entries,
             deleted,
+            analysis: analysis.map(|a| a.1),
         };
         match serde_json::to_string_pretty(&out) {
             Ok(s) => crate::outln!("{s}"),
@@ -132,6 +357,9 @@ pub fn run(args: HistoryArgs) -> i32 {
             "no runs under `{}`",
             artifact::runs_root(&r.artifacts_dir).display()
         );
+    }
+    if let Some((newest, a)) = &analysis {
+        print_analysis(newest, a);
     }
     for e in &entries {
         match (&e.status, &e.totals) {
@@ -154,6 +382,74 @@ pub fn run(args: HistoryArgs) -> i32 {
         }
     }
     code
+}
+
+fn print_analysis(newest: &str, a: &Insights) {
+    let t = &a.thresholds;
+    crate::outln!(
+        "flaky across the last {} runs: {} (status flipped ≥ {} times, passed only after retries, or both results on one commit)",
+        a.history_runs,
+        a.flaky_total,
+        t.flaky_min_flips
+    );
+    for f in &a.flaky {
+        crate::outln!(
+            "  {:>4.0} %  {} flips in {} runs  {}",
+            f.flip_rate * 100.0,
+            f.flips,
+            f.observed,
+            crate::diagnose::one_line(&f.id, 200)
+        );
+    }
+    crate::outln!(
+        "slower in {newest} than their median: {} (≥ {}× and ≥ {:.0} ms more, over ≥ {} earlier passing runs)",
+        a.slower_total,
+        t.slower_factor,
+        t.slower_min_ms,
+        t.slower_min_samples
+    );
+    for s in &a.slower {
+        crate::outln!(
+            "  {:>8.0} ms  median {:.0} ms  {:.1}×  {}",
+            s.ms,
+            s.median_ms,
+            s.ratio,
+            crate::diagnose::one_line(&s.id, 200)
+        );
+    }
+    crate::outln!("");
+}
+
+/// `--fetch FILE`: the data branch's history from the forge in the environment.
+fn fetch(args: &HistoryArgs, dest: &Path) -> i32 {
+    use crate::publish::context::{Env, GitHubContext};
+    let env = Env::from_process();
+    let ctx = GitHubContext::from_env(&env);
+    let mut opts = crate::publish::PublishOptions {
+        token: env.get("GITHUB_TOKEN").map(str::to_string),
+        retry: crate::publish::PublishOptions::retry_from_env(&env),
+        ..Default::default()
+    };
+    opts.forge = crate::publish::detect_forge(&env);
+    let publisher = crate::publish::Publisher::new(
+        &env,
+        &ctx,
+        opts,
+        crate::publish::actions::Redactor::from_env(env.iter()),
+    );
+    let settings = crate::publish::history::HistorySettings {
+        branch: if args.data_branch.is_empty() {
+            history::DEFAULT_BRANCH.into()
+        } else {
+            args.data_branch.clone()
+        },
+        ..Default::default()
+    };
+    match publisher.fetch_history(&settings, dest, &mut crate::ui::Stdout) {
+        Some(p) => crate::outln!("history: wrote `{}`", p.display()),
+        None => crate::outln!("history: none fetched; the gate runs without history"),
+    }
+    exit::OK
 }
 
 #[cfg(test)]

@@ -126,10 +126,30 @@ pub fn run(args: PublishArgs) -> i32 {
         }
     };
     let publisher = Publisher::new(&env, &ctx, opts, redactor);
-    let report = publisher.publish(&view, &mut crate::ui::Stdout);
+    let mut report = publisher.publish(&view, &mut crate::ui::Stdout);
     if let Some(url) = &report.comment_url {
         crate::outln!("codeloop: comment {} at {url}", report.comment_action);
     }
+    // A push to the default branch adds its run (and the badge) to the history data branch.
+    let settings = crate::publish::history::HistorySettings {
+        enabled: !args.no_history,
+        branch: if args.history_branch.is_empty() {
+            crate::history::DEFAULT_BRANCH.into()
+        } else {
+            args.history_branch.clone()
+        },
+        max_runs: args.history_runs.clamp(2, 500),
+        quarantine: false,
+    };
+    let pushed = publisher.push_history(
+        &settings,
+        &run.path,
+        &cfg.report.badge,
+        &mut crate::ui::Stdout,
+    );
+    // A history that could not be written is never the build's fault.
+    report.outages += pushed.warnings.len();
+    report.errors.extend(pushed.warnings);
     // Publishing is this command's whole job, so its setup failures (no token, read-only
     // token) are its exit code — except on GitLab, where `codeloop publish` is a plain script line after the tests: a note that
     // cannot be written (no token, no `api` scope, API down) is a warning, never a red

@@ -191,6 +191,25 @@ fn load_templates(
     }
 }
 
+/// The history sections (comment, summary) from `<run>/history.json`, when gate-check wrote
+/// one; an unreadable file is a notice.
+fn history_sections(run: &artifact::RunDir, notices: &mut Vec<String>) -> Option<(String, String)> {
+    let p = run.file(crate::history::INSIGHTS_FILE);
+    if !p.is_file() {
+        return None;
+    }
+    match artifact::read_json::<crate::history::Insights>(&p) {
+        Ok(i) => Some((
+            crate::history::render::section(&i, 10),
+            crate::history::render::section(&i, crate::history::Insights::MAX_LISTED),
+        )),
+        Err(e) => {
+            notices.push(format!("{e}; the report has no history section"));
+            None
+        }
+    }
+}
+
 /// The whole command without printing: read the run, render, write `<run>/report/`.
 /// `codeloop ci` calls it as its report stage.
 pub fn render_run(args: &ReportArgs) -> Result<Outcome, ReportCmdError> {
@@ -333,16 +352,28 @@ fn render_resolved(
         Ok(())
     };
     if want_comment || want_summary {
-        let out = match report::render(&input, &templates, &cfg.report) {
+        // The base branch's history (gate-check wrote it with --history): its section goes
+        // after the body, and the body's budget leaves room for it.
+        let history = history_sections(&run, &mut notices);
+        let mut rcfg = cfg.report.clone();
+        if let Some((c, s)) = &history {
+            rcfg.max_comment_chars = rcfg.max_comment_chars.saturating_sub(c.len());
+            rcfg.max_summary_bytes = rcfg.max_summary_bytes.saturating_sub(s.len());
+        }
+        let mut out = match report::render(&input, &templates, &rcfg) {
             Ok(out) => out,
             // A user template that fails while rendering (bad filter, wrong type): report it
             // like a syntax error and still write the files from the built-in templates.
             Err(e @ report::ReportError::Template { .. }) if template_error.is_none() => {
                 template_error = Some(e.to_string());
-                report::render(&input, &Templates::embedded(), &cfg.report)?
+                report::render(&input, &Templates::embedded(), &rcfg)?
             }
             Err(e) => return Err(e.into()),
         };
+        if let Some((c, s)) = &history {
+            out.comment = crate::history::render::insert_into_comment(&out.comment, c);
+            out.summary = format!("{}\n{s}", out.summary.trim_end_matches('\n'));
+        }
         notices.extend(out.notices);
         if want_comment {
             write("comment.md", out.comment.as_bytes())?;

@@ -508,6 +508,7 @@ fn gate_flags(p: &GateParams) -> GateFlags {
             FailOn::Any => FailOnArg::Any,
             FailOn::Regression => FailOnArg::Regression,
         }),
+        ..Default::default()
     }
 }
 

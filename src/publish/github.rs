@@ -214,10 +214,10 @@ pub const API_DOWN: &str = "not tried: the API did not answer an earlier request
 pub const BUDGET_SPENT: &str = "not tried: the publishing time budget is spent";
 
 /// One HTTP answer, read whole (GitHub's answers here are small).
-struct Answer {
-    status: u16,
-    headers: http::HeaderMap,
-    body: String,
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) headers: http::HeaderMap,
+    pub(crate) body: String,
 }
 
 impl Answer {
@@ -302,7 +302,7 @@ pub struct GitHub {
 }
 
 /// Percent-encodes a path segment (owner/repo names are safe, but never trust them).
-fn seg(s: &str) -> String {
+pub(crate) fn seg(s: &str) -> String {
     let mut out = String::new();
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
@@ -440,7 +440,7 @@ impl GitHub {
         Ok(())
     }
 
-    fn repo_url(&self) -> String {
+    pub(crate) fn repo_url(&self) -> String {
         format!(
             "{}/repos/{}/{}",
             self.api,
@@ -468,7 +468,7 @@ impl GitHub {
 
     /// Sends one request with the retry policy. `idempotent` requests are retried on 5xx and
     /// connection errors; all requests wait out secondary rate limits.
-    async fn send(
+    pub(crate) async fn send(
         &self,
         method: Method,
         url: &str,
@@ -612,7 +612,7 @@ impl GitHub {
             && self.retry.delay(attempt) < self.budget.remaining()
     }
 
-    fn parse<T: for<'de> Deserialize<'de>>(
+    pub(crate) fn parse<T: for<'de> Deserialize<'de>>(
         method: &str,
         url: &str,
         a: &Answer,

@@ -183,6 +183,8 @@ struct Answer {
 pub struct GitLab {
     http: reqwest::Client,
     notes_url: String,
+    /// `.../projects/:id`, for the history data branch ([`GitLab::write_data_branch`]).
+    project_url: String,
     user_url: String,
     token: String,
     retry: RetryPolicy,
@@ -317,6 +319,7 @@ impl GitLab {
                 ctx.api_url,
                 seg(&ctx.project_id)
             ),
+            project_url: format!("{}/projects/{}", ctx.api_url, seg(&ctx.project_id)),
             user_url: format!("{}/user", ctx.api_url),
             token: token.to_string(),
             retry,
@@ -638,6 +641,134 @@ impl GitLab {
             ctx.project_path.as_deref()?,
             ctx.mr_iid?
         ))
+    }
+}
+
+/// The history data branch through the repository files and commits API: read with
+/// `GET .../repository/files/:path?ref=`, written with one `POST .../repository/commits`
+/// whose update of the history file names the `last_commit_id` it was read at, so a
+/// concurrent writer's commit makes GitLab refuse ours (400): read again and redo, at most
+/// [`super::data_branch::MAX_ATTEMPTS`] times. A missing branch is started from the default
+/// branch (`start_branch`; GitLab cannot create an orphan branch through the API).
+impl GitLab {
+    /// A file of `branch` and the last commit that changed it; `None` when the branch or
+    /// the file does not exist.
+    pub async fn read_data_file(
+        &self,
+        branch: &str,
+        path: &str,
+    ) -> Result<Option<(Vec<u8>, String)>, GitLabError> {
+        use base64::Engine;
+        let url = format!(
+            "{}/repository/files/{}?ref={}",
+            self.project_url,
+            seg(path),
+            seg(branch)
+        );
+        let a = match self.send(Method::GET, &url, None, true).await {
+            Ok(a) => a,
+            Err(e) if e.is_not_found() => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let v: Value = Self::parse("GET", &url, &a)?;
+        let bad = |message: String| GitLabError::InvalidResponse {
+            method: "GET".into(),
+            url: url.clone(),
+            message,
+        };
+        let content: String = v["content"]
+            .as_str()
+            .unwrap_or_default()
+            .chars()
+            .filter(|c| !c.is_ascii_whitespace())
+            .collect();
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(content)
+            .map_err(|e| bad(format!("content is not base64: {e}")))?;
+        let last = v["last_commit_id"]
+            .as_str()
+            .ok_or_else(|| bad("no last_commit_id".into()))?;
+        Ok(Some((bytes, last.to_string())))
+    }
+
+    async fn branch_exists(&self, branch: &str) -> Result<bool, GitLabError> {
+        let url = format!("{}/repository/branches/{}", self.project_url, seg(branch));
+        match self.send(Method::GET, &url, None, true).await {
+            Ok(_) => Ok(true),
+            Err(e) if e.is_not_found() => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Commits the files `make` computes from the branch's current history file. Returns
+    /// the commit sha and the attempts it took.
+    pub async fn write_data_branch(
+        &self,
+        branch: &str,
+        default_branch: &str,
+        read_path: &str,
+        message: &str,
+        mut make: impl FnMut(
+            Option<&[u8]>,
+        ) -> Result<
+            Vec<super::data_branch::DataFile>,
+            super::data_branch::DataBranchError,
+        >,
+    ) -> Result<(String, u32), super::data_branch::DataBranchError> {
+        use super::data_branch::{DataBranchError, MAX_ATTEMPTS};
+        use base64::Engine;
+        let gl = |e: GitLabError| DataBranchError::Declined(format!("GitLab API: {e}"));
+        for attempt in 1..=MAX_ATTEMPTS {
+            let current = self.read_data_file(branch, read_path).await.map_err(gl)?;
+            let exists = current.is_some() || self.branch_exists(branch).await.map_err(gl)?;
+            let files = make(current.as_ref().map(|c| c.0.as_slice()))?;
+            let actions: Vec<Value> = files
+                .iter()
+                .map(|f| {
+                    let mut a = json!({
+                        "action": if current.is_some() { "update" } else { "create" },
+                        "file_path": f.path,
+                        "content": base64::engine::general_purpose::STANDARD.encode(&f.bytes),
+                        "encoding": "base64",
+                    });
+                    if let Some((_, last)) = &current
+                        && f.path == read_path
+                    {
+                        a["last_commit_id"] = json!(last);
+                    }
+                    a
+                })
+                .collect();
+            let mut body = json!({"branch": branch, "commit_message": message, "actions": actions});
+            if !exists {
+                body["start_branch"] = json!(default_branch);
+            }
+            let url = format!("{}/repository/commits", self.project_url);
+            match self.send(Method::POST, &url, Some(&body), false).await {
+                Ok(a) => {
+                    let v: Value = Self::parse("POST", &url, &a).map_err(gl)?;
+                    let id = v["id"].as_str().unwrap_or_default().to_string();
+                    return Ok((id, attempt));
+                }
+                // Another writer changed the file (or created the branch) since we read it.
+                Err(GitLabError::Status {
+                    status, message, ..
+                }) if status == 409
+                    || (status == 400
+                        && (message.contains("changed since")
+                            || message.contains("already exists")
+                            || message.contains("doesn't exist")
+                            || message.contains("does not exist"))) =>
+                {
+                    continue;
+                }
+                Err(e) => return Err(gl(e)),
+            }
+        }
+        Err(DataBranchError::Busy {
+            branch: branch.to_string(),
+            attempts: MAX_ATTEMPTS,
+        })
     }
 }
 

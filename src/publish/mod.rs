@@ -14,8 +14,10 @@
 
 pub mod actions;
 pub mod context;
+pub mod data_branch;
 pub mod github;
 pub mod gitlab;
+pub mod history;
 
 use std::cell::{OnceCell, RefCell};
 use std::io::Write;

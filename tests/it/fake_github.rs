@@ -86,6 +86,78 @@ pub struct State {
     /// Delay before answering a comment POST (to make concurrent jobs overlap).
     pub post_delay: Duration,
     pub base: String,
+    /// The git object store behind the git data and contents endpoints.
+    pub git: Git,
+    /// Delay before answering `POST .../git/commits` (to make concurrent writers overlap
+    /// between reading the ref and updating it).
+    pub commit_delay: Duration,
+}
+
+/// A tiny git object store: flat trees (path → blob sha), commits, refs (`heads/NAME`).
+#[derive(Default, Clone, Debug)]
+pub struct Git {
+    pub blobs: HashMap<String, Vec<u8>>,
+    pub trees: HashMap<String, std::collections::BTreeMap<String, String>>,
+    /// sha → (tree, parents, message)
+    pub commits: HashMap<String, (String, Vec<String>, String)>,
+    pub refs: HashMap<String, String>,
+    pub counter: u64,
+}
+
+impl Git {
+    fn object_sha(&mut self, kind: &str, bytes: &[u8]) -> String {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        h.update(kind.as_bytes());
+        h.update(bytes);
+        let hex: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        hex[..40].to_string()
+    }
+
+    /// The file at `path` of a branch name or a commit sha.
+    pub fn file(&self, git_ref: &str, path: &str) -> Option<(String, Vec<u8>)> {
+        let commit = self
+            .refs
+            .get(&format!("heads/{git_ref}"))
+            .cloned()
+            .or_else(|| {
+                self.commits
+                    .contains_key(git_ref)
+                    .then(|| git_ref.to_string())
+            })?;
+        let tree = &self.commits.get(&commit)?.0;
+        let sha = self.trees.get(tree)?.get(path)?.clone();
+        let bytes = self.blobs.get(&sha)?.clone();
+        Some((sha, bytes))
+    }
+
+    /// Is `ancestor` reachable from `commit` through parents?
+    fn reaches(&self, commit: &str, ancestor: &str) -> bool {
+        let mut todo = vec![commit.to_string()];
+        let mut seen = std::collections::HashSet::new();
+        while let Some(c) = todo.pop() {
+            if c == ancestor {
+                return true;
+            }
+            if seen.insert(c.clone())
+                && let Some((_, parents, _)) = self.commits.get(&c)
+            {
+                todo.extend(parents.iter().cloned());
+            }
+        }
+        false
+    }
+
+    /// Commits reachable from the branch, newest first (first parents).
+    pub fn log(&self, branch: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut c = self.refs.get(&format!("heads/{branch}")).cloned();
+        while let Some(sha) = c {
+            c = self.commits.get(&sha).and_then(|x| x.1.first().cloned());
+            out.push(sha);
+        }
+        out
+    }
 }
 
 pub struct FakeGitHub {
@@ -100,9 +172,23 @@ fn openapi() -> Value {
     serde_json::from_str(&text).expect("openapi subset is JSON")
 }
 
+/// The git data and contents operations (tests/fixtures/github-openapi/git-data.json, taken
+/// from GitHub's official description with `$ref`s resolved).
+fn git_ops() -> serde_json::Map<String, Value> {
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/github-openapi/git-data.json");
+    let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    let v: Value = serde_json::from_str(&text).expect("git-data.json is JSON");
+    v["operations"].as_object().cloned().unwrap_or_default()
+}
+
 impl FakeGitHub {
     pub fn start() -> FakeGitHub {
-        let ops = Arc::new(openapi()["operations"].clone());
+        let mut ops = openapi()["operations"].clone();
+        if let Some(m) = ops.as_object_mut() {
+            m.extend(git_ops());
+        }
+        let ops = Arc::new(ops);
         let state = Arc::new(Mutex::new(State {
             next_id: 1000,
             ..Default::default()
@@ -183,6 +269,51 @@ impl FakeGitHub {
 
     pub fn violations(&self) -> Vec<String> {
         self.state.lock().unwrap().violations.clone()
+    }
+
+    pub fn git(&self) -> Git {
+        self.state.lock().unwrap().git.clone()
+    }
+
+    /// A file of a branch (or commit) of the fake repository.
+    pub fn file(&self, git_ref: &str, path: &str) -> Option<Vec<u8>> {
+        self.state
+            .lock()
+            .unwrap()
+            .git
+            .file(git_ref, path)
+            .map(|f| f.1)
+    }
+
+    /// Puts files on a branch as one commit (the test's own setup, not through the API).
+    pub fn put_files(&self, branch: &str, files: &[(&str, &[u8])]) -> String {
+        let mut s = self.state.lock().unwrap();
+        let g = &mut s.git;
+        let parent = g.refs.get(&format!("heads/{branch}")).cloned();
+        let mut tree = parent
+            .as_ref()
+            .and_then(|p| g.commits.get(p))
+            .and_then(|c| g.trees.get(&c.0))
+            .cloned()
+            .unwrap_or_default();
+        for (path, bytes) in files {
+            let sha = g.object_sha("blob", bytes);
+            g.blobs.insert(sha.clone(), bytes.to_vec());
+            tree.insert(path.to_string(), sha);
+        }
+        let tsha = g.object_sha("tree", format!("{tree:?}").as_bytes());
+        g.trees.insert(tsha.clone(), tree);
+        g.counter += 1;
+        let csha = g.object_sha(
+            "commit",
+            format!("{tsha} {parent:?} {}", g.counter).as_bytes(),
+        );
+        g.commits.insert(
+            csha.clone(),
+            (tsha, parent.into_iter().collect(), "setup".into()),
+        );
+        g.refs.insert(format!("heads/{branch}"), csha.clone());
+        csha
     }
 }
 
@@ -274,6 +405,7 @@ async fn handle(
         serde_json::from_slice(&body).ok()
     };
     let is_comment_post = method == Method::POST && path.ends_with("/comments");
+    let is_commit_post = method == Method::POST && path.ends_with("/git/commits");
     let delay = {
         let mut s = st.lock().unwrap();
         s.requests.push(Request {
@@ -286,6 +418,8 @@ async fn handle(
         });
         if is_comment_post {
             s.post_delay
+        } else if is_commit_post {
+            s.commit_delay
         } else {
             Duration::ZERO
         }
@@ -308,6 +442,22 @@ async fn handle(
             s.comments.retain(|c| c.id != id);
         }
         return answer(f.status, f.headers.clone(), f.body.clone());
+    }
+
+    // Raw files of a branch, served without a token like a public repository's:
+    // raw.githubusercontent.com's `/{owner}/{repo}/{branch}/{path}` and a GitHub Enterprise
+    // Server's `/{owner}/{repo}/raw/{branch}/{path}`.
+    if method == Method::GET && !path.starts_with("/repos/") {
+        let seg: Vec<&str> = path.trim_start_matches('/').splitn(5, '/').collect();
+        let (branch, file) = match seg.as_slice() {
+            [_o, _r, "raw", b, f] => (b.to_string(), f.to_string()),
+            [_o, _r, b, f @ ..] if !f.is_empty() => (b.to_string(), f.join("/")),
+            _ => (String::new(), String::new()),
+        };
+        return match s.git.file(&branch, &file) {
+            Some((_, bytes)) => (StatusCode::OK, bytes).into_response(),
+            None => (StatusCode::NOT_FOUND, "404: Not Found").into_response(),
+        };
     }
 
     let auth = headers
@@ -528,6 +678,20 @@ async fn handle(
                 answer(200, vec![], v)
             }
         }
+        (m, ["repos", o, r, "git", ..]) | (m @ "GET", ["repos", o, r, "contents", ..]) => {
+            let (o, r) = (o.to_string(), r.to_string());
+            git_data(
+                &mut s,
+                &ops,
+                m,
+                &seg[3..],
+                &query,
+                &json_body,
+                &base,
+                &o,
+                &r,
+            )
+        }
         _ => {
             s.violations.push(format!("unexpected {method} {path}"));
             answer(404, vec![], json!({"message": "Not Found"}))
@@ -539,4 +703,330 @@ async fn handle(
         return answer(f.status, f.headers, f.body);
     }
     resp
+}
+
+fn not_found(docs: &str) -> Response {
+    answer(
+        404,
+        vec![],
+        json!({"message": "Not Found", "documentation_url": docs, "status": "404"}),
+    )
+}
+
+fn unprocessable(message: &str, docs: &str) -> Response {
+    answer(
+        422,
+        vec![],
+        json!({"message": message, "documentation_url": docs, "status": "422"}),
+    )
+}
+
+/// Base64 as GitHub sends it: lines of 60 characters.
+fn b64_lines(bytes: &[u8]) -> String {
+    use base64::Engine;
+    let s = base64::engine::general_purpose::STANDARD.encode(bytes);
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && i % 60 == 0 {
+            out.push('\n');
+        }
+        out.push(c);
+    }
+    out.push('\n');
+    out
+}
+
+/// The git data API (blobs, trees, commits, refs) and `GET contents` over [`Git`], with
+/// the official example bodies, request validation, 404s for unknown objects and 422 for a
+/// ref update that is not a fast forward.
+#[allow(clippy::too_many_arguments)]
+fn git_data(
+    s: &mut State,
+    ops: &Value,
+    method: &str,
+    rest: &[&str],
+    query: &str,
+    body: &Option<Value>,
+    base: &str,
+    o: &str,
+    r: &str,
+) -> Response {
+    use base64::Engine;
+    let repo_url = format!("{base}/repos/{o}/{r}");
+    let q: HashMap<String, String> = query
+        .split('&')
+        .filter_map(|kv| {
+            kv.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+        })
+        .collect();
+    match (method, rest) {
+        ("GET", ["contents", path @ ..]) => {
+            let op = "GET /repos/{owner}/{repo}/contents/{path}";
+            let path = path.join("/");
+            let git_ref = q.get("ref").cloned().unwrap_or_else(|| "main".into());
+            let git_ref = git_ref.replace("%2F", "/");
+            let Some((sha, bytes)) = s.git.file(&git_ref, &path) else {
+                return not_found(
+                    "https://docs.github.com/rest/repos/contents#get-repository-content",
+                );
+            };
+            let mut v = example(ops, op, "200");
+            v["name"] = json!(path.rsplit('/').next().unwrap_or(&path));
+            v["path"] = json!(path);
+            v["sha"] = json!(sha);
+            v["size"] = json!(bytes.len());
+            v["url"] = json!(format!("{repo_url}/contents/{path}?ref={git_ref}"));
+            v["git_url"] = json!(format!("{repo_url}/git/blobs/{sha}"));
+            // Over 1 MB GitHub sends no content (read the blob instead).
+            if bytes.len() > 1_000_000 {
+                v["content"] = json!("");
+                v["encoding"] = json!("none");
+            } else {
+                v["content"] = json!(b64_lines(&bytes));
+                v["encoding"] = json!("base64");
+            }
+            answer(200, vec![], v)
+        }
+        ("GET", ["git", "blobs", sha]) => {
+            let op = "GET /repos/{owner}/{repo}/git/blobs/{file_sha}";
+            match s.git.blobs.get(*sha) {
+                Some(bytes) => {
+                    let mut v = example(ops, op, "200");
+                    v["content"] = json!(b64_lines(bytes));
+                    v["encoding"] = json!("base64");
+                    v["sha"] = json!(sha);
+                    v["size"] = json!(bytes.len());
+                    v["url"] = json!(format!("{repo_url}/git/blobs/{sha}"));
+                    answer(200, vec![], v)
+                }
+                None => not_found("https://docs.github.com/rest/git/blobs#get-a-blob"),
+            }
+        }
+        ("POST", ["git", "blobs"]) => {
+            let op = "POST /repos/{owner}/{repo}/git/blobs";
+            if !validate(s, ops, op, None, body) {
+                return unprocessable(
+                    "Invalid request.",
+                    "https://docs.github.com/rest/git/blobs#create-a-blob",
+                );
+            }
+            let b = body.as_ref().unwrap();
+            let content = b["content"].as_str().unwrap_or_default();
+            let bytes = match b["encoding"].as_str().unwrap_or("utf-8") {
+                "base64" => match base64::engine::general_purpose::STANDARD.decode(content) {
+                    Ok(x) => x,
+                    Err(_) => {
+                        return unprocessable(
+                            "Invalid Base64 content",
+                            "https://docs.github.com/rest/git/blobs#create-a-blob",
+                        );
+                    }
+                },
+                _ => content.as_bytes().to_vec(),
+            };
+            let sha = s.git.object_sha("blob", &bytes);
+            s.git.blobs.insert(sha.clone(), bytes);
+            let mut v = example(ops, op, "201");
+            v["sha"] = json!(sha);
+            v["url"] = json!(format!("{repo_url}/git/blobs/{sha}"));
+            answer(
+                201,
+                vec![("location", format!("{repo_url}/git/blobs/{sha}"))],
+                v,
+            )
+        }
+        ("POST", ["git", "trees"]) => {
+            let op = "POST /repos/{owner}/{repo}/git/trees";
+            let docs = "https://docs.github.com/rest/git/trees#create-a-tree";
+            if !validate(s, ops, op, None, body) {
+                return unprocessable("Invalid request.", docs);
+            }
+            let b = body.as_ref().unwrap();
+            let mut tree = match b["base_tree"].as_str() {
+                Some(t) => match s.git.trees.get(t) {
+                    Some(t) => t.clone(),
+                    None => return unprocessable("Invalid tree info", docs),
+                },
+                None => Default::default(),
+            };
+            for e in b["tree"].as_array().into_iter().flatten() {
+                let path = e["path"].as_str().unwrap_or_default().to_string();
+                match e["sha"].as_str() {
+                    Some(sha) if s.git.blobs.contains_key(sha) => {
+                        tree.insert(path, sha.to_string());
+                    }
+                    _ => return unprocessable("Invalid tree info", docs),
+                }
+            }
+            let sha = s.git.object_sha("tree", format!("{tree:?}").as_bytes());
+            s.git.trees.insert(sha.clone(), tree.clone());
+            let mut v = example(ops, op, "201");
+            v["sha"] = json!(sha);
+            v["url"] = json!(format!("{repo_url}/git/trees/{sha}"));
+            v["tree"] = Value::Array(
+                tree.iter()
+                    .map(|(p, b)| {
+                        json!({"path": p, "mode": "100644", "type": "blob", "sha": b,
+                        "size": s.git.blobs.get(b).map(Vec::len).unwrap_or(0),
+                        "url": format!("{repo_url}/git/blobs/{b}")})
+                    })
+                    .collect(),
+            );
+            answer(
+                201,
+                vec![("location", format!("{repo_url}/git/trees/{sha}"))],
+                v,
+            )
+        }
+        ("POST", ["git", "commits"]) => {
+            let op = "POST /repos/{owner}/{repo}/git/commits";
+            let docs = "https://docs.github.com/rest/git/commits#create-a-commit";
+            if !validate(s, ops, op, None, body) {
+                return unprocessable("Invalid request.", docs);
+            }
+            let b = body.as_ref().unwrap();
+            let tree = b["tree"].as_str().unwrap_or_default().to_string();
+            let parents: Vec<String> = b["parents"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|p| p.as_str().map(str::to_string))
+                .collect();
+            if !s.git.trees.contains_key(&tree)
+                || parents.iter().any(|p| !s.git.commits.contains_key(p))
+            {
+                return unprocessable("Tree SHA does not exist", docs);
+            }
+            let message = b["message"].as_str().unwrap_or_default().to_string();
+            s.git.counter += 1;
+            let n = s.git.counter;
+            let sha = s.git.object_sha(
+                "commit",
+                format!("{tree} {parents:?} {message} {n}").as_bytes(),
+            );
+            s.git.commits.insert(
+                sha.clone(),
+                (tree.clone(), parents.clone(), message.clone()),
+            );
+            let mut v = example(ops, op, "201");
+            v["sha"] = json!(sha);
+            v["url"] = json!(format!("{repo_url}/git/commits/{sha}"));
+            v["message"] = json!(message);
+            v["tree"] = json!({"sha": tree, "url": format!("{repo_url}/git/trees/{tree}")});
+            v["parents"] = Value::Array(
+                parents
+                    .iter()
+                    .map(|p| json!({"sha": p, "url": format!("{repo_url}/git/commits/{p}")}))
+                    .collect(),
+            );
+            answer(
+                201,
+                vec![("location", format!("{repo_url}/git/commits/{sha}"))],
+                v,
+            )
+        }
+        ("GET", ["git", "commits", sha]) => {
+            let op = "GET /repos/{owner}/{repo}/git/commits/{commit_sha}";
+            match s.git.commits.get(*sha).cloned() {
+                Some((tree, parents, message)) => {
+                    let mut v = example(ops, op, "200");
+                    v["sha"] = json!(sha);
+                    v["message"] = json!(message);
+                    v["tree"] = json!({"sha": tree, "url": format!("{repo_url}/git/trees/{tree}")});
+                    v["parents"] = Value::Array(
+                        parents
+                            .iter()
+                            .map(
+                                |p| json!({"sha": p, "url": format!("{repo_url}/git/commits/{p}")}),
+                            )
+                            .collect(),
+                    );
+                    answer(200, vec![], v)
+                }
+                None => not_found("https://docs.github.com/rest/git/commits#get-a-commit-object"),
+            }
+        }
+        ("GET", ["git", "ref", name @ ..]) => {
+            let op = "GET /repos/{owner}/{repo}/git/ref/{ref}";
+            let name = name.join("/");
+            match s.git.refs.get(&name) {
+                Some(sha) => {
+                    let mut v = example(ops, op, "200");
+                    v["ref"] = json!(format!("refs/{name}"));
+                    v["url"] = json!(format!("{repo_url}/git/refs/{name}"));
+                    v["object"] = json!({"type": "commit", "sha": sha,
+                        "url": format!("{repo_url}/git/commits/{sha}")});
+                    answer(200, vec![], v)
+                }
+                None => not_found("https://docs.github.com/rest/git/refs#get-a-reference"),
+            }
+        }
+        ("POST", ["git", "refs"]) => {
+            let op = "POST /repos/{owner}/{repo}/git/refs";
+            let docs = "https://docs.github.com/rest/git/refs#create-a-reference";
+            if !validate(s, ops, op, None, body) {
+                return unprocessable("Invalid request.", docs);
+            }
+            let b = body.as_ref().unwrap();
+            let full = b["ref"].as_str().unwrap_or_default();
+            let Some(name) = full.strip_prefix("refs/").filter(|n| n.contains('/')) else {
+                return unprocessable(
+                    "Reference name must start with 'refs/' and have at least two slashes.",
+                    docs,
+                );
+            };
+            let sha = b["sha"].as_str().unwrap_or_default().to_string();
+            if s.git.refs.contains_key(name) {
+                return unprocessable("Reference already exists", docs);
+            }
+            if !s.git.commits.contains_key(&sha) {
+                return unprocessable("Object does not exist", docs);
+            }
+            s.git.refs.insert(name.to_string(), sha.clone());
+            let mut v = example(ops, op, "201");
+            v["ref"] = json!(full);
+            v["url"] = json!(format!("{repo_url}/git/refs/{name}"));
+            v["object"] = json!({"type": "commit", "sha": sha, "url": format!("{repo_url}/git/commits/{sha}")});
+            answer(
+                201,
+                vec![("location", format!("{repo_url}/git/refs/{name}"))],
+                v,
+            )
+        }
+        ("PATCH", ["git", "refs", name @ ..]) => {
+            let op = "PATCH /repos/{owner}/{repo}/git/refs/{ref}";
+            let docs = "https://docs.github.com/rest/git/refs#update-a-reference";
+            if !validate(s, ops, op, None, body) {
+                return unprocessable("Invalid request.", docs);
+            }
+            let name = name.join("/");
+            let b = body.as_ref().unwrap();
+            let sha = b["sha"].as_str().unwrap_or_default().to_string();
+            let force = b["force"].as_bool().unwrap_or(false);
+            let Some(current) = s.git.refs.get(&name).cloned() else {
+                return unprocessable("Reference does not exist", docs);
+            };
+            if !s.git.commits.contains_key(&sha) {
+                return unprocessable("Object does not exist", docs);
+            }
+            if force {
+                s.violations.push(format!("PATCH {name} with force: true"));
+            }
+            if !force && !s.git.reaches(&sha, &current) {
+                return unprocessable("Update is not a fast forward", docs);
+            }
+            s.git.refs.insert(name.clone(), sha.clone());
+            let mut v = example(ops, op, "200");
+            v["ref"] = json!(format!("refs/{name}"));
+            v["url"] = json!(format!("{repo_url}/git/refs/{name}"));
+            v["object"] = json!({"type": "commit", "sha": sha, "url": format!("{repo_url}/git/commits/{sha}")});
+            answer(200, vec![], v)
+        }
+        _ => {
+            s.violations
+                .push(format!("unexpected {method} git/{}", rest.join("/")));
+            answer(404, vec![], json!({"message": "Not Found"}))
+        }
+    }
 }

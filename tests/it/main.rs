@@ -18,6 +18,7 @@ mod fuzz_replay;
 mod gate;
 mod gitlab;
 mod guard;
+mod history;
 mod hostile;
 mod junit_merged;
 mod lint_parsers;
