@@ -280,7 +280,8 @@ impl Publisher<'_> {
         dest: &Path,
         out: &mut dyn Write,
     ) -> Option<PathBuf> {
-        if !s.enabled {
+        // `dry-run` and `act` make no API call at all, reads included.
+        if !s.enabled || self.is_dry() {
             return None;
         }
         let base = match self.history_role() {
