@@ -443,7 +443,6 @@ fn messages_are_workflow_commands_only_under_github_actions() {
 /// Item 8: a PAT is identified with GET /user; the bot's comment carrying our marker is not
 /// its own and is never edited; the listing is read once per run; a 401 ends publishing.
 #[test]
-#[ignore = "regressed in the merge of h/history (2026-12-06): with a PAT the action still treats the workflow bot's marker comment as its own; see the session note"]
 fn identity_from_get_user_one_listing_and_401_stops_at_once() {
     let fake = FakeGitHub::start();
     let w = workspace();

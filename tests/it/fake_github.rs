@@ -447,7 +447,8 @@ async fn handle(
     // Raw files of a branch, served without a token like a public repository's:
     // raw.githubusercontent.com's `/{owner}/{repo}/{branch}/{path}` and a GitHub Enterprise
     // Server's `/{owner}/{repo}/raw/{branch}/{path}`.
-    if method == Method::GET && !path.starts_with("/repos/") {
+    // (`/user` is the API's identity endpoint, answered below.)
+    if method == Method::GET && !path.starts_with("/repos/") && path != "/user" {
         let seg: Vec<&str> = path.trim_start_matches('/').splitn(5, '/').collect();
         let (branch, file) = match seg.as_slice() {
             [_o, _r, "raw", b, f] => (b.to_string(), f.to_string()),
