@@ -862,13 +862,14 @@ fn run_stages(
     let run_arg = vec!["--run".to_string(), run.path.to_string_lossy().into_owned()];
     // A pull request reads the base branch's history (read-only): the gate's baseline, and
     // the report's new-vs-already-failing, flaky and slower tests.
-    let mut gate_args = run_arg.clone();
-    gate_args.extend(history_args(
+    let history = history_args(
         publisher,
         &inputs.history,
         artifacts,
         stage_takes("gate-check", "history"),
-    ));
+    );
+    let mut gate_args = run_arg.clone();
+    gate_args.extend(history.iter().cloned());
     // Annotations are printed by publish, outside the stop-commands wrap.
     let mut diag_args = run_arg.clone();
     diag_args.push("--no-annotations".into());
@@ -877,7 +878,7 @@ fn run_stages(
     // The gate's baseline (`fail-on: regression`): the base branch's history when this pull
     // request could read it (history_args above), else the previous comment's hidden state.
     if let Some(p) = &previous
-        && gate_args.len() == run_arg.len()
+        && history.is_empty()
         && stage_takes("gate-check", "baseline")
     {
         gate_args.push("--baseline".into());
