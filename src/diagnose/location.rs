@@ -199,6 +199,9 @@ fn clean_relative(p: &str) -> Option<String> {
     }
 }
 
+// Word boundaries in these shapes are ASCII (`(?-u:\b)`), as in `super::CRASH`: a Unicode
+// `\b` sends every non-ASCII trace to the regex engine's slow PikeVM.
+
 /// Frame shapes, one per language family. Each capture has `file`, `line`, maybe `col`.
 struct Shape {
     re: &'static LazyLock<Regex>,
@@ -229,7 +232,7 @@ static GO: LazyLock<Regex> = LazyLock::new(|| {
 // jest/vitest JSON `at: "/x/y.js:14:9"`.
 static JS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r#"(?m)(?:^\s*at (?:.*? \()?|^\s*❯ |"at": ?"|\bat: ")(?P<file>(?:file://)?[^\s():"]*\.(?:[cm]?[jt]sx?|vue|svelte)):(?P<line>\d+):(?P<col>\d+)"#,
+        r#"(?m)(?:^\s*at (?:.*? \()?|^\s*❯ |"at": ?"|(?-u:\b)at: ")(?P<file>(?:file://)?[^\s():"]*\.(?:[cm]?[jt]sx?|vue|svelte)):(?P<line>\d+):(?P<col>\d+)"#,
     )
     .expect("static regex")
 });
@@ -242,7 +245,7 @@ static JVM: LazyLock<Regex> = LazyLock::new(|| {
 });
 // Ruby: `./spec/x_spec.rb:7:in 'block'`, `# /x/y.rb:12:in`, `./spec/x_spec.rb:27`
 static RUBY: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?m)(?:^|\s|#\s)(?P<file>[^\s:'`]+\.rb):(?P<line>\d+)(?::in\b|\s*$)")
+    Regex::new(r"(?m)(?:^|\s|#\s)(?P<file>[^\s:'`]+\.rb):(?P<line>\d+)(?::in(?-u:\b)|\s*$)")
         .expect("static regex")
 });
 // .NET: `at A.B() in /x/Y.cs:line 25`; Mono: `at A.B () [0x0] in /x/Y.cs:121`
@@ -254,14 +257,15 @@ static DOTNET: LazyLock<Regex> = LazyLock::new(|| {
 // `at x.cpp:11`, MSVC/Catch2 `x.cpp(11):`.
 static CFAMILY: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?m)(?:^\s*|\bat )(?P<file>[^\s:()]+\.(?:c|cc|cpp|cxx|c\+\+|h|hh|hpp|hxx|m|mm))(?::(?P<line>\d+)(?::(?P<col>\d+))?|\((?P<line2>\d+)\))(?::|\s*$)",
+        r"(?m)(?:^\s*|(?-u:\b)at )(?P<file>[^\s:()]+\.(?:c|cc|cpp|cxx|c\+\+|h|hh|hpp|hxx|m|mm))(?::(?P<line>\d+)(?::(?P<col>\d+))?|\((?P<line2>\d+)\))(?::|\s*$)",
     )
     .expect("static regex")
 });
 
 // Perl (die, Test::More diagnostics): `at t/mixed.t line 19.`, `at lib/Foo.pm line 12.`
 static PERL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\bat (?P<file>[^\s]+\.(?:t|pm|pl)) line (?P<line>\d+)\b").expect("static regex")
+    Regex::new(r"(?-u:\b)at (?P<file>[^\s]+\.(?:t|pm|pl)) line (?P<line>\d+)(?-u:\b)")
+        .expect("static regex")
 });
 // PHP (PHPUnit traces): `/x/tests/FooTest.php:12`
 static PHP: LazyLock<Regex> = LazyLock::new(|| {

@@ -63,14 +63,17 @@ pub struct Input<'a> {
     pub logs: &'a BTreeMap<String, String>,
 }
 
+// Word boundaries are ASCII (`(?-u:\b)`): a Unicode `\b` makes the regex engine give up its
+// DFA on any non-ASCII haystack (jest's `●`, pytest's `·`) and fall back to the slow PikeVM,
+// which cost ~150 µs per failure; the words matched here are ASCII anyway.
 static CRASH: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)segmentation fault|\bSIG(?:SEGV|ABRT|BUS|ILL|FPE|KILL)\b|core dumped|has overflowed its stack|stack overflow|fatal runtime error|access violation|killed by signal|(?m:^\s*panic: )|fatal error: (?:all goroutines|concurrent map)|out of memory",
+        r"(?i)segmentation fault|(?-u:\b)SIG(?:SEGV|ABRT|BUS|ILL|FPE|KILL)(?-u:\b)|core dumped|has overflowed its stack|stack overflow|fatal runtime error|access violation|killed by signal|(?m:^\s*panic: )|fatal error: (?:all goroutines|concurrent map)|out of memory",
     )
     .expect("static regex")
 });
 static TIMEOUT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\btimed out\b|exceeded timeout|timeout of \d+ ?ms|\bTimeoutError\b|test timed out|panic: test timed out|\btimeout after\b|Timeout >")
+    Regex::new(r"(?i)(?-u:\b)timed out(?-u:\b)|exceeded timeout|timeout of \d+ ?ms|(?-u:\b)TimeoutError(?-u:\b)|test timed out|panic: test timed out|(?-u:\b)timeout after(?-u:\b)|Timeout >")
         .expect("static regex")
 });
 

@@ -92,6 +92,27 @@ impl<S: Spool> SuiteBody<S> {
         Ok(())
     }
 
+    /// One of our cases, written straight from the model (no quick-junit `TestCase` in
+    /// between): the same bytes and tally as `add(&test_case(c))`, which a test checks.
+    fn add_case(&mut self, c: &Case) -> io::Result<()> {
+        self.tally.tests += 1;
+        match c.status {
+            Status::Failed => self.tally.failures += 1,
+            Status::Errored => self.tally.errors += 1,
+            Status::Skipped => self.tally.skipped += 1,
+            Status::Passed => {}
+        }
+        let time = secs(c.duration);
+        if let Some(t) = time {
+            self.tally.time += t;
+        }
+        write_case(c, time, &mut self.xml)?;
+        if self.xml.get_ref().len() >= FLUSH_AT {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
     fn flush(&mut self) -> io::Result<()> {
         self.spool.write_all(self.xml.get_ref())?;
         self.xml.get_mut().clear();
@@ -127,9 +148,27 @@ fn secs(d: Option<f64>) -> Option<Duration> {
 }
 
 /// Text for an XML string: quick-junit's cleaning (ANSI escapes and control characters
-/// removed) only when there is anything to clean, which is rare and costs a parser pass.
+/// removed).
 fn xml_str(s: &str) -> XmlString {
     XmlString::new(s)
+}
+
+/// The text quick-junit's [`XmlString::new`] would keep, borrowed when there is nothing to
+/// clean. Its cleaning runs a terminal parser over every string (the JUnit writer's biggest
+/// cost on a million passing cases); text with no control character (other than `\n`, which
+/// it keeps), no DEL and no C1 control (UTF-8 `C2 80..=C2 9F`) is returned as is, which is
+/// exactly what the parser would print.
+fn clean(s: &str) -> std::borrow::Cow<'_, str> {
+    let b = s.as_bytes();
+    let plain = b.iter().enumerate().all(|(i, &c)| {
+        (c >= 0x20 && c != 0x7f && (c != 0xc2 || !matches!(b.get(i + 1), Some(0x80..=0x9f))))
+            || c == b'\n'
+    });
+    if plain {
+        std::borrow::Cow::Borrowed(s)
+    } else {
+        std::borrow::Cow::Owned(XmlString::new(s).into_string())
+    }
 }
 
 /// The quick-junit test case of one of our cases.
@@ -285,14 +324,13 @@ impl<S: Spool> JunitOut<S> {
     }
 
     pub fn case(&mut self, c: &Case) {
-        let tc = test_case(c);
         let suite = if c.runner.is_empty() {
             "tests"
         } else {
             c.runner.as_str()
         };
         if let Some(b) = self.body(Some(suite))
-            && let Err(e) = b.add(&tc)
+            && let Err(e) = b.add_case(c)
         {
             self.error = Some(e);
         }
@@ -385,6 +423,88 @@ fn write_document<W: Write, R: Read>(
 /// Seconds with 3 decimals, as quick-junit writes times.
 fn push_time(tag: &mut BytesStart<'_>, time: &Duration) {
     tag.push_attribute(("time", format!("{:.3}", time.as_secs_f64()).as_str()));
+}
+
+/// One of our cases as the `<testcase>` [`write_test_case`] writes for [`test_case`]`(c)`,
+/// without building it: the text is cleaned only when it needs to be ([`clean`]).
+fn write_case(c: &Case, time: Option<Duration>, w: &mut Writer<Vec<u8>>) -> io::Result<()> {
+    let mut tag = BytesStart::new("testcase");
+    tag.push_attribute(("name", clean(&c.name).as_ref()));
+    let joined;
+    let classname = match &c.classname {
+        Some(cl) if !cl.is_empty() => cl.as_str(),
+        _ => {
+            joined = c.suite.join(".");
+            joined.as_str()
+        }
+    };
+    if !classname.is_empty() {
+        tag.push_attribute(("classname", clean(classname).as_ref()));
+    }
+    if let Some(t) = &time {
+        push_time(&mut tag, t);
+    }
+    if let Some(file) = &c.file {
+        tag.push_attribute(("file", clean(file).as_ref()));
+    }
+    if let Some(line) = c.line {
+        tag.push_attribute(("line", line.to_string().as_str()));
+    }
+    let failure = c.failure.as_ref();
+    let message = failure.and_then(|f| f.message.as_deref());
+    let flaky = c.status == Status::Passed && c.flaky;
+    let has_children = flaky || c.status != Status::Passed;
+    if c.output.is_none() && !has_children {
+        return w.write_event(Event::Empty(tag));
+    }
+    w.write_event(Event::Start(tag))?;
+    match c.status {
+        Status::Passed if flaky => {
+            let message = message.map(clean);
+            for _ in 0..c.retries.clamp(1, 20) {
+                let mut tag = BytesStart::new("flakyFailure");
+                if let Some(m) = &message {
+                    tag.push_attribute(("message", m.as_ref()));
+                }
+                w.write_event(Event::Start(tag))?;
+                w.write_event(Event::End(BytesEnd::new("flakyFailure")))?;
+            }
+        }
+        Status::Passed => {}
+        Status::Failed | Status::Errored => {
+            let name = if c.status == Status::Failed {
+                "failure"
+            } else {
+                "error"
+            };
+            let mut tag = BytesStart::new(name);
+            if let Some(m) = message {
+                tag.push_attribute(("message", clean(m).as_ref()));
+            }
+            if let Some(k) = failure.and_then(|f| f.kind.as_deref()) {
+                tag.push_attribute(("type", clean(k).as_ref()));
+            }
+            match failure.and_then(|f| f.trace.as_deref()).or(message) {
+                Some(d) => {
+                    w.write_event(Event::Start(tag))?;
+                    w.write_event(Event::Text(BytesText::new(&clean(d))))?;
+                    w.write_event(Event::End(BytesEnd::new(name)))?;
+                }
+                None => w.write_event(Event::Empty(tag))?,
+            }
+        }
+        Status::Skipped => {
+            let mut tag = BytesStart::new("skipped");
+            if let Some(r) = &c.skip_reason {
+                tag.push_attribute(("message", clean(r).as_ref()));
+            }
+            w.write_event(Event::Empty(tag))?;
+        }
+    }
+    if let Some(o) = &c.output {
+        write_text_element("system-out", &clean(o), w)?;
+    }
+    w.write_event(Event::End(BytesEnd::new("testcase")))
 }
 
 /// One `<testcase>` in quick-junit's event order (the fields codeloop sets; timestamps and
@@ -586,7 +706,13 @@ mod tests {
         .take(40)
         .enumerate()
         {
-            let mut c = Case::new(format!("t{i} <&\"'> \u{1b}[31mred\u{1b}[0m \u{7}"), status);
+            // Half the names need cleaning, half go the borrowed way (`clean`).
+            let name = if i % 2 == 0 {
+                format!("t{i} <&\"'> plain ° é")
+            } else {
+                format!("t{i} <&\"'> \u{1b}[31mred\u{1b}[0m \u{7}")
+            };
+            let mut c = Case::new(name, status);
             c.runner = ["b", "a", ""][i % 3].into();
             c.suite = vec!["pkg".into(), format!("m{i}")];
             if i % 4 == 0 {
@@ -646,6 +772,32 @@ mod tests {
             let back = quick_junit::Report::deserialize_from_str(&ours).unwrap();
             assert_eq!(back.tests, c.len() + f.len());
         }
+    }
+
+    #[test]
+    fn clean_keeps_what_quick_junit_keeps() {
+        let samples = [
+            "",
+            "plain ascii <&>",
+            "line\nbreaks\n",
+            "tab\there",
+            "cr\r\nlf",
+            "del\u{7f}x",
+            "nul\u{0}x",
+            "esc \u{1b}[1;31mbold red\u{1b}[0m",
+            "lone \u{1b}",
+            "osc \u{1b}]0;title\u{7} after",
+            "c1 \u{85} next line \u{9b}31m csi",
+            "latin ° © ¡ ¿ é ü",
+            "wide ● · → ✓ 😀 日本",
+            "\u{2028}sep\u{feff}bom",
+        ];
+        for s in samples {
+            assert_eq!(clean(s), XmlString::new(s).as_str(), "{s:?}");
+        }
+        // The borrowed path is the one plain text takes.
+        assert!(matches!(clean("wide ● · ✓"), std::borrow::Cow::Borrowed(_)));
+        assert!(matches!(clean("tab\t"), std::borrow::Cow::Owned(_)));
     }
 
     #[test]
