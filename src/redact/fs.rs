@@ -221,6 +221,91 @@ fn redact_lines(r: &Redactor, src: &mut dyn Read, dst: &mut dyn Write) -> io::Re
     }
 }
 
+/// A reader over `src` through the redactor that also writes what it hands out to `dst`: a
+/// result file is copied into the run directory, redacted, in the same pass the parser reads
+/// it (one read of the source instead of copy, then parse the copy). The parser sees the
+/// redacted bytes, as it did reading the copy. Call [`RedactTee::finish`] when the parser is
+/// done: it copies what the parser left unread (a parser that stopped early) and flushes.
+pub struct RedactTee<'r, R: Read, W: Write> {
+    r: &'r Redactor,
+    src: R,
+    dst: W,
+    raw: Vec<u8>,
+    /// Raw bytes read but not yet decided (a secret may straddle the next read).
+    carry: Vec<u8>,
+    /// Redacted bytes ready for the reader, from `pos`.
+    out: Vec<u8>,
+    pos: usize,
+    eof: bool,
+    replaced: bool,
+}
+
+/// Bytes read from the source at a time.
+const TEE_CHUNK: usize = 256 * 1024;
+
+impl<'r, R: Read, W: Write> RedactTee<'r, R, W> {
+    pub fn new(r: &'r Redactor, src: R, dst: W) -> Self {
+        RedactTee {
+            r,
+            src,
+            dst,
+            raw: vec![0u8; TEE_CHUNK],
+            carry: Vec::with_capacity(TEE_CHUNK + r.max_len()),
+            out: Vec::with_capacity(TEE_CHUNK + r.max_len()),
+            pos: 0,
+            eof: false,
+            replaced: false,
+        }
+    }
+
+    fn fill(&mut self) -> io::Result<()> {
+        let n = loop {
+            match self.src.read(&mut self.raw) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        };
+        let last = n == 0;
+        self.carry.extend_from_slice(&self.raw[..n]);
+        self.out.clear();
+        self.pos = 0;
+        let (used, hit) = self.r.redact_chunk(&self.carry, last, &mut self.out);
+        self.replaced |= hit;
+        self.carry.drain(..used);
+        self.dst.write_all(&self.out)?;
+        if last {
+            self.eof = true;
+            self.dst.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Copies the rest of the source to `dst` and returns it, with whether any secret was
+    /// replaced.
+    pub fn finish(mut self) -> io::Result<(W, bool)> {
+        while !self.eof {
+            self.fill()?;
+        }
+        Ok((self.dst, self.replaced))
+    }
+}
+
+impl<R: Read, W: Write> Read for RedactTee<'_, R, W> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.pos == self.out.len() {
+            if self.eof {
+                return Ok(0);
+            }
+            self.fill()?;
+        }
+        let n = buf.len().min(self.out.len() - self.pos);
+        buf[..n].copy_from_slice(&self.out[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
 /// Copies `src` to `dst` through the redactor (a result file kept in the run directory).
 pub fn copy_redacted(r: &Redactor, src: &Path, dst: &Path) -> io::Result<()> {
     let mut from = File::open(src)?;
@@ -323,6 +408,44 @@ mod tests {
             scan_masks(&d.path().join("missing")),
             Err(RedactError::Read { .. })
         ));
+    }
+
+    #[test]
+    fn the_tee_reads_and_copies_redacted_in_one_pass() {
+        let secret = "s3cr3t-value-123";
+        let r = Redactor::with_values([secret]);
+        // The secret straddles the tee's read size, and a token shape sits near the end.
+        let mut src = vec![b'x'; TEE_CHUNK - 5];
+        src.extend_from_slice(secret.as_bytes());
+        src.extend_from_slice(b" tail ghp_0123456789abcdefghijABCDEFGHIJ0123 end\n");
+        let want = {
+            let mut w = Vec::new();
+            redact_stream(&r, &mut &src[..], &mut w).unwrap();
+            w
+        };
+        assert!(!want.windows(secret.len()).any(|w| w == secret.as_bytes()));
+        // Read whole: the reader and the copy both get the redacted bytes.
+        let mut tee = RedactTee::new(&r, &src[..], Vec::new());
+        let mut read = Vec::new();
+        // Odd read sizes, as a BufReader over a parser would not use.
+        let mut b = [0u8; 7777];
+        loop {
+            let n = tee.read(&mut b).unwrap();
+            if n == 0 {
+                break;
+            }
+            read.extend_from_slice(&b[..n]);
+        }
+        let (copy, replaced) = tee.finish().unwrap();
+        assert!(replaced);
+        assert_eq!(read, want);
+        assert_eq!(copy, want);
+        // A reader that stops early still leaves a whole copy.
+        let mut tee = RedactTee::new(&r, &src[..], Vec::new());
+        let mut head = [0u8; 100];
+        tee.read_exact(&mut head).unwrap();
+        let (copy, _) = tee.finish().unwrap();
+        assert_eq!(copy, want);
     }
 
     #[test]
