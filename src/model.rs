@@ -110,7 +110,131 @@ fn is_zero(n: &u32) -> bool {
     *n == 0
 }
 
+/// JSON string escaping as serde_json does it, with a fast path: text with no `"`, `\\` or
+/// control character (nearly all test names) is copied as is, found 8 bytes at a time.
+fn push_json_str(out: &mut Vec<u8>, s: &str) {
+    if needs_escape(s.as_bytes()) {
+        // Writing into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *out, s);
+    } else {
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    }
+}
+
+/// Whether any byte is `"`, `\\` or below 0x20 (what JSON must escape).
+fn needs_escape(s: &[u8]) -> bool {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    // Per 8-byte word: "some byte < n" is (x - n·LO) & !x & HI (exact as a yes/no for
+    // n ≤ 0x80), and "some byte == c" is "some byte of x ^ c·LO is zero".
+    let has_zero = |v: u64| v.wrapping_sub(LO) & !v & HI != 0;
+    let mut words = s.chunks_exact(8);
+    for w in &mut words {
+        let x = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+        if x.wrapping_sub(0x20 * LO) & !x & HI != 0
+            || has_zero(x ^ (b'"' as u64 * LO))
+            || has_zero(x ^ (b'\\' as u64 * LO))
+        {
+            return true;
+        }
+    }
+    words
+        .remainder()
+        .iter()
+        .any(|&b| b < 0x20 || b == b'"' || b == b'\\')
+}
+
 impl Case {
+    /// This case as one line of cases.jsonl (no newline): the bytes `serde_json::to_writer`
+    /// writes, field for field (a test checks), without serde's per-field machinery or its
+    /// byte-by-byte escaping of text that needs none. cases.jsonl is the biggest file a run
+    /// writes; this is the writer of it.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        let mut sep = b'{';
+        let mut key = |out: &mut Vec<u8>, k: &str| {
+            out.push(sep);
+            sep = b',';
+            out.push(b'"');
+            out.extend_from_slice(k.as_bytes());
+            out.extend_from_slice(b"\":");
+        };
+        if !self.runner.is_empty() {
+            key(out, "runner");
+            push_json_str(out, &self.runner);
+        }
+        if !self.suite.is_empty() {
+            key(out, "suite");
+            for (i, s) in self.suite.iter().enumerate() {
+                out.push(if i == 0 { b'[' } else { b',' });
+                push_json_str(out, s);
+            }
+            out.push(b']');
+        }
+        if let Some(c) = &self.classname {
+            key(out, "classname");
+            push_json_str(out, c);
+        }
+        key(out, "name");
+        push_json_str(out, &self.name);
+        if let Some(f) = &self.file {
+            key(out, "file");
+            push_json_str(out, f);
+        }
+        if let Some(l) = self.line {
+            key(out, "line");
+            out.extend_from_slice(itoa::Buffer::new().format(l).as_bytes());
+        }
+        key(out, "status");
+        out.push(b'"');
+        out.extend_from_slice(self.status.as_str().as_bytes());
+        out.push(b'"');
+        if self.flaky {
+            key(out, "flaky");
+            out.extend_from_slice(b"true");
+        }
+        if self.retries != 0 {
+            key(out, "retries");
+            out.extend_from_slice(itoa::Buffer::new().format(self.retries).as_bytes());
+        }
+        if let Some(d) = self.duration {
+            key(out, "duration");
+            let _ = serde_json::to_writer(&mut *out, &d);
+        }
+        if let Some(f) = &self.failure {
+            key(out, "failure");
+            let mut fsep = b'{';
+            for (k, v) in [
+                ("kind", &f.kind),
+                ("message", &f.message),
+                ("trace", &f.trace),
+            ] {
+                if let Some(v) = v {
+                    out.push(fsep);
+                    fsep = b',';
+                    out.push(b'"');
+                    out.extend_from_slice(k.as_bytes());
+                    out.extend_from_slice(b"\":");
+                    push_json_str(out, v);
+                }
+            }
+            if fsep == b'{' {
+                out.push(b'{');
+            }
+            out.push(b'}');
+        }
+        if let Some(o) = &self.output {
+            key(out, "output");
+            push_json_str(out, o);
+        }
+        if let Some(r) = &self.skip_reason {
+            key(out, "skip_reason");
+            push_json_str(out, r);
+        }
+        out.push(b'}');
+    }
+
     pub fn new(name: impl Into<String>, status: Status) -> Self {
         Case {
             name: name.into(),
@@ -765,6 +889,94 @@ pub struct GateDoc {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn needs_escape_finds_every_byte_json_escapes_at_every_position() {
+        for len in 1..20 {
+            for pos in 0..len {
+                for bad in [0x00, 0x01, 0x1f, b'"', b'\\'] {
+                    let mut v = vec![b'a'; len];
+                    v[pos] = bad;
+                    assert!(needs_escape(&v), "{v:?}");
+                }
+                for good in [
+                    0x20, b'!', b'#', b'[', b']', 0x5b, 0x5d, 0x7f, 0x80, 0xa2, 0xdc, 0xff,
+                ] {
+                    let mut v = vec![b'a'; len];
+                    v[pos] = good;
+                    assert!(!needs_escape(&v), "{v:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn write_json_is_serde_json_byte_for_byte() {
+        let texts = [
+            "",
+            "plain name",
+            "exactly8",
+            "quote \" inside",
+            "back\\slash",
+            "tab\tnew\nline\r\u{1}\u{1f}\u{7f}",
+            "unicode ● · é 日本 😀 \u{2028}",
+            "a long name that is longer than eight bytes with a \" late",
+            "1234567\"",
+        ];
+        let mut n = 0;
+        for (i, t) in texts.iter().enumerate() {
+            for status in [
+                Status::Passed,
+                Status::Failed,
+                Status::Errored,
+                Status::Skipped,
+            ] {
+                n += 1;
+                let mut c = Case::new(*t, status);
+                if n % 2 == 0 {
+                    c.runner = format!("r{t}");
+                }
+                if n % 3 != 0 {
+                    c.suite = (0..n % 4).map(|k| format!("{t}{k}")).collect();
+                }
+                c.classname = (n % 5 != 1).then(|| texts[(i + 1) % texts.len()].to_string());
+                c.file = (n % 2 == 1).then(|| format!("src/{t}.rs"));
+                c.line = (n % 3 == 1).then_some(n as u32 * 97);
+                c.flaky = n % 4 == 0;
+                c.retries = (n % 3) as u32;
+                c.duration = [
+                    None,
+                    Some(0.0),
+                    Some(0.001),
+                    Some(1e-7),
+                    Some(123.456),
+                    Some(f64::NAN),
+                ][n % 6];
+                c.failure = match n % 4 {
+                    0 => None,
+                    1 => Some(Failure::default()),
+                    2 => Some(Failure {
+                        message: Some(t.to_string()),
+                        ..Default::default()
+                    }),
+                    _ => Some(Failure {
+                        kind: Some("Err\"or".into()),
+                        message: Some(t.to_string()),
+                        trace: Some(format!("at {t}\n  at x")),
+                    }),
+                };
+                c.output = (n % 5 == 0).then(|| t.to_string());
+                c.skip_reason = (status == Status::Skipped).then(|| t.to_string());
+                let mut ours = Vec::new();
+                c.write_json(&mut ours);
+                let theirs = serde_json::to_vec(&c).unwrap();
+                assert_eq!(
+                    String::from_utf8_lossy(&ours),
+                    String::from_utf8_lossy(&theirs)
+                );
+            }
+        }
+    }
 
     #[test]
     fn case_id_prefers_classname_then_suite() {

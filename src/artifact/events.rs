@@ -38,13 +38,25 @@ impl JsonlWriter {
     /// Each line is redacted (`crate::redact`: known values and token shapes) before it
     /// reaches the file.
     pub fn write<T: serde::Serialize>(&mut self, v: &T) {
+        self.write_with(|buf| serde_json::to_writer(buf, v).map_err(std::io::Error::from));
+    }
+
+    /// A case, through its own JSON writer ([`crate::model::Case::write_json`]: the same
+    /// bytes as [`JsonlWriter::write`], faster on the million lines of a big run).
+    pub fn write_case(&mut self, c: &crate::model::Case) {
+        self.write_with(|buf| {
+            c.write_json(buf);
+            Ok(())
+        });
+    }
+
+    fn write_with(&mut self, ser: impl FnOnce(&mut Vec<u8>) -> std::io::Result<()>) {
         let Some(out) = self.out.as_mut() else {
             return;
         };
         let redactor = self.redactor.get();
         self.scratch.clear();
-        let r = serde_json::to_writer(&mut self.scratch, v)
-            .map_err(std::io::Error::from)
+        let r = ser(&mut self.scratch)
             .and_then(|_| out.write_all(&redactor.redact_json(&self.scratch)))
             .and_then(|_| out.write_all(b"\n"));
         match r {

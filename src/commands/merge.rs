@@ -331,7 +331,7 @@ fn write_merged(
         let path = run.file(name);
         let mut w = JsonlWriter::create(&path).map_err(|e| werr(&path, &e))?;
         if is_cases {
-            merged.cases.iter().for_each(|c| w.write(c));
+            merged.cases.iter().for_each(|c| w.write_case(c));
         } else {
             merged.findings.iter().for_each(|f| w.write(f));
         }

@@ -366,7 +366,7 @@ fn collect_one(path: &Path, ctx: &Ctx<'_>, out: &mut Collected) {
     let cases = ctx.cases;
     let mut col = Collector::with_hook(move |c: &Case| {
         if let Ok(mut w) = cases.lock() {
-            w.write(c);
+            w.write_case(c);
         }
     });
     let result = {
