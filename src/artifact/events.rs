@@ -9,6 +9,9 @@ use std::sync::Mutex;
 
 use serde::Serialize;
 
+/// Bytes of serialized lines redacted and written at once.
+const BATCH: usize = 64 * 1024;
+
 /// A JSON Lines file written line by line (cases.jsonl, findings.jsonl, events.jsonl).
 pub struct JsonlWriter {
     out: Option<BufWriter<File>>,
@@ -18,7 +21,7 @@ pub struct JsonlWriter {
     pub lines: u64,
     /// The redactor, refreshed when a runner's `::add-mask::` adds a secret.
     redactor: crate::redact::Cached,
-    /// One line, serialized before it is redacted (reused: no allocation per line).
+    /// Lines serialized but not yet redacted and written (up to [`BATCH`] bytes; reused).
     scratch: Vec<u8>,
 }
 
@@ -51,21 +54,53 @@ impl JsonlWriter {
     }
 
     fn write_with(&mut self, ser: impl FnOnce(&mut Vec<u8>) -> std::io::Result<()>) {
+        if self.out.is_none() {
+            return;
+        }
+        let start = self.scratch.len();
+        match ser(&mut self.scratch) {
+            Ok(()) => {
+                self.scratch.push(b'\n');
+                self.lines += 1;
+            }
+            Err(e) => {
+                self.scratch.truncate(start);
+                return self.fail(e);
+            }
+        }
+        if self.scratch.len() >= BATCH {
+            self.drain();
+        }
+    }
+
+    /// Writes the pending lines through the redactor: one scan of the whole batch, and line
+    /// by line ([`crate::redact::Redactor::redact_json`], which keeps each line valid JSON)
+    /// only when it found something. A secret never spans lines: JSON escapes line breaks.
+    fn drain(&mut self) {
         let Some(out) = self.out.as_mut() else {
+            self.scratch.clear();
             return;
         };
         let redactor = self.redactor.get();
+        let r = if redactor.is_match(&self.scratch) {
+            self.scratch
+                .split_inclusive(|b| *b == b'\n')
+                .try_for_each(|line| {
+                    let body = line.strip_suffix(b"\n").unwrap_or(line);
+                    out.write_all(&redactor.redact_json(body))?;
+                    out.write_all(b"\n")
+                })
+        } else {
+            out.write_all(&self.scratch)
+        };
         self.scratch.clear();
-        let r = ser(&mut self.scratch)
-            .and_then(|_| out.write_all(&redactor.redact_json(&self.scratch)))
-            .and_then(|_| out.write_all(b"\n"));
-        match r {
-            Ok(()) => self.lines += 1,
-            Err(e) => self.fail(e),
+        if let Err(e) = r {
+            self.fail(e);
         }
     }
 
     pub fn flush(&mut self) {
+        self.drain();
         if let Some(out) = self.out.as_mut()
             && let Err(e) = out.flush()
         {
@@ -84,6 +119,13 @@ impl JsonlWriter {
             let (file, _) = out.into_parts();
             let _ = cut_to_last_line(&file, &self.path);
         }
+    }
+}
+
+impl Drop for JsonlWriter {
+    /// The pending batch reaches the file (its `BufWriter` then flushes as it drops).
+    fn drop(&mut self) {
+        self.drain();
     }
 }
 
@@ -238,6 +280,33 @@ impl Events {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn batched_lines_are_redacted_line_by_line_when_one_holds_a_secret() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("cases.jsonl");
+        let token = "ghp_0123456789abcdefghijABCDEFGHIJ012345";
+        {
+            let mut w = JsonlWriter::create(&p).unwrap();
+            for i in 0..3000 {
+                let mut c =
+                    crate::model::Case::new(format!("test {i}"), crate::model::Status::Passed);
+                if i == 1500 {
+                    c.output = Some(format!("token={token}"));
+                }
+                w.write_case(&c);
+            }
+            // Dropped without a flush: the last batch still lands.
+        }
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert_eq!(text.lines().count(), 3000);
+        assert!(!text.contains(token));
+        for (i, l) in text.lines().enumerate() {
+            let c: crate::model::Case = serde_json::from_str(l).unwrap();
+            assert_eq!(c.name, format!("test {i}"));
+            assert_eq!(c.output.is_some(), i == 1500);
+        }
+    }
 
     #[test]
     fn a_failed_write_leaves_only_complete_lines() {
