@@ -1,28 +1,29 @@
 //! `codeloop action`: the Docker action's entrypoint. Reads the inputs (`INPUT_*`) and the
-//! job's context (`GITHUB_*`, the event payload), runs the stages — verify → diagnose →
-//! gate-check → report, each as its own `codeloop` subcommand process over one run
-//! directory — then publishes and writes the step outputs.
+//! job's context (`GITHUB_*`, the event payload), runs the pipeline — verify → diagnose →
+//! gate → report in this process over one in-memory run (like `codeloop ci`), its output
+//! fenced with `::stop-commands::` — then publishes and writes the step outputs.
 //!
 //! The exit code is the gate's (unless `fail-on-gate: false`); publishing problems are
 //! warnings unless `fail-on-publish-error: true`.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use clap::CommandFactory;
-
-use crate::artifact;
+use crate::artifact::{self, RunDir};
 use crate::cli::ActionArgs;
+use crate::commands::flow::{self, Printing};
+use crate::commands::output::{print_human, progress_mode};
 use crate::exit;
+use crate::pipeline::options::{Common, GateFlags, ReportOptions, VerifyOptions};
+use crate::pipeline::{self, Loop};
 use crate::model::Verdict;
 use crate::publish::actions::{self, Redactor};
 use crate::publish::context::{Env, GitHubContext};
-use crate::publish::{self, Forge, PublishOptions, Publisher, RunView};
+use crate::publish::{self, Publisher, RunView};
 use crate::settings::{CommentMode, Config, FailOn};
 
 /// Env var naming the file that holds the previous sticky comment's body (its hidden state
-/// is the baseline for deltas); set for the stage processes when there is one.
+/// is the baseline for deltas).
 pub const PREVIOUS_COMMENT_ENV: &str = "CODELOOP_PREVIOUS_COMMENT";
 
 /// A bad input: which one, what it was, and what is accepted.
@@ -246,21 +247,7 @@ impl Inputs {
     }
 }
 
-/// Builds the publish options from the effective config and the environment.
-pub fn publish_options(cfg: &Config, env: &Env, token: Option<String>) -> PublishOptions {
-    PublishOptions {
-        forge: Forge::Auto,
-        comment: cfg.publish.comment,
-        delete_on_pass: cfg.publish.delete_on_pass,
-        summary: cfg.publish.summary,
-        annotations: cfg.publish.annotations,
-        check_run: cfg.publish.check_run,
-        token,
-        max_comment_chars: cfg.report.max_comment_chars,
-        retry: PublishOptions::retry_from_env(env),
-        ..PublishOptions::default()
-    }
-}
+pub use crate::pipeline::publish::publish_options;
 
 /// Under `pull_request_target` the checkout may be the PR's code while the token can write:
 /// running its runners or plugins would run untrusted code with that token.
@@ -280,88 +267,56 @@ pub fn untrusted_refusal(ctx: &GitHubContext, inputs: &Inputs) -> Option<String>
     None
 }
 
-/// The stage subcommands this build has (others land separately; a missing one is skipped
-/// with a warning rather than failing the action).
-fn has_stage(name: &str) -> bool {
-    crate::cli::Cli::command().find_subcommand(name).is_some()
+/// Fences the stages' output with `::stop-commands::` under GitHub Actions: test names and
+/// runner output are untrusted, and a line like `::set-env` in them must not become a
+/// workflow command. stderr is pointed at the fenced stdout meanwhile (the runner parses
+/// commands on stderr too, and one stream keeps the order), and restored when the fence is
+/// dropped.
+struct Fence {
+    token: String,
+    saved_stderr: Option<i32>,
 }
 
-/// Whether the stage takes `--<flag>` in this build.
-fn stage_takes(name: &str, flag: &str) -> bool {
-    crate::cli::Cli::command()
-        .find_subcommand(name)
-        .is_some_and(|c| c.get_arguments().any(|a| a.get_long() == Some(flag)))
-}
-
-struct Stages<'a> {
-    exe: PathBuf,
-    wd: &'a Path,
-    artifacts: &'a Path,
-    config: &'a Path,
-    previous: Option<PathBuf>,
-    /// Under GitHub Actions the stages' output is wrapped in `::stop-commands::`.
-    wrap: bool,
-}
-
-impl Stages<'_> {
-    fn run(&self, name: &str, extra: &[String]) -> Option<i32> {
-        if !has_stage(name) {
-            crate::ui::warn(&format!(
-                "the `{name}` stage is not in this build of codeloop; skipped"
-            ));
+impl Fence {
+    fn start(wrap: bool) -> Option<Fence> {
+        if !wrap {
             return None;
         }
-        let mut cmd = Command::new(&self.exe);
-        cmd.arg(name)
-            .arg("--cwd")
-            .arg(self.wd)
-            .arg("--artifacts-dir")
-            .arg(self.artifacts)
-            .arg("--config")
-            .arg(self.config)
-            .args(extra)
-            .current_dir(self.wd);
-        if let Some(p) = &self.previous {
-            cmd.env(PREVIOUS_COMMENT_ENV, p);
-        }
         let token = actions::random_token();
-        if self.wrap {
-            // The runner parses commands on stderr too: send it into the fenced stdout.
-            cmd.stderr(std::io::stdout());
-        }
         let mut out = std::io::stdout().lock();
-        if self.wrap {
-            let _ = writeln!(out, "::stop-commands::{token}");
-            let _ = out.flush();
-        }
+        let _ = writeln!(out, "::stop-commands::{token}");
+        let _ = out.flush();
         drop(out);
-        // Spawned rather than `status()`, so a SIGINT/SIGTERM to codeloop reaches the stage:
-        // forwarded by `interrupt`, and only that way — the stage has its own process group,
-        // so a terminal's Ctrl-C (sent to the whole foreground group) is not delivered twice,
-        // which verify would take as "stop now, skip the grace period".
-        use std::os::unix::process::CommandExt;
-        cmd.process_group(0);
-        let status = cmd.spawn().and_then(|mut child| {
-            crate::interrupt::set_child(child.id());
-            let s = child.wait();
-            crate::interrupt::clear_child();
-            s
-        });
-        if self.wrap {
-            let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "::{token}::");
-            let _ = out.flush();
+        let _ = std::io::stderr().flush();
+        // SAFETY: dup/dup2 on the process's own standard descriptors; no Rust object owns
+        // fd 2 (std's stderr writes to it unbuffered), and the copy is restored on drop.
+        let saved = unsafe { libc::dup(2) };
+        let saved_stderr = (saved >= 0 && unsafe { libc::dup2(1, 2) } >= 0).then_some(saved);
+        if saved_stderr.is_none() && saved >= 0 {
+            // SAFETY: `saved` is the descriptor dup returned above and nothing else uses it.
+            unsafe { libc::close(saved) };
         }
-        match status {
-            Ok(s) => Some(s.code().unwrap_or(exit::INFRA)),
-            Err(e) => {
-                crate::ui::warn(&format!(
-                    "cannot start `{} {name}`: {e}",
-                    self.exe.display()
-                ));
-                Some(exit::INFRA)
+        Some(Fence {
+            token,
+            saved_stderr,
+        })
+    }
+}
+
+impl Drop for Fence {
+    fn drop(&mut self) {
+        let _ = std::io::stderr().flush();
+        let mut out = std::io::stdout().lock();
+        let _ = out.flush();
+        if let Some(fd) = self.saved_stderr.take() {
+            // SAFETY: `fd` is our duplicate of the original stderr (see `start`).
+            unsafe {
+                libc::dup2(fd, 2);
+                libc::close(fd);
             }
         }
+        let _ = writeln!(out, "::{}::", self.token);
+        let _ = out.flush();
     }
 }
 
@@ -585,7 +540,7 @@ fn merge_stage(
         .filter(|e| e.path().strip_prefix(wd).is_ok_and(|r| glob.is_match(r)))
         .map(|e| e.into_path())
         .collect();
-    let run = match crate::commands::merge::merge_dirs(&dirs, None, artifacts, wd) {
+    let run = match crate::pipeline::merge::merge_dirs(&dirs, None, artifacts, wd) {
         Ok(r) => r,
         Err(e) => {
             crate::ui::error(
@@ -595,19 +550,27 @@ fn merge_stage(
             return Err(exit::NO_RESULTS);
         }
     };
-    let ci = crate::cli::CiArgs {
-        verify: crate::cli::VerifyArgs {
-            common: crate::cli::Common {
-                cwd: wd.to_path_buf(),
-                artifacts_dir: Some(artifacts.to_path_buf()),
-                ..Default::default()
-            },
-            ..Default::default()
+    let common = Common {
+        cwd: wd.to_path_buf(),
+        artifacts_dir: Some(artifacts.to_path_buf()),
+        config: None,
+    };
+    let lp = Loop {
+        cwd: wd.to_path_buf(),
+        artifacts: artifacts.to_path_buf(),
+        cfg: cfg.clone(),
+        cfg_warnings: Vec::new(),
+        gate: cfg.gate.clone(),
+        baseline: None,
+        report: ReportOptions {
+            common,
+            all: true,
+            html: true,
+            ..ReportOptions::default()
         },
-        ..Default::default()
     };
     let path = run.path.clone();
-    let code = crate::commands::ci::after_verify(run, &ci, cfg, &cfg.gate, false);
+    let code = flow::after_verify(&lp, run, None, Printing::default());
     Ok((path, Some(code)))
 }
 
@@ -630,9 +593,10 @@ fn stop_if_interrupted(when: &str) -> Result<(), i32> {
     }
 }
 
-/// Runs verify → diagnose → gate-check → report. Returns the run directory and the exit code
-/// that decides the build when there is no gate.json (gate-check's, else verify's), or
-/// verify's infrastructure failure (a run it could not write whole), which always wins.
+/// Runs verify → diagnose → gate → report in this process, fenced. Returns the run directory
+/// and the exit code that decides the build when there is no gate.json (the gate's, else
+/// verify's), or verify's infrastructure failure (a run it could not write whole), which
+/// always wins.
 fn run_stages(
     env: &Env,
     inputs: &Inputs,
@@ -641,7 +605,7 @@ fn run_stages(
     artifacts: &Path,
     publisher: &Publisher<'_>,
 ) -> Result<(PathBuf, Option<i32>), i32> {
-    // The effective config (config.json + inputs) goes to every stage through --config.
+    // The effective config (config.json + inputs), written where the run's readers find it.
     let eff = artifacts.join("action-config.json");
     if let Err(e) = artifact::write_json(&eff, cfg) {
         crate::ui::error(&e, Some("make the artifacts directory writable"));
@@ -652,41 +616,28 @@ fn run_stages(
         let p = artifacts.join("previous-comment.md");
         artifact::write_atomic(&p, body.as_bytes()).ok().map(|_| p)
     });
-    let exe = match std::env::current_exe() {
-        Ok(e) => e,
+    let _fence = Fence::start(env.get("GITHUB_ACTIONS").is_some());
+    let common = Common {
+        cwd: wd.to_path_buf(),
+        artifacts_dir: Some(artifacts.to_path_buf()),
+        config: Some(eff.clone()),
+    };
+    // Settings once: the gate's are checked before any runner starts.
+    let g = match crate::pipeline::gate::gate_config(cfg, &[], &GateFlags::default(), &eff) {
+        Ok(g) => g,
         Err(e) => {
-            crate::ui::warn(&format!("cannot find the codeloop executable: {e}"));
-            return Err(exit::INFRA);
+            let (code, hint) = e.exit_and_hint();
+            crate::ui::error(&e, hint);
+            return Err(code);
         }
     };
-    let stages = Stages {
-        exe,
-        wd,
-        artifacts,
-        config: &eff,
-        previous,
-        wrap: env.get("GITHUB_ACTIONS").is_some(),
+    let vopts = VerifyOptions {
+        common: common.clone(),
+        runners: inputs.runners.clone(),
+        reports: inputs.reports.clone(),
+        ..VerifyOptions::default()
     };
-    let before: Vec<String> = artifact::list_runs(artifacts)
-        .into_iter()
-        .map(|r| r.id)
-        .collect();
-    let mut verify_args = Vec::new();
-    for r in &inputs.reports {
-        verify_args.push("--report".to_string());
-        verify_args.push(r.clone());
-    }
-    for r in &inputs.runners {
-        verify_args.push("--runner".to_string());
-        verify_args.push(r.clone());
-    }
-    let verify_code = stages.run("verify", &verify_args);
-    stop_if_interrupted("during verify")?;
-    let Some(run) = artifact::list_runs(artifacts)
-        .into_iter()
-        .rev()
-        .find(|r| !before.contains(&r.id))
-    else {
+    let no_run = |code: i32| {
         crate::ui::error(
             &InputError {
                 name: "reports",
@@ -695,40 +646,65 @@ fn run_stages(
             },
             Some("see the verify output above"),
         );
-        return Err(verify_code
-            .filter(|c| *c != exit::OK)
-            .unwrap_or(exit::INFRA));
+        Err(code)
     };
-    let run_arg = vec!["--run".to_string(), run.path.to_string_lossy().into_owned()];
-    // Annotations are printed by publish, outside the stop-commands wrap.
-    let mut diag_args = run_arg.clone();
-    diag_args.push("--no-annotations".into());
-    stages.run("diagnose", &diag_args);
-    stop_if_interrupted("during diagnose")?;
-    let gate_code = stages.run("gate-check", &run_arg);
-    stop_if_interrupted("during gate-check")?;
-    let mut report_args = run_arg.clone();
-    // The previous comment's hidden state is the report's baseline for deltas.
-    if let Some(p) = &stages.previous
-        && stage_takes("report", "baseline-from-comment")
-    {
-        report_args.push("--baseline-from-comment".into());
-        report_args.push(p.to_string_lossy().into_owned());
+    let prepared = match pipeline::verify::prepare(&vopts) {
+        Ok(p) => p,
+        Err(f) => {
+            f.print();
+            return no_run(if f.code == exit::OK { exit::INFRA } else { f.code });
+        }
+    };
+    for w in &prepared.warnings {
+        crate::ui::warn(w);
     }
-    if let Some(t) = &inputs.template_dir
-        && stage_takes("report", "template-dir")
-    {
-        report_args.push("--template-dir".into());
-        report_args.push(resolve_dir(wd, t).to_string_lossy().into_owned());
-    }
-    stages.run("report", &report_args);
+    let ws = prepared.resolved.cwd.clone();
+    let v = match pipeline::verify(&vopts, prepared, progress_mode(false), false, true) {
+        Ok(v) => v,
+        Err(f) => {
+            f.print();
+            return no_run(exit::INFRA);
+        }
+    };
+    print_human(&v.executed.doc, &v.executed.run_dir, &ws);
+    stop_if_interrupted("during verify")?;
+    let verify_code = v.executed.code;
+    let run = match RunDir::open(&v.executed.run_dir.path) {
+        Ok(r) => r,
+        Err(_) => return no_run(if verify_code == exit::OK { exit::INFRA } else { verify_code }),
+    };
+    let lp = Loop {
+        cwd: wd.to_path_buf(),
+        artifacts: artifacts.to_path_buf(),
+        cfg: cfg.clone(),
+        cfg_warnings: Vec::new(),
+        gate: g,
+        baseline: None,
+        report: ReportOptions {
+            common,
+            baseline_from_comment: previous,
+            template_dir: inputs.template_dir.as_deref().map(|t| resolve_dir(wd, t)),
+            ..ReportOptions::default()
+        },
+    };
+    // Annotations are printed by publish, after the fence.
+    let gate_code = flow::after_verify(
+        &lp,
+        run.clone(),
+        Some((v.executed.doc, v.digest)),
+        Printing {
+            json: false,
+            annotate: false,
+            stage_lines: true,
+        },
+    );
     stop_if_interrupted("during report")?;
     // verify could not write its run whole (disk full, read-only): the verdict is still
     // published from what was kept, but the step reports the infrastructure failure.
-    if verify_code == Some(exit::INFRA) {
-        return Ok((run.path, verify_code));
+    if verify_code == exit::INFRA {
+        return Ok((run.path, Some(verify_code)));
     }
-    Ok((run.path, gate_code.or(verify_code)))
+    Ok((run.path, Some(gate_code)))
 }
 
 /// A path for an output: relative to the workspace when inside it, because a Docker action
@@ -836,11 +812,7 @@ mod tests {
     }
 
     #[test]
-    fn stage_flags_are_looked_up_in_this_build_and_paths_are_workspace_relative() {
-        assert!(has_stage("verify") && has_stage("gate-check"));
-        assert!(stage_takes("diagnose", "no-annotations"));
-        assert!(!stage_takes("diagnose", "no-such-flag"));
-        assert!(!stage_takes("no-such-stage", "run"));
+    fn output_paths_are_workspace_relative_and_durations_parse() {
         let ws = Path::new("/github/workspace");
         assert_eq!(
             output_path(Path::new("/github/workspace/.codeloop/runs/r1"), ws),

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::artifact;
 use crate::cli::{Common, DoctorArgs, OutputFormat};
-use crate::commands::verify::{plan, resolve_settings};
+use crate::pipeline::verify::{plan, resolve_settings};
 use crate::exit;
 use crate::runners::{detect, find_on_path};
 use crate::settings;
@@ -91,8 +91,8 @@ pub fn check(common: &Common) -> (DoctorReport, i32) {
             )
         })
         .collect();
-    rep.ci = crate::commands::verify::context_from_env().ci;
-    let r = match resolve_settings(common) {
+    rep.ci = crate::pipeline::verify::context_from_env().ci;
+    let r = match resolve_settings(&common.into()) {
         Ok(r) => r,
         Err(f) => {
             rep.problems.push(Problem {

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::artifact::{self, RunDir};
 use crate::cli::{HistoryArgs, OutputFormat};
-use crate::commands::verify::resolve_settings;
+use crate::pipeline::verify::resolve_settings;
 use crate::exit;
 use crate::model::{Counts, RunStatus};
 
@@ -52,7 +52,7 @@ pub fn gc_victims(runs: &[(String, bool)], keep: usize) -> Vec<String> {
 }
 
 pub fn run(args: HistoryArgs) -> i32 {
-    let r = match resolve_settings(&args.common) {
+    let r = match resolve_settings(&(&args.common).into()) {
         Ok(r) => r,
         Err(f) => {
             f.print();
@@ -80,7 +80,7 @@ pub fn run(args: HistoryArgs) -> i32 {
         // Re-point (or drop) `latest`.
         let root = artifact::runs_root(&r.artifacts_dir);
         match artifact::resolve(&r.artifacts_dir, None) {
-            Ok(rd) => crate::commands::verify::update_latest(&r.artifacts_dir, &rd.id),
+            Ok(rd) => crate::pipeline::verify::update_latest(&r.artifacts_dir, &rd.id),
             Err(_) => {
                 let _ = std::fs::remove_file(root.join("latest"));
             }

@@ -26,10 +26,12 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use crate::artifact::{self, RunDir};
-use crate::cli::{Common, FailOnArg, GateFlags, ReportArgs, VerifyArgs};
-use crate::commands::diagnose::{DiagnoseError, diagnose_run, write_outputs};
-use crate::commands::gate_check::{gate_config, gate_loaded, load_baseline};
-use crate::commands::verify::{self, Prepared};
+use crate::pipeline::diagnose::{DiagnoseError, diagnose_run, write_outputs};
+use crate::pipeline::gate::{gate_config, gate_loaded, load_baseline};
+use crate::pipeline::options::{
+    Common, GateFlags, ReportOptions as ReportArgs, VerifyOptions as VerifyArgs,
+};
+use crate::pipeline::verify::{self, Prepared};
 use crate::model::{DiagnoseDoc, RunnerKind, RunnerSource};
 use crate::runners::RunnerDef;
 use crate::runners::progress::Mode;
@@ -292,7 +294,7 @@ impl Server {
                 }
             })
         });
-        let out = verify::execute_prepared(&args, prepared, Mode::Quiet, rx, reason).await;
+        let out = verify::execute_prepared(&args, prepared, Mode::Quiet, rx, reason, None).await;
         cancel_task.abort();
         if let Some(t) = progress_task {
             t.abort();
@@ -381,8 +383,8 @@ fn gate_flags(p: &GateParams) -> GateFlags {
         min_score: p.min_score,
         max_failures: p.max_failures,
         fail_on: p.fail_on.map(|f| match f {
-            FailOn::Any => FailOnArg::Any,
-            FailOn::Regression => FailOnArg::Regression,
+            FailOn::Any => crate::settings::FailOn::Any,
+            FailOn::Regression => crate::settings::FailOn::Regression,
         }),
     }
 }
@@ -474,7 +476,7 @@ impl Server {
         &self,
         Parameters(p): Parameters<GateParams>,
     ) -> Result<CallToolResult, McpError> {
-        let cfg_path = crate::commands::diagnose::config_path(&self.common);
+        let cfg_path = crate::pipeline::diagnose::config_path(&self.common);
         let (cfg, warnings) =
             Config::load(&cfg_path).map_err(|e| err(DiagnoseError::from(e).to_string()))?;
         let flags = gate_flags(&p);
@@ -792,7 +794,7 @@ impl Server {
             ..ReportArgs::default()
         };
         let out =
-            crate::commands::report::render_run(&args).map_err(|e| internal(e.to_string()))?;
+            crate::pipeline::report::render_run(&args).map_err(|e| internal(e.to_string()))?;
         ok_json(to_value(&out)?)
     }
 
@@ -800,7 +802,12 @@ impl Server {
         description = "Check the setup: detected stacks and runners, tools on PATH, config and plugins files, where runs go, and problems with their fixes. Example: {}."
     )]
     async fn codeloop_doctor(&self) -> Result<CallToolResult, McpError> {
-        let (rep, code) = crate::commands::doctor::check(&self.common);
+        let (rep, code) = crate::commands::doctor::check(&crate::cli::Common {
+            cwd: self.common.cwd.clone(),
+            artifacts_dir: self.common.artifacts_dir.clone(),
+            config: self.common.config.clone(),
+            ..Default::default()
+        });
         let mut v = to_value(&rep)?;
         if let Some(o) = v.as_object_mut() {
             o.insert("exit_code".into(), json!(code));

@@ -19,6 +19,7 @@ mod lint_parsers;
 mod mcp;
 mod merge;
 mod parser_props;
+mod pipeline;
 mod report;
 mod secrets;
 mod verify;
