@@ -616,19 +616,76 @@ fn run_stages(
         let p = artifacts.join("previous-comment.md");
         artifact::write_atomic(&p, body.as_bytes()).ok().map(|_| p)
     });
-    let _fence = Fence::start(env.get("GITHUB_ACTIONS").is_some());
+    let fence = Fence::start(env.get("GITHUB_ACTIONS").is_some());
+    let fenced = fenced_stages(inputs, cfg, wd, artifacts, &eff, previous);
+    // Our own messages (not the stages') go out after the fence, on the real stderr.
+    drop(fence);
+    match fenced {
+        Fenced::Done { run, verify_code, gate_code } => {
+            stop_if_interrupted("during report")?;
+            // verify could not write its run whole (disk full, read-only): the verdict is
+            // still published from what was kept, but the step reports the infrastructure
+            // failure.
+            if verify_code == exit::INFRA {
+                return Ok((run, Some(verify_code)));
+            }
+            Ok((run, Some(gate_code)))
+        }
+        Fenced::Interrupted(when) => {
+            stop_if_interrupted(when)?;
+            Err(exit::INFRA)
+        }
+        Fenced::NoRun(code) => {
+            crate::ui::error(
+                &InputError {
+                    name: "reports",
+                    value: inputs.reports.join(","),
+                    expected: "verify produced no run directory".into(),
+                },
+                Some("see the verify output above"),
+            );
+            Err(code)
+        }
+        Fenced::Failed(code) => Err(code),
+    }
+}
+
+/// How the fenced stages ended.
+enum Fenced {
+    Done {
+        run: PathBuf,
+        verify_code: i32,
+        gate_code: i32,
+    },
+    /// A signal arrived (when): nothing after it runs, nothing is published.
+    Interrupted(&'static str),
+    /// verify wrote no complete run (its exit code).
+    NoRun(i32),
+    /// A setting stopped the stages (the error is printed).
+    Failed(i32),
+}
+
+/// The stages, printing only their own output (inside the fence).
+fn fenced_stages(
+    inputs: &Inputs,
+    cfg: &Config,
+    wd: &Path,
+    artifacts: &Path,
+    eff: &Path,
+    previous: Option<PathBuf>,
+) -> Fenced {
     let common = Common {
         cwd: wd.to_path_buf(),
         artifacts_dir: Some(artifacts.to_path_buf()),
-        config: Some(eff.clone()),
+        config: Some(eff.to_path_buf()),
     };
     // Settings once: the gate's are checked before any runner starts.
-    let g = match crate::pipeline::gate::gate_config(cfg, &[], &GateFlags::default(), &eff) {
+    let g = match crate::pipeline::gate::gate_config(cfg, &[], &GateFlags::default(), eff) {
         Ok(g) => g,
         Err(e) => {
             let (code, hint) = e.exit_and_hint();
             crate::ui::error(&e, hint);
-            return Err(code);
+            return Fenced::Failed(code);
         }
     };
     let vopts = VerifyOptions {
@@ -637,22 +694,11 @@ fn run_stages(
         reports: inputs.reports.clone(),
         ..VerifyOptions::default()
     };
-    let no_run = |code: i32| {
-        crate::ui::error(
-            &InputError {
-                name: "reports",
-                value: inputs.reports.join(","),
-                expected: "verify produced no run directory".into(),
-            },
-            Some("see the verify output above"),
-        );
-        Err(code)
-    };
     let prepared = match pipeline::verify::prepare(&vopts) {
         Ok(p) => p,
         Err(f) => {
             f.print();
-            return no_run(if f.code == exit::OK { exit::INFRA } else { f.code });
+            return Fenced::NoRun(if f.code == exit::OK { exit::INFRA } else { f.code });
         }
     };
     for w in &prepared.warnings {
@@ -663,15 +709,19 @@ fn run_stages(
         Ok(v) => v,
         Err(f) => {
             f.print();
-            return no_run(exit::INFRA);
+            return Fenced::NoRun(exit::INFRA);
         }
     };
     print_human(&v.executed.doc, &v.executed.run_dir, &ws);
-    stop_if_interrupted("during verify")?;
+    if crate::interrupt::received().is_some() {
+        return Fenced::Interrupted("during verify");
+    }
     let verify_code = v.executed.code;
     let run = match RunDir::open(&v.executed.run_dir.path) {
         Ok(r) => r,
-        Err(_) => return no_run(if verify_code == exit::OK { exit::INFRA } else { verify_code }),
+        Err(_) => {
+            return Fenced::NoRun(if verify_code == exit::OK { exit::INFRA } else { verify_code });
+        }
     };
     let lp = Loop {
         cwd: wd.to_path_buf(),
@@ -698,13 +748,11 @@ fn run_stages(
             stage_lines: true,
         },
     );
-    stop_if_interrupted("during report")?;
-    // verify could not write its run whole (disk full, read-only): the verdict is still
-    // published from what was kept, but the step reports the infrastructure failure.
-    if verify_code == exit::INFRA {
-        return Ok((run.path, Some(verify_code)));
+    Fenced::Done {
+        run: run.path,
+        verify_code,
+        gate_code,
     }
-    Ok((run.path, Some(gate_code)))
 }
 
 /// A path for an output: relative to the workspace when inside it, because a Docker action
