@@ -19,6 +19,7 @@
 //! scripts/gen-big-junit.sh /tmp/big-junit.xml          # ~200 MB, 1,000,000 testcases
 //! cargo bench --bench parse -- /tmp/big-junit.xml [RUNS]
 //! ```
+#![allow(clippy::disallowed_macros)] // a measuring tool, not the product: prints with std
 
 use std::fs::File;
 use std::io::BufReader;

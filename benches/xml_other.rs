@@ -6,6 +6,7 @@
 //!
 //! The parse pass uses the standard [`Collector`] (aggregates only, failures kept), exactly
 //! what `codeloop verify` uses, without writing cases.jsonl.
+#![allow(clippy::disallowed_macros)] // a measuring tool, not the product: prints with std
 
 use std::fs::File;
 use std::io::BufReader;

@@ -24,6 +24,7 @@
 //! scripts/gen-big-json.sh pytest /tmp/big-pytest.json     # ~200 MB; also: jest, go, tap
 //! cargo run --release --example json_bench -- /tmp/big-pytest.json [RUNS]
 //! ```
+#![allow(clippy::disallowed_macros)] // a measuring tool, not the product: prints with std
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};

@@ -26,5 +26,6 @@ pub fn run(cli: Cli) -> i32 {
         Command::Merge(a) => commands::merge::run(a),
         Command::Mcp(a) => commands::mcp::run(a),
         Command::Dashboard(a) => commands::dashboard::run(a),
+        Command::Formats(a) => commands::formats::run(a),
     }
 }

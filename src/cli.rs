@@ -55,6 +55,9 @@ pub enum Command {
     Mcp(McpArgs),
     /// Serve the run directories read-only as HTML dashboards on localhost.
     Dashboard(DashboardArgs),
+    /// List every report format: its name (for --format-hint / result_format), what writes
+    /// it and how `auto` recognises it.
+    Formats(FormatsArgs),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Default)]
@@ -93,11 +96,12 @@ pub struct VerifyArgs {
     /// Collect result files matching GLOB instead of running anything (repeatable).
     #[arg(long = "report", value_name = "GLOB")]
     pub reports: Vec<String>,
-    /// Parser for --report files (default: auto-detect). See `codeloop formats`.
+    /// Parser for --report files (default: auto-detect). `codeloop formats` lists them.
     #[arg(long, value_name = "NAME")]
     pub format_hint: Option<String>,
-    /// Per-runner timeout in seconds.
-    #[arg(long, value_name = "SECS")]
+    /// Per-runner timeout: seconds (900) or with a unit (90s, 15m, 2h, 1h30m), as the
+    /// action's `timeout` input.
+    #[arg(long, value_name = "DURATION", value_parser = crate::settings::parse_duration_secs)]
     pub timeout: Option<u64>,
     /// Runners to run in parallel (default: number of cores).
     #[arg(long, value_name = "N")]
@@ -274,7 +278,8 @@ pub struct ReportArgs {
     /// Write report/index.html: the self-contained dashboard page (no network needed).
     #[arg(long)]
     pub html: bool,
-    /// Directory with comment.md / summary.md overriding the built-in templates.
+    /// Directory with comment.md, summary.md, report.html and/or badge.svg overriding the
+    /// built-in templates (see docs/reports.md).
     #[arg(long, value_name = "DIR")]
     pub template_dir: Option<PathBuf>,
     /// A previous comment body (a file): its hidden state is the baseline for deltas.
@@ -316,4 +321,11 @@ pub struct DashboardArgs {
     /// Address to bind (keep the default unless you mean to share the runs).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1")]
     pub bind: String,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct FormatsArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Human)]
+    pub format: OutputFormat,
 }

@@ -453,6 +453,7 @@ pub fn now_rfc3339() -> String {
 
 pub mod events;
 pub mod manifest;
+pub mod owner;
 
 #[cfg(test)]
 mod tests {

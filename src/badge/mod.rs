@@ -165,6 +165,47 @@ fn r1(x: f32) -> String {
     }
 }
 
+/// A badge's measured parts, XML-escaped, for a user `badge.svg` template
+/// (`report.template_dir`): the same texts, colors and widths the built-in badge uses.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Layout {
+    pub label: String,
+    pub message: String,
+    pub label_color: String,
+    pub color: String,
+    /// Width of the label box and of the message box (text plus padding), px.
+    pub label_width: String,
+    pub message_width: String,
+    /// Whole badge, px.
+    pub width: String,
+    pub height: u32,
+    /// Text widths alone (for `textLength`), px.
+    pub label_text_width: String,
+    pub message_text_width: String,
+}
+
+/// The measured parts of `b` ([`Layout`]).
+pub fn layout(b: &Badge) -> Layout {
+    let label = super::report::escape::truncate_chars(&b.label, 60);
+    let message = super::report::escape::truncate_chars(&b.message, 60);
+    let lw_text = text_width(&label);
+    let mw_text = text_width(&message);
+    let lw = (lw_text + 2.0 * PAD).round();
+    let mw = (mw_text + 2.0 * PAD).round();
+    Layout {
+        label: xml_escape(&label),
+        message: xml_escape(&message),
+        label_color: color_or(&b.label_color, "#555"),
+        color: color_or(&b.color, "#9f9f9f"),
+        label_width: r1(lw),
+        message_width: r1(mw),
+        width: r1(lw + mw),
+        height: HEIGHT,
+        label_text_width: r1(lw_text),
+        message_text_width: r1(mw_text),
+    }
+}
+
 /// The badge as SVG text.
 pub fn svg(b: &Badge) -> String {
     let label = super::report::escape::truncate_chars(&b.label, 60);

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use crate::artifact::{self, RunDir};
 use crate::cli::ActionArgs;
 use crate::commands::flow::{self, Printing};
-use crate::commands::output::{print_human, progress_mode};
+use crate::commands::output::{print_human, progress_mode, warn_unmatched};
 use crate::exit;
 use crate::pipeline::options::{Common, GateFlags, ReportOptions, VerifyOptions};
 use crate::pipeline::{self, Loop};
@@ -99,18 +99,6 @@ fn list_input(env: &Env, name: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Seconds, or a number with `s`, `m` or `h`.
-fn parse_duration_secs(v: &str) -> Option<u64> {
-    let v = v.trim();
-    let (num, mult) = match v.chars().last()? {
-        's' => (&v[..v.len() - 1], 1),
-        'm' => (&v[..v.len() - 1], 60),
-        'h' => (&v[..v.len() - 1], 3600),
-        _ => (v, 1),
-    };
-    num.trim().parse::<u64>().ok()?.checked_mul(mult)
-}
-
 impl Inputs {
     pub fn parse(env: &Env) -> Result<Inputs, InputError> {
         let s = |n: &str| env.input(n).map(str::to_string);
@@ -158,11 +146,13 @@ impl Inputs {
         };
         let timeout = match env.input("timeout") {
             None => None,
-            Some(v) => Some(parse_duration_secs(v).ok_or_else(|| InputError {
-                name: "timeout",
-                value: v.into(),
-                expected: "use seconds, e.g. 900, or 15m / 2h".into(),
-            })?),
+            Some(v) => Some(
+                crate::settings::parse_duration_secs(v).map_err(|e| InputError {
+                    name: "timeout",
+                    value: v.into(),
+                    expected: e,
+                })?,
+            ),
         };
         let jobs = match env.input("jobs") {
             None => None,
@@ -250,8 +240,9 @@ impl Inputs {
 pub use crate::pipeline::publish::publish_options;
 
 /// Under `pull_request_target` the checkout may be the PR's code while the token can write:
-/// running its runners or plugins would run untrusted code with that token.
-pub fn untrusted_refusal(ctx: &GitHubContext, inputs: &Inputs) -> Option<String> {
+/// running its runners or plugins would run untrusted code with that token. Returns the
+/// input to fix (`runners` when set, else the missing `reports`) and why.
+pub fn untrusted_refusal(ctx: &GitHubContext, inputs: &Inputs) -> Option<(&'static str, String)> {
     if ctx.event_name.as_deref() != Some("pull_request_target")
         || inputs.allow_untrusted_commands
         || inputs.from.is_some()
@@ -259,10 +250,10 @@ pub fn untrusted_refusal(ctx: &GitHubContext, inputs: &Inputs) -> Option<String>
         return None;
     }
     if !inputs.runners.is_empty() {
-        return Some("under `pull_request_target`, codeloop does not run `runners` from the checked-out pull request (it would run untrusted code with a write token)".into());
+        return Some(("runners", "under `pull_request_target`, codeloop does not run `runners` from the checked-out pull request (it would run untrusted code with a write token)".into()));
     }
     if inputs.reports.is_empty() {
-        return Some("under `pull_request_target`, codeloop only collects reports: set `reports` to the result files an earlier step wrote (runners and plugins from the pull request are not run)".into());
+        return Some(("reports", "under `pull_request_target`, codeloop only collects reports: set `reports` to the result files an earlier step wrote (runners and plugins from the pull request are not run)".into()));
     }
     None
 }
@@ -331,7 +322,7 @@ fn resolve_dir(base: &Path, p: &str) -> PathBuf {
 
 pub fn run(args: ActionArgs) -> i32 {
     let env = Env::from_process();
-    run_with(&env, args.dry_run, &mut std::io::stdout())
+    run_with(&env, args.dry_run, &mut crate::ui::Stdout)
 }
 
 /// The whole action with an explicit environment (the process env in production).
@@ -412,6 +403,9 @@ pub fn run_with(env: &Env, dry_flag: bool, out: &mut dyn Write) -> i32 {
         (Some(a), _) | (None, Some(a)) => resolve_dir(&wd, a),
         (None, None) => wd.join(crate::settings::ARTIFACTS_DIR),
     };
+    // Whatever is written below is the runner user's once we return (the container runs as
+    // root): see artifact::owner.
+    let _hand_back = artifact::owner::HandBack::new(&workspace, &artifacts);
 
     let mut opts = publish_options(&cfg, env, token);
     opts.dry_run = inputs.dry_run || dry_flag;
@@ -449,11 +443,16 @@ pub fn run_with(env: &Env, dry_flag: bool, out: &mut dyn Write) -> i32 {
             }
         }
         None => {
-            if let Some(why) = untrusted_refusal(&ctx, &inputs) {
+            if let Some((name, why)) = untrusted_refusal(&ctx, &inputs) {
+                let value = if name == "runners" {
+                    inputs.runners.join(",")
+                } else {
+                    inputs.reports.join(",")
+                };
                 crate::ui::error(
                     &InputError {
-                        name: "runners",
-                        value: inputs.runners.join(","),
+                        name,
+                        value,
                         expected: why,
                     },
                     Some(
@@ -712,6 +711,7 @@ fn fenced_stages(
             return Fenced::NoRun(exit::INFRA);
         }
     };
+    warn_unmatched(&v.executed.doc);
     print_human(&v.executed.doc, &v.executed.run_dir, &ws);
     if crate::interrupt::received().is_some() {
         return Fenced::Interrupted("during verify");
@@ -867,9 +867,6 @@ mod tests {
             ".codeloop/runs/r1"
         );
         assert_eq!(output_path(Path::new("/tmp/x"), ws), "/tmp/x");
-        assert_eq!(parse_duration_secs("2h"), Some(7200));
-        assert_eq!(parse_duration_secs("90"), Some(90));
-        assert_eq!(parse_duration_secs("m"), None);
     }
 
     #[test]
@@ -879,19 +876,15 @@ mod tests {
             ..Default::default()
         };
         let mut i = Inputs::default();
-        assert!(
-            untrusted_refusal(&ctx, &i)
-                .unwrap()
-                .contains("set `reports`")
-        );
+        let (name, why) = untrusted_refusal(&ctx, &i).unwrap();
+        assert_eq!(name, "reports");
+        assert!(why.contains("set `reports`"), "{why}");
         i.reports = vec!["r.xml".into()];
         assert!(untrusted_refusal(&ctx, &i).is_none());
         i.runners = vec!["pytest".into()];
-        assert!(
-            untrusted_refusal(&ctx, &i)
-                .unwrap()
-                .contains("untrusted code")
-        );
+        let (name, why) = untrusted_refusal(&ctx, &i).unwrap();
+        assert_eq!(name, "runners");
+        assert!(why.contains("untrusted code"), "{why}");
         i.allow_untrusted_commands = true;
         assert!(untrusted_refusal(&ctx, &i).is_none());
         let push = GitHubContext {

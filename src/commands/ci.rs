@@ -6,7 +6,7 @@
 use crate::artifact::RunDir;
 use crate::cli::{CiArgs, OutputFormat};
 use crate::commands::flow::{self, Printing};
-use crate::commands::output::{print_human, progress_mode};
+use crate::commands::output::{print_human, progress_mode, warn_unmatched};
 use crate::pipeline::diagnose::{DiagnoseError, artifacts_dir, config_path, want_annotations};
 use crate::pipeline::gate::{GateError, gate_config};
 use crate::pipeline::options::{Common, ReportOptions, VerifyOptions};
@@ -74,6 +74,7 @@ pub fn run(args: CiArgs) -> i32 {
             return f.code;
         }
     };
+    warn_unmatched(&v.executed.doc);
     if !vopts.quiet {
         print_human(&v.executed.doc, &v.executed.run_dir, &cwd);
     }

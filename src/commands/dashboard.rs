@@ -204,8 +204,8 @@ pub fn run(args: DashboardArgs) -> i32 {
     let addr: SocketAddr = match format!("{}:{}", args.bind, args.port).parse() {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("error: --bind `{}` is not an IP address: {e}", args.bind);
-            eprintln!("hint: use 127.0.0.1 (the default) or ::1");
+            crate::errln!("error: --bind `{}` is not an IP address: {e}", args.bind);
+            crate::errln!("hint: use 127.0.0.1 (the default) or ::1");
             return exit::USAGE;
         }
     };
@@ -215,7 +215,7 @@ pub fn run(args: DashboardArgs) -> i32 {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            crate::errln!("error: cannot start the async runtime: {e}");
             return exit::INFRA;
         }
     };
@@ -223,12 +223,12 @@ pub fn run(args: DashboardArgs) -> i32 {
         let listener = match tokio::net::TcpListener::bind(addr).await {
             Ok(l) => l,
             Err(e) => {
-                eprintln!("error: cannot listen on {addr}: {e}");
-                eprintln!("hint: pick another --port");
+                crate::errln!("error: cannot listen on {addr}: {e}");
+                crate::errln!("hint: pick another --port");
                 return exit::INFRA;
             }
         };
-        eprintln!(
+        crate::errln!(
             "codeloop dashboard: http://{addr}/ (runs in `{}`; Ctrl-C stops)",
             artifact::runs_root(&r.artifacts_dir).display()
         );
@@ -242,7 +242,7 @@ pub fn run(args: DashboardArgs) -> i32 {
         {
             Ok(()) => exit::OK,
             Err(e) => {
-                eprintln!("error: the dashboard server stopped: {e}");
+                crate::errln!("error: the dashboard server stopped: {e}");
                 exit::INFRA
             }
         }

@@ -36,7 +36,7 @@ pub fn run(args: DiagnoseArgs) -> i32 {
         Ok(l) => {
             if want_annotations(args.annotations, args.no_annotations, &cfg) {
                 for line in output::annotations(&l.doc, AnnotationLimits::default()) {
-                    println!("{line}");
+                    crate::outln!("{line}");
                 }
             }
             match args.common.format {

@@ -222,14 +222,14 @@ pub fn run(args: DoctorArgs) -> i32 {
     let (rep, code) = check(&args.common);
     if args.common.format == OutputFormat::Json {
         match serde_json::to_string_pretty(&rep) {
-            Ok(s) => println!("{s}"),
-            Err(e) => eprintln!("error: {e}"),
+            Ok(s) => crate::outln!("{s}"),
+            Err(e) => crate::errln!("error: {e}"),
         }
         return code;
     }
-    println!("codeloop {}", rep.version);
-    println!("project:    {}", rep.cwd);
-    println!(
+    crate::outln!("codeloop {}", rep.version);
+    crate::outln!("project:    {}", rep.cwd);
+    crate::outln!(
         "config:     {} ({})",
         rep.config_file,
         if rep.config_found {
@@ -238,7 +238,7 @@ pub fn run(args: DoctorArgs) -> i32 {
             "not found: defaults apply"
         }
     );
-    println!(
+    crate::outln!(
         "plugins:    {} ({})",
         rep.plugins_file,
         if rep.plugins_found {
@@ -247,7 +247,7 @@ pub fn run(args: DoctorArgs) -> i32 {
             "not found"
         }
     );
-    println!(
+    crate::outln!(
         "stacks:     {}",
         if rep.stacks.is_empty() {
             "none detected".to_string()
@@ -255,9 +255,9 @@ pub fn run(args: DoctorArgs) -> i32 {
             rep.stacks.join(", ")
         }
     );
-    println!("runners:");
+    crate::outln!("runners:");
     if rep.runners.is_empty() {
-        println!("  (none)");
+        crate::outln!("  (none)");
     }
     for r in &rep.runners {
         let tool = match (&r.tool, r.tool_found) {
@@ -265,7 +265,7 @@ pub fn run(args: DoctorArgs) -> i32 {
             (Some(t), _) => format!("{t} MISSING"),
             _ => String::new(),
         };
-        println!(
+        crate::outln!(
             "  {:16} {:5} {:8} {}{}",
             r.id,
             r.kind,
@@ -284,8 +284,8 @@ pub fn run(args: DoctorArgs) -> i32 {
         .filter(|t| t.1.is_some())
         .map(|t| t.0.as_str())
         .collect();
-    println!("on PATH:    {}", found.join(", "));
-    println!(
+    crate::outln!("on PATH:    {}", found.join(", "));
+    crate::outln!(
         "runs go to: {}/runs ({} runs{}; {})",
         rep.artifacts_dir,
         rep.runs,
@@ -300,20 +300,20 @@ pub fn run(args: DoctorArgs) -> i32 {
             "NOT writable"
         }
     );
-    println!(
+    crate::outln!(
         "ci:         {}",
         rep.ci.as_deref().unwrap_or("none detected (local run)")
     );
     for w in &rep.warnings {
-        println!("warning: {w}");
+        crate::outln!("warning: {w}");
     }
     if rep.problems.is_empty() {
-        println!("no problems found");
+        crate::outln!("no problems found");
     }
     for p in &rep.problems {
-        println!("problem: {}", p.problem);
+        crate::outln!("problem: {}", p.problem);
         if !p.fix.is_empty() {
-            println!("  fix: {}", p.fix);
+            crate::outln!("  fix: {}", p.fix);
         }
     }
     code

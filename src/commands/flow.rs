@@ -54,7 +54,7 @@ pub fn after_verify(
     }
     if pr.annotate && !pr.json {
         for line in output::annotations(&loaded.doc, AnnotationLimits::default()) {
-            println!("{line}");
+            crate::outln!("{line}");
         }
     }
     if !pr.json {
@@ -77,10 +77,10 @@ pub fn after_verify(
             if !pr.json {
                 if pr.stage_lines {
                     for f in &out.files {
-                        println!("wrote {} ({} bytes)", f.path, f.bytes);
+                        crate::outln!("wrote {} ({} bytes)", f.path, f.bytes);
                     }
                 } else {
-                    println!(
+                    crate::outln!(
                         "report: wrote {} files to {}",
                         out.files.len(),
                         out.report_dir

@@ -72,7 +72,7 @@ pub fn run(args: HistoryArgs) -> i32 {
             match std::fs::remove_dir_all(&p) {
                 Ok(()) => deleted.push(id),
                 Err(e) => {
-                    eprintln!("error: cannot delete `{}`: {e}", p.display());
+                    crate::errln!("error: cannot delete `{}`: {e}", p.display());
                     code = exit::INFRA;
                 }
             }
@@ -115,27 +115,27 @@ pub fn run(args: HistoryArgs) -> i32 {
             deleted,
         };
         match serde_json::to_string_pretty(&out) {
-            Ok(s) => println!("{s}"),
-            Err(e) => eprintln!("error: {e}"),
+            Ok(s) => crate::outln!("{s}"),
+            Err(e) => crate::errln!("error: {e}"),
         }
         return code;
     }
     if !deleted.is_empty() {
-        println!(
+        crate::outln!(
             "deleted {} run(s), kept the newest {}",
             deleted.len(),
             args.keep
         );
     }
     if entries.is_empty() {
-        println!(
+        crate::outln!(
             "no runs under `{}`",
             artifact::runs_root(&r.artifacts_dir).display()
         );
     }
     for e in &entries {
         match (&e.status, &e.totals) {
-            (Some(s), Some(t)) => println!(
+            (Some(s), Some(t)) => crate::outln!(
                 "{}  {:11}  {} tests, {} failed, {} errored",
                 e.run_id,
                 format!("{s:?}").to_lowercase(),
@@ -143,11 +143,11 @@ pub fn run(args: HistoryArgs) -> i32 {
                 t.failed,
                 t.errored
             ),
-            _ if !e.complete => println!(
+            _ if !e.complete => crate::outln!(
                 "{}  incomplete   (no manifest.json: interrupted or still running)",
                 e.run_id
             ),
-            _ => println!(
+            _ => crate::outln!(
                 "{}  unreadable   (verify.json is missing or damaged)",
                 e.run_id
             ),

@@ -132,8 +132,10 @@ pub fn run(args: InitArgs) -> i32 {
         match write_mcp_json(&r.cwd) {
             Ok(()) => written.push(".mcp.json".to_string()),
             Err(e) => {
-                eprintln!("error: {e}");
-                eprintln!("hint: fix or remove .mcp.json, then run `codeloop init --mcp` again");
+                crate::errln!("error: {e}");
+                crate::errln!(
+                    "hint: fix or remove .mcp.json, then run `codeloop init --mcp` again"
+                );
                 return exit::USAGE;
             }
         }
@@ -154,8 +156,8 @@ pub fn run(args: InitArgs) -> i32 {
             .map(|(n, _)| format!(".codeloop/{n}"))
             .collect();
         if !existing.is_empty() {
-            eprintln!("error: {} already exist(s)", existing.join(", "));
-            eprintln!("hint: pass --force to overwrite them");
+            crate::errln!("error: {} already exist(s)", existing.join(", "));
+            crate::errln!("hint: pass --force to overwrite them");
             return exit::USAGE;
         }
     }
@@ -170,17 +172,19 @@ pub fn run(args: InitArgs) -> i32 {
     let stacks = detect::stacks(&r.cwd);
     if args.common.format == OutputFormat::Json {
         let out = json!({"schema_version": crate::model::SCHEMA_VERSION, "written": written, "stacks": stacks});
-        println!("{}", pretty(&out));
+        crate::outln!("{}", pretty(&out));
     } else {
         for w in &written {
-            println!("wrote {w}");
+            crate::outln!("wrote {w}");
         }
         if stacks.is_empty() {
-            println!("no known stack detected: edit the example runner in .codeloop/plugins.json");
+            crate::outln!(
+                "no known stack detected: edit the example runner in .codeloop/plugins.json"
+            );
         } else {
-            println!("detected: {}", stacks.join(", "));
+            crate::outln!("detected: {}", stacks.join(", "));
         }
-        println!("next: `codeloop doctor`, then `codeloop verify`");
+        crate::outln!("next: `codeloop doctor`, then `codeloop verify`");
     }
     exit::OK
 }

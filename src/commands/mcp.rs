@@ -12,15 +12,15 @@ pub fn run(args: McpArgs) -> i32 {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            crate::errln!("error: cannot start the async runtime: {e}");
             return exit::INFRA;
         }
     };
     match rt.block_on(crate::mcp::serve((&args.common).into())) {
         Ok(()) => exit::OK,
         Err(e) => {
-            eprintln!("error: {e}");
-            eprintln!(
+            crate::errln!("error: {e}");
+            crate::errln!(
                 "hint: `codeloop mcp` is started by an MCP client (see `codeloop init --mcp`)"
             );
             exit::INFRA

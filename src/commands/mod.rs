@@ -10,6 +10,7 @@ pub mod dashboard;
 pub mod diagnose;
 pub mod doctor;
 pub mod flow;
+pub mod formats;
 pub mod gate_check;
 pub mod history;
 pub mod init;

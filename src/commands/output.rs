@@ -7,7 +7,7 @@ use std::path::Path;
 use crate::artifact::RunDir;
 use crate::model::{DiagnoseDoc, GateDoc, RunStatus, RunnerResult, RunnerStatus, Verdict, VerifyDoc};
 use crate::runners::progress::Mode;
-use crate::runners::run::summary;
+use crate::runners::run::{NO_MATCH, summary};
 
 /// How verify shows progress: nothing on stdout when quiet (a JSON document comes at the
 /// end), a live table on a terminal, plain lines otherwise.
@@ -57,15 +57,28 @@ pub fn print_summary(doc: &DiagnoseDoc, run: &RunDir) {
     }
 }
 
+/// Warns on stderr about every result pattern that matched nothing (before the table, which
+/// leaves them out).
+pub fn warn_unmatched(doc: &VerifyDoc) {
+    for r in &doc.runners {
+        for w in r.warnings.iter().filter(|w| w.message == NO_MATCH) {
+            crate::ui::warn(&format!(
+                "no file matched `{}`",
+                crate::parsers::text::clean_control(&w.file)
+            ));
+        }
+    }
+}
+
 /// Prints the verdict in a few lines.
 pub fn print_verdict(doc: &GateDoc) {
     let v = match doc.verdict {
         Verdict::Pass => "PASS",
         Verdict::Fail => "FAIL",
     };
-    println!("gate: {v}  score {}  (run {})", doc.score, doc.run_id);
+    crate::outln!("gate: {v}  score {}  (run {})", doc.score, doc.run_id);
     for r in &doc.reasons {
-        println!("  - {r}");
+        crate::outln!("  - {r}");
     }
 }
 
@@ -148,7 +161,8 @@ fn print_issues(r: &RunnerResult) {
     // Files read leniently or skipped (a FIFO matched by a glob) are named too, each with its
     // first warning, so nobody has to open verify.json to learn why a report is missing.
     let mut files: Vec<&str> = Vec::new();
-    for w in &r.warnings {
+    // Patterns that matched nothing were warned about on stderr already.
+    for w in r.warnings.iter().filter(|w| w.message != NO_MATCH) {
         if files.contains(&w.file.as_str()) {
             continue;
         }
@@ -156,7 +170,12 @@ fn print_issues(r: &RunnerResult) {
         if files.len() > 10 {
             continue;
         }
-        let more = r.warnings.iter().filter(|x| x.file == w.file).count() - 1;
+        let more = r
+            .warnings
+            .iter()
+            .filter(|x| x.file == w.file)
+            .count()
+            .saturating_sub(1);
         let more = if more > 0 {
             format!(" (and {more} more in verify.json)")
         } else {

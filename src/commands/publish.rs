@@ -97,9 +97,9 @@ pub fn run(args: PublishArgs) -> i32 {
         opts,
         redactor,
     };
-    let report = publisher.publish(&view, &mut std::io::stdout());
+    let report = publisher.publish(&view, &mut crate::ui::Stdout);
     if let Some(url) = &report.comment_url {
-        println!("codeloop: comment {} at {url}", report.comment_action);
+        crate::outln!("codeloop: comment {} at {url}", report.comment_action);
     }
     // Publishing is this command's whole job, so its setup failures (no token, read-only
     // token) are its exit code — except on GitLab, where `codeloop publish` is a plain script line after the tests: a note that

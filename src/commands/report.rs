@@ -11,7 +11,7 @@ pub fn run(args: ReportArgs) -> i32 {
     match render_run(&(&args).into()) {
         Ok(out) => {
             match args.common.format {
-                OutputFormat::Json => println!(
+                OutputFormat::Json => crate::outln!(
                     "{}",
                     serde_json::to_string_pretty(&out).unwrap_or_else(|_| "{}".into())
                 ),
@@ -20,13 +20,13 @@ pub fn run(args: ReportArgs) -> i32 {
                         ui::warn(n);
                     }
                     for f in &out.files {
-                        println!("wrote {} ({} bytes)", f.path, f.bytes);
+                        crate::outln!("wrote {} ({} bytes)", f.path, f.bytes);
                     }
                 }
             }
             if let Some(e) = &out.template_error {
-                eprintln!("error: {e}");
-                eprintln!(
+                crate::errln!("error: {e}");
+                crate::errln!(
                     "hint: fix the template; the files above were rendered with the built-in one"
                 );
                 return exit::USAGE;

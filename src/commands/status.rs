@@ -98,8 +98,8 @@ pub fn run(args: StatusArgs) -> i32 {
             incomplete_newer,
         };
         match serde_json::to_string_pretty(&out) {
-            Ok(s) => println!("{s}"),
-            Err(e) => eprintln!("error: {e}"),
+            Ok(s) => crate::outln!("{s}"),
+            Err(e) => crate::errln!("error: {e}"),
         }
         return exit::OK;
     }
@@ -108,15 +108,19 @@ pub fn run(args: StatusArgs) -> i32 {
         RunStatus::Failed => "failed",
         RunStatus::Interrupted => "interrupted",
     };
-    println!("run {} ({word}), finished {}", doc.run_id, doc.finished_at);
+    crate::outln!("run {} ({word}), finished {}", doc.run_id, doc.finished_at);
     let t = &doc.totals;
-    println!(
+    crate::outln!(
         "tests: {} total, {} passed, {} failed, {} errored, {} skipped",
-        t.tests, t.passed, t.failed, t.errored, t.skipped
+        t.tests,
+        t.passed,
+        t.failed,
+        t.errored,
+        t.skipped
     );
     let width = doc.runners.iter().map(|x| x.id.len()).max().unwrap_or(0);
     for x in &doc.runners {
-        println!(
+        crate::outln!(
             "  {:width$}  {:11}  {}",
             x.id,
             x.status.as_str(),
@@ -124,7 +128,7 @@ pub fn run(args: StatusArgs) -> i32 {
         );
     }
     for id in &incomplete_newer {
-        println!("note: newer run {id} is incomplete (interrupted or still running)");
+        crate::outln!("note: newer run {id} is incomplete (interrupted or still running)");
     }
     exit::OK
 }

@@ -6,7 +6,7 @@
 //! directory could not be written or codeloop was interrupted.
 
 use crate::cli::{OutputFormat, VerifyArgs};
-use crate::commands::output::{print_human, progress_mode};
+use crate::commands::output::{print_human, progress_mode, warn_unmatched};
 use crate::pipeline::options::VerifyOptions;
 use crate::pipeline::verify::{self, VerifyOutput};
 use crate::ui;
@@ -32,6 +32,7 @@ pub fn run(args: VerifyArgs) -> i32 {
             return f.code;
         }
     };
+    warn_unmatched(&out.doc);
     if json {
         let o = VerifyOutput {
             doc: &out.doc,
@@ -40,7 +41,7 @@ pub fn run(args: VerifyArgs) -> i32 {
         };
         match serde_json::to_string_pretty(&o) {
             Ok(s) => ui::out(&s),
-            Err(e) => eprintln!("error: cannot print JSON: {e}"),
+            Err(e) => crate::errln!("error: cannot print JSON: {e}"),
         }
     } else if !opts.quiet {
         print_human(&out.doc, &out.run_dir, &cwd);

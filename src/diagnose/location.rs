@@ -477,9 +477,101 @@ pub fn resolve_suffix<'a>(file: &str, index: &'a [String], hint: Option<&str>) -
     }
 }
 
+/// Makes a diagnosis's locations relative to the repository root instead of the project
+/// directory: `prefix` is the project directory relative to the root (`backend` for
+/// `working-directory: backend`). Every view of diagnose.json — annotations, check run,
+/// comment and summary links, SARIF, GitLab Code Quality — then names files as the
+/// repository does. Task titles that quote a location (`... at tests/x.py:3`) follow.
+/// (Reproduce commands keep project-relative paths: they run in the project directory.)
+pub fn rebase(doc: &mut crate::model::DiagnoseDoc, prefix: &str) {
+    let prefix = prefix.replace('\\', "/");
+    let prefix = prefix.trim_matches('/');
+    if prefix.is_empty() || prefix == "." {
+        return;
+    }
+    // Returns the location as it was shown and its file, before the move.
+    let move_loc = |loc: &mut Location| -> (String, String) {
+        let before = (loc.to_string(), loc.file.clone());
+        loc.file = format!("{prefix}/{}", loc.file);
+        before
+    };
+    for p in &mut doc.problems {
+        if let Some(loc) = p.location.as_mut() {
+            move_loc(loc);
+        }
+    }
+    for t in &mut doc.tasks {
+        let Some(loc) = t.location.as_mut() else {
+            continue;
+        };
+        let (before, before_file) = move_loc(loc);
+        let after = loc.to_string();
+        t.title = t
+            .title
+            .replacen(&format!(" at {before}"), &format!(" at {after}"), 1)
+            .replacen(
+                &format!(" in {before_file}:"),
+                &format!(" in {}:", loc.file),
+                1,
+            );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rebase_prefixes_locations_and_task_titles() {
+        use crate::model::{Category, DiagnoseDoc, Problem, RepairTask, Severity};
+        let loc = Location {
+            file: "tests/test_x.py".into(),
+            line: Some(3),
+            column: None,
+            exists: Some(true),
+        };
+        let mut doc = DiagnoseDoc {
+            schema_version: 1,
+            run_id: "r".into(),
+            problems: vec![Problem {
+                id: "p1".into(),
+                category: Category::TestFailure,
+                runner: "pytest".into(),
+                test: None,
+                title: "t".into(),
+                location: Some(loc.clone()),
+                evidence: String::new(),
+                reproduce: Some("pytest tests/test_x.py".into()),
+                severity: Severity::Error,
+            }],
+            tasks: vec![RepairTask {
+                id: "t1".into(),
+                category: Category::TestFailure,
+                title: "2 tests fail the same way at tests/test_x.py:3: boom".into(),
+                location: Some(loc),
+                evidence: String::new(),
+                reproduce: None,
+                problems: vec!["p1".into()],
+                tests: Vec::new(),
+            }],
+            truncated: 0,
+        };
+        let same = doc.clone();
+        rebase(&mut doc, "");
+        rebase(&mut doc, "./");
+        assert_eq!(doc, same);
+        rebase(&mut doc, "backend/");
+        assert_eq!(
+            doc.problems[0].location.as_ref().unwrap().file,
+            "backend/tests/test_x.py"
+        );
+        // The reproduce command runs in the project directory: unchanged.
+        assert_eq!(doc.problems[0].reproduce, same.problems[0].reproduce);
+        assert_eq!(
+            doc.tasks[0].title,
+            "2 tests fail the same way at backend/tests/test_x.py:3: boom"
+        );
+    }
 
     fn ctx() -> PathContext {
         PathContext::new(["/work/repo".to_string()], "")

@@ -7,6 +7,7 @@
 //! No I/O here: the `diagnose` command streams cases.jsonl (keeping only the failing and
 //! flaky ones), reads log tails, and afterwards checks locations against the workspace.
 
+pub mod explain;
 pub mod location;
 pub mod output;
 pub mod reproduce;
@@ -561,13 +562,17 @@ fn case_problem(c: &Case, r: Option<&RunnerResult>, ctx: &PathContext, opts: &Op
         .as_ref()
         .map(|f| {
             let mut s = String::new();
+            let message = f.message.as_deref().unwrap_or("");
             if let Some(k) = &f.kind
-                && !f.message.as_deref().unwrap_or("").contains(k.as_str())
+                && !message.contains(k.as_str())
             {
                 s.push_str(k);
-                s.push_str(": ");
+                // A kind alone (libtest's `assert`) ends without a dangling `: `.
+                if !message.trim().is_empty() {
+                    s.push_str(": ");
+                }
             }
-            s.push_str(f.message.as_deref().unwrap_or(""));
+            s.push_str(message);
             s
         })
         .unwrap_or_default();
@@ -661,9 +666,52 @@ fn bounded(s: &str, max: usize) -> String {
     crate::parsers::text::bound_text(s, max)
 }
 
-/// The assertion message, then the trace lines around the user's frame, bounded.
+/// The assertion message, then the lines that explain it ([`explain`]: expected/received,
+/// diff lines, assertion introspection) and the user's frame line; in a text of no known
+/// shape, the trace lines around the user's frame. Bounded.
 fn evidence(assertion: &str, trace: &str, at: Option<usize>, opts: &Options) -> String {
     let mut out = clean_control(assertion.trim()).to_string();
+    let why = explain::explain(trace);
+    if !why.is_empty() {
+        // The message's first line says what failed; its other lines (a whole jest diff, a
+        // pytest repr) are what `explain` picks from.
+        out = out
+            .lines()
+            .map(str::trim_end)
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("")
+            .to_string();
+        // A bare failure kind (`assert`, no message) says nothing the explanation does not.
+        if !out.contains(char::is_whitespace) && !out.contains(':') && out.len() < 40 {
+            out.clear();
+        }
+        // The message often repeats in the trace: keep each explaining line once.
+        let mut said: Vec<String> = out.lines().map(|l| l.trim().to_string()).collect();
+        for l in why {
+            let l = clean_control(&l).to_string();
+            if l.trim().is_empty() || said.iter().any(|s| s == l.trim()) {
+                continue;
+            }
+            if !out.is_empty() {
+                out.push('\n');
+            }
+            out.push_str(&l);
+            said.push(l.trim().to_string());
+        }
+        // Where it failed: the user's frame line alone (its neighbours are other frames or
+        // diff context).
+        if let Some(at) = at.filter(|a| *a <= trace.len()) {
+            let line_no = trace[..at].matches('\n').count();
+            if let Some(frame) = trace.lines().nth(line_no).map(str::trim)
+                && !frame.is_empty()
+                && !said.iter().any(|s| s == frame)
+            {
+                out.push_str("\n---\n");
+                out.push_str(&clean_control(frame));
+            }
+        }
+        return bounded(&out, opts.evidence_bytes);
+    }
     if let Some(at) = at
         && at <= trace.len()
     {

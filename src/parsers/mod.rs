@@ -8,6 +8,7 @@
 //! size of the file.
 
 pub mod bound;
+pub mod catalog;
 pub mod collect;
 pub mod input;
 pub mod json;
@@ -228,30 +229,23 @@ formats! {
 }
 
 impl Format {
-    /// Looks a registry name up; accepts a few common aliases.
+    /// Looks a registry name up; accepts the aliases of [`ALIASES`].
     pub fn from_name(name: &str) -> Option<Format> {
         let n = name.trim().to_ascii_lowercase();
-        let alias = match n.as_str() {
-            "junit" | "xunit-xml" | "junit_xml" => "junit-xml",
-            "pytest-json" | "pytest_json" => "pytest-json-report",
-            "vitest-json" => "jest-json",
-            "go-json" | "gotest-json" => "go-test-json",
-            "tap13" | "tap14" => "tap",
-            "nunit2" | "nunit3" | "nunit-xml" => "nunit",
-            "xunit" | "xunit-net-xml" => "xunit-net",
-            "ctrf" => "ctrf-json",
-            "dart" | "flutter-json" | "dart_json" => "dart-json",
-            "clippy" | "rustc-json" => "cargo-json",
-            "eslint" => "eslint-json",
-            "ruff" => "ruff-json",
-            "golangci-lint" | "golangci" | "golangci-json" => "golangci-lint-json",
-            "typescript" | "tsc-text" => "tsc",
-            "gcc" | "clang" | "shellcheck" | "mypy" => "generic-lint",
-            "rubocop" => "rubocop-json",
-            "generic" | "lint" => "generic-lint",
-            other => other,
-        };
-        Format::ALL.iter().copied().find(|f| f.name() == alias)
+        let name = ALIASES
+            .iter()
+            .find(|(alias, _)| *alias == n)
+            .map_or(n.as_str(), |(_, to)| *to);
+        Format::ALL.iter().copied().find(|f| f.name() == name)
+    }
+
+    /// The other names [`Format::from_name`] accepts for this format.
+    pub fn aliases(self) -> Vec<&'static str> {
+        ALIASES
+            .iter()
+            .filter(|(_, to)| *to == self.name())
+            .map(|(alias, _)| *alias)
+            .collect()
     }
 
     /// Registry names, for error messages ("valid formats are: ...").
@@ -259,6 +253,45 @@ impl Format {
         Format::ALL.iter().map(|f| f.name()).collect()
     }
 }
+
+/// Other names accepted for a registry name (`--format-hint`, `result_format`).
+pub const ALIASES: &[(&str, &str)] = &[
+    ("junit", "junit-xml"),
+    ("xunit-xml", "junit-xml"),
+    ("junit_xml", "junit-xml"),
+    ("pytest-json", "pytest-json-report"),
+    ("pytest_json", "pytest-json-report"),
+    ("vitest-json", "jest-json"),
+    ("go-json", "go-test-json"),
+    ("gotest-json", "go-test-json"),
+    ("tap13", "tap"),
+    ("tap14", "tap"),
+    ("nunit2", "nunit"),
+    ("nunit3", "nunit"),
+    ("nunit-xml", "nunit"),
+    ("xunit", "xunit-net"),
+    ("xunit-net-xml", "xunit-net"),
+    ("ctrf", "ctrf-json"),
+    ("dart", "dart-json"),
+    ("flutter-json", "dart-json"),
+    ("dart_json", "dart-json"),
+    ("clippy", "cargo-json"),
+    ("rustc-json", "cargo-json"),
+    ("eslint", "eslint-json"),
+    ("ruff", "ruff-json"),
+    ("golangci-lint", "golangci-lint-json"),
+    ("golangci", "golangci-lint-json"),
+    ("golangci-json", "golangci-lint-json"),
+    ("typescript", "tsc"),
+    ("tsc-text", "tsc"),
+    ("gcc", "generic-lint"),
+    ("clang", "generic-lint"),
+    ("shellcheck", "generic-lint"),
+    ("mypy", "generic-lint"),
+    ("rubocop", "rubocop-json"),
+    ("generic", "generic-lint"),
+    ("lint", "generic-lint"),
+];
 
 /// How many leading bytes [`sniff`] looks at.
 pub const SNIFF_BYTES: usize = 64 * 1024;

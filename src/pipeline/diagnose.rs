@@ -198,6 +198,11 @@ pub fn diagnose_with(
     })?;
     let mut doc = d.finish();
     check_locations_with(&mut doc, &ws, Some(index));
+    // Locations are project-relative so far (checked against the project above); users see
+    // them relative to the repository root (`working-directory`, `--cwd` in a monorepo).
+    if let Some(prefix) = repo_prefix(&ws) {
+        crate::diagnose::location::rebase(&mut doc, &prefix);
+    }
     Ok(Loaded {
         run,
         verify,
@@ -205,6 +210,45 @@ pub fn diagnose_with(
         failing,
         tests,
     })
+}
+
+/// The project directory relative to the repository root (`backend`), or `None` when it is
+/// the root or no root is known. The root is `GITHUB_WORKSPACE` or `CI_PROJECT_DIR` when the
+/// project is inside it, else `git rev-parse --show-toplevel`; outside a repository the
+/// project directory itself is the root. `CODELOOP_REPO_ROOT` names the root explicitly
+/// (CI without these variables and without `.git`, or a project that is its own root).
+pub fn repo_prefix(project: &Path) -> Option<String> {
+    let project = std::fs::canonicalize(project).ok()?;
+    let inside = |root: &Path| -> Option<String> {
+        let root = std::fs::canonicalize(root).ok()?;
+        let rel = project.strip_prefix(&root).ok()?;
+        Some(
+            rel.components()
+                .map(|c| c.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/"),
+        )
+    };
+    let from_env = ["CODELOOP_REPO_ROOT", "GITHUB_WORKSPACE", "CI_PROJECT_DIR"]
+        .into_iter()
+        .filter_map(|v| std::env::var_os(v).filter(|x| !x.is_empty()))
+        .find_map(|root| inside(Path::new(&root)));
+    let rel = match from_env {
+        Some(r) => r,
+        None => {
+            let out = std::process::Command::new("git")
+                .args(["rev-parse", "--show-toplevel"])
+                .current_dir(&project)
+                .stdin(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .output()
+                .ok()
+                .filter(|o| o.status.success())?;
+            let top = String::from_utf8(out.stdout).ok()?;
+            inside(Path::new(top.trim()))?
+        }
+    };
+    (!rel.is_empty()).then_some(rel)
 }
 
 /// Streams cases.jsonl. Unless `all`, lines of passing or skipped, non-flaky cases are

@@ -65,8 +65,15 @@ pub fn find_run_dirs(path: &Path) -> Vec<PathBuf> {
         .into_iter()
         .filter_map(Result::ok)
         .filter(|e| e.file_type().is_dir() && e.path().join(artifact::VERIFY).is_file())
-        // Our own earlier merges keep their shards under shards/: not new inputs.
-        .filter(|e| !e.path().components().any(|c| c.as_os_str() == SHARDS_DIR))
+        // Our own earlier merges keep their shards under shards/: not new inputs. Only the
+        // part below `path` counts: the documented download folder is itself `shards/`.
+        .filter(|e| {
+            !e.path()
+                .strip_prefix(path)
+                .unwrap_or(e.path())
+                .components()
+                .any(|c| c.as_os_str() == SHARDS_DIR)
+        })
         .map(|e| e.into_path())
         .collect();
     out.dedup();
@@ -291,7 +298,7 @@ pub fn merge_dirs(
         super::verify::update_latest(artifacts, &run.id);
     }
     let t = &merged.verify.totals;
-    println!(
+    crate::outln!(
         "codeloop merge: {} run(s){} → {}",
         merged.doc.sources.len(),
         match merged.doc.expected_shards {
@@ -316,7 +323,7 @@ pub fn merge_dirs(
         },
         run.path.display()
     );
-    println!(
+    crate::outln!(
         "tests: {} total, {} passed, {} failed, {} errored, {} skipped{}",
         t.tests,
         t.passed,

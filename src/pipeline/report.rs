@@ -83,17 +83,42 @@ fn optional<T>(
     }
 }
 
+/// The template directory: `--template-dir`, else `report.template_dir` (project-relative).
+fn template_dir(args: &ReportOptions, cfg: &Config, cwd: &Path) -> Option<PathBuf> {
+    args.template_dir
+        .clone()
+        .or_else(|| cfg.report.template_dir.as_ref().map(|d| cwd.join(d)))
+}
+
+/// A user override (`report.html`, `badge.svg`) from the template directory: `None` when the
+/// directory or the file is absent (the built-in one is used, silently: overriding it is
+/// optional); an unreadable file is a notice.
+fn read_override(
+    dir: Option<&Path>,
+    name: &str,
+    notices: &mut Vec<String>,
+) -> Option<(String, String)> {
+    let p = dir?.join(name);
+    match std::fs::read_to_string(&p) {
+        Ok(src) => Some((p.display().to_string(), src)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => {
+            notices.push(format!(
+                "cannot read `{}`: {e}; using the built-in {name}",
+                p.display()
+            ));
+            None
+        }
+    }
+}
+
 fn load_templates(
     args: &ReportOptions,
     cfg: &Config,
     cwd: &Path,
     notices: &mut Vec<String>,
 ) -> (Templates, Option<String>) {
-    let dir = args
-        .template_dir
-        .clone()
-        .or_else(|| cfg.report.template_dir.as_ref().map(|d| cwd.join(d)));
-    let Some(dir) = dir else {
+    let Some(dir) = template_dir(args, cfg, cwd) else {
         return (Templates::embedded(), None);
     };
     if !dir.is_dir() {
@@ -247,6 +272,7 @@ pub fn render_with(
             });
 
     let (templates, mut template_error) = load_templates(args, cfg, cwd, &mut notices);
+    let tdir = template_dir(args, cfg, cwd).filter(|d| d.is_dir());
     let context: Context = manifest
         .as_ref()
         .map(|m| m.context.clone())
@@ -306,9 +332,40 @@ pub fn render_with(
             badge_in.map(|x| x.1),
             &cfg.report.badge,
         );
-        let svg = badge::svg(&b);
+        let built_in = || -> Result<(String, Vec<u8>), ReportCmdError> {
+            let svg = badge::svg(&b);
+            let png = badge::png(&svg, 2.0)?;
+            Ok((svg, png))
+        };
+        // A user badge.svg must render and rasterize; otherwise the built-in badge is written
+        // and the error reported like a template error.
+        let (svg, png) = match read_override(tdir.as_deref(), "badge.svg", &mut notices) {
+            None => built_in()?,
+            Some((file, src)) => {
+                let rendered = report::custom::badge(
+                    &file,
+                    &src,
+                    &b,
+                    badge_in.map(|x| x.1),
+                    badge_in.map(|x| x.0),
+                )
+                .map_err(|e| e.to_string())
+                .and_then(|svg| {
+                    badge::png(&svg, 2.0)
+                        .map(|png| (svg, png))
+                        .map_err(|e| format!("template `{file}`: {e}"))
+                });
+                match rendered {
+                    Ok(x) => x,
+                    Err(e) => {
+                        template_error = template_error.or(Some(e));
+                        built_in()?
+                    }
+                }
+            }
+        };
         files.push(write("badge.svg", svg.as_bytes())?);
-        files.push(write("badge.png", &badge::png(&svg, 2.0)?)?);
+        files.push(write("badge.png", &png)?);
     }
     if let Some(j) = junit.filter(|_| want_junit) {
         // Streamed from the spools into the file (never whole in memory).
@@ -333,6 +390,23 @@ pub fn render_with(
                     false,
                     &[],
                 );
+                let page = match read_override(tdir.as_deref(), "report.html", &mut notices) {
+                    None => page,
+                    Some((file, src)) => match report::custom::html(
+                        &file,
+                        &src,
+                        &page,
+                        &run.id,
+                        badge_in.map(|x| x.1),
+                        badge_in.map(|x| x.0),
+                    ) {
+                        Ok(p) => p,
+                        Err(e) => {
+                            template_error = template_error.or(Some(e.to_string()));
+                            page
+                        }
+                    },
+                };
                 files.push(write("index.html", page.as_bytes())?);
             }
             None => notices.push(format!(

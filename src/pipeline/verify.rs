@@ -27,6 +27,7 @@ use crate::parsers::{Format, FormatKind, ParseOptions};
 use crate::runners::collect::Tap;
 use crate::runners::progress::{Mode, Progress};
 use crate::runners::run::{Planned, Shared, run_all};
+pub use crate::runners::run::NO_MATCH;
 use crate::runners::{RunnerDef, collect::normalize, detect, merge, plugins, select, shard};
 use crate::settings::{self, Config};
 use crate::ui;
@@ -79,9 +80,9 @@ impl Fail {
         for w in &self.warnings {
             ui::warn(w);
         }
-        eprintln!("error: {}", self.message);
+        crate::errln!("error: {}", self.message);
         if let Some(h) = &self.hint {
-            eprintln!("hint: {h}");
+            crate::errln!("hint: {h}");
         }
     }
 }
@@ -572,11 +573,11 @@ pub async fn execute_prepared(
     ) {
         (Ok(e), Ok(c), Ok(f)) => (e, c, f),
         (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
-            eprintln!(
+            crate::errln!(
                 "error: cannot write into the run directory `{}`: {e}",
                 run_dir.path.display()
             );
-            eprintln!("hint: make it writable, or pass --artifacts-dir DIR");
+            crate::errln!("hint: make it writable, or pass --artifacts-dir DIR");
             let now = artifact::now_rfc3339();
             return Executed {
                 doc: VerifyDoc {
@@ -793,9 +794,9 @@ pub async fn execute_prepared(
     }
     if !io_errors.is_empty() {
         for e in &io_errors {
-            eprintln!("error: {e}");
+            crate::errln!("error: {e}");
         }
-        eprintln!(
+        crate::errln!(
             "hint: the run directory `{}` is incomplete (what was written before is kept); free disk space, or write runs elsewhere with --artifacts-dir DIR (CODELOOP_ARTIFACTS_DIR, or `verify.artifacts_dir` in .codeloop/config.json)",
             run_dir.path.display()
         );

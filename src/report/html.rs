@@ -330,6 +330,11 @@ pub fn render(input: &HtmlInput) -> String {
 }
 
 fn slowest_table(o: &mut String, slow: &[SlowTest]) {
+    // Rows that would read 0.00s say nothing (see report::shows_as_time).
+    let slow: Vec<&SlowTest> = slow
+        .iter()
+        .filter(|s| super::shows_as_time(s.duration))
+        .collect();
     if slow.is_empty() {
         o.push_str("<p class=\"muted\">No durations reported.</p>");
         return;

@@ -26,6 +26,7 @@
 //! If a (user) template is still too long with empty lists, a minimal built-in body is used.
 //! Sizes are measured in UTF-8 bytes, which is never less than GitHub's character count.
 
+pub mod custom;
 pub mod escape;
 pub mod html;
 pub mod junit;
@@ -450,6 +451,48 @@ pub fn fmt_score(score: f64) -> String {
 }
 
 /// Human duration: `0.42s`, `12.3s`, `3m 04s`, `1h 02m`.
+/// The headline of a gate reason: `11 failing tests: 6 in js/spec: A (x.js:3), ... (max_failures
+/// is 0)` → `11 failing tests (max_failures is 0)` (the part before the first `: ` and the
+/// closing parenthesis). A reason without a list is returned whole.
+pub fn short_reason(r: &str) -> String {
+    let Some((head, _)) = r.split_once(": ") else {
+        return r.to_string();
+    };
+    match r.rfind(" (").filter(|_| r.ends_with(')')) {
+        Some(i) if i > head.len() => format!("{head}{}", &r[i..]),
+        _ => head.to_string(),
+    }
+}
+
+/// A gate reason within `max` characters, never cut inside a test name: whole when it fits,
+/// else its headline ([`short_reason`]), else cut at a word with `…`.
+pub fn fit_reason(r: &str, max: usize) -> String {
+    if r.chars().count() <= max {
+        return r.to_string();
+    }
+    let short = short_reason(r);
+    if short.chars().count() <= max {
+        return short;
+    }
+    let mut out = String::new();
+    for w in short.split(' ') {
+        if out.chars().count() + w.chars().count() + 2 > max {
+            break;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(w);
+    }
+    out.push('…');
+    out
+}
+
+/// Whether [`fmt_duration`] shows `secs` as more than zero (at least 0.005 s).
+pub fn shows_as_time(secs: f64) -> bool {
+    secs.is_finite() && secs >= 0.005
+}
+
 pub fn fmt_duration(secs: f64) -> String {
     if !secs.is_finite() || secs < 0.0 {
         return "–".into();
@@ -667,11 +710,17 @@ fn build_view(input: &RenderInput, p: &Prepared<'_>, caps: &Caps) -> View {
     let ctx = &input.context;
     let new_failures = delta.map(|d| d.new_failures.as_slice()).unwrap_or(&[]);
     let fixed = delta.map(|d| d.fixed.as_slice()).unwrap_or(&[]);
-    let slowest = input
+    // A row that would read `0.00s` says nothing (sub-resolution timers, formats without
+    // durations): only tests measurable at the shown resolution are listed.
+    let slowest: Vec<crate::model::SlowTest> = input
         .verify
         .as_ref()
         .map(|v| v.slowest.as_slice())
-        .unwrap_or(&[]);
+        .unwrap_or(&[])
+        .iter()
+        .filter(|s| shows_as_time(s.duration))
+        .cloned()
+        .collect();
     let code = |s: &String| format!("<code>{}</code>", inline(s, nc));
     let problems_total = input
         .diagnose
@@ -691,7 +740,9 @@ fn build_view(input: &RenderInput, p: &Prepared<'_>, caps: &Caps) -> View {
         d,
         lint,
         has_lint: lint.total() > 0,
-        reasons: cut(&reasons, caps.reasons, |r| inline(r, caps.reason_chars)),
+        reasons: cut(&reasons, caps.reasons, |r| {
+            inline(&fit_reason(r, caps.reason_chars), caps.reason_chars)
+        }),
         runners: cut(runners, caps.runners, |r| RunnerRow {
             icon: runner_icon(r.status),
             id: inline(&r.id, 60),
@@ -745,7 +796,7 @@ fn build_view(input: &RenderInput, p: &Prepared<'_>, caps: &Caps) -> View {
         fixed: cut(fixed, caps.deltas, code),
         flaky: cut(&input.cases.flaky, caps.flaky, code),
         flaky_total: c.flaky,
-        slowest: cut(slowest, caps.slowest, |s| SlowView {
+        slowest: cut(&slowest, caps.slowest, |s| SlowView {
             id: code(&s.id),
             duration: fmt_duration(s.duration),
             status: s.status.as_str(),
@@ -772,7 +823,13 @@ fn build_view(input: &RenderInput, p: &Prepared<'_>, caps: &Caps) -> View {
                         rule: inline(&r.rule, 60),
                         limit: inline(&r.limit, 100),
                         actual: inline(&r.actual, 100),
-                        reason: inline(&r.reason, 300),
+                        // A failed rule's reason is already under "Verdict": its headline
+                        // here, so the list of tests is not printed twice.
+                        reason: if !r.passed && reasons.contains(&r.reason) {
+                            inline(&short_reason(&r.reason), 300)
+                        } else {
+                            inline(&fit_reason(&r.reason, 300), 300)
+                        },
                     })
                     .collect()
             })
@@ -946,4 +1003,29 @@ pub fn render(
         state,
         notices,
     })
+}
+
+#[cfg(test)]
+mod reason_tests {
+    use super::*;
+
+    #[test]
+    fn long_reasons_are_shortened_to_their_headline_never_mid_name() {
+        let r = "11 failing tests: 6 in js/spec: Hook failure::never really runs (js/a.js:4), B (js/b.js:9) and 2 more; 5 in tests: C (t.py:1) (max_failures is 0)";
+        assert_eq!(short_reason(r), "11 failing tests (max_failures is 0)");
+        assert_eq!(fit_reason(r, 500), r);
+        assert_eq!(fit_reason(r, 60), "11 failing tests (max_failures is 0)");
+        assert_eq!(fit_reason(r, 20), "11 failing tests…");
+        assert_eq!(
+            short_reason("score 41 < min_score 80"),
+            "score 41 < min_score 80"
+        );
+        assert_eq!(short_reason("2 failing tests: a, b"), "2 failing tests");
+    }
+
+    #[test]
+    fn zero_durations_are_not_shown_as_time() {
+        assert!(!shows_as_time(0.0) && !shows_as_time(0.004) && !shows_as_time(f64::NAN));
+        assert!(shows_as_time(0.005) && shows_as_time(2.0));
+    }
 }

@@ -80,7 +80,7 @@ impl Progress {
     pub fn started(&self, id: &str) {
         self.update(id, State::Running(Instant::now()));
         if self.mode == Mode::Plain {
-            eprintln!("codeloop: {id}: started");
+            crate::errln!("codeloop: {id}: started");
         }
     }
 
@@ -91,7 +91,7 @@ impl Progress {
             } else {
                 format!(" ({summary})")
             };
-            eprintln!("codeloop: {id}: {} in {secs:.1}s{tail}", status.as_str());
+            crate::errln!("codeloop: {id}: {} in {secs:.1}s{tail}", status.as_str());
         }
         self.update(
             id,

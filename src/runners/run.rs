@@ -415,6 +415,9 @@ fn redact_logs(logs: &[PathBuf], events: &Events) {
     }
 }
 
+/// The warning of a collect pattern that matched no file (`file` holds the pattern).
+pub const NO_MATCH: &str = "no file matched this pattern";
+
 fn absorb(
     r: &mut RunnerResult,
     c: Collected,
@@ -429,17 +432,25 @@ fn absorb(
     r.warnings = c.warnings;
     r.suite_errors = c.suite_errors;
     for u in &c.unmatched {
-        r.parse_errors.push(crate::model::ParseIssue {
+        let issue = crate::model::ParseIssue {
             file: u.clone(),
             position: None,
             message: if collect_only {
-                "no result file matched this pattern".into()
+                NO_MATCH.into()
             } else {
                 "no result file matched this pattern: the runner may have failed before \
                  writing its report"
                     .into()
             },
-        });
+        };
+        // Collecting: a pattern that matched nothing read nothing wrong — a warning (the
+        // runner still fails below when nothing at all was collected). A runner that ran
+        // and left no report is an error.
+        if collect_only {
+            r.warnings.push(issue);
+        } else {
+            r.parse_errors.push(issue);
+        }
     }
     if collect_only && r.result_files.is_empty() {
         *status = RunnerStatus::Failed;

@@ -7,8 +7,10 @@
 //! - built-in `nextest` gets `--partition count:K/N`, `jest`/`vitest` get `--shard=K/N`,
 //!   `pytest` gets the split of pytest-split or pytest-shard when one is installed, `go-test`
 //!   tests only the packages whose name hashes (cksum) into this shard;
-//! - every other runner (lint, plugins, collect) runs whole in shard 1 only and is `skipped`
-//!   in the others, so a test is never counted by two shards.
+//! - a runner that only collects (`--report`, the `reports` input, a plugin without a
+//!   `command`) never shards: each node reads the reports it has (its own tests wrote them);
+//! - every other runner (lint, plugins) runs whole in shard 1 only and is `skipped` in the
+//!   others, so a test is never counted by two shards.
 
 use crate::model::{RunnerKind, RunnerSource, RunnerStatus, Shard};
 
@@ -69,7 +71,11 @@ pub fn apply(p: &mut Planned, shard: Shard, pytest: Option<PytestPlugin>) {
         return;
     }
     let Shard { index: k, total: n } = shard;
-    if p.def.kind == RunnerKind::Build {
+    // Collecting reads what this node's own tests wrote: nothing to split, nothing to skip.
+    if p.def.kind == RunnerKind::Build
+        || p.def.source == RunnerSource::Collect
+        || p.def.command.is_none()
+    {
         return;
     }
     let split = if p.def.source == RunnerSource::Builtin {
@@ -220,5 +226,23 @@ mod tests {
         let mut b = planned("build", RunnerKind::Build, RunnerSource::Plugin, "make");
         apply(&mut b, three, None);
         assert!(b.decided.is_none());
+    }
+
+    #[test]
+    fn collecting_never_shards() {
+        let two = Shard { index: 2, total: 4 };
+        let mut c = Planned {
+            def: RunnerDef::new("reports", RunnerKind::Test, RunnerSource::Collect),
+            decided: None,
+        };
+        apply(&mut c, two, None);
+        assert!(c.decided.is_none() && c.def.command.is_none());
+        // A plugin runner without a command only collects too.
+        let mut p = Planned {
+            def: RunnerDef::new("junit", RunnerKind::Test, RunnerSource::Plugin),
+            decided: None,
+        };
+        apply(&mut p, two, None);
+        assert!(p.decided.is_none());
     }
 }

@@ -316,7 +316,8 @@ impl Config {
     /// The environment layer (between config.json and CLI flags). `get` reads a variable;
     /// passed in so tests need not touch the process environment.
     ///
-    /// `CODELOOP_TIMEOUT_SEC`, `CODELOOP_JOBS`, `CODELOOP_GRACE_SEC` (numbers),
+    /// `CODELOOP_TIMEOUT_SEC` (a duration: `900`, `15m`), `CODELOOP_JOBS`, `CODELOOP_GRACE_SEC`
+    /// (numbers),
     /// `CODELOOP_REPORTS` and `CODELOOP_RUNNERS` (comma- or newline-separated lists).
     /// (`CODELOOP_ARTIFACTS_DIR` and `CODELOOP_CONFIG` are read by the CLI itself.)
     pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), SettingsError> {
@@ -329,7 +330,11 @@ impl Config {
         }
         let present = |var: &str| get(var).filter(|v| !v.trim().is_empty());
         if let Some(v) = present("CODELOOP_TIMEOUT_SEC") {
-            self.verify.timeout_sec = num("CODELOOP_TIMEOUT_SEC", &v)?;
+            self.verify.timeout_sec = parse_duration_secs(&v).map_err(|m| SettingsError::Env {
+                var: "CODELOOP_TIMEOUT_SEC".into(),
+                value: v.clone(),
+                message: m,
+            })?;
         }
         if let Some(v) = present("CODELOOP_JOBS") {
             self.verify.jobs = num("CODELOOP_JOBS", &v)?;
@@ -354,9 +359,72 @@ impl Config {
     }
 }
 
+/// A duration in whole seconds: `900`, `900s`, `15m`, `2h` or `1h30m` — the one parser
+/// behind `--timeout`, the action's `timeout` input and `CODELOOP_TIMEOUT_SEC`, so they
+/// accept the same values. The error says what is accepted.
+pub fn parse_duration_secs(v: &str) -> Result<u64, String> {
+    let bad = || {
+        format!(
+            "`{v}` is not a duration: use seconds (900) or a number with s, m or h (90s, 15m, 2h, 1h30m)"
+        )
+    };
+    let t = v.trim();
+    if t.is_empty() {
+        return Err(bad());
+    }
+    if let Ok(n) = t.parse::<u64>() {
+        return Ok(n);
+    }
+    let mut total: u64 = 0;
+    let mut num = String::new();
+    for c in t.chars() {
+        if c.is_ascii_digit() {
+            num.push(c);
+            continue;
+        }
+        let mult = match c.to_ascii_lowercase() {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            _ => return Err(bad()),
+        };
+        let n: u64 = num.parse().map_err(|_| bad())?;
+        num.clear();
+        total = n
+            .checked_mul(mult)
+            .and_then(|x| total.checked_add(x))
+            .ok_or_else(bad)?;
+    }
+    if !num.is_empty() {
+        return Err(bad());
+    }
+    Ok(total)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_take_seconds_and_units() {
+        assert_eq!(parse_duration_secs("900"), Ok(900));
+        assert_eq!(parse_duration_secs(" 15m "), Ok(900));
+        assert_eq!(parse_duration_secs("2h"), Ok(7200));
+        assert_eq!(parse_duration_secs("1h30m"), Ok(5400));
+        assert_eq!(parse_duration_secs("90s"), Ok(90));
+        for bad in [
+            "",
+            "m",
+            "15x",
+            "1.5h",
+            "-3",
+            "15m3",
+            "99999999999999999999h",
+        ] {
+            let e = parse_duration_secs(bad).unwrap_err();
+            assert!(e.contains("15m"), "{bad}: {e}");
+        }
+    }
 
     #[test]
     fn unknown_keys_warn_and_known_ones_load() {

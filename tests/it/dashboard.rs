@@ -15,6 +15,8 @@ fn demo_run(artifacts: &std::path::Path) -> String {
         .arg(artifacts)
         .env_remove("GITHUB_ACTIONS")
         .env_remove("CODELOOP_CONFIG")
+        // The demo is its own project (inside this repository it would be examples/demo/...).
+        .env("CODELOOP_REPO_ROOT", &demo)
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(1));

@@ -267,6 +267,8 @@ fn ci_format_json_prints_one_document_for_scripts() {
         .arg(tmp.path())
         .env_remove("GITHUB_ACTIONS")
         .env_remove("CODELOOP_CONFIG")
+        // The demo is its own project (inside this repository it would be examples/demo/...).
+        .env("CODELOOP_REPO_ROOT", &demo)
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
@@ -301,6 +303,8 @@ fn ci_on_the_demo_exits_1_naming_the_failing_test_and_line() {
         .arg(tmp.path())
         .env_remove("GITHUB_ACTIONS")
         .env_remove("CODELOOP_CONFIG")
+        // The demo is its own project (inside this repository it would be examples/demo/...).
+        .env("CODELOOP_REPO_ROOT", &demo)
         .output()
         .unwrap();
     let out = text(&o);

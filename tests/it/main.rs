@@ -1,4 +1,5 @@
 //! The one integration-test binary. Each area is a module; shared helpers live in `common`.
+#![allow(clippy::disallowed_macros)] // tests print diagnostics; only the product is bound to crate::ui
 
 mod action;
 mod common;
@@ -20,6 +21,8 @@ mod mcp;
 mod merge;
 mod parser_props;
 mod pipeline;
+mod polish;
+mod recipes;
 mod report;
 mod secrets;
 mod verify;

@@ -48,7 +48,9 @@ async fn start(artifacts: &std::path::Path) -> (RunningService<RoleClient, Clien
         .arg(artifacts)
         .env_remove("GITHUB_ACTIONS")
         .env_remove("CODELOOP_CONFIG")
-        .env_remove("CODELOOP_ARTIFACTS_DIR");
+        .env_remove("CODELOOP_ARTIFACTS_DIR")
+        // The demo is its own project (inside this repository it would be examples/demo/...).
+        .env("CODELOOP_REPO_ROOT", demo());
     let transport = TokioChildProcess::new(cmd).expect("spawn codeloop mcp");
     let handler = Client::default();
     let client = handler

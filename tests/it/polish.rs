@@ -1,0 +1,729 @@
+//! Issue 15's small ones, through the binary: repository-relative paths under a working
+//! directory, collecting under GitLab `parallel:`, evidence that explains, `codeloop
+//! formats`, template overrides, one duration parser, the `pull_request_target` error, the
+//! "no file matched" warning, giving `.codeloop/` back to the workspace's owner, a closed
+//! stdout, the summary's verdict and its slowest tests.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use crate::common::bin;
+use crate::fake_github::{FakeGitHub, TOKEN};
+
+const HEAD_SHA: &str = "6dcb09b5b57875f334f61aebed695e2e4193db5e";
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/evidence")
+        .join(name)
+}
+
+/// `codeloop ARGS` in `dir` with no CI around it (nothing of this machine's CI leaks in).
+fn codeloop(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(bin());
+    cmd.args(args).current_dir(dir);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("GITHUB_")
+            || k.starts_with("CI_")
+            || k.starts_with("CODELOOP_")
+            || k.starts_with("INPUT_")
+            || ["CI", "GITLAB_CI", "ACT"].contains(&k.as_str())
+        {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.envs(env.iter().copied()).output().unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}--- stderr\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// A project with `reports/` holding the given fixtures.
+fn with_reports(files: &[&str]) -> tempfile::TempDir {
+    let t = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(t.path().join("reports")).unwrap();
+    for f in files {
+        std::fs::copy(fixture(f), t.path().join("reports").join(f)).unwrap();
+    }
+    t
+}
+
+fn latest(dir: &Path) -> PathBuf {
+    std::fs::canonicalize(dir.join(".codeloop/runs/latest")).unwrap()
+}
+
+fn json(p: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
+}
+
+/// Evidence of the problem whose test key contains `test`.
+fn evidence(diag: &serde_json::Value, test: &str) -> String {
+    diag["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["test"].as_str().is_some_and(|t| t.contains(test)))
+        .unwrap_or_else(|| panic!("no problem for {test}: {diag:#}"))["evidence"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn evidence_keeps_the_lines_that_explain_each_failure() {
+    let t = with_reports(&[
+        "jest-mixed.jest.json",
+        "vitest-mixed.junit.xml",
+        "pytest-mixed.junit-xunit2.xml",
+        "cargo-lib.libtest-junit.xml",
+        "surefire-CalcUtilsTest.xml",
+    ]);
+    let o = codeloop(
+        t.path(),
+        &["ci", "--report", "reports/*", "--annotations"],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let diag = json(&latest(t.path()).join("diagnose.json"));
+
+    // jest deep equality: Expected / Received and the changed lines, no frames, no `],`.
+    let jest = evidence(&diag, "fails with a deep-equal assertion");
+    for want in [
+        "Expected value to deeply and strictly equal to:",
+        "Received:",
+        "{\"a\": 1, \"b\": [1, 2, 3]}",
+        "- Expected",
+        "+ Received",
+        "-     4,",
+        "+     3,",
+    ] {
+        assert!(jest.contains(want), "missing {want:?} in:\n{jest}");
+    }
+    assert!(!jest.contains("jestAdapterInit"), "{jest}");
+    assert!(!jest.lines().any(|l| l.trim() == "],"), "{jest}");
+    // The annotation (what reviewers read in the diff) carries the same lines.
+    let out = String::from_utf8_lossy(&o.stdout);
+    let ann = out
+        .lines()
+        .find(|l| l.starts_with("::error") && l.contains("deep-equal"))
+        .expect(&out);
+    assert!(
+        ann.contains("-     4,") && ann.contains("Received:"),
+        "{ann}"
+    );
+
+    // vitest's node:assert diff.
+    let vitest = evidence(&diag, "Mixed suite > fails with a deep-equal assertion");
+    assert!(
+        vitest.contains("+     3") && vitest.contains("-     4"),
+        "{vitest}"
+    );
+
+    // pytest: the failing source line and its assertion introspection.
+    let py = evidence(&diag, "test_fail_assert");
+    assert!(py.contains(">       assert actual == expected"), "{py}");
+    assert!(
+        py.contains("E         {'b': [1, 2, 4]} != {'b': [1, 2, 3]}"),
+        "{py}"
+    );
+    let py = evidence(&diag, "test_param_add[3-3-7]");
+    assert!(py.contains("E       assert (3 + 3) == 7"), "{py}");
+
+    // Rust: the assertion with left and right, not the backtrace.
+    let rs = evidence(&diag, "it_fails_assert_eq");
+    assert!(
+        rs.contains("assertion `left == right` failed: math is broken")
+            && rs.contains("left: 4")
+            && rs.contains("right: 5"),
+        "{rs}"
+    );
+    assert!(!rs.contains("rust_begin_unwind"), "{rs}");
+    // libtest's bare failure kind (`assert`, no message) is not a line of its own.
+    assert!(rs.starts_with("assertion `left == right`"), "{rs}");
+
+    // JUnit: expected:<…> but was:<…>.
+    let java = evidence(&diag, "test error handling");
+    assert!(
+        java.contains(
+            "expected:<java.lang.IllegalStateException> but was:<java.lang.IllegalArgumentException>"
+        ),
+        "{java}"
+    );
+}
+
+#[test]
+fn collecting_under_gitlab_parallel_reads_what_the_node_has() {
+    let t = with_reports(&["pytest-mixed.junit-xunit2.xml"]);
+    let o = codeloop(
+        t.path(),
+        &["ci", "--report", "reports/*.xml"],
+        &[
+            ("GITLAB_CI", "true"),
+            ("CI_NODE_INDEX", "2"),
+            ("CI_NODE_TOTAL", "3"),
+        ],
+    );
+    // The gate's verdict on the collected failures, not "no results".
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let v = json(&latest(t.path()).join("verify.json"));
+    assert_eq!(v["totals"]["tests"], 15, "{v:#}");
+    assert_eq!(v["shard"]["index"], 2);
+    assert_eq!(v["runners"][0]["status"], "failed");
+    assert!(!text(&o).contains("shard 1 only"), "{}", text(&o));
+}
+
+#[test]
+fn a_glob_that_matches_nothing_is_a_warning() {
+    let t = with_reports(&["pytest-mixed.junit-xunit2.xml"]);
+    let o = codeloop(
+        t.path(),
+        &[
+            "verify",
+            "--report",
+            "reports/*.xml",
+            "--report",
+            "missing/*.xml",
+        ],
+        &[],
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("warning: no file matched `missing/*.xml`"),
+        "{}",
+        text(&o)
+    );
+    let v = json(&latest(t.path()).join("verify.json"));
+    assert_eq!(
+        v["runners"][0]["parse_errors"],
+        serde_json::json!([]),
+        "{v:#}"
+    );
+    assert_eq!(v["totals"]["tests"], 15);
+    // Nothing matched at all: still a warning per glob, and "no results" (exit 3).
+    let o = codeloop(t.path(), &["verify", "--report", "none/*.xml"], &[]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("warning: no file matched `none/*.xml`"),
+        "{}",
+        text(&o)
+    );
+    assert!(!text(&o).contains("parse error"), "{}", text(&o));
+}
+
+#[test]
+fn formats_lists_every_parser_and_the_hint_names_it() {
+    let t = tempfile::tempdir().unwrap();
+    let o = codeloop(t.path(), &["formats", "--format", "json"], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let formats = doc["formats"].as_array().unwrap();
+    let names: Vec<&str> = formats
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), codeloop::parsers::Format::ALL.len());
+    for f in codeloop::parsers::Format::ALL {
+        assert!(names.contains(&f.name()), "{}", f.name());
+    }
+    for f in formats {
+        for k in ["reads", "sniffed", "kind"] {
+            assert!(!f[k].as_str().unwrap().is_empty(), "{f}");
+        }
+    }
+    let human = codeloop(t.path(), &["formats"], &[]);
+    let h = String::from_utf8_lossy(&human.stdout);
+    for n in &names {
+        assert!(h.contains(&format!("  {n}\n")), "{n} missing:\n{h}");
+    }
+    // The help that sends people there, and the image's entrypoint, name a real command.
+    let help = codeloop(t.path(), &["verify", "--help"], &[]);
+    assert!(String::from_utf8_lossy(&help.stdout).contains("codeloop formats"));
+    let entry = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/docker-entrypoint.sh"),
+    )
+    .unwrap();
+    // Every subcommand goes to codeloop (not to a program of the same name on PATH).
+    use clap::CommandFactory;
+    let case = entry
+        .lines()
+        .find(|l| l.contains("| action |"))
+        .expect("the entrypoint's case line");
+    for sub in codeloop::cli::Cli::command().get_subcommands() {
+        assert!(
+            case.contains(&format!(" {} ", sub.get_name()))
+                || case.contains(&format!(" {})", sub.get_name())),
+            "docker-entrypoint.sh does not hand `{}` to codeloop",
+            sub.get_name()
+        );
+    }
+    // A hint from the list works.
+    let r = with_reports(&["pytest-mixed.junit-xunit2.xml"]);
+    let o = codeloop(
+        r.path(),
+        &[
+            "verify",
+            "--report",
+            "reports/*.xml",
+            "--format-hint",
+            "junit",
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+}
+
+#[test]
+fn readme_cli_block_lists_every_subcommand() {
+    use clap::CommandFactory;
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let start = readme.find("## The CLI").unwrap();
+    let block = &readme[start..];
+    let block = &block[block.find("```").unwrap() + 3..];
+    let block = &block[..block.find("```").unwrap()];
+    for sub in codeloop::cli::Cli::command().get_subcommands() {
+        let name = sub.get_name();
+        assert!(
+            block.contains(&format!("codeloop {name} "))
+                || block.contains(&format!("codeloop {name}\n")),
+            "README's CLI block lacks `codeloop {name}`"
+        );
+    }
+}
+
+#[test]
+fn timeout_takes_units_on_the_command_line_like_the_input() {
+    let t = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(t.path().join(".codeloop")).unwrap();
+    std::fs::write(
+        t.path().join(".codeloop/plugins.json"),
+        r#"{"name": "t", "version": "1", "runners": [
+            {"id": "slow", "kind": "test", "command": "sleep 30"}]}"#,
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let o = codeloop(t.path(), &["verify", "--timeout", "1s"], &[]);
+    assert!(started.elapsed().as_secs() < 20, "{}", text(&o));
+    let v = json(&latest(t.path()).join("verify.json"));
+    assert_eq!(v["runners"][0]["status"], "timeout", "{v:#}");
+    // 15m is accepted (the run itself is quick: nothing to run but `true`).
+    std::fs::write(
+        t.path().join(".codeloop/plugins.json"),
+        r#"{"name": "t", "version": "1", "runners": [
+            {"id": "quick", "kind": "test", "command": "true"}]}"#,
+    )
+    .unwrap();
+    let o = codeloop(t.path(), &["verify", "--timeout", "15m"], &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = codeloop(t.path(), &["verify", "--timeout", "15 minutes"], &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("15m"),
+        "{}",
+        text(&o)
+    );
+}
+
+/// An action job's environment (a Docker action: INPUT_*, GITHUB_*), over a workspace.
+struct ActionJob {
+    _t: tempfile::TempDir,
+    ws: PathBuf,
+    env: BTreeMap<String, String>,
+    summary: PathBuf,
+}
+
+fn action_job(fake: &FakeGitHub, event_name: &str) -> ActionJob {
+    let t = tempfile::tempdir().unwrap();
+    let ws = t.path().join("workspace");
+    std::fs::create_dir_all(&ws).unwrap();
+    let event = t.path().join("event.json");
+    std::fs::write(
+        &event,
+        serde_json::json!({
+            "number": 1,
+            "pull_request": {"number": 1,
+                "head": {"sha": HEAD_SHA, "ref": "f", "repo": {"full_name": "octo/app"}},
+                "base": {"sha": "b", "ref": "main", "repo": {"full_name": "octo/app"}}},
+            "repository": {"full_name": "octo/app"}
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let summary = t.path().join("summary.md");
+    let output = t.path().join("output.txt");
+    std::fs::write(&summary, "").unwrap();
+    std::fs::write(&output, "").unwrap();
+    let mut env = BTreeMap::new();
+    let p = |x: &Path| x.to_string_lossy().into_owned();
+    for (k, v) in [
+        ("INPUT_GITHUB-TOKEN", TOKEN.to_string()),
+        ("INPUT_COMMENT", "always".into()),
+        ("INPUT_BADGE", "true".into()),
+        ("INPUT_FAIL-ON-GATE", "true".into()),
+        ("GITHUB_ACTIONS", "true".into()),
+        ("CI", "true".into()),
+        ("GITHUB_REPOSITORY", "octo/app".into()),
+        ("GITHUB_API_URL", fake.url()),
+        ("GITHUB_SERVER_URL", "https://github.com".into()),
+        ("GITHUB_SHA", HEAD_SHA.into()),
+        ("GITHUB_REF", "refs/pull/1/merge".into()),
+        ("GITHUB_EVENT_NAME", event_name.into()),
+        ("GITHUB_EVENT_PATH", p(&event)),
+        ("GITHUB_WORKSPACE", p(&ws)),
+        ("GITHUB_OUTPUT", p(&output)),
+        ("GITHUB_STEP_SUMMARY", p(&summary)),
+        ("GITHUB_RUN_ID", "4242".into()),
+        ("CODELOOP_RETRY_BASE_MS", "10".into()),
+    ] {
+        env.insert(k.to_string(), v);
+    }
+    ActionJob {
+        _t: t,
+        ws,
+        env,
+        summary,
+    }
+}
+
+fn run_action(job: &ActionJob, extra: &[(&str, &str)]) -> Output {
+    let mut env = job.env.clone();
+    for (k, v) in extra {
+        env.insert(k.to_string(), v.to_string());
+    }
+    Command::new(bin())
+        .arg("action")
+        .env_clear()
+        .envs(&env)
+        .current_dir(&job.ws)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn working_directory_paths_are_repository_relative_everywhere() {
+    let fake = FakeGitHub::start();
+    let job = action_job(&fake, "pull_request");
+    let backend = job.ws.join("backend");
+    std::fs::create_dir_all(backend.join("reports")).unwrap();
+    std::fs::create_dir_all(backend.join("tests")).unwrap();
+    std::fs::copy(
+        fixture("pytest-mixed.junit-xunit2.xml"),
+        backend.join("reports/junit.xml"),
+    )
+    .unwrap();
+    std::fs::write(backend.join("tests/test_mixed.py"), "# the failing tests\n").unwrap();
+    let o = run_action(
+        &job,
+        &[
+            ("INPUT_WORKING-DIRECTORY", "backend"),
+            ("INPUT_REPORTS", "reports/*.xml"),
+            ("INPUT_CHECK-RUN", "true"),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    // Workflow-command annotations.
+    assert!(
+        out.contains("::error file=backend/tests/test_mixed.py,line=19"),
+        "{out}"
+    );
+    assert!(!out.contains("file=tests/"), "{out}");
+    // The check run's annotations.
+    let st = fake.state.lock().unwrap();
+    let cr = &st.check_runs[0];
+    let paths: Vec<&str> = cr["output"]["annotations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["path"].as_str().unwrap())
+        .collect();
+    assert!(!paths.is_empty());
+    assert!(
+        paths.iter().all(|p| p.starts_with("backend/tests/")),
+        "{paths:?}"
+    );
+    drop(st);
+    // The comment's and the summary's links.
+    let body = &fake.ours()[0].body;
+    assert!(
+        body.contains(&format!("blob/{HEAD_SHA}/backend/tests/test_mixed.py#L19")),
+        "{body}"
+    );
+    assert!(!body.contains(&format!("blob/{HEAD_SHA}/tests/")), "{body}");
+    let summary = std::fs::read_to_string(&job.summary).unwrap();
+    assert!(summary.contains("backend/tests/test_mixed.py"), "{summary}");
+    // SARIF and GitLab Code Quality.
+    let run = latest(&backend);
+    let sarif = std::fs::read_to_string(run.join("report/codeloop.sarif")).unwrap();
+    assert!(
+        sarif.contains("\"uri\": \"backend/tests/test_mixed.py\"")
+            || sarif.contains("\"uri\":\"backend/tests/test_mixed.py\""),
+        "{sarif}"
+    );
+    let cq = json(&run.join("report/gl-code-quality.json"));
+    assert!(
+        cq.as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["location"]["path"] == "backend/tests/test_mixed.py"),
+        "{cq:#}"
+    );
+}
+
+#[test]
+fn cwd_in_a_git_repository_is_shown_from_its_root() {
+    let t = tempfile::tempdir().unwrap();
+    let git = |args: &[&str]| {
+        let s = Command::new("git")
+            .args(args)
+            .current_dir(t.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        s.is_ok_and(|s| s.success())
+    };
+    if !git(&["init", "-q"]) {
+        eprintln!("git is not installed: skipped");
+        return;
+    }
+    let svc = t.path().join("services/api");
+    std::fs::create_dir_all(svc.join("reports")).unwrap();
+    std::fs::create_dir_all(svc.join("tests")).unwrap();
+    std::fs::write(svc.join("tests/test_mixed.py"), "#\n").unwrap();
+    std::fs::copy(
+        fixture("pytest-mixed.junit-xunit2.xml"),
+        svc.join("reports/junit.xml"),
+    )
+    .unwrap();
+    let o = codeloop(
+        t.path(),
+        &[
+            "ci",
+            "--cwd",
+            "services/api",
+            "--report",
+            "reports/*.xml",
+            "--annotations",
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("::error file=services/api/tests/test_mixed.py,line=19"),
+        "{out}"
+    );
+}
+
+#[test]
+fn pull_request_target_without_reports_names_the_reports_input() {
+    let fake = FakeGitHub::start();
+    let job = action_job(&fake, "pull_request_target");
+    let o = run_action(&job, &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("input `reports`"), "{err}");
+    assert!(!err.contains("input `runners`"), "{err}");
+    assert!(fake.writes().is_empty());
+}
+
+#[test]
+fn written_files_belong_to_the_workspace_owner() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("not root: the action only hands files back when it runs as root; skipped");
+        return;
+    }
+    use std::os::unix::fs::MetadataExt;
+    let fake = FakeGitHub::start();
+    let job = action_job(&fake, "pull_request");
+    std::fs::create_dir_all(job.ws.join("reports")).unwrap();
+    std::fs::copy(
+        fixture("pytest-mixed.junit-xunit2.xml"),
+        job.ws.join("reports/junit.xml"),
+    )
+    .unwrap();
+    let (uid, gid) = (4321, 4322);
+    std::os::unix::fs::chown(&job.ws, Some(uid), Some(gid)).unwrap();
+    let o = run_action(
+        &job,
+        &[
+            ("INPUT_REPORTS", "reports/*.xml"),
+            ("INPUT_ARTIFACTS-DIR", "out/codeloop"),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let mut n = 0;
+    for e in walkdir::WalkDir::new(job.ws.join("out")) {
+        let e = e.unwrap();
+        let m = std::fs::symlink_metadata(e.path()).unwrap();
+        assert_eq!((m.uid(), m.gid()), (uid, gid), "{}", e.path().display());
+        n += 1;
+    }
+    assert!(n > 10, "{n} entries");
+    // What the checkout wrote is left alone.
+    let m = std::fs::metadata(job.ws.join("reports/junit.xml")).unwrap();
+    assert_eq!(m.uid(), 0);
+}
+
+/// stdout's reader is gone before the command writes a byte (the `| head -0` case; `| head
+/// -1` is the same once head exits).
+fn with_closed_stdout(dir: &Path, args: &[&str]) -> Output {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let mut cmd = Command::new(bin());
+    cmd.args(args)
+        .current_dir(dir)
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("GITLAB_CI")
+        .stdout(writer)
+        .stderr(Stdio::piped());
+    cmd.output().unwrap()
+}
+
+#[test]
+fn a_closed_stdout_ends_quietly_with_the_commands_code() {
+    let t = with_reports(&["pytest-mixed.junit-xunit2.xml"]);
+    let o = with_closed_stdout(t.path(), &["ci", "--report", "reports/*.xml"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    let run = latest(t.path());
+    assert!(
+        run.join("report/summary.md").is_file(),
+        "every stage still ran"
+    );
+    let o = with_closed_stdout(t.path(), &["merge", ".codeloop/runs", "--out", "merged"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    for args in [&["formats"][..], &["history"], &["status"], &["doctor"]] {
+        let o = with_closed_stdout(t.path(), args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_ne!(o.status.code(), Some(101), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+    // `| head -1` for real, through a shell.
+    let o = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "'{}' ci --report 'reports/*.xml' | head -1 >/dev/null; echo \"code=$?\"",
+            bin().display()
+        ))
+        .current_dir(t.path())
+        .env_remove("GITHUB_ACTIONS")
+        .output()
+        .unwrap();
+    assert!(
+        !String::from_utf8_lossy(&o.stderr).contains("panicked"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn the_summary_says_each_reason_once_and_only_measurable_times() {
+    // pytest's and libtest's tests all take under 5 ms: no "Slowest tests" at all.
+    let t = with_reports(&[
+        "pytest-mixed.junit-xunit2.xml",
+        "cargo-lib.libtest-junit.xml",
+    ]);
+    let o = codeloop(t.path(), &["ci", "--report", "reports/*.xml"], &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let summary = std::fs::read_to_string(latest(t.path()).join("report/summary.md")).unwrap();
+    assert!(!summary.contains("Slowest tests"), "{summary}");
+
+    // With jest's report some tests took 10-30 ms: only those rows.
+    let t = with_reports(&["pytest-mixed.junit-xunit2.xml", "jest-mixed.jest.json"]);
+    let o = codeloop(t.path(), &["ci", "--report", "reports/*"], &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let run = latest(t.path());
+    let summary = std::fs::read_to_string(run.join("report/summary.md")).unwrap();
+    let slow = &summary[summary.find("Slowest tests").expect(&summary)..];
+    assert!(slow.contains("0.03s"), "{slow}");
+    assert!(!slow.contains("0.00s"), "{slow}");
+    // The failing-tests reason names its tests once (under Verdict); the rules table says
+    // its headline; nothing is cut inside a name.
+    let gate = json(&run.join("gate.json"));
+    let reason = gate["reasons"][0].as_str().unwrap();
+    assert!(reason.contains(": "), "{reason}");
+    let first_name = "never really runs because the hook fails";
+    let verdict =
+        &summary[summary.find("## Verdict").unwrap()..summary.find("## What broke").unwrap()];
+    assert_eq!(verdict.matches(first_name).count(), 1, "{verdict}");
+    assert!(
+        verdict
+            .contains("| max&#95;failures | 0 | 11 | 11 failing tests (max&#95;failures is 0) |"),
+        "{verdict}"
+    );
+    let comment = std::fs::read_to_string(run.join("report/comment.md")).unwrap();
+    assert!(
+        comment.contains("- 11 failing tests (max&#95;failures is 0)\n")
+            || comment.contains(&format!("- {}", reason.replace('_', "&#95;"))),
+        "{comment}"
+    );
+}
+
+#[test]
+fn template_dir_overrides_the_html_page_and_the_badge() {
+    let t = with_reports(&["pytest-mixed.junit-xunit2.xml"]);
+    let o = codeloop(t.path(), &["ci", "--report", "reports/*.xml"], &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let tpl = t.path().join("tpl");
+    std::fs::create_dir_all(&tpl).unwrap();
+    std::fs::write(
+        tpl.join("report.html"),
+        "<!DOCTYPE html><html><head>{{ head }}</head><body><header id=\"acme\">ACME {{ verdict }} {{ score }}</header>{{ body }}</body></html>",
+    )
+    .unwrap();
+    std::fs::write(
+        tpl.join("badge.svg"),
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{{ width }}\" height=\"{{ height }}\"><rect width=\"{{ width }}\" height=\"{{ height }}\" fill=\"{{ color }}\"/><text x=\"4\" y=\"14\">{{ label }} {{ message }}</text></svg>",
+    )
+    .unwrap();
+    let o = codeloop(
+        t.path(),
+        &["report", "--html", "--badge", "--template-dir", "tpl"],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let report = latest(t.path()).join("report");
+    let html = std::fs::read_to_string(report.join("index.html")).unwrap();
+    assert!(html.contains("<header id=\"acme\">ACME fail "), "{html}");
+    // The built-in page is inside: its failures table and its head (styles, CSP).
+    assert!(html.contains("test_fail_assert"), "{html}");
+    assert!(html.contains("Content-Security-Policy"), "{html}");
+    let svg = std::fs::read_to_string(report.join("badge.svg")).unwrap();
+    assert!(
+        svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\""),
+        "{svg}"
+    );
+    assert!(
+        svg.contains(">codeloop ") && svg.contains("failing</text>"),
+        "{svg}"
+    );
+    let png = std::fs::read(report.join("badge.png")).unwrap();
+    assert!(png.starts_with(b"\x89PNG"));
+
+    // A badge template that is not SVG: the built-in badge, and an error naming the file.
+    std::fs::write(tpl.join("badge.svg"), "{{ label }} is not svg").unwrap();
+    let o = codeloop(
+        t.path(),
+        &["report", "--badge", "--template-dir", "tpl"],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("badge.svg"), "{}", text(&o));
+    let svg = std::fs::read_to_string(report.join("badge.svg")).unwrap();
+    assert!(
+        svg.contains("aria-label=\"codeloop:"),
+        "built-in badge: {svg}"
+    );
+}
