@@ -14,9 +14,9 @@ use crate::cli::ActionArgs;
 use crate::commands::flow::{self, Printing};
 use crate::commands::output::{print_human, progress_mode, warn_unmatched};
 use crate::exit;
+use crate::model::Verdict;
 use crate::pipeline::options::{Common, GateFlags, ReportOptions, VerifyOptions};
 use crate::pipeline::{self, Loop};
-use crate::model::Verdict;
 use crate::publish::actions::{self, Redactor};
 use crate::publish::context::{Env, GitHubContext};
 use crate::publish::{self, Publisher, RunView};
@@ -620,7 +620,11 @@ fn run_stages(
     // Our own messages (not the stages') go out after the fence, on the real stderr.
     drop(fence);
     match fenced {
-        Fenced::Done { run, verify_code, gate_code } => {
+        Fenced::Done {
+            run,
+            verify_code,
+            gate_code,
+        } => {
             stop_if_interrupted("during report")?;
             // verify could not write its run whole (disk full, read-only): the verdict is
             // still published from what was kept, but the step reports the infrastructure
@@ -697,7 +701,11 @@ fn fenced_stages(
         Ok(p) => p,
         Err(f) => {
             f.print();
-            return Fenced::NoRun(if f.code == exit::OK { exit::INFRA } else { f.code });
+            return Fenced::NoRun(if f.code == exit::OK {
+                exit::INFRA
+            } else {
+                f.code
+            });
         }
     };
     for w in &prepared.warnings {
@@ -720,7 +728,11 @@ fn fenced_stages(
     let run = match RunDir::open(&v.executed.run_dir.path) {
         Ok(r) => r,
         Err(_) => {
-            return Fenced::NoRun(if verify_code == exit::OK { exit::INFRA } else { verify_code });
+            return Fenced::NoRun(if verify_code == exit::OK {
+                exit::INFRA
+            } else {
+                verify_code
+            });
         }
     };
     let lp = Loop {

@@ -66,8 +66,13 @@ pub fn run(args: CiArgs) -> i32 {
     };
     // Stage 1: verify, streaming into the in-memory run. It exits 1 when a runner failed;
     // that is the gate's business.
-    let v = match pipeline::verify(&vopts, prepared, progress_mode(vopts.quiet), lp.baseline.is_some(), true)
-    {
+    let v = match pipeline::verify(
+        &vopts,
+        prepared,
+        progress_mode(vopts.quiet),
+        lp.baseline.is_some(),
+        true,
+    ) {
         Ok(v) => v,
         Err(f) => {
             f.print();

@@ -17,10 +17,10 @@ use axum::routing::get;
 
 use crate::artifact::{self, RunDir};
 use crate::cli::DashboardArgs;
-use crate::pipeline::report::html_page;
-use crate::pipeline::verify::resolve_settings;
 use crate::exit;
 use crate::mcp::valid_run_id;
+use crate::pipeline::report::html_page;
+use crate::pipeline::verify::resolve_settings;
 use crate::report::html::esc;
 
 #[derive(Clone)]

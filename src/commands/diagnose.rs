@@ -27,7 +27,10 @@ pub fn run(args: DiagnoseArgs) -> i32 {
         }
     };
     let result = (|| -> Result<Loaded, DiagnoseError> {
-        let run = artifact::resolve(&artifacts_dir(&(&args.common).into(), &cfg), args.run.as_deref())?;
+        let run = artifact::resolve(
+            &artifacts_dir(&(&args.common).into(), &cfg),
+            args.run.as_deref(),
+        )?;
         let loaded = diagnose_run(run, &args.common.cwd, false)?;
         write_outputs(&loaded.run, &loaded.doc)?;
         Ok(loaded)
@@ -54,4 +57,3 @@ pub fn run(args: DiagnoseArgs) -> i32 {
         }
     }
 }
-

@@ -8,8 +8,8 @@ use serde::Serialize;
 
 use crate::artifact;
 use crate::cli::{Common, DoctorArgs, OutputFormat};
-use crate::pipeline::verify::{plan, resolve_settings};
 use crate::exit;
+use crate::pipeline::verify::{plan, resolve_settings};
 use crate::runners::{detect, find_on_path};
 use crate::settings;
 

@@ -24,12 +24,7 @@ pub struct Printing {
 
 /// Diagnose, gate and report `run`. `mem`: verify's documents and digest in memory (nothing
 /// is read back); `None` reads the run directory.
-pub fn after_verify(
-    lp: &Loop,
-    run: RunDir,
-    mem: Option<(VerifyDoc, Digest)>,
-    pr: Printing,
-) -> i32 {
+pub fn after_verify(lp: &Loop, run: RunDir, mem: Option<(VerifyDoc, Digest)>, pr: Printing) -> i32 {
     let result = match mem {
         Some((verify, mut digest)) => pipeline::diagnose_and_gate(lp, run, verify, &mut digest)
             .map(|(l, g)| (l, g, Some(digest))),

@@ -7,9 +7,9 @@ use serde::Serialize;
 
 use crate::artifact::{self, RunDir};
 use crate::cli::{HistoryArgs, OutputFormat};
-use crate::pipeline::verify::resolve_settings;
 use crate::exit;
 use crate::model::{Counts, RunStatus};
+use crate::pipeline::verify::resolve_settings;
 
 #[derive(Serialize)]
 pub struct HistoryEntry {

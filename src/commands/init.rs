@@ -10,9 +10,9 @@ use std::path::Path;
 use serde_json::{Value, json};
 
 use crate::cli::{InitArgs, OutputFormat};
-use crate::pipeline::verify::resolve_settings;
 use crate::exit;
 use crate::model::RunnerSource;
+use crate::pipeline::verify::resolve_settings;
 use crate::runners::{RunnerDef, detect};
 use crate::settings::Config;
 

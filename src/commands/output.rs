@@ -5,7 +5,9 @@
 use std::path::Path;
 
 use crate::artifact::RunDir;
-use crate::model::{DiagnoseDoc, GateDoc, RunStatus, RunnerResult, RunnerStatus, Verdict, VerifyDoc};
+use crate::model::{
+    DiagnoseDoc, GateDoc, RunStatus, RunnerResult, RunnerStatus, Verdict, VerifyDoc,
+};
 use crate::runners::progress::Mode;
 use crate::runners::run::{NO_MATCH, summary};
 
@@ -20,7 +22,6 @@ pub fn progress_mode(quiet: bool) -> Mode {
         Mode::Plain
     }
 }
-
 
 /// Human summary of a diagnosis.
 pub fn print_summary(doc: &DiagnoseDoc, run: &RunDir) {

@@ -51,4 +51,3 @@ pub fn run(args: ReportArgs) -> i32 {
         }
     }
 }
-

@@ -5,9 +5,9 @@ use serde::Serialize;
 
 use crate::artifact::{self, RunDir};
 use crate::cli::{OutputFormat, StatusArgs};
-use crate::pipeline::verify::resolve_settings;
 use crate::exit;
 use crate::model::{Counts, LintCounts, RunStatus, RunnerStatus};
+use crate::pipeline::verify::resolve_settings;
 use crate::runners::run::summary;
 
 /// What `status --format json` prints.

@@ -26,13 +26,13 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use crate::artifact::{self, RunDir};
+use crate::model::{DiagnoseDoc, RunnerKind, RunnerSource};
 use crate::pipeline::diagnose::{DiagnoseError, diagnose_run, write_outputs};
 use crate::pipeline::gate::{gate_config, gate_loaded, load_baseline};
 use crate::pipeline::options::{
     Common, GateFlags, ReportOptions as ReportArgs, VerifyOptions as VerifyArgs,
 };
 use crate::pipeline::verify::{self, Prepared};
-use crate::model::{DiagnoseDoc, RunnerKind, RunnerSource};
 use crate::runners::RunnerDef;
 use crate::runners::progress::Mode;
 use crate::runners::run::{Planned, summary};

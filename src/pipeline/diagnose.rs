@@ -10,14 +10,14 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
+use super::options::Common;
 use crate::artifact::manifest::Manifest;
 use crate::artifact::{self, ArtifactError, RunDir};
-use super::options::Common;
 use crate::diagnose::location::resolve_suffix;
 use crate::diagnose::output;
 use crate::diagnose::{Diagnoser, Options};
-use crate::model::{Case, DiagnoseDoc, Finding, Location, VerifyDoc};
 use crate::exit;
+use crate::model::{Case, DiagnoseDoc, Finding, Location, VerifyDoc};
 use crate::settings::{CONFIG_PATH, Config, SettingsError};
 
 pub const SARIF_FILE: &str = "codeloop.sarif";
@@ -126,7 +126,9 @@ pub fn diagnose_run(
         &findings,
         workspace,
         want_test_hashes,
-        |each: &mut dyn FnMut(&Case)| stream_cases(&cases, want_test_hashes, |c| each(&c)).map(drop),
+        |each: &mut dyn FnMut(&Case)| {
+            stream_cases(&cases, want_test_hashes, |c| each(&c)).map(drop)
+        },
     )
 }
 

@@ -6,9 +6,9 @@
 use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 
-use crate::artifact::{self, ArtifactError, RunDir};
 use super::diagnose::{DiagnoseError, Loaded, refresh_manifest};
 use super::options::GateFlags;
+use crate::artifact::{self, ArtifactError, RunDir};
 use crate::gate::{self, Baseline, GateInput};
 use crate::model::{Case, GateDoc};
 use crate::settings::{Config, GateConfig};
@@ -180,4 +180,3 @@ pub fn gate_loaded(
     refresh_manifest(&l.run)?;
     Ok(doc)
 }
-

@@ -227,12 +227,10 @@ pub fn merge_dirs(
                 .unwrap_or_else(|| "merged".into());
             RunDir { path, id }
         }
-        None => {
-            super::verify::create_run_dir(artifacts).map_err(|f| MergeError::Write {
-                path: artifacts.to_path_buf(),
-                message: f.message,
-            })?
-        }
+        None => super::verify::create_run_dir(artifacts).map_err(|f| MergeError::Write {
+            path: artifacts.to_path_buf(),
+            message: f.message,
+        })?,
     };
     let werr = |path: &Path, e: &dyn std::fmt::Display| MergeError::Write {
         path: path.to_path_buf(),

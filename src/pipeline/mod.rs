@@ -81,7 +81,8 @@ pub fn verify(
         ..Digest::default()
     };
     let shared = Arc::new(Mutex::new(digest));
-    let mut executed = verify::run_prepared(opts, p, mode, Some(Box::new(DigestTap(shared.clone()))))?;
+    let mut executed =
+        verify::run_prepared(opts, p, mode, Some(Box::new(DigestTap(shared.clone()))))?;
     drop(executed.tap.take());
     let digest = shared
         .lock()

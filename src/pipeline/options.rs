@@ -65,7 +65,8 @@ pub struct ReportOptions {
 impl ReportOptions {
     /// Which files to render: (comment, summary, badge, junit).
     pub fn wanted(&self) -> (bool, bool, bool, bool) {
-        let none_selected = !(self.comment || self.summary || self.badge || self.junit || self.html);
+        let none_selected =
+            !(self.comment || self.summary || self.badge || self.junit || self.html);
         let all = self.all || none_selected;
         (
             all || self.comment,

@@ -14,20 +14,20 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::options::{Common, VerifyOptions};
 use crate::artifact::events::{Event, Events, JsonlWriter};
 use crate::artifact::manifest::{Context, Manifest};
 use crate::artifact::{self, RunDir};
-use super::options::{Common, VerifyOptions};
 use crate::exit;
 use crate::model::{
-    Counts, LintCounts, RunStatus, RunnerKind, RunnerSource, RunnerStatus,
-    SCHEMA_VERSION, Shard, VerifyDoc,
+    Counts, LintCounts, RunStatus, RunnerKind, RunnerSource, RunnerStatus, SCHEMA_VERSION, Shard,
+    VerifyDoc,
 };
 use crate::parsers::{Format, FormatKind, ParseOptions};
 use crate::runners::collect::Tap;
 use crate::runners::progress::{Mode, Progress};
-use crate::runners::run::{Planned, Shared, run_all};
 pub use crate::runners::run::NO_MATCH;
+use crate::runners::run::{Planned, Shared, run_all};
 use crate::runners::{RunnerDef, collect::normalize, detect, merge, plugins, select, shard};
 use crate::settings::{self, Config};
 use crate::ui;
@@ -803,10 +803,11 @@ pub async fn execute_prepared(
         code = exit::INFRA;
     }
     // Every runner has ended: take the tap back (an aborted ticker may still hold `shared`).
-    let tap = shared
-        .tap
-        .as_ref()
-        .and_then(|m| m.lock().ok().map(|mut t| std::mem::replace(&mut *t, Box::new(NoTap))));
+    let tap = shared.tap.as_ref().and_then(|m| {
+        m.lock()
+            .ok()
+            .map(|mut t| std::mem::replace(&mut *t, Box::new(NoTap)))
+    });
     Executed {
         doc,
         tap,
@@ -841,4 +842,3 @@ fn redact_run_dir(run_dir: &RunDir, generation_at_start: u64) {
         ui::warn(&format!("{e}; the file may still hold a secret"));
     }
 }
-

@@ -16,9 +16,7 @@ use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
 use std::time::Duration;
 
-use quick_junit::{
-    FlakyOrRerun, NonSuccessKind, TestCase, TestCaseStatus, TestRerun, XmlString,
-};
+use quick_junit::{FlakyOrRerun, NonSuccessKind, TestCase, TestCaseStatus, TestRerun, XmlString};
 use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 
@@ -443,7 +441,10 @@ fn write_test_case(tc: &TestCase, w: &mut Writer<Vec<u8>>) -> io::Result<()> {
             description,
         } => write_status(message, ty, description, "skipped", w)?,
     }
-    for (text, name) in [(&tc.system_out, "system-out"), (&tc.system_err, "system-err")] {
+    for (text, name) in [
+        (&tc.system_out, "system-out"),
+        (&tc.system_err, "system-err"),
+    ] {
         if let Some(t) = text {
             write_text_element(name, t.as_str(), w)?;
         }

@@ -22,7 +22,12 @@ fn files(run: &Path, ws: &Path, run_id: &str) -> BTreeMap<String, Vec<u8>> {
         if !e.file_type().is_file() {
             continue;
         }
-        let rel = e.path().strip_prefix(run).unwrap().to_string_lossy().into_owned();
+        let rel = e
+            .path()
+            .strip_prefix(run)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
         if rel == "manifest.json" || rel == "events.jsonl" {
             continue;
         }
@@ -112,7 +117,12 @@ fn ci_writes_what_the_stages_write_one_by_one() {
             String::from_utf8_lossy(&fb[name])
         );
     }
-    for f in ["cases.jsonl", "report/junit.xml", "diagnose.json", "gate.json"] {
+    for f in [
+        "cases.jsonl",
+        "report/junit.xml",
+        "diagnose.json",
+        "gate.json",
+    ] {
         assert!(fa.contains_key(f), "{f} written");
     }
     // The manifest lists the same files, each with the size and hash of the file on disk
@@ -131,7 +141,13 @@ fn ci_writes_what_the_stages_write_one_by_one() {
             .into_iter()
             .map(|e| e.unwrap())
             .filter(|e| e.file_type().is_file())
-            .map(|e| e.path().strip_prefix(run).unwrap().to_string_lossy().into_owned())
+            .map(|e| {
+                e.path()
+                    .strip_prefix(run)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned()
+            })
             .filter(|p| p != "manifest.json")
             .collect();
         on_disk.sort();
