@@ -5,7 +5,7 @@
 # everything else goes to codeloop.
 set -e
 case "${1:-}" in
-    "" | -* | action | publish | verify | diagnose | gate-check | report | ci | merge | status | history | init | doctor | formats | mcp | dashboard | help)
+    "" | -* | action | publish | verify | diagnose | gate-check | report | ci | merge | status | history | init | doctor | formats | notify | mcp | dashboard | help)
         exec codeloop "$@"
         ;;
 esac

@@ -11,6 +11,13 @@ pub fn run(cli: Cli) -> i32 {
     crate::redact::install(crate::redact::Redactor::from_env(
         env.iter().map(|(k, v)| (k.as_str(), v.as_str())),
     ));
+    // Webhook URLs are credentials (a Slack URL is its own key) though their names do not
+    // say "secret": `SLACK_WEBHOOK_URL`, `CODELOOP_WEBHOOK_URLS`, the `webhook-urls` input.
+    crate::redact::add_global(
+        env.iter()
+            .filter(|(k, _)| crate::notify::url_var(k))
+            .flat_map(|(_, v)| v.split([',', '\n']).map(str::trim).map(String::from)),
+    );
     match cli.command {
         Command::Verify(a) => commands::verify::run(a),
         Command::Status(a) => commands::status::run(a),
@@ -26,6 +33,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Merge(a) => commands::merge::run(a),
         Command::Mcp(a) => commands::mcp::run(a),
         Command::Dashboard(a) => commands::dashboard::run(a),
+        Command::Notify(a) => commands::notify::run(a),
         Command::Formats(a) => commands::formats::run(a),
     }
 }

@@ -30,7 +30,8 @@ pub enum Command {
     Status(StatusArgs),
     /// List runs; with --gc delete all but the newest N.
     History(HistoryArgs),
-    /// Write a commented starter .codeloop/config.json and plugins.json for the detected stack.
+    /// Write a commented starter .codeloop/config.json and plugins.json for the detected stack
+    /// (files that exist are kept; --force overwrites).
     Init(InitArgs),
     /// Check the setup: detected runners, tools on PATH, where runs go, what is wrong.
     Doctor(DoctorArgs),
@@ -55,6 +56,9 @@ pub enum Command {
     Mcp(McpArgs),
     /// Serve the run directories read-only as HTML dashboards on localhost.
     Dashboard(DashboardArgs),
+    /// POST a gated run's result to the configured webhooks (signed JSON or a Slack message).
+    /// A webhook that cannot be delivered is a warning: exits 0 unless a setting is wrong.
+    Notify(NotifyArgs),
     /// List every report format: its name (for --format-hint / result_format), what writes
     /// it and how `auto` recognises it.
     Formats(FormatsArgs),
@@ -142,7 +146,8 @@ pub struct HistoryArgs {
 pub struct InitArgs {
     #[command(flatten)]
     pub common: Common,
-    /// Overwrite existing files.
+    /// Overwrite existing files (without it, files that exist are kept and only the missing
+    /// ones are written).
     #[arg(long)]
     pub force: bool,
     /// Also write (or update) .mcp.json so MCP clients find `codeloop mcp`.
@@ -303,6 +308,15 @@ pub struct MergeArgs {
     /// Only merge: skip diagnose, gate and report (exit 0 when the merged run was written).
     #[arg(long)]
     pub no_gate: bool,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct NotifyArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Run id, `latest` (the default), or a run directory path. It needs gate.json.
+    #[arg(long, value_name = "ID")]
+    pub run: Option<String>,
 }
 
 #[derive(Args, Debug, Clone, Default)]

@@ -16,6 +16,7 @@ pub mod interrupt;
 pub mod mcp;
 pub mod merge;
 pub mod model;
+pub mod notify;
 pub mod parsers;
 pub mod pipeline;
 pub mod publish;

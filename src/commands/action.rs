@@ -64,6 +64,10 @@ pub struct Inputs {
     pub merge: Option<String>,
     pub check_name: Option<String>,
     pub pr_number: Option<u64>,
+    /// Webhooks to notify after the gate (`webhook-urls`), besides config.json's.
+    pub webhook_urls: Vec<String>,
+    pub webhook_secret: Option<String>,
+    pub webhook_format: Option<crate::notify::Format>,
 }
 
 fn bool_input(env: &Env, name: &'static str, default: bool) -> Result<bool, InputError> {
@@ -170,6 +174,14 @@ impl Inputs {
                 expected: "use the pull request's number (digits only)".into(),
             })?),
         };
+        let webhook_format = match env.input("webhook-format") {
+            None => None,
+            Some(v) => Some(v.parse().map_err(|e: String| InputError {
+                name: "webhook-format",
+                value: v.into(),
+                expected: e,
+            })?),
+        };
         Ok(Inputs {
             pr_number,
             token: s("github-token"),
@@ -196,6 +208,9 @@ impl Inputs {
             from: s("from"),
             merge: s("merge"),
             check_name: s("check-name"),
+            webhook_urls: list_input(env, "webhook-urls"),
+            webhook_secret: s("webhook-secret"),
+            webhook_format,
         })
     }
 
@@ -344,6 +359,8 @@ pub fn run_with(env: &Env, dry_flag: bool, out: &mut dyn Write) -> i32 {
     if let Some(t) = &token {
         redactor.add(t);
     }
+    // Webhook URLs are credentials too (a Slack URL is its own key), like the secret.
+    redactor.extend(inputs.webhook_urls.iter().chain(&inputs.webhook_secret));
     // Masks only on a real runner: elsewhere the commands would print the values.
     if env.is_true("GITHUB_ACTIONS") && !env.is_true("ACT") && !redactor.is_empty() {
         let _ = out.write_all(redactor.mask_commands().as_bytes());
@@ -408,7 +425,8 @@ pub fn run_with(env: &Env, dry_flag: bool, out: &mut dyn Write) -> i32 {
     let _hand_back = artifact::owner::HandBack::new(&workspace, &artifacts);
 
     let mut opts = publish_options(&cfg, env, token);
-    opts.dry_run = inputs.dry_run || dry_flag;
+    let dry_run = inputs.dry_run || dry_flag;
+    opts.dry_run = dry_run;
     opts.author = inputs.comment_author.clone();
     opts.pr = inputs.pr_number;
     if let Some(n) = &inputs.check_name {
@@ -483,6 +501,8 @@ pub fn run_with(env: &Env, dry_flag: bool, out: &mut dyn Write) -> i32 {
     }
     let report = publisher.publish(&view, out);
     write_outputs(env, &inputs, &workspace, &run_dir, &view, &report);
+    // Webhooks, after the PR learned the verdict: warnings only, never the exit code.
+    notify_stage(env, &inputs, &cfg, &run_dir, dry_run);
 
     let gate_code = match (view.verdict(), stage_code) {
         (_, Some(c)) if c == exit::INFRA => exit::INFRA,
@@ -502,6 +522,42 @@ pub fn run_with(env: &Env, dry_flag: bool, out: &mut dyn Write) -> i32 {
         return exit::INFRA;
     }
     code
+}
+
+/// The notify step: the `webhook-*` inputs over the environment (`CODELOOP_WEBHOOK_*`), plus
+/// config.json's `notify.webhooks`. A dry run (or `act`) posts nothing and says so.
+fn notify_stage(env: &Env, inputs: &Inputs, cfg: &Config, run_dir: &Path, dry_run: bool) {
+    use crate::commands::notify::{self, FORMAT_ENV, SECRET_ENV, URLS_ENV};
+    let get = |k: &str| -> Option<String> {
+        let input = match k {
+            URLS_ENV => (!inputs.webhook_urls.is_empty()).then(|| inputs.webhook_urls.join("\n")),
+            SECRET_ENV => inputs.webhook_secret.clone(),
+            FORMAT_ENV => inputs.webhook_format.map(|f| match f {
+                crate::notify::Format::Json => "json".to_string(),
+                crate::notify::Format::Slack => "slack".to_string(),
+            }),
+            _ => None,
+        };
+        input.or_else(|| env.get(k).map(str::to_string))
+    };
+    if !notify::configured(&cfg.notify, &get) {
+        return;
+    }
+    if dry_run {
+        crate::ui::warn("notify: dry run: no webhook is posted");
+        return;
+    }
+    let run = match artifact::RunDir::open(run_dir) {
+        Ok(r) => r,
+        Err(e) => {
+            crate::ui::warn(&format!("notify: {e}"));
+            return;
+        }
+    };
+    match notify::notify_run(&run, &cfg.notify, &get) {
+        Ok(s) => notify::print_human(&s, false),
+        Err(e) => crate::ui::warn(&format!("notify: {e}")),
+    }
 }
 
 /// The fan-in job (`merge:` input): folds the run directories matching `pattern` (relative to
@@ -758,6 +814,7 @@ fn fenced_stages(
             json: false,
             annotate: false,
             stage_lines: true,
+            notify: false,
         },
     );
     Fenced::Done {

@@ -1,4 +1,5 @@
-//! `codeloop ci`: verify → diagnose → gate-check → report in one command and one process,
+//! `codeloop ci`: verify → diagnose → gate-check → report (→ notify, when webhooks are
+//! configured) in one command and one process,
 //! the local and non-GitHub entry point. Flags → settings (once) → the pipeline: verify
 //! streams the cases into the in-memory run, and the stages after it work from that (see
 //! [`crate::pipeline`]). Takes verify's flags plus the gate's, and exits with the gate's code.
@@ -106,6 +107,7 @@ pub fn run(args: CiArgs) -> i32 {
             json,
             annotate,
             stage_lines: false,
+            notify: true,
         },
     )
 }

@@ -1,6 +1,7 @@
 //! `codeloop doctor`: checks the setup and says what is wrong and how to fix it: the project
 //! directory, config.json and plugins.json (valid? unknown keys?), the detected stacks and
-//! runners, which tools are on PATH, where runs go (writable? incomplete runs?), and the CI.
+//! runners, which tools are on PATH (each runner's declared tool and every program its command
+//! starts, built-in or plugin), where runs go (writable? incomplete runs?), and the CI.
 
 use std::path::PathBuf;
 
@@ -9,8 +10,9 @@ use serde::Serialize;
 use crate::artifact;
 use crate::cli::{Common, DoctorArgs, OutputFormat};
 use crate::exit;
+use crate::model::RunnerSource;
 use crate::pipeline::verify::{plan, resolve_settings};
-use crate::runners::{detect, find_on_path};
+use crate::runners::{detect, find_on_path, tools};
 use crate::settings;
 
 /// Tools codeloop's built-in runners may call.
@@ -50,6 +52,10 @@ pub struct RunnerCheck {
     pub command: Option<String>,
     pub tool: Option<String>,
     pub tool_found: Option<bool>,
+    /// The declared tool and every program the command starts (see `runners::tools`).
+    pub programs: Vec<String>,
+    /// Those of `programs` not found (on PATH, or as a path relative to the project).
+    pub missing: Vec<String>,
     pub applies: bool,
 }
 
@@ -129,20 +135,62 @@ pub fn check(common: &Common) -> (DoctorReport, i32) {
             rep.warnings.extend(p.warnings);
             for pl in &p.plan {
                 let d = &pl.def;
-                let tool_found = d.tool.as_deref().map(|t| find_on_path(t).is_some());
-                if tool_found == Some(false) && pl.decided.is_none() {
-                    rep.problems.push(Problem {
-                        problem: format!(
-                            "runner `{}` needs `{}`, which is not on PATH (it will be reported as unavailable)",
-                            d.id,
-                            d.tool.as_deref().unwrap_or_default()
-                        ),
-                        fix: d
-                            .install_hint
-                            .clone()
-                            .unwrap_or_else(|| "install it or remove the runner".into()),
-                    });
+                let applies = pl.decided.is_none();
+                // The runner's declared tool, then every program its command starts.
+                let mut wanted: Vec<String> = d.tool.iter().cloned().collect();
+                for prog in d
+                    .command
+                    .as_deref()
+                    .map(tools::programs)
+                    .unwrap_or_default()
+                {
+                    if !wanted.contains(&prog) {
+                        wanted.push(prog);
+                    }
                 }
+                let missing: Vec<String> = wanted
+                    .iter()
+                    .filter(|t| !program_found(&r.cwd, t))
+                    .cloned()
+                    .collect();
+                if applies {
+                    for t in &missing {
+                        let is_tool = d.tool.as_deref() == Some(t.as_str());
+                        let fix = match (&d.install_hint, is_tool) {
+                            (Some(h), true) => h.clone(),
+                            _ if t.contains('/') => format!(
+                                "create `{t}` (relative to {}) and make it executable, or fix the runner's command",
+                                r.cwd.display()
+                            ),
+                            _ => format!(
+                                "install `{t}` (or put it on PATH), or change runner `{}`'s command{}",
+                                d.id,
+                                if d.source == RunnerSource::Plugin {
+                                    " in .codeloop/plugins.json"
+                                } else {
+                                    ""
+                                }
+                            ),
+                        };
+                        rep.problems.push(Problem {
+                            problem: if t.contains('/') {
+                                format!("runner `{}` runs `{t}`, which does not exist or is not executable", d.id)
+                            } else if is_tool && d.source == RunnerSource::Builtin {
+                                format!(
+                                    "runner `{}` needs `{t}`, which is not on PATH (it will be reported as unavailable)",
+                                    d.id
+                                )
+                            } else {
+                                format!(
+                                    "runner `{}` runs `{t}`, which is not on PATH (the runner will fail)",
+                                    d.id
+                                )
+                            },
+                            fix,
+                        });
+                    }
+                }
+                let tool_found = d.tool.as_deref().map(|t| !missing.iter().any(|m| m == t));
                 rep.runners.push(RunnerCheck {
                     id: d.id.clone(),
                     kind: d.kind.as_str().into(),
@@ -150,7 +198,9 @@ pub fn check(common: &Common) -> (DoctorReport, i32) {
                     command: d.command.clone(),
                     tool: d.tool.clone(),
                     tool_found,
-                    applies: pl.decided.is_none(),
+                    programs: wanted,
+                    missing,
+                    applies,
                 });
             }
             if p.plan.is_empty() {
@@ -198,6 +248,15 @@ pub fn check(common: &Common) -> (DoctorReport, i32) {
         });
     }
     (rep, code)
+}
+
+/// Is `program` runnable: on PATH, or (with a `/`) an executable file relative to `cwd`.
+fn program_found(cwd: &std::path::Path, program: &str) -> bool {
+    if program.contains('/') {
+        find_on_path(&cwd.join(program).to_string_lossy()).is_some()
+    } else {
+        find_on_path(program).is_some()
+    }
 }
 
 /// Can we create files under `dir` (creating it if needed)? Leaves nothing behind.
@@ -260,10 +319,12 @@ pub fn run(args: DoctorArgs) -> i32 {
         crate::outln!("  (none)");
     }
     for r in &rep.runners {
-        let tool = match (&r.tool, r.tool_found) {
-            (Some(t), Some(true)) => format!("{t} found"),
-            (Some(t), _) => format!("{t} MISSING"),
-            _ => String::new(),
+        let tool = if !r.missing.is_empty() {
+            format!("MISSING: {}", r.missing.join(", "))
+        } else if r.programs.is_empty() {
+            String::new()
+        } else {
+            format!("{} found", r.programs.join(", "))
         };
         crate::outln!(
             "  {:16} {:5} {:8} {}{}",

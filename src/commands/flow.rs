@@ -20,6 +20,9 @@ pub struct Printing {
     /// The stages' own lines, as `codeloop gate-check` and `codeloop report` print them (the
     /// action), instead of `ci`'s one report line before the verdict.
     pub stage_lines: bool,
+    /// Send the configured webhooks after the report (`ci`, `merge`; the action notifies
+    /// after publishing).
+    pub notify: bool,
 }
 
 /// Diagnose, gate and report `run`. `mem`: verify's documents and digest in memory (nothing
@@ -85,6 +88,10 @@ pub fn after_verify(lp: &Loop, run: RunDir, mem: Option<(VerifyDoc, Digest)>, pr
             report_dir = Some(out.report_dir);
         }
         Err(e) => ui::warn(&format!("report: {e}")),
+    }
+    // Webhooks, when configured. Warnings only: the gate decides the code.
+    if pr.notify {
+        crate::commands::notify::after_gate(&loaded.run.path, &lp.cfg, pr.json);
     }
     let code = gate::exit_code(&doc);
     if pr.json {

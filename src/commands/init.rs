@@ -1,9 +1,10 @@
 //! `codeloop init`: writes a starter `.codeloop/config.json`, `.codeloop/plugins.json` for the
-//! detected stack, and `.codeloop/README.md`.
+//! detected stack, and `.codeloop/README.md` — the ones that are missing: files the user
+//! already has are kept (and listed), unless `--force`.
 //!
-//! JSON has no comments, so the files use codeloop's comment convention: any key starting
-//! with `_` or `$` (`"_comment"`, `"$schema"`) is ignored by the loader, at any depth. The
-//! README next to them explains every setting.
+//! The files are JSONC (comments allowed), but the starter files are generated from values,
+//! so they carry their comments as `"_comment"` keys, which the loader ignores at any depth.
+//! The README next to them explains every setting.
 
 use std::path::Path;
 
@@ -97,9 +98,9 @@ pub fn starter_plugins(dir: &Path) -> Value {
 }
 
 pub const README: &str = "# .codeloop\n\n\
-codeloop reads two files here. JSON has no comments, so any key that starts with `_` or `$`\n\
-(`\"_comment\"`, `\"$schema\"`) is ignored wherever it appears; unknown keys are warned about\n\
-with the closest valid key.\n\n\
+codeloop reads two files here. Both are JSONC: `//` and `/* */` comments and trailing\n\
+commas are allowed, and any key that starts with `_` or `$` (`\"_comment\"`, `\"$schema\"`)\n\
+is ignored wherever it appears; unknown keys are warned about with the closest valid key.\n\n\
 - `config.json`: settings. Precedence: defaults < config.json < environment\n\
   (`CODELOOP_TIMEOUT_SEC`, `CODELOOP_JOBS`, `CODELOOP_GRACE_SEC`, `CODELOOP_REPORTS`,\n\
   `CODELOOP_RUNNERS`, `CODELOOP_ARTIFACTS_DIR`, `CODELOOP_CONFIG`) < command-line flags.\n\
@@ -117,16 +118,6 @@ pub fn run(args: InitArgs) -> i32 {
             return f.code;
         }
     };
-    let dir = r.cwd.join(".codeloop");
-    let files = [
-        ("config.json", pretty(&starter_config())),
-        ("plugins.json", pretty(&starter_plugins(&r.cwd))),
-        ("README.md", README.to_string()),
-        (
-            ".gitignore",
-            "# codeloop run directories (artifacts, not sources)\nruns/\n".to_string(),
-        ),
-    ];
     let mut written = Vec::new();
     if args.mcp {
         match write_mcp_json(&r.cwd) {
@@ -140,53 +131,76 @@ pub fn run(args: InitArgs) -> i32 {
             }
         }
     }
-    // With --mcp, starter files that already exist are kept rather than an error.
-    let files: Vec<_> = if args.mcp && !args.force {
-        files
-            .into_iter()
-            .filter(|(n, _)| !dir.join(n).exists())
-            .collect()
-    } else {
-        files.to_vec()
-    };
-    if !args.force {
-        let existing: Vec<String> = files
-            .iter()
-            .filter(|(n, _)| dir.join(n).exists())
-            .map(|(n, _)| format!(".codeloop/{n}"))
-            .collect();
-        if !existing.is_empty() {
-            crate::errln!("error: {} already exist(s)", existing.join(", "));
-            crate::errln!("hint: pass --force to overwrite them");
-            return exit::USAGE;
-        }
-    }
-    for (name, text) in &files {
-        let p = dir.join(name);
-        if let Err(e) = crate::artifact::write_atomic(&p, text.as_bytes()) {
+    let done = match write_starter(&r.cwd, args.force) {
+        Ok(d) => d,
+        Err(e) => {
             crate::ui::error(&e, Some("make the project directory writable"));
             return exit::INFRA;
         }
-        written.push(format!(".codeloop/{name}"));
-    }
+    };
+    written.extend(done.written);
+    let kept = done.kept;
     let stacks = detect::stacks(&r.cwd);
     if args.common.format == OutputFormat::Json {
-        let out = json!({"schema_version": crate::model::SCHEMA_VERSION, "written": written, "stacks": stacks});
+        let out = json!({"schema_version": crate::model::SCHEMA_VERSION, "written": written, "kept": kept, "stacks": stacks});
         crate::outln!("{}", pretty(&out));
     } else {
         for w in &written {
             crate::outln!("wrote {w}");
         }
-        if stacks.is_empty() {
+        for k in &kept {
+            crate::outln!("kept {k} (exists; `codeloop init --force` overwrites it)");
+        }
+        if stacks.is_empty() && !kept.iter().any(|k| k.ends_with("plugins.json")) {
             crate::outln!(
                 "no known stack detected: edit the example runner in .codeloop/plugins.json"
             );
+        } else if stacks.is_empty() {
+            crate::outln!("no known stack detected");
         } else {
             crate::outln!("detected: {}", stacks.join(", "));
         }
         crate::outln!("next: `codeloop doctor`, then `codeloop verify`");
     }
     exit::OK
+}
+
+/// What [`write_starter`] did, as paths relative to the project.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct Starter {
+    pub written: Vec<String>,
+    pub kept: Vec<String>,
+    pub stacks: Vec<&'static str>,
+}
+
+/// Writes the starter files that are missing under `<cwd>/.codeloop/` (all of them with
+/// `force`). Files the user already has are kept: a project that has its plugins.json
+/// still gets the missing config.json and README. Prints nothing (the MCP server uses it).
+pub fn write_starter(cwd: &Path, force: bool) -> Result<Starter, crate::artifact::ArtifactError> {
+    let dir = cwd.join(".codeloop");
+    let files = [
+        ("config.json", pretty(&starter_config())),
+        ("plugins.json", pretty(&starter_plugins(cwd))),
+        ("README.md", README.to_string()),
+        (
+            ".gitignore",
+            "# codeloop run directories (artifacts, not sources)\nruns/\n".to_string(),
+        ),
+    ];
+    let mut out = Starter {
+        stacks: detect::stacks(cwd),
+        ..Starter::default()
+    };
+    for (name, text) in &files {
+        let p = dir.join(name);
+        if !force && p.exists() {
+            out.kept.push(format!(".codeloop/{name}"));
+            continue;
+        }
+        crate::artifact::write_atomic(&p, text.as_bytes())?;
+        out.written.push(format!(".codeloop/{name}"));
+    }
+    Ok(out)
 }
 
 /// The `.mcp.json` entry MCP clients (Claude Code, Cursor, ...) discover in a project.

@@ -70,6 +70,7 @@ pub fn run(args: MergeArgs) -> i32 {
             json: args.common.format == OutputFormat::Json,
             annotate: false,
             stage_lines: false,
+            notify: true,
         },
     )
 }

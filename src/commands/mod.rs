@@ -16,6 +16,7 @@ pub mod history;
 pub mod init;
 pub mod mcp;
 pub mod merge;
+pub mod notify;
 pub mod output;
 pub mod publish;
 pub mod report;

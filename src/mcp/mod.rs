@@ -9,6 +9,12 @@
 //! artifacts directory: run ids are plain names resolved under `<artifacts>/runs/`, and
 //! report globs must stay inside the workspace. stdout carries the protocol; anything a
 //! stage prints goes to stderr.
+//!
+//! Guardrails: `mcp.tools` in config.json is an allow-list (tools not in it are neither
+//! listed nor callable), and every call is logged as one JSON line — tool, arguments
+//! (redacted), duration, outcome — to `mcp.jsonl` in the run directory it concerned, or in
+//! the artifacts directory for calls about no run (doctor, history, init, refusals). The
+//! log is appended after the run's manifest.json, so the manifest does not list it.
 
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -178,6 +184,33 @@ pub struct RerunParams {
 
 #[derive(Deserialize, JsonSchema, Default)]
 #[serde(deny_unknown_fields)]
+pub struct MergeParams {
+    /// Shard runs to fold into one new run: run ids (from codeloop_run_history) or
+    /// directories inside the workspace that hold run directories, e.g. ["shards/"].
+    pub runs: Vec<String>,
+    /// Also diagnose and gate the merged run (default true).
+    #[serde(default)]
+    pub gate: Option<bool>,
+}
+
+#[derive(Deserialize, JsonSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct PublishParams {
+    /// Run id or "latest" (default).
+    #[serde(default)]
+    pub run: Option<String>,
+}
+
+#[derive(Deserialize, JsonSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct InitParams {
+    /// Overwrite starter files that exist (default false: they are kept).
+    #[serde(default)]
+    pub force: bool,
+}
+
+#[derive(Deserialize, JsonSchema, Default)]
+#[serde(deny_unknown_fields)]
 pub struct RenderParams {
     /// Run id or "latest" (default).
     #[serde(default)]
@@ -195,11 +228,52 @@ impl Server {
         })?;
         let mut common = common;
         common.cwd = workspace.clone();
+        let mut tool_router = Self::tool_router();
+        // Tools outside the allow-list are not listed (calls are refused in `call_tool`,
+        // which re-reads the config every time).
+        if let Ok(r) = verify::resolve_settings(&common) {
+            let names: Vec<String> = tool_router
+                .list_all()
+                .into_iter()
+                .map(|t| t.name.to_string())
+                .collect();
+            for n in &names {
+                if !r.config.mcp.allows(n) {
+                    tool_router.disable_route(n.clone());
+                }
+            }
+            for t in &r.config.mcp.tools {
+                if !names
+                    .iter()
+                    .any(|n| r.config.mcp.allows(n) && tool_matches(n, t))
+                {
+                    crate::errln!(
+                        "warning: mcp.tools names `{t}`, which is not a codeloop tool (tools: {})",
+                        names.join(", ")
+                    );
+                }
+            }
+        }
         Ok(Server {
             common,
             workspace,
-            tool_router: Self::tool_router(),
+            tool_router,
         })
+    }
+
+    /// Appends one call to the log: in the run it concerned, else in the artifacts directory.
+    fn log_call(&self, record: Value, run_id: Option<&str>) {
+        let Ok((_, artifacts)) = self.settings() else {
+            return;
+        };
+        let dir = run_id
+            .filter(|id| valid_run_id(id))
+            .map(|id| artifact::runs_root(&artifacts).join(id))
+            .filter(|d| d.is_dir())
+            .unwrap_or(artifacts);
+        if let Err(e) = append_log(&dir.join(CALL_LOG), &record) {
+            crate::errln!("warning: cannot write the MCP call log: {e}");
+        }
     }
 
     /// Settings and the artifacts directory, read afresh for every call.
@@ -304,6 +378,54 @@ impl Server {
         }
         out
     }
+}
+
+/// The call log's file name (in a run directory, or the artifacts directory).
+pub const CALL_LOG: &str = "mcp.jsonl";
+
+fn tool_matches(name: &str, entry: &str) -> bool {
+    name.strip_prefix("codeloop_").unwrap_or(name)
+        == entry.strip_prefix("codeloop_").unwrap_or(entry)
+}
+
+/// Arguments for the log: values of keys named like secrets become `***`, and every known
+/// secret value is redacted (`crate::redact`).
+pub fn redact_arguments(args: &Value) -> Value {
+    fn walk(v: &mut Value) {
+        match v {
+            Value::Object(m) => {
+                for (k, x) in m.iter_mut() {
+                    if crate::redact::secret_name(k) {
+                        *x = json!("***");
+                    } else {
+                        walk(x);
+                    }
+                }
+            }
+            Value::Array(a) => a.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    let mut v = args.clone();
+    walk(&mut v);
+    crate::redact::current().redact_value(&mut v);
+    v
+}
+
+/// One line, appended (the file is created when missing). Lines are written whole with one
+/// `write` call, so concurrent calls do not interleave within a line.
+fn append_log(path: &Path, record: &Value) -> std::io::Result<()> {
+    use std::io::Write;
+    if let Some(d) = path.parent() {
+        std::fs::create_dir_all(d)?;
+    }
+    let mut line = serde_json::to_vec(record).map_err(std::io::Error::other)?;
+    line.push(b'\n');
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    f.write_all(&line)
 }
 
 /// How many `runner.finished` events a run has logged so far.
@@ -799,6 +921,103 @@ impl Server {
     }
 
     #[tool(
+        description = "Fold shard runs (a CI matrix's run directories) into one new run, then diagnose and gate it once. Returns the merged run id, counts and verdict. Examples: {\"runs\": [\"20261121T223000Z-3f9c\", \"20261121T223001Z-77aa\"]} or {\"runs\": [\"shards/\"], \"gate\": false}."
+    )]
+    async fn codeloop_merge(
+        &self,
+        Parameters(p): Parameters<MergeParams>,
+    ) -> Result<CallToolResult, McpError> {
+        if p.runs.is_empty() {
+            return Err(err(
+                "`runs` is empty: pass run ids or directories with run directories",
+            ));
+        }
+        let (cfg, artifacts) = self.settings()?;
+        let mut dirs = Vec::new();
+        for r in &p.runs {
+            if valid_run_id(r) && artifact::runs_root(&artifacts).join(r).is_dir() {
+                dirs.push(artifact::runs_root(&artifacts).join(r));
+            } else if let Err(why) = inside_workspace(&self.workspace, r) {
+                return Err(err(format!(
+                    "`{r}` {why}: pass a run id or a directory inside the workspace `{}`",
+                    self.workspace.display()
+                )));
+            } else {
+                dirs.push(self.workspace.join(r));
+            }
+        }
+        let run = crate::pipeline::merge::merge_dirs(&dirs, None, &artifacts, &self.workspace)
+            .map_err(|e| err(e.to_string()))?;
+        let v = run.verify().map_err(|e| internal(e.to_string()))?;
+        let mut out = json!({
+            "run_id": run.id,
+            "status": v.status,
+            "totals": v.totals,
+            "runners": v.runners.iter().map(|r| json!({"id": r.id, "status": r.status, "summary": summary(r)})).collect::<Vec<_>>(),
+        });
+        if p.gate.unwrap_or(true) {
+            let cfg_path = crate::pipeline::diagnose::config_path(&self.common);
+            let g = gate_config(&cfg, &[], &GateFlags::default(), &cfg_path)
+                .map_err(|e| err(e.to_string()))?;
+            let l =
+                diagnose_run(run, &self.workspace, false).map_err(|e| internal(e.to_string()))?;
+            write_outputs(&l.run, &l.doc).map_err(|e| internal(e.to_string()))?;
+            let doc = gate_loaded(&l, &g, None).map_err(|e| internal(e.to_string()))?;
+            out["verdict"] = json!(doc.verdict);
+            out["score"] = json!(doc.score);
+            out["reasons"] = json!(doc.reasons);
+            out["exit_code"] = json!(crate::gate::exit_code(&doc));
+        }
+        ok_json(out)
+    }
+
+    #[tool(
+        description = "Dry-run publishing: what would be posted for a run (the sticky PR/MR comment and the job summary, fitted to GitHub's limits and redacted, plus annotation counts). Posts nothing, ever. Example: {} or {\"run\": \"latest\"}."
+    )]
+    async fn codeloop_publish(
+        &self,
+        Parameters(p): Parameters<PublishParams>,
+    ) -> Result<CallToolResult, McpError> {
+        let (cfg, artifacts) = self.settings()?;
+        let run = resolve_run(&artifacts, p.run.as_deref())?;
+        let view = crate::publish::load_run(&run.path).map_err(|e| internal(e.to_string()))?;
+        let redactor = crate::redact::current();
+        let comment = crate::publish::github::fit_comment(
+            &redactor.redact(&view.comment),
+            cfg.report.max_comment_chars,
+        );
+        ok_json(json!({
+            "run_id": view.run_id,
+            "dry_run": true,
+            "posted": false,
+            "verdict": view.verdict(),
+            "comment_mode": cfg.publish.comment,
+            "comment": comment,
+            "summary": redactor.redact(&view.summary),
+            "annotations": view.annotations.len(),
+            "workflow_annotations": view.workflow_annotations.len(),
+            "next": "publish for real from CI: `codeloop publish` (or the GitHub Action)",
+        }))
+    }
+
+    #[tool(
+        description = "Write the starter .codeloop/config.json, plugins.json (for the detected stack) and README.md that are missing; existing files are kept unless force. Returns what was written and kept. Examples: {} or {\"force\": true}."
+    )]
+    async fn codeloop_init(
+        &self,
+        Parameters(p): Parameters<InitParams>,
+    ) -> Result<CallToolResult, McpError> {
+        let done = crate::commands::init::write_starter(&self.workspace, p.force)
+            .map_err(|e| internal(e.to_string()))?;
+        ok_json(json!({
+            "written": done.written,
+            "kept": done.kept,
+            "stacks": done.stacks,
+            "next": "codeloop_doctor, then codeloop_verify",
+        }))
+    }
+
+    #[tool(
         description = "Check the setup: detected stacks and runners, tools on PATH, config and plugins files, where runs go, and problems with their fixes. Example: {}."
     )]
     async fn codeloop_doctor(&self) -> Result<CallToolResult, McpError> {
@@ -821,7 +1040,73 @@ impl Server {
     name = "codeloop",
     instructions = "codeloop runs a project's tests/linters and explains failures. Loop: codeloop_verify → codeloop_diagnose → codeloop_gate_check; then codeloop_repair_tasks / codeloop_get_failure to fix, and codeloop_rerun_failed to check a fix. Runs are identified by run ids (codeloop_run_history); \"latest\" is the newest complete run."
 )]
-impl ServerHandler for Server {}
+impl ServerHandler for Server {
+    /// Every call goes through here: the allow-list (re-read from config.json), then the
+    /// tool, then one line in the call log.
+    async fn call_tool(
+        &self,
+        request: rmcp::model::CallToolRequestParams,
+        context: rmcp::service::RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::CallToolResponse, McpError> {
+        let started = std::time::Instant::now();
+        let tool = request.name.to_string();
+        let args = Value::Object(request.arguments.clone().unwrap_or_default());
+        let arg_run = args.get("run").and_then(Value::as_str).map(str::to_string);
+        let allowed = match self.settings() {
+            Ok((cfg, _)) => cfg.mcp.allows(&tool),
+            // A broken config is the tool's own error to report.
+            Err(_) => true,
+        };
+        let result = if allowed {
+            let tcc = rmcp::handler::server::tool::ToolCallContext::new(self, request, context);
+            self.tool_router.call(tcc).await
+        } else {
+            Err(McpError::invalid_request(
+                format!(
+                    "tool `{tool}` is not allowed here: `mcp.tools` in .codeloop/config.json does not list it"
+                ),
+                None,
+            ))
+        };
+        let complete = match &result {
+            Ok(rmcp::model::CallToolResponse::Complete(r)) => Some(r),
+            _ => None,
+        };
+        let structured_run = complete
+            .and_then(|r| r.structured_content.as_ref())
+            .and_then(|s| s.get("run_id").or_else(|| s.get("from_run")))
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let (outcome, error) = match &result {
+            Ok(_) => match complete.and_then(|r| r.is_error) {
+                Some(true) => (
+                    "error",
+                    complete.map(|r| {
+                        r.content
+                            .iter()
+                            .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+                            .collect::<Vec<_>>()
+                            .join("\n")
+                    }),
+                ),
+                _ => ("ok", None),
+            },
+            Err(e) if !allowed => ("refused", Some(e.message.to_string())),
+            Err(e) => ("error", Some(e.message.to_string())),
+        };
+        let record = json!({
+            "ts": artifact::now_rfc3339(),
+            "tool": tool,
+            "arguments": redact_arguments(&args),
+            "duration_ms": started.elapsed().as_millis() as u64,
+            "outcome": outcome,
+            "error": error.map(|e| crate::redact::current().redact(&e).into_owned()),
+        });
+        let run_id = structured_run.or(arg_run.filter(|r| r != "latest"));
+        self.log_call(record, run_id.as_deref());
+        result
+    }
+}
 
 /// Serves MCP on stdin/stdout until the client disconnects.
 pub async fn serve(common: Common) -> Result<(), String> {

@@ -255,7 +255,8 @@ pub fn fit_note(body: &str, max: usize) -> String {
     format!("{hidden}\n{cut}{NOTE}")
 }
 
-fn tls() -> Result<rustls::ClientConfig, String> {
+/// rustls with the bundled webpki roots (no system CA store needed); also used by webhooks.
+pub(crate) fn tls() -> Result<rustls::ClientConfig, String> {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     Ok(rustls::ClientConfig::builder_with_provider(Arc::new(

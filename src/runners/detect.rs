@@ -10,6 +10,8 @@
 //! | Ruby   | Gemfile + spec/                          | rspec, rubocop                            |
 //! | .NET   | *.sln / *.csproj / *.fsproj              | dotnet-build, dotnet-test (TRX)           |
 //! | Java   | pom.xml / build.gradle(.kts)             | maven (Surefire XML), gradle (JUnit XML)  |
+//! | Playwright | playwright.config.{ts,js,mjs,cjs}    | playwright (its JUnit reporter)           |
+//! | Flutter | pubspec.yaml with a `flutter` dependency | flutter-test (`--machine`: dart JSON)     |
 //!
 //! Reports go to `{runner_dir}` (= `<run_dir>/runners/<id>/`); tools that print their report
 //! on stdout use `{runner_dir}/stdout.log` as the result file.
@@ -78,6 +80,8 @@ pub fn detect(dir: &Path, tools: &dyn Tools) -> Vec<RunnerDef> {
     ruby(dir, tools, &mut out);
     dotnet(dir, &mut out);
     java(dir, &mut out);
+    playwright(dir, &mut out);
+    flutter(dir, &mut out);
     out
 }
 
@@ -105,6 +109,12 @@ pub fn stacks(dir: &Path) -> Vec<&'static str> {
     }
     if has("pom.xml") || has("build.gradle") || has("build.gradle.kts") {
         v.push("java");
+    }
+    if playwright_config(dir).is_some() {
+        v.push("playwright");
+    }
+    if is_flutter(dir) {
+        v.push("flutter");
     }
     v
 }
@@ -454,6 +464,78 @@ fn java(dir: &Path, out: &mut Vec<RunnerDef>) {
     }
 }
 
+const PLAYWRIGHT_CONFIGS: [&str; 4] = [
+    "playwright.config.ts",
+    "playwright.config.js",
+    "playwright.config.mjs",
+    "playwright.config.cjs",
+];
+
+fn playwright_config(dir: &Path) -> Option<&'static str> {
+    PLAYWRIGHT_CONFIGS
+        .into_iter()
+        .find(|f| dir.join(f).is_file())
+}
+
+/// Playwright Test: its JUnit reporter writes the file named by
+/// `PLAYWRIGHT_JUNIT_OUTPUT_NAME` (the `list` reporter alongside keeps the log readable).
+/// The package manager follows the lockfile, like the other Node runners.
+fn playwright(dir: &Path, out: &mut Vec<RunnerDef>) {
+    let Some(config) = playwright_config(dir) else {
+        return;
+    };
+    let (pm, exec) = if dir.join("pnpm-lock.yaml").is_file() {
+        ("pnpm", "pnpm exec")
+    } else if dir.join("yarn.lock").is_file() {
+        ("yarn", "yarn run")
+    } else {
+        ("npx", "npx --no-install")
+    };
+    out.push(def(
+        "playwright",
+        RunnerKind::Test,
+        config,
+        pm,
+        format!(
+            "PLAYWRIGHT_JUNIT_OUTPUT_NAME={{runner_dir}}/playwright.xml {exec} playwright test --reporter=junit,list"
+        ),
+        "{runner_dir}/playwright.xml",
+        Format::JunitXml,
+        "install Node.js and Playwright (`npm install -D @playwright/test && npx playwright install --with-deps`)",
+    ));
+}
+
+/// A Flutter app or package: `pubspec.yaml` depends on the Flutter SDK (`flutter:` under
+/// `dependencies`, written `sdk: flutter`).
+fn is_flutter(dir: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(dir.join("pubspec.yaml")) else {
+        return false;
+    };
+    text.lines().any(|l| {
+        let t = l.trim();
+        // Indented: a dependency (or an `environment:` constraint), not the top-level
+        // `flutter:` assets section a plain Dart package cannot have anyway.
+        t == "sdk: flutter" || (l.starts_with([' ', '\t']) && t.starts_with("flutter:"))
+    })
+}
+
+/// `flutter test --machine` prints the Dart JSON reporter's event stream on stdout.
+fn flutter(dir: &Path, out: &mut Vec<RunnerDef>) {
+    if !is_flutter(dir) {
+        return;
+    }
+    out.push(def(
+        "flutter-test",
+        RunnerKind::Test,
+        "pubspec.yaml",
+        "flutter",
+        "flutter test --machine".into(),
+        "{runner_dir}/stdout.log",
+        Format::DartJson,
+        "install Flutter: https://docs.flutter.dev/get-started/install",
+    ));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -527,5 +609,54 @@ mod tests {
         );
         assert_eq!(stacks(d.path()), ["python", "go", "ruby", "dotnet", "java"]);
         assert!(detect(tempfile::tempdir().unwrap().path(), &Fake(&[])).is_empty());
+    }
+
+    #[test]
+    fn playwright_by_its_config_with_the_junit_reporter() {
+        for cfg in PLAYWRIGHT_CONFIGS {
+            let d = tempfile::tempdir().unwrap();
+            std::fs::write(d.path().join("package.json"), "{}").unwrap();
+            std::fs::write(d.path().join(cfg), "export default {}").unwrap();
+            let r = detect(d.path(), &Fake(&[]));
+            let p = r.iter().find(|r| r.id == "playwright").expect(cfg);
+            assert_eq!(p.detect_file.as_deref(), Some(cfg));
+            let c = p.command.as_deref().unwrap();
+            assert!(c.starts_with("PLAYWRIGHT_JUNIT_OUTPUT_NAME={runner_dir}/playwright.xml npx --no-install playwright test --reporter=junit"), "{c}");
+            assert_eq!(p.result_files, ["{runner_dir}/playwright.xml"]);
+            assert_eq!(p.result_format, Some(Format::JunitXml));
+            assert!(stacks(d.path()).contains(&"playwright"));
+        }
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("playwright.config.ts"), "").unwrap();
+        std::fs::write(d.path().join("pnpm-lock.yaml"), "").unwrap();
+        let r = detect(d.path(), &Fake(&[]));
+        assert!(
+            r[0].command
+                .as_deref()
+                .unwrap()
+                .contains(" pnpm exec playwright test")
+        );
+        assert_eq!(r[0].tool.as_deref(), Some("pnpm"));
+    }
+
+    #[test]
+    fn flutter_only_with_a_flutter_dependency() {
+        let d = tempfile::tempdir().unwrap();
+        let pubspec = d.path().join("pubspec.yaml");
+        std::fs::write(
+            &pubspec,
+            "name: app\ndependencies:\n  flutter:\n    sdk: flutter\n",
+        )
+        .unwrap();
+        let r = detect(d.path(), &Fake(&[]));
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].id, "flutter-test");
+        assert_eq!(r[0].command.as_deref(), Some("flutter test --machine"));
+        assert_eq!(r[0].result_format, Some(Format::DartJson));
+        assert_eq!(r[0].tool.as_deref(), Some("flutter"));
+        assert_eq!(stacks(d.path()), ["flutter"]);
+        // A plain Dart package is not a Flutter project.
+        std::fs::write(&pubspec, "name: lib\ndependencies:\n  path: ^1.9.0\n").unwrap();
+        assert!(detect(d.path(), &Fake(&[])).is_empty());
     }
 }

@@ -10,6 +10,7 @@ pub mod plugins;
 pub mod progress;
 pub mod run;
 pub mod shard;
+pub mod tools;
 
 use std::path::{Path, PathBuf};
 

@@ -3,8 +3,10 @@
 //! key it is near; a wrong type names the key path and its line; an unknown key is a warning
 //! with the closest valid key (instead of serde's `deny_unknown_fields` refusing the file).
 //!
-//! Comment convention (JSON has no comments): keys that start with `$` or `_` (for example
-//! `"$comment"`, `"_comment"`, `"$schema"`) are ignored wherever they appear.
+//! Comments: the files are JSONC — `//` and `/* */` comments and trailing commas are allowed
+//! ([`super::jsonc`] blanks them before parsing, keeping every line and column where it was).
+//! Keys that start with `$` or `_` (for example `"$comment"`, `"_comment"`, `"$schema"`) are
+//! also ignored wherever they appear, for files that must stay plain JSON.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -43,7 +45,8 @@ impl LoadError {
     pub fn hint(&self) -> String {
         match self {
             LoadError::Syntax { .. } => "check for a missing comma, quote or bracket near that \
-                line (JSON allows no trailing commas and no comments; use a \"_comment\" key)"
+                line (`//` and `/* */` comments and trailing commas are allowed; a `/*` needs \
+                its `*/`)"
                 .into(),
             LoadError::Value { .. } => {
                 "fix the value's type (see README.md, \"Configuration\"), or delete the key to use the default"
@@ -53,7 +56,8 @@ impl LoadError {
     }
 }
 
-/// A successfully loaded file: the value, the raw JSON (comments removed), and warnings.
+/// A successfully loaded file: the value, the raw JSON (comments and comment keys removed),
+/// and warnings.
 #[derive(Debug)]
 pub struct Loaded<T> {
     pub value: T,
@@ -73,6 +77,9 @@ pub fn load<T: DeserializeOwned>(
     known: &Value,
 ) -> Result<Loaded<T>, LoadError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    // JSONC: comments and trailing commas become spaces; positions stay the user's.
+    let blanked = super::jsonc::blank(text);
+    let text = blanked.as_str();
     let mut raw: Value = serde_json::from_str(text).map_err(|e| {
         let key = key_before(text, e.line(), e.column());
         LoadError::Syntax {
@@ -399,12 +406,38 @@ mod tests {
 
     #[test]
     fn syntax_error_names_line_and_nearby_key() {
-        let text = "{\n  \"verify\": {\n    \"timeout_sec\": 5,\n  }\n}";
+        let text = "{\n  \"verify\": {\n    \"timeout_sec\": 5,\n  ]\n}";
         let e = load::<Doc>(Path::new("c.json"), text, &known()).unwrap_err();
         let s = e.to_string();
         assert!(s.contains("line 4"), "{s}");
         assert!(s.contains("after key `timeout_sec`"), "{s}");
         assert!(e.hint().contains("trailing commas"));
+    }
+
+    #[test]
+    fn jsonc_loads_and_later_errors_keep_their_line() {
+        let text = "{\n  // the verify section\n  \"verify\": {\n    /* five */ \"timeout_sec\": 5,\n  },\n}";
+        let l: Loaded<Doc> = load(Path::new("c.json"), text, &known()).unwrap();
+        assert_eq!(l.value.verify.timeout_sec, 5);
+        assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+        assert_eq!(l.lines.get("verify.timeout_sec"), Some(&4));
+        // A wrong type after comments still names its own line.
+        let text = "{\n  /* a\n     b */\n  // c\n  \"verify\": {\"timeout_sec\": \"x\"},\n}";
+        let s = load::<Doc>(Path::new("c.json"), text, &known())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            s.contains("line 5") && s.contains("`verify.timeout_sec`"),
+            "{s}"
+        );
+        // A syntax error after a comment: line and column of the user's file.
+        let text =
+            "{\n  // c, with \"quotes\"\n  \"verify\": {\"timeout_sec\": 5 \"name\": \"a\"}\n}";
+        let s = load::<Doc>(Path::new("c.json"), text, &known())
+            .unwrap_err()
+            .to_string();
+        assert!(s.contains("line 3, column 31"), "{s}");
+        assert!(s.contains("after key `timeout_sec`"), "{s}");
     }
 
     #[test]

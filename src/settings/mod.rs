@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub mod jsonc;
 pub mod lenient;
 
 pub use lenient::LoadError;
@@ -29,6 +30,69 @@ pub struct Config {
     pub report: ReportConfig,
     pub publish: PublishConfig,
     pub redact: RedactConfig,
+    pub notify: NotifyConfig,
+    pub mcp: McpConfig,
+}
+
+/// `codeloop mcp`: which tools agents may call.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(default)]
+pub struct McpConfig {
+    /// Allow-list of tool names (`codeloop_verify` or just `verify`); empty = every tool.
+    /// Tools not in it are not listed, and a call to one is refused (and logged).
+    pub tools: Vec<String>,
+}
+
+impl McpConfig {
+    /// Whether the tool `name` (e.g. `codeloop_verify`) may be called.
+    pub fn allows(&self, name: &str) -> bool {
+        let short = name.strip_prefix("codeloop_").unwrap_or(name);
+        self.tools.is_empty()
+            || self
+                .tools
+                .iter()
+                .any(|t| t.strip_prefix("codeloop_").unwrap_or(t) == short)
+    }
+}
+
+/// Webhooks after the gate (`crate::notify`). URLs here are committed: for a URL that is a
+/// credential (Slack's), name the variable that holds it with `url_env`.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(default)]
+pub struct NotifyConfig {
+    pub webhooks: Vec<WebhookConfig>,
+    /// Time budget for each webhook, all attempts included (seconds).
+    pub timeout_sec: u64,
+    /// Attempts after the first one, on 5xx, 408, 429, timeouts and connection errors.
+    pub retries: u32,
+}
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        NotifyConfig {
+            webhooks: Vec::new(),
+            timeout_sec: 8,
+            retries: 3,
+        }
+    }
+}
+
+/// One webhook endpoint.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[serde(default)]
+pub struct WebhookConfig {
+    /// The endpoint (http or https).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// The environment variable that holds the endpoint (instead of `url`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url_env: Option<String>,
+    /// `json` (codeloop's payload) or `slack` (a Slack incoming-webhook message).
+    pub format: crate::notify::Format,
+    /// The environment variable that holds this endpoint's signing secret (default:
+    /// `CODELOOP_WEBHOOK_SECRET`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret_env: Option<String>,
 }
 
 /// Secret redaction (`crate::redact`). Values never go in this file (it is committed): it
@@ -310,6 +374,10 @@ impl Config {
         if let Some(m) = v.as_object_mut() {
             m.insert("$schema".into(), serde_json::Value::Null);
         }
+        // An array's shape is its first element: every key a webhook may have.
+        v["notify"]["webhooks"] = serde_json::json!([
+            {"url": "", "url_env": "", "format": "json", "secret_env": ""}
+        ]);
         v
     }
 

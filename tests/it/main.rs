@@ -19,6 +19,8 @@ mod hostile;
 mod lint_parsers;
 mod mcp;
 mod merge;
+mod notify;
+mod onboard;
 mod parser_props;
 mod pipeline;
 mod polish;

@@ -112,7 +112,7 @@ fn mcp_error(e: Failed) -> Failed {
     e
 }
 
-const TOOLS: [&str; 12] = [
+const TOOLS: [&str; 15] = [
     "codeloop_verify",
     "codeloop_diagnose",
     "codeloop_gate_check",
@@ -125,6 +125,9 @@ const TOOLS: [&str; 12] = [
     "codeloop_rerun_failed",
     "codeloop_render_report",
     "codeloop_doctor",
+    "codeloop_merge",
+    "codeloop_publish",
+    "codeloop_init",
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -390,4 +393,188 @@ async fn mcp_bad_arguments_unknown_runs_and_outside_paths_are_clear_errors() {
     );
 
     client.cancel().await.unwrap();
+}
+
+/// A server on a temp project (not the demo: `codeloop_init` writes into it).
+async fn start_in(
+    cwd: &std::path::Path,
+    artifacts: &std::path::Path,
+    env: &[(&str, &str)],
+) -> RunningService<RoleClient, Client> {
+    let mut cmd = tokio::process::Command::new(bin());
+    cmd.arg("mcp")
+        .arg("--cwd")
+        .arg(cwd)
+        .arg("--artifacts-dir")
+        .arg(artifacts)
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("CODELOOP_CONFIG")
+        .env_remove("CODELOOP_ARTIFACTS_DIR");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let transport = TokioChildProcess::new(cmd).expect("spawn codeloop mcp");
+    Client::default()
+        .serve(transport)
+        .await
+        .expect("MCP handshake")
+}
+
+fn log_lines(p: &std::path::Path) -> Vec<Value> {
+    std::fs::read_to_string(p)
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mcp_allow_list_call_log_and_the_merge_publish_init_tools() {
+    let proj = tempfile::tempdir().unwrap();
+    let art = tempfile::tempdir().unwrap();
+    let p = proj.path();
+    std::fs::create_dir_all(p.join(".codeloop")).unwrap();
+    // JSONC, and an allow-list without codeloop_doctor (short and long names both work).
+    std::fs::write(
+        p.join(".codeloop/config.json"),
+        r#"{
+  // agents may verify, gate and publish (dry run), but not run doctor
+  "mcp": {"tools": ["verify", "diagnose", "codeloop_gate_check", "get_failure",
+                    "merge", "publish", "init",]},
+}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        p.join("junit.xml"),
+        r#"<testsuite name="s" tests="2" failures="1"><testcase classname="m" name="ok"/><testcase classname="m" name="bad"><failure message="boom">m.py:3</failure></testcase></testsuite>"#,
+    )
+    .unwrap();
+    // A second shard with other tests.
+    std::fs::write(
+        p.join("junit2.xml"),
+        r#"<testsuite name="s2" tests="2"><testcase classname="n" name="a"/><testcase classname="n" name="b"/></testsuite>"#,
+    )
+    .unwrap();
+    let secret = "s3cr3t-value-for-the-log-9f1e";
+    let client = start_in(p, art.path(), &[("MY_API_TOKEN", secret)]).await;
+
+    let tools = client.list_all_tools().await.unwrap();
+    let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
+    for t in [
+        "codeloop_merge",
+        "codeloop_publish",
+        "codeloop_init",
+        "codeloop_verify",
+    ] {
+        assert!(names.contains(&t), "{t} missing from {names:?}");
+    }
+    assert!(!names.contains(&"codeloop_doctor"), "{names:?}");
+    assert!(!names.contains(&"codeloop_run_history"), "{names:?}");
+    let refused = call(&client, "codeloop_doctor", json!({}))
+        .await
+        .unwrap_err();
+    assert!(refused.message.contains("mcp.tools"), "{refused:?}");
+
+    // Two runs, then merged into a third, diagnosed and gated.
+    let mut runs = Vec::new();
+    for f in ["junit.xml", "junit2.xml"] {
+        let v = call(&client, "codeloop_verify", json!({"reports": [f]}))
+            .await
+            .unwrap();
+        runs.push(v["run_id"].as_str().unwrap().to_string());
+    }
+    let m = call(&client, "codeloop_merge", json!({"runs": runs}))
+        .await
+        .unwrap();
+    let merged = m["run_id"].as_str().unwrap().to_string();
+    assert!(!runs.contains(&merged));
+    assert_eq!(m["verdict"], "fail", "{m}");
+    assert_eq!(m["exit_code"], 1);
+    assert_eq!(m["totals"]["tests"], 4, "{m}");
+    let escape = call(&client, "codeloop_merge", json!({"runs": ["../elsewhere"]}))
+        .await
+        .unwrap_err();
+    assert!(escape.message.contains("workspace"), "{escape:?}");
+
+    // publish is a dry run: the comment it would post, and nothing posted.
+    let pb = call(&client, "codeloop_publish", json!({"run": merged}))
+        .await
+        .unwrap();
+    assert_eq!(pb["dry_run"], true);
+    assert_eq!(pb["posted"], false);
+    assert_eq!(pb["verdict"], "fail");
+    assert!(!pb["comment"].as_str().unwrap().is_empty(), "{pb}");
+
+    // init writes what is missing and keeps the user's config.json.
+    let before = std::fs::read_to_string(p.join(".codeloop/config.json")).unwrap();
+    let i = call(&client, "codeloop_init", json!({})).await.unwrap();
+    assert_eq!(i["kept"], json!([".codeloop/config.json"]), "{i}");
+    assert!(
+        i["written"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(".codeloop/plugins.json")),
+        "{i}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(p.join(".codeloop/config.json")).unwrap(),
+        before
+    );
+
+    // A failing call whose argument is a secret value: logged redacted.
+    let e = call(
+        &client,
+        "codeloop_get_failure",
+        json!({"run": runs[0], "id": secret}),
+    )
+    .await
+    .unwrap_err();
+    assert!(!e.message.is_empty());
+    client.cancel().await.unwrap();
+
+    // The call log: per run, and in the artifacts directory for calls about no run.
+    let run_log = log_lines(&art.path().join("runs").join(&runs[0]).join("mcp.jsonl"));
+    let verify = &run_log[0];
+    assert_eq!(verify["tool"], "codeloop_verify");
+    assert_eq!(verify["outcome"], "ok");
+    assert_eq!(verify["arguments"]["reports"], json!(["junit.xml"]));
+    assert!(
+        verify["duration_ms"].is_u64() && verify["ts"].is_string(),
+        "{verify}"
+    );
+    let failed = run_log
+        .iter()
+        .find(|l| l["tool"] == "codeloop_get_failure")
+        .unwrap();
+    assert_eq!(failed["outcome"], "error");
+    assert!(failed["error"].is_string(), "{failed}");
+    let merged_log = log_lines(&art.path().join("runs").join(&merged).join("mcp.jsonl"));
+    let tools_logged: Vec<&str> = merged_log
+        .iter()
+        .map(|l| l["tool"].as_str().unwrap())
+        .collect();
+    assert_eq!(tools_logged, ["codeloop_merge", "codeloop_publish"]);
+    let top = log_lines(&art.path().join("mcp.jsonl"));
+    let doctor = top.iter().find(|l| l["tool"] == "codeloop_doctor").unwrap();
+    assert_eq!(doctor["outcome"], "refused");
+    assert!(
+        top.iter()
+            .any(|l| l["tool"] == "codeloop_init" && l["outcome"] == "ok")
+    );
+    assert!(
+        top.iter()
+            .any(|l| l["tool"] == "codeloop_merge" && l["outcome"] == "error")
+    );
+    // No file anywhere holds the secret.
+    for e in walkdir::WalkDir::new(art.path()) {
+        let e = e.unwrap();
+        if e.file_type().is_file() {
+            let s = String::from_utf8_lossy(&std::fs::read(e.path()).unwrap()).into_owned();
+            assert!(
+                !s.contains(secret),
+                "{} holds the secret",
+                e.path().display()
+            );
+        }
+    }
 }
