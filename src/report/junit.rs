@@ -254,7 +254,7 @@ impl<S: Spool> JunitOut<S> {
         if self.error.is_some() {
             return None;
         }
-        let slot = match suite {
+        match suite {
             Some(name) => {
                 if !self.suites.contains_key(name) {
                     match (self.new_spool)().and_then(SuiteBody::new) {
@@ -281,8 +281,7 @@ impl<S: Spool> JunitOut<S> {
                 }
                 self.lint.as_mut()
             }
-        };
-        slot
+        }
     }
 
     pub fn case(&mut self, c: &Case) {
@@ -617,7 +616,7 @@ mod tests {
             }
             cases.push(c);
         }
-        let findings = vec![
+        let findings = [
             Finding {
                 tool: "ruff".into(),
                 rule: Some("F401".into()),
