@@ -1,7 +1,8 @@
 //! codeloop: the CI evidence loop as a library. `main.rs` is a thin shell over [`app::run`].
 //!
 //! Layout: the pure core ([`model`], [`parsers`]) does no I/O and reads no clock; [`artifact`]
-//! owns the run directory; [`commands`] glue the stages to the CLI.
+//! owns the run directory; [`pipeline`] runs the stages over one run; [`commands`] adapt
+//! flags and action inputs to it (see docs/architecture.md).
 
 pub mod app;
 pub mod artifact;
@@ -18,6 +19,7 @@ pub mod merge;
 pub mod model;
 pub mod notify;
 pub mod parsers;
+pub mod pipeline;
 pub mod publish;
 pub mod redact;
 pub mod report;

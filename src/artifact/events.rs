@@ -14,7 +14,9 @@ const BATCH: usize = 64 * 1024;
 
 /// A JSON Lines file written line by line (cases.jsonl, findings.jsonl, events.jsonl).
 pub struct JsonlWriter {
-    out: Option<BufWriter<File>>,
+    /// Hashed as written (see [`JsonlWriter::finish`]); appended files are hashed from their
+    /// appended bytes only, so [`Events::append`] never records its hash.
+    out: Option<BufWriter<super::Hashing<File>>>,
     pub path: PathBuf,
     /// The first write error, reported once at the end.
     pub error: Option<String>,
@@ -29,7 +31,7 @@ impl JsonlWriter {
     pub fn create(path: &Path) -> std::io::Result<JsonlWriter> {
         let f = File::create(path)?;
         Ok(JsonlWriter {
-            out: Some(BufWriter::with_capacity(256 * 1024, f)),
+            out: Some(BufWriter::with_capacity(256 * 1024, super::Hashing::new(f))),
             path: path.to_path_buf(),
             error: None,
             lines: 0,
@@ -108,6 +110,17 @@ impl JsonlWriter {
         }
     }
 
+    /// Flushes and, when every write succeeded, records the file's size and sha256 for the
+    /// manifest (taken while writing: the file is not read back). For files this writer
+    /// created, not appended to.
+    pub fn finish(&mut self) {
+        self.flush();
+        if let Some(out) = self.out.as_ref() {
+            let h = out.get_ref();
+            super::record_hash(&self.path, h.bytes, h.sha256());
+        }
+    }
+
     /// The first write error: remember it, stop writing, and cut the file back to its last
     /// complete line, so that what was written before stays valid JSON Lines (a disk that
     /// filled up mid-line must not leave half a JSON document).
@@ -117,7 +130,7 @@ impl JsonlWriter {
         if let Some(out) = self.out.take() {
             // Drop the buffered rest without flushing it: it could not be written anyway.
             let (file, _) = out.into_parts();
-            let _ = cut_to_last_line(&file, &self.path);
+            let _ = cut_to_last_line(&file.inner, &self.path);
         }
     }
 }
@@ -236,7 +249,7 @@ impl Events {
             .open(path)?;
         Ok(Events(
             Mutex::new(JsonlWriter {
-                out: Some(BufWriter::new(f)),
+                out: Some(BufWriter::new(super::Hashing::new(f))),
                 path: path.to_path_buf(),
                 error: None,
                 lines: 0,

@@ -1,12 +1,15 @@
 //! manifest.json: written last, it lists every file of the run with its size and sha256, so
-//! a run with a manifest is complete and verifiable.
+//! a run with a manifest is complete and verifiable. Hashes come from the ledger of files
+//! hashed while written ([`super::recorded_hash`]) or, when a later stage refreshes the
+//! manifest, from the previous manifest for files unchanged since it was written; only a file
+//! nobody hashed is read.
 
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use walkdir::WalkDir;
 
-use super::{ArtifactError, MANIFEST, RunDir, sha256_file, write_json_with};
+use super::{ArtifactError, MANIFEST, RunDir, recorded_hash, sha256_file, write_json_with};
 use crate::model::{RunStatus, SCHEMA_VERSION, Shard};
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -108,7 +111,10 @@ impl Manifest {
         } else {
             None
         };
-        self.files = list_files(&run.path)?;
+        let written = std::fs::metadata(run.file(MANIFEST))
+            .and_then(|m| m.modified())
+            .ok();
+        self.files = list_files_since(&run.path, written.map(|t| (&self.files[..], t)))?;
         write_json_with(&run.file(MANIFEST), &self, sync)?;
         Ok(self)
     }
@@ -116,6 +122,15 @@ impl Manifest {
 
 /// Every regular file under `root`, sorted, with size and sha256.
 pub fn list_files(root: &Path) -> Result<Vec<ManifestFile>, ArtifactError> {
+    list_files_since(root, None)
+}
+
+/// [`list_files`], reusing the entries of a previous manifest (written at the given time) for
+/// files of the same size not modified since.
+pub fn list_files_since(
+    root: &Path,
+    previous: Option<(&[ManifestFile], std::time::SystemTime)>,
+) -> Result<Vec<ManifestFile>, ArtifactError> {
     let mut files = Vec::new();
     for entry in WalkDir::new(root).follow_links(false).sort_by_file_name() {
         let entry = entry.map_err(|e| ArtifactError::Read {
@@ -135,10 +150,20 @@ pub fn list_files(root: &Path) -> Result<Vec<ManifestFile>, ArtifactError> {
         if rel_s == MANIFEST || name.starts_with('.') && name.contains(".tmp-") {
             continue;
         }
-        let (bytes, sha256) = sha256_file(entry.path()).map_err(|source| ArtifactError::Read {
+        let read_err = |source| ArtifactError::Read {
             path: entry.path().to_path_buf(),
             source,
-        })?;
+        };
+        let meta = entry.metadata().map_err(|e| read_err(e.into()))?;
+        let old = previous.and_then(|(files, at)| {
+            let f = files.iter().find(|f| f.path == rel_s)?;
+            let unchanged = f.bytes == meta.len() && meta.modified().is_ok_and(|m| m <= at);
+            unchanged.then(|| (f.bytes, f.sha256.clone()))
+        });
+        let (bytes, sha256) = match recorded_hash(entry.path(), &meta).or(old) {
+            Some(h) => h,
+            None => sha256_file(entry.path()).map_err(read_err)?,
+        };
         files.push(ManifestFile {
             path: rel_s,
             bytes,

@@ -1,10 +1,17 @@
 //! The run directory (DESIGN §1): layout, run ids, atomic writes, the manifest, and finding
 //! runs (`latest`, by id, by path). Every other stage reads and writes run files only through
 //! this module, so the contract lives in one place.
+//!
+//! The manifest's sha256 of a file is taken while the file is written ([`write_atomic`],
+//! [`Hashing`] for streamed files and for result files as the parser reads them) and kept in
+//! a per-process ledger ([`record_hash`]); the manifest reads a file back only when nobody
+//! hashed it (a runner's own output, a log).
 
 use std::fs::{self, File};
 use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::SystemTime;
 
 use serde::{Serialize, de::DeserializeOwned};
 use sha2::{Digest, Sha256};
@@ -86,6 +93,7 @@ pub fn write_atomic_with(path: &Path, bytes: &[u8], sync: bool) -> Result<(), Ar
     fs::create_dir_all(dir).map_err(err)?;
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let sha = hex(&Sha256::digest(bytes));
     let mut f = File::create(&tmp).map_err(err)?;
     // A failed write (disk full, file size limit) must not leave its half temp file behind.
     let written = f
@@ -99,7 +107,54 @@ pub fn write_atomic_with(path: &Path, bytes: &[u8], sync: bool) -> Result<(), Ar
     fs::rename(&tmp, path).map_err(|e| {
         let _ = fs::remove_file(&tmp);
         err(e)
-    })
+    })?;
+    record_hash(path, bytes.len() as u64, sha);
+    Ok(())
+}
+
+/// Writes a file too big to hold in memory atomically (temp file + rename), streamed by
+/// `fill`, with its sha256 taken on the way for the manifest. Not redacted here: `fill`
+/// writes text that went through the redactor already (see `pipeline::junit`). Returns the
+/// bytes written.
+pub fn write_atomic_stream(
+    path: &Path,
+    sync: bool,
+    fill: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> Result<u64, ArtifactError> {
+    let err = |source| ArtifactError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    let dir = path.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir).map_err(err)?;
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let f = File::create(&tmp).map_err(err)?;
+    let mut w = io::BufWriter::with_capacity(256 * 1024, Hashing::new(f));
+    let written = fill(&mut w).and_then(|_| w.flush());
+    let hashed = match written {
+        Ok(()) => match w.into_inner() {
+            Ok(h) => {
+                let synced = if sync { h.inner.sync_all() } else { Ok(()) };
+                synced.map(|_| (h.bytes, h.sha256()))
+            }
+            Err(e) => Err(e.into_error()),
+        },
+        Err(e) => Err(e),
+    };
+    let (bytes, sha) = match hashed {
+        Ok(x) => x,
+        Err(e) => {
+            let _ = fs::remove_file(&tmp);
+            return Err(err(e));
+        }
+    };
+    fs::rename(&tmp, path).map_err(|e| {
+        let _ = fs::remove_file(&tmp);
+        err(e)
+    })?;
+    record_hash(path, bytes, sha);
+    Ok(bytes)
 }
 
 /// Serializes `doc` as pretty JSON and writes it atomically.
@@ -176,6 +231,84 @@ pub fn read_jsonl<T: DeserializeOwned>(
         }
     }
     Ok(bad)
+}
+
+/// A file's size and sha256 as taken while it was written, and its mtime then: an entry is
+/// used only while the file still has that size and mtime.
+#[derive(Clone, Debug)]
+struct Hashed {
+    bytes: u64,
+    sha256: String,
+    modified: Option<SystemTime>,
+}
+
+static LEDGER: Mutex<Vec<(PathBuf, Hashed)>> = Mutex::new(Vec::new());
+
+/// Remembers the size and sha256 of `path`, computed while it was written or read whole.
+pub fn record_hash(path: &Path, bytes: u64, sha256: String) {
+    let modified = fs::metadata(path).ok().and_then(|m| m.modified().ok());
+    if let Ok(mut l) = LEDGER.lock() {
+        l.retain(|(p, _)| p != path);
+        l.push((
+            path.to_path_buf(),
+            Hashed {
+                bytes,
+                sha256,
+                modified,
+            },
+        ));
+    }
+}
+
+/// The recorded hash of `path`, if the file is still what was hashed.
+pub fn recorded_hash(path: &Path, meta: &fs::Metadata) -> Option<(u64, String)> {
+    let l = LEDGER.lock().ok()?;
+    let (_, h) = l.iter().rev().find(|(p, _)| p == path)?;
+    (h.bytes == meta.len() && h.modified.is_some() && h.modified == meta.modified().ok())
+        .then(|| (h.bytes, h.sha256.clone()))
+}
+
+/// A reader or writer that hashes every byte passing through it (a file being written,
+/// a result file being parsed), so the manifest never reads it back.
+pub struct Hashing<T> {
+    pub inner: T,
+    hasher: Sha256,
+    pub bytes: u64,
+}
+
+impl<T> Hashing<T> {
+    pub fn new(inner: T) -> Hashing<T> {
+        Hashing {
+            inner,
+            hasher: Sha256::new(),
+            bytes: 0,
+        }
+    }
+    /// The hex sha256 of everything so far.
+    pub fn sha256(&self) -> String {
+        hex(&self.hasher.clone().finalize())
+    }
+}
+
+impl<T: io::Read> io::Read for Hashing<T> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+}
+
+impl<T: Write> Write for Hashing<T> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// SHA-256 of a file, hex, streaming.

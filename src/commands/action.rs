@@ -1,7 +1,7 @@
 //! `codeloop action`: the Docker action's entrypoint. Reads the inputs (`INPUT_*`) and the
-//! job's context (`GITHUB_*`, the event payload), runs the stages — verify → diagnose →
-//! gate-check → report, each as its own `codeloop` subcommand process over one run
-//! directory — then publishes and writes the step outputs.
+//! job's context (`GITHUB_*`, the event payload), runs the pipeline — verify → diagnose →
+//! gate → report in this process over one in-memory run (like `codeloop ci`), its output
+//! fenced with `::stop-commands::` — then publishes and writes the step outputs.
 //!
 //! The exit code is the gate's (unless `fail-on-gate: false`); publishing problems are
 //! warnings unless `fail-on-publish-error: true`.
@@ -12,18 +12,19 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use clap::CommandFactory;
-
-use crate::artifact;
+use crate::artifact::{self, RunDir};
 use crate::cli::ActionArgs;
+use crate::commands::flow::{self, Printing};
+use crate::commands::output::{print_human, progress_mode, warn_unmatched};
 use crate::exit;
 use crate::model::Verdict;
+use crate::pipeline::options::{Common, GateFlags, ReportOptions, VerifyOptions};
+use crate::pipeline::{self, Loop};
 use crate::publish::actions::{self, Redactor};
 use crate::publish::context::{Env, GitHubContext};
-use crate::publish::{self, Forge, PublishOptions, Publisher, RunView};
-use crate::settings::{CommentMode, Config, FailOn};
+use crate::publish::{self, Publisher, RunView};
+use crate::settings::{CommentMode, Config, FailOn, GateConfig};
 
 /// The file (in the artifacts directory) the previous sticky comment is saved to, for the
 /// stages' `--baseline` / `--baseline-from-comment`.
@@ -314,22 +315,7 @@ impl Inputs {
     }
 }
 
-/// Builds the publish options from the effective config and the environment.
-pub fn publish_options(cfg: &Config, env: &Env, token: Option<String>) -> PublishOptions {
-    PublishOptions {
-        forge: Forge::Auto,
-        comment: cfg.publish.comment,
-        delete_on_pass: cfg.publish.delete_on_pass,
-        summary: cfg.publish.summary,
-        annotations: cfg.publish.annotations,
-        check_run: cfg.publish.check_run,
-        token,
-        max_comment_chars: cfg.report.max_comment_chars,
-        retry: PublishOptions::retry_from_env(env),
-        budget: PublishOptions::budget_from_env(env),
-        ..PublishOptions::default()
-    }
-}
+pub use crate::pipeline::publish::publish_options;
 
 /// Under `pull_request_target` the checkout may be the PR's code while the token can write:
 /// running its runners or plugins would run untrusted code with that token. Returns the
@@ -350,84 +336,56 @@ pub fn untrusted_refusal(ctx: &GitHubContext, inputs: &Inputs) -> Option<(&'stat
     None
 }
 
-/// The stage subcommands this build has (others land separately; a missing one is skipped
-/// with a warning rather than failing the action).
-fn has_stage(name: &str) -> bool {
-    crate::cli::Cli::command().find_subcommand(name).is_some()
+/// Fences the stages' output with `::stop-commands::` under GitHub Actions: test names and
+/// runner output are untrusted, and a line like `::set-env` in them must not become a
+/// workflow command. stderr is pointed at the fenced stdout meanwhile (the runner parses
+/// commands on stderr too, and one stream keeps the order), and restored when the fence is
+/// dropped.
+struct Fence {
+    token: String,
+    saved_stderr: Option<i32>,
 }
 
-/// Whether the stage takes `--<flag>` in this build.
-fn stage_takes(name: &str, flag: &str) -> bool {
-    crate::cli::Cli::command()
-        .find_subcommand(name)
-        .is_some_and(|c| c.get_arguments().any(|a| a.get_long() == Some(flag)))
-}
-
-struct Stages<'a> {
-    exe: PathBuf,
-    wd: &'a Path,
-    artifacts: &'a Path,
-    config: &'a Path,
-    /// Under GitHub Actions the stages' output is wrapped in `::stop-commands::`.
-    wrap: bool,
-}
-
-impl Stages<'_> {
-    fn run(&self, name: &str, extra: &[String]) -> Option<i32> {
-        if !has_stage(name) {
-            crate::ui::warn(&format!(
-                "the `{name}` stage is not in this build of codeloop; skipped"
-            ));
+impl Fence {
+    fn start(wrap: bool) -> Option<Fence> {
+        if !wrap {
             return None;
         }
-        let mut cmd = Command::new(&self.exe);
-        cmd.arg(name)
-            .arg("--cwd")
-            .arg(self.wd)
-            .arg("--artifacts-dir")
-            .arg(self.artifacts)
-            .arg("--config")
-            .arg(self.config)
-            .args(extra)
-            .current_dir(self.wd);
         let token = actions::random_token();
-        if self.wrap {
-            // The runner parses commands on stderr too: send it into the fenced stdout.
-            cmd.stderr(std::io::stdout());
-        }
         let mut out = std::io::stdout().lock();
-        if self.wrap {
-            let _ = writeln!(out, "::stop-commands::{token}");
-            let _ = out.flush();
-        }
+        let _ = writeln!(out, "::stop-commands::{token}");
+        let _ = out.flush();
         drop(out);
-        // Spawned rather than `status()`, so a SIGINT/SIGTERM to codeloop reaches the stage:
-        // forwarded by `interrupt`, and only that way — the stage has its own process group,
-        // so a terminal's Ctrl-C (sent to the whole foreground group) is not delivered twice,
-        // which verify would take as "stop now, skip the grace period".
-        use std::os::unix::process::CommandExt;
-        cmd.process_group(0);
-        let status = cmd.spawn().and_then(|mut child| {
-            crate::interrupt::set_child(child.id());
-            let s = child.wait();
-            crate::interrupt::clear_child();
-            s
-        });
-        if self.wrap {
-            let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "::{token}::");
-            let _ = out.flush();
+        let _ = std::io::stderr().flush();
+        // SAFETY: dup/dup2 on the process's own standard descriptors; no Rust object owns
+        // fd 2 (std's stderr writes to it unbuffered), and the copy is restored on drop.
+        let saved = unsafe { libc::dup(2) };
+        let saved_stderr = (saved >= 0 && unsafe { libc::dup2(1, 2) } >= 0).then_some(saved);
+        if saved_stderr.is_none() && saved >= 0 {
+            // SAFETY: `saved` is the descriptor dup returned above and nothing else uses it.
+            unsafe { libc::close(saved) };
         }
-        match status {
-            Ok(s) => Some(s.code().unwrap_or(exit::INFRA)),
-            Err(e) => {
-                crate::ui::warn(&format!(
-                    "cannot start `{} {name}`: {e}",
-                    self.exe.display()
-                ));
-                Some(exit::INFRA)
+        Some(Fence {
+            token,
+            saved_stderr,
+        })
+    }
+}
+
+impl Drop for Fence {
+    fn drop(&mut self) {
+        let _ = std::io::stderr().flush();
+        let mut out = std::io::stdout().lock();
+        let _ = out.flush();
+        if let Some(fd) = self.saved_stderr.take() {
+            // SAFETY: `fd` is our duplicate of the original stderr (see `start`).
+            unsafe {
+                libc::dup2(fd, 2);
+                libc::close(fd);
             }
         }
+        let _ = writeln!(out, "::{}::", self.token);
+        let _ = out.flush();
     }
 }
 
@@ -544,8 +502,16 @@ pub fn run_with(env: &Env, dry_flag: bool, out: &mut dyn Write) -> i32 {
     let (run_dir, stage_code) = match &inputs.from {
         None if inputs.merge.is_some() => {
             let pattern = inputs.merge.as_deref().unwrap_or_default();
-            let hist = history_args(&publisher, &inputs.history, &artifacts, true);
-            match merge_stage(pattern, &wd, &artifacts, &cfg, &publisher, &hist) {
+            let hist = base_history(&publisher, &inputs.history, &artifacts);
+            match merge_stage(
+                pattern,
+                &wd,
+                &artifacts,
+                &cfg,
+                &publisher,
+                hist.as_deref(),
+                inputs.history.quarantine,
+            ) {
                 Ok(x) => x,
                 Err(code) => return code,
             }
@@ -674,7 +640,8 @@ fn merge_stage(
     artifacts: &Path,
     cfg: &Config,
     publisher: &Publisher<'_>,
-    history: &[String],
+    history: Option<&Path>,
+    quarantine: bool,
 ) -> Result<(PathBuf, Option<i32>), i32> {
     let glob = match globset::Glob::new(pattern.trim()) {
         Ok(g) => g.compile_matcher(),
@@ -706,7 +673,7 @@ fn merge_stage(
         // shard (`runners/`, `report/`), which are not runs.
         .filter(|p| is_run_dir(p))
         .collect();
-    let run = match crate::commands::merge::merge_dirs(&dirs, None, artifacts, wd) {
+    let run = match crate::pipeline::merge::merge_dirs(&dirs, None, artifacts, wd) {
         Ok(r) => r,
         Err(e) => {
             crate::ui::error(
@@ -718,32 +685,42 @@ fn merge_stage(
     };
     // The merged run is on disk: the previous comment is the baseline for the deltas.
     let previous = save_previous_comment(publisher, artifacts);
-    let ci = crate::cli::CiArgs {
-        verify: crate::cli::VerifyArgs {
-            common: crate::cli::Common {
-                cwd: wd.to_path_buf(),
-                artifacts_dir: Some(artifacts.to_path_buf()),
-                ..Default::default()
-            },
-            ..Default::default()
+    let common = Common {
+        cwd: wd.to_path_buf(),
+        artifacts_dir: Some(artifacts.to_path_buf()),
+        config: None,
+    };
+    let lp = Loop {
+        cwd: wd.to_path_buf(),
+        artifacts: artifacts.to_path_buf(),
+        cfg: cfg.clone(),
+        cfg_warnings: Vec::new(),
+        gate: cfg.gate.clone(),
+        flags: gate_flags(history, quarantine, previous.as_deref()),
+        report: ReportOptions {
+            common,
+            all: true,
+            html: true,
+            ..ReportOptions::default()
         },
-        gate: crate::cli::GateFlags {
-            // The base branch's history, when read, is the gate's baseline; else the
-            // previous comment's hidden state is.
-            baseline: if history.is_empty() {
-                previous.map(|p| p.to_string_lossy().into_owned())
-            } else {
-                None
-            },
-            history: history.get(1).map(PathBuf::from),
-            quarantine: history.iter().any(|a| a == "--quarantine"),
-            ..Default::default()
-        },
-        ..Default::default()
     };
     let path = run.path.clone();
-    let code = crate::commands::ci::after_verify(run, &ci, cfg, &cfg.gate, false);
+    let code = flow::after_verify(&lp, run, None, Printing::default());
     Ok((path, Some(code)))
+}
+
+/// The gate's baseline (`fail-on: regression`): the base branch's history when this pull
+/// request could read it (and its quarantine), else the previous comment's hidden state.
+fn gate_flags(history: Option<&Path>, quarantine: bool, previous: Option<&Path>) -> GateFlags {
+    GateFlags {
+        baseline: match history {
+            None => previous.map(|p| p.to_string_lossy().into_owned()),
+            Some(_) => None,
+        },
+        history: history.map(Path::to_path_buf),
+        quarantine: history.is_some() && quarantine,
+        ..GateFlags::default()
+    }
 }
 
 /// A run directory (or a shard's download of one): it has verify.json or manifest.json.
@@ -793,9 +770,13 @@ fn stop_if_interrupted(when: &str) -> Result<(), i32> {
     }
 }
 
-/// Runs verify → diagnose → gate-check → report. Returns the run directory and the exit code
-/// that decides the build when there is no gate.json (gate-check's, else verify's), or
-/// verify's infrastructure failure (a run it could not write whole), which always wins.
+/// Runs verify → diagnose → gate → report in this process. Returns the run directory and the
+/// exit code that decides the build when there is no gate.json (the gate's, else verify's),
+/// or verify's infrastructure failure (a run it could not write whole), which always wins.
+///
+/// The stages' output is fenced (verify's, then diagnose → gate → report's); between the two,
+/// with the run on disk and outside the fence, the API is asked for the previous comment and
+/// the base branch's history (nothing reaches the API before the run is on disk).
 fn run_stages(
     env: &Env,
     inputs: &Inputs,
@@ -804,134 +785,181 @@ fn run_stages(
     artifacts: &Path,
     publisher: &Publisher<'_>,
 ) -> Result<(PathBuf, Option<i32>), i32> {
-    // The effective config (config.json + inputs) goes to every stage through --config.
+    // The effective config (config.json + inputs), written where the run's readers find it.
     let eff = artifacts.join("action-config.json");
     if let Err(e) = artifact::write_json(&eff, cfg) {
         crate::ui::error(&e, Some("make the artifacts directory writable"));
         return Err(exit::INFRA);
     }
-    let exe = match std::env::current_exe() {
-        Ok(e) => e,
-        Err(e) => {
-            crate::ui::warn(&format!("cannot find the codeloop executable: {e}"));
+    let wrap = env.is_true("GITHUB_ACTIONS");
+    let common = Common {
+        cwd: wd.to_path_buf(),
+        artifacts_dir: Some(artifacts.to_path_buf()),
+        config: Some(eff.clone()),
+    };
+    let fence = Fence::start(wrap);
+    let fenced = fenced_verify(inputs, cfg, &common, &eff);
+    // Our own messages (not the stages') go out after the fence, on the real stderr.
+    drop(fence);
+    let (run, verified, g) = match fenced {
+        Fenced::Verified {
+            run,
+            verified,
+            gate,
+        } => (run, verified, gate),
+        Fenced::Interrupted(when) => {
+            stop_if_interrupted(when)?;
             return Err(exit::INFRA);
         }
-    };
-    let stages = Stages {
-        exe,
-        wd,
-        artifacts,
-        config: &eff,
-        wrap: env.is_true("GITHUB_ACTIONS"),
-    };
-    let before: Vec<String> = artifact::list_runs(artifacts)
-        .into_iter()
-        .map(|r| r.id)
-        .collect();
-    let mut verify_args = Vec::new();
-    for r in &inputs.reports {
-        verify_args.push("--report".to_string());
-        verify_args.push(r.clone());
-    }
-    for r in &inputs.runners {
-        verify_args.push("--runner".to_string());
-        verify_args.push(r.clone());
-    }
-    let verify_code = stages.run("verify", &verify_args);
-    stop_if_interrupted("during verify")?;
-    let Some(run) = artifact::list_runs(artifacts)
-        .into_iter()
-        .rev()
-        .find(|r| !before.contains(&r.id))
-    else {
-        crate::ui::error(
-            &InputError {
-                name: "reports",
-                value: inputs.reports.join(","),
-                expected: "verify produced no run directory".into(),
-            },
-            Some("see the verify output above"),
-        );
-        return Err(verify_code
-            .filter(|c| *c != exit::OK)
-            .unwrap_or(exit::INFRA));
+        Fenced::NoRun(code) => {
+            crate::ui::error(
+                &InputError {
+                    name: "reports",
+                    value: inputs.reports.join(","),
+                    expected: "verify produced no run directory".into(),
+                },
+                Some("see the verify output above"),
+            );
+            return Err(code);
+        }
+        Fenced::Failed(code) => return Err(code),
     };
     // Nothing is sent to the API before the run is on disk: the previous comment is read
     // now, once (its listing is reused by the upsert).
     let previous = save_previous_comment(publisher, artifacts);
-    let run_arg = vec!["--run".to_string(), run.path.to_string_lossy().into_owned()];
     // A pull request reads the base branch's history (read-only): the gate's baseline, and
     // the report's new-vs-already-failing, flaky and slower tests.
-    let history = history_args(
-        publisher,
-        &inputs.history,
-        artifacts,
-        stage_takes("gate-check", "history"),
+    let history = base_history(publisher, &inputs.history, artifacts);
+    let lp = Loop {
+        cwd: wd.to_path_buf(),
+        artifacts: artifacts.to_path_buf(),
+        cfg: cfg.clone(),
+        cfg_warnings: Vec::new(),
+        gate: g,
+        flags: gate_flags(
+            history.as_deref(),
+            inputs.history.quarantine,
+            previous.as_deref(),
+        ),
+        report: ReportOptions {
+            common,
+            // The previous comment's hidden state is the report's baseline for deltas.
+            baseline_from_comment: previous,
+            template_dir: inputs.template_dir.as_deref().map(|t| resolve_dir(wd, t)),
+            ..ReportOptions::default()
+        },
+    };
+    let verified = *verified;
+    let verify_code = verified.executed.code;
+    let fence = Fence::start(wrap);
+    // Annotations are printed by publish, after the fence.
+    let gate_code = flow::after_verify(
+        &lp,
+        run.clone(),
+        Some((verified.executed.doc, verified.digest)),
+        Printing {
+            json: false,
+            annotate: false,
+            stage_lines: true,
+            notify: false,
+        },
     );
-    let mut gate_args = run_arg.clone();
-    gate_args.extend(history.iter().cloned());
-    // Annotations are printed by publish, outside the stop-commands wrap.
-    let mut diag_args = run_arg.clone();
-    diag_args.push("--no-annotations".into());
-    stages.run("diagnose", &diag_args);
-    stop_if_interrupted("during diagnose")?;
-    // The gate's baseline (`fail-on: regression`): the base branch's history when this pull
-    // request could read it (history_args above), else the previous comment's hidden state.
-    if let Some(p) = &previous
-        && history.is_empty()
-        && stage_takes("gate-check", "baseline")
-    {
-        gate_args.push("--baseline".into());
-        gate_args.push(p.to_string_lossy().into_owned());
-    }
-    let gate_code = stages.run("gate-check", &gate_args);
-    stop_if_interrupted("during gate-check")?;
-    let mut report_args = run_arg.clone();
-    // The previous comment's hidden state is the report's baseline for deltas.
-    if let Some(p) = &previous
-        && stage_takes("report", "baseline-from-comment")
-    {
-        report_args.push("--baseline-from-comment".into());
-        report_args.push(p.to_string_lossy().into_owned());
-    }
-    if let Some(t) = &inputs.template_dir
-        && stage_takes("report", "template-dir")
-    {
-        report_args.push("--template-dir".into());
-        report_args.push(resolve_dir(wd, t).to_string_lossy().into_owned());
-    }
-    stages.run("report", &report_args);
+    drop(fence);
     stop_if_interrupted("during report")?;
     // verify could not write its run whole (disk full, read-only): the verdict is still
     // published from what was kept, but the step reports the infrastructure failure.
-    if verify_code == Some(exit::INFRA) {
-        return Ok((run.path, verify_code));
+    if verify_code == exit::INFRA {
+        return Ok((run.path, Some(verify_code)));
     }
-    Ok((run.path, gate_code.or(verify_code)))
+    Ok((run.path, Some(gate_code)))
 }
 
-/// `--history FILE [--quarantine]` for gate-check (or merge's gate) when a pull request's base
-/// branch has a usable history; nothing otherwise.
-fn history_args(
+/// How the fenced verify ended.
+enum Fenced {
+    /// The run is on disk; the gate's settings were checked before it started.
+    Verified {
+        run: RunDir,
+        verified: Box<pipeline::Verified>,
+        gate: GateConfig,
+    },
+    /// A signal arrived (when): nothing after it runs, nothing is published.
+    Interrupted(&'static str),
+    /// verify wrote no complete run (its exit code).
+    NoRun(i32),
+    /// A setting stopped the stages (the error is printed).
+    Failed(i32),
+}
+
+/// The verify stage, printing only its own output (inside the fence).
+fn fenced_verify(inputs: &Inputs, cfg: &Config, common: &Common, eff: &Path) -> Fenced {
+    // Settings once: the gate's are checked before any runner starts.
+    let g = match crate::pipeline::gate::gate_config(cfg, &[], &GateFlags::default(), eff) {
+        Ok(g) => g,
+        Err(e) => {
+            let (code, hint) = e.exit_and_hint();
+            crate::ui::error(&e, hint);
+            return Fenced::Failed(code);
+        }
+    };
+    let vopts = VerifyOptions {
+        common: common.clone(),
+        runners: inputs.runners.clone(),
+        reports: inputs.reports.clone(),
+        ..VerifyOptions::default()
+    };
+    let prepared = match pipeline::verify::prepare(&vopts) {
+        Ok(p) => p,
+        Err(f) => {
+            f.print();
+            return Fenced::NoRun(if f.code == exit::OK {
+                exit::INFRA
+            } else {
+                f.code
+            });
+        }
+    };
+    for w in &prepared.warnings {
+        crate::ui::warn(w);
+    }
+    let ws = prepared.resolved.cwd.clone();
+    // A baseline (the previous comment, the base branch's history) is only known after
+    // verify: the gate's hook reads the test keys' hashes then, when there is one.
+    let v = match pipeline::verify(&vopts, prepared, progress_mode(false), false, true) {
+        Ok(v) => v,
+        Err(f) => {
+            f.print();
+            return Fenced::NoRun(exit::INFRA);
+        }
+    };
+    warn_unmatched(&v.executed.doc);
+    print_human(&v.executed.doc, &v.executed.run_dir, &ws);
+    if crate::interrupt::received().is_some() {
+        return Fenced::Interrupted("during verify");
+    }
+    let verify_code = v.executed.code;
+    match RunDir::open(&v.executed.run_dir.path) {
+        Ok(run) => Fenced::Verified {
+            run,
+            verified: Box::new(v),
+            gate: g,
+        },
+        Err(_) => Fenced::NoRun(if verify_code == exit::OK {
+            exit::INFRA
+        } else {
+            verify_code
+        }),
+    }
+}
+
+/// The base branch's history (`base-history.json.gz` in the artifacts directory) when this is
+/// a pull request and the data branch has a usable one; `None` otherwise.
+fn base_history(
     publisher: &Publisher<'_>,
     s: &crate::publish::history::HistorySettings,
     artifacts: &Path,
-    takes: bool,
-) -> Vec<String> {
-    if !takes {
-        return Vec::new();
-    }
+) -> Option<PathBuf> {
     let dest = artifacts.join("base-history.json.gz");
-    match publisher.fetch_history(s, &dest, &mut crate::ui::Stdout) {
-        Some(p) => {
-            let mut a = vec!["--history".to_string(), p.to_string_lossy().into_owned()];
-            if s.quarantine {
-                a.push("--quarantine".into());
-            }
-            a
-        }
-        None => Vec::new(),
-    }
+    publisher.fetch_history(s, &dest, &mut crate::ui::Stdout)
 }
 
 /// `badge-url` (the data branch's badge.svg, for a README) and `history-commit`.
@@ -1064,11 +1092,7 @@ mod tests {
     }
 
     #[test]
-    fn stage_flags_are_looked_up_in_this_build_and_paths_are_workspace_relative() {
-        assert!(has_stage("verify") && has_stage("gate-check"));
-        assert!(stage_takes("diagnose", "no-annotations"));
-        assert!(!stage_takes("diagnose", "no-such-flag"));
-        assert!(!stage_takes("no-such-stage", "run"));
+    fn output_paths_are_workspace_relative_and_durations_parse() {
         let ws = Path::new("/github/workspace");
         assert_eq!(
             output_path(Path::new("/github/workspace/.codeloop/runs/r1"), ws),

@@ -1,30 +1,33 @@
 //! `codeloop ci`: verify → diagnose → gate-check → report (→ notify, when webhooks are
-//! configured) in one command, the local and
-//! non-GitHub entry point. Takes verify's flags plus the gate's, and exits with the gate's
-//! code. Each stage is one library call, so wiring a stage that lands later is one line.
+//! configured) in one command and one process,
+//! the local and non-GitHub entry point. Flags → settings (once) → the pipeline: verify
+//! streams the cases into the in-memory run, and the stages after it work from that (see
+//! [`crate::pipeline`]). Takes verify's flags plus the gate's, and exits with the gate's code.
 
-use crate::artifact::stage::StageEvents;
-use crate::artifact::{self, RunDir};
+use crate::artifact::RunDir;
 use crate::cli::{CiArgs, OutputFormat};
-use crate::commands::diagnose::{
-    DiagnoseError, artifacts_dir, config_path, want_annotations, write_outputs,
-};
-use crate::commands::gate_check::{GateError, gate_config, gate_loaded_with, print_verdict};
-use crate::diagnose::output::{self, AnnotationLimits};
+use crate::commands::flow::{self, Printing};
+use crate::commands::output::{print_human, progress_mode, warn_unmatched};
+use crate::pipeline::diagnose::{DiagnoseError, artifacts_dir, config_path, want_annotations};
+use crate::pipeline::gate::{GateError, gate_config};
+use crate::pipeline::options::{Common, ReportOptions, VerifyOptions};
+use crate::pipeline::{self, Loop, verify};
 use crate::settings::Config;
-use crate::{exit, gate, ui};
+use crate::{exit, ui};
 
 pub fn run(args: CiArgs) -> i32 {
     // verify handles signals while runners run; this covers the stages after it, which
     // would otherwise swallow a SIGTERM (verify's handler outlives its runtime).
     crate::interrupt::watch();
-    let common = args.verify.common.clone();
+    let common = Common::from(&args.verify.common);
+    let json = args.verify.common.format == OutputFormat::Json;
     let cfg_path = config_path(&common);
     // Settings first: a bad gate setting should stop us before minutes of tests.
-    let (cfg, g) = match Config::load(&cfg_path)
+    let (cfg, cfg_warnings, g) = match Config::load(&cfg_path)
         .map_err(|e| GateError::from(DiagnoseError::from(e)))
         .and_then(|(cfg, warnings)| {
-            gate_config(&cfg, &warnings, &args.gate, &cfg_path).map(|g| (cfg, g))
+            gate_config(&cfg, &warnings, &(&args.gate).into(), &cfg_path)
+                .map(|g| (cfg, warnings, g))
         }) {
         Ok(x) => x,
         Err(e) => {
@@ -33,153 +36,80 @@ pub fn run(args: CiArgs) -> i32 {
             return code;
         }
     };
-    // Stage 1: verify. It exits 1 when a runner failed; that is the gate's business.
     // `--format json` means one document on stdout: verify runs quietly and ci prints the
     // result after the gate.
-    let mut verify_args = args.verify.clone();
-    if verify_args.common.format == OutputFormat::Json {
-        verify_args.common.format = OutputFormat::Human;
-        verify_args.quiet = true;
+    let vopts = VerifyOptions::from(&args.verify);
+    let prepared = match verify::prepare(&vopts) {
+        Ok(p) => p,
+        Err(f) => {
+            f.print();
+            return f.code;
+        }
+    };
+    for w in &prepared.warnings {
+        ui::warn(w);
     }
-    let (code, created) = crate::commands::verify::run_with_dir(verify_args);
+    let cwd = prepared.resolved.cwd.clone();
+    let lp = Loop {
+        cwd: common.cwd.clone(),
+        artifacts: artifacts_dir(&common, &cfg),
+        cfg,
+        cfg_warnings,
+        gate: g,
+        flags: (&args.gate).into(),
+        // The dashboard page is what CI users upload as an artifact.
+        report: ReportOptions {
+            common,
+            all: true,
+            html: true,
+            ..ReportOptions::default()
+        },
+    };
+    // Stage 1: verify, streaming into the in-memory run. It exits 1 when a runner failed;
+    // that is the gate's business.
+    let v = match pipeline::verify(
+        &vopts,
+        prepared,
+        progress_mode(vopts.quiet),
+        // A baseline named up front: keep every test key's hash while parsing (a baseline
+        // from the history or the API is only known later; its hashes are read then).
+        lp.flags.baseline.is_some() || lp.flags.history.is_some(),
+        true,
+    ) {
+        Ok(v) => v,
+        Err(f) => {
+            f.print();
+            return f.code;
+        }
+    };
+    warn_unmatched(&v.executed.doc);
+    if !vopts.quiet {
+        print_human(&v.executed.doc, &v.executed.run_dir, &cwd);
+    }
+    let code = v.executed.code;
     if code != exit::OK && code != exit::GATE_FAILED {
         ui::warn("verify did not complete; nothing to diagnose");
         return code;
     }
     // Continue on the run this invocation created (not "latest", which a concurrent `ci`
     // sharing the artifacts directory could have replaced).
-    let run = match created.map(|r| artifact::RunDir::open(&r.path)) {
-        Some(Ok(r)) => r,
-        Some(Err(e)) => {
+    let run = match RunDir::open(&v.executed.run_dir.path) {
+        Ok(r) => r,
+        Err(e) => {
             ui::error(&e, None);
             return exit::INFRA;
         }
-        None => {
-            ui::warn("verify wrote no new complete run");
-            return exit::INFRA;
-        }
     };
-    let annotate = want_annotations(args.annotations, false, &cfg);
-    after_verify(run, &args, &cfg, &g, annotate)
-}
-
-/// Stages after verify on an existing run: diagnose, gate, report. Returns the gate's code.
-pub fn after_verify(
-    run: RunDir,
-    args: &CiArgs,
-    cfg: &Config,
-    g: &crate::settings::GateConfig,
-    annotate: bool,
-) -> i32 {
-    let artifacts = artifacts_dir(&args.verify.common, cfg);
-    let json = args.verify.common.format == OutputFormat::Json;
-    let result = (|| -> Result<_, GateError> {
-        // Stage 2: diagnose (with the base branch's history when given).
-        let stage = StageEvents::start(&run.path, "diagnose");
-        let p = stage.record(
-            crate::commands::history::diagnose_with_history(
-                run,
-                &args.gate,
-                &artifacts,
-                &args.verify.common.cwd,
-            )
-            .and_then(|p| {
-                write_outputs(&p.loaded.run, &p.loaded.doc).map_err(DiagnoseError::from)?;
-                Ok(p)
-            }),
-        )?;
-        // Stage 3: gate.
-        let stage = StageEvents::start(&p.loaded.run.path, "gate-check");
-        let doc = stage.record(gate_loaded_with(&p.loaded, g, p.baseline.as_ref(), p.extra))?;
-        Ok((p.loaded, doc))
-    })();
-    let (loaded, doc) = match result {
-        Ok(x) => x,
-        Err(e) => {
-            let (code, hint) = e.exit_and_hint();
-            ui::error(&e, hint);
-            return code;
-        }
-    };
-    if let Some(sig) = crate::interrupt::received() {
-        ui::error(
-            &std::io::Error::other(format!(
-                "codeloop received {sig} after verify: stopped before the report stage"
-            )),
-            Some("diagnose.json and gate.json are written; run `codeloop report` to finish"),
-        );
-        return exit::INFRA;
-    }
-    if annotate && !json {
-        for line in output::annotations(&loaded.doc, AnnotationLimits::default()) {
-            crate::outln!("{line}");
-        }
-    }
-    if !json {
-        crate::commands::diagnose::print_summary(&loaded.doc, &loaded.run);
-    }
-    // Stage 4: report. A report that cannot be written is a warning: the gate decides the code.
-    let report_args = crate::cli::ReportArgs {
-        common: args.verify.common.clone(),
-        run: Some(loaded.run.path.display().to_string()),
-        all: true,
-        // The dashboard page is what CI users upload as an artifact.
-        html: true,
-        ..Default::default()
-    };
-    let mut report_dir = None;
-    match crate::commands::report::render_run(&report_args) {
-        Ok(out) => {
-            for n in out.notices.iter().chain(&out.template_error) {
-                ui::warn(n);
-            }
-            if !json {
-                crate::outln!(
-                    "report: wrote {} files to {}",
-                    out.files.len(),
-                    out.report_dir
-                );
-            }
-            report_dir = Some(out.report_dir);
-        }
-        Err(e) => ui::warn(&format!("report: {e}")),
-    }
-    // Stage 5: webhooks, when configured. Warnings only: the gate decides the code.
-    crate::commands::notify::after_gate(&loaded.run.path, cfg, json);
-    let code = gate::exit_code(&doc);
-    if json {
-        print_json(&loaded.run, &loaded.doc, &doc, report_dir, code);
-    } else {
-        print_verdict(&doc);
-    }
-    code
-}
-
-/// `ci --format json`: one stable document for scripts — where the run is, the verdict with
-/// its reasons, the repair tasks, and the exit code ci exits with.
-fn print_json(
-    run: &RunDir,
-    diagnose: &crate::model::DiagnoseDoc,
-    gate: &crate::model::GateDoc,
-    report_dir: Option<String>,
-    exit_code: i32,
-) {
-    let doc = serde_json::json!({
-        "schema_version": crate::model::SCHEMA_VERSION,
-        "run_id": gate.run_id,
-        "run_dir": run.path.to_string_lossy(),
-        "report_dir": report_dir,
-        "verdict": gate.verdict,
-        "score": gate.score,
-        "counts": gate.counts,
-        "lint": gate.lint,
-        "reasons": gate.reasons,
-        "tasks": diagnose.tasks,
-        "gate": gate,
-        "exit_code": exit_code,
-    });
-    match serde_json::to_string_pretty(&doc) {
-        Ok(s) => ui::out(&s),
-        Err(e) => ui::warn(&format!("cannot print JSON: {e}")),
-    }
+    let annotate = want_annotations(args.annotations, false, &lp.cfg);
+    flow::after_verify(
+        &lp,
+        run,
+        Some((v.executed.doc, v.digest)),
+        Printing {
+            json,
+            annotate,
+            stage_lines: false,
+            notify: true,
+        },
+    )
 }

@@ -17,10 +17,10 @@ use axum::routing::get;
 
 use crate::artifact::{self, RunDir};
 use crate::cli::DashboardArgs;
-use crate::commands::report::html_page;
-use crate::commands::verify::resolve_settings;
 use crate::exit;
 use crate::mcp::valid_run_id;
+use crate::pipeline::report::html_page;
+use crate::pipeline::verify::resolve_settings;
 use crate::report::html::esc;
 
 #[derive(Clone)]
@@ -194,7 +194,7 @@ async fn run_file(
 }
 
 pub fn run(args: DashboardArgs) -> i32 {
-    let r = match resolve_settings(&args.common) {
+    let r = match resolve_settings(&(&args.common).into()) {
         Ok(r) => r,
         Err(f) => {
             f.print();

@@ -9,9 +9,9 @@ use serde::Serialize;
 
 use crate::artifact;
 use crate::cli::{Common, DoctorArgs, OutputFormat};
-use crate::commands::verify::{plan, resolve_settings};
 use crate::exit;
 use crate::model::RunnerSource;
+use crate::pipeline::verify::{plan, resolve_settings};
 use crate::runners::{detect, find_on_path, tools};
 use crate::settings;
 
@@ -97,8 +97,8 @@ pub fn check(common: &Common) -> (DoctorReport, i32) {
             )
         })
         .collect();
-    rep.ci = crate::commands::verify::context_from_env().ci;
-    let r = match resolve_settings(common) {
+    rep.ci = crate::pipeline::verify::context_from_env().ci;
+    let r = match resolve_settings(&common.into()) {
         Ok(r) => r,
         Err(f) => {
             rep.problems.push(Problem {

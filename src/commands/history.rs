@@ -6,153 +6,19 @@
 //! left alone. `--export` writes the local history file, `--fetch` downloads the data
 //! branch's.
 //!
-//! Also owns the gate's history hook ([`diagnose_with_history`]): `--history FILE` of
-//! gate-check and ci.
+//! The gate's history hook (`--history FILE` of gate-check and ci) is
+//! [`crate::pipeline::history`].
 
 use std::path::Path;
 
 use serde::Serialize;
 
 use crate::artifact::{self, RunDir};
-use crate::cli::{GateFlags, HistoryArgs, OutputFormat};
-use crate::commands::diagnose::{Loaded, diagnose_run};
-use crate::commands::gate_check::{GateError, gate_loaded_with, load_baseline_flag};
-use crate::commands::verify::resolve_settings;
+use crate::cli::{HistoryArgs, OutputFormat};
 use crate::exit;
-use crate::gate::Baseline;
 use crate::history::{self, HistoryDoc, Index, Insights, InsightsBuilder, Thresholds};
-use crate::model::{Counts, GateDoc, RuleResult, RunStatus, Status};
-use crate::settings::GateConfig;
-
-/// A run diagnosed for the gate, with what the base history adds.
-pub struct Prepared {
-    pub loaded: Loaded,
-    pub baseline: Option<Baseline>,
-    /// The quarantine rule, when it applies.
-    pub extra: Vec<RuleResult>,
-}
-
-/// Reads and checks a history file; a problem is a warning and `None` (the run goes on as
-/// without history).
-pub fn read_history_json(path: &Path) -> Option<Vec<u8>> {
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
-        Err(e) => {
-            crate::ui::warn(&format!(
-                "--history `{}`: cannot read it ({e}); the gate runs without history",
-                path.display()
-            ));
-            return None;
-        }
-    };
-    let json = history::gunzip(&bytes).and_then(|j| history::parse(&j).map(|_| ()).map(|_| j));
-    match json {
-        Ok(j) => Some(j),
-        Err(e) => {
-            crate::ui::warn(&format!(
-                "--history `{}`: {e}; the gate runs without history",
-                path.display()
-            ));
-            None
-        }
-    }
-}
-
-/// Diagnoses `run` for the gate. With `--history`: the history's newest run is the baseline
-/// (unless `--baseline`), `<run>/history.json` gets the insights, and with `--quarantine`
-/// failing known-flaky tests are taken out of the gate's failures (counted as flaky).
-pub fn diagnose_with_history(
-    run: RunDir,
-    flags: &GateFlags,
-    artifacts: &Path,
-    cwd: &Path,
-) -> Result<Prepared, GateError> {
-    let explicit = match &flags.baseline {
-        Some(b) => load_baseline_flag(b, flags.comment_key.as_deref(), artifacts, cwd)?,
-        None => None,
-    };
-    let json = flags.history.as_deref().and_then(read_history_json);
-    let doc: Option<HistoryDoc<'_>> = json.as_deref().and_then(|j| history::parse(j).ok());
-    let idx = doc.as_ref().map(Index::new);
-    let baseline = explicit.or_else(|| idx.as_ref().and_then(Index::baseline));
-    let mut loaded = diagnose_run(run, cwd, baseline.is_some())?;
-    let mut extra = Vec::new();
-    if let Some(idx) = &idx {
-        let mut b = InsightsBuilder::new(idx, Thresholds::default());
-        loaded
-            .run
-            .cases(|c| b.observe(&c.key(), c.status, c.duration))?;
-        let quarantined = if flags.quarantine {
-            b.failing_flaky().clone()
-        } else {
-            Default::default()
-        };
-        let insights = b.finish(flags.quarantine);
-        artifact::write_json(&loaded.run.file(history::INSIGHTS_FILE), &insights)?;
-        if !quarantined.is_empty() {
-            extra.push(quarantine(&mut loaded, &quarantined));
-        }
-    }
-    Ok(Prepared {
-        loaded,
-        baseline,
-        extra,
-    })
-}
-
-/// Takes quarantined tests out of the failures (they count as flaky: passed after a retry
-/// is what "known-flaky" means to the score) and says so in a rule that passes.
-fn quarantine(
-    loaded: &mut Loaded,
-    tests: &std::collections::BTreeMap<String, Status>,
-) -> RuleResult {
-    let t = &mut loaded.verify.totals;
-    for (k, s) in tests {
-        loaded.failing.remove(k);
-        match s {
-            Status::Errored => t.errored = t.errored.saturating_sub(1),
-            _ => t.failed = t.failed.saturating_sub(1),
-        }
-        t.passed += 1;
-        t.flaky += 1;
-    }
-    let names: Vec<String> = tests
-        .keys()
-        .take(5)
-        .map(|k| crate::diagnose::one_line(k, 120))
-        .collect();
-    let more = if tests.len() > names.len() {
-        format!(" and {} more", tests.len() - names.len())
-    } else {
-        String::new()
-    };
-    RuleResult {
-        rule: "quarantine".into(),
-        passed: true,
-        limit: "-".into(),
-        actual: tests.len().to_string(),
-        reason: format!(
-            "{} known-flaky {} failed and {} quarantined, not counted: {}{more}",
-            tests.len(),
-            if tests.len() == 1 { "test" } else { "tests" },
-            if tests.len() == 1 { "is" } else { "are" },
-            names.join(", ")
-        ),
-    }
-}
-
-/// gate-check's stages 2 and 3 with the history hook.
-pub fn gate_with_history(
-    run: RunDir,
-    flags: &GateFlags,
-    g: &GateConfig,
-    artifacts: &Path,
-    cwd: &Path,
-) -> Result<(Loaded, GateDoc), GateError> {
-    let p = diagnose_with_history(run, flags, artifacts, cwd)?;
-    let doc = gate_loaded_with(&p.loaded, g, p.baseline.as_ref(), p.extra)?;
-    Ok((p.loaded, doc))
-}
+use crate::model::{Counts, RunStatus};
+use crate::pipeline::verify::resolve_settings;
 
 /// The history of local complete runs, oldest first (the newest `max_runs`), under the
 /// branch name `local`. Returns the history of every run but the newest, the newest run's
@@ -256,7 +122,7 @@ pub fn run(args: HistoryArgs) -> i32 {
     if let Some(dest) = &args.fetch {
         return fetch(&args, dest);
     }
-    let r = match resolve_settings(&args.common) {
+    let r = match resolve_settings(&(&args.common).into()) {
         Ok(r) => r,
         Err(f) => {
             f.print();
@@ -284,7 +150,7 @@ pub fn run(args: HistoryArgs) -> i32 {
         // Re-point (or drop) `latest`.
         let root = artifact::runs_root(&r.artifacts_dir);
         match artifact::resolve(&r.artifacts_dir, None) {
-            Ok(rd) => crate::commands::verify::update_latest(&r.artifacts_dir, &rd.id),
+            Ok(rd) => crate::pipeline::verify::update_latest(&r.artifacts_dir, &rd.id),
             Err(_) => {
                 let _ = std::fs::remove_file(root.join("latest"));
             }

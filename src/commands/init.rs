@@ -11,9 +11,9 @@ use std::path::Path;
 use serde_json::{Value, json};
 
 use crate::cli::{InitArgs, OutputFormat};
-use crate::commands::verify::resolve_settings;
 use crate::exit;
 use crate::model::RunnerSource;
+use crate::pipeline::verify::resolve_settings;
 use crate::runners::{RunnerDef, detect};
 use crate::settings::Config;
 
@@ -117,7 +117,7 @@ Runs are written to `runs/<run_id>/` (`.gitignore` here keeps them out of git).\
 `codeloop doctor` checks this setup; `codeloop verify` runs it.\n";
 
 pub fn run(args: InitArgs) -> i32 {
-    let r = match resolve_settings(&args.common) {
+    let r = match resolve_settings(&(&args.common).into()) {
         Ok(r) => r,
         Err(f) => {
             f.print();

@@ -16,7 +16,7 @@ pub fn run(args: McpArgs) -> i32 {
             return exit::INFRA;
         }
     };
-    match rt.block_on(crate::mcp::serve(args.common)) {
+    match rt.block_on(crate::mcp::serve((&args.common).into())) {
         Ok(()) => exit::OK,
         Err(e) => {
             crate::errln!("error: {e}");

@@ -11,8 +11,8 @@ use serde_json::json;
 
 use crate::artifact::{self, RunDir};
 use crate::cli::{NotifyArgs, OutputFormat};
-use crate::commands::diagnose::{artifacts_dir, config_path};
 use crate::notify::{self, Format, Outcome, Policy, Target};
+use crate::pipeline::diagnose::{artifacts_dir, config_path};
 use crate::settings::{Config, NotifyConfig};
 use crate::{exit, ui};
 
@@ -223,7 +223,7 @@ pub fn print_human(s: &Summary, quiet: bool) {
 }
 
 pub fn run(args: NotifyArgs) -> i32 {
-    let cfg = match Config::load(&config_path(&args.common)) {
+    let cfg = match Config::load(&config_path(&(&args.common).into())) {
         Ok((c, warnings)) => {
             for w in warnings {
                 ui::warn(&w);
@@ -237,7 +237,10 @@ pub fn run(args: NotifyArgs) -> i32 {
         }
     };
     let get = |k: &str| std::env::var(k).ok();
-    let run = match artifact::resolve(&artifacts_dir(&args.common, &cfg), args.run.as_deref()) {
+    let run = match artifact::resolve(
+        &artifacts_dir(&(&args.common).into(), &cfg),
+        args.run.as_deref(),
+    ) {
         Ok(r) => r,
         Err(e) => {
             ui::error(

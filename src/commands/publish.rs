@@ -76,7 +76,7 @@ pub fn run(args: PublishArgs) -> i32 {
         redactor.add(t);
     }
     redactor.extend(cfg.redact.env.iter().filter_map(|n| env.get(n)));
-    let mut opts = crate::commands::action::publish_options(&cfg, &env, token);
+    let mut opts = crate::pipeline::publish::publish_options(&cfg, &env, token);
     opts.forge = forge;
     opts.dry_run = args.dry_run;
     opts.pr = args.pr;

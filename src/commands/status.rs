@@ -5,9 +5,9 @@ use serde::Serialize;
 
 use crate::artifact::{self, RunDir};
 use crate::cli::{OutputFormat, StatusArgs};
-use crate::commands::verify::resolve_settings;
 use crate::exit;
 use crate::model::{Counts, LintCounts, RunStatus, RunnerStatus};
+use crate::pipeline::verify::resolve_settings;
 use crate::runners::run::summary;
 
 /// What `status --format json` prints.
@@ -35,7 +35,7 @@ pub struct RunnerLine {
 }
 
 pub fn run(args: StatusArgs) -> i32 {
-    let r = match resolve_settings(&args.common) {
+    let r = match resolve_settings(&(&args.common).into()) {
         Ok(r) => r,
         Err(f) => {
             f.print();

@@ -33,11 +33,13 @@ use tokio_util::sync::CancellationToken;
 
 use crate::artifact::stage::StageEvents;
 use crate::artifact::{self, RunDir};
-use crate::cli::{Common, FailOnArg, GateFlags, ReportArgs, VerifyArgs};
-use crate::commands::diagnose::{DiagnoseError, diagnose_and_write, diagnose_run};
-use crate::commands::gate_check::{GateError, gate_config, gate_loaded, load_baseline};
-use crate::commands::verify::{self, Prepared};
 use crate::model::{DiagnoseDoc, RunnerKind, RunnerSource};
+use crate::pipeline::diagnose::{DiagnoseError, diagnose_and_write, diagnose_run};
+use crate::pipeline::gate::{GateError, gate_config, gate_loaded, load_baseline};
+use crate::pipeline::options::{
+    Common, GateFlags, ReportOptions as ReportArgs, VerifyOptions as VerifyArgs,
+};
+use crate::pipeline::verify::{self, Prepared};
 use crate::runners::RunnerDef;
 use crate::runners::progress::Mode;
 use crate::runners::run::{Planned, summary};
@@ -367,7 +369,7 @@ impl Server {
                 }
             })
         });
-        let out = verify::execute_prepared(&args, prepared, Mode::Quiet, rx, reason).await;
+        let out = verify::execute_prepared(&args, prepared, Mode::Quiet, rx, reason, None).await;
         cancel_task.abort();
         if let Some(t) = progress_task {
             t.abort();
@@ -505,8 +507,8 @@ fn gate_flags(p: &GateParams) -> GateFlags {
         min_score: p.min_score,
         max_failures: p.max_failures,
         fail_on: p.fail_on.map(|f| match f {
-            FailOn::Any => FailOnArg::Any,
-            FailOn::Regression => FailOnArg::Regression,
+            FailOn::Any => crate::settings::FailOn::Any,
+            FailOn::Regression => crate::settings::FailOn::Regression,
         }),
         ..Default::default()
     }
@@ -601,7 +603,7 @@ impl Server {
         &self,
         Parameters(p): Parameters<GateParams>,
     ) -> Result<CallToolResult, McpError> {
-        let cfg_path = crate::commands::diagnose::config_path(&self.common);
+        let cfg_path = crate::pipeline::diagnose::config_path(&self.common);
         let (cfg, warnings) =
             Config::load(&cfg_path).map_err(|e| err(DiagnoseError::from(e).to_string()))?;
         let flags = gate_flags(&p);
@@ -924,7 +926,7 @@ impl Server {
             ..ReportArgs::default()
         };
         let out =
-            crate::commands::report::render_run(&args).map_err(|e| internal(e.to_string()))?;
+            crate::pipeline::report::render_run(&args).map_err(|e| internal(e.to_string()))?;
         ok_json(to_value(&out)?)
     }
 
@@ -954,7 +956,7 @@ impl Server {
                 dirs.push(self.workspace.join(r));
             }
         }
-        let run = crate::commands::merge::merge_dirs(&dirs, None, &artifacts, &self.workspace)
+        let run = crate::pipeline::merge::merge_dirs(&dirs, None, &artifacts, &self.workspace)
             .map_err(|e| err(e.to_string()))?;
         let v = run.verify().map_err(|e| internal(e.to_string()))?;
         let mut out = json!({
@@ -964,7 +966,7 @@ impl Server {
             "runners": v.runners.iter().map(|r| json!({"id": r.id, "status": r.status, "summary": summary(r)})).collect::<Vec<_>>(),
         });
         if p.gate.unwrap_or(true) {
-            let cfg_path = crate::commands::diagnose::config_path(&self.common);
+            let cfg_path = crate::pipeline::diagnose::config_path(&self.common);
             let g = gate_config(&cfg, &[], &GateFlags::default(), &cfg_path)
                 .map_err(|e| err(e.to_string()))?;
             let stage = StageEvents::start(&run.path, "diagnose");
@@ -1033,7 +1035,12 @@ impl Server {
         description = "Check the setup: detected stacks and runners, tools on PATH, config and plugins files, where runs go, and problems with their fixes. Example: {}."
     )]
     async fn codeloop_doctor(&self) -> Result<CallToolResult, McpError> {
-        let (rep, code) = crate::commands::doctor::check(&self.common);
+        let (rep, code) = crate::commands::doctor::check(&crate::cli::Common {
+            cwd: self.common.cwd.clone(),
+            artifacts_dir: self.common.artifacts_dir.clone(),
+            config: self.common.config.clone(),
+            ..Default::default()
+        });
         let mut v = to_value(&rep)?;
         if let Some(o) = v.as_object_mut() {
             o.insert("exit_code".into(), json!(code));

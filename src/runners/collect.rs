@@ -14,6 +14,14 @@ use globset::GlobBuilder;
 use walkdir::WalkDir;
 
 pub use crate::artifact::events::JsonlWriter;
+
+/// What the parse streams besides cases.jsonl / findings.jsonl: one more consumer of every
+/// case and finding, in file order (called under the cases.jsonl lock). The pipeline's
+/// in-memory run (`pipeline::digest`) is one; `verify` alone has none.
+pub trait Tap: Send {
+    fn case(&mut self, case: &Case);
+    fn finding(&mut self, finding: &Finding);
+}
 use crate::model::{
     Case, Counts, Finding, LintCounts, ParseIssue, Position, ResultFile, SlowTest, SuiteError,
 };
@@ -33,6 +41,8 @@ pub struct Ctx<'a> {
     pub opts: &'a ParseOptions,
     pub cases: &'a Mutex<JsonlWriter>,
     pub findings: &'a Mutex<JsonlWriter>,
+    /// Sees every case and finding as it is written (see [`Tap`]).
+    pub tap: Option<&'a Mutex<Box<dyn Tap>>>,
 }
 
 /// What a runner's result files yielded.
@@ -205,6 +215,7 @@ struct Tag<'a, 'b> {
     inner: &'a mut Collector<'b>,
     runner: &'a str,
     findings: &'a Mutex<JsonlWriter>,
+    tap: Option<&'a Mutex<Box<dyn Tap>>>,
     /// A borrowed case copied here to carry the runner id (its strings keep their capacity).
     scratch: Case,
 }
@@ -234,6 +245,9 @@ impl Sink for Tag<'_, '_> {
         f.runner = self.runner.to_string();
         if let Ok(mut w) = self.findings.lock() {
             w.write(&f);
+            if let Some(Ok(mut t)) = self.tap.map(Mutex::lock) {
+                t.finding(&f);
+            }
         }
         self.inner.finding(f);
     }
@@ -362,11 +376,19 @@ fn collect_one(path: &Path, ctx: &Ctx<'_>, out: &mut Collected) {
         }
     };
     rf.bytes = file.metadata().map(|m| m.len()).unwrap_or(0);
+    // Hashed as the parser reads it: the manifest needs the copy's sha256, and this is the
+    // only read of it.
+    let mut file = crate::artifact::Hashing::new(file);
     let runner = ctx.runner_id;
     let cases = ctx.cases;
+    let tap = ctx.tap;
     let mut col = Collector::with_hook(move |c: &Case| {
         if let Ok(mut w) = cases.lock() {
             w.write_case(c);
+            // Under the same lock, so the tap sees the cases in cases.jsonl's order.
+            if let Some(Ok(mut t)) = tap.map(Mutex::lock) {
+                t.case(c);
+            }
         }
     });
     let result = {
@@ -374,17 +396,22 @@ fn collect_one(path: &Path, ctx: &Ctx<'_>, out: &mut Collected) {
             inner: &mut col,
             runner,
             findings: ctx.findings,
+            tap: ctx.tap,
             scratch: Case::default(),
         };
         let name = path.file_name().unwrap_or_default().to_string_lossy();
         parsers::parse(
-            BufReader::with_capacity(256 * 1024, file),
+            BufReader::with_capacity(256 * 1024, &mut file),
             &name,
             ctx.format,
             ctx.opts,
             &mut sink,
         )
     };
+    // A parser that stopped early (an error) left the rest unread: hash it too.
+    if std::io::copy(&mut file, &mut std::io::sink()).is_ok() {
+        crate::artifact::record_hash(&source, file.bytes, file.sha256());
+    }
     match result {
         Ok(p) => {
             rf.format = Some(p.format.name().to_string());
@@ -440,6 +467,7 @@ mod tests {
             format: None,
             opts: &opts,
             cases: &cases,
+            tap: None,
             findings: &findings,
         };
         f(&ctx)

@@ -50,6 +50,8 @@ pub struct Shared {
     pub exclude: Vec<PathBuf>,
     pub cases: Mutex<JsonlWriter>,
     pub findings: Mutex<JsonlWriter>,
+    /// One more consumer of every case and finding (the pipeline's in-memory run).
+    pub tap: Option<Mutex<Box<dyn collect::Tap>>>,
     pub events: Events,
     pub progress: Progress,
     /// The slowest tests of every runner (merged and cut to N at the end).
@@ -413,6 +415,7 @@ async fn run_one(
                 opts: &sh.opts,
                 cases: &sh.cases,
                 findings: &sh.findings,
+                tap: sh.tap.as_ref(),
             };
             collect::collect(&patterns, &ctx)
         })

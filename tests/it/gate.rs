@@ -221,22 +221,30 @@ fn no_runs_is_no_results() {
 
 #[test]
 fn ci_stages_after_verify_name_the_failing_test() {
-    use codeloop::cli::{CiArgs, Common, VerifyArgs};
+    use codeloop::pipeline::options::{Common, ReportOptions};
     let tmp = tempfile::tempdir().unwrap();
     let ws = tmp.path();
     let run = pytest_run(ws, "20261122T000001000Z-0001", 3, &[("test_get", 12)]);
-    let args = CiArgs {
-        verify: VerifyArgs {
-            common: Common {
-                cwd: ws.to_path_buf(),
-                ..Common::default()
-            },
-            ..VerifyArgs::default()
-        },
-        ..CiArgs::default()
-    };
     let cfg = codeloop::settings::Config::default();
-    let code = codeloop::commands::ci::after_verify(run.clone(), &args, &cfg, &cfg.gate, false);
+    let common = Common {
+        cwd: ws.to_path_buf(),
+        ..Common::default()
+    };
+    let lp = codeloop::pipeline::Loop {
+        cwd: ws.to_path_buf(),
+        artifacts: ws.join(".codeloop"),
+        cfg: cfg.clone(),
+        cfg_warnings: Vec::new(),
+        gate: cfg.gate.clone(),
+        flags: Default::default(),
+        report: ReportOptions {
+            common,
+            all: true,
+            html: true,
+            ..ReportOptions::default()
+        },
+    };
+    let code = codeloop::commands::flow::after_verify(&lp, run.clone(), None, Default::default());
     assert_eq!(code, 1);
     let g = run.gate().unwrap();
     assert!(

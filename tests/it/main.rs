@@ -27,6 +27,7 @@ mod merge;
 mod notify;
 mod onboard;
 mod parser_props;
+mod pipeline;
 mod polish;
 mod recipes;
 mod report;

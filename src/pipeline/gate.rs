@@ -1,0 +1,243 @@
+//! The gate stage: settings (config file < flags) validated, the baseline loaded (a run
+//! directory, a run id or a gate.json), the pure [`crate::gate`] evaluated on a diagnosed
+//! run, and gate.json written. The exit code is [`crate::gate::exit_code`] (0 pass, 1 fail,
+//! 3 no results where required).
+
+use std::collections::{BTreeSet, HashSet};
+use std::path::{Path, PathBuf};
+
+use super::diagnose::{DiagnoseError, Loaded, refresh_manifest};
+use super::options::GateFlags;
+use crate::artifact::{self, ArtifactError, RunDir};
+use crate::gate::{self, Baseline, GateInput};
+use crate::model::{Case, GateDoc};
+use crate::settings::{Config, GateConfig};
+use crate::{exit, ui};
+
+/// Errors of gate-check. Each names the file or setting and the fix.
+#[derive(Debug, thiserror::Error)]
+pub enum GateError {
+    #[error(transparent)]
+    Diagnose(#[from] DiagnoseError),
+    #[error("invalid gate setting {0}")]
+    Setting(String),
+    #[error("baseline `{path}` cannot be used: {message}")]
+    Baseline { path: PathBuf, message: String },
+}
+
+impl From<ArtifactError> for GateError {
+    fn from(e: ArtifactError) -> Self {
+        GateError::Diagnose(DiagnoseError::Artifact(e))
+    }
+}
+
+impl GateError {
+    pub fn exit_and_hint(&self) -> (i32, Option<&'static str>) {
+        match self {
+            GateError::Diagnose(d) => d.exit_and_hint(),
+            GateError::Setting(_) => (
+                exit::USAGE,
+                Some(
+                    "fix the `gate` section of .codeloop/config.json or the flag (see docs/gate.md)",
+                ),
+            ),
+            GateError::Baseline { .. } => (
+                exit::USAGE,
+                Some(
+                    "--baseline takes a complete run directory, a run id, or a gate.json written by codeloop",
+                ),
+            ),
+        }
+    }
+}
+
+/// The gate settings: config file, then flags; validated.
+pub fn gate_config(
+    cfg: &Config,
+    warnings: &[String],
+    flags: &GateFlags,
+    config_file: &Path,
+) -> Result<GateConfig, GateError> {
+    // A misspelled gate rule would be silently ignored and let a gate pass that should
+    // fail: unknown keys under `gate` are errors (others stay warnings).
+    let unknown: Vec<&str> = warnings
+        .iter()
+        .filter(|w| w.contains("unknown key `gate."))
+        .map(String::as_str)
+        .collect();
+    if !unknown.is_empty() {
+        return Err(GateError::Setting(format!(
+            "(unknown gate rule): {}",
+            unknown.join("; ")
+        )));
+    }
+    for w in warnings
+        .iter()
+        .filter(|w| !w.contains("unknown key `gate."))
+    {
+        ui::warn(w);
+    }
+    let mut g = cfg.gate.clone();
+    if let Some(s) = flags.min_score {
+        g.min_score = s;
+    }
+    if let Some(m) = flags.max_failures {
+        g.max_failures = Some(m);
+    }
+    if let Some(f) = flags.fail_on {
+        g.fail_on = f;
+    }
+    let issues = gate::validate(&g);
+    if !issues.is_empty() {
+        let list = issues
+            .iter()
+            .map(|i| {
+                let src = if i.key == "gate.min_score" && flags.min_score.is_some() {
+                    "--min-score".to_string()
+                } else {
+                    format!("`{}` in {}", i.key, config_file.display())
+                };
+                format!("{src}: {}", i.message)
+            })
+            .collect::<Vec<_>>()
+            .join("; ");
+        return Err(GateError::Setting(list));
+    }
+    Ok(g)
+}
+
+/// `--baseline` as given: `comment` reads the PR's/MR's sticky comment of `comment_key`
+/// through the API (`None` when there is none yet, or it cannot be read: a warning, and the
+/// gate says it has no baseline); anything else is [`load_baseline`].
+pub fn load_baseline_flag(
+    spec: &str,
+    comment_key: Option<&str>,
+    artifacts: &Path,
+    cwd: &Path,
+) -> Result<Option<Baseline>, GateError> {
+    if spec != "comment" {
+        return load_baseline(spec, artifacts, cwd).map(Some);
+    }
+    let key = match comment_key
+        .map(crate::publish::github::check_key)
+        .transpose()
+    {
+        Ok(k) => k,
+        Err(m) => return Err(GateError::Setting(format!("--comment-key: {m}"))),
+    };
+    let Some(body) = crate::publish::previous_comment_from_env(key) else {
+        ui::warn(
+            "--baseline comment: no previous codeloop comment of this key on the PR/MR (or it could not be read); the gate has no baseline",
+        );
+        return Ok(None);
+    };
+    match crate::report::state::decode(&body) {
+        Ok(state) => Ok(Some(gate::baseline_from_state(&state))),
+        Err(e) => {
+            ui::warn(&format!(
+                "--baseline comment: {e}; the gate has no baseline"
+            ));
+            Ok(None)
+        }
+    }
+}
+
+/// Loads a baseline: a gate.json file, a saved codeloop comment (its hidden state), a run
+/// directory, or a run id.
+pub fn load_baseline(spec: &str, artifacts: &Path, cwd: &Path) -> Result<Baseline, GateError> {
+    let given = Path::new(spec);
+    // Relative paths: as given (the shell's directory), else under --cwd.
+    let under_cwd = cwd.join(given);
+    let p: &Path = if given.is_relative() && !given.exists() && under_cwd.exists() {
+        &under_cwd
+    } else {
+        given
+    };
+    let bad = |message: String| GateError::Baseline {
+        path: p.to_path_buf(),
+        message,
+    };
+    if p.is_file() {
+        // A saved comment (the action hands the previous sticky comment over as a file).
+        if let Ok(text) = std::fs::read_to_string(p)
+            && text.contains(crate::report::state::STATE_PREFIX)
+            && !text.trim_start().starts_with('{')
+        {
+            return crate::report::state::decode(&text)
+                .map(|s| gate::baseline_from_state(&s))
+                .map_err(|e| bad(e.to_string()));
+        }
+        let v: serde_json::Value = artifact::read_json(p)?;
+        return gate::baseline_from_gate_json(&v)
+            .map_err(|m| bad(format!("not a codeloop gate.json: {m}")));
+    }
+    let run = if p.is_dir() {
+        RunDir::open(p)?
+    } else {
+        artifact::resolve(artifacts, Some(spec))?
+    };
+    baseline_from_run(&run)
+}
+
+/// A baseline from a run directory: its failing tests, all test keys, counts and score.
+pub fn baseline_from_run(run: &RunDir) -> Result<Baseline, GateError> {
+    let verify = run.verify()?;
+    let mut failing = BTreeSet::new();
+    let mut tests = HashSet::new();
+    run.cases(|c: Case| {
+        let k = c.key();
+        tests.insert(gate::key_hash(&k));
+        if c.status.is_bad() {
+            failing.insert(k);
+        }
+    })?;
+    let score = if run.file(artifact::GATE).is_file() {
+        Some(run.gate()?.score)
+    } else {
+        None
+    };
+    Ok(Baseline {
+        run_id: Some(verify.run_id.clone()),
+        score,
+        failing,
+        tests: Some(tests),
+        counts: Some(verify.totals),
+    })
+}
+
+/// Evaluates the gate on a diagnosed run and writes gate.json.
+pub fn gate_loaded(
+    l: &Loaded,
+    g: &GateConfig,
+    baseline: Option<&Baseline>,
+) -> Result<GateDoc, GateError> {
+    gate_loaded_with(l, g, baseline, Vec::new())
+}
+
+/// [`gate_loaded`] with rules decided outside the pure gate (the history's quarantine),
+/// added to gate.json's rules and reasons.
+pub fn gate_loaded_with(
+    l: &Loaded,
+    g: &GateConfig,
+    baseline: Option<&Baseline>,
+    extra: Vec<crate::model::RuleResult>,
+) -> Result<GateDoc, GateError> {
+    let input = GateInput {
+        verify: &l.verify,
+        diagnose: &l.doc,
+        failing: &l.failing,
+        tests: l.tests.as_ref(),
+        baseline,
+    };
+    let mut doc = gate::evaluate(&input, g);
+    for r in extra {
+        doc.reasons.push(r.reason.clone());
+        doc.rules.push(r);
+    }
+    artifact::write_json(
+        &l.run.file(artifact::GATE),
+        &gate::to_json(&doc, &l.failing),
+    )?;
+    refresh_manifest(&l.run)?;
+    Ok(doc)
+}

@@ -1,0 +1,372 @@
+//! The merge stage (`codeloop merge`, the action's `merge:` input): the fan-in of a CI matrix.
+//! Reads shard run directories (downloaded artifacts), folds them with
+//! [`crate::merge::fold`], writes one new run (cases, findings, verify.json, merge.json, every
+//! shard's files under `shards/<run_id>/`, manifest.json last); the entry point then runs
+//! diagnose → gate → report once on it.
+//!
+//! Errors carry their exit code (3 nothing to merge, 2 a bad --out, 4 the merged run could
+//! not be written). Bad shards are warnings: the merge reports what it has.
+
+use std::path::{Path, PathBuf};
+
+use walkdir::WalkDir;
+
+use crate::artifact::events::{Event, Events, JsonlWriter};
+use crate::artifact::manifest::{Context, Manifest};
+use crate::artifact::stage::StageEvents;
+use crate::artifact::{self, RunDir};
+use crate::merge::{self, ManifestInfo, Source, Target};
+use crate::model::{Case, Finding, VerifyDoc};
+use crate::{exit, ui};
+
+/// Where merge puts each shard's own files inside the merged run.
+pub const SHARDS_DIR: &str = "shards";
+
+/// I/O failures of merge (reading shards is never fatal; writing the merged run is).
+#[derive(Debug, thiserror::Error)]
+pub enum MergeError {
+    #[error("nothing to merge: no run directory (a folder with verify.json) under {0}")]
+    NothingToMerge(String),
+    #[error("--out `{0}` already holds files; merge writes a new run directory")]
+    OutNotEmpty(PathBuf),
+    #[error("cannot write the merged run `{path}`: {message}")]
+    Write { path: PathBuf, message: String },
+}
+
+impl MergeError {
+    pub fn exit_and_hint(&self) -> (i32, Option<String>) {
+        match self {
+            MergeError::NothingToMerge(_) => (
+                exit::NO_RESULTS,
+                Some("pass the directories the shard jobs uploaded (each is <artifacts>/runs/<run_id>/, or a folder containing them)".into()),
+            ),
+            MergeError::OutNotEmpty(_) => (
+                exit::USAGE,
+                Some("pass a new or empty directory with --out, or leave --out out".into()),
+            ),
+            MergeError::Write { .. } => (
+                exit::INFRA,
+                Some("free disk space or make the directory writable (--out / --artifacts-dir)".into()),
+            ),
+        }
+    }
+}
+
+/// Finds run directories: the path itself when it holds verify.json, else every directory
+/// below it (three levels) that does. Sorted, so the merge order is stable.
+pub fn find_run_dirs(path: &Path) -> Vec<PathBuf> {
+    if path.join(artifact::VERIFY).is_file() {
+        return vec![path.to_path_buf()];
+    }
+    let mut out: Vec<PathBuf> = WalkDir::new(path)
+        .min_depth(1)
+        .max_depth(3)
+        .follow_links(false)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_dir() && e.path().join(artifact::VERIFY).is_file())
+        // Our own earlier merges keep their shards under shards/: not new inputs. Only the
+        // part below `path` counts: the documented download folder is itself `shards/`.
+        .filter(|e| {
+            !e.path()
+                .strip_prefix(path)
+                .unwrap_or(e.path())
+                .components()
+                .any(|c| c.as_os_str() == SHARDS_DIR)
+        })
+        .map(|e| e.into_path())
+        .collect();
+    out.dedup();
+    out
+}
+
+/// Reads one shard. `None` (with a warning) when verify.json cannot be read.
+fn read_source(dir: &Path) -> Option<(Source, Context)> {
+    let label = dir.display().to_string();
+    let mut verify: VerifyDoc = match artifact::read_json(&dir.join(artifact::VERIFY)) {
+        Ok(v) => v,
+        Err(e) => {
+            ui::warn(&format!(
+                "{label}: left out, its verify.json cannot be read ({e}); re-run that shard"
+            ));
+            return None;
+        }
+    };
+    let manifest_path = dir.join(artifact::MANIFEST);
+    let manifest: Option<Manifest> = if manifest_path.is_file() {
+        match artifact::read_json(&manifest_path) {
+            Ok(m) => Some(m),
+            Err(e) => {
+                ui::warn(&format!("{label}: manifest.json cannot be read ({e})"));
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let mut cases: Vec<Case> = Vec::new();
+    let mut findings: Vec<Finding> = Vec::new();
+    let rd = RunDir {
+        path: dir.to_path_buf(),
+        id: verify.run_id.clone(),
+    };
+    if let Err(e) = rd.cases(|c| cases.push(c)) {
+        ui::warn(&format!(
+            "{label}: cases.jsonl: {e}; its cases are left out"
+        ));
+    }
+    if let Err(e) = rd.findings(|f| findings.push(f)) {
+        ui::warn(&format!(
+            "{label}: findings.jsonl: {e}; its findings are left out"
+        ));
+    }
+    // The shard's own files move under shards/<run_id>/: point the runners there.
+    let prefix = format!("{SHARDS_DIR}/{}", safe_name(&verify.run_id));
+    for r in &mut verify.runners {
+        for f in &mut r.result_files {
+            if let Some(c) = &mut f.copy {
+                *c = format!("{prefix}/{c}");
+            }
+        }
+        for log in [&mut r.stdout_log, &mut r.stderr_log].into_iter().flatten() {
+            if !Path::new(log.as_str()).is_absolute() {
+                *log = format!("{prefix}/{log}");
+            }
+        }
+    }
+    let context = manifest
+        .as_ref()
+        .map(|m| m.context.clone())
+        .unwrap_or_default();
+    let info = manifest.map(|m| ManifestInfo {
+        schema_version: m.schema_version,
+        shard: m.shard,
+        sha: m.context.sha.clone(),
+    });
+    Some((
+        Source {
+            label,
+            verify,
+            manifest: info,
+            cases,
+            findings,
+        },
+        context,
+    ))
+}
+
+/// A run id as a directory name (ids come from files we did not write).
+fn safe_name(id: &str) -> String {
+    let s: String = id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if s.is_empty() || s.starts_with('.') {
+        format!("run{s}")
+    } else {
+        s
+    }
+}
+
+/// Merges `dirs` into a new run (under `artifacts` or at `out`) and returns it.
+pub fn merge_dirs(
+    dirs: &[PathBuf],
+    out: Option<&Path>,
+    artifacts: &Path,
+    cwd: &Path,
+) -> Result<RunDir, MergeError> {
+    let started_at = artifact::now_rfc3339();
+    let mut run_dirs = Vec::new();
+    for d in dirs {
+        let found = find_run_dirs(d);
+        if found.is_empty() {
+            ui::warn(&format!(
+                "{}: no run directory (verify.json) here; left out",
+                d.display()
+            ));
+        }
+        run_dirs.extend(found);
+    }
+    let mut sources = Vec::new();
+    let mut context: Option<Context> = None;
+    for d in &run_dirs {
+        if let Some((s, c)) = read_source(d) {
+            if context.is_none() && s.manifest.is_some() {
+                context = Some(c);
+            }
+            sources.push((d.clone(), s));
+        }
+    }
+    if sources.is_empty() {
+        return Err(MergeError::NothingToMerge(
+            dirs.iter()
+                .map(|d| format!("`{}`", d.display()))
+                .collect::<Vec<_>>()
+                .join(", "),
+        ));
+    }
+    let run = match out {
+        Some(o) => {
+            if o.read_dir().is_ok_and(|mut it| it.next().is_some()) {
+                return Err(MergeError::OutNotEmpty(o.to_path_buf()));
+            }
+            std::fs::create_dir_all(o).map_err(|e| MergeError::Write {
+                path: o.to_path_buf(),
+                message: e.to_string(),
+            })?;
+            let path = std::fs::canonicalize(o).unwrap_or_else(|_| o.to_path_buf());
+            let id = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "merged".into());
+            RunDir { path, id }
+        }
+        None => super::verify::create_run_dir(artifacts).map_err(|f| MergeError::Write {
+            path: artifacts.to_path_buf(),
+            message: f.message,
+        })?,
+    };
+    let stage = StageEvents::start(&run.path, "merge");
+    stage.record(write_merged(
+        run, sources, context, started_at, out, artifacts, cwd,
+    ))
+}
+
+/// The rest of [`merge_dirs`] once the merged run's directory exists.
+fn write_merged(
+    run: RunDir,
+    sources: Vec<(PathBuf, Source)>,
+    context: Option<Context>,
+    started_at: String,
+    out: Option<&Path>,
+    artifacts: &Path,
+    cwd: &Path,
+) -> Result<RunDir, MergeError> {
+    let werr = |path: &Path, e: &dyn std::fmt::Display| MergeError::Write {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
+    // Keep every shard's own files (runner logs, result files, its reports).
+    for (dir, s) in &sources {
+        let dest = run.path.join(SHARDS_DIR).join(safe_name(&s.verify.run_id));
+        copy_tree(dir, &dest).map_err(|e| werr(&dest, &e))?;
+    }
+    let cwd_abs = std::fs::canonicalize(cwd).unwrap_or_else(|_| cwd.to_path_buf());
+    let merged = merge::fold(
+        sources.into_iter().map(|(_, s)| s).collect(),
+        Target {
+            run_id: run.id.clone(),
+            started_at: started_at.clone(),
+            finished_at: artifact::now_rfc3339(),
+            cwd: cwd_abs.to_string_lossy().into_owned(),
+        },
+    );
+    for w in &merged.doc.warnings {
+        ui::warn(w);
+    }
+    // Appended: the merge stage's own `stage.started` is already there.
+    let events = Events::append(&run.file(artifact::EVENTS)).map_err(|e| werr(&run.path, &e))?;
+    let mut ev = Event::new("merge.finished").message(format!(
+        "{} run(s) merged into {}",
+        merged.doc.sources.len(),
+        run.id
+    ));
+    ev.run_id = Some(run.id.clone());
+    events.emit(ev);
+    for (name, is_cases) in [(artifact::CASES, true), (artifact::FINDINGS, false)] {
+        let path = run.file(name);
+        let mut w = JsonlWriter::create(&path).map_err(|e| werr(&path, &e))?;
+        if is_cases {
+            merged.cases.iter().for_each(|c| w.write_case(c));
+        } else {
+            merged.findings.iter().for_each(|f| w.write(f));
+        }
+        w.flush();
+        if let Some(e) = w.error.take() {
+            return Err(werr(&path, &e));
+        }
+    }
+    artifact::write_json(&run.file(artifact::VERIFY), &merged.verify)
+        .map_err(|e| werr(&run.path, &e))?;
+    artifact::write_json(&run.file(merge::MERGE_FILE), &merged.doc)
+        .map_err(|e| werr(&run.path, &e))?;
+    let mut context = context.unwrap_or_default();
+    if context.sha.is_none() {
+        context.sha = merged.sha.clone();
+    }
+    Manifest::write(
+        &run,
+        started_at,
+        merged.verify.finished_at.clone(),
+        merged.verify.status,
+        None,
+        context,
+    )
+    .map_err(|e| werr(&run.path, &e))?;
+    if out.is_none() {
+        super::verify::update_latest(artifacts, &run.id);
+    }
+    let t = &merged.verify.totals;
+    crate::outln!(
+        "codeloop merge: {} run(s){} → {}",
+        merged.doc.sources.len(),
+        match merged.doc.expected_shards {
+            Some(n) => format!(
+                " of {n} shard(s){}",
+                if merged.doc.missing_shards.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        ", missing {}",
+                        merged
+                            .doc
+                            .missing_shards
+                            .iter()
+                            .map(u32::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                }
+            ),
+            None => String::new(),
+        },
+        run.path.display()
+    );
+    crate::outln!(
+        "tests: {} total, {} passed, {} failed, {} errored, {} skipped{}",
+        t.tests,
+        t.passed,
+        t.failed,
+        t.errored,
+        t.skipped,
+        if t.flaky > 0 {
+            format!(" ({} flaky)", t.flaky)
+        } else {
+            String::new()
+        }
+    );
+    Ok(run)
+}
+
+/// Copies the regular files under `from` to `to` (no symlinks followed).
+fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    for e in WalkDir::new(from).follow_links(false) {
+        let e = e.map_err(std::io::Error::other)?;
+        let rel = e.path().strip_prefix(from).unwrap_or(e.path());
+        let dest = to.join(rel);
+        if e.file_type().is_dir() {
+            std::fs::create_dir_all(&dest)?;
+        } else if e.file_type().is_file() {
+            // Through the redactor: this job's secrets never enter the merged run.
+            crate::redact::fs::copy_redacted(&crate::redact::current(), e.path(), &dest)?;
+        }
+    }
+    Ok(())
+}
