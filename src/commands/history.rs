@@ -68,7 +68,13 @@ pub fn diagnose_with_history(
     cwd: &Path,
 ) -> Result<Prepared, GateError> {
     let explicit = match &flags.baseline {
-        Some(b) => load_baseline_flag(b, flags.comment_key.as_deref(), artifacts, cwd)?,
+        Some(b) => load_baseline_flag(
+            b,
+            flags.comment_key.as_deref(),
+            artifacts,
+            cwd,
+            Some(&run.path),
+        )?,
         None => None,
     };
     let json = flags.history.as_deref().and_then(read_history_json);
