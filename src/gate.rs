@@ -51,6 +51,10 @@ pub struct Baseline {
     /// Hashes ([`key_hash`]) of every test key, when the baseline's cases were read.
     pub tests: Option<HashSet<u64>>,
     pub counts: Option<Counts>,
+    /// Set when `failing` does not name every failing test of the baseline (a comment state
+    /// or gate.json cut to its cap): what else it knows. A failure it cannot place is
+    /// unknown, never new.
+    pub cut: Option<crate::report::state::KnownFailing>,
 }
 
 /// Stable-within-a-process hash of a test key, for added/removed counts without holding
@@ -411,12 +415,26 @@ pub fn delta(input: &GateInput, b: &Baseline, score: f64) -> Delta {
         .filter(|k| k.chars().count() > MAX_KEY_CHARS)
         .map(|k| state_key(k))
         .collect();
-    let was_failing = |k: &String| {
+    let listed = |k: &String| {
         b.failing.contains(k)
             || (k.chars().count() > MAX_KEY_CHARS && b.failing.contains(&state_key(k)))
     };
-    let new_failures: Vec<String> = now.iter().filter(|k| !was_failing(k)).cloned().collect();
-    let still: Vec<String> = now.iter().filter(|k| was_failing(k)).cloned().collect();
+    // Some(true): failing before; Some(false): not; None: the baseline was cut and does not
+    // say (unknown, never new).
+    let was_failing = |k: &String| match &b.cut {
+        None => Some(listed(k)),
+        Some(known) => known.was_failing(listed(k), &state_key(k)),
+    };
+    let mut new_failures = Vec::new();
+    let mut still = Vec::new();
+    let mut unknown = Vec::new();
+    for k in now {
+        match was_failing(k) {
+            Some(true) => still.push(k.clone()),
+            Some(false) => new_failures.push(k.clone()),
+            None => unknown.push(k.clone()),
+        }
+    }
     let fixed: Vec<String> = b
         .failing
         .difference(now)
@@ -441,6 +459,7 @@ pub fn delta(input: &GateInput, b: &Baseline, score: f64) -> Delta {
         new_failures,
         fixed,
         still_failing: still,
+        unknown,
         tests_added: added,
         tests_removed: removed,
         counts_before: b.counts,
@@ -565,6 +584,19 @@ pub fn evaluate(input: &GateInput, cfg: &GateConfig) -> GateDoc {
         },
     });
 
+    if let Some(d) = delta.as_ref().filter(|d| !d.unknown.is_empty()) {
+        notes.push(format!(
+            "the baseline's list of failing tests was cut to fit (it had {}), so {} not in it {} not counted as new: whether {} failed before is unknown",
+            input
+                .baseline
+                .and_then(|b| b.cut.as_ref())
+                .map(|c| plural(c.total, "failing test", "failing tests"))
+                .unwrap_or_else(|| "more failures than it lists".into()),
+            plural(d.unknown.len() as u64, "failing test", "failing tests"),
+            if d.unknown.len() == 1 { "is" } else { "are" },
+            if d.unknown.len() == 1 { "it" } else { "they" },
+        ));
+    }
     if let Some(max) = cfg.max_failures {
         let all: Vec<&String> = input.failing.iter().collect();
         let (counted, what): (Vec<&String>, &str) = match (cfg.fail_on, &delta) {
@@ -834,19 +866,22 @@ pub fn to_json(g: &GateDoc, failing: &BTreeSet<String>) -> serde_json::Value {
 /// key). Its failing keys are [`crate::report::state::state_key`]s: long names are hashes,
 /// which [`delta`] matches.
 pub fn baseline_from_state(s: &crate::report::state::HiddenState) -> Baseline {
+    let known = s.known_failing();
+    let names_complete = !s.cut && s.failing.len() as u64 >= s.failing_total;
     Baseline {
         run_id: Some(s.run_id.clone()),
         score: s.score,
         failing: s.failing.iter().cloned().collect(),
         tests: None,
         counts: Some(s.counts),
+        cut: (!names_complete).then_some(known),
     }
 }
 
 /// A baseline from a gate.json value (as [`to_json`] wrote it).
 pub fn baseline_from_gate_json(v: &serde_json::Value) -> Result<Baseline, String> {
     let g: GateDoc = serde_json::from_value(v.clone()).map_err(|e| e.to_string())?;
-    let failing = v
+    let failing: BTreeSet<String> = v
         .get("failing")
         .and_then(|f| f.as_array())
         .map(|a| {
@@ -867,12 +902,23 @@ pub fn baseline_from_gate_json(v: &serde_json::Value) -> Result<Baseline, String
                 })
                 .unwrap_or_default()
         });
+    // A gate.json lists at most MAX_STORED_FAILING keys and counts the rest.
+    let cut = v
+        .get("failing_truncated")
+        .and_then(|n| n.as_u64())
+        .filter(|n| *n > 0)
+        .map(|n| crate::report::state::KnownFailing {
+            hashes: None,
+            complete: false,
+            total: failing.len() as u64 + n,
+        });
     Ok(Baseline {
         run_id: Some(g.run_id),
         score: Some(g.score),
         failing,
         tests: None,
         counts: Some(g.counts),
+        cut,
     })
 }
 

@@ -81,6 +81,8 @@ pub fn run(args: PublishArgs) -> i32 {
     opts.dry_run = args.dry_run;
     opts.pr = args.pr;
     opts.head_sha = args.sha.clone();
+    // The run's budget: what `ci --baseline comment` of this job spent on it is gone.
+    opts.run_dir = Some(run.path.clone());
     opts.check_run |= args.check_run;
     opts.author = env.input("comment-author").map(str::to_string);
     if let Some(k) = &args.comment_key {

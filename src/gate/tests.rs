@@ -314,6 +314,7 @@ fn regression_mode_fails_only_on_new_failures() {
             tests: 6,
             ..Counts::default()
         }),
+        cut: None,
     };
     let g = w.gate(&cfg, Some(&base));
     let d = g.delta.as_ref().unwrap();

@@ -617,6 +617,7 @@ impl<'d, 'a> Index<'d, 'a> {
             failing,
             tests: Some(tests),
             counts: Some(last.counts),
+            cut: None,
         })
     }
 

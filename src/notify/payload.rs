@@ -236,6 +236,7 @@ mod tests {
             new_failures: vec!["pytest::t::a".into()],
             fixed: vec![],
             still_failing: vec!["pytest::t::b".into()],
+            unknown: Vec::new(),
             tests_added: 0,
             tests_removed: 0,
             counts_before: None,

@@ -108,12 +108,14 @@ pub fn gate_config(
 
 /// `--baseline` as given: `comment` reads the PR's/MR's sticky comment of `comment_key`
 /// through the API (`None` when there is none yet, or it cannot be read: a warning, and the
-/// gate says it has no baseline); anything else is [`load_baseline`].
+/// gate says it has no baseline); anything else is [`load_baseline`]. The comment is read on
+/// `run`'s publishing budget (a later `codeloop publish` of it gets what is left).
 pub fn load_baseline_flag(
     spec: &str,
     comment_key: Option<&str>,
     artifacts: &Path,
     cwd: &Path,
+    run: Option<&Path>,
 ) -> Result<Option<Baseline>, GateError> {
     if spec != "comment" {
         return load_baseline(spec, artifacts, cwd).map(Some);
@@ -125,7 +127,7 @@ pub fn load_baseline_flag(
         Ok(k) => k,
         Err(m) => return Err(GateError::Setting(format!("--comment-key: {m}"))),
     };
-    let Some(body) = crate::publish::previous_comment_from_env(key) else {
+    let Some(body) = crate::publish::previous_comment_from_env(key, run) else {
         ui::warn(
             "--baseline comment: no previous codeloop comment of this key on the PR/MR (or it could not be read); the gate has no baseline",
         );
@@ -202,6 +204,7 @@ pub fn baseline_from_run(run: &RunDir) -> Result<Baseline, GateError> {
         failing,
         tests: Some(tests),
         counts: Some(verify.totals),
+        cut: None,
     })
 }
 

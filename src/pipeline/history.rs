@@ -59,14 +59,16 @@ pub fn read_history_json(path: &Path) -> Option<Vec<u8>> {
 /// gate.json, a saved comment, or `comment`), else the history's newest run. `diagnose`
 /// diagnoses the run (its argument: whether the gate compares with a baseline, so every
 /// test key's hash is wanted); a run it returns without the hashes gets them here.
+/// `run`: its directory, whose publishing budget a `--baseline comment` read spends.
 pub fn diagnose_with_history(
     flags: &GateFlags,
     artifacts: &Path,
     cwd: &Path,
+    run: &Path,
     diagnose: impl FnOnce(bool) -> Result<Loaded, GateError>,
 ) -> Result<Prepared, GateError> {
     let explicit = match &flags.baseline {
-        Some(b) => load_baseline_flag(b, flags.comment_key.as_deref(), artifacts, cwd)?,
+        Some(b) => load_baseline_flag(b, flags.comment_key.as_deref(), artifacts, cwd, Some(run))?,
         None => None,
     };
     let json = flags.history.as_deref().and_then(read_history_json);

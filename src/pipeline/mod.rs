@@ -108,27 +108,34 @@ pub fn diagnose_and_gate(
     let tests = digest.tests.take();
     let findings = &digest.findings;
     let stage = StageEvents::start(&run.path, "diagnose");
+    let run_path = run.path.clone();
     let p = stage.record(
-        history::diagnose_with_history(&lp.flags, &lp.artifacts, &lp.cwd, |want_tests| {
-            let mut loaded = diagnose::diagnose_with(
-                run,
-                verify,
-                findings,
-                &lp.cwd,
-                false,
-                |each: &mut dyn FnMut(&crate::model::Case)| {
-                    problems.iter().for_each(each);
-                    Ok(())
-                },
-            )
-            .map_err(diagnose::DiagnoseError::from)?;
-            if want_tests {
-                // Kept by the parse when a baseline was known before verify; else the hook
-                // reads them.
-                loaded.tests = tests;
-            }
-            Ok(loaded)
-        })
+        history::diagnose_with_history(
+            &lp.flags,
+            &lp.artifacts,
+            &lp.cwd,
+            &run_path,
+            |want_tests| {
+                let mut loaded = diagnose::diagnose_with(
+                    run,
+                    verify,
+                    findings,
+                    &lp.cwd,
+                    false,
+                    |each: &mut dyn FnMut(&crate::model::Case)| {
+                        problems.iter().for_each(each);
+                        Ok(())
+                    },
+                )
+                .map_err(diagnose::DiagnoseError::from)?;
+                if want_tests {
+                    // Kept by the parse when a baseline was known before verify; else the hook
+                    // reads them.
+                    loaded.tests = tests;
+                }
+                Ok(loaded)
+            },
+        )
         .and_then(|p| {
             diagnose::write_outputs(&p.loaded.run, &p.loaded.doc)
                 .map_err(diagnose::DiagnoseError::from)?;
@@ -141,11 +148,18 @@ pub fn diagnose_and_gate(
 /// Diagnose, then gate, on a run directory (merged runs), each stage recorded.
 pub fn diagnose_and_gate_on_disk(lp: &Loop, run: RunDir) -> Result<(Loaded, GateDoc), GateError> {
     let stage = StageEvents::start(&run.path, "diagnose");
+    let run_path = run.path.clone();
     let p = stage.record(
-        history::diagnose_with_history(&lp.flags, &lp.artifacts, &lp.cwd, |want_tests| {
-            Ok(diagnose::diagnose_run(run, &lp.cwd, want_tests)
-                .map_err(diagnose::DiagnoseError::from)?)
-        })
+        history::diagnose_with_history(
+            &lp.flags,
+            &lp.artifacts,
+            &lp.cwd,
+            &run_path,
+            |want_tests| {
+                Ok(diagnose::diagnose_run(run, &lp.cwd, want_tests)
+                    .map_err(diagnose::DiagnoseError::from)?)
+            },
+        )
         .and_then(|p| {
             diagnose::write_outputs(&p.loaded.run, &p.loaded.doc)
                 .map_err(diagnose::DiagnoseError::from)?;
@@ -180,8 +194,9 @@ pub fn gate_alone(
     cwd: &std::path::Path,
 ) -> Result<(Loaded, GateDoc), GateError> {
     let stage = StageEvents::start(&run.path, "gate-check");
+    let run_path = run.path.clone();
     stage.record((|| {
-        let p = history::diagnose_with_history(flags, artifacts, cwd, |want_tests| {
+        let p = history::diagnose_with_history(flags, artifacts, cwd, &run_path, |want_tests| {
             Ok(diagnose::diagnose_run(run, cwd, want_tests)
                 .map_err(diagnose::DiagnoseError::from)?)
         })?;

@@ -403,7 +403,8 @@ impl GitHub {
             authors: std::sync::Mutex::new(vec![author.unwrap_or(DEFAULT_AUTHOR).to_string()]),
             retry,
             read_only: AtomicBool::new(false),
-            down: AtomicBool::new(false),
+            // An earlier command of this job found the API down: nothing is sent.
+            down: AtomicBool::new(budget.found_down_earlier().is_some()),
             unauthorized: AtomicBool::new(false),
             identified: AtomicBool::new(author.is_some()),
             key: key.map(str::to_string),
@@ -503,6 +504,7 @@ impl GitHub {
             let left = self.budget.remaining();
             if left.is_zero() {
                 self.down.store(true, Ordering::Relaxed);
+                self.budget.mark_down(&format!("{m} {url}: {BUDGET_SPENT}"));
                 return Err(not_tried(BUDGET_SPENT));
             }
             let limit = left.min(ATTEMPT_TIMEOUT);
@@ -548,6 +550,7 @@ impl GitHub {
                     }
                     if idempotent {
                         self.down.store(true, Ordering::Relaxed);
+                        self.budget.mark_down(&err.to_string());
                     }
                     return Err(err);
                 }
@@ -592,6 +595,8 @@ impl GitHub {
                     continue;
                 }
                 self.down.store(true, Ordering::Relaxed);
+                self.budget
+                    .mark_down(&format!("{m} {url} answered {}", answer.status));
             }
             return Err(GitHubError::Status {
                 method: m,

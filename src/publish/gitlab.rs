@@ -324,7 +324,7 @@ impl GitLab {
             token: token.to_string(),
             retry,
             me: std::sync::Mutex::new(None),
-            down: std::sync::atomic::AtomicBool::new(false),
+            down: std::sync::atomic::AtomicBool::new(budget.found_down_earlier().is_some()),
             unauthorized: std::sync::atomic::AtomicBool::new(false),
             key: key.map(str::to_string),
             budget,
@@ -372,6 +372,7 @@ impl GitLab {
             let left = self.budget.remaining();
             if left.is_zero() {
                 self.down.store(true, Relaxed);
+                self.budget.mark_down(&format!("{m} {url}: {BUDGET_SPENT}"));
                 return Err(not_tried(BUDGET_SPENT));
             }
             let mut req = self
@@ -406,6 +407,8 @@ impl GitLab {
                     }
                     if idempotent {
                         self.down.store(true, std::sync::atomic::Ordering::Relaxed);
+                        self.budget
+                            .mark_down(&format!("{m} {url} failed: {message}"));
                     }
                     return Err(GitLabError::Transport {
                         method: m,
@@ -458,6 +461,8 @@ impl GitLab {
                     continue;
                 }
                 self.down.store(true, std::sync::atomic::Ordering::Relaxed);
+                self.budget
+                    .mark_down(&format!("{m} {url} answered {}", a.status));
             }
             return Err(GitLabError::Status {
                 method: m,

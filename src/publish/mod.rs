@@ -18,6 +18,7 @@ pub mod data_branch;
 pub mod github;
 pub mod gitlab;
 pub mod history;
+pub mod ledger;
 
 use std::cell::{OnceCell, RefCell};
 use std::io::Write;
@@ -72,11 +73,18 @@ pub fn detect_forge(env: &Env) -> Forge {
 }
 
 /// The time all API requests of one publishing session may take together. The clock starts
-/// at the first request, so a long test run does not eat it.
+/// at the first request, so a long test run does not eat it. With a [`ledger::Ledger`] (the
+/// run directory's `publish-budget.json`) the budget is the run's, not the process's: what
+/// earlier commands of the job spent is gone, and when one of them found the API down,
+/// nothing is sent at all.
 #[derive(Debug)]
 pub struct Budget {
     total: Duration,
     start: OnceLock<Instant>,
+    earlier: ledger::Earlier,
+    /// The outage this session found (the first one).
+    down: std::sync::Mutex<Option<String>>,
+    ledger: Option<ledger::Ledger>,
 }
 
 impl Budget {
@@ -84,16 +92,57 @@ impl Budget {
     pub const DEFAULT: Duration = Duration::from_secs(20);
 
     pub fn new(total: Duration) -> Arc<Budget> {
+        Budget::with_ledger(total, None)
+    }
+
+    /// A budget shared with earlier (and later) commands through `ledger`.
+    pub fn with_ledger(total: Duration, ledger: Option<ledger::Ledger>) -> Arc<Budget> {
         Arc::new(Budget {
             total,
             start: OnceLock::new(),
+            earlier: ledger.as_ref().map(|l| l.earlier()).unwrap_or_default(),
+            down: std::sync::Mutex::new(None),
+            ledger,
         })
     }
 
     /// Time left (starts the clock on first use).
     pub fn remaining(&self) -> Duration {
         let start = *self.start.get_or_init(Instant::now);
-        self.total.saturating_sub(start.elapsed())
+        self.total
+            .saturating_sub(self.earlier.spent)
+            .saturating_sub(start.elapsed())
+    }
+
+    /// The outage an earlier command of this job found on this run: send nothing.
+    pub fn found_down_earlier(&self) -> Option<&str> {
+        self.earlier.down.as_deref()
+    }
+
+    /// What earlier commands of this job spent on this run's publishing.
+    pub fn spent_earlier(&self) -> Duration {
+        self.earlier.spent
+    }
+
+    /// Records that the API is down (a request ran out of retries, or of budget).
+    pub fn mark_down(&self, why: &str) {
+        if let Ok(mut d) = self.down.lock() {
+            d.get_or_insert_with(|| why.to_string());
+        }
+    }
+
+    /// Writes what this session spent (and found) to the ledger, when it sent anything.
+    pub fn save(&self) {
+        let (Some(ledger), Some(start)) = (&self.ledger, self.start.get()) else {
+            return;
+        };
+        let spent = (self.earlier.spent + start.elapsed()).min(self.total);
+        let down = self.down.lock().ok().and_then(|d| d.clone());
+        ledger.save(
+            self.total,
+            spent,
+            self.earlier.down.as_deref().or(down.as_deref()),
+        );
     }
 }
 
@@ -124,6 +173,9 @@ pub struct PublishOptions {
     pub comment_key: Option<String>,
     /// All API requests of the session together (`CODELOOP_PUBLISH_BUDGET_SECS`).
     pub budget: Duration,
+    /// The run being published: its `publish-budget.json` ([`ledger`]) makes the budget the
+    /// run's across commands of one CI job (`ci --baseline comment`, then `publish`).
+    pub run_dir: Option<PathBuf>,
 }
 
 impl Default for PublishOptions {
@@ -145,6 +197,7 @@ impl Default for PublishOptions {
             retry: RetryPolicy::default(),
             comment_key: None,
             budget: Budget::DEFAULT,
+            run_dir: None,
         }
     }
 }
@@ -400,6 +453,15 @@ struct Session {
     notes: RefCell<Option<Vec<gitlab::Note>>>,
 }
 
+impl Drop for Session {
+    /// The session's spending goes to the run's ledger for the next command of the job.
+    fn drop(&mut self) {
+        if let Some(b) = self.budget.get() {
+            b.save();
+        }
+    }
+}
+
 impl<'a> Publisher<'a> {
     pub fn new(
         env: &'a Env,
@@ -453,7 +515,14 @@ impl Publisher<'_> {
     fn budget(&self) -> Arc<Budget> {
         self.session
             .budget
-            .get_or_init(|| Budget::new(self.opts.budget))
+            .get_or_init(|| {
+                let ledger = self
+                    .opts
+                    .run_dir
+                    .as_deref()
+                    .map(|d| ledger::Ledger::new(d, self.env));
+                Budget::with_ledger(self.opts.budget, ledger)
+            })
             .clone()
     }
 
@@ -537,8 +606,29 @@ impl Publisher<'_> {
         }
     }
 
+    /// The warning when an earlier command of this job found the forge's API down: this
+    /// session sends nothing (the run's budget would only be spent again on the same answer).
+    fn down_earlier(&self, what: &str) -> Option<String> {
+        let b = self.budget();
+        let why = b.found_down_earlier()?;
+        let api = if self.forge() == Forge::GitLab {
+            "GitLab"
+        } else {
+            "GitHub"
+        };
+        Some(format!(
+            "{api} API: not tried: an earlier codeloop command of this job found the API down ({why}) after {:.1} s of the run's {:.0} s publishing budget; {what} (the job summary and outputs have the result, and the exit code is the gate's)",
+            b.spent_earlier().as_secs_f64(),
+            self.opts.budget.as_secs_f64()
+        ))
+    }
+
     fn previous_github(&self) -> Option<String> {
         if self.cannot_post().is_some() {
+            return None;
+        }
+        if let Some(w) = self.down_earlier("the previous codeloop comment is not read") {
+            crate::ui::warn(&self.redactor.redact(&w));
             return None;
         }
         let pr = self.pr()?;
@@ -563,6 +653,10 @@ impl Publisher<'_> {
     fn previous_gitlab(&self) -> Option<String> {
         let ctx = gitlab::GitLabContext::from_env(self.env)?;
         if ctx.cannot_post().is_some() {
+            return None;
+        }
+        if let Some(w) = self.down_earlier("the previous codeloop note is not read") {
+            crate::ui::warn(&self.redactor.redact(&w));
             return None;
         }
         let gl = self.gitlab_client().ok()?;
@@ -681,6 +775,12 @@ impl Publisher<'_> {
             return report;
         }
         if !want_comment && !want_delete && !self.opts.check_run {
+            report.comment_action = "skipped".into();
+            return report;
+        }
+        if let Some(w) = self.down_earlier("nothing is posted") {
+            report.outages += 1;
+            warn(&mut report, w);
             report.comment_action = "skipped".into();
             return report;
         }
@@ -851,8 +951,9 @@ impl Publisher<'_> {
 /// The previous sticky comment (or MR note) of `key` on this PR/MR, read with the process
 /// environment's context and token (`GITHUB_TOKEN` or the `github-token` input; the GitLab
 /// token variables): what `--baseline comment` reads. `None` when there is none, we may not
-/// read it, or under `act`.
-pub fn previous_comment_from_env(key: Option<String>) -> Option<String> {
+/// read it, or under `act`. With `run_dir`, the session spends the run's publishing budget
+/// ([`ledger`]), so a later `codeloop publish` of the run gets only what is left.
+pub fn previous_comment_from_env(key: Option<String>, run_dir: Option<&Path>) -> Option<String> {
     let env = Env::from_process();
     let ctx = GitHubContext::from_env(&env);
     let token = env
@@ -869,6 +970,7 @@ pub fn previous_comment_from_env(key: Option<String>) -> Option<String> {
         comment_key: key,
         retry: PublishOptions::retry_from_env(&env),
         budget: PublishOptions::budget_from_env(&env),
+        run_dir: run_dir.map(Path::to_path_buf),
         ..PublishOptions::default()
     };
     Publisher::new(&env, &ctx, opts, redactor).previous_comment()

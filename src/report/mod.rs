@@ -444,6 +444,8 @@ struct View {
     baseline_run: String,
     new_failures: List<String>,
     fixed: List<String>,
+    /// Failing now, not in a cut baseline: whether they failed before is unknown.
+    unknown_failures: List<String>,
     flaky: List<String>,
     flaky_total: u64,
     slowest: List<SlowView>,
@@ -723,6 +725,7 @@ fn build_view(input: &RenderInput, p: &Prepared<'_>, caps: &Caps) -> View {
     let ctx = &input.context;
     let new_failures = delta.map(|d| d.new_failures.as_slice()).unwrap_or(&[]);
     let fixed = delta.map(|d| d.fixed.as_slice()).unwrap_or(&[]);
+    let unknown = delta.map(|d| d.unknown.as_slice()).unwrap_or(&[]);
     // A row that would read `0.00s` says nothing (sub-resolution timers, formats without
     // durations): only tests measurable at the shown resolution are listed.
     let slowest: Vec<crate::model::SlowTest> = input
@@ -839,6 +842,7 @@ fn build_view(input: &RenderInput, p: &Prepared<'_>, caps: &Caps) -> View {
             .unwrap_or_default(),
         new_failures: cut(new_failures, caps.deltas, code),
         fixed: cut(fixed, caps.deltas, code),
+        unknown_failures: cut(unknown, caps.deltas, code),
         flaky: cut(&input.cases.flaky, caps.flaky, code),
         flaky_total: c.flaky,
         slowest: cut(&slowest, caps.slowest, |s| SlowView {
@@ -995,6 +999,7 @@ pub fn render(
         counts,
         failing: input.cases.failing_keys.clone(),
         failing_total: counts.bad().max(input.cases.failing_keys.len() as u64),
+        ..Default::default()
     };
     let limit = settings
         .max_comment_chars

@@ -7,10 +7,17 @@
 //! never by a template, and untrusted text can never contain `<` (see [`super::escape`]), so
 //! a test named like the marker cannot spoof either line.
 //!
-//! The state is bounded ([`MAX_STATE_CHARS`]): failing keys that do not fit are counted in
-//! `failing_total` but not listed, and keys longer than [`MAX_KEY_CHARS`] are replaced by a
-//! hash, so a 100 KB test name costs 20 bytes. [`state_key`] is the same transform for the
-//! current run, so deltas compare like with like.
+//! The state is bounded ([`MAX_STATE_CHARS`]), and keys longer than [`MAX_KEY_CHARS`] are
+//! replaced by a hash, so a 100 KB test name costs 20 bytes. [`state_key`] is the same
+//! transform for the current run, so deltas compare like with like. When the failing keys do
+//! not all fit by name, the state says so (`cut: true`, `failing_total`) and carries every
+//! failing key as a compact hash set instead ([`KeyHashes`]: 64-bit hashes cut to
+//! log2(n) + [`HASH_FP_BITS`] bits, Golomb-Rice coded, about 3.4 bytes a key, so a 12,000-char
+//! state holds some 2,500 failures), with as many names as still fit beside it (they name
+//! the fixed tests). A failure in neither the names nor the hashes of a state that does not
+//! cover every failure is *unknown*, never *new* ([`HiddenState::was_failing`]). States
+//! written before the hash set existed (names only, `failing_total` larger) are read the
+//! same way: what they do not list is unknown.
 
 use std::collections::HashSet;
 use std::io::{Read, Write};
@@ -47,6 +54,220 @@ pub struct HiddenState {
     pub failing: Vec<String>,
     /// How many tests were failing, listed or not.
     pub failing_total: u64,
+    /// `failing` does not name every failing test (it was cut to fit).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub cut: bool,
+    /// With `cut`: every failing key (or as many as fit, see [`KeyHashes::keys`]) as hashes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failing_hashes: Option<KeyHashes>,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// Bits of each hash kept beyond log2(n): a key that is not in a set of n hashed keys is
+/// taken for one of them with odds of 1 in 2^24 (16.7 million).
+pub const HASH_FP_BITS: u32 = 24;
+/// More hashed keys than this in a state are damage, not data.
+const MAX_HASHED: u64 = 1_000_000;
+
+/// A compact set of failing keys: each key's 64-bit hash (the first 8 bytes of SHA-256 of
+/// its [`state_key`]), cut to its top `b` bits, sorted, and the gaps Golomb-Rice coded
+/// with parameter `k` (the set a Golomb-coded-set filter stores; BIP 158 uses the same).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+pub struct KeyHashes {
+    /// How many failing keys were hashed (the first ones of the run, in importance order).
+    pub keys: u64,
+    /// How many distinct hash values are coded.
+    pub n: u64,
+    /// Bits of each 64-bit hash kept (the top ones).
+    pub b: u32,
+    /// Golomb-Rice parameter: the low `k` bits of each gap are written as they are.
+    pub k: u32,
+    /// The coded gaps, base64.
+    pub d: String,
+}
+
+/// The 64-bit hash of a state key: the first 8 bytes of its SHA-256.
+pub fn hash64(state_key: &str) -> u64 {
+    let h = Sha256::digest(state_key.as_bytes());
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&h[..8]);
+    u64::from_be_bytes(b)
+}
+
+fn top_bits(h: u64, b: u32) -> u64 {
+    if b >= 64 { h } else { h >> (64 - b) }
+}
+
+impl KeyHashes {
+    /// Hashes `keys` (already [`state_key`]s).
+    pub fn build(keys: &[String]) -> KeyHashes {
+        let mut v: Vec<u64> = keys.iter().map(|k| hash64(k)).collect();
+        v.sort_unstable();
+        v.dedup();
+        let n = v.len() as u64;
+        let log2n = if n == 0 { 0 } else { 64 - n.leading_zeros() };
+        let b = (log2n + HASH_FP_BITS).min(64);
+        let mut v: Vec<u64> = v.into_iter().map(|h| top_bits(h, b)).collect();
+        v.dedup();
+        // The mean gap is 2^b / n: its log2 is the best Rice parameter.
+        let k = b.saturating_sub(log2n).min(63);
+        let mut w = BitWriter::default();
+        let mut prev = 0u64;
+        for x in &v {
+            let gap = x - prev;
+            prev = *x;
+            let q = gap >> k;
+            for _ in 0..q {
+                w.bit(true);
+            }
+            w.bit(false);
+            for i in (0..k).rev() {
+                w.bit(gap >> i & 1 == 1);
+            }
+        }
+        KeyHashes {
+            keys: keys.len() as u64,
+            n: v.len() as u64,
+            b,
+            k,
+            d: base64::engine::general_purpose::STANDARD.encode(w.finish()),
+        }
+    }
+
+    /// The hash values, sorted (Err: the set is damaged).
+    pub fn decode(&self) -> Result<HashSet64, StateError> {
+        let bad = |m: &str| StateError::Damaged(format!("failing_hashes: {m}"));
+        if !(1..=64).contains(&self.b) || self.k > 63 || self.n > MAX_HASHED {
+            return Err(bad("bad parameters"));
+        }
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(&self.d)
+            .map_err(|e| bad(&format!("not base64: {e}")))?;
+        let mut r = BitReader {
+            bytes: &bytes,
+            at: 0,
+        };
+        let mut values = Vec::with_capacity(self.n as usize);
+        let mut prev = 0u64;
+        for _ in 0..self.n {
+            let mut q = 0u64;
+            while r.bit().ok_or_else(|| bad("ends early"))? {
+                q += 1;
+            }
+            let mut low = 0u64;
+            for _ in 0..self.k {
+                low = low << 1 | u64::from(r.bit().ok_or_else(|| bad("ends early"))?);
+            }
+            let gap = q
+                .checked_shl(self.k)
+                .filter(|g| g >> self.k == q)
+                .ok_or_else(|| bad("gap overflows"))?
+                | low;
+            prev = prev
+                .checked_add(gap)
+                .ok_or_else(|| bad("value overflows"))?;
+            values.push(prev);
+        }
+        Ok(HashSet64 { b: self.b, values })
+    }
+}
+
+/// Decoded [`KeyHashes`]: is a key (probably) in the set.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct HashSet64 {
+    b: u32,
+    values: Vec<u64>,
+}
+
+impl HashSet64 {
+    /// Whether the [`state_key`] `key` is in the set (false positives: 1 in 2^24).
+    pub fn contains(&self, state_key: &str) -> bool {
+        self.values
+            .binary_search(&top_bits(hash64(state_key), self.b))
+            .is_ok()
+    }
+}
+
+#[derive(Default)]
+struct BitWriter {
+    bytes: Vec<u8>,
+    bits: u32,
+}
+
+impl BitWriter {
+    fn bit(&mut self, one: bool) {
+        if self.bits.is_multiple_of(8) {
+            self.bytes.push(0);
+        }
+        if one && let Some(last) = self.bytes.last_mut() {
+            *last |= 0x80 >> (self.bits % 8);
+        }
+        self.bits += 1;
+    }
+    fn finish(self) -> Vec<u8> {
+        self.bytes
+    }
+}
+
+struct BitReader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl BitReader<'_> {
+    fn bit(&mut self) -> Option<bool> {
+        let byte = self.bytes.get(self.at / 8)?;
+        let one = byte & (0x80 >> (self.at % 8)) != 0;
+        self.at += 1;
+        Some(one)
+    }
+}
+
+/// What a state knows about the previous run's failing tests, ready for lookups.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct KnownFailing {
+    /// The hash set of a cut state (`None`: the names are all there is).
+    pub hashes: Option<HashSet64>,
+    /// Whether names and hashes together cover every failing test of that run.
+    pub complete: bool,
+    /// How many failing tests the run had.
+    pub total: u64,
+}
+
+impl HiddenState {
+    /// What this state knows beyond its names, for [`HiddenState::was_failing`]-style
+    /// lookups; a damaged hash set counts as absent (so those failures are unknown).
+    pub fn known_failing(&self) -> KnownFailing {
+        let listed = self.failing.len() as u64;
+        let hashes = self.failing_hashes.as_ref().and_then(|h| h.decode().ok());
+        let hashed = match (&hashes, &self.failing_hashes) {
+            (Some(_), Some(h)) => h.keys,
+            _ => 0,
+        };
+        KnownFailing {
+            complete: (!self.cut && listed >= self.failing_total) || hashed >= self.failing_total,
+            hashes,
+            total: self.failing_total,
+        }
+    }
+}
+
+impl KnownFailing {
+    /// Whether the run of the state had `state_key` failing: `Some(true)` listed or hashed,
+    /// `Some(false)` when the state covers every failure and it is not there, `None` when
+    /// the state was cut and does not say (unknown: never a new failure).
+    pub fn was_failing(&self, listed: bool, state_key: &str) -> Option<bool> {
+        if listed || self.hashes.as_ref().is_some_and(|h| h.contains(state_key)) {
+            Some(true)
+        } else if self.complete {
+            Some(false)
+        } else {
+            None
+        }
+    }
 }
 
 /// Errors reading a state back from a comment.
@@ -80,10 +301,35 @@ fn compress(state: &HiddenState) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-/// The state line (without a trailing newline), within [`MAX_STATE_CHARS`]: drops listed keys
-/// (keeping the first ones, which the caller sorts by importance) until it fits.
+/// The state line (without a trailing newline), within [`MAX_STATE_CHARS`]: every failing
+/// key by name when they fit; else every key hashed ([`KeyHashes`]) plus the first names
+/// (the caller sorts by importance) that still fit, with `cut: true`.
 pub fn encode(state: &HiddenState) -> String {
     encode_within(state, MAX_STATE_CHARS)
+}
+
+fn line_of(s: &HiddenState) -> String {
+    format!("{STATE_PREFIX}{} -->", compress(s))
+}
+
+/// Cuts `list` (through `set`) until `make()` fits in `max` chars; returns the line.
+fn shrink<T: Clone>(
+    s: &mut HiddenState,
+    max: usize,
+    all: &[T],
+    set: impl Fn(&mut HiddenState, &[T]),
+) -> String {
+    let mut n = all.len();
+    set(s, &all[..n]);
+    let mut line = line_of(s);
+    while line.len() > max && n > 0 {
+        // Keys compress about evenly: aim straight at the budget (with 10% slack), then trim.
+        let fit = (n as f64 * max as f64 / line.len() as f64 * 0.9) as usize;
+        n = fit.min(n * 9 / 10);
+        set(s, &all[..n]);
+        line = line_of(s);
+    }
+    line
 }
 
 /// [`encode`] within `max` chars (at least room for score and counts).
@@ -92,15 +338,20 @@ pub fn encode_within(state: &HiddenState, max: usize) -> String {
     s.v = 1;
     s.run_id = super::escape::truncate_chars(&s.run_id, 64);
     s.failing = s.failing.iter().map(|k| state_key(k)).collect();
-    let mut line = format!("{STATE_PREFIX}{} -->", compress(&s));
-    while line.len() > max && !s.failing.is_empty() {
-        // Keys compress about evenly: aim straight at the budget (with 10% slack), then trim.
-        let fit = (s.failing.len() as f64 * max as f64 / line.len() as f64 * 0.9) as usize;
-        let keep = fit.min(s.failing.len() * 9 / 10);
-        s.failing.truncate(keep);
-        line = format!("{STATE_PREFIX}{} -->", compress(&s));
+    s.cut = false;
+    s.failing_hashes = None;
+    let line = line_of(&s);
+    if line.len() <= max {
+        return line;
     }
-    line
+    // Names do not fit: the hash set first (what the next run's gate needs), cut only when
+    // even it does not fit; then as many names as fit beside it.
+    let names = std::mem::take(&mut s.failing);
+    s.cut = true;
+    shrink(&mut s, max, &names, |s, keys| {
+        s.failing_hashes = Some(KeyHashes::build(keys))
+    });
+    shrink(&mut s, max, &names, |s, keys| s.failing = keys.to_vec())
 }
 
 /// Reads the state from a comment body (the last state line wins: ours is always last).
@@ -139,16 +390,17 @@ pub fn delta_from(
     let before: HashSet<&str> = baseline.failing.iter().map(String::as_str).collect();
     let now: Vec<String> = failing.iter().map(|k| state_key(k)).collect();
     let now_set: HashSet<&str> = now.iter().map(String::as_str).collect();
-    // When the baseline list was cut, a failure not in it may have failed before too: only
-    // call it new when the list was complete.
-    let complete = baseline.failing.len() as u64 >= baseline.failing_total;
+    // When the baseline was cut, a failure it does not name may have failed before too: it is
+    // new only when the state covers every failure (by name or hash), else unknown.
+    let known = baseline.known_failing();
     let mut new_failures = Vec::new();
     let mut still_failing = Vec::new();
+    let mut unknown = Vec::new();
     for k in &now {
-        if before.contains(k.as_str()) {
-            still_failing.push(k.clone());
-        } else if complete {
-            new_failures.push(k.clone());
+        match known.was_failing(before.contains(k.as_str()), k) {
+            Some(true) => still_failing.push(k.clone()),
+            Some(false) => new_failures.push(k.clone()),
+            None => unknown.push(k.clone()),
         }
     }
     let fixed = baseline
@@ -166,6 +418,7 @@ pub fn delta_from(
         new_failures,
         fixed,
         still_failing,
+        unknown,
         tests_added: counts.tests.saturating_sub(baseline.counts.tests),
         tests_removed: baseline.counts.tests.saturating_sub(counts.tests),
         counts_before: Some(baseline.counts),
@@ -190,6 +443,7 @@ mod tests {
             },
             failing_total: failing.len() as u64,
             failing,
+            ..Default::default()
         }
     }
 
@@ -209,8 +463,81 @@ mod tests {
         assert!(line.len() <= MAX_STATE_CHARS, "{}", line.len());
         let back = decode(&line).unwrap();
         assert_eq!(back.failing_total, 50_000);
-        assert!(!back.failing.is_empty() && back.failing.len() < 50_000);
-        assert!(back.failing[0].starts_with("sha256:"));
+        assert!(back.cut);
+        // Too many even for the hash set: it holds the first ones, and says how many.
+        let h = back.failing_hashes.as_ref().unwrap();
+        assert!(h.keys > 2_000 && h.keys < 50_000, "{}", h.keys);
+        assert!(!back.known_failing().complete);
+    }
+
+    #[test]
+    fn key_hashes_round_trip_and_stay_small() {
+        for n in [0usize, 1, 2, 7, 1000, 3000] {
+            let keys: Vec<String> = (0..n)
+                .map(|i| format!("pytest::tests.t::test_{i}"))
+                .collect();
+            let h = KeyHashes::build(&keys);
+            assert_eq!(h.keys, n as u64);
+            let set = h.decode().unwrap();
+            assert!(keys.iter().all(|k| set.contains(k)), "n={n}");
+            let misses = (0..10_000)
+                .filter(|i| set.contains(&format!("other::{i}")))
+                .count();
+            assert_eq!(misses, 0, "n={n}");
+            if n >= 1000 {
+                // log2(n) + 24 bits a key, Golomb-Rice coded: about 3.4 bytes a key.
+                let bytes = h.d.len() * 3 / 4;
+                assert!(bytes < n * 7 / 2, "n={n}: {bytes} bytes");
+            }
+        }
+        let damaged = KeyHashes {
+            n: 5,
+            d: "AA==".into(),
+            ..KeyHashes::build(&["a".into()])
+        };
+        assert!(damaged.decode().is_err());
+    }
+
+    #[test]
+    fn a_cut_state_hashes_every_failure_and_names_what_fits() {
+        // Names that do not compress (sequential ones would all fit by name).
+        let keys: Vec<String> = (0..2_000)
+            .map(|i| format!("pytest::tests.t::test_{}", hash64(&i.to_string())))
+            .collect();
+        let line = encode(&st(keys.clone()));
+        assert!(line.len() <= MAX_STATE_CHARS, "{}", line.len());
+        let back = decode(&line).unwrap();
+        assert!(back.cut && back.failing.len() < 2_000);
+        assert_eq!(back.failing_hashes.as_ref().unwrap().keys, 2_000);
+        let known = back.known_failing();
+        assert!(known.complete);
+        // Every old failure is recognised, named or not; a new one is new.
+        let counts = Counts::default();
+        let mut now = keys[1_990..].to_vec();
+        now.push("pytest::tests.test_new::test_regressed".into());
+        let d = delta_from(&back, None, &counts, &now);
+        assert_eq!(d.still_failing.len(), 10);
+        assert_eq!(
+            d.new_failures,
+            vec!["pytest::tests.test_new::test_regressed"]
+        );
+        assert!(d.unknown.is_empty());
+    }
+
+    #[test]
+    fn an_old_cut_state_makes_unknowns_not_new_failures() {
+        // Written before the hash set: 2 of 5 failures listed.
+        let old = HiddenState {
+            failing_total: 5,
+            ..st(vec!["a".into(), "b".into()])
+        };
+        let body = format!("{STATE_PREFIX}{} -->", compress(&old));
+        let back = decode(&body).unwrap();
+        assert!(!back.cut && back.failing_hashes.is_none());
+        let d = delta_from(&back, None, &Counts::default(), &["a".into(), "c".into()]);
+        assert_eq!(d.still_failing, vec!["a"]);
+        assert!(d.new_failures.is_empty());
+        assert_eq!(d.unknown, vec!["c"]);
     }
 
     #[test]

@@ -680,3 +680,228 @@ fn gitlab_regression_gate_reads_the_previous_note() {
         notes[0].body
     );
 }
+
+/// A port that accepts connections and never answers, counting the connections.
+fn counting_black_hole() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let n = std::sync::Arc::new(AtomicUsize::new(0));
+    let seen = n.clone();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in l.incoming().flatten() {
+            seen.fetch_add(1, Ordering::SeqCst);
+            held.push(s);
+        }
+    });
+    (format!("http://{addr}"), n)
+}
+
+/// The documented CLI recipe's env: no INPUT_*, the token in GITHUB_TOKEN, one CI job.
+fn recipe_env(api: &str, w: &Ws, budget_secs: &str) -> BTreeMap<String, String> {
+    let mut env = action_env(api, w);
+    env.retain(|k, _| !k.starts_with("INPUT_"));
+    env.insert("GITHUB_TOKEN".into(), TOKEN.into());
+    env.insert("GITHUB_JOB".into(), "test".into());
+    env.insert("GITHUB_RUN_ATTEMPT".into(), "1".into());
+    env.insert("CODELOOP_PUBLISH_BUDGET_SECS".into(), budget_secs.into());
+    env
+}
+
+/// `ci --fail-on regression --baseline comment` then `publish`, timed one by one.
+fn ci_then_publish(env: &BTreeMap<String, String>, w: &Ws) -> [(Output, Duration); 2] {
+    let ws = w.ws.to_string_lossy().into_owned();
+    let t = Instant::now();
+    let ci = run(
+        env,
+        &[
+            "ci",
+            "--cwd",
+            &ws,
+            "--report",
+            "reports/r.xml",
+            "--fail-on",
+            "regression",
+            "--baseline",
+            "comment",
+        ],
+    );
+    let ci_took = t.elapsed();
+    let t = Instant::now();
+    let publish = run(env, &["publish", "--cwd", &ws]);
+    [(ci, ci_took), (publish, t.elapsed())]
+}
+
+/// Item 6 across processes: the CLI recipe's commands share one publishing budget through
+/// the run directory. An API that never answers costs `ci --baseline comment` the budget and
+/// `publish` nothing (it sends no request, and says why); a slow API leaves `publish` only
+/// what `ci` did not spend; another job (a re-run) gets a whole budget again.
+#[test]
+fn the_cli_recipe_spends_one_publishing_budget_for_the_whole_run() {
+    use std::sync::atomic::Ordering;
+    let w = workspace();
+    write_report(&w, "r.xml", &[("test_a", true), ("test_b", false)]);
+    let (api, connections) = counting_black_hole();
+    let env = recipe_env(&api, &w, "3");
+    let [(ci, ci_took), (publish, publish_took)] = ci_then_publish(&env, &w);
+    let (ci_out, ci_err) = text(&ci);
+    assert_eq!(ci.status.code(), Some(1), "{ci_out}\n{ci_err}");
+    assert!(ci_err.contains("no answer within"), "{ci_err}");
+    assert!(ci_took < Duration::from_secs(8), "ci took {ci_took:?}");
+    let before = connections.load(Ordering::SeqCst);
+    assert!(before >= 1);
+    let (out, err) = text(&publish);
+    assert_eq!(publish.status.code(), Some(0), "{out}\n{err}");
+    assert!(out.contains("codeloop: gate FAIL"), "{out}");
+    assert!(
+        err.contains("::warning title=codeloop::GitHub API: not tried: an earlier codeloop command of this job found the API down (GET ")
+            && err.contains("no answer within")
+            && err.contains("of the run's 3 s publishing budget; nothing is posted"),
+        "{err}"
+    );
+    assert_eq!(err.matches("::warning").count(), 1, "{err}");
+    assert!(publish_took < Duration::from_secs(2), "{publish_took:?}");
+    assert_eq!(
+        connections.load(Ordering::SeqCst),
+        before,
+        "publish sent a request"
+    );
+    let run_dir = std::fs::canonicalize(w.ws.join(".codeloop/runs/latest")).unwrap();
+    let ledger: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run_dir.join("publish-budget.json")).unwrap())
+            .unwrap();
+    assert_eq!(ledger["job"], "github:4242/1/test");
+    assert!(ledger["spent_secs"].as_f64().unwrap() >= 2.9, "{ledger}");
+    // A re-run of the job (another attempt) has a whole budget: it tries again.
+    let mut again = env.clone();
+    again.insert("GITHUB_RUN_ATTEMPT".into(), "2".into());
+    let o = run(&again, &["publish", "--cwd", &w.ws.to_string_lossy()]);
+    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+    assert!(connections.load(Ordering::SeqCst) > before);
+    assert!(
+        !text(&o).1.contains("an earlier codeloop command"),
+        "{:?}",
+        text(&o)
+    );
+
+    // A slow API (1.2 s a read): ci spends ~2.4 s of 3 reading the previous comment, so
+    // publish has ~0.6 s, not a whole budget: its first read runs out of time.
+    let fake = FakeGitHub::start();
+    fake.state.lock().unwrap().get_delay = Duration::from_millis(1200);
+    let env = recipe_env(&fake.url(), &w, "3");
+    let [(ci, _), (publish, publish_took)] = ci_then_publish(&env, &w);
+    assert_eq!(ci.status.code(), Some(1), "{:?}", text(&ci));
+    assert!(!text(&ci).1.contains("GitHub API"), "{:?}", text(&ci));
+    let (out, err) = text(&publish);
+    assert_eq!(publish.status.code(), Some(0), "{out}\n{err}");
+    assert!(
+        err.contains("no answer within 0.") || err.contains("budget is spent"),
+        "{err}"
+    );
+    assert!(
+        publish_took < Duration::from_millis(2500),
+        "{publish_took:?}"
+    );
+    assert!(
+        fake.ours().is_empty(),
+        "the run's budget was spent: nothing is posted"
+    );
+    assert_clean(&fake);
+}
+
+/// Failing-test names that do not compress (as real ones mostly do not).
+fn scattered_names(n: usize, tag: &str) -> Vec<String> {
+    use sha2::{Digest, Sha256};
+    (0..n)
+        .map(|i| {
+            let h = Sha256::digest(format!("{tag}{i}").as_bytes());
+            let hex: String = h.iter().take(10).map(|b| format!("{b:02x}")).collect();
+            format!("test_{hex}_{i}")
+        })
+        .collect()
+}
+
+/// The hidden state's failing list is cut to fit the comment; the next run must not invent
+/// regressions from the failures the cut list leaves out. 2,000 failures do not fit by name
+/// in the state, but all of them fit as hashes: the same failures pass `fail-on: regression`,
+/// one more fails naming only it. A state written before the hashes (names cut, a larger
+/// `failing_total`) makes the unlisted failures unknown, not new.
+#[test]
+fn a_cut_comment_state_invents_no_regressions() {
+    let fake = FakeGitHub::start();
+    let w = workspace();
+    let reg = [("INPUT_FAIL-ON", "regression")];
+    let names = scattered_names(2_000, "a");
+    let mut cases: Vec<(&str, bool)> = names.iter().map(|n| (n.as_str(), true)).collect();
+    cases.push(("test_ok", false));
+    write_report(&w, "r.xml", &cases);
+    let o = action(&fake.url(), &w, &reg);
+    assert_eq!(o.status.code(), Some(1), "{:?}", text(&o));
+    let body = fake.ours()[0].body.clone();
+    let state = codeloop::report::state::decode(&body).unwrap();
+    assert!(state.cut, "2,000 names do not fit the state");
+    assert!(state.failing.len() < 2_000);
+    assert_eq!(state.failing_total, 2_000);
+    assert_eq!(state.failing_hashes.as_ref().unwrap().keys, 2_000);
+    assert!(body.len() <= 65_536);
+    // The runner part of the keys, as the state stores them.
+    let prefix = state.failing[0]
+        .strip_suffix(names[0].as_str())
+        .unwrap()
+        .to_string();
+
+    // The same 2,000 failures: nothing is new, the gate passes.
+    let o = action(&fake.url(), &w, &reg);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    assert!(
+        out.contains("no new failure (2000 tests were already failing"),
+        "{out}"
+    );
+    let summary = std::fs::read_to_string(&w.summary).unwrap();
+    assert!(!summary.contains("New failures"), "{summary}");
+
+    // One more: it alone is new.
+    cases.push(("test_regressed", true));
+    write_report(&w, "r.xml", &cases);
+    let o = action(&fake.url(), &w, &reg);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}\n{err}");
+    assert!(
+        out.contains("  - 1 new failure: test_app::test_regressed (max_failures is 0)"),
+        "{out}"
+    );
+    assert!(out.contains("1 new, 2000 still failing"), "{out}");
+    let body = fake.ours()[0].body.clone();
+    assert!(body.contains("New failures (1)"), "{body}");
+
+    // An older codeloop's cut state: 5 of 2,001 failures listed, no hashes.
+    let old = codeloop::report::state::HiddenState {
+        v: 1,
+        run_id: "old-run".into(),
+        score: Some(10.0),
+        verdict: Some("fail".into()),
+        failing: names[..5].iter().map(|n| format!("{prefix}{n}")).collect(),
+        failing_total: 2_001,
+        ..Default::default()
+    };
+    let line = codeloop::report::state::encode(&old);
+    assert!(!line.is_empty());
+    let fake = FakeGitHub::start();
+    fake.seed(
+        BOT,
+        &format!("{MARK} run=old-run -->\n## codeloop\n\n{line}\n"),
+    );
+    let o = action(&fake.url(), &w, &reg);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    assert!(
+        out.contains("so 1996 failing tests not in it are not counted as new"),
+        "{out}"
+    );
+    let body = fake.ours()[0].body.clone();
+    assert!(!body.contains("New failures"), "{body}");
+    assert!(body.contains("Not in the last run"), "{body}");
+    assert_clean(&fake);
+}

@@ -85,6 +85,8 @@ pub struct State {
     pub check_run_updates: Vec<Value>,
     /// Delay before answering a comment POST (to make concurrent jobs overlap).
     pub post_delay: Duration,
+    /// Delay before answering any GET (a slow API).
+    pub get_delay: Duration,
     pub base: String,
     /// The git object store behind the git data and contents endpoints.
     pub git: Git,
@@ -420,6 +422,8 @@ async fn handle(
             s.post_delay
         } else if is_commit_post {
             s.commit_delay
+        } else if method == Method::GET {
+            s.get_delay
         } else {
             Duration::ZERO
         }

@@ -324,6 +324,7 @@ fn demo() -> (Vec<Case>, VerifyDoc, DiagnoseDoc, GateDoc) {
             ],
             fixed: vec!["pytest::tests.test_io::test_reads_utf16".into()],
             still_failing: vec![],
+            unknown: vec![],
             tests_added: 1,
             tests_removed: 0,
             counts_before: Some(Counts {
