@@ -12,11 +12,40 @@ use serde::Serialize;
 /// Bytes of serialized lines redacted and written at once.
 const BATCH: usize = 64 * 1024;
 
+/// Where a [`JsonlWriter`]'s bytes go, hashed as written.
+enum Out {
+    /// In this thread (events.jsonl: each line on disk at once).
+    Here(BufWriter<super::Hashing<File>>),
+    /// On a worker thread (cases.jsonl, findings.jsonl: the big ones).
+    Offload(super::Offload),
+}
+
+impl Write for Out {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Out::Here(w) => w.write(b),
+            Out::Offload(w) => w.write(b),
+        }
+    }
+    fn write_all(&mut self, b: &[u8]) -> std::io::Result<()> {
+        match self {
+            Out::Here(w) => w.write_all(b),
+            Out::Offload(w) => w.write_all(b),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Out::Here(w) => w.flush(),
+            Out::Offload(w) => w.flush(),
+        }
+    }
+}
+
 /// A JSON Lines file written line by line (cases.jsonl, findings.jsonl, events.jsonl).
 pub struct JsonlWriter {
     /// Hashed as written (see [`JsonlWriter::finish`]); appended files are hashed from their
     /// appended bytes only, so [`Events::append`] never records its hash.
-    out: Option<BufWriter<super::Hashing<File>>>,
+    out: Option<Out>,
     pub path: PathBuf,
     /// The first write error, reported once at the end.
     pub error: Option<String>,
@@ -31,7 +60,24 @@ impl JsonlWriter {
     pub fn create(path: &Path) -> std::io::Result<JsonlWriter> {
         let f = File::create(path)?;
         Ok(JsonlWriter {
-            out: Some(BufWriter::with_capacity(256 * 1024, super::Hashing::new(f))),
+            out: Some(Out::Here(BufWriter::with_capacity(
+                256 * 1024,
+                super::Hashing::new(f),
+            ))),
+            path: path.to_path_buf(),
+            error: None,
+            lines: 0,
+            redactor: Default::default(),
+            scratch: Vec::new(),
+        })
+    }
+
+    /// Like [`JsonlWriter::create`], written and hashed on a worker thread ([`super::Offload`]):
+    /// for the run's big files, whose lines need not be on disk the moment they are written.
+    pub fn create_offloaded(path: &Path) -> std::io::Result<JsonlWriter> {
+        let f = File::create(path)?;
+        Ok(JsonlWriter {
+            out: Some(Out::Offload(super::Offload::new(f)?)),
             path: path.to_path_buf(),
             error: None,
             lines: 0,
@@ -115,9 +161,22 @@ impl JsonlWriter {
     /// created, not appended to.
     pub fn finish(&mut self) {
         self.flush();
-        if let Some(out) = self.out.as_ref() {
-            let h = out.get_ref();
-            super::record_hash(&self.path, h.bytes, h.sha256());
+        match self.out.take() {
+            Some(Out::Here(w)) => {
+                let h = w.get_ref();
+                super::record_hash(&self.path, h.bytes, h.sha256());
+                self.out = Some(Out::Here(w));
+            }
+            // The worker's file is closed here: later lines are dropped (nothing writes after
+            // the finish).
+            Some(Out::Offload(w)) => match w.finish() {
+                Ok(h) => super::record_hash(&self.path, h.bytes, h.sha256()),
+                Err(e) => {
+                    self.fail(e);
+                    self.cut_on_disk();
+                }
+            },
+            None => {}
         }
     }
 
@@ -127,10 +186,27 @@ impl JsonlWriter {
     fn fail(&mut self, e: std::io::Error) {
         self.error
             .get_or_insert_with(|| format!("cannot write `{}`: {e}", self.path.display()));
-        if let Some(out) = self.out.take() {
-            // Drop the buffered rest without flushing it: it could not be written anyway.
-            let (file, _) = out.into_parts();
-            let _ = cut_to_last_line(&file.inner, &self.path);
+        match self.out.take() {
+            Some(Out::Here(out)) => {
+                // Drop the buffered rest without flushing it: it could not be written anyway.
+                let (file, _) = out.into_parts();
+                let _ = cut_to_last_line(&file.inner, &self.path);
+            }
+            Some(Out::Offload(w)) => {
+                // The worker stops at its first error; what it wrote is cut the same way.
+                let _ = w.finish();
+                self.cut_on_disk();
+            }
+            // After an offloaded finish (or a first failure) nothing is open.
+            None => {}
+        }
+    }
+
+    /// Cuts the file at `path` back to its last complete line (the offloaded writer's file
+    /// is closed by its worker, so it is opened again).
+    fn cut_on_disk(&self) {
+        if let Ok(f) = std::fs::OpenOptions::new().write(true).open(&self.path) {
+            let _ = cut_to_last_line(&f, &self.path);
         }
     }
 }
@@ -249,7 +325,7 @@ impl Events {
             .open(path)?;
         Ok(Events(
             Mutex::new(JsonlWriter {
-                out: Some(BufWriter::new(super::Hashing::new(f))),
+                out: Some(Out::Here(BufWriter::new(super::Hashing::new(f)))),
                 path: path.to_path_buf(),
                 error: None,
                 lines: 0,

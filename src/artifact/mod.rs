@@ -311,6 +311,112 @@ impl<T: Write> Write for Hashing<T> {
     }
 }
 
+/// A file written and hashed by a worker thread (the second core): the writer hands over
+/// 256 KiB chunks through a bounded channel and goes on, so hashing and the kernel's copy of
+/// a big run file (cases.jsonl, a kept result file) leave the parse's thread. [`Offload::finish`]
+/// waits for the worker and returns the hashed file; a write error surfaces on the next
+/// chunk handed over, or at the finish. Dropped without a finish, it still writes everything.
+pub struct Offload {
+    buf: Vec<u8>,
+    tx: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
+    /// Chunks the worker is done with, reused (no allocation per chunk).
+    spare: std::sync::mpsc::Receiver<Vec<u8>>,
+    worker: Option<std::thread::JoinHandle<io::Result<Hashing<File>>>>,
+}
+
+const OFFLOAD_CHUNK: usize = 256 * 1024;
+
+impl Offload {
+    pub fn new(f: File) -> io::Result<Offload> {
+        use std::sync::mpsc::sync_channel;
+        // Four chunks in flight: the parse never waits on a disk that keeps up, and memory
+        // stays at ~1.5 MiB per file.
+        let (tx, rx) = sync_channel::<Vec<u8>>(4);
+        let (back, spare) = sync_channel::<Vec<u8>>(4);
+        let worker = std::thread::Builder::new()
+            .name("codeloop-write".into())
+            .spawn(move || {
+                let mut out = Hashing::new(f);
+                for mut chunk in rx {
+                    out.write_all(&chunk)?;
+                    chunk.clear();
+                    let _ = back.try_send(chunk);
+                }
+                Ok(out)
+            })?;
+        Ok(Offload {
+            buf: Vec::with_capacity(OFFLOAD_CHUNK + 64 * 1024),
+            tx: Some(tx),
+            spare,
+            worker: Some(worker),
+        })
+    }
+
+    fn send(&mut self) -> io::Result<()> {
+        let next = self
+            .spare
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(OFFLOAD_CHUNK + 64 * 1024));
+        let chunk = std::mem::replace(&mut self.buf, next);
+        let sent = self.tx.as_ref().is_some_and(|tx| tx.send(chunk).is_ok());
+        if sent {
+            Ok(())
+        } else {
+            // The worker stopped: its error says why.
+            Err(self.join().err().unwrap_or_else(|| {
+                io::Error::other("the writer thread stopped before the end of the file")
+            }))
+        }
+    }
+
+    fn join(&mut self) -> io::Result<Hashing<File>> {
+        drop(self.tx.take());
+        match self.worker.take() {
+            Some(w) => w
+                .join()
+                .unwrap_or_else(|_| Err(io::Error::other("the writer thread panicked"))),
+            None => Err(io::Error::other("the file was already finished")),
+        }
+    }
+
+    /// Writes what is left, waits for the worker, and returns the file with its size and
+    /// sha256.
+    pub fn finish(mut self) -> io::Result<Hashing<File>> {
+        if !self.buf.is_empty() {
+            self.send()?;
+        }
+        self.join()
+    }
+}
+
+impl Write for Offload {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        self.buf.extend_from_slice(b);
+        if self.buf.len() >= OFFLOAD_CHUNK {
+            self.send()?;
+        }
+        Ok(b.len())
+    }
+    /// Hands the buffered bytes to the worker (it does not wait for them to reach the file).
+    fn flush(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() || self.tx.is_none() {
+            return Ok(());
+        }
+        self.send()
+    }
+}
+
+impl Drop for Offload {
+    fn drop(&mut self) {
+        if self.worker.is_some() {
+            if !self.buf.is_empty() {
+                let _ = self.send();
+            }
+            let _ = self.join();
+        }
+    }
+}
+
 /// SHA-256 of a file, hex, streaming.
 pub fn sha256_file(path: &Path) -> io::Result<(u64, String)> {
     let mut f = File::open(path)?;

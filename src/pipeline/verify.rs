@@ -565,7 +565,8 @@ pub async fn execute_prepared(
     } = p;
     let started_at = artifact::now_rfc3339();
     let redact_generation = crate::redact::generation();
-    let open = |name: &str| JsonlWriter::create(&run_dir.file(name));
+    // The big files are written and hashed on a worker thread, beside the parse.
+    let open = |name: &str| JsonlWriter::create_offloaded(&run_dir.file(name));
     let (events, cases, findings) = match (
         Events::create(&run_dir.file(artifact::EVENTS)),
         open(artifact::CASES),

@@ -238,6 +238,9 @@ pub struct RedactTee<'r, R: Read, W: Write> {
     pos: usize,
     eof: bool,
     replaced: bool,
+    /// The copy's first write error: the copy stops, the reader goes on (the parse must not
+    /// fail because the run directory's disk is full).
+    dst_error: Option<io::Error>,
 }
 
 /// Bytes read from the source at a time.
@@ -255,6 +258,7 @@ impl<'r, R: Read, W: Write> RedactTee<'r, R, W> {
             pos: 0,
             eof: false,
             replaced: false,
+            dst_error: None,
         }
     }
 
@@ -273,21 +277,28 @@ impl<'r, R: Read, W: Write> RedactTee<'r, R, W> {
         let (used, hit) = self.r.redact_chunk(&self.carry, last, &mut self.out);
         self.replaced |= hit;
         self.carry.drain(..used);
-        self.dst.write_all(&self.out)?;
-        if last {
-            self.eof = true;
-            self.dst.flush()?;
+        if self.dst_error.is_none() {
+            let w = self
+                .dst
+                .write_all(&self.out)
+                .and_then(|()| if last { self.dst.flush() } else { Ok(()) });
+            self.dst_error = w.err();
         }
+        self.eof = last;
         Ok(())
     }
 
     /// Copies the rest of the source to `dst` and returns it, with whether any secret was
-    /// replaced.
+    /// replaced; an error when the copy is not whole (a write failed, or the source could
+    /// not be read to its end).
     pub fn finish(mut self) -> io::Result<(W, bool)> {
-        while !self.eof {
+        while !self.eof && self.dst_error.is_none() {
             self.fill()?;
         }
-        Ok((self.dst, self.replaced))
+        match self.dst_error.take() {
+            Some(e) => Err(e),
+            None => Ok((self.dst, self.replaced)),
+        }
     }
 }
 

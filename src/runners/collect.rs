@@ -327,9 +327,10 @@ fn collect_one(path: &Path, ctx: &Ctx<'_>, out: &mut Collected) {
         .parent()
         .and_then(Path::parent)
         .unwrap_or(ctx.runner_dir);
-    let source = if let Ok(rel) = path.strip_prefix(run_dir) {
+    // Where the kept copy goes: none when the runner wrote the file into the run directory.
+    let dest = if let Ok(rel) = path.strip_prefix(run_dir) {
         rf.copy = Some(rel.to_string_lossy().into_owned());
-        path.to_path_buf()
+        None
     } else {
         let name = path
             .file_name()
@@ -341,30 +342,9 @@ fn collect_one(path: &Path, ctx: &Ctx<'_>, out: &mut Collected) {
             dest = ctx.runner_dir.join(format!("{n}-{name}"));
             n += 1;
         }
-        // Through the redactor: the copy is evidence others download.
-        match crate::redact::fs::copy_redacted(&crate::redact::current(), path, &dest) {
-            Ok(_) => {
-                rf.copy = Some(format!(
-                    "{}/{}/{}",
-                    crate::artifact::RUNNERS_DIR,
-                    ctx.runner_id,
-                    dest.file_name().unwrap_or_default().to_string_lossy()
-                ));
-                dest
-            }
-            Err(e) => {
-                // A copy cut short (disk full) must not sit in the run as if it were whole.
-                let _ = std::fs::remove_file(&dest);
-                out.warnings.push(ParseIssue {
-                    file: shown.clone(),
-                    position: None,
-                    message: format!("could not keep a copy in the run directory: {e}"),
-                });
-                path.to_path_buf()
-            }
-        }
+        Some(dest)
     };
-    let file = match File::open(&source) {
+    let file = match File::open(path) {
         Ok(f) => f,
         Err(e) => {
             out.parse_errors.push(ParseIssue {
@@ -376,9 +356,22 @@ fn collect_one(path: &Path, ctx: &Ctx<'_>, out: &mut Collected) {
         }
     };
     rf.bytes = file.metadata().map(|m| m.len()).unwrap_or(0);
-    // Hashed as the parser reads it: the manifest needs the copy's sha256, and this is the
-    // only read of it.
-    let mut file = crate::artifact::Hashing::new(file);
+    // One read of the file: the parser reads it through the redactor while the copy (the
+    // evidence others download, so redacted too) is written and hashed on a worker thread;
+    // a file already in the run is hashed as the parser reads it. The manifest needs both
+    // sha256s, and neither file is read again.
+    let redactor = crate::redact::current();
+    let mut copy_error = None;
+    let mut reading = match &dest {
+        Some(d) => match File::create(d).and_then(crate::artifact::Offload::new) {
+            Ok(w) => Reading::Copying(crate::redact::fs::RedactTee::new(&redactor, file, w)),
+            Err(e) => {
+                copy_error = Some(e);
+                Reading::Hashing(crate::artifact::Hashing::new(file))
+            }
+        },
+        None => Reading::Hashing(crate::artifact::Hashing::new(file)),
+    };
     let runner = ctx.runner_id;
     let cases = ctx.cases;
     let tap = ctx.tap;
@@ -401,16 +394,45 @@ fn collect_one(path: &Path, ctx: &Ctx<'_>, out: &mut Collected) {
         };
         let name = path.file_name().unwrap_or_default().to_string_lossy();
         parsers::parse(
-            BufReader::with_capacity(256 * 1024, &mut file),
+            BufReader::with_capacity(256 * 1024, &mut reading),
             &name,
             ctx.format,
             ctx.opts,
             &mut sink,
         )
     };
-    // A parser that stopped early (an error) left the rest unread: hash it too.
-    if std::io::copy(&mut file, &mut std::io::sink()).is_ok() {
-        crate::artifact::record_hash(&source, file.bytes, file.sha256());
+    // A parser that stopped early (an error) left the rest unread: the copy and the hash
+    // take it too.
+    match reading {
+        Reading::Copying(tee) => {
+            let d = dest.as_deref().unwrap_or(path);
+            match tee.finish().and_then(|(w, _)| w.finish()) {
+                Ok(h) => {
+                    crate::artifact::record_hash(d, h.bytes, h.sha256());
+                    rf.copy = Some(format!(
+                        "{}/{}/{}",
+                        crate::artifact::RUNNERS_DIR,
+                        ctx.runner_id,
+                        d.file_name().unwrap_or_default().to_string_lossy()
+                    ));
+                }
+                Err(e) => copy_error = Some(e),
+            }
+        }
+        Reading::Hashing(mut h) => {
+            if dest.is_none() && std::io::copy(&mut h, &mut std::io::sink()).is_ok() {
+                crate::artifact::record_hash(path, h.bytes, h.sha256());
+            }
+        }
+    }
+    if let (Some(e), Some(d)) = (copy_error, &dest) {
+        // A copy cut short (disk full) must not sit in the run as if it were whole.
+        let _ = std::fs::remove_file(d);
+        out.warnings.push(ParseIssue {
+            file: shown.clone(),
+            position: None,
+            message: format!("could not keep a copy in the run directory: {e}"),
+        });
     }
     match result {
         Ok(p) => {
@@ -443,6 +465,22 @@ fn collect_one(path: &Path, ctx: &Ctx<'_>, out: &mut Collected) {
         });
     }
     out.files.push(rf);
+}
+
+/// How a result file is read: copied into the run as it is parsed, or (in the run already,
+/// or when no copy can be written) hashed.
+enum Reading<'r> {
+    Copying(crate::redact::fs::RedactTee<'r, File, crate::artifact::Offload>),
+    Hashing(crate::artifact::Hashing<File>),
+}
+
+impl std::io::Read for Reading<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Reading::Copying(t) => t.read(buf),
+            Reading::Hashing(h) => h.read(buf),
+        }
+    }
 }
 
 #[cfg(test)]
