@@ -1,18 +1,43 @@
 //! Folding shard runs into one run (`codeloop merge`, DESIGN §5). Pure: the command reads the
-//! run directories into [`Source`]s and writes the [`Merged`] result; this module decides.
+//! run directories and writes the result; this module decides. It never holds every case:
+//!
+//! 1. [`plan`] decides from each shard's verify.json and manifest which [`Source`]s are used,
+//!    and names the rest in warnings (below).
+//! 2. [`Census`] (pass 1) is fed the identity of every case of the used sources, in order,
+//!    and finds the identities seen more than once.
+//! 3. [`CaseFolder`] (pass 2) is fed the cases again: a case whose identity occurs once is
+//!    emitted at once; a duplicated one is held (folded with the occurrences before it) until
+//!    its last occurrence, then emitted. Memory grows with duplicated tests only.
+//! 4. [`finish`] builds verify.json and merge.json from the plan and the per-runner counts the
+//!    folder accumulated as it emitted.
+//!
+//! [`fold`] runs the same steps over cases already in memory.
 //!
 //! Rules: counts are recomputed from the merged cases, so a test seen by two shards counts
 //! once, with its worst status (errored > failed > passed > skipped) and `flaky` when one shard
-//! failed it and another passed it. Runners with the same id fold into one (worst status, the
-//! longest duration, every result file, parse error and suite error kept). Sources that cannot
-//! be trusted are named in warnings: no manifest (incomplete shard, used as far as it goes),
-//! another schema version or a repeated run id (left out), different commits (kept, warned).
-//! Missing shards (from the recorded totals) become `skipped` runners named
-//! `shard-K-of-N`, which the gate's `require: ["shards"]` turns into a failure.
+//! failed it and another passed it. The j-th occurrence of a key in one source folds into the
+//! j-th merged one, so a parametrized test repeated inside one shard stays repeated. Runners
+//! with the same id fold into one (worst status, the longest duration, every result file, parse
+//! error and suite error kept). Sources that cannot be trusted are named in warnings: no
+//! manifest (incomplete shard, used as far as it goes), another schema version or a repeated
+//! run id (left out), different commits (kept, warned). Missing shards (from the recorded
+//! totals) become `skipped` runners named `shard-K-of-N`, which the gate's
+//! `require: ["shards"]` turns into a failure.
+//!
+//! Order of the merged cases: the used sources' cases in order, except that a test seen by more
+//! than one source is written where its last occurrence is (it is complete only then).
+//!
+//! Identity of a case: the first 128 bits of the SHA-256 of its [`Case::key`] (and, for the
+//! j-th repetition inside one source, j > 0, of that hash and j). Two different tests are
+//! folded into one only if their identities collide: for n cases the odds are about
+//! n² / 2¹²⁹, 1.5 × 10⁻²⁷ for a million cases, and a crafted name cannot aim for it (SHA-256).
+//! Pass 1 keeps 16 bytes per case (16 MB for a million) and pass 2 only the duplicated ones.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
 
 use crate::model::{
     Case, Counts, Finding, LintCounts, RunStatus, RunnerKind, RunnerResult, RunnerSource,
@@ -25,7 +50,7 @@ pub const MISSING_SHARD_PREFIX: &str = "shard-";
 /// The file in the merged run that says what was merged.
 pub const MERGE_FILE: &str = "merge.json";
 
-/// One input run, as read from disk.
+/// One input run, as read from disk (its cases are streamed, not held: see the module docs).
 #[derive(Clone, Debug)]
 pub struct Source {
     /// Where it came from (a path), for messages.
@@ -33,7 +58,7 @@ pub struct Source {
     pub verify: VerifyDoc,
     /// The manifest's schema version, shard and commit; `None` when manifest.json is missing.
     pub manifest: Option<ManifestInfo>,
-    pub cases: Vec<Case>,
+    /// Findings are few (lint and build messages): held.
     pub findings: Vec<Finding>,
 }
 
@@ -84,11 +109,10 @@ pub struct MergeDoc {
     pub warnings: Vec<String>,
 }
 
-/// The merged run, ready to write.
+/// The merged run but its cases (written as [`CaseFolder`] hands them out), ready to write.
 #[derive(Clone, Debug)]
 pub struct Merged {
     pub verify: VerifyDoc,
-    pub cases: Vec<Case>,
     pub findings: Vec<Finding>,
     pub doc: MergeDoc,
     /// The commit every used source agreed on (or the first one named).
@@ -173,13 +197,30 @@ fn fold_runner(a: &mut RunnerResult, b: RunnerResult) {
     }
 }
 
-/// Folds the sources into one run. Never fails: what cannot be used is named in warnings.
-pub fn fold(sources: Vec<Source>, target: Target) -> Merged {
+/// Which sources a merge uses, and what it found wrong with the others (step 1).
+#[derive(Clone, Debug, Default)]
+pub struct Plan {
+    /// Indexes of the used sources in the slice given to [`plan`], in merge order: the
+    /// sources whose cases are streamed through [`Census`] and [`CaseFolder`].
+    pub used: Vec<usize>,
+    /// Every warning, the left-out sources' last (as merge.json records them).
+    pub warnings: Vec<String>,
+    /// Sources left out, with the reason.
+    pub skipped: Vec<String>,
+    pub expected_shards: Option<u32>,
+    pub missing_shards: Vec<u32>,
+    /// The commit every used source agreed on (or the first one named).
+    pub sha: Option<String>,
+}
+
+/// Decides which sources are used (schema, repeated run ids) and warns about incomplete
+/// shards, mixed commits and missing or repeated shards.
+pub fn plan(sources: &[Source]) -> Plan {
     let mut warnings = Vec::new();
     let mut skipped = Vec::new();
-    let mut used: Vec<Source> = Vec::new();
+    let mut used: Vec<usize> = Vec::new();
     let mut ids = BTreeSet::new();
-    for s in sources {
+    for (i, s) in sources.iter().enumerate() {
         let schema = s
             .manifest
             .as_ref()
@@ -191,7 +232,7 @@ pub fn fold(sources: Vec<Source>, target: Target) -> Merged {
             ));
             continue;
         }
-        if !ids.insert(s.verify.run_id.clone()) {
+        if !ids.insert(s.verify.run_id.as_str()) {
             skipped.push(format!(
                 "{}: run id {} was already merged from another directory (the same artifact downloaded twice?); left out",
                 s.label, s.verify.run_id
@@ -204,16 +245,15 @@ pub fn fold(sources: Vec<Source>, target: Target) -> Merged {
                 s.label
             ));
         }
-        used.push(s);
+        used.push(i);
     }
+    let used_sources = || used.iter().map(|&i| &sources[i]);
     // Commits: all sources should test the same one.
-    let shas: BTreeSet<&str> = used
-        .iter()
+    let shas: BTreeSet<&str> = used_sources()
         .filter_map(|s| s.manifest.as_ref()?.sha.as_deref())
         .collect();
     if shas.len() > 1 {
-        let list: Vec<String> = used
-            .iter()
+        let list: Vec<String> = used_sources()
             .map(|s| {
                 format!(
                     "{} at {}",
@@ -230,13 +270,10 @@ pub fn fold(sources: Vec<Source>, target: Target) -> Merged {
             list.join(", ")
         ));
     }
-    let sha = used.iter().find_map(|s| s.manifest.as_ref()?.sha.clone());
+    let sha = used_sources().find_map(|s| s.manifest.as_ref()?.sha.clone());
 
     // Shard coverage.
-    let shards: Vec<Shard> = used
-        .iter()
-        .filter_map(|s| s.manifest.as_ref().and_then(|m| m.shard).or(s.verify.shard))
-        .collect();
+    let shards: Vec<Shard> = used_sources().filter_map(shard_of).collect();
     let totals: BTreeSet<u32> = shards.iter().map(|s| s.total).collect();
     if totals.len() > 1 {
         warnings.push(format!(
@@ -265,11 +302,306 @@ pub fn fold(sources: Vec<Source>, target: Target) -> Merged {
             }
         }
     }
+    warnings.extend(skipped.iter().cloned());
+    Plan {
+        used,
+        warnings,
+        skipped,
+        expected_shards: expected,
+        missing_shards: missing,
+        sha,
+    }
+}
 
-    // Cases: the j-th occurrence of a key in one source folds into the j-th merged one, so a
-    // parametrized test repeated inside one shard stays repeated.
-    let mut cases: Vec<Case> = Vec::new();
-    let mut index: HashMap<String, Vec<usize>> = HashMap::new();
+fn shard_of(s: &Source) -> Option<Shard> {
+    s.manifest.as_ref().and_then(|m| m.shard).or(s.verify.shard)
+}
+
+/// A case's identity as pass 1 reads it: the fields of [`Case::key`] (and the status, so that
+/// the lines pass 1 reads are the lines pass 2 can read), nothing else deserialized.
+#[derive(Deserialize, Clone, Debug, Default)]
+pub struct CaseKey {
+    #[serde(default)]
+    pub runner: String,
+    #[serde(default)]
+    pub suite: Vec<String>,
+    #[serde(default)]
+    pub classname: Option<String>,
+    pub name: String,
+    pub status: Status,
+}
+
+impl CaseKey {
+    pub fn hash(&self) -> u128 {
+        key_hash_parts(
+            &self.runner,
+            &self.suite,
+            self.classname.as_deref(),
+            &self.name,
+        )
+    }
+}
+
+/// The first 128 bits of the SHA-256 of [`Case::key`].
+pub fn key_hash(c: &Case) -> u128 {
+    key_hash_parts(&c.runner, &c.suite, c.classname.as_deref(), &c.name)
+}
+
+/// [`key_hash`] from the key's parts, fed to the digest piece by piece in the order
+/// [`Case::key`] joins them (no string built for the usual classname case).
+fn key_hash_parts(runner: &str, suite: &[String], classname: Option<&str>, name: &str) -> u128 {
+    let mut h = Sha256::new();
+    if !runner.is_empty() {
+        h.update(runner.as_bytes());
+        h.update(b"::");
+    }
+    let joined;
+    let scope = match classname {
+        Some(c) if !c.is_empty() => c,
+        _ => {
+            joined = suite.join(" / ");
+            joined.as_str()
+        }
+    };
+    if !scope.is_empty() && scope != name {
+        h.update(scope.as_bytes());
+        h.update(b"::");
+    }
+    h.update(name.as_bytes());
+    first_128(&h.finalize())
+}
+
+fn first_128(d: &[u8]) -> u128 {
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&d[..16]);
+    u128::from_le_bytes(b)
+}
+
+/// The identity of the j-th occurrence (from 0) of a key inside one source.
+fn identity(key: u128, j: u32) -> u128 {
+    if j == 0 {
+        return key;
+    }
+    let mut h = Sha256::new();
+    h.update(key.to_le_bytes());
+    h.update(j.to_le_bytes());
+    first_128(&h.finalize())
+}
+
+/// Identities are SHA-256 bits already: the map uses them as they are.
+#[derive(Default)]
+struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u128(&mut self, n: u128) {
+        // Truncation wanted: any 64 of the bits are as good as the others.
+        self.0 = n as u64;
+    }
+}
+
+type IdMap<V> = HashMap<u128, V, BuildHasherDefault<IdHasher>>;
+type IdSet = HashSet<u128, BuildHasherDefault<IdHasher>>;
+
+/// Pass 1: every used source's case keys, in the order [`CaseFolder`] will see the cases.
+#[derive(Default)]
+pub struct Census {
+    /// Identities of the sources done so far (16 bytes a case).
+    all: Vec<u128>,
+    /// Key hashes of the current source.
+    local: Vec<u128>,
+    /// Per source, the key hashes it holds more than once (the only ones whose occurrence
+    /// index pass 2 has to count).
+    repeated: Vec<IdSet>,
+    started: bool,
+}
+
+impl Census {
+    /// Starts the next used source (call it before each source's cases, even an empty one).
+    pub fn source(&mut self) {
+        if self.started {
+            self.end_source();
+        }
+        self.started = true;
+    }
+
+    /// One case of the current source, by its [`key_hash`] (or [`CaseKey::hash`]).
+    pub fn key(&mut self, key_hash: u128) {
+        self.local.push(key_hash);
+    }
+
+    fn end_source(&mut self) {
+        self.local.sort_unstable();
+        let mut repeated = IdSet::default();
+        self.all.reserve(self.local.len());
+        for run in self.local.chunk_by(|a, b| a == b) {
+            let n = u32::try_from(run.len()).unwrap_or(u32::MAX);
+            self.all.extend((0..n).map(|j| identity(run[0], j)));
+            if n > 1 {
+                repeated.insert(run[0]);
+            }
+        }
+        self.local.clear();
+        self.repeated.push(repeated);
+    }
+
+    /// Ends pass 1: keeps only the identities seen more than once, with their count.
+    pub fn into_folder(mut self) -> CaseFolder {
+        if self.started {
+            self.end_source();
+        }
+        self.local = Vec::new();
+        let mut all = std::mem::take(&mut self.all);
+        all.sort_unstable();
+        let mut pending = IdMap::default();
+        for run in all.chunk_by(|a, b| a == b) {
+            if run.len() > 1 {
+                pending.insert(
+                    run[0],
+                    Pending {
+                        remaining: u32::try_from(run.len()).unwrap_or(u32::MAX),
+                        case: None,
+                        seq: 0,
+                    },
+                );
+            }
+        }
+        drop(all);
+        pending.shrink_to_fit();
+        CaseFolder {
+            pending,
+            repeated: self.repeated,
+            source: None,
+            local: IdMap::default(),
+            seq: 0,
+            counts: Vec::new(),
+        }
+    }
+}
+
+/// A duplicated identity in pass 2: how many occurrences are still to come, and the fold of
+/// those seen.
+struct Pending {
+    remaining: u32,
+    case: Option<Box<Case>>,
+    /// When it was first held: the order of what is still held at the end.
+    seq: u32,
+}
+
+/// Pass 2: folds the cases of the used sources, fed in pass 1's order, and hands each merged
+/// case out once it is complete. Counts per runner are taken as cases go out.
+pub struct CaseFolder {
+    pending: IdMap<Pending>,
+    repeated: Vec<IdSet>,
+    source: Option<usize>,
+    /// Occurrences so far of the current source's repeated keys.
+    local: IdMap<u32>,
+    seq: u32,
+    counts: Vec<(String, Counts)>,
+}
+
+impl CaseFolder {
+    /// Starts the next used source (as [`Census::source`] did).
+    pub fn source(&mut self) {
+        self.source = Some(self.source.map_or(0, |s| s + 1));
+        self.local.clear();
+    }
+
+    /// One case of the current source; `emit` gets every merged case that is complete.
+    pub fn case(&mut self, c: Case, mut emit: impl FnMut(&Case)) {
+        let key = key_hash(&c);
+        let repeated = self
+            .source
+            .and_then(|s| self.repeated.get(s))
+            .is_some_and(|r| r.contains(&key));
+        let j = if repeated {
+            let n = self.local.entry(key).or_insert(0);
+            let j = *n;
+            *n += 1;
+            j
+        } else {
+            0
+        };
+        let id = identity(key, j);
+        let Some(p) = self.pending.get_mut(&id) else {
+            self.out(&c, &mut emit);
+            return;
+        };
+        match &mut p.case {
+            Some(a) => fold_case(a, c),
+            None => {
+                p.case = Some(Box::new(c));
+                p.seq = self.seq;
+                self.seq = self.seq.wrapping_add(1);
+            }
+        }
+        p.remaining = p.remaining.saturating_sub(1);
+        if p.remaining == 0
+            && let Some(p) = self.pending.remove(&id)
+            && let Some(c) = p.case
+        {
+            self.out(&c, &mut emit);
+        }
+    }
+
+    fn out(&mut self, c: &Case, emit: &mut impl FnMut(&Case)) {
+        match self.counts.iter_mut().find(|(r, _)| *r == c.runner) {
+            Some((_, n)) => n.add_case(c.status, c.flaky),
+            None => {
+                let mut n = Counts::default();
+                n.add_case(c.status, c.flaky);
+                self.counts.push((c.runner.clone(), n));
+            }
+        }
+        emit(c);
+    }
+
+    /// Ends pass 2. Emits what is still held (nothing, unless a cases.jsonl read differently
+    /// the second time), in the order it was first seen; returns the counts per runner.
+    pub fn finish(mut self, mut emit: impl FnMut(&Case)) -> CaseCounts {
+        let mut left: Vec<(u32, Box<Case>)> = self
+            .pending
+            .drain()
+            .filter_map(|(_, p)| Some((p.seq, p.case?)))
+            .collect();
+        left.sort_by_key(|(seq, _)| *seq);
+        for (_, c) in left {
+            self.out(&c, &mut emit);
+        }
+        CaseCounts(self.counts)
+    }
+}
+
+/// Counts of the merged cases per runner id, from [`CaseFolder::finish`].
+#[derive(Clone, Debug, Default)]
+pub struct CaseCounts(Vec<(String, Counts)>);
+
+impl CaseCounts {
+    fn get(&self, runner: &str) -> Counts {
+        self.0
+            .iter()
+            .find(|(r, _)| r == runner)
+            .map(|(_, c)| *c)
+            .unwrap_or_default()
+    }
+}
+
+/// Step 4: the merged verify.json, merge.json and findings from the plan, the sources it was
+/// made from and the counts of the merged cases.
+pub fn finish(plan: Plan, sources: Vec<Source>, cases: &CaseCounts, target: Target) -> Merged {
+    let mut sources: Vec<Option<Source>> = sources.into_iter().map(Some).collect();
+    let used: Vec<Source> = plan
+        .used
+        .iter()
+        .filter_map(|&i| sources.get_mut(i).and_then(Option::take))
+        .collect();
     let mut findings: Vec<Finding> = Vec::new();
     let mut seen_findings: HashMap<String, usize> = HashMap::new();
     let mut runners: Vec<RunnerResult> = Vec::new();
@@ -279,7 +611,7 @@ pub fn fold(sources: Vec<Source>, target: Target) -> Merged {
         sources_doc.push(MergedSource {
             dir: s.label.clone(),
             run_id: s.verify.run_id.clone(),
-            shard: s.manifest.as_ref().and_then(|m| m.shard).or(s.verify.shard),
+            shard: shard_of(&s),
             sha: s.manifest.as_ref().and_then(|m| m.sha.clone()),
             complete: s.manifest.is_some(),
             runners: s.verify.runners.iter().map(|r| r.id.clone()).collect(),
@@ -291,19 +623,6 @@ pub fn fold(sources: Vec<Source>, target: Target) -> Merged {
                 .map(|r| r.duration)
                 .fold(0.0, f64::max),
         });
-        let mut local: HashMap<String, usize> = HashMap::new();
-        for c in s.cases {
-            let key = c.key();
-            let n = local.entry(key.clone()).or_insert(0);
-            let slots = index.entry(key).or_default();
-            if let Some(&i) = slots.get(*n) {
-                fold_case(&mut cases[i], c);
-            } else {
-                slots.push(cases.len());
-                cases.push(c);
-            }
-            *n += 1;
-        }
         // Findings: identical ones (same runner, rule, place, message) are one finding.
         let mut local_f: HashMap<String, usize> = HashMap::new();
         for f in s.findings {
@@ -325,29 +644,24 @@ pub fn fold(sources: Vec<Source>, target: Target) -> Merged {
         slowest.extend(s.verify.slowest);
     }
     // Counts from the merged cases and findings.
-    let mut by_runner: HashMap<&str, (Counts, LintCounts)> = HashMap::new();
-    for c in &cases {
-        by_runner
-            .entry(c.runner.as_str())
-            .or_default()
-            .0
-            .add_case(c.status, c.flaky);
-    }
+    let mut lint_by_runner: HashMap<&str, LintCounts> = HashMap::new();
     for f in &findings {
-        by_runner
+        lint_by_runner
             .entry(f.runner.as_str())
             .or_default()
-            .1
             .add_finding(f.severity);
     }
     for r in &mut runners {
-        let (c, l) = by_runner.get(r.id.as_str()).copied().unwrap_or_default();
-        r.counts = c;
-        r.lint = l;
+        r.counts = cases.get(&r.id);
+        r.lint = lint_by_runner
+            .get(r.id.as_str())
+            .copied()
+            .unwrap_or_default();
     }
-    for k in &missing {
+    let expected = plan.expected_shards;
+    for k in &plan.missing_shards {
         let n = expected.unwrap_or(0);
-        let mut r = RunnerResult {
+        runners.push(RunnerResult {
             id: format!("{MISSING_SHARD_PREFIX}{k}-of-{n}"),
             kind: RunnerKind::Test,
             source: RunnerSource::Collect,
@@ -357,7 +671,9 @@ pub fn fold(sources: Vec<Source>, target: Target) -> Merged {
             exit_code: None,
             signal: None,
             duration: 0.0,
-            hint: None,
+            hint: Some(format!(
+                "shard {k}/{n} sent no run directory: its job failed before writing one, or its artifact was not downloaded"
+            )),
             counts: Counts::default(),
             lint: LintCounts::default(),
             result_files: Vec::new(),
@@ -368,11 +684,7 @@ pub fn fold(sources: Vec<Source>, target: Target) -> Merged {
             stderr_log: None,
             depends_on: Vec::new(),
             limits: None,
-        };
-        r.hint = Some(format!(
-            "shard {k}/{n} sent no run directory: its job failed before writing one, or its artifact was not downloaded"
-        ));
-        runners.push(r);
+        });
     }
     let mut totals = Counts::default();
     let mut lint = LintCounts::default();
@@ -396,9 +708,6 @@ pub fn fold(sources: Vec<Source>, target: Target) -> Merged {
     } else {
         RunStatus::Failed
     };
-    for w in &skipped {
-        warnings.push(w.clone());
-    }
     let verify = VerifyDoc {
         schema_version: SCHEMA_VERSION,
         run_id: target.run_id.clone(),
@@ -414,19 +723,45 @@ pub fn fold(sources: Vec<Source>, target: Target) -> Merged {
     };
     Merged {
         verify,
-        cases,
         findings,
         doc: MergeDoc {
             schema_version: SCHEMA_VERSION,
             run_id: target.run_id,
             sources: sources_doc,
-            skipped,
+            skipped: plan.skipped,
             expected_shards: expected,
-            missing_shards: missing,
-            warnings,
+            missing_shards: plan.missing_shards,
+            warnings: plan.warnings,
         },
-        sha,
+        sha: plan.sha,
     }
+}
+
+/// Every step over cases already in memory (`cases[i]` are the cases of `sources[i]`): the
+/// merged run and its cases, in the order the streaming merge writes them.
+pub fn fold(sources: Vec<Source>, cases: Vec<Vec<Case>>, target: Target) -> (Merged, Vec<Case>) {
+    let plan = plan(&sources);
+    let mut cases: Vec<Option<Vec<Case>>> = cases.into_iter().map(Some).collect();
+    let used: Vec<Vec<Case>> = plan
+        .used
+        .iter()
+        .map(|&i| cases.get_mut(i).and_then(Option::take).unwrap_or_default())
+        .collect();
+    let mut census = Census::default();
+    for s in &used {
+        census.source();
+        s.iter().for_each(|c| census.key(key_hash(c)));
+    }
+    let mut folder = census.into_folder();
+    let mut out = Vec::new();
+    for s in used {
+        folder.source();
+        for c in s {
+            folder.case(c, |c| out.push(c.clone()));
+        }
+    }
+    let counts = folder.finish(|c| out.push(c.clone()));
+    (finish(plan, sources, &counts, target), out)
 }
 
 /// Missing shards named by merge in this run (`shard-K-of-N` runners), for `require: ["shards"]`.
@@ -467,14 +802,14 @@ mod tests {
         shard: Option<(u32, u32)>,
         sha: &str,
         cases: Vec<Case>,
-    ) -> Source {
+    ) -> (Source, Vec<Case>) {
         let status = if cases.iter().any(|c| c.status == Status::Failed) {
             RunnerStatus::Failed
         } else {
             RunnerStatus::Passed
         };
         let shard = shard.map(|(index, total)| Shard { index, total });
-        Source {
+        let s = Source {
             label: label.into(),
             verify: VerifyDoc {
                 schema_version: SCHEMA_VERSION,
@@ -494,9 +829,15 @@ mod tests {
                 shard,
                 sha: Some(sha.into()),
             }),
-            cases,
             findings: Vec::new(),
-        }
+        };
+        (s, cases)
+    }
+
+    /// The streaming fold over sources in memory, its merged run only.
+    fn fold_all(sources: Vec<(Source, Vec<Case>)>) -> Merged {
+        let (s, c) = sources.into_iter().unzip();
+        fold(s, c, target()).0
     }
 
     fn target() -> Target {
@@ -530,7 +871,7 @@ mod tests {
                 case("t", "z", Status::Skipped),
             ],
         );
-        let m = fold(vec![a, b], target());
+        let m = fold_all(vec![a, b]);
         let t = m.verify.totals;
         assert_eq!(
             (t.tests, t.passed, t.failed, t.skipped, t.flaky),
@@ -555,7 +896,7 @@ mod tests {
                 case("t", "p", Status::Passed),
             ],
         );
-        let m = fold(vec![a], target());
+        let m = fold_all(vec![a]);
         assert_eq!(m.verify.totals.tests, 2);
     }
 
@@ -582,7 +923,7 @@ mod tests {
             "abc",
             vec![case("t", "o", Status::Passed)],
         );
-        old.verify.schema_version = SCHEMA_VERSION + 1;
+        old.0.verify.schema_version = SCHEMA_VERSION + 1;
         let mut partial = source(
             "dir-partial",
             "R4",
@@ -590,8 +931,8 @@ mod tests {
             "def",
             vec![case("t", "w", Status::Failed)],
         );
-        partial.manifest = None;
-        let m = fold(vec![a, dup, old, partial], target());
+        partial.0.manifest = None;
+        let m = fold_all(vec![a, dup, old, partial]);
         let all = m.doc.warnings.join("\n");
         assert!(
             all.contains("dir-dup: run id R1 was already merged"),
@@ -615,7 +956,7 @@ mod tests {
     fn different_commits_warn() {
         let a = source("a", "R1", None, "abc", vec![]);
         let b = source("b", "R2", None, "def", vec![]);
-        let m = fold(vec![a, b], target());
+        let m = fold_all(vec![a, b]);
         assert!(
             m.doc
                 .warnings
@@ -625,5 +966,575 @@ mod tests {
             m.doc.warnings
         );
         assert_eq!(m.sha.as_deref(), Some("abc"));
+    }
+
+    /// A source as the old fold took it: its cases in memory.
+    struct OldSource {
+        label: String,
+        verify: VerifyDoc,
+        manifest: Option<ManifestInfo>,
+        cases: Vec<Case>,
+        findings: Vec<Finding>,
+    }
+
+    struct OldMerged {
+        verify: VerifyDoc,
+        cases: Vec<Case>,
+        findings: Vec<Finding>,
+        doc: MergeDoc,
+        sha: Option<String>,
+    }
+
+    /// The fold as it was before it streamed (every case in memory), verbatim: the oracle.
+    fn old_fold(sources: Vec<OldSource>, target: Target) -> OldMerged {
+        let mut warnings = Vec::new();
+        let mut skipped = Vec::new();
+        let mut used: Vec<OldSource> = Vec::new();
+        let mut ids = BTreeSet::new();
+        for s in sources {
+            let schema = s
+                .manifest
+                .as_ref()
+                .map_or(s.verify.schema_version, |m| m.schema_version);
+            if schema != SCHEMA_VERSION || s.verify.schema_version != SCHEMA_VERSION {
+                skipped.push(format!(
+                    "{}: schema version {schema} (this codeloop reads {SCHEMA_VERSION}); left out — produce every shard with the same codeloop version",
+                    s.label
+                ));
+                continue;
+            }
+            if !ids.insert(s.verify.run_id.clone()) {
+                skipped.push(format!(
+                    "{}: run id {} was already merged from another directory (the same artifact downloaded twice?); left out",
+                    s.label, s.verify.run_id
+                ));
+                continue;
+            }
+            if s.manifest.is_none() {
+                warnings.push(format!(
+                    "{}: no manifest.json, so this shard did not finish (interrupted, or its upload was cut); its results are merged as far as they go",
+                    s.label
+                ));
+            }
+            used.push(s);
+        }
+        // Commits: all sources should test the same one.
+        let shas: BTreeSet<&str> = used
+            .iter()
+            .filter_map(|s| s.manifest.as_ref()?.sha.as_deref())
+            .collect();
+        if shas.len() > 1 {
+            let list: Vec<String> = used
+                .iter()
+                .map(|s| {
+                    format!(
+                        "{} at {}",
+                        s.label,
+                        s.manifest
+                            .as_ref()
+                            .and_then(|m| m.sha.as_deref())
+                            .unwrap_or("an unknown commit")
+                    )
+                })
+                .collect();
+            warnings.push(format!(
+                "the shards tested different commits ({}); the merged counts mix them — download the run directories of one pipeline only",
+                list.join(", ")
+            ));
+        }
+        let sha = used.iter().find_map(|s| s.manifest.as_ref()?.sha.clone());
+
+        // Shard coverage.
+        let shards: Vec<Shard> = used
+            .iter()
+            .filter_map(|s| s.manifest.as_ref().and_then(|m| m.shard).or(s.verify.shard))
+            .collect();
+        let totals: BTreeSet<u32> = shards.iter().map(|s| s.total).collect();
+        if totals.len() > 1 {
+            warnings.push(format!(
+                "the shards disagree on the shard count ({}); missing shards are counted against the largest",
+                totals.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
+            ));
+        }
+        let expected = totals.iter().max().copied();
+        let mut missing = Vec::new();
+        if let Some(n) = expected {
+            let seen: BTreeSet<u32> = shards.iter().map(|s| s.index).collect();
+            missing = (1..=n).filter(|k| !seen.contains(k)).collect();
+            if !missing.is_empty() {
+                warnings.push(format!(
+                    "missing shard(s) {} of {n}: their jobs failed before writing a run, or their artifacts were not downloaded; the merged counts lack their tests",
+                    missing.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
+                ));
+            }
+            let mut dup = BTreeSet::new();
+            for s in &shards {
+                if !dup.insert(s.index) {
+                    warnings.push(format!(
+                        "shard {}/{} appears more than once (a retried job?); its tests are counted once",
+                        s.index, s.total
+                    ));
+                }
+            }
+        }
+
+        // Cases: the j-th occurrence of a key in one source folds into the j-th merged one, so a
+        // parametrized test repeated inside one shard stays repeated.
+        let mut cases: Vec<Case> = Vec::new();
+        let mut index: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut findings: Vec<Finding> = Vec::new();
+        let mut seen_findings: HashMap<String, usize> = HashMap::new();
+        let mut runners: Vec<RunnerResult> = Vec::new();
+        let mut slowest: Vec<SlowTest> = Vec::new();
+        let mut sources_doc = Vec::new();
+        for s in used {
+            sources_doc.push(MergedSource {
+                dir: s.label.clone(),
+                run_id: s.verify.run_id.clone(),
+                shard: s.manifest.as_ref().and_then(|m| m.shard).or(s.verify.shard),
+                sha: s.manifest.as_ref().and_then(|m| m.sha.clone()),
+                complete: s.manifest.is_some(),
+                runners: s.verify.runners.iter().map(|r| r.id.clone()).collect(),
+                counts: s.verify.totals,
+                duration: s
+                    .verify
+                    .runners
+                    .iter()
+                    .map(|r| r.duration)
+                    .fold(0.0, f64::max),
+            });
+            let mut local: HashMap<String, usize> = HashMap::new();
+            for c in s.cases {
+                let key = c.key();
+                let n = local.entry(key.clone()).or_insert(0);
+                let slots = index.entry(key).or_default();
+                if let Some(&i) = slots.get(*n) {
+                    fold_case(&mut cases[i], c);
+                } else {
+                    slots.push(cases.len());
+                    cases.push(c);
+                }
+                *n += 1;
+            }
+            // Findings: identical ones (same runner, rule, place, message) are one finding.
+            let mut local_f: HashMap<String, usize> = HashMap::new();
+            for f in s.findings {
+                let key = serde_json::to_string(&f).unwrap_or_default();
+                let n = local_f.entry(key.clone()).or_insert(0);
+                let have = seen_findings.entry(key).or_insert(0);
+                if *n >= *have {
+                    findings.push(f);
+                    *have += 1;
+                }
+                *n += 1;
+            }
+            for r in s.verify.runners {
+                match runners.iter_mut().find(|x| x.id == r.id) {
+                    Some(a) => fold_runner(a, r),
+                    None => runners.push(r),
+                }
+            }
+            slowest.extend(s.verify.slowest);
+        }
+        // Counts from the merged cases and findings.
+        let mut by_runner: HashMap<&str, (Counts, LintCounts)> = HashMap::new();
+        for c in &cases {
+            by_runner
+                .entry(c.runner.as_str())
+                .or_default()
+                .0
+                .add_case(c.status, c.flaky);
+        }
+        for f in &findings {
+            by_runner
+                .entry(f.runner.as_str())
+                .or_default()
+                .1
+                .add_finding(f.severity);
+        }
+        for r in &mut runners {
+            let (c, l) = by_runner.get(r.id.as_str()).copied().unwrap_or_default();
+            r.counts = c;
+            r.lint = l;
+        }
+        for k in &missing {
+            let n = expected.unwrap_or(0);
+            let mut r = RunnerResult {
+                id: format!("{MISSING_SHARD_PREFIX}{k}-of-{n}"),
+                kind: RunnerKind::Test,
+                source: RunnerSource::Collect,
+                command: None,
+                cwd: None,
+                status: RunnerStatus::Skipped,
+                exit_code: None,
+                signal: None,
+                duration: 0.0,
+                hint: None,
+                counts: Counts::default(),
+                lint: LintCounts::default(),
+                result_files: Vec::new(),
+                parse_errors: Vec::new(),
+                warnings: Vec::new(),
+                suite_errors: Vec::new(),
+                stdout_log: None,
+                stderr_log: None,
+                depends_on: Vec::new(),
+                limits: None,
+            };
+            r.hint = Some(format!(
+                "shard {k}/{n} sent no run directory: its job failed before writing one, or its artifact was not downloaded"
+            ));
+            runners.push(r);
+        }
+        let mut totals = Counts::default();
+        let mut lint = LintCounts::default();
+        for r in &runners {
+            totals.add(&r.counts);
+            lint.add(&r.lint);
+        }
+        slowest.sort_by(|a, b| b.duration.total_cmp(&a.duration).then(a.id.cmp(&b.id)));
+        slowest.dedup_by(|a, b| a.id == b.id && a.runner == b.runner);
+        slowest.truncate(crate::parsers::collect::SLOWEST_N);
+        let interrupted = runners
+            .iter()
+            .any(|r| r.status == RunnerStatus::Interrupted);
+        let all_passed = runners
+            .iter()
+            .all(|r| matches!(r.status, RunnerStatus::Passed | RunnerStatus::Skipped));
+        let status = if interrupted {
+            RunStatus::Interrupted
+        } else if all_passed {
+            RunStatus::Passed
+        } else {
+            RunStatus::Failed
+        };
+        for w in &skipped {
+            warnings.push(w.clone());
+        }
+        let verify = VerifyDoc {
+            schema_version: SCHEMA_VERSION,
+            run_id: target.run_id.clone(),
+            started_at: target.started_at,
+            finished_at: target.finished_at,
+            status,
+            cwd: target.cwd,
+            shard: None,
+            runners,
+            totals,
+            lint,
+            slowest,
+        };
+        OldMerged {
+            verify,
+            cases,
+            findings,
+            doc: MergeDoc {
+                schema_version: SCHEMA_VERSION,
+                run_id: target.run_id,
+                sources: sources_doc,
+                skipped,
+                expected_shards: expected,
+                missing_shards: missing,
+                warnings,
+            },
+            sha,
+        }
+    }
+
+    fn json<T: Serialize>(v: &T) -> String {
+        serde_json::to_string(v).unwrap()
+    }
+
+    /// The streaming fold and the old one agree on everything merge writes: verify.json
+    /// (counts, runner statuses), merge.json, findings, the commit, and the merged cases as a
+    /// multiset (statuses, flaky flags, retries, durations); the order may differ only for
+    /// tests seen by more than one source.
+    fn assert_same_as_old(sources: Vec<(Source, Vec<Case>)>) {
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        for c in sources.iter().flat_map(|(_, c)| c) {
+            *seen.entry(c.key()).or_default() += 1;
+        }
+        let once_keys: HashSet<String> = seen
+            .into_iter()
+            .filter(|(_, n)| *n == 1)
+            .map(|(k, _)| k)
+            .collect();
+        let old_sources: Vec<OldSource> = sources
+            .iter()
+            .map(|(s, c)| OldSource {
+                label: s.label.clone(),
+                verify: s.verify.clone(),
+                manifest: s.manifest.clone(),
+                cases: c.clone(),
+                findings: s.findings.clone(),
+            })
+            .collect();
+        let old = old_fold(old_sources, target());
+        let (s, c) = sources.into_iter().unzip();
+        let (new, cases) = fold(s, c, target());
+        assert_eq!(json(&new.verify), json(&old.verify));
+        assert_eq!(json(&new.doc), json(&old.doc));
+        assert_eq!(json(&new.findings), json(&old.findings));
+        assert_eq!(new.sha, old.sha);
+        let mut a: Vec<String> = cases.iter().map(json).collect();
+        let mut b: Vec<String> = old.cases.iter().map(json).collect();
+        a.sort();
+        b.sort();
+        assert_eq!(a.len(), b.len());
+        assert_eq!(a, b);
+        // Tests seen once keep their relative order.
+        let once = |cs: &[Case]| -> Vec<String> {
+            cs.iter()
+                .filter(|c| once_keys.contains(&c.key()))
+                .map(json)
+                .collect()
+        };
+        assert_eq!(once(&cases), once(&old.cases));
+        let t = new.verify.totals;
+        assert_eq!(t.tests, cases.len() as u64);
+        assert_eq!(t.flaky, cases.iter().filter(|c| c.flaky).count() as u64);
+    }
+
+    fn fixtures() -> Vec<Vec<(Source, Vec<Case>)>> {
+        let mut out = Vec::new();
+        // counts_add_and_a_test_in_two_shards_counts_once_flaky
+        out.push(vec![
+            source(
+                "a",
+                "R1",
+                Some((1, 2)),
+                "abc",
+                vec![
+                    case("t", "x", Status::Passed),
+                    case("t", "y", Status::Failed),
+                ],
+            ),
+            source(
+                "b",
+                "R2",
+                Some((2, 2)),
+                "abc",
+                vec![
+                    case("t", "y", Status::Passed),
+                    case("t", "z", Status::Skipped),
+                ],
+            ),
+        ]);
+        // repeated_names_inside_one_shard_stay_separate
+        out.push(vec![source(
+            "a",
+            "R1",
+            None,
+            "abc",
+            vec![
+                case("t", "p", Status::Passed),
+                case("t", "p", Status::Passed),
+            ],
+        )]);
+        // bad_sources_are_named_and_the_rest_merged
+        let mut old = source(
+            "dir-old",
+            "R3",
+            Some((2, 4)),
+            "abc",
+            vec![case("t", "o", Status::Passed)],
+        );
+        old.0.verify.schema_version = SCHEMA_VERSION + 1;
+        let mut partial = source(
+            "dir-partial",
+            "R4",
+            Some((3, 4)),
+            "def",
+            vec![case("t", "w", Status::Failed)],
+        );
+        partial.0.manifest = None;
+        out.push(vec![
+            source(
+                "dir-a",
+                "R1",
+                Some((1, 4)),
+                "abc",
+                vec![case("t", "x", Status::Passed)],
+            ),
+            source(
+                "dir-dup",
+                "R1",
+                Some((1, 4)),
+                "abc",
+                vec![case("t", "q", Status::Passed)],
+            ),
+            old,
+            partial,
+        ]);
+        // different_commits_warn
+        out.push(vec![
+            source("a", "R1", None, "abc", vec![]),
+            source("b", "R2", None, "def", vec![]),
+        ]);
+        out
+    }
+
+    #[test]
+    fn streamed_fold_matches_the_old_fold_on_the_fixtures() {
+        for f in fixtures() {
+            assert_same_as_old(f);
+        }
+    }
+
+    /// Deterministic pseudo-random cases (xorshift): few names, so that tests repeat across
+    /// shards and inside one shard, over two runners, with every status, incoming flaky flags,
+    /// retries, missing durations and classname-less (suite path) cases.
+    fn random_sources(
+        seed: u64,
+        n_sources: usize,
+        per: usize,
+        names: u64,
+    ) -> Vec<(Source, Vec<Case>)> {
+        let mut x = seed | 1;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut out = Vec::new();
+        for k in 0..n_sources {
+            let mut cases = Vec::new();
+            for _ in 0..per {
+                let n = next() % names;
+                let runner = if n.is_multiple_of(5) { "u" } else { "t" };
+                let status = match next() % 7 {
+                    0 => Status::Failed,
+                    1 => Status::Errored,
+                    2 => Status::Skipped,
+                    _ => Status::Passed,
+                };
+                let mut c = case(runner, &format!("test_{n}"), status);
+                if n.is_multiple_of(3) {
+                    c.suite = vec!["outer".into(), format!("mod{}", n % 4)];
+                } else {
+                    c.classname = Some(format!("pkg.C{}", n % 6));
+                }
+                c.flaky = next() % 11 == 0;
+                c.retries = u32::try_from(next() % 3).unwrap();
+                c.duration = (next() % 4 != 0).then(|| (next() % 1000) as f64 / 1000.0);
+                if matches!(status, Status::Failed | Status::Errored) {
+                    c.failure = Some(crate::model::Failure {
+                        message: Some(format!("boom {}", next() % 3)),
+                        ..Default::default()
+                    });
+                }
+                cases.push(c);
+            }
+            let mut s = source(
+                &format!("dir-{k}"),
+                &format!("R{k}"),
+                Some((
+                    u32::try_from(k).unwrap() + 1,
+                    u32::try_from(n_sources).unwrap() + 1,
+                )),
+                "abc",
+                cases,
+            );
+            s.0.verify.runners.push(runner("u", RunnerStatus::Passed));
+            s.0.findings = (0..next() % 4)
+                .map(|i| {
+                    serde_json::from_value(serde_json::json!({
+                        "runner": "t", "tool": "lint", "rule": format!("r{i}"),
+                        "severity": if i % 2 == 0 { "warning" } else { "error" },
+                        "message": format!("m{}", i % 2),
+                    }))
+                    .unwrap()
+                })
+                .collect();
+            out.push(s);
+        }
+        out
+    }
+
+    #[test]
+    fn streamed_fold_matches_the_old_fold_with_duplicates_across_and_inside_shards() {
+        for seed in 1..=20u64 {
+            assert_same_as_old(random_sources(seed * 7919, 4, 200, 150));
+        }
+        // Many repeats inside one shard, and a single shard.
+        assert_same_as_old(random_sources(42, 1, 500, 40));
+        assert_same_as_old(random_sources(43, 3, 300, 20));
+    }
+
+    #[test]
+    fn a_test_seen_once_is_emitted_at_once_and_a_duplicate_at_its_last_occurrence() {
+        let a = source(
+            "a",
+            "R1",
+            None,
+            "abc",
+            vec![
+                case("t", "x", Status::Failed),
+                case("t", "p", Status::Passed),
+                case("t", "p", Status::Failed),
+            ],
+        );
+        let b = source(
+            "b",
+            "R2",
+            None,
+            "abc",
+            vec![
+                case("t", "y", Status::Passed),
+                case("t", "x", Status::Passed),
+            ],
+        );
+        let (s, c) = vec![a, b].into_iter().unzip();
+        let (m, cases) = fold(s, c, target());
+        let got: Vec<(&str, Status, bool)> = cases
+            .iter()
+            .map(|c| (c.name.as_str(), c.status, c.flaky))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("p", Status::Passed, false),
+                ("p", Status::Failed, false),
+                ("y", Status::Passed, false),
+                ("x", Status::Failed, true),
+            ]
+        );
+        assert_eq!(m.verify.totals.tests, 4);
+        assert_eq!(m.verify.totals.flaky, 1);
+    }
+
+    #[test]
+    fn the_key_hash_is_the_hash_of_case_key() {
+        let mut shapes = Vec::new();
+        for runner in ["", "t"] {
+            for classname in [None, Some(""), Some("pkg.C"), Some("n")] {
+                for suite in [
+                    vec![],
+                    vec!["a".to_string(), "b".to_string()],
+                    vec!["n".to_string()],
+                ] {
+                    let mut c = Case::new("n", Status::Passed);
+                    c.runner = runner.into();
+                    c.classname = classname.map(str::to_string);
+                    c.suite = suite;
+                    shapes.push(c);
+                }
+            }
+        }
+        let mut seen = HashSet::new();
+        for c in &shapes {
+            let want = first_128(&Sha256::digest(c.key().as_bytes()));
+            assert_eq!(key_hash(c), want, "{}", c.key());
+            let k: CaseKey = serde_json::from_str(&json(c)).unwrap();
+            assert_eq!(k.hash(), want, "{}", c.key());
+            seen.insert((c.key(), want));
+        }
+        // Equal keys, equal hashes; different keys, different hashes.
+        let keys: HashSet<&String> = seen.iter().map(|(k, _)| k).collect();
+        let hashes: HashSet<u128> = seen.iter().map(|(_, h)| *h).collect();
+        assert_eq!(keys.len(), hashes.len());
+        assert_ne!(identity(7, 1), identity(7, 2));
+        assert_eq!(identity(7, 0), 7);
     }
 }

@@ -1,8 +1,10 @@
 //! The merge stage (`codeloop merge`, the action's `merge:` input): the fan-in of a CI matrix.
-//! Reads shard run directories (downloaded artifacts), folds them with
-//! [`crate::merge::fold`], writes one new run (cases, findings, verify.json, merge.json, every
-//! shard's files under `shards/<run_id>/`, manifest.json last); the entry point then runs
-//! diagnose → gate → report once on it.
+//! Reads shard run directories (downloaded artifacts) and folds them with [`crate::merge`]'s
+//! steps, streaming: each used shard's cases.jsonl is read twice (pass 1 counts the case
+//! identities, pass 2 folds and writes), so memory holds only the tests seen by more than one
+//! shard, never every case. Writes one new run (cases, findings, verify.json, merge.json,
+//! every shard's files under `shards/<run_id>/`, manifest.json last); the entry point then
+//! runs diagnose → gate → report once on it, each streaming cases.jsonl again.
 //!
 //! Errors carry their exit code (3 nothing to merge, 2 a bad --out, 4 the merged run could
 //! not be written). Bad shards are warnings: the merge reports what it has.
@@ -15,8 +17,8 @@ use crate::artifact::events::{Event, Events, JsonlWriter};
 use crate::artifact::manifest::{Context, Manifest};
 use crate::artifact::stage::StageEvents;
 use crate::artifact::{self, RunDir};
-use crate::merge::{self, ManifestInfo, Source, Target};
-use crate::model::{Case, Finding, VerifyDoc};
+use crate::merge::{self, CaseKey, ManifestInfo, Source, Target};
+use crate::model::{Finding, VerifyDoc};
 use crate::{exit, ui};
 
 /// Where merge puts each shard's own files inside the merged run.
@@ -81,7 +83,8 @@ pub fn find_run_dirs(path: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// Reads one shard. `None` (with a warning) when verify.json cannot be read.
+/// Reads one shard's documents and findings (its cases are streamed later). `None` (with a
+/// warning) when verify.json cannot be read.
 fn read_source(dir: &Path) -> Option<(Source, Context)> {
     let label = dir.display().to_string();
     let mut verify: VerifyDoc = match artifact::read_json(&dir.join(artifact::VERIFY)) {
@@ -105,17 +108,11 @@ fn read_source(dir: &Path) -> Option<(Source, Context)> {
     } else {
         None
     };
-    let mut cases: Vec<Case> = Vec::new();
     let mut findings: Vec<Finding> = Vec::new();
     let rd = RunDir {
         path: dir.to_path_buf(),
         id: verify.run_id.clone(),
     };
-    if let Err(e) = rd.cases(|c| cases.push(c)) {
-        ui::warn(&format!(
-            "{label}: cases.jsonl: {e}; its cases are left out"
-        ));
-    }
     if let Err(e) = rd.findings(|f| findings.push(f)) {
         ui::warn(&format!(
             "{label}: findings.jsonl: {e}; its findings are left out"
@@ -149,7 +146,6 @@ fn read_source(dir: &Path) -> Option<(Source, Context)> {
             label,
             verify,
             manifest: info,
-            cases,
             findings,
         },
         context,
@@ -259,8 +255,59 @@ fn write_merged(
         copy_tree(dir, &dest).map_err(|e| werr(&dest, &e))?;
     }
     let cwd_abs = std::fs::canonicalize(cwd).unwrap_or_else(|_| cwd.to_path_buf());
-    let merged = merge::fold(
-        sources.into_iter().map(|(_, s)| s).collect(),
+    let (dirs, sources): (Vec<PathBuf>, Vec<Source>) = sources.into_iter().unzip();
+    let plan = merge::plan(&sources);
+    for w in &plan.warnings {
+        ui::warn(w);
+    }
+    // Appended: the merge stage's own `stage.started` is already there.
+    let events = Events::append(&run.file(artifact::EVENTS)).map_err(|e| werr(&run.path, &e))?;
+    let mut ev = Event::new("merge.finished").message(format!(
+        "{} run(s) merged into {}",
+        plan.used.len(),
+        run.id
+    ));
+    ev.run_id = Some(run.id.clone());
+    events.emit(ev);
+    let used: Vec<(&Path, &str)> = plan
+        .used
+        .iter()
+        .map(|&i| (dirs[i].as_path(), sources[i].label.as_str()))
+        .collect();
+    // Pass 1: the identities only (nothing but the key's fields deserialized).
+    let mut census = merge::Census::default();
+    for (dir, label) in &used {
+        census.source();
+        if let Err(e) =
+            artifact::read_jsonl::<CaseKey>(&dir.join(artifact::CASES), |k| census.key(k.hash()))
+        {
+            ui::warn(&format!(
+                "{label}: cases.jsonl: {e}; its cases after that point are left out"
+            ));
+        }
+    }
+    // Pass 2: the same lines again, each merged case written as soon as it is complete.
+    let mut folder = census.into_folder();
+    let path = run.file(artifact::CASES);
+    let mut w = JsonlWriter::create(&path).map_err(|e| werr(&path, &e))?;
+    for (dir, _) in &used {
+        folder.source();
+        let rd = RunDir {
+            path: dir.to_path_buf(),
+            id: String::new(),
+        };
+        // Read errors were named in pass 1; the same lines up to the same point come through.
+        let _ = rd.cases(|c| folder.case(c, |c| w.write_case(c)));
+    }
+    let counts = folder.finish(|c| w.write_case(c));
+    w.flush();
+    if let Some(e) = w.error.take() {
+        return Err(werr(&path, &e));
+    }
+    let merged = merge::finish(
+        plan,
+        sources,
+        &counts,
         Target {
             run_id: run.id.clone(),
             started_at: started_at.clone(),
@@ -268,30 +315,12 @@ fn write_merged(
             cwd: cwd_abs.to_string_lossy().into_owned(),
         },
     );
-    for w in &merged.doc.warnings {
-        ui::warn(w);
-    }
-    // Appended: the merge stage's own `stage.started` is already there.
-    let events = Events::append(&run.file(artifact::EVENTS)).map_err(|e| werr(&run.path, &e))?;
-    let mut ev = Event::new("merge.finished").message(format!(
-        "{} run(s) merged into {}",
-        merged.doc.sources.len(),
-        run.id
-    ));
-    ev.run_id = Some(run.id.clone());
-    events.emit(ev);
-    for (name, is_cases) in [(artifact::CASES, true), (artifact::FINDINGS, false)] {
-        let path = run.file(name);
-        let mut w = JsonlWriter::create(&path).map_err(|e| werr(&path, &e))?;
-        if is_cases {
-            merged.cases.iter().for_each(|c| w.write_case(c));
-        } else {
-            merged.findings.iter().for_each(|f| w.write(f));
-        }
-        w.flush();
-        if let Some(e) = w.error.take() {
-            return Err(werr(&path, &e));
-        }
+    let path = run.file(artifact::FINDINGS);
+    let mut w = JsonlWriter::create(&path).map_err(|e| werr(&path, &e))?;
+    merged.findings.iter().for_each(|f| w.write(f));
+    w.flush();
+    if let Some(e) = w.error.take() {
+        return Err(werr(&path, &e));
     }
     artifact::write_json(&run.file(artifact::VERIFY), &merged.verify)
         .map_err(|e| werr(&run.path, &e))?;

@@ -319,3 +319,173 @@ fn the_action_merge_input_folds_downloaded_shards_and_comments_once() {
     assert!(stdout.contains("**10** failed"), "{stdout}");
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
 }
+
+/// A case line as the tests below write it: runner, classname, name, status, flaky.
+type CaseRow<'a> = (&'a str, &'a str, String, &'a str, bool);
+
+/// Writes a shard run directory by hand: verify.json, manifest.json (unless `complete` is
+/// false) and cases.jsonl with `cases` as (runner, classname, name, status, flaky).
+fn write_shard(dir: &Path, run_id: &str, shard: (u32, u32), complete: bool, cases: &[CaseRow]) {
+    std::fs::create_dir_all(dir).unwrap();
+    let mut lines = String::new();
+    for (runner, classname, name, status, flaky) in cases {
+        let mut c = serde_json::json!({"runner": runner, "classname": classname, "name": name,
+            "status": status, "duration": 0.001});
+        if *flaky {
+            c["flaky"] = true.into();
+        }
+        lines.push_str(&format!("{c}\n"));
+    }
+    std::fs::write(dir.join("cases.jsonl"), lines).unwrap();
+    let shard = serde_json::json!({"index": shard.0, "total": shard.1});
+    let zero = serde_json::json!({"tests": 0, "passed": 0, "failed": 0, "errored": 0,
+        "skipped": 0, "flaky": 0});
+    let lint = serde_json::json!({"errors": 0, "warnings": 0, "notes": 0});
+    let runner = |id: &str| {
+        serde_json::json!({"id": id, "kind": "test", "source": "builtin", "status": "failed",
+            "duration": 1.0, "counts": zero, "lint": lint})
+    };
+    let verify = serde_json::json!({"schema_version": 1, "run_id": run_id, "started_at": "x",
+        "finished_at": "x", "status": "failed", "cwd": "/p", "shard": shard,
+        "runners": [runner("t"), runner("u")], "totals": zero, "lint": lint, "slowest": []});
+    std::fs::write(dir.join("verify.json"), verify.to_string()).unwrap();
+    if complete {
+        let manifest = serde_json::json!({"schema_version": 1, "run_id": run_id,
+            "tool": "codeloop", "tool_version": "0", "started_at": "x", "finished_at": "x",
+            "status": "failed", "shard": shard, "context": {"sha": "abc"}, "files": []});
+        std::fs::write(dir.join("manifest.json"), manifest.to_string()).unwrap();
+    }
+}
+
+fn status_rank(s: &str) -> u8 {
+    match s {
+        "skipped" => 0,
+        "passed" => 1,
+        "failed" => 2,
+        _ => 3,
+    }
+}
+
+/// The merge rules written plainly over every case in memory (the old fold's case rules): the
+/// j-th occurrence of a key in one shard folds into the j-th merged one, worst status, flaky
+/// when one shard failed it and another passed it. Sorted "runner|classname|name|status|flaky".
+fn naive_merge(shards: &[Vec<CaseRow>]) -> Vec<String> {
+    let mut merged: Vec<(String, String, bool)> = Vec::new();
+    let mut index: std::collections::HashMap<String, Vec<usize>> = Default::default();
+    for cases in shards {
+        let mut local: std::collections::HashMap<String, usize> = Default::default();
+        for (runner, classname, name, status, flaky) in cases {
+            let key = format!("{runner}|{classname}|{name}");
+            let n = local.entry(key.clone()).or_insert(0);
+            let slots = index.entry(key.clone()).or_default();
+            if let Some(&i) = slots.get(*n) {
+                let a = &mut merged[i];
+                let bad = |s: &str| matches!(s, "failed" | "errored");
+                if (bad(&a.1) || bad(status)) && (a.1 == "passed" || *status == "passed") {
+                    a.2 = true;
+                }
+                a.2 |= *flaky;
+                if status_rank(status) > status_rank(&a.1) {
+                    a.1 = status.to_string();
+                }
+            } else {
+                slots.push(merged.len());
+                merged.push((key, status.to_string(), *flaky));
+            }
+            *n += 1;
+        }
+    }
+    let mut out: Vec<String> = merged
+        .into_iter()
+        .map(|(k, s, f)| format!("{k}|{s}|{f}"))
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn streamed_merge_folds_tests_seen_by_several_shards_and_keeps_repeats_inside_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Three shards of 3,000 cases: each repeats the last third of the one before (duplicates
+    // across shards), names repeat inside a shard (parametrized tests), a second runner, the
+    // third shard has no manifest (merged as far as it goes).
+    let statuses = ["passed", "passed", "passed", "failed", "errored", "skipped"];
+    let mut shards = Vec::new();
+    for k in 0..3u32 {
+        let mut cases = Vec::new();
+        for i in 0..3000u32 {
+            let n = k * 2000 + i;
+            let name = if n % 10 == 0 {
+                format!("param_{}", n % 70)
+            } else {
+                format!("test_{n}")
+            };
+            let runner = if n % 7 == 0 { "u" } else { "t" };
+            let status = statuses[((n * 31 + k * 17) % 6) as usize];
+            cases.push((runner, "pkg.C", name, status, n % 97 == 0));
+        }
+        shards.push(cases);
+    }
+    let mut dirs = Vec::new();
+    for (k, cases) in shards.iter().enumerate() {
+        let d = tmp.path().join(format!("in/run{k}"));
+        let k = u32::try_from(k).unwrap();
+        write_shard(&d, &format!("R{k}"), (k + 1, 3), k != 2, cases);
+        dirs.push(d);
+    }
+    let out_dir = tmp.path().join("out");
+    let out = codeloop(&[
+        "merge",
+        "--cwd",
+        tmp.path().to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+        "--no-gate",
+        tmp.path().join("in").to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let want = naive_merge(&shards);
+    let body = std::fs::read_to_string(out_dir.join("cases.jsonl")).unwrap();
+    let mut got: Vec<String> = body
+        .lines()
+        .map(|l| {
+            let c: Value = serde_json::from_str(l).unwrap();
+            format!(
+                "{}|{}|{}|{}|{}",
+                c["runner"].as_str().unwrap(),
+                c["classname"].as_str().unwrap(),
+                c["name"].as_str().unwrap(),
+                c["status"].as_str().unwrap(),
+                c["flaky"].as_bool().unwrap_or(false)
+            )
+        })
+        .collect();
+    got.sort();
+    assert_eq!(got.len(), want.len());
+    assert_eq!(got, want);
+    // Counts per runner and in total are the merged cases'.
+    let (t, _, per) = counts(&out_dir);
+    let count = |runner: Option<&str>, field: &str| -> u64 {
+        want.iter()
+            .filter(|l| runner.is_none_or(|r| l.starts_with(&format!("{r}|"))))
+            .filter(|l| match field {
+                "tests" => true,
+                "flaky" => l.ends_with("|true"),
+                s => l.contains(&format!("|{s}|")),
+            })
+            .count() as u64
+    };
+    for field in ["tests", "passed", "failed", "errored", "skipped", "flaky"] {
+        assert_eq!(t[field], count(None, field), "{field}");
+        for (id, c, _) in &per {
+            assert_eq!(c[field], count(Some(id), field), "{id} {field}");
+        }
+    }
+    assert!(t["flaky"].as_u64().unwrap() > 0);
+    assert!(text(&out.stderr).contains("no manifest.json"));
+}
