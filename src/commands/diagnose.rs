@@ -116,6 +116,17 @@ pub fn diagnose_run(
     workspace: &Path,
     want_test_hashes: bool,
 ) -> Result<Loaded, ArtifactError> {
+    diagnose_run_with(run, workspace, want_test_hashes, None)
+}
+
+/// [`diagnose_run`], also handing every case to `each` on the same pass over cases.jsonl
+/// (the history's insights), so the file is read once.
+pub fn diagnose_run_with(
+    run: RunDir,
+    workspace: &Path,
+    want_test_hashes: bool,
+    mut each: Option<&mut dyn FnMut(&Case)>,
+) -> Result<Loaded, ArtifactError> {
     let verify = run.verify()?;
     let mut findings: Vec<Finding> = Vec::new();
     run.findings(|f| findings.push(f))?;
@@ -166,10 +177,13 @@ pub fn diagnose_run(
     let mut failing = BTreeSet::new();
     let mut tests = want_test_hashes.then(HashSet::new);
     let mut d = Diagnoser::new(&verify, &findings, &logs, &opts);
-    let need_all = tests.is_some();
+    let need_all = tests.is_some() || each.is_some();
     stream_cases(&run.file(artifact::CASES), need_all, |c: Case| {
         if let Some(t) = tests.as_mut() {
             t.insert(crate::gate::key_hash(&c.key()));
+        }
+        if let Some(f) = each.as_mut() {
+            f(&c);
         }
         if c.status.is_bad() {
             failing.insert(c.key());

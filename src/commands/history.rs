@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use crate::artifact::{self, RunDir};
 use crate::cli::{GateFlags, HistoryArgs, OutputFormat};
-use crate::commands::diagnose::{Loaded, diagnose_run};
+use crate::commands::diagnose::{Loaded, diagnose_run_with};
 use crate::commands::gate_check::{GateError, gate_loaded_with, load_baseline_flag};
 use crate::commands::verify::resolve_settings;
 use crate::exit;
@@ -32,8 +32,8 @@ pub struct Prepared {
     pub extra: Vec<RuleResult>,
 }
 
-/// Reads and checks a history file; a problem is a warning and `None` (the run goes on as
-/// without history).
+/// Reads and decompresses a history file; a problem is a warning and `None` (the run goes
+/// on as without history). [`diagnose_with_history`] parses it, once.
 pub fn read_history_json(path: &Path) -> Option<Vec<u8>> {
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
@@ -45,22 +45,26 @@ pub fn read_history_json(path: &Path) -> Option<Vec<u8>> {
             return None;
         }
     };
-    let json = history::gunzip(&bytes).and_then(|j| history::parse(&j).map(|_| ()).map(|_| j));
-    match json {
+    match history::gunzip(&bytes) {
         Ok(j) => Some(j),
         Err(e) => {
-            crate::ui::warn(&format!(
-                "--history `{}`: {e}; the gate runs without history",
-                path.display()
-            ));
+            warn_unusable(path, &e);
             None
         }
     }
 }
 
+fn warn_unusable(path: &Path, e: &history::HistoryFormatError) {
+    crate::ui::warn(&format!(
+        "--history `{}`: {e}; the gate runs without history",
+        path.display()
+    ));
+}
+
 /// Diagnoses `run` for the gate. With `--history`: the history's newest run is the baseline
 /// (unless `--baseline`), `<run>/history.json` gets the insights, and with `--quarantine`
 /// failing known-flaky tests are taken out of the gate's failures (counted as flaky).
+/// cases.jsonl is read once: the insights see each case as diagnose streams it.
 pub fn diagnose_with_history(
     run: RunDir,
     flags: &GateFlags,
@@ -72,16 +76,29 @@ pub fn diagnose_with_history(
         None => None,
     };
     let json = flags.history.as_deref().and_then(read_history_json);
-    let doc: Option<HistoryDoc<'_>> = json.as_deref().and_then(|j| history::parse(j).ok());
+    let doc: Option<HistoryDoc<'_>> = match (json.as_deref(), flags.history.as_deref()) {
+        (Some(j), Some(path)) => history::parse(j).map_err(|e| warn_unusable(path, &e)).ok(),
+        _ => None,
+    };
     let idx = doc.as_ref().map(Index::new);
     let baseline = explicit.or_else(|| idx.as_ref().and_then(Index::baseline));
-    let mut loaded = diagnose_run(run, cwd, baseline.is_some())?;
+    let mut builder = idx
+        .as_ref()
+        .map(|idx| InsightsBuilder::new(idx, Thresholds::default()));
+    let with_history = builder.is_some();
+    let mut observe = |c: &crate::model::Case| {
+        if let Some(b) = builder.as_mut() {
+            b.observe(&c.key(), c.status, c.duration);
+        }
+    };
+    let each: Option<&mut dyn FnMut(&crate::model::Case)> = if with_history {
+        Some(&mut observe)
+    } else {
+        None
+    };
+    let mut loaded = diagnose_run_with(run, cwd, baseline.is_some(), each)?;
     let mut extra = Vec::new();
-    if let Some(idx) = &idx {
-        let mut b = InsightsBuilder::new(idx, Thresholds::default());
-        loaded
-            .run
-            .cases(|c| b.observe(&c.key(), c.status, c.duration))?;
+    if let Some(b) = builder {
         let quarantined = if flags.quarantine {
             b.failing_flaky().clone()
         } else {
