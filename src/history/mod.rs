@@ -10,14 +10,20 @@
 //!
 //! - `runs`: the last `max_runs` runs of the branch, oldest first (id, commit, verdict,
 //!   score, counts);
-//! - `tests`: one row per test id (`Case::key()`), sorted by id, `[id, statuses,
-//!   durations]`: `statuses` is one letter per run (`P` passed, `K` passed after retries,
-//!   `F` failed, `E` errored, `S` skipped, `-` absent), run-length encoded (`P48F2`), aligned
-//!   with `runs`; `durations` is up to [`DURATION_WINDOW`] codes of the newest *passing*
-//!   runs, one base64url letter each on a log scale (`q = round(ln(ms + 1) / ln 1.25)`, ±12 %).
+//! - the tests, sorted by id (`Case::key()`), as three columns (version 2; version 1 had
+//!   rows `[id, statuses, durations]`, still read):
+//!   - `ids`: front-coded, `shared:len:suffix;` per test — the id is the previous id's first
+//!     `shared` bytes followed by the `len` bytes of `suffix`;
+//!   - `statuses`: per test one letter per run (`P` passed, `K` passed after retries, `F`
+//!     failed, `E` errored, `S` skipped, `-` absent), run-length encoded (`P48F2`), aligned
+//!     with `runs`; tests separated by `,`;
+//!   - `durations`: per test up to [`DURATION_WINDOW`] codes of the newest *passing* runs,
+//!     one base64url letter each on a log scale (`q = round(ln(ms + 1) / ln 1.25)`, ±12 %);
+//!     tests separated by `,`.
 //!
-//! Sorted ids compress well next to each other and a steady test's statuses are three
-//! letters, so the file stays small (`benches/history.rs` measures 100,000 tests × 50 runs).
+//! Sorted, front-coded ids are short, a steady test's statuses are three letters and
+//! columns of alike values compress well, so the file stays small and quick to read
+//! (`benches/history.rs` measures 100,000 tests × 50 runs).
 //! [`encode_capped`] enforces [`MAX_BYTES`] by dropping the oldest runs.
 
 use std::borrow::Cow;
@@ -31,8 +37,11 @@ use crate::model::{Counts, Status, Verdict};
 
 pub mod render;
 
-/// The history file's `schema_version` this build reads and writes.
-pub const SCHEMA_VERSION: u32 = 1;
+/// The history file's `schema_version` this build writes (it reads 1 and 2): 2 stores the
+/// tests as three columns with front-coded ids, 1 as rows of `[id, statuses, durations]`.
+pub const SCHEMA_VERSION: u32 = 2;
+/// The `schema_version` of `<run>/history.json` ([`Insights`]), versioned on its own.
+pub const INSIGHTS_SCHEMA_VERSION: u32 = 1;
 /// The file on the data branch.
 pub const FILE: &str = "history.json.gz";
 /// The shields.io endpoint file on the data branch.
@@ -90,16 +99,17 @@ pub struct TestRow<'a>(
     #[serde(borrow)] pub Cow<'a, str>,
 );
 
-/// The whole history file.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+/// The whole history file, as read (any version) or to be written ([`encode`]).
+#[derive(Clone, Debug, PartialEq)]
 pub struct HistoryDoc<'a> {
+    /// The version it was read with ([`encode`] writes [`SCHEMA_VERSION`]'s layout).
     pub schema_version: u32,
     /// The branch these runs are of (the repository's default branch).
     pub branch: String,
     pub max_runs: usize,
     /// Oldest first.
     pub runs: Vec<RunEntry>,
-    #[serde(borrow)]
+    /// Sorted by id.
     pub tests: Vec<TestRow<'a>>,
 }
 
@@ -214,10 +224,25 @@ pub fn duration_code(secs: f64) -> u8 {
     B64URL[q.clamp(0.0, 63.0) as usize]
 }
 
+/// Each byte's position in [`B64URL`], 255 for bytes outside it.
+const B64URL_INDEX: [u8; 256] = {
+    let mut t = [255u8; 256];
+    let mut i = 0;
+    while i < 64 {
+        t[B64URL[i] as usize] = i as u8;
+        i += 1;
+    }
+    t
+};
+
+/// Milliseconds each code stands for: `1.25^q - 1`.
+static CODE_MS: std::sync::LazyLock<[f64; 64]> =
+    std::sync::LazyLock::new(|| std::array::from_fn(|q| 1.25f64.powi(q as i32) - 1.0));
+
 /// Milliseconds a code stands for (the middle of its bucket).
 pub fn duration_ms(code: u8) -> Option<f64> {
-    let q = B64URL.iter().position(|c| *c == code)?;
-    Some(1.25f64.powi(q as i32) - 1.0)
+    let q = B64URL_INDEX[usize::from(code)];
+    (q < 64).then(|| CODE_MS[usize::from(q)])
 }
 
 /// Median in milliseconds of a durations string; `None` when it has fewer than `min` codes.
@@ -249,27 +274,194 @@ pub fn last_status(rle: &str) -> Option<u8> {
     rle.bytes().rev().find(|b| !b.is_ascii_digit())
 }
 
-/// Decompresses and parses a history file. The result borrows `buf`, which must hold the
-/// decompressed JSON: call [`gunzip`] first.
+/// What a history file holds, in any version this build reads. Version 1 has `tests`
+/// (rows of three strings); version 2 has the three columns `ids`, `statuses`, `durations`.
+#[derive(Deserialize)]
+struct Wire<'a> {
+    schema_version: u32,
+    branch: String,
+    max_runs: usize,
+    runs: Vec<RunEntry>,
+    #[serde(default, borrow)]
+    tests: Option<Vec<TestRow<'a>>>,
+    #[serde(default, borrow)]
+    ids: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    statuses: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    durations: Option<Text<'a>>,
+}
+
+/// A string borrowed from the JSON when it has no escapes (serde does not borrow through
+/// `Option<Cow>` by itself).
+#[derive(Deserialize)]
+struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
+
+/// What version 2 writes.
+#[derive(Serialize)]
+struct WireOut<'d> {
+    schema_version: u32,
+    branch: &'d str,
+    max_runs: usize,
+    runs: &'d [RunEntry],
+    ids: String,
+    statuses: String,
+    durations: String,
+}
+
+/// Parses a history file. The result borrows `json`, which must hold the decompressed
+/// JSON: call [`gunzip`] first. Reads versions 1 and 2.
 pub fn parse(json: &[u8]) -> Result<HistoryDoc<'_>, HistoryFormatError> {
     #[derive(Deserialize)]
     struct Probe {
         schema_version: u32,
     }
-    let doc: Result<HistoryDoc<'_>, _> = serde_json::from_slice(json);
+    let wire: Result<Wire<'_>, _> = serde_json::from_slice(json);
     let version = |e: serde_json::Error| match serde_json::from_slice::<Probe>(json) {
         Ok(p) if p.schema_version > SCHEMA_VERSION => HistoryFormatError::NewerSchema {
             found: p.schema_version,
         },
         _ => HistoryFormatError::Json(e.to_string()),
     };
-    let doc = doc.map_err(version)?;
-    if doc.schema_version > SCHEMA_VERSION {
+    let w = wire.map_err(version)?;
+    if w.schema_version > SCHEMA_VERSION {
         return Err(HistoryFormatError::NewerSchema {
-            found: doc.schema_version,
+            found: w.schema_version,
         });
     }
-    Ok(doc)
+    let tests = match (w.schema_version, w.tests, w.ids, w.statuses, w.durations) {
+        (0 | 1, Some(tests), ..) => tests,
+        (2, _, Some(ids), Some(statuses), Some(durations)) => {
+            columns(ids.0, statuses.0, durations.0)?
+        }
+        (v, ..) => {
+            let what = if v < 2 {
+                "`tests`"
+            } else {
+                "`ids`, `statuses` and `durations`"
+            };
+            return Err(HistoryFormatError::Json(format!(
+                "schema_version {v} needs {what}"
+            )));
+        }
+    };
+    Ok(HistoryDoc {
+        schema_version: w.schema_version,
+        branch: w.branch,
+        max_runs: w.max_runs,
+        runs: w.runs,
+        tests,
+    })
+}
+
+/// One column of version 2 (`,`-separated), borrowed when the JSON string was.
+fn column<'a>(text: Cow<'a, str>) -> Box<dyn Iterator<Item = Cow<'a, str>> + 'a> {
+    match text {
+        Cow::Borrowed(s) => Box::new(s.split(',').map(Cow::Borrowed)),
+        Cow::Owned(s) => {
+            let v: Vec<Cow<'a, str>> = s.split(',').map(|p| Cow::Owned(p.to_string())).collect();
+            Box::new(v.into_iter())
+        }
+    }
+}
+
+/// Version 2's rows from its columns: `ids` front-coded, `shared:len:suffix;` per test (the
+/// id is the previous id's first `shared` bytes and the next `len` bytes), `statuses` and
+/// `durations` one entry per test separated by `,`.
+fn columns<'a>(
+    ids: Cow<'a, str>,
+    statuses: Cow<'a, str>,
+    durations: Cow<'a, str>,
+) -> Result<Vec<TestRow<'a>>, HistoryFormatError> {
+    let bad = |what: &str| HistoryFormatError::Json(format!("`ids`: {what}"));
+    let empty = ids.is_empty();
+    if empty != statuses.is_empty() || empty != durations.is_empty() {
+        return Err(HistoryFormatError::Json(
+            "`ids`, `statuses` and `durations` do not hold the same tests".into(),
+        ));
+    }
+    // A steady test's statuses are 3 bytes and its durations 6: a bound, not a count.
+    let mut rows = Vec::with_capacity(statuses.len() / 4 + 1);
+    if empty {
+        return Ok(rows);
+    }
+    let mut st = column(statuses);
+    let mut du = column(durations);
+    let s = ids.as_ref();
+    let b = s.as_bytes();
+    let mut cur = String::new();
+    let mut pos = 0;
+    while pos < b.len() {
+        let (shared, p) = number(b, pos, b':').ok_or_else(|| bad("a bad prefix length"))?;
+        let (len, p) = number(b, p, b':').ok_or_else(|| bad("a bad suffix length"))?;
+        let end = p
+            .checked_add(len)
+            .ok_or_else(|| bad("a bad suffix length"))?;
+        let suffix = s
+            .get(p..end)
+            .filter(|_| b.get(end) == Some(&b';'))
+            .ok_or_else(|| bad("a suffix runs past its `;`"))?;
+        if shared > cur.len() || !cur.is_char_boundary(shared) {
+            return Err(bad("a prefix longer than the previous id"));
+        }
+        cur.truncate(shared);
+        cur.push_str(suffix);
+        let (Some(sts), Some(durs)) = (st.next(), du.next()) else {
+            return Err(HistoryFormatError::Json(
+                "`statuses` or `durations` has fewer tests than `ids`".into(),
+            ));
+        };
+        rows.push(TestRow(Cow::Owned(cur.clone()), sts, durs));
+        pos = end + 1;
+    }
+    if st.next().is_some() || du.next().is_some() {
+        return Err(HistoryFormatError::Json(
+            "`statuses` or `durations` has more tests than `ids`".into(),
+        ));
+    }
+    Ok(rows)
+}
+
+/// A decimal number at `b[pos..]` ended by `end`: the number and where after `end`.
+fn number(b: &[u8], mut pos: usize, end: u8) -> Option<(usize, usize)> {
+    let start = pos;
+    let mut n: usize = 0;
+    while let Some(d) = b.get(pos).filter(|c| c.is_ascii_digit()) {
+        n = n.checked_mul(10)?.checked_add(usize::from(d - b'0'))?;
+        pos += 1;
+    }
+    (pos > start && pos - start <= 9 && b.get(pos) == Some(&end)).then_some((n, pos + 1))
+}
+
+/// Version 2's columns of `tests` (see [`columns`]).
+fn to_columns(tests: &[TestRow<'_>]) -> (String, String, String) {
+    let id_bytes: usize = tests.iter().map(|r| r.0.len()).sum();
+    let mut ids = String::with_capacity(id_bytes / 4 + tests.len() * 8);
+    let mut statuses = String::with_capacity(tests.len() * 4);
+    let mut durations = String::with_capacity(tests.len() * (DURATION_WINDOW + 1));
+    let mut prev: &str = "";
+    for (i, r) in tests.iter().enumerate() {
+        let id: &str = &r.0;
+        let mut shared = prev
+            .bytes()
+            .zip(id.bytes())
+            .take_while(|(a, b)| a == b)
+            .count();
+        while !id.is_char_boundary(shared) {
+            shared -= 1;
+        }
+        let suffix = &id[shared..];
+        use std::fmt::Write as _;
+        let _ = write!(ids, "{shared}:{}:{suffix};", suffix.len());
+        if i > 0 {
+            statuses.push(',');
+            durations.push(',');
+        }
+        statuses.push_str(&r.1);
+        durations.push_str(&r.2);
+        prev = id;
+    }
+    (ids, statuses, durations)
 }
 
 /// Gunzips a history file (bounded: 256 MiB of JSON at most).
@@ -283,8 +475,19 @@ pub fn gunzip(bytes: &[u8]) -> Result<Vec<u8>, HistoryFormatError> {
 }
 
 /// Serializes and compresses.
+/// Always in this build's layout (version 2), whatever version `doc` was read from.
 pub fn encode(doc: &HistoryDoc<'_>) -> Vec<u8> {
-    let json = serde_json::to_vec(doc).unwrap_or_default();
+    let (ids, statuses, durations) = to_columns(&doc.tests);
+    let wire = WireOut {
+        schema_version: doc.schema_version.max(SCHEMA_VERSION),
+        branch: &doc.branch,
+        max_runs: doc.max_runs,
+        runs: &doc.runs,
+        ids,
+        statuses,
+        durations,
+    };
+    let json = serde_json::to_vec(&wire).unwrap_or_default();
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
     let _ = gz.write_all(&json);
     gz.finish().unwrap_or_default()
@@ -578,21 +781,55 @@ impl Insights {
     pub const MAX_LISTED: usize = 50;
 }
 
-/// A history indexed by test id, for lookups from a run's cases.
+/// A history indexed by test id, for lookups from a run's cases. The map hashes with
+/// foldhash (seeded per process): a PR looks up each of its cases, and SipHash over 100,000
+/// long ids was a good part of what reading the history cost.
 pub struct Index<'d, 'a> {
     pub doc: &'d HistoryDoc<'a>,
-    by_id: HashMap<&'d str, usize>,
+    by_id: HashMap<&'d str, Entry, foldhash::fast::RandomState>,
+}
+
+/// A row of the index, with its durations' median worked out while the rows are read in
+/// order: a PR's lookups then touch the map and the id, not the row and its durations.
+#[derive(Clone, Copy)]
+struct Entry {
+    row: u32,
+    /// Durations the median is over.
+    samples: u32,
+    median_ms: f64,
 }
 
 impl<'d, 'a> Index<'d, 'a> {
     pub fn new(doc: &'d HistoryDoc<'a>) -> Index<'d, 'a> {
-        let mut by_id = HashMap::with_capacity(doc.tests.len());
-        by_id.extend(doc.tests.iter().enumerate().map(|(i, r)| (r.0.as_ref(), i)));
+        let mut by_id = HashMap::with_capacity_and_hasher(doc.tests.len(), Default::default());
+        by_id.extend(doc.tests.iter().zip(0u32..).map(|(r, row)| {
+            let samples = r.2.bytes().filter_map(duration_ms).count().min(16) as u32;
+            let median_ms = median_ms(&r.2, 1).unwrap_or(0.0);
+            let e = Entry {
+                row,
+                samples,
+                median_ms,
+            };
+            (r.0.as_ref(), e)
+        }));
         Index { doc, by_id }
     }
 
     pub fn row(&self, id: &str) -> Option<&'d TestRow<'a>> {
-        self.by_id.get(id).map(|i| &self.doc.tests[*i])
+        self.by_id.get(id).map(|e| &self.doc.tests[e.row as usize])
+    }
+
+    /// The newest run's failing tests (the baseline's `failing`, without hashing every id).
+    pub fn failing(&self) -> BTreeSet<String> {
+        if self.doc.runs.is_empty() {
+            return BTreeSet::new();
+        }
+        self.doc
+            .tests
+            .iter()
+            .filter(|r| last_status(&r.1).is_some_and(is_fail))
+            .map(|r| r.0.to_string())
+            .collect()
     }
 
     /// The base baseline: the newest run's failing tests and its test set.
@@ -636,6 +873,14 @@ impl<'d, 'a> Index<'d, 'a> {
             .tests
             .iter()
             .filter_map(|r| {
+                // Most tests have one status throughout (`P50`): no flip, no decoding.
+                if let [first, rest @ ..] = r.1.as_bytes()
+                    && *first != b'K'
+                    && t.flaky_min_flips > 0
+                    && rest.iter().all(u8::is_ascii_digit)
+                {
+                    return None;
+                }
                 rle_decode(&r.1, &mut buf)?;
                 let f = flips(&buf, &shas);
                 f.is_flaky(t).then(|| (r.0.to_string(), f))
@@ -652,8 +897,11 @@ impl<'d, 'a> Index<'d, 'a> {
 
     /// A passing test's duration against its median: `Some` when it is a regression.
     pub fn slower(&self, id: &str, secs: f64, t: &Thresholds) -> Option<SlowTest> {
-        let row = self.row(id)?;
-        let median = median_ms(&row.2, t.slower_min_samples)?;
+        let e = self.by_id.get(id)?;
+        if e.samples == 0 || (e.samples as usize) < t.slower_min_samples {
+            return None;
+        }
+        let median = e.median_ms;
         let ms = secs * 1000.0;
         (ms >= median * t.slower_factor && ms - median >= t.slower_min_ms).then(|| SlowTest {
             id: id.to_string(),
@@ -684,7 +932,8 @@ pub fn insights(
 pub struct InsightsBuilder<'i, 'd, 'a> {
     idx: &'i Index<'d, 'a>,
     t: Thresholds,
-    base: Baseline,
+    /// The base's newest run's failing tests.
+    base_failing: BTreeSet<String>,
     flaky: Vec<(String, Flips)>,
     flaky_ids: HashSet<String>,
     failing_flaky: BTreeMap<String, Status>,
@@ -700,7 +949,7 @@ impl<'i, 'd, 'a> InsightsBuilder<'i, 'd, 'a> {
         InsightsBuilder {
             idx,
             t,
-            base: idx.baseline().unwrap_or_default(),
+            base_failing: idx.failing(),
             flaky,
             flaky_ids,
             failing_flaky: BTreeMap::new(),
@@ -712,7 +961,7 @@ impl<'i, 'd, 'a> InsightsBuilder<'i, 'd, 'a> {
 
     pub fn observe(&mut self, key: &str, status: Status, duration: Option<f64>) {
         if status.is_bad() {
-            if self.base.failing.contains(key) {
+            if self.base_failing.contains(key) {
                 self.old.insert(key.to_string());
             } else {
                 self.new.insert(key.to_string());
@@ -767,7 +1016,7 @@ impl<'i, 'd, 'a> InsightsBuilder<'i, 'd, 'a> {
         flaky_out.truncate(Insights::MAX_LISTED);
         slower.truncate(Insights::MAX_LISTED);
         Insights {
-            schema_version: SCHEMA_VERSION,
+            schema_version: INSIGHTS_SCHEMA_VERSION,
             base_branch: self.idx.doc.branch.clone(),
             history_runs: self.idx.doc.runs.len(),
             base_run_id: last.map(|r| r.run_id.clone()),

@@ -124,11 +124,13 @@ fn a_duplicate_test_in_one_run_keeps_the_worst_status() {
 #[test]
 fn newer_schema_and_junk_are_named() {
     let mut d = HistoryDoc::empty("main", 5);
-    d.schema_version = 2;
-    let json = serde_json::to_vec(&d).unwrap();
+    d.schema_version = SCHEMA_VERSION + 1;
+    let json = gunzip(&encode(&d)).unwrap();
     assert_eq!(
         parse(&json).unwrap_err(),
-        HistoryFormatError::NewerSchema { found: 2 }
+        HistoryFormatError::NewerSchema {
+            found: SCHEMA_VERSION + 1
+        }
     );
     let other = br#"{"schema_version": 7, "totally": "different"}"#;
     assert_eq!(
@@ -280,4 +282,97 @@ fn badge_urls() {
         raw_url("https://ghe.example.com/", "o/r", "d", "badge.svg"),
         "https://ghe.example.com/o/r/raw/d/badge.svg"
     );
+}
+
+#[test]
+fn version_2_front_codes_ids_and_round_trips_odd_ones() {
+    let ids = [
+        "a",
+        "a\"b\\c",
+        "ab:3:x;y,z",
+        "é::ü",
+        "é::ü;1",
+        "éa",
+        "éé\nnew line",
+        "ü",
+    ];
+    let rows: Vec<(&str, &str, f64)> = ids.iter().map(|k| (*k, "PPF", 0.25)).collect();
+    let d = build(&rows, 50);
+    assert_eq!(d.tests.len(), ids.len());
+    let json = gunzip(&encode(&d)).unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    assert_eq!(v["schema_version"], 2);
+    let front = v["ids"].as_str().unwrap();
+    assert!(front.starts_with("0:1:a;1:"), "{front}");
+    assert!(front.contains(";2:1:a;"), "{front}");
+    // `é` and `ü` share their first byte, never half a character.
+    assert!(front.ends_with(";0:2:ü;"), "{front}");
+    assert_eq!(v["statuses"], "P2F,P2F,P2F,P2F,P2F,P2F,P2F,P2F");
+    let back = parse(&json).unwrap();
+    assert_eq!(back, d);
+    // Statuses and durations are borrowed from the JSON.
+    assert!(matches!(back.tests[0].1, Cow::Borrowed(_)));
+    // An empty history.
+    let e = HistoryDoc::empty("main", 5);
+    let json = gunzip(&encode(&e)).unwrap();
+    assert_eq!(parse(&json).unwrap(), e);
+}
+
+#[test]
+fn version_1_files_are_still_read() {
+    let v1 = br#"{"schema_version":1,"branch":"main","max_runs":50,
+        "runs":[{"run_id":"r1","sha":"a"},{"run_id":"r2","sha":"b"}],
+        "tests":[["t::a","P2","AB"],["t::b","PF",""]]}"#;
+    let d = parse(v1).unwrap();
+    assert_eq!(d.schema_version, 1);
+    assert_eq!(d.tests.len(), 2);
+    assert_eq!((&*d.tests[1].0, &*d.tests[1].1), ("t::b", "PF"));
+    let idx = Index::new(&d);
+    assert_eq!(idx.failing().into_iter().collect::<Vec<_>>(), ["t::b"]);
+    // Written back, it is version 2 and the same history.
+    let back_json = gunzip(&encode(&d)).unwrap();
+    let back = parse(&back_json).unwrap();
+    assert_eq!(back.schema_version, SCHEMA_VERSION);
+    assert_eq!(back.tests, d.tests);
+    // A version-2 file without its columns, a version-1 file without rows: named errors.
+    for bad in [
+        &br#"{"schema_version":2,"branch":"m","max_runs":5,"runs":[],"tests":[]}"#[..],
+        br#"{"schema_version":1,"branch":"m","max_runs":5,"runs":[],"ids":""}"#,
+    ] {
+        assert!(matches!(
+            parse(bad).unwrap_err(),
+            HistoryFormatError::Json(_)
+        ));
+    }
+}
+
+#[test]
+fn version_2_columns_that_disagree_are_refused() {
+    let doc = |ids: &str, st: &str, du: &str| {
+        format!(
+            r#"{{"schema_version":2,"branch":"m","max_runs":5,"runs":[{{"run_id":"r"}}],"ids":{},"statuses":{},"durations":{}}}"#,
+            serde_json::to_string(ids).unwrap(),
+            serde_json::to_string(st).unwrap(),
+            serde_json::to_string(du).unwrap()
+        )
+    };
+    let ok = doc("0:3:t::;3:1:a;", "P,F", "A,");
+    let d = parse(ok.as_bytes()).unwrap();
+    assert_eq!(d.tests[1].0, "t::a");
+    for (ids, st, du) in [
+        ("0:3:t::;3:1:a;", "P", "A,"),
+        ("0:3:t::;3:1:a;", "P,F,P", "A,,"),
+        ("0:3:t::;9:1:a;", "P,F", "A,"),
+        ("0:4:t::;", "P", "A"),
+        ("0:3:t::", "P", "A"),
+        ("x:3:t::;", "P", "A"),
+        ("0:3:t::;", "", ""),
+        ("", "P", ""),
+    ] {
+        let j = doc(ids, st, du);
+        assert!(
+            matches!(parse(j.as_bytes()), Err(HistoryFormatError::Json(_))),
+            "{j}"
+        );
+    }
 }
