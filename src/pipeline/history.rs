@@ -29,8 +29,8 @@ pub struct Prepared {
     pub totals: Counts,
 }
 
-/// Reads and checks a history file; a problem is a warning and `None` (the run goes on as
-/// without history).
+/// Reads and decompresses a history file; a problem is a warning and `None` (the run goes
+/// on as without history). [`diagnose_with_history`] parses it, once.
 pub fn read_history_json(path: &Path) -> Option<Vec<u8>> {
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
@@ -42,17 +42,20 @@ pub fn read_history_json(path: &Path) -> Option<Vec<u8>> {
             return None;
         }
     };
-    let json = history::gunzip(&bytes).and_then(|j| history::parse(&j).map(|_| ()).map(|_| j));
-    match json {
+    match history::gunzip(&bytes) {
         Ok(j) => Some(j),
         Err(e) => {
-            crate::ui::warn(&format!(
-                "--history `{}`: {e}; the gate runs without history",
-                path.display()
-            ));
+            warn_unusable(path, &e);
             None
         }
     }
+}
+
+fn warn_unusable(path: &Path, e: &history::HistoryFormatError) {
+    crate::ui::warn(&format!(
+        "--history `{}`: {e}; the gate runs without history",
+        path.display()
+    ));
 }
 
 /// Diagnoses a run for the gate with the baseline the flags name: `--baseline` (a run, a
@@ -72,7 +75,10 @@ pub fn diagnose_with_history(
         None => None,
     };
     let json = flags.history.as_deref().and_then(read_history_json);
-    let doc: Option<HistoryDoc<'_>> = json.as_deref().and_then(|j| history::parse(j).ok());
+    let doc: Option<HistoryDoc<'_>> = match (json.as_deref(), flags.history.as_deref()) {
+        (Some(j), Some(path)) => history::parse(j).map_err(|e| warn_unusable(path, &e)).ok(),
+        _ => None,
+    };
     let idx = doc.as_ref().map(Index::new);
     let baseline = explicit.or_else(|| idx.as_ref().and_then(Index::baseline));
     let mut loaded = diagnose(baseline.is_some())?;
