@@ -96,7 +96,9 @@ python3 - "$work" "$runs" <<'PY'
 import os, statistics, sys
 work, runs = sys.argv[1], sys.argv[2]
 def load(name):
-    rows = [l.split() for l in open(os.path.join(work, name)) if l.strip()]
+    # GNU time adds "Command exited with non-zero status N" before the figures of a
+    # command that exits non-zero (gate-check on a failing run): only the figures count.
+    rows = [l.split() for l in open(os.path.join(work, name)) if l[:1].isdigit()]
     return [float(r[0]) for r in rows], [int(r[1]) for r in rows]
 fw, fr = load("floor")
 floor = statistics.median(fw)
