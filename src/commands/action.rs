@@ -599,7 +599,7 @@ pub fn run_with(env: &Env, dry_flag: bool, out: &mut dyn Write) -> i32 {
 /// The notify step: the `webhook-*` inputs over the environment (`CODELOOP_WEBHOOK_*`), plus
 /// config.json's `notify.webhooks`. A dry run (or `act`) posts nothing and says so.
 fn notify_stage(env: &Env, inputs: &Inputs, cfg: &Config, run_dir: &Path, dry_run: bool) {
-    use crate::commands::notify::{self, FORMAT_ENV, SECRET_ENV, URLS_ENV};
+    use crate::pipeline::notify::{self, FORMAT_ENV, SECRET_ENV, URLS_ENV};
     let get = |k: &str| -> Option<String> {
         let input = match k {
             URLS_ENV => (!inputs.webhook_urls.is_empty()).then(|| inputs.webhook_urls.join("\n")),

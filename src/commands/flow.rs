@@ -91,7 +91,7 @@ pub fn after_verify(lp: &Loop, run: RunDir, mem: Option<(VerifyDoc, Digest)>, pr
     }
     // Webhooks, when configured. Warnings only: the gate decides the code.
     if pr.notify {
-        crate::commands::notify::after_gate(&loaded.run.path, &lp.cfg, pr.json);
+        crate::pipeline::notify::after_gate(&loaded.run.path, &lp.cfg, pr.json);
     }
     let code = gate::exit_code(&doc);
     if pr.json {

@@ -21,6 +21,7 @@ pub mod gate;
 pub mod history;
 pub mod junit;
 pub mod merge;
+pub mod notify;
 pub mod options;
 pub mod publish;
 pub mod report;
