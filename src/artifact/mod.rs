@@ -113,7 +113,8 @@ pub fn write_atomic_with(path: &Path, bytes: &[u8], sync: bool) -> Result<(), Ar
 }
 
 /// Writes a file too big to hold in memory atomically (temp file + rename), streamed by
-/// `fill`, with its sha256 taken on the way for the manifest. Not redacted here: `fill`
+/// `fill`, with its sha256 taken on the way for the manifest (both on a worker thread,
+/// [`Offload`]). Not redacted here: `fill`
 /// writes text that went through the redactor already (see `pipeline::junit`). Returns the
 /// bytes written.
 pub fn write_atomic_stream(
@@ -130,18 +131,15 @@ pub fn write_atomic_stream(
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     let f = File::create(&tmp).map_err(err)?;
-    let mut w = io::BufWriter::with_capacity(256 * 1024, Hashing::new(f));
-    let written = fill(&mut w).and_then(|_| w.flush());
-    let hashed = match written {
-        Ok(()) => match w.into_inner() {
-            Ok(h) => {
-                let synced = if sync { h.inner.sync_all() } else { Ok(()) };
-                synced.map(|_| (h.bytes, h.sha256()))
-            }
-            Err(e) => Err(e.into_error()),
-        },
-        Err(e) => Err(e),
-    };
+    // Hashed and written on a worker thread while `fill` produces the bytes.
+    let hashed = Offload::new(f).and_then(|mut w| {
+        fill(&mut w)?;
+        let h = w.finish()?;
+        if sync {
+            h.inner.sync_all()?;
+        }
+        Ok((h.bytes, h.sha256()))
+    });
     let (bytes, sha) = match hashed {
         Ok(x) => x,
         Err(e) => {
@@ -565,6 +563,54 @@ pub mod stage;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn offload_writes_and_hashes_every_byte_in_order() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("big.jsonl");
+        let mut w = Offload::new(File::create(&p).unwrap()).unwrap();
+        let mut want = Vec::new();
+        // Odd write sizes across many chunks, with flushes in between.
+        for i in 0..20_000u32 {
+            let line = format!(
+                "{{\"n\":{i},\"pad\":\"{}\"}}\n",
+                "x".repeat((i % 97) as usize)
+            );
+            w.write_all(line.as_bytes()).unwrap();
+            want.extend_from_slice(line.as_bytes());
+            if i % 5000 == 0 {
+                w.flush().unwrap();
+            }
+        }
+        let h = w.finish().unwrap();
+        assert!(want.len() > 4 * OFFLOAD_CHUNK);
+        assert_eq!(std::fs::read(&p).unwrap(), want);
+        assert_eq!((h.bytes, h.sha256()), sha256_file(&p).unwrap());
+        // Dropped without a finish: everything still reaches the file.
+        let q = d.path().join("dropped");
+        {
+            let mut w = Offload::new(File::create(&q).unwrap()).unwrap();
+            w.write_all(&want).unwrap();
+        }
+        assert_eq!(std::fs::read(&q).unwrap(), want);
+    }
+
+    #[test]
+    fn offload_reports_the_workers_write_error() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("ro");
+        std::fs::write(&p, b"").unwrap();
+        // A file opened read-only: every write the worker makes fails.
+        let mut w = Offload::new(File::open(&p).unwrap()).unwrap();
+        let mut failed = false;
+        for _ in 0..64 {
+            if w.write_all(&[b'x'; 64 * 1024]).is_err() {
+                failed = true;
+                break;
+            }
+        }
+        assert!(failed || w.finish().is_err());
+    }
 
     #[test]
     fn run_ids_sort_by_time() {
