@@ -89,27 +89,9 @@ pub fn scan_masks(path: &Path) -> Result<Vec<String>, RedactError> {
 
 /// Streams `src` through the redactor into `dst`. Returns whether anything was replaced.
 pub fn redact_stream(r: &Redactor, src: &mut dyn Read, dst: &mut dyn Write) -> io::Result<bool> {
-    let mut buf = vec![0u8; CHUNK];
-    let mut carry: Vec<u8> = Vec::with_capacity(CHUNK + r.max_len());
-    let mut out = Vec::with_capacity(CHUNK + r.max_len());
-    let mut any = false;
-    loop {
-        let n = match src.read(&mut buf) {
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        let last = n == 0;
-        carry.extend_from_slice(&buf[..n]);
-        out.clear();
-        let (used, hit) = r.redact_chunk(&carry, last, &mut out);
-        any |= hit;
-        carry.drain(..used);
-        dst.write_all(&out)?;
-        if last {
-            return Ok(any);
-        }
-    }
+    RedactTee::new(r, src, dst)
+        .finish()
+        .map(|(_, replaced)| replaced)
 }
 
 /// Whether the file holds any secret (one chunked read; matches across chunk edges count).

@@ -171,6 +171,14 @@ fn clean(s: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// A case's JUnit classname: its own, else its suite path joined with dots.
+fn classname(c: &Case) -> std::borrow::Cow<'_, str> {
+    match &c.classname {
+        Some(cl) if !cl.is_empty() => std::borrow::Cow::Borrowed(cl.as_str()),
+        _ => std::borrow::Cow::Owned(c.suite.join(".")),
+    }
+}
+
 /// The quick-junit test case of one of our cases.
 pub fn test_case(c: &Case) -> TestCase {
     let f = c.failure.clone().unwrap_or_default();
@@ -214,10 +222,7 @@ pub fn test_case(c: &Case) -> TestCase {
         }
     };
     let mut tc = TestCase::new(xml_str(&c.name), status);
-    let classname = match &c.classname {
-        Some(cl) if !cl.is_empty() => cl.clone(),
-        _ => c.suite.join("."),
-    };
+    let classname = classname(c);
     if !classname.is_empty() {
         tc.set_classname(xml_str(&classname));
     }
@@ -437,16 +442,9 @@ fn write_case(c: &Case, time: Option<Duration>, w: &mut Writer<Vec<u8>>) -> io::
     }
     let mut tag = BytesStart::new("testcase");
     tag.push_attribute(("name", clean(&c.name).as_ref()));
-    let joined;
-    let classname = match &c.classname {
-        Some(cl) if !cl.is_empty() => cl.as_str(),
-        _ => {
-            joined = c.suite.join(".");
-            joined.as_str()
-        }
-    };
+    let classname = classname(c);
     if !classname.is_empty() {
-        tag.push_attribute(("classname", clean(classname).as_ref()));
+        tag.push_attribute(("classname", clean(&classname).as_ref()));
     }
     if let Some(t) = &time {
         push_time(&mut tag, t);
@@ -521,17 +519,10 @@ fn write_passed_case(c: &Case, time: Option<Duration>, out: &mut Vec<u8>) {
     out.extend_from_slice(b"\n        <testcase name=\"");
     push_attr_value(out, &clean(&c.name));
     out.push(b'"');
-    let joined;
-    let classname = match &c.classname {
-        Some(cl) if !cl.is_empty() => cl.as_str(),
-        _ => {
-            joined = c.suite.join(".");
-            joined.as_str()
-        }
-    };
+    let classname = classname(c);
     if !classname.is_empty() {
         out.extend_from_slice(b" classname=\"");
-        push_attr_value(out, &clean(classname));
+        push_attr_value(out, &clean(&classname));
         out.push(b'"');
     }
     if let Some(t) = time {
