@@ -198,17 +198,24 @@ impl ThreadedTap {
             .spawn(move || {
                 let Ok(mut inner) = take.recv() else { return };
                 for mut b in rx {
+                    if b.findings.is_empty() {
+                        // Nearly every batch: cases only.
+                        for c in &mut b.cases[..b.n] {
+                            inner.case(c);
+                            shed(c);
+                        }
+                        b.n = 0;
+                        b.bytes = 0;
+                        let _ = back.try_send(b);
+                        continue;
+                    }
                     let mut f = b.findings.drain(..).peekable();
                     for (i, c) in b.cases[..b.n].iter_mut().enumerate() {
                         while let Some((_, finding)) = f.next_if(|(at, _)| *at <= i) {
                             inner.finding(&finding);
                         }
                         inner.case(c);
-                        // A slot that grew big (a long trace or output) is not kept around.
-                        if c.failure.is_some() || c.output.as_ref().is_some_and(|o| o.len() > 4096)
-                        {
-                            *c = Case::default();
-                        }
+                        shed(c);
                     }
                     for (_, finding) in f {
                         inner.finding(&finding);
@@ -243,6 +250,13 @@ impl ThreadedTap {
             // The consumer is gone (it panicked): nothing more can reach it.
             self.tx = None;
         }
+    }
+}
+
+/// A slot that grew big (a long trace or output) is not kept around.
+fn shed(c: &mut Case) {
+    if c.failure.is_some() || c.output.as_ref().is_some_and(|o| o.capacity() > 4096) {
+        *c = Case::default();
     }
 }
 
