@@ -470,9 +470,9 @@ fn cases_split_across_threads_make_the_same_document() {
                 c.runner = "j".into();
                 c
             }
-            2 => Case::new(&format!("ok{i}"), Status::Passed),
+            2 => Case::new(format!("ok{i}"), Status::Passed),
             _ => {
-                let mut c = Case::new(&format!("flaky{i}"), Status::Passed);
+                let mut c = Case::new(format!("flaky{i}"), Status::Passed);
                 c.flaky = i % 8 == 3;
                 c
             }
