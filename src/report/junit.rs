@@ -515,7 +515,6 @@ fn write_case(c: &Case, time: Option<Duration>, w: &mut Writer<Vec<u8>>) -> io::
 /// A passed case with no children, byte for byte what [`write_case`]'s events write (the
 /// indentation of a testcase in quick-junit's layout: a line break and 2 × 4 spaces).
 fn write_passed_case(c: &Case, time: Option<Duration>, out: &mut Vec<u8>) {
-    use std::io::Write as _;
     out.extend_from_slice(b"\n        <testcase name=\"");
     push_clean_attr(out, &c.name);
     out.push(b'"');
@@ -526,8 +525,9 @@ fn write_passed_case(c: &Case, time: Option<Duration>, out: &mut Vec<u8>) {
         out.push(b'"');
     }
     if let Some(t) = time {
-        // As `push_time` formats it; writing into a Vec cannot fail.
-        let _ = write!(out, " time=\"{:.3}\"", t.as_secs_f64());
+        out.extend_from_slice(b" time=\"");
+        push_secs3(out, t);
+        out.push(b'"');
     }
     if let Some(file) = &c.file {
         out.extend_from_slice(b" file=\"");
@@ -540,6 +540,35 @@ fn write_passed_case(c: &Case, time: Option<Duration>, out: &mut Vec<u8>) {
         out.push(b'"');
     }
     out.extend_from_slice(b"/>");
+}
+
+/// `format!("{:.3}", t.as_secs_f64())` (how quick-junit writes times) without the float
+/// formatter: milliseconds rounded from the nanoseconds, half to even. That is the same
+/// text whenever the f64 is close enough to the nanoseconds to land on the same side of
+/// the rounding point: below 10^6 s its error is under 1 ns, so only an exact half (which
+/// the f64 puts on either side) and longer times take the formatter.
+fn push_secs3(out: &mut Vec<u8>, t: Duration) {
+    use std::io::Write as _;
+    let (secs, nanos) = (t.as_secs(), t.subsec_nanos());
+    let rem = nanos % 1_000_000;
+    if secs >= 1_000_000 || rem == 500_000 {
+        // Writing into a Vec cannot fail.
+        let _ = write!(out, "{:.3}", t.as_secs_f64());
+        return;
+    }
+    let mut ms = u64::from(nanos / 1_000_000) + u64::from(rem > 500_000);
+    let mut s = secs;
+    if ms == 1000 {
+        ms = 0;
+        s += 1;
+    }
+    out.extend_from_slice(itoa::Buffer::new().format(s).as_bytes());
+    out.push(b'.');
+    out.extend_from_slice(&[
+        b'0' + (ms / 100) as u8,
+        b'0' + (ms / 10 % 10) as u8,
+        b'0' + (ms % 10) as u8,
+    ]);
 }
 
 /// Bytes that make an attribute value need [`clean`] or escaping: controls other than `\n`,
@@ -847,6 +876,38 @@ mod tests {
             // And quick-junit reads it back with the same numbers.
             let back = quick_junit::Report::deserialize_from_str(&ours).unwrap();
             assert_eq!(back.tests, c.len() + f.len());
+        }
+    }
+
+    #[test]
+    fn millisecond_times_are_what_the_float_formatter_writes() {
+        let check = |t: Duration| {
+            let mut got = Vec::new();
+            push_secs3(&mut got, t);
+            assert_eq!(
+                String::from_utf8(got).unwrap(),
+                format!("{:.3}", t.as_secs_f64()),
+                "{t:?}"
+            );
+        };
+        // Edges: exact halves, just around them, carries into the next second, big times.
+        for secs in [0u64, 1, 9, 59, 999, 86_399, 999_999, 1_000_000, 123_456_789] {
+            for nanos in [
+                0u32, 1, 499_999, 500_000, 500_001, 999_499_999, 999_500_000, 999_500_001,
+                999_999_999, 1_500_000, 2_500_000, 123_456_789,
+            ] {
+                check(Duration::new(secs, nanos));
+            }
+        }
+        // And durations as parsers make them (from seconds in a report), over a wide spread.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let secs = (x % 100_000_000) as f64 / 10f64.powi((x >> 40) as i32 % 9);
+            check(Duration::from_secs_f64(secs));
+            check(Duration::new(x % 2_000_000, (x >> 20) as u32 % 1_000_000_000));
         }
     }
 
