@@ -293,12 +293,38 @@ pub fn state_key(key: &str) -> String {
 }
 
 fn compress(state: &HiddenState) -> String {
+    // Without a budget nothing stops early.
+    compress_within(state, usize::MAX).unwrap_or_default()
+}
+
+/// A state whose compressed text would pass the budget: how long it would be, estimated
+/// from the part compressed before stopping.
+#[derive(Debug)]
+struct Oversize {
+    b64_estimate: usize,
+}
+
+/// The state compressed and base64-encoded, or, as soon as the compressed bytes show it
+/// cannot fit in `max_b64` chars, an estimate of its full length (a state of 10,000 failing
+/// names is not compressed whole at the best level just to learn that it does not fit).
+fn compress_within(state: &HiddenState, max_b64: usize) -> Result<String, Oversize> {
     let json = serde_json::to_vec(state).unwrap_or_default();
     let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
-    // Writing into a Vec cannot fail.
-    let _ = enc.write_all(&json);
+    let cap = max_b64 / 4 * 3;
+    // Fed in pieces so the output's growth can be watched; writing into a Vec cannot fail.
+    for (i, piece) in json.chunks(16 * 1024).enumerate() {
+        let _ = enc.write_all(piece);
+        let out = enc.get_ref().len();
+        if out > cap {
+            let fed = ((i + 1) * 16 * 1024).min(json.len());
+            let estimate = (out as f64 * json.len() as f64 / fed as f64) as usize;
+            return Err(Oversize {
+                b64_estimate: estimate.div_ceil(3) * 4,
+            });
+        }
+    }
     let bytes = enc.finish().unwrap_or_default();
-    base64::engine::general_purpose::STANDARD.encode(bytes)
+    Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
 }
 
 /// The state line (without a trailing newline), within [`MAX_STATE_CHARS`]: every failing
@@ -319,17 +345,24 @@ fn shrink<T: Clone>(
     all: &[T],
     set: impl Fn(&mut HiddenState, &[T]),
 ) -> String {
+    let frame = STATE_PREFIX.len() + " -->".len();
     let mut n = all.len();
-    set(s, &all[..n]);
-    let mut line = line_of(s);
-    while line.len() > max && n > 0 {
-        // Keys compress about evenly: aim straight at the budget (with 10% slack), then trim.
-        let fit = (n as f64 * max as f64 / line.len() as f64 * 0.9) as usize;
-        n = fit.min(n * 9 / 10);
+    loop {
         set(s, &all[..n]);
-        line = line_of(s);
+        let len = match compress_within(s, max.saturating_sub(frame)) {
+            Ok(b64) if frame + b64.len() <= max || n == 0 => {
+                return format!("{STATE_PREFIX}{b64} -->");
+            }
+            Ok(b64) => frame + b64.len(),
+            Err(o) => frame + o.b64_estimate,
+        };
+        if n == 0 {
+            return line_of(s);
+        }
+        // Keys compress about evenly: aim straight at the budget (with 10% slack), then trim.
+        let fit = (n as f64 * max as f64 / len.max(1) as f64 * 0.9) as usize;
+        n = fit.min(n * 9 / 10);
     }
-    line
 }
 
 /// [`encode`] within `max` chars (at least room for score and counts).
@@ -340,9 +373,11 @@ pub fn encode_within(state: &HiddenState, max: usize) -> String {
     s.failing = s.failing.iter().map(|k| state_key(k)).collect();
     s.cut = false;
     s.failing_hashes = None;
-    let line = line_of(&s);
-    if line.len() <= max {
-        return line;
+    let frame = STATE_PREFIX.len() + " -->".len();
+    if let Ok(b64) = compress_within(&s, max.saturating_sub(frame))
+        && frame + b64.len() <= max
+    {
+        return format!("{STATE_PREFIX}{b64} -->");
     }
     // Names do not fit: the hash set first (what the next run's gate needs), cut only when
     // even it does not fit; then as many names as fit beside it.
@@ -506,8 +541,11 @@ mod tests {
             .collect();
         let line = encode(&st(keys.clone()));
         assert!(line.len() <= MAX_STATE_CHARS, "{}", line.len());
+        // The estimates from a partly compressed state still fill most of the budget.
+        assert!(line.len() > MAX_STATE_CHARS * 7 / 10, "{}", line.len());
         let back = decode(&line).unwrap();
         assert!(back.cut && back.failing.len() < 2_000);
+        assert!(back.failing.len() > 100, "{}", back.failing.len());
         assert_eq!(back.failing_hashes.as_ref().unwrap().keys, 2_000);
         let known = back.known_failing();
         assert!(known.complete);
