@@ -893,8 +893,18 @@ mod tests {
         // Edges: exact halves, just around them, carries into the next second, big times.
         for secs in [0u64, 1, 9, 59, 999, 86_399, 999_999, 1_000_000, 123_456_789] {
             for nanos in [
-                0u32, 1, 499_999, 500_000, 500_001, 999_499_999, 999_500_000, 999_500_001,
-                999_999_999, 1_500_000, 2_500_000, 123_456_789,
+                0u32,
+                1,
+                499_999,
+                500_000,
+                500_001,
+                999_499_999,
+                999_500_000,
+                999_500_001,
+                999_999_999,
+                1_500_000,
+                2_500_000,
+                123_456_789,
             ] {
                 check(Duration::new(secs, nanos));
             }
@@ -907,7 +917,10 @@ mod tests {
             x ^= x << 17;
             let secs = (x % 100_000_000) as f64 / 10f64.powi((x >> 40) as i32 % 9);
             check(Duration::from_secs_f64(secs));
-            check(Duration::new(x % 2_000_000, (x >> 20) as u32 % 1_000_000_000));
+            check(Duration::new(
+                x % 2_000_000,
+                (x >> 20) as u32 % 1_000_000_000,
+            ));
         }
     }
 
