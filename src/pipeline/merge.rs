@@ -278,9 +278,18 @@ fn write_merged(
     let mut census = merge::Census::default();
     for (dir, label) in &used {
         census.source();
-        if let Err(e) =
-            artifact::read_jsonl::<CaseKey>(&dir.join(artifact::CASES), |k| census.key(k.hash()))
-        {
+        let read =
+            artifact::read_jsonl_lines(
+                &dir.join(artifact::CASES),
+                |line| match serde_json::from_str::<CaseKey>(line) {
+                    Ok(k) => {
+                        census.key(k.hash());
+                        true
+                    }
+                    Err(_) => false,
+                },
+            );
+        if let Err(e) = read {
             ui::warn(&format!(
                 "{label}: cases.jsonl: {e}; its cases after that point are left out"
             ));
