@@ -250,10 +250,15 @@ fn write_merged(
         message: e.to_string(),
     };
     // Keep every shard's own files (runner logs, result files, its reports).
-    for (dir, s) in &sources {
-        let dest = run.path.join(SHARDS_DIR).join(safe_name(&s.verify.run_id));
-        copy_tree(dir, &dest).map_err(|e| werr(&dest, &e))?;
-    }
+    let copied = copy_shards(
+        sources
+            .iter()
+            .map(|(dir, s)| {
+                let dest = run.path.join(SHARDS_DIR).join(safe_name(&s.verify.run_id));
+                (dir.clone(), dest)
+            })
+            .collect(),
+    );
     let cwd_abs = std::fs::canonicalize(cwd).unwrap_or_else(|_| cwd.to_path_buf());
     let (dirs, sources): (Vec<PathBuf>, Vec<Source>) = sources.into_iter().unzip();
     let plan = merge::plan(&sources);
@@ -298,7 +303,9 @@ fn write_merged(
     // Pass 2: the same lines again, each merged case written as soon as it is complete.
     let mut folder = census.into_folder();
     let path = run.file(artifact::CASES);
-    let mut w = JsonlWriter::create(&path).map_err(|e| werr(&path, &e))?;
+    // Written and hashed on the worker thread (the fold keeps this one), hash recorded: the
+    // manifest does not read the merged cases back.
+    let mut w = JsonlWriter::create_offloaded(&path).map_err(|e| werr(&path, &e))?;
     for (dir, _) in &used {
         folder.source();
         let rd = RunDir {
@@ -309,7 +316,7 @@ fn write_merged(
         let _ = rd.cases(|c| folder.case(c, |c| w.write_case(c)));
     }
     let counts = folder.finish(|c| w.write_case(c));
-    w.flush();
+    w.finish();
     if let Some(e) = w.error.take() {
         return Err(werr(&path, &e));
     }
@@ -327,10 +334,11 @@ fn write_merged(
     let path = run.file(artifact::FINDINGS);
     let mut w = JsonlWriter::create(&path).map_err(|e| werr(&path, &e))?;
     merged.findings.iter().for_each(|f| w.write(f));
-    w.flush();
+    w.finish();
     if let Some(e) = w.error.take() {
         return Err(werr(&path, &e));
     }
+    copied()?;
     artifact::write_json(&run.file(artifact::VERIFY), &merged.verify)
         .map_err(|e| werr(&run.path, &e))?;
     artifact::write_json(&run.file(merge::MERGE_FILE), &merged.doc)
@@ -393,8 +401,45 @@ fn write_merged(
     Ok(run)
 }
 
-/// Copies the regular files under `from` to `to` (no symlinks followed).
+/// Copies every shard's files (`from` → `to` pairs) on a worker thread while this one folds
+/// the cases (no file is both read by the fold and written by the copies). Returns the wait
+/// for it, called before the manifest is written.
+fn copy_shards(copies: Vec<(PathBuf, PathBuf)>) -> Box<dyn FnOnce() -> Result<(), MergeError>> {
+    fn copy_all(copies: &[(PathBuf, PathBuf)]) -> Result<(), MergeError> {
+        for (from, to) in copies {
+            copy_tree(from, to).map_err(|e| MergeError::Write {
+                path: to.clone(),
+                message: e.to_string(),
+            })?;
+        }
+        Ok(())
+    }
+    let copies = std::sync::Arc::new(copies);
+    let theirs = copies.clone();
+    match std::thread::Builder::new()
+        .name("codeloop-merge-copy".into())
+        .spawn(move || copy_all(&theirs))
+    {
+        Ok(h) => Box::new(move || {
+            h.join().unwrap_or_else(|_| {
+                Err(MergeError::Write {
+                    path: PathBuf::from(SHARDS_DIR),
+                    message: "the thread copying the shards' files panicked".into(),
+                })
+            })
+        }),
+        // No thread to be had: copied here, before the fold.
+        Err(_) => {
+            let done = copy_all(&copies);
+            Box::new(move || done)
+        }
+    }
+}
+
+/// Copies the regular files under `from` to `to` (no symlinks followed), each hashed as it
+/// is written and recorded for the manifest (which then does not read the copies back).
 fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    let redactor = crate::redact::current();
     for e in WalkDir::new(from).follow_links(false) {
         let e = e.map_err(std::io::Error::other)?;
         let rel = e.path().strip_prefix(from).unwrap_or(e.path());
@@ -402,9 +447,39 @@ fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
         if e.file_type().is_dir() {
             std::fs::create_dir_all(&dest)?;
         } else if e.file_type().is_file() {
-            // Through the redactor: this job's secrets never enter the merged run.
-            crate::redact::fs::copy_redacted(&crate::redact::current(), e.path(), &dest)?;
+            let (bytes, sha256) = if redactor.is_empty() {
+                copy_file(e.path(), &dest)?
+            } else {
+                // Through the redactor: this job's secrets never enter the merged run.
+                copy_redacted(&redactor, e.path(), &dest)?
+            };
+            artifact::record_hash(&dest, bytes, sha256);
         }
     }
     Ok(())
+}
+
+/// A plain copy: the kernel's (`io::copy` between files is `copy_file_range` on Linux), then
+/// the copy hashed (in the page cache). Returns its size and sha256.
+fn copy_file(from: &Path, to: &Path) -> std::io::Result<(u64, String)> {
+    let mut src = std::fs::File::open(from)?;
+    // Created as a redacted copy is (default permissions), not with the source's.
+    let mut dst = std::fs::File::create(to)?;
+    std::io::copy(&mut src, &mut dst)?;
+    drop(dst);
+    artifact::sha256_file(to)
+}
+
+/// A copy through the redactor, hashed as written. Returns its size and sha256.
+fn copy_redacted(
+    r: &crate::redact::Redactor,
+    from: &Path,
+    to: &Path,
+) -> std::io::Result<(u64, String)> {
+    use std::io::Write;
+    let mut src = std::fs::File::open(from)?;
+    let mut dst = artifact::Hashing::new(std::io::BufWriter::new(std::fs::File::create(to)?));
+    crate::redact::fs::redact_stream(r, &mut src, &mut dst)?;
+    dst.flush()?;
+    Ok((dst.bytes, dst.sha256()))
 }
