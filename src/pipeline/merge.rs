@@ -1,10 +1,13 @@
-//! The merge stage (`codeloop merge`, the action's `merge:` input): the fan-in of a CI matrix.
-//! Reads shard run directories (downloaded artifacts) and folds them with [`crate::merge`]'s
-//! steps, streaming: each used shard's cases.jsonl is read twice (pass 1 counts the case
-//! identities, pass 2 folds and writes), so memory holds only the tests seen by more than one
-//! shard, never every case. Writes one new run (cases, findings, verify.json, merge.json,
-//! every shard's files under `shards/<run_id>/`, manifest.json last); the entry point then
-//! runs diagnose → gate → report once on it, each streaming cases.jsonl again.
+//! The merge stage (`codeloop merge`, the action's `merge:` input, the MCP tool): the fan-in
+//! of a CI matrix. Reads shard run directories (downloaded artifacts) and folds them with
+//! [`crate::merge`]'s steps, streaming: each used shard's cases.jsonl is read twice (pass 1
+//! counts the case identities, pass 2 folds and writes), so memory holds only the tests seen by
+//! more than one shard, never every case. Writes one new run (cases, findings, verify.json,
+//! merge.json, every shard's files under `shards/<run_id>/`, manifest.json last).
+//!
+//! Pass 2 also feeds each merged case to a [`Digest`] when the entry point asks ([`Keep`]),
+//! as `pipeline::verify` does while parsing: diagnose → gate → report then run once on the
+//! merged run from memory (`commands::flow::after_verify`), and nothing written is read back.
 //!
 //! Errors carry their exit code (3 nothing to merge, 2 a bad --out, 4 the merged run could
 //! not be written). Bad shards are warnings: the merge reports what it has.
@@ -18,7 +21,8 @@ use crate::artifact::manifest::{Context, Manifest};
 use crate::artifact::stage::StageEvents;
 use crate::artifact::{self, RunDir};
 use crate::merge::{self, CaseKey, ManifestInfo, Source, Target};
-use crate::model::{Finding, VerifyDoc};
+use crate::model::{Case, Finding, VerifyDoc};
+use crate::pipeline::digest::Digest;
 use crate::{exit, ui};
 
 /// Where merge puts each shard's own files inside the merged run.
@@ -171,13 +175,34 @@ fn safe_name(id: &str) -> String {
     }
 }
 
-/// Merges `dirs` into a new run (under `artifacts` or at `out`) and returns it.
+/// What the stages after the merge want of the merged cases, kept while the fold writes them
+/// (the digest `pipeline::verify` fills while parsing: the problems always, the rest asked).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Keep {
+    /// Every test key's hash: a baseline named up front will be compared.
+    pub tests: bool,
+    /// report/junit.xml's spools: the report will write junit.xml.
+    pub junit: bool,
+}
+
+/// The merged run, and what the stages after it need in memory.
+pub struct Merged {
+    pub run: RunDir,
+    /// verify.json as written.
+    pub verify: VerifyDoc,
+    /// The merged cases' digest and findings ([`Keep`]); `None` when none was asked for.
+    pub digest: Option<Digest>,
+}
+
+/// Merges `dirs` into a new run (under `artifacts` or at `out`) and returns it, with the
+/// merged cases' digest when `keep` asks for one.
 pub fn merge_dirs(
     dirs: &[PathBuf],
     out: Option<&Path>,
     artifacts: &Path,
     cwd: &Path,
-) -> Result<RunDir, MergeError> {
+    keep: Option<Keep>,
+) -> Result<Merged, MergeError> {
     let started_at = artifact::now_rfc3339();
     let mut run_dirs = Vec::new();
     for d in dirs {
@@ -231,11 +256,12 @@ pub fn merge_dirs(
     };
     let stage = StageEvents::start(&run.path, "merge");
     stage.record(write_merged(
-        run, sources, context, started_at, out, artifacts, cwd,
+        run, sources, context, started_at, out, artifacts, cwd, keep,
     ))
 }
 
 /// The rest of [`merge_dirs`] once the merged run's directory exists.
+#[allow(clippy::too_many_arguments)]
 fn write_merged(
     run: RunDir,
     sources: Vec<(PathBuf, Source)>,
@@ -244,7 +270,8 @@ fn write_merged(
     out: Option<&Path>,
     artifacts: &Path,
     cwd: &Path,
-) -> Result<RunDir, MergeError> {
+    keep: Option<Keep>,
+) -> Result<Merged, MergeError> {
     let werr = |path: &Path, e: &dyn std::fmt::Display| MergeError::Write {
         path: path.to_path_buf(),
         message: e.to_string(),
@@ -300,22 +327,32 @@ fn write_merged(
             ));
         }
     }
-    // Pass 2: the same lines again, each merged case written as soon as it is complete.
+    // Pass 2: the same lines again, each merged case written as soon as it is complete (and
+    // observed into the digest, as verify's parse does: what the report and diagnose need).
     let mut folder = census.into_folder();
+    let mut digest = keep.map(|k| Digest {
+        problems: Some(Vec::new()),
+        tests: k.tests.then(std::collections::HashSet::new),
+        junit: k.junit.then(|| super::junit::spooled(&run.report_dir())),
+        ..Digest::default()
+    });
     let path = run.file(artifact::CASES);
     // Written and hashed on the worker thread (the fold keeps this one), hash recorded: the
     // manifest does not read the merged cases back.
     let mut w = JsonlWriter::create_offloaded(&path).map_err(|e| werr(&path, &e))?;
+    let mut emit = |c: &Case| {
+        w.write_case(c);
+        if let Some(d) = digest.as_mut() {
+            d.observe(c);
+        }
+    };
     for (dir, _) in &used {
         folder.source();
-        let rd = RunDir {
-            path: dir.to_path_buf(),
-            id: String::new(),
-        };
         // Read errors were named in pass 1; the same lines up to the same point come through.
-        let _ = rd.cases(|c| folder.case(c, |c| w.write_case(c)));
+        let _ =
+            artifact::read_jsonl::<Case>(&dir.join(artifact::CASES), |c| folder.case(c, &mut emit));
     }
-    let counts = folder.finish(|c| w.write_case(c));
+    let counts = folder.finish(&mut emit);
     w.finish();
     if let Some(e) = w.error.take() {
         return Err(werr(&path, &e));
@@ -337,6 +374,10 @@ fn write_merged(
     w.finish();
     if let Some(e) = w.error.take() {
         return Err(werr(&path, &e));
+    }
+    // After every case, as the report run alone feeds findings.jsonl to the JUnit writer.
+    if let Some(d) = digest.as_mut() {
+        merged.findings.iter().for_each(|f| d.finding(f));
     }
     copied()?;
     artifact::write_json(&run.file(artifact::VERIFY), &merged.verify)
@@ -398,7 +439,11 @@ fn write_merged(
             String::new()
         }
     );
-    Ok(run)
+    Ok(Merged {
+        run,
+        verify: merged.verify,
+        digest,
+    })
 }
 
 /// Copies every shard's files (`from` → `to` pairs) on a worker thread while this one folds
