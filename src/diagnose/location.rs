@@ -207,6 +207,9 @@ struct Shape {
     re: &'static LazyLock<Regex>,
     /// Frames in this shape are printed outermost first (Python): reverse them.
     outermost_first: bool,
+    /// Literals every match contains (one of them at least): a text with none of them is
+    /// not searched with `re` (one scan for all shapes instead of one regex pass each).
+    needs: &'static [&'static str],
 }
 
 // Python traceback: `File "/x/y.py", line 12, in test_x`
@@ -273,50 +276,95 @@ static PHP: LazyLock<Regex> = LazyLock::new(|| {
         .expect("static regex")
 });
 
+/// CFAMILY's extensions, each followed by `:` (`x.c:12`) or `(` (`x.cpp(11)`).
+const CFAMILY_NEEDS: [&str; 22] = [
+    ".c:", ".c(", ".cc:", ".cc(", ".cpp:", ".cpp(", ".cxx:", ".cxx(", ".c++:", ".c++(", ".h:",
+    ".h(", ".hh:", ".hh(", ".hpp:", ".hpp(", ".hxx:", ".hxx(", ".m:", ".m(", ".mm:", ".mm(",
+];
+
+/// Every shape's literals in one automaton; pattern `i` belongs to shape `NEEDS.1[i]`.
+static NEEDS: LazyLock<(aho_corasick::AhoCorasick, Vec<usize>)> = LazyLock::new(|| {
+    let mut pats = Vec::new();
+    let mut owner = Vec::new();
+    for (i, shape) in SHAPES.iter().enumerate() {
+        for p in shape.needs {
+            pats.push(*p);
+            owner.push(i);
+        }
+    }
+    let ac = aho_corasick::AhoCorasick::new(pats).expect("static literals");
+    (ac, owner)
+});
+
+/// Which shapes can match `text` (bit `i` for `SHAPES[i]`), from one overlapping scan.
+fn possible_shapes(text: &str) -> u32 {
+    let (ac, owner) = &*NEEDS;
+    let all = (1u32 << SHAPES.len()) - 1;
+    let mut mask = 0u32;
+    for m in ac.find_overlapping_iter(text) {
+        mask |= 1 << owner[m.pattern().as_usize()];
+        if mask == all {
+            break;
+        }
+    }
+    mask
+}
+
 const SHAPES: &[Shape] = &[
     Shape {
         re: &PY_TRACEBACK,
         outermost_first: true,
+        needs: &["\", line "],
     },
     Shape {
         re: &PY_PYTEST,
         outermost_first: true,
+        needs: &[".py:"],
     },
     Shape {
         re: &RUST,
         outermost_first: false,
+        needs: &[".rs:"],
     },
     Shape {
         re: &GO,
         outermost_first: false,
+        needs: &[".go:"],
     },
     Shape {
         re: &JS,
         outermost_first: false,
+        needs: &["js:", "jsx:", "ts:", "tsx:", ".vue:", ".svelte:"],
     },
     Shape {
         re: &JVM,
         outermost_first: false,
+        needs: &[".java:", ".kt:", ".kts:", ".scala:", ".groovy:"],
     },
     Shape {
         re: &RUBY,
         outermost_first: false,
+        needs: &[".rb:"],
     },
     Shape {
         re: &DOTNET,
         outermost_first: false,
+        needs: &[".cs:", ".fs:", ".vb:"],
     },
     Shape {
         re: &CFAMILY,
         outermost_first: false,
+        needs: &CFAMILY_NEEDS,
     },
     Shape {
         re: &PERL,
         outermost_first: false,
+        needs: &[".t line ", ".pm line ", ".pl line "],
     },
     Shape {
         re: &PHP,
         outermost_first: false,
+        needs: &[".php:", ".php("],
     },
 ];
 
@@ -355,8 +403,16 @@ const DOTNET_LIBRARY: &[&str] = &[
 /// Every frame of every known shape in `text`, innermost first within each shape, shapes in
 /// the order above. Library frames are marked, not removed.
 pub fn frames(text: &str) -> Vec<Frame> {
+    frames_in(text, possible_shapes(text))
+}
+
+/// [`frames`] for the shapes in `mask` only.
+fn frames_in(text: &str, mask: u32) -> Vec<Frame> {
     let mut all = Vec::new();
-    for shape in SHAPES {
+    for (i, shape) in SHAPES.iter().enumerate() {
+        if mask & (1 << i) == 0 {
+            continue;
+        }
         let mut found: Vec<Frame> = Vec::new();
         for c in shape.re.captures_iter(text) {
             let Some(file) = c.name("file") else { continue };
@@ -524,6 +580,49 @@ pub fn rebase(doc: &mut crate::model::DiagnoseDoc, prefix: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn literal_prefilter_finds_what_every_shape_finds() {
+        // Every result file in the repository's fixtures and corpus, searched whole (their
+        // traces are in every language we know): skipping shapes by their literals must
+        // change nothing.
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
+        let all = (1u32 << SHAPES.len()) - 1;
+        let (mut files, mut found) = (0, 0);
+        for e in walkdir::WalkDir::new(&root)
+            .into_iter()
+            .filter_map(Result::ok)
+        {
+            let Ok(text) = std::fs::read_to_string(e.path()) else {
+                continue;
+            };
+            if text.len() > 1 << 20 {
+                continue;
+            }
+            files += 1;
+            let every = frames_in(&text, all);
+            found += every.len();
+            assert_eq!(frames(&text), every, "{}", e.path().display());
+        }
+        assert!(files > 100 && found > 100, "{files} files, {found} frames");
+        // And each shape's own sample, alone in its text.
+        for t in [
+            "File \"/w/t.py\", line 3, in f",
+            "tests/x.py:19: AssertionError",
+            "panicked at src/lib.rs:16:9:",
+            "\tcalc_test.go:17: msg",
+            "    at f (/w/a.mjs:1:2)",
+            "\tat com.x.FooTest.m(FooTest.kt:15)",
+            "./spec/x_spec.rb:7:in 'b'",
+            "   at A.B() in /w/Y.vb:line 25",
+            "src/x.c++(11): error",
+            "died at t/x.pm line 19.",
+            "#0 /w/tests/FooTest.php(12)",
+        ] {
+            assert!(!frames(t).is_empty(), "{t}");
+            assert_eq!(frames(t), frames_in(t, all), "{t}");
+        }
+    }
 
     #[test]
     fn rebase_prefixes_locations_and_task_titles() {

@@ -192,6 +192,48 @@ impl<'a> Diagnoser<'a> {
         self.push(p);
     }
 
+    /// Adds cases in order, as [`Diagnoser::add_case`] one by one would, with the per-case
+    /// work (trace parsing, locations, evidence: pure and independent) split across up to
+    /// `threads` threads. Problems keep the cases' order, so the document is the same.
+    pub fn add_cases(&mut self, cases: &[Case], threads: usize) {
+        let bad: Vec<&Case> = cases
+            .iter()
+            .filter(|c| c.status.is_bad() || c.flaky)
+            .collect();
+        // Below this, starting a thread costs more than it saves.
+        const MIN_PER_THREAD: usize = 64;
+        let threads = threads.clamp(1, 8).min(bad.len() / MIN_PER_THREAD).max(1);
+        if threads == 1 {
+            bad.into_iter().for_each(|c| self.add_case(c));
+            return;
+        }
+        for c in &bad {
+            self.context(&c.runner);
+        }
+        let (runners, contexts, opts) = (&self.runners, &self.contexts, self.opts);
+        let one = |c: &&Case| {
+            let r = runners.get(c.runner.as_str()).copied();
+            case_problem(c, r, &contexts[c.runner.as_str()], opts)
+        };
+        let per = bad.len().div_ceil(threads);
+        let problems: Vec<Vec<Problem>> = std::thread::scope(|s| {
+            let mut chunks = bad.chunks(per);
+            let first = chunks.next().unwrap_or_default();
+            let others: Vec<_> = chunks
+                .map(|ch| s.spawn(move || ch.iter().map(one).collect::<Vec<_>>()))
+                .collect();
+            let mut all = vec![first.iter().map(one).collect()];
+            for h in others {
+                // A panic in a worker is a bug in case_problem: surface it here.
+                all.push(h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
+            }
+            all
+        });
+        for p in problems.into_iter().flatten() {
+            self.push(p);
+        }
+    }
+
     /// Folds the problems into tasks and bounds the problem list.
     pub fn finish(self) -> DiagnoseDoc {
         let mut problems = self.problems;

@@ -439,3 +439,62 @@ fn go_parent_tests_join_their_failing_subtest() {
         .unwrap();
     assert_eq!(table.problems.len(), 2);
 }
+
+#[test]
+fn cases_split_across_threads_make_the_same_document() {
+    // Failures of several shapes and runners, passing and flaky cases between them: the
+    // threaded batch must give the problems (ids, order, locations, evidence) one by one
+    // would.
+    let v = verify(vec![
+        runner("t", RunnerKind::Test, RunnerStatus::Failed),
+        runner("j", RunnerKind::Test, RunnerStatus::Failed),
+    ]);
+    let mut cases = Vec::new();
+    for i in 0..700u32 {
+        let mut c = match i % 4 {
+            0 => failed(
+                &format!("py{i}"),
+                "assert 1 == 2",
+                &format!("tests/test_x.py:{}: AssertionError", i + 1),
+            ),
+            1 => {
+                let mut c = failed(
+                    &format!("js{i}"),
+                    "expected",
+                    &format!(
+                        "    at Object.<anonymous> (/ws/src/a{}.test.ts:{}:3)",
+                        i % 9,
+                        i + 2
+                    ),
+                );
+                c.runner = "j".into();
+                c
+            }
+            2 => Case::new(format!("ok{i}"), Status::Passed),
+            _ => {
+                let mut c = Case::new(format!("flaky{i}"), Status::Passed);
+                c.flaky = i % 8 == 3;
+                c
+            }
+        };
+        if c.runner.is_empty() {
+            c.runner = "t".into();
+        }
+        cases.push(c);
+    }
+    let v = with_counts(&v, &cases);
+    let logs = BTreeMap::new();
+    let opts = Options::default();
+    let mut one = Diagnoser::new(&v, &[], &logs, &opts);
+    cases.iter().for_each(|c| one.add_case(c));
+    let mut split = Diagnoser::new(&v, &[], &logs, &opts);
+    for chunk in cases.chunks(300) {
+        split.add_cases(chunk, 3);
+    }
+    let (one, split) = (one.finish(), split.finish());
+    assert!(one.problems.len() > 300, "{}", one.problems.len());
+    assert_eq!(
+        serde_json::to_string(&split).unwrap(),
+        serde_json::to_string(&one).unwrap()
+    );
+}

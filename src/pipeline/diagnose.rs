@@ -133,6 +133,9 @@ pub fn diagnose_run(
     )
 }
 
+/// Failing cases diagnosed together (split across the cores).
+const DIAGNOSE_BATCH: usize = 2048;
+
 /// Diagnoses a run from documents already in memory: `feed` hands every failing or flaky case
 /// (and every case when `want_test_hashes`) to its callback, in cases.jsonl order.
 pub fn diagnose_with(
@@ -190,6 +193,10 @@ pub fn diagnose_with(
     let mut failing = BTreeSet::new();
     let mut tests = want_test_hashes.then(HashSet::new);
     let mut d = Diagnoser::new(&verify, findings, &logs, &opts);
+    // Failing cases are diagnosed in batches on every core (diagnose's per-case work is
+    // independent); memory holds one batch of cases besides the problems.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut batch: Vec<Case> = Vec::new();
     feed(&mut |c: &Case| {
         if let Some(t) = tests.as_mut() {
             t.insert(crate::gate::key_hash(&c.key()));
@@ -197,8 +204,16 @@ pub fn diagnose_with(
         if c.status.is_bad() {
             failing.insert(c.key());
         }
-        d.add_case(c);
+        if c.status.is_bad() || c.flaky {
+            batch.push(c.clone());
+            if batch.len() >= DIAGNOSE_BATCH {
+                d.add_cases(&batch, threads);
+                batch.clear();
+            }
+        }
     })?;
+    d.add_cases(&batch, threads);
+    drop(batch);
     let mut doc = d.finish();
     check_locations_with(&mut doc, &ws, Some(index));
     // Locations are project-relative so far (checked against the project above); users see

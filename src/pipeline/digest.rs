@@ -8,9 +8,13 @@
 //! from one value.
 
 use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 
 use super::junit::FileSpool;
+use crate::artifact::ArtifactError;
 use crate::model::{Case, Finding};
 use crate::report::CaseDigest;
 use crate::report::html::FlakyTest;
@@ -32,8 +36,46 @@ pub struct Digest {
     pub cases: CaseDigest,
     pub flaky: Vec<FlakyTest>,
     pub junit: Option<JunitOut<FileSpool>>,
-    /// The JUnit writer's first error (the report leaves junit.xml out with a notice).
-    pub junit_error: Option<String>,
+    /// report/junit.xml being assembled from the spools on its own thread (started by
+    /// [`Digest::write_junit_behind`] while diagnose runs); the report stage joins it.
+    pub junit_pending: Option<PendingWrite>,
+    /// Why the JUnit document could not be written behind (no thread could be started).
+    pub junit_error: Option<ArtifactError>,
+}
+
+/// A file being written on its own thread. Dropped without [`PendingWrite::join`], it still
+/// waits for the thread, so a file is never left half-written by a run that stopped early.
+pub struct PendingWrite {
+    path: PathBuf,
+    handle: Option<JoinHandle<Result<u64, ArtifactError>>>,
+}
+
+impl PendingWrite {
+    /// Bytes written, or why not.
+    pub fn join(mut self) -> Result<u64, ArtifactError> {
+        self.wait()
+    }
+
+    fn wait(&mut self) -> Result<u64, ArtifactError> {
+        let failed = |why: &str| ArtifactError::Write {
+            path: self.path.clone(),
+            source: std::io::Error::other(why.to_string()),
+        };
+        match self.handle.take() {
+            Some(h) => h
+                .join()
+                .unwrap_or_else(|_| Err(failed("the writer thread panicked"))),
+            None => Err(failed("already joined")),
+        }
+    }
+}
+
+impl Drop for PendingWrite {
+    fn drop(&mut self) {
+        if self.handle.is_some() {
+            let _ = self.wait();
+        }
+    }
 }
 
 impl Digest {
@@ -67,6 +109,39 @@ impl Digest {
     }
 }
 
+impl Digest {
+    /// Starts writing the JUnit document to `path` on its own thread (the second core, while
+    /// diagnose and gate run on this one). The report stage takes the result from
+    /// `junit_pending`; a digest dropped before that still waits for the file, so a file
+    /// is never left half-written.
+    pub fn write_junit_behind(&mut self, path: PathBuf) {
+        let Some(j) = self.junit.take() else { return };
+        let to = path.clone();
+        let handle = std::thread::Builder::new()
+            .name("codeloop-junit".into())
+            .spawn(move || super::junit::write(&to, j));
+        match handle {
+            Ok(h) => {
+                self.junit_pending = Some(PendingWrite {
+                    path,
+                    handle: Some(h),
+                })
+            }
+            // No thread to be had: the document is lost with the closure, so the report
+            // stage reports that where it would report a failed write.
+            Err(e) => self.junit_error = Some(ArtifactError::Write { path, source: e }),
+        }
+    }
+
+    /// The JUnit document's result (bytes written) when it was written behind.
+    pub fn join_junit(&mut self) -> Option<Result<u64, ArtifactError>> {
+        if let Some(e) = self.junit_error.take() {
+            return Some(Err(e));
+        }
+        self.junit_pending.take().map(PendingWrite::join)
+    }
+}
+
 /// A [`Tap`] filling a shared [`Digest`] (the pipeline keeps the other handle).
 pub struct DigestTap(pub Arc<Mutex<Digest>>);
 
@@ -79,6 +154,295 @@ impl Tap for DigestTap {
     fn finding(&mut self, finding: &Finding) {
         if let Ok(mut d) = self.0.lock() {
             d.finding(finding);
+        }
+    }
+}
+
+/// Cases handed over per batch (and a byte bound, so batches of long failures stay small).
+const BATCH_CASES: usize = 512;
+const BATCH_BYTES: usize = 1 << 20;
+
+/// One batch of the stream: `n` cases in recycled slots, and the findings that came between
+/// them (`(i, f)`: `f` came after the batch's first `i` cases).
+#[derive(Default)]
+struct Batch {
+    cases: Vec<Case>,
+    n: usize,
+    bytes: usize,
+    findings: Vec<(usize, Finding)>,
+}
+
+/// A [`Tap`] that runs another tap on its own thread, so the parse's thread only copies each
+/// case into a recycled slot (no allocation once the slots have grown) and goes on, while the
+/// inner tap (the digest: the JUnit writer, the report's counts, the failing cases) works on
+/// the second core. Order is kept: the inner tap sees cases and findings exactly as they came.
+/// Dropping it hands over the last batch and waits until the inner tap has seen everything.
+pub struct ThreadedTap {
+    batch: Batch,
+    tx: Option<SyncSender<Batch>>,
+    spare: Receiver<Batch>,
+    worker: Option<JoinHandle<()>>,
+}
+
+impl ThreadedTap {
+    /// Runs `inner` on a new thread; when no thread can be started, `inner` runs here (the
+    /// returned tap is then `inner` itself).
+    pub fn spawn(inner: Box<dyn Tap>) -> Box<dyn Tap> {
+        // Two batches queued: the parse does not wait on a consumer that keeps up, and memory
+        // stays at a few batches.
+        let (tx, rx) = sync_channel::<Batch>(2);
+        let (back, spare) = sync_channel::<Batch>(4);
+        let (give, take) = sync_channel::<Box<dyn Tap>>(1);
+        let spawned = std::thread::Builder::new()
+            .name("codeloop-digest".into())
+            .spawn(move || {
+                let Ok(mut inner) = take.recv() else { return };
+                for mut b in rx {
+                    if b.findings.is_empty() {
+                        // Nearly every batch: cases only.
+                        for c in &mut b.cases[..b.n] {
+                            inner.case(c);
+                            shed(c);
+                        }
+                        b.n = 0;
+                        b.bytes = 0;
+                        let _ = back.try_send(b);
+                        continue;
+                    }
+                    let mut f = b.findings.drain(..).peekable();
+                    for (i, c) in b.cases[..b.n].iter_mut().enumerate() {
+                        while let Some((_, finding)) = f.next_if(|(at, _)| *at <= i) {
+                            inner.finding(&finding);
+                        }
+                        inner.case(c);
+                        shed(c);
+                    }
+                    for (_, finding) in f {
+                        inner.finding(&finding);
+                    }
+                    b.n = 0;
+                    b.bytes = 0;
+                    let _ = back.try_send(b);
+                }
+            });
+        match spawned {
+            Ok(worker) => {
+                if let Err(back) = give.send(inner) {
+                    return back.0;
+                }
+                Box::new(ThreadedTap {
+                    batch: Batch::default(),
+                    tx: Some(tx),
+                    spare,
+                    worker: Some(worker),
+                })
+            }
+            Err(_) => inner,
+        }
+    }
+
+    fn send(&mut self) {
+        let next = self.spare.try_recv().unwrap_or_default();
+        let b = std::mem::replace(&mut self.batch, next);
+        if let Some(tx) = &self.tx
+            && tx.send(b).is_err()
+        {
+            // The consumer is gone (it panicked): nothing more can reach it.
+            self.tx = None;
+        }
+    }
+}
+
+/// A slot that grew big (a long trace or output) is not kept around.
+fn shed(c: &mut Case) {
+    if c.failure.is_some() || c.output.as_ref().is_some_and(|o| o.capacity() > 4096) {
+        *c = Case::default();
+    }
+}
+
+/// `dst` made equal to `src`, reusing `dst`'s strings (every field named, so a new field of
+/// [`Case`] cannot be forgotten here).
+fn refill(dst: &mut Case, src: &Case) {
+    let Case {
+        runner,
+        suite,
+        classname,
+        name,
+        file,
+        line,
+        status,
+        flaky,
+        retries,
+        duration,
+        failure,
+        output,
+        skip_reason,
+    } = src;
+    dst.runner.clone_from(runner);
+    dst.suite.clone_from(suite);
+    dst.classname.clone_from(classname);
+    dst.name.clone_from(name);
+    dst.file.clone_from(file);
+    dst.line = *line;
+    dst.status = *status;
+    dst.flaky = *flaky;
+    dst.retries = *retries;
+    dst.duration = *duration;
+    dst.failure.clone_from(failure);
+    dst.output.clone_from(output);
+    dst.skip_reason.clone_from(skip_reason);
+}
+
+fn case_bytes(c: &Case) -> usize {
+    let opt = |s: &Option<String>| s.as_ref().map_or(0, String::len);
+    c.name.len()
+        + opt(&c.classname)
+        + opt(&c.output)
+        + c.failure
+            .as_ref()
+            .map_or(0, |f| opt(&f.kind) + opt(&f.message) + opt(&f.trace))
+}
+
+impl Tap for ThreadedTap {
+    fn case(&mut self, case: &Case) {
+        let b = &mut self.batch;
+        if b.n < b.cases.len() {
+            refill(&mut b.cases[b.n], case);
+        } else {
+            b.cases.push(case.clone());
+        }
+        b.n += 1;
+        b.bytes += case_bytes(case);
+        if b.n >= BATCH_CASES || b.bytes >= BATCH_BYTES {
+            self.send();
+        }
+    }
+
+    fn finding(&mut self, finding: &Finding) {
+        let b = &mut self.batch;
+        b.findings.push((b.n, finding.clone()));
+        b.bytes += finding.message.len();
+        if b.findings.len() >= BATCH_CASES || b.bytes >= BATCH_BYTES {
+            self.send();
+        }
+    }
+}
+
+impl Drop for ThreadedTap {
+    fn drop(&mut self) {
+        if self.batch.n > 0 || !self.batch.findings.is_empty() {
+            self.send();
+        }
+        drop(self.tx.take());
+        if let Some(w) = self.worker.take() {
+            let _ = w.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Failure, Status};
+
+    #[derive(Debug, PartialEq)]
+    enum Seen {
+        Case(Case),
+        Finding(Finding),
+    }
+
+    struct Record(Arc<Mutex<Vec<Seen>>>);
+
+    impl Tap for Record {
+        fn case(&mut self, c: &Case) {
+            self.0.lock().unwrap().push(Seen::Case(c.clone()));
+        }
+        fn finding(&mut self, f: &Finding) {
+            self.0.lock().unwrap().push(Seen::Finding(f.clone()));
+        }
+    }
+
+    #[test]
+    fn threaded_tap_hands_over_everything_in_order() {
+        // Cases of every shape (slots are refilled from bigger and smaller ones), findings
+        // between them and at batch edges, and failures long enough to cut batches by size.
+        let mut items = Vec::new();
+        for i in 0..3000u32 {
+            let mut c = Case {
+                runner: format!("r{}", i % 3),
+                name: format!("t{i}"),
+                status: Status::Passed,
+                ..Case::default()
+            };
+            if i % 7 == 0 {
+                c.suite = (0..i % 4).map(|k| format!("s{k}")).collect();
+                c.classname = Some(format!("C{i}"));
+            }
+            if i % 97 == 0 {
+                c.status = Status::Failed;
+                c.failure = Some(Failure {
+                    kind: None,
+                    message: Some("boom".into()),
+                    trace: Some("x".repeat(300_000)),
+                });
+                c.output = Some("o".repeat(5000));
+            }
+            if i % 13 == 0 {
+                c.file = Some("f.py".into());
+                c.line = Some(i);
+                c.duration = Some(0.5);
+            }
+            items.push(Seen::Case(c));
+            if i % 511 == 0 || i % 512 == 0 {
+                items.push(Seen::Finding(Finding {
+                    tool: "lint".into(),
+                    message: format!("f{i}"),
+                    ..Finding::default()
+                }));
+            }
+        }
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let mut tap = ThreadedTap::spawn(Box::new(Record(got.clone())));
+        for it in &items {
+            match it {
+                Seen::Case(c) => tap.case(c),
+                Seen::Finding(f) => tap.finding(f),
+            }
+        }
+        drop(tap);
+        let got = std::mem::take(&mut *got.lock().unwrap());
+        assert_eq!(got.len(), items.len());
+        for (i, (a, b)) in got.iter().zip(&items).enumerate() {
+            assert_eq!(a, b, "item {i}");
+        }
+    }
+
+    #[test]
+    fn refill_equals_clone_whatever_the_slot_held() {
+        let full = Case {
+            runner: "r".into(),
+            suite: vec!["a".into(), "b".into()],
+            classname: Some("C".into()),
+            name: "n".into(),
+            file: Some("f".into()),
+            line: Some(3),
+            status: Status::Errored,
+            flaky: true,
+            retries: 2,
+            duration: Some(1.5),
+            failure: Some(Failure {
+                kind: Some("K".into()),
+                message: Some("m".into()),
+                trace: Some("t".into()),
+            }),
+            output: Some("o".into()),
+            skip_reason: Some("s".into()),
+        };
+        let empty = Case::default();
+        for (slot, src) in [(&full, &empty), (&empty, &full), (&full, &full)] {
+            let mut dst = slot.clone();
+            refill(&mut dst, src);
+            assert_eq!(&dst, src);
         }
     }
 }

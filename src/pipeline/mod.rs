@@ -37,7 +37,7 @@ use crate::model::{GateDoc, VerifyDoc};
 use crate::runners::progress::Mode;
 use crate::settings::{Config, GateConfig};
 use diagnose::Loaded;
-use digest::{Digest, DigestTap};
+use digest::{Digest, DigestTap, ThreadedTap};
 use gate::GateError;
 use options::{GateFlags, ReportOptions, VerifyOptions};
 use report::{Docs, Outcome, ReportCmdError};
@@ -86,8 +86,9 @@ pub fn verify(
         ..Digest::default()
     };
     let shared = Arc::new(Mutex::new(digest));
-    let mut executed =
-        verify::run_prepared(opts, p, mode, Some(Box::new(DigestTap(shared.clone()))))?;
+    // The digest runs on the second core: the parse's thread only hands each case over.
+    let tap = ThreadedTap::spawn(Box::new(DigestTap(shared.clone())));
+    let mut executed = verify::run_prepared(opts, p, mode, Some(tap))?;
     drop(executed.tap.take());
     let digest = shared
         .lock()
@@ -105,6 +106,10 @@ pub fn diagnose_and_gate(
     verify: VerifyDoc,
     digest: &mut Digest,
 ) -> Result<(Loaded, GateDoc), GateError> {
+    if lp.report.wanted().3 {
+        // junit.xml needs nothing diagnose finds: it is written on the second core meanwhile.
+        digest.write_junit_behind(run.report_dir().join("junit.xml"));
+    }
     let problems = digest.problems.take().unwrap_or_default();
     let tests = digest.tests.take();
     let findings = &digest.findings;

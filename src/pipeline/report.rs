@@ -275,12 +275,11 @@ fn render_inner(
             run.id
         ));
     }
-    let Digest {
-        cases: digest,
-        junit,
-        flaky,
-        ..
-    } = digest;
+    let mut digest = digest;
+    let junit = digest.junit.take();
+    let junit_pending = digest.join_junit();
+    let flaky = std::mem::take(&mut digest.flaky);
+    let digest = std::mem::take(&mut digest.cases);
 
     let delta =
         args.baseline_from_comment
@@ -428,14 +427,21 @@ fn render_inner(
         files.push(write("badge.svg", svg.as_bytes())?);
         files.push(write("badge.png", &png)?);
     }
-    if let Some(j) = junit.filter(|_| want_junit) {
-        // Streamed from the spools into the file (never whole in memory).
+    if want_junit {
+        // Streamed from the spools into the file (never whole in memory), or already being
+        // written on its own thread since diagnose started.
         let p = dir.join("junit.xml");
-        let bytes = super::junit::write(&p, j)?;
-        files.push(Written {
-            path: p.display().to_string(),
-            bytes: bytes as usize,
-        });
+        let bytes = match (junit_pending, junit) {
+            (Some(done), _) => Some(done?),
+            (None, Some(j)) => Some(super::junit::write(&p, j)?),
+            (None, None) => None,
+        };
+        if let Some(bytes) = bytes {
+            files.push(Written {
+                path: p.display().to_string(),
+                bytes: bytes as usize,
+            });
+        }
     }
     if let Some((verify, diagnose, gate)) = page_docs {
         let artifacts = artifacts_dir(args, cfg);

@@ -832,11 +832,18 @@ fn redact_run_dir(run_dir: &RunDir, generation_at_start: u64) {
         artifact::VERIFY,
         artifact::EVENTS,
     ];
+    // A result file's copy went through the redactor as it was written: read again only
+    // when a secret was added since, or the file changed after it was written.
+    let redacted_copy = |p: &Path| {
+        crate::redact::fs::redacted_with_current(p)
+            && std::fs::symlink_metadata(p).is_ok_and(|m| artifact::recorded_hash(p, &m).is_some())
+    };
     let skip = |p: &Path| {
-        p.parent() == Some(run_dir.path.as_path())
+        (p.parent() == Some(run_dir.path.as_path())
             && p.file_name()
                 .and_then(|n| n.to_str())
-                .is_some_and(|n| n == artifact::MANIFEST || (!masks_added && ours.contains(&n)))
+                .is_some_and(|n| n == artifact::MANIFEST || (!masks_added && ours.contains(&n))))
+            || redacted_copy(p)
     };
     let (_, errors) = crate::redact::fs::redact_tree(&redactor, &run_dir.path, &skip);
     // A file that cannot be read or rewritten (a runner's unreadable file, a full disk) is a

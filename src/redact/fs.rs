@@ -87,6 +87,28 @@ pub fn scan_masks(path: &Path) -> Result<Vec<String>, RedactError> {
     }
 }
 
+/// Files written through the redactor (a collected report's copy), each with the redactor's
+/// generation when its writing began: the last pass over the run directory need not read
+/// them again unless a secret was added since.
+static REDACTED: std::sync::Mutex<Vec<(PathBuf, u64)>> = std::sync::Mutex::new(Vec::new());
+
+/// Records that `path` was written through the redactor of `generation` (read before the
+/// redactor itself, so a secret added in between makes the mark stale, never wrong).
+pub fn mark_redacted(path: &Path, generation: u64) {
+    if let Ok(mut l) = REDACTED.lock() {
+        l.retain(|(p, _)| p != path);
+        l.push((path.to_path_buf(), generation));
+    }
+}
+
+/// Whether `path` was written through the redactor as it is now (no secret added since).
+pub fn redacted_with_current(path: &Path) -> bool {
+    let now = super::generation();
+    REDACTED
+        .lock()
+        .is_ok_and(|l| l.iter().any(|(p, g)| p == path && *g == now))
+}
+
 /// Streams `src` through the redactor into `dst`. Returns whether anything was replaced.
 pub fn redact_stream(r: &Redactor, src: &mut dyn Read, dst: &mut dyn Write) -> io::Result<bool> {
     RedactTee::new(r, src, dst)
@@ -334,6 +356,20 @@ pub fn redact_tree(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_copy_marked_redacted_goes_stale_when_a_secret_is_added() {
+        let p = Path::new("/nonexistent/run/runners/r/report.xml");
+        mark_redacted(p, crate::redact::generation());
+        assert!(redacted_with_current(p));
+        assert!(!redacted_with_current(Path::new("/nonexistent/other.xml")));
+        // A value no other test's text holds (the redactor is process-wide).
+        assert!(crate::redact::add_global(["zq-mark-redacted-test-7f3a9"]));
+        assert!(
+            !redacted_with_current(p),
+            "a new secret: the copy must be read again"
+        );
+    }
 
     #[test]
     fn a_log_is_rewritten_only_when_it_holds_a_secret() {

@@ -517,12 +517,12 @@ fn write_case(c: &Case, time: Option<Duration>, w: &mut Writer<Vec<u8>>) -> io::
 fn write_passed_case(c: &Case, time: Option<Duration>, out: &mut Vec<u8>) {
     use std::io::Write as _;
     out.extend_from_slice(b"\n        <testcase name=\"");
-    push_attr_value(out, &clean(&c.name));
+    push_clean_attr(out, &c.name);
     out.push(b'"');
     let classname = classname(c);
     if !classname.is_empty() {
         out.extend_from_slice(b" classname=\"");
-        push_attr_value(out, &clean(&classname));
+        push_clean_attr(out, &classname);
         out.push(b'"');
     }
     if let Some(t) = time {
@@ -531,7 +531,7 @@ fn write_passed_case(c: &Case, time: Option<Duration>, out: &mut Vec<u8>) {
     }
     if let Some(file) = &c.file {
         out.extend_from_slice(b" file=\"");
-        push_attr_value(out, &clean(file));
+        push_clean_attr(out, file);
         out.push(b'"');
     }
     if let Some(line) = c.line {
@@ -540,6 +540,36 @@ fn write_passed_case(c: &Case, time: Option<Duration>, out: &mut Vec<u8>) {
         out.push(b'"');
     }
     out.extend_from_slice(b"/>");
+}
+
+/// Bytes that make an attribute value need [`clean`] or escaping: controls other than `\n`,
+/// DEL, the lead byte of a C1 control (`C2`, also of harmless `C2 A0..`: those take the
+/// exact path), and `<>&'"`.
+static ATTR_SPECIAL: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = i != b'\n' as usize;
+        i += 1;
+    }
+    t[0x7f] = true;
+    t[0xc2] = true;
+    t[b'<' as usize] = true;
+    t[b'>' as usize] = true;
+    t[b'&' as usize] = true;
+    t[b'\'' as usize] = true;
+    t[b'"' as usize] = true;
+    t
+};
+
+/// `push_attr_value(out, &clean(v))` in one look at each byte: nearly every name and path
+/// has nothing to clean or escape and is copied as is.
+fn push_clean_attr(out: &mut Vec<u8>, v: &str) {
+    if v.as_bytes().iter().any(|&b| ATTR_SPECIAL[b as usize]) {
+        push_attr_value(out, &clean(v));
+    } else {
+        out.extend_from_slice(v.as_bytes());
+    }
 }
 
 /// An attribute value escaped as quick-xml escapes it (`<>&'"`), copied as is when it has
@@ -840,6 +870,16 @@ mod tests {
         ];
         for s in samples {
             assert_eq!(clean(s), XmlString::new(s).as_str(), "{s:?}");
+        }
+        // One byte table decides both cleaning and escaping: the same bytes as the two steps.
+        for s in samples
+            .iter()
+            .chain(&["a'b\"c", "x\u{a0}y", "\u{c2}\u{80}"])
+        {
+            let (mut one, mut two) = (Vec::new(), Vec::new());
+            push_clean_attr(&mut one, s);
+            push_attr_value(&mut two, &XmlString::new(*s).into_string());
+            assert_eq!(one, two, "{s:?}");
         }
         // The borrowed path is the one plain text takes.
         assert!(matches!(clean("wide ● · ✓"), std::borrow::Cow::Borrowed(_)));

@@ -360,6 +360,7 @@ fn collect_one(path: &Path, ctx: &Ctx<'_>, out: &mut Collected) {
     // evidence others download, so redacted too) is written and hashed on a worker thread;
     // a file already in the run is hashed as the parser reads it. The manifest needs both
     // sha256s, and neither file is read again.
+    let generation = crate::redact::generation();
     let redactor = crate::redact::current();
     let mut copy_error = None;
     let mut reading = match &dest {
@@ -409,6 +410,7 @@ fn collect_one(path: &Path, ctx: &Ctx<'_>, out: &mut Collected) {
             match tee.finish().and_then(|(w, _)| w.finish()) {
                 Ok(h) => {
                     crate::artifact::record_hash(d, h.bytes, h.sha256());
+                    crate::redact::fs::mark_redacted(d, generation);
                     rf.copy = Some(format!(
                         "{}/{}/{}",
                         crate::artifact::RUNNERS_DIR,
