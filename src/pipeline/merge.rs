@@ -13,6 +13,7 @@
 //! not be written). Bad shards are warnings: the merge reports what it has.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use walkdir::WalkDir;
 
@@ -22,7 +23,7 @@ use crate::artifact::stage::StageEvents;
 use crate::artifact::{self, RunDir};
 use crate::merge::{self, CaseKey, ManifestInfo, Source, Target};
 use crate::model::{Case, Finding, VerifyDoc};
-use crate::pipeline::digest::Digest;
+use crate::pipeline::digest::{Digest, DigestTap, ThreadedTap};
 use crate::{exit, ui};
 
 /// Where merge puts each shard's own files inside the merged run.
@@ -330,20 +331,26 @@ fn write_merged(
     // Pass 2: the same lines again, each merged case written as soon as it is complete (and
     // observed into the digest, as verify's parse does: what the report and diagnose need).
     let mut folder = census.into_folder();
-    let mut digest = keep.map(|k| Digest {
-        problems: Some(Vec::new()),
-        tests: k.tests.then(std::collections::HashSet::new),
-        junit: k.junit.then(|| super::junit::spooled(&run.report_dir())),
-        ..Digest::default()
+    let digest = keep.map(|k| {
+        Arc::new(Mutex::new(Digest {
+            problems: Some(Vec::new()),
+            tests: k.tests.then(std::collections::HashSet::new),
+            junit: k.junit.then(|| super::junit::spooled(&run.report_dir())),
+            ..Digest::default()
+        }))
     });
+    // The digest runs on its own thread, as verify's does: the fold only hands each case over.
+    let mut tap = digest
+        .as_ref()
+        .map(|d| ThreadedTap::spawn(Box::new(DigestTap(d.clone()))));
     let path = run.file(artifact::CASES);
     // Written and hashed on the worker thread (the fold keeps this one), hash recorded: the
     // manifest does not read the merged cases back.
     let mut w = JsonlWriter::create_offloaded(&path).map_err(|e| werr(&path, &e))?;
     let mut emit = |c: &Case| {
         w.write_case(c);
-        if let Some(d) = digest.as_mut() {
-            d.observe(c);
+        if let Some(t) = tap.as_mut() {
+            t.case(c);
         }
     };
     for (dir, _) in &used {
@@ -376,9 +383,16 @@ fn write_merged(
         return Err(werr(&path, &e));
     }
     // After every case, as the report run alone feeds findings.jsonl to the JUnit writer.
-    if let Some(d) = digest.as_mut() {
-        merged.findings.iter().for_each(|f| d.finding(f));
+    if let Some(t) = tap.as_mut() {
+        merged.findings.iter().for_each(|f| t.finding(f));
     }
+    // Dropping the tap waits for its thread: the digest is complete.
+    drop(tap);
+    let digest = digest.map(|d| {
+        d.lock()
+            .map(|mut d| std::mem::take(&mut *d))
+            .unwrap_or_default()
+    });
     copied()?;
     artifact::write_json(&run.file(artifact::VERIFY), &merged.verify)
         .map_err(|e| werr(&run.path, &e))?;
