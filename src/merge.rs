@@ -318,20 +318,22 @@ fn shard_of(s: &Source) -> Option<Shard> {
 }
 
 /// A case's identity as pass 1 reads it: the fields of [`Case::key`] (and the status, so that
-/// the lines pass 1 reads are the lines pass 2 can read), nothing else deserialized.
+/// the lines pass 1 reads are the lines pass 2 can read), nothing else deserialized, and the
+/// texts borrowed from the line unless they hold escapes (no allocation per case).
 #[derive(Deserialize, Clone, Debug, Default)]
-pub struct CaseKey {
-    #[serde(default)]
-    pub runner: String,
-    #[serde(default)]
-    pub suite: Vec<String>,
-    #[serde(default)]
-    pub classname: Option<String>,
-    pub name: String,
+pub struct CaseKey<'a> {
+    #[serde(default, borrow)]
+    pub runner: Text<'a>,
+    #[serde(default, borrow)]
+    pub suite: Vec<Text<'a>>,
+    #[serde(default, borrow)]
+    pub classname: Option<Text<'a>>,
+    #[serde(borrow)]
+    pub name: Text<'a>,
     pub status: Status,
 }
 
-impl CaseKey {
+impl CaseKey<'_> {
     pub fn hash(&self) -> u128 {
         key_hash_parts(
             &self.runner,
@@ -342,6 +344,46 @@ impl CaseKey {
     }
 }
 
+/// A JSON string borrowed from the input when it has no escapes (serde's own `Cow<str>` is
+/// borrowed only as a field of its own, never inside an `Option` or a `Vec`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Text<'a>(pub std::borrow::Cow<'a, str>);
+
+impl std::ops::Deref for Text<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for Text<'_> {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Text<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Text<'de>, E> {
+                Ok(Text(std::borrow::Cow::Borrowed(v)))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Text<'de>, E> {
+                Ok(Text(std::borrow::Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Text<'de>, E> {
+                Ok(Text(std::borrow::Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
 /// The first 128 bits of the SHA-256 of [`Case::key`].
 pub fn key_hash(c: &Case) -> u128 {
     key_hash_parts(&c.runner, &c.suite, c.classname.as_deref(), &c.name)
@@ -349,7 +391,12 @@ pub fn key_hash(c: &Case) -> u128 {
 
 /// [`key_hash`] from the key's parts, fed to the digest piece by piece in the order
 /// [`Case::key`] joins them (no string built for the usual classname case).
-fn key_hash_parts(runner: &str, suite: &[String], classname: Option<&str>, name: &str) -> u128 {
+fn key_hash_parts<S: AsRef<str>>(
+    runner: &str,
+    suite: &[S],
+    classname: Option<&str>,
+    name: &str,
+) -> u128 {
     let mut h = Sha256::new();
     if !runner.is_empty() {
         h.update(runner.as_bytes());
@@ -359,7 +406,11 @@ fn key_hash_parts(runner: &str, suite: &[String], classname: Option<&str>, name:
     let scope = match classname {
         Some(c) if !c.is_empty() => c,
         _ => {
-            joined = suite.join(" / ");
+            joined = suite
+                .iter()
+                .map(AsRef::as_ref)
+                .collect::<Vec<&str>>()
+                .join(" / ");
             joined.as_str()
         }
     };
@@ -1522,11 +1573,19 @@ mod tests {
                 }
             }
         }
+        // Texts with escapes (the key reader owns those instead of borrowing them).
+        let mut c = Case::new("q\"uote\\d\n", Status::Failed);
+        c.runner = "r\u{1}".into();
+        c.suite = vec!["s\t".into(), "é".into()];
+        shapes.push(c.clone());
+        c.classname = Some("pkg.\"C\"".into());
+        shapes.push(c);
         let mut seen = HashSet::new();
         for c in &shapes {
             let want = first_128(&Sha256::digest(c.key().as_bytes()));
             assert_eq!(key_hash(c), want, "{}", c.key());
-            let k: CaseKey = serde_json::from_str(&json(c)).unwrap();
+            let line = json(c);
+            let k: CaseKey = serde_json::from_str(&line).unwrap();
             assert_eq!(k.hash(), want, "{}", c.key());
             seen.insert((c.key(), want));
         }

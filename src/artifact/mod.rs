@@ -204,31 +204,60 @@ pub fn read_jsonl<T: DeserializeOwned>(
     path: &Path,
     mut each: impl FnMut(T),
 ) -> Result<u64, ArtifactError> {
+    read_jsonl_lines(path, |line| match serde_json::from_str(line) {
+        Ok(v) => {
+            each(v);
+            true
+        }
+        Err(_) => false,
+    })
+}
+
+/// The lines of a JSON Lines file for [`read_jsonl`], each handed to `each` from one buffer
+/// reused for every line (a reader can borrow from it: no allocation per line); `each` says
+/// whether the line was readable, and the unreadable ones are counted. Blank lines are
+/// skipped; a line that is not UTF-8 stops the read with an error, as a read error does.
+pub fn read_jsonl_lines(
+    path: &Path,
+    mut each: impl FnMut(&str) -> bool,
+) -> Result<u64, ArtifactError> {
+    let read_err = |source| ArtifactError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
     let f = match File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
-        Err(source) => {
-            return Err(ArtifactError::Read {
-                path: path.to_path_buf(),
-                source,
-            });
-        }
+        Err(source) => return Err(read_err(source)),
     };
+    let mut rd = BufReader::with_capacity(256 * 1024, f);
+    let mut buf = Vec::new();
     let mut bad = 0;
-    for line in BufReader::with_capacity(256 * 1024, f).lines() {
-        let line = line.map_err(|source| ArtifactError::Read {
-            path: path.to_path_buf(),
-            source,
+    loop {
+        buf.clear();
+        if rd.read_until(b'\n', &mut buf).map_err(read_err)? == 0 {
+            return Ok(bad);
+        }
+        // The line ends `BufRead::lines` strips.
+        if buf.last() == Some(&b'\n') {
+            buf.pop();
+            if buf.last() == Some(&b'\r') {
+                buf.pop();
+            }
+        }
+        let line = std::str::from_utf8(&buf).map_err(|_| {
+            read_err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "stream did not contain valid UTF-8",
+            ))
         })?;
         if line.trim().is_empty() {
             continue;
         }
-        match serde_json::from_str(&line) {
-            Ok(v) => each(v),
-            Err(_) => bad += 1,
+        if !each(line) {
+            bad += 1;
         }
     }
-    Ok(bad)
 }
 
 /// A file's size and sha256 as taken while it was written, and its mtime then: an entry is

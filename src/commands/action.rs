@@ -673,8 +673,15 @@ fn merge_stage(
         // shard (`runners/`, `report/`), which are not runs.
         .filter(|p| is_run_dir(p))
         .collect();
-    let run = match crate::pipeline::merge::merge_dirs(&dirs, None, artifacts, wd) {
-        Ok(r) => r,
+    // The report writes junit.xml (`all`), and a baseline (the previous comment, the base
+    // branch's history) is only known after the merge, as after the action's verify: the
+    // gate's hook reads the test keys' hashes then, when there is one.
+    let keep = crate::pipeline::merge::Keep {
+        tests: false,
+        junit: true,
+    };
+    let merged = match crate::pipeline::merge::merge_dirs(&dirs, None, artifacts, wd, Some(keep)) {
+        Ok(m) => m,
         Err(e) => {
             crate::ui::error(
                 &e,
@@ -704,8 +711,9 @@ fn merge_stage(
             ..ReportOptions::default()
         },
     };
-    let path = run.path.clone();
-    let code = flow::after_verify(&lp, run, None, Printing::default());
+    let path = merged.run.path.clone();
+    let mem = merged.digest.map(|d| (merged.verify, d));
+    let code = flow::after_verify(&lp, merged.run, mem, Printing::default());
     Ok((path, Some(code)))
 }
 

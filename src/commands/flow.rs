@@ -1,6 +1,7 @@
 //! The stages after verify as the adapters print them: diagnose → gate → report on one run
-//! (in memory after `ci`'s and the action's verify, from disk for a merged run), then the
-//! verdict. Shared by `ci`, `merge` and the action; returns the gate's exit code.
+//! (in memory after `ci`'s and the action's verify and after a merge's fold; from disk when
+//! no digest is handed over), then the verdict. Shared by `ci`, `merge` and the action;
+//! returns the gate's exit code.
 
 use crate::artifact::RunDir;
 use crate::commands::output::{print_summary, print_verdict};

@@ -1,6 +1,6 @@
 //! `codeloop merge RUN_DIR... [--out DIR]`: flags → the merge stage (`pipeline::merge`:
-//! shard runs folded into one new run) → diagnose → gate → report once on it, like
-//! `codeloop ci`.
+//! shard runs folded into one new run) → diagnose → gate → report once on it from memory,
+//! like `codeloop ci`.
 //!
 //! Exit codes: the gate's (0/1/3); 2 usage/config error; 3 nothing to merge; 4 the merged run
 //! could not be written. Bad shards are warnings: the merge reports what it has.
@@ -10,7 +10,7 @@ use crate::commands::flow::{self, Printing};
 use crate::pipeline::Loop;
 use crate::pipeline::diagnose::{DiagnoseError, artifacts_dir, config_path};
 use crate::pipeline::gate::{GateError, gate_config};
-use crate::pipeline::merge::merge_dirs;
+use crate::pipeline::merge::{Keep, merge_dirs};
 use crate::pipeline::options::{Common, ReportOptions};
 use crate::settings::Config;
 use crate::{exit, ui};
@@ -31,26 +31,9 @@ pub fn run(args: MergeArgs) -> i32 {
             return code;
         }
     };
-    let artifacts = artifacts_dir(&common, &cfg);
-    let run = match merge_dirs(
-        &args.dirs,
-        args.out.as_deref(),
-        &artifacts,
-        &args.common.cwd,
-    ) {
-        Ok(r) => r,
-        Err(e) => {
-            let (code, hint) = e.exit_and_hint();
-            ui::error(&e, hint.as_deref());
-            return code;
-        }
-    };
-    if args.no_gate {
-        return exit::OK;
-    }
     let lp = Loop {
         cwd: common.cwd.clone(),
-        artifacts,
+        artifacts: artifacts_dir(&common, &cfg),
         cfg,
         cfg_warnings,
         gate: g,
@@ -62,10 +45,34 @@ pub fn run(args: MergeArgs) -> i32 {
             ..ReportOptions::default()
         },
     };
+    // What the stages after the merge need is kept while the fold writes the cases (as
+    // `ci`'s verify does), so they read nothing back; `--no-gate` needs none of it.
+    let keep = (!args.no_gate).then(|| Keep {
+        // A baseline named up front: its comparison needs every test key's hash.
+        tests: lp.flags.baseline.is_some() || lp.flags.history.is_some(),
+        junit: lp.report.wanted().3,
+    });
+    let merged = match merge_dirs(
+        &args.dirs,
+        args.out.as_deref(),
+        &lp.artifacts,
+        &args.common.cwd,
+        keep,
+    ) {
+        Ok(m) => m,
+        Err(e) => {
+            let (code, hint) = e.exit_and_hint();
+            ui::error(&e, hint.as_deref());
+            return code;
+        }
+    };
+    let Some(digest) = merged.digest else {
+        return exit::OK;
+    };
     flow::after_verify(
         &lp,
-        run,
-        None,
+        merged.run,
+        Some((merged.verify, digest)),
         Printing {
             json: args.common.format == OutputFormat::Json,
             annotate: false,

@@ -956,8 +956,13 @@ impl Server {
                 dirs.push(self.workspace.join(r));
             }
         }
-        let run = crate::pipeline::merge::merge_dirs(&dirs, None, &artifacts, &self.workspace)
-            .map_err(|e| err(e.to_string()))?;
+        let gate = p.gate.unwrap_or(true);
+        // Diagnose's failing cases are kept while the fold writes them: nothing is read back.
+        let keep = gate.then(crate::pipeline::merge::Keep::default);
+        let merged =
+            crate::pipeline::merge::merge_dirs(&dirs, None, &artifacts, &self.workspace, keep)
+                .map_err(|e| err(e.to_string()))?;
+        let run = merged.run;
         let v = run.verify().map_err(|e| internal(e.to_string()))?;
         let mut out = json!({
             "run_id": run.id,
@@ -965,13 +970,30 @@ impl Server {
             "totals": v.totals,
             "runners": v.runners.iter().map(|r| json!({"id": r.id, "status": r.status, "summary": summary(r)})).collect::<Vec<_>>(),
         });
-        if p.gate.unwrap_or(true) {
+        if let Some(mut digest) = merged.digest {
             let cfg_path = crate::pipeline::diagnose::config_path(&self.common);
             let g = gate_config(&cfg, &[], &GateFlags::default(), &cfg_path)
                 .map_err(|e| err(e.to_string()))?;
             let stage = StageEvents::start(&run.path, "diagnose");
+            let problems = digest.problems.take().unwrap_or_default();
             let l = stage
-                .record(diagnose_and_write(run, &self.workspace, false))
+                .record(
+                    crate::pipeline::diagnose::diagnose_with(
+                        run,
+                        merged.verify,
+                        &digest.findings,
+                        &self.workspace,
+                        false,
+                        |each: &mut dyn FnMut(&crate::model::Case)| {
+                            problems.iter().for_each(each);
+                            Ok(())
+                        },
+                    )
+                    .and_then(|l| {
+                        crate::pipeline::diagnose::write_outputs(&l.run, &l.doc)?;
+                        Ok(l)
+                    }),
+                )
                 .map_err(|e| internal(e.to_string()))?;
             let stage = StageEvents::start(&l.run.path, "gate-check");
             let doc = stage

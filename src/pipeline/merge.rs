@@ -1,15 +1,19 @@
-//! The merge stage (`codeloop merge`, the action's `merge:` input): the fan-in of a CI matrix.
-//! Reads shard run directories (downloaded artifacts) and folds them with [`crate::merge`]'s
-//! steps, streaming: each used shard's cases.jsonl is read twice (pass 1 counts the case
-//! identities, pass 2 folds and writes), so memory holds only the tests seen by more than one
-//! shard, never every case. Writes one new run (cases, findings, verify.json, merge.json,
-//! every shard's files under `shards/<run_id>/`, manifest.json last); the entry point then
-//! runs diagnose → gate → report once on it, each streaming cases.jsonl again.
+//! The merge stage (`codeloop merge`, the action's `merge:` input, the MCP tool): the fan-in
+//! of a CI matrix. Reads shard run directories (downloaded artifacts) and folds them with
+//! [`crate::merge`]'s steps, streaming: each used shard's cases.jsonl is read twice (pass 1
+//! counts the case identities, pass 2 folds and writes), so memory holds only the tests seen by
+//! more than one shard, never every case. Writes one new run (cases, findings, verify.json,
+//! merge.json, every shard's files under `shards/<run_id>/`, manifest.json last).
+//!
+//! Pass 2 also feeds each merged case to a [`Digest`] when the entry point asks ([`Keep`]),
+//! as `pipeline::verify` does while parsing: diagnose → gate → report then run once on the
+//! merged run from memory (`commands::flow::after_verify`), and nothing written is read back.
 //!
 //! Errors carry their exit code (3 nothing to merge, 2 a bad --out, 4 the merged run could
 //! not be written). Bad shards are warnings: the merge reports what it has.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use walkdir::WalkDir;
 
@@ -18,7 +22,8 @@ use crate::artifact::manifest::{Context, Manifest};
 use crate::artifact::stage::StageEvents;
 use crate::artifact::{self, RunDir};
 use crate::merge::{self, CaseKey, ManifestInfo, Source, Target};
-use crate::model::{Finding, VerifyDoc};
+use crate::model::{Case, Finding, VerifyDoc};
+use crate::pipeline::digest::{Digest, DigestTap, ThreadedTap};
 use crate::{exit, ui};
 
 /// Where merge puts each shard's own files inside the merged run.
@@ -171,13 +176,34 @@ fn safe_name(id: &str) -> String {
     }
 }
 
-/// Merges `dirs` into a new run (under `artifacts` or at `out`) and returns it.
+/// What the stages after the merge want of the merged cases, kept while the fold writes them
+/// (the digest `pipeline::verify` fills while parsing: the problems always, the rest asked).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Keep {
+    /// Every test key's hash: a baseline named up front will be compared.
+    pub tests: bool,
+    /// report/junit.xml's spools: the report will write junit.xml.
+    pub junit: bool,
+}
+
+/// The merged run, and what the stages after it need in memory.
+pub struct Merged {
+    pub run: RunDir,
+    /// verify.json as written.
+    pub verify: VerifyDoc,
+    /// The merged cases' digest and findings ([`Keep`]); `None` when none was asked for.
+    pub digest: Option<Digest>,
+}
+
+/// Merges `dirs` into a new run (under `artifacts` or at `out`) and returns it, with the
+/// merged cases' digest when `keep` asks for one.
 pub fn merge_dirs(
     dirs: &[PathBuf],
     out: Option<&Path>,
     artifacts: &Path,
     cwd: &Path,
-) -> Result<RunDir, MergeError> {
+    keep: Option<Keep>,
+) -> Result<Merged, MergeError> {
     let started_at = artifact::now_rfc3339();
     let mut run_dirs = Vec::new();
     for d in dirs {
@@ -231,11 +257,12 @@ pub fn merge_dirs(
     };
     let stage = StageEvents::start(&run.path, "merge");
     stage.record(write_merged(
-        run, sources, context, started_at, out, artifacts, cwd,
+        run, sources, context, started_at, out, artifacts, cwd, keep,
     ))
 }
 
 /// The rest of [`merge_dirs`] once the merged run's directory exists.
+#[allow(clippy::too_many_arguments)]
 fn write_merged(
     run: RunDir,
     sources: Vec<(PathBuf, Source)>,
@@ -244,16 +271,22 @@ fn write_merged(
     out: Option<&Path>,
     artifacts: &Path,
     cwd: &Path,
-) -> Result<RunDir, MergeError> {
+    keep: Option<Keep>,
+) -> Result<Merged, MergeError> {
     let werr = |path: &Path, e: &dyn std::fmt::Display| MergeError::Write {
         path: path.to_path_buf(),
         message: e.to_string(),
     };
     // Keep every shard's own files (runner logs, result files, its reports).
-    for (dir, s) in &sources {
-        let dest = run.path.join(SHARDS_DIR).join(safe_name(&s.verify.run_id));
-        copy_tree(dir, &dest).map_err(|e| werr(&dest, &e))?;
-    }
+    let copied = copy_shards(
+        sources
+            .iter()
+            .map(|(dir, s)| {
+                let dest = run.path.join(SHARDS_DIR).join(safe_name(&s.verify.run_id));
+                (dir.clone(), dest)
+            })
+            .collect(),
+    );
     let cwd_abs = std::fs::canonicalize(cwd).unwrap_or_else(|_| cwd.to_path_buf());
     let (dirs, sources): (Vec<PathBuf>, Vec<Source>) = sources.into_iter().unzip();
     let plan = merge::plan(&sources);
@@ -278,29 +311,56 @@ fn write_merged(
     let mut census = merge::Census::default();
     for (dir, label) in &used {
         census.source();
-        if let Err(e) =
-            artifact::read_jsonl::<CaseKey>(&dir.join(artifact::CASES), |k| census.key(k.hash()))
-        {
+        let read =
+            artifact::read_jsonl_lines(
+                &dir.join(artifact::CASES),
+                |line| match serde_json::from_str::<CaseKey>(line) {
+                    Ok(k) => {
+                        census.key(k.hash());
+                        true
+                    }
+                    Err(_) => false,
+                },
+            );
+        if let Err(e) = read {
             ui::warn(&format!(
                 "{label}: cases.jsonl: {e}; its cases after that point are left out"
             ));
         }
     }
-    // Pass 2: the same lines again, each merged case written as soon as it is complete.
+    // Pass 2: the same lines again, each merged case written as soon as it is complete (and
+    // observed into the digest, as verify's parse does: what the report and diagnose need).
     let mut folder = census.into_folder();
+    let digest = keep.map(|k| {
+        Arc::new(Mutex::new(Digest {
+            problems: Some(Vec::new()),
+            tests: k.tests.then(std::collections::HashSet::new),
+            junit: k.junit.then(|| super::junit::spooled(&run.report_dir())),
+            ..Digest::default()
+        }))
+    });
+    // The digest runs on its own thread, as verify's does: the fold only hands each case over.
+    let mut tap = digest
+        .as_ref()
+        .map(|d| ThreadedTap::spawn(Box::new(DigestTap(d.clone()))));
     let path = run.file(artifact::CASES);
-    let mut w = JsonlWriter::create(&path).map_err(|e| werr(&path, &e))?;
+    // Written and hashed on the worker thread (the fold keeps this one), hash recorded: the
+    // manifest does not read the merged cases back.
+    let mut w = JsonlWriter::create_offloaded(&path).map_err(|e| werr(&path, &e))?;
+    let mut emit = |c: &Case| {
+        w.write_case(c);
+        if let Some(t) = tap.as_mut() {
+            t.case(c);
+        }
+    };
     for (dir, _) in &used {
         folder.source();
-        let rd = RunDir {
-            path: dir.to_path_buf(),
-            id: String::new(),
-        };
         // Read errors were named in pass 1; the same lines up to the same point come through.
-        let _ = rd.cases(|c| folder.case(c, |c| w.write_case(c)));
+        let _ =
+            artifact::read_jsonl::<Case>(&dir.join(artifact::CASES), |c| folder.case(c, &mut emit));
     }
-    let counts = folder.finish(|c| w.write_case(c));
-    w.flush();
+    let counts = folder.finish(&mut emit);
+    w.finish();
     if let Some(e) = w.error.take() {
         return Err(werr(&path, &e));
     }
@@ -318,10 +378,22 @@ fn write_merged(
     let path = run.file(artifact::FINDINGS);
     let mut w = JsonlWriter::create(&path).map_err(|e| werr(&path, &e))?;
     merged.findings.iter().for_each(|f| w.write(f));
-    w.flush();
+    w.finish();
     if let Some(e) = w.error.take() {
         return Err(werr(&path, &e));
     }
+    // After every case, as the report run alone feeds findings.jsonl to the JUnit writer.
+    if let Some(t) = tap.as_mut() {
+        merged.findings.iter().for_each(|f| t.finding(f));
+    }
+    // Dropping the tap waits for its thread: the digest is complete.
+    drop(tap);
+    let digest = digest.map(|d| {
+        d.lock()
+            .map(|mut d| std::mem::take(&mut *d))
+            .unwrap_or_default()
+    });
+    copied()?;
     artifact::write_json(&run.file(artifact::VERIFY), &merged.verify)
         .map_err(|e| werr(&run.path, &e))?;
     artifact::write_json(&run.file(merge::MERGE_FILE), &merged.doc)
@@ -381,11 +453,52 @@ fn write_merged(
             String::new()
         }
     );
-    Ok(run)
+    Ok(Merged {
+        run,
+        verify: merged.verify,
+        digest,
+    })
 }
 
-/// Copies the regular files under `from` to `to` (no symlinks followed).
+/// Copies every shard's files (`from` → `to` pairs) on a worker thread while this one folds
+/// the cases (no file is both read by the fold and written by the copies). Returns the wait
+/// for it, called before the manifest is written.
+fn copy_shards(copies: Vec<(PathBuf, PathBuf)>) -> Box<dyn FnOnce() -> Result<(), MergeError>> {
+    fn copy_all(copies: &[(PathBuf, PathBuf)]) -> Result<(), MergeError> {
+        for (from, to) in copies {
+            copy_tree(from, to).map_err(|e| MergeError::Write {
+                path: to.clone(),
+                message: e.to_string(),
+            })?;
+        }
+        Ok(())
+    }
+    let copies = std::sync::Arc::new(copies);
+    let theirs = copies.clone();
+    match std::thread::Builder::new()
+        .name("codeloop-merge-copy".into())
+        .spawn(move || copy_all(&theirs))
+    {
+        Ok(h) => Box::new(move || {
+            h.join().unwrap_or_else(|_| {
+                Err(MergeError::Write {
+                    path: PathBuf::from(SHARDS_DIR),
+                    message: "the thread copying the shards' files panicked".into(),
+                })
+            })
+        }),
+        // No thread to be had: copied here, before the fold.
+        Err(_) => {
+            let done = copy_all(&copies);
+            Box::new(move || done)
+        }
+    }
+}
+
+/// Copies the regular files under `from` to `to` (no symlinks followed), each hashed as it
+/// is written and recorded for the manifest (which then does not read the copies back).
 fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    let redactor = crate::redact::current();
     for e in WalkDir::new(from).follow_links(false) {
         let e = e.map_err(std::io::Error::other)?;
         let rel = e.path().strip_prefix(from).unwrap_or(e.path());
@@ -393,9 +506,39 @@ fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
         if e.file_type().is_dir() {
             std::fs::create_dir_all(&dest)?;
         } else if e.file_type().is_file() {
-            // Through the redactor: this job's secrets never enter the merged run.
-            crate::redact::fs::copy_redacted(&crate::redact::current(), e.path(), &dest)?;
+            let (bytes, sha256) = if redactor.is_empty() {
+                copy_file(e.path(), &dest)?
+            } else {
+                // Through the redactor: this job's secrets never enter the merged run.
+                copy_redacted(&redactor, e.path(), &dest)?
+            };
+            artifact::record_hash(&dest, bytes, sha256);
         }
     }
     Ok(())
+}
+
+/// A plain copy: the kernel's (`io::copy` between files is `copy_file_range` on Linux), then
+/// the copy hashed (in the page cache). Returns its size and sha256.
+fn copy_file(from: &Path, to: &Path) -> std::io::Result<(u64, String)> {
+    let mut src = std::fs::File::open(from)?;
+    // Created as a redacted copy is (default permissions), not with the source's.
+    let mut dst = std::fs::File::create(to)?;
+    std::io::copy(&mut src, &mut dst)?;
+    drop(dst);
+    artifact::sha256_file(to)
+}
+
+/// A copy through the redactor, hashed as written. Returns its size and sha256.
+fn copy_redacted(
+    r: &crate::redact::Redactor,
+    from: &Path,
+    to: &Path,
+) -> std::io::Result<(u64, String)> {
+    use std::io::Write;
+    let mut src = std::fs::File::open(from)?;
+    let mut dst = artifact::Hashing::new(std::io::BufWriter::new(std::fs::File::create(to)?));
+    crate::redact::fs::redact_stream(r, &mut src, &mut dst)?;
+    dst.flush()?;
+    Ok((dst.bytes, dst.sha256()))
 }

@@ -489,3 +489,152 @@ fn streamed_merge_folds_tests_seen_by_several_shards_and_keeps_repeats_inside_on
     assert!(t["flaky"].as_u64().unwrap() > 0);
     assert!(text(&out.stderr).contains("no manifest.json"));
 }
+
+/// `merge` into `<tmp>/merged-from-memory` (diagnose → gate → report from what its fold kept
+/// in memory), and into `<tmp>/merged-from-stages` with `--no-gate` followed by the stages
+/// one by one over that run directory (each reading what the one before wrote): the same
+/// files, byte for byte once run ids and timestamps are normalized, and manifests whose
+/// sizes and hashes are those of the files on disk. Returns the in-memory run's files.
+fn assert_merge_writes_what_the_stages_write(
+    tmp: &Path,
+    cwd: &Path,
+    dirs: &[PathBuf],
+) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let dirs: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+    let cwd_s = cwd.to_str().unwrap();
+    // Same-length names: sizes compare too.
+    let (a, b) = (
+        tmp.join("merged-from-memory"),
+        tmp.join("merged-from-stages"),
+    );
+    let merge = |out: &Path, extra: &[&str]| {
+        let mut args = vec!["merge", "--cwd", cwd_s, "--out", out.to_str().unwrap()];
+        args.extend(extra);
+        args.extend(dirs.iter().map(String::as_str));
+        let o = codeloop(&args);
+        assert!(
+            matches!(o.status.code(), Some(0 | 1)),
+            "{}\n{}",
+            text(&o.stdout),
+            text(&o.stderr)
+        );
+    };
+    merge(&a, &[]);
+    merge(&b, &["--no-gate"]);
+    assert!(!b.join("diagnose.json").exists(), "--no-gate runs no stage");
+    let b_s = b.to_str().unwrap();
+    for stage in [
+        &["diagnose", "--run", b_s][..],
+        &["gate-check", "--run", b_s],
+        &["report", "--run", b_s, "--all", "--html"],
+    ] {
+        let mut args = stage.to_vec();
+        args.extend(["--cwd", cwd_s]);
+        let o = codeloop(&args);
+        assert!(
+            matches!(o.status.code(), Some(0 | 1)),
+            "{stage:?}: {}",
+            text(&o.stderr)
+        );
+    }
+    let fa = crate::pipeline::files(&a, cwd, "merged-from-memory");
+    let fb = crate::pipeline::files(&b, cwd, "merged-from-stages");
+    assert_eq!(
+        fa.keys().collect::<Vec<_>>(),
+        fb.keys().collect::<Vec<_>>(),
+        "the same files"
+    );
+    for (name, bytes) in &fa {
+        assert!(
+            bytes == &fb[name],
+            "{name} differs:\n--- merge\n{}\n--- stages\n{}",
+            text(bytes),
+            text(&fb[name])
+        );
+    }
+    for f in [
+        "cases.jsonl",
+        "diagnose.json",
+        "gate.json",
+        "report/junit.xml",
+        "report/index.html",
+        "report/comment.md",
+        "report/codeloop.sarif",
+    ] {
+        assert!(fa.contains_key(f), "{f} written");
+    }
+    // Every file is listed with the size and sha256 of what is on disk (the shards' copies
+    // and the merged cases are hashed while written, never read back: they must be right).
+    for run in [&a, &b] {
+        let m = read(&run.join("manifest.json"));
+        let mut listed: Vec<String> = Vec::new();
+        for f in m["files"].as_array().unwrap() {
+            let rel = f["path"].as_str().unwrap();
+            listed.push(rel.to_string());
+            // Appended to by the stages after the manifest was written.
+            if rel == "events.jsonl" {
+                continue;
+            }
+            let bytes = std::fs::read(run.join(rel)).unwrap();
+            use sha2::Digest;
+            let sha: String = sha2::Sha256::digest(&bytes)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            assert_eq!(f["bytes"].as_u64(), Some(bytes.len() as u64), "{rel}");
+            assert_eq!(f["sha256"].as_str(), Some(sha.as_str()), "{rel}");
+        }
+        let mut on_disk: Vec<String> = walkdir::WalkDir::new(run)
+            .into_iter()
+            .map(|e| e.unwrap())
+            .filter(|e| e.file_type().is_file())
+            .map(|e| {
+                let rel = e.path().strip_prefix(run).unwrap();
+                rel.to_string_lossy().into_owned()
+            })
+            .filter(|p| p != "manifest.json")
+            .collect();
+        on_disk.sort();
+        listed.sort();
+        assert_eq!(listed, on_disk);
+    }
+    fa
+}
+
+#[test]
+fn merge_writes_from_memory_what_the_stages_write_over_the_merged_run() {
+    // The demo's four shards: runners with logs, result files, lint findings, a failing gate.
+    let s = four_shards();
+    let tmp = tempfile::tempdir().unwrap();
+    let files = assert_merge_writes_what_the_stages_write(tmp.path(), &s.project, &s.dirs);
+    let junit = text(&files["report/junit.xml"]);
+    assert!(junit.contains("<failure"), "{junit}");
+
+    // Tests seen by several shards and repeated inside one, failing, errored, flaky and
+    // skipped ones, a shard without its manifest.
+    let tmp = tempfile::tempdir().unwrap();
+    let statuses = ["passed", "failed", "passed", "errored", "skipped", "passed"];
+    let mut dirs = Vec::new();
+    for k in 0..3u32 {
+        let cases: Vec<CaseRow> = (0..400u32)
+            .map(|i| {
+                let n = k * 300 + i;
+                let name = if n % 9 == 0 {
+                    format!("param_{}", n % 40)
+                } else {
+                    format!("test_{n}")
+                };
+                let runner = if n % 5 == 0 { "u" } else { "t" };
+                let status = statuses[((n * 7 + k * 3) % 6) as usize];
+                (runner, "pkg.C", name, status, n % 41 == 0)
+            })
+            .collect();
+        let d = tmp.path().join(format!("in/run{k}"));
+        write_shard(&d, &format!("R{k}"), (k + 1, 3), k != 1, &cases);
+        dirs.push(d);
+    }
+    let files = assert_merge_writes_what_the_stages_write(tmp.path(), tmp.path(), &dirs);
+    let diagnose = text(&files["diagnose.json"]);
+    assert!(diagnose.contains("param_"), "{diagnose}");
+    assert!(text(&files["report/index.html"]).contains("flaky"));
+}

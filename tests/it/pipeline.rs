@@ -10,7 +10,7 @@ use crate::common::bin;
 
 /// Every file of the run directory (manifest and events aside), relative path → content,
 /// with what differs between two runs of the same inputs normalized.
-fn files(run: &Path, ws: &Path, run_id: &str) -> BTreeMap<String, Vec<u8>> {
+pub(crate) fn files(run: &Path, ws: &Path, run_id: &str) -> BTreeMap<String, Vec<u8>> {
     let ts = regex::bytes::Regex::new(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)")
         .unwrap();
     let dur = regex::bytes::Regex::new(r#""duration": [0-9.e-]+"#).unwrap();
