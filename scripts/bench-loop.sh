@@ -63,6 +63,9 @@ PY
 # measure NAME CMD...: runs CMD once under GNU time, appends "wall rss_kb" to $work/NAME.
 measure() {
   local name=$1; shift
+  # Each command starts with no dirty pages of the one before still being written back
+  # (a run writes ~700 MB; on 2 cores the kernel's writeback would be timed with the next).
+  sync
   /usr/bin/time -o "$work/t" -f "%e %M" "$@" >"$work/out.log" 2>&1 || true
   cat "$work/t" >>"$work/$name"
 }
