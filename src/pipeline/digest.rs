@@ -43,8 +43,10 @@ pub struct Digest {
     pub junit_error: Option<ArtifactError>,
 }
 
-/// A file being written on its own thread. Dropped without [`PendingWrite::join`], it still
-/// waits for the thread, so a file is never left half-written by a run that stopped early.
+/// A file being written on its own thread. Dropped without [`PendingWrite::join`] (the run
+/// stopped before the stage that owns the file), it waits for the thread and removes the
+/// file: nothing is left half-written, and the run directory holds only what its stages
+/// wrote and recorded in the manifest.
 pub struct PendingWrite {
     path: PathBuf,
     handle: Option<JoinHandle<Result<u64, ArtifactError>>>,
@@ -72,8 +74,8 @@ impl PendingWrite {
 
 impl Drop for PendingWrite {
     fn drop(&mut self) {
-        if self.handle.is_some() {
-            let _ = self.wait();
+        if self.handle.is_some() && self.wait().is_ok() {
+            let _ = std::fs::remove_file(&self.path);
         }
     }
 }
@@ -415,6 +417,40 @@ mod tests {
         for (i, (a, b)) in got.iter().zip(&items).enumerate() {
             assert_eq!(a, b, "item {i}");
         }
+    }
+
+    #[test]
+    fn junit_written_behind_is_kept_when_joined_and_removed_when_not() {
+        let d = tempfile::tempdir().unwrap();
+        let report = d.path().join("report");
+        let case = Case {
+            runner: "r".into(),
+            name: "t".into(),
+            status: Status::Passed,
+            ..Case::default()
+        };
+        let digest_with_case = || {
+            let mut g = Digest {
+                junit: Some(super::super::junit::spooled(&report)),
+                ..Digest::default()
+            };
+            g.observe(&case);
+            g
+        };
+        let path = report.join("junit.xml");
+        let mut taken = digest_with_case();
+        taken.write_junit_behind(path.clone());
+        let bytes = taken.join_junit().unwrap().unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(bytes as usize, text.len());
+        assert!(text.contains("<testcase name=\"t\""), "{text}");
+        std::fs::remove_file(&path).unwrap();
+        // A run that stops before the report stage leaves no junit.xml (and no temp file).
+        let mut dropped = digest_with_case();
+        dropped.write_junit_behind(path.clone());
+        drop(dropped);
+        let left: Vec<_> = std::fs::read_dir(&report).unwrap().collect();
+        assert!(left.is_empty(), "{left:?}");
     }
 
     #[test]

@@ -277,7 +277,13 @@ fn render_inner(
     }
     let mut digest = digest;
     let junit = digest.junit.take();
-    let junit_pending = digest.join_junit();
+    // Being written since diagnose started: joined where junit.xml is reported, so the
+    // comment, summary and badge are rendered while it finishes.
+    let mut junit_behind = Digest {
+        junit_pending: digest.junit_pending.take(),
+        junit_error: digest.junit_error.take(),
+        ..Digest::default()
+    };
     let flaky = std::mem::take(&mut digest.flaky);
     let digest = std::mem::take(&mut digest.cases);
 
@@ -431,7 +437,7 @@ fn render_inner(
         // Streamed from the spools into the file (never whole in memory), or already being
         // written on its own thread since diagnose started.
         let p = dir.join("junit.xml");
-        let bytes = match (junit_pending, junit) {
+        let bytes = match (junit_behind.join_junit(), junit) {
             (Some(done), _) => Some(done?),
             (None, Some(j)) => Some(super::junit::write(&p, j)?),
             (None, None) => None,
