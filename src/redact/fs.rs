@@ -234,9 +234,10 @@ pub struct RedactTee<'r, R: Read, W: Write> {
     r: &'r Redactor,
     src: R,
     dst: W,
-    raw: Vec<u8>,
-    /// Raw bytes read but not yet decided (a secret may straddle the next read).
+    /// Raw bytes read but not yet decided (a secret may straddle the next read): the first
+    /// `held` bytes of a buffer allocated (and zeroed) once, read into in place.
     carry: Vec<u8>,
+    held: usize,
     /// Redacted bytes ready for the reader, from `pos`.
     out: Vec<u8>,
     pos: usize,
@@ -256,8 +257,8 @@ impl<'r, R: Read, W: Write> RedactTee<'r, R, W> {
             r,
             src,
             dst,
-            raw: vec![0u8; TEE_CHUNK],
-            carry: Vec::with_capacity(TEE_CHUNK + r.max_len()),
+            carry: Vec::new(),
+            held: 0,
             out: Vec::with_capacity(TEE_CHUNK + r.max_len()),
             pos: 0,
             eof: false,
@@ -267,20 +268,28 @@ impl<'r, R: Read, W: Write> RedactTee<'r, R, W> {
     }
 
     fn fill(&mut self) -> io::Result<()> {
+        // Read straight behind the carried bytes (no copy from a separate read buffer).
+        let have = self.held;
+        if self.carry.len() < have + TEE_CHUNK {
+            self.carry.resize(have + TEE_CHUNK, 0);
+        }
         let n = loop {
-            match self.src.read(&mut self.raw) {
+            match self.src.read(&mut self.carry[have..have + TEE_CHUNK]) {
                 Ok(n) => break n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             }
         };
+        self.held = have + n;
         let last = n == 0;
-        self.carry.extend_from_slice(&self.raw[..n]);
         self.out.clear();
         self.pos = 0;
-        let (used, hit) = self.r.redact_chunk(&self.carry, last, &mut self.out);
+        let (used, hit) = self
+            .r
+            .redact_chunk(&self.carry[..self.held], last, &mut self.out);
         self.replaced |= hit;
-        self.carry.drain(..used);
+        self.carry.copy_within(used..self.held, 0);
+        self.held -= used;
         if self.dst_error.is_none() {
             let w = self
                 .dst
@@ -469,6 +478,37 @@ mod tests {
         assert!(replaced);
         assert_eq!(read, want);
         assert_eq!(copy, want);
+        // The whole file redacted at once says the same.
+        assert_eq!(want, r.redact_bytes(&src).as_ref());
+        // Many reads, short and long, over several chunks with secrets on their edges.
+        struct Trickle<'a>(&'a [u8], usize);
+        impl Read for Trickle<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                self.1 = (self.1 * 7 + 3) % 5000 + 1;
+                let n = self.1.min(buf.len()).min(self.0.len());
+                buf[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let mut big = Vec::new();
+        for k in 0..5 {
+            big.resize((k + 1) * TEE_CHUNK - 3 - k, b'y');
+            big.extend_from_slice(secret.as_bytes());
+        }
+        for reader_sizes in [true, false] {
+            let mut tee = if reader_sizes {
+                RedactTee::new(&r, Box::new(Trickle(&big, 0)) as Box<dyn Read>, Vec::new())
+            } else {
+                RedactTee::new(&r, Box::new(&big[..]) as Box<dyn Read>, Vec::new())
+            };
+            let mut read = Vec::new();
+            tee.read_to_end(&mut read).unwrap();
+            let (copy, replaced) = tee.finish().unwrap();
+            assert!(replaced);
+            assert_eq!(read, r.redact_bytes(&big).as_ref());
+            assert_eq!(copy, read);
+        }
         // A reader that stops early still leaves a whole copy.
         let mut tee = RedactTee::new(&r, &src[..], Vec::new());
         let mut head = [0u8; 100];
