@@ -238,8 +238,11 @@ pub struct RedactTee<'r, R: Read, W: Write> {
     /// `held` bytes of a buffer allocated (and zeroed) once, read into in place.
     carry: Vec<u8>,
     held: usize,
-    /// Redacted bytes ready for the reader, from `pos`.
+    /// Redacted bytes ready for the reader, from `pos`: `out`, or, when the chunk had
+    /// nothing to replace, `carry[..ready]` itself (dropped from `carry` at the next fill).
     out: Vec<u8>,
+    in_carry: bool,
+    ready: usize,
     pos: usize,
     eof: bool,
     replaced: bool,
@@ -259,6 +262,8 @@ impl<'r, R: Read, W: Write> RedactTee<'r, R, W> {
             dst,
             carry: Vec::new(),
             held: 0,
+            in_carry: false,
+            ready: 0,
             out: Vec::with_capacity(TEE_CHUNK + r.max_len()),
             pos: 0,
             eof: false,
@@ -268,6 +273,12 @@ impl<'r, R: Read, W: Write> RedactTee<'r, R, W> {
     }
 
     fn fill(&mut self) -> io::Result<()> {
+        // Bytes handed out from `carry` by the last fill are done with now.
+        if self.in_carry {
+            self.carry.copy_within(self.ready..self.held, 0);
+            self.held -= self.ready;
+            self.in_carry = false;
+        }
         // Read straight behind the carried bytes (no copy from a separate read buffer).
         let have = self.held;
         if self.carry.len() < have + TEE_CHUNK {
@@ -284,16 +295,28 @@ impl<'r, R: Read, W: Write> RedactTee<'r, R, W> {
         let last = n == 0;
         self.out.clear();
         self.pos = 0;
-        let (used, hit) = self
-            .r
-            .redact_chunk(&self.carry[..self.held], last, &mut self.out);
+        let (used, hit) =
+            self.r
+                .redact_chunk_if_needed(&self.carry[..self.held], last, &mut self.out);
         self.replaced |= hit;
-        self.carry.copy_within(used..self.held, 0);
-        self.held -= used;
+        if hit {
+            self.carry.copy_within(used..self.held, 0);
+            self.held -= used;
+            self.ready = self.out.len();
+        } else {
+            // Nothing replaced: the reader and the copy take the raw bytes as they are.
+            self.in_carry = true;
+            self.ready = used;
+        }
         if self.dst_error.is_none() {
+            let chunk = if self.in_carry {
+                &self.carry[..self.ready]
+            } else {
+                &self.out[..]
+            };
             let w = self
                 .dst
-                .write_all(&self.out)
+                .write_all(chunk)
                 .and_then(|()| if last { self.dst.flush() } else { Ok(()) });
             self.dst_error = w.err();
         }
@@ -317,14 +340,19 @@ impl<'r, R: Read, W: Write> RedactTee<'r, R, W> {
 
 impl<R: Read, W: Write> Read for RedactTee<'_, R, W> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while self.pos == self.out.len() {
+        while self.pos == self.ready {
             if self.eof {
                 return Ok(0);
             }
             self.fill()?;
         }
-        let n = buf.len().min(self.out.len() - self.pos);
-        buf[..n].copy_from_slice(&self.out[self.pos..self.pos + n]);
+        let from = if self.in_carry {
+            &self.carry[..self.ready]
+        } else {
+            &self.out[..]
+        };
+        let n = buf.len().min(self.ready - self.pos);
+        buf[..n].copy_from_slice(&from[self.pos..self.pos + n]);
         self.pos += n;
         Ok(n)
     }

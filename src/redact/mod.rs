@@ -441,6 +441,21 @@ impl Redactor {
     /// passed again with the next chunk). With `last`, everything is consumed. Returns whether
     /// anything was replaced too.
     pub fn redact_chunk(&self, buf: &[u8], last: bool, out: &mut Vec<u8>) -> (usize, bool) {
+        let (end, replaced) = self.redact_chunk_if_needed(buf, last, out);
+        if !replaced {
+            out.extend_from_slice(&buf[..end]);
+        }
+        (end, replaced)
+    }
+
+    /// [`Redactor::redact_chunk`], except that a chunk with nothing to replace is not
+    /// copied: `out` is left alone and the redacted text is `buf[..consumed]` itself.
+    pub fn redact_chunk_if_needed(
+        &self,
+        buf: &[u8],
+        last: bool,
+        out: &mut Vec<u8>,
+    ) -> (usize, bool) {
         // A match starting before `safe` is complete within `buf`: no match is longer.
         let safe = if last {
             buf.len()
@@ -459,7 +474,9 @@ impl Redactor {
             replaced = true;
         }
         let end = safe.max(pos);
-        out.extend_from_slice(&buf[pos..end]);
+        if replaced {
+            out.extend_from_slice(&buf[pos..end]);
+        }
         (end, replaced)
     }
 
