@@ -37,28 +37,7 @@ mkdir -p "$ws"
 # The report must lie inside the workspace (verify refuses paths outside it).
 ln "$big" "$ws/big.xml" 2>/dev/null || cp "$big" "$ws/big.xml"
 # Four shards of whole <testsuite>s each (a quarter of the cases each, names unchanged).
-python3 - "$ws/big.xml" "$ws" <<'PY'
-import sys
-src, out = sys.argv[1], sys.argv[2]
-lines = open(src, "rb").read().split(b"\n")
-head = [l for l in lines[:3] if not l.lstrip().startswith(b"<testsuite ")][:2]
-suites, cur = [], None
-for l in lines:
-    s = l.lstrip()
-    if s.startswith(b"<testsuite "):
-        cur = [l]
-    elif cur is not None:
-        cur.append(l)
-        if s.startswith(b"</testsuite>"):
-            suites.append(cur); cur = None
-n = len(suites)
-for k in range(4):
-    with open(f"{out}/shard{k+1}.xml", "wb") as f:
-        f.write(b"\n".join(head) + b"\n")
-        for s in suites[k * n // 4:(k + 1) * n // 4]:
-            f.write(b"\n".join(s) + b"\n")
-        f.write(b"</testsuites>\n")
-PY
+python3 "$root/scripts/split-junit-shards.py" "$ws/big.xml" "$ws" 4
 
 # measure NAME CMD...: runs CMD once under GNU time, appends "wall rss_kb" to $work/NAME.
 measure() {

@@ -37,10 +37,9 @@ pub struct Digest {
     pub flaky: Vec<FlakyTest>,
     pub junit: Option<JunitOut<FileSpool>>,
     /// report/junit.xml being assembled from the spools on its own thread (started by
-    /// [`Digest::write_junit_behind`] while diagnose runs); the report stage joins it.
-    pub junit_pending: Option<PendingWrite>,
-    /// Why the JUnit document could not be written behind (no thread could be started).
-    pub junit_error: Option<ArtifactError>,
+    /// [`Digest::write_junit_behind`] while diagnose runs), or why no thread could take
+    /// it; the report stage joins it.
+    pub junit_behind: Option<Result<PendingWrite, ArtifactError>>,
 }
 
 /// A file being written on its own thread. Dropped without [`PendingWrite::join`] (the run
@@ -114,33 +113,22 @@ impl Digest {
 impl Digest {
     /// Starts writing the JUnit document to `path` on its own thread (the second core, while
     /// diagnose and gate run on this one). The report stage takes the result from
-    /// `junit_pending`; a digest dropped before that still waits for the file, so a file
-    /// is never left half-written.
+    /// `junit_behind`; dropped before that, the write is waited for and its file removed.
     pub fn write_junit_behind(&mut self, path: PathBuf) {
         let Some(j) = self.junit.take() else { return };
         let to = path.clone();
         let handle = std::thread::Builder::new()
             .name("codeloop-junit".into())
             .spawn(move || super::junit::write(&to, j));
-        match handle {
-            Ok(h) => {
-                self.junit_pending = Some(PendingWrite {
-                    path,
-                    handle: Some(h),
-                })
-            }
-            // No thread to be had: the document is lost with the closure, so the report
-            // stage reports that where it would report a failed write.
-            Err(e) => self.junit_error = Some(ArtifactError::Write { path, source: e }),
-        }
-    }
-
-    /// The JUnit document's result (bytes written) when it was written behind.
-    pub fn join_junit(&mut self) -> Option<Result<u64, ArtifactError>> {
-        if let Some(e) = self.junit_error.take() {
-            return Some(Err(e));
-        }
-        self.junit_pending.take().map(PendingWrite::join)
+        // No thread to be had: the document is lost with the closure, so the report stage
+        // reports that where it would report a failed write.
+        self.junit_behind = Some(match handle {
+            Ok(h) => Ok(PendingWrite {
+                path,
+                handle: Some(h),
+            }),
+            Err(e) => Err(ArtifactError::Write { path, source: e }),
+        });
     }
 }
 
@@ -440,7 +428,7 @@ mod tests {
         let path = report.join("junit.xml");
         let mut taken = digest_with_case();
         taken.write_junit_behind(path.clone());
-        let bytes = taken.join_junit().unwrap().unwrap();
+        let bytes = taken.junit_behind.take().unwrap().unwrap().join().unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(bytes as usize, text.len());
         assert!(text.contains("<testcase name=\"t\""), "{text}");

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::digest::Digest;
+use super::digest::{Digest, PendingWrite};
 use super::options::ReportOptions;
 use crate::artifact::manifest::{Context, Manifest};
 use crate::artifact::stage::StageEvents;
@@ -275,17 +275,15 @@ fn render_inner(
             run.id
         ));
     }
-    let mut digest = digest;
-    let junit = digest.junit.take();
-    // Being written since diagnose started: joined where junit.xml is reported, so the
-    // comment, summary and badge are rendered while it finishes.
-    let mut junit_behind = Digest {
-        junit_pending: digest.junit_pending.take(),
-        junit_error: digest.junit_error.take(),
-        ..Digest::default()
-    };
-    let flaky = std::mem::take(&mut digest.flaky);
-    let digest = std::mem::take(&mut digest.cases);
+    // junit.xml, when being written since diagnose started (`junit_behind`), is joined where
+    // the report lists it, so the comment, summary and badge are rendered while it finishes.
+    let Digest {
+        cases: digest,
+        junit,
+        junit_behind,
+        flaky,
+        ..
+    } = digest;
 
     let delta =
         args.baseline_from_comment
@@ -437,7 +435,8 @@ fn render_inner(
         // Streamed from the spools into the file (never whole in memory), or already being
         // written on its own thread since diagnose started.
         let p = dir.join("junit.xml");
-        let bytes = match (junit_behind.join_junit(), junit) {
+        let behind = junit_behind.map(|b| b.and_then(PendingWrite::join));
+        let bytes = match (behind, junit) {
             (Some(done), _) => Some(done?),
             (None, Some(j)) => Some(super::junit::write(&p, j)?),
             (None, None) => None,

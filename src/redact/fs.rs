@@ -90,14 +90,15 @@ pub fn scan_masks(path: &Path) -> Result<Vec<String>, RedactError> {
 /// Files written through the redactor (a collected report's copy), each with the redactor's
 /// generation when its writing began: the last pass over the run directory need not read
 /// them again unless a secret was added since.
-static REDACTED: std::sync::Mutex<Vec<(PathBuf, u64)>> = std::sync::Mutex::new(Vec::new());
+static REDACTED: std::sync::Mutex<Option<std::collections::HashMap<PathBuf, u64>>> =
+    std::sync::Mutex::new(None);
 
 /// Records that `path` was written through the redactor of `generation` (read before the
 /// redactor itself, so a secret added in between makes the mark stale, never wrong).
 pub fn mark_redacted(path: &Path, generation: u64) {
-    if let Ok(mut l) = REDACTED.lock() {
-        l.retain(|(p, _)| p != path);
-        l.push((path.to_path_buf(), generation));
+    if let Ok(mut m) = REDACTED.lock() {
+        m.get_or_insert_with(Default::default)
+            .insert(path.to_path_buf(), generation);
     }
 }
 
@@ -106,7 +107,7 @@ pub fn redacted_with_current(path: &Path) -> bool {
     let now = super::generation();
     REDACTED
         .lock()
-        .is_ok_and(|l| l.iter().any(|(p, g)| p == path && *g == now))
+        .is_ok_and(|m| m.as_ref().and_then(|m| m.get(path)) == Some(&now))
 }
 
 /// Streams `src` through the redactor into `dst`. Returns whether anything was replaced.

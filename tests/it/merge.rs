@@ -539,19 +539,7 @@ fn assert_merge_writes_what_the_stages_write(
     }
     let fa = crate::pipeline::files(&a, cwd, "merged-from-memory");
     let fb = crate::pipeline::files(&b, cwd, "merged-from-stages");
-    assert_eq!(
-        fa.keys().collect::<Vec<_>>(),
-        fb.keys().collect::<Vec<_>>(),
-        "the same files"
-    );
-    for (name, bytes) in &fa {
-        assert!(
-            bytes == &fb[name],
-            "{name} differs:\n--- merge\n{}\n--- stages\n{}",
-            text(bytes),
-            text(&fb[name])
-        );
-    }
+    crate::pipeline::assert_same_files(("merge", &fa), ("stages", &fb));
     for f in [
         "cases.jsonl",
         "diagnose.json",
@@ -566,37 +554,7 @@ fn assert_merge_writes_what_the_stages_write(
     // Every file is listed with the size and sha256 of what is on disk (the shards' copies
     // and the merged cases are hashed while written, never read back: they must be right).
     for run in [&a, &b] {
-        let m = read(&run.join("manifest.json"));
-        let mut listed: Vec<String> = Vec::new();
-        for f in m["files"].as_array().unwrap() {
-            let rel = f["path"].as_str().unwrap();
-            listed.push(rel.to_string());
-            // Appended to by the stages after the manifest was written.
-            if rel == "events.jsonl" {
-                continue;
-            }
-            let bytes = std::fs::read(run.join(rel)).unwrap();
-            use sha2::Digest;
-            let sha: String = sha2::Sha256::digest(&bytes)
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect();
-            assert_eq!(f["bytes"].as_u64(), Some(bytes.len() as u64), "{rel}");
-            assert_eq!(f["sha256"].as_str(), Some(sha.as_str()), "{rel}");
-        }
-        let mut on_disk: Vec<String> = walkdir::WalkDir::new(run)
-            .into_iter()
-            .map(|e| e.unwrap())
-            .filter(|e| e.file_type().is_file())
-            .map(|e| {
-                let rel = e.path().strip_prefix(run).unwrap();
-                rel.to_string_lossy().into_owned()
-            })
-            .filter(|p| p != "manifest.json")
-            .collect();
-        on_disk.sort();
-        listed.sort();
-        assert_eq!(listed, on_disk);
+        crate::pipeline::assert_manifest_matches_disk(run);
     }
     fa
 }

@@ -104,19 +104,7 @@ fn ci_writes_what_the_stages_write_one_by_one() {
     let (rb, idb) = only_run(&b);
     let fa = files(&ra, &a, &ida);
     let fb = files(&rb, &b, &idb);
-    assert_eq!(
-        fa.keys().collect::<Vec<_>>(),
-        fb.keys().collect::<Vec<_>>(),
-        "the same files"
-    );
-    for (name, bytes) in &fa {
-        assert!(
-            bytes == &fb[name],
-            "{name} differs:\n--- ci\n{}\n--- stages\n{}",
-            String::from_utf8_lossy(bytes),
-            String::from_utf8_lossy(&fb[name])
-        );
-    }
+    assert_same_files(("ci", &fa), ("stages", &fb));
     for f in [
         "cases.jsonl",
         "report/junit.xml",
@@ -127,45 +115,71 @@ fn ci_writes_what_the_stages_write_one_by_one() {
     }
     // The manifest lists the same files, each with the size and hash of the file on disk
     // (taken while writing, never read back: they must still be right).
-    for (run, _) in [(&ra, &a), (&rb, &b)] {
-        let m: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(run.join("manifest.json")).unwrap()).unwrap();
-        let listed: Vec<&str> = m["files"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|f| f["path"].as_str().unwrap())
-            .collect();
-        let mut on_disk: Vec<String> = walkdir::WalkDir::new(run)
-            .sort_by_file_name()
-            .into_iter()
-            .map(|e| e.unwrap())
-            .filter(|e| e.file_type().is_file())
-            .map(|e| {
-                e.path()
-                    .strip_prefix(run)
-                    .unwrap()
-                    .to_string_lossy()
-                    .into_owned()
-            })
-            .filter(|p| p != "manifest.json")
-            .collect();
-        on_disk.sort();
-        assert_eq!(listed, on_disk);
-        for f in m["files"].as_array().unwrap() {
-            // events.jsonl is appended to by later stages (their stage events).
-            if f["path"] == "events.jsonl" {
-                continue;
-            }
-            let p = run.join(f["path"].as_str().unwrap());
-            let bytes = std::fs::read(&p).unwrap();
-            use sha2::Digest;
-            let sha: String = sha2::Sha256::digest(&bytes)
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect();
-            assert_eq!(f["bytes"].as_u64(), Some(bytes.len() as u64), "{p:?}");
-            assert_eq!(f["sha256"].as_str(), Some(sha.as_str()), "{p:?}");
+    for run in [&ra, &rb] {
+        assert_manifest_matches_disk(run);
+    }
+}
+
+/// Two run directories' files (see [`files`]) are the same, name by name and byte for byte.
+pub(crate) fn assert_same_files(
+    (a, fa): (&str, &BTreeMap<String, Vec<u8>>),
+    (b, fb): (&str, &BTreeMap<String, Vec<u8>>),
+) {
+    assert_eq!(
+        fa.keys().collect::<Vec<_>>(),
+        fb.keys().collect::<Vec<_>>(),
+        "the same files"
+    );
+    for (name, bytes) in fa {
+        assert!(
+            bytes == &fb[name],
+            "{name} differs:\n--- {a}\n{}\n--- {b}\n{}",
+            String::from_utf8_lossy(bytes),
+            String::from_utf8_lossy(&fb[name])
+        );
+    }
+}
+
+/// The run's manifest lists every file on disk, in order, each with the size and sha256 of
+/// the file (taken while writing, never read back: they must still be right).
+pub(crate) fn assert_manifest_matches_disk(run: &Path) {
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run.join("manifest.json")).unwrap()).unwrap();
+    let listed: Vec<&str> = m["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    let mut on_disk: Vec<String> = walkdir::WalkDir::new(run)
+        .sort_by_file_name()
+        .into_iter()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_type().is_file())
+        .map(|e| {
+            e.path()
+                .strip_prefix(run)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .filter(|p| p != "manifest.json")
+        .collect();
+    on_disk.sort();
+    assert_eq!(listed, on_disk);
+    for f in m["files"].as_array().unwrap() {
+        // events.jsonl is appended to by later stages (their stage events).
+        if f["path"] == "events.jsonl" {
+            continue;
         }
+        let p = run.join(f["path"].as_str().unwrap());
+        let bytes = std::fs::read(&p).unwrap();
+        use sha2::Digest;
+        let sha: String = sha2::Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(f["bytes"].as_u64(), Some(bytes.len() as u64), "{p:?}");
+        assert_eq!(f["sha256"].as_str(), Some(sha.as_str()), "{p:?}");
     }
 }
