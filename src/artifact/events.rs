@@ -101,6 +101,15 @@ impl JsonlWriter {
         });
     }
 
+    /// A line already serialized (one JSON value, no line break), written as it is: a merged
+    /// case that is a shard's line unchanged.
+    pub fn write_line(&mut self, line: &str) {
+        self.write_with(|buf| {
+            buf.extend_from_slice(line.as_bytes());
+            Ok(())
+        });
+    }
+
     fn write_with(&mut self, ser: impl FnOnce(&mut Vec<u8>) -> std::io::Result<()>) {
         if self.out.is_none() {
             return;

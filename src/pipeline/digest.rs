@@ -308,6 +308,21 @@ impl Tap for ThreadedTap {
         }
     }
 
+    fn case_owned(&mut self, mut case: Case) {
+        let b = &mut self.batch;
+        b.bytes += case_bytes(&case);
+        if b.n < b.cases.len() {
+            // The slot's old strings go back to the caller's thread, which made them.
+            std::mem::swap(&mut b.cases[b.n], &mut case);
+        } else {
+            b.cases.push(case);
+        }
+        b.n += 1;
+        if b.n >= BATCH_CASES || b.bytes >= BATCH_BYTES {
+            self.send();
+        }
+    }
+
     fn finding(&mut self, finding: &Finding) {
         let b = &mut self.batch;
         b.findings.push((b.n, finding.clone()));
@@ -393,8 +408,10 @@ mod tests {
         }
         let got = Arc::new(Mutex::new(Vec::new()));
         let mut tap = ThreadedTap::spawn(Box::new(Record(got.clone())));
-        for it in &items {
+        for (i, it) in items.iter().enumerate() {
             match it {
+                // Borrowed and owned cases, mixed: slots filled both ways stay in order.
+                Seen::Case(c) if i % 3 == 0 => tap.case_owned(c.clone()),
                 Seen::Case(c) => tap.case(c),
                 Seen::Finding(f) => tap.finding(f),
             }

@@ -1,9 +1,12 @@
 //! The merge stage (`codeloop merge`, the action's `merge:` input, the MCP tool): the fan-in
 //! of a CI matrix. Reads shard run directories (downloaded artifacts) and folds them with
 //! [`crate::merge`]'s steps, streaming: each used shard's cases.jsonl is read twice (pass 1
-//! counts the case identities, pass 2 folds and writes), so memory holds only the tests seen by
-//! more than one shard, never every case. Writes one new run (cases, findings, verify.json,
-//! merge.json, every shard's files under `shards/<run_id>/`, manifest.json last).
+//! reads the case keys, the shards side by side on the cores; pass 2 folds and writes), so
+//! memory holds only the tests seen by more than one shard, never every case. A merged case
+//! seen by one shard only is its shard's line as it was (read whole, so only valid cases are
+//! merged and counted, but not serialized again). Writes one new run (cases, findings,
+//! verify.json, merge.json, every shard's files under `shards/<run_id>/`, copied by the
+//! kernel with the hashes their manifests recorded, manifest.json last).
 //!
 //! Pass 2 also feeds each merged case to a [`Digest`] when the entry point asks ([`Keep`]),
 //! as `pipeline::verify` does while parsing: diagnose → gate → report then run once on the
@@ -24,6 +27,7 @@ use crate::artifact::{self, RunDir};
 use crate::merge::{self, CaseKey, ManifestInfo, Source, Target};
 use crate::model::{Case, Finding, VerifyDoc};
 use crate::pipeline::digest::{Digest, DigestTap, ThreadedTap};
+use crate::runners::collect::Tap;
 use crate::{exit, ui};
 
 /// Where merge puts each shard's own files inside the merged run.
@@ -90,7 +94,7 @@ pub fn find_run_dirs(path: &Path) -> Vec<PathBuf> {
 
 /// Reads one shard's documents and findings (its cases are streamed later). `None` (with a
 /// warning) when verify.json cannot be read.
-fn read_source(dir: &Path) -> Option<(Source, Context)> {
+fn read_source(dir: &Path) -> Option<(Source, Context, Recorded)> {
     let label = dir.display().to_string();
     let mut verify: VerifyDoc = match artifact::read_json(&dir.join(artifact::VERIFY)) {
         Ok(v) => v,
@@ -141,6 +145,15 @@ fn read_source(dir: &Path) -> Option<(Source, Context)> {
         .as_ref()
         .map(|m| m.context.clone())
         .unwrap_or_default();
+    let recorded: Recorded = manifest
+        .as_ref()
+        .map(|m| {
+            m.files
+                .iter()
+                .map(|f| (f.path.clone(), (f.bytes, f.sha256.clone())))
+                .collect()
+        })
+        .unwrap_or_default();
     let info = manifest.map(|m| ManifestInfo {
         schema_version: m.schema_version,
         shard: m.shard,
@@ -154,8 +167,12 @@ fn read_source(dir: &Path) -> Option<(Source, Context)> {
             findings,
         },
         context,
+        recorded,
     ))
 }
+
+/// A shard's files as its manifest recorded them: relative path → (bytes, sha256).
+type Recorded = std::collections::HashMap<String, (u64, String)>;
 
 /// A run id as a directory name (ids come from files we did not write).
 fn safe_name(id: &str) -> String {
@@ -219,11 +236,11 @@ pub fn merge_dirs(
     let mut sources = Vec::new();
     let mut context: Option<Context> = None;
     for d in &run_dirs {
-        if let Some((s, c)) = read_source(d) {
+        if let Some((s, c, recorded)) = read_source(d) {
             if context.is_none() && s.manifest.is_some() {
                 context = Some(c);
             }
-            sources.push((d.clone(), s));
+            sources.push((d.clone(), s, recorded));
         }
     }
     if sources.is_empty() {
@@ -265,7 +282,7 @@ pub fn merge_dirs(
 #[allow(clippy::too_many_arguments)]
 fn write_merged(
     run: RunDir,
-    sources: Vec<(PathBuf, Source)>,
+    sources: Vec<(PathBuf, Source, Recorded)>,
     context: Option<Context>,
     started_at: String,
     out: Option<&Path>,
@@ -278,17 +295,23 @@ fn write_merged(
         message: e.to_string(),
     };
     // Keep every shard's own files (runner logs, result files, its reports).
-    let copied = copy_shards(
-        sources
-            .iter()
-            .map(|(dir, s)| {
-                let dest = run.path.join(SHARDS_DIR).join(safe_name(&s.verify.run_id));
-                (dir.clone(), dest)
-            })
-            .collect(),
-    );
+    let mut copies = Vec::with_capacity(sources.len());
+    let mut dirs = Vec::with_capacity(sources.len());
+    let sources: Vec<Source> = sources
+        .into_iter()
+        .map(|(dir, s, recorded)| {
+            let dest = run.path.join(SHARDS_DIR).join(safe_name(&s.verify.run_id));
+            copies.push(ShardCopy {
+                from: dir.clone(),
+                to: dest,
+                recorded,
+            });
+            dirs.push(dir);
+            s
+        })
+        .collect();
+    let copied = copy_shards(copies);
     let cwd_abs = std::fs::canonicalize(cwd).unwrap_or_else(|_| cwd.to_path_buf());
-    let (dirs, sources): (Vec<PathBuf>, Vec<Source>) = sources.into_iter().unzip();
     let plan = merge::plan(&sources);
     for w in &plan.warnings {
         ui::warn(w);
@@ -307,26 +330,22 @@ fn write_merged(
         .iter()
         .map(|&i| (dirs[i].as_path(), sources[i].label.as_str()))
         .collect();
-    // Pass 1: the identities only (nothing but the key's fields deserialized).
+    // Pass 1: the identities only (nothing but the key's fields read), the sources side by
+    // side on the cores. Each file's size and time are noted: pass 2 trusts pass 1's plan
+    // of a file only if it is unchanged.
     let mut census = merge::Census::default();
-    for (dir, label) in &used {
-        census.source();
-        let read =
-            artifact::read_jsonl_lines(
-                &dir.join(artifact::CASES),
-                |line| match serde_json::from_str::<CaseKey>(line) {
-                    Ok(k) => {
-                        census.key(k.hash());
-                        true
-                    }
-                    Err(_) => false,
-                },
-            );
+    let mut stamps = Vec::with_capacity(used.len());
+    let paths: Vec<PathBuf> = used.iter().map(|(d, _)| d.join(artifact::CASES)).collect();
+    for ((source, read, stamp_1), (_, label)) in
+        on_cores(&paths, |p| census_of(p)).into_iter().zip(&used)
+    {
         if let Err(e) = read {
             ui::warn(&format!(
                 "{label}: cases.jsonl: {e}; its cases after that point are left out"
             ));
         }
+        census.push(source);
+        stamps.push(stamp_1);
     }
     // Pass 2: the same lines again, each merged case written as soon as it is complete (and
     // observed into the digest, as verify's parse does: what the report and diagnose need).
@@ -347,19 +366,52 @@ fn write_merged(
     // Written and hashed on the worker thread (the fold keeps this one), hash recorded: the
     // manifest does not read the merged cases back.
     let mut w = JsonlWriter::create_offloaded(&path).map_err(|e| werr(&path, &e))?;
-    let mut emit = |c: &Case| {
+    let emit = |w: &mut JsonlWriter, tap: &mut Option<Box<dyn Tap>>, c: &Case| {
         w.write_case(c);
         if let Some(t) = tap.as_mut() {
             t.case(c);
         }
     };
-    for (dir, _) in &used {
+    for ((dir, label), stamp_1) in used.iter().zip(&stamps) {
         folder.source();
+        let cases = dir.join(artifact::CASES);
         // Read errors were named in pass 1; the same lines up to the same point come through.
-        let _ =
-            artifact::read_jsonl::<Case>(&dir.join(artifact::CASES), |c| folder.case(c, &mut emit));
+        if stamp(&cases) != *stamp_1 || stamp_1.is_none() {
+            if stamp_1.is_some() {
+                ui::warn(&format!(
+                    "{label}: cases.jsonl changed while it was being merged; merged as it is now"
+                ));
+            }
+            let _ = artifact::read_jsonl::<Case>(&cases, |c| {
+                folder.case(c, |c| emit(&mut w, &mut tap, c))
+            });
+            continue;
+        }
+        let _ = artifact::read_jsonl_lines(&cases, |line| {
+            let take = folder.take();
+            if take == merge::Take::Skip {
+                return false;
+            }
+            // Every line is read whole: only a valid case is merged, and counted.
+            let Ok(c) = serde_json::from_str::<Case>(line) else {
+                return false;
+            };
+            match take {
+                merge::Take::Fold(id) => folder.fold(id, c, |c| emit(&mut w, &mut tap, c)),
+                _ => {
+                    // A test no other line shares: the merged case is the line as it was
+                    // written (not serialized again).
+                    folder.plain(&c);
+                    w.write_line(line);
+                    if let Some(t) = tap.as_mut() {
+                        t.case_owned(c);
+                    }
+                }
+            }
+            true
+        });
     }
-    let counts = folder.finish(&mut emit);
+    let counts = folder.finish(|c| emit(&mut w, &mut tap, c));
     w.finish();
     if let Some(e) = w.error.take() {
         return Err(werr(&path, &e));
@@ -460,14 +512,97 @@ fn write_merged(
     })
 }
 
-/// Copies every shard's files (`from` → `to` pairs) on a worker thread while this one folds
-/// the cases (no file is both read by the fold and written by the copies). Returns the wait
-/// for it, called before the manifest is written.
-fn copy_shards(copies: Vec<(PathBuf, PathBuf)>) -> Box<dyn FnOnce() -> Result<(), MergeError>> {
-    fn copy_all(copies: &[(PathBuf, PathBuf)]) -> Result<(), MergeError> {
-        for (from, to) in copies {
-            copy_tree(from, to).map_err(|e| MergeError::Write {
-                path: to.clone(),
+/// `f` of every item, on as many threads as there are cores (at most one per item), in the
+/// items' order. A thread that cannot be started leaves its share to the others.
+fn on_cores<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(items.len());
+    if threads <= 1 {
+        return items.iter().map(f).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let work = || {
+        let mut done = Vec::new();
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(item) = items.get(i) else { break };
+            done.push((i, f(item)));
+        }
+        done
+    };
+    let mut out: Vec<(usize, R)> = std::thread::scope(|scope| {
+        let helpers: Vec<_> = (1..threads)
+            .filter_map(|_| {
+                std::thread::Builder::new()
+                    .name("codeloop-merge-read".into())
+                    .spawn_scoped(scope, work)
+                    .ok()
+            })
+            .collect();
+        let mut all = work();
+        for h in helpers {
+            // A helper that panicked loses its items: they are done again below.
+            all.extend(h.join().unwrap_or_default());
+        }
+        all
+    });
+    out.sort_by_key(|(i, _)| *i);
+    let mut got: Vec<Option<R>> = (0..items.len()).map(|_| None).collect();
+    for (i, r) in out {
+        got[i] = Some(r);
+    }
+    got.into_iter()
+        .zip(items)
+        .map(|(r, item)| r.unwrap_or_else(|| f(item)))
+        .collect()
+}
+
+/// Pass 1 over one shard's cases.jsonl: its keys, how the read ended, and the file's stamp.
+fn census_of(
+    path: &Path,
+) -> (
+    merge::SourceCensus,
+    Result<u64, artifact::ArtifactError>,
+    Option<(u64, std::time::SystemTime)>,
+) {
+    let mut source = merge::SourceCensus::default();
+    let read = artifact::read_jsonl_lines(path, |line| match CaseKey::of_line(line) {
+        Some(k) => {
+            source.key(k.hash());
+            true
+        }
+        None => {
+            source.unreadable();
+            false
+        }
+    });
+    (source, read, stamp(path))
+}
+
+/// A file's size and modification time (`None` when it cannot be read).
+fn stamp(path: &Path) -> Option<(u64, std::time::SystemTime)> {
+    let m = std::fs::metadata(path).ok()?;
+    Some((m.len(), m.modified().ok()?))
+}
+
+/// One shard's directory, where its files go in the merged run, and its manifest's record
+/// of them.
+struct ShardCopy {
+    from: PathBuf,
+    to: PathBuf,
+    recorded: Recorded,
+}
+
+/// Copies every shard's files on a worker thread while this one folds the cases (no file is
+/// both read by the fold and written by the copies). Returns the wait for it, called before
+/// the manifest is written.
+fn copy_shards(copies: Vec<ShardCopy>) -> Box<dyn FnOnce() -> Result<(), MergeError>> {
+    fn copy_all(copies: &[ShardCopy]) -> Result<(), MergeError> {
+        for c in copies {
+            copy_tree(c).map_err(|e| MergeError::Write {
+                path: c.to.clone(),
                 message: e.to_string(),
             })?;
         }
@@ -495,19 +630,35 @@ fn copy_shards(copies: Vec<(PathBuf, PathBuf)>) -> Box<dyn FnOnce() -> Result<()
     }
 }
 
-/// Copies the regular files under `from` to `to` (no symlinks followed), each hashed as it
-/// is written and recorded for the manifest (which then does not read the copies back).
-fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+/// Copies the regular files of one shard (no symlinks followed), each recorded for the
+/// manifest with its size and sha256 (which then does not read the copies back).
+///
+/// With no secret to keep out, a file is copied by the kernel and carries over the sha256
+/// its shard's manifest recorded, when the copy has the recorded size: the merged run
+/// vouches for the bytes the shard job wrote, and a file changed since then still fails a
+/// check against its manifest, in the shard and in the merge alike. A file the manifest
+/// does not list (or with another size) is hashed. With a secret, every file goes through
+/// the redactor and is hashed as written.
+fn copy_tree(c: &ShardCopy) -> std::io::Result<()> {
     let redactor = crate::redact::current();
-    for e in WalkDir::new(from).follow_links(false) {
+    for e in WalkDir::new(&c.from).follow_links(false) {
         let e = e.map_err(std::io::Error::other)?;
-        let rel = e.path().strip_prefix(from).unwrap_or(e.path());
-        let dest = to.join(rel);
+        let rel = e.path().strip_prefix(&c.from).unwrap_or(e.path());
+        let dest = c.to.join(rel);
         if e.file_type().is_dir() {
             std::fs::create_dir_all(&dest)?;
         } else if e.file_type().is_file() {
             let (bytes, sha256) = if redactor.is_empty() {
-                copy_file(e.path(), &dest)?
+                let bytes = copy_file(e.path(), &dest)?;
+                let key = rel
+                    .components()
+                    .map(|p| p.as_os_str().to_string_lossy())
+                    .collect::<Vec<_>>()
+                    .join("/");
+                match c.recorded.get(&key) {
+                    Some((n, sha)) if *n == bytes => (bytes, sha.clone()),
+                    _ => artifact::sha256_file(&dest)?,
+                }
             } else {
                 // Through the redactor: this job's secrets never enter the merged run.
                 copy_redacted(&redactor, e.path(), &dest)?
@@ -518,15 +669,13 @@ fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
-/// A plain copy: the kernel's (`io::copy` between files is `copy_file_range` on Linux), then
-/// the copy hashed (in the page cache). Returns its size and sha256.
-fn copy_file(from: &Path, to: &Path) -> std::io::Result<(u64, String)> {
+/// A plain copy, the kernel's (`io::copy` between files is `copy_file_range` on Linux).
+/// Returns its size.
+fn copy_file(from: &Path, to: &Path) -> std::io::Result<u64> {
     let mut src = std::fs::File::open(from)?;
     // Created as a redacted copy is (default permissions), not with the source's.
     let mut dst = std::fs::File::create(to)?;
-    std::io::copy(&mut src, &mut dst)?;
-    drop(dst);
-    artifact::sha256_file(to)
+    std::io::copy(&mut src, &mut dst)
 }
 
 /// A copy through the redactor, hashed as written. Returns its size and sha256.

@@ -21,6 +21,11 @@ pub use crate::artifact::events::JsonlWriter;
 pub trait Tap: Send {
     fn case(&mut self, case: &Case);
     fn finding(&mut self, finding: &Finding);
+    /// A case the caller has no further use for (a merge's parsed line): a tap that keeps
+    /// cases can take it without a copy.
+    fn case_owned(&mut self, case: Case) {
+        self.case(&case);
+    }
 }
 use crate::model::{
     Case, Counts, Finding, LintCounts, ParseIssue, Position, ResultFile, SlowTest, SuiteError,

@@ -596,3 +596,90 @@ fn merge_writes_from_memory_what_the_stages_write_over_the_merged_run() {
     assert!(diagnose.contains("param_"), "{diagnose}");
     assert!(text(&files["report/index.html"]).contains("flaky"));
 }
+
+/// The shards' files in a merged run carry the sha256 their shard's manifest recorded when
+/// the copy has the recorded size (no second read of what the shard job already hashed):
+/// the merged manifest matches the files on disk, a file changed in place since its shard
+/// wrote it (same size) keeps the shard's hash, so a check of the merged run fails on it as
+/// a check of the shard does, and a file of another size is hashed as it is now.
+#[test]
+fn merged_shard_files_carry_their_manifests_hashes() {
+    let s = four_shards();
+    let tmp = tempfile::tempdir().unwrap();
+    let merge_to = |name: &str| -> PathBuf {
+        let out_dir = tmp.path().join(name);
+        let mut args = vec![
+            "merge",
+            "--cwd",
+            s.project.to_str().unwrap(),
+            "--out",
+            out_dir.to_str().unwrap(),
+            "--no-gate",
+        ];
+        args.extend(s.dirs.iter().map(|d| d.to_str().unwrap()));
+        let out = codeloop(&args);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        out_dir
+    };
+    let clean = merge_to("clean");
+    crate::pipeline::assert_manifest_matches_disk(&clean);
+    let listed = |run: &Path, rel: &str| -> (u64, String) {
+        let m = read(&run.join("manifest.json"));
+        let f = m["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["path"] == rel)
+            .unwrap_or_else(|| panic!("{rel} not in {}", run.display()))
+            .clone();
+        (
+            f["bytes"].as_u64().unwrap(),
+            f["sha256"].as_str().unwrap().to_string(),
+        )
+    };
+    let sha = |p: &Path| -> String {
+        use sha2::Digest;
+        format!("{:x}", sha2::Sha256::digest(std::fs::read(p).unwrap()))
+    };
+    // Shard 1: cases.jsonl changed in place (one byte, same size); shard 2: cases.jsonl
+    // grown by a line.
+    let shard1 = &s.dirs[0];
+    let shard2 = &s.dirs[1];
+    let mut body = std::fs::read(shard1.join("cases.jsonl")).unwrap();
+    let at = body.iter().position(|b| *b == b'"').unwrap();
+    body[at + 1] = body[at + 1].to_ascii_uppercase();
+    std::fs::write(shard1.join("cases.jsonl"), &body).unwrap();
+    let recorded_1 = listed(shard1, "cases.jsonl");
+    assert_ne!(recorded_1.1, sha(&shard1.join("cases.jsonl")));
+    let mut grown = std::fs::read(shard2.join("cases.jsonl")).unwrap();
+    grown.extend_from_slice(b"{\"runner\":\"x\",\"name\":\"late\",\"status\":\"passed\"}\n");
+    std::fs::write(shard2.join("cases.jsonl"), &grown).unwrap();
+    let changed = merge_to("changed");
+    let id = |d: &Path| {
+        read(&d.join("verify.json"))["run_id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let rel_1 = format!("shards/{}/cases.jsonl", id(shard1));
+    let rel_2 = format!("shards/{}/cases.jsonl", id(shard2));
+    assert_eq!(listed(&changed, &rel_1), recorded_1);
+    assert_ne!(sha(&changed.join(&rel_1)), recorded_1.1);
+    assert_eq!(
+        listed(&changed, &rel_2),
+        (grown.len() as u64, sha(&changed.join(&rel_2)))
+    );
+    // Every other file is as its manifest says.
+    let m = read(&changed.join("manifest.json"));
+    for f in m["files"].as_array().unwrap() {
+        let rel = f["path"].as_str().unwrap();
+        if rel == rel_1 || rel == "events.jsonl" {
+            continue;
+        }
+        assert_eq!(
+            f["sha256"].as_str().unwrap(),
+            sha(&changed.join(rel)),
+            "{rel}"
+        );
+    }
+}
