@@ -11,8 +11,10 @@
 # Measured: `verify --report`, then `diagnose`, `gate-check` and `report --all` each alone
 # on that run, `ci --report` (the four in one command), and `merge` of 4 shard runs of a
 # quarter of the file each (full merge: diagnose, gate and report on the merged run), next
-# to `verify` of those same four shards one after the other. The floor is the `floor`
-# child of the parse benchmark (`cargo bench --bench parse`), built here with --no-run.
+# to `verify` of those same four shards one after the other, and the same merge with
+# --no-gate (the fold and the merged run's files only, as verify writes a run's). The floor
+# is the `floor` child of the parse benchmark (`cargo bench --bench parse`), built here
+# with --no-run.
 # Needs python3 and GNU time (/usr/bin/time).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -72,6 +74,9 @@ for i in $(seq "$runs"); do
   end=$(date +%s.%N)
   echo "$(python3 -c "print(round($end - $start, 2))") 0" >>"$work/verify-4-shards"
   floor; measure merge-4x250k "$bin" merge "$ws/shards" --out "$ws/merged" --cwd "$ws"
+  # The fold alone (what verify of the shards compares with: no diagnose, gate or report).
+  rm -rf "$ws/merged"
+  floor; measure merge-no-gate "$bin" merge "$ws/shards" --out "$ws/merged" --no-gate --cwd "$ws"
 done
 
 python3 - "$work" "$runs" <<'PY'
@@ -87,7 +92,7 @@ floor = statistics.median(fw)
 print(f"{runs} runs each, medians (floor: {len(fw)} runs alternating with the others)")
 print(f"{'measurement':<16} {'wall s':>8} {'x floor':>8} {'peak RSS MB':>12}")
 for name in ["floor", "verify", "diagnose", "gate-check", "report-all", "ci",
-             "verify-4-shards", "merge-4x250k"]:
+             "verify-4-shards", "merge-4x250k", "merge-no-gate"]:
     w, r = load(name)
     rss = f"{statistics.median(r) / 1024:.1f}" if max(r) > 0 else "-"
     print(f"{name:<16} {statistics.median(w):>8.2f} {statistics.median(w) / floor:>8.1f} {rss:>12}")
