@@ -186,6 +186,41 @@ fn two_failures_score_92_and_fail_naming_tests_and_lines() {
 }
 
 #[test]
+fn a_few_failures_in_many_tests_never_score_100() {
+    // 6 failures in 100,000: 99.99976 rounds to 100, which would read as all green and pass
+    // `min_score: 100`.
+    let mut cases = passing(99_994, "pytest");
+    for i in 0..6 {
+        cases.push(case("pytest", &format!("t{i}"), Status::Failed, "t.py", 1));
+    }
+    let w = World::new(
+        vec![runner("pytest", RunnerKind::Test, RunnerStatus::Failed)],
+        cases,
+        LintCounts::default(),
+    );
+    let cfg = GateConfig {
+        min_score: 100.0,
+        max_failures: Some(10),
+        ..GateConfig::default()
+    };
+    let g = w.gate(&cfg, None);
+    assert_eq!(g.score, 99.9);
+    let tests = g.components.iter().find(|c| c.name == "tests").unwrap();
+    assert_eq!((tests.value, tests.points), (0.9999, 39.9));
+    assert!(!rule(&g, "min_score").passed);
+    assert!(rule(&g, "max_failures").passed);
+    // Whole points stay whole.
+    let green = World::new(
+        vec![runner("pytest", RunnerKind::Test, RunnerStatus::Passed)],
+        passing(100_000, "pytest"),
+        LintCounts::default(),
+    );
+    let g = green.gate(&cfg, None);
+    assert_eq!(g.score, 100.0);
+    assert!(rule(&g, "min_score").passed);
+}
+
+#[test]
 fn broken_build_scores_25_and_fails_on_build() {
     let mut build = runner("cargo-build", RunnerKind::Build, RunnerStatus::Failed);
     build.exit_code = Some(101);
