@@ -386,6 +386,8 @@ struct ShardRow {
 #[derive(Serialize)]
 struct TaskView {
     n: usize,
+    /// One of its tests fails now and did not in the baseline (listed first).
+    new: bool,
     icon: &'static str,
     category: &'static str,
     title: String,
@@ -743,6 +745,16 @@ fn build_view(input: &RenderInput, p: &Prepared<'_>, caps: &Caps) -> View {
         .as_ref()
         .map(|d| d.problems.len() + d.truncated as usize)
         .unwrap_or(p.tasks.len());
+    // What broke since the baseline comes first (in diagnose's order among itself), so the
+    // comment's first task is the one this change most likely caused.
+    let new_keys: std::collections::HashSet<&str> =
+        new_failures.iter().map(String::as_str).collect();
+    let mut tasks: Vec<(bool, &RepairTask)> = p
+        .tasks
+        .iter()
+        .map(|t| (t.tests.iter().any(|k| new_keys.contains(k.as_str())), t))
+        .collect();
+    tasks.sort_by_key(|(new, _)| !new);
     let mut n = 0;
     View {
         run_id: inline(&input.run_id, 80),
@@ -804,10 +816,11 @@ fn build_view(input: &RenderInput, p: &Prepared<'_>, caps: &Caps) -> View {
                 duration: fmt_duration(s.duration),
             }
         }),
-        tasks: cut(p.tasks, caps.tasks, |t| {
+        tasks: cut(&tasks, caps.tasks, |&(new, t)| {
             n += 1;
             TaskView {
                 n,
+                new,
                 icon: category_icon(t.category),
                 category: category_label(t.category),
                 title: inline(&t.title, nc),
