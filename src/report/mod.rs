@@ -386,7 +386,8 @@ struct ShardRow {
 #[derive(Serialize)]
 struct TaskView {
     n: usize,
-    /// One of its tests fails now and did not in the baseline (listed first).
+    /// One of its tests fails now and did not in the baseline (listed first; not set when
+    /// every task is new).
     new: bool,
     icon: &'static str,
     category: &'static str,
@@ -755,6 +756,10 @@ fn build_view(input: &RenderInput, p: &Prepared<'_>, caps: &Caps) -> View {
         .map(|t| (t.tests.iter().any(|k| new_keys.contains(k.as_str())), t))
         .collect();
     tasks.sort_by_key(|(new, _)| !new);
+    // Marked only when some are new and some are not: when all are, the mark says nothing.
+    if tasks.iter().all(|(new, _)| *new) {
+        tasks.iter_mut().for_each(|(new, _)| *new = false);
+    }
     let mut n = 0;
     View {
         run_id: inline(&input.run_id, 80),
