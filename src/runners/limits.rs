@@ -170,9 +170,11 @@ impl PreExec {
     }
 }
 
-#[cfg(target_os = "linux")]
+// glibc types the resource as its own enum; musl (the release and container builds), like
+// the BSDs and macOS, as a plain int.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
 type Resource = libc::__rlimit_resource_t;
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 type Resource = libc::c_int;
 
 /// Sets a limit, never above the hard limit the process already has (raising it would fail).
