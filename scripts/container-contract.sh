@@ -21,7 +21,8 @@ trap 'rm -rf "$root"' EXIT
 cp "$bin" "$root/codeloop"
 # The dynamic loader and libc the binary links (none for a static musl build).
 if ldd "$bin" >/dev/null 2>&1; then
-    ldd "$bin" | grep -o '/[^ ]*' | while read -r lib; do
+    # A static-pie binary passes ldd with no path to copy: grep finding none is fine.
+    ldd "$bin" | { grep -o '/[^ ]*' || true; } | while read -r lib; do
         mkdir -p "$root$(dirname "$lib")"
         cp -L "$lib" "$root$lib"
     done
