@@ -310,7 +310,9 @@ fn possible_shapes(text: &str) -> u32 {
     mask
 }
 
-const SHAPES: &[Shape] = &[
+// A static, not a const: before Rust 1.89 a const may not refer to the regex statics (their
+// LazyLock is interior mutability), and 1.88 is our rust-version and the image's toolchain.
+static SHAPES: &[Shape] = &[
     Shape {
         re: &PY_TRACEBACK,
         outermost_first: true,
