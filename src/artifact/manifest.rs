@@ -141,11 +141,7 @@ pub fn list_files_since(
             continue;
         }
         let rel = entry.path().strip_prefix(root).unwrap_or(entry.path());
-        let rel_s = rel
-            .components()
-            .map(|c| c.as_os_str().to_string_lossy())
-            .collect::<Vec<_>>()
-            .join("/");
+        let rel_s = super::slash_path(rel);
         let name = entry.file_name().to_string_lossy();
         if rel_s == MANIFEST || name.starts_with('.') && name.contains(".tmp-") {
             continue;

@@ -460,6 +460,14 @@ impl Drop for Offload {
     }
 }
 
+/// A relative path as the manifest names files: its components joined by `/`.
+pub fn slash_path(rel: &Path) -> String {
+    rel.components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 /// SHA-256 of a file, hex, streaming.
 pub fn sha256_file(path: &Path) -> io::Result<(u64, String)> {
     let mut f = File::open(path)?;

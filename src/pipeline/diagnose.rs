@@ -240,12 +240,7 @@ pub fn repo_prefix(project: &Path) -> Option<String> {
     let inside = |root: &Path| -> Option<String> {
         let root = std::fs::canonicalize(root).ok()?;
         let rel = project.strip_prefix(&root).ok()?;
-        Some(
-            rel.components()
-                .map(|c| c.as_os_str().to_string_lossy())
-                .collect::<Vec<_>>()
-                .join("/"),
-        )
+        Some(artifact::slash_path(rel))
     };
     let from_env = ["CODELOOP_REPO_ROOT", "GITHUB_WORKSPACE", "CI_PROJECT_DIR"]
         .into_iter()
@@ -402,12 +397,7 @@ fn index_workspace(root: &Path) -> Vec<String> {
             continue;
         }
         if let Ok(rel) = e.path().strip_prefix(root) {
-            out.push(
-                rel.components()
-                    .map(|c| c.as_os_str().to_string_lossy())
-                    .collect::<Vec<_>>()
-                    .join("/"),
-            );
+            out.push(artifact::slash_path(rel));
         }
         if out.len() >= MAX_INDEX {
             break;

@@ -231,6 +231,16 @@ impl ThreadedTap {
         }
     }
 
+    /// One more slot holds a case of `bytes` of text: the batch goes when it is full.
+    fn filled(&mut self, bytes: usize) {
+        let b = &mut self.batch;
+        b.n += 1;
+        b.bytes += bytes;
+        if b.n >= BATCH_CASES || b.bytes >= BATCH_BYTES {
+            self.send();
+        }
+    }
+
     fn send(&mut self) {
         let next = self.spare.try_recv().unwrap_or_default();
         let b = std::mem::replace(&mut self.batch, next);
@@ -301,26 +311,19 @@ impl Tap for ThreadedTap {
         } else {
             b.cases.push(case.clone());
         }
-        b.n += 1;
-        b.bytes += case_bytes(case);
-        if b.n >= BATCH_CASES || b.bytes >= BATCH_BYTES {
-            self.send();
-        }
+        self.filled(case_bytes(case));
     }
 
     fn case_owned(&mut self, mut case: Case) {
+        let bytes = case_bytes(&case);
         let b = &mut self.batch;
-        b.bytes += case_bytes(&case);
         if b.n < b.cases.len() {
             // The slot's old strings go back to the caller's thread, which made them.
             std::mem::swap(&mut b.cases[b.n], &mut case);
         } else {
             b.cases.push(case);
         }
-        b.n += 1;
-        if b.n >= BATCH_CASES || b.bytes >= BATCH_BYTES {
-            self.send();
-        }
+        self.filled(bytes);
     }
 
     fn finding(&mut self, finding: &Finding) {

@@ -513,7 +513,7 @@ fn write_merged(
 }
 
 /// `f` of every item, on as many threads as there are cores (at most one per item), in the
-/// items' order. A thread that cannot be started leaves its share to the others.
+/// items' order.
 fn on_cores<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
     use std::sync::atomic::{AtomicUsize, Ordering};
     let threads = std::thread::available_parallelism()
@@ -541,22 +541,18 @@ fn on_cores<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R>
                     .ok()
             })
             .collect();
+        // A helper that could not start leaves its items to this thread (the shared counter).
         let mut all = work();
         for h in helpers {
-            // A helper that panicked loses its items: they are done again below.
-            all.extend(h.join().unwrap_or_default());
+            match h.join() {
+                Ok(done) => all.extend(done),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
         }
         all
     });
     out.sort_by_key(|(i, _)| *i);
-    let mut got: Vec<Option<R>> = (0..items.len()).map(|_| None).collect();
-    for (i, r) in out {
-        got[i] = Some(r);
-    }
-    got.into_iter()
-        .zip(items)
-        .map(|(r, item)| r.unwrap_or_else(|| f(item)))
-        .collect()
+    out.into_iter().map(|(_, r)| r).collect()
 }
 
 /// Pass 1 over one shard's cases.jsonl: its keys, how the read ended, and the file's stamp.
@@ -650,12 +646,7 @@ fn copy_tree(c: &ShardCopy) -> std::io::Result<()> {
         } else if e.file_type().is_file() {
             let (bytes, sha256) = if redactor.is_empty() {
                 let bytes = copy_file(e.path(), &dest)?;
-                let key = rel
-                    .components()
-                    .map(|p| p.as_os_str().to_string_lossy())
-                    .collect::<Vec<_>>()
-                    .join("/");
-                match c.recorded.get(&key) {
+                match c.recorded.get(&artifact::slash_path(rel)) {
                     Some((n, sha)) if *n == bytes => (bytes, sha.clone()),
                     _ => artifact::sha256_file(&dest)?,
                 }
