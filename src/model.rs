@@ -52,7 +52,7 @@ impl Status {
 
 /// Failure details of a non-passing case. All text is untrusted and already bounded by the
 /// parser (see `parsers::bound_text`).
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Failure {
     /// Exception/assertion type, e.g. `AssertionError`, `java.lang.NullPointerException`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

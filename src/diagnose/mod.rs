@@ -122,6 +122,7 @@ pub struct Diagnoser<'a> {
     runners: HashMap<&'a str, &'a RunnerResult>,
     contexts: HashMap<String, PathContext>,
     problems: Vec<Problem>,
+    memo: Memo,
 }
 
 impl<'a> Diagnoser<'a> {
@@ -138,6 +139,7 @@ impl<'a> Diagnoser<'a> {
             runners,
             contexts: HashMap::new(),
             problems: Vec::new(),
+            memo: Memo::default(),
         };
         // Runner-level problems first: they explain missing results.
         for r in &verify.runners {
@@ -188,7 +190,7 @@ impl<'a> Diagnoser<'a> {
         }
         let r = self.runners.get(c.runner.as_str()).copied();
         let ctx = self.context(&c.runner);
-        let p = case_problem(c, r, &ctx, self.opts);
+        let p = case_problem(c, r, &ctx, self.opts, &mut self.memo);
         self.push(p);
     }
 
@@ -211,18 +213,25 @@ impl<'a> Diagnoser<'a> {
             self.context(&c.runner);
         }
         let (runners, contexts, opts) = (&self.runners, &self.contexts, self.opts);
-        let one = |c: &&Case| {
+        // Each thread keeps its own memo of the failures it has seen.
+        let one = |memo: &mut Memo, c: &&Case| {
             let r = runners.get(c.runner.as_str()).copied();
-            case_problem(c, r, &contexts[c.runner.as_str()], opts)
+            case_problem(c, r, &contexts[c.runner.as_str()], opts, memo)
         };
         let per = bad.len().div_ceil(threads);
         let problems: Vec<Vec<Problem>> = std::thread::scope(|s| {
             let mut chunks = bad.chunks(per);
             let first = chunks.next().unwrap_or_default();
             let others: Vec<_> = chunks
-                .map(|ch| s.spawn(move || ch.iter().map(one).collect::<Vec<_>>()))
+                .map(|ch| {
+                    s.spawn(move || {
+                        let mut memo = Memo::default();
+                        ch.iter().map(|c| one(&mut memo, c)).collect::<Vec<_>>()
+                    })
+                })
                 .collect();
-            let mut all = vec![first.iter().map(one).collect()];
+            let mine = &mut self.memo;
+            let mut all = vec![first.iter().map(|c| one(mine, c)).collect()];
             for h in others {
                 // A panic in a worker is a bug in case_problem: surface it here.
                 all.push(h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)));
@@ -553,7 +562,96 @@ fn finding_problem(f: &Finding, r: Option<&RunnerResult>, ctx: &PathContext) -> 
     }
 }
 
-fn case_problem(c: &Case, r: Option<&RunnerResult>, ctx: &PathContext, opts: &Options) -> Problem {
+/// What a failing case's own fields decide, apart from its name: category, place, message
+/// and evidence. Every case failing with the same text in the same file gets the same facts,
+/// so they are worked out once per distinct failure ([`Memo`]): a mass failure (a service
+/// down, a fixture or shared helper throwing, a parameterized test failing the same way) is
+/// thousands of cases with one trace, and the trace scan is most of a case's cost.
+#[derive(Clone, Debug)]
+struct Facts {
+    category: Category,
+    /// The report's own file, repo-relative.
+    own: Option<String>,
+    location: Option<Location>,
+    /// The failure's message line (Rust: the assertion after `panicked at`).
+    message: String,
+    evidence: String,
+}
+
+/// Everything [`Facts`] are computed from, owned (the memo's key).
+#[derive(Debug)]
+struct FactsKey {
+    runner: String,
+    status: Status,
+    flaky: bool,
+    file: Option<String>,
+    line: Option<u32>,
+    failure: Option<crate::model::Failure>,
+    output: Option<String>,
+}
+
+impl FactsKey {
+    fn of(c: &Case) -> FactsKey {
+        FactsKey {
+            runner: c.runner.clone(),
+            status: c.status,
+            flaky: c.flaky,
+            file: c.file.clone(),
+            line: c.line,
+            failure: c.failure.clone(),
+            output: c.output.clone(),
+        }
+    }
+    fn is(&self, c: &Case) -> bool {
+        self.runner == c.runner
+            && self.status == c.status
+            && self.flaky == c.flaky
+            && self.file == c.file
+            && self.line == c.line
+            && self.failure == c.failure
+            && self.output == c.output
+    }
+}
+
+/// [`Facts`] of the distinct failures seen so far (one memo per diagnosing thread). Bounded:
+/// past [`Memo::MAX`] distinct failures, new ones are computed and not kept, so memory
+/// stays proportional to the failures kept, whatever the run.
+#[derive(Default)]
+struct Memo {
+    /// By a hash of the case's fields; the key is compared in full (no hash is trusted).
+    seen: HashMap<u64, Vec<(FactsKey, Facts)>>,
+    kept: usize,
+}
+
+impl Memo {
+    const MAX: usize = 4096;
+
+    fn facts(&mut self, c: &Case, ctx: &PathContext, opts: &Options) -> Facts {
+        use std::hash::{BuildHasher, Hash, Hasher};
+        let mut h = foldhash::fast::FixedState::with_seed(0x5eed).build_hasher();
+        (&c.runner, c.status, c.flaky, &c.file, c.line).hash(&mut h);
+        (&c.failure, &c.output).hash(&mut h);
+        let hash = h.finish();
+        if let Some(f) = self
+            .seen
+            .get(&hash)
+            .and_then(|v| v.iter().find(|(k, _)| k.is(c)))
+        {
+            return f.1.clone();
+        }
+        let f = case_facts(c, ctx, opts);
+        if self.kept < Self::MAX {
+            self.kept += 1;
+            self.seen
+                .entry(hash)
+                .or_default()
+                .push((FactsKey::of(c), f.clone()));
+        }
+        f
+    }
+}
+
+fn case_facts(c: &Case, ctx: &PathContext, opts: &Options) -> Facts {
     let category = case_category(c);
     let mut text = failure_text(c);
     let own = c.file.as_deref().and_then(|f| normalize_path(f, ctx));
@@ -583,20 +681,11 @@ fn case_problem(c: &Case, r: Option<&RunnerResult>, ctx: &PathContext, opts: &Op
                 .find(|s| !s.is_empty())
         })
         .unwrap_or("");
-    let verb = match category {
-        Category::Flaky => "is flaky",
-        Category::Crash => "crashed",
-        Category::Timeout => "timed out",
-        Category::TestError => "errored",
-        _ => "failed",
-    };
     // Rust: the first line is `thread 'x' panicked at file:line:col:`; the assertion is the
     // next line.
-    let rust_msg;
     let message = if message.starts_with("thread '") && message.contains("panicked at") {
         let mut after_panic = false;
-        rust_msg = text
-            .lines()
+        text.lines()
             .map(str::trim)
             .find(|l| {
                 let found = after_panic && !l.is_empty() && !l.contains("panicked at");
@@ -604,16 +693,9 @@ fn case_problem(c: &Case, r: Option<&RunnerResult>, ctx: &PathContext, opts: &Op
                 found
             })
             .unwrap_or(message)
-            .to_string();
-        rust_msg.as_str()
+            .to_string()
     } else {
-        message
-    };
-    let display = display_name(c);
-    let title = if message.is_empty() || category == Category::Flaky {
-        format!("{display} {verb}")
-    } else {
-        format!("{display} {verb}: {message}")
+        message.to_string()
     };
     let assertion = c
         .failure
@@ -634,13 +716,49 @@ fn case_problem(c: &Case, r: Option<&RunnerResult>, ctx: &PathContext, opts: &Op
             s
         })
         .unwrap_or_default();
+    Facts {
+        category,
+        evidence: evidence(&assertion, &text, at, opts),
+        own,
+        location,
+        message,
+    }
+}
+
+fn case_problem(
+    c: &Case,
+    r: Option<&RunnerResult>,
+    ctx: &PathContext,
+    opts: &Options,
+    memo: &mut Memo,
+) -> Problem {
+    let Facts {
+        category,
+        own,
+        location,
+        message,
+        evidence,
+    } = memo.facts(c, ctx, opts);
+    let verb = match category {
+        Category::Flaky => "is flaky",
+        Category::Crash => "crashed",
+        Category::Timeout => "timed out",
+        Category::TestError => "errored",
+        _ => "failed",
+    };
+    let display = display_name(c);
+    let title = if message.is_empty() || category == Category::Flaky {
+        format!("{display} {verb}")
+    } else {
+        format!("{display} {verb}: {message}")
+    };
     Problem {
         id: String::new(),
         category,
         runner: c.runner.clone(),
         test: Some(c.key()),
         title: one_line(&title, 240),
-        evidence: evidence(&assertion, &text, at, opts),
+        evidence,
         reproduce: r.and_then(|r| reproduce::command(r, c, own.as_deref(), location.as_ref())),
         location,
         severity: if category == Category::Flaky {
@@ -706,18 +824,31 @@ fn first_line(s: &str) -> &str {
 
 /// One line, control characters removed, at most `max` chars (with `…`).
 pub fn one_line(s: &str, max: usize) -> String {
-    let flat: String = clean_control(s)
-        .chars()
-        .map(|c| if c.is_whitespace() { ' ' } else { c })
-        .collect();
-    let flat = flat.split_whitespace().collect::<Vec<_>>().join(" ");
-    if flat.chars().count() <= max {
-        flat
-    } else {
-        let mut t: String = flat.chars().take(max.saturating_sub(1)).collect();
-        t.push('…');
-        t
+    let clean = clean_control(s);
+    // Words joined by one space, built in one pass that stops once past `max` (every
+    // problem's title goes through here: no intermediate strings).
+    let mut out = String::with_capacity(clean.len().min(max.saturating_mul(4)));
+    let mut chars = 0usize;
+    for word in clean.split(char::is_whitespace).filter(|w| !w.is_empty()) {
+        if !out.is_empty() {
+            out.push(' ');
+            chars += 1;
+        }
+        out.push_str(word);
+        chars += word.chars().count();
+        if chars > max {
+            break;
+        }
     }
+    if chars > max {
+        let cut = out
+            .char_indices()
+            .nth(max.saturating_sub(1))
+            .map_or(out.len(), |(i, _)| i);
+        out.truncate(cut);
+        out.push('…');
+    }
+    out
 }
 
 fn bounded(s: &str, max: usize) -> String {

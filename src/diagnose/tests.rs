@@ -498,3 +498,104 @@ fn cases_split_across_threads_make_the_same_document() {
         serde_json::to_string(&one).unwrap()
     );
 }
+
+#[test]
+fn failures_sharing_a_text_get_what_each_would_get_alone() {
+    let trace = "Traceback (most recent call last):\n  File \"/ws/tests/test_a.py\", line 3, in t\n    assert f() == 2\nAssertionError: assert 1 == 2";
+    let base = failed("t0", "assert 1 == 2", trace);
+    let mut cases = Vec::new();
+    for i in 0..6 {
+        // The same failure under another name: the memo's facts, this case's title.
+        let mut c = base.clone();
+        c.name = format!("t{i}");
+        cases.push(c);
+    }
+    // Each differs from the first in one field the facts depend on.
+    let mut c = base.clone();
+    c.file = Some("tests/test_b.py".into());
+    c.line = Some(9);
+    cases.push(c);
+    let mut c = base.clone();
+    c.file = Some("tests/test_a.py".into());
+    cases.push(c.clone());
+    c.line = Some(40);
+    cases.push(c);
+    let mut c = base.clone();
+    c.status = Status::Errored;
+    cases.push(c);
+    let mut c = failed("t0", "boom", "");
+    c.output = Some("thread 't0' panicked at src/lib.rs:7:5:\nboom".into());
+    cases.push(c.clone());
+    c.output = Some("thread 't0' panicked at src/lib.rs:8:5:\nboom".into());
+    cases.push(c);
+    let mut c = base.clone();
+    c.failure.as_mut().unwrap().message = Some("assert 1 == 2 ".into());
+    cases.push(c);
+    let mut c = base.clone();
+    c.runner = "other".into();
+    cases.push(c);
+    let mut c = base.clone();
+    c.status = Status::Passed;
+    c.flaky = true;
+    cases.push(c);
+
+    let ctx = PathContext::new(["/ws".to_string()], "");
+    let opts = Options::default();
+    let r = runner("t", RunnerKind::Test, RunnerStatus::Failed);
+    let mut shared = Memo::default();
+    for c in &cases {
+        let alone = case_problem(c, Some(&r), &ctx, &opts, &mut Memo::default());
+        let memo = case_problem(c, Some(&r), &ctx, &opts, &mut shared);
+        assert_eq!(
+            serde_json::to_value(&memo).unwrap(),
+            serde_json::to_value(&alone).unwrap(),
+            "{}",
+            c.name
+        );
+    }
+    // Six names share one failure; each other case is a failure of its own.
+    assert_eq!(shared.kept, cases.len() - 5);
+    let titles: Vec<&str> = cases[..2].iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(titles, ["t0", "t1"]);
+    let p1 = case_problem(&cases[1], Some(&r), &ctx, &opts, &mut shared);
+    assert!(p1.title.starts_with("t1 failed: "), "{}", p1.title);
+    assert_eq!(p1.location.unwrap().to_string(), "tests/test_a.py:3");
+}
+
+#[test]
+fn one_line_flattens_whitespace_and_cuts_at_max_chars() {
+    // The plain definition, for comparison.
+    fn reference(s: &str, max: usize) -> String {
+        let flat: String = clean_control(s)
+            .chars()
+            .map(|c| if c.is_whitespace() { ' ' } else { c })
+            .collect();
+        let flat = flat.split_whitespace().collect::<Vec<_>>().join(" ");
+        if flat.chars().count() <= max {
+            flat
+        } else {
+            let mut t: String = flat.chars().take(max.saturating_sub(1)).collect();
+            t.push('…');
+            t
+        }
+    }
+    let texts = [
+        "",
+        "   ",
+        "a",
+        "one two",
+        "  lead\tand\r\ntrail  ",
+        "wide\u{3000}space\u{00a0}nbsp\u{2028}sep",
+        "ctrl\u{1b}[31mred\u{7}bell\u{0}nul",
+        "ünïcödé wörds ✓ ✗ 测试 名称",
+        "exactly ten",
+        "x".repeat(300).as_str(),
+        "word ".repeat(100).as_str(),
+    ]
+    .map(str::to_string);
+    for t in &texts {
+        for max in [0, 1, 2, 5, 9, 10, 11, 12, 160, 240] {
+            assert_eq!(one_line(t, max), reference(t, max), "{t:?} at {max}");
+        }
+    }
+}

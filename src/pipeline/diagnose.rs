@@ -427,16 +427,26 @@ pub fn diagnose_stage(run: RunDir, workspace: &Path) -> Result<Loaded, ArtifactE
 /// Writes diagnose.json and the report files, then refreshes the manifest so that it lists
 /// them.
 pub fn write_outputs(run: &RunDir, doc: &DiagnoseDoc) -> Result<(), ArtifactError> {
-    artifact::write_json(&run.file(artifact::DIAGNOSE), doc)?;
     let report = run.report_dir();
-    artifact::write_json(
-        &report.join(SARIF_FILE),
-        &output::sarif(doc, env!("CARGO_PKG_VERSION")),
-    )?;
-    artifact::write_json(
-        &report.join(CODE_QUALITY_FILE),
-        &output::gitlab_code_quality(doc),
-    )?;
+    // Three documents of the same problems, each built and serialized on its own: SARIF and
+    // Code Quality on a second thread while diagnose.json is written (on a run with
+    // thousands of failures each takes tens of milliseconds).
+    let (own, other) = std::thread::scope(|s| {
+        let other = s.spawn(|| {
+            artifact::write_json(
+                &report.join(SARIF_FILE),
+                &output::sarif(doc, env!("CARGO_PKG_VERSION")),
+            )?;
+            artifact::write_json(
+                &report.join(CODE_QUALITY_FILE),
+                &output::gitlab_code_quality(doc),
+            )
+        });
+        let own = artifact::write_json(&run.file(artifact::DIAGNOSE), doc);
+        (own, other.join())
+    });
+    own?;
+    other.unwrap_or_else(|e| std::panic::resume_unwind(e))?;
     refresh_manifest(run)
 }
 

@@ -1022,8 +1022,28 @@ pub fn render(
     let limit = settings
         .max_comment_chars
         .clamp(1_000, GITHUB_COMMENT_LIMIT);
-    // The state gets at most a fifth of the comment, so the story always has room.
-    let state_line = state::encode_within(&hidden, (limit / 5).min(state::MAX_STATE_CHARS));
+    // The state gets at most a fifth of the comment, so the story always has room. Encoding
+    // a state of thousands of failing keys takes tens of milliseconds (compressed until it
+    // fits): it is done beside the job summary, which does not need it.
+    let summary_limit = settings.max_summary_bytes.clamp(10_000, 1024 * 1024 - 1);
+    let summary_file = templates.file("summary.md");
+    let (state_line, summary) = std::thread::scope(|s| {
+        let state =
+            s.spawn(|| state::encode_within(&hidden, (limit / 5).min(state::MAX_STATE_CHARS)));
+        let summary = render_within(
+            &env,
+            &summary_file,
+            input,
+            &p,
+            Caps::summary(settings.slowest),
+            summary_limit - 1,
+        );
+        let state = state
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e));
+        (state, summary)
+    });
+    let (summary, cut_s) = summary?;
     let marker = format!(
         "{} run={} -->",
         state::MARKER,
@@ -1048,17 +1068,6 @@ pub fn render(
         ));
     }
     let comment = format!("{marker}\n{body}\n\n{state_line}\n");
-
-    let summary_limit = settings.max_summary_bytes.clamp(10_000, 1024 * 1024 - 1);
-    let summary_file = templates.file("summary.md");
-    let (summary, cut_s) = render_within(
-        &env,
-        &summary_file,
-        input,
-        &p,
-        Caps::summary(settings.slowest),
-        summary_limit - 1,
-    )?;
     if cut_s {
         notices.push(format!(
             "the job summary was shortened to fit {summary_limit} bytes"
