@@ -116,6 +116,9 @@ impl LazyCase for BoundedLazy<'_> {
         }
         case
     }
+    fn may_take(&self) -> bool {
+        self.inner.may_take()
+    }
 }
 
 impl Sink for BoundedSink<'_> {

@@ -16,6 +16,7 @@ pub const MAX_WARNINGS: usize = 50;
 pub const SLOWEST_N: usize = 20;
 
 type CaseHook<'a> = Box<dyn FnMut(&Case) + 'a>;
+type TakeHook<'a> = Box<dyn FnMut(&mut Case) + 'a>;
 
 #[derive(Default)]
 pub struct Collector<'a> {
@@ -32,6 +33,8 @@ pub struct Collector<'a> {
     /// When set, every case is also kept here (tests and small inputs only).
     pub all: Option<Vec<Case>>,
     on_case: Option<CaseHook<'a>>,
+    /// Gets, instead of `on_case`, the passing cases it may take (see [`LazyCase::may_take`]).
+    on_take: Option<TakeHook<'a>>,
 }
 
 impl std::fmt::Debug for Collector<'_> {
@@ -60,6 +63,16 @@ impl<'a> Collector<'a> {
     pub fn with_hook(hook: impl FnMut(&Case) + 'a) -> Self {
         Collector {
             on_case: Some(Box::new(hook)),
+            ..Default::default()
+        }
+    }
+
+    /// [`Collector::with_hook`], plus `take`, handed the plain passing cases it may take
+    /// (leaving any case in their place) instead of `hook`, after they are counted.
+    pub fn with_hooks(hook: impl FnMut(&Case) + 'a, take: impl FnMut(&mut Case) + 'a) -> Self {
+        Collector {
+            on_case: Some(Box::new(hook)),
+            on_take: Some(Box::new(take)),
             ..Default::default()
         }
     }
@@ -140,7 +153,20 @@ impl Sink for Collector<'_> {
             flaky,
             duration,
         } = outcome;
-        if self.on_case.is_some() || self.all.is_some() || status.is_bad() || flaky {
+        let kept = self.all.is_some() || status.is_bad() || flaky;
+        if !kept && self.on_take.is_some() && lazy.may_take() {
+            // Counted and ranked first: the hook may leave another case in its place.
+            let c = lazy.case();
+            self.counts.add_case(c.status, c.flaky);
+            if let Some(d) = c.duration.filter(|d| self.is_slow(*d)) {
+                self.push_slow(c, d);
+            }
+            if let Some(h) = self.on_take.as_mut() {
+                h(c);
+            }
+            return;
+        }
+        if self.on_case.is_some() || kept {
             let c: &Case = lazy.case();
             return self.case_ref(c);
         }

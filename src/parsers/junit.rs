@@ -278,6 +278,11 @@ impl LazyCase for LazyPassing<'_> {
         self.names.fill(self.case, self.path, self.suite_file);
         self.case
     }
+    /// `open_case` sets or resets every field of the next case, and `finish_open_case`
+    /// returns right after offering a plain one.
+    fn may_take(&self) -> bool {
+        true
+    }
 }
 
 #[derive(Default)]
@@ -1817,5 +1822,90 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A sink taking the plain passing cases leaves the parser a case full of another
+    /// test's data: nothing of it may reach the next cases.
+    #[test]
+    fn cases_taken_by_the_sink_leave_nothing_behind() {
+        let junk = Case {
+            runner: "junk-runner".into(),
+            suite: vec!["j1".into(), "j2".into(), "j3".into()],
+            classname: Some("JunkClass".into()),
+            name: "junk name".into(),
+            file: Some("junk/file.py".into()),
+            line: Some(999),
+            status: Status::Errored,
+            flaky: true,
+            retries: 7,
+            duration: Some(123.0),
+            failure: Some(Failure {
+                kind: Some("JunkError".into()),
+                message: Some("junk message".into()),
+                trace: Some("junk trace".into()),
+            }),
+            output: Some("junk output".into()),
+            skip_reason: Some("junk skip".into()),
+        };
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/corpus");
+        let mut files = vec![];
+        let mut stack = vec![std::path::PathBuf::from(dir)];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if p.extension().is_some_and(|x| x == "xml") {
+                    files.push(p);
+                }
+            }
+        }
+        files.sort();
+        let mut taken_total = 0;
+        for f in &files {
+            let bytes = std::fs::read(f).unwrap();
+            let name = f.file_name().unwrap().to_string_lossy();
+            if crate::parsers::sniff(&bytes, &name) != Some(Format::JunitXml) {
+                continue;
+            }
+            let mut plain = Vec::new();
+            let mut c = Collector::with_hook(|c: &Case| plain.push(c.clone()));
+            let r1 = crate::parsers::parse(
+                &bytes[..],
+                &name,
+                None,
+                &crate::parsers::ParseOptions::default(),
+                &mut c,
+            )
+            .map(|_| ());
+            let (counts, slow) = (c.counts, c.slowest());
+            drop(c);
+            let seen = std::cell::RefCell::new(Vec::new());
+            let mut taken = 0;
+            let mut t = Collector::with_hooks(
+                |c: &Case| seen.borrow_mut().push(c.clone()),
+                |c: &mut Case| {
+                    seen.borrow_mut().push(c.clone());
+                    taken += 1;
+                    *c = junk.clone();
+                },
+            );
+            let r2 = crate::parsers::parse(
+                &bytes[..],
+                &name,
+                None,
+                &crate::parsers::ParseOptions::default(),
+                &mut t,
+            )
+            .map(|_| ());
+            assert_eq!(r1.is_ok(), r2.is_ok(), "{name}");
+            assert_eq!(t.counts, counts, "{name}");
+            assert_eq!(t.slowest(), slow, "{name}");
+            drop(t);
+            assert_eq!(seen.into_inner(), plain, "{name}");
+            taken_total += taken;
+        }
+        // The corpus has thousands of plain passing cases: the taking path was exercised.
+        assert!(taken_total > 100, "{taken_total}");
     }
 }

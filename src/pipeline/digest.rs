@@ -314,6 +314,19 @@ impl Tap for ThreadedTap {
         self.filled(case_bytes(case));
     }
 
+    fn case_swap(&mut self, case: &mut Case) {
+        let bytes = case_bytes(case);
+        let b = &mut self.batch;
+        if b.n < b.cases.len() {
+            // The parser gets the slot's old case (its strings keep their capacity) and
+            // resets it for its next test.
+            std::mem::swap(&mut b.cases[b.n], case);
+        } else {
+            b.cases.push(std::mem::take(case));
+        }
+        self.filled(bytes);
+    }
+
     fn case_owned(&mut self, mut case: Case) {
         let bytes = case_bytes(&case);
         let b = &mut self.batch;

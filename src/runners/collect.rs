@@ -26,6 +26,11 @@ pub trait Tap: Send {
     fn case_owned(&mut self, case: Case) {
         self.case(&case);
     }
+    /// A case the caller's parser is done with: a tap that keeps cases may take it and leave
+    /// any other case in its place (the parser resets every field before reusing it).
+    fn case_swap(&mut self, case: &mut Case) {
+        self.case(case);
+    }
 }
 use crate::model::{
     Case, Counts, Finding, LintCounts, ParseIssue, Position, ResultFile, SlowTest, SuiteError,
@@ -280,6 +285,9 @@ impl LazyCase for WithRunner<'_, '_> {
         }
         c
     }
+    fn may_take(&self) -> bool {
+        self.inner.may_take()
+    }
 }
 
 /// Collects every file matched by `patterns` (already interpolated).
@@ -381,15 +389,26 @@ fn collect_one(path: &Path, ctx: &Ctx<'_>, out: &mut Collected) {
     let runner = ctx.runner_id;
     let cases = ctx.cases;
     let tap = ctx.tap;
-    let mut col = Collector::with_hook(move |c: &Case| {
-        if let Ok(mut w) = cases.lock() {
-            w.write_case(c);
-            // Under the same lock, so the tap sees the cases in cases.jsonl's order.
-            if let Some(Ok(mut t)) = tap.map(Mutex::lock) {
-                t.case(c);
+    let mut col = Collector::with_hooks(
+        move |c: &Case| {
+            if let Ok(mut w) = cases.lock() {
+                w.write_case(c);
+                // Under the same lock, so the tap sees the cases in cases.jsonl's order.
+                if let Some(Ok(mut t)) = tap.map(Mutex::lock) {
+                    t.case(c);
+                }
             }
-        }
-    });
+        },
+        // A plain passing case the parser is done with: the tap takes it (no copy).
+        move |c: &mut Case| {
+            if let Ok(mut w) = cases.lock() {
+                w.write_case(c);
+                if let Some(Ok(mut t)) = tap.map(Mutex::lock) {
+                    t.case_swap(c);
+                }
+            }
+        },
+    );
     let result = {
         let mut sink = Tag {
             inner: &mut col,
