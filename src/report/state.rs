@@ -104,7 +104,13 @@ fn top_bits(h: u64, b: u32) -> u64 {
 impl KeyHashes {
     /// Hashes `keys` (already [`state_key`]s).
     pub fn build(keys: &[String]) -> KeyHashes {
-        let mut v: Vec<u64> = keys.iter().map(|k| hash64(k)).collect();
+        Self::of_hashes(keys.iter().map(|k| hash64(k)).collect())
+    }
+
+    /// [`KeyHashes::build`] from the keys' [`hash64`]s, in the keys' order.
+    fn of_hashes(hashes: Vec<u64>) -> KeyHashes {
+        let keys = hashes.len() as u64;
+        let mut v = hashes;
         v.sort_unstable();
         v.dedup();
         let n = v.len() as u64;
@@ -129,7 +135,7 @@ impl KeyHashes {
             }
         }
         KeyHashes {
-            keys: keys.len() as u64,
+            keys,
             n: v.len() as u64,
             b,
             k,
@@ -309,23 +315,40 @@ struct Oversize {
 /// names is not compressed whole at the best level just to learn that it does not fit).
 fn compress_within(state: &HiddenState, max_b64: usize) -> Result<String, Oversize> {
     let json = serde_json::to_vec(state).unwrap_or_default();
-    let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
     let cap = max_b64 / 4 * 3;
-    // Fed in pieces so the output's growth can be watched; writing into a Vec cannot fail.
-    for (i, piece) in json.chunks(16 * 1024).enumerate() {
-        let _ = enc.write_all(piece);
-        let out = enc.get_ref().len();
-        if out > cap {
-            let fed = ((i + 1) * 16 * 1024).min(json.len());
-            let estimate = (out as f64 * json.len() as f64 / fed as f64) as usize;
-            return Err(Oversize {
-                b64_estimate: estimate.div_ceil(3) * 4,
-            });
+    if json.len() / 4 > cap {
+        // Far more JSON than room (JSON of test names compresses about 4 to 10 times): a
+        // probe first, the same compression flushed after every piece so that the output
+        // so far is exact (deflate otherwise holds back up to a block), which stops a state
+        // that cannot fit early and estimates it well. Its flush markers make it a little
+        // longer than the real text (a few bytes a piece), and still a valid stream: a
+        // state that fits is kept as the probe wrote it.
+        let mut probe =
+            flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+        for (i, piece) in json.chunks(PIECE).enumerate() {
+            // Writing into a Vec cannot fail.
+            let _ = probe.write_all(piece);
+            let _ = probe.flush();
+            let out = probe.get_ref().len();
+            if out > cap {
+                let fed = ((i + 1) * PIECE).min(json.len());
+                let estimate = (out as f64 * json.len() as f64 / fed as f64) as usize;
+                return Err(Oversize {
+                    b64_estimate: estimate.div_ceil(3) * 4,
+                });
+            }
         }
+        let bytes = probe.finish().unwrap_or_default();
+        return Ok(base64::engine::general_purpose::STANDARD.encode(bytes));
     }
+    let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+    let _ = enc.write_all(&json);
     let bytes = enc.finish().unwrap_or_default();
     Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
 }
+
+/// Bytes of state JSON compressed between two looks at the output.
+const PIECE: usize = 16 * 1024;
 
 /// The state line (without a trailing newline), within [`MAX_STATE_CHARS`]: every failing
 /// key by name when they fit; else every key hashed ([`KeyHashes`]) plus the first names
@@ -346,6 +369,11 @@ fn shrink<T: Clone>(
     set: impl Fn(&mut HiddenState, &[T]),
 ) -> String {
     let frame = STATE_PREFIX.len() + " -->".len();
+    // What every attempt carries (score, counts, and the hashes while names are cut): the
+    // items add about the same length each on top of it, so a miss aims at the budget
+    // from this base and the length per item (two or three tries, not one per 10% cut).
+    set(s, &all[..0]);
+    let base = frame + compress(s).len();
     let mut n = all.len();
     loop {
         set(s, &all[..n]);
@@ -359,9 +387,10 @@ fn shrink<T: Clone>(
         if n == 0 {
             return line_of(s);
         }
-        // Keys compress about evenly: aim straight at the budget (with 10% slack), then trim.
-        let fit = (n as f64 * max as f64 / len.max(1) as f64 * 0.9) as usize;
-        n = fit.min(n * 9 / 10);
+        let per_item = len.saturating_sub(base).max(1) as f64 / n as f64;
+        // 3% slack for the estimate and for items that compress less well than the average.
+        let fit = (max.saturating_sub(base) as f64 / per_item * 0.97) as usize;
+        n = fit.min(n - 1);
     }
 }
 
@@ -383,8 +412,10 @@ pub fn encode_within(state: &HiddenState, max: usize) -> String {
     // even it does not fit; then as many names as fit beside it.
     let names = std::mem::take(&mut s.failing);
     s.cut = true;
-    shrink(&mut s, max, &names, |s, keys| {
-        s.failing_hashes = Some(KeyHashes::build(keys))
+    // Each key hashed once, whatever the number of tries.
+    let hashes: Vec<u64> = names.iter().map(|k| hash64(k)).collect();
+    shrink(&mut s, max, &hashes, |s, hashes| {
+        s.failing_hashes = Some(KeyHashes::of_hashes(hashes.to_vec()))
     });
     shrink(&mut s, max, &names, |s, keys| s.failing = keys.to_vec())
 }
@@ -503,6 +534,27 @@ mod tests {
         let h = back.failing_hashes.as_ref().unwrap();
         assert!(h.keys > 2_000 && h.keys < 50_000, "{}", h.keys);
         assert!(!back.known_failing().complete);
+    }
+
+    #[test]
+    fn a_cut_state_fills_its_budget() {
+        // Ten thousand failing keys: more than fit. The hash set takes the budget but a few
+        // percent (it is sized from the room left and the length per key, not cut by a
+        // tenth at a time), names fill what is left, and the line stays within the budget.
+        let keys: Vec<String> = (0..10_776)
+            .map(|i| format!("tests.test_mixed.r{}::test_fail_assert #{}", i / 7, i % 7))
+            .collect();
+        let line = encode(&st(keys.clone()));
+        assert!(line.len() <= MAX_STATE_CHARS, "{}", line.len());
+        assert!(line.len() >= MAX_STATE_CHARS * 95 / 100, "{}", line.len());
+        let back = decode(&line).unwrap();
+        let h = back.failing_hashes.as_ref().unwrap();
+        assert!(h.keys >= 2_500 && h.keys < 10_776, "{}", h.keys);
+        assert!(!back.failing.is_empty());
+        assert_eq!(back.failing[..], keys[..back.failing.len()]);
+        let known = back.known_failing();
+        let hashed = h.keys as usize;
+        assert!(keys[..hashed].iter().all(|k| known.was_failing(false, k) == Some(true)));
     }
 
     #[test]
