@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use serde_json::{Value, json};
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::one_line;
@@ -194,9 +194,11 @@ fn fingerprint(p: &Problem) -> String {
 }
 
 /// SARIF 2.1.0 log: one result per located problem (code scanning needs a location; the
-/// others are counted in the run's properties).
-pub fn sarif(doc: &DiagnoseDoc, tool_version: &str) -> Value {
-    let mut rules: Vec<Value> = Vec::new();
+/// others are counted in the run's properties). Typed and borrowed from the diagnosis (a
+/// `serde_json::Value` of 2,000 results was a map allocation per key); fields are declared
+/// in the order of their names, the order a JSON map writes them in.
+pub fn sarif<'a>(doc: &'a DiagnoseDoc, tool_version: &'a str) -> Sarif<'a> {
+    let mut rules: Vec<SarifRule<'a>> = Vec::new();
     let mut rule_index: HashMap<String, usize> = HashMap::new();
     let mut results = Vec::new();
     let mut unlocated = 0u64;
@@ -206,29 +208,30 @@ pub fn sarif(doc: &DiagnoseDoc, tool_version: &str) -> Value {
             continue;
         };
         let rid = rule_id(p);
-        let idx = *rule_index.entry(rid.clone()).or_insert_with(|| {
-            rules.push(json!({
-                "id": rid,
-                "name": rid.replace(['/', '-'], "_"),
-                "shortDescription": {"text": category_text(p.category)},
-                "defaultConfiguration": {"level": sarif_level(p.severity)},
-                "properties": {"category": p.category.as_str()},
-            }));
-            rules.len() - 1
-        });
-        let mut region = serde_json::Map::new();
-        if let Some(l) = loc.line {
-            region.insert("startLine".into(), json!(l));
-            if let Some(c) = loc.column {
-                region.insert("startColumn".into(), json!(c));
+        let idx = match rule_index.get(&rid) {
+            Some(i) => *i,
+            None => {
+                rules.push(SarifRule {
+                    default_configuration: Level {
+                        level: sarif_level(p.severity),
+                    },
+                    name: rid.replace(['/', '-'], "_"),
+                    id: rid.clone(),
+                    properties: RuleProperties {
+                        category: p.category.as_str(),
+                    },
+                    short_description: Text {
+                        text: category_text(p.category).into(),
+                    },
+                });
+                rule_index.insert(rid.clone(), rules.len() - 1);
+                rules.len() - 1
             }
-        }
-        let mut physical = json!({
-            "artifactLocation": {"uri": uri_path(&loc.file), "uriBaseId": "%SRCROOT%"},
+        };
+        let region = loc.line.map(|l| Region {
+            start_column: loc.column,
+            start_line: l,
         });
-        if !region.is_empty() {
-            physical["region"] = Value::Object(region);
-        }
         let mut text = p.title.clone();
         if !p.evidence.is_empty() {
             text.push_str("\n\n");
@@ -238,36 +241,195 @@ pub fn sarif(doc: &DiagnoseDoc, tool_version: &str) -> Value {
             text.push_str("\n\nReproduce: ");
             text.push_str(r);
         }
-        let mut result = json!({
-            "ruleId": rid,
-            "ruleIndex": idx,
-            "level": sarif_level(p.severity),
-            "message": {"text": text},
-            "locations": [{"physicalLocation": physical}],
-            "partialFingerprints": {"codeloopProblem/v1": fingerprint(p)},
-            "properties": {"category": p.category.as_str(), "runner": p.runner},
+        results.push(SarifResult {
+            level: sarif_level(p.severity),
+            locations: [SarifLocation {
+                physical_location: Physical {
+                    artifact_location: Artifact {
+                        uri: uri_path(&loc.file),
+                        uri_base_id: "%SRCROOT%",
+                    },
+                    region,
+                },
+            }],
+            message: Text { text },
+            partial_fingerprints: Fingerprints {
+                codeloop_problem_v1: fingerprint(p),
+            },
+            properties: ResultProperties {
+                category: p.category.as_str(),
+                runner: &p.runner,
+                test: p.test.as_deref(),
+            },
+            rule_id: rid,
+            rule_index: idx,
         });
-        if let Some(t) = &p.test {
-            result["properties"]["test"] = json!(t);
-        }
-        results.push(result);
     }
-    json!({
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {
-                "name": "codeloop",
-                "version": tool_version,
-                "informationUri": "https://github.com/codeloop/codeloop-verify",
-                "rules": rules,
-            }},
-            "automationDetails": {"id": format!("codeloop/{}", doc.run_id)},
-            "originalUriBaseIds": {"%SRCROOT%": {"description": {"text": "The repository root."}}},
-            "results": results,
-            "properties": {"unlocatedProblems": unlocated, "truncatedProblems": doc.truncated},
+    Sarif {
+        schema: "https://json.schemastore.org/sarif-2.1.0.json",
+        runs: [SarifRun {
+            automation_details: Id {
+                id: format!("codeloop/{}", doc.run_id),
+            },
+            original_uri_base_ids: BaseIds {
+                src_root: Description {
+                    description: Text {
+                        text: "The repository root.".into(),
+                    },
+                },
+            },
+            properties: RunProperties {
+                truncated_problems: doc.truncated,
+                unlocated_problems: unlocated,
+            },
+            results,
+            tool: Tool {
+                driver: Driver {
+                    information_uri: "https://github.com/codeloop/codeloop-verify",
+                    name: "codeloop",
+                    rules,
+                    version: tool_version,
+                },
+            },
         }],
-    })
+        version: "2.1.0",
+    }
+}
+
+/// A SARIF 2.1.0 log ([`sarif`]).
+#[derive(Serialize)]
+pub struct Sarif<'a> {
+    #[serde(rename = "$schema")]
+    schema: &'static str,
+    runs: [SarifRun<'a>; 1],
+    version: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SarifRun<'a> {
+    automation_details: Id,
+    original_uri_base_ids: BaseIds,
+    properties: RunProperties,
+    results: Vec<SarifResult<'a>>,
+    tool: Tool<'a>,
+}
+
+#[derive(Serialize)]
+struct Id {
+    id: String,
+}
+
+#[derive(Serialize)]
+struct BaseIds {
+    #[serde(rename = "%SRCROOT%")]
+    src_root: Description,
+}
+
+#[derive(Serialize)]
+struct Description {
+    description: Text,
+}
+
+#[derive(Serialize)]
+struct Text {
+    text: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RunProperties {
+    truncated_problems: u64,
+    unlocated_problems: u64,
+}
+
+#[derive(Serialize)]
+struct Tool<'a> {
+    driver: Driver<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Driver<'a> {
+    information_uri: &'static str,
+    name: &'static str,
+    rules: Vec<SarifRule<'a>>,
+    version: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SarifRule<'a> {
+    default_configuration: Level,
+    id: String,
+    name: String,
+    properties: RuleProperties<'a>,
+    short_description: Text,
+}
+
+#[derive(Serialize)]
+struct Level {
+    level: &'static str,
+}
+
+#[derive(Serialize)]
+struct RuleProperties<'a> {
+    category: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SarifResult<'a> {
+    level: &'static str,
+    locations: [SarifLocation; 1],
+    message: Text,
+    partial_fingerprints: Fingerprints,
+    properties: ResultProperties<'a>,
+    rule_id: String,
+    rule_index: usize,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SarifLocation {
+    physical_location: Physical,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Physical {
+    artifact_location: Artifact,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    region: Option<Region>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Artifact {
+    uri: String,
+    uri_base_id: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Region {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    start_column: Option<u32>,
+    start_line: u32,
+}
+
+#[derive(Serialize)]
+struct Fingerprints {
+    #[serde(rename = "codeloopProblem/v1")]
+    codeloop_problem_v1: String,
+}
+
+#[derive(Serialize)]
+struct ResultProperties<'a> {
+    category: &'a str,
+    runner: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    test: Option<&'a str>,
 }
 
 fn category_text(c: Category) -> &'static str {
@@ -288,7 +450,7 @@ fn category_text(c: Category) -> &'static str {
 
 /// GitLab Code Quality report: located problems, fingerprints stable across runs and unique
 /// within the report.
-pub fn gitlab_code_quality(doc: &DiagnoseDoc) -> Value {
+pub fn gitlab_code_quality(doc: &DiagnoseDoc) -> Vec<CodeQualityIssue<'_>> {
     let mut seen: HashSet<String> = HashSet::new();
     let mut out = Vec::new();
     for p in &doc.problems {
@@ -306,13 +468,40 @@ pub fn gitlab_code_quality(doc: &DiagnoseDoc) -> Value {
             (Category::Flaky, _) | (_, Severity::Warning) => "minor",
             _ => "major",
         };
-        out.push(json!({
-            "description": one_line(&p.title, 500),
-            "check_name": rule_id(p),
-            "fingerprint": fp,
-            "severity": severity,
-            "location": {"path": loc.file, "lines": {"begin": loc.line.unwrap_or(1)}},
-        }));
+        out.push(CodeQualityIssue {
+            check_name: rule_id(p),
+            description: one_line(&p.title, 500),
+            fingerprint: fp,
+            location: CodeQualityLocation {
+                lines: Begin {
+                    begin: loc.line.unwrap_or(1),
+                },
+                path: &loc.file,
+            },
+            severity,
+        });
     }
-    Value::Array(out)
+    out
+}
+
+/// One GitLab Code Quality issue (fields in the order of their names, as a JSON map
+/// writes them).
+#[derive(Serialize)]
+pub struct CodeQualityIssue<'a> {
+    check_name: String,
+    description: String,
+    fingerprint: String,
+    location: CodeQualityLocation<'a>,
+    severity: &'static str,
+}
+
+#[derive(Serialize)]
+struct CodeQualityLocation<'a> {
+    lines: Begin,
+    path: &'a str,
+}
+
+#[derive(Serialize)]
+struct Begin {
+    begin: u32,
 }

@@ -323,8 +323,7 @@ fn compress_within(state: &HiddenState, max_b64: usize) -> Result<String, Oversi
         // that cannot fit early and estimates it well. Its flush markers make it a little
         // longer than the real text (a few bytes a piece), and still a valid stream: a
         // state that fits is kept as the probe wrote it.
-        let mut probe =
-            flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+        let mut probe = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
         for (i, piece) in json.chunks(PIECE).enumerate() {
             // Writing into a Vec cannot fail.
             let _ = probe.write_all(piece);
@@ -554,7 +553,11 @@ mod tests {
         assert_eq!(back.failing[..], keys[..back.failing.len()]);
         let known = back.known_failing();
         let hashed = h.keys as usize;
-        assert!(keys[..hashed].iter().all(|k| known.was_failing(false, k) == Some(true)));
+        assert!(
+            keys[..hashed]
+                .iter()
+                .all(|k| known.was_failing(false, k) == Some(true))
+        );
     }
 
     #[test]

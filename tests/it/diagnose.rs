@@ -507,7 +507,7 @@ fn rich_doc() -> DiagnoseDoc {
 #[test]
 fn sarif_validates_against_the_official_schema() {
     let doc = rich_doc();
-    let sarif = output::sarif(&doc, "0.1.0");
+    let sarif = serde_json::to_value(output::sarif(&doc, "0.1.0")).unwrap();
     let v = sarif_validator();
     let errors: Vec<String> = v.iter_errors(&sarif).map(|e| e.to_string()).collect();
     assert!(errors.is_empty(), "{errors:#?}");
@@ -534,7 +534,7 @@ fn sarif_validates_against_the_official_schema() {
 #[test]
 fn gitlab_code_quality_has_unique_fingerprints_and_severities() {
     let doc = rich_doc();
-    let cq = output::gitlab_code_quality(&doc);
+    let cq = serde_json::to_value(output::gitlab_code_quality(&doc)).unwrap();
     let items = cq.as_array().unwrap();
     assert!(!items.is_empty());
     let mut fps = std::collections::HashSet::new();
