@@ -47,6 +47,10 @@ measure() {
   # Each command starts with no dirty pages of the one before still being written back
   # (a run writes ~700 MB; on 2 cores the kernel's writeback would be timed with the next).
   sync
+  # ...and not while the kernel still frees the files of the run deleted before it (ext4
+  # goes on with that for a moment after sync returns: ci measured 1.25 s after a pause,
+  # 1.58 s right after `rm -rf` of a previous run).
+  sleep 0.3
   /usr/bin/time -o "$work/t" -f "%e %M" "$@" >"$work/out.log" 2>&1 || true
   cat "$work/t" >>"$work/$name"
 }

@@ -984,8 +984,8 @@ impl Server {
                         &digest.findings,
                         &self.workspace,
                         false,
-                        |each: &mut dyn FnMut(&crate::model::Case)| {
-                            problems.iter().for_each(each);
+                        |each: &mut dyn FnMut(crate::model::Case)| {
+                            problems.into_iter().for_each(each);
                             Ok(())
                         },
                     )

@@ -127,9 +127,7 @@ pub fn diagnose_run(
         &findings,
         workspace,
         want_test_hashes,
-        |each: &mut dyn FnMut(&Case)| {
-            stream_cases(&cases, want_test_hashes, |c| each(&c)).map(drop)
-        },
+        |each: &mut dyn FnMut(Case)| stream_cases(&cases, want_test_hashes, each).map(drop),
     )
 }
 
@@ -144,7 +142,7 @@ pub fn diagnose_with(
     findings: &[Finding],
     workspace: &Path,
     want_test_hashes: bool,
-    feed: impl FnOnce(&mut dyn FnMut(&Case)) -> Result<(), ArtifactError>,
+    feed: impl FnOnce(&mut dyn FnMut(Case)) -> Result<(), ArtifactError>,
 ) -> Result<Loaded, ArtifactError> {
     let mut logs = BTreeMap::new();
     for r in &verify.runners {
@@ -197,7 +195,7 @@ pub fn diagnose_with(
     // independent); memory holds one batch of cases besides the problems.
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut batch: Vec<Case> = Vec::new();
-    feed(&mut |c: &Case| {
+    feed(&mut |c: Case| {
         if let Some(t) = tests.as_mut() {
             t.insert(crate::gate::key_hash(&c.key()));
         }
@@ -205,7 +203,9 @@ pub fn diagnose_with(
             failing.insert(c.key());
         }
         if c.status.is_bad() || c.flaky {
-            batch.push(c.clone());
+            // Moved in: the feed hands cases over (cases.jsonl's parsed lines, the digest's
+            // failing cases), none is copied.
+            batch.push(c);
             if batch.len() >= DIAGNOSE_BATCH {
                 d.add_cases(&batch, threads);
                 batch.clear();

@@ -128,8 +128,8 @@ pub fn diagnose_and_gate(
                     findings,
                     &lp.cwd,
                     false,
-                    |each: &mut dyn FnMut(&crate::model::Case)| {
-                        problems.iter().for_each(each);
+                    |each: &mut dyn FnMut(crate::model::Case)| {
+                        problems.into_iter().for_each(each);
                         Ok(())
                     },
                 )
