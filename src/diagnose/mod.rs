@@ -614,17 +614,20 @@ impl FactsKey {
 }
 
 /// [`Facts`] of the distinct failures seen so far (one memo per diagnosing thread). Bounded:
-/// past [`Memo::MAX`] distinct failures, new ones are computed and not kept, so memory
-/// stays proportional to the failures kept, whatever the run.
+/// past [`Memo::MAX`] distinct failures or [`Memo::MAX_BYTES`] of their texts, new ones are
+/// computed and not kept, so the memo never holds more than a few megabytes, whatever the
+/// run.
 #[derive(Default)]
 struct Memo {
     /// By a hash of the case's fields; the key is compared in full (no hash is trusted).
     seen: HashMap<u64, Vec<(FactsKey, Facts)>>,
     kept: usize,
+    bytes: usize,
 }
 
 impl Memo {
     const MAX: usize = 4096;
+    const MAX_BYTES: usize = 8 << 20;
 
     fn facts(&mut self, c: &Case, ctx: &PathContext, opts: &Options) -> Facts {
         use std::hash::{BuildHasher, Hash, Hasher};
@@ -640,8 +643,18 @@ impl Memo {
             return f.1.clone();
         }
         let f = case_facts(c, ctx, opts);
-        if self.kept < Self::MAX {
+        let opt = |s: &Option<String>| s.as_ref().map_or(0, String::len);
+        let size = c.runner.len()
+            + opt(&c.file)
+            + opt(&c.output)
+            + c.failure
+                .as_ref()
+                .map_or(0, |x| opt(&x.kind) + opt(&x.message) + opt(&x.trace))
+            + f.evidence.len()
+            + f.message.len();
+        if self.kept < Self::MAX && self.bytes + size <= Self::MAX_BYTES {
             self.kept += 1;
+            self.bytes += size;
             self.seen
                 .entry(hash)
                 .or_default()

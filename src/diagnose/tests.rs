@@ -555,6 +555,17 @@ fn failures_sharing_a_text_get_what_each_would_get_alone() {
     }
     // Six names share one failure; each other case is a failure of its own.
     assert_eq!(shared.kept, cases.len() - 5);
+    // A failure past the memo's byte budget is diagnosed the same, and not kept.
+    let mut huge = base.clone();
+    huge.output = Some("x".repeat(Memo::MAX_BYTES));
+    let alone = case_problem(&huge, Some(&r), &ctx, &opts, &mut Memo::default());
+    let memo = case_problem(&huge, Some(&r), &ctx, &opts, &mut shared);
+    assert_eq!(
+        serde_json::to_value(&memo).unwrap(),
+        serde_json::to_value(&alone).unwrap()
+    );
+    assert_eq!(shared.kept, cases.len() - 5);
+    assert!(shared.bytes < Memo::MAX_BYTES);
     let titles: Vec<&str> = cases[..2].iter().map(|c| c.name.as_str()).collect();
     assert_eq!(titles, ["t0", "t1"]);
     let p1 = case_problem(&cases[1], Some(&r), &ctx, &opts, &mut shared);

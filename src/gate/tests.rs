@@ -529,3 +529,39 @@ fn a_crash_that_left_no_results_exits_1_not_3() {
     assert!(rule(&g, "crash").reason.contains("SIGKILL"));
     assert_eq!(exit_code(&g), 1);
 }
+
+#[test]
+fn a_cases_key_hash_is_the_hash_of_its_key() {
+    // Every shape of key: runner or none, classname, empty classname, suite paths (empty
+    // parts too), a scope equal to the name, a name that only starts like the scope.
+    let mut cases = Vec::new();
+    for runner in ["", "py", "a::b"] {
+        for classname in [None, Some(""), Some("K"), Some("n"), Some("K::n")] {
+            for suite in [
+                vec![],
+                vec![""],
+                vec!["", ""],
+                vec!["s"],
+                vec!["s", "t"],
+                vec!["n"],
+                vec!["s / t"],
+            ] {
+                for name in ["n", "", "s / t", "s / tx", "s", "K::n"] {
+                    cases.push(Case {
+                        runner: runner.into(),
+                        classname: classname.map(str::to_string),
+                        suite: suite.iter().map(|s| s.to_string()).collect(),
+                        name: name.into(),
+                        ..Case::default()
+                    });
+                }
+            }
+        }
+    }
+    let mut distinct = std::collections::HashSet::new();
+    for c in &cases {
+        assert_eq!(case_key_hash(c), key_hash(&c.key()), "{c:?}");
+        distinct.insert(c.key());
+    }
+    assert!(distinct.len() > 100, "{}", distinct.len());
+}

@@ -197,7 +197,7 @@ pub fn diagnose_with(
     let mut batch: Vec<Case> = Vec::new();
     feed(&mut |c: Case| {
         if let Some(t) = tests.as_mut() {
-            t.insert(crate::gate::key_hash(&c.key()));
+            t.insert(crate::gate::case_key_hash(&c));
         }
         if c.status.is_bad() {
             failing.insert(c.key());

@@ -87,7 +87,7 @@ impl Digest {
             p.push(c.clone());
         }
         if let Some(t) = self.tests.as_mut() {
-            t.insert(crate::gate::key_hash(&c.key()));
+            t.insert(crate::gate::case_key_hash(c));
         }
         self.cases.observe(c);
         if c.flaky && self.flaky.len() < FLAKY_MAX {
