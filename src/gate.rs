@@ -60,71 +60,38 @@ pub struct Baseline {
 /// Stable-within-a-process hash of a test key, for added/removed counts without holding
 /// millions of strings.
 pub fn key_hash(key: &str) -> u64 {
-    // FNV-1a: stable across Rust versions and processes, unlike DefaultHasher.
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in key.as_bytes() {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h
+    let mut h = Fnv::default();
+    h.feed(key);
+    h.0
 }
 
-/// [`key_hash`]`(&c.key())` without building the key: FNV-1a runs over the key's parts in
-/// the order [`Case::key`] joins them (the digest hashes every test of a run against a
-/// baseline: a million keys, three strings each, otherwise).
+/// [`key_hash`]`(&c.key())` without building the key (the digest hashes every test of a run
+/// against a baseline: a million keys, three strings each, otherwise).
 pub fn case_key_hash(c: &crate::model::Case) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut feed = |s: &str| {
-        for b in s.as_bytes() {
-            h ^= u64::from(*b);
-            h = h.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    };
-    if !c.runner.is_empty() {
-        feed(&c.runner);
-        feed("::");
-    }
-    match &c.classname {
-        Some(cl) if !cl.is_empty() => {
-            if *cl != c.name {
-                feed(cl);
-                feed("::");
-            }
-        }
-        _ => {
-            // The scope is the suite path joined with " / ": compared and fed piece by piece.
-            let scoped = !c.suite.iter().all(String::is_empty) || c.suite.len() > 1;
-            if scoped && !joined_is(&c.suite, " / ", &c.name) {
-                for (i, part) in c.suite.iter().enumerate() {
-                    if i > 0 {
-                        feed(" / ");
-                    }
-                    feed(part);
-                }
-                feed("::");
-            }
-        }
-    }
-    feed(&c.name);
-    h
+    let mut h = Fnv::default();
+    crate::model::key_pieces(&c.runner, &c.suite, c.classname.as_deref(), &c.name, |s| {
+        h.feed(s)
+    });
+    h.0
 }
 
-/// Whether `parts` joined with `sep` is `s`.
-fn joined_is(parts: &[String], sep: &str, s: &str) -> bool {
-    let mut rest = s;
-    for (i, p) in parts.iter().enumerate() {
-        if i > 0 {
-            match rest.strip_prefix(sep) {
-                Some(r) => rest = r,
-                None => return false,
-            }
-        }
-        match rest.strip_prefix(p.as_str()) {
-            Some(r) => rest = r,
-            None => return false,
+/// FNV-1a: stable across Rust versions and processes, unlike DefaultHasher; fed in pieces,
+/// it hashes their concatenation.
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Fnv {
+    fn feed(&mut self, s: &str) {
+        for b in s.as_bytes() {
+            self.0 ^= u64::from(*b);
+            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
         }
     }
-    rest.is_empty()
 }
 
 /// What the gate reads.

@@ -497,8 +497,8 @@ pub fn key_hash(c: &Case) -> u128 {
     key_hash_parts(&c.runner, &c.suite, c.classname.as_deref(), &c.name)
 }
 
-/// [`key_hash`] from the key's parts, fed to the digest piece by piece in the order
-/// [`Case::key`] joins them (no string built for the usual classname case).
+/// [`key_hash`] from the key's parts, fed to the digest piece by piece
+/// ([`crate::model::key_pieces`]: no string built).
 fn key_hash_parts<S: AsRef<str>>(
     runner: &str,
     suite: &[S],
@@ -506,27 +506,7 @@ fn key_hash_parts<S: AsRef<str>>(
     name: &str,
 ) -> u128 {
     let mut h = Sha256::new();
-    if !runner.is_empty() {
-        h.update(runner.as_bytes());
-        h.update(b"::");
-    }
-    let joined;
-    let scope = match classname {
-        Some(c) if !c.is_empty() => c,
-        _ => {
-            joined = suite
-                .iter()
-                .map(AsRef::as_ref)
-                .collect::<Vec<&str>>()
-                .join(" / ");
-            joined.as_str()
-        }
-    };
-    if !scope.is_empty() && scope != name {
-        h.update(scope.as_bytes());
-        h.update(b"::");
-    }
-    h.update(name.as_bytes());
+    crate::model::key_pieces(runner, suite, classname, name, |s| h.update(s.as_bytes()));
     first_128(&h.finalize())
 }
 

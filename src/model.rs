@@ -259,7 +259,25 @@ impl Case {
         }
     }
 
+    /// Bytes of the case's texts: what it holds on the heap, near enough for memory bounds.
+    pub fn text_bytes(&self) -> usize {
+        let opt = |s: &Option<String>| s.as_ref().map_or(0, String::len);
+        self.runner.len()
+            + self.suite.iter().map(String::len).sum::<usize>()
+            + opt(&self.classname)
+            + self.name.len()
+            + opt(&self.file)
+            + opt(&self.output)
+            + opt(&self.skip_reason)
+            + self
+                .failure
+                .as_ref()
+                .map_or(0, |f| opt(&f.kind) + opt(&f.message) + opt(&f.trace))
+    }
+
     /// Identity including the runner: what deltas and merges compare.
+    ///
+    /// (Hashed without being built from [`key_pieces`].)
     pub fn key(&self) -> String {
         if self.runner.is_empty() {
             self.id()
@@ -267,6 +285,62 @@ impl Case {
             format!("{}::{}", self.runner, self.id())
         }
     }
+}
+
+/// Hands `feed` the text of [`Case::key`] piece by piece, in order, without building it
+/// (the key of a million tests is hashed, never kept): the runner and `::`, the scope (the
+/// classname, else the suite path joined with ` / `) and `::` unless it is empty or the
+/// name itself, then the name.
+pub fn key_pieces<S: AsRef<str>>(
+    runner: &str,
+    suite: &[S],
+    classname: Option<&str>,
+    name: &str,
+    mut feed: impl FnMut(&str),
+) {
+    if !runner.is_empty() {
+        feed(runner);
+        feed("::");
+    }
+    match classname {
+        Some(cl) if !cl.is_empty() => {
+            if cl != name {
+                feed(cl);
+                feed("::");
+            }
+        }
+        _ => {
+            let scoped = !suite.iter().all(|p| p.as_ref().is_empty()) || suite.len() > 1;
+            if scoped && !joined_is(suite, " / ", name) {
+                for (i, part) in suite.iter().enumerate() {
+                    if i > 0 {
+                        feed(" / ");
+                    }
+                    feed(part.as_ref());
+                }
+                feed("::");
+            }
+        }
+    }
+    feed(name);
+}
+
+/// Whether `parts` joined with `sep` is `s`.
+fn joined_is<S: AsRef<str>>(parts: &[S], sep: &str, s: &str) -> bool {
+    let mut rest = s;
+    for (i, p) in parts.iter().enumerate() {
+        if i > 0 {
+            match rest.strip_prefix(sep) {
+                Some(r) => rest = r,
+                None => return false,
+            }
+        }
+        match rest.strip_prefix(p.as_ref()) {
+            Some(r) => rest = r,
+            None => return false,
+        }
+    }
+    rest.is_empty()
 }
 
 /// Severity of a lint/build finding, in SARIF's vocabulary.

@@ -578,39 +578,27 @@ struct Facts {
     evidence: String,
 }
 
-/// Everything [`Facts`] are computed from, owned (the memo's key).
-#[derive(Debug)]
-struct FactsKey {
-    runner: String,
-    status: Status,
-    flaky: bool,
-    file: Option<String>,
-    line: Option<u32>,
-    failure: Option<crate::model::Failure>,
-    output: Option<String>,
-}
+/// Everything [`Facts`] are computed from: a failing case's fields but its names.
+type FactFields<'a> = (
+    &'a str,
+    Status,
+    bool,
+    Option<&'a str>,
+    Option<u32>,
+    Option<&'a crate::model::Failure>,
+    Option<&'a str>,
+);
 
-impl FactsKey {
-    fn of(c: &Case) -> FactsKey {
-        FactsKey {
-            runner: c.runner.clone(),
-            status: c.status,
-            flaky: c.flaky,
-            file: c.file.clone(),
-            line: c.line,
-            failure: c.failure.clone(),
-            output: c.output.clone(),
-        }
-    }
-    fn is(&self, c: &Case) -> bool {
-        self.runner == c.runner
-            && self.status == c.status
-            && self.flaky == c.flaky
-            && self.file == c.file
-            && self.line == c.line
-            && self.failure == c.failure
-            && self.output == c.output
-    }
+fn fact_fields(c: &Case) -> FactFields<'_> {
+    (
+        &c.runner,
+        c.status,
+        c.flaky,
+        c.file.as_deref(),
+        c.line,
+        c.failure.as_ref(),
+        c.output.as_deref(),
+    )
 }
 
 /// [`Facts`] of the distinct failures seen so far (one memo per diagnosing thread). Bounded:
@@ -619,8 +607,9 @@ impl FactsKey {
 /// run.
 #[derive(Default)]
 struct Memo {
-    /// By a hash of the case's fields; the key is compared in full (no hash is trusted).
-    seen: HashMap<u64, Vec<(FactsKey, Facts)>>,
+    /// By a hash of the case's [`fact_fields`], with the first case seen of each (compared
+    /// in full: no hash is trusted).
+    seen: HashMap<u64, Vec<(Case, Facts)>>,
     kept: usize,
     bytes: usize,
 }
@@ -630,35 +619,25 @@ impl Memo {
     const MAX_BYTES: usize = 8 << 20;
 
     fn facts(&mut self, c: &Case, ctx: &PathContext, opts: &Options) -> Facts {
-        use std::hash::{BuildHasher, Hash, Hasher};
-        let mut h = foldhash::fast::FixedState::with_seed(0x5eed).build_hasher();
-        (&c.runner, c.status, c.flaky, &c.file, c.line).hash(&mut h);
-        (&c.failure, &c.output).hash(&mut h);
-        let hash = h.finish();
+        use std::hash::BuildHasher;
+        let fields = fact_fields(c);
+        let hash = foldhash::fast::FixedState::with_seed(0x5eed).hash_one(fields);
         if let Some(f) = self
             .seen
             .get(&hash)
-            .and_then(|v| v.iter().find(|(k, _)| k.is(c)))
+            .and_then(|v| v.iter().find(|(k, _)| fact_fields(k) == fields))
         {
             return f.1.clone();
         }
         let f = case_facts(c, ctx, opts);
-        let opt = |s: &Option<String>| s.as_ref().map_or(0, String::len);
-        let size = c.runner.len()
-            + opt(&c.file)
-            + opt(&c.output)
-            + c.failure
-                .as_ref()
-                .map_or(0, |x| opt(&x.kind) + opt(&x.message) + opt(&x.trace))
-            + f.evidence.len()
-            + f.message.len();
+        let size = c.text_bytes() + f.evidence.len() + f.message.len();
         if self.kept < Self::MAX && self.bytes + size <= Self::MAX_BYTES {
             self.kept += 1;
             self.bytes += size;
             self.seen
                 .entry(hash)
                 .or_default()
-                .push((FactsKey::of(c), f.clone()));
+                .push((c.clone(), f.clone()));
         }
         f
     }

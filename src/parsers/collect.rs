@@ -91,6 +91,11 @@ impl Collector<'_> {
         if let Some(h) = self.on_case.as_mut() {
             h(case);
         }
+        self.tally(case);
+    }
+
+    /// The counts and the slowest-N check.
+    fn tally(&mut self, case: &Case) {
         self.counts.add_case(case.status, case.flaky);
         if let Some(d) = case.duration.filter(|d| self.is_slow(*d)) {
             self.push_slow(case, d);
@@ -157,10 +162,7 @@ impl Sink for Collector<'_> {
         if !kept && self.on_take.is_some() && lazy.may_take() {
             // Counted and ranked first: the hook may leave another case in its place.
             let c = lazy.case();
-            self.counts.add_case(c.status, c.flaky);
-            if let Some(d) = c.duration.filter(|d| self.is_slow(*d)) {
-                self.push_slow(c, d);
-            }
+            self.tally(c);
             if let Some(h) = self.on_take.as_mut() {
                 h(c);
             }

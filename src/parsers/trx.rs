@@ -440,7 +440,8 @@ impl State {
         } else if self.pending_overflowed {
             sink.case(case);
         } else {
-            self.pending_bytes += case_bytes(&case) + f.test_id.len();
+            // Its texts and a little for the rest, for the pending-results bound.
+            self.pending_bytes += 64 + case.text_bytes() + f.test_id.len();
             self.pending.push(Pending {
                 test_id: f.test_id,
                 case,
@@ -533,16 +534,6 @@ impl State {
             });
         }
     }
-}
-
-/// Approximate heap size of a case's texts, for the pending-results bound.
-fn case_bytes(c: &Case) -> usize {
-    let opt = |s: &Option<String>| s.as_ref().map_or(0, String::len);
-    let failure = c
-        .failure
-        .as_ref()
-        .map_or(0, |f| opt(&f.kind) + opt(&f.message) + opt(&f.trace));
-    64 + c.name.len() + opt(&c.output) + opt(&c.skip_reason) + failure
 }
 
 fn attr(tag: &Tag<'_>, name: &str) -> String {

@@ -293,16 +293,6 @@ fn refill(dst: &mut Case, src: &Case) {
     dst.skip_reason.clone_from(skip_reason);
 }
 
-fn case_bytes(c: &Case) -> usize {
-    let opt = |s: &Option<String>| s.as_ref().map_or(0, String::len);
-    c.name.len()
-        + opt(&c.classname)
-        + opt(&c.output)
-        + c.failure
-            .as_ref()
-            .map_or(0, |f| opt(&f.kind) + opt(&f.message) + opt(&f.trace))
-}
-
 impl Tap for ThreadedTap {
     fn case(&mut self, case: &Case) {
         let b = &mut self.batch;
@@ -311,30 +301,18 @@ impl Tap for ThreadedTap {
         } else {
             b.cases.push(case.clone());
         }
-        self.filled(case_bytes(case));
+        self.filled(case.text_bytes());
     }
 
     fn case_swap(&mut self, case: &mut Case) {
-        let bytes = case_bytes(case);
+        let bytes = case.text_bytes();
         let b = &mut self.batch;
         if b.n < b.cases.len() {
-            // The parser gets the slot's old case (its strings keep their capacity) and
-            // resets it for its next test.
+            // The caller gets the slot's old case: a parser refills it for its next test
+            // (its strings keep their capacity), a merge drops it.
             std::mem::swap(&mut b.cases[b.n], case);
         } else {
             b.cases.push(std::mem::take(case));
-        }
-        self.filled(bytes);
-    }
-
-    fn case_owned(&mut self, mut case: Case) {
-        let bytes = case_bytes(&case);
-        let b = &mut self.batch;
-        if b.n < b.cases.len() {
-            // The slot's old strings go back to the caller's thread, which made them.
-            std::mem::swap(&mut b.cases[b.n], &mut case);
-        } else {
-            b.cases.push(case);
         }
         self.filled(bytes);
     }

@@ -316,32 +316,28 @@ struct Oversize {
 fn compress_within(state: &HiddenState, max_b64: usize) -> Result<String, Oversize> {
     let json = serde_json::to_vec(state).unwrap_or_default();
     let cap = max_b64 / 4 * 3;
-    if json.len() / 4 > cap {
-        // Far more JSON than room (JSON of test names compresses about 4 to 10 times): a
-        // probe first, the same compression flushed after every piece so that the output
-        // so far is exact (deflate otherwise holds back up to a block), which stops a state
-        // that cannot fit early and estimates it well. Its flush markers make it a little
-        // longer than the real text (a few bytes a piece), and still a valid stream: a
-        // state that fits is kept as the probe wrote it.
-        let mut probe = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
-        for (i, piece) in json.chunks(PIECE).enumerate() {
-            // Writing into a Vec cannot fail.
-            let _ = probe.write_all(piece);
-            let _ = probe.flush();
-            let out = probe.get_ref().len();
-            if out > cap {
-                let fed = ((i + 1) * PIECE).min(json.len());
-                let estimate = (out as f64 * json.len() as f64 / fed as f64) as usize;
-                return Err(Oversize {
-                    b64_estimate: estimate.div_ceil(3) * 4,
-                });
-            }
-        }
-        let bytes = probe.finish().unwrap_or_default();
-        return Ok(base64::engine::general_purpose::STANDARD.encode(bytes));
-    }
+    // Far more JSON than room (JSON of test names compresses about 4 to 10 times): the
+    // output is flushed after every piece so that what it holds so far is exact (deflate
+    // otherwise holds back up to a block), which stops a state that cannot fit early and
+    // estimates it well. The flush markers add a few bytes a piece and keep a valid stream.
+    let probe = json.len() / 4 > cap;
     let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
-    let _ = enc.write_all(&json);
+    for (i, piece) in json.chunks(PIECE).enumerate() {
+        // Writing into a Vec cannot fail.
+        let _ = enc.write_all(piece);
+        if !probe {
+            continue;
+        }
+        let _ = enc.flush();
+        let out = enc.get_ref().len();
+        if out > cap {
+            let fed = ((i + 1) * PIECE).min(json.len());
+            let estimate = (out as f64 * json.len() as f64 / fed as f64) as usize;
+            return Err(Oversize {
+                b64_estimate: estimate.div_ceil(3) * 4,
+            });
+        }
+    }
     let bytes = enc.finish().unwrap_or_default();
     Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
 }

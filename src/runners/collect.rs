@@ -23,8 +23,8 @@ pub trait Tap: Send {
     fn finding(&mut self, finding: &Finding);
     /// A case the caller has no further use for (a merge's parsed line): a tap that keeps
     /// cases can take it without a copy.
-    fn case_owned(&mut self, case: Case) {
-        self.case(&case);
+    fn case_owned(&mut self, mut case: Case) {
+        self.case_swap(&mut case);
     }
     /// A case the caller's parser is done with: a tap that keeps cases may take it and leave
     /// any other case in its place (the parser resets every field before reusing it).
