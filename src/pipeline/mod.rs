@@ -37,7 +37,7 @@ use crate::model::{GateDoc, VerifyDoc};
 use crate::runners::progress::Mode;
 use crate::settings::{Config, GateConfig};
 use diagnose::Loaded;
-use digest::{Digest, DigestTap, ThreadedTap};
+use digest::{Digest, DigestTap};
 use gate::GateError;
 use options::{GateFlags, ReportOptions, VerifyOptions};
 use report::{Docs, Outcome, ReportCmdError};
@@ -86,10 +86,10 @@ pub fn verify(
         ..Digest::default()
     };
     let shared = Arc::new(Mutex::new(digest));
-    // The digest runs on the second core: the parse's thread only hands each case over.
-    let tap = ThreadedTap::spawn(Box::new(DigestTap(shared.clone())));
-    let mut executed = verify::run_prepared(opts, p, mode, Some(tap))?;
-    drop(executed.tap.take());
+    // The digest runs beside cases.jsonl's writer on the second core: the parse's thread
+    // only hands each case over.
+    let tap = Box::new(DigestTap(shared.clone()));
+    let executed = verify::run_prepared(opts, p, mode, Some(tap))?;
     let digest = shared
         .lock()
         .map(|mut d| std::mem::take(&mut *d))

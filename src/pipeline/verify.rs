@@ -1,8 +1,9 @@
 //! The verify stage: loads settings, plans the runners (built-in detection + plugins.json, or
 //! collect mode with `--report`), runs them, and writes a new run directory: events.jsonl,
 //! cases.jsonl, findings.jsonl, runners/<id>/, verify.json, and manifest.json last. The parse
-//! streams every case to cases.jsonl and to an optional [`Tap`] (the pipeline's in-memory
-//! run, so the stages after verify never read cases.jsonl back).
+//! streams every case to a worker thread that writes cases.jsonl and hands each case on to
+//! an optional [`Tap`] (the pipeline's in-memory run, so the stages after verify never read
+//! cases.jsonl back).
 //!
 //! Exit codes ([`Executed::code`]): 0 every runner passed, 1 a runner did not pass, 2
 //! usage/config error, 3 nothing to run or collect, 4 the run directory could not be written
@@ -527,7 +528,7 @@ async fn execute(
     execute_prepared(args, p, mode, cancel_rx, reason, tap).await
 }
 
-/// Left in `Shared` when the tap is taken back.
+/// Left in `Shared` when the stream is taken back.
 struct NoTap;
 
 impl Tap for NoTap {
@@ -538,8 +539,6 @@ impl Tap for NoTap {
 /// What [`execute_prepared`] produced.
 pub struct Executed {
     pub doc: VerifyDoc,
-    /// The tap, back after the run (it saw every case and finding).
-    pub tap: Option<Box<dyn Tap>>,
     pub run_dir: RunDir,
     /// verify's exit code (0 all passed, 1 a runner failed, 3 nothing collected, 4 infra).
     pub code: i32,
@@ -547,7 +546,8 @@ pub struct Executed {
 
 /// Runs a prepared plan and writes the run directory (verify.json, manifest.json last).
 /// Prints only errors (to stderr). `cancel_rx` turning true stops the runners; `reason` says
-/// why (recorded as a `run.interrupted` event when it happens).
+/// why (recorded as a `run.interrupted` event when it happens). `tap` sees every case and
+/// finding, on the thread that writes cases.jsonl, and is dropped there before this returns.
 pub async fn execute_prepared(
     args: &VerifyOptions,
     p: Prepared,
@@ -594,7 +594,6 @@ pub async fn execute_prepared(
                     lint: LintCounts::default(),
                     slowest: Vec::new(),
                 },
-                tap,
                 run_dir,
                 code: exit::INFRA,
             };
@@ -613,6 +612,10 @@ pub async fn execute_prepared(
         .or((cfg.jobs > 0).then_some(cfg.jobs))
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
         .min(MAX_JOBS);
+    // cases.jsonl and the tap after it run on a worker thread: the parse's thread hands
+    // each case over and goes on (the JSON of a million cases was a sixth of it).
+    let (cases_tap, cases_back) = crate::runners::collect::CasesTap::new(cases, tap);
+    let stream = super::digest::ThreadedTap::spawn(Box::new(cases_tap));
     let rows: Vec<(String, RunnerKind)> = planned
         .plan
         .iter()
@@ -636,9 +639,8 @@ pub async fn execute_prepared(
         },
         allowed,
         exclude: vec![resolved.artifacts_dir.clone()],
-        cases: Mutex::new(cases),
+        stream: Mutex::new(stream),
         findings: Mutex::new(findings),
-        tap: tap.map(Mutex::new),
         events,
         progress: Progress::new(mode, &rows),
         slow: Mutex::new(Vec::new()),
@@ -702,15 +704,31 @@ pub async fn execute_prepared(
         watcher.abort();
     }
 
-    // Close the streamed files before verify.json and the manifest.
+    // Every runner has ended: take the stream back and let it finish (dropping it waits
+    // until its worker wrote the last case and the tap saw it; an aborted ticker may still
+    // hold `shared`), then close the streamed files before verify.json and the manifest.
+    if let Ok(mut t) = shared.stream.lock() {
+        drop(std::mem::replace(&mut *t, Box::new(NoTap)));
+    }
     let mut io_errors = Vec::new();
-    for w in [&shared.cases, &shared.findings] {
-        if let Ok(mut w) = w.lock() {
-            w.finish();
-            if let Some(e) = w.error.take() {
-                io_errors.push(e);
-            }
+    let cases = cases_back.lock().ok().and_then(|mut w| w.take());
+    if cases.is_none() {
+        io_errors.push(format!(
+            "cannot write `{}`: its writer thread stopped",
+            run_dir.file(artifact::CASES).display()
+        ));
+    }
+    let mut finish = |w: &mut JsonlWriter| {
+        w.finish();
+        if let Some(e) = w.error.take() {
+            io_errors.push(e);
         }
+    };
+    if let Some(mut w) = cases {
+        finish(&mut w);
+    }
+    if let Ok(mut w) = shared.findings.lock() {
+        finish(&mut w);
     }
     let mut totals = Counts::default();
     let mut lint = LintCounts::default();
@@ -804,18 +822,7 @@ pub async fn execute_prepared(
         );
         code = exit::INFRA;
     }
-    // Every runner has ended: take the tap back (an aborted ticker may still hold `shared`).
-    let tap = shared.tap.as_ref().and_then(|m| {
-        m.lock()
-            .ok()
-            .map(|mut t| std::mem::replace(&mut *t, Box::new(NoTap)))
-    });
-    Executed {
-        doc,
-        tap,
-        run_dir,
-        code,
-    }
+    Executed { doc, run_dir, code }
 }
 
 /// The last redaction pass before the manifest: files a runner wrote into the run directory

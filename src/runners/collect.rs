@@ -8,16 +8,17 @@ use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::BufReader;
 use std::path::{Component, Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use globset::GlobBuilder;
 use walkdir::WalkDir;
 
 pub use crate::artifact::events::JsonlWriter;
 
-/// What the parse streams besides cases.jsonl / findings.jsonl: one more consumer of every
-/// case and finding, in file order (called under the cases.jsonl lock). The pipeline's
-/// in-memory run (`pipeline::digest`) is one; `verify` alone has none.
+/// A consumer of the parse's stream: every case and finding, in file order (called under
+/// the stream's lock, so runners collecting side by side never interleave within a case).
+/// cases.jsonl is one ([`CasesTap`]); the pipeline's in-memory run (`pipeline::digest`)
+/// follows it when the later stages run in the same process.
 pub trait Tap: Send {
     fn case(&mut self, case: &Case);
     fn finding(&mut self, finding: &Finding);
@@ -32,6 +33,66 @@ pub trait Tap: Send {
         self.case(case);
     }
 }
+/// cases.jsonl as a consumer of the stream: each case is written, then handed to `next`
+/// (the pipeline's in-memory run), in the same order. Run on a worker thread (the pipeline
+/// wraps it in `pipeline::digest::ThreadedTap`), a million cases are serialized beside the
+/// parse instead of on its thread. Dropped, it gives its writer back through the slot
+/// [`CasesTap::new`] returned, to be finished (flushed, hashed, its error read) by the run.
+pub struct CasesTap {
+    cases: Option<JsonlWriter>,
+    next: Option<Box<dyn Tap>>,
+    back: Arc<Mutex<Option<JsonlWriter>>>,
+}
+
+/// Where a dropped [`CasesTap`] leaves its writer.
+pub type CasesBack = Arc<Mutex<Option<JsonlWriter>>>;
+
+impl CasesTap {
+    pub fn new(cases: JsonlWriter, next: Option<Box<dyn Tap>>) -> (CasesTap, CasesBack) {
+        let back = CasesBack::default();
+        let tap = CasesTap {
+            cases: Some(cases),
+            next,
+            back: back.clone(),
+        };
+        (tap, back)
+    }
+}
+
+impl Tap for CasesTap {
+    fn case(&mut self, case: &Case) {
+        if let Some(w) = self.cases.as_mut() {
+            w.write_case(case);
+        }
+        if let Some(t) = self.next.as_mut() {
+            t.case(case);
+        }
+    }
+    fn case_swap(&mut self, case: &mut Case) {
+        if let Some(w) = self.cases.as_mut() {
+            w.write_case(case);
+        }
+        if let Some(t) = self.next.as_mut() {
+            t.case_swap(case);
+        }
+    }
+    fn finding(&mut self, finding: &Finding) {
+        if let Some(t) = self.next.as_mut() {
+            t.finding(finding);
+        }
+    }
+}
+
+impl Drop for CasesTap {
+    fn drop(&mut self) {
+        // The next consumer first: it has seen every case once this returns.
+        drop(self.next.take());
+        if let (Some(w), Ok(mut slot)) = (self.cases.take(), self.back.lock()) {
+            *slot = Some(w);
+        }
+    }
+}
+
 use crate::model::{
     Case, Counts, Finding, LintCounts, ParseIssue, Position, ResultFile, SlowTest, SuiteError,
 };
@@ -49,10 +110,9 @@ pub struct Ctx<'a> {
     pub runner_dir: &'a Path,
     pub format: Option<Format>,
     pub opts: &'a ParseOptions,
-    pub cases: &'a Mutex<JsonlWriter>,
+    /// Every case and finding: cases.jsonl and what follows it (see [`Tap`], [`CasesTap`]).
+    pub stream: &'a Mutex<Box<dyn Tap>>,
     pub findings: &'a Mutex<JsonlWriter>,
-    /// Sees every case and finding as it is written (see [`Tap`]).
-    pub tap: Option<&'a Mutex<Box<dyn Tap>>>,
 }
 
 /// What a runner's result files yielded.
@@ -225,7 +285,7 @@ struct Tag<'a, 'b> {
     inner: &'a mut Collector<'b>,
     runner: &'a str,
     findings: &'a Mutex<JsonlWriter>,
-    tap: Option<&'a Mutex<Box<dyn Tap>>>,
+    stream: &'a Mutex<Box<dyn Tap>>,
     /// A borrowed case copied here to carry the runner id (its strings keep their capacity).
     scratch: Case,
 }
@@ -255,7 +315,8 @@ impl Sink for Tag<'_, '_> {
         f.runner = self.runner.to_string();
         if let Ok(mut w) = self.findings.lock() {
             w.write(&f);
-            if let Some(Ok(mut t)) = self.tap.map(Mutex::lock) {
+            // Under the findings lock, so the stream sees them in findings.jsonl's order.
+            if let Ok(mut t) = self.stream.lock() {
                 t.finding(&f);
             }
         }
@@ -387,25 +448,17 @@ fn collect_one(path: &Path, ctx: &Ctx<'_>, out: &mut Collected) {
         None => Reading::Hashing(crate::artifact::Hashing::new(file)),
     };
     let runner = ctx.runner_id;
-    let cases = ctx.cases;
-    let tap = ctx.tap;
+    let stream = ctx.stream;
     let mut col = Collector::with_hooks(
         move |c: &Case| {
-            if let Ok(mut w) = cases.lock() {
-                w.write_case(c);
-                // Under the same lock, so the tap sees the cases in cases.jsonl's order.
-                if let Some(Ok(mut t)) = tap.map(Mutex::lock) {
-                    t.case(c);
-                }
+            if let Ok(mut t) = stream.lock() {
+                t.case(c);
             }
         },
-        // A plain passing case the parser is done with: the tap takes it (no copy).
+        // A plain passing case the parser is done with: the stream takes it (no copy).
         move |c: &mut Case| {
-            if let Ok(mut w) = cases.lock() {
-                w.write_case(c);
-                if let Some(Ok(mut t)) = tap.map(Mutex::lock) {
-                    t.case_swap(c);
-                }
+            if let Ok(mut t) = stream.lock() {
+                t.case_swap(c);
             }
         },
     );
@@ -414,7 +467,7 @@ fn collect_one(path: &Path, ctx: &Ctx<'_>, out: &mut Collected) {
             inner: &mut col,
             runner,
             findings: ctx.findings,
-            tap: ctx.tap,
+            stream: ctx.stream,
             scratch: Case::default(),
         };
         let name = path.file_name().unwrap_or_default().to_string_lossy();
@@ -514,7 +567,8 @@ mod tests {
     use super::*;
 
     fn with_ctx<R>(root: &Path, f: impl FnOnce(&Ctx<'_>) -> R) -> R {
-        let cases = Mutex::new(JsonlWriter::create(&root.join("cases.jsonl")).unwrap());
+        let cases = JsonlWriter::create(&root.join("cases.jsonl")).unwrap();
+        let stream: Mutex<Box<dyn Tap>> = Mutex::new(Box::new(CasesTap::new(cases, None).0));
         let findings = Mutex::new(JsonlWriter::create(&root.join("findings.jsonl")).unwrap());
         let ws = root.join("ws");
         let rd = root.join("ws/.codeloop/runs/R/runners/r");
@@ -530,8 +584,7 @@ mod tests {
             runner_dir: &rd,
             format: None,
             opts: &opts,
-            cases: &cases,
-            tap: None,
+            stream: &stream,
             findings: &findings,
         };
         f(&ctx)

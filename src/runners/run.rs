@@ -48,10 +48,10 @@ pub struct Shared {
     pub allowed: Vec<PathBuf>,
     /// Never walked by `**` globs (the artifacts dir).
     pub exclude: Vec<PathBuf>,
-    pub cases: Mutex<JsonlWriter>,
+    /// Every case and finding the runners' result files yield (cases.jsonl and the
+    /// pipeline's in-memory run: [`collect::CasesTap`]).
+    pub stream: Mutex<Box<dyn collect::Tap>>,
     pub findings: Mutex<JsonlWriter>,
-    /// One more consumer of every case and finding (the pipeline's in-memory run).
-    pub tap: Option<Mutex<Box<dyn collect::Tap>>>,
     pub events: Events,
     pub progress: Progress,
     /// The slowest tests of every runner (merged and cut to N at the end).
@@ -413,9 +413,8 @@ async fn run_one(
                 runner_dir: &rd,
                 format: fmt,
                 opts: &sh.opts,
-                cases: &sh.cases,
+                stream: &sh.stream,
                 findings: &sh.findings,
-                tap: sh.tap.as_ref(),
             };
             collect::collect(&patterns, &ctx)
         })
