@@ -116,9 +116,6 @@ impl LazyCase for BoundedLazy<'_> {
         }
         case
     }
-    fn may_take(&self) -> bool {
-        self.inner.may_take()
-    }
 }
 
 impl Sink for BoundedSink<'_> {

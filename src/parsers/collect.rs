@@ -16,7 +16,6 @@ pub const MAX_WARNINGS: usize = 50;
 pub const SLOWEST_N: usize = 20;
 
 type CaseHook<'a> = Box<dyn FnMut(&Case) + 'a>;
-type TakeHook<'a> = Box<dyn FnMut(&mut Case) + 'a>;
 
 #[derive(Default)]
 pub struct Collector<'a> {
@@ -33,8 +32,6 @@ pub struct Collector<'a> {
     /// When set, every case is also kept here (tests and small inputs only).
     pub all: Option<Vec<Case>>,
     on_case: Option<CaseHook<'a>>,
-    /// Gets, instead of `on_case`, the passing cases it may take (see [`LazyCase::may_take`]).
-    on_take: Option<TakeHook<'a>>,
 }
 
 impl std::fmt::Debug for Collector<'_> {
@@ -63,16 +60,6 @@ impl<'a> Collector<'a> {
     pub fn with_hook(hook: impl FnMut(&Case) + 'a) -> Self {
         Collector {
             on_case: Some(Box::new(hook)),
-            ..Default::default()
-        }
-    }
-
-    /// [`Collector::with_hook`], plus `take`, handed the plain passing cases it may take
-    /// (leaving any case in their place) instead of `hook`, after they are counted.
-    pub fn with_hooks(hook: impl FnMut(&Case) + 'a, take: impl FnMut(&mut Case) + 'a) -> Self {
-        Collector {
-            on_case: Some(Box::new(hook)),
-            on_take: Some(Box::new(take)),
             ..Default::default()
         }
     }
@@ -159,15 +146,6 @@ impl Sink for Collector<'_> {
             duration,
         } = outcome;
         let kept = self.all.is_some() || status.is_bad() || flaky;
-        if !kept && self.on_take.is_some() && lazy.may_take() {
-            // Counted and ranked first: the hook may leave another case in its place.
-            let c = lazy.case();
-            self.tally(c);
-            if let Some(h) = self.on_take.as_mut() {
-                h(c);
-            }
-            return;
-        }
         if self.on_case.is_some() || kept {
             let c: &Case = lazy.case();
             return self.case_ref(c);

@@ -115,13 +115,6 @@ pub trait LazyCase {
     /// The full case (built on the first call). Mutable so that a wrapping sink can set
     /// fields such as `runner` without copying it.
     fn case(&mut self) -> &mut Case;
-    /// Whether the last sink may take the built case, leaving another case (any contents)
-    /// in its place: true when the parser sets or resets every field before its next case
-    /// and reads nothing of this one after offering it. [`LazyCase::case`] is then not
-    /// called again. Lets a million passing cases change hands without a copy each.
-    fn may_take(&self) -> bool {
-        false
-    }
 }
 
 /// Options every parser honours.

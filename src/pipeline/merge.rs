@@ -404,7 +404,7 @@ fn write_merged(
                     folder.plain(&c);
                     w.write_line(line);
                     if let Some(t) = tap.as_mut() {
-                        t.case_owned(c);
+                        t.case(&c);
                     }
                 }
             }

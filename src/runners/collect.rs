@@ -22,16 +22,6 @@ pub use crate::artifact::events::JsonlWriter;
 pub trait Tap: Send {
     fn case(&mut self, case: &Case);
     fn finding(&mut self, finding: &Finding);
-    /// A case the caller has no further use for (a merge's parsed line): a tap that keeps
-    /// cases can take it without a copy.
-    fn case_owned(&mut self, mut case: Case) {
-        self.case_swap(&mut case);
-    }
-    /// A case the caller's parser is done with: a tap that keeps cases may take it and leave
-    /// any other case in its place (the parser resets every field before reusing it).
-    fn case_swap(&mut self, case: &mut Case) {
-        self.case(case);
-    }
 }
 /// cases.jsonl as a consumer of the stream: each case is written, then handed to `next`
 /// (the pipeline's in-memory run), in the same order. Run on a worker thread (the pipeline
@@ -66,14 +56,6 @@ impl Tap for CasesTap {
         }
         if let Some(t) = self.next.as_mut() {
             t.case(case);
-        }
-    }
-    fn case_swap(&mut self, case: &mut Case) {
-        if let Some(w) = self.cases.as_mut() {
-            w.write_case(case);
-        }
-        if let Some(t) = self.next.as_mut() {
-            t.case_swap(case);
         }
     }
     fn finding(&mut self, finding: &Finding) {
@@ -346,9 +328,6 @@ impl LazyCase for WithRunner<'_, '_> {
         }
         c
     }
-    fn may_take(&self) -> bool {
-        self.inner.may_take()
-    }
 }
 
 /// Collects every file matched by `patterns` (already interpolated).
@@ -449,19 +428,11 @@ fn collect_one(path: &Path, ctx: &Ctx<'_>, out: &mut Collected) {
     };
     let runner = ctx.runner_id;
     let stream = ctx.stream;
-    let mut col = Collector::with_hooks(
-        move |c: &Case| {
-            if let Ok(mut t) = stream.lock() {
-                t.case(c);
-            }
-        },
-        // A plain passing case the parser is done with: the stream takes it (no copy).
-        move |c: &mut Case| {
-            if let Ok(mut t) = stream.lock() {
-                t.case_swap(c);
-            }
-        },
-    );
+    let mut col = Collector::with_hook(move |c: &Case| {
+        if let Ok(mut t) = stream.lock() {
+            t.case(c);
+        }
+    });
     let result = {
         let mut sink = Tag {
             inner: &mut col,
