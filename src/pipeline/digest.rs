@@ -152,12 +152,11 @@ impl Tap for DigestTap {
 const BATCH_CASES: usize = 1024;
 const BATCH_BYTES: usize = 1 << 20;
 
-/// One batch of the stream: `n` cases packed one after another into one buffer (see
-/// [`pack`]), and the findings that came between them (`(i, f)`: `f` came after the
-/// batch's first `i` cases).
+/// One batch of the stream: `n` cases packed one after another (see [`Packed`]), and the
+/// findings that came between them (`(i, f)`: `f` came after the batch's first `i` cases).
 #[derive(Default)]
 struct Batch {
-    packed: Vec<u8>,
+    packed: Packed,
     n: usize,
     findings: Vec<(usize, Finding)>,
     /// Bytes of the findings' messages.
@@ -198,13 +197,13 @@ impl ThreadedTap {
                 let Ok(mut inner) = take.recv() else { return };
                 let mut case = Case::default();
                 for mut b in rx {
-                    let mut at = 0;
+                    let mut at = Cursor::default();
                     let mut f = b.findings.drain(..).peekable();
                     for i in 0..b.n {
                         while let Some((_, finding)) = f.next_if(|(k, _)| *k <= i) {
                             inner.finding(&finding);
                         }
-                        unpack(&b.packed, &mut at, &mut case);
+                        b.packed.unpack(&mut at, &mut case);
                         inner.case(&case);
                         shed(&mut case);
                     }
@@ -214,9 +213,6 @@ impl ThreadedTap {
                     b.n = 0;
                     b.finding_bytes = 0;
                     b.packed.clear();
-                    if b.packed.capacity() > 4 * BATCH_BYTES {
-                        b.packed = Vec::new();
-                    }
                     let _ = back.try_send(b);
                 }
             });
@@ -255,190 +251,181 @@ fn shed(c: &mut Case) {
     }
 }
 
-/// Appends `c` to `out` (every field named, so a new field of [`Case`] cannot be forgotten
-/// here; [`unpack`] reads the fields back in the same order).
-fn pack(out: &mut Vec<u8>, c: &Case) {
-    let Case {
-        runner,
-        suite,
-        classname,
-        name,
-        file,
-        line,
-        status,
-        flaky,
-        retries,
-        duration,
-        failure,
-        output,
-        skip_reason,
-    } = c;
-    put_str(out, runner);
-    put_len(out, suite.len());
-    for s in suite {
-        put_str(out, s);
-    }
-    put_opt(out, classname.as_deref());
-    put_str(out, name);
-    put_opt(out, file.as_deref());
-    match line {
-        Some(l) => {
-            out.push(1);
-            out.extend_from_slice(&l.to_le_bytes());
-        }
-        None => out.push(0),
-    }
-    out.push(match status {
-        Status::Passed => 0,
-        Status::Failed => 1,
-        Status::Errored => 2,
-        Status::Skipped => 3,
-    });
-    out.push(u8::from(*flaky));
-    out.extend_from_slice(&retries.to_le_bytes());
-    match duration {
-        Some(d) => {
-            out.push(1);
-            out.extend_from_slice(&d.to_le_bytes());
-        }
-        None => out.push(0),
-    }
-    match failure {
-        Some(Failure {
-            kind,
-            message,
-            trace,
-        }) => {
-            out.push(1);
-            put_opt(out, kind.as_deref());
-            put_opt(out, message.as_deref());
-            put_opt(out, trace.as_deref());
-        }
-        None => out.push(0),
-    }
-    put_opt(out, output.as_deref());
-    put_opt(out, skip_reason.as_deref());
+/// Cases one after another: their texts concatenated in one string, each text's length
+/// (or [`NONE`]) in `lens`, the other fields in `fields`. A text is read back as a slice of
+/// `text` (`str::get`: no UTF-8 check of its bytes, only of its two ends).
+#[derive(Default)]
+struct Packed {
+    text: String,
+    lens: Vec<usize>,
+    fields: Vec<Fields>,
 }
 
-fn put_len(out: &mut Vec<u8>, n: usize) {
-    // Texts are bounded far below 4 GiB (names and paths to a few KiB, traces and output
-    // to `max_text_bytes`).
-    out.extend_from_slice(&u32::try_from(n).unwrap_or(u32::MAX).to_le_bytes());
+/// A length in [`Packed::lens`] that stands for a text that is not there (`None`).
+const NONE: usize = usize::MAX;
+
+/// A case's fields other than its texts.
+struct Fields {
+    line: Option<u32>,
+    status: Status,
+    flaky: bool,
+    retries: u32,
+    duration: Option<f64>,
+    failure: bool,
 }
 
-fn put_str(out: &mut Vec<u8>, s: &str) {
-    put_len(out, s.len());
-    out.extend_from_slice(s.as_bytes());
+/// Where the next case of a [`Packed`] starts.
+#[derive(Default)]
+struct Cursor {
+    text: usize,
+    lens: usize,
+    fields: usize,
 }
 
-fn put_opt(out: &mut Vec<u8>, s: Option<&str>) {
-    match s {
-        Some(s) => {
-            out.push(1);
-            put_str(out, s);
+impl Packed {
+    fn clear(&mut self) {
+        self.text.clear();
+        self.lens.clear();
+        self.fields.clear();
+        // A batch that held a long failure is not kept that big.
+        if self.text.capacity() > 4 * BATCH_BYTES {
+            self.text = String::new();
         }
-        None => out.push(0),
     }
-}
 
-/// Reads the case [`pack`] wrote at `*at` into `c`, reusing its strings, and moves `at`
-/// past it. The buffer is the one `pack` filled in this process: every read is in bounds
-/// and every text was a `&str`; the checks below only keep a bug from becoming a panic.
-fn unpack(buf: &[u8], at: &mut usize, c: &mut Case) {
-    let mut r = Reader { buf, at: *at };
-    c.runner.clear();
-    c.runner.push_str(r.str());
-    let n = r.len();
-    c.suite.truncate(n);
-    for (i, s) in (0..n).map(|_| r.str()).enumerate() {
-        match c.suite.get_mut(i) {
-            Some(d) => {
-                d.clear();
-                d.push_str(s);
+    fn bytes(&self) -> usize {
+        self.text.len()
+    }
+
+    fn put(&mut self, s: Option<&str>) {
+        match s {
+            Some(s) => {
+                self.lens.push(s.len());
+                self.text.push_str(s);
             }
-            None => c.suite.push(s.to_string()),
+            None => self.lens.push(NONE),
         }
     }
-    let classname = r.opt();
-    set_opt(&mut c.classname, classname);
-    c.name.clear();
-    c.name.push_str(r.str());
-    let file = r.opt();
-    set_opt(&mut c.file, file);
-    c.line = (r.byte() == 1).then(|| u32::from_le_bytes(r.array()));
-    c.status = match r.byte() {
-        1 => Status::Failed,
-        2 => Status::Errored,
-        3 => Status::Skipped,
-        _ => Status::Passed,
-    };
-    c.flaky = r.byte() == 1;
-    c.retries = u32::from_le_bytes(r.array());
-    c.duration = (r.byte() == 1).then(|| f64::from_le_bytes(r.array()));
-    c.failure = (r.byte() == 1).then(|| {
-        let kind = r.opt().map(str::to_string);
-        let message = r.opt().map(str::to_string);
-        let trace = r.opt().map(str::to_string);
-        Failure {
+
+    /// Appends `c` (every field named, so a new field of [`Case`] cannot be forgotten here;
+    /// [`Packed::unpack`] reads them back in the same order).
+    fn pack(&mut self, c: &Case) {
+        let Case {
+            runner,
+            suite,
+            classname,
+            name,
+            file,
+            line,
+            status,
+            flaky,
+            retries,
+            duration,
+            failure,
+            output,
+            skip_reason,
+        } = c;
+        self.put(Some(runner));
+        self.lens.push(suite.len());
+        for s in suite {
+            self.put(Some(s));
+        }
+        self.put(classname.as_deref());
+        self.put(Some(name));
+        self.put(file.as_deref());
+        if let Some(Failure {
             kind,
             message,
             trace,
+        }) = failure
+        {
+            self.put(kind.as_deref());
+            self.put(message.as_deref());
+            self.put(trace.as_deref());
         }
-    });
-    let output = r.opt();
-    set_opt(&mut c.output, output);
-    let skip_reason = r.opt();
-    set_opt(&mut c.skip_reason, skip_reason);
-    *at = r.at;
+        self.put(output.as_deref());
+        self.put(skip_reason.as_deref());
+        self.fields.push(Fields {
+            line: *line,
+            status: *status,
+            flaky: *flaky,
+            retries: *retries,
+            duration: *duration,
+            failure: failure.is_some(),
+        });
+    }
+
+    /// Reads the case at `at` into `c`, reusing its strings, and moves `at` past it. The
+    /// batch is one [`Packed::pack`] filled: every read is in range; the fallbacks only keep
+    /// a bug from becoming a panic.
+    fn unpack(&self, at: &mut Cursor, c: &mut Case) {
+        set(&mut c.runner, self.text_at(at).unwrap_or_default());
+        let n = self.len_at(at);
+        let n = if n == NONE { 0 } else { n };
+        c.suite.truncate(n);
+        for i in 0..n {
+            let s = self.text_at(at).unwrap_or_default();
+            match c.suite.get_mut(i) {
+                Some(d) => set(d, s),
+                None => c.suite.push(s.to_string()),
+            }
+        }
+        set_opt(&mut c.classname, self.text_at(at));
+        set(&mut c.name, self.text_at(at).unwrap_or_default());
+        set_opt(&mut c.file, self.text_at(at));
+        let f = self.fields.get(at.fields);
+        at.fields += 1;
+        c.failure = f.is_some_and(|f| f.failure).then(|| Failure {
+            kind: self.text_at(at).map(str::to_string),
+            message: self.text_at(at).map(str::to_string),
+            trace: self.text_at(at).map(str::to_string),
+        });
+        set_opt(&mut c.output, self.text_at(at));
+        set_opt(&mut c.skip_reason, self.text_at(at));
+        if let Some(f) = f {
+            c.line = f.line;
+            c.status = f.status;
+            c.flaky = f.flaky;
+            c.retries = f.retries;
+            c.duration = f.duration;
+        }
+    }
+
+    fn len_at(&self, at: &mut Cursor) -> usize {
+        let n = self.lens.get(at.lens).copied().unwrap_or(NONE);
+        at.lens += 1;
+        n
+    }
+
+    fn text_at(&self, at: &mut Cursor) -> Option<&str> {
+        let n = self.len_at(at);
+        if n == NONE {
+            return None;
+        }
+        let s = self.text.get(at.text..at.text.saturating_add(n));
+        at.text = at.text.saturating_add(n);
+        Some(s.unwrap_or_default())
+    }
+}
+
+fn set(dst: &mut String, v: &str) {
+    dst.clear();
+    dst.push_str(v);
 }
 
 fn set_opt(dst: &mut Option<String>, v: Option<&str>) {
     match (dst.as_mut(), v) {
-        (Some(d), Some(v)) => {
-            d.clear();
-            d.push_str(v);
-        }
+        (Some(d), Some(v)) => set(d, v),
         (None, Some(v)) => *dst = Some(v.to_string()),
         (_, None) => *dst = None,
     }
 }
 
-/// A cursor over a packed batch.
-struct Reader<'a> {
-    buf: &'a [u8],
-    at: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> &'a [u8] {
-        let end = self.at.saturating_add(n).min(self.buf.len());
-        let s = &self.buf[self.at.min(end)..end];
-        self.at = end;
-        s
-    }
-    fn byte(&mut self) -> u8 {
-        self.take(1).first().copied().unwrap_or(0)
-    }
-    fn array<const N: usize>(&mut self) -> [u8; N] {
-        self.take(N).try_into().unwrap_or([0; N])
-    }
-    fn len(&mut self) -> usize {
-        u32::from_le_bytes(self.array()) as usize
-    }
-    fn str(&mut self) -> &'a str {
-        let n = self.len();
-        std::str::from_utf8(self.take(n)).unwrap_or_default()
-    }
-    fn opt(&mut self) -> Option<&'a str> {
-        (self.byte() == 1).then(|| self.str())
-    }
-}
-
 impl Tap for ThreadedTap {
     fn case(&mut self, case: &Case) {
-        pack(&mut self.batch.packed, case);
+        self.batch.packed.pack(case);
         self.batch.n += 1;
-        if self.batch.n >= BATCH_CASES || self.batch.packed.len() >= BATCH_BYTES {
+        if self.batch.n >= BATCH_CASES || self.batch.packed.bytes() >= BATCH_BYTES {
             self.send();
         }
     }
@@ -447,7 +434,7 @@ impl Tap for ThreadedTap {
         let b = &mut self.batch;
         b.findings.push((b.n, finding.clone()));
         b.finding_bytes += finding.message.len();
-        if b.findings.len() >= BATCH_CASES || b.packed.len() + b.finding_bytes >= BATCH_BYTES {
+        if b.findings.len() >= BATCH_CASES || b.packed.bytes() + b.finding_bytes >= BATCH_BYTES {
             self.send();
         }
     }
@@ -609,15 +596,18 @@ mod tests {
             (&full, &longer),
         ] {
             // Two cases packed one after the other: the cursor lands on the second.
-            let mut buf = Vec::new();
-            pack(&mut buf, src);
-            pack(&mut buf, slot);
-            let (mut dst, mut at) = (slot.clone(), 0);
-            unpack(&buf, &mut at, &mut dst);
+            let mut buf = Packed::default();
+            buf.pack(src);
+            buf.pack(slot);
+            let (mut dst, mut at) = (slot.clone(), Cursor::default());
+            buf.unpack(&mut at, &mut dst);
             assert_eq!(&dst, src);
-            unpack(&buf, &mut at, &mut dst);
+            buf.unpack(&mut at, &mut dst);
             assert_eq!(&dst, slot);
-            assert_eq!(at, buf.len());
+            assert_eq!(
+                (at.text, at.lens, at.fields),
+                (buf.text.len(), buf.lens.len(), buf.fields.len())
+            );
         }
     }
 }
