@@ -130,20 +130,26 @@ fn needs_escape(s: &[u8]) -> bool {
     // Per 8-byte word: "some byte < n" is (x - n·LO) & !x & HI (exact as a yes/no for
     // n ≤ 0x80), and "some byte == c" is "some byte of x ^ c·LO is zero".
     let has_zero = |v: u64| v.wrapping_sub(LO) & !v & HI != 0;
-    let mut words = s.chunks_exact(8);
-    for w in &mut words {
+    let word = |w: &[u8]| {
         let x = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
-        if x.wrapping_sub(0x20 * LO) & !x & HI != 0
+        x.wrapping_sub(0x20 * LO) & !x & HI != 0
             || has_zero(x ^ (b'"' as u64 * LO))
             || has_zero(x ^ (b'\\' as u64 * LO))
-        {
+    };
+    if s.len() < 8 {
+        // Padded with a byte that needs nothing: one word, no loop per byte.
+        let mut w = [b'a'; 8];
+        w[..s.len()].copy_from_slice(s);
+        return word(&w);
+    }
+    let mut words = s.chunks_exact(8);
+    for w in &mut words {
+        if word(w) {
             return true;
         }
     }
-    words
-        .remainder()
-        .iter()
-        .any(|&b| b < 0x20 || b == b'"' || b == b'\\')
+    // The last word overlaps the one before it.
+    !words.remainder().is_empty() && word(&s[s.len() - 8..])
 }
 
 impl Case {

@@ -160,6 +160,11 @@ fn xml_str(s: &str) -> XmlString {
 /// exactly what the parser would print.
 fn clean(s: &str) -> std::borrow::Cow<'_, str> {
     let b = s.as_bytes();
+    // Most texts (long traces too) have no control byte and no C2: plain at SIMD speed.
+    let maybe = |c: u8| ((c < 0x20) & (c != b'\n')) | (c == 0x7f) | (c == 0xc2);
+    if !any_byte(b, maybe) {
+        return std::borrow::Cow::Borrowed(s);
+    }
     let plain = b.iter().enumerate().all(|(i, &c)| {
         (c >= 0x20 && c != 0x7f && (c != 0xc2 || !matches!(b.get(i + 1), Some(0x80..=0x9f))))
             || c == b'\n'
@@ -492,7 +497,7 @@ fn write_case(c: &Case, time: Option<Duration>, w: &mut Writer<Vec<u8>>) -> io::
             match failure.and_then(|f| f.trace.as_deref()).or(message) {
                 Some(d) => {
                     w.write_event(Event::Start(tag))?;
-                    w.write_event(Event::Text(BytesText::new(&clean(d))))?;
+                    w.write_event(Event::Text(text_event(&clean(d))))?;
                     w.write_event(Event::End(BytesEnd::new(name)))?;
                 }
                 None => w.write_event(Event::Empty(tag))?,
@@ -586,16 +591,30 @@ fn attr_special(b: u8) -> bool {
         | (b == b'"')
 }
 
-/// Whether `v` holds an [`attr_special`] byte: 16 bytes per step with no branch inside
-/// (a lookup and a branch per byte were a fifth of the digest's thread in `ci`).
+/// Whether `v` holds an [`attr_special`] byte (a lookup and a branch per byte were a fifth
+/// of the digest's thread in `ci`).
 fn has_attr_special(v: &[u8]) -> bool {
+    any_byte(v, attr_special)
+}
+
+/// Whether a byte of `v` is one `pred` picks: 16 bytes per step with no branch inside, so
+/// that the compiler makes it SIMD compares. The last step overlaps the one before (or a
+/// short `v` is padded with `a`, which `pred` must not pick), so no byte is looked at alone.
+#[inline(always)]
+fn any_byte(v: &[u8], pred: impl Fn(u8) -> bool) -> bool {
+    let step = |c: &[u8]| c.iter().fold(false, |a, &b| a | pred(b));
+    if v.len() < 16 {
+        let mut padded = [b'a'; 16];
+        padded[..v.len()].copy_from_slice(v);
+        return step(&padded);
+    }
     let mut chunks = v.chunks_exact(16);
     for c in &mut chunks {
-        if c.iter().fold(false, |a, &b| a | attr_special(b)) {
+        if step(c) {
             return true;
         }
     }
-    chunks.remainder().iter().any(|&b| attr_special(b))
+    !chunks.remainder().is_empty() && step(&v[v.len() - 16..])
 }
 
 /// `push_attr_value(out, &clean(v))` in one look at each byte: nearly every name and path
@@ -700,7 +719,7 @@ fn write_status(
     match description {
         Some(d) => {
             w.write_event(Event::Start(tag))?;
-            w.write_event(Event::Text(BytesText::new(d.as_str())))?;
+            w.write_event(Event::Text(text_event(d.as_str())))?;
             w.write_event(Event::End(BytesEnd::new(name)))
         }
         None => w.write_event(Event::Empty(tag)),
@@ -748,8 +767,19 @@ fn write_rerun(r: &TestRerun, which: FlakyOrRerun, w: &mut Writer<Vec<u8>>) -> i
 
 fn write_text_element(name: &str, text: &str, w: &mut Writer<Vec<u8>>) -> io::Result<()> {
     w.write_event(Event::Start(BytesStart::new(name)))?;
-    w.write_event(Event::Text(BytesText::new(text)))?;
+    w.write_event(Event::Text(text_event(text)))?;
     w.write_event(Event::End(BytesEnd::new(name)))
+}
+
+/// `BytesText::new(text)` (escaped as quick-xml escapes: `<>&'"`), with the search for
+/// those bytes done by SIMD searches instead of quick-xml's look at each byte of a trace.
+fn text_event(text: &str) -> BytesText<'_> {
+    let b = text.as_bytes();
+    if memchr::memchr3(b'<', b'>', b'&', b).is_none() && memchr::memchr2(b'\'', b'"', b).is_none() {
+        BytesText::from_escaped(text)
+    } else {
+        BytesText::new(text)
+    }
 }
 
 #[cfg(test)]
@@ -986,6 +1016,24 @@ mod tests {
             }
         }
         assert!(!has_attr_special(b""));
+        // clean's quick look agrees with its exact one wherever the byte is.
+        for len in 1..=40 {
+            for at in 0..len {
+                for b in 0..0x80u8 {
+                    let mut v = vec![b'a'; len];
+                    v[at] = b;
+                    let s = String::from_utf8(v).unwrap();
+                    let plain = (b >= 0x20 && b != 0x7f) || b == b'\n';
+                    let borrowed = matches!(clean(&s), std::borrow::Cow::Borrowed(_));
+                    assert_eq!(borrowed, plain, "{len} {at} {b:#04x}");
+                }
+                for (c, plain) in [('\u{80}', false), ('\u{9f}', false), ('\u{a0}', true)] {
+                    let s: String = (0..len).map(|i| if i == at { c } else { 'a' }).collect();
+                    let borrowed = matches!(clean(&s), std::borrow::Cow::Borrowed(_));
+                    assert_eq!(borrowed, plain, "{len} {at} {c:?}");
+                }
+            }
+        }
     }
 
     #[test]
