@@ -529,6 +529,39 @@ mod tests {
         }
     }
 
+    /// A consumer after cases.jsonl that panics (a bug) stops the worker: the cases after it
+    /// never reach the file, and the writer handed back says so instead of passing for
+    /// complete.
+    #[test]
+    fn a_panic_on_the_worker_leaves_cases_jsonl_marked_incomplete() {
+        struct Boom;
+        impl Tap for Boom {
+            fn case(&mut self, c: &Case) {
+                assert!(c.name != "t7", "boom at {}", c.name);
+            }
+            fn finding(&mut self, _: &Finding) {}
+        }
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("cases.jsonl");
+        let w = crate::artifact::events::JsonlWriter::create(&path).unwrap();
+        let (cases, back) = crate::runners::collect::CasesTap::new(w, Some(Box::new(Boom)));
+        let mut tap = ThreadedTap::spawn(Box::new(cases));
+        for i in 0..3000 {
+            tap.case(&Case {
+                name: format!("t{i}"),
+                ..Case::default()
+            });
+        }
+        drop(tap);
+        let mut w = back.lock().unwrap().take().expect("the writer comes back");
+        w.finish();
+        let e = w.error.take().expect("an incomplete file is an error");
+        assert!(e.contains("incomplete"), "{e}");
+        // What came before the panic was written.
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.lines().count() >= 7, "{text}");
+    }
+
     #[test]
     fn junit_written_behind_is_kept_when_joined_and_removed_when_not() {
         let d = tempfile::tempdir().unwrap();

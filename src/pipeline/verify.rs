@@ -707,11 +707,13 @@ pub async fn execute_prepared(
     // Every runner has ended: take the stream back and let it finish (dropping it waits
     // until its worker wrote the last case and the tap saw it; an aborted ticker may still
     // hold `shared`), then close the streamed files before verify.json and the manifest.
-    if let Ok(mut t) = shared.stream.lock() {
+    {
+        // A runner's thread that panicked while holding it leaves it poisoned, not broken.
+        let mut t = shared.stream.lock().unwrap_or_else(|p| p.into_inner());
         drop(std::mem::replace(&mut *t, Box::new(NoTap)));
     }
     let mut io_errors = Vec::new();
-    let cases = cases_back.lock().ok().and_then(|mut w| w.take());
+    let cases = cases_back.lock().unwrap_or_else(|p| p.into_inner()).take();
     if cases.is_none() {
         io_errors.push(format!(
             "cannot write `{}`: its writer thread stopped",

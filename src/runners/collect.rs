@@ -23,6 +23,7 @@ pub trait Tap: Send {
     fn case(&mut self, case: &Case);
     fn finding(&mut self, finding: &Finding);
 }
+
 /// cases.jsonl as a consumer of the stream: each case is written, then handed to `next`
 /// (the pipeline's in-memory run), in the same order. Run on a worker thread (the pipeline
 /// wraps it in `pipeline::digest::ThreadedTap`), a million cases are serialized beside the
@@ -69,9 +70,21 @@ impl Drop for CasesTap {
     fn drop(&mut self) {
         // The next consumer first: it has seen every case once this returns.
         drop(self.next.take());
-        if let (Some(w), Ok(mut slot)) = (self.cases.take(), self.back.lock()) {
-            *slot = Some(w);
+        let Some(mut w) = self.cases.take() else {
+            return;
+        };
+        if std::thread::panicking() {
+            // Dropped by a panic on its thread: the cases after it never reached the file,
+            // and the run must not pass that off as complete.
+            w.error.get_or_insert_with(|| {
+                format!(
+                    "`{}` is incomplete: the thread writing it stopped on an internal error",
+                    w.path.display()
+                )
+            });
         }
+        let mut slot = self.back.lock().unwrap_or_else(|p| p.into_inner());
+        *slot = Some(w);
     }
 }
 
