@@ -136,20 +136,27 @@ fn needs_escape(s: &[u8]) -> bool {
             || has_zero(x ^ (b'"' as u64 * LO))
             || has_zero(x ^ (b'\\' as u64 * LO))
     };
-    if s.len() < 8 {
-        // Padded with a byte that needs nothing: one word, no loop per byte.
-        let mut w = [b'a'; 8];
-        w[..s.len()].copy_from_slice(s);
-        return word(&w);
+    any_window::<8>(s, word)
+}
+
+/// Whether `hit` is true of some `N`-byte window of `v`, the windows covering `v` end to end:
+/// the last one overlaps the one before, and a `v` shorter than `N` is padded with `a`
+/// (which `hit` must not pick). So no byte is looked at alone: `hit` works on whole words or
+/// SIMD-sized blocks (the writers' scans for bytes to escape).
+#[inline(always)]
+pub(crate) fn any_window<const N: usize>(v: &[u8], hit: impl Fn(&[u8]) -> bool) -> bool {
+    if v.len() < N {
+        let mut padded = [b'a'; N];
+        padded[..v.len()].copy_from_slice(v);
+        return hit(&padded);
     }
-    let mut words = s.chunks_exact(8);
-    for w in &mut words {
-        if word(w) {
+    let mut chunks = v.chunks_exact(N);
+    for c in &mut chunks {
+        if hit(c) {
             return true;
         }
     }
-    // The last word overlaps the one before it.
-    !words.remainder().is_empty() && word(&s[s.len() - 8..])
+    !chunks.remainder().is_empty() && hit(&v[v.len() - N..])
 }
 
 impl Case {

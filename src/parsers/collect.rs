@@ -78,11 +78,6 @@ impl Collector<'_> {
         if let Some(h) = self.on_case.as_mut() {
             h(case);
         }
-        self.tally(case);
-    }
-
-    /// The counts and the slowest-N check.
-    fn tally(&mut self, case: &Case) {
         self.counts.add_case(case.status, case.flaky);
         if let Some(d) = case.duration.filter(|d| self.is_slow(*d)) {
             self.push_slow(case, d);

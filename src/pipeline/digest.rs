@@ -152,12 +152,11 @@ impl Tap for DigestTap {
 const BATCH_CASES: usize = 1024;
 const BATCH_BYTES: usize = 1 << 20;
 
-/// One batch of the stream: `n` cases packed one after another (see [`Packed`]), and the
+/// One batch of the stream: cases packed one after another (see [`Packed`]), and the
 /// findings that came between them (`(i, f)`: `f` came after the batch's first `i` cases).
 #[derive(Default)]
 struct Batch {
     packed: Packed,
-    n: usize,
     findings: Vec<(usize, Finding)>,
     /// Bytes of the findings' messages.
     finding_bytes: usize,
@@ -199,7 +198,7 @@ impl ThreadedTap {
                 for mut b in rx {
                     let mut at = Cursor::default();
                     let mut f = b.findings.drain(..).peekable();
-                    for i in 0..b.n {
+                    for i in 0..b.packed.cases() {
                         while let Some((_, finding)) = f.next_if(|(k, _)| *k <= i) {
                             inner.finding(&finding);
                         }
@@ -210,7 +209,6 @@ impl ThreadedTap {
                     for (_, finding) in f {
                         inner.finding(&finding);
                     }
-                    b.n = 0;
                     b.finding_bytes = 0;
                     b.packed.clear();
                     let _ = back.try_send(b);
@@ -295,6 +293,10 @@ impl Packed {
 
     fn bytes(&self) -> usize {
         self.text.len()
+    }
+
+    fn cases(&self) -> usize {
+        self.fields.len()
     }
 
     fn put(&mut self, s: Option<&str>) {
@@ -423,16 +425,16 @@ fn set_opt(dst: &mut Option<String>, v: Option<&str>) {
 
 impl Tap for ThreadedTap {
     fn case(&mut self, case: &Case) {
-        self.batch.packed.pack(case);
-        self.batch.n += 1;
-        if self.batch.n >= BATCH_CASES || self.batch.packed.bytes() >= BATCH_BYTES {
+        let p = &mut self.batch.packed;
+        p.pack(case);
+        if p.cases() >= BATCH_CASES || p.bytes() >= BATCH_BYTES {
             self.send();
         }
     }
 
     fn finding(&mut self, finding: &Finding) {
         let b = &mut self.batch;
-        b.findings.push((b.n, finding.clone()));
+        b.findings.push((b.packed.cases(), finding.clone()));
         b.finding_bytes += finding.message.len();
         if b.findings.len() >= BATCH_CASES || b.packed.bytes() + b.finding_bytes >= BATCH_BYTES {
             self.send();
@@ -442,7 +444,7 @@ impl Tap for ThreadedTap {
 
 impl Drop for ThreadedTap {
     fn drop(&mut self) {
-        if self.batch.n > 0 || !self.batch.findings.is_empty() {
+        if self.batch.packed.cases() > 0 || !self.batch.findings.is_empty() {
             self.send();
         }
         drop(self.tx.take());

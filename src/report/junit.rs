@@ -597,24 +597,11 @@ fn has_attr_special(v: &[u8]) -> bool {
     any_byte(v, attr_special)
 }
 
-/// Whether a byte of `v` is one `pred` picks: 16 bytes per step with no branch inside, so
-/// that the compiler makes it SIMD compares. The last step overlaps the one before (or a
-/// short `v` is padded with `a`, which `pred` must not pick), so no byte is looked at alone.
+/// Whether a byte of `v` is one `pred` picks (`pred` must not pick `a`): 16 bytes per step
+/// with no branch inside, so that the compiler makes it SIMD compares.
 #[inline(always)]
 fn any_byte(v: &[u8], pred: impl Fn(u8) -> bool) -> bool {
-    let step = |c: &[u8]| c.iter().fold(false, |a, &b| a | pred(b));
-    if v.len() < 16 {
-        let mut padded = [b'a'; 16];
-        padded[..v.len()].copy_from_slice(v);
-        return step(&padded);
-    }
-    let mut chunks = v.chunks_exact(16);
-    for c in &mut chunks {
-        if step(c) {
-            return true;
-        }
-    }
-    !chunks.remainder().is_empty() && step(&v[v.len() - 16..])
+    crate::model::any_window::<16>(v, |c| c.iter().fold(false, |a, &b| a | pred(b)))
 }
 
 /// `push_attr_value(out, &clean(v))` in one look at each byte: nearly every name and path
