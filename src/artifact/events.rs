@@ -125,7 +125,12 @@ impl JsonlWriter {
                 return self.fail(e);
             }
         }
-        if self.scratch.len() >= BATCH {
+        let batch = match self.out {
+            // Handed to the worker as it is (see `drain`): a whole chunk at a time.
+            Some(Out::Offload(_)) => super::OFFLOAD_CHUNK,
+            _ => BATCH,
+        };
+        if self.scratch.len() >= batch {
             self.drain();
         }
     }
@@ -148,7 +153,10 @@ impl JsonlWriter {
                     out.write_all(b"\n")
                 })
         } else {
-            out.write_all(&self.scratch)
+            match out {
+                Out::Offload(o) => o.write_vec(&mut self.scratch),
+                Out::Here(w) => w.write_all(&self.scratch),
+            }
         };
         self.scratch.clear();
         if let Err(e) = r {

@@ -155,6 +155,163 @@ pub fn write_atomic_stream(
     Ok(bytes)
 }
 
+/// A part of a file [`write_atomic_assembled`] puts together: bytes, or the whole of another
+/// file (a spool, at its start).
+pub enum Part {
+    Bytes(Vec<u8>),
+    File(File),
+}
+
+/// Writes `parts` one after another to `path`, atomically, and records the result's size and
+/// sha256. The files among them are copied by the kernel (`copy_file_range`: their bytes never
+/// pass through this process), and hashed meanwhile on a second thread straight from the page
+/// cache (mapped, not read into a buffer): a big spooled document (junit.xml) is assembled
+/// in about the time its hash takes.
+pub fn write_atomic_assembled(path: &Path, parts: Vec<Part>) -> Result<u64, ArtifactError> {
+    let err = |source| ArtifactError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    let dir = path.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir).map_err(err)?;
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let written = File::create(&tmp).and_then(|mut out| {
+        std::thread::scope(|s| {
+            let hasher = std::thread::Builder::new()
+                .name("codeloop-hash".into())
+                .spawn_scoped(s, || hash_parts(&parts))?;
+            let copied = parts.iter().try_for_each(|p| match p {
+                Part::Bytes(b) => out.write_all(b),
+                Part::File(f) => {
+                    let mut f = f;
+                    io::Seek::seek(&mut f, io::SeekFrom::Start(0))?;
+                    io::copy(&mut f, &mut out).map(drop)
+                }
+            });
+            let hashed = hasher
+                .join()
+                .unwrap_or_else(|_| Err(io::Error::other("the hashing thread panicked")));
+            copied?;
+            let (bytes, sha) = hashed?;
+            // The copy and the hash went over the same bytes: the sizes must agree.
+            let on_disk = out.metadata()?.len();
+            if on_disk != bytes {
+                return Err(io::Error::other(format!(
+                    "wrote {on_disk} bytes but hashed {bytes}"
+                )));
+            }
+            Ok((bytes, sha))
+        })
+    });
+    let (bytes, sha) = match written {
+        Ok(x) => x,
+        Err(e) => {
+            let _ = fs::remove_file(&tmp);
+            return Err(err(e));
+        }
+    };
+    fs::rename(&tmp, path).map_err(|e| {
+        let _ = fs::remove_file(&tmp);
+        err(e)
+    })?;
+    record_hash(path, bytes, sha.clone());
+    Ok(bytes)
+}
+
+/// Size and sha256 of the parts one after another.
+fn hash_parts(parts: &[Part]) -> io::Result<(u64, String)> {
+    let mut h = Sha256::new();
+    let mut bytes = 0u64;
+    for p in parts {
+        match p {
+            Part::Bytes(b) => {
+                h.update(b);
+                bytes += b.len() as u64;
+            }
+            Part::File(f) => bytes += hash_file(f, &mut h)?,
+        }
+    }
+    Ok((bytes, hex(&h.finalize())))
+}
+
+/// Hashes all of `f` (from its start, whatever its offset): mapped when it can be, else read
+/// at explicit offsets (the file's own offset belongs to the copy running beside).
+fn hash_file(f: &File, h: &mut Sha256) -> io::Result<u64> {
+    use std::os::unix::fs::FileExt;
+    let len = f.metadata()?.len();
+    if let Some(m) = mapped::Mapped::new(f, len) {
+        h.update(m.bytes());
+        return Ok(len);
+    }
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut at = 0u64;
+    loop {
+        let n = match f.read_at(&mut buf, at) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if n == 0 {
+            return Ok(at);
+        }
+        h.update(&buf[..n]);
+        at += n as u64;
+    }
+}
+
+mod mapped {
+    //! A read-only mapping of a whole file, for hashing a spool this process wrote and alone
+    //! holds (unlinked at creation: no one else can truncate it under the mapping, which is
+    //! what makes mapping safe here and is why result files of other tools are never mapped).
+
+    use std::fs::File;
+    use std::os::fd::AsRawFd;
+
+    pub struct Mapped {
+        ptr: *mut libc::c_void,
+        len: usize,
+    }
+
+    impl Mapped {
+        /// `None` for an empty file or when the mapping fails (the caller reads instead).
+        pub fn new(f: &File, len: u64) -> Option<Mapped> {
+            let len = usize::try_from(len).ok().filter(|l| *l > 0)?;
+            // SAFETY: a fresh read-only private mapping of an open file descriptor; the
+            // result is checked before use, and unmapped once in Drop.
+            let ptr = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    len,
+                    libc::PROT_READ,
+                    libc::MAP_PRIVATE,
+                    f.as_raw_fd(),
+                    0,
+                )
+            };
+            if ptr == libc::MAP_FAILED {
+                return None;
+            }
+            // SAFETY: advice on the range just mapped; failure only loses the read-ahead hint.
+            unsafe { libc::madvise(ptr, len, libc::MADV_SEQUENTIAL) };
+            Some(Mapped { ptr, len })
+        }
+
+        pub fn bytes(&self) -> &[u8] {
+            // SAFETY: `ptr` maps `len` readable bytes for as long as `self` lives; the file is
+            // one only this process holds (see the module docs), so the bytes do not change.
+            unsafe { std::slice::from_raw_parts(self.ptr.cast::<u8>(), self.len) }
+        }
+    }
+
+    impl Drop for Mapped {
+        fn drop(&mut self) {
+            // SAFETY: unmaps exactly the mapping made in `new`, once.
+            unsafe { libc::munmap(self.ptr, self.len) };
+        }
+    }
+}
+
 /// Serializes `doc` as pretty JSON and writes it atomically.
 pub fn write_json<T: Serialize>(path: &Path, doc: &T) -> Result<(), ArtifactError> {
     write_json_with(path, doc, true)
@@ -367,7 +524,7 @@ pub struct Offload {
     worker: Option<std::thread::JoinHandle<io::Result<Hashing<File>>>>,
 }
 
-const OFFLOAD_CHUNK: usize = 256 * 1024;
+pub(crate) const OFFLOAD_CHUNK: usize = 256 * 1024;
 
 impl Offload {
     pub fn new(f: File) -> io::Result<Offload> {
@@ -396,11 +553,36 @@ impl Offload {
     }
 
     fn send(&mut self) -> io::Result<()> {
-        let next = self
-            .spare
-            .try_recv()
-            .unwrap_or_else(|_| Vec::with_capacity(OFFLOAD_CHUNK + 64 * 1024));
+        let next = self.spare_chunk();
         let chunk = std::mem::replace(&mut self.buf, next);
+        self.hand_over(chunk)
+    }
+
+    fn spare_chunk(&mut self) -> Vec<u8> {
+        self.spare
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(OFFLOAD_CHUNK + 64 * 1024))
+    }
+
+    /// Hands `v`'s bytes to the worker as they are, without copying them into a chunk of its
+    /// own (a caller that fills a buffer of its own, like cases.jsonl's writer, gives the
+    /// buffer away), and leaves `v` empty with a spare chunk's room. Small buffers are copied.
+    pub fn write_vec(&mut self, v: &mut Vec<u8>) -> io::Result<()> {
+        if v.len() < OFFLOAD_CHUNK / 4 {
+            self.write_all(v)?;
+            v.clear();
+            return Ok(());
+        }
+        // What was buffered goes first: the file keeps the order of the writes.
+        if !self.buf.is_empty() {
+            self.send()?;
+        }
+        let next = self.spare_chunk();
+        let chunk = std::mem::replace(v, next);
+        self.hand_over(chunk)
+    }
+
+    fn hand_over(&mut self, chunk: Vec<u8>) -> io::Result<()> {
         let sent = self.tx.as_ref().is_some_and(|tx| tx.send(chunk).is_ok());
         if sent {
             Ok(())
@@ -653,6 +835,71 @@ mod tests {
         std::fs::write(&p, b"{\"a\":1}\n\xff\xfe\n").unwrap();
         let e = read_jsonl_lines(&p, |_| true).unwrap_err();
         assert!(e.to_string().contains("lines.jsonl"), "{e}");
+    }
+
+    #[test]
+    fn an_assembled_file_is_its_parts_in_order_hashed_as_written() {
+        let d = tempfile::tempdir().unwrap();
+        let spool = |bytes: &[u8], at: u64| {
+            let mut f = tempfile::tempfile().unwrap();
+            f.write_all(bytes).unwrap();
+            // Whatever the offset the spool was left at, all of it is taken.
+            io::Seek::seek(&mut f, io::SeekFrom::Start(at)).unwrap();
+            f
+        };
+        let big: Vec<u8> = (0..3 * OFFLOAD_CHUNK + 17)
+            .map(|i| (i % 251) as u8)
+            .collect();
+        let parts = vec![
+            Part::Bytes(b"<head>".to_vec()),
+            Part::File(spool(&big, 5)),
+            Part::Bytes(Vec::new()),
+            Part::File(spool(b"", 0)),
+            Part::File(spool(b"small", 2)),
+            Part::Bytes(b"</head>\n".to_vec()),
+        ];
+        let p = d.path().join("sub/doc.xml");
+        let n = write_atomic_assembled(&p, parts).unwrap();
+        let mut want = b"<head>".to_vec();
+        want.extend_from_slice(&big);
+        want.extend_from_slice(b"small</head>\n");
+        let got = std::fs::read(&p).unwrap();
+        assert_eq!(n as usize, want.len());
+        assert!(got == want, "the file is not its parts in order");
+        // The recorded hash is the file's, so the manifest need not read it.
+        let meta = std::fs::metadata(&p).unwrap();
+        assert_eq!(recorded_hash(&p, &meta), Some(sha256_file(&p).unwrap()));
+        // No temp file is left beside it.
+        let names: Vec<_> = std::fs::read_dir(d.path().join("sub"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["doc.xml"]);
+    }
+
+    #[test]
+    fn offload_takes_a_whole_buffer_in_the_order_of_the_writes() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("given.jsonl");
+        let mut w = Offload::new(File::create(&p).unwrap()).unwrap();
+        let mut want = Vec::new();
+        for i in 0..40u8 {
+            // Small writes buffered, then a buffer given away whole (or copied, when small).
+            w.write_all(&[b'a' + i % 26; 10]).unwrap();
+            want.extend_from_slice(&[b'a' + i % 26; 10]);
+            let len = if i % 3 == 0 {
+                100
+            } else {
+                OFFLOAD_CHUNK + i as usize
+            };
+            let mut v = vec![i; len];
+            want.extend_from_slice(&v);
+            w.write_vec(&mut v).unwrap();
+            assert!(v.is_empty());
+        }
+        let h = w.finish().unwrap();
+        assert!(std::fs::read(&p).unwrap() == want, "bytes out of order");
+        assert_eq!((h.bytes, h.sha256()), sha256_file(&p).unwrap());
     }
 
     #[test]

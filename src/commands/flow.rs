@@ -100,6 +100,9 @@ pub fn after_verify(lp: &Loop, run: RunDir, mem: Option<(VerifyDoc, Digest)>, pr
     } else if !pr.stage_lines {
         print_verdict(&doc);
     }
+    // The process ends after this (the CLI and the action, never the MCP server): freeing
+    // a big run's problems and keys one by one would only delay the exit.
+    std::mem::forget(loaded);
     code
 }
 

@@ -612,11 +612,20 @@ struct Memo {
     seen: HashMap<u64, Vec<(Case, Facts)>>,
     kept: usize,
     bytes: usize,
+    /// Each runner's tools, by runner id (the same for all its tests).
+    tools: HashMap<String, reproduce::RunnerTools>,
 }
 
 impl Memo {
     const MAX: usize = 4096;
     const MAX_BYTES: usize = 8 << 20;
+
+    fn tools(&mut self, r: &RunnerResult) -> &reproduce::RunnerTools {
+        if !self.tools.contains_key(&r.id) {
+            self.tools.insert(r.id.clone(), reproduce::runner_tools(r));
+        }
+        &self.tools[&r.id]
+    }
 
     fn facts(&mut self, c: &Case, ctx: &PathContext, opts: &Options) -> Facts {
         use std::hash::BuildHasher;
@@ -751,7 +760,8 @@ fn case_problem(
         test: Some(c.key()),
         title: one_line(&title, 240),
         evidence,
-        reproduce: r.and_then(|r| reproduce::command(r, c, own.as_deref(), location.as_ref())),
+        reproduce: r
+            .and_then(|r| reproduce::command(memo.tools(r), c, own.as_deref(), location.as_ref())),
         location,
         severity: if category == Category::Flaky {
             Severity::Warning

@@ -110,16 +110,28 @@ fn tools_for_extension(file: &str) -> &'static [Tool] {
 
 /// The runner's tool, when it names exactly one (command or id first, then result files).
 pub fn tool_of(r: &RunnerResult) -> Option<Tool> {
-    tool_for(r, None)
+    runner_tools(r).pick(None)
 }
 
-/// The tool that ran `file`'s tests in this runner: the runner's command (or id) decides when
-/// it names one tool; a collect runner holding several formats is narrowed down by the
-/// test's file extension; ambiguity gives `None` (no command rather than a wrong one).
-fn tool_for(r: &RunnerResult, file: Option<&str>) -> Option<Tool> {
+/// What a runner tells about its tool, worked out once per runner (the per-test part is
+/// [`RunnerTools::pick`]): naming the tools means lowercasing and searching its command and
+/// result files, which a run with thousands of failures would otherwise do for each.
+#[derive(Clone, Debug, Default)]
+pub struct RunnerTools {
+    /// The one tool the command (or id) names, when it names exactly one.
+    named: Option<Tool>,
+    /// Else every tool the command and the result files name.
+    candidates: Vec<Tool>,
+}
+
+/// The tools a runner's command, id and result files name.
+pub fn runner_tools(r: &RunnerResult) -> RunnerTools {
     let by_command = tools_in(&format!("{} {}", r.id, r.command.as_deref().unwrap_or("")));
     if by_command.len() == 1 {
-        return by_command.first().copied();
+        return RunnerTools {
+            named: by_command.first().copied(),
+            candidates: Vec::new(),
+        };
     }
     let mut candidates = by_command;
     for f in &r.result_files {
@@ -129,13 +141,28 @@ fn tool_for(r: &RunnerResult, file: Option<&str>) -> Option<Tool> {
             }
         }
     }
-    if candidates.len() > 1
-        && let Some(f) = file
-    {
-        let fits = tools_for_extension(f);
-        candidates.retain(|t| fits.contains(t));
+    RunnerTools {
+        named: None,
+        candidates,
     }
-    (candidates.len() == 1).then(|| candidates[0])
+}
+
+impl RunnerTools {
+    /// The tool that ran `file`'s tests: the runner's command (or id) decides when it names
+    /// one tool; a collect runner holding several formats is narrowed down by the test's
+    /// file extension; ambiguity gives `None` (no command rather than a wrong one).
+    pub fn pick(&self, file: Option<&str>) -> Option<Tool> {
+        if self.named.is_some() {
+            return self.named;
+        }
+        let mut fitting = self.candidates.iter().copied();
+        let fits = match file {
+            Some(f) if self.candidates.len() > 1 => tools_for_extension(f),
+            _ => return (self.candidates.len() == 1).then(|| self.candidates[0]),
+        };
+        let first = fitting.find(|t| fits.contains(t))?;
+        fitting.all(|t| !fits.contains(&t)).then_some(first)
+    }
 }
 
 /// The command to rerun just `case`, or `None` when the tool cannot select one test.
@@ -146,7 +173,7 @@ fn tool_for(r: &RunnerResult, file: Option<&str>) -> Option<Tool> {
 /// paths such as `/home/runner/work/app/app/spec/x.spec.js`) is never used, and a file outside
 /// the workspace leaves the command without a file rather than with a path of this machine.
 pub fn command(
-    r: &RunnerResult,
+    tools: &RunnerTools,
     case: &Case,
     own_file: Option<&str>,
     loc: Option<&Location>,
@@ -156,7 +183,7 @@ pub fn command(
         .or(loc.map(|l| l.file.as_str()))
         .map(|f| f.trim_start_matches("./"))
         .filter(|f| !is_absolute(f));
-    Some(match tool_for(r, loc.map(|l| l.file.as_str()).or(file))? {
+    Some(match tools.pick(loc.map(|l| l.file.as_str()).or(file))? {
         Tool::Nextest => format!(
             "cargo nextest run -E {}",
             sh_quote(&format!("test(={name})"))
@@ -395,7 +422,8 @@ mod tests {
             (runner("x", "make check"), case(None, "t", None), None, ""),
         ];
         for (r, c, l, want) in rows {
-            let got = command(&r, &c, c.file.as_deref(), l.as_ref()).unwrap_or_default();
+            let got =
+                command(&runner_tools(&r), &c, c.file.as_deref(), l.as_ref()).unwrap_or_default();
             assert_eq!(got, want, "{} {}", r.id, c.name);
         }
     }
@@ -423,17 +451,20 @@ mod tests {
         };
         let go = case(Some("example.com/m/calc"), "TestX", None);
         assert_eq!(
-            command(&r, &go, None, Some(&loc("calc_test.go"))).as_deref(),
+            command(&runner_tools(&r), &go, None, Some(&loc("calc_test.go"))).as_deref(),
             Some("go test -run '^TestX$' example.com/m/calc")
         );
         let js = case(None, "adds", None);
         assert_eq!(
-            command(&r, &js, None, Some(&loc("js/a.spec.js"))).as_deref(),
+            command(&runner_tools(&r), &js, None, Some(&loc("js/a.spec.js"))).as_deref(),
             Some("npx vitest run js/a.spec.js -t adds")
         );
         // Nothing tells which tool ran it: no command rather than a wrong one.
-        assert_eq!(command(&r, &js, None, None), None);
-        assert_eq!(command(&r, &js, None, Some(&loc("src/lib.rs"))), None);
+        assert_eq!(command(&runner_tools(&r), &js, None, None), None);
+        assert_eq!(
+            command(&runner_tools(&r), &js, None, Some(&loc("src/lib.rs"))),
+            None
+        );
     }
 
     #[test]

@@ -978,16 +978,12 @@ impl Server {
             let problems = digest.problems.take().unwrap_or_default();
             let l = stage
                 .record(
-                    crate::pipeline::diagnose::diagnose_with(
+                    crate::pipeline::diagnose::diagnose_memory(
                         run,
                         merged.verify,
                         &digest.findings,
                         &self.workspace,
-                        false,
-                        |each: &mut dyn FnMut(crate::model::Case)| {
-                            problems.into_iter().for_each(each);
-                            Ok(())
-                        },
+                        problems,
                     )
                     .and_then(|l| {
                         crate::pipeline::diagnose::write_outputs(&l.run, &l.doc)?;

@@ -144,6 +144,50 @@ pub fn diagnose_with(
     want_test_hashes: bool,
     feed: impl FnOnce(&mut dyn FnMut(Case)) -> Result<(), ArtifactError>,
 ) -> Result<Loaded, ArtifactError> {
+    diagnose_fed(
+        run,
+        verify,
+        findings,
+        workspace,
+        want_test_hashes,
+        DIAGNOSE_BATCH,
+        feed,
+    )
+}
+
+/// Diagnoses the failing and flaky cases the in-memory run kept (`ci`, `action`, `merge`):
+/// all in one batch split across the cores, since they are in memory already (batches bound
+/// memory only when cases stream from cases.jsonl, and each costs a spawn and a join).
+pub fn diagnose_memory(
+    run: RunDir,
+    verify: VerifyDoc,
+    findings: &[Finding],
+    workspace: &Path,
+    cases: Vec<Case>,
+) -> Result<Loaded, ArtifactError> {
+    diagnose_fed(
+        run,
+        verify,
+        findings,
+        workspace,
+        false,
+        usize::MAX,
+        |each: &mut dyn FnMut(Case)| {
+            cases.into_iter().for_each(each);
+            Ok(())
+        },
+    )
+}
+
+fn diagnose_fed(
+    run: RunDir,
+    verify: VerifyDoc,
+    findings: &[Finding],
+    workspace: &Path,
+    want_test_hashes: bool,
+    batch_limit: usize,
+    feed: impl FnOnce(&mut dyn FnMut(Case)) -> Result<(), ArtifactError>,
+) -> Result<Loaded, ArtifactError> {
     let mut logs = BTreeMap::new();
     for r in &verify.runners {
         if crate::gate::has_results(r) && r.counts.bad() > 0 {
@@ -206,7 +250,7 @@ pub fn diagnose_with(
             // Moved in: the feed hands cases over (cases.jsonl's parsed lines, the digest's
             // failing cases), none is copied.
             batch.push(c);
-            if batch.len() >= DIAGNOSE_BATCH {
+            if batch.len() >= batch_limit {
                 d.add_cases(&batch, threads);
                 batch.clear();
             }

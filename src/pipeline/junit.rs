@@ -7,9 +7,9 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, BufReader, BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use crate::artifact::{self, ArtifactError};
+use crate::artifact::{self, ArtifactError, Part};
 use crate::redact::Redactor;
-use crate::report::junit::{JunitOut, Spool};
+use crate::report::junit::{JunitOut, Piece, Spool};
 
 /// A suite's spool: a temp file whose name is removed at once (nothing is left behind, even
 /// by a killed run), read back from the start when the document is assembled.
@@ -57,7 +57,33 @@ pub fn spooled(dir: &Path) -> JunitOut<FileSpool> {
 }
 
 /// Writes the document to `path` atomically. Returns the bytes written.
-pub fn write<S: Spool>(path: &Path, junit: JunitOut<S>) -> Result<u64, ArtifactError> {
+pub fn write(path: &Path, junit: JunitOut<FileSpool>) -> Result<u64, ArtifactError> {
+    if crate::redact::current().is_empty() {
+        write_assembled(path, junit)
+    } else {
+        write_streamed(path, junit)
+    }
+}
+
+/// [`write`] with nothing to redact line by line: the suites' spools are copied by the
+/// kernel and hashed beside the copy (`artifact::write_atomic_assembled`).
+fn write_assembled(path: &Path, junit: JunitOut<FileSpool>) -> Result<u64, ArtifactError> {
+    let pieces = junit.into_pieces().map_err(|e| ArtifactError::Write {
+        path: path.to_path_buf(),
+        source: io::Error::other(e.to_string()),
+    })?;
+    let parts = pieces
+        .into_iter()
+        .map(|p| match p {
+            Piece::Bytes(b) => Part::Bytes(b),
+            Piece::Body(r) => Part::File(r.into_inner()),
+        })
+        .collect();
+    artifact::write_atomic_assembled(path, parts)
+}
+
+/// [`write`] through this process: each line redacted on the way (secrets are known).
+pub fn write_streamed<S: Spool>(path: &Path, junit: JunitOut<S>) -> Result<u64, ArtifactError> {
     let redactor = crate::redact::current();
     let failed = |e: crate::report::ReportError| io::Error::other(e.to_string());
     artifact::write_atomic_stream(path, false, |w| {
@@ -109,5 +135,64 @@ impl<W: Write + ?Sized> Write for RedactLines<'_, W> {
     }
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Case, Failure, Finding, Severity, Status};
+
+    #[test]
+    fn the_kernel_copied_document_is_the_streamed_one() {
+        let d = tempfile::tempdir().unwrap();
+        let fill = |j: &mut JunitOut<FileSpool>| {
+            for i in 0..3000u32 {
+                let runner = ["web", "api", "cli"][(i % 3) as usize];
+                j.case(&Case {
+                    runner: runner.into(),
+                    name: format!("t{i} <&> \u{1b}[31m"),
+                    status: [Status::Passed, Status::Failed, Status::Skipped][(i % 7 % 3) as usize],
+                    duration: Some(f64::from(i) / 1000.0),
+                    failure: (i % 7 % 3 == 1).then(|| Failure {
+                        message: Some(format!("boom {i}")),
+                        trace: Some("at x\n".repeat(20)),
+                        ..Failure::default()
+                    }),
+                    ..Case::default()
+                });
+            }
+            j.finding(&Finding {
+                tool: "eslint".into(),
+                severity: Severity::Error,
+                message: "no-unused-vars".into(),
+                file: Some("a.js".into()),
+                line: Some(3),
+                ..Finding::default()
+            });
+        };
+        let (mut a, mut b) = (spooled(d.path()), spooled(d.path()));
+        fill(&mut a);
+        fill(&mut b);
+        let (pa, pb) = (d.path().join("a.xml"), d.path().join("b.xml"));
+        let na = write_assembled(&pa, a).unwrap();
+        let nb = write_streamed(&pb, b).unwrap();
+        let (ta, tb) = (std::fs::read(&pa).unwrap(), std::fs::read(&pb).unwrap());
+        assert_eq!(na, nb);
+        assert!(ta == tb, "the two ways differ");
+        let text = String::from_utf8(ta).unwrap();
+        assert!(
+            text.contains("<testsuite name=\"api\" tests=\"1000\""),
+            "{}",
+            &text[..400]
+        );
+        assert!(text.contains("<testsuite name=\"lint\" tests=\"1\""));
+        for p in [&pa, &pb] {
+            let meta = std::fs::metadata(p).unwrap();
+            assert_eq!(
+                artifact::recorded_hash(p, &meta),
+                Some(artifact::sha256_file(p).unwrap())
+            );
+        }
     }
 }

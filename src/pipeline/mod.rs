@@ -122,18 +122,9 @@ pub fn diagnose_and_gate(
             &lp.cwd,
             &run_path,
             |want_tests| {
-                let mut loaded = diagnose::diagnose_with(
-                    run,
-                    verify,
-                    findings,
-                    &lp.cwd,
-                    false,
-                    |each: &mut dyn FnMut(crate::model::Case)| {
-                        problems.into_iter().for_each(each);
-                        Ok(())
-                    },
-                )
-                .map_err(diagnose::DiagnoseError::from)?;
+                let mut loaded =
+                    diagnose::diagnose_memory(run, verify, findings, &lp.cwd, problems)
+                        .map_err(diagnose::DiagnoseError::from)?;
                 if want_tests {
                     // Kept by the parse when a baseline was known before verify; else the hook
                     // reads them.

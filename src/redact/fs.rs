@@ -226,27 +226,49 @@ fn redact_lines(r: &Redactor, src: &mut dyn Read, dst: &mut dyn Write) -> io::Re
     }
 }
 
+/// Where a [`RedactTee`]'s copy goes: any writer. One that can take a filled buffer as it is
+/// (the run directory's [`crate::artifact::Offload`]) spares the copy of every chunk into a
+/// buffer of its own.
+pub trait CopySink: Write {
+    /// Writes all of `v` and leaves it empty (with whatever room: it may be another buffer).
+    fn write_vec(&mut self, v: &mut Vec<u8>) -> io::Result<()> {
+        self.write_all(v)?;
+        v.clear();
+        Ok(())
+    }
+}
+
+impl CopySink for Vec<u8> {}
+impl CopySink for &mut dyn Write {}
+impl CopySink for crate::artifact::Offload {
+    fn write_vec(&mut self, v: &mut Vec<u8>) -> io::Result<()> {
+        crate::artifact::Offload::write_vec(self, v)
+    }
+}
+
 /// A reader over `src` through the redactor that also writes what it hands out to `dst`: a
 /// result file is copied into the run directory, redacted, in the same pass the parser reads
 /// it (one read of the source instead of copy, then parse the copy). The parser sees the
 /// redacted bytes, as it did reading the copy. Call [`RedactTee::finish`] when the parser is
 /// done: it copies what the parser left unread (a parser that stopped early) and flushes.
-pub struct RedactTee<'r, R: Read, W: Write> {
+pub struct RedactTee<'r, R: Read, W: CopySink> {
     r: &'r Redactor,
     src: R,
     dst: W,
-    /// Raw bytes read but not yet decided (a secret may straddle the next read): the first
-    /// `held` bytes of a buffer allocated (and zeroed) once, read into in place.
+    /// Raw bytes read but not yet decided (a secret may straddle the next read), read into
+    /// in place: `carry.len()` is always `held`.
     carry: Vec<u8>,
     held: usize,
     /// Redacted bytes ready for the reader, from `pos`: `out`, or, when the chunk had
-    /// nothing to replace, `carry[..ready]` itself (dropped from `carry` at the next fill).
+    /// nothing to replace, `carry[..ready]` itself (given to `dst` at the next fill).
     out: Vec<u8>,
     in_carry: bool,
     ready: usize,
     pos: usize,
     eof: bool,
     replaced: bool,
+    /// The undecided bytes behind `ready`, kept aside while `carry` goes to `dst`.
+    tail: Vec<u8>,
     /// The copy's first write error: the copy stops, the reader goes on (the parse must not
     /// fail because the run directory's disk is full).
     dst_error: Option<io::Error>,
@@ -255,7 +277,7 @@ pub struct RedactTee<'r, R: Read, W: Write> {
 /// Bytes read from the source at a time.
 const TEE_CHUNK: usize = 256 * 1024;
 
-impl<'r, R: Read, W: Write> RedactTee<'r, R, W> {
+impl<'r, R: Read, W: CopySink> RedactTee<'r, R, W> {
     pub fn new(r: &'r Redactor, src: R, dst: W) -> Self {
         RedactTee {
             r,
@@ -269,29 +291,35 @@ impl<'r, R: Read, W: Write> RedactTee<'r, R, W> {
             pos: 0,
             eof: false,
             replaced: false,
+            tail: Vec::new(),
             dst_error: None,
         }
     }
 
     fn fill(&mut self) -> io::Result<()> {
-        // Bytes handed out from `carry` by the last fill are done with now.
+        // Bytes handed out from `carry` by the last fill are done with now: they go to the
+        // copy as they are (the buffer itself, when `dst` takes it), and the undecided rest
+        // starts the next chunk.
         if self.in_carry {
-            self.carry.copy_within(self.ready..self.held, 0);
-            self.held -= self.ready;
+            self.tail.clear();
+            self.tail
+                .extend_from_slice(&self.carry[self.ready..self.held]);
+            self.carry.truncate(self.ready);
+            if self.dst_error.is_none() {
+                self.dst_error = self.dst.write_vec(&mut self.carry).err();
+            }
+            self.carry.clear();
+            self.carry.extend_from_slice(&self.tail);
+            self.held = self.carry.len();
             self.in_carry = false;
         }
-        // Read straight behind the carried bytes (no copy from a separate read buffer).
+        // Read straight behind the carried bytes, into the buffer's spare room (not zeroed
+        // first, unlike a slice to read into).
         let have = self.held;
-        if self.carry.len() < have + TEE_CHUNK {
-            self.carry.resize(have + TEE_CHUNK, 0);
-        }
-        let n = loop {
-            match self.src.read(&mut self.carry[have..have + TEE_CHUNK]) {
-                Ok(n) => break n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            }
-        };
+        self.carry.reserve(TEE_CHUNK);
+        let n = (&mut self.src)
+            .take(TEE_CHUNK as u64)
+            .read_to_end(&mut self.carry)?;
         self.held = have + n;
         let last = n == 0;
         self.out.clear();
@@ -303,23 +331,22 @@ impl<'r, R: Read, W: Write> RedactTee<'r, R, W> {
         if hit {
             self.carry.copy_within(used..self.held, 0);
             self.held -= used;
+            self.carry.truncate(self.held);
             self.ready = self.out.len();
+            if self.dst_error.is_none() {
+                self.dst_error = self.dst.write_all(&self.out).err();
+            }
         } else {
             // Nothing replaced: the reader and the copy take the raw bytes as they are.
             self.in_carry = true;
             self.ready = used;
+            if last && self.dst_error.is_none() {
+                // No fill comes after the last: its bytes (the few held back) go now.
+                self.dst_error = self.dst.write_all(&self.carry[..used]).err();
+            }
         }
-        if self.dst_error.is_none() {
-            let chunk = if self.in_carry {
-                &self.carry[..self.ready]
-            } else {
-                &self.out[..]
-            };
-            let w = self
-                .dst
-                .write_all(chunk)
-                .and_then(|()| if last { self.dst.flush() } else { Ok(()) });
-            self.dst_error = w.err();
+        if last && self.dst_error.is_none() {
+            self.dst_error = self.dst.flush().err();
         }
         self.eof = last;
         Ok(())
@@ -339,7 +366,7 @@ impl<'r, R: Read, W: Write> RedactTee<'r, R, W> {
     }
 }
 
-impl<R: Read, W: Write> Read for RedactTee<'_, R, W> {
+impl<R: Read, W: CopySink> Read for RedactTee<'_, R, W> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         while self.pos == self.ready {
             if self.eof {
@@ -537,6 +564,40 @@ mod tests {
             assert!(replaced);
             assert_eq!(read, r.redact_bytes(&big).as_ref());
             assert_eq!(copy, read);
+        }
+        // A copy that takes the tee's buffers as they are (as the run directory's writer
+        // does) gets the same bytes: the tee reads on into a buffer of the copy's.
+        struct Taking(Vec<u8>);
+        impl Write for Taking {
+            fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+                self.0.extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        impl CopySink for Taking {
+            fn write_vec(&mut self, v: &mut Vec<u8>) -> io::Result<()> {
+                self.0.extend_from_slice(v);
+                // A different buffer back, with old bytes in its room.
+                *v = Vec::with_capacity(v.capacity() / 2 + 3);
+                v.extend_from_slice(b"stale");
+                v.clear();
+                Ok(())
+            }
+        }
+        for src in [&src, &big] {
+            let mut tee = RedactTee::new(
+                &r,
+                Box::new(Trickle(src, 0)) as Box<dyn Read>,
+                Taking(Vec::new()),
+            );
+            let mut read = Vec::new();
+            tee.read_to_end(&mut read).unwrap();
+            let (copy, _) = tee.finish().unwrap();
+            assert!(read == r.redact_bytes(src).as_ref(), "read differs");
+            assert!(copy.0 == read, "copy differs");
         }
         // A reader that stops early still leaves a whole copy.
         let mut tee = RedactTee::new(&r, &src[..], Vec::new());

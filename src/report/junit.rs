@@ -357,7 +357,23 @@ impl<S: Spool> JunitOut<S> {
 
     /// Writes the document into `out` (header, then each suite's start tag and body) and
     /// returns it.
-    pub fn write_to<W: Write>(self, out: W) -> Result<W, ReportError> {
+    pub fn write_to<W: Write>(self, mut out: W) -> Result<W, ReportError> {
+        let err = |e: io::Error| ReportError::Junit(e.to_string());
+        for piece in self.into_pieces()? {
+            match piece {
+                Piece::Bytes(b) => out.write_all(&b).map_err(err)?,
+                Piece::Body(mut r) => {
+                    io::copy(&mut r, &mut out).map_err(err)?;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The document as its pieces in order: the bytes around the suites' bodies, and each
+    /// body as its spool's reader (for a writer that copies those without reading them,
+    /// like `pipeline::junit`'s in-kernel copy).
+    pub fn into_pieces(self) -> Result<Vec<Piece<S::Reader>>, ReportError> {
         let err = |e: io::Error| ReportError::Junit(e.to_string());
         if let Some(e) = self.error {
             return Err(err(e));
@@ -371,18 +387,24 @@ impl<S: Spool> JunitOut<S> {
             let (tally, reader) = l.finish().map_err(err)?;
             suites.push(("lint".to_string(), tally, false, reader));
         }
-        write_document(out, &self.name, suites).map_err(err)
+        write_document(&self.name, suites).map_err(err)
     }
+}
+
+/// A piece of the JUnit document: bytes, or a suite's spooled `<testcase>`s.
+pub enum Piece<R> {
+    Bytes(Vec<u8>),
+    Body(R),
 }
 
 /// The document around the suites' bodies, as quick-junit lays out a `Report`: the runners'
 /// suites carry their time (and the root the sum of those), the lint suite none.
-fn write_document<W: Write, R: Read>(
-    out: W,
+fn write_document<R: Read>(
     name: &str,
     suites: Vec<(String, Tally, bool, R)>,
-) -> io::Result<W> {
-    let mut w = Writer::new_with_indent(out, b' ', 4);
+) -> io::Result<Vec<Piece<R>>> {
+    let mut pieces = Vec::new();
+    let mut w = Writer::new_with_indent(Vec::new(), b' ', 4);
     w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
     let mut total = Tally::default();
     for (_, t, timed, _) in &suites {
@@ -404,7 +426,7 @@ fn write_document<W: Write, R: Read>(
     ]);
     push_time(&mut root, &total.time);
     w.write_event(Event::Start(root))?;
-    for (name, t, timed, mut body) in suites {
+    for (name, t, timed, body) in suites {
         let mut tag = BytesStart::new("testsuite");
         tag.extend_attributes([
             ("name", xml_str(&name).as_str()),
@@ -421,13 +443,17 @@ fn write_document<W: Write, R: Read>(
             continue;
         }
         w.write_event(Event::Start(tag))?;
-        io::copy(&mut body, w.get_mut())?;
+        // The body goes between the start tag and the end tag; the writer's indentation
+        // state is the same after it (the body's lines are complete testcases).
+        pieces.push(Piece::Bytes(std::mem::take(w.get_mut())));
+        pieces.push(Piece::Body(body));
         w.write_event(Event::End(BytesEnd::new("testsuite")))?;
     }
     w.write_event(Event::End(BytesEnd::new("testsuites")))?;
     w.write_event(Event::Eof)?;
     w.write_indent()?;
-    Ok(w.into_inner())
+    pieces.push(Piece::Bytes(w.into_inner()));
+    Ok(pieces)
 }
 
 /// Seconds with 3 decimals, as quick-junit writes times.
@@ -620,9 +646,24 @@ fn push_attr_value(out: &mut Vec<u8>, v: &str) {
     let b = v.as_bytes();
     if memchr::memchr3(b'<', b'>', b'&', b).is_none() && memchr::memchr2(b'\'', b'"', b).is_none() {
         out.extend_from_slice(b);
-    } else {
-        out.extend_from_slice(quick_xml::escape::escape(v).as_bytes());
+        return;
     }
+    // Escaped straight into `out` (quick-xml's `escape` builds a String first).
+    let mut from = 0;
+    for (i, &c) in b.iter().enumerate() {
+        let rep: &[u8] = match c {
+            b'<' => b"&lt;",
+            b'>' => b"&gt;",
+            b'&' => b"&amp;",
+            b'\'' => b"&apos;",
+            b'"' => b"&quot;",
+            _ => continue,
+        };
+        out.extend_from_slice(&b[from..i]);
+        out.extend_from_slice(rep);
+        from = i + 1;
+    }
+    out.extend_from_slice(&b[from..]);
 }
 
 /// One `<testcase>` in quick-junit's event order (the fields codeloop sets; timestamps and
@@ -972,12 +1013,17 @@ mod tests {
         // One byte table decides both cleaning and escaping: the same bytes as the two steps.
         for s in samples
             .iter()
-            .chain(&["a'b\"c", "x\u{a0}y", "\u{c2}\u{80}"])
+            .chain(&["a'b\"c", "x\u{a0}y", "\u{c2}\u{80}", "<&>'\"", "&amp;&&"])
         {
             let (mut one, mut two) = (Vec::new(), Vec::new());
             push_clean_attr(&mut one, s);
-            push_attr_value(&mut two, &XmlString::new(*s).into_string());
+            // quick-xml's escaping is the oracle.
+            let cleaned = XmlString::new(*s).into_string();
+            two.extend_from_slice(quick_xml::escape::escape(cleaned.as_str()).as_bytes());
             assert_eq!(one, two, "{s:?}");
+            let mut direct = Vec::new();
+            push_attr_value(&mut direct, &cleaned);
+            assert_eq!(direct, two, "{s:?}");
         }
         // The borrowed path is the one plain text takes.
         assert!(matches!(clean("wide ● · ✓"), std::borrow::Cow::Borrowed(_)));
