@@ -204,6 +204,19 @@ pub fn write_atomic_assembled(path: &Path, parts: Vec<Part>) -> Result<u64, Arti
             Ok((bytes, sha))
         })
     });
+    // Closing an unlinked spool frees its pages (tens of milliseconds for a big one): that
+    // happens on a thread of its own, not before the caller can go on.
+    let spools: Vec<Part> = parts
+        .into_iter()
+        .filter(|p| matches!(p, Part::File(_)))
+        .collect();
+    if let Err(e) = std::thread::Builder::new()
+        .name("codeloop-free".into())
+        .spawn(move || drop(spools))
+    {
+        // No thread to be had: the spools were moved into the closure and closed with it.
+        drop(e);
+    }
     let (bytes, sha) = match written {
         Ok(x) => x,
         Err(e) => {
@@ -215,7 +228,7 @@ pub fn write_atomic_assembled(path: &Path, parts: Vec<Part>) -> Result<u64, Arti
         let _ = fs::remove_file(&tmp);
         err(e)
     })?;
-    record_hash(path, bytes, sha.clone());
+    record_hash(path, bytes, sha);
     Ok(bytes)
 }
 
