@@ -248,17 +248,29 @@ fn hash_parts(parts: &[Part]) -> io::Result<(u64, String)> {
     Ok((bytes, hex(&h.finalize())))
 }
 
-/// Hashes all of `f` (from its start, whatever its offset): mapped when it can be, else read
-/// at explicit offsets (the file's own offset belongs to the copy running beside).
+/// Bytes of a spool mapped at a time while hashing it: each window is unmapped before the
+/// next, so the process's resident memory grows by one window, not by the file.
+const HASH_WINDOW: u64 = 4 << 20;
+
+/// Hashes all of `f` (from its start, whatever its offset): mapped a window at a time when it
+/// can be, else read at explicit offsets (the file's own offset belongs to the copy running
+/// beside).
 fn hash_file(f: &File, h: &mut Sha256) -> io::Result<u64> {
     use std::os::unix::fs::FileExt;
     let len = f.metadata()?.len();
-    if let Some(m) = mapped::Mapped::new(f, len) {
-        h.update(m.bytes());
+    let mut at = 0u64;
+    while at < len {
+        let n = HASH_WINDOW.min(len - at);
+        match mapped::Mapped::new(f, at, n) {
+            Some(m) => h.update(m.bytes()),
+            None => break,
+        }
+        at += n;
+    }
+    if at == len {
         return Ok(len);
     }
     let mut buf = vec![0u8; 256 * 1024];
-    let mut at = 0u64;
     loop {
         let n = match f.read_at(&mut buf, at) {
             Ok(n) => n,
@@ -287,9 +299,11 @@ mod mapped {
     }
 
     impl Mapped {
-        /// `None` for an empty file or when the mapping fails (the caller reads instead).
-        pub fn new(f: &File, len: u64) -> Option<Mapped> {
+        /// `len` bytes of `f` from `offset` (a multiple of the page size); `None` for an
+        /// empty range or when the mapping fails (the caller reads instead).
+        pub fn new(f: &File, offset: u64, len: u64) -> Option<Mapped> {
             let len = usize::try_from(len).ok().filter(|l| *l > 0)?;
+            let offset = libc::off_t::try_from(offset).ok()?;
             // SAFETY: a fresh read-only private mapping of an open file descriptor; the
             // result is checked before use, and unmapped once in Drop.
             let ptr = unsafe {
@@ -299,7 +313,7 @@ mod mapped {
                     libc::PROT_READ,
                     libc::MAP_PRIVATE,
                     f.as_raw_fd(),
-                    0,
+                    offset,
                 )
             };
             if ptr == libc::MAP_FAILED {
