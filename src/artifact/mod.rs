@@ -874,7 +874,8 @@ mod tests {
             io::Seek::seek(&mut f, io::SeekFrom::Start(at)).unwrap();
             f
         };
-        let big: Vec<u8> = (0..3 * OFFLOAD_CHUNK + 17)
+        // Over several hashing windows, the last one partial.
+        let big: Vec<u8> = (0..2 * HASH_WINDOW as usize + 3 * OFFLOAD_CHUNK + 17)
             .map(|i| (i % 251) as u8)
             .collect();
         let parts = vec![
