@@ -156,7 +156,8 @@ pub fn write_atomic_stream(
 }
 
 /// A part of a file [`write_atomic_assembled`] puts together: bytes, or the whole of another
-/// file (a spool, at its start).
+/// file from its start. That file must be one only this process holds (an unlinked spool):
+/// it is mapped to be hashed, and a file someone else could truncate meanwhile must not be.
 pub enum Part {
     Bytes(Vec<u8>),
     File(File),
@@ -165,8 +166,8 @@ pub enum Part {
 /// Writes `parts` one after another to `path`, atomically, and records the result's size and
 /// sha256. The files among them are copied by the kernel (`copy_file_range`: their bytes never
 /// pass through this process), and hashed meanwhile on a second thread straight from the page
-/// cache (mapped, not read into a buffer): a big spooled document (junit.xml) is assembled
-/// in about the time its hash takes.
+/// cache (mapped a window at a time, not read into a buffer): a big spooled document
+/// (junit.xml) is assembled in about the time its hash takes.
 pub fn write_atomic_assembled(path: &Path, parts: Vec<Part>) -> Result<u64, ArtifactError> {
     let err = |source| ArtifactError::Write {
         path: path.to_path_buf(),
@@ -286,9 +287,10 @@ fn hash_file(f: &File, h: &mut Sha256) -> io::Result<u64> {
 }
 
 mod mapped {
-    //! A read-only mapping of a whole file, for hashing a spool this process wrote and alone
-    //! holds (unlinked at creation: no one else can truncate it under the mapping, which is
-    //! what makes mapping safe here and is why result files of other tools are never mapped).
+    //! A read-only mapping of part of a file, for hashing a spool this process wrote and
+    //! alone holds (unlinked at creation: no one else can truncate it under the mapping, which
+    //! is what makes mapping safe here and is why result files of other tools are never
+    //! mapped).
 
     use std::fs::File;
     use std::os::fd::AsRawFd;
