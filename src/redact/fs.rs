@@ -317,10 +317,14 @@ impl<'r, R: Read, W: CopySink> RedactTee<'r, R, W> {
         // first, unlike a slice to read into).
         let have = self.held;
         self.carry.reserve(TEE_CHUNK);
-        let n = (&mut self.src)
+        let read = (&mut self.src)
             .take(TEE_CHUNK as u64)
-            .read_to_end(&mut self.carry)?;
-        self.held = have + n;
+            .read_to_end(&mut self.carry);
+        // Bytes read before an error stay held: the next fill (`finish`'s) takes them on, so
+        // a copy that goes on after a failed read loses nothing it had read.
+        self.held = self.carry.len();
+        read?;
+        let n = self.held - have;
         let last = n == 0;
         self.out.clear();
         self.pos = 0;
@@ -605,6 +609,45 @@ mod tests {
         tee.read_exact(&mut head).unwrap();
         let (copy, _) = tee.finish().unwrap();
         assert_eq!(copy, want);
+    }
+
+    #[test]
+    fn a_failed_read_loses_nothing_from_the_copy() {
+        // A source whose third read fails once (after the first reads of a chunk succeeded):
+        // the reader sees the error, and the copy the tee then finishes is still whole.
+        struct Hiccup {
+            data: Vec<u8>,
+            at: usize,
+            reads: usize,
+        }
+        impl Read for Hiccup {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                self.reads += 1;
+                if self.reads == 3 {
+                    return Err(io::Error::other("disk hiccup"));
+                }
+                let n = buf.len().min(5000).min(self.data.len() - self.at);
+                buf[..n].copy_from_slice(&self.data[self.at..self.at + n]);
+                self.at += n;
+                Ok(n)
+            }
+        }
+        let data: Vec<u8> = (0..3 * TEE_CHUNK + 11)
+            .map(|i| b'a' + (i % 26) as u8)
+            .collect();
+        let r = Redactor::with_values(["zz-not-in-the-data-zz"]);
+        let src = Hiccup {
+            data: data.clone(),
+            at: 0,
+            reads: 0,
+        };
+        let mut tee = RedactTee::new(&r, src, Vec::new());
+        let mut got = Vec::new();
+        let e = tee.read_to_end(&mut got).unwrap_err();
+        assert!(e.to_string().contains("hiccup"), "{e}");
+        let (copy, _) = tee.finish().unwrap();
+        assert_eq!(copy.len(), data.len());
+        assert!(copy == data, "the copy lost or changed bytes");
     }
 
     #[test]
