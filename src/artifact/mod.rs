@@ -85,31 +85,15 @@ pub fn write_atomic_with(path: &Path, bytes: &[u8], sync: bool) -> Result<(), Ar
     } else {
         redactor.redact_bytes(bytes)
     };
-    let err = |source| ArtifactError::Write {
-        path: path.to_path_buf(),
-        source,
-    };
-    let dir = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).map_err(err)?;
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let sha = hex(&Sha256::digest(bytes));
-    let mut f = File::create(&tmp).map_err(err)?;
-    // A failed write (disk full, file size limit) must not leave its half temp file behind.
-    let written = f
-        .write_all(bytes)
-        .and_then(|_| if sync { f.sync_all() } else { Ok(()) });
-    drop(f);
-    if let Err(e) = written {
-        let _ = fs::remove_file(&tmp);
-        return Err(err(e));
-    }
-    fs::rename(&tmp, path).map_err(|e| {
-        let _ = fs::remove_file(&tmp);
-        err(e)
-    })?;
-    record_hash(path, bytes.len() as u64, sha);
-    Ok(())
+    via_temp(path, |tmp| {
+        let mut f = File::create(tmp)?;
+        f.write_all(bytes)?;
+        if sync {
+            f.sync_all()?;
+        }
+        Ok((bytes.len() as u64, hex(&Sha256::digest(bytes))))
+    })
+    .map(drop)
 }
 
 /// Writes a file too big to hold in memory atomically (temp file + rename), streamed by
@@ -122,6 +106,25 @@ pub fn write_atomic_stream(
     sync: bool,
     fill: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> Result<u64, ArtifactError> {
+    via_temp(path, |tmp| {
+        // Hashed and written on a worker thread while `fill` produces the bytes.
+        let mut w = Offload::new(File::create(tmp)?)?;
+        fill(&mut w)?;
+        let h = w.finish()?;
+        if sync {
+            h.inner.sync_all()?;
+        }
+        Ok((h.bytes, h.sha256()))
+    })
+}
+
+/// Runs `write` on a temp file beside `path` (created with its directory), then renames the
+/// temp file over `path` and records the size and sha256 `write` returns; a failed write
+/// leaves no temp file behind.
+fn via_temp(
+    path: &Path,
+    write: impl FnOnce(&Path) -> io::Result<(u64, String)>,
+) -> Result<u64, ArtifactError> {
     let err = |source| ArtifactError::Write {
         path: path.to_path_buf(),
         source,
@@ -130,17 +133,7 @@ pub fn write_atomic_stream(
     fs::create_dir_all(dir).map_err(err)?;
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let f = File::create(&tmp).map_err(err)?;
-    // Hashed and written on a worker thread while `fill` produces the bytes.
-    let hashed = Offload::new(f).and_then(|mut w| {
-        fill(&mut w)?;
-        let h = w.finish()?;
-        if sync {
-            h.inner.sync_all()?;
-        }
-        Ok((h.bytes, h.sha256()))
-    });
-    let (bytes, sha) = match hashed {
+    let (bytes, sha) = match write(&tmp) {
         Ok(x) => x,
         Err(e) => {
             let _ = fs::remove_file(&tmp);
@@ -169,16 +162,9 @@ pub enum Part {
 /// cache (mapped a window at a time, not read into a buffer): a big spooled document
 /// (junit.xml) is assembled in about the time its hash takes.
 pub fn write_atomic_assembled(path: &Path, parts: Vec<Part>) -> Result<u64, ArtifactError> {
-    let err = |source| ArtifactError::Write {
-        path: path.to_path_buf(),
-        source,
-    };
-    let dir = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).map_err(err)?;
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let written = File::create(&tmp).and_then(|mut out| {
-        std::thread::scope(|s| {
+    via_temp(path, |tmp| {
+        let mut out = File::create(tmp)?;
+        let written = std::thread::scope(|s| {
             let hasher = std::thread::Builder::new()
                 .name("codeloop-hash".into())
                 .spawn_scoped(s, || hash_parts(&parts))?;
@@ -203,34 +189,22 @@ pub fn write_atomic_assembled(path: &Path, parts: Vec<Part>) -> Result<u64, Arti
                 )));
             }
             Ok((bytes, sha))
-        })
-    });
-    // Closing an unlinked spool frees its pages (tens of milliseconds for a big one): that
-    // happens on a thread of its own, not before the caller can go on.
-    let spools: Vec<Part> = parts
-        .into_iter()
-        .filter(|p| matches!(p, Part::File(_)))
-        .collect();
-    if let Err(e) = std::thread::Builder::new()
-        .name("codeloop-free".into())
-        .spawn(move || drop(spools))
-    {
-        // No thread to be had: the spools were moved into the closure and closed with it.
-        drop(e);
-    }
-    let (bytes, sha) = match written {
-        Ok(x) => x,
-        Err(e) => {
-            let _ = fs::remove_file(&tmp);
-            return Err(err(e));
+        });
+        // Closing an unlinked spool frees its pages (tens of milliseconds for a big one):
+        // that happens on a thread of its own, not before the caller can go on.
+        let spools: Vec<Part> = parts
+            .into_iter()
+            .filter(|p| matches!(p, Part::File(_)))
+            .collect();
+        if let Err(e) = std::thread::Builder::new()
+            .name("codeloop-free".into())
+            .spawn(move || drop(spools))
+        {
+            // No thread to be had: the spools were moved into the closure and closed with it.
+            drop(e);
         }
-    };
-    fs::rename(&tmp, path).map_err(|e| {
-        let _ = fs::remove_file(&tmp);
-        err(e)
-    })?;
-    record_hash(path, bytes, sha);
-    Ok(bytes)
+        written
+    })
 }
 
 /// Size and sha256 of the parts one after another.
