@@ -492,6 +492,50 @@ impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
     }
 }
 
+/// A whole cases.jsonl line read as a [`Case`] is, field for field and type for type, with
+/// its texts borrowed from the line: a line is a valid case exactly when it reads as this
+/// (tested), for the merged lines pass 2 writes as they are and only counts (no allocation
+/// per case).
+#[derive(Deserialize, Debug)]
+pub struct CaseLine<'a> {
+    #[serde(default, borrow)]
+    pub runner: Text<'a>,
+    #[serde(default, borrow)]
+    pub suite: Vec<Text<'a>>,
+    #[serde(default, borrow)]
+    pub classname: Option<Text<'a>>,
+    #[serde(borrow)]
+    pub name: Text<'a>,
+    #[serde(default, borrow)]
+    pub file: Option<Text<'a>>,
+    #[serde(default)]
+    pub line: Option<u32>,
+    pub status: Status,
+    #[serde(default)]
+    pub flaky: bool,
+    #[serde(default)]
+    pub retries: u32,
+    #[serde(default)]
+    pub duration: Option<f64>,
+    #[serde(default, borrow)]
+    pub failure: Option<FailureLine<'a>>,
+    #[serde(default, borrow)]
+    pub output: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    pub skip_reason: Option<Text<'a>>,
+}
+
+/// [`crate::model::Failure`] as [`CaseLine`] reads it.
+#[derive(Deserialize, Debug)]
+pub struct FailureLine<'a> {
+    #[serde(default, borrow)]
+    pub kind: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    pub message: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    pub trace: Option<Text<'a>>,
+}
+
 /// The first 128 bits of the SHA-256 of [`Case::key`].
 pub fn key_hash(c: &Case) -> u128 {
     key_hash_parts(&c.runner, &c.suite, c.classname.as_deref(), &c.name)
@@ -798,6 +842,11 @@ impl CaseFolder {
         self.count(c);
     }
 
+    /// [`CaseFolder::plain`] for a line read as a [`CaseLine`] (only its counts are needed).
+    pub fn plain_line(&mut self, c: &CaseLine<'_>) {
+        self.count_parts(&c.runner, c.status, c.flaky);
+    }
+
     /// A [`Take::Fold`] line's case: held until the identity's last occurrence, then emitted.
     pub fn fold(&mut self, id: u128, c: Case, mut emit: impl FnMut(&Case)) {
         let Some(p) = self.pending.get_mut(&id) else {
@@ -841,12 +890,16 @@ impl CaseFolder {
     }
 
     fn count(&mut self, c: &Case) {
-        match self.counts.iter_mut().find(|(r, _)| *r == c.runner) {
-            Some((_, n)) => n.add_case(c.status, c.flaky),
+        self.count_parts(&c.runner, c.status, c.flaky);
+    }
+
+    fn count_parts(&mut self, runner: &str, status: Status, flaky: bool) {
+        match self.counts.iter_mut().find(|(r, _)| r == runner) {
+            Some((_, n)) => n.add_case(status, flaky),
             None => {
                 let mut n = Counts::default();
-                n.add_case(c.status, c.flaky);
-                self.counts.push((c.runner.clone(), n));
+                n.add_case(status, flaky);
+                self.counts.push((runner.to_string(), n));
             }
         }
     }
@@ -1965,6 +2018,77 @@ mod tests {
             match serde_json::from_str::<CaseKey>(line) {
                 Ok(want) => assert_eq!(got, Some(want.status), "{line}"),
                 Err(_) => assert!(serde_json::from_str::<Case>(line).is_err(), "{line}"),
+            }
+        }
+        // A whole line reads as a CaseLine exactly when it reads as a Case (pass 2 counts the
+        // lines it writes as they are from the CaseLine): every field of a full case given
+        // every kind of JSON value, missing, twice, or unknown.
+        let full = r#"{"runner":"r","suite":["a","b\"c"],"classname":"C","name":"n","file":"f.rs","line":7,"status":"failed","flaky":true,"retries":2,"duration":0.5,"failure":{"kind":"K","message":"m","trace":"t\nu"},"output":"o","skip_reason":"s"}"#;
+        let values = [
+            "null",
+            "1",
+            "-1",
+            "1.5",
+            "4294967296",
+            "true",
+            "\"passed\"",
+            "\"x\"",
+            "\"\\ud800\"",
+            "[]",
+            "[\"x\"]",
+            "[1]",
+            "{}",
+            "{\"message\":\"m\"}",
+            "{\"message\":3}",
+            "{\"kind\":null,\"trace\":\"t\"}",
+        ];
+        let fields = [
+            "runner",
+            "suite",
+            "classname",
+            "name",
+            "file",
+            "line",
+            "status",
+            "flaky",
+            "retries",
+            "duration",
+            "failure",
+            "output",
+            "skip_reason",
+        ];
+        let doc: serde_json::Map<String, serde_json::Value> = serde_json::from_str(full).unwrap();
+        let mut lines = vec![
+            full.to_string(),
+            r#"{"name":"n","status":"skipped"}"#.into(),
+        ];
+        for f in fields {
+            for v in values {
+                let mut d = doc.clone();
+                d.insert(
+                    f.into(),
+                    serde_json::from_str(v).unwrap_or(serde_json::Value::Null),
+                );
+                lines.push(serde_json::to_string(&d).unwrap());
+                // The raw value put in front as well: the field twice (serde_json::Value
+                // would not keep a lone surrogate escape either).
+                lines.push(format!("{}\"{f}\":{v},{}", &full[..1], &full[1..]));
+                lines.push(format!(r#"{{"name":"n","status":"passed","{f}":{v}}}"#));
+            }
+            let mut d = doc.clone();
+            d.remove(f);
+            lines.push(serde_json::to_string(&d).unwrap());
+        }
+        lines.push(full.replace("\"name\":\"n\"", "\"name\":\"n\",\"extra\":[1,{}]"));
+        for line in &lines {
+            let case = serde_json::from_str::<Case>(line);
+            let read = serde_json::from_str::<CaseLine>(line);
+            assert_eq!(case.is_ok(), read.is_ok(), "{line}");
+            if let (Ok(c), Ok(l)) = (case, read) {
+                assert_eq!(
+                    (c.runner.as_str(), c.status, c.flaky),
+                    (&*l.runner, l.status, l.flaky)
+                );
             }
         }
         // Equal keys, equal hashes; different keys, different hashes.

@@ -392,7 +392,16 @@ fn write_merged(
             if take == merge::Take::Skip {
                 return false;
             }
-            // Every line is read whole: only a valid case is merged, and counted.
+            // Every line is read whole: only a valid case is merged, and counted. A line
+            // written as it is, with no digest to feed, is only counted: read borrowed.
+            if take == merge::Take::Plain && tap.is_none() {
+                let Ok(c) = serde_json::from_str::<merge::CaseLine>(line) else {
+                    return false;
+                };
+                folder.plain_line(&c);
+                w.write_line(line);
+                return true;
+            }
             let Ok(c) = serde_json::from_str::<Case>(line) else {
                 return false;
             };
