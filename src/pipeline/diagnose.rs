@@ -1,5 +1,5 @@
 //! The diagnose stage: the I/O around the pure [`crate::diagnose`] core. Takes the failing
-//! and flaky cases from the in-memory run (`ci`, `action`: [`diagnose_with`]) or streams
+//! and flaky cases from the in-memory run (`ci`, `action`, `merge`: [`diagnose_memory`]) or streams
 //! cases.jsonl keeping only those (the stage alone: [`diagnose_run`]), reads log tails of runners that left
 //! no results, checks every location against the workspace (exists, or resolves a path
 //! suffix like a Java `com/x/FooTest.java` to the one file it names), writes diagnose.json,
@@ -121,39 +121,20 @@ pub fn diagnose_run(
     let mut findings: Vec<Finding> = Vec::new();
     run.findings(|f| findings.push(f))?;
     let cases = run.file(artifact::CASES);
-    diagnose_with(
+    diagnose_fed(
         run,
         verify,
         &findings,
         workspace,
         want_test_hashes,
+        DIAGNOSE_BATCH,
         |each: &mut dyn FnMut(Case)| stream_cases(&cases, want_test_hashes, each).map(drop),
     )
 }
 
-/// Failing cases diagnosed together (split across the cores).
+/// Failing cases diagnosed together (split across the cores) when they stream from
+/// cases.jsonl: memory holds one batch of them.
 const DIAGNOSE_BATCH: usize = 2048;
-
-/// Diagnoses a run from documents already in memory: `feed` hands every failing or flaky case
-/// (and every case when `want_test_hashes`) to its callback, in cases.jsonl order.
-pub fn diagnose_with(
-    run: RunDir,
-    verify: VerifyDoc,
-    findings: &[Finding],
-    workspace: &Path,
-    want_test_hashes: bool,
-    feed: impl FnOnce(&mut dyn FnMut(Case)) -> Result<(), ArtifactError>,
-) -> Result<Loaded, ArtifactError> {
-    diagnose_fed(
-        run,
-        verify,
-        findings,
-        workspace,
-        want_test_hashes,
-        DIAGNOSE_BATCH,
-        feed,
-    )
-}
 
 /// Diagnoses the failing and flaky cases the in-memory run kept (`ci`, `action`, `merge`):
 /// all in one batch split across the cores, since they are in memory already (batches bound
@@ -179,6 +160,9 @@ pub fn diagnose_memory(
     )
 }
 
+/// Diagnoses a run from documents already read: `feed` hands every failing or flaky case (and
+/// every case when `want_test_hashes`) to its callback, in cases.jsonl order; they are
+/// diagnosed `batch_limit` at a time.
 fn diagnose_fed(
     run: RunDir,
     verify: VerifyDoc,

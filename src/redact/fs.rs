@@ -256,9 +256,8 @@ pub struct RedactTee<'r, R: Read, W: CopySink> {
     src: R,
     dst: W,
     /// Raw bytes read but not yet decided (a secret may straddle the next read), read into
-    /// in place: `carry.len()` is always `held`.
+    /// in place.
     carry: Vec<u8>,
-    held: usize,
     /// Redacted bytes ready for the reader, from `pos`: `out`, or, when the chunk had
     /// nothing to replace, `carry[..ready]` itself (given to `dst` at the next fill).
     out: Vec<u8>,
@@ -284,7 +283,6 @@ impl<'r, R: Read, W: CopySink> RedactTee<'r, R, W> {
             src,
             dst,
             carry: Vec::new(),
-            held: 0,
             in_carry: false,
             ready: 0,
             out: Vec::with_capacity(TEE_CHUNK + r.max_len()),
@@ -302,40 +300,35 @@ impl<'r, R: Read, W: CopySink> RedactTee<'r, R, W> {
         // starts the next chunk.
         if self.in_carry {
             self.tail.clear();
-            self.tail
-                .extend_from_slice(&self.carry[self.ready..self.held]);
+            self.tail.extend_from_slice(&self.carry[self.ready..]);
             self.carry.truncate(self.ready);
             if self.dst_error.is_none() {
                 self.dst_error = self.dst.write_vec(&mut self.carry).err();
             }
             self.carry.clear();
             self.carry.extend_from_slice(&self.tail);
-            self.held = self.carry.len();
             self.in_carry = false;
         }
         // Read straight behind the carried bytes, into the buffer's spare room (not zeroed
         // first, unlike a slice to read into).
-        let have = self.held;
+        let have = self.carry.len();
         self.carry.reserve(TEE_CHUNK);
         let read = (&mut self.src)
             .take(TEE_CHUNK as u64)
             .read_to_end(&mut self.carry);
-        // Bytes read before an error stay held: the next fill (`finish`'s) takes them on, so
-        // a copy that goes on after a failed read loses nothing it had read.
-        self.held = self.carry.len();
+        // Bytes read before an error stay in `carry`: the next fill (`finish`'s) takes them
+        // on, so a copy that goes on after a failed read loses nothing it had read.
         read?;
-        let n = self.held - have;
+        let n = self.carry.len() - have;
         let last = n == 0;
         self.out.clear();
         self.pos = 0;
-        let (used, hit) =
-            self.r
-                .redact_chunk_if_needed(&self.carry[..self.held], last, &mut self.out);
+        let (used, hit) = self
+            .r
+            .redact_chunk_if_needed(&self.carry, last, &mut self.out);
         self.replaced |= hit;
         if hit {
-            self.carry.copy_within(used..self.held, 0);
-            self.held -= used;
-            self.carry.truncate(self.held);
+            self.carry.drain(..used);
             self.ready = self.out.len();
             if self.dst_error.is_none() {
                 self.dst_error = self.dst.write_all(&self.out).err();

@@ -644,7 +644,7 @@ fn push_clean_attr(out: &mut Vec<u8>, v: &str) {
 /// none of them (found with SIMD searches, not a loop per byte).
 fn push_attr_value(out: &mut Vec<u8>, v: &str) {
     let b = v.as_bytes();
-    if memchr::memchr3(b'<', b'>', b'&', b).is_none() && memchr::memchr2(b'\'', b'"', b).is_none() {
+    if !has_markup(b) {
         out.extend_from_slice(b);
         return;
     }
@@ -799,11 +799,15 @@ fn write_text_element(name: &str, text: &str, w: &mut Writer<Vec<u8>>) -> io::Re
     w.write_event(Event::End(BytesEnd::new(name)))
 }
 
+/// Whether `b` holds a byte quick-xml escapes (`<>&'"`), found with SIMD searches.
+fn has_markup(b: &[u8]) -> bool {
+    memchr::memchr3(b'<', b'>', b'&', b).is_some() || memchr::memchr2(b'\'', b'"', b).is_some()
+}
+
 /// `BytesText::new(text)` (escaped as quick-xml escapes: `<>&'"`), with the search for
 /// those bytes done by SIMD searches instead of quick-xml's look at each byte of a trace.
 fn text_event(text: &str) -> BytesText<'_> {
-    let b = text.as_bytes();
-    if memchr::memchr3(b'<', b'>', b'&', b).is_none() && memchr::memchr2(b'\'', b'"', b).is_none() {
+    if !has_markup(text.as_bytes()) {
         BytesText::from_escaped(text)
     } else {
         BytesText::new(text)
