@@ -67,11 +67,9 @@ pub fn key_hash(key: &str) -> u64 {
 
 /// [`key_hash`]`(&c.key())` without building the key (the digest hashes every test of a run
 /// against a baseline: a million keys, three strings each, otherwise).
-pub fn case_key_hash(c: &crate::model::Case) -> u64 {
+pub fn case_key_hash<T: AsRef<str>>(c: &crate::model::CaseView<'_, T>) -> u64 {
     let mut h = Fnv::default();
-    crate::model::key_pieces(&c.runner, &c.suite, c.classname.as_deref(), &c.name, |s| {
-        h.feed(s)
-    });
+    crate::model::key_pieces(c.runner, c.suite, c.classname, c.name, |s| h.feed(s));
     h.0
 }
 

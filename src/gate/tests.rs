@@ -560,7 +560,7 @@ fn a_cases_key_hash_is_the_hash_of_its_key() {
     }
     let mut distinct = std::collections::HashSet::new();
     for c in &cases {
-        assert_eq!(case_key_hash(c), key_hash(&c.key()), "{c:?}");
+        assert_eq!(case_key_hash(&c.view()), key_hash(&c.key()), "{c:?}");
         distinct.insert(c.key());
     }
     assert!(distinct.len() > 100, "{}", distinct.len());

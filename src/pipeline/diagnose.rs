@@ -225,7 +225,7 @@ fn diagnose_fed(
     let mut batch: Vec<Case> = Vec::new();
     feed(&mut |c: Case| {
         if let Some(t) = tests.as_mut() {
-            t.insert(crate::gate::case_key_hash(&c));
+            t.insert(crate::gate::case_key_hash(&c.view()));
         }
         if c.status.is_bad() {
             failing.insert(c.key());

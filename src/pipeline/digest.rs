@@ -15,7 +15,7 @@ use std::thread::JoinHandle;
 
 use super::junit::FileSpool;
 use crate::artifact::ArtifactError;
-use crate::model::{Case, Failure, Finding, Status};
+use crate::model::{Case, CaseView, Failure, FailureView, Finding, Status};
 use crate::report::CaseDigest;
 use crate::report::html::FlakyTest;
 use crate::report::junit::JunitOut;
@@ -81,24 +81,28 @@ impl Drop for PendingWrite {
 
 impl Digest {
     pub fn observe(&mut self, c: &Case) {
+        self.observe_view(&c.view());
+    }
+
+    pub fn observe_view<T: AsRef<str>>(&mut self, c: &CaseView<'_, T>) {
         if let Some(p) = self.problems.as_mut()
             && (c.status.is_bad() || c.flaky)
         {
-            p.push(c.clone());
+            p.push(c.to_case());
         }
         if let Some(t) = self.tests.as_mut() {
             t.insert(crate::gate::case_key_hash(c));
         }
-        self.cases.observe(c);
+        self.cases.observe_view(c);
         if c.flaky && self.flaky.len() < FLAKY_MAX {
             self.flaky.push(FlakyTest {
-                runner: c.runner.clone(),
+                runner: c.runner.to_string(),
                 id: c.key(),
                 retries: c.retries,
             });
         }
         if let Some(j) = self.junit.as_mut() {
-            j.case(c);
+            j.case_view(c);
         }
     }
 
@@ -139,6 +143,11 @@ impl Tap for DigestTap {
     fn case(&mut self, case: &Case) {
         if let Ok(mut d) = self.0.lock() {
             d.observe(case);
+        }
+    }
+    fn case_view(&mut self, case: &CaseView<'_>) {
+        if let Ok(mut d) = self.0.lock() {
+            d.observe_view(case);
         }
     }
     fn finding(&mut self, finding: &Finding) {
@@ -194,17 +203,17 @@ impl ThreadedTap {
             .name("codeloop-digest".into())
             .spawn(move || {
                 let Ok(mut inner) = take.recv() else { return };
-                let mut case = Case::default();
                 for mut b in rx {
                     let mut at = Cursor::default();
                     let mut f = b.findings.drain(..).peekable();
+                    // The suite path of the case being read (a view's parts are borrowed).
+                    let mut suite: Vec<&str> = Vec::new();
                     for i in 0..b.packed.cases() {
                         while let Some((_, finding)) = f.next_if(|(k, _)| *k <= i) {
                             inner.finding(&finding);
                         }
-                        b.packed.unpack(&mut at, &mut case);
-                        inner.case(&case);
-                        shed(&mut case);
+                        let runner = b.packed.head(&mut at, &mut suite);
+                        inner.case_view(&b.packed.rest(&mut at, runner, &suite));
                     }
                     for (_, finding) in f {
                         inner.finding(&finding);
@@ -242,13 +251,6 @@ impl ThreadedTap {
     }
 }
 
-/// A consumer's case whose strings grew big (a long trace or output) is not kept around.
-fn shed(c: &mut Case) {
-    if c.failure.is_some() || c.output.as_ref().is_some_and(|o| o.capacity() > 4096) {
-        *c = Case::default();
-    }
-}
-
 /// Cases one after another: their texts concatenated in one string, each text's length
 /// (or [`NONE`]) in `lens`, the other fields in `fields`. A text is read back as a slice of
 /// `text` (`str::get`: no UTF-8 check of its bytes, only of its two ends).
@@ -270,6 +272,18 @@ struct Fields {
     retries: u32,
     duration: Option<f64>,
     failure: bool,
+}
+
+impl Fields {
+    /// What a case read past the batch's end gets (never, short of a bug).
+    const NONE: Fields = Fields {
+        line: None,
+        status: Status::Passed,
+        flaky: false,
+        retries: 0,
+        duration: None,
+        failure: false,
+    };
 }
 
 /// Where the next case of a [`Packed`] starts.
@@ -357,39 +371,50 @@ impl Packed {
         });
     }
 
-    /// Reads the case at `at` into `c`, reusing its strings, and moves `at` past it. The
-    /// batch is one [`Packed::pack`] filled: every read is in range; the fallbacks only keep
-    /// a bug from becoming a panic.
-    fn unpack(&self, at: &mut Cursor, c: &mut Case) {
-        set(&mut c.runner, self.text_at(at).unwrap_or_default());
+    /// Reads the runner and the suite path (into `suite`) of the case at `at`; [`Packed::rest`]
+    /// reads the rest. Together they read what [`Packed::pack`] wrote, borrowed from the
+    /// batch: the consumer copies no text. The batch is one `pack` filled: every read is in
+    /// range; the fallbacks only keep a bug from becoming a panic.
+    fn head<'a>(&'a self, at: &mut Cursor, suite: &mut Vec<&'a str>) -> &'a str {
+        let runner = self.text_at(at).unwrap_or_default();
         let n = self.len_at(at);
         let n = if n == NONE { 0 } else { n };
-        c.suite.truncate(n);
-        for i in 0..n {
-            let s = self.text_at(at).unwrap_or_default();
-            match c.suite.get_mut(i) {
-                Some(d) => set(d, s),
-                None => c.suite.push(s.to_string()),
-            }
+        suite.clear();
+        for _ in 0..n {
+            suite.push(self.text_at(at).unwrap_or_default());
         }
-        set_opt(&mut c.classname, self.text_at(at));
-        set(&mut c.name, self.text_at(at).unwrap_or_default());
-        set_opt(&mut c.file, self.text_at(at));
+        runner
+    }
+
+    /// The case at `at` (after [`Packed::head`]), and moves `at` past it.
+    fn rest<'a>(&'a self, at: &mut Cursor, runner: &'a str, suite: &'a [&'a str]) -> CaseView<'a> {
+        let classname = self.text_at(at);
+        let name = self.text_at(at).unwrap_or_default();
+        let file = self.text_at(at);
         let f = self.fields.get(at.fields);
         at.fields += 1;
-        c.failure = f.is_some_and(|f| f.failure).then(|| Failure {
-            kind: self.text_at(at).map(str::to_string),
-            message: self.text_at(at).map(str::to_string),
-            trace: self.text_at(at).map(str::to_string),
+        let failure = f.is_some_and(|f| f.failure).then(|| FailureView {
+            kind: self.text_at(at),
+            message: self.text_at(at),
+            trace: self.text_at(at),
         });
-        set_opt(&mut c.output, self.text_at(at));
-        set_opt(&mut c.skip_reason, self.text_at(at));
-        if let Some(f) = f {
-            c.line = f.line;
-            c.status = f.status;
-            c.flaky = f.flaky;
-            c.retries = f.retries;
-            c.duration = f.duration;
+        let output = self.text_at(at);
+        let skip_reason = self.text_at(at);
+        let f = f.unwrap_or(&Fields::NONE);
+        CaseView {
+            runner,
+            suite,
+            classname,
+            name,
+            file,
+            line: f.line,
+            status: f.status,
+            flaky: f.flaky,
+            retries: f.retries,
+            duration: f.duration,
+            failure,
+            output,
+            skip_reason,
         }
     }
 
@@ -407,19 +432,6 @@ impl Packed {
         let s = self.text.get(at.text..at.text.saturating_add(n));
         at.text = at.text.saturating_add(n);
         Some(s.unwrap_or_default())
-    }
-}
-
-fn set(dst: &mut String, v: &str) {
-    dst.clear();
-    dst.push_str(v);
-}
-
-fn set_opt(dst: &mut Option<String>, v: Option<&str>) {
-    match (dst.as_mut(), v) {
-        (Some(d), Some(v)) => set(d, v),
-        (None, Some(v)) => *dst = Some(v.to_string()),
-        (_, None) => *dst = None,
     }
 }
 
@@ -599,7 +611,7 @@ mod tests {
     }
 
     #[test]
-    fn unpacked_equals_packed_whatever_the_case_held() {
+    fn a_packed_case_reads_back_as_it_was_whatever_it_held() {
         let full = Case {
             runner: "r".into(),
             suite: vec!["a".into(), "b".into()],
@@ -623,7 +635,7 @@ mod tests {
         let mut longer = full.clone();
         longer.suite = vec!["x".into(); 5];
         longer.name = "é".repeat(300);
-        for (slot, src) in [
+        for (first, second) in [
             (&full, &empty),
             (&empty, &full),
             (&full, &full),
@@ -632,13 +644,19 @@ mod tests {
         ] {
             // Two cases packed one after the other: the cursor lands on the second.
             let mut buf = Packed::default();
-            buf.pack(src);
-            buf.pack(slot);
-            let (mut dst, mut at) = (slot.clone(), Cursor::default());
-            buf.unpack(&mut at, &mut dst);
-            assert_eq!(&dst, src);
-            buf.unpack(&mut at, &mut dst);
-            assert_eq!(&dst, slot);
+            buf.pack(first);
+            buf.pack(second);
+            let (mut suite, mut at) = (Vec::new(), Cursor::default());
+            for c in [first, second] {
+                let runner = buf.head(&mut at, &mut suite);
+                let view = buf.rest(&mut at, runner, &suite);
+                assert_eq!(&view.to_case(), c);
+                // What the consumers write of it is what they write of the case.
+                let (mut a, mut b) = (Vec::new(), Vec::new());
+                view.write_json(&mut a);
+                c.write_json(&mut b);
+                assert_eq!(a, b);
+            }
             assert_eq!(
                 (at.text, at.lens, at.fields),
                 (buf.text.len(), buf.lens.len(), buf.fields.len())

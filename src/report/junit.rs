@@ -12,7 +12,6 @@
 //! with quick-xml's writer; a test compares the bytes with quick-junit's own serializer.
 //! Pure: cases in, XML out (into any `io::Write`).
 
-use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
 use std::time::Duration;
 
@@ -21,7 +20,7 @@ use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 
 use super::ReportError;
-use crate::model::{Case, Finding, Status};
+use crate::model::{Case, CaseView, Finding, Status};
 
 /// Where a suite's serialized `<testcase>`s wait for the document to be assembled.
 pub trait Spool: Write {
@@ -94,7 +93,7 @@ impl<S: Spool> SuiteBody<S> {
 
     /// One of our cases, written straight from the model (no quick-junit `TestCase` in
     /// between): the same bytes and tally as `add(&test_case(c))`, which a test checks.
-    fn add_case(&mut self, c: &Case) -> io::Result<()> {
+    fn add_case<T: AsRef<str>>(&mut self, c: &CaseView<'_, T>) -> io::Result<()> {
         self.tally.tests += 1;
         match c.status {
             Status::Failed => self.tally.failures += 1,
@@ -135,7 +134,11 @@ pub type SpoolFactory<S> = Box<dyn FnMut() -> io::Result<S> + Send>;
 /// spools.
 pub struct JunitOut<S: Spool = Vec<u8>> {
     name: String,
-    suites: BTreeMap<String, SuiteBody<S>>,
+    /// The runners' suites, sorted by name (the document's order).
+    suites: Vec<(String, SuiteBody<S>)>,
+    /// Index in `suites` of the last case's suite: cases come runner by runner, so most
+    /// find theirs without a search.
+    last: usize,
     lint: Option<SuiteBody<S>>,
     new_spool: SpoolFactory<S>,
     /// The first write error (reported by `write_to`; cases after it are dropped).
@@ -177,10 +180,10 @@ fn clean(s: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// A case's JUnit classname: its own, else its suite path joined with dots.
-fn classname(c: &Case) -> std::borrow::Cow<'_, str> {
-    match &c.classname {
-        Some(cl) if !cl.is_empty() => std::borrow::Cow::Borrowed(cl.as_str()),
-        _ => std::borrow::Cow::Owned(c.suite.join(".")),
+fn classname<'a, T: AsRef<str>>(c: &CaseView<'a, T>) -> std::borrow::Cow<'a, str> {
+    match c.classname {
+        Some(cl) if !cl.is_empty() => std::borrow::Cow::Borrowed(cl),
+        _ => std::borrow::Cow::Owned(crate::model::join(c.suite, ".")),
     }
 }
 
@@ -227,7 +230,7 @@ pub fn test_case(c: &Case) -> TestCase {
         }
     };
     let mut tc = TestCase::new(xml_str(&c.name), status);
-    let classname = classname(c);
+    let classname = classname(&c.view());
     if !classname.is_empty() {
         tc.set_classname(xml_str(&classname));
     }
@@ -292,7 +295,8 @@ impl<S: Spool> JunitOut<S> {
     pub fn with_spools(name: &str, new_spool: SpoolFactory<S>) -> JunitOut<S> {
         JunitOut {
             name: name.to_string(),
-            suites: BTreeMap::new(),
+            suites: Vec::new(),
+            last: 0,
             lint: None,
             new_spool,
             error: None,
@@ -305,18 +309,22 @@ impl<S: Spool> JunitOut<S> {
         }
         match suite {
             Some(name) => {
-                if !self.suites.contains_key(name) {
-                    match (self.new_spool)().and_then(SuiteBody::new) {
-                        Ok(b) => {
-                            self.suites.insert(name.to_string(), b);
-                        }
-                        Err(e) => {
-                            self.error = Some(e);
-                            return None;
-                        }
-                    }
+                if self.suites.get(self.last).is_none_or(|(n, _)| n != name) {
+                    self.last = match self.suites.binary_search_by(|(n, _)| n.as_str().cmp(name)) {
+                        Ok(i) => i,
+                        Err(i) => match (self.new_spool)().and_then(SuiteBody::new) {
+                            Ok(b) => {
+                                self.suites.insert(i, (name.to_string(), b));
+                                i
+                            }
+                            Err(e) => {
+                                self.error = Some(e);
+                                return None;
+                            }
+                        },
+                    };
                 }
-                self.suites.get_mut(name)
+                self.suites.get_mut(self.last).map(|(_, b)| b)
             }
             None => {
                 if self.lint.is_none() {
@@ -334,10 +342,14 @@ impl<S: Spool> JunitOut<S> {
     }
 
     pub fn case(&mut self, c: &Case) {
+        self.case_view(&c.view());
+    }
+
+    pub fn case_view<T: AsRef<str>>(&mut self, c: &CaseView<'_, T>) {
         let suite = if c.runner.is_empty() {
             "tests"
         } else {
-            c.runner.as_str()
+            c.runner
         };
         if let Some(b) = self.body(Some(suite))
             && let Err(e) = b.add_case(c)
@@ -463,7 +475,11 @@ fn push_time(tag: &mut BytesStart<'_>, time: &Duration) {
 
 /// One of our cases as the `<testcase>` [`write_test_case`] writes for [`test_case`]`(c)`,
 /// without building it: the text is cleaned only when it needs to be ([`clean`]).
-fn write_case(c: &Case, time: Option<Duration>, w: &mut Writer<Vec<u8>>) -> io::Result<()> {
+fn write_case<T: AsRef<str>>(
+    c: &CaseView<'_, T>,
+    time: Option<Duration>,
+    w: &mut Writer<Vec<u8>>,
+) -> io::Result<()> {
     if c.status == Status::Passed && !c.flaky && c.output.is_none() {
         // Most cases: an empty `<testcase .../>`, written as bytes (no tag built, no
         // attribute allocated). The writer's state needs no update: between testcases it
@@ -472,7 +488,7 @@ fn write_case(c: &Case, time: Option<Duration>, w: &mut Writer<Vec<u8>>) -> io::
         return Ok(());
     }
     let mut tag = BytesStart::new("testcase");
-    tag.push_attribute(("name", clean(&c.name).as_ref()));
+    tag.push_attribute(("name", clean(c.name).as_ref()));
     let classname = classname(c);
     if !classname.is_empty() {
         tag.push_attribute(("classname", clean(&classname).as_ref()));
@@ -487,7 +503,7 @@ fn write_case(c: &Case, time: Option<Duration>, w: &mut Writer<Vec<u8>>) -> io::
         tag.push_attribute(("line", line.to_string().as_str()));
     }
     let failure = c.failure.as_ref();
-    let message = failure.and_then(|f| f.message.as_deref());
+    let message = failure.and_then(|f| f.message);
     let flaky = c.status == Status::Passed && c.flaky;
     let has_children = flaky || c.status != Status::Passed;
     if c.output.is_none() && !has_children {
@@ -517,10 +533,10 @@ fn write_case(c: &Case, time: Option<Duration>, w: &mut Writer<Vec<u8>>) -> io::
             if let Some(m) = message {
                 tag.push_attribute(("message", clean(m).as_ref()));
             }
-            if let Some(k) = failure.and_then(|f| f.kind.as_deref()) {
+            if let Some(k) = failure.and_then(|f| f.kind) {
                 tag.push_attribute(("type", clean(k).as_ref()));
             }
-            match failure.and_then(|f| f.trace.as_deref()).or(message) {
+            match failure.and_then(|f| f.trace).or(message) {
                 Some(d) => {
                     w.write_event(Event::Start(tag))?;
                     w.write_event(Event::Text(text_event(&clean(d))))?;
@@ -545,9 +561,13 @@ fn write_case(c: &Case, time: Option<Duration>, w: &mut Writer<Vec<u8>>) -> io::
 
 /// A passed case with no children, byte for byte what [`write_case`]'s events write (the
 /// indentation of a testcase in quick-junit's layout: a line break and 2 × 4 spaces).
-fn write_passed_case(c: &Case, time: Option<Duration>, out: &mut Vec<u8>) {
+fn write_passed_case<T: AsRef<str>>(
+    c: &CaseView<'_, T>,
+    time: Option<Duration>,
+    out: &mut Vec<u8>,
+) {
     out.extend_from_slice(b"\n        <testcase name=\"");
-    push_clean_attr(out, &c.name);
+    push_clean_attr(out, c.name);
     out.push(b'"');
     let classname = classname(c);
     if !classname.is_empty() {
@@ -818,6 +838,7 @@ fn text_event(text: &str) -> BytesText<'_> {
 mod tests {
     use super::*;
     use crate::model::{Failure, Severity};
+    use std::collections::BTreeMap;
 
     /// The whole-report path through quick-junit itself (what this module did before it
     /// streamed): the oracle the streamed bytes must equal.

@@ -39,8 +39,8 @@ use serde::Serialize;
 
 use crate::artifact::manifest::Context;
 use crate::model::{
-    Case, Category, Counts, Delta, DiagnoseDoc, GateDoc, Location, RepairTask, RunnerKind,
-    RunnerStatus, Verdict, VerifyDoc,
+    Case, CaseView, Category, Counts, Delta, DiagnoseDoc, GateDoc, Location, RepairTask,
+    RunnerKind, RunnerStatus, Verdict, VerifyDoc,
 };
 use crate::settings::ReportConfig;
 use escape::{inline, pre};
@@ -117,6 +117,10 @@ impl CaseDigest {
     pub const MAX_FLAKY: usize = 1_000;
 
     pub fn observe(&mut self, c: &Case) {
+        self.observe_view(&c.view());
+    }
+
+    pub fn observe_view<T: AsRef<str>>(&mut self, c: &CaseView<'_, T>) {
         self.counts.add_case(c.status, c.flaky);
         if c.status.is_bad() {
             let key = c.key();
@@ -124,30 +128,30 @@ impl CaseDigest {
                 self.failing_keys.push(state::state_key(&key));
             }
             if self.failing.len() < Self::MAX_DETAILED {
-                let f = c.failure.clone().unwrap_or_default();
+                let f = c.failure.unwrap_or_default();
                 // The trace usually repeats the message (and the kind): show each text once.
                 let mut message = String::new();
                 let trace = f.trace.unwrap_or_default();
                 for part in [f.kind, f.message].into_iter().flatten() {
                     if !part.trim().is_empty()
                         && !trace.contains(part.trim())
-                        && !message.contains(&part)
+                        && !message.contains(part)
                     {
-                        message.push_str(&escape::truncate_chars(&part, 4_000));
+                        message.push_str(&escape::truncate_chars(part, 4_000));
                         message.push('\n');
                     }
                 }
-                message.push_str(&escape::truncate_chars(&trace, 4_000));
-                let c_failure = c.failure.as_ref();
-                let summary = c_failure
-                    .and_then(|f| f.message.as_deref().or(f.kind.as_deref()))
+                message.push_str(&escape::truncate_chars(trace, 4_000));
+                let summary = c
+                    .failure
+                    .and_then(|f| f.message.or(f.kind))
                     .and_then(|m| m.lines().map(str::trim).find(|l| !l.is_empty()))
                     .map(|l| escape::truncate_chars(l.trim_start_matches("E ").trim(), 160))
                     .unwrap_or_default();
                 self.failing.push(FailingCase {
                     key: escape::truncate_chars(&key, 1_000),
-                    runner: c.runner.clone(),
-                    file: c.file.clone(),
+                    runner: c.runner.to_string(),
+                    file: c.file.map(str::to_string),
                     line: c.line,
                     message,
                     summary,

@@ -21,6 +21,11 @@ pub use crate::artifact::events::JsonlWriter;
 /// follows it when the later stages run in the same process.
 pub trait Tap: Send {
     fn case(&mut self, case: &Case);
+    /// A case borrowed from where it was read (the packed batches a threaded tap hands its
+    /// consumer): taps that only read a case take it as it is; the others get it owned.
+    fn case_view(&mut self, case: &CaseView<'_>) {
+        self.case(&case.to_case());
+    }
     fn finding(&mut self, finding: &Finding);
 }
 
@@ -59,6 +64,14 @@ impl Tap for CasesTap {
             t.case(case);
         }
     }
+    fn case_view(&mut self, case: &CaseView<'_>) {
+        if let Some(w) = self.cases.as_mut() {
+            w.write_case_view(case);
+        }
+        if let Some(t) = self.next.as_mut() {
+            t.case_view(case);
+        }
+    }
     fn finding(&mut self, finding: &Finding) {
         if let Some(t) = self.next.as_mut() {
             t.finding(finding);
@@ -89,7 +102,8 @@ impl Drop for CasesTap {
 }
 
 use crate::model::{
-    Case, Counts, Finding, LintCounts, ParseIssue, Position, ResultFile, SlowTest, SuiteError,
+    Case, CaseView, Counts, Finding, LintCounts, ParseIssue, Position, ResultFile, SlowTest,
+    SuiteError,
 };
 use crate::parsers::{self, Collector, Format, LazyCase, Outcome, ParseOptions, Sink};
 
