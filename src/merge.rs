@@ -450,6 +450,44 @@ impl<'a> Fields<'a> {
         self.i += n;
         (n > 0).then_some(())
     }
+    /// A string as JSON allows it unescaped: no `\\` and no control character.
+    fn plain_string(&mut self) -> Option<&'a str> {
+        let s = self.string()?;
+        (!s.bytes().any(|b| b < 0x20)).then_some(s)
+    }
+    fn literal(&mut self, word: &str) -> bool {
+        let hit = self.s.as_bytes()[self.i.min(self.s.len())..].starts_with(word.as_bytes());
+        self.i += if hit { word.len() } else { 0 };
+        hit
+    }
+    /// A JSON integer that fits a u32 (no sign, no leading zero).
+    fn u32(&mut self) -> Option<()> {
+        let start = self.i;
+        self.digits()?;
+        let d = &self.s[start..self.i];
+        (d == "0" || !d.starts_with('0')).then_some(())?;
+        d.parse::<u32>().ok().map(|_| ())
+    }
+    /// A JSON number that is a finite f64: `-?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?`.
+    fn number(&mut self) -> Option<()> {
+        let start = self.i;
+        self.eat(b'-');
+        let int = self.i;
+        self.digits()?;
+        (self.i - int == 1 || self.s.as_bytes()[int] != b'0').then_some(())?;
+        if self.eat(b'.') {
+            self.digits()?;
+        }
+        if self.eat(b'e') || self.eat(b'E') {
+            let _ = self.eat(b'+') || self.eat(b'-');
+            self.digits()?;
+        }
+        self.s[start..self.i]
+            .parse::<f64>()
+            .ok()
+            .filter(|d| d.is_finite())
+            .map(|_| ())
+    }
 }
 
 /// A JSON string borrowed from the input when it has no escapes (serde's own `Cow<str>` is
@@ -523,6 +561,116 @@ pub struct CaseLine<'a> {
     pub output: Option<Text<'a>>,
     #[serde(default, borrow)]
     pub skip_reason: Option<Text<'a>>,
+}
+
+/// What [`CaseFolder::plain_line`] counts of a line: its runner, status and flakiness.
+pub type LineCounts<'a> = (&'a str, Status, bool);
+
+impl<'a> CaseLine<'a> {
+    /// The counted fields of a line that is a valid case laid out as [`Case::write_json`]
+    /// writes it (its keys in that order, no whitespace, strings without escapes), read in
+    /// one pass over the bytes; `None` for any other line, which serde then reads (and may
+    /// still find valid). Sound, not complete: what it accepts, serde reads as a `Case`
+    /// with the same counted fields (tested), so the merge counts the same lines either way.
+    pub fn counted(line: &'a str) -> Option<LineCounts<'a>> {
+        const KEYS: [&str; 13] = [
+            "runner",
+            "suite",
+            "classname",
+            "name",
+            "file",
+            "line",
+            "status",
+            "flaky",
+            "retries",
+            "duration",
+            "failure",
+            "output",
+            "skip_reason",
+        ];
+        let mut r = Fields { s: line, i: 0 };
+        let (mut runner, mut status, mut flaky, mut named) = ("", None, false, false);
+        // Keys in KEYS order, each at most once: none twice, none unknown.
+        let mut next = 0;
+        r.byte(b'{')?;
+        loop {
+            let key = r.plain_string()?;
+            let k = next + KEYS[next..].iter().position(|k| *k == key)?;
+            next = k + 1;
+            r.byte(b':')?;
+            match KEYS[k] {
+                "runner" => runner = r.plain_string()?,
+                "suite" => {
+                    r.byte(b'[')?;
+                    if !r.eat(b']') {
+                        loop {
+                            r.plain_string()?;
+                            if r.eat(b']') {
+                                break;
+                            }
+                            r.byte(b',')?;
+                        }
+                    }
+                }
+                "name" => {
+                    r.plain_string()?;
+                    named = true;
+                }
+                "classname" | "file" | "output" | "skip_reason" => {
+                    r.plain_string()?;
+                }
+                "line" | "retries" => r.u32()?,
+                "status" => {
+                    let s = r.plain_string()?;
+                    status = Some(
+                        [
+                            Status::Passed,
+                            Status::Failed,
+                            Status::Errored,
+                            Status::Skipped,
+                        ]
+                        .into_iter()
+                        .find(|x| x.as_str() == s)?,
+                    );
+                }
+                "flaky" => {
+                    flaky = if r.literal("true") {
+                        true
+                    } else if r.literal("false") {
+                        false
+                    } else {
+                        return None;
+                    };
+                }
+                "duration" => r.number()?,
+                _ => {
+                    // "failure": its texts, in Failure's order.
+                    r.byte(b'{')?;
+                    let mut fnext = 0;
+                    if !r.eat(b'}') {
+                        loop {
+                            let key = r.plain_string()?;
+                            let f = ["kind", "message", "trace"].get(fnext..)?;
+                            fnext += 1 + f.iter().position(|k| *k == key)?;
+                            r.byte(b':')?;
+                            r.plain_string()?;
+                            if r.eat(b'}') {
+                                break;
+                            }
+                            r.byte(b',')?;
+                        }
+                    }
+                }
+            }
+            if r.eat(b'}') {
+                break;
+            }
+            r.byte(b',')?;
+        }
+        // Nothing after the object; the two fields serde requires were there.
+        (r.i == line.len() && named).then_some(())?;
+        Some((runner, status?, flaky))
+    }
 }
 
 /// [`crate::model::Failure`] as [`CaseLine`] reads it.
@@ -845,6 +993,11 @@ impl CaseFolder {
     /// [`CaseFolder::plain`] for a line read as a [`CaseLine`] (only its counts are needed).
     pub fn plain_line(&mut self, c: &CaseLine<'_>) {
         self.count_parts(&c.runner, c.status, c.flaky);
+    }
+
+    /// [`CaseFolder::plain_line`] of what [`CaseLine::counted`] read.
+    pub fn plain_counts(&mut self, (runner, status, flaky): LineCounts<'_>) {
+        self.count_parts(runner, status, flaky);
     }
 
     /// A [`Take::Fold`] line's case: held until the identity's last occurrence, then emitted.
@@ -2080,17 +2233,72 @@ mod tests {
             lines.push(serde_json::to_string(&d).unwrap());
         }
         lines.push(full.replace("\"name\":\"n\"", "\"name\":\"n\",\"extra\":[1,{}]"));
-        for line in &lines {
+        // The one-pass reader of written lines is sound: what it reads, serde reads the
+        // same. It must read the lines Case::write_json writes (or it saves nothing).
+        let plain = r#"{"runner":"r","suite":["a","b"],"classname":"C","name":"n","file":"f.rs","line":7,"status":"failed","flaky":true,"retries":2,"duration":0.5,"failure":{"kind":"K","message":"m","trace":"t"},"output":"o","skip_reason":"s"}"#;
+        let mut fast = 0;
+        let mut tried = lines.clone();
+        tried.push(plain.to_string());
+        for c in [
+            serde_json::from_str::<Case>(plain).unwrap(),
+            Case::new("n", Status::Passed),
+        ] {
+            let mut b = Vec::new();
+            c.write_json(&mut b);
+            tried.push(String::from_utf8(b).unwrap());
+        }
+        // Each field of the plain line given each value, each number in other spellings, a
+        // byte cut off or added at each place.
+        for f in fields {
+            let at = plain.find(&format!("\"{f}\":")).unwrap() + f.len() + 3;
+            let end = at + plain[at..].find([',', '}']).unwrap_or(0);
+            for v in values.iter().chain(&[
+                "0",
+                "01",
+                "-0",
+                "1e3",
+                "1E+3",
+                "2.",
+                ".5",
+                "-",
+                "1e400",
+                "4294967295",
+                "false",
+                "\"a\tb\"",
+                "\"\t\"",
+                "[\"a\",]",
+                "{\"kind\":\"k\",\"kind\":\"k\"}",
+                "{\"trace\":\"t\",\"kind\":\"k\"}",
+                "{\"other\":\"x\"}",
+            ]) {
+                tried.push(format!("{}{v}{}", &plain[..at], &plain[end..]));
+            }
+        }
+        for i in 0..plain.len() {
+            tried.push(format!("{}{}", &plain[..i], &plain[i + 1..]));
+            tried.push(format!("{} {}", &plain[..i], &plain[i..]));
+        }
+        tried.push(format!("{plain} "));
+        tried.push(plain.replace("\"name\":\"n\",", ""));
+        tried.push(plain.replace("\"status\":\"failed\",", ""));
+        for line in &tried {
             let case = serde_json::from_str::<Case>(line);
             let read = serde_json::from_str::<CaseLine>(line);
             assert_eq!(case.is_ok(), read.is_ok(), "{line}");
-            if let (Ok(c), Ok(l)) = (case, read) {
+            if let (Ok(c), Ok(l)) = (&case, read) {
                 assert_eq!(
                     (c.runner.as_str(), c.status, c.flaky),
                     (&*l.runner, l.status, l.flaky)
                 );
             }
+            if let Some(counted) = CaseLine::counted(line) {
+                fast += 1;
+                let c = case.as_ref().unwrap_or_else(|e| panic!("{line}: {e}"));
+                assert_eq!(counted, (c.runner.as_str(), c.status, c.flaky), "{line}");
+            }
         }
+        assert!(CaseLine::counted(plain).is_some());
+        assert!(fast > 60, "{fast}");
         // Equal keys, equal hashes; different keys, different hashes.
         let keys: HashSet<&String> = seen.iter().map(|(k, _)| k).collect();
         let hashes: HashSet<u128> = seen.iter().map(|(_, h)| *h).collect();

@@ -395,10 +395,14 @@ fn write_merged(
             // Every line is read whole: only a valid case is merged, and counted. A line
             // written as it is, with no digest to feed, is only counted: read borrowed.
             if take == merge::Take::Plain && tap.is_none() {
-                let Ok(c) = serde_json::from_str::<merge::CaseLine>(line) else {
-                    return false;
-                };
-                folder.plain_line(&c);
+                // Read in one pass when laid out as written (nearly every line), else by serde.
+                match merge::CaseLine::counted(line) {
+                    Some(counts) => folder.plain_counts(counts),
+                    None => match serde_json::from_str::<merge::CaseLine>(line) {
+                        Ok(c) => folder.plain_line(&c),
+                        Err(_) => return false,
+                    },
+                }
                 w.write_line(line);
                 return true;
             }
