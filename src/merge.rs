@@ -673,6 +673,52 @@ impl<'a> CaseLine<'a> {
     }
 }
 
+/// A source's lines as pass 1 read them whole, for a pass 2 that writes its file as it is:
+/// the counts per runner (in order of first appearance), the bytes of its lines with their
+/// line breaks, and whether every line was a valid case.
+#[derive(Clone, Debug)]
+pub struct SourceCounts {
+    pub runners: Vec<(String, Counts)>,
+    pub bytes: u64,
+    pub all_valid: bool,
+}
+
+impl Default for SourceCounts {
+    fn default() -> Self {
+        SourceCounts {
+            runners: Vec::new(),
+            bytes: 0,
+            all_valid: true,
+        }
+    }
+}
+
+impl SourceCounts {
+    /// The next non-blank line (`line` without its line break); counted when it is a case.
+    pub fn line(&mut self, line: &str) {
+        self.bytes += line.len() as u64 + 1;
+        let counted = |(runner, status, flaky): LineCounts<'_>, c: &mut Self| match c
+            .runners
+            .iter_mut()
+            .find(|(r, _)| r == runner)
+        {
+            Some((_, n)) => n.add_case(status, flaky),
+            None => {
+                let mut n = Counts::default();
+                n.add_case(status, flaky);
+                c.runners.push((runner.to_string(), n));
+            }
+        };
+        match CaseLine::counted(line) {
+            Some(k) => counted(k, self),
+            None => match serde_json::from_str::<CaseLine>(line) {
+                Ok(l) => counted((&l.runner, l.status, l.flaky), self),
+                Err(_) => self.all_valid = false,
+            },
+        }
+    }
+}
+
 /// [`crate::model::Failure`] as [`CaseLine`] reads it.
 #[derive(Deserialize, Debug)]
 pub struct FailureLine<'a> {
@@ -998,6 +1044,25 @@ impl CaseFolder {
     /// [`CaseFolder::plain_line`] of what [`CaseLine::counted`] read.
     pub fn plain_counts(&mut self, (runner, status, flaky): LineCounts<'_>) {
         self.count_parts(runner, status, flaky);
+    }
+
+    /// Whether every line of the current source is emitted as it is (none folded with
+    /// another source's, none left out): then its file may be written whole, and counted
+    /// from pass 1's [`SourceCounts`] ([`CaseFolder::plain_source`]).
+    pub fn source_is_plain(&self) -> bool {
+        self.source
+            .and_then(|s| self.plans.get(s))
+            .is_none_or(|p| p.fold.is_empty() && p.unreadable.is_empty())
+    }
+
+    /// The current source written whole: its lines counted as pass 1 counted them.
+    pub fn plain_source(&mut self, counts: &SourceCounts) {
+        for (runner, n) in &counts.runners {
+            match self.counts.iter_mut().find(|(r, _)| r == runner) {
+                Some((_, c)) => c.add(n),
+                None => self.counts.push((runner.clone(), *n)),
+            }
+        }
     }
 
     /// A [`Take::Fold`] line's case: held until the identity's last occurrence, then emitted.

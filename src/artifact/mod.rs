@@ -377,9 +377,17 @@ pub fn read_jsonl<T: DeserializeOwned>(
 /// reused for every line (a reader can borrow from it: no allocation per line); `each` says
 /// whether the line was readable, and the unreadable ones are counted. Blank lines are
 /// skipped; a line that is not UTF-8 stops the read with an error, as a read error does.
-pub fn read_jsonl_lines(
+pub fn read_jsonl_lines(path: &Path, each: impl FnMut(&str) -> bool) -> Result<u64, ArtifactError> {
+    read_jsonl_regions(path, each, |_| {})
+}
+
+/// [`read_jsonl_lines`], handing `region` the file's bytes as well, in runs of whole lines
+/// with their line breaks (no line split between two runs: a scan for secrets, which never
+/// span lines, sees every one whole), one call per read of the buffer, not per line.
+pub fn read_jsonl_regions(
     path: &Path,
     mut each: impl FnMut(&str) -> bool,
+    mut region: impl FnMut(&[u8]),
 ) -> Result<u64, ArtifactError> {
     let read_err = |source| ArtifactError::Read {
         path: path.to_path_buf(),
@@ -415,20 +423,28 @@ pub fn read_jsonl_lines(
         };
         if chunk.is_empty() {
             if !partial.is_empty() {
+                region(&partial);
                 bad += one(&partial)?;
             }
             return Ok(bad);
         }
         let mut used = 0;
+        // Where the chunk's run of whole lines starts (after a line begun in the last one).
+        let mut whole = 0;
         for end in memchr::memchr_iter(b'\n', chunk) {
             if partial.is_empty() {
                 bad += one(&chunk[used..end])?;
             } else {
-                partial.extend_from_slice(&chunk[used..end]);
-                bad += one(&partial)?;
+                partial.extend_from_slice(&chunk[used..=end]);
+                region(&partial);
+                bad += one(&partial[..partial.len() - 1])?;
                 partial.clear();
+                whole = end + 1;
             }
             used = end + 1;
+        }
+        if used > whole {
+            region(&chunk[whole..used]);
         }
         partial.extend_from_slice(&chunk[used..]);
         let n = chunk.len();
@@ -521,7 +537,7 @@ impl<T: Write> Write for Hashing<T> {
 /// chunk handed over, or at the finish. Dropped without a finish, it still writes everything.
 pub struct Offload {
     buf: Vec<u8>,
-    tx: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
+    tx: Option<std::sync::mpsc::SyncSender<Job>>,
     /// Chunks the worker is done with, reused (no allocation per chunk).
     spare: std::sync::mpsc::Receiver<Vec<u8>>,
     worker: Option<std::thread::JoinHandle<io::Result<Hashing<File>>>>,
@@ -529,21 +545,57 @@ pub struct Offload {
 
 pub(crate) const OFFLOAD_CHUNK: usize = 256 * 1024;
 
+/// What an [`Offload`]'s worker is handed: bytes to write, or a file to append whole.
+enum Job {
+    Bytes(Vec<u8>),
+    Copy(File, u64),
+}
+
+/// [`Offload::append_file`]'s copy on the worker: `src` read in 1 MiB reads into one buffer
+/// and written through `out` (hashed as written), checked to be `len` bytes.
+fn append_copy(mut src: File, len: u64, out: &mut Hashing<File>) -> io::Result<()> {
+    use io::Read as _;
+    let mut buf = vec![0u8; 1 << 20];
+    let mut copied = 0u64;
+    loop {
+        let n = match src.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        out.write_all(&buf[..n])?;
+        copied += n as u64;
+    }
+    if copied == len {
+        Ok(())
+    } else {
+        Err(io::Error::other(format!(
+            "a file appended to it held {copied} bytes instead of {len} (it changed while it was read)"
+        )))
+    }
+}
+
 impl Offload {
     pub fn new(f: File) -> io::Result<Offload> {
         use std::sync::mpsc::sync_channel;
         // Four chunks in flight: the parse never waits on a disk that keeps up, and memory
         // stays at ~1.5 MiB per file.
-        let (tx, rx) = sync_channel::<Vec<u8>>(4);
+        let (tx, rx) = sync_channel::<Job>(4);
         let (back, spare) = sync_channel::<Vec<u8>>(4);
         let worker = std::thread::Builder::new()
             .name("codeloop-write".into())
             .spawn(move || {
                 let mut out = Hashing::new(f);
-                for mut chunk in rx {
-                    out.write_all(&chunk)?;
-                    chunk.clear();
-                    let _ = back.try_send(chunk);
+                for job in rx {
+                    match job {
+                        Job::Bytes(mut chunk) => {
+                            out.write_all(&chunk)?;
+                            chunk.clear();
+                            let _ = back.try_send(chunk);
+                        }
+                        Job::Copy(src, len) => append_copy(src, len, &mut out)?,
+                    }
                 }
                 Ok(out)
             })?;
@@ -585,8 +637,23 @@ impl Offload {
         self.hand_over(chunk)
     }
 
+    /// Appends the whole of `src` (which must hold `len` bytes) after what was written so
+    /// far: read, hashed and written on the worker thread, so a file kept as it is (a merged
+    /// shard's cases.jsonl) costs this thread nothing. A file of another length fails the
+    /// write (it changed since its length was taken).
+    pub fn append_file(&mut self, src: File, len: u64) -> io::Result<()> {
+        if !self.buf.is_empty() {
+            self.send()?;
+        }
+        self.send_job(Job::Copy(src, len))
+    }
+
     fn hand_over(&mut self, chunk: Vec<u8>) -> io::Result<()> {
-        let sent = self.tx.as_ref().is_some_and(|tx| tx.send(chunk).is_ok());
+        self.send_job(Job::Bytes(chunk))
+    }
+
+    fn send_job(&mut self, job: Job) -> io::Result<()> {
+        let sent = self.tx.as_ref().is_some_and(|tx| tx.send(job).is_ok());
         if sent {
             Ok(())
         } else {

@@ -336,16 +336,22 @@ fn write_merged(
     let mut census = merge::Census::default();
     let mut stamps = Vec::with_capacity(used.len());
     let paths: Vec<PathBuf> = used.iter().map(|(d, _)| d.join(artifact::CASES)).collect();
-    for ((source, read, stamp_1), (_, label)) in
-        on_cores(&paths, |p| census_of(p)).into_iter().zip(&used)
+    // A source every line of which is a valid case, as cases.jsonl's writer writes it, and
+    // that holds no secret this run knows, can be written whole in pass 2 (when no digest
+    // needs its cases): pass 1 reads it whole on the cores, pass 2 only copies it.
+    let whole_ok = keep.is_none();
+    let redactor = crate::redact::current();
+    for (p, (_, label)) in on_cores(&paths, |p| census_of(p, whole_ok.then_some(&*redactor)))
+        .into_iter()
+        .zip(&used)
     {
-        if let Err(e) = read {
+        if let Err(e) = p.read {
             ui::warn(&format!(
                 "{label}: cases.jsonl: {e}; its cases after that point are left out"
             ));
         }
-        census.push(source);
-        stamps.push(stamp_1);
+        census.push(p.source);
+        stamps.push((p.stamp, p.whole));
     }
     // Pass 2: the same lines again, each merged case written as soon as it is complete (and
     // observed into the digest, as verify's parse does: what the report and diagnose need).
@@ -372,7 +378,7 @@ fn write_merged(
             t.case(c);
         }
     };
-    for ((dir, label), stamp_1) in used.iter().zip(&stamps) {
+    for ((dir, label), (stamp_1, whole)) in used.iter().zip(&stamps) {
         folder.source();
         let cases = dir.join(artifact::CASES);
         // Read errors were named in pass 1; the same lines up to the same point come through.
@@ -385,6 +391,15 @@ fn write_merged(
             let _ = artifact::read_jsonl::<Case>(&cases, |c| {
                 folder.case(c, |c| emit(&mut w, &mut tap, c))
             });
+            continue;
+        }
+        if let Some(whole) = whole
+            && tap.is_none()
+            && folder.source_is_plain()
+            && let Ok(f) = std::fs::File::open(&cases)
+        {
+            w.append_file(f, whole.bytes);
+            folder.plain_source(whole);
             continue;
         }
         let _ = artifact::read_jsonl_lines(&cases, |line| {
@@ -568,26 +583,58 @@ fn on_cores<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R>
     out.into_iter().map(|(_, r)| r).collect()
 }
 
-/// Pass 1 over one shard's cases.jsonl: its keys, how the read ended, and the file's stamp.
-fn census_of(
-    path: &Path,
-) -> (
-    merge::SourceCensus,
-    Result<u64, artifact::ArtifactError>,
-    Option<(u64, std::time::SystemTime)>,
-) {
+/// Pass 1 over one shard's cases.jsonl: its keys, how the read ended, and the file's stamp;
+/// with a `redactor`, also its lines read whole and counted, when the file can be written
+/// as it is (every line a valid case, nothing but its lines and their line breaks, no
+/// secret the redactor knows).
+fn census_of(path: &Path, redactor: Option<&crate::redact::Redactor>) -> Pass1 {
     let mut source = merge::SourceCensus::default();
-    let read = artifact::read_jsonl_lines(path, |line| match CaseKey::of_line(line) {
-        Some(k) => {
-            source.key(k.hash());
-            true
-        }
-        None => {
-            source.unreadable();
-            false
-        }
-    });
-    (source, read, stamp(path))
+    let mut whole = merge::SourceCounts::default();
+    let mut secret = false;
+    let read = artifact::read_jsonl_regions(
+        path,
+        |line| match CaseKey::of_line(line) {
+            Some(k) => {
+                source.key(k.hash());
+                if redactor.is_some() {
+                    whole.line(line);
+                }
+                true
+            }
+            None => {
+                source.unreadable();
+                whole.all_valid = false;
+                false
+            }
+        },
+        |region| {
+            if let Some(r) = redactor {
+                secret = secret || r.is_match(region);
+            }
+        },
+    );
+    let stamp_1 = stamp(path);
+    // Blank lines, `\r\n` line ends or a last line with no break make the file's size
+    // differ from its lines': such a file is not written as it is.
+    let as_written = redactor.is_some()
+        && whole.all_valid
+        && !secret
+        && read.as_ref().is_ok_and(|bad| *bad == 0)
+        && stamp_1.is_some_and(|(len, _)| len == whole.bytes);
+    Pass1 {
+        source,
+        read,
+        stamp: stamp_1,
+        whole: as_written.then_some(whole),
+    }
+}
+
+/// What pass 1 found of one source ([`census_of`]).
+struct Pass1 {
+    source: merge::SourceCensus,
+    read: Result<u64, artifact::ArtifactError>,
+    stamp: Option<(u64, std::time::SystemTime)>,
+    whole: Option<merge::SourceCounts>,
 }
 
 /// A file's size and modification time (`None` when it cannot be read).
@@ -694,4 +741,55 @@ fn copy_redacted(
     crate::redact::fs::redact_stream(r, &mut src, &mut dst)?;
     dst.flush()?;
     Ok((dst.bytes, dst.sha256()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Pass 1 lets pass 2 copy a source whole only when its file is exactly its valid lines,
+    /// each with its line break, and holds no secret; then its counts are the lines'.
+    #[test]
+    fn only_a_file_of_valid_written_lines_and_no_secret_is_kept_whole() {
+        let tmp = tempfile::tempdir().unwrap();
+        let line = |name: &str, status: &str| {
+            format!(r#"{{"runner":"t","name":"{name}","status":"{status}","duration":0.5}}"#)
+        };
+        let good = format!(
+            "{}\n{}\n{}\n",
+            line("a", "passed"),
+            line("b", "failed"),
+            // serde's layout (other key order, spaces): valid, read by serde.
+            r#"{"status": "skipped", "name": "c", "flaky": true, "runner": "u"}"#
+        );
+        let token = format!("ghp_{}", "A".repeat(36));
+        let cases = [
+            (good.clone(), true),
+            (good.replace('\n', "\r\n"), false),
+            (format!("{good}\n"), false),
+            (good.trim_end().to_string(), false),
+            (format!("{good}{}\n", line("d", "running")), false),
+            (
+                format!("{good}{}\n", r#"{"name":3,"status":"passed"}"#),
+                false,
+            ),
+            (format!("{good}{}\n", line(&token, "passed")), false),
+            // No line at all: nothing to leave out either.
+            (String::new(), true),
+        ];
+        let redactor = crate::redact::Redactor::default();
+        for (i, (body, whole)) in cases.iter().enumerate() {
+            let p = tmp.path().join(format!("{i}.jsonl"));
+            std::fs::write(&p, body).unwrap();
+            let got = census_of(&p, Some(&redactor));
+            assert_eq!(got.whole.is_some(), *whole, "{body:?}");
+            assert!(census_of(&p, None).whole.is_none());
+            if let Some(w) = got.whole.filter(|_| !body.is_empty()) {
+                assert_eq!(w.bytes, body.len() as u64);
+                let n = |r: &str| w.runners.iter().find(|(id, _)| id == r).unwrap().1;
+                assert_eq!((n("t").tests, n("t").passed, n("t").failed), (2, 1, 1));
+                assert_eq!((n("u").tests, n("u").skipped, n("u").flaky), (1, 1, 1));
+            }
+        }
+    }
 }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::Value;
+use sha2::Digest as _;
 
 use crate::common::bin;
 
@@ -682,4 +683,97 @@ fn merged_shard_files_carry_their_manifests_hashes() {
             "{rel}"
         );
     }
+}
+
+/// Shards whose tests no other shard ran are written into the merged cases.jsonl as they
+/// are (copied whole when the file is exactly its valid lines and holds no secret), the
+/// others line by line: blank lines and `\r\n` ends dropped, an invalid line left out, a
+/// token masked. Either way the merged file is each shard's cases in shard order, and the
+/// full merge (which reads every line for its digest) writes the same bytes and counts.
+#[test]
+fn shards_with_no_shared_test_merge_to_their_lines_in_order_copied_or_not() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Both runners the shards' verify.json name have cases (one with none is "no results").
+    let line = |k: usize, i: usize, status: &str| {
+        let runner = if k == 4 { "u" } else { "t" };
+        format!(
+            r#"{{"runner":"{runner}","classname":"pkg.C{k}","name":"test_{i}","status":"{status}","duration":0.001}}"#
+        )
+    };
+    let token = format!("ghp_{}", "B".repeat(36));
+    let mut bodies = Vec::new();
+    let mut want = String::new();
+    for k in 0..5 {
+        let lines: Vec<String> = (0..300)
+            .map(|i| line(k, i, ["passed", "failed", "skipped"][(i * 7 + k) % 3]))
+            .collect();
+        let mut body = lines.join("\n") + "\n";
+        let mut kept = lines.clone();
+        match k {
+            1 => body = body.replace('\n', "\r\n") + "\n",
+            2 => {
+                body.push_str("{\"name\":3,\"status\":\"passed\"}\n");
+                body = body.trim_end().to_string();
+            }
+            3 => {
+                let secret = line(k, 999, "passed").replace("test_999", &token);
+                body.push_str(&format!("{secret}\n"));
+                kept.push(secret.replace(&token, "***"));
+            }
+            _ => {}
+        }
+        for l in &kept {
+            want.push_str(l);
+            want.push('\n');
+        }
+        bodies.push(body);
+    }
+    for (k, body) in bodies.iter().enumerate() {
+        let d = tmp.path().join(format!("in/run{k}"));
+        let k = u32::try_from(k).unwrap();
+        write_shard(&d, &format!("R{k}"), (k + 1, 5), true, &[]);
+        std::fs::write(d.join("cases.jsonl"), body).unwrap();
+    }
+    let mut runs = Vec::new();
+    for (out, flags) in [("plain", vec!["--no-gate"]), ("full", vec![])] {
+        let out_dir = tmp.path().join(out);
+        let mut args = vec![
+            "merge",
+            "--cwd",
+            tmp.path().to_str().unwrap(),
+            "--out",
+            out_dir.to_str().unwrap(),
+        ];
+        args.extend(flags);
+        let input = tmp.path().join("in");
+        args.push(input.to_str().unwrap());
+        let o = codeloop(&args);
+        assert!(
+            matches!(o.status.code(), Some(0 | 1)),
+            "{:?}\n{}",
+            o.status.code(),
+            text(&o.stderr)
+        );
+        let body = std::fs::read(out_dir.join("cases.jsonl")).unwrap();
+        // The manifest's hash is the file's.
+        let manifest = read(&out_dir.join("manifest.json"));
+        let entry = manifest["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["path"] == "cases.jsonl")
+            .unwrap()
+            .clone();
+        assert_eq!(entry["bytes"], body.len() as u64);
+        let sha: String = sha2::Sha256::digest(&body)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(entry["sha256"], sha.as_str());
+        runs.push((String::from_utf8(body).unwrap(), counts(&out_dir).0));
+    }
+    assert_eq!(runs[0].0, want);
+    assert_eq!(runs[1].0, want);
+    assert_eq!(runs[0].1, runs[1].1);
+    assert_eq!(runs[0].1["tests"], 5 * 300 + 1);
 }
