@@ -453,7 +453,10 @@ impl<'a> Fields<'a> {
     /// A string as JSON allows it unescaped: no `\\` and no control character.
     fn plain_string(&mut self) -> Option<&'a str> {
         let s = self.string()?;
-        (!s.bytes().any(|b| b < 0x20)).then_some(s)
+        let control = crate::model::any_window::<16>(s.as_bytes(), |c| {
+            c.iter().fold(false, |a, &b| a | (b < 0x20))
+        });
+        (!control).then_some(s)
     }
     fn literal(&mut self, word: &str) -> bool {
         let hit = self.s.as_bytes()[self.i.min(self.s.len())..].starts_with(word.as_bytes());
@@ -481,6 +484,9 @@ impl<'a> Fields<'a> {
         if self.eat(b'e') || self.eat(b'E') {
             let _ = self.eat(b'+') || self.eat(b'-');
             self.digits()?;
+        } else if self.i - int <= 300 {
+            // Fewer integer digits than f64's range has, no exponent: finite for certain.
+            return Some(());
         }
         self.s[start..self.i]
             .parse::<f64>()
@@ -812,8 +818,10 @@ impl SourceCensus {
     }
 
     /// The source's identities in line order (the j-th occurrence of a key in line order is
-    /// identity j, as pass 2 counts them), and the keys it holds more than once.
-    fn identities(self) -> CountedSource {
+    /// identity j, as pass 2 counts them), sorted as well, and the keys it holds more than
+    /// once. The costly half of pass 1's bookkeeping, done where the source was read (on
+    /// its own core): [`Census::push_counted`] takes it.
+    pub fn identities(self) -> CountedSource {
         let mut sorted = self.keys.clone();
         sorted.sort_unstable();
         let mut repeated = IdSet::default();
@@ -822,9 +830,8 @@ impl SourceCensus {
                 repeated.insert(run[0]);
             }
         }
-        drop(sorted);
         let mut seen: IdMap<u32> = IdMap::default();
-        let ids = self
+        let ids: Vec<u128> = self
             .keys
             .into_iter()
             .map(|k| {
@@ -838,8 +845,15 @@ impl SourceCensus {
                 }
             })
             .collect();
+        if !repeated.is_empty() {
+            // Repeated keys became distinct identities: sorted again.
+            sorted.clear();
+            sorted.extend_from_slice(&ids);
+            sorted.sort_unstable();
+        }
         CountedSource {
             ids,
+            sorted,
             unreadable: self.unreadable,
             repeated,
         }
@@ -847,10 +861,12 @@ impl SourceCensus {
 }
 
 /// A source after pass 1 ([`SourceCensus::identities`]).
-struct CountedSource {
+pub struct CountedSource {
     /// The identity of each readable line, in line order (16 bytes a case): pass 2 is told
     /// which lines fold without reading their keys again.
     ids: Vec<u128>,
+    /// The same, sorted (each once: a source's identities are distinct).
+    sorted: Vec<u128>,
     unreadable: Vec<u32>,
     /// Key hashes held more than once (the only ones whose occurrence index
     /// [`CaseFolder::case`] has to count).
@@ -888,29 +904,53 @@ impl Census {
         self.done.push(s.identities());
     }
 
+    /// [`Census::push`] of a source whose identities were taken where it was read.
+    pub fn push_counted(&mut self, s: CountedSource) {
+        self.done.push(s);
+    }
+
     /// Ends pass 1: keeps only the identities seen more than once, with their count, and
     /// for each source the lines that hold one of them.
     pub fn into_folder(mut self) -> CaseFolder {
         if let Some(s) = self.current.take() {
             self.push(s);
         }
-        let mut all: Vec<u128> = Vec::with_capacity(self.done.iter().map(|d| d.ids.len()).sum());
-        self.done.iter().for_each(|d| all.extend_from_slice(&d.ids));
-        all.sort_unstable();
+        // The identities in more than one source: the sources' sorted lists walked side by
+        // side (a source holds each of its identities once), no sort of them all.
         let mut pending = IdMap::default();
-        for run in all.chunk_by(|a, b| a == b) {
-            if run.len() > 1 {
+        let mut heads: std::collections::BinaryHeap<std::cmp::Reverse<(u128, usize)>> = self
+            .done
+            .iter()
+            .enumerate()
+            .filter_map(|(k, d)| Some(std::cmp::Reverse((*d.sorted.first()?, k))))
+            .collect();
+        let mut at = vec![0usize; self.done.len()];
+        // The identity being counted, and in how many sources so far.
+        let mut run: Option<(u128, u32)> = None;
+        let mut close = |run: Option<(u128, u32)>| {
+            if let Some((id, n)) = run.filter(|&(_, n)| n > 1) {
                 pending.insert(
-                    run[0],
+                    id,
                     Pending {
-                        remaining: u32::try_from(run.len()).unwrap_or(u32::MAX),
+                        remaining: n,
                         case: None,
                         seq: 0,
                     },
                 );
             }
+        };
+        while let Some(std::cmp::Reverse((id, k))) = heads.pop() {
+            match &mut run {
+                Some((r, n)) if *r == id => *n += 1,
+                _ => close(run.replace((id, 1))),
+            }
+            at[k] += 1;
+            if let Some(&next) = self.done[k].sorted.get(at[k]) {
+                heads.push(std::cmp::Reverse((next, k)));
+            }
         }
-        drop(all);
+        close(run);
+        self.done.iter_mut().for_each(|d| d.sorted = Vec::new());
         pending.shrink_to_fit();
         let mut repeated = Vec::with_capacity(self.done.len());
         let plans = self
@@ -920,7 +960,13 @@ impl Census {
                 let mut fold = Vec::new();
                 let mut skip = d.unreadable.iter().peekable();
                 let mut line = 0u32;
-                for id in d.ids {
+                // With nothing shared between sources (shards, nearly always), no line folds.
+                let ids = if pending.is_empty() {
+                    Vec::new()
+                } else {
+                    d.ids
+                };
+                for id in ids {
                     while skip.next_if(|&&u| u == line).is_some() {
                         line += 1;
                     }
@@ -2344,6 +2390,12 @@ mod tests {
             tried.push(format!("{} {}", &plain[..i], &plain[i..]));
         }
         tried.push(format!("{plain} "));
+        // Numbers past f64's range with no exponent, and just inside it.
+        for digits in [300, 308, 309, 400] {
+            let big = format!("1{}", "0".repeat(digits));
+            tried.push(plain.replace("\"duration\":0.5", &format!("\"duration\":{big}")));
+            tried.push(plain.replace("\"duration\":0.5", &format!("\"duration\":-{big}.5")));
+        }
         tried.push(plain.replace("\"name\":\"n\",", ""));
         tried.push(plain.replace("\"status\":\"failed\",", ""));
         for line in &tried {

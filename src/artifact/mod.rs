@@ -551,23 +551,54 @@ enum Job {
     Copy(File, u64),
 }
 
-/// [`Offload::append_file`]'s copy on the worker: `src` read in 1 MiB reads into one buffer
-/// and written through `out` (hashed as written), checked to be `len` bytes.
-fn append_copy(mut src: File, len: u64, out: &mut Hashing<File>) -> io::Result<()> {
-    use io::Read as _;
-    let mut buf = vec![0u8; 1 << 20];
-    let mut copied = 0u64;
-    loop {
-        let n = match src.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
+/// [`Offload::append_file`]'s copy on the worker: the kernel copies `src` into the file
+/// (`io::copy` between files is `copy_file_range`: no byte passes through this process)
+/// while a second thread hashes the same bytes, read at their offsets from the page cache;
+/// both must come to `len` bytes.
+fn append_copy(src: File, len: u64, out: &mut Hashing<File>) -> io::Result<()> {
+    use std::os::unix::fs::FileExt as _;
+    let Hashing {
+        inner,
+        hasher,
+        bytes,
+    } = out;
+    let hash = |hasher: &mut Sha256| -> io::Result<u64> {
+        let mut buf = vec![0u8; 1 << 20];
+        let mut at = 0u64;
+        loop {
+            let n = match src.read_at(&mut buf, at) {
+                Ok(0) => return Ok(at),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            hasher.update(&buf[..n]);
+            at += n as u64;
+        }
+    };
+    // Locked by whichever thread hashes (the spawned one, or this one if none could start).
+    let hasher = Mutex::new(hasher);
+    let hash_locked = || match hasher.lock() {
+        Ok(mut h) => hash(&mut h),
+        Err(_) => Err(io::Error::other("the hashing thread panicked")),
+    };
+    let (copied, hashed) = std::thread::scope(|s| {
+        let hashing = std::thread::Builder::new()
+            .name("codeloop-hash".into())
+            .spawn_scoped(s, hash_locked);
+        let copied = io::copy(&mut &src, inner);
+        let hashed = match hashing {
+            Ok(h) => h
+                .join()
+                .unwrap_or_else(|_| Err(io::Error::other("the hashing thread panicked"))),
+            // No second thread to be had: hashed after the copy, here.
+            Err(_) => hash_locked(),
         };
-        out.write_all(&buf[..n])?;
-        copied += n as u64;
-    }
-    if copied == len {
+        (copied, hashed)
+    });
+    let (copied, hashed) = (copied?, hashed?);
+    *bytes += copied;
+    if copied == len && hashed == len {
         Ok(())
     } else {
         Err(io::Error::other(format!(

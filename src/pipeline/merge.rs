@@ -350,7 +350,7 @@ fn write_merged(
                 "{label}: cases.jsonl: {e}; its cases after that point are left out"
             ));
         }
-        census.push(p.source);
+        census.push_counted(p.source);
         stamps.push((p.stamp, p.whole));
     }
     // Pass 2: the same lines again, each merged case written as soon as it is complete (and
@@ -622,7 +622,7 @@ fn census_of(path: &Path, redactor: Option<&crate::redact::Redactor>) -> Pass1 {
         && read.as_ref().is_ok_and(|bad| *bad == 0)
         && stamp_1.is_some_and(|(len, _)| len == whole.bytes);
     Pass1 {
-        source,
+        source: source.identities(),
         read,
         stamp: stamp_1,
         whole: as_written.then_some(whole),
@@ -631,7 +631,7 @@ fn census_of(path: &Path, redactor: Option<&crate::redact::Redactor>) -> Pass1 {
 
 /// What pass 1 found of one source ([`census_of`]).
 struct Pass1 {
-    source: merge::SourceCensus,
+    source: merge::CountedSource,
     read: Result<u64, artifact::ArtifactError>,
     stamp: Option<(u64, std::time::SystemTime)>,
     whole: Option<merge::SourceCounts>,
