@@ -42,8 +42,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
 use crate::model::{
-    Case, Counts, Finding, LintCounts, RunStatus, RunnerKind, RunnerResult, RunnerSource,
-    RunnerStatus, SCHEMA_VERSION, Shard, SlowTest, Status, VerifyDoc,
+    Case, CaseView, Counts, FailureView, Finding, LintCounts, RunStatus, RunnerKind, RunnerResult,
+    RunnerSource, RunnerStatus, SCHEMA_VERSION, Shard, SlowTest, Status, VerifyDoc,
 };
 
 /// Runner ids merge gives to shards that sent no run directory.
@@ -722,6 +722,38 @@ impl SourceCounts {
                 Err(_) => self.all_valid = false,
             },
         }
+    }
+}
+
+impl<'a> CaseLine<'a> {
+    /// The case as the stream's consumers read it, its suite path given as `suite` (the
+    /// parts of `self.suite`, borrowed: see [`CaseLine::suite_parts`]).
+    pub fn view<'b>(&'b self, suite: &'b [&'b str]) -> CaseView<'b> {
+        let text = |t: &'b Option<Text<'a>>| t.as_deref();
+        CaseView {
+            runner: &self.runner,
+            suite,
+            classname: text(&self.classname),
+            name: &self.name,
+            file: text(&self.file),
+            line: self.line,
+            status: self.status,
+            flaky: self.flaky,
+            retries: self.retries,
+            duration: self.duration,
+            failure: self.failure.as_ref().map(|f| FailureView {
+                kind: text(&f.kind),
+                message: text(&f.message),
+                trace: text(&f.trace),
+            }),
+            output: text(&self.output),
+            skip_reason: text(&self.skip_reason),
+        }
+    }
+
+    /// The suite path's parts, borrowed.
+    pub fn suite_parts(&self) -> Vec<&str> {
+        self.suite.iter().map(|p| &**p).collect()
     }
 }
 
@@ -2407,6 +2439,8 @@ mod tests {
                     (c.runner.as_str(), c.status, c.flaky),
                     (&*l.runner, l.status, l.flaky)
                 );
+                // What the digest is fed of a borrowed line is the case itself.
+                assert_eq!(&l.view(&l.suite_parts()).to_case(), c, "{line}");
             }
             if let Some(counted) = CaseLine::counted(line) {
                 fast += 1;

@@ -15,7 +15,7 @@ use std::thread::JoinHandle;
 
 use super::junit::FileSpool;
 use crate::artifact::ArtifactError;
-use crate::model::{Case, CaseView, Failure, FailureView, Finding, Status};
+use crate::model::{Case, CaseView, FailureView, Finding, Status};
 use crate::report::CaseDigest;
 use crate::report::html::FlakyTest;
 use crate::report::junit::JunitOut;
@@ -239,6 +239,13 @@ impl ThreadedTap {
         }
     }
 
+    fn send_if_full(&mut self) {
+        let p = &self.batch.packed;
+        if p.cases() >= BATCH_CASES || p.bytes() >= BATCH_BYTES {
+            self.send();
+        }
+    }
+
     fn send(&mut self) {
         let next = self.spare.try_recv().unwrap_or_default();
         let b = std::mem::replace(&mut self.batch, next);
@@ -323,10 +330,15 @@ impl Packed {
         }
     }
 
-    /// Appends `c` (every field named, so a new field of [`Case`] cannot be forgotten here;
-    /// [`Packed::unpack`] reads them back in the same order).
+    /// Appends `c`.
     fn pack(&mut self, c: &Case) {
-        let Case {
+        self.pack_view(&c.view());
+    }
+
+    /// Appends `c` (every field named, so a new field of [`CaseView`] cannot be forgotten
+    /// here; [`Packed::head`] and [`Packed::rest`] read them back in the same order).
+    fn pack_view<T: AsRef<str>>(&mut self, c: &CaseView<'_, T>) {
+        let CaseView {
             runner,
             suite,
             classname,
@@ -343,24 +355,24 @@ impl Packed {
         } = c;
         self.put(Some(runner));
         self.lens.push(suite.len());
-        for s in suite {
-            self.put(Some(s));
+        for s in suite.iter() {
+            self.put(Some(s.as_ref()));
         }
-        self.put(classname.as_deref());
+        self.put(*classname);
         self.put(Some(name));
-        self.put(file.as_deref());
-        if let Some(Failure {
+        self.put(*file);
+        if let Some(FailureView {
             kind,
             message,
             trace,
         }) = failure
         {
-            self.put(kind.as_deref());
-            self.put(message.as_deref());
-            self.put(trace.as_deref());
+            self.put(*kind);
+            self.put(*message);
+            self.put(*trace);
         }
-        self.put(output.as_deref());
-        self.put(skip_reason.as_deref());
+        self.put(*output);
+        self.put(*skip_reason);
         self.fields.push(Fields {
             line: *line,
             status: *status,
@@ -437,11 +449,13 @@ impl Packed {
 
 impl Tap for ThreadedTap {
     fn case(&mut self, case: &Case) {
-        let p = &mut self.batch.packed;
-        p.pack(case);
-        if p.cases() >= BATCH_CASES || p.bytes() >= BATCH_BYTES {
-            self.send();
-        }
+        self.batch.packed.pack(case);
+        self.send_if_full();
+    }
+
+    fn case_view(&mut self, case: &CaseView<'_>) {
+        self.batch.packed.pack_view(case);
+        self.send_if_full();
     }
 
     fn finding(&mut self, finding: &Finding) {

@@ -421,20 +421,22 @@ fn write_merged(
                 w.write_line(line);
                 return true;
             }
-            let Ok(c) = serde_json::from_str::<Case>(line) else {
+            if let merge::Take::Fold(id) = take {
+                let Ok(c) = serde_json::from_str::<Case>(line) else {
+                    return false;
+                };
+                folder.fold(id, c, |c| emit(&mut w, &mut tap, c));
+                return true;
+            }
+            // A test no other line shares: the merged case is the line as it was written
+            // (not serialized again), and the digest reads it borrowed from the line.
+            let Ok(c) = serde_json::from_str::<merge::CaseLine>(line) else {
                 return false;
             };
-            match take {
-                merge::Take::Fold(id) => folder.fold(id, c, |c| emit(&mut w, &mut tap, c)),
-                _ => {
-                    // A test no other line shares: the merged case is the line as it was
-                    // written (not serialized again).
-                    folder.plain(&c);
-                    w.write_line(line);
-                    if let Some(t) = tap.as_mut() {
-                        t.case(&c);
-                    }
-                }
+            folder.plain_line(&c);
+            w.write_line(line);
+            if let Some(t) = tap.as_mut() {
+                t.case_view(&c.view(&c.suite_parts()));
             }
             true
         });
