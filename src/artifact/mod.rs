@@ -610,10 +610,10 @@ fn append_copy(src: File, len: u64, out: &mut Hashing<File>) -> io::Result<()> {
 impl Offload {
     pub fn new(f: File) -> io::Result<Offload> {
         use std::sync::mpsc::sync_channel;
-        // Four chunks in flight: the parse never waits on a disk that keeps up, and memory
-        // stays at ~1.5 MiB per file.
-        let (tx, rx) = sync_channel::<Job>(4);
-        let (back, spare) = sync_channel::<Vec<u8>>(4);
+        // Twelve chunks in flight: the parse never waits on a disk that keeps up, nor on a
+        // worker the scheduler has not run for a moment, and memory stays at ~3 MiB per file.
+        let (tx, rx) = sync_channel::<Job>(12);
+        let (back, spare) = sync_channel::<Vec<u8>>(12);
         let worker = std::thread::Builder::new()
             .name("codeloop-write".into())
             .spawn(move || {
