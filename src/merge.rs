@@ -569,6 +569,24 @@ pub struct CaseLine<'a> {
     pub skip_reason: Option<Text<'a>>,
 }
 
+/// A [`Case`]'s fields as cases.jsonl names them, in the order [`Case::write_json`] writes
+/// them.
+const CASE_FIELDS: [&str; 13] = [
+    "runner",
+    "suite",
+    "classname",
+    "name",
+    "file",
+    "line",
+    "status",
+    "flaky",
+    "retries",
+    "duration",
+    "failure",
+    "output",
+    "skip_reason",
+];
+
 /// What [`CaseFolder::plain_line`] counts of a line: its runner, status and flakiness.
 pub type LineCounts<'a> = (&'a str, Status, bool);
 
@@ -579,32 +597,17 @@ impl<'a> CaseLine<'a> {
     /// still find valid). Sound, not complete: what it accepts, serde reads as a `Case`
     /// with the same counted fields (tested), so the merge counts the same lines either way.
     pub fn counted(line: &'a str) -> Option<LineCounts<'a>> {
-        const KEYS: [&str; 13] = [
-            "runner",
-            "suite",
-            "classname",
-            "name",
-            "file",
-            "line",
-            "status",
-            "flaky",
-            "retries",
-            "duration",
-            "failure",
-            "output",
-            "skip_reason",
-        ];
         let mut r = Fields { s: line, i: 0 };
         let (mut runner, mut status, mut flaky, mut named) = ("", None, false, false);
-        // Keys in KEYS order, each at most once: none twice, none unknown.
+        // Keys in CASE_FIELDS order, each at most once: none twice, none unknown.
         let mut next = 0;
         r.byte(b'{')?;
         loop {
             let key = r.plain_string()?;
-            let k = next + KEYS[next..].iter().position(|k| *k == key)?;
+            let k = next + CASE_FIELDS[next..].iter().position(|k| *k == key)?;
             next = k + 1;
             r.byte(b':')?;
-            match KEYS[k] {
+            match CASE_FIELDS[k] {
                 "runner" => runner = r.plain_string()?,
                 "suite" => {
                     r.byte(b'[')?;
@@ -685,6 +688,7 @@ impl<'a> CaseLine<'a> {
 #[derive(Clone, Debug)]
 pub struct SourceCounts {
     pub runners: Vec<(String, Counts)>,
+    pub lines: u64,
     pub bytes: u64,
     pub all_valid: bool,
 }
@@ -693,6 +697,7 @@ impl Default for SourceCounts {
     fn default() -> Self {
         SourceCounts {
             runners: Vec::new(),
+            lines: 0,
             bytes: 0,
             all_valid: true,
         }
@@ -702,6 +707,7 @@ impl Default for SourceCounts {
 impl SourceCounts {
     /// The next non-blank line (`line` without its line break); counted when it is a case.
     pub fn line(&mut self, line: &str) {
+        self.lines += 1;
         self.bytes += line.len() as u64 + 1;
         let counted = |(runner, status, flaky): LineCounts<'_>, c: &mut Self| match c
             .runners
@@ -2338,21 +2344,7 @@ mod tests {
             "{\"message\":3}",
             "{\"kind\":null,\"trace\":\"t\"}",
         ];
-        let fields = [
-            "runner",
-            "suite",
-            "classname",
-            "name",
-            "file",
-            "line",
-            "status",
-            "flaky",
-            "retries",
-            "duration",
-            "failure",
-            "output",
-            "skip_reason",
-        ];
+        let fields = CASE_FIELDS;
         let doc: serde_json::Map<String, serde_json::Value> = serde_json::from_str(full).unwrap();
         let mut lines = vec![
             full.to_string(),

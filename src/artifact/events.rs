@@ -169,12 +169,15 @@ impl JsonlWriter {
         }
     }
 
-    /// Appends the whole of `src`, `len` bytes of whole lines already as this writer would
-    /// write them (a merged shard's cases.jsonl that pass 1 read, checked, and found no
-    /// secret in), after the lines written so far: copied on the worker thread when the
+    /// Appends the whole of `src`, `len` bytes in `lines` whole lines already as this writer
+    /// would write them (a merged shard's cases.jsonl that pass 1 read, checked, and found
+    /// no secret in), after the lines written so far: copied on the worker thread when the
     /// writer has one, the bytes not looked at here.
-    pub fn append_file(&mut self, src: File, len: u64) {
+    pub fn append_file(&mut self, src: File, len: u64, lines: u64) {
         self.drain();
+        if self.out.is_some() {
+            self.lines += lines;
+        }
         let r = match self.out.as_mut() {
             Some(Out::Offload(o)) => o.append_file(src, len),
             Some(Out::Here(w)) => {

@@ -398,7 +398,7 @@ fn write_merged(
             && folder.source_is_plain()
             && let Ok(f) = std::fs::File::open(&cases)
         {
-            w.append_file(f, whole.bytes);
+            w.append_file(f, whole.bytes, whole.lines);
             folder.plain_source(whole);
             continue;
         }
@@ -787,7 +787,7 @@ mod tests {
             assert_eq!(got.whole.is_some(), *whole, "{body:?}");
             assert!(census_of(&p, None).whole.is_none());
             if let Some(w) = got.whole.filter(|_| !body.is_empty()) {
-                assert_eq!(w.bytes, body.len() as u64);
+                assert_eq!((w.bytes, w.lines), (body.len() as u64, 3));
                 let n = |r: &str| w.runners.iter().find(|(id, _)| id == r).unwrap().1;
                 assert_eq!((n("t").tests, n("t").passed, n("t").failed), (2, 1, 1));
                 assert_eq!((n("u").tests, n("u").skipped, n("u").flaky), (1, 1, 1));
