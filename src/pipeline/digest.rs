@@ -196,9 +196,10 @@ impl ThreadedTap {
     pub fn spawn(inner: Box<dyn Tap>) -> Box<dyn Tap> {
         // Eight batches queued (≤ 1 MiB each, ~150 KiB of passing cases): on two cores four
         // threads take turns, and a deeper queue lets each run longer before it waits on
-        // another (two gave ~15 % idle CPU in the parse; eight, 2 % less wall time).
+        // another (two gave ~15 % idle CPU in the parse; eight, 2 % less wall time). Only
+        // four spent batches are kept for reuse: a batch of long failures keeps its room.
         let (tx, rx) = sync_channel::<Batch>(8);
-        let (back, spare) = sync_channel::<Batch>(10);
+        let (back, spare) = sync_channel::<Batch>(4);
         let (give, take) = sync_channel::<Box<dyn Tap>>(1);
         let spawned = std::thread::Builder::new()
             .name("codeloop-digest".into())
