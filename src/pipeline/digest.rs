@@ -181,8 +181,8 @@ struct Batch {
 /// strings; handed over as they are (or swapped for a consumed case to refill), each was
 /// written on one core and first read on the other, and every such string was a separate
 /// wait on both sides (~10% of the parse's thread, ~15% of the consumer's). One buffer
-/// written and read front to back is what the cores' prefetchers stream well; each side
-/// refills only strings of its own.
+/// written and read front to back is what the cores' prefetchers stream well; the inner tap
+/// reads each case borrowed from it ([`Tap::case_view`]), copying no text.
 pub struct ThreadedTap {
     batch: Batch,
     tx: Option<SyncSender<Batch>>,
