@@ -590,6 +590,19 @@ const CASE_FIELDS: [&str; 13] = [
 /// What [`CaseFolder::plain_line`] counts of a line: its runner, status and flakiness.
 pub type LineCounts<'a> = (&'a str, Status, bool);
 
+/// `runner`'s counts in a list of counts per runner (in order of first appearance), added
+/// (zero) when it is not there yet.
+fn runner_counts<'c>(list: &'c mut Vec<(String, Counts)>, runner: &str) -> &'c mut Counts {
+    let i = match list.iter().position(|(r, _)| r == runner) {
+        Some(i) => i,
+        None => {
+            list.push((runner.to_string(), Counts::default()));
+            list.len() - 1
+        }
+    };
+    &mut list[i].1
+}
+
 impl<'a> CaseLine<'a> {
     /// The counted fields of a line that is a valid case laid out as [`Case::write_json`]
     /// writes it (its keys in that order, no whitespace, strings without escapes), read in
@@ -709,22 +722,12 @@ impl SourceCounts {
     pub fn line(&mut self, line: &str) {
         self.lines += 1;
         self.bytes += line.len() as u64 + 1;
-        let counted = |(runner, status, flaky): LineCounts<'_>, c: &mut Self| match c
-            .runners
-            .iter_mut()
-            .find(|(r, _)| r == runner)
-        {
-            Some((_, n)) => n.add_case(status, flaky),
-            None => {
-                let mut n = Counts::default();
-                n.add_case(status, flaky);
-                c.runners.push((runner.to_string(), n));
-            }
-        };
         match CaseLine::counted(line) {
-            Some(k) => counted(k, self),
+            Some((runner, status, flaky)) => {
+                runner_counts(&mut self.runners, runner).add_case(status, flaky);
+            }
             None => match serde_json::from_str::<CaseLine>(line) {
-                Ok(l) => counted((&l.runner, l.status, l.flaky), self),
+                Ok(l) => runner_counts(&mut self.runners, &l.runner).add_case(l.status, l.flaky),
                 Err(_) => self.all_valid = false,
             },
         }
@@ -1142,10 +1145,7 @@ impl CaseFolder {
     /// The current source written whole: its lines counted as pass 1 counted them.
     pub fn plain_source(&mut self, counts: &SourceCounts) {
         for (runner, n) in &counts.runners {
-            match self.counts.iter_mut().find(|(r, _)| r == runner) {
-                Some((_, c)) => c.add(n),
-                None => self.counts.push((runner.clone(), *n)),
-            }
+            runner_counts(&mut self.counts, runner).add(n);
         }
     }
 
@@ -1196,14 +1196,7 @@ impl CaseFolder {
     }
 
     fn count_parts(&mut self, runner: &str, status: Status, flaky: bool) {
-        match self.counts.iter_mut().find(|(r, _)| r == runner) {
-            Some((_, n)) => n.add_case(status, flaky),
-            None => {
-                let mut n = Counts::default();
-                n.add_case(status, flaky);
-                self.counts.push((runner.to_string(), n));
-            }
-        }
+        runner_counts(&mut self.counts, runner).add_case(status, flaky);
     }
 
     fn out(&mut self, c: &Case, emit: &mut impl FnMut(&Case)) {

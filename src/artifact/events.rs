@@ -182,15 +182,7 @@ impl JsonlWriter {
             Some(Out::Offload(o)) => o.append_file(src, len),
             Some(Out::Here(w)) => {
                 let mut src = src;
-                std::io::copy(&mut src, w).and_then(|n| {
-                    if n == len {
-                        Ok(())
-                    } else {
-                        Err(std::io::Error::other(format!(
-                            "a file appended to it held {n} bytes instead of {len} (it changed while it was read)"
-                        )))
-                    }
-                })
+                std::io::copy(&mut src, w).and_then(|n| super::appended(n, len))
             }
             None => Ok(()),
         };

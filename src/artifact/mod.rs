@@ -598,11 +598,16 @@ fn append_copy(src: File, len: u64, out: &mut Hashing<File>) -> io::Result<()> {
     });
     let (copied, hashed) = (copied?, hashed?);
     *bytes += copied;
-    if copied == len && hashed == len {
+    appended(copied, len).and(appended(hashed, len))
+}
+
+/// Whether a file appended whole came to the `len` bytes it was taken to hold.
+pub(crate) fn appended(got: u64, len: u64) -> io::Result<()> {
+    if got == len {
         Ok(())
     } else {
         Err(io::Error::other(format!(
-            "a file appended to it held {copied} bytes instead of {len} (it changed while it was read)"
+            "a file appended to it held {got} bytes instead of {len} (it changed while it was read)"
         )))
     }
 }

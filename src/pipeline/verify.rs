@@ -533,6 +533,7 @@ struct NoTap;
 
 impl Tap for NoTap {
     fn case(&mut self, _: &crate::model::Case) {}
+    fn case_view(&mut self, _: &crate::model::CaseView<'_>) {}
     fn finding(&mut self, _: &crate::model::Finding) {}
 }
 
