@@ -180,6 +180,9 @@ struct RawNames {
     line: Option<(usize, usize)>,
     /// Whether the names were decoded into the case already.
     filled: bool,
+    /// [`plain_name`] of `buf`, once asked (the classname check and `fill` both need it:
+    /// one scan of the tag, not two).
+    plain: Option<bool>,
     /// The last case's file string, kept for the next one's (no allocation per case).
     spare_file: String,
 }
@@ -193,6 +196,12 @@ impl RawNames {
         self.file = None;
         self.line = None;
         self.filled = false;
+        self.plain = None;
+    }
+
+    /// Whether the whole tag is plain (see [`plain_name`]): then so is every value in it.
+    fn plain(&mut self) -> bool {
+        *self.plain.get_or_insert_with(|| plain_name(&self.buf))
     }
 
     fn get(&self, r: Option<(usize, usize)>) -> Option<&[u8]> {
@@ -227,7 +236,7 @@ impl RawNames {
         // Usually every value is plain (see `plain_name`): then one scan and one UTF-8 check
         // over all of them together, and each value is a slice of the result (a value whose
         // ends are not character boundaries of the whole takes the exact path on its own).
-        let all = (self.buf.len() <= MAX_NAME_BYTES && plain_name(&self.buf))
+        let all = (self.buf.len() <= MAX_NAME_BYTES && self.plain())
             .then(|| std::str::from_utf8(&self.buf).ok())
             .flatten();
         let plain = |r: Option<(usize, usize)>| all.and_then(|t| t.get(r?.0..r?.1));
@@ -841,10 +850,15 @@ impl Parser<'_> {
             && cs.output.is_empty()
             && dialect != Dialect::Catch2
             && dialect != Dialect::Pytest
-            && self.names.classname_raw().is_none_or(|c| {
-                c != JEST_SUITE_ERROR.as_bytes()
-                    && !c.iter().any(|&b| b == b'&' || b < 0x20 || b == 0x7f)
-            });
+            && {
+                // A plain tag (the usual one, and `fill` needs that scan anyway) has no
+                // reference and no control character in its classname.
+                let all_plain = self.names.plain();
+                self.names.classname_raw().is_none_or(|c| {
+                    c != JEST_SUITE_ERROR.as_bytes()
+                        && (all_plain || !c.iter().any(|&b| b == b'&' || b < 0x20 || b == 0x7f))
+                })
+            };
         if plain {
             cs.case.skip_reason = None;
             if let Some(s) = self.suites.last_mut() {

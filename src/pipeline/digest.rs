@@ -136,24 +136,57 @@ impl Digest {
     }
 }
 
-/// A [`Tap`] filling a shared [`Digest`] (the pipeline keeps the other handle).
-pub struct DigestTap(pub Arc<Mutex<Digest>>);
+/// A [`Tap`] filling a [`Digest`] it owns (no lock per case: it runs on one thread, the
+/// consumer's), and leaving it in the slot [`DigestTap::new`] returned when dropped — after
+/// the last case, since a [`ThreadedTap`] drops its inner tap only when the stream is done.
+pub struct DigestTap {
+    digest: Digest,
+    back: DigestBack,
+}
+
+/// Where a dropped [`DigestTap`] leaves its digest.
+#[derive(Clone, Default)]
+pub struct DigestBack(Arc<Mutex<Option<Digest>>>);
+
+impl DigestBack {
+    /// The digest, once its tap was dropped (else an empty one: nothing reached it).
+    pub fn take(&self) -> Digest {
+        self.0
+            .lock()
+            .ok()
+            .and_then(|mut d| d.take())
+            .unwrap_or_default()
+    }
+}
+
+impl DigestTap {
+    pub fn new(digest: Digest) -> (DigestTap, DigestBack) {
+        let back = DigestBack::default();
+        let tap = DigestTap {
+            digest,
+            back: back.clone(),
+        };
+        (tap, back)
+    }
+}
+
+impl Drop for DigestTap {
+    fn drop(&mut self) {
+        if let Ok(mut slot) = self.back.0.lock() {
+            *slot = Some(std::mem::take(&mut self.digest));
+        }
+    }
+}
 
 impl Tap for DigestTap {
     fn case(&mut self, case: &Case) {
-        if let Ok(mut d) = self.0.lock() {
-            d.observe(case);
-        }
+        self.digest.observe(case);
     }
     fn case_view(&mut self, case: &CaseView<'_>) {
-        if let Ok(mut d) = self.0.lock() {
-            d.observe_view(case);
-        }
+        self.digest.observe_view(case);
     }
     fn finding(&mut self, finding: &Finding) {
-        if let Ok(mut d) = self.0.lock() {
-            d.finding(finding);
-        }
+        self.digest.finding(finding);
     }
 }
 

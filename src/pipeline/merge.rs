@@ -16,7 +16,6 @@
 //! not be written). Bad shards are warnings: the merge reports what it has.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 
 use walkdir::WalkDir;
 
@@ -357,17 +356,18 @@ fn write_merged(
     // observed into the digest, as verify's parse does: what the report and diagnose need).
     let mut folder = census.into_folder();
     let digest = keep.map(|k| {
-        Arc::new(Mutex::new(Digest {
+        DigestTap::new(Digest {
             problems: Some(Vec::new()),
             tests: k.tests.then(std::collections::HashSet::new),
             junit: k.junit.then(|| super::junit::spooled(&run.report_dir())),
             ..Digest::default()
-        }))
+        })
     });
     // The digest runs on its own thread, as verify's does: the fold only hands each case over.
-    let mut tap = digest
-        .as_ref()
-        .map(|d| ThreadedTap::spawn(Box::new(DigestTap(d.clone()))));
+    let (mut tap, digest) = match digest {
+        Some((t, back)) => (Some(ThreadedTap::spawn(Box::new(t))), Some(back)),
+        None => (None, None),
+    };
     let path = run.file(artifact::CASES);
     // Written and hashed on the worker thread (the fold keeps this one), hash recorded: the
     // manifest does not read the merged cases back.
@@ -470,11 +470,7 @@ fn write_merged(
     }
     // Dropping the tap waits for its thread: the digest is complete.
     drop(tap);
-    let digest = digest.map(|d| {
-        d.lock()
-            .map(|mut d| std::mem::take(&mut *d))
-            .unwrap_or_default()
-    });
+    let digest = digest.map(|back| back.take());
     copied()?;
     artifact::write_json(&run.file(artifact::VERIFY), &merged.verify)
         .map_err(|e| werr(&run.path, &e))?;

@@ -29,7 +29,6 @@ pub mod verify;
 
 use std::collections::HashSet;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 
 use crate::artifact::stage::StageEvents;
 use crate::artifact::{self, RunDir};
@@ -85,15 +84,12 @@ pub fn verify(
         junit: junit.then(|| junit::spooled(&p.run_dir.report_dir())),
         ..Digest::default()
     };
-    let shared = Arc::new(Mutex::new(digest));
     // The digest runs beside cases.jsonl's writer on the second core: the parse's thread
-    // only hands each case over.
-    let tap = Box::new(DigestTap(shared.clone()));
-    let executed = verify::run_prepared(opts, p, mode, Some(tap))?;
-    let digest = shared
-        .lock()
-        .map(|mut d| std::mem::take(&mut *d))
-        .unwrap_or_default();
+    // only hands each case over. The tap is dropped (its digest handed back) by the time
+    // the runners are done.
+    let (tap, back) = DigestTap::new(digest);
+    let executed = verify::run_prepared(opts, p, mode, Some(Box::new(tap)))?;
+    let digest = back.take();
     Ok(Verified { executed, digest })
 }
 
