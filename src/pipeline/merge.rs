@@ -429,8 +429,11 @@ fn write_merged(
                 return true;
             }
             // A test no other line shares: the merged case is the line as it was written
-            // (not serialized again), and the digest reads it borrowed from the line.
-            let Ok(c) = serde_json::from_str::<merge::CaseLine>(line) else {
+            // (not serialized again), and the digest reads it borrowed from the line (read in
+            // one pass when laid out as written, else by serde).
+            let Some(c) = merge::CaseLine::laid_out(line)
+                .or_else(|| serde_json::from_str::<merge::CaseLine>(line).ok())
+            else {
                 return false;
             };
             folder.plain_line(&c);
