@@ -623,6 +623,22 @@ impl Publisher<'_> {
         ))
     }
 
+    /// Whether [`Publisher::previous_comment`] would ask the API at all (a pull or merge
+    /// request we may comment on): no request is made here. The action keeps every test's
+    /// key hash during the parse when it would, so a baseline found then needs no second
+    /// pass over cases.jsonl.
+    pub fn may_read_previous_comment(&self) -> bool {
+        if self.is_dry() {
+            return false;
+        }
+        match self.forge() {
+            Forge::GitHub => self.cannot_post().is_none() && self.pr().is_some(),
+            Forge::GitLab => gitlab::GitLabContext::from_env(self.env)
+                .is_some_and(|ctx| ctx.cannot_post().is_none()),
+            _ => false,
+        }
+    }
+
     fn previous_github(&self) -> Option<String> {
         if self.cannot_post().is_some() {
             return None;
@@ -1066,6 +1082,42 @@ mod tests {
             p.session.budget.get().is_none(),
             "no request was even prepared"
         );
+    }
+
+    #[test]
+    fn a_previous_comment_is_expected_only_where_one_could_be_read() {
+        let may = |pairs: &[(&str, &str)], token: Option<&str>| {
+            let env = Env::from_pairs(pairs.iter().copied());
+            let ctx = GitHubContext::from_env(&env);
+            let opts = PublishOptions {
+                token: token.map(str::to_string),
+                ..PublishOptions::default()
+            };
+            let p = Publisher::new(&env, &ctx, opts, Redactor::default());
+            let may = p.may_read_previous_comment();
+            // Asking makes no request.
+            assert!(p.session.budget.get().is_none());
+            may
+        };
+        let pr = [
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_REPOSITORY", "o/r"),
+            ("GITHUB_REF", "refs/pull/1/merge"),
+        ];
+        assert!(may(&pr, Some("t")));
+        assert!(!may(&pr, None), "no token");
+        assert!(
+            !may(
+                &[pr[0], pr[1], ("GITHUB_REF", "refs/heads/main")],
+                Some("t")
+            ),
+            "a push has no pull request"
+        );
+        assert!(
+            !may(&[pr[0], pr[1], pr[2], ("ACT", "true")], Some("t")),
+            "act"
+        );
+        assert!(!may(&[("GITHUB_REPOSITORY", "o/r")], Some("t")), "no forge");
     }
 
     #[test]
