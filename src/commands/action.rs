@@ -674,10 +674,11 @@ fn merge_stage(
         .filter(|p| is_run_dir(p))
         .collect();
     // The report writes junit.xml (`all`), and a baseline (the previous comment, the base
-    // branch's history) is only known after the merge, as after the action's verify: the
-    // gate's hook reads the test keys' hashes then, when there is one.
+    // branch's history) is only known after the merge, as after the action's verify: on a
+    // pull request the fold keeps the test keys' hashes (the previous comment is the usual
+    // baseline), elsewhere the gate's hook reads them when there is one.
     let keep = crate::pipeline::merge::Keep {
-        tests: false,
+        tests: publisher.may_read_previous_comment(),
         junit: true,
     };
     let merged = match crate::pipeline::merge::merge_dirs(&dirs, None, artifacts, wd, Some(keep)) {
