@@ -190,6 +190,26 @@ impl Tap for DigestTap {
     }
 }
 
+/// Every case of the cases.jsonl at `path`, each read borrowed from its line (in one pass
+/// when laid out as written, else by serde: [`crate::merge::CaseLine`]), for the stages run
+/// alone: no `Case` is built per line. Returns the unreadable lines, as
+/// [`crate::artifact::read_jsonl`] does (a line is readable exactly when it is a `Case`).
+pub fn read_case_views(
+    path: &std::path::Path,
+    mut each: impl FnMut(&CaseView<'_>),
+) -> Result<u64, ArtifactError> {
+    use crate::merge::CaseLine;
+    crate::artifact::read_jsonl_lines(path, |line| {
+        let Some(c) =
+            CaseLine::laid_out(line).or_else(|| serde_json::from_str::<CaseLine>(line).ok())
+        else {
+            return false;
+        };
+        each(&c.view(&c.suite_parts()));
+        true
+    })
+}
+
 /// Cases handed over per batch (and a byte bound, so batches of long failures stay small).
 const BATCH_CASES: usize = 1024;
 const BATCH_BYTES: usize = 1 << 20;
@@ -519,6 +539,38 @@ impl Drop for ThreadedTap {
 mod tests {
     use super::*;
     use crate::model::{Failure, Status};
+
+    #[test]
+    fn cases_read_borrowed_are_the_cases_serde_reads_and_bad_lines_are_counted_alike() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("cases.jsonl");
+        let mut full = Case::new("t \"q\" é", Status::Failed);
+        full.runner = "r".into();
+        full.suite = vec!["a".into(), "b".into()];
+        full.duration = Some(0.1 + 0.2);
+        full.failure = Some(Failure {
+            kind: Some("K".into()),
+            message: Some("m\nline".into()),
+            trace: None,
+        });
+        let mut body = String::new();
+        for c in [full, Case::new("plain", Status::Passed)] {
+            let mut b = Vec::new();
+            c.write_json(&mut b);
+            body.push_str(std::str::from_utf8(&b).unwrap());
+            body.push('\n');
+        }
+        // Spelled otherwise (serde's path), blank, invalid, and not a case.
+        body.push_str("{ \"status\": \"skipped\", \"name\": \"s\", \"duration\": 1e-3 }\n\n");
+        body.push_str("{\"name\":\"x\",\"status\":\"bogus\"}\nnot json\n");
+        std::fs::write(&p, &body).unwrap();
+        let mut want = Vec::new();
+        let want_bad = crate::artifact::read_jsonl::<Case>(&p, |c| want.push(c)).unwrap();
+        let mut got = Vec::new();
+        let bad = read_case_views(&p, |c| got.push(c.to_case())).unwrap();
+        assert_eq!((got, bad), (want, want_bad));
+        assert_eq!(bad, 2);
+    }
 
     #[derive(Debug, PartialEq)]
     enum Seen {

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::digest::{Digest, PendingWrite};
+use super::digest::{Digest, DigestTap, PendingWrite, ThreadedTap, read_case_views};
 use super::options::ReportOptions;
 use crate::artifact::manifest::{Context, Manifest};
 use crate::artifact::stage::StageEvents;
@@ -196,11 +196,14 @@ fn read_and_render(
     );
     let gate = optional(&run.file(artifact::GATE), || run.gate(), &mut notices);
 
-    let mut digest = Digest {
+    // Filled as verify's parse fills it: each line read borrowed on this thread, the digest
+    // (the JUnit writer, the report's counts) on the second core.
+    let (tap, back) = DigestTap::new(Digest {
         junit: want_junit.then(|| super::junit::spooled(&run.report_dir())),
         ..Digest::default()
-    };
-    let bad_lines = run.cases(|c| digest.observe(&c))?;
+    });
+    let mut tap = ThreadedTap::spawn(Box::new(tap));
+    let bad_lines = read_case_views(&run.file(artifact::CASES), |c| tap.case_view(c))?;
     if bad_lines > 0 {
         notices.push(format!(
             "{bad_lines} unreadable lines in `{}` were skipped",
@@ -208,8 +211,11 @@ fn read_and_render(
         ));
     }
     if want_junit {
-        run.findings(|f| digest.finding(&f))?;
+        run.findings(|f| tap.finding(&f))?;
     }
+    // Dropping the tap waits for its thread: the digest is complete.
+    drop(tap);
+    let digest = back.take();
     let docs = Docs {
         manifest,
         verify,
