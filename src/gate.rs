@@ -49,7 +49,7 @@ pub struct Baseline {
     /// `Case::key()` of every failed/errored test.
     pub failing: BTreeSet<String>,
     /// Hashes ([`key_hash`]) of every test key, when the baseline's cases were read.
-    pub tests: Option<HashSet<u64>>,
+    pub tests: Option<KeySet>,
     pub counts: Option<Counts>,
     /// Set when `failing` does not name every failing test of the baseline (a comment state
     /// or gate.json cut to its cap): what else it knows. A failure it cannot place is
@@ -59,6 +59,10 @@ pub struct Baseline {
 
 /// Stable-within-a-process hash of a test key, for added/removed counts without holding
 /// millions of strings.
+/// A set of test keys' hashes ([`key_hash`]): already well mixed, so hashed again with
+/// foldhash, not SipHash (a million of them are inserted for a baseline comparison).
+pub type KeySet = HashSet<u64, foldhash::fast::RandomState>;
+
 pub fn key_hash(key: &str) -> u64 {
     let mut h = Fnv::default();
     h.feed(key);
@@ -100,7 +104,7 @@ pub struct GateInput<'a> {
     /// Keys of every failed/errored test of this run (not bounded like diagnose's problems).
     pub failing: &'a BTreeSet<String>,
     /// Hashes of every test key of this run (only needed with a baseline).
-    pub tests: Option<&'a HashSet<u64>>,
+    pub tests: Option<&'a KeySet>,
     pub baseline: Option<&'a Baseline>,
 }
 

@@ -836,7 +836,8 @@ impl<'d, 'a> Index<'d, 'a> {
     pub fn baseline(&self) -> Option<Baseline> {
         let last = self.doc.runs.last()?;
         let mut failing = BTreeSet::new();
-        let mut tests = HashSet::with_capacity(self.doc.tests.len());
+        let mut tests =
+            crate::gate::KeySet::with_capacity_and_hasher(self.doc.tests.len(), Default::default());
         for r in &self.doc.tests {
             match last_status(&r.1) {
                 Some(b'-') | None => {}

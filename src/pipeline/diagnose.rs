@@ -6,7 +6,7 @@
 //! report/codeloop.sarif and report/gl-code-quality.json, refreshes the manifest, and prints
 //! GitHub annotations when under GitHub Actions or asked to.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
@@ -108,7 +108,7 @@ pub struct Loaded {
     /// Keys of every failed/errored test.
     pub failing: BTreeSet<String>,
     /// Hashes of every test key, when asked for (baselines).
-    pub tests: Option<HashSet<u64>>,
+    pub tests: Option<crate::gate::KeySet>,
 }
 
 /// Reads a run and diagnoses it (locations checked against `workspace`).
@@ -128,8 +128,32 @@ pub fn diagnose_run(
         workspace,
         want_test_hashes,
         DIAGNOSE_BATCH,
-        |each: &mut dyn FnMut(Case)| stream_cases(&cases, want_test_hashes, each).map(drop),
+        |each: &mut dyn FnMut(Fed)| {
+            if !want_test_hashes {
+                return stream_cases(&cases, false, |c| each(Fed::Case(c))).map(drop);
+            }
+            // Every test's key hash: each line read borrowed; only a case diagnose keeps is
+            // built (a passing test is only hashed).
+            super::digest::read_case_views(&cases, |c| {
+                if c.status.is_bad() || c.flaky {
+                    each(Fed::Case(c.to_case()));
+                } else {
+                    each(Fed::Key(crate::gate::case_key_hash(c)));
+                }
+            })
+            .map(drop)
+        },
     )
+}
+
+/// What a feed of [`diagnose_fed`] hands over: a case to diagnose (and hash), or only the key
+/// hash of a case diagnose does not keep.
+// Handed over one at a time by value, never stored: boxing the case would only add an
+// allocation per failing case.
+#[allow(clippy::large_enum_variant)]
+enum Fed {
+    Case(Case),
+    Key(u64),
 }
 
 /// Failing cases diagnosed together (split across the cores) when they stream from
@@ -153,16 +177,16 @@ pub fn diagnose_memory(
         workspace,
         false,
         usize::MAX,
-        |each: &mut dyn FnMut(Case)| {
-            cases.into_iter().for_each(each);
+        |each: &mut dyn FnMut(Fed)| {
+            cases.into_iter().for_each(|c| each(Fed::Case(c)));
             Ok(())
         },
     )
 }
 
-/// Diagnoses a run from documents already read: `feed` hands every failing or flaky case (and
-/// every case when `want_test_hashes`) to its callback, in cases.jsonl order; they are
-/// diagnosed `batch_limit` at a time.
+/// Diagnoses a run from documents already read: `feed` hands every failing or flaky case (and,
+/// when `want_test_hashes`, every other case's key hash) to its callback, in cases.jsonl
+/// order; the cases are diagnosed `batch_limit` at a time.
 fn diagnose_fed(
     run: RunDir,
     verify: VerifyDoc,
@@ -170,7 +194,7 @@ fn diagnose_fed(
     workspace: &Path,
     want_test_hashes: bool,
     batch_limit: usize,
-    feed: impl FnOnce(&mut dyn FnMut(Case)) -> Result<(), ArtifactError>,
+    feed: impl FnOnce(&mut dyn FnMut(Fed)) -> Result<(), ArtifactError>,
 ) -> Result<Loaded, ArtifactError> {
     let mut logs = BTreeMap::new();
     for r in &verify.runners {
@@ -217,13 +241,22 @@ fn diagnose_fed(
     // Each failing case becomes a problem at once, so memory holds problems (bounded
     // evidence), never the run's cases.
     let mut failing = BTreeSet::new();
-    let mut tests = want_test_hashes.then(HashSet::new);
+    let mut tests = want_test_hashes.then(crate::gate::KeySet::default);
     let mut d = Diagnoser::new(&verify, findings, &logs, &opts);
     // Failing cases are diagnosed in batches on every core (diagnose's per-case work is
     // independent); memory holds one batch of cases besides the problems.
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut batch: Vec<Case> = Vec::new();
-    feed(&mut |c: Case| {
+    feed(&mut |fed: Fed| {
+        let c = match fed {
+            Fed::Case(c) => c,
+            Fed::Key(h) => {
+                if let Some(t) = tests.as_mut() {
+                    t.insert(h);
+                }
+                return;
+            }
+        };
         if let Some(t) = tests.as_mut() {
             t.insert(crate::gate::case_key_hash(&c.view()));
         }

@@ -7,7 +7,6 @@
 //! The report stage run alone fills the same digest from cases.jsonl, so both paths render
 //! from one value.
 
-use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
@@ -32,7 +31,7 @@ pub struct Digest {
     /// Findings, in findings.jsonl order.
     pub findings: Vec<Finding>,
     /// Hashes of every test key (a regression gate's baseline comparison; only when asked).
-    pub tests: Option<HashSet<u64>>,
+    pub tests: Option<crate::gate::KeySet>,
     pub cases: CaseDigest,
     pub flaky: Vec<FlakyTest>,
     pub junit: Option<JunitOut<FileSpool>>,

@@ -3,14 +3,14 @@
 //! run, and gate.json written. The exit code is [`crate::gate::exit_code`] (0 pass, 1 fail,
 //! 3 no results where required).
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use super::diagnose::{DiagnoseError, Loaded, refresh_manifest};
 use super::options::GateFlags;
 use crate::artifact::{self, ArtifactError, RunDir};
 use crate::gate::{self, Baseline, GateInput};
-use crate::model::{Case, GateDoc};
+use crate::model::GateDoc;
 use crate::settings::{Config, GateConfig};
 use crate::{exit, ui};
 
@@ -185,12 +185,11 @@ pub fn load_baseline(spec: &str, artifacts: &Path, cwd: &Path) -> Result<Baselin
 pub fn baseline_from_run(run: &RunDir) -> Result<Baseline, GateError> {
     let verify = run.verify()?;
     let mut failing = BTreeSet::new();
-    let mut tests = HashSet::new();
-    run.cases(|c: Case| {
-        let k = c.key();
-        tests.insert(gate::key_hash(&k));
+    let mut tests = gate::KeySet::default();
+    super::digest::read_case_views(&run.file(artifact::CASES), |c| {
+        tests.insert(gate::case_key_hash(c));
         if c.status.is_bad() {
-            failing.insert(k);
+            failing.insert(c.key());
         }
     })?;
     let score = if run.file(artifact::GATE).is_file() {

@@ -7,7 +7,7 @@
 //! The insights need every case of the run, which the in-memory run does not keep: with a
 //! history, cases.jsonl is read once more (the only read-back of `ci` and the action).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::diagnose::Loaded;
@@ -86,17 +86,17 @@ pub fn diagnose_with_history(
     let need_tests = baseline.is_some() && loaded.tests.is_none();
     let mut extra = Vec::new();
     if idx.is_some() || need_tests {
-        let mut tests = need_tests.then(HashSet::new);
+        let mut tests = need_tests.then(crate::gate::KeySet::default);
         let mut b = idx
             .as_ref()
             .map(|idx| InsightsBuilder::new(idx, Thresholds::default()));
-        loaded.run.cases(|c| {
-            let k = c.key();
+        // Each line read borrowed (no `Case` built per line).
+        super::digest::read_case_views(&loaded.run.file(artifact::CASES), |c| {
             if let Some(t) = tests.as_mut() {
-                t.insert(crate::gate::key_hash(&k));
+                t.insert(crate::gate::case_key_hash(c));
             }
             if let Some(b) = b.as_mut() {
-                b.observe(&k, c.status, c.duration);
+                b.observe(&c.key(), c.status, c.duration);
             }
         })?;
         if need_tests {

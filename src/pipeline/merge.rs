@@ -358,7 +358,7 @@ fn write_merged(
     let digest = keep.map(|k| {
         DigestTap::new(Digest {
             problems: Some(Vec::new()),
-            tests: k.tests.then(std::collections::HashSet::new),
+            tests: k.tests.then(crate::gate::KeySet::default),
             junit: k.junit.then(|| super::junit::spooled(&run.report_dir())),
             ..Digest::default()
         })

@@ -27,7 +27,6 @@ pub mod publish;
 pub mod report;
 pub mod verify;
 
-use std::collections::HashSet;
 use std::path::PathBuf;
 
 use crate::artifact::stage::StageEvents;
@@ -80,7 +79,7 @@ pub fn verify(
 ) -> Result<Verified, Fail> {
     let digest = Digest {
         problems: Some(Vec::new()),
-        tests: keep_tests.then(HashSet::new),
+        tests: keep_tests.then(crate::gate::KeySet::default),
         junit: junit.then(|| junit::spooled(&p.run_dir.report_dir())),
         ..Digest::default()
     };

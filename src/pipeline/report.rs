@@ -537,10 +537,10 @@ pub fn html_page(
         .then(|| run.gate().ok())
         .flatten();
     let mut flaky = Vec::new();
-    run.cases(|c| {
+    read_case_views(&run.file(artifact::CASES), |c| {
         if c.flaky && flaky.len() < super::digest::FLAKY_MAX {
             flaky.push(FlakyTest {
-                runner: c.runner.clone(),
+                runner: c.runner.to_string(),
                 id: c.key(),
                 retries: c.retries,
             });

@@ -133,6 +133,8 @@ fn regression_against_a_baseline_run_and_gate_json() {
     assert_eq!(d.new_failures, ["pytest::tests.api.test_api::test_new"]);
     assert_eq!(d.still_failing, ["pytest::tests.api.test_api::test_old"]);
     assert_eq!(d.tests_added, 1);
+    // Every test of both runs hashed (the passing ones too): none went missing.
+    assert_eq!(d.tests_removed, 0);
     assert_eq!(d.baseline_run_id.as_deref(), Some(base.id.as_str()));
     // The baseline's gate.json works as well; the new run's own gate.json as baseline:
     // nothing is new, the gate passes in regression mode.
