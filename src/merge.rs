@@ -538,7 +538,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
 /// its texts borrowed from the line: a line is a valid case exactly when it reads as this
 /// (tested), for the merged lines pass 2 writes as they are and only counts (no allocation
 /// per case).
-#[derive(Deserialize, Debug)]
+#[derive(Deserialize, Debug, Default)]
 pub struct CaseLine<'a> {
     #[serde(default, borrow)]
     pub runner: Text<'a>,
@@ -740,28 +740,10 @@ impl<'a> CaseLine<'a> {
     /// borrowed: what serde reads of it, several times faster.
     pub fn laid_out(line: &'a str) -> Option<CaseLine<'a>> {
         let text = |s: &'a str| Text(std::borrow::Cow::Borrowed(s));
-        let mut c = CaseLine {
-            runner: Text::default(),
-            suite: Vec::new(),
-            classname: None,
-            name: Text::default(),
-            file: None,
-            line: None,
-            status: Status::Passed,
-            flaky: false,
-            retries: 0,
-            duration: None,
-            failure: None,
-            output: None,
-            skip_reason: None,
-        };
+        let mut c = CaseLine::default();
         let mut duration = None;
         fn failure<'c, 'a>(c: &'c mut CaseLine<'a>) -> &'c mut FailureLine<'a> {
-            c.failure.get_or_insert(FailureLine {
-                kind: None,
-                message: None,
-                trace: None,
-            })
+            c.failure.get_or_insert_with(FailureLine::default)
         }
         Self::read_laid_out(line, |f| match f {
             Laid::Runner(s) => c.runner = text(s),
@@ -788,6 +770,12 @@ impl<'a> CaseLine<'a> {
             c.duration = Some(serde_json::from_str::<f64>(d).ok()?);
         }
         Some(c)
+    }
+
+    /// Any line that is a valid case, its texts borrowed where it has no escapes: in one pass
+    /// when laid out as written ([`CaseLine::laid_out`]), else by serde.
+    pub fn read(line: &'a str) -> Option<CaseLine<'a>> {
+        Self::laid_out(line).or_else(|| serde_json::from_str(line).ok())
     }
 }
 
@@ -863,7 +851,7 @@ impl<'a> CaseLine<'a> {
 }
 
 /// [`crate::model::Failure`] as [`CaseLine`] reads it.
-#[derive(Deserialize, Debug)]
+#[derive(Deserialize, Debug, Default)]
 pub struct FailureLine<'a> {
     #[serde(default, borrow)]
     pub kind: Option<Text<'a>>,

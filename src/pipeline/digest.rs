@@ -197,11 +197,8 @@ pub fn read_case_views(
     path: &std::path::Path,
     mut each: impl FnMut(&CaseView<'_>),
 ) -> Result<u64, ArtifactError> {
-    use crate::merge::CaseLine;
     crate::artifact::read_jsonl_lines(path, |line| {
-        let Some(c) =
-            CaseLine::laid_out(line).or_else(|| serde_json::from_str::<CaseLine>(line).ok())
-        else {
+        let Some(c) = crate::merge::CaseLine::read(line) else {
             return false;
         };
         each(&c.view(&c.suite_parts()));
