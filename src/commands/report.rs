@@ -4,6 +4,7 @@
 use crate::artifact::ArtifactError;
 use crate::cli::{OutputFormat, ReportArgs};
 use crate::exit;
+use crate::pipeline::digest::DigestLost;
 use crate::pipeline::report::{ReportCmdError, render_run};
 use crate::ui;
 
@@ -44,6 +45,7 @@ pub fn run(args: ReportArgs) -> i32 {
                     Some("pass --run ID (see `codeloop history`) or run `codeloop verify` first"),
                 ),
                 ReportCmdError::Settings(_) => (exit::USAGE, None),
+                ReportCmdError::Lost(_) => (exit::INFRA, Some(DigestLost::HINT)),
                 _ => (exit::INFRA, None),
             };
             ui::error(&e, hint);

@@ -143,18 +143,33 @@ pub struct DigestTap {
     back: DigestBack,
 }
 
-/// Where a dropped [`DigestTap`] leaves its digest.
+/// Where a dropped [`DigestTap`] leaves its digest: `Err` when a panic dropped it.
 #[derive(Clone, Default)]
-pub struct DigestBack(Arc<Mutex<Option<Digest>>>);
+pub struct DigestBack(Arc<Mutex<Option<Result<Digest, DigestLost>>>>);
+
+/// A digest that did not see the whole stream: its tap was dropped by a panic on its thread
+/// (or never dropped), so the cases after that point never reached it. Counts, the report
+/// and the gate from it would be wrong while looking right: the stage stops instead.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error(
+    "the run's in-memory results are incomplete: the thread reading the cases stopped on an internal error{}; nothing was reported from them",
+    .0.as_deref().map(|m| format!(" ({m})")).unwrap_or_default()
+)]
+pub struct DigestLost(Option<String>);
+
+impl DigestLost {
+    pub const HINT: &str = "this is a bug in codeloop: please report it with the panic message above; the run's files on disk are intact up to that point";
+}
 
 impl DigestBack {
-    /// The digest, once its tap was dropped (else an empty one: nothing reached it).
-    pub fn take(&self) -> Digest {
-        self.0
-            .lock()
-            .ok()
-            .and_then(|mut d| d.take())
-            .unwrap_or_default()
+    /// The digest, once its tap was dropped whole.
+    pub fn take(&self) -> Result<Digest, DigestLost> {
+        match self.0.lock() {
+            Ok(mut d) => d
+                .take()
+                .unwrap_or_else(|| Err(DigestLost(Some("it was never finished".into())))),
+            Err(_) => Err(DigestLost(None)),
+        }
     }
 }
 
@@ -171,8 +186,14 @@ impl DigestTap {
 
 impl Drop for DigestTap {
     fn drop(&mut self) {
+        // Dropped by a panic on its thread: the cases after it never reached the digest.
+        let left = if std::thread::panicking() {
+            Err(DigestLost(None))
+        } else {
+            Ok(std::mem::take(&mut self.digest))
+        };
         if let Ok(mut slot) = self.back.0.lock() {
-            *slot = Some(std::mem::take(&mut self.digest));
+            *slot = Some(left);
         }
     }
 }
@@ -671,6 +692,41 @@ mod tests {
         // What came before the panic was written.
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.lines().count() >= 7, "{text}");
+    }
+
+    /// The same panic beside a digest (merge's and the report's stream) leaves no digest:
+    /// a partial one would give counts, a comment and a gate that look whole. Without the
+    /// panic, every case reaches it.
+    #[test]
+    fn a_panic_on_the_worker_leaves_no_digest_to_report_from() {
+        struct Boom(DigestTap, &'static str);
+        impl Tap for Boom {
+            fn case(&mut self, c: &Case) {
+                assert!(c.name != self.1, "boom at {}", c.name);
+                self.0.case(c);
+            }
+            fn finding(&mut self, f: &Finding) {
+                self.0.finding(f);
+            }
+        }
+        for boom_at in ["t7", "never"] {
+            let (digest, back) = DigestTap::new(Digest {
+                problems: Some(Vec::new()),
+                ..Digest::default()
+            });
+            let mut tap = ThreadedTap::spawn(Box::new(Boom(digest, boom_at)));
+            for i in 0..3000 {
+                tap.case(&Case::new(format!("t{i}"), Status::Failed));
+            }
+            drop(tap);
+            match (boom_at, back.take()) {
+                ("never", Ok(d)) => assert_eq!(d.problems.map(|p| p.len()), Some(3000)),
+                ("t7", Err(e)) => {
+                    assert!(e.to_string().contains("incomplete"), "{e}");
+                }
+                (at, got) => panic!("boom at {at}: {:?}", got.map(|d| d.problems)),
+            }
+        }
     }
 
     #[test]

@@ -25,7 +25,7 @@ use crate::artifact::stage::StageEvents;
 use crate::artifact::{self, RunDir};
 use crate::merge::{self, CaseKey, ManifestInfo, Source, Target};
 use crate::model::{Case, Finding, VerifyDoc};
-use crate::pipeline::digest::{Digest, DigestTap, ThreadedTap};
+use crate::pipeline::digest::{Digest, DigestLost, DigestTap, ThreadedTap};
 use crate::runners::collect::Tap;
 use crate::{exit, ui};
 
@@ -41,6 +41,8 @@ pub enum MergeError {
     OutNotEmpty(PathBuf),
     #[error("cannot write the merged run `{path}`: {message}")]
     Write { path: PathBuf, message: String },
+    #[error(transparent)]
+    Lost(#[from] DigestLost),
 }
 
 impl MergeError {
@@ -58,6 +60,7 @@ impl MergeError {
                 exit::INFRA,
                 Some("free disk space or make the directory writable (--out / --artifacts-dir)".into()),
             ),
+            MergeError::Lost(_) => (exit::INFRA, Some(DigestLost::HINT.into())),
         }
     }
 }
@@ -471,7 +474,7 @@ fn write_merged(
     }
     // Dropping the tap waits for its thread: the digest is complete.
     drop(tap);
-    let digest = digest.map(|back| back.take());
+    let digest = digest.map(|back| back.take()).transpose()?;
     copied()?;
     artifact::write_json(&run.file(artifact::VERIFY), &merged.verify)
         .map_err(|e| werr(&run.path, &e))?;

@@ -88,7 +88,12 @@ pub fn verify(
     // the runners are done.
     let (tap, back) = DigestTap::new(digest);
     let executed = verify::run_prepared(opts, p, mode, Some(Box::new(tap)))?;
-    let digest = back.take();
+    let digest = back.take().map_err(|e| Fail {
+        message: e.to_string(),
+        hint: Some(digest::DigestLost::HINT.into()),
+        code: crate::exit::INFRA,
+        warnings: Vec::new(),
+    })?;
     Ok(Verified { executed, digest })
 }
 

@@ -35,6 +35,8 @@ pub enum ReportCmdError {
     Render(#[from] report::ReportError),
     #[error("cannot render the badge PNG: {0}")]
     Badge(#[from] badge::BadgeError),
+    #[error(transparent)]
+    Lost(#[from] super::digest::DigestLost),
 }
 
 /// One file written.
@@ -215,7 +217,7 @@ fn read_and_render(
     }
     // Dropping the tap waits for its thread: the digest is complete.
     drop(tap);
-    let digest = back.take();
+    let digest = back.take()?;
     let docs = Docs {
         manifest,
         verify,
