@@ -12,7 +12,8 @@
 # on that run, `ci --report` (the four in one command), and `merge` of 4 shard runs of a
 # quarter of the file each (full merge: diagnose, gate and report on the merged run), next
 # to `verify` of those same four shards one after the other, and the same merge with
-# --no-gate (the fold and the merged run's files only, as verify writes a run's). The floor
+# --no-gate (the fold and the merged run's files only, as verify writes a run's). "files" is
+# the contract's own cost: ci's three big files read, written and sha256'd by one thread. The floor
 # is the `floor` child of the parse benchmark (`cargo bench --bench parse`), built here
 # with --no-run.
 # Needs python3 and GNU time (/usr/bin/time).
@@ -55,6 +56,21 @@ measure() {
   cat "$work/t" >>"$work/$name"
 }
 floor() { measure floor "$floor_bin" --child floor "$ws/big.xml"; }
+# What the run directory's contract costs before any parsing: one thread reads each big file
+# a ci run holds (the report's copy, cases.jsonl, report/junit.xml) and writes and sha256s
+# it, as the manifest requires (Python's hashlib: OpenSSL's SHA-NI code, as fast as ours).
+# The "files" row: no code of ours is in it, so the ratios above it can be read against it.
+cat >"$work/files.py" <<'PY'
+import hashlib, os, sys
+out = sys.argv[1]
+for src in sys.argv[2:]:
+    h = hashlib.sha256()
+    with open(src, "rb") as f, open(out, "wb") as o:
+        while b := f.read(1 << 20):
+            h.update(b)
+            o.write(b)
+    os.unlink(out)
+PY
 
 cd "$ws"
 for i in $(seq "$runs"); do
@@ -69,6 +85,9 @@ for i in $(seq "$runs"); do
     "$ws/.codeloop/runs/latest/gate.json")
   [ "$tests" = 1000000 ] || [ "$(grep -c '<testcase' big.xml)" = "$tests" ] ||
     echo "warning: ci counted $tests tests" >&2
+  run="$ws/.codeloop/runs/latest"
+  floor; measure files python3 "$work/files.py" "$work/files.out" big.xml \
+    "$run/cases.jsonl" "$run/report/junit.xml"
   floor
   start=$(date +%s.%N)
   for k in 1 2 3 4; do
@@ -95,7 +114,7 @@ fw, fr = load("floor")
 floor = statistics.median(fw)
 print(f"{runs} runs each, medians (floor: {len(fw)} runs alternating with the others)")
 print(f"{'measurement':<16} {'wall s':>8} {'x floor':>8} {'peak RSS MB':>12}")
-for name in ["floor", "verify", "diagnose", "gate-check", "report-all", "ci",
+for name in ["floor", "files", "verify", "diagnose", "gate-check", "report-all", "ci",
              "verify-4-shards", "merge-4x250k", "merge-no-gate"]:
     w, r = load(name)
     rss = f"{statistics.median(r) / 1024:.1f}" if max(r) > 0 else "-"

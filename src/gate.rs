@@ -19,7 +19,9 @@
 //! `build` (always: a build error fails), `min_score`, `max_failures` (with `fail_on:
 //! regression`, only failures new against the baseline count), `max_flaky`,
 //! `max_lint_errors`, `require` (each runner id or kind must have run and produced results),
-//! `fail_on_empty` (no test results at all, or a test runner produced none). The verdict is
+//! `fail_on_empty` (no test results at all, or a test runner produced none), and, listed only
+//! when they apply, `crash`, `timeout` and `unreadable` (a result file could not be read:
+//! what was read of it is partial; `fail_on_unreadable: false` lets it pass). The verdict is
 //! fail when any rule fails; the exit code is 3 when `require`/`fail_on_empty` failed (no
 //! results where required), else 1 (see [`exit_code`]). docs/gate.md says the same for users.
 
@@ -595,6 +597,55 @@ pub fn evaluate(input: &GateInput, cfg: &GateConfig) -> GateDoc {
                     "{} {verb}, so its results are incomplete: {}",
                     plural(n, "runner", "runners"),
                     hit.join(", ")
+                ),
+                600,
+            ),
+        });
+    }
+
+    // A result file that could not be read whole (empty, truncated: the tool killed while
+    // writing it, not a report) left its results missing or partial: as with a crash,
+    // all-green partial results must not pass. Only present when it applies.
+    // The files are named without a closing parenthetical: a comment short of room keeps the
+    // headline (before ": ") and a trailing "(…)", which must be the rule's, not a file's.
+    let unreadable: Vec<&crate::model::ParseIssue> =
+        v.runners.iter().flat_map(|r| &r.parse_errors).collect();
+    if !unreadable.is_empty() {
+        let n = unreadable.len() as u64;
+        let mut named: Vec<String> = unreadable
+            .iter()
+            .take(3)
+            .map(|p| {
+                let how = if p.message.contains("truncated") {
+                    " truncated"
+                } else {
+                    ""
+                };
+                match p.position {
+                    Some(at) => format!("`{}`{how} at {at}", p.file),
+                    None => format!("`{}`{how}", p.file),
+                }
+            })
+            .collect();
+        if n > 3 {
+            named.push(format!("and {} more", n - 3));
+        }
+        rules.push(RuleResult {
+            rule: "unreadable".into(),
+            passed: !cfg.fail_on_unreadable,
+            limit: "0".into(),
+            actual: n.to_string(),
+            reason: one_line(
+                &format!(
+                    "{} could not be read, so {} results are incomplete: {}{}",
+                    plural(n, "result file", "result files"),
+                    if n == 1 { "its" } else { "their" },
+                    named.join(", "),
+                    if cfg.fail_on_unreadable {
+                        ""
+                    } else {
+                        " (not failing: fail_on_unreadable is false)"
+                    }
                 ),
                 600,
             ),

@@ -565,3 +565,77 @@ fn a_cases_key_hash_is_the_hash_of_its_key() {
     }
     assert!(distinct.len() > 100, "{}", distinct.len());
 }
+
+/// A result file cut short (the tool killed while writing it) leaves all-green partial
+/// results: they must not pass, and the reason names the file, where it ends and the runner.
+/// `fail_on_unreadable: false` keeps the rule listed but passing; without a parse error the
+/// rule is not listed at all.
+#[test]
+fn an_unreadable_result_file_fails_the_gate_even_when_what_was_read_passed() {
+    let mut reports = runner("reports", RunnerKind::Test, RunnerStatus::Failed);
+    let issue = |file: &str, line: u64, message: &str| crate::model::ParseIssue {
+        file: file.into(),
+        position: Some(crate::model::Position {
+            line,
+            column: 7,
+            byte: 0,
+        }),
+        message: message.into(),
+    };
+    reports.parse_errors = vec![issue(
+        "out/r.xml",
+        2,
+        "malformed XML: the file ends there: it looks truncated",
+    )];
+    let w = World::new(vec![reports], passing(2, "reports"), LintCounts::default());
+    let g = w.gate(&GateConfig::default(), None);
+    assert!(rule(&g, "max_failures").passed && rule(&g, "fail_on_empty").passed);
+    assert_eq!(g.verdict, Verdict::Fail);
+    let u = rule(&g, "unreadable");
+    assert_eq!(
+        u.reason,
+        "1 result file could not be read, so its results are incomplete: `out/r.xml` truncated at line 2, column 7"
+    );
+    assert_eq!(g.reasons[0], u.reason);
+    assert_eq!(exit_code(&g), 1);
+
+    let lenient = GateConfig {
+        fail_on_unreadable: false,
+        ..GateConfig::default()
+    };
+    let g = w.gate(&lenient, None);
+    assert_eq!(g.verdict, Verdict::Pass);
+    assert!(rule(&g, "unreadable").passed);
+    assert!(
+        rule(&g, "unreadable")
+            .reason
+            .ends_with("(not failing: fail_on_unreadable is false)")
+    );
+
+    // Many files: three named, the rest counted.
+    let mut many = runner("reports", RunnerKind::Test, RunnerStatus::Failed);
+    many.parse_errors = (1..=5)
+        .map(|i| issue(&format!("r{i}.xml"), 1, "not a JUnit report"))
+        .collect();
+    let g = World::new(vec![many], passing(2, "reports"), LintCounts::default())
+        .gate(&GateConfig::default(), None);
+    let u = rule(&g, "unreadable");
+    assert_eq!(u.actual, "5");
+    assert_eq!(
+        u.reason,
+        "5 result files could not be read, so their results are incomplete: `r1.xml` at line 1, column 7, `r2.xml` at line 1, column 7, `r3.xml` at line 1, column 7, and 2 more"
+    );
+    // A comment short of room keeps the headline, and no file's detail as if it were the rule's.
+    assert_eq!(
+        crate::report::fit_reason(&u.reason, 80),
+        "5 result files could not be read, so their results are incomplete"
+    );
+
+    let ok = World::new(
+        vec![runner("reports", RunnerKind::Test, RunnerStatus::Passed)],
+        passing(2, "reports"),
+        LintCounts::default(),
+    );
+    let g = ok.gate(&GateConfig::default(), None);
+    assert!(g.rules.iter().all(|r| r.rule != "unreadable"));
+}

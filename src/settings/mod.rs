@@ -219,6 +219,9 @@ pub struct GateConfig {
     pub require: Vec<String>,
     /// Fail when no test results were found at all.
     pub fail_on_empty: bool,
+    /// Fail when a result file could not be read whole (empty, truncated, not a report):
+    /// its results are missing or partial.
+    pub fail_on_unreadable: bool,
     pub fail_on: FailOn,
     pub weights: Weights,
 }
@@ -232,6 +235,7 @@ impl Default for GateConfig {
             max_lint_errors: None,
             require: Vec::new(),
             fail_on_empty: true,
+            fail_on_unreadable: true,
             fail_on: FailOn::Any,
             weights: Weights::default(),
         }

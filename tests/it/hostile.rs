@@ -947,6 +947,18 @@ fn hostile_truncated_files_keep_what_was_read_and_say_where_they_end() {
     assert_eq!(v.file("cut.xml")["counts"]["passed"], 2);
     let e = v.parse_error("cut.json");
     assert_eq!(position_of(e).0, 1, "{e:#}");
+    // What was read passed, but it is not all there was: the gate fails (exit 1) and the
+    // comment names the files, where they end, and that they were cut.
+    let g = run(ws.path(), &["gate-check", "--cwd", "."]);
+    assert_eq!(g.code, Some(1), "{}", g.out);
+    let r = run(ws.path(), &["report", "--cwd", ".", "--run", "latest"]);
+    assert_eq!(r.code, Some(0), "{}", r.out);
+    let md = std::fs::read_to_string(v.run_dir.join("report/comment.md")).unwrap();
+    let shown = visible_text(&md);
+    assert!(
+        shown.contains("2 result files could not be read, so their results are incomplete: &#96;cut.xml&#96; truncated at line "),
+        "{md}"
+    );
 }
 
 #[test]
