@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::diagnose::Loaded;
-use super::gate::{GateError, load_baseline_flag};
+use super::gate::{GateError, load_baseline, load_baseline_flag};
 use super::options::GateFlags;
 use crate::artifact;
 use crate::gate::Baseline;
@@ -70,18 +70,41 @@ pub fn diagnose_with_history(
     run: &Path,
     diagnose: impl FnOnce(bool) -> Result<Loaded, GateError>,
 ) -> Result<Prepared, GateError> {
-    let explicit = match &flags.baseline {
-        Some(b) => load_baseline_flag(b, flags.comment_key.as_deref(), artifacts, cwd, Some(run))?,
-        None => None,
-    };
     let json = flags.history.as_deref().and_then(read_history_json);
     let doc: Option<HistoryDoc<'_>> = match (json.as_deref(), flags.history.as_deref()) {
         (Some(j), Some(path)) => history::parse(j).map_err(|e| warn_unusable(path, &e)).ok(),
         _ => None,
     };
     let idx = doc.as_ref().map(Index::new);
-    let baseline = explicit.or_else(|| idx.as_ref().and_then(Index::baseline));
-    let mut loaded = diagnose(baseline.is_some())?;
+    let (baseline, loaded) = match flags.baseline.as_deref() {
+        // A baseline on disk (a run, a gate.json, a saved comment) is read on a second core
+        // while this run is diagnosed: a run directory as baseline is a whole cases.jsonl to
+        // read, as diagnosing a run alone is. Its error wins, as when it was read first.
+        Some(b) if b != "comment" => std::thread::scope(|s| {
+            let other = std::thread::Builder::new()
+                .name("codeloop-baseline".into())
+                .spawn_scoped(s, || load_baseline(b, artifacts, cwd));
+            let loaded = diagnose(true);
+            let baseline = match other {
+                Ok(h) => h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
+                Err(_) => load_baseline(b, artifacts, cwd),
+            };
+            baseline.map(|b| (Some(b), loaded))
+        })?,
+        Some(b) => {
+            let explicit =
+                load_baseline_flag(b, flags.comment_key.as_deref(), artifacts, cwd, Some(run))?;
+            let baseline = explicit.or_else(|| idx.as_ref().and_then(Index::baseline));
+            let loaded = diagnose(baseline.is_some());
+            (baseline, loaded)
+        }
+        None => {
+            let baseline = idx.as_ref().and_then(Index::baseline);
+            let loaded = diagnose(baseline.is_some());
+            (baseline, loaded)
+        }
+    };
+    let mut loaded = loaded?;
     let totals = loaded.verify.totals;
     let need_tests = baseline.is_some() && loaded.tests.is_none();
     let mut extra = Vec::new();
