@@ -633,8 +633,12 @@ impl Publisher<'_> {
         }
         match self.forge() {
             Forge::GitHub => self.cannot_post().is_none() && self.pr().is_some(),
-            Forge::GitLab => gitlab::GitLabContext::from_env(self.env)
-                .is_some_and(|ctx| ctx.cannot_post().is_none()),
+            // Without a token the client is never built (previous_gitlab asks nothing).
+            Forge::GitLab => {
+                gitlab::GitLabContext::from_env(self.env)
+                    .is_some_and(|ctx| ctx.cannot_post().is_none())
+                    && gitlab::token(self.env).is_ok()
+            }
             _ => false,
         }
     }
@@ -1118,6 +1122,25 @@ mod tests {
             "act"
         );
         assert!(!may(&[("GITHUB_REPOSITORY", "o/r")], Some("t")), "no forge");
+        // GitLab: an MR pipeline with a token (CODELOOP_GITLAB_TOKEN or GITLAB_TOKEN).
+        let mr = [
+            ("GITLAB_CI", "true"),
+            ("CI_API_V4_URL", "https://gitlab.example/api/v4"),
+            ("CI_PROJECT_ID", "7"),
+            ("CI_MERGE_REQUEST_IID", "3"),
+        ];
+        assert!(may(
+            &[mr[0], mr[1], mr[2], mr[3], ("GITLAB_TOKEN", "t")],
+            None
+        ));
+        assert!(
+            !may(&[mr[0], mr[1], mr[2], mr[3], ("CI_JOB_TOKEN", "j")], None),
+            "the job token cannot read notes"
+        );
+        assert!(
+            !may(&[mr[0], mr[1], mr[2], ("GITLAB_TOKEN", "t")], None),
+            "not an MR pipeline"
+        );
     }
 
     #[test]
