@@ -39,10 +39,11 @@ pub fn starter_config() -> Value {
             }
         },
         "gate": {
-            "_comment": "The gate fails with more than max_failures failing tests, below min_score, or when nothing ran (fail_on_empty).",
+            "_comment": "The gate fails with more than max_failures failing tests, below min_score, when nothing ran (fail_on_empty), or when a result file could not be read (fail_on_unreadable).",
             "min_score": d.gate.min_score,
             "max_failures": d.gate.max_failures,
             "fail_on_empty": d.gate.fail_on_empty,
+            "fail_on_unreadable": d.gate.fail_on_unreadable,
             "fail_on": "any"
         }
     })
