@@ -404,7 +404,8 @@ async fn run_one(
         let rd = runner_dir.clone();
         let id = def.id.clone();
         let fmt = def.result_format;
-        let c: Collected = tokio::task::spawn_blocking(move || {
+        let shown = patterns.join(", ");
+        let c = tokio::task::spawn_blocking(move || {
             let ctx = collect::Ctx {
                 cwd: &sh.cwd,
                 allowed: &sh.allowed,
@@ -418,8 +419,8 @@ async fn run_one(
             };
             collect::collect(&patterns, &ctx)
         })
-        .await
-        .unwrap_or_default();
+        .await;
+        let c = collected_or_internal_error(c, &shown);
         absorb(&mut r, c, &shared, def.command.is_none(), &mut status);
     }
     // Failing tests, lint errors, suites that failed to load and reports that could not be
@@ -434,6 +435,39 @@ async fn run_one(
     }
     r.status = status;
     finish(&shared, r)
+}
+
+/// What collecting gave; a panic while collecting (a bug in a parser) is a parse error that
+/// names it, so that the runner fails and the gate's `unreadable` rule says why, instead of
+/// a runner that silently read nothing.
+fn collected_or_internal_error(
+    got: Result<Collected, tokio::task::JoinError>,
+    patterns: &str,
+) -> Collected {
+    match got {
+        Ok(c) => c,
+        Err(e) => {
+            let why = match e.try_into_panic() {
+                Ok(p) => p
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| p.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "a panic".into()),
+                Err(e) => e.to_string(),
+            };
+            Collected {
+                parse_errors: vec![crate::model::ParseIssue {
+                    file: patterns.to_string(),
+                    position: None,
+                    message: format!(
+                        "internal error while reading the results ({}); this is a bug in codeloop, please report it with this message: the runner's results are left out",
+                        crate::diagnose::one_line(&why, 300)
+                    ),
+                }],
+                ..Collected::default()
+            }
+        }
+    }
 }
 
 /// Adds the `::add-mask::` values a runner printed to the process-wide redactor, then
@@ -602,5 +636,28 @@ mod tests {
         assert_eq!(crash_signal(130), None);
         assert_eq!(crash_signal(1), None);
         assert_eq!(crash_signal(11), None);
+    }
+
+    /// A parser that panics leaves a parse error naming the files and the panic, not a
+    /// runner that silently read nothing.
+    #[test]
+    fn a_panic_while_collecting_is_a_parse_error_that_says_so() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let got = rt.block_on(async {
+            tokio::task::spawn_blocking(|| -> Collected { panic!("index out of bounds") }).await
+        });
+        let c = collected_or_internal_error(got, "reports/*.xml");
+        assert_eq!(c.parse_errors.len(), 1);
+        let e = &c.parse_errors[0];
+        assert_eq!(e.file, "reports/*.xml");
+        assert!(
+            e.message.contains("internal error") && e.message.contains("index out of bounds"),
+            "{}",
+            e.message
+        );
+        let ok = rt.block_on(async { tokio::task::spawn_blocking(Collected::default).await });
+        assert!(collected_or_internal_error(ok, "x").parse_errors.is_empty());
     }
 }
