@@ -603,11 +603,11 @@ pub fn evaluate(input: &GateInput, cfg: &GateConfig) -> GateDoc {
         });
     }
 
-    // A result file that could not be read whole (empty, truncated: the tool killed while
-    // writing it, not a report) left its results missing or partial: as with a crash,
-    // all-green partial results must not pass. Only present when it applies.
-    // The files are named without a closing parenthetical: a comment short of room keeps the
-    // headline (before ": ") and a trailing "(…)", which must be the rule's, not a file's.
+    // A result file that could not be read (empty, truncated by a tool killed while writing
+    // it, not a report) left its results missing or partial: as with a crash, all-green
+    // partial results must not pass. Only present when it applies. The files are named
+    // without a closing parenthetical: a comment short of room keeps the headline (before
+    // ": ") and a trailing "(…)", which must be the rule's, not a file's.
     let unreadable: Vec<&crate::model::ParseIssue> =
         v.runners.iter().flat_map(|r| &r.parse_errors).collect();
     if !unreadable.is_empty() {
