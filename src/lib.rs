@@ -25,4 +25,5 @@ pub mod redact;
 pub mod report;
 pub mod runners;
 pub mod settings;
+pub mod setup;
 pub mod ui;

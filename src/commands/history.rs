@@ -101,23 +101,6 @@ pub struct HistoryOutput {
     pub analysis: Option<Insights>,
 }
 
-/// Which runs `--gc --keep N` deletes (ids), given all runs oldest first.
-pub fn gc_victims(runs: &[(String, bool)], keep: usize) -> Vec<String> {
-    let complete: Vec<&String> = runs.iter().filter(|r| r.1).map(|r| &r.0).collect();
-    let newest_complete = complete.last().cloned();
-    let cut = complete.len().saturating_sub(keep);
-    let mut victims: Vec<String> = complete[..cut].iter().map(|s| (*s).clone()).collect();
-    if let Some(newest) = newest_complete {
-        victims.extend(
-            runs.iter()
-                .filter(|r| !r.1 && &r.0 < newest)
-                .map(|r| r.0.clone()),
-        );
-    }
-    victims.sort();
-    victims
-}
-
 pub fn run(args: HistoryArgs) -> i32 {
     if let Some(dest) = &args.fetch {
         return fetch(&args, dest);
@@ -132,29 +115,12 @@ pub fn run(args: HistoryArgs) -> i32 {
     let mut deleted = Vec::new();
     let mut code = exit::OK;
     if args.gc {
-        let runs = artifact::list_runs(&r.artifacts_dir);
-        let flags: Vec<(String, bool)> = runs
-            .iter()
-            .map(|x| (x.id.clone(), x.is_complete()))
-            .collect();
-        for id in gc_victims(&flags, args.keep) {
-            let p = artifact::runs_root(&r.artifacts_dir).join(&id);
-            match std::fs::remove_dir_all(&p) {
-                Ok(()) => deleted.push(id),
-                Err(e) => {
-                    crate::errln!("error: cannot delete `{}`: {e}", p.display());
-                    code = exit::INFRA;
-                }
-            }
+        let gc = crate::pipeline::runs::gc(&r.artifacts_dir, args.keep);
+        for e in &gc.errors {
+            crate::errln!("error: {e}");
+            code = exit::INFRA;
         }
-        // Re-point (or drop) `latest`.
-        let root = artifact::runs_root(&r.artifacts_dir);
-        match artifact::resolve(&r.artifacts_dir, None) {
-            Ok(rd) => crate::pipeline::verify::update_latest(&r.artifacts_dir, &rd.id),
-            Err(_) => {
-                let _ = std::fs::remove_file(root.join("latest"));
-            }
-        }
+        deleted = gc.deleted;
     }
     let mut runs: Vec<RunDir> = artifact::list_runs(&r.artifacts_dir);
     let max_runs = if args.runs == 0 {
@@ -316,23 +282,4 @@ fn fetch(args: &HistoryArgs, dest: &Path) -> i32 {
         None => crate::outln!("history: none fetched; the gate runs without history"),
     }
     exit::OK
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn gc_keeps_newest_complete_and_spares_running() {
-        let runs = vec![
-            ("a".to_string(), true),
-            ("b".to_string(), false),
-            ("c".to_string(), true),
-            ("d".to_string(), true),
-            ("e".to_string(), false),
-        ];
-        assert_eq!(gc_victims(&runs, 2), ["a", "b"]);
-        assert_eq!(gc_victims(&runs, 0), ["a", "b", "c", "d"]);
-        assert_eq!(gc_victims(&runs, 10), ["b"]);
-    }
 }

@@ -674,29 +674,11 @@ impl Server {
         Parameters(p): Parameters<HistoryParams>,
     ) -> Result<CallToolResult, McpError> {
         let (_, artifacts) = self.settings()?;
-        let mut deleted = Vec::new();
-        let mut errors = Vec::new();
-        if p.gc {
-            let keep = p.keep.unwrap_or(20).max(1);
-            let flags: Vec<(String, bool)> = artifact::list_runs(&artifacts)
-                .iter()
-                .map(|x| (x.id.clone(), x.is_complete()))
-                .collect();
-            for id in crate::commands::history::gc_victims(&flags, keep) {
-                let path = artifact::runs_root(&artifacts).join(&id);
-                match std::fs::remove_dir_all(&path) {
-                    Ok(()) => deleted.push(id),
-                    Err(e) => errors.push(format!("cannot delete `{}`: {e}", path.display())),
-                }
-            }
-            if let Some(newest) = artifact::list_runs(&artifacts)
-                .into_iter()
-                .rev()
-                .find(|r| r.is_complete())
-            {
-                verify::update_latest(&artifacts, &newest.id);
-            }
-        }
+        let crate::pipeline::runs::Gc { deleted, errors } = if p.gc {
+            crate::pipeline::runs::gc(&artifacts, p.keep.unwrap_or(20).max(1))
+        } else {
+            Default::default()
+        };
         let limit = p.limit.unwrap_or(50).max(1);
         let runs: Vec<Value> = artifact::list_runs(&artifacts)
             .into_iter()
@@ -1039,7 +1021,7 @@ impl Server {
         &self,
         Parameters(p): Parameters<InitParams>,
     ) -> Result<CallToolResult, McpError> {
-        let done = crate::commands::init::write_starter(&self.workspace, p.force)
+        let done = crate::setup::starter::write_starter(&self.workspace, p.force)
             .map_err(|e| internal(e.to_string()))?;
         ok_json(json!({
             "written": done.written,
@@ -1053,12 +1035,7 @@ impl Server {
         description = "Check the setup: detected stacks and runners, tools on PATH, config and plugins files, where runs go, and problems with their fixes. Example: {}."
     )]
     async fn codeloop_doctor(&self) -> Result<CallToolResult, McpError> {
-        let (rep, code) = crate::commands::doctor::check(&crate::cli::Common {
-            cwd: self.common.cwd.clone(),
-            artifacts_dir: self.common.artifacts_dir.clone(),
-            config: self.common.config.clone(),
-            ..Default::default()
-        });
+        let (rep, code) = crate::setup::doctor::check(&self.common);
         let mut v = to_value(&rep)?;
         if let Some(o) = v.as_object_mut() {
             o.insert("exit_code".into(), json!(code));

@@ -25,6 +25,7 @@ pub mod notify;
 pub mod options;
 pub mod publish;
 pub mod report;
+pub mod runs;
 pub mod verify;
 
 use std::path::PathBuf;
