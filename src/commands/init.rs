@@ -8,12 +8,12 @@
 //!
 //! The files and their writing are [`crate::setup::starter`]'s; this prints what was done.
 
+use serde_json::json;
+
 use crate::cli::{InitArgs, OutputFormat};
 use crate::exit;
 use crate::pipeline::verify::resolve_settings;
-use crate::runners::detect;
 use crate::setup::starter::{pretty, write_mcp_json, write_starter};
-use serde_json::json;
 
 pub fn run(args: InitArgs) -> i32 {
     let r = match resolve_settings(&(&args.common).into()) {
@@ -45,7 +45,8 @@ pub fn run(args: InitArgs) -> i32 {
     };
     written.extend(done.written);
     let kept = done.kept;
-    let stacks = detect::stacks(&r.cwd);
+    // Detected once, by write_starter.
+    let stacks = done.stacks;
     if args.common.format == OutputFormat::Json {
         let out = json!({"schema_version": crate::model::SCHEMA_VERSION, "written": written, "kept": kept, "stacks": stacks});
         crate::outln!("{}", pretty(&out));
