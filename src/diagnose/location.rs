@@ -546,11 +546,9 @@ pub fn resolve_suffix<'a>(file: &str, index: &'a [String], hint: Option<&str>) -
 /// repository does. Task titles that quote a location (`... at tests/x.py:3`) follow.
 /// (Reproduce commands keep project-relative paths: they run in the project directory.)
 pub fn rebase(doc: &mut crate::model::DiagnoseDoc, prefix: &str) {
-    let prefix = prefix.replace('\\', "/");
-    let prefix = prefix.trim_matches('/');
-    if prefix.is_empty() || prefix == "." {
+    let Some(prefix) = clean_prefix(prefix) else {
         return;
-    }
+    };
     // Returns the location as it was shown and its file, before the move.
     let move_loc = |loc: &mut Location| -> (String, String) {
         let before = (loc.to_string(), loc.file.clone());
@@ -576,6 +574,33 @@ pub fn rebase(doc: &mut crate::model::DiagnoseDoc, prefix: &str) {
                 &format!(" in {}:", loc.file),
                 1,
             );
+    }
+}
+
+/// A project directory relative to the root as a path prefix (`backend`), or `None` when the
+/// project is the root.
+fn clean_prefix(prefix: &str) -> Option<String> {
+    let prefix = prefix.replace('\\', "/");
+    let prefix = prefix.trim_matches('/').trim_start_matches("./");
+    (!prefix.is_empty() && prefix != ".").then(|| prefix.to_string())
+}
+
+/// Names the result files of a run's parse errors relative to the repository root, as
+/// [`rebase`] does locations: the diagnosis's "cannot read result file" tasks and the gate's
+/// `unreadable` reason then say `backend/reports/junit.xml`, the path a reader of the pull
+/// request can find, not the one the reports pattern matched in the project directory.
+/// Absolute paths stay as they are. verify.json on disk keeps the paths as matched (verify's
+/// own output and the reproduce commands speak from the project directory).
+pub fn rebase_result_files(verify: &mut crate::model::VerifyDoc, prefix: &str) {
+    let Some(prefix) = clean_prefix(prefix) else {
+        return;
+    };
+    for pe in verify.runners.iter_mut().flat_map(|r| &mut r.parse_errors) {
+        if pe.file.is_empty() || std::path::Path::new(&pe.file).is_absolute() {
+            continue;
+        }
+        let file = pe.file.trim_start_matches("./");
+        pe.file = format!("{prefix}/{file}");
     }
 }
 

@@ -610,3 +610,38 @@ fn one_line_flattens_whitespace_and_cuts_at_max_chars() {
         }
     }
 }
+
+#[test]
+fn rebase_names_result_files_from_the_root_but_leaves_absolute_ones() {
+    let issue = |file: &str| ParseIssue {
+        file: file.into(),
+        position: None,
+        message: "truncated".into(),
+    };
+    let mut r = runner("pytest", RunnerKind::Test, RunnerStatus::Failed);
+    r.parse_errors = vec![
+        issue("reports/junit.xml"),
+        issue("./out/x.xml"),
+        issue("/abs/r.xml"),
+        issue(""),
+    ];
+    let mut v = verify(vec![r]);
+    let same = v.clone();
+    super::location::rebase_result_files(&mut v, "./");
+    assert_eq!(v, same);
+    super::location::rebase_result_files(&mut v, "/services/api/");
+    let files: Vec<&str> = v.runners[0]
+        .parse_errors
+        .iter()
+        .map(|p| p.file.as_str())
+        .collect();
+    assert_eq!(
+        files,
+        [
+            "services/api/reports/junit.xml",
+            "services/api/out/x.xml",
+            "/abs/r.xml",
+            ""
+        ]
+    );
+}

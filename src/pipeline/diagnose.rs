@@ -103,6 +103,8 @@ pub fn artifacts_dir(common: &Common, cfg: &Config) -> PathBuf {
 /// Everything read from a run for diagnose and the gate.
 pub struct Loaded {
     pub run: RunDir,
+    /// verify.json as read, but with the result files of parse errors named from the
+    /// repository root, like the diagnosis's locations (what the gate and report show).
     pub verify: VerifyDoc,
     pub doc: DiagnoseDoc,
     /// Keys of every failed/errored test.
@@ -230,6 +232,13 @@ fn diagnose_fed(
     } else {
         workspace.to_path_buf()
     };
+    // Users see files relative to the repository root (`working-directory`, `--cwd` in a
+    // monorepo): the result files parse errors name now, the locations once diagnosed.
+    let prefix = repo_prefix(&ws);
+    let mut verify = verify;
+    if let Some(prefix) = &prefix {
+        crate::diagnose::location::rebase_result_files(&mut verify, prefix);
+    }
     // The workspace's files: for paths printed on another machine or in a container, and
     // for completing path suffixes below. Bounded walk; skipped dirs see SKIP_DIRS.
     let index = index_workspace(&ws);
@@ -277,10 +286,9 @@ fn diagnose_fed(
     drop(batch);
     let mut doc = d.finish();
     check_locations_with(&mut doc, &ws, Some(index));
-    // Locations are project-relative so far (checked against the project above); users see
-    // them relative to the repository root (`working-directory`, `--cwd` in a monorepo).
-    if let Some(prefix) = repo_prefix(&ws) {
-        crate::diagnose::location::rebase(&mut doc, &prefix);
+    // Locations are project-relative so far (checked against the project above).
+    if let Some(prefix) = &prefix {
+        crate::diagnose::location::rebase(&mut doc, prefix);
     }
     Ok(Loaded {
         run,

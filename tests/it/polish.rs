@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use crate::common::bin;
+use crate::common::{bin, visible_text};
 use crate::fake_github::{FakeGitHub, TOKEN};
 
 const HEAD_SHA: &str = "6dcb09b5b57875f334f61aebed695e2e4193db5e";
@@ -419,6 +419,12 @@ fn working_directory_paths_are_repository_relative_everywhere() {
     )
     .unwrap();
     std::fs::write(backend.join("tests/test_mixed.py"), "# the failing tests\n").unwrap();
+    // A report cut short: the parse error names it from the repository root too.
+    std::fs::write(
+        backend.join("reports/cut.xml"),
+        "<testsuites><testsuite name=\"s\" tests=\"2\"><testcase name=\"a\"/><testcase name=\"b\"",
+    )
+    .unwrap();
     let o = run_action(
         &job,
         &[
@@ -457,8 +463,23 @@ fn working_directory_paths_are_repository_relative_everywhere() {
         "{body}"
     );
     assert!(!body.contains(&format!("blob/{HEAD_SHA}/tests/")), "{body}");
+    // The cut report, in the gate's reason and in the diagnosis's task: never the path the
+    // pattern matched in the project directory.
+    let shown = visible_text(body);
+    assert!(
+        shown.contains(
+            "1 result file could not be read, so its results are incomplete: &#96;backend/reports/cut.xml&#96; truncated at line 1"
+        ),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("cannot read result file &#96;backend/reports/cut.xml&#96; at line 1"),
+        "{shown}"
+    );
+    assert!(!shown.contains("&#96;reports/cut.xml"), "{shown}");
     let summary = std::fs::read_to_string(&job.summary).unwrap();
     assert!(summary.contains("backend/tests/test_mixed.py"), "{summary}");
+    assert!(summary.contains("backend/reports/cut.xml"), "{summary}");
     // SARIF and GitLab Code Quality.
     let run = latest(&backend);
     let sarif = std::fs::read_to_string(run.join("report/codeloop.sarif")).unwrap();
