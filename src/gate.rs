@@ -12,7 +12,7 @@
 //! | tests (40) | passed ÷ (passed + failed + errored); skipped tests do not count. No test executed: 1 when no test runner was expected, else 0 |
 //! | lint (10) | 1 − min(1, (errors + 0.2 × warnings) ÷ 20); notes do not count |
 //! | flaky (10) | 1 − min(1, 10 × flaky ÷ executed): each 1 % of flaky tests costs a tenth; 1 when nothing executed |
-//! | missing (10) | runners that produced results ÷ runners that should have (all but skipped); 0 when no runner ran |
+//! | missing (10) | runners that produced complete results (finished, every result file read) ÷ runners that should have (all but skipped); 0 when no runner ran |
 //!
 //! # Rules
 //!
@@ -185,6 +185,17 @@ pub fn has_results(r: &RunnerResult) -> bool {
     }
 }
 
+/// Did this runner produce all its results: it has results ([`has_results`]), finished (not
+/// crashed, timed out or stopped by a limit), and every result file could be read?
+pub fn has_complete_results(r: &RunnerResult) -> bool {
+    has_results(r)
+        && r.parse_errors.is_empty()
+        && !matches!(
+            r.status,
+            RunnerStatus::Timeout | RunnerStatus::Crashed | RunnerStatus::LimitExceeded
+        )
+}
+
 fn round1(x: f64) -> f64 {
     (x * 10.0).round() / 10.0
 }
@@ -230,7 +241,10 @@ pub fn score(input: &GateInput, cfg: &GateConfig) -> (Vec<ScoreComponent>, f64) 
         .iter()
         .filter(|r| r.status != RunnerStatus::Skipped)
         .collect();
-    let produced = expected.iter().filter(|r| has_results(r)).count();
+    // Whole results only: a runner that crashed, timed out or left a result file that could
+    // not be read has results, but partial ones. Counting them whole scored a run the
+    // `crash`/`unreadable` rules fail at 100 ("failed · score 100").
+    let produced = expected.iter().filter(|r| has_complete_results(r)).count();
 
     let mut comps = Vec::new();
     let build_v = if build_errors == 0 { 1.0 } else { 0.0 };
@@ -295,7 +309,10 @@ pub fn score(input: &GateInput, cfg: &GateConfig) -> (Vec<ScoreComponent>, f64) 
         if expected.is_empty() {
             "no runner ran".to_string()
         } else {
-            format!("{produced} of {} runners produced results", expected.len())
+            format!(
+                "{produced} of {} runners produced complete results",
+                expected.len()
+            )
         },
     ));
     let total_w: f64 = comps.iter().map(|(_, w, _, _)| *w).sum();

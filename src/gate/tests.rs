@@ -504,6 +504,15 @@ fn crashed_and_timed_out_runners_fail_even_with_green_partial_results() {
     );
     assert!(g.reasons.contains(&crash.reason), "{:?}", g.reasons);
     assert_eq!(exit_code(&g), 1);
+    // Partial results are not whole ones: neither runner counts for `missing` (0 of 2), so a
+    // failed gate does not show a perfect score. 30 + 40 + 10 + 10 + 0 = 90.
+    let missing = g.components.iter().find(|c| c.name == "missing").unwrap();
+    assert_eq!(missing.value, 0.0);
+    assert_eq!(
+        missing.explanation,
+        "0 of 2 runners produced complete results"
+    );
+    assert_eq!(g.score, 90.0);
 
     // Without a crash or a timeout, neither rule is listed at all.
     let ok = World::new(
@@ -598,6 +607,8 @@ fn an_unreadable_result_file_fails_the_gate_even_when_what_was_read_passed() {
     );
     assert_eq!(g.reasons[0], u.reason);
     assert_eq!(exit_code(&g), 1);
+    // What was read all passed, but the results are partial: not a perfect score.
+    assert_eq!(g.score, 90.0);
 
     let lenient = GateConfig {
         fail_on_unreadable: false,
