@@ -23,12 +23,8 @@ use crate::pipeline::options::{Common, GateFlags, ReportOptions, VerifyOptions};
 use crate::pipeline::{self, Loop};
 use crate::publish::actions::{self, Redactor};
 use crate::publish::context::{Env, GitHubContext};
-use crate::publish::{self, Publisher, RunView};
+use crate::publish::{self, Publisher};
 use crate::settings::{CommentMode, Config, FailOn, GateConfig};
-
-/// The file (in the artifacts directory) the previous sticky comment is saved to, for the
-/// stages' `--baseline` / `--baseline-from-comment`.
-pub const PREVIOUS_COMMENT_FILE: &str = "previous-comment.md";
 
 /// A bad input: which one, what it was, and what is accepted.
 #[derive(Debug, thiserror::Error)]
@@ -568,10 +564,16 @@ pub fn run_with(env: &Env, dry_flag: bool, out: &mut dyn Write) -> i32 {
         return exit::INFRA;
     }
     let mut report = publisher.publish(&view, out);
-    write_outputs(env, &inputs, &workspace, &run_dir, &view, &report);
+    publish::outputs::write(
+        env,
+        &publish::outputs::run_outputs(&view, &report, &run_dir, &workspace, inputs.badge),
+    );
     // A push to the default branch adds its run (and the badge) to the history data branch.
     let pushed = publisher.push_history(&inputs.history, &run_dir, &cfg.report.badge, out);
-    write_history_outputs(env, &publisher, &inputs, &pushed);
+    if inputs.history.enabled {
+        let url = publisher.badge_url(&inputs.history.branch);
+        publish::outputs::write(env, &publish::outputs::history_outputs(url, &pushed));
+    }
     report.errors.extend(pushed.warnings);
     // Webhooks, after the PR learned the verdict: warnings only, never the exit code.
     notify_stage(env, &inputs, &cfg, &run_dir, dry_run);
@@ -643,8 +645,8 @@ fn merge_stage(
     history: Option<&Path>,
     quarantine: bool,
 ) -> Result<(PathBuf, Option<i32>), i32> {
-    let glob = match globset::Glob::new(pattern.trim()) {
-        Ok(g) => g.compile_matcher(),
+    let dirs = match crate::pipeline::merge::runs_matching(wd, pattern) {
+        Ok(d) => d,
         Err(e) => {
             crate::ui::error(
                 &InputError {
@@ -659,20 +661,6 @@ fn merge_stage(
             return Err(exit::USAGE);
         }
     };
-    let dirs: Vec<PathBuf> = walkdir::WalkDir::new(wd)
-        .min_depth(1)
-        .max_depth(6)
-        .follow_links(false)
-        .sort_by_file_name()
-        .into_iter()
-        .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_dir())
-        .filter(|e| e.path().strip_prefix(wd).is_ok_and(|r| glob.is_match(r)))
-        .map(|e| e.into_path())
-        // Only run directories: a glob like `shards/*` also matches the folders inside a
-        // shard (`runners/`, `report/`), which are not runs.
-        .filter(|p| is_run_dir(p))
-        .collect();
     // The report writes junit.xml (`all`), and a baseline (the previous comment, the base
     // branch's history) is only known after the merge, as after the action's verify: on a
     // pull request the fold keeps the test keys' hashes (the previous comment is the usual
@@ -692,7 +680,7 @@ fn merge_stage(
         }
     };
     // The merged run is on disk: the previous comment is the baseline for the deltas.
-    let previous = save_previous_comment(publisher, artifacts);
+    let previous = publisher.save_previous_comment(artifacts);
     let common = Common {
         cwd: wd.to_path_buf(),
         artifacts_dir: Some(artifacts.to_path_buf()),
@@ -729,34 +717,6 @@ fn gate_flags(history: Option<&Path>, quarantine: bool, previous: Option<&Path>)
         history: history.map(Path::to_path_buf),
         quarantine: history.is_some() && quarantine,
         ..GateFlags::default()
-    }
-}
-
-/// A run directory (or a shard's download of one): it has verify.json or manifest.json.
-fn is_run_dir(p: &Path) -> bool {
-    p.join(artifact::VERIFY).is_file() || p.join(artifact::MANIFEST).is_file()
-}
-
-/// Reads the previous sticky comment (the one listing of the session) and saves it for the
-/// stages; `None` when there is none (or under dry-run/act, which send nothing).
-fn save_previous_comment(publisher: &Publisher<'_>, artifacts: &Path) -> Option<PathBuf> {
-    let body = publisher.previous_comment()?;
-    // A comment of an older codeloop (or one cut by hand) may carry no state: no baseline.
-    if let Err(e) = crate::report::state::decode(&body) {
-        crate::ui::warn(&format!(
-            "the previous codeloop comment cannot be the baseline ({e}); this run has no deltas"
-        ));
-        return None;
-    }
-    let p = artifacts.join(PREVIOUS_COMMENT_FILE);
-    match artifact::write_atomic(&p, body.as_bytes()) {
-        Ok(()) => Some(p),
-        Err(e) => {
-            crate::ui::warn(&format!(
-                "{e}; this run has no baseline from the previous comment"
-            ));
-            None
-        }
     }
 }
 
@@ -841,7 +801,7 @@ fn run_stages(
     };
     // Nothing is sent to the API before the run is on disk: the previous comment is read
     // now, once (its listing is reused by the upsert).
-    let previous = save_previous_comment(publisher, artifacts);
+    let previous = publisher.save_previous_comment(artifacts);
     // A pull request reads the base branch's history (read-only): the gate's baseline, and
     // the report's new-vs-already-failing, flaky and slower tests.
     let history = base_history(publisher, &inputs.history, artifacts);
@@ -987,102 +947,6 @@ fn base_history(
     publisher.fetch_history(s, &dest, &mut crate::ui::Stdout)
 }
 
-/// `badge-url` (the data branch's badge.svg, for a README) and `history-commit`.
-fn write_history_outputs(
-    env: &Env,
-    publisher: &Publisher<'_>,
-    inputs: &Inputs,
-    pushed: &crate::publish::history::HistoryPush,
-) {
-    let Some(path) = env.get("GITHUB_OUTPUT") else {
-        return;
-    };
-    if !inputs.history.enabled {
-        return;
-    }
-    let url = publisher
-        .badge_url(&inputs.history.branch)
-        .unwrap_or_default();
-    let pairs = [
-        ("badge-url", url),
-        ("history-commit", pushed.commit.clone().unwrap_or_default()),
-    ];
-    if let Err(e) = actions::write_outputs(Path::new(path), &pairs) {
-        crate::ui::warn(&e.to_string());
-    }
-}
-
-/// A path for an output: relative to the workspace when inside it, because a Docker action
-/// sees the workspace at another path than the steps after it do.
-fn output_path(p: &Path, workspace: &Path) -> String {
-    p.strip_prefix(workspace)
-        .unwrap_or(p)
-        .to_string_lossy()
-        .into_owned()
-}
-
-fn write_outputs(
-    env: &Env,
-    inputs: &Inputs,
-    workspace: &Path,
-    run_dir: &Path,
-    view: &RunView,
-    report: &publish::PublishReport,
-) {
-    let Some(path) = env.get("GITHUB_OUTPUT") else {
-        return;
-    };
-    let g = view.gate.as_ref();
-    let counts = g.map(|g| g.counts).unwrap_or_default();
-    let (svg, png) = if inputs.badge {
-        publish::badge_paths(run_dir)
-    } else {
-        (None, None)
-    };
-    let p = |o: Option<PathBuf>| o.map(|p| output_path(&p, workspace)).unwrap_or_default();
-    let run_dir_out = output_path(run_dir, workspace);
-    let verdict = g.map(|g| g.verdict.as_str()).unwrap_or("unknown");
-    let score = g.map(|g| format!("{:.1}", g.score)).unwrap_or_default();
-    let json = serde_json::json!({
-        "run_id": view.run_id,
-        "run_dir": run_dir_out,
-        "verdict": verdict,
-        "score": g.map(|g| g.score),
-        "counts": counts,
-        "comment_id": report.comment_id,
-        "comment_url": report.comment_url,
-        "check_run_url": report.check_run_url,
-        "comment": report.comment_action,
-        "publish_errors": report.errors.len(),
-    });
-    let pairs = [
-        ("verdict", verdict.to_string()),
-        ("score", score),
-        ("tests", counts.tests.to_string()),
-        ("passed", counts.passed.to_string()),
-        ("failed", counts.failed.to_string()),
-        ("errored", counts.errored.to_string()),
-        ("skipped", counts.skipped.to_string()),
-        ("flaky", counts.flaky.to_string()),
-        ("run-id", view.run_id.clone()),
-        ("run-dir", run_dir_out.clone()),
-        (
-            "comment-id",
-            report.comment_id.map(|i| i.to_string()).unwrap_or_default(),
-        ),
-        (
-            "comment-url",
-            report.comment_url.clone().unwrap_or_default(),
-        ),
-        ("badge-svg", p(svg)),
-        ("badge-png", p(png)),
-        ("json", json.to_string()),
-    ];
-    if let Err(e) = actions::write_outputs(Path::new(path), &pairs) {
-        crate::ui::warn(&e.to_string());
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1114,16 +978,6 @@ mod tests {
         );
         let e = Inputs::parse(&Env::from_pairs([("INPUT_MIN_SCORE", "120")])).unwrap_err();
         assert!(e.to_string().contains("0 to 100"), "{e}");
-    }
-
-    #[test]
-    fn output_paths_are_workspace_relative_and_durations_parse() {
-        let ws = Path::new("/github/workspace");
-        assert_eq!(
-            output_path(Path::new("/github/workspace/.codeloop/runs/r1"), ws),
-            ".codeloop/runs/r1"
-        );
-        assert_eq!(output_path(Path::new("/tmp/x"), ws), "/tmp/x");
     }
 
     #[test]

@@ -94,6 +94,26 @@ pub fn find_run_dirs(path: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// The run directories below `wd` whose path relative to it matches the glob `pattern` (the
+/// action's `merge: 'shards/*'`), to six levels, sorted. A directory counts when it holds
+/// verify.json or manifest.json: a glob like `shards/*` also matches the folders inside a
+/// shard (`runners/`, `report/`), which are not runs.
+pub fn runs_matching(wd: &Path, pattern: &str) -> Result<Vec<PathBuf>, globset::Error> {
+    let glob = globset::Glob::new(pattern.trim())?.compile_matcher();
+    Ok(WalkDir::new(wd)
+        .min_depth(1)
+        .max_depth(6)
+        .follow_links(false)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_dir())
+        .filter(|e| e.path().strip_prefix(wd).is_ok_and(|r| glob.is_match(r)))
+        .map(|e| e.into_path())
+        .filter(|p| p.join(artifact::VERIFY).is_file() || p.join(artifact::MANIFEST).is_file())
+        .collect())
+}
+
 /// Reads one shard's documents and findings (its cases are streamed later). `None` (with a
 /// warning) when verify.json cannot be read.
 fn read_source(dir: &Path) -> Option<(Source, Context, Recorded)> {

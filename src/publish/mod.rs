@@ -19,6 +19,7 @@ pub mod github;
 pub mod gitlab;
 pub mod history;
 pub mod ledger;
+pub mod outputs;
 
 use std::cell::{OnceCell, RefCell};
 use std::io::Write;
@@ -237,6 +238,10 @@ impl PublishOptions {
         r
     }
 }
+
+/// The file (in the artifacts directory) the previous sticky comment is saved to, for the
+/// stages' `--baseline` / `--baseline-from-comment`.
+pub const PREVIOUS_COMMENT_FILE: &str = "previous-comment.md";
 
 /// What publishing did, for outputs and the exit code.
 #[derive(Clone, Debug, Default)]
@@ -603,6 +608,31 @@ impl Publisher<'_> {
             Forge::GitHub => self.previous_github(),
             Forge::GitLab => self.previous_gitlab(),
             _ => None,
+        }
+    }
+
+    /// Reads the previous sticky comment ([`Publisher::previous_comment`]) and saves it in
+    /// `artifacts` ([`PREVIOUS_COMMENT_FILE`]) for the stages: the baseline of the gate
+    /// (`fail-on: regression`) and of the report's deltas. `None` when there is none, when it
+    /// carries no state (an older codeloop's, or one cut by hand), or when it cannot be
+    /// saved (each a warning: the run goes on without a baseline).
+    pub fn save_previous_comment(&self, artifacts: &Path) -> Option<std::path::PathBuf> {
+        let body = self.previous_comment()?;
+        if let Err(e) = crate::report::state::decode(&body) {
+            crate::ui::warn(&format!(
+                "the previous codeloop comment cannot be the baseline ({e}); this run has no deltas"
+            ));
+            return None;
+        }
+        let p = artifacts.join(PREVIOUS_COMMENT_FILE);
+        match artifact::write_atomic(&p, body.as_bytes()) {
+            Ok(()) => Some(p),
+            Err(e) => {
+                crate::ui::warn(&format!(
+                    "{e}; this run has no baseline from the previous comment"
+                ));
+                None
+            }
         }
     }
 
