@@ -639,8 +639,8 @@ pub fn evaluate(input: &GateInput, cfg: &GateConfig) -> GateDoc {
                     ""
                 };
                 match p.position {
-                    Some(at) => format!("`{}`{how} at {at}", p.file),
-                    None => format!("`{}`{how}", p.file),
+                    Some(at) => format!("{}{how} at {at}", p.shown_file()),
+                    None => format!("{}{how}", p.shown_file()),
                 }
             })
             .collect();

@@ -319,6 +319,22 @@ fn shard_of(s: &Source) -> Option<Shard> {
     s.manifest.as_ref().and_then(|m| m.shard).or(s.verify.shard)
 }
 
+/// How a merged run names one of its shards: `K/N`, or the shard run's id.
+fn shard_label(s: &Source) -> String {
+    match shard_of(s) {
+        Some(sh) => format!("{}/{}", sh.index, sh.total),
+        None => s.verify.run_id.clone(),
+    }
+}
+
+/// Marks a shard's unreadable result files with the shard they were read in (an issue of a
+/// merged run that was itself merged keeps the shard it names).
+fn tag_parse_errors(r: &mut RunnerResult, label: &str) {
+    for pe in &mut r.parse_errors {
+        pe.shard.get_or_insert_with(|| label.to_string());
+    }
+}
+
 /// A case's identity as pass 1 reads it: the fields of [`Case::key`] (and the status, so that
 /// the lines pass 1 reads are the lines pass 2 can read), nothing else deserialized, and the
 /// texts borrowed from the line unless they hold escapes (no allocation per case).
@@ -1333,6 +1349,7 @@ pub fn finish(plan: Plan, sources: Vec<Source>, cases: &CaseCounts, target: Targ
     let mut slowest: Vec<SlowTest> = Vec::new();
     let mut sources_doc = Vec::new();
     for s in used {
+        let label = shard_label(&s);
         sources_doc.push(MergedSource {
             dir: s.label.clone(),
             run_id: s.verify.run_id.clone(),
@@ -1360,7 +1377,8 @@ pub fn finish(plan: Plan, sources: Vec<Source>, cases: &CaseCounts, target: Targ
             }
             *n += 1;
         }
-        for r in s.verify.runners {
+        for mut r in s.verify.runners {
+            tag_parse_errors(&mut r, &label);
             match runners.iter_mut().find(|x| x.id == r.id) {
                 Some(a) => fold_runner(a, r),
                 None => runners.push(r),
@@ -1820,10 +1838,15 @@ mod tests {
         let mut slowest: Vec<SlowTest> = Vec::new();
         let mut sources_doc = Vec::new();
         for s in used {
+            let shard = s.manifest.as_ref().and_then(|m| m.shard).or(s.verify.shard);
+            let label = shard.map_or_else(
+                || s.verify.run_id.clone(),
+                |sh| format!("{}/{}", sh.index, sh.total),
+            );
             sources_doc.push(MergedSource {
                 dir: s.label.clone(),
                 run_id: s.verify.run_id.clone(),
-                shard: s.manifest.as_ref().and_then(|m| m.shard).or(s.verify.shard),
+                shard,
                 sha: s.manifest.as_ref().and_then(|m| m.sha.clone()),
                 complete: s.manifest.is_some(),
                 runners: s.verify.runners.iter().map(|r| r.id.clone()).collect(),
@@ -1860,7 +1883,8 @@ mod tests {
                 }
                 *n += 1;
             }
-            for r in s.verify.runners {
+            for mut r in s.verify.runners {
+                tag_parse_errors(&mut r, &label);
                 match runners.iter_mut().find(|x| x.id == r.id) {
                     Some(a) => fold_runner(a, r),
                     None => runners.push(r),

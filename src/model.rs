@@ -646,6 +646,22 @@ pub struct ParseIssue {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub position: Option<Position>,
     pub message: String,
+    /// In a merged run, the shard run the file was read in: `K/N`, or that run's id when it
+    /// had no shard number. Every shard reads the same paths, so the path alone does not say
+    /// which job's file it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<String>,
+}
+
+impl ParseIssue {
+    /// The file as a reader is told about it: `` `reports/junit.xml` ``, and in a merged run
+    /// `` `reports/junit.xml` of shard 2/4 `` (every shard reads the same paths).
+    pub fn shown_file(&self) -> String {
+        match &self.shard {
+            Some(s) => format!("`{}` of shard {s}", self.file),
+            None => format!("`{}`", self.file),
+        }
+    }
 }
 
 /// A test that took long, for the slowest-N list.

@@ -465,7 +465,7 @@ fn runner_problems(
         let pos = pe.position.map(|p| format!(" at {p}")).unwrap_or_default();
         let mut p = mk(
             Category::ParseError,
-            format!("cannot read result file `{}`{pos}", pe.file),
+            format!("cannot read result file {}{pos}", pe.shown_file()),
             Severity::Error,
         );
         p.evidence = bounded(&clean_control(&pe.message), opts.evidence_bytes);

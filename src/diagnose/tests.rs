@@ -165,6 +165,7 @@ fn runner_problems_explain_missing_results() {
     parse.counts.tests = 3;
     parse.counts.failed = 1;
     parse.parse_errors.push(ParseIssue {
+        shard: None,
         file: "reports/junit.xml".into(),
         position: Some(Position {
             line: 3,
@@ -614,6 +615,7 @@ fn one_line_flattens_whitespace_and_cuts_at_max_chars() {
 #[test]
 fn rebase_names_result_files_from_the_root_but_leaves_absolute_ones() {
     let issue = |file: &str| ParseIssue {
+        shard: None,
         file: file.into(),
         position: None,
         message: "truncated".into(),

@@ -583,6 +583,7 @@ fn a_cases_key_hash_is_the_hash_of_its_key() {
 fn an_unreadable_result_file_fails_the_gate_even_when_what_was_read_passed() {
     let mut reports = runner("reports", RunnerKind::Test, RunnerStatus::Failed);
     let issue = |file: &str, line: u64, message: &str| crate::model::ParseIssue {
+        shard: None,
         file: file.into(),
         position: Some(crate::model::Position {
             line,

@@ -367,6 +367,7 @@ pub fn collect(patterns: &[String], ctx: &Ctx<'_>) -> Collected {
                 for (p, message) in skipped {
                     if seen.insert(p.clone()) {
                         out.warnings.push(ParseIssue {
+                            shard: None,
                             file: display_path(&p, ctx.cwd),
                             position: None,
                             message,
@@ -383,6 +384,7 @@ pub fn collect(patterns: &[String], ctx: &Ctx<'_>) -> Collected {
                 }
             }
             Err(message) => out.parse_errors.push(ParseIssue {
+                shard: None,
                 file: pat.clone(),
                 position: None,
                 message,
@@ -428,6 +430,7 @@ fn collect_one(path: &Path, ctx: &Ctx<'_>, out: &mut Collected) {
         Ok(f) => f,
         Err(e) => {
             out.parse_errors.push(ParseIssue {
+                shard: None,
                 file: shown,
                 position: None,
                 message: format!("cannot open: {e}"),
@@ -506,6 +509,7 @@ fn collect_one(path: &Path, ctx: &Ctx<'_>, out: &mut Collected) {
         // A copy cut short (disk full) must not sit in the run as if it were whole.
         let _ = std::fs::remove_file(d);
         out.warnings.push(ParseIssue {
+            shard: None,
             file: shown.clone(),
             position: None,
             message: format!("could not keep a copy in the run directory: {e}"),
@@ -529,6 +533,7 @@ fn collect_one(path: &Path, ctx: &Ctx<'_>, out: &mut Collected) {
     out.suite_errors.append(&mut col.suite_errors);
     for (position, message) in col.warnings.drain(..) {
         out.warnings.push(ParseIssue {
+            shard: None,
             file: shown.clone(),
             position,
             message,
@@ -536,6 +541,7 @@ fn collect_one(path: &Path, ctx: &Ctx<'_>, out: &mut Collected) {
     }
     if col.warnings_dropped > 0 {
         out.warnings.push(ParseIssue {
+            shard: None,
             file: shown.clone(),
             position: None,
             message: format!("{} more warnings not shown", col.warnings_dropped),

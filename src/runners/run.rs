@@ -457,6 +457,7 @@ fn collected_or_internal_error(
             };
             Collected {
                 parse_errors: vec![crate::model::ParseIssue {
+                    shard: None,
                     file: patterns.to_string(),
                     position: None,
                     message: format!(
@@ -509,6 +510,7 @@ fn absorb(
     r.suite_errors = c.suite_errors;
     for u in &c.unmatched {
         let issue = crate::model::ParseIssue {
+            shard: None,
             file: u.clone(),
             position: None,
             message: if collect_only {

@@ -777,3 +777,76 @@ fn shards_with_no_shared_test_merge_to_their_lines_in_order_copied_or_not() {
     assert_eq!(runs[0].1, runs[1].1);
     assert_eq!(runs[0].1["tests"], 5 * 300 + 1);
 }
+
+#[test]
+fn an_unreadable_file_in_a_merged_run_names_the_shard_it_was_read_in() {
+    // Every shard of a matrix reads the same paths: the merged run must say whose file it was.
+    let t = tempfile::tempdir().unwrap();
+    let mut runs = Vec::new();
+    for k in 1..=2u32 {
+        let project = t.path().join(format!("job{k}"));
+        std::fs::create_dir_all(project.join("reports")).unwrap();
+        std::fs::write(
+            project.join("reports/junit.xml"),
+            format!(
+                r#"<testsuites><testsuite name="s{k}" tests="1"><testcase name="t{k}"/></testsuite></testsuites>"#
+            ),
+        )
+        .unwrap();
+        if k == 2 {
+            std::fs::write(
+                project.join("reports/cut.xml"),
+                r#"<testsuites><testsuite name="c" tests="2"><testcase name="a"/><testcase name="b""#,
+            )
+            .unwrap();
+        }
+        let artifacts = t.path().join(format!("shards/{k}"));
+        let shard = format!("{k}/2");
+        let out = codeloop(&[
+            "verify",
+            "--cwd",
+            project.to_str().unwrap(),
+            "--artifacts-dir",
+            artifacts.to_str().unwrap(),
+            "--report",
+            "reports/*.xml",
+            "--shard",
+            &shard,
+        ]);
+        assert!(out.status.code().is_some(), "{}", text(&out.stderr));
+        runs.push(artifacts);
+    }
+    let merged = t.path().join("merged");
+    let out = codeloop(&[
+        "merge",
+        "--cwd",
+        t.path().to_str().unwrap(),
+        "--out",
+        merged.to_str().unwrap(),
+        runs[0].to_str().unwrap(),
+        runs[1].to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let v = read(&merged.join("verify.json"));
+    let issues: Vec<&Value> = v["runners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r["parse_errors"].as_array().unwrap())
+        .collect();
+    assert_eq!(issues.len(), 1, "{v:#}");
+    assert_eq!(issues[0]["file"], "reports/cut.xml");
+    assert_eq!(issues[0]["shard"], "2/2");
+    let gate = read(&merged.join("gate.json"));
+    assert_eq!(
+        gate["reasons"][0],
+        "1 result file could not be read, so its results are incomplete: `reports/cut.xml` of shard 2/2 truncated at line 1, column 81"
+    );
+    // Partial results are not a perfect score.
+    assert!(gate["score"].as_f64().unwrap() < 100.0, "{gate:#}");
+    let diagnose = read(&merged.join("diagnose.json"));
+    assert_eq!(
+        diagnose["tasks"][0]["title"],
+        "cannot read result file `reports/cut.xml` of shard 2/2 at line 1, column 81"
+    );
+}
