@@ -592,7 +592,7 @@ pub fn evaluate(input: &GateInput, cfg: &GateConfig) -> GateDoc {
                     (None, Some(h)) => one_line(h, 160),
                     (None, None) => r.status.as_str().to_string(),
                 };
-                format!("`{}` ({why})", r.id)
+                format!("{} ({why})", r.shown())
             })
             .collect();
         if hit.is_empty() {

@@ -186,6 +186,7 @@ fn fold_runner(a: &mut RunnerResult, b: RunnerResult) {
         a.command = b.command.clone();
         a.stdout_log = b.stdout_log.clone();
         a.stderr_log = b.stderr_log.clone();
+        a.shard = b.shard.clone();
     }
     a.duration = a.duration.max(b.duration);
     a.result_files.extend(b.result_files);
@@ -333,6 +334,14 @@ fn tag_parse_errors(r: &mut RunnerResult, label: &str) {
     for pe in &mut r.parse_errors {
         pe.shard.get_or_insert_with(|| label.to_string());
     }
+}
+
+/// Marks a shard's runner, and its unreadable result files, with the shard (a runner of a
+/// run that was itself merged keeps the shard it names): the fold keeps the worst shard's
+/// status, and its mark with it.
+fn tag_runner(r: &mut RunnerResult, label: &str) {
+    tag_parse_errors(r, label);
+    r.shard.get_or_insert_with(|| label.to_string());
 }
 
 /// A case's identity as pass 1 reads it: the fields of [`Case::key`] (and the status, so that
@@ -1378,7 +1387,7 @@ pub fn finish(plan: Plan, sources: Vec<Source>, cases: &CaseCounts, target: Targ
             *n += 1;
         }
         for mut r in s.verify.runners {
-            tag_parse_errors(&mut r, &label);
+            tag_runner(&mut r, &label);
             match runners.iter_mut().find(|x| x.id == r.id) {
                 Some(a) => fold_runner(a, r),
                 None => runners.push(r),
@@ -1405,6 +1414,7 @@ pub fn finish(plan: Plan, sources: Vec<Source>, cases: &CaseCounts, target: Targ
     for k in &plan.missing_shards {
         let n = expected.unwrap_or(0);
         runners.push(RunnerResult {
+            shard: None,
             id: format!("{MISSING_SHARD_PREFIX}{k}-of-{n}"),
             kind: RunnerKind::Test,
             source: RunnerSource::Collect,
@@ -1884,7 +1894,7 @@ mod tests {
                 *n += 1;
             }
             for mut r in s.verify.runners {
-                tag_parse_errors(&mut r, &label);
+                tag_runner(&mut r, &label);
                 match runners.iter_mut().find(|x| x.id == r.id) {
                     Some(a) => fold_runner(a, r),
                     None => runners.push(r),
@@ -1916,6 +1926,7 @@ mod tests {
         for k in &missing {
             let n = expected.unwrap_or(0);
             let mut r = RunnerResult {
+                shard: None,
                 id: format!("{MISSING_SHARD_PREFIX}{k}-of-{n}"),
                 kind: RunnerKind::Test,
                 source: RunnerSource::Collect,

@@ -832,6 +832,22 @@ pub struct RunnerResult {
     /// Absent for runners that ran no command.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limits: Option<RunnerLimits>,
+    /// In a merged run: the shard whose outcome `status` (with its exit code, signal, hint
+    /// and logs) is, the worst of the shards that ran the runner: `K/N`, or that shard
+    /// run's id when it had no shard number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<String>,
+}
+
+impl RunnerResult {
+    /// The runner as a reader is told about it: `` `pytest` ``, and in a merged run
+    /// `` `pytest` in shard 3/4 `` (the shard its status comes from).
+    pub fn shown(&self) -> String {
+        match &self.shard {
+            Some(s) => format!("`{}` in shard {s}", self.id),
+            None => format!("`{}`", self.id),
+        }
+    }
 }
 
 /// A per-runner limit (`verify.limits` in config.json, `limits` of a plugin runner).

@@ -346,14 +346,14 @@ fn runner_problems(
     match r.status {
         RunnerStatus::Timeout => out.push(mk(
             Category::Timeout,
-            format!("runner `{}` timed out after {:.0}s", r.id, r.duration),
+            format!("runner {} timed out after {:.0}s", r.shown(), r.duration),
             Severity::Error,
         )),
         RunnerStatus::LimitExceeded => out.push(mk(
             Category::Crash,
             format!(
-                "runner `{}` was stopped by its {} limit",
-                r.id,
+                "runner {} was stopped by its {} limit",
+                r.shown(),
                 match r.limits.as_ref().and_then(|l| l.exceeded) {
                     Some(crate::model::LimitKind::Memory) => "memory",
                     Some(crate::model::LimitKind::CpuTime) => "CPU time",
@@ -367,22 +367,25 @@ fn runner_problems(
             match r.signal {
                 Some(s) => match crate::model::signal_name(s) {
                     Some(name) => {
-                        format!("runner `{}` crashed (killed by signal {s}, {name})", r.id)
+                        format!(
+                            "runner {} crashed (killed by signal {s}, {name})",
+                            r.shown()
+                        )
                     }
-                    None => format!("runner `{}` crashed (killed by signal {s})", r.id),
+                    None => format!("runner {} crashed (killed by signal {s})", r.shown()),
                 },
-                None => format!("runner `{}` crashed", r.id),
+                None => format!("runner {} crashed", r.shown()),
             },
             Severity::Error,
         )),
         RunnerStatus::Blocked => out.push(mk(
             Category::Blocked,
             if r.depends_on.is_empty() {
-                format!("runner `{}` was not run: a build it needs failed", r.id)
+                format!("runner {} was not run: a build it needs failed", r.shown())
             } else {
                 format!(
-                    "runner `{}` was not run: build `{}` failed",
-                    r.id,
+                    "runner {} was not run: build `{}` failed",
+                    r.shown(),
                     r.depends_on.join("`, `")
                 )
             },
@@ -390,12 +393,15 @@ fn runner_problems(
         )),
         RunnerStatus::Unavailable => out.push(mk(
             Category::Unavailable,
-            format!("runner `{}` could not run: its tool is not installed", r.id),
+            format!(
+                "runner {} could not run: its tool is not installed",
+                r.shown()
+            ),
             Severity::Error,
         )),
         RunnerStatus::Interrupted => out.push(mk(
             Category::NoResults,
-            format!("runner `{}` was interrupted before it finished", r.id),
+            format!("runner {} was interrupted before it finished", r.shown()),
             Severity::Error,
         )),
         RunnerStatus::Skipped => {}
@@ -406,8 +412,8 @@ fn runner_problems(
                 out.push(mk(
                     Category::BuildError,
                     match r.exit_code {
-                        Some(c) => format!("build `{}` failed (exit code {c})", r.id),
-                        None => format!("build `{}` failed", r.id),
+                        Some(c) => format!("build {} failed (exit code {c})", r.shown()),
+                        None => format!("build {} failed", r.shown()),
                     },
                     Severity::Error,
                 ));

@@ -314,6 +314,7 @@ mod tests {
 
     fn runner(id: &str, cmd: &str) -> RunnerResult {
         RunnerResult {
+            shard: None,
             id: id.into(),
             kind: RunnerKind::Test,
             source: RunnerSource::Builtin,

@@ -20,6 +20,7 @@ pub const WS: &str = "/home/runner/work/samples/samples";
 
 pub fn runner(id: &str, kind: RunnerKind, cwd: &str, command: &str) -> RunnerResult {
     RunnerResult {
+        shard: None,
         id: id.into(),
         kind,
         source: RunnerSource::Builtin,

@@ -850,3 +850,74 @@ fn an_unreadable_file_in_a_merged_run_names_the_shard_it_was_read_in() {
         "cannot read result file `reports/cut.xml` of shard 2/2 at line 1, column 81"
     );
 }
+
+#[test]
+fn a_runner_that_crashed_in_one_shard_is_named_with_that_shard() {
+    // The build runs in every shard; it crashes in shard 2 only.
+    let t = tempfile::tempdir().unwrap();
+    let mut runs = Vec::new();
+    for k in 1..=2u32 {
+        let project = t.path().join(format!("job{k}"));
+        std::fs::create_dir_all(project.join(".codeloop")).unwrap();
+        std::fs::create_dir_all(project.join("reports")).unwrap();
+        std::fs::write(
+            project.join("reports/junit.xml"),
+            r#"<testsuites><testsuite name="s" tests="1"><testcase name="t"/></testsuite></testsuites>"#,
+        )
+        .unwrap();
+        let build = if k == 2 { "kill -SEGV $$" } else { "true" };
+        std::fs::write(
+            project.join(".codeloop/plugins.json"),
+            serde_json::json!({"name": "x", "version": "1", "runners": [
+                {"id": "build", "kind": "build", "command": build},
+                {"id": "unit", "kind": "test", "command": "cat reports/junit.xml > {run_dir}/r.xml",
+                 "result_file": "{run_dir}/r.xml"}
+            ]})
+            .to_string(),
+        )
+        .unwrap();
+        let artifacts = t.path().join(format!("shards/{k}"));
+        verify(&project, &artifacts, Some(&format!("{k}/2")));
+        runs.push(artifacts);
+    }
+    let merged = t.path().join("merged");
+    let out = codeloop(&[
+        "merge",
+        "--cwd",
+        t.path().to_str().unwrap(),
+        "--out",
+        merged.to_str().unwrap(),
+        runs[0].to_str().unwrap(),
+        runs[1].to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let v = read(&merged.join("verify.json"));
+    let build = v["runners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == "build")
+        .unwrap();
+    assert_eq!(
+        (&build["status"], &build["shard"]),
+        (&"crashed".into(), &"2/2".into())
+    );
+    let gate = read(&merged.join("gate.json"));
+    let reasons: Vec<&str> = gate["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    assert!(
+        reasons.contains(
+            &"1 runner crashed, so its results are incomplete: `build` in shard 2/2 (killed by signal 11, SIGSEGV)"
+        ),
+        "{reasons:?}"
+    );
+    let diagnose = read(&merged.join("diagnose.json"));
+    assert_eq!(
+        diagnose["tasks"][0]["title"],
+        "runner `build` in shard 2/2 crashed (killed by signal 11, SIGSEGV)"
+    );
+}

@@ -66,6 +66,7 @@ fn runner(
     dur: f64,
 ) -> RunnerResult {
     RunnerResult {
+        shard: None,
         id: id.into(),
         kind,
         source: RunnerSource::Builtin,
