@@ -778,6 +778,22 @@ fn shards_with_no_shared_test_merge_to_their_lines_in_order_copied_or_not() {
     assert_eq!(runs[0].1["tests"], 5 * 300 + 1);
 }
 
+/// `codeloop merge` of two shard runs into `dir/merged`, which fails its gate; returns it.
+fn merge_two(dir: &Path, runs: &[PathBuf]) -> PathBuf {
+    let merged = dir.join("merged");
+    let out = codeloop(&[
+        "merge",
+        "--cwd",
+        dir.to_str().unwrap(),
+        "--out",
+        merged.to_str().unwrap(),
+        runs[0].to_str().unwrap(),
+        runs[1].to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    merged
+}
+
 #[test]
 fn an_unreadable_file_in_a_merged_run_names_the_shard_it_was_read_in() {
     // Every shard of a matrix reads the same paths: the merged run must say whose file it was.
@@ -816,17 +832,7 @@ fn an_unreadable_file_in_a_merged_run_names_the_shard_it_was_read_in() {
         assert!(out.status.code().is_some(), "{}", text(&out.stderr));
         runs.push(artifacts);
     }
-    let merged = t.path().join("merged");
-    let out = codeloop(&[
-        "merge",
-        "--cwd",
-        t.path().to_str().unwrap(),
-        "--out",
-        merged.to_str().unwrap(),
-        runs[0].to_str().unwrap(),
-        runs[1].to_str().unwrap(),
-    ]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let merged = merge_two(t.path(), &runs);
     let v = read(&merged.join("verify.json"));
     let issues: Vec<&Value> = v["runners"]
         .as_array()
@@ -880,17 +886,7 @@ fn a_runner_that_crashed_in_one_shard_is_named_with_that_shard() {
         verify(&project, &artifacts, Some(&format!("{k}/2")));
         runs.push(artifacts);
     }
-    let merged = t.path().join("merged");
-    let out = codeloop(&[
-        "merge",
-        "--cwd",
-        t.path().to_str().unwrap(),
-        "--out",
-        merged.to_str().unwrap(),
-        runs[0].to_str().unwrap(),
-        runs[1].to_str().unwrap(),
-    ]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let merged = merge_two(t.path(), &runs);
     let v = read(&merged.join("verify.json"));
     let build = v["runners"]
         .as_array()
