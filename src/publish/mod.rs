@@ -601,13 +601,25 @@ impl Publisher<'_> {
     /// when we cannot or may not read it; never a request under `dry-run` or `act`. The
     /// listing is kept for [`Publisher::publish`], which then does not list again.
     pub fn previous_comment(&self) -> Option<String> {
-        if self.is_dry() {
+        // The one predicate that decides whether the API is asked: the action asks it before
+        // verify, and must get the answer this then acts on.
+        if !self.may_read_previous_comment() {
             return None;
         }
-        match self.forge() {
-            Forge::GitHub => self.previous_github(),
-            Forge::GitLab => self.previous_gitlab(),
-            _ => None,
+        let gitlab = self.forge() == Forge::GitLab;
+        let what = if gitlab {
+            "the previous codeloop note is not read"
+        } else {
+            "the previous codeloop comment is not read"
+        };
+        if let Some(w) = self.down_earlier(what) {
+            crate::ui::warn(&self.redactor.redact(&w));
+            return None;
+        }
+        if gitlab {
+            self.previous_gitlab()
+        } else {
+            self.previous_github()
         }
     }
 
@@ -663,7 +675,7 @@ impl Publisher<'_> {
         }
         match self.forge() {
             Forge::GitHub => self.cannot_post().is_none() && self.pr().is_some(),
-            // Without a token the client is never built (previous_gitlab asks nothing).
+            // Without a token the client is never built.
             Forge::GitLab => {
                 gitlab::GitLabContext::from_env(self.env)
                     .is_some_and(|ctx| ctx.cannot_post().is_none())
@@ -673,14 +685,8 @@ impl Publisher<'_> {
         }
     }
 
+    /// [`Publisher::previous_comment`] on GitHub, once it may ask.
     fn previous_github(&self) -> Option<String> {
-        if self.cannot_post().is_some() {
-            return None;
-        }
-        if let Some(w) = self.down_earlier("the previous codeloop comment is not read") {
-            crate::ui::warn(&self.redactor.redact(&w));
-            return None;
-        }
         let pr = self.pr()?;
         let rt = self.runtime().ok()?;
         let gh = self.client().ok()?;
@@ -700,15 +706,8 @@ impl Publisher<'_> {
         }
     }
 
+    /// [`Publisher::previous_comment`] on GitLab, once it may ask.
     fn previous_gitlab(&self) -> Option<String> {
-        let ctx = gitlab::GitLabContext::from_env(self.env)?;
-        if ctx.cannot_post().is_some() {
-            return None;
-        }
-        if let Some(w) = self.down_earlier("the previous codeloop note is not read") {
-            crate::ui::warn(&self.redactor.redact(&w));
-            return None;
-        }
         let gl = self.gitlab_client().ok()?;
         let rt = self.runtime().ok()?;
         match rt.block_on(gl.find_ours()) {
