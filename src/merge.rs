@@ -83,15 +83,45 @@ pub struct MergedSource {
     pub sha: Option<String>,
     /// False when it had no manifest.json (an interrupted or partly uploaded shard).
     pub complete: bool,
-    /// What the shard ran: its runner ids (for the comment's per-shard breakdown).
+    /// What the shard ran: its runner ids (for the comment's per-shard breakdown); a runner
+    /// the shard skipped (another shard ran it whole) is not among them.
     #[serde(default)]
     pub runners: Vec<String>,
+    /// The runners that did not pass in this shard, with how they ended (failed, crashed,
+    /// timed out, …): a shard whose tests all passed can still have crashed its build.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failed: Vec<ShardRunner>,
     /// The shard's own counts, before folding.
     #[serde(default)]
     pub counts: Counts,
     /// How long the shard's runners took (the longest one: they run in parallel), seconds.
     #[serde(default)]
     pub duration: f64,
+}
+
+/// A runner of one shard that did not pass, in merge.json.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct ShardRunner {
+    pub id: String,
+    pub status: RunnerStatus,
+}
+
+/// What a shard ran and which of its runners did not pass: [`MergedSource::runners`] and
+/// [`MergedSource::failed`].
+fn shard_runners(v: &VerifyDoc) -> (Vec<String>, Vec<ShardRunner>) {
+    let ran = v
+        .runners
+        .iter()
+        .filter(|r| r.status != RunnerStatus::Skipped);
+    let failed = ran
+        .clone()
+        .filter(|r| r.status != RunnerStatus::Passed)
+        .map(|r| ShardRunner {
+            id: r.id.clone(),
+            status: r.status,
+        })
+        .collect();
+    (ran.map(|r| r.id.clone()).collect(), failed)
 }
 
 /// merge.json
@@ -1359,13 +1389,15 @@ pub fn finish(plan: Plan, sources: Vec<Source>, cases: &CaseCounts, target: Targ
     let mut sources_doc = Vec::new();
     for s in used {
         let label = shard_label(&s);
+        let (ran, failed) = shard_runners(&s.verify);
         sources_doc.push(MergedSource {
             dir: s.label.clone(),
             run_id: s.verify.run_id.clone(),
             shard: shard_of(&s),
             sha: s.manifest.as_ref().and_then(|m| m.sha.clone()),
             complete: s.manifest.is_some(),
-            runners: s.verify.runners.iter().map(|r| r.id.clone()).collect(),
+            runners: ran,
+            failed,
             counts: s.verify.totals,
             duration: s
                 .verify
@@ -1849,6 +1881,7 @@ mod tests {
         let mut sources_doc = Vec::new();
         for s in used {
             let shard = s.manifest.as_ref().and_then(|m| m.shard).or(s.verify.shard);
+            let (ran, failed) = shard_runners(&s.verify);
             let label = shard.map_or_else(
                 || s.verify.run_id.clone(),
                 |sh| format!("{}/{}", sh.index, sh.total),
@@ -1859,7 +1892,8 @@ mod tests {
                 shard,
                 sha: s.manifest.as_ref().and_then(|m| m.sha.clone()),
                 complete: s.manifest.is_some(),
-                runners: s.verify.runners.iter().map(|r| r.id.clone()).collect(),
+                runners: ran,
+                failed,
                 counts: s.verify.totals,
                 duration: s
                     .verify

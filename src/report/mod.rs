@@ -798,7 +798,7 @@ fn build_view(input: &RenderInput, p: &Prepared<'_>, caps: &Caps) -> View {
             ShardRow {
                 icon: if !s.complete {
                     "⚠️"
-                } else if c.bad() > 0 {
+                } else if c.bad() > 0 || !s.failed.is_empty() {
                     "❌"
                 } else {
                     "✅"
@@ -810,7 +810,18 @@ fn build_view(input: &RenderInput, p: &Prepared<'_>, caps: &Caps) -> View {
                         60,
                     ),
                 },
-                runners: inline(&s.runners.join(", "), 200),
+                // How a runner that did not pass ended, beside its name: `build (crashed)`.
+                runners: inline(
+                    &s.runners
+                        .iter()
+                        .map(|id| match s.failed.iter().find(|f| &f.id == id) {
+                            Some(f) => format!("{id} ({})", f.status.as_str()),
+                            None => id.clone(),
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    200,
+                ),
                 counts: format!(
                     "{} tests: {} passed, {} failed{}",
                     c.tests,

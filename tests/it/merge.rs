@@ -916,4 +916,18 @@ fn a_runner_that_crashed_in_one_shard_is_named_with_that_shard() {
         diagnose["tasks"][0]["title"],
         "runner `build` in shard 2/2 crashed (killed by signal 11, SIGSEGV)"
     );
+    // The comment's shard table: shard 2's tests did not fail, its build crashed; it ran
+    // only the build (unit runs whole in shard 1).
+    let m = read(&merged.join("merge.json"));
+    assert_eq!(
+        m["sources"][1]["failed"],
+        serde_json::json!([{"id": "build", "status": "crashed"}]),
+        "{m:#}"
+    );
+    let comment = std::fs::read_to_string(merged.join("report/comment.md")).unwrap();
+    assert!(comment.contains("| ✅ | 1/2 | build, unit |"), "{comment}");
+    assert!(
+        comment.contains("| ❌ | 2/2 | build (crashed) |"),
+        "{comment}"
+    );
 }
