@@ -216,7 +216,14 @@ fn fold_runner(a: &mut RunnerResult, b: RunnerResult) {
         a.command = b.command.clone();
         a.stdout_log = b.stdout_log.clone();
         a.stderr_log = b.stderr_log.clone();
-        a.shard = b.shard.clone();
+        a.shards = b.shards.clone();
+    } else if b.status == a.status {
+        // As bad in this shard too: name it with the others.
+        for sh in &b.shards {
+            if !a.shards.contains(sh) {
+                a.shards.push(sh.clone());
+            }
+        }
     }
     a.duration = a.duration.max(b.duration);
     a.result_files.extend(b.result_files);
@@ -371,7 +378,9 @@ fn tag_parse_errors(r: &mut RunnerResult, label: &str) {
 /// status, and its mark with it.
 fn tag_runner(r: &mut RunnerResult, label: &str) {
     tag_parse_errors(r, label);
-    r.shard.get_or_insert_with(|| label.to_string());
+    if r.shards.is_empty() {
+        r.shards.push(label.to_string());
+    }
 }
 
 /// A case's identity as pass 1 reads it: the fields of [`Case::key`] (and the status, so that
@@ -1446,7 +1455,7 @@ pub fn finish(plan: Plan, sources: Vec<Source>, cases: &CaseCounts, target: Targ
     for k in &plan.missing_shards {
         let n = expected.unwrap_or(0);
         runners.push(RunnerResult {
-            shard: None,
+            shards: Vec::new(),
             id: format!("{MISSING_SHARD_PREFIX}{k}-of-{n}"),
             kind: RunnerKind::Test,
             source: RunnerSource::Collect,
@@ -1674,6 +1683,48 @@ mod tests {
         assert_eq!(m.verify.status, RunStatus::Failed);
         assert!(m.doc.warnings.is_empty(), "{:?}", m.doc.warnings);
         assert!(m.doc.missing_shards.is_empty());
+    }
+
+    #[test]
+    fn a_runner_is_named_with_every_shard_it_ended_worst_in() {
+        // Shards 1 and 3 of 5 fail the runner, 2 passes it, 4 and 5 have no shard number.
+        let failing = |k: u32| {
+            source(
+                &format!("s{k}"),
+                &format!("R{k}"),
+                (k <= 3).then_some((k, 5)),
+                "abc",
+                vec![case("t", &format!("x{k}"), Status::Failed)],
+            )
+        };
+        let passing = source(
+            "s2",
+            "R2",
+            Some((2, 5)),
+            "abc",
+            vec![case("t", "y", Status::Passed)],
+        );
+        let m = fold_all(vec![failing(1), passing.clone(), failing(3)]);
+        let r = &m.verify.runners[0];
+        assert_eq!(r.status, RunnerStatus::Failed);
+        assert_eq!(r.shards, ["1/5", "3/5"]);
+        assert_eq!(r.shown(), "`t` in shards 1/5, 3/5");
+        // The worst shard replaces better ones, whatever the order.
+        let m = fold_all(vec![passing.clone(), failing(3)]);
+        assert_eq!(m.verify.runners[0].shards, ["3/5"]);
+        assert_eq!(m.verify.runners[0].shown(), "`t` in shard 3/5");
+        // At most four named; a shard without a number is named by its run id.
+        let m = fold_all(vec![failing(1), failing(3), failing(4), failing(5), {
+            let mut s = failing(6);
+            s.0.verify.run_id = "R6".into();
+            s
+        }]);
+        assert_eq!(
+            m.verify.runners[0].shown(),
+            "`t` in shards 1/5, 3/5, R4, R5 and 1 more"
+        );
+        // Outside a merged run, the runner alone.
+        assert_eq!(runner("t", RunnerStatus::Failed).shown(), "`t`");
     }
 
     #[test]
@@ -1960,7 +2011,7 @@ mod tests {
         for k in &missing {
             let n = expected.unwrap_or(0);
             let mut r = RunnerResult {
-                shard: None,
+                shards: Vec::new(),
                 id: format!("{MISSING_SHARD_PREFIX}{k}-of-{n}"),
                 kind: RunnerKind::Test,
                 source: RunnerSource::Collect,

@@ -832,21 +832,39 @@ pub struct RunnerResult {
     /// Absent for runners that ran no command.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limits: Option<RunnerLimits>,
-    /// In a merged run: the shard whose outcome `status` (with its exit code, signal, hint
-    /// and logs) is, the worst of the shards that ran the runner: `K/N`, or that shard
-    /// run's id when it had no shard number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shard: Option<String>,
+    /// In a merged run: the shards whose outcome `status` is (the worst of the shards that
+    /// ran the runner; its exit code, signal, hint and logs are the first of them's), each
+    /// `K/N`, or that shard run's id when it had no shard number.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shards: Vec<String>,
 }
 
 impl RunnerResult {
     /// The runner as a reader is told about it: `` `pytest` ``, and in a merged run
-    /// `` `pytest` in shard 3/4 `` (the shard its status comes from).
+    /// `` `pytest` in shard 3/4 `` (the shards its status comes from).
     pub fn shown(&self) -> String {
-        match &self.shard {
-            Some(s) => format!("`{}` in shard {s}", self.id),
+        match self.shards_shown() {
+            Some(s) => format!("`{}` {s}", self.id),
             None => format!("`{}`", self.id),
         }
+    }
+
+    /// `in shard 3/4`, `in shards 1/4, 3/4`, at most four named (`and 2 more`); `None`
+    /// outside a merged run.
+    pub fn shards_shown(&self) -> Option<String> {
+        const NAMED: usize = 4;
+        let (first, rest) = match self.shards.as_slice() {
+            [] => return None,
+            [one] => return Some(format!("in shard {one}")),
+            all if all.len() > NAMED => all.split_at(NAMED),
+            all => (all, &[][..]),
+        };
+        let more = if rest.is_empty() {
+            String::new()
+        } else {
+            format!(" and {} more", rest.len())
+        };
+        Some(format!("in shards {}{more}", first.join(", ")))
     }
 }
 

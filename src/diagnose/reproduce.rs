@@ -314,7 +314,7 @@ mod tests {
 
     fn runner(id: &str, cmd: &str) -> RunnerResult {
         RunnerResult {
-            shard: None,
+            shards: Vec::new(),
             id: id.into(),
             kind: RunnerKind::Test,
             source: RunnerSource::Builtin,

@@ -7,7 +7,7 @@ use crate::model::{Counts, Failure, ParseIssue, Position, RunStatus, RunnerSourc
 
 fn runner(id: &str, kind: RunnerKind, status: RunnerStatus) -> RunnerResult {
     RunnerResult {
-        shard: None,
+        shards: Vec::new(),
         id: id.into(),
         kind,
         source: RunnerSource::Builtin,

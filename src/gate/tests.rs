@@ -11,7 +11,7 @@ use crate::settings::Weights;
 
 fn runner(id: &str, kind: RunnerKind, status: RunnerStatus) -> RunnerResult {
     RunnerResult {
-        shard: None,
+        shards: Vec::new(),
         id: id.into(),
         kind,
         source: RunnerSource::Builtin,

@@ -371,7 +371,7 @@ struct RunnerRow {
     icon: &'static str,
     id: String,
     kind: &'static str,
-    status: &'static str,
+    status: String,
     counts: String,
     duration: String,
     hint: String,
@@ -784,7 +784,13 @@ fn build_view(input: &RenderInput, p: &Prepared<'_>, caps: &Caps) -> View {
             icon: runner_icon(r.status),
             id: inline(&r.id, 60),
             kind: r.kind.as_str(),
-            status: r.status.as_str(),
+            // In a merged run, where a runner that did not pass ended that way.
+            status: match r.shards_shown() {
+                Some(sh) if r.status != RunnerStatus::Passed => {
+                    format!("{} {}", r.status.as_str(), inline(&sh, 120))
+                }
+                _ => r.status.as_str().to_string(),
+            },
             counts: runner_counts(r),
             duration: fmt_duration(r.duration),
             hint: r

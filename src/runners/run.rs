@@ -132,7 +132,7 @@ async fn join(h: tokio::task::JoinHandle<RunnerResult>, def: &RunnerDef) -> Runn
 
 fn base_result(def: &RunnerDef) -> RunnerResult {
     RunnerResult {
-        shard: None,
+        shards: Vec::new(),
         id: def.id.clone(),
         kind: def.kind,
         source: def.source,

@@ -20,7 +20,7 @@ pub const WS: &str = "/home/runner/work/samples/samples";
 
 pub fn runner(id: &str, kind: RunnerKind, cwd: &str, command: &str) -> RunnerResult {
     RunnerResult {
-        shard: None,
+        shards: Vec::new(),
         id: id.into(),
         kind,
         source: RunnerSource::Builtin,

@@ -895,8 +895,8 @@ fn a_runner_that_crashed_in_one_shard_is_named_with_that_shard() {
         .find(|r| r["id"] == "build")
         .unwrap();
     assert_eq!(
-        (&build["status"], &build["shard"]),
-        (&"crashed".into(), &"2/2".into())
+        (&build["status"], &build["shards"]),
+        (&"crashed".into(), &serde_json::json!(["2/2"]))
     );
     let gate = read(&merged.join("gate.json"));
     let reasons: Vec<&str> = gate["reasons"]
@@ -925,6 +925,10 @@ fn a_runner_that_crashed_in_one_shard_is_named_with_that_shard() {
         "{m:#}"
     );
     let comment = std::fs::read_to_string(merged.join("report/comment.md")).unwrap();
+    assert!(
+        comment.contains("| ❌ | build | build | crashed in shard 2/2 |"),
+        "{comment}"
+    );
     assert!(comment.contains("| ✅ | 1/2 | build, unit |"), "{comment}");
     assert!(
         comment.contains("| ❌ | 2/2 | build (crashed) |"),

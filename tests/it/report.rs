@@ -66,7 +66,7 @@ fn runner(
     dur: f64,
 ) -> RunnerResult {
     RunnerResult {
-        shard: None,
+        shards: Vec::new(),
         id: id.into(),
         kind,
         source: RunnerSource::Builtin,
