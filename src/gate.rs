@@ -558,7 +558,29 @@ pub fn evaluate(input: &GateInput, cfg: &GateConfig) -> GateDoc {
         reason: if be == 0 {
             "everything built".into()
         } else if build_titles.is_empty() {
-            format!("the build failed ({})", plural(be, "error", "errors"))
+            // No build error was diagnosed: the build runner itself did not finish (a crash,
+            // a timeout, a limit). Say which and how, not only how many.
+            let how: Vec<String> = v
+                .runners
+                .iter()
+                .filter(|r| r.kind == RunnerKind::Build)
+                .filter_map(|r| {
+                    let verb = match r.status {
+                        RunnerStatus::Failed => "failed",
+                        RunnerStatus::Timeout => "timed out",
+                        RunnerStatus::Crashed => "crashed",
+                        RunnerStatus::LimitExceeded => "was stopped by a resource limit",
+                        _ => return None,
+                    };
+                    Some(format!("{} {verb}", r.shown()))
+                })
+                .take(3)
+                .collect();
+            if how.is_empty() {
+                format!("the build failed ({})", plural(be, "error", "errors"))
+            } else {
+                one_line(&format!("the build failed: {}", how.join("; ")), 600)
+            }
         } else {
             one_line(
                 &format!("the build failed: {}", build_titles.join("; ")),

@@ -541,6 +541,28 @@ fn a_crash_that_left_no_results_exits_1_not_3() {
 }
 
 #[test]
+fn a_build_that_did_not_finish_says_which_and_how() {
+    let mut build = runner("make", RunnerKind::Build, RunnerStatus::Crashed);
+    build.signal = Some(libc::SIGSEGV);
+    let mut slow = runner("assets", RunnerKind::Build, RunnerStatus::Timeout);
+    slow.shards = vec!["2/4".into(), "3/4".into()];
+    let w = World::new(
+        vec![
+            build,
+            slow,
+            runner("pytest", RunnerKind::Test, RunnerStatus::Passed),
+        ],
+        passing(2, "pytest"),
+        LintCounts::default(),
+    );
+    let g = w.gate(&GateConfig::default(), None);
+    assert_eq!(
+        rule(&g, "build").reason,
+        "the build failed: `make` crashed; `assets` in shards 2/4, 3/4 timed out"
+    );
+}
+
+#[test]
 fn a_cases_key_hash_is_the_hash_of_its_key() {
     // Every shape of key: runner or none, classname, empty classname, suite paths (empty
     // parts too), a scope equal to the name, a name that only starts like the scope.
