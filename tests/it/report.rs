@@ -504,6 +504,59 @@ fn demo_run_comment_summary_and_badge_snapshots() {
     assert_no_pings(&out.summary);
 }
 
+/// A merged run's comment, cut to its tables: the Runners table says in which shards a runner
+/// ended as it did, and the Shards table marks a shard whose runner crashed ❌ even though no
+/// test of it failed, naming the runner and how it ended.
+#[test]
+fn merged_comment_names_the_shards_a_runner_failed_in() {
+    use codeloop::merge::{MergedSource, ShardRunner};
+    let (cases, mut verify, diagnose, gate) = demo();
+    let cargo = verify.runners.iter_mut().find(|r| r.id == "cargo").unwrap();
+    cargo.status = RunnerStatus::Crashed;
+    cargo.signal = Some(11);
+    cargo.hint = Some("killed by signal 11 (SIGSEGV, a crash)".into());
+    cargo.shards = vec!["2/4".into(), "3/4".into()];
+    let mut input = input_of(&cases, verify, Some(diagnose), Some(gate));
+    input.shards = (1..=4u32)
+        .map(|k| MergedSource {
+            dir: format!("shards/{k}"),
+            run_id: format!("R{k}"),
+            shard: Some(Shard { index: k, total: 4 }),
+            sha: None,
+            complete: true,
+            runners: if k == 1 {
+                vec!["cargo".into(), "pytest".into(), "clippy".into()]
+            } else {
+                vec!["cargo".into()]
+            },
+            failed: if k == 2 || k == 3 {
+                vec![ShardRunner {
+                    id: "cargo".into(),
+                    status: RunnerStatus::Crashed,
+                }]
+            } else {
+                Vec::new()
+            },
+            counts: Counts::default(),
+            duration: 1.5,
+        })
+        .collect();
+    let out = report::render(&input, &Templates::embedded(), &ReportConfig::default()).unwrap();
+    // The Runners and Shards sections' headers and rows.
+    let mut keep = false;
+    let mut tables = String::new();
+    for l in out.comment.lines() {
+        if l.starts_with("<details><summary>") {
+            keep = l.contains(">Runners (") || l.contains(">Shards (");
+        }
+        if keep && (l.starts_with('|') || l.starts_with("<details>")) {
+            tables.push_str(l);
+            tables.push('\n');
+        }
+    }
+    insta::assert_snapshot!("merged_comment_tables", tables);
+}
+
 /// A run with `n` failures, one repair task each, names `name_len` long for the first
 /// `long` ones (a 100 KB name for 50,000 tests would need 5 GB, and the list is cut long
 /// before the 300th item, so 300 long names exercise the same code).
