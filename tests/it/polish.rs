@@ -407,6 +407,22 @@ fn run_action(job: &ActionJob, extra: &[(&str, &str)]) -> Output {
 }
 
 #[test]
+fn an_action_with_nothing_to_run_or_collect_says_which_input_to_set() {
+    // An empty checkout and no `reports:`: verify's own error names the CLI's flag; the
+    // action says it in its inputs' words, and posts nothing.
+    let fake = FakeGitHub::start();
+    let job = action_job(&fake, "pull_request");
+    let o = run_action(&job, &[]);
+    let all = text(&o);
+    assert_eq!(o.status.code(), Some(3), "{all}");
+    assert!(
+        all.contains("set `reports:` to the result files an earlier step wrote"),
+        "{all}"
+    );
+    assert!(fake.ours().is_empty());
+}
+
+#[test]
 fn working_directory_paths_are_repository_relative_everywhere() {
     let fake = FakeGitHub::start();
     let job = action_job(&fake, "pull_request");

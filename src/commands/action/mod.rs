@@ -486,13 +486,20 @@ fn run_stages(
             return Err(exit::INFRA);
         }
         Fenced::NoRun(code) => {
+            // verify's own error (inside the fence) speaks the CLI's flags; say it again in
+            // the inputs' words.
+            let hint = if inputs.reports.is_empty() && inputs.runners.is_empty() {
+                "set `reports:` to the result files an earlier step wrote (e.g. `reports: 'reports/**/*.xml'`), or `runners:` to the runners to run, or add .codeloop/plugins.json (`codeloop init` writes a starter)"
+            } else {
+                "see the verify output above"
+            };
             crate::ui::error(
                 &InputError {
                     name: "reports",
                     value: inputs.reports.join(","),
                     expected: "verify produced no run directory".into(),
                 },
-                Some("see the verify output above"),
+                Some(hint),
             );
             return Err(code);
         }
