@@ -358,26 +358,17 @@ fn shard_of(s: &Source) -> Option<Shard> {
 }
 
 /// How a merged run names one of its shards: `K/N`, or the shard run's id.
-fn shard_label(s: &Source) -> String {
-    match shard_of(s) {
-        Some(sh) => format!("{}/{}", sh.index, sh.total),
-        None => s.verify.run_id.clone(),
-    }
+fn shard_label(shard: Option<Shard>, run_id: &str) -> String {
+    shard.map_or_else(|| run_id.to_string(), |sh| sh.to_string())
 }
 
-/// Marks a shard's unreadable result files with the shard they were read in (an issue of a
-/// merged run that was itself merged keeps the shard it names).
-fn tag_parse_errors(r: &mut RunnerResult, label: &str) {
+/// Marks a shard's runner, and its unreadable result files, with the shard (what a run that
+/// was itself merged names keeps its shard): the fold keeps the worst shard's status, and
+/// its mark with it.
+fn tag_runner(r: &mut RunnerResult, label: &str) {
     for pe in &mut r.parse_errors {
         pe.shard.get_or_insert_with(|| label.to_string());
     }
-}
-
-/// Marks a shard's runner, and its unreadable result files, with the shard (a runner of a
-/// run that was itself merged keeps the shard it names): the fold keeps the worst shard's
-/// status, and its mark with it.
-fn tag_runner(r: &mut RunnerResult, label: &str) {
-    tag_parse_errors(r, label);
     if r.shards.is_empty() {
         r.shards.push(label.to_string());
     }
@@ -1397,12 +1388,13 @@ pub fn finish(plan: Plan, sources: Vec<Source>, cases: &CaseCounts, target: Targ
     let mut slowest: Vec<SlowTest> = Vec::new();
     let mut sources_doc = Vec::new();
     for s in used {
-        let label = shard_label(&s);
+        let shard = shard_of(&s);
+        let label = shard_label(shard, &s.verify.run_id);
         let (ran, failed) = shard_runners(&s.verify);
         sources_doc.push(MergedSource {
             dir: s.label.clone(),
             run_id: s.verify.run_id.clone(),
-            shard: shard_of(&s),
+            shard,
             sha: s.manifest.as_ref().and_then(|m| m.sha.clone()),
             complete: s.manifest.is_some(),
             runners: ran,
@@ -1933,10 +1925,7 @@ mod tests {
         for s in used {
             let shard = s.manifest.as_ref().and_then(|m| m.shard).or(s.verify.shard);
             let (ran, failed) = shard_runners(&s.verify);
-            let label = shard.map_or_else(
-                || s.verify.run_id.clone(),
-                |sh| format!("{}/{}", sh.index, sh.total),
-            );
+            let label = shard_label(shard, &s.verify.run_id);
             sources_doc.push(MergedSource {
                 dir: s.label.clone(),
                 run_id: s.verify.run_id.clone(),

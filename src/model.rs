@@ -934,6 +934,13 @@ pub struct Shard {
     pub total: u32,
 }
 
+/// `K/N`, as `--shard` takes it.
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.total)
+    }
+}
+
 /// verify.json
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct VerifyDoc {

@@ -810,7 +810,7 @@ fn build_view(input: &RenderInput, p: &Prepared<'_>, caps: &Caps) -> View {
                     "✅"
                 },
                 name: match s.shard {
-                    Some(sh) => format!("{}/{}", sh.index, sh.total),
+                    Some(sh) => sh.to_string(),
                     None => inline(
                         s.dir.rsplit('/').find(|p| !p.is_empty()).unwrap_or(&s.dir),
                         60,
