@@ -20,6 +20,7 @@ pub mod gitlab;
 pub mod history;
 pub mod ledger;
 pub mod outputs;
+pub mod sharing;
 
 use std::cell::{OnceCell, RefCell};
 use std::io::Write;
@@ -456,6 +457,8 @@ struct Session {
     ours: RefCell<Option<Vec<Comment>>>,
     /// Our notes (GitLab), the same.
     notes: RefCell<Option<Vec<gitlab::Note>>>,
+    /// The previous comment was another job's of this CI run ([`sharing`]), already said.
+    shared_warned: std::cell::Cell<bool>,
 }
 
 impl Drop for Session {
@@ -616,10 +619,57 @@ impl Publisher<'_> {
             crate::ui::warn(&self.redactor.redact(&w));
             return None;
         }
-        if gitlab {
+        let body = if gitlab {
             self.previous_gitlab()
         } else {
             self.previous_github()
+        }?;
+        // Another job of this CI run wrote it (a matrix leg without its own key): its results
+        // are not this job's earlier ones, so it is no baseline.
+        let me = sharing::Writer::from_env(self.env);
+        match sharing::decide(me.as_ref(), Some(&body), false) {
+            sharing::Sharing::Alone => Some(body),
+            sharing::Sharing::Shared(other) | sharing::Sharing::Keep(other) => {
+                if let Some(me) = &me {
+                    self.warn_shared(me, &other, false);
+                }
+                None
+            }
+        }
+    }
+
+    /// Says once per session that the comment is shared with another job of this CI run
+    /// (and each time that it was kept as that job left it).
+    fn warn_shared(&self, me: &sharing::Writer, other: &sharing::Writer, kept: bool) {
+        if kept || !self.session.shared_warned.replace(true) {
+            crate::ui::warn(&self.redactor.redact(&sharing::warning(me, other, kept)));
+        }
+    }
+
+    /// What to post over `previous` (the body of our comment now, if any), with `keyed` the
+    /// body this run would post: `Err` when another job of this CI run wrote it and failed,
+    /// and this run passed (it stays: the log says why); `Ok(Some)` the body with a notice
+    /// when another job of this run shares the comment; `Ok(None)` the body as it is.
+    fn shared_body(
+        &self,
+        keyed: &str,
+        previous: Option<&str>,
+        passed: bool,
+    ) -> Result<Option<String>, ()> {
+        let me = sharing::Writer::from_env(self.env);
+        match (sharing::decide(me.as_ref(), previous, passed), &me) {
+            (sharing::Sharing::Keep(other), Some(me)) => {
+                self.warn_shared(me, &other, true);
+                Err(())
+            }
+            (sharing::Sharing::Shared(other), Some(me)) => {
+                self.warn_shared(me, &other, false);
+                Ok(Some(sharing::insert_notice(
+                    keyed,
+                    &sharing::notice(me, &other),
+                )))
+            }
+            _ => Ok(None),
         }
     }
 
@@ -775,7 +825,11 @@ impl Publisher<'_> {
             crate::ui::warn(&self.redactor.redact(&msg));
             report.errors.push(msg);
         };
-        let keyed = github::with_key(&run.comment, self.opts.comment_key.as_deref());
+        // The marker names the comment's key and the CI job that posts it (see `sharing`).
+        let keyed = github::with_key(
+            &sharing::with_writer(&run.comment, sharing::Writer::from_env(self.env).as_ref()),
+            self.opts.comment_key.as_deref(),
+        );
         let comment =
             github::fit_comment(&self.redactor.redact(&keyed), self.opts.max_comment_chars);
         let summary = self.redactor.redact(&run.summary).into_owned();
@@ -835,7 +889,7 @@ impl Publisher<'_> {
         }
         if self.forge() == Forge::GitLab {
             if want_comment {
-                self.publish_gitlab(&keyed, &mut report, out);
+                self.publish_gitlab(&keyed, verdict == Some(Verdict::Pass), &mut report, out);
             } else {
                 report.comment_action = "skipped".into();
             }
@@ -879,10 +933,37 @@ impl Publisher<'_> {
             };
             match (pr, want_comment || want_delete) {
                 (Some(pr), true) => {
-                    let res = if want_comment {
-                        gh.upsert_comment(pr, &comment, known).await
-                    } else {
-                        gh.delete_ours(pr, known).await
+                    // The comment as it is now: listed for the baseline, else here (the
+                    // upsert would list it anyway).
+                    let listed = match known {
+                        Some(k) => Ok(k),
+                        None => gh.find_ours(pr).await,
+                    };
+                    // Set when the comment stays as another job of this run left it.
+                    let mut kept = None;
+                    let res = match listed {
+                        Err(e) => Err(e),
+                        Ok(ours) => {
+                            let previous = ours.first().map(|c| c.body.as_str());
+                            let passed = verdict == Some(Verdict::Pass);
+                            match self.shared_body(&keyed, previous, passed) {
+                                Err(()) => {
+                                    kept = ours.into_iter().next();
+                                    Ok(CommentOutcome::Unchanged)
+                                }
+                                Ok(noticed) if want_comment => {
+                                    let body = match noticed {
+                                        Some(b) => github::fit_comment(
+                                            &self.redactor.redact(&b),
+                                            self.opts.max_comment_chars,
+                                        ),
+                                        None => comment.clone(),
+                                    };
+                                    gh.upsert_comment(pr, &body, Some(ours)).await
+                                }
+                                Ok(_) => gh.delete_ours(pr, Some(ours)).await,
+                            }
+                        }
                     };
                     match res {
                         Ok(CommentOutcome::Created(Comment { id, url, .. })) => {
@@ -898,6 +979,11 @@ impl Publisher<'_> {
                         Ok(CommentOutcome::Deleted { .. }) => report.comment_action = "deleted".into(),
                         Ok(CommentOutcome::Unchanged) => report.comment_action = "unchanged".into(),
                         Err(e) => on_err(&mut report, e, "the PR comment was not updated"),
+                    }
+                    if let Some(c) = kept {
+                        report.comment_action = "kept".into();
+                        report.comment_id = Some(c.id);
+                        report.comment_url = Some(c.url);
                     }
                 }
                 (None, true) => {
@@ -944,7 +1030,13 @@ impl Publisher<'_> {
 
 impl Publisher<'_> {
     /// The sticky MR note. Every problem is a warning: a note never fails the build.
-    fn publish_gitlab(&self, body: &str, report: &mut PublishReport, out: &mut dyn Write) {
+    fn publish_gitlab(
+        &self,
+        body: &str,
+        passed: bool,
+        report: &mut PublishReport,
+        out: &mut dyn Write,
+    ) {
         let warn = |report: &mut PublishReport, msg: String| {
             crate::ui::warn(&self.redactor.redact(&msg));
             report.errors.push(msg);
@@ -971,9 +1063,39 @@ impl Publisher<'_> {
                 return;
             }
         };
-        let note = gitlab::fit_note(&self.redactor.redact(body), gitlab::MAX_NOTE_CHARS);
         let known = self.session.notes.borrow_mut().take();
-        let res = rt.block_on(gl.upsert(&note, known));
+        let res = rt.block_on(async {
+            // The note as it is now: listed for the baseline, else here (the upsert would
+            // list it anyway).
+            let ours = match known {
+                Some(k) => k,
+                None => gl.find_ours().await?,
+            };
+            let previous = ours.first().map(|n| n.body.as_str());
+            match self.shared_body(body, previous, passed) {
+                // Another job of this pipeline failed and wrote it, and this one passed.
+                Err(()) => Ok(Err(ours.into_iter().next())),
+                Ok(noticed) => {
+                    let note = gitlab::fit_note(
+                        &self.redactor.redact(noticed.as_deref().unwrap_or(body)),
+                        gitlab::MAX_NOTE_CHARS,
+                    );
+                    gl.upsert(&note, Some(ours)).await.map(Ok)
+                }
+            }
+        });
+        let res = match res {
+            Ok(Err(kept)) => {
+                report.comment_action = "kept".into();
+                if let Some(n) = kept {
+                    report.comment_id = Some(n.id);
+                    report.comment_url = gitlab::GitLab::note_url(&ctx, n.id);
+                }
+                return;
+            }
+            Ok(Ok(outcome)) => Ok(outcome),
+            Err(e) => Err(e),
+        };
         match res {
             Ok(outcome) => {
                 let (action, n) = match outcome {

@@ -647,7 +647,12 @@ fn body_over_budget_is_cut_with_the_marker_kept() {
     assert_eq!(ours.len(), 1);
     let n = ours[0].body.chars().count();
     assert!(n <= 65_536 && n > 50_000, "{n}");
-    assert!(ours[0].body.starts_with(&format!("{MARK} state=xyz -->")));
+    // The marker names the job that wrote it (`GITHUB_JOB` unset here).
+    assert!(
+        ours[0]
+            .body
+            .starts_with(&format!("{MARK} ci=github/4242.1/ state=xyz -->"))
+    );
     assert!(ours[0].body.contains("65,536-character limit"));
     assert_clean(&fake);
 }
@@ -984,7 +989,11 @@ fn the_action_runs_the_stages_on_collected_reports_and_posts_once() {
     let o = action(
         &fake,
         &job,
-        &[("INPUT_FROM", ""), ("INPUT_REPORTS", "reports/*.xml")],
+        &[
+            ("INPUT_FROM", ""),
+            ("INPUT_REPORTS", "reports/*.xml"),
+            ("GITHUB_RUN_ID", "4243"),
+        ],
     );
     assert_eq!(o.status.code(), Some(1), "{:?}", text(&o));
     let prev = job.ws.join(".codeloop/previous-comment.md");

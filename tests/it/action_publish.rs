@@ -25,6 +25,8 @@ struct Ws {
     event: PathBuf,
     output: PathBuf,
     summary: PathBuf,
+    /// Workflow runs so far: each [`action`] call is a new push, so a new run id.
+    pushes: std::cell::Cell<u32>,
 }
 
 fn workspace() -> Ws {
@@ -56,6 +58,7 @@ fn workspace() -> Ws {
         event,
         output,
         summary,
+        pushes: std::cell::Cell::new(0),
     }
 }
 
@@ -140,9 +143,15 @@ fn run(env: &BTreeMap<String, String>, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// The action in a new workflow run (a push): its own `GITHUB_RUN_ID` (4242, 4243, ...).
+/// Runs of one workflow run share their comment only by mistake (see `sharing`).
 fn action(api: &str, w: &Ws, extra: &[(&str, &str)]) -> Output {
     std::fs::write(&w.output, "").unwrap();
     let mut env = action_env(api, w);
+    env.insert(
+        "GITHUB_RUN_ID".into(),
+        (4242 + w.pushes.replace(w.pushes.get() + 1)).to_string(),
+    );
     for (k, v) in extra {
         env.insert(k.to_string(), v.to_string());
     }
@@ -679,6 +688,140 @@ fn gitlab_regression_gate_reads_the_previous_note() {
         "{}",
         notes[0].body
     );
+}
+
+/// A matrix whose legs post without their own `comment-key` (one workflow run, one job id):
+/// a passing leg never replaces a failing leg's comment, a failing leg's comment says it is
+/// shared and names the fix, and another leg's comment is no baseline (with `fail-on:
+/// regression` the same failure in another leg would otherwise pass as "already failing").
+#[test]
+fn matrix_legs_without_keys_share_no_baseline_and_a_pass_never_hides_a_failure() {
+    let fake = FakeGitHub::start();
+    let w = workspace();
+    let leg = |cases: &[(&str, bool)], run: &str| {
+        write_report(&w, "r.xml", cases);
+        std::fs::write(&w.output, "").unwrap();
+        let mut env = action_env(&fake.url(), &w);
+        for (k, v) in [
+            ("GITHUB_RUN_ID", run),
+            ("GITHUB_JOB", "test"),
+            ("INPUT_FAIL-ON", "regression"),
+        ] {
+            env.insert(k.into(), v.into());
+        }
+        let o = run_env_action(&env);
+        let json: serde_json::Value = serde_json::from_str(&outputs(&w.output)["json"]).unwrap();
+        (o, json)
+    };
+    // Leg 1 fails and posts.
+    let (o, json) = leg(&[("test_a", true), ("test_b", false)], "900");
+    assert_eq!(o.status.code(), Some(1), "{:?}", text(&o));
+    assert_eq!(json["comment"], "created");
+    let first = fake.ours()[0].clone();
+    assert!(
+        first
+            .body
+            .starts_with(&format!("{MARK} ci=github/900.1/test run=")),
+        "{}",
+        first.body
+    );
+    assert!(!first.body.contains("[!WARNING]"), "{}", first.body);
+
+    // Leg 2 passes: leg 1's failing comment stays, and the log says why.
+    let (o, json) = leg(&[("test_a", false), ("test_b", false)], "900");
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    assert_eq!(json["comment"], "kept");
+    assert_eq!(json["comment_id"], first.id);
+    assert_eq!(fake.ours()[0].body, first.body);
+    let log = format!("{out}{err}");
+    assert!(
+        log.contains("::warning title=codeloop::the PR comment is left as another leg of the matrix job `test`")
+            && log.contains("comment-key: ${{ matrix.os }}"),
+        "{log}"
+    );
+
+    // Leg 3 fails the same test: leg 1's comment is not its baseline, so the failure is not
+    // "already failing" and the regression gate fails; the comment it posts says it is shared.
+    let (o, json) = leg(&[("test_a", true), ("test_b", false)], "900");
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}\n{err}");
+    assert!(!out.contains("already failing"), "{out}");
+    assert_eq!(json["comment"], "updated");
+    let body = fake.ours()[0].body.clone();
+    assert!(
+        body.contains("> This comment is shared: another leg of the matrix job <code>test</code>"),
+        "{body}"
+    );
+    assert!(!body.contains("Since the last run"), "{body}");
+    let heading = body.lines().position(|l| l.starts_with("## ")).unwrap();
+    let notice = body.lines().position(|l| l == "> [!WARNING]").unwrap();
+    assert_eq!(notice, heading + 2, "{body}");
+
+    // The next push (a new workflow run): the comment is this job's baseline again, and not
+    // shared.
+    let (o, json) = leg(&[("test_a", true), ("test_b", false)], "901");
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    assert!(out.contains("no new failure"), "{out}");
+    assert_eq!(json["comment"], "updated");
+    assert!(!fake.ours()[0].body.contains("[!WARNING]"));
+    assert_eq!(fake.ours().len(), 1);
+    assert_clean(&fake);
+}
+
+fn run_env_action(env: &BTreeMap<String, String>) -> Output {
+    run(env, &["action"])
+}
+
+/// GitLab: two jobs of one pipeline publishing one MR note (no `--comment-key`) each say so in
+/// it; a retried job (same name) does not.
+#[test]
+fn gitlab_jobs_of_one_pipeline_sharing_a_note_say_so_and_a_retry_does_not() {
+    let gl = crate::gitlab::FakeGitLab::start();
+    let w = workspace();
+    let ws = w.ws.to_string_lossy().into_owned();
+    let job = |name: &str, cases: &[(&str, bool)]| {
+        write_report(&w, "r.xml", cases);
+        let mut env: BTreeMap<String, String> =
+            gl.env(Some(crate::gitlab::BOT_TOKEN)).into_iter().collect();
+        env.insert("PATH".into(), std::env::var("PATH").unwrap_or_default());
+        env.insert("CI_PIPELINE_ID".into(), "311".into());
+        env.insert("CI_JOB_NAME".into(), name.into());
+        let o = run(&env, &["ci", "--cwd", &ws, "--report", "reports/r.xml"]);
+        assert!(o.status.code().is_some(), "{:?}", text(&o));
+        let p = run(&env, &["publish", "--cwd", &ws]);
+        assert_eq!(p.status.code(), Some(0), "{:?}", text(&p));
+        text(&p)
+    };
+    job("test: [a]", &[("test_a", true)]);
+    // A retry of the same job: not shared.
+    let (out, err) = job("test: [a]", &[("test_a", true)]);
+    assert!(!format!("{out}{err}").contains("shared"), "{out}{err}");
+    assert!(!gl.ours()[0].body.contains("[!WARNING]"));
+    // Another job of the pipeline, failing too: the note says which job shares it.
+    let (out, err) = job("test: [b]", &[("test_b", true)]);
+    assert!(
+        format!("{out}{err}").contains("the MR note is shared"),
+        "{out}{err}"
+    );
+    let notes = gl.ours();
+    assert_eq!(notes.len(), 1);
+    assert!(
+        notes[0]
+            .body
+            .contains("job <code>test: &#91;a&#93;</code> of this pipeline writes it too"),
+        "{}",
+        notes[0].body
+    );
+    assert!(notes[0].body.contains("--comment-key"), "{}", notes[0].body);
+    // A third job that passes leaves the failing note alone.
+    let (out, err) = job("lint", &[("test_c", false)]);
+    assert!(
+        format!("{out}{err}").contains("is left as job `test: [b]`"),
+        "{out}{err}"
+    );
+    assert_eq!(gl.ours()[0].body, notes[0].body);
 }
 
 /// A port that accepts connections and never answers, counting the connections.

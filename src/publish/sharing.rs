@@ -1,0 +1,429 @@
+//! One sticky comment written by two jobs of the same CI run: the legs of a matrix, or a
+//! `backend` and a `frontend` job, none with its own comment key. Each would replace the
+//! other's results, and a leg that passes last would leave a green comment on a PR whose
+//! other leg failed.
+//!
+//! Every comment's marker names the job that wrote it (`ci=github/4242.1/test`: the forge,
+//! the run and its attempt, the job; on GitLab the pipeline and the job's name). Before it
+//! writes, a job compares that with its own ([`decide`]):
+//! - another job of the same run wrote it: the comment gets a notice that names that job and
+//!   the fix (a `comment-key` each), and is not this job's baseline (deltas against another
+//!   leg's results would be wrong numbers);
+//! - and that job failed while this one passed: the comment is left as it is (a passing job
+//!   never hides another job's failure), with a warning in the log.
+//!
+//! On GitHub the legs of a matrix share the job id, and any re-run is a new attempt, so any
+//! earlier writer of the same run attempt is another job. On GitLab each leg has its own job
+//! name, and a retried job keeps its name: only another name in the same pipeline shares.
+//!
+//! Pure: the environment comes in as [`Env`], bodies as text.
+
+use super::context::Env;
+use crate::report::escape;
+use crate::report::state::MARKER;
+
+/// The CI job that writes a comment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Writer {
+    /// `github` or `gitlab`.
+    pub ci: String,
+    /// GitHub: `<run id>.<attempt>`; GitLab: the pipeline id.
+    pub run: String,
+    /// GitHub: the job's id (`GITHUB_JOB`, the same for every leg of a matrix); GitLab: the
+    /// job's name (`CI_JOB_NAME`, one per leg).
+    pub job: String,
+}
+
+/// What a job does with the comment it is about to replace.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Sharing {
+    /// No comment yet, or one an earlier run (or this job, retried) wrote.
+    Alone,
+    /// Another job of this run wrote it: replace it, with [`notice`] in the body.
+    Shared(Writer),
+    /// Another job of this run wrote it and failed, and this one passed: leave it.
+    Keep(Writer),
+}
+
+impl Writer {
+    /// The job this process runs in, on the forges that have sticky comments.
+    pub fn from_env(env: &Env) -> Option<Writer> {
+        if let Some(run) = env.get("GITHUB_RUN_ID") {
+            return Some(Writer {
+                ci: "github".into(),
+                run: format!("{run}.{}", env.get("GITHUB_RUN_ATTEMPT").unwrap_or("1")),
+                job: env.get("GITHUB_JOB").unwrap_or_default().to_string(),
+            });
+        }
+        let pipeline = env.get("CI_PIPELINE_ID")?;
+        Some(Writer {
+            ci: "gitlab".into(),
+            run: pipeline.to_string(),
+            job: env.get("CI_JOB_NAME").unwrap_or_default().to_string(),
+        })
+    }
+
+    /// Whether `earlier`, the writer of the comment this job is about to replace, is another
+    /// job of this same CI run.
+    pub fn shares_with(&self, earlier: &Writer) -> bool {
+        self.ci == earlier.ci
+            && self.run == earlier.run
+            && (self.ci == "github" || self.job != earlier.job)
+    }
+
+    /// The marker's `ci=` value: each part percent-encoded, so a GitLab job name with spaces,
+    /// slashes or `-->` stays one word of the marker.
+    fn marker_value(&self) -> String {
+        [&self.ci, &self.run, &self.job]
+            .iter()
+            .map(|p| pct_encode(p))
+            .collect::<Vec<_>>()
+            .join("/")
+    }
+
+    fn parse(v: &str) -> Option<Writer> {
+        let mut parts = v.split('/').map(pct_decode);
+        let w = Writer {
+            ci: parts.next()??,
+            run: parts.next()??,
+            job: parts.next()??,
+        };
+        parts.next().is_none().then_some(w)
+    }
+}
+
+fn pct_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn pct_decode(s: &str) -> Option<String> {
+    let mut out = Vec::with_capacity(s.len());
+    let mut bytes = s.bytes();
+    while let Some(b) = bytes.next() {
+        if b == b'%' {
+            let hex = [bytes.next()?, bytes.next()?];
+            let hex = std::str::from_utf8(&hex).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+        } else {
+            out.push(b);
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Names `writer` in the body's marker (`ci=…` after the marker's start); a body without a
+/// marker is returned as it is (the publisher adds the marker with the key first).
+pub fn with_writer(body: &str, writer: Option<&Writer>) -> String {
+    match (writer, body.find(MARKER)) {
+        (Some(w), Some(i)) => {
+            let at = i + MARKER.len();
+            format!("{} ci={}{}", &body[..at], w.marker_value(), &body[at..])
+        }
+        _ => body.to_string(),
+    }
+}
+
+/// The writer a comment's marker names, if it names one (comments of codeloop before this,
+/// or by hand, do not).
+pub fn writer_of(body: &str) -> Option<Writer> {
+    let start = body.find(MARKER)?;
+    let rest = &body[start + MARKER.len()..];
+    let end = rest.find("-->").unwrap_or(rest.len());
+    rest[..end]
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("ci="))
+        .and_then(Writer::parse)
+}
+
+/// What this job (`me`, whose run `passed` or not) does with `previous`, the body of the
+/// comment it would replace.
+pub fn decide(me: Option<&Writer>, previous: Option<&str>, passed: bool) -> Sharing {
+    let (Some(me), Some(body)) = (me, previous) else {
+        return Sharing::Alone;
+    };
+    let Some(other) = writer_of(body).filter(|o| me.shares_with(o)) else {
+        return Sharing::Alone;
+    };
+    let other_failed = crate::report::state::decode(body)
+        .ok()
+        .and_then(|s| s.verdict)
+        .is_some_and(|v| v == crate::model::Verdict::Fail.as_str());
+    if passed && other_failed {
+        Sharing::Keep(other)
+    } else {
+        Sharing::Shared(other)
+    }
+}
+
+/// A job's name as the comment shows it (`md`: in `<code>`, escaped like a test name: a code
+/// span would show the escapes) or as the log does.
+fn name(job: &str, md: bool) -> String {
+    if md {
+        format!("<code>{}</code>", escape::inline(job, 100))
+    } else {
+        format!("`{job}`")
+    }
+}
+
+/// Who else writes the comment, in words.
+fn who(me: &Writer, other: &Writer, md: bool) -> String {
+    let run = if me.ci == "gitlab" {
+        "pipeline"
+    } else {
+        "workflow run"
+    };
+    if other.job == me.job && !me.job.is_empty() {
+        format!(
+            "another leg of the matrix job {} (or another codeloop step of it) in this {run}",
+            name(&me.job, md)
+        )
+    } else if other.job.is_empty() {
+        format!("another job of this {run}")
+    } else {
+        format!("job {} of this {run}", name(&other.job, md))
+    }
+}
+
+/// How to give each job its own comment, in the words of the forge.
+fn fix(me: &Writer) -> &'static str {
+    if me.ci == "gitlab" {
+        "give each job its own `--comment-key` (e.g. `--comment-key \"$CI_JOB_NAME\"`)"
+    } else {
+        "give each job its own `comment-key` (for a matrix: `comment-key: ${{ matrix.os }}`, or whatever tells the legs apart), or fold the legs into one comment with a fan-in job (`merge:`)"
+    }
+}
+
+/// What the forge calls the sticky comment.
+fn comment(me: &Writer) -> &'static str {
+    if me.ci == "gitlab" {
+        "MR note"
+    } else {
+        "PR comment"
+    }
+}
+
+/// The notice a shared comment carries, under its heading.
+pub fn notice(me: &Writer, other: &Writer) -> String {
+    let mine = if me.job.is_empty() {
+        "this job's".to_string()
+    } else {
+        format!("job {}'s", name(&me.job, true))
+    };
+    let this = if me.ci == "gitlab" { "note" } else { "comment" };
+    format!(
+        "> [!WARNING]\n> This {this} is shared: {} writes it too, and each replaces the other's results. It shows {mine} only. To keep them apart, {}.\n",
+        who(me, other, true),
+        fix(me)
+    )
+}
+
+/// The log's warning for a shared comment: `kept` when it was left as the other job wrote
+/// it (that job failed, this one passed).
+pub fn warning(me: &Writer, other: &Writer, kept: bool) -> String {
+    let (who, fix, comment) = (who(me, other, false), fix(me), comment(me));
+    if kept {
+        let elsewhere = if me.ci == "gitlab" {
+            "its job log and report artifacts"
+        } else {
+            "its job summary"
+        };
+        format!(
+            "the {comment} is left as {who} wrote it: that job failed and this one passed, and a passing job does not hide a failure; this job's result is in {elsewhere}. To keep the jobs' comments apart, {fix}"
+        )
+    } else {
+        format!(
+            "the {comment} is shared: {who} writes it too, and each replaces the other's results (it is not this run's baseline either). To keep them apart, {fix}"
+        )
+    }
+}
+
+/// `body` with `notice` under its first heading (a `#` line after the marker), or under the
+/// marker when a template has no heading.
+pub fn insert_notice(body: &str, notice: &str) -> String {
+    let mut at = None;
+    let mut offset = 0;
+    for (i, line) in body.split_inclusive('\n').enumerate() {
+        offset += line.len();
+        if i == 0 && line.starts_with(MARKER) {
+            at = Some(offset);
+            continue;
+        }
+        if line.starts_with('#') {
+            at = Some(offset);
+            break;
+        }
+        if i > 8 {
+            break;
+        }
+    }
+    let at = at.unwrap_or(0);
+    let (head, tail) = body.split_at(at);
+    let before = if head.is_empty() || head.ends_with('\n') {
+        "\n"
+    } else {
+        "\n\n"
+    };
+    // One blank line after the notice (the heading usually has one under it already).
+    let after = if tail.starts_with('\n') { "" } else { "\n" };
+    format!("{head}{before}{notice}{after}{tail}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(vars: &[(&str, &str)]) -> Env {
+        Env::from_pairs(vars.iter().copied())
+    }
+
+    fn gh(run: &str, job: &str) -> Writer {
+        Writer {
+            ci: "github".into(),
+            run: run.into(),
+            job: job.into(),
+        }
+    }
+
+    fn gl(pipeline: &str, job: &str) -> Writer {
+        Writer {
+            ci: "gitlab".into(),
+            run: pipeline.into(),
+            job: job.into(),
+        }
+    }
+
+    #[test]
+    fn the_writer_comes_from_the_forge_s_run_and_job() {
+        let w = Writer::from_env(&env(&[
+            ("GITHUB_RUN_ID", "4242"),
+            ("GITHUB_RUN_ATTEMPT", "2"),
+            ("GITHUB_JOB", "test"),
+        ]));
+        assert_eq!(w, Some(gh("4242.2", "test")));
+        let w = Writer::from_env(&env(&[("GITHUB_RUN_ID", "7")]));
+        assert_eq!(w, Some(gh("7.1", "")));
+        let w = Writer::from_env(&env(&[
+            ("CI_PIPELINE_ID", "99"),
+            ("CI_JOB_NAME", "test: [linux, 3.12]"),
+        ]));
+        assert_eq!(w, Some(gl("99", "test: [linux, 3.12]")));
+        assert_eq!(Writer::from_env(&env(&[("CI", "true")])), None);
+    }
+
+    #[test]
+    fn another_job_of_the_same_run_shares_and_a_retry_or_a_new_run_does_not() {
+        // GitHub: a matrix's legs share the job id; a re-run is a new attempt.
+        assert!(gh("1.1", "test").shares_with(&gh("1.1", "test")));
+        assert!(gh("1.1", "backend").shares_with(&gh("1.1", "frontend")));
+        assert!(!gh("1.2", "test").shares_with(&gh("1.1", "test")));
+        assert!(!gh("2.1", "test").shares_with(&gh("1.1", "test")));
+        // GitLab: legs have their own names; a retried job keeps its name.
+        assert!(gl("9", "test 1/2").shares_with(&gl("9", "test 2/2")));
+        assert!(!gl("9", "test").shares_with(&gl("9", "test")));
+        assert!(!gl("10", "a").shares_with(&gl("9", "b")));
+        assert!(!gl("9", "a").shares_with(&gh("9", "b")));
+    }
+
+    #[test]
+    fn the_marker_carries_any_job_name_as_one_word() {
+        let w = gl("9", "test: [linux] --> <b>/x");
+        let body = with_writer(&format!("{MARKER} key=api run=r1 -->\n## t\n"), Some(&w));
+        let first = body.lines().next().unwrap();
+        assert!(
+            first.starts_with(&format!(
+                "{MARKER} ci=gitlab/9/test%3A%20%5Blinux%5D%20--%3E"
+            )),
+            "{first}"
+        );
+        assert_eq!(first.matches("-->").count(), 1, "{first}");
+        assert_eq!(writer_of(&body), Some(w.clone()));
+        // The key is still read as before.
+        assert_eq!(crate::publish::github::marker_key(&body), Some(Some("api")));
+        // `ci=` after the marker's end is text; damaged values are no writer.
+        assert_eq!(writer_of(&format!("{MARKER} -->\nci=github/1.1/t")), None);
+        assert_eq!(writer_of(&format!("{MARKER} ci=github/1.1 -->")), None);
+        assert_eq!(writer_of(&format!("{MARKER} ci=github/1.1/%G0 -->")), None);
+        assert_eq!(with_writer("no marker", Some(&w)), "no marker");
+    }
+
+    fn comment(w: &Writer, verdict: crate::model::Verdict) -> String {
+        let state = crate::report::state::HiddenState {
+            v: 1,
+            run_id: "r1".into(),
+            verdict: Some(verdict.as_str().into()),
+            ..Default::default()
+        };
+        let body = format!(
+            "{MARKER} run=r1 -->\n## x\n{}\n",
+            crate::report::state::encode(&state)
+        );
+        with_writer(&body, Some(w))
+    }
+
+    #[test]
+    fn a_passing_leg_keeps_a_failing_leg_s_comment_and_replaces_a_passing_one() {
+        use crate::model::Verdict::{Fail, Pass};
+        let me = gh("5.1", "test");
+        let failed = comment(&gh("5.1", "test"), Fail);
+        let passed = comment(&gh("5.1", "test"), Pass);
+        let earlier_run = comment(&gh("4.1", "test"), Fail);
+        assert_eq!(
+            decide(Some(&me), Some(&failed), true),
+            Sharing::Keep(gh("5.1", "test"))
+        );
+        assert_eq!(
+            decide(Some(&me), Some(&failed), false),
+            Sharing::Shared(gh("5.1", "test"))
+        );
+        assert_eq!(
+            decide(Some(&me), Some(&passed), true),
+            Sharing::Shared(gh("5.1", "test"))
+        );
+        assert_eq!(decide(Some(&me), Some(&earlier_run), true), Sharing::Alone);
+        assert_eq!(decide(None, Some(&failed), true), Sharing::Alone);
+        assert_eq!(decide(Some(&me), None, true), Sharing::Alone);
+        // A comment of an older codeloop names no writer.
+        assert_eq!(
+            decide(Some(&me), Some(&format!("{MARKER} run=r0 -->\n")), true),
+            Sharing::Alone
+        );
+    }
+
+    #[test]
+    fn the_notice_names_the_other_job_escaped_and_sits_under_the_heading() {
+        let n = notice(&gl("9", "test 2/2"), &gl("9", "test <1>/2 @team"));
+        assert!(
+            n.contains("job <code>test &lt;1&gt;/2 @\u{200b}team</code> of this pipeline"),
+            "{n}"
+        );
+        assert!(n.contains("--comment-key"), "{n}");
+        let n = notice(&gh("5.1", "test"), &gh("5.1", "test"));
+        assert!(
+            n.contains("another leg of the matrix job <code>test</code>"),
+            "{n}"
+        );
+        assert!(n.contains("comment-key: ${{ matrix.os }}"), "{n}");
+        let body = format!("{MARKER} run=r1 -->\n## ❌ failed\n\nrest\n");
+        let out = insert_notice(&body, &n);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines[1], "## ❌ failed");
+        assert_eq!(lines[2], "");
+        assert_eq!(lines[3], "> [!WARNING]");
+        assert_eq!(lines[5], "");
+        assert_eq!(lines[6], "rest");
+        // No heading: under the marker.
+        let out = insert_notice(&format!("{MARKER} run=r1 -->\nplain"), &n);
+        assert!(
+            out.starts_with(&format!("{MARKER} run=r1 -->\n\n> [!WARNING]")),
+            "{out}"
+        );
+    }
+}
