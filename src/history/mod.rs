@@ -1048,10 +1048,26 @@ pub fn shields_json(b: &crate::badge::Badge) -> String {
     .to_string()
 }
 
-/// The README line for the badge: the raw URL of the data branch's `badge.svg`, linking to
-/// the repository's workflow runs.
-pub fn readme_badge_line(server_url: &str, repository: &str, branch: &str) -> String {
-    let raw = raw_url(server_url, repository, branch, "badge.svg");
+/// Where a data-branch file of comment key `key` lives: the default comment's at the top
+/// (`history.json.gz`, `badge.svg`), a key's under `keys/<key>/`. Each key (a monorepo's
+/// `backend` and `frontend` job, the legs of a matrix) has its own history, so its baseline,
+/// flaky tests and badge are its own runs', never another job's.
+pub fn data_path(key: Option<&str>, file: &str) -> String {
+    match key {
+        Some(k) => format!("keys/{k}/{file}"),
+        None => file.to_string(),
+    }
+}
+
+/// The README line for the badge: the raw URL of the data branch's `badge.svg` (of `key`),
+/// linking to the repository's workflow runs.
+pub fn readme_badge_line(
+    server_url: &str,
+    repository: &str,
+    branch: &str,
+    key: Option<&str>,
+) -> String {
+    let raw = raw_url(server_url, repository, branch, &data_path(key, "badge.svg"));
     let server = server_url.trim_end_matches('/');
     format!("[![codeloop]({raw})]({server}/{repository}/actions)")
 }

@@ -275,7 +275,7 @@ fn section_escapes_ids_and_keeps_the_state_line_last() {
 #[test]
 fn badge_urls() {
     assert_eq!(
-        readme_badge_line("https://github.com", "octo/app", "codeloop-data"),
+        readme_badge_line("https://github.com", "octo/app", "codeloop-data", None),
         "[![codeloop](https://raw.githubusercontent.com/octo/app/codeloop-data/badge.svg)](https://github.com/octo/app/actions)"
     );
     assert_eq!(

@@ -57,9 +57,11 @@ pub fn check_key(key: &str) -> Result<String, String> {
         || !k
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/'))
+        // The key names a folder of the history data branch (`keys/<key>/`).
+        || k.split('/').any(|seg| seg.is_empty() || seg == "." || seg == "..")
     {
         return Err(format!(
-            "use 1 to {MAX_KEY_CHARS} characters of letters, digits, `.`, `_`, `-` and `/` (e.g. `backend` or `linux/py3.12`)"
+            "use 1 to {MAX_KEY_CHARS} characters of letters, digits, `.`, `_`, `-` and `/` (e.g. `backend` or `linux/py3.12`; no empty, `.` or `..` part between slashes)"
         ));
     }
     Ok(k.to_string())
@@ -992,7 +994,19 @@ mod tests {
     fn comment_keys_live_in_the_marker() {
         assert_eq!(check_key(" backend ").unwrap(), "backend");
         assert_eq!(check_key("linux/py3.12_x-1").unwrap(), "linux/py3.12_x-1");
-        for bad in ["", "a b", "x-->", "é", &"k".repeat(65)] {
+        // A key is also a folder of the data branch: no empty, `.` or `..` part.
+        for bad in [
+            "",
+            "a b",
+            "x-->",
+            "é",
+            &"k".repeat(65),
+            "..",
+            "a/../b",
+            "/a",
+            "a//b",
+            "a/",
+        ] {
             assert!(check_key(bad).unwrap_err().contains("1 to 64"), "{bad:?}");
         }
         let plain = format!("{MARKER} run=r1 -->\nbody");

@@ -167,12 +167,14 @@ pub fn run_entry(run_dir: &Path, sha: Option<String>) -> (RunEntry, Vec<Observat
 }
 
 /// The files of the data branch for a history that already holds this run: the history,
-/// `badge.svg`, `badge.png` and the shields.io endpoint `badge.json`.
+/// `badge.svg`, `badge.png` and the shields.io endpoint `badge.json`, of comment key `key`
+/// ([`history::data_path`]).
 pub fn data_files(
     doc: &HistoryDoc<'_>,
     score: Option<f64>,
     verdict: Option<Verdict>,
     badge_cfg: &BadgeConfig,
+    key: Option<&str>,
 ) -> Result<Vec<DataFile>, DataBranchError> {
     let (bytes, dropped) = history::encode_capped(doc, history::MAX_BYTES).ok_or_else(|| {
         DataBranchError::Declined(format!(
@@ -192,21 +194,22 @@ pub fn data_files(
     let b = crate::badge::for_gate(score, verdict, badge_cfg);
     let svg = crate::badge::svg(&b);
     let png = crate::badge::png(&svg, 2.0).map_err(|e| DataBranchError::Declined(e.to_string()))?;
+    let path = |f: &str| history::data_path(key, f);
     Ok(vec![
         DataFile {
-            path: history::FILE.into(),
+            path: path(history::FILE),
             bytes,
         },
         DataFile {
-            path: "badge.svg".into(),
+            path: path("badge.svg"),
             bytes: svg.into_bytes(),
         },
         DataFile {
-            path: "badge.png".into(),
+            path: path("badge.png"),
             bytes: png,
         },
         DataFile {
-            path: history::SHIELDS_FILE.into(),
+            path: path(history::SHIELDS_FILE),
             bytes: history::shields_json(&b).into_bytes(),
         },
     ])
@@ -221,6 +224,7 @@ pub fn next_files(
     entry: &RunEntry,
     cases: &[Observation],
     badge_cfg: &BadgeConfig,
+    key: Option<&str>,
 ) -> Result<Vec<DataFile>, DataBranchError> {
     let json = match current.map(history::gunzip) {
         None => None,
@@ -268,7 +272,7 @@ pub fn next_files(
             cases.iter().cloned(),
         ),
     };
-    data_files(&doc, entry.score, entry.verdict, badge_cfg)
+    data_files(&doc, entry.score, entry.verdict, badge_cfg, key)
 }
 
 impl Publisher<'_> {
@@ -300,7 +304,7 @@ impl Publisher<'_> {
                     out,
                     "codeloop: no history yet (branch `{}` has no {}): a push to the default branch creates it",
                     s.branch,
-                    history::FILE
+                    self.history_path()
                 );
                 return None;
             }
@@ -376,8 +380,10 @@ impl Publisher<'_> {
                 None => "no verdict",
             }
         );
-        let make =
-            |cur: Option<&[u8]>| next_files(cur, &default_branch, s, &entry, &cases, badge_cfg);
+        let key = self.opts.comment_key.as_deref();
+        let make = |cur: Option<&[u8]>| {
+            next_files(cur, &default_branch, s, &entry, &cases, badge_cfg, key)
+        };
         let res = match self.forge() {
             super::Forge::GitHub => self.github_write(&s.branch, &message, make),
             super::Forge::GitLab => self.gitlab_write(&s.branch, &default_branch, &message, make),
@@ -422,6 +428,11 @@ impl Publisher<'_> {
         }
     }
 
+    /// The history file of this comment key on the data branch.
+    fn history_path(&self) -> String {
+        history::data_path(self.opts.comment_key.as_deref(), history::FILE)
+    }
+
     fn history_role(&self) -> Role {
         match self.forge() {
             super::Forge::GitHub => github_role(self.ctx),
@@ -445,6 +456,7 @@ impl Publisher<'_> {
                 &self.ctx.server_url,
                 self.ctx.repository.as_deref()?,
                 branch,
+                self.opts.comment_key.as_deref(),
             )),
         }
     }
@@ -455,13 +467,14 @@ impl Publisher<'_> {
             super::Forge::GitLab => {
                 let server = self.env.get("CI_SERVER_URL")?.trim_end_matches('/');
                 let path = self.env.get("CI_PROJECT_PATH")?;
-                Some(format!("{server}/{path}/-/raw/{branch}/badge.svg"))
+                let badge = history::data_path(self.opts.comment_key.as_deref(), "badge.svg");
+                Some(format!("{server}/{path}/-/raw/{branch}/{badge}"))
             }
             _ => Some(history::raw_url(
                 &self.ctx.server_url,
                 self.ctx.repository.as_deref()?,
                 branch,
-                "badge.svg",
+                &history::data_path(self.opts.comment_key.as_deref(), "badge.svg"),
             )),
         }
     }
@@ -474,7 +487,7 @@ impl Publisher<'_> {
         let gh = self.client()?;
         let rt = self.runtime()?;
         rt.block_on(async {
-            gh.read_data_file(branch, history::FILE)
+            gh.read_data_file(branch, &self.history_path())
                 .await
                 .map_err(|e| e.to_string())
         })
@@ -495,7 +508,7 @@ impl Publisher<'_> {
         let rt = self.runtime().map_err(DataBranchError::Declined)?;
         rt.block_on(async {
             let o = gh
-                .write_data_branch(branch, history::FILE, message, make)
+                .write_data_branch(branch, &self.history_path(), message, make)
                 .await?;
             Ok((o.commit, o.attempts))
         })
@@ -505,7 +518,7 @@ impl Publisher<'_> {
         let gl = self.gitlab_client()?;
         let rt = self.runtime()?;
         rt.block_on(async {
-            gl.read_data_file(branch, history::FILE)
+            gl.read_data_file(branch, &self.history_path())
                 .await
                 .map(|o| o.map(|(b, _)| b))
                 .map_err(|e| e.to_string())
@@ -522,7 +535,7 @@ impl Publisher<'_> {
         let gl = self.gitlab_client().map_err(DataBranchError::Declined)?;
         let rt = self.runtime().map_err(DataBranchError::Declined)?;
         rt.block_on(async {
-            gl.write_data_branch(branch, default_branch, history::FILE, message, make)
+            gl.write_data_branch(branch, default_branch, &self.history_path(), message, make)
                 .await
         })
     }
@@ -617,6 +630,7 @@ mod tests {
             &entry,
             &[],
             &BadgeConfig::default(),
+            None,
         )
         .unwrap_err();
         assert!(e.to_string().contains("newer"), "{e}");
@@ -627,6 +641,7 @@ mod tests {
             &entry,
             &[],
             &BadgeConfig::default(),
+            None,
         )
         .unwrap();
         let names: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
@@ -647,9 +662,31 @@ mod tests {
             &entry,
             &[],
             &BadgeConfig::default(),
+            None,
         )
         .unwrap();
         let json = history::gunzip(&again[0].bytes).unwrap();
         assert_eq!(history::parse(&json).unwrap().runs.len(), 1);
+        // A comment key's files live in its own folder.
+        let keyed = next_files(
+            None,
+            "main",
+            &s,
+            &entry,
+            &[],
+            &BadgeConfig::default(),
+            Some("linux/py3.12"),
+        )
+        .unwrap();
+        let names: Vec<&str> = keyed.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "keys/linux/py3.12/history.json.gz",
+                "keys/linux/py3.12/badge.svg",
+                "keys/linux/py3.12/badge.png",
+                "keys/linux/py3.12/badge.json"
+            ]
+        );
     }
 }

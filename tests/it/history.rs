@@ -577,7 +577,7 @@ fn the_readme_badge_url_serves_the_file_written() {
     // On github.com the line points at raw.githubusercontent.com/{repo}/{branch}/badge.svg:
     // the same path on the fake's raw host serves the same file.
     let o = action(&fake, &w, &push_event(), &format!("{:040x}", 2), &[]);
-    let line = history::readme_badge_line("https://github.com", "octo/app", BRANCH);
+    let line = history::readme_badge_line("https://github.com", "octo/app", BRANCH, None);
     assert!(text(&o).contains(&line), "{}", text(&o));
     let gh = outputs(&w, &format!("{:040x}", 2))["badge-url"].clone();
     let path = gh
@@ -586,6 +586,67 @@ fn the_readme_badge_url_serves_the_file_written() {
     let (status, body) = http_get(&format!("{}{path}", fake.url()));
     assert_eq!(status, 200);
     assert_eq!(body, fake.file(BRANCH, "badge.svg").unwrap());
+}
+
+/// A monorepo's `backend` and `frontend` jobs (each with its own `comment-key`) keep their own
+/// history on the data branch: a backend PR's baseline is backend's newest run on main, even
+/// when frontend pushed after it, and each key has its own badge.
+#[test]
+fn keyed_jobs_keep_their_own_history_baseline_and_badge() {
+    let fake = FakeGitHub::start();
+    let w = Ws::new();
+    let backend = [
+        ("INPUT_COMMENT-KEY", "backend"),
+        ("INPUT_FAIL-ON", "regression"),
+    ];
+    let frontend = [
+        ("INPUT_COMMENT-KEY", "frontend"),
+        ("INPUT_FAIL-ON", "regression"),
+    ];
+    w.reports(&[("b_ok", true, 0.1), ("b_broken", false, 0.1)]);
+    let o = action(&fake, &w, &push_event(), &format!("{:040x}", 1), &backend);
+    assert!(text(&o).contains("added to branch"), "{}", text(&o));
+    w.reports(&[("f_ok", true, 0.1), ("f_broken", false, 0.1)]);
+    let o = action(&fake, &w, &push_event(), &format!("{:040x}", 2), &frontend);
+    assert!(text(&o).contains("added to branch"), "{}", text(&o));
+    let sha = format!("{:040x}", 2);
+    assert_eq!(
+        outputs(&w, &sha)["badge-url"],
+        format!("https://raw.githubusercontent.com/octo/app/{BRANCH}/keys/frontend/badge.svg")
+    );
+
+    // Each key's history holds its own runs; there is no shared one.
+    let doc = |key: &str| {
+        let gz = fake
+            .file(BRANCH, &format!("keys/{key}/{}", history::FILE))
+            .unwrap_or_else(|| panic!("no history of `{key}`"));
+        history::parse(&history::gunzip(&gz).unwrap())
+            .unwrap()
+            .into_owned()
+    };
+    let (b, f) = (doc("backend"), doc("frontend"));
+    assert_eq!((b.runs.len(), f.runs.len()), (1, 1));
+    assert!(b.tests.iter().all(|t| t.0.contains("b_")), "{:?}", b.tests);
+    assert!(f.tests.iter().all(|t| t.0.contains("f_")), "{:?}", f.tests);
+    assert!(fake.file(BRANCH, history::FILE).is_none());
+    let svg = fake.file(BRANCH, "keys/backend/badge.svg").unwrap();
+    assert!(String::from_utf8_lossy(&svg).contains("failing"));
+    assert!(fake.file(BRANCH, "keys/frontend/badge.png").is_some());
+
+    // A backend PR with backend's known failure: already failing on main, so the regression
+    // gate passes (against frontend's run it would have been new).
+    w.reports(&[("b_ok", true, 0.1), ("b_broken", false, 0.1)]);
+    let o = action(
+        &fake,
+        &w,
+        &pr_event(false),
+        "prsha-b",
+        &[backend[0], backend[1], ("INPUT_FAIL-ON-GATE", "true")],
+    );
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    assert!(t.contains("already failing"), "{t}");
+    assert!(fake.violations().is_empty(), "{:?}", fake.violations());
 }
 
 /// `codeloop history` over local run directories: the same flaky and slower analysis.
