@@ -641,8 +641,13 @@ impl Publisher<'_> {
     /// Says once per session that the comment is shared with another job of this CI run
     /// (and each time that it was kept as that job left it).
     fn warn_shared(&self, me: &sharing::Writer, other: &sharing::Writer, kept: bool) {
-        if kept || !self.session.shared_warned.replace(true) {
-            crate::ui::warn(&self.redactor.redact(&sharing::warning(me, other, kept)));
+        let said = self.session.shared_warned.replace(true);
+        if kept || !said {
+            crate::ui::warn(
+                &self
+                    .redactor
+                    .redact(&sharing::warning(me, other, kept, said)),
+            );
         }
     }
 

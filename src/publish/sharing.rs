@@ -180,9 +180,15 @@ fn who(me: &Writer, other: &Writer, md: bool) -> String {
     } else {
         "workflow run"
     };
-    if other.job == me.job && !me.job.is_empty() {
+    if same_job(me, other) {
+        // In the log, also the other way it happens: a second codeloop step in one job.
+        let step = if md {
+            ""
+        } else {
+            " (or another codeloop step of it)"
+        };
         format!(
-            "another leg of the matrix job {} (or another codeloop step of it) in this {run}",
+            "another leg of the matrix job {}{step} in this {run}",
             name(&me.job, md)
         )
     } else if other.job.is_empty() {
@@ -192,12 +198,19 @@ fn who(me: &Writer, other: &Writer, md: bool) -> String {
     }
 }
 
+fn same_job(me: &Writer, other: &Writer) -> bool {
+    other.job == me.job && !me.job.is_empty()
+}
+
 /// How to give each job its own comment, in the words of the forge.
-fn fix(me: &Writer) -> &'static str {
+fn fix(me: &Writer, other: &Writer) -> String {
+    let each = if same_job(me, other) { "leg" } else { "job" };
     if me.ci == "gitlab" {
-        "give each job its own `--comment-key` (e.g. `--comment-key \"$CI_JOB_NAME\"`)"
+        format!("give each {each} its own `--comment-key` (e.g. `--comment-key \"$CI_JOB_NAME\"`)")
+    } else if same_job(me, other) {
+        "give each leg its own `comment-key` (e.g. `comment-key: ${{ matrix.os }}`), or merge the legs in one fan-in job (`merge:`)".into()
     } else {
-        "give each job its own `comment-key` (for a matrix: `comment-key: ${{ matrix.os }}`, or whatever tells the legs apart), or fold the legs into one comment with a fan-in job (`merge:`)"
+        "give each job its own `comment-key` (e.g. `comment-key: backend`)".into()
     }
 }
 
@@ -210,33 +223,51 @@ fn comment(me: &Writer) -> &'static str {
     }
 }
 
+/// Capitalizes the first letter of `s`.
+fn sentence(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
 /// The notice a shared comment carries, under its heading.
 pub fn notice(me: &Writer, other: &Writer) -> String {
     let mine = if me.job.is_empty() {
         "this job's".to_string()
+    } else if same_job(me, other) {
+        "one leg's".to_string()
     } else {
         format!("job {}'s", name(&me.job, true))
     };
     let this = if me.ci == "gitlab" { "note" } else { "comment" };
     format!(
-        "> [!WARNING]\n> This {this} is shared: {} writes it too, and each replaces the other's results. It shows {mine} only. To keep them apart, {}.\n",
-        who(me, other, true),
-        fix(me)
+        "> [!WARNING]\n> {} writes this {this} too, so each replaces the other's results: it shows {mine} only. {}.\n",
+        sentence(&who(me, other, true)),
+        sentence(&fix(me, other))
     )
 }
 
 /// The log's warning for a shared comment: `kept` when it was left as the other job wrote
-/// it (that job failed, this one passed).
-pub fn warning(me: &Writer, other: &Writer, kept: bool) -> String {
-    let (who, fix, comment) = (who(me, other, false), fix(me), comment(me));
+/// it (that job failed, this one passed); `said` when the log has the shared warning already
+/// (the fix is not repeated).
+pub fn warning(me: &Writer, other: &Writer, kept: bool, said: bool) -> String {
+    let (who, fix, comment) = (who(me, other, false), fix(me, other), comment(me));
     if kept {
         let elsewhere = if me.ci == "gitlab" {
             "its job log and report artifacts"
         } else {
             "its job summary"
         };
+        let what = if said { "that job" } else { who.as_str() };
+        let fix = if said {
+            String::new()
+        } else {
+            format!(" To keep their comments apart, {fix}")
+        };
         format!(
-            "the {comment} is left as {who} wrote it: that job failed and this one passed, and a passing job does not hide a failure; this job's result is in {elsewhere}. To keep the jobs' comments apart, {fix}"
+            "the {comment} is left as {what} wrote it: that job failed and this one passed, and a passing job does not hide a failure; this job's result is in {elsewhere}.{fix}"
         )
     } else {
         format!(
@@ -401,13 +432,13 @@ mod tests {
     fn the_notice_names_the_other_job_escaped_and_sits_under_the_heading() {
         let n = notice(&gl("9", "test 2/2"), &gl("9", "test <1>/2 @team"));
         assert!(
-            n.contains("job <code>test &lt;1&gt;/2 @\u{200b}team</code> of this pipeline"),
+            n.contains("> Job <code>test &lt;1&gt;/2 @\u{200b}team</code> of this pipeline writes this note too"),
             "{n}"
         );
         assert!(n.contains("--comment-key"), "{n}");
         let n = notice(&gh("5.1", "test"), &gh("5.1", "test"));
         assert!(
-            n.contains("another leg of the matrix job <code>test</code>"),
+            n.contains("> Another leg of the matrix job <code>test</code> in this workflow run writes this comment too"),
             "{n}"
         );
         assert!(n.contains("comment-key: ${{ matrix.os }}"), "{n}");

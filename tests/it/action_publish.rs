@@ -735,9 +735,14 @@ fn matrix_legs_without_keys_share_no_baseline_and_a_pass_never_hides_a_failure()
     assert_eq!(json["comment_id"], first.id);
     assert_eq!(fake.ours()[0].body, first.body);
     let log = format!("{out}{err}");
+    // Two warnings: the comment is shared (no baseline), and it was left as leg 1 wrote it.
     assert!(
-        log.contains("::warning title=codeloop::the PR comment is left as another leg of the matrix job `test`")
+        log.contains("::warning title=codeloop::the PR comment is shared: another leg of the matrix job `test`")
             && log.contains("comment-key: ${{ matrix.os }}"),
+        "{log}"
+    );
+    assert!(
+        log.contains("::warning title=codeloop::the PR comment is left as that job wrote it: that job failed and this one passed"),
         "{log}"
     );
 
@@ -750,7 +755,7 @@ fn matrix_legs_without_keys_share_no_baseline_and_a_pass_never_hides_a_failure()
     assert_eq!(json["comment"], "updated");
     let body = fake.ours()[0].body.clone();
     assert!(
-        body.contains("> This comment is shared: another leg of the matrix job <code>test</code>"),
+        body.contains("> Another leg of the matrix job <code>test</code> in this workflow run writes this comment too"),
         "{body}"
     );
     assert!(!body.contains("Since the last run"), "{body}");
@@ -810,7 +815,7 @@ fn gitlab_jobs_of_one_pipeline_sharing_a_note_say_so_and_a_retry_does_not() {
     assert!(
         notes[0]
             .body
-            .contains("job <code>test: &#91;a&#93;</code> of this pipeline writes it too"),
+            .contains("> Job <code>test: &#91;a&#93;</code> of this pipeline writes this note too"),
         "{}",
         notes[0].body
     );
