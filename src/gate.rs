@@ -539,6 +539,9 @@ pub fn evaluate(input: &GateInput, cfg: &GateConfig) -> GateDoc {
     let mut notes: Vec<String> = Vec::new();
 
     let be = build_errors(input);
+    // Rules whose failure another rule's reason already tells (left out of the reasons).
+    let mut said_elsewhere: Vec<&str> = Vec::new();
+    let mut build_said_how = false;
     let build_titles: Vec<String> = input
         .diagnose
         .tasks
@@ -572,13 +575,22 @@ pub fn evaluate(input: &GateInput, cfg: &GateConfig) -> GateDoc {
                         RunnerStatus::LimitExceeded => "was stopped by a resource limit",
                         _ => return None,
                     };
-                    Some(format!("{} {verb}", r.shown()))
+                    // How it ended, as the crash and timeout rules say it: those rules then
+                    // need not repeat it in the verdict's reasons.
+                    let told = r.signal.is_some() || r.hint.is_some();
+                    let why = if r.status != RunnerStatus::Failed && told {
+                        format!(" ({})", how_it_ended(r))
+                    } else {
+                        String::new()
+                    };
+                    Some(format!("{} {verb}{why}", r.shown()))
                 })
                 .take(3)
                 .collect();
             if how.is_empty() {
                 format!("the build failed ({})", plural(be, "error", "errors"))
             } else {
+                build_said_how = true;
                 one_line(&format!("the build failed: {}", how.join("; ")), 600)
             }
         } else {
@@ -603,22 +615,20 @@ pub fn evaluate(input: &GateInput, cfg: &GateConfig) -> GateDoc {
             .runners
             .iter()
             .filter(|r| statuses.contains(&r.status))
-            .map(|r| {
-                let signal = r
-                    .signal
-                    .filter(|_| r.status != RunnerStatus::LimitExceeded)
-                    .map(|s| (s, crate::model::signal_name(s)));
-                let why = match (signal, &r.hint) {
-                    (Some((s, Some(name))), _) => format!("killed by signal {s}, {name}"),
-                    (Some((s, None)), _) => format!("killed by signal {s}"),
-                    (None, Some(h)) => one_line(h, 160),
-                    (None, None) => r.status.as_str().to_string(),
-                };
-                format!("{} ({why})", r.shown())
-            })
+            .map(|r| format!("{} ({})", r.shown(), how_it_ended(r)))
             .collect();
         if hit.is_empty() {
             continue;
+        }
+        // Only build runners, which the build rule's reason already names with how they
+        // ended: the rule still fails, but the verdict does not say it twice.
+        if build_said_how
+            && v.runners
+                .iter()
+                .filter(|r| statuses.contains(&r.status))
+                .all(|r| r.kind == RunnerKind::Build)
+        {
+            said_elsewhere.push(rule);
         }
         let n = hit.len() as u64;
         let verb = if rule == "crash" {
@@ -870,12 +880,28 @@ pub fn evaluate(input: &GateInput, cfg: &GateConfig) -> GateDoc {
             .collect();
         let empty = c.tests == 0 && !v.runners.iter().any(has_results);
         let passed = !empty && silent.is_empty();
+        // Test runners a failed build kept from running: why there are no results.
+        let blocked: Vec<String> = v
+            .runners
+            .iter()
+            .filter(|r| r.kind == RunnerKind::Test && r.status == RunnerStatus::Blocked)
+            .take(3)
+            .map(|r| r.shown())
+            .collect();
         rules.push(RuleResult {
             rule: "fail_on_empty".into(),
             passed,
             limit: "true".into(),
             actual: c.tests.to_string(),
-            reason: if empty {
+            reason: if empty && !blocked.is_empty() {
+                one_line(
+                    &format!(
+                        "no tests ran: the build failed, so {} did not run",
+                        blocked.join(", ")
+                    ),
+                    600,
+                )
+            } else if empty {
                 "no results were found at all: check that the runners write their reports (or --report matches them)".into()
             } else if !silent.is_empty() {
                 format!("test runner(s) produced no results: {}", silent.join(", "))
@@ -892,7 +918,7 @@ pub fn evaluate(input: &GateInput, cfg: &GateConfig) -> GateDoc {
     };
     let mut reasons: Vec<String> = rules
         .iter()
-        .filter(|r| !r.passed)
+        .filter(|r| !r.passed && !said_elsewhere.contains(&r.rule.as_str()))
         .map(|r| r.reason.clone())
         .collect();
     if verdict == Verdict::Pass {
@@ -975,6 +1001,21 @@ pub fn exit_code(g: &GateDoc) -> i32 {
         crate::exit::NO_RESULTS
     } else {
         crate::exit::GATE_FAILED
+    }
+}
+
+/// How a runner that did not finish ended, for the verdict's reasons: the signal that killed
+/// it, else its hint (the limit it hit, the timeout), else its status.
+fn how_it_ended(r: &crate::model::RunnerResult) -> String {
+    let signal = r
+        .signal
+        .filter(|_| r.status != RunnerStatus::LimitExceeded)
+        .map(|s| (s, crate::model::signal_name(s)));
+    match (signal, &r.hint) {
+        (Some((s, Some(name))), _) => format!("killed by signal {s}, {name}"),
+        (Some((s, None)), _) => format!("killed by signal {s}"),
+        (None, Some(h)) => one_line(h, 160),
+        (None, None) => r.status.as_str().to_string(),
     }
 }
 

@@ -558,7 +558,42 @@ fn a_build_that_did_not_finish_says_which_and_how() {
     let g = w.gate(&GateConfig::default(), None);
     assert_eq!(
         rule(&g, "build").reason,
-        "the build failed: `make` crashed; `assets` in shards 2/4, 3/4 timed out"
+        "the build failed: `make` crashed (killed by signal 11, SIGSEGV); `assets` in shards 2/4, 3/4 timed out"
+    );
+    // The crash and timeout rules fail too, but the verdict says it once.
+    assert!(!rule(&g, "crash").passed && !rule(&g, "timeout").passed);
+    assert_eq!(g.reasons, [rule(&g, "build").reason.clone()]);
+    // A crashed test runner is not the build's: its own rule says it.
+    let mut w = World::new(
+        vec![
+            runner("make", RunnerKind::Build, RunnerStatus::Crashed),
+            runner("pytest", RunnerKind::Test, RunnerStatus::Crashed),
+        ],
+        passing(2, "pytest"),
+        LintCounts::default(),
+    );
+    let g = w.gate(&GateConfig::default(), None);
+    assert!(
+        g.reasons.iter().any(|r| r.starts_with("2 runners crashed")),
+        "{:?}",
+        g.reasons
+    );
+    // Tests a failed build kept from running: that is why there are no results.
+    w = World::new(
+        vec![
+            runner("make", RunnerKind::Build, RunnerStatus::Crashed),
+            runner("pytest", RunnerKind::Test, RunnerStatus::Blocked),
+        ],
+        Vec::new(),
+        LintCounts::default(),
+    );
+    let g = w.gate(&GateConfig::default(), None);
+    assert_eq!(
+        g.reasons,
+        [
+            "the build failed: `make` crashed",
+            "no tests ran: the build failed, so `pytest` did not run"
+        ]
     );
 }
 

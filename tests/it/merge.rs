@@ -905,11 +905,22 @@ fn a_runner_that_crashed_in_one_shard_is_named_with_that_shard() {
         .iter()
         .map(|r| r.as_str().unwrap())
         .collect();
-    assert!(
-        reasons.contains(
-            &"1 runner crashed, so its results are incomplete: `build` in shard 2/2 (killed by signal 11, SIGSEGV)"
-        ),
-        "{reasons:?}"
+    // One reason says which build, in which shard, and how; the crash rule fails too, with
+    // the same words, and is not repeated among the reasons.
+    assert_eq!(
+        reasons,
+        ["the build failed: `build` in shard 2/2 crashed (killed by signal 11, SIGSEGV)"]
+    );
+    let crash = gate["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["rule"] == "crash")
+        .unwrap();
+    assert_eq!(crash["passed"], false);
+    assert_eq!(
+        crash["reason"],
+        "1 runner crashed, so its results are incomplete: `build` in shard 2/2 (killed by signal 11, SIGSEGV)"
     );
     let diagnose = read(&merged.join("diagnose.json"));
     assert_eq!(
