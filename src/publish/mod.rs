@@ -653,21 +653,27 @@ impl Publisher<'_> {
 
     /// What to post over `previous` (the body of our comment now, if any), with `keyed` the
     /// body this run would post: `Err` when another job of this CI run wrote it and failed,
-    /// and this run passed (it stays: the log says why); `Ok(Some)` the body with a notice
-    /// when another job of this run shares the comment; `Ok(None)` the body as it is.
+    /// and this run passed (it stays, the log says why; `Err(Some)` is that body with the
+    /// notice it lacked, from that job's side); `Ok(Some)` the body with a notice when
+    /// another job of this run shares the comment; `Ok(None)` the body as it is.
     fn shared_body(
         &self,
         keyed: &str,
         previous: Option<&str>,
         passed: bool,
-    ) -> Result<Option<String>, ()> {
+    ) -> Result<Option<String>, Option<String>> {
         let me = sharing::Writer::from_env(self.env);
-        match (sharing::decide(me.as_ref(), previous, passed), &me) {
-            (sharing::Sharing::Keep(other), Some(me)) => {
+        match (
+            sharing::decide(me.as_ref(), previous, passed),
+            &me,
+            previous,
+        ) {
+            (sharing::Sharing::Keep(other), Some(me), Some(prev)) => {
                 self.warn_shared(me, &other, true);
-                Err(())
+                Err((!sharing::has_notice(prev))
+                    .then(|| sharing::insert_notice(prev, &sharing::notice(&other, me))))
             }
-            (sharing::Sharing::Shared(other), Some(me)) => {
+            (sharing::Sharing::Shared(other), Some(me), _) => {
                 self.warn_shared(me, &other, false);
                 Ok(Some(sharing::insert_notice(
                     keyed,
@@ -952,9 +958,19 @@ impl Publisher<'_> {
                             let previous = ours.first().map(|c| c.body.as_str());
                             let passed = verdict == Some(Verdict::Pass);
                             match self.shared_body(&keyed, previous, passed) {
-                                Err(()) => {
-                                    kept = ours.into_iter().next();
-                                    Ok(CommentOutcome::Unchanged)
+                                Err(noticed) => {
+                                    kept = ours.first().cloned();
+                                    match noticed {
+                                        // The kept comment learns that it is shared.
+                                        Some(b) => {
+                                            let body = github::fit_comment(
+                                                &self.redactor.redact(&b),
+                                                self.opts.max_comment_chars,
+                                            );
+                                            gh.upsert_comment(pr, &body, Some(ours)).await
+                                        }
+                                        None => Ok(CommentOutcome::Unchanged),
+                                    }
                                 }
                                 Ok(noticed) if want_comment => {
                                     let body = match noticed {
@@ -1078,8 +1094,17 @@ impl Publisher<'_> {
             };
             let previous = ours.first().map(|n| n.body.as_str());
             match self.shared_body(body, previous, passed) {
-                // Another job of this pipeline failed and wrote it, and this one passed.
-                Err(()) => Ok(Err(ours.into_iter().next())),
+                // Another job of this pipeline failed and wrote it, and this one passed: it
+                // stays, learning that it is shared if it did not know.
+                Err(noticed) => {
+                    let first = ours.first().cloned();
+                    if let Some(b) = noticed {
+                        let note =
+                            gitlab::fit_note(&self.redactor.redact(&b), gitlab::MAX_NOTE_CHARS);
+                        gl.upsert(&note, Some(ours)).await?;
+                    }
+                    Ok(Err(first))
+                }
                 Ok(noticed) => {
                     let note = gitlab::fit_note(
                         &self.redactor.redact(noticed.as_deref().unwrap_or(body)),

@@ -232,6 +232,16 @@ fn sentence(s: &str) -> String {
     }
 }
 
+/// The line before a notice: a body that has it says it is shared already. Untrusted text
+/// never holds `<` (see [`crate::report::escape`]), so a test name cannot fake it.
+/// Not a `codeloop-verify:` hidden line, which `fit_comment` moves to the end.
+pub const NOTICE_TAG: &str = "<!-- codeloop:shared -->";
+
+/// Whether `body` carries a notice already.
+pub fn has_notice(body: &str) -> bool {
+    body.contains(NOTICE_TAG)
+}
+
 /// The notice a shared comment carries, under its heading.
 pub fn notice(me: &Writer, other: &Writer) -> String {
     let mine = if me.job.is_empty() {
@@ -243,7 +253,7 @@ pub fn notice(me: &Writer, other: &Writer) -> String {
     };
     let this = if me.ci == "gitlab" { "note" } else { "comment" };
     format!(
-        "> [!WARNING]\n> {} writes this {this} too, so each replaces the other's results: it shows {mine} only. {}.\n",
+        "{NOTICE_TAG}\n> [!WARNING]\n> {} writes this {this} too, so each replaces the other's results: it shows {mine} only. {}.\n",
         sentence(&who(me, other, true)),
         sentence(&fix(me, other))
     )
@@ -447,13 +457,17 @@ mod tests {
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(lines[1], "## ❌ failed");
         assert_eq!(lines[2], "");
-        assert_eq!(lines[3], "> [!WARNING]");
-        assert_eq!(lines[5], "");
-        assert_eq!(lines[6], "rest");
+        assert_eq!(lines[3], NOTICE_TAG);
+        assert_eq!(lines[4], "> [!WARNING]");
+        assert_eq!(lines[6], "");
+        assert_eq!(lines[7], "rest");
+        assert!(has_notice(&out) && !has_notice(&body));
         // No heading: under the marker.
         let out = insert_notice(&format!("{MARKER} run=r1 -->\nplain"), &n);
         assert!(
-            out.starts_with(&format!("{MARKER} run=r1 -->\n\n> [!WARNING]")),
+            out.starts_with(&format!(
+                "{MARKER} run=r1 -->\n\n{NOTICE_TAG}\n> [!WARNING]"
+            )),
             "{out}"
         );
     }

@@ -733,7 +733,21 @@ fn matrix_legs_without_keys_share_no_baseline_and_a_pass_never_hides_a_failure()
     assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
     assert_eq!(json["comment"], "kept");
     assert_eq!(json["comment_id"], first.id);
-    assert_eq!(fake.ours()[0].body, first.body);
+    // Kept as leg 1 wrote it, plus the notice that it is shared (4 lines under the heading).
+    let kept = fake.ours()[0].body.clone();
+    assert_eq!(
+        kept.lines().count(),
+        first.body.lines().count() + 4,
+        "{kept}"
+    );
+    assert!(
+        first.body.lines().all(|l| kept.lines().any(|k| k == l)),
+        "{kept}"
+    );
+    assert!(
+        kept.contains("<!-- codeloop:shared -->\n> [!WARNING]\n> Another leg of the matrix job <code>test</code>"),
+        "{kept}"
+    );
     let log = format!("{out}{err}");
     // Two warnings: the comment is shared (no baseline), and it was left as leg 1 wrote it.
     assert!(
@@ -761,7 +775,11 @@ fn matrix_legs_without_keys_share_no_baseline_and_a_pass_never_hides_a_failure()
     assert!(!body.contains("Since the last run"), "{body}");
     let heading = body.lines().position(|l| l.starts_with("## ")).unwrap();
     let notice = body.lines().position(|l| l == "> [!WARNING]").unwrap();
-    assert_eq!(notice, heading + 2, "{body}");
+    assert_eq!(notice, heading + 3, "{body}");
+    assert_eq!(
+        body.lines().nth(heading + 2),
+        Some("<!-- codeloop:shared -->")
+    );
 
     // The next push (a new workflow run): the comment is this job's baseline again, and not
     // shared.
