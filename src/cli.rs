@@ -153,6 +153,10 @@ pub struct HistoryArgs {
     /// The data branch --fetch reads.
     #[arg(long, value_name = "NAME", default_value = "codeloop-data")]
     pub data_branch: String,
+    /// With --fetch: the history of this comment key (`keys/KEY/` on the data branch), as
+    /// `publish --comment-key KEY` writes it. Default: the unkeyed history.
+    #[arg(long, value_name = "KEY")]
+    pub comment_key: Option<String>,
 }
 
 #[derive(Args, Debug, Clone, Default)]

@@ -257,9 +257,25 @@ fn fetch(args: &HistoryArgs, dest: &Path) -> i32 {
     use crate::publish::context::{Env, GitHubContext};
     let env = Env::from_process();
     let ctx = GitHubContext::from_env(&env);
+    let comment_key = match args
+        .comment_key
+        .as_deref()
+        .map(crate::publish::github::check_key)
+        .transpose()
+    {
+        Ok(k) => k,
+        Err(m) => {
+            crate::ui::error(
+                &std::io::Error::other(format!("--comment-key: {m}")),
+                Some("use the key `publish --comment-key` is given"),
+            );
+            return exit::USAGE;
+        }
+    };
     let mut opts = crate::publish::PublishOptions {
         token: env.get("GITHUB_TOKEN").map(str::to_string),
         retry: crate::publish::PublishOptions::retry_from_env(&env),
+        comment_key,
         ..Default::default()
     };
     opts.forge = crate::publish::detect_forge(&env);

@@ -1005,6 +1005,37 @@ fn gitlab_pushes_write_the_history_and_merge_requests_read_it() {
     assert_eq!(doc.runs.len(), 4);
     assert_eq!(statuses(&doc, "::flaky"), "FPFP");
 
+    // A keyed job (`--comment-key api`) writes its own history under keys/api/, and
+    // `history --fetch --comment-key api` reads that one.
+    w.reports(&[("api_only", true, 0.05)]);
+    let sha = format!("{:040x}", 9);
+    run(&["ci", "--report", "reports/app.xml"], false, &sha);
+    let o = run(&["publish", "--comment-key", "api"], false, &sha);
+    assert!(text(&o).contains("added to branch"), "{}", text(&o));
+    let keyed = {
+        let s = fake.state.lock().unwrap();
+        s.branches["codeloop-data"]
+            .get("keys/api/history.json.gz")
+            .map(|f| f.0.clone())
+    };
+    let keyed =
+        history::parse(&history::gunzip(&keyed.expect("keys/api/history.json.gz")).unwrap())
+            .unwrap()
+            .into_owned();
+    assert_eq!(keyed.runs.len(), 1);
+    assert_eq!(statuses(&keyed, "::api_only"), "P");
+    let o = run(
+        &["history", "--fetch", "api.json.gz", "--comment-key", "api"],
+        true,
+        "mr0",
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let fetched = std::fs::read(w.ws().join("api.json.gz")).unwrap();
+    let fetched = history::parse(&history::gunzip(&fetched).unwrap())
+        .unwrap()
+        .into_owned();
+    assert_eq!(fetched.runs, keyed.runs);
+
     // The merge request: fetch, gate with it, and the report has the section.
     w.reports(&[
         ("stable", true, 0.05),
