@@ -260,7 +260,7 @@ fn fetch(args: &HistoryArgs, dest: &Path) -> i32 {
     let comment_key = match args
         .comment_key
         .as_deref()
-        .map(crate::publish::github::check_key)
+        .map(crate::publish::github::comment_key)
         .transpose()
     {
         Ok(k) => k,

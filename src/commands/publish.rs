@@ -86,7 +86,7 @@ pub fn run(args: PublishArgs) -> i32 {
     opts.check_run |= args.check_run;
     opts.author = env.input("comment-author").map(str::to_string);
     if let Some(k) = &args.comment_key {
-        match crate::publish::github::check_key(k) {
+        match crate::publish::github::comment_key(k) {
             Ok(k) => opts.comment_key = Some(k),
             Err(m) => {
                 crate::ui::error(

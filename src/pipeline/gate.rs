@@ -121,7 +121,7 @@ pub fn load_baseline_flag(
         return load_baseline(spec, artifacts, cwd).map(Some);
     }
     let key = match comment_key
-        .map(crate::publish::github::check_key)
+        .map(crate::publish::github::comment_key)
         .transpose()
     {
         Ok(k) => k,

@@ -48,23 +48,48 @@ pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(8);
 /// The longest comment key (`comment-key` input, `--comment-key` flag).
 pub const MAX_KEY_CHARS: usize = 64;
 
-/// Checks a comment key: 1–64 characters of `A-Z a-z 0-9 . _ - /`, so it can sit in the
-/// hidden marker unescaped and never closes it. Err says what is accepted.
+/// A comment key as given (`comment-key` input, `--comment-key` flag) made safe: runs of
+/// anything but `A-Z a-z 0-9 . _ - /` become one `-` (and are dropped at either end), so a
+/// matrix value or a GitLab job name (`test: [linux, 3.12]` → `test-linux-3.12`) works as
+/// given; the key then sits in the hidden marker unescaped, never closes it, and names a
+/// folder of the history data branch. Err (what is accepted) when nothing usable is left,
+/// when it is longer than 64 characters, or when a part between slashes is empty, `.` or `..`.
 pub fn check_key(key: &str) -> Result<String, String> {
-    let k = key.trim();
+    let mut k = String::with_capacity(key.len());
+    let mut gap = false;
+    for c in key.trim().chars() {
+        if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/') {
+            if gap && !k.is_empty() {
+                k.push('-');
+            }
+            gap = false;
+            k.push(c);
+        } else {
+            gap = true;
+        }
+    }
     if k.is_empty()
         || k.chars().count() > MAX_KEY_CHARS
-        || !k
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/'))
         // The key names a folder of the history data branch (`keys/<key>/`).
         || k.split('/').any(|seg| seg.is_empty() || seg == "." || seg == "..")
     {
         return Err(format!(
-            "use 1 to {MAX_KEY_CHARS} characters of letters, digits, `.`, `_`, `-` and `/` (e.g. `backend` or `linux/py3.12`; no empty, `.` or `..` part between slashes)"
+            "use 1 to {MAX_KEY_CHARS} characters of letters, digits, `.`, `_`, `-` and `/` (others become `-`; e.g. `backend` or `linux/py3.12`; no empty, `.` or `..` part between slashes)"
         ));
     }
-    Ok(k.to_string())
+    Ok(k)
+}
+
+/// [`check_key`], saying in the log when the key is not the one given.
+pub fn comment_key(given: &str) -> Result<String, String> {
+    let k = check_key(given)?;
+    if k != given.trim() {
+        crate::ui::warn(&format!(
+            "comment key `{}` is used as `{k}` (only letters, digits, `.`, `_`, `-` and `/` are kept)",
+            given.trim()
+        ));
+    }
+    Ok(k)
 }
 
 /// The key of a body's codeloop marker: `None` when the body has no marker, `Some(None)` for
@@ -994,11 +1019,15 @@ mod tests {
     fn comment_keys_live_in_the_marker() {
         assert_eq!(check_key(" backend ").unwrap(), "backend");
         assert_eq!(check_key("linux/py3.12_x-1").unwrap(), "linux/py3.12_x-1");
-        // A key is also a folder of the data branch: no empty, `.` or `..` part.
+        // Anything else becomes `-`: a matrix value or a GitLab job name works as given.
+        assert_eq!(check_key("a b").unwrap(), "a-b");
+        assert_eq!(check_key("x-->").unwrap(), "x--");
+        assert_eq!(check_key("test: [linux, 3.12]").unwrap(), "test-linux-3.12");
+        assert_eq!(check_key("(py3.12)").unwrap(), "py3.12");
+        // Nothing usable left, too long, or not a folder of the data branch.
         for bad in [
             "",
-            "a b",
-            "x-->",
+            "!!",
             "é",
             &"k".repeat(65),
             "..",

@@ -263,8 +263,28 @@ fn comment_keys_keep_one_comment_each_with_its_own_baseline() {
     assert_eq!(outputs(&w.output)["comment-id"], old.to_string());
     assert_eq!(fake.ours().len(), 3);
 
-    // A bad key names the input and what is accepted.
-    let o = action(&fake.url(), &w, &[("INPUT_COMMENT-KEY", "a b-->")]);
+    // A matrix value with spaces and brackets is a key as it is, made safe (and said so).
+    let o = action(
+        &fake.url(),
+        &w,
+        &[("INPUT_COMMENT-KEY", "Linux (py3.12) -->")],
+    );
+    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+    let (out, err) = text(&o);
+    assert!(
+        format!("{out}{err}")
+            .contains("comment key `Linux (py3.12) -->` is used as `Linux-py3.12---`"),
+        "{out}{err}"
+    );
+    assert!(
+        fake.ours().iter().any(|c| c
+            .body
+            .starts_with(&format!("{MARK} key=Linux-py3.12--- ci="))),
+        "{:#?}",
+        fake.ours()
+    );
+    // A key with nothing usable names the input and what is accepted.
+    let o = action(&fake.url(), &w, &[("INPUT_COMMENT-KEY", "éé")]);
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).1.contains("comment-key"), "{}", text(&o).1);
     assert_clean(&fake);

@@ -174,7 +174,7 @@ impl Inputs {
             None => None,
             Some(v) => {
                 Some(
-                    crate::publish::github::check_key(v).map_err(|expected| InputError {
+                    crate::publish::github::comment_key(v).map_err(|expected| InputError {
                         name: "comment-key",
                         value: v.into(),
                         expected,
