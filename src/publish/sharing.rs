@@ -9,8 +9,9 @@
 //! - another job of the same run wrote it: the comment gets a notice that names that job and
 //!   the fix (a `comment-key` each), and is not this job's baseline (deltas against another
 //!   leg's results would be wrong numbers);
-//! - and that job failed while this one passed: the comment is left as it is (a passing job
-//!   never hides another job's failure), with a warning in the log.
+//! - and that job failed while this one passed: the comment stays that job's (a passing job
+//!   never hides another job's failure), with the notice added once from that job's side
+//!   ([`NOTICE_TAG`] marks it), and a warning in the log.
 //!
 //! On GitHub the legs of a matrix share the job id, and any re-run is a new attempt, so any
 //! earlier writer of the same run attempt is another job. On GitLab each leg has its own job
