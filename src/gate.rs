@@ -611,23 +611,21 @@ pub fn evaluate(input: &GateInput, cfg: &GateConfig) -> GateDoc {
         ),
         ("timeout", &[RunnerStatus::Timeout][..]),
     ] {
-        let hit: Vec<String> = v
+        let ended: Vec<&crate::model::RunnerResult> = v
             .runners
             .iter()
             .filter(|r| statuses.contains(&r.status))
-            .map(|r| format!("{} ({})", r.shown(), how_it_ended(r)))
             .collect();
-        if hit.is_empty() {
+        if ended.is_empty() {
             continue;
         }
+        let hit: Vec<String> = ended
+            .iter()
+            .map(|r| format!("{} ({})", r.shown(), how_it_ended(r)))
+            .collect();
         // Only build runners, which the build rule's reason already names with how they
         // ended: the rule still fails, but the verdict does not say it twice.
-        if build_said_how
-            && v.runners
-                .iter()
-                .filter(|r| statuses.contains(&r.status))
-                .all(|r| r.kind == RunnerKind::Build)
-        {
+        if build_said_how && ended.iter().all(|r| r.kind == RunnerKind::Build) {
             said_elsewhere.push(rule);
         }
         let n = hit.len() as u64;

@@ -92,17 +92,24 @@ pub fn comment_key(given: &str) -> Result<String, String> {
     Ok(k)
 }
 
-/// The key of a body's codeloop marker: `None` when the body has no marker, `Some(None)` for
-/// a marker without `key=` (the default comment, and every comment before keys existed).
-pub fn marker_key(body: &str) -> Option<Option<&str>> {
+/// The value of the `name=` word of a body's codeloop marker (only inside the marker, up to
+/// its `-->`): `None` when the body has no marker, `Some(None)` when the marker has no such
+/// word.
+pub fn marker_field<'a>(body: &'a str, name: &str) -> Option<Option<&'a str>> {
     let start = body.find(MARKER)?;
     let rest = &body[start + MARKER.len()..];
     let end = rest.find("-->").unwrap_or(rest.len());
     Some(
         rest[..end]
             .split_whitespace()
-            .find_map(|w| w.strip_prefix("key=")),
+            .find_map(|w| w.strip_prefix(name)?.strip_prefix('=')),
     )
+}
+
+/// The key of a body's codeloop marker: `None` when the body has no marker, `Some(None)` for
+/// a marker without `key=` (the default comment, and every comment before keys existed).
+pub fn marker_key(body: &str) -> Option<Option<&str>> {
+    marker_field(body, "key")
 }
 
 /// Whether `body` is a codeloop body of comment key `key` (`None`: the default comment).

@@ -627,14 +627,12 @@ impl Publisher<'_> {
         // Another job of this CI run wrote it (a matrix leg without its own key): its results
         // are not this job's earlier ones, so it is no baseline.
         let me = sharing::Writer::from_env(self.env);
-        match sharing::decide(me.as_ref(), Some(&body), false) {
-            sharing::Sharing::Alone => Some(body),
-            sharing::Sharing::Shared(other) | sharing::Sharing::Keep(other) => {
-                if let Some(me) = &me {
-                    self.warn_shared(me, &other, false);
-                }
+        match (sharing::shared_with(me.as_ref(), &body), &me) {
+            (Some(other), Some(me)) => {
+                self.warn_shared(me, &other, false);
                 None
             }
+            _ => Some(body),
         }
     }
 
@@ -841,8 +839,10 @@ impl Publisher<'_> {
             &sharing::with_writer(&run.comment, sharing::Writer::from_env(self.env).as_ref()),
             self.opts.comment_key.as_deref(),
         );
-        let comment =
-            github::fit_comment(&self.redactor.redact(&keyed), self.opts.max_comment_chars);
+        // A body as posted: redacted, then fitted to the comment's size.
+        let fit =
+            |b: &str| github::fit_comment(&self.redactor.redact(b), self.opts.max_comment_chars);
+        let comment = fit(&keyed);
         let summary = self.redactor.redact(&run.summary).into_owned();
         self.print_gate(run, out);
 
@@ -963,21 +963,14 @@ impl Publisher<'_> {
                                     match noticed {
                                         // The kept comment learns that it is shared.
                                         Some(b) => {
-                                            let body = github::fit_comment(
-                                                &self.redactor.redact(&b),
-                                                self.opts.max_comment_chars,
-                                            );
-                                            gh.upsert_comment(pr, &body, Some(ours)).await
+                                            gh.upsert_comment(pr, &fit(&b), Some(ours)).await
                                         }
                                         None => Ok(CommentOutcome::Unchanged),
                                     }
                                 }
                                 Ok(noticed) if want_comment => {
                                     let body = match noticed {
-                                        Some(b) => github::fit_comment(
-                                            &self.redactor.redact(&b),
-                                            self.opts.max_comment_chars,
-                                        ),
+                                        Some(b) => fit(&b),
                                         None => comment.clone(),
                                     };
                                     gh.upsert_comment(pr, &body, Some(ours)).await

@@ -135,22 +135,21 @@ pub fn with_writer(body: &str, writer: Option<&Writer>) -> String {
 /// The writer a comment's marker names, if it names one (comments of codeloop before this,
 /// or by hand, do not).
 pub fn writer_of(body: &str) -> Option<Writer> {
-    let start = body.find(MARKER)?;
-    let rest = &body[start + MARKER.len()..];
-    let end = rest.find("-->").unwrap_or(rest.len());
-    rest[..end]
-        .split_whitespace()
-        .find_map(|w| w.strip_prefix("ci="))
-        .and_then(Writer::parse)
+    Writer::parse(super::github::marker_field(body, "ci")??)
+}
+
+/// The other job of this CI run that wrote `body`, if another did.
+pub fn shared_with(me: Option<&Writer>, body: &str) -> Option<Writer> {
+    writer_of(body).filter(|o| me.is_some_and(|me| me.shares_with(o)))
 }
 
 /// What this job (`me`, whose run `passed` or not) does with `previous`, the body of the
 /// comment it would replace.
 pub fn decide(me: Option<&Writer>, previous: Option<&str>, passed: bool) -> Sharing {
-    let (Some(me), Some(body)) = (me, previous) else {
+    let Some(body) = previous else {
         return Sharing::Alone;
     };
-    let Some(other) = writer_of(body).filter(|o| me.shares_with(o)) else {
+    let Some(other) = shared_with(me, body) else {
         return Sharing::Alone;
     };
     let other_failed = crate::report::state::decode(body)
