@@ -426,10 +426,10 @@ fn runner_problems(
                     Category::NoResults,
                     match r.exit_code {
                         Some(c) => format!(
-                            "lint runner `{}` exited with code {c} but reported no finding",
-                            r.id
+                            "lint runner {} exited with code {c} but reported no finding",
+                            r.shown()
                         ),
-                        None => format!("lint runner `{}` failed but reported no finding", r.id),
+                        None => format!("lint runner {} failed but reported no finding", r.shown()),
                     },
                     Severity::Error,
                 ));
@@ -441,7 +441,7 @@ fn runner_problems(
                 };
                 out.push(mk(
                     Category::NoResults,
-                    format!("runner `{}` produced no test results: it {why}", r.id),
+                    format!("runner {} produced no test results: it {why}", r.shown()),
                     Severity::Error,
                 ));
             } else if r.kind == RunnerKind::Test
@@ -454,12 +454,12 @@ fn runner_problems(
                     Category::TestError,
                     match r.exit_code {
                         Some(c) => format!(
-                            "runner `{}` exited with code {c} but its results show no failing test",
-                            r.id
+                            "runner {} exited with code {c} but its results show no failing test",
+                            r.shown()
                         ),
                         None => format!(
-                            "runner `{}` failed but its results show no failing test",
-                            r.id
+                            "runner {} failed but its results show no failing test",
+                            r.shown()
                         ),
                     },
                     Severity::Error,

@@ -224,6 +224,32 @@ fn runner_problems_explain_missing_results() {
     assert_eq!(*order.last().unwrap(), Category::Blocked);
 }
 
+/// In a merged run, a runner that went wrong in some shards only is named with them, so the
+/// task says where to look (the other shards' results are fine).
+#[test]
+fn runner_problems_of_a_merged_run_name_their_shards() {
+    let mut silent = runner("pytest", RunnerKind::Test, RunnerStatus::Failed);
+    silent.shards = vec!["3/4".into()];
+    let mut quiet_lint = runner("ruff", RunnerKind::Lint, RunnerStatus::Failed);
+    quiet_lint.shards = vec!["1/4".into(), "2/4".into()];
+    let mut green = runner("jest", RunnerKind::Test, RunnerStatus::Failed);
+    green.shards = vec!["4/4".into()];
+    green.exit_code = Some(2);
+    let v = verify(vec![silent, quiet_lint, green]);
+    let mut pass = Case::new("a", Status::Passed);
+    pass.runner = "jest".into();
+    let d = run(&v, &[pass], &BTreeMap::new());
+    let titles: Vec<&str> = d.problems.iter().map(|p| p.title.as_str()).collect();
+    assert_eq!(
+        titles,
+        [
+            "runner `pytest` in shard 3/4 produced no test results: it wrote no result file",
+            "lint runner `ruff` in shards 1/4, 2/4 exited with code 1 but reported no finding",
+            "runner `jest` in shard 4/4 exited with code 2 but its results show no failing test",
+        ]
+    );
+}
+
 #[test]
 fn evidence_is_the_message_and_lines_around_the_frame_bounded() {
     let v = verify(vec![runner("t", RunnerKind::Test, RunnerStatus::Failed)]);
