@@ -886,12 +886,35 @@ pub fn evaluate(input: &GateInput, cfg: &GateConfig) -> GateDoc {
             .take(3)
             .map(|r| r.shown())
             .collect();
+        // Every test runner without results had its result files, but none could be read
+        // (empty, truncated): that is why there are none, and the `unreadable` rule names
+        // the files. "Check that the runners write their reports" would send the reader
+        // after a glob that matched.
+        let only_unreadable = empty
+            && blocked.is_empty()
+            && !unreadable.is_empty()
+            && v.runners
+                .iter()
+                .filter(|r| r.kind == RunnerKind::Test && r.status != RunnerStatus::Skipped)
+                .all(|r| !r.parse_errors.is_empty());
+        if only_unreadable && cfg.fail_on_unreadable {
+            said_elsewhere.push("fail_on_empty");
+        }
         rules.push(RuleResult {
             rule: "fail_on_empty".into(),
             passed,
             limit: "true".into(),
             actual: c.tests.to_string(),
-            reason: if empty && !blocked.is_empty() {
+            reason: if only_unreadable {
+                format!(
+                    "no tests were read: {} found could not be read",
+                    if unreadable.len() == 1 {
+                        "the one result file".to_string()
+                    } else {
+                        format!("the {} result files", unreadable.len())
+                    }
+                )
+            } else if empty && !blocked.is_empty() {
                 one_line(
                     &format!(
                         "no tests ran: the build failed, so {} did not run",

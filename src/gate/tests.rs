@@ -708,4 +708,33 @@ fn an_unreadable_result_file_fails_the_gate_even_when_what_was_read_passed() {
     );
     let g = ok.gate(&GateConfig::default(), None);
     assert!(g.rules.iter().all(|r| r.rule != "unreadable"));
+
+    // Nothing read because the only result file was empty: the glob matched, so the reason
+    // is the file, said once (not "check that the runners write their reports").
+    let mut empty = runner("reports", RunnerKind::Test, RunnerStatus::Failed);
+    empty.parse_errors = vec![crate::model::ParseIssue {
+        position: None,
+        ..issue("out/r.xml", 1, "the file is empty")
+    }];
+    let w = World::new(vec![empty], Vec::new(), LintCounts::default());
+    let g = w.gate(&GateConfig::default(), None);
+    let e = rule(&g, "fail_on_empty");
+    assert!(!e.passed);
+    assert_eq!(
+        e.reason,
+        "no tests were read: the one result file found could not be read"
+    );
+    assert_eq!(
+        g.reasons,
+        ["1 result file could not be read, so its results are incomplete: `out/r.xml`"]
+    );
+    assert_eq!(exit_code(&g), 3, "no results: the exit code says so");
+    // Not failing on unreadable files: the empty-run rule is the one that says why.
+    let g = w.gate(&lenient, None);
+    assert_eq!(g.verdict, Verdict::Fail);
+    assert_eq!(
+        g.reasons,
+        ["no tests were read: the one result file found could not be read"]
+    );
+    assert_eq!(exit_code(&g), 3);
 }
