@@ -897,6 +897,21 @@ pub fn evaluate(input: &GateInput, cfg: &GateConfig) -> GateDoc {
                 .iter()
                 .filter(|r| r.kind == RunnerKind::Test && r.status != RunnerStatus::Skipped)
                 .all(|r| !r.parse_errors.is_empty());
+        // The collect patterns that found nothing, when nothing at all was collected: the
+        // reason names them (the likeliest fault of a new setup is the pattern).
+        let unmatched = v
+            .runners
+            .iter()
+            .all(|r| r.result_files.is_empty())
+            .then(|| {
+                v.runners
+                    .iter()
+                    .filter_map(|r| r.unmatched_shown())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .filter(|p| !p.is_empty());
+        let candidates = v.runners.iter().find_map(|r| r.candidates_shown());
         if only_unreadable && cfg.fail_on_unreadable {
             said_elsewhere.push("fail_on_empty");
         }
@@ -922,6 +937,13 @@ pub fn evaluate(input: &GateInput, cfg: &GateConfig) -> GateDoc {
                     ),
                     600,
                 )
+            } else if let Some(patterns) = unmatched.filter(|_| empty) {
+                match candidates {
+                    Some(c) => format!(
+                        "no results were found: no file matched {patterns} (test reports are at {c})"
+                    ),
+                    None => format!("no results were found: no file matched {patterns}"),
+                }
             } else if empty {
                 "no results were found at all: check that the runners write their reports (or --report matches them)".into()
             } else if !silent.is_empty() {

@@ -230,6 +230,13 @@ fn fold_runner(a: &mut RunnerResult, b: RunnerResult) {
     a.parse_errors.extend(b.parse_errors);
     a.warnings.extend(b.warnings);
     a.suite_errors.extend(b.suite_errors);
+    for c in b.candidates {
+        if a.candidates.len() < crate::runners::collect::CANDIDATES_MAX
+            && !a.candidates.contains(&c)
+        {
+            a.candidates.push(c);
+        }
+    }
     for d in b.depends_on {
         if !a.depends_on.contains(&d) {
             a.depends_on.push(d);
@@ -1448,6 +1455,7 @@ pub fn finish(plan: Plan, sources: Vec<Source>, cases: &CaseCounts, target: Targ
         let n = expected.unwrap_or(0);
         runners.push(RunnerResult {
             shards: Vec::new(),
+            candidates: Vec::new(),
             id: format!("{MISSING_SHARD_PREFIX}{k}-of-{n}"),
             kind: RunnerKind::Test,
             source: RunnerSource::Collect,
@@ -2001,6 +2009,7 @@ mod tests {
             let n = expected.unwrap_or(0);
             let mut r = RunnerResult {
                 shards: Vec::new(),
+                candidates: Vec::new(),
                 id: format!("{MISSING_SHARD_PREFIX}{k}-of-{n}"),
                 kind: RunnerKind::Test,
                 source: RunnerSource::Collect,

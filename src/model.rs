@@ -636,6 +636,10 @@ impl std::fmt::Display for Position {
     }
 }
 
+/// The warning a collect pattern that matched no file leaves on its runner (`file` holds the
+/// pattern): read back by the messages that say which pattern found nothing.
+pub const NO_MATCH: &str = "no file matched this pattern";
+
 /// A place where a parser had to be lenient (or a file could not be read at all, for
 /// `ParseIssue`s stored as errors).
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq)]
@@ -837,9 +841,43 @@ pub struct RunnerResult {
     /// `K/N`, or that shard run's id when it had no shard number.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub shards: Vec<String>,
+    /// When none of its collect patterns matched a file: files of the workspace whose first
+    /// bytes are a test report (paths as the patterns are written, at most five), so the
+    /// messages can say where the reports are.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub candidates: Vec<String>,
 }
 
 impl RunnerResult {
+    /// Where the test reports seem to be, when the patterns found none: `` `a.xml` ``,
+    /// `` `a.xml`, `b.xml` and 3 more ``; `None` when nothing was found.
+    pub fn candidates_shown(&self) -> Option<String> {
+        const NAMED: usize = 2;
+        let (first, rest) = self.candidates.split_at(self.candidates.len().min(NAMED));
+        let named = first
+            .iter()
+            .map(|c| format!("`{c}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        match rest.len() {
+            _ if first.is_empty() => None,
+            0 => Some(named),
+            n => Some(format!("{named} and {n} more")),
+        }
+    }
+
+    /// The collect patterns of this runner that matched no file, as written
+    /// (`` `**/junit*.xml`, `out/*.trx` ``), or `None` when every pattern matched one.
+    pub fn unmatched_shown(&self) -> Option<String> {
+        let patterns: Vec<String> = self
+            .warnings
+            .iter()
+            .filter(|w| w.message == NO_MATCH)
+            .map(|w| format!("`{}`", w.file))
+            .collect();
+        (!patterns.is_empty()).then(|| patterns.join(", "))
+    }
+
     /// The runner as a reader is told about it: `` `pytest` ``, and in a merged run
     /// `` `pytest` in shard 3/4 `` (the shards its status comes from).
     pub fn shown(&self) -> String {

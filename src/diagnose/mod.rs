@@ -433,6 +433,23 @@ fn runner_problems(
                     },
                     Severity::Error,
                 ));
+            } else if r.kind == RunnerKind::Test
+                && !has_results
+                && r.parse_errors.is_empty()
+                && r.result_files.is_empty()
+                && let Some(patterns) = r.unmatched_shown()
+            {
+                // Collected reports: nothing "wrote" anything; the pattern found no file.
+                out.push(mk(
+                    Category::NoResults,
+                    match r.candidates_shown() {
+                        Some(c) => format!(
+                            "no test results: no file matched {patterns}; test reports are at {c}"
+                        ),
+                        None => format!("no test results: no file matched {patterns}"),
+                    },
+                    Severity::Error,
+                ));
             } else if r.kind == RunnerKind::Test && !has_results && r.parse_errors.is_empty() {
                 let why = if r.result_files.is_empty() {
                     "wrote no result file".to_string()

@@ -315,6 +315,7 @@ mod tests {
     fn runner(id: &str, cmd: &str) -> RunnerResult {
         RunnerResult {
             shards: Vec::new(),
+            candidates: Vec::new(),
             id: id.into(),
             kind: RunnerKind::Test,
             source: RunnerSource::Builtin,

@@ -8,6 +8,7 @@ use crate::model::{Counts, Failure, ParseIssue, Position, RunStatus, RunnerSourc
 fn runner(id: &str, kind: RunnerKind, status: RunnerStatus) -> RunnerResult {
     RunnerResult {
         shards: Vec::new(),
+        candidates: Vec::new(),
         id: id.into(),
         kind,
         source: RunnerSource::Builtin,

@@ -12,6 +12,7 @@ use crate::settings::Weights;
 fn runner(id: &str, kind: RunnerKind, status: RunnerStatus) -> RunnerResult {
     RunnerResult {
         shards: Vec::new(),
+        candidates: Vec::new(),
         id: id.into(),
         kind,
         source: RunnerSource::Builtin,

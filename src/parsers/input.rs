@@ -21,6 +21,23 @@ fn utf16_without_bom(p: &[u8]) -> Option<&'static encoding_rs::Encoding> {
     }
 }
 
+/// The first bytes of a file as UTF-8, for [`sniff`] outside a parse (the parse transcodes
+/// as it reads): a UTF-16 head, with or without its byte-order mark, is decoded; any other
+/// head is returned as it is.
+pub fn head_to_utf8(head: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    let encoding = match head {
+        [0xFF, 0xFE, ..] => Some(encoding_rs::UTF_16LE),
+        [0xFE, 0xFF, ..] => Some(encoding_rs::UTF_16BE),
+        _ => head.get(..4).and_then(utf16_without_bom),
+    };
+    match encoding {
+        Some(e) => {
+            std::borrow::Cow::Owned(e.decode_with_bom_removal(head).0.into_owned().into_bytes())
+        }
+        None => std::borrow::Cow::Borrowed(head),
+    }
+}
+
 /// A `BufRead` over a report file, transcoded to UTF-8, whose head can be inspected first.
 pub struct Input<R: Read> {
     head: Vec<u8>,

@@ -136,6 +136,10 @@ pub struct Collected {
     pub slowest: Vec<SlowTest>,
     /// Patterns that matched nothing.
     pub unmatched: Vec<String>,
+    /// When no pattern matched any file: files in the workspace that look like test
+    /// reports (path as the patterns are written, and the format their first bytes show),
+    /// so the messages can say where the reports are.
+    pub candidates: Vec<(String, Format)>,
 }
 
 /// Lexical normalization: resolves `.` and `..` without touching the disk.
@@ -156,6 +160,20 @@ pub fn normalize(p: &Path) -> PathBuf {
 fn has_meta(s: &str) -> bool {
     s.contains(['*', '?', '[', '{'])
 }
+
+/// Directories of installed dependencies: a wildcard walks past them unless the pattern
+/// names them (`node_modules/pkg/junit.xml`, `vendor/**/*.xml`). Packages ship their own
+/// test reports and fixtures, which are not the project's results.
+pub const DEPENDENCY_DIRS: &[&str] = &[
+    "node_modules",
+    "bower_components",
+    "site-packages",
+    "dist-packages",
+    ".venv",
+    "venv",
+    ".tox",
+    "vendor",
+];
 
 /// Expands one pattern to regular files, sorted. Errors are user-facing sentences.
 pub fn expand(pattern: &str, ctx: &Ctx<'_>) -> Result<Vec<PathBuf>, String> {
@@ -207,15 +225,21 @@ pub fn expand_with_skips(
         .map_err(|e| format!("`{pattern}` is not a valid glob: {e}"))?
         .compile_matcher();
     let mut found = BTreeSet::new();
+    // Dependency directories the pattern does not name are not walked: `**/junit*.xml` in a
+    // JavaScript or Python project must not count a package's own test fixtures.
+    let named: Vec<&str> = pattern.split(['/', '\\']).collect();
     let walker = WalkDir::new(&base)
         .follow_links(false)
         .max_depth(64)
         .into_iter()
         .filter_entry(|e| {
             let p = e.path();
+            let name = e.file_name().to_string_lossy();
             !(e.file_type().is_dir()
                 && p != base
-                && (e.file_name() == ".git"
+                && (name == ".git"
+                    || (DEPENDENCY_DIRS.contains(&name.as_ref())
+                        && !named.contains(&name.as_ref()))
                     || ctx.exclude.iter().any(|x| p == x && !base.starts_with(x))))
         });
     let mut skipped = Vec::new();
@@ -394,7 +418,72 @@ pub fn collect(patterns: &[String], ctx: &Ctx<'_>) -> Collected {
     out.slowest
         .sort_by(|a, b| b.duration.total_cmp(&a.duration));
     out.slowest.truncate(parsers::collect::SLOWEST_N);
+    if out.files.is_empty() && !out.unmatched.is_empty() {
+        out.candidates = report_like_files(ctx, CANDIDATES_MAX);
+    }
     out
+}
+
+/// Report-like files named when no pattern matched.
+pub const CANDIDATES_MAX: usize = 5;
+/// Entries a search for report-like files looks at, at most (a monorepo's walk stays short:
+/// this only runs when nothing was collected).
+const CANDIDATES_WALK: usize = 20_000;
+
+/// Files under the workspace whose first bytes are a test report of a known format, in path
+/// order, at most `max`: what a pattern that matched nothing probably meant. Dependency and
+/// tool directories (`node_modules`, virtualenvs, hidden directories, the artifacts dir with
+/// old runs' copies) are not searched; build output (`target/`, `build/`) is, since test
+/// reports live there.
+pub fn report_like_files(ctx: &Ctx<'_>, max: usize) -> Vec<(String, Format)> {
+    const SKIP: &[&str] = &["__pycache__"];
+    const EXTENSIONS: &[&str] = &["xml", "trx", "json", "jsonl", "ndjson", "tap"];
+    let root = ctx.cwd;
+    let walker = WalkDir::new(root)
+        .follow_links(false)
+        .max_depth(10)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| {
+            let name = e.file_name().to_string_lossy();
+            !(e.file_type().is_dir()
+                && e.depth() > 0
+                && (name.starts_with('.')
+                    || SKIP.contains(&name.as_ref())
+                    || DEPENDENCY_DIRS.contains(&name.as_ref())
+                    || ctx.exclude.iter().any(|x| e.path() == x)))
+        });
+    let mut found = Vec::new();
+    for entry in walker.take(CANDIDATES_WALK).flatten() {
+        if found.len() >= max {
+            break;
+        }
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let path = entry.path();
+        let ext = path
+            .extension()
+            .map(|e| e.to_string_lossy().to_ascii_lowercase())
+            .unwrap_or_default();
+        if !EXTENSIONS.contains(&ext.as_str()) {
+            continue;
+        }
+        let mut head = Vec::with_capacity(4096);
+        let read = std::fs::File::open(path)
+            .and_then(|f| std::io::Read::read_to_end(&mut std::io::Read::take(f, 4096), &mut head));
+        if read.is_err() {
+            continue;
+        }
+        let head = parsers::input::head_to_utf8(&head);
+        let name = entry.file_name().to_string_lossy();
+        if let Some(f) = parsers::sniff(&head, &name)
+            && f.kind() == parsers::FormatKind::Tests
+        {
+            found.push((display_path(path, root), f));
+        }
+    }
+    found
 }
 
 fn collect_one(path: &Path, ctx: &Ctx<'_>, out: &mut Collected) {

@@ -133,6 +133,7 @@ async fn join(h: tokio::task::JoinHandle<RunnerResult>, def: &RunnerDef) -> Runn
 fn base_result(def: &RunnerDef) -> RunnerResult {
     RunnerResult {
         shards: Vec::new(),
+        candidates: Vec::new(),
         id: def.id.clone(),
         kind: def.kind,
         source: def.source,
@@ -493,8 +494,7 @@ fn redact_logs(logs: &[PathBuf], events: &Events) {
     }
 }
 
-/// The warning of a collect pattern that matched no file (`file` holds the pattern).
-pub const NO_MATCH: &str = "no file matched this pattern";
+pub use crate::model::NO_MATCH;
 
 fn absorb(
     r: &mut RunnerResult,
@@ -537,15 +537,27 @@ fn absorb(
             // Every pattern was refused (outside the workspace, ...): the parse errors say why.
             "no result file was collected: see the errors above".to_string()
         } else {
-            format!(
+            let mut hint = format!(
                 "no result files found for {}",
                 c.unmatched
                     .iter()
                     .map(|u| format!("`{u}`"))
                     .collect::<Vec<_>>()
                     .join(", ")
-            )
+            );
+            if !c.candidates.is_empty() {
+                hint.push_str(&format!(
+                    "; files that look like test reports: {}: point the pattern at them",
+                    c.candidates
+                        .iter()
+                        .map(|(p, f)| format!("`{p}` ({})", f.name()))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+            hint
         });
+        r.candidates = c.candidates.iter().map(|(p, _)| p.clone()).collect();
     }
     if let Ok(mut g) = shared.slow.lock() {
         g.extend(c.slowest);

@@ -21,6 +21,7 @@ pub const WS: &str = "/home/runner/work/samples/samples";
 pub fn runner(id: &str, kind: RunnerKind, cwd: &str, command: &str) -> RunnerResult {
     RunnerResult {
         shards: Vec::new(),
+        candidates: Vec::new(),
         id: id.into(),
         kind,
         source: RunnerSource::Builtin,

@@ -217,6 +217,110 @@ fn a_glob_that_matches_nothing_is_a_warning() {
     assert!(!text(&o).contains("parse error"), "{}", text(&o));
 }
 
+/// The likeliest fault of a new setup: a pattern that finds nothing while the reports are
+/// elsewhere. `ci` still runs the whole loop (the report and the comment show it), every
+/// message names the pattern, and the ones a reader sees first say where the reports are,
+/// found by content (a UTF-16 report too), never inside dependency directories, which a
+/// wildcard does not walk either unless the pattern names them.
+#[test]
+fn a_pattern_that_finds_nothing_names_where_the_reports_are() {
+    let t = tempfile::tempdir().unwrap();
+    let put = |rel: &str, bytes: &[u8]| {
+        let p = t.path().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, bytes).unwrap();
+    };
+    let junit = std::fs::read(fixture("surefire-CalcUtilsTest.xml")).unwrap();
+    put("build/test-results/test/TEST-CalcUtilsTest.xml", &junit);
+    let utf16: Vec<u8> = [0xFF, 0xFE]
+        .into_iter()
+        .chain(
+            String::from_utf8(junit.clone())
+                .unwrap()
+                .encode_utf16()
+                .flat_map(u16::to_le_bytes),
+        )
+        .collect();
+    put("out/results.xml", &utf16);
+    // A package's own reports: never offered, never collected by a wildcard.
+    put("node_modules/pkg/junit.xml", &junit);
+    put(".venv/lib/junit.xml", &junit);
+    put(
+        "package.json",
+        br#"{"name": "app", "scripts": {"test": "jest"}}"#,
+    );
+    put(
+        "pom.xml",
+        b"<project><modelVersion>4.0.0</modelVersion></project>",
+    );
+
+    let o = codeloop(t.path(), &["ci", "--report", "**/junit*.xml"], &[]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let run = latest(t.path());
+    let verify = json(&run.join("verify.json"));
+    crate::verify::validate("verify.schema.json", &verify);
+    assert_eq!(verify["totals"]["tests"], 0, "{verify:#}");
+    assert_eq!(
+        verify["runners"][0]["candidates"],
+        serde_json::json!([
+            "build/test-results/test/TEST-CalcUtilsTest.xml",
+            "out/results.xml"
+        ]),
+        "{verify:#}"
+    );
+    let gate = json(&run.join("gate.json"));
+    assert_eq!(
+        gate["reasons"][0],
+        "no results were found: no file matched `**/junit*.xml` (test reports are at `build/test-results/test/TEST-CalcUtilsTest.xml`, `out/results.xml`)",
+        "{gate:#}"
+    );
+    let diagnose = json(&run.join("diagnose.json"));
+    assert_eq!(
+        diagnose["problems"][0]["title"],
+        "no test results: no file matched `**/junit*.xml`; test reports are at `build/test-results/test/TEST-CalcUtilsTest.xml`, `out/results.xml`"
+    );
+    let comment = std::fs::read_to_string(run.join("report/comment.md")).unwrap();
+    assert!(
+        visible_text(&comment)
+            .replace("&#96;", "`")
+            .contains("test reports are at `build/test-results/test/TEST-CalcUtilsTest.xml`"),
+        "{comment}"
+    );
+    assert!(!text(&o).contains("nothing to diagnose"), "{}", text(&o));
+
+    // A wildcard skips dependency directories the pattern does not name...
+    let o = codeloop(t.path(), &["verify", "--report", "**/*.xml"], &[]);
+    let verify = json(&latest(t.path()).join("verify.json"));
+    let files: Vec<&str> = verify["runners"][0]["result_files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        files,
+        [
+            "build/test-results/test/TEST-CalcUtilsTest.xml",
+            "out/results.xml",
+            "pom.xml"
+        ],
+        "{}",
+        text(&o)
+    );
+    // ...and walks them when it does.
+    let o = codeloop(
+        t.path(),
+        &["verify", "--report", "**/node_modules/**/junit.xml"],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(1), "its failing tests: {}", text(&o));
+    let verify = json(&latest(t.path()).join("verify.json"));
+    assert_eq!(
+        verify["runners"][0]["result_files"][0]["path"],
+        "node_modules/pkg/junit.xml"
+    );
+}
+
 #[test]
 fn formats_lists_every_parser_and_the_hint_names_it() {
     let t = tempfile::tempdir().unwrap();

@@ -67,6 +67,7 @@ fn runner(
 ) -> RunnerResult {
     RunnerResult {
         shards: Vec::new(),
+        candidates: Vec::new(),
         id: id.into(),
         kind,
         source: RunnerSource::Builtin,
