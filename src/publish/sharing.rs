@@ -14,8 +14,13 @@
 //!   ([`NOTICE_TAG`] marks it), and a warning in the log.
 //!
 //! On GitHub the legs of a matrix share the job id, and any re-run is a new attempt, so any
-//! earlier writer of the same run attempt is another job. On GitLab each leg has its own job
-//! name, and a retried job keeps its name: only another name in the same pipeline shares.
+//! earlier writer of the same run attempt is another job. Another workflow file is another
+//! job too (a monorepo's `backend.yml` and `frontend.yml`, each started by the same push with
+//! its `paths:` filter); its failure is kept only when it is of the same commit, since an
+//! older push's failure would leave a stale comment. A `workflow_run` job posts the results
+//! of the workflow that started it, so it names no workflow of its own. On GitLab each leg
+//! has its own job name, and a retried job keeps its name: only another name in the same
+//! pipeline shares.
 //!
 //! Pure: the environment comes in as [`Env`], bodies as text.
 
@@ -33,6 +38,13 @@ pub struct Writer {
     /// GitHub: the job's id (`GITHUB_JOB`, the same for every leg of a matrix); GitLab: the
     /// job's name (`CI_JOB_NAME`, one per leg).
     pub job: String,
+    /// GitHub: the workflow file (`.github/workflows/backend.yml`, from `GITHUB_WORKFLOW_REF`);
+    /// empty on GitLab, in a `workflow_run` job (it posts another workflow's results) and in
+    /// markers written before it was recorded.
+    pub workflow: String,
+    /// GitHub: the first 12 hex digits of `GITHUB_SHA` (every workflow a push starts has the
+    /// same one); empty where `workflow` is.
+    pub commit: String,
 }
 
 /// What a job does with the comment it is about to replace.
@@ -50,10 +62,24 @@ impl Writer {
     /// The job this process runs in, on the forges that have sticky comments.
     pub fn from_env(env: &Env) -> Option<Writer> {
         if let Some(run) = env.get("GITHUB_RUN_ID") {
+            // A `workflow_run` job posts the results of the workflow that triggered it: it
+            // is not a second workflow writing the comment.
+            let own = env.get("GITHUB_EVENT_NAME") != Some("workflow_run");
+            let workflow = env
+                .get("GITHUB_WORKFLOW_REF")
+                .filter(|_| own)
+                .map(workflow_file)
+                .unwrap_or_default();
+            let commit = match (workflow.is_empty(), env.get("GITHUB_SHA")) {
+                (false, Some(sha)) => sha.chars().take(12).collect(),
+                _ => String::new(),
+            };
             return Some(Writer {
                 ci: "github".into(),
                 run: format!("{run}.{}", env.get("GITHUB_RUN_ATTEMPT").unwrap_or("1")),
                 job: env.get("GITHUB_JOB").unwrap_or_default().to_string(),
+                workflow,
+                commit,
             });
         }
         let pipeline = env.get("CI_PIPELINE_ID")?;
@@ -61,37 +87,87 @@ impl Writer {
             ci: "gitlab".into(),
             run: pipeline.to_string(),
             job: env.get("CI_JOB_NAME").unwrap_or_default().to_string(),
+            workflow: String::new(),
+            commit: String::new(),
         })
+    }
+
+    /// Whether `earlier` ran in another workflow than this job (both known): two workflows
+    /// of one push (a monorepo's `backend.yml` and `frontend.yml`) writing one comment.
+    fn other_workflow(&self, earlier: &Writer) -> bool {
+        self.ci == earlier.ci
+            && !self.workflow.is_empty()
+            && !earlier.workflow.is_empty()
+            && self.workflow != earlier.workflow
     }
 
     /// Whether `earlier`, the writer of the comment this job is about to replace, is another
     /// job of this same CI run.
     pub fn shares_with(&self, earlier: &Writer) -> bool {
         self.ci == earlier.ci
-            && self.run == earlier.run
-            && (self.ci == "github" || self.job != earlier.job)
+            && (self.run == earlier.run && (self.ci == "github" || self.job != earlier.job)
+                || self.other_workflow(earlier))
+    }
+
+    /// Whether `earlier`'s results are of the same push as this job's: the same CI run, or
+    /// another workflow on the same commit. Only then does a failure there outrank a pass
+    /// here: a failure of an older push is no reason to keep a stale comment.
+    fn same_push(&self, earlier: &Writer) -> bool {
+        self.run == earlier.run || (!self.commit.is_empty() && self.commit == earlier.commit)
     }
 
     /// The marker's `ci=` value: each part percent-encoded, so a GitLab job name with spaces,
     /// slashes or `-->` stays one word of the marker.
     fn marker_value(&self) -> String {
-        [&self.ci, &self.run, &self.job]
+        let mut parts = vec![&self.ci, &self.run, &self.job];
+        if !self.workflow.is_empty() {
+            parts.extend([&self.workflow, &self.commit]);
+        }
+        parts
             .iter()
             .map(|p| pct_encode(p))
             .collect::<Vec<_>>()
             .join("/")
     }
 
+    /// Three parts (markers before workflows were recorded, GitLab) or five.
     fn parse(v: &str) -> Option<Writer> {
-        let mut parts = v.split('/').map(pct_decode);
-        let w = Writer {
-            ci: parts.next()??,
-            run: parts.next()??,
-            job: parts.next()??,
+        let parts = v
+            .split('/')
+            .map(pct_decode)
+            .collect::<Option<Vec<String>>>()?;
+        let (workflow, commit) = match parts.len() {
+            3 => (String::new(), String::new()),
+            5 => (parts[3].clone(), parts[4].clone()),
+            _ => return None,
         };
-        parts.next().is_none().then_some(w)
+        let mut parts = parts.into_iter();
+        Some(Writer {
+            ci: parts.next()?,
+            run: parts.next()?,
+            job: parts.next()?,
+            workflow,
+            commit,
+        })
     }
 }
+
+/// `.github/workflows/ci.yml` of `GITHUB_WORKFLOW_REF`
+/// (`owner/repo/.github/workflows/ci.yml@refs/pull/7/merge`).
+fn workflow_file(r: &str) -> String {
+    let path = r.split('@').next().unwrap_or(r);
+    match path.find(".github/") {
+        Some(at) => path[at..].to_string(),
+        None => path.to_string(),
+    }
+}
+
+/// `backend.yml` of `.github/workflows/backend.yml`.
+fn base_name(workflow: &str) -> &str {
+    workflow.rsplit('/').next().unwrap_or(workflow)
+}
+
+impl Writer {}
 
 fn pct_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -156,7 +232,7 @@ pub fn decide(me: Option<&Writer>, previous: Option<&str>, passed: bool) -> Shar
         .ok()
         .and_then(|s| s.verdict)
         .is_some_and(|v| v == crate::model::Verdict::Fail.as_str());
-    if passed && other_failed {
+    if passed && other_failed && me.is_some_and(|me| me.same_push(&other)) {
         Sharing::Keep(other)
     } else {
         Sharing::Shared(other)
@@ -180,7 +256,14 @@ fn who(me: &Writer, other: &Writer, md: bool) -> String {
     } else {
         "workflow run"
     };
-    if same_job(me, other) {
+    if me.other_workflow(other) {
+        let job = if other.job.is_empty() {
+            "a job".to_string()
+        } else {
+            format!("job {}", name(&other.job, md))
+        };
+        format!("{job} of workflow {}", name(base_name(&other.workflow), md))
+    } else if same_job(me, other) {
         // In the log, also the other way it happens: a second codeloop step in one job.
         let step = if md {
             ""
@@ -199,7 +282,7 @@ fn who(me: &Writer, other: &Writer, md: bool) -> String {
 }
 
 fn same_job(me: &Writer, other: &Writer) -> bool {
-    other.job == me.job && !me.job.is_empty()
+    other.job == me.job && !me.job.is_empty() && !me.other_workflow(other)
 }
 
 /// How to give each job its own comment, in the words of the forge.
@@ -244,7 +327,9 @@ pub fn has_notice(body: &str) -> bool {
 
 /// The notice a shared comment carries, under its heading.
 pub fn notice(me: &Writer, other: &Writer) -> String {
-    let mine = if me.job.is_empty() {
+    let mine = if me.other_workflow(other) {
+        format!("workflow {}'s", name(base_name(&me.workflow), true))
+    } else if me.job.is_empty() {
         "this job's".to_string()
     } else if same_job(me, other) {
         "one leg's".to_string()
@@ -330,6 +415,8 @@ mod tests {
             ci: "github".into(),
             run: run.into(),
             job: job.into(),
+            workflow: String::new(),
+            commit: String::new(),
         }
     }
 
@@ -338,6 +425,8 @@ mod tests {
             ci: "gitlab".into(),
             run: pipeline.into(),
             job: job.into(),
+            workflow: String::new(),
+            commit: String::new(),
         }
     }
 
@@ -371,6 +460,76 @@ mod tests {
         assert!(!gl("9", "test").shares_with(&gl("9", "test")));
         assert!(!gl("10", "a").shares_with(&gl("9", "b")));
         assert!(!gl("9", "a").shares_with(&gh("9", "b")));
+    }
+
+    fn wf(run: &str, job: &str, workflow: &str, commit: &str) -> Writer {
+        Writer {
+            workflow: format!(".github/workflows/{workflow}"),
+            commit: commit.into(),
+            ..gh(run, job)
+        }
+    }
+
+    /// A monorepo's per-directory workflows, each started by the same push: two runs, one
+    /// comment. A failure of the same commit is kept; an older push's is not (it is stale).
+    #[test]
+    fn another_workflow_shares_and_keeps_only_a_failure_of_the_same_commit() {
+        use crate::model::Verdict::{Fail, Pass};
+        let w = Writer::from_env(&env(&[
+            ("GITHUB_RUN_ID", "70"),
+            ("GITHUB_JOB", "test"),
+            ("GITHUB_EVENT_NAME", "pull_request"),
+            ("GITHUB_SHA", "0123456789abcdef0123"),
+            (
+                "GITHUB_WORKFLOW_REF",
+                "octo/app/.github/workflows/frontend.yml@refs/pull/7/merge",
+            ),
+        ]))
+        .unwrap();
+        assert_eq!(w, wf("70.1", "test", "frontend.yml", "0123456789ab"));
+        // A workflow_run job posts another workflow's results: no workflow of its own.
+        let posting = Writer::from_env(&env(&[
+            ("GITHUB_RUN_ID", "71"),
+            ("GITHUB_JOB", "comment"),
+            ("GITHUB_EVENT_NAME", "workflow_run"),
+            ("GITHUB_SHA", "0123456789abcdef0123"),
+            (
+                "GITHUB_WORKFLOW_REF",
+                "octo/app/.github/workflows/codeloop-comment.yml@refs/heads/main",
+            ),
+        ]))
+        .unwrap();
+        assert_eq!(posting, gh("71.1", "comment"));
+        assert!(!posting.shares_with(&wf("70.1", "test", "tests.yml", "0123456789ab")));
+
+        let backend = wf("69.1", "test", "backend.yml", "0123456789ab");
+        assert!(w.shares_with(&backend));
+        assert!(!w.shares_with(&wf("60.1", "test", "frontend.yml", "fedcba987654")));
+        // Markers without a workflow (older codeloop, GitLab) are compared as before.
+        assert!(!w.shares_with(&gh("69.1", "test")));
+
+        let failed = comment(&backend, Fail);
+        assert_eq!(writer_of(&failed), Some(backend.clone()));
+        assert_eq!(
+            decide(Some(&w), Some(&failed), true),
+            Sharing::Keep(backend.clone())
+        );
+        let older = wf("50.1", "test", "backend.yml", "aaaaaaaaaaaa");
+        assert_eq!(
+            decide(Some(&w), Some(&comment(&older, Fail)), true),
+            Sharing::Shared(older)
+        );
+        assert_eq!(
+            decide(Some(&w), Some(&comment(&backend, Pass)), true),
+            Sharing::Shared(backend.clone())
+        );
+        // Both jobs are called `test`: the words name the workflows, not a matrix.
+        let n = notice(&w, &backend);
+        assert!(
+            n.contains("> Job <code>test</code> of workflow <code>backend.yml</code> writes this comment too, so each replaces the other's results: it shows workflow <code>frontend.yml</code>'s only. Give each job its own `comment-key`"),
+            "{n}"
+        );
+        assert!(!n.contains("matrix"), "{n}");
     }
 
     #[test]

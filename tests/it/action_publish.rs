@@ -813,6 +813,82 @@ fn matrix_legs_without_keys_share_no_baseline_and_a_pass_never_hides_a_failure()
     assert_clean(&fake);
 }
 
+/// A monorepo's two workflows (`backend.yml` and `frontend.yml`, each with its `paths:`
+/// filter) started by one push, both with the three-line setup: two workflow runs, one
+/// comment. A passing workflow keeps the other's failure of the same commit, with the notice
+/// naming that workflow; a failure of an older push is stale and replaced (with the notice).
+#[test]
+fn two_workflows_without_keys_share_the_comment_and_say_so() {
+    let fake = FakeGitHub::start();
+    let w = workspace();
+    let (first_push, second_push) = ("1".repeat(40), "2".repeat(40));
+    let job = |workflow: &str, run: &str, sha: &str, cases: &[(&str, bool)]| {
+        write_report(&w, "r.xml", cases);
+        std::fs::write(&w.output, "").unwrap();
+        let mut env = action_env(&fake.url(), &w);
+        for (k, v) in [
+            ("GITHUB_RUN_ID", run.to_string()),
+            ("GITHUB_JOB", "test".to_string()),
+            ("GITHUB_SHA", sha.to_string()),
+            (
+                "GITHUB_WORKFLOW_REF",
+                format!("octo/app/.github/workflows/{workflow}@refs/pull/1/merge"),
+            ),
+        ] {
+            env.insert(k.into(), v);
+        }
+        let o = run_env_action(&env);
+        let json: serde_json::Value = serde_json::from_str(&outputs(&w.output)["json"]).unwrap();
+        (o, json)
+    };
+    let (o, json) = job("backend.yml", "500", &first_push, &[("test_api", true)]);
+    assert_eq!(o.status.code(), Some(1), "{:?}", text(&o));
+    assert_eq!(json["comment"], "created");
+    let first = fake.ours()[0].clone();
+    assert!(
+        first.body.starts_with(&format!(
+            "{MARK} ci=github/500.1/test/.github%2Fworkflows%2Fbackend.yml/111111111111 run="
+        )),
+        "{}",
+        first.body
+    );
+
+    // frontend.yml passes on the same commit: backend's failure stays on the PR.
+    let (o, json) = job("frontend.yml", "501", &first_push, &[("test_ui", false)]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    assert_eq!(json["comment"], "kept");
+    let kept = fake.ours()[0].body.clone();
+    assert!(kept.contains("test&#95;api"), "{kept}");
+    assert!(
+        kept.contains("> Job <code>test</code> of workflow <code>frontend.yml</code> writes this comment too, so each replaces the other's results: it shows workflow <code>backend.yml</code>'s only."),
+        "{kept}"
+    );
+    assert!(
+        format!("{out}{err}").contains(
+            "the PR comment is shared: job `test` of workflow `backend.yml` writes it too"
+        ),
+        "{out}{err}"
+    );
+
+    // The next push touches the frontend only: backend's failure is an older commit's, so
+    // the comment shows this run, still saying it is shared.
+    let (o, json) = job("frontend.yml", "502", &second_push, &[("test_ui", false)]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    assert_eq!(json["comment"], "updated");
+    let body = fake.ours()[0].body.clone();
+    assert!(!body.contains("test&#95;api"), "{body}");
+    assert!(
+        body.contains(
+            "> Job <code>test</code> of workflow <code>backend.yml</code> writes this comment too"
+        ),
+        "{body}"
+    );
+    assert_eq!(fake.ours().len(), 1);
+    assert_clean(&fake);
+}
+
 fn run_env_action(env: &BTreeMap<String, String>) -> Output {
     run(env, &["action"])
 }
