@@ -82,6 +82,35 @@ pub fn inline(s: &str, max: usize) -> String {
     out
 }
 
+/// Like [`inline`], for text that quotes names in backticks (a gate reason, a task title:
+/// "no file matched `**/junit*.xml`"): each closed `` `…` `` pair shows as
+/// `<code>…</code>`, its inside escaped like any untrusted text, and a backtick left open
+/// shows as itself. Only the tags are ours, so a name holding a backtick can make the
+/// pairing look odd, never reach the Markdown.
+pub fn inline_code(s: &str, max: usize) -> String {
+    let plain = inline(s, max);
+    if !plain.contains("&#96;") {
+        return plain;
+    }
+    let parts: Vec<&str> = plain.split("&#96;").collect();
+    let mut out = String::with_capacity(plain.len() + 16);
+    for (i, part) in parts.iter().enumerate() {
+        // An odd part lies between two backticks when another part follows it.
+        let code = i % 2 == 1 && i + 1 < parts.len();
+        if i % 2 == 1 && !code {
+            out.push_str("&#96;");
+        }
+        if code {
+            out.push_str("<code>");
+        }
+        out.push_str(part);
+        if code {
+            out.push_str("</code>");
+        }
+    }
+    out
+}
+
 /// Multi-line text for the inside of a `<pre>` block (an HTML block that Markdown leaves
 /// alone): at most `max_lines` lines and `max` chars, with the same entity and mention rules,
 /// and no blank-line tricks (a `<pre>` HTML block only ends at `</pre>`, which cannot occur).
@@ -166,6 +195,29 @@ pub fn linkable_path(p: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quoted_names_show_as_code_and_stay_escaped() {
+        assert_eq!(
+            inline_code("no file matched `**/junit*.xml` (at `a_b.xml`)", 200),
+            "no file matched <code>&#42;&#42;/junit&#42;.xml</code> (at <code>a&#95;b.xml</code>)"
+        );
+        // Markup inside a name stays text; an open backtick shows as itself.
+        assert_eq!(
+            inline_code("test `<b>x</b> @me` and `open", 200),
+            "test <code>&lt;b&gt;x&lt;/b&gt; @\u{200b}me</code> and &#96;open"
+        );
+        // A literal entity in the text is not taken for a backtick.
+        assert_eq!(
+            inline_code("a &#96;b&#96; c", 200),
+            "a &amp;#\u{200b}96;b&amp;#\u{200b}96; c"
+        );
+        assert_eq!(inline_code("plain", 200), inline("plain", 200));
+        // Cut inside a pair: the open backtick shows as itself, nothing left unclosed.
+        let cut = inline_code("see `a-very-long-name`", 10);
+        assert_eq!(cut, "see &#96;a-ve…");
+        assert!(!cut.contains("<code>"));
+    }
 
     #[test]
     fn inline_neutralizes_markup_and_pings() {

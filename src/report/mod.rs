@@ -778,7 +778,7 @@ fn build_view(input: &RenderInput, p: &Prepared<'_>, caps: &Caps) -> View {
         lint,
         has_lint: lint.total() > 0,
         reasons: cut(&reasons, caps.reasons, |r| {
-            inline(&fit_reason(r, caps.reason_chars), caps.reason_chars)
+            escape::inline_code(&fit_reason(r, caps.reason_chars), caps.reason_chars)
         }),
         runners: cut(runners, caps.runners, |r| RunnerRow {
             icon: runner_icon(r.status),
@@ -849,7 +849,7 @@ fn build_view(input: &RenderInput, p: &Prepared<'_>, caps: &Caps) -> View {
                 new,
                 icon: category_icon(t.category),
                 category: category_label(t.category),
-                title: inline(&t.title, nc),
+                title: escape::inline_code(&t.title, nc),
                 location: location_md(t.location.as_ref(), ctx, nc),
                 // One test whose name the title already says: do not repeat it.
                 tests: if t.tests.len() == 1
@@ -914,9 +914,9 @@ fn build_view(input: &RenderInput, p: &Prepared<'_>, caps: &Caps) -> View {
                         // A failed rule's reason is already under "Verdict": its headline
                         // here, so the list of tests is not printed twice.
                         reason: if !r.passed && reasons.contains(&r.reason) {
-                            inline(&short_reason(&r.reason), 300)
+                            escape::inline_code(&short_reason(&r.reason), 300)
                         } else {
-                            inline(&fit_reason(&r.reason, 300), 300)
+                            escape::inline_code(&fit_reason(&r.reason, 300), 300)
                         },
                     })
                     .collect()

@@ -956,7 +956,7 @@ fn hostile_truncated_files_keep_what_was_read_and_say_where_they_end() {
     let md = std::fs::read_to_string(v.run_dir.join("report/comment.md")).unwrap();
     let shown = visible_text(&md);
     assert!(
-        shown.contains("2 result files could not be read, so their results are incomplete: &#96;cut.xml&#96; truncated at line "),
+        shown.contains("2 result files could not be read, so their results are incomplete: <code>cut.xml</code> truncated at line "),
         "{md}"
     );
 }

@@ -280,10 +280,11 @@ fn a_pattern_that_finds_nothing_names_where_the_reports_are() {
         "no test results: no file matched `**/junit*.xml`; test reports are at `build/test-results/test/TEST-CalcUtilsTest.xml`, `out/results.xml`"
     );
     let comment = std::fs::read_to_string(run.join("report/comment.md")).unwrap();
+    // The pattern and the paths show as code; their `*` and `_` stay text.
     assert!(
-        visible_text(&comment)
-            .replace("&#96;", "`")
-            .contains("test reports are at `build/test-results/test/TEST-CalcUtilsTest.xml`"),
+        visible_text(&comment).contains(
+            "- no results were found: no file matched <code>&#42;&#42;/junit&#42;.xml</code> (test reports are at <code>build/test-results/test/TEST-CalcUtilsTest.xml</code>, <code>out/results.xml</code>)"
+        ),
         "{comment}"
     );
     assert!(!text(&o).contains("nothing to diagnose"), "{}", text(&o));
@@ -588,15 +589,15 @@ fn working_directory_paths_are_repository_relative_everywhere() {
     let shown = visible_text(body);
     assert!(
         shown.contains(
-            "1 result file could not be read, so its results are incomplete: &#96;backend/reports/cut.xml&#96; truncated at line 1"
+            "1 result file could not be read, so its results are incomplete: <code>backend/reports/cut.xml</code> truncated at line 1"
         ),
         "{shown}"
     );
     assert!(
-        shown.contains("cannot read result file &#96;backend/reports/cut.xml&#96; at line 1"),
+        shown.contains("cannot read result file <code>backend/reports/cut.xml</code> at line 1"),
         "{shown}"
     );
-    assert!(!shown.contains("&#96;reports/cut.xml"), "{shown}");
+    assert!(!shown.contains("<code>reports/cut.xml"), "{shown}");
     let summary = std::fs::read_to_string(&job.summary).unwrap();
     assert!(summary.contains("backend/tests/test_mixed.py"), "{summary}");
     assert!(summary.contains("backend/reports/cut.xml"), "{summary}");
