@@ -54,6 +54,28 @@ pub fn esc(s: &str) -> String {
     o
 }
 
+/// [`esc`] for our sentences that quote names in backticks (reasons, task titles): each
+/// closed pair becomes `<code>`, as in the comment (see `escape::inline_code`).
+pub fn esc_code(s: &str) -> String {
+    let plain = esc(s);
+    let parts: Vec<&str> = plain.split('`').collect();
+    let mut o = String::with_capacity(plain.len() + 16);
+    for (i, part) in parts.iter().enumerate() {
+        let code = i % 2 == 1 && i + 1 < parts.len();
+        if i % 2 == 1 && !code {
+            o.push('`');
+        }
+        if code {
+            o.push_str("<code>");
+        }
+        o.push_str(part);
+        if code {
+            o.push_str("</code>");
+        }
+    }
+    o
+}
+
 const CSS: &str = r#"
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1f2328;background:#f6f8fa}
 header{padding:16px 24px;background:#fff;border-bottom:1px solid #d0d7de;display:flex;gap:24px;align-items:center;flex-wrap:wrap}
@@ -196,7 +218,7 @@ pub fn render(input: &HtmlInput) -> String {
     {
         o.push_str("<h2>Why</h2><ul id=\"reasons\">");
         for r in &g.reasons {
-            let _ = write!(o, "<li>{}</li>", esc(r));
+            let _ = write!(o, "<li>{}</li>", esc_code(r));
         }
         o.push_str("</ul>");
     }
@@ -262,7 +284,7 @@ pub fn render(input: &HtmlInput) -> String {
             esc(&sev),
             esc(p.category.as_str()),
             esc(&p.runner),
-            esc(&p.title),
+            esc_code(&p.title),
             esc(p.category.as_str()),
             esc(&p.runner),
         );
@@ -355,6 +377,15 @@ fn slowest_table(o: &mut String, slow: &[SlowTest]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quoted_names_are_code_and_markup_stays_text() {
+        assert_eq!(
+            esc_code("no file matched `**/<b>.xml` and `open"),
+            "no file matched <code>**/&lt;b&gt;.xml</code> and `open"
+        );
+        assert_eq!(esc_code("plain & simple"), "plain &amp; simple");
+    }
 
     #[test]
     fn esc_neutralises_markup_and_quotes() {
