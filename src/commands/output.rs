@@ -132,8 +132,11 @@ pub fn print_human(doc: &VerifyDoc, run_dir: &RunDir, cwd: &Path) {
 }
 
 fn print_issues(r: &RunnerResult) {
+    // A hint the runner's row shows already (its summary when it has no counts) is not
+    // printed a second time under it.
     if r.status != RunnerStatus::Passed
         && let Some(h) = &r.hint
+        && summary(r) != *h
     {
         crate::outln!("      {h}");
     }

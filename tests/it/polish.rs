@@ -288,6 +288,15 @@ fn a_pattern_that_finds_nothing_names_where_the_reports_are() {
         "{comment}"
     );
     assert!(!text(&o).contains("nothing to diagnose"), "{}", text(&o));
+    // The console says it once (the runner's row), not again under the row.
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout)
+            .matches("files that look like test reports: `build/test-results/test/TEST-CalcUtilsTest.xml` (junit-xml), `out/results.xml` (junit-xml)")
+            .count(),
+        1,
+        "{}",
+        text(&o)
+    );
 
     // A wildcard skips dependency directories the pattern does not name...
     let o = codeloop(t.path(), &["verify", "--report", "**/*.xml"], &[]);
