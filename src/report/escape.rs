@@ -88,17 +88,23 @@ pub fn inline(s: &str, max: usize) -> String {
 /// shows as itself. Only the tags are ours, so a name holding a backtick can make the
 /// pairing look odd, never reach the Markdown.
 pub fn inline_code(s: &str, max: usize) -> String {
-    let plain = inline(s, max);
-    if !plain.contains("&#96;") {
-        return plain;
+    code_pairs(&inline(s, max), "&#96;")
+}
+
+/// `escaped` (text escaped already, in which `tick` stands for a backtick) with each closed
+/// pair of ticks turned into `<code>…</code>`; an open tick stays as it is. Shared by the
+/// Markdown ([`inline_code`]) and the HTML page (`html::esc_code`).
+pub fn code_pairs(escaped: &str, tick: &str) -> String {
+    if !escaped.contains(tick) {
+        return escaped.to_string();
     }
-    let parts: Vec<&str> = plain.split("&#96;").collect();
-    let mut out = String::with_capacity(plain.len() + 16);
+    let parts: Vec<&str> = escaped.split(tick).collect();
+    let mut out = String::with_capacity(escaped.len() + 16);
     for (i, part) in parts.iter().enumerate() {
-        // An odd part lies between two backticks when another part follows it.
+        // An odd part lies between two ticks when another part follows it.
         let code = i % 2 == 1 && i + 1 < parts.len();
         if i % 2 == 1 && !code {
-            out.push_str("&#96;");
+            out.push_str(tick);
         }
         if code {
             out.push_str("<code>");

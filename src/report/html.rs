@@ -57,23 +57,7 @@ pub fn esc(s: &str) -> String {
 /// [`esc`] for our sentences that quote names in backticks (reasons, task titles): each
 /// closed pair becomes `<code>`, as in the comment (see `escape::inline_code`).
 pub fn esc_code(s: &str) -> String {
-    let plain = esc(s);
-    let parts: Vec<&str> = plain.split('`').collect();
-    let mut o = String::with_capacity(plain.len() + 16);
-    for (i, part) in parts.iter().enumerate() {
-        let code = i % 2 == 1 && i + 1 < parts.len();
-        if i % 2 == 1 && !code {
-            o.push('`');
-        }
-        if code {
-            o.push_str("<code>");
-        }
-        o.push_str(part);
-        if code {
-            o.push_str("</code>");
-        }
-    }
-    o
+    super::escape::code_pairs(&esc(s), "`")
 }
 
 const CSS: &str = r#"
