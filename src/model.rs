@@ -853,17 +853,20 @@ impl RunnerResult {
     /// `` `a.xml`, `b.xml` and 3 more ``; `None` when nothing was found.
     pub fn candidates_shown(&self) -> Option<String> {
         const NAMED: usize = 2;
-        let (first, rest) = self.candidates.split_at(self.candidates.len().min(NAMED));
-        let named = first
+        if self.candidates.is_empty() {
+            return None;
+        }
+        let named = self
+            .candidates
             .iter()
+            .take(NAMED)
             .map(|c| format!("`{c}`"))
             .collect::<Vec<_>>()
             .join(", ");
-        match rest.len() {
-            _ if first.is_empty() => None,
-            0 => Some(named),
-            n => Some(format!("{named} and {n} more")),
-        }
+        Some(match self.candidates.len().saturating_sub(NAMED) {
+            0 => named,
+            more => format!("{named} and {more} more"),
+        })
     }
 
     /// The collect patterns of this runner that matched no file, as written

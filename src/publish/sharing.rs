@@ -132,20 +132,21 @@ impl Writer {
 
     /// Three parts (markers before workflows were recorded, GitLab) or five.
     fn parse(v: &str) -> Option<Writer> {
-        let parts = v
+        let mut parts = v
             .split('/')
             .map(pct_decode)
-            .collect::<Option<Vec<String>>>()?;
-        let (workflow, commit) = match parts.len() {
-            3 => (String::new(), String::new()),
-            5 => (parts[3].clone(), parts[4].clone()),
+            .collect::<Option<Vec<String>>>()?
+            .into_iter();
+        let (ci, run, job) = (parts.next()?, parts.next()?, parts.next()?);
+        let (workflow, commit) = match (parts.next(), parts.next(), parts.next()) {
+            (None, None, None) => (String::new(), String::new()),
+            (Some(workflow), Some(commit), None) => (workflow, commit),
             _ => return None,
         };
-        let mut parts = parts.into_iter();
         Some(Writer {
-            ci: parts.next()?,
-            run: parts.next()?,
-            job: parts.next()?,
+            ci,
+            run,
+            job,
             workflow,
             commit,
         })
