@@ -20,8 +20,10 @@
 //! regression`, only failures new against the baseline count), `max_flaky`,
 //! `max_lint_errors`, `require` (each runner id or kind must have run and produced results),
 //! `fail_on_empty` (no test results at all, or a test runner produced none), and, listed only
-//! when they apply, `crash`, `timeout` and `unreadable` (a result file could not be read:
-//! what was read of it is partial; `fail_on_unreadable: false` lets it pass). The verdict is
+//! when they apply, `crash`, `timeout`, `unreadable` (a result file could not be read:
+//! what was read of it is partial; `fail_on_unreadable: false` lets it pass) and
+//! `suite_errors` (a test suite did not run to its end: a file that failed to load, a
+//! bail-out, a failed hook, a TAP plan cut short; its tests are in no count). The verdict is
 //! fail when any rule fails; the exit code is 3 when `require`/`fail_on_empty` failed (no
 //! results where required), else 1 (see [`exit_code`]). docs/gate.md says the same for users.
 
@@ -549,7 +551,7 @@ pub fn evaluate(input: &GateInput, cfg: &GateConfig) -> GateDoc {
         .filter(|t| t.category == Category::BuildError)
         .take(3)
         .map(|t| match &t.location {
-            Some(l) => format!("{} ({l})", t.title),
+            Some(l) => format!("{} at {l}", t.title),
             None => t.title.clone(),
         })
         .collect();
@@ -693,6 +695,65 @@ pub fn evaluate(input: &GateInput, cfg: &GateConfig) -> GateDoc {
                     } else {
                         " (not failing: fail_on_unreadable is false)"
                     }
+                ),
+                600,
+            ),
+        });
+    }
+
+    // A suite that did not run to its end (a test file that failed to load, a bail-out, a
+    // failed hook, a plan cut short) left tests that never ran and are in no count: green
+    // counts beside it prove nothing, as with a crash. Build errors are the build rule's.
+    // Only present when it applies.
+    let suite_problems: Vec<&crate::model::Problem> = input
+        .diagnose
+        .problems
+        .iter()
+        .filter(|p| p.suite_error.as_deref().is_some_and(|k| k != "build"))
+        .collect();
+    let suite_errors = v
+        .runners
+        .iter()
+        .flat_map(|r| &r.suite_errors)
+        .filter(|e| e.kind != "build")
+        .count()
+        .max(suite_problems.len()) as u64;
+    if suite_errors > 0 {
+        let mut named: Vec<String> = suite_problems
+            .iter()
+            .take(3)
+            // "at", not "(…)": a reason's closing parenthetical is the rule's own, and a
+            // comment short of room keeps only that (report::short_reason).
+            .map(|p| match &p.location {
+                Some(l) => format!("{} at {l}", p.title),
+                None => p.title.clone(),
+            })
+            .collect();
+        if named.is_empty() {
+            // A diagnose.json written before problems named their suite errors.
+            named = v
+                .runners
+                .iter()
+                .flat_map(|r| &r.suite_errors)
+                .filter(|e| e.kind != "build")
+                .take(3)
+                .map(|e| one_line(&format!("{}: {}", e.suite, e.message), 200))
+                .collect();
+        }
+        if suite_errors > named.len() as u64 {
+            named.push(format!("and {} more", suite_errors - named.len() as u64));
+        }
+        rules.push(RuleResult {
+            rule: "suite_errors".into(),
+            passed: false,
+            limit: "0".into(),
+            actual: suite_errors.to_string(),
+            reason: one_line(
+                &format!(
+                    "{} did not run to the end, so {} tests are missing: {}",
+                    plural(suite_errors, "test suite", "test suites"),
+                    if suite_errors == 1 { "its" } else { "their" },
+                    named.join("; ")
                 ),
                 600,
             ),

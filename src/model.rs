@@ -1085,6 +1085,11 @@ pub struct Problem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reproduce: Option<String>,
     pub severity: Severity,
+    /// Set for a suite that did not run to its end, to how it ended ([`SuiteError::kind`]:
+    /// `load`, `bailout`, `hook`, `plan`, `suite`, `build`): its tests never ran, so no test
+    /// key stands for it, and the gate's `suite_errors` rule reads it from here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suite_error: Option<String>,
 }
 
 /// One root cause to fix; folds problems that share it.

@@ -673,6 +673,7 @@ mod tests {
                 evidence: String::new(),
                 reproduce: Some("pytest tests/test_x.py".into()),
                 severity: Severity::Error,
+                suite_error: None,
             }],
             tasks: vec![RepairTask {
                 id: "t1".into(),

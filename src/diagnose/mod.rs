@@ -340,6 +340,7 @@ fn runner_problems(
         evidence: evidence.clone(),
         reproduce: r.command.clone(),
         severity,
+        suite_error: None,
     };
     let has_findings = r.lint.total() > 0;
     let has_results = r.counts.tests > 0 || has_findings || !r.suite_errors.is_empty();
@@ -518,6 +519,15 @@ fn suite_problem(r: &RunnerResult, se: &SuiteError, ctx: &PathContext, opts: &Op
         "hook" => "hook failed",
         _ => "failed",
     };
+    // "bailed out: bail out: database down" says it twice.
+    let message = first_line(&se.message);
+    let message = match se.kind.as_str() {
+        "bailout" => message.strip_prefix("bail out: ").unwrap_or(message),
+        "load" => message
+            .strip_prefix("the test file failed to load: ")
+            .unwrap_or(message),
+        _ => message,
+    };
     Problem {
         id: String::new(),
         category,
@@ -529,7 +539,7 @@ fn suite_problem(r: &RunnerResult, se: &SuiteError, ctx: &PathContext, opts: &Op
                 normalize_path(&se.suite, ctx)
                     .filter(|_| se.suite.contains('/'))
                     .unwrap_or_else(|| se.suite.clone()),
-                first_line(&se.message)
+                message
             ),
             200,
         ),
@@ -537,6 +547,9 @@ fn suite_problem(r: &RunnerResult, se: &SuiteError, ctx: &PathContext, opts: &Op
         evidence: evidence(first_line(&se.message), &text, at, opts),
         reproduce: r.command.clone(),
         severity: Severity::Error,
+        suite_error: Some(se.kind.clone())
+            .filter(|k| !k.is_empty())
+            .or(Some("suite".into())),
     }
 }
 
@@ -582,6 +595,7 @@ fn finding_problem(f: &Finding, r: Option<&RunnerResult>, ctx: &PathContext) -> 
         evidence: bounded(&clean_control(&f.message), 2000),
         reproduce: r.and_then(|r| r.command.clone()),
         severity: f.severity,
+        suite_error: None,
     }
 }
 
@@ -791,6 +805,7 @@ fn case_problem(
         } else {
             Severity::Error
         },
+        suite_error: None,
     }
 }
 

@@ -311,6 +311,7 @@ fn many_tasks(errors: usize, warnings: usize) -> DiagnoseDoc {
             evidence: "line1\nline2 ::error::spoof".into(),
             reproduce: None,
             severity: sev,
+            suite_error: None,
         });
         tasks.push(RepairTask {
             id: format!("t{}", i + 1),

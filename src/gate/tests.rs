@@ -739,3 +739,84 @@ fn an_unreadable_result_file_fails_the_gate_even_when_what_was_read_passed() {
     );
     assert_eq!(exit_code(&g), 3);
 }
+
+/// A suite that did not run to its end (Jest's "Test suite failed to run", a TAP bail-out)
+/// fails the gate even when every test that did run passed, or none ran at all; a build
+/// error stays the build rule's, and a run without one has no `suite_errors` rule.
+#[test]
+fn a_suite_that_did_not_run_to_its_end_fails_the_gate() {
+    let suite = |kind: &str, suite: &str, message: &str| crate::model::SuiteError {
+        runner: "jest".into(),
+        suite: suite.into(),
+        message: message.into(),
+        file: Some(suite.into()),
+        line: Some(3),
+        kind: kind.into(),
+        trace: None,
+    };
+    // Nothing else ran: the load error alone decides, with exit 1 (not "no results", 3).
+    let mut jest = runner("jest", RunnerKind::Test, RunnerStatus::Failed);
+    jest.suite_errors = vec![suite(
+        "load",
+        "/ws/spec/broken.spec.js",
+        "the test file failed to load: Cannot find module './db'",
+    )];
+    let w = World::new(vec![jest.clone()], Vec::new(), LintCounts::default());
+    let g = w.gate(&GateConfig::default(), None);
+    assert_eq!(g.verdict, Verdict::Fail);
+    assert!(rule(&g, "fail_on_empty").passed, "{:?}", g.rules);
+    let s = rule(&g, "suite_errors");
+    assert!(!s.passed);
+    assert_eq!(s.actual, "1");
+    assert_eq!(
+        s.reason,
+        "1 test suite did not run to the end, so its tests are missing: spec/broken.spec.js failed to load: Cannot find module './db' at spec/broken.spec.js:3"
+    );
+    assert_eq!(exit_code(&g), crate::exit::GATE_FAILED);
+
+    // Green tests beside two broken suites still fail, and the reason counts both.
+    jest.suite_errors
+        .push(suite("bailout", "", "bail out: database down"));
+    let w = World::new(
+        vec![jest.clone()],
+        passing(3, "jest"),
+        LintCounts::default(),
+    );
+    let g = w.gate(&GateConfig::default(), None);
+    assert_eq!(g.verdict, Verdict::Fail);
+    let s = rule(&g, "suite_errors");
+    assert_eq!(s.actual, "2");
+    assert!(
+        s.reason
+            .starts_with("2 test suites did not run to the end, so their tests are missing: "),
+        "{}",
+        s.reason
+    );
+    assert!(
+        s.reason.contains("bailed out: database down"),
+        "{}",
+        s.reason
+    );
+    assert!(g.reasons.iter().any(|r| *r == s.reason), "{:?}", g.reasons);
+
+    // A compile error is the build rule's alone.
+    jest.suite_errors = vec![suite("build", "pkg", "does not compile")];
+    let w = World::new(vec![jest], passing(3, "jest"), LintCounts::default());
+    let g = w.gate(&GateConfig::default(), None);
+    assert!(
+        g.rules.iter().all(|r| r.rule != "suite_errors"),
+        "{:?}",
+        g.rules
+    );
+    let w = World::new(
+        vec![runner("jest", RunnerKind::Test, RunnerStatus::Passed)],
+        passing(3, "jest"),
+        LintCounts::default(),
+    );
+    assert!(
+        w.gate(&GateConfig::default(), None)
+            .rules
+            .iter()
+            .all(|r| r.rule != "suite_errors")
+    );
+}

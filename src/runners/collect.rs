@@ -619,6 +619,13 @@ fn collect_one(path: &Path, ctx: &Ctx<'_>, out: &mut Collected) {
     out.counts.add(&col.counts);
     out.lint.add(&col.lint);
     out.slowest.extend(col.slowest());
+    // A whole-file error (a TAP bail-out, a plan cut short) names no suite: the file is
+    // what the reader knows it by.
+    for e in &mut col.suite_errors {
+        if e.suite.is_empty() {
+            e.suite.clone_from(&shown);
+        }
+    }
     out.suite_errors.append(&mut col.suite_errors);
     for (position, message) in col.warnings.drain(..) {
         out.warnings.push(ParseIssue {

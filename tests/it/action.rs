@@ -113,6 +113,7 @@ fn make_job(spec: RunSpec, event: serde_json::Value) -> Job {
             } else {
                 Severity::Warning
             },
+            suite_error: None,
         })
         .collect();
     let tasks = problems

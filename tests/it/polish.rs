@@ -878,3 +878,64 @@ fn template_dir_overrides_the_html_page_and_the_badge() {
         "built-in badge: {svg}"
     );
 }
+
+/// A suite that never ran to its end fails the run, however green the rest: a Jest file that
+/// failed to load (no test counted at all), a TAP `Bail out!` after one passing test, a TAP
+/// script that died after 2 of 5 planned tests. Before, each passed the gate with exit 0.
+#[test]
+fn a_suite_that_did_not_run_to_its_end_fails_the_run() {
+    let corpus = crate::common::corpus_src().join("generated");
+    for (file, title) in [
+        (
+            "jest/broken-suite.jest.json",
+            "js/spec-broken/broken.spec.js failed to load: module-level failure while loading the test file",
+        ),
+        (
+            "tap-perl/bailout.tap",
+            "reports/bailout.tap bailed out: database unavailable, stopping everything",
+        ),
+        (
+            "tap-perl/dies.tap",
+            "reports/dies.tap failed: planned 5 tests but 2 ran",
+        ),
+    ] {
+        let t = tempfile::tempdir().unwrap();
+        let name = Path::new(file).file_name().unwrap();
+        std::fs::create_dir_all(t.path().join("reports")).unwrap();
+        std::fs::copy(corpus.join(file), t.path().join("reports").join(name)).unwrap();
+        let o = codeloop(t.path(), &["ci", "--report", "reports/*"], &[]);
+        assert_eq!(o.status.code(), Some(1), "{file}: {}", text(&o));
+        let run = latest(t.path());
+        let diag = json(&run.join("diagnose.json"));
+        crate::verify::validate("diagnose.schema.json", &diag);
+        let suite = diag["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["suite_error"].is_string())
+            .unwrap_or_else(|| panic!("{file}: {diag:#}"));
+        assert!(
+            suite["title"].as_str().unwrap().starts_with(title),
+            "{file}: {suite:#}"
+        );
+        let gate = json(&run.join("gate.json"));
+        assert_eq!(gate["verdict"], "fail", "{file}: {gate:#}");
+        let rule = gate["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["rule"] == "suite_errors")
+            .unwrap_or_else(|| panic!("{file}: {gate:#}"));
+        assert_eq!(rule["passed"], false);
+        assert!(
+            rule["reason"].as_str().unwrap().contains(title),
+            "{file}: {rule:#}"
+        );
+        let comment = std::fs::read_to_string(run.join("report/comment.md")).unwrap();
+        assert!(comment.contains("## ❌"), "{file}: {comment}");
+        assert!(
+            comment.contains("1 test suite did not run to the end"),
+            "{file}: {comment}"
+        );
+    }
+}
