@@ -797,7 +797,7 @@ fn a_suite_that_did_not_run_to_its_end_fails_the_gate() {
         "{}",
         s.reason
     );
-    assert!(g.reasons.iter().any(|r| *r == s.reason), "{:?}", g.reasons);
+    assert!(g.reasons.contains(&s.reason), "{:?}", g.reasons);
 
     // A compile error is the build rule's alone.
     jest.suite_errors = vec![suite("build", "pkg", "does not compile")];
