@@ -286,7 +286,7 @@ impl RunView {
 /// `report/summary.md` come from the report stage; when it did not run, a short body is made
 /// from gate.json so the PR still learns the verdict.
 pub fn load_run(run_dir: &Path) -> Result<RunView, artifact::ArtifactError> {
-    let gate: Option<GateDoc> = match artifact::read_json(&run_dir.join(artifact::GATE)) {
+    let mut gate: Option<GateDoc> = match artifact::read_json(&run_dir.join(artifact::GATE)) {
         Ok(g) => Some(g),
         Err(artifact::ArtifactError::Read { source, .. })
             if source.kind() == std::io::ErrorKind::NotFound =>
@@ -307,6 +307,13 @@ pub fn load_run(run_dir: &Path) -> Result<RunView, artifact::ArtifactError> {
                 .map(|n| n.to_string_lossy().into_owned())
         })
         .unwrap_or_default();
+    // The fork recipe's trusted job publishes a run directory the fork's job wrote: its run
+    // id reaches the log (a line the runner reads for workflow commands), the outputs and
+    // the check run, so it is held to what a run id is.
+    let run_id = plain_run_id(&run_id);
+    if let Some(g) = gate.as_mut() {
+        g.run_id.clone_from(&run_id);
+    }
     let comment = read("comment.md").unwrap_or_else(|| fallback_body(&run_id, gate.as_ref()));
     let summary = read("summary.md").unwrap_or_else(|| strip_hidden(&comment));
     let annotations = diagnose.as_ref().map(annotations_of).unwrap_or_default();
@@ -328,6 +335,22 @@ pub fn load_run(run_dir: &Path) -> Result<RunView, artifact::ArtifactError> {
         annotations,
         workflow_annotations,
     })
+}
+
+/// A run id as the log and the API may show it: the characters a run id is made of
+/// (`20261121T223000Z-3f9c`), at most 128; anything else (a line break that would start a
+/// workflow command, markup) becomes `_`.
+pub fn plain_run_id(id: &str) -> String {
+    id.chars()
+        .take(128)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 fn strip_hidden(body: &str) -> String {

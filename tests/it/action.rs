@@ -905,6 +905,56 @@ fn the_action_posts_an_uploaded_run_from_a_workflow_run_job() {
     assert_clean(&fake);
 }
 
+/// The fork recipe's trusted job publishes a run directory the fork's job wrote: a run id
+/// made to start workflow commands on lines of their own reaches neither the log nor the
+/// outputs as commands.
+#[test]
+fn a_run_id_from_an_uploaded_run_cannot_start_workflow_commands() {
+    let fake = FakeGitHub::start();
+    let job = make_job(RunSpec::default(), pr_event(false));
+    let gate_path = job.ws.join(&job.run_rel).join("gate.json");
+    let mut gate: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&gate_path).unwrap()).unwrap();
+    gate["run_id"] = json!(
+        "r1\n::set-output name=verdict::pass\n::error title=pwn::INJECTED\n::add-mask::codeloop"
+    );
+    std::fs::write(&gate_path, gate.to_string()).unwrap();
+    let ev = json!({"workflow_run": {"head_sha": HEAD_SHA, "event": "pull_request", "pull_requests": []}});
+    std::fs::write(&job.event, ev.to_string()).unwrap();
+    let o = action(
+        &fake,
+        &job,
+        &[
+            ("GITHUB_EVENT_NAME", "workflow_run"),
+            ("GITHUB_REF", "refs/heads/main"),
+            ("INPUT_PR-NUMBER", "1"),
+            ("INPUT_CHECK-RUN", "true"),
+        ],
+    );
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}\n{err}");
+    for line in out.lines().chain(err.lines()) {
+        assert!(
+            !line.starts_with("::set-output")
+                && !line.starts_with("::error title=pwn")
+                && !line.starts_with("::add-mask::codeloop"),
+            "{line}\n{out}"
+        );
+    }
+    assert!(
+        out.contains("run r1___set-output_name_verdict__pass___error_title_pwn__INJECTED"),
+        "{out}"
+    );
+    let outs = outputs(&job.output);
+    assert!(!outs["run-id"].contains('\n'), "{outs:?}");
+    assert!(!outs["json"].contains("::set-output"), "{outs:?}");
+    assert!(
+        fake.state.lock().unwrap().check_runs[0]["external_id"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("r1___set-output")),
+    );
+}
+
 /// The release contract without Docker: no CA store, no fonts, nothing but the binary and
 /// libc (scripts/container-contract.sh). Skipped where user namespaces are unavailable.
 #[test]
