@@ -685,6 +685,60 @@ fn pull_request_target_without_reports_names_the_reports_input() {
     assert!(fake.writes().is_empty());
 }
 
+/// Under `pull_request_target` the workspace's config.json is the pull request's: its
+/// webhooks (where the results go, which variable signs them) are not posted; the
+/// workflow's own `webhook-urls` are.
+#[test]
+fn pull_request_target_does_not_post_the_pull_requests_webhooks() {
+    let fake = FakeGitHub::start();
+    let job = action_job(&fake, "pull_request_target");
+    std::fs::create_dir_all(job.ws.join("reports")).unwrap();
+    std::fs::create_dir_all(job.ws.join(".codeloop")).unwrap();
+    std::fs::copy(
+        fixture("pytest-mixed.junit-xunit2.xml"),
+        job.ws.join("reports/junit.xml"),
+    )
+    .unwrap();
+    let config = serde_json::json!({"notify": {"webhooks": [
+        {"url": format!("{}/exfil", fake.url()), "secret_env": "INPUT_GITHUB-TOKEN"}
+    ]}});
+    std::fs::write(job.ws.join(".codeloop/config.json"), config.to_string()).unwrap();
+    let ours = format!("{}/ours", fake.url());
+    let o = run_action(
+        &job,
+        &[
+            ("INPUT_REPORTS", "reports/*.xml"),
+            ("INPUT_WEBHOOK-URLS", ours.as_str()),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("are not posted under `pull_request_target`"),
+        "{err}"
+    );
+    let paths: Vec<String> = fake.requests().into_iter().map(|r| r.path).collect();
+    assert!(!paths.iter().any(|p| p.contains("exfil")), "{paths:?}");
+    assert!(paths.iter().any(|p| p.contains("ours")), "{paths:?}");
+    // A pull request's own run still posts its config's webhooks.
+    let fake = FakeGitHub::start();
+    let job2 = action_job(&fake, "pull_request");
+    std::fs::create_dir_all(job2.ws.join("reports")).unwrap();
+    std::fs::create_dir_all(job2.ws.join(".codeloop")).unwrap();
+    std::fs::copy(
+        fixture("pytest-mixed.junit-xunit2.xml"),
+        job2.ws.join("reports/junit.xml"),
+    )
+    .unwrap();
+    let config =
+        serde_json::json!({"notify": {"webhooks": [{"url": format!("{}/hook", fake.url())}]}});
+    std::fs::write(job2.ws.join(".codeloop/config.json"), config.to_string()).unwrap();
+    let o = run_action(&job2, &[("INPUT_REPORTS", "reports/*.xml")]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let paths: Vec<String> = fake.requests().into_iter().map(|r| r.path).collect();
+    assert!(paths.iter().any(|p| p.contains("hook")), "{paths:?}");
+}
+
 #[test]
 fn written_files_belong_to_the_workspace_owner() {
     // SAFETY: geteuid has no preconditions.

@@ -166,6 +166,21 @@ pub fn run_with(env: &Env, dry_flag: bool, out: &mut dyn Write) -> i32 {
             return exit::USAGE;
         }
     };
+    // Under `pull_request_target` the config file is the pull request's, while the job holds
+    // a write token: its webhooks would let the PR choose where the results go and which
+    // variable signs them (a `secret_env` of GITHUB_TOKEN). Only the workflow's own
+    // `webhook-urls` are posted, unless the workflow opted in.
+    if ctx.event_name.as_deref() == Some("pull_request_target")
+        && !inputs.allow_untrusted_commands
+        && !cfg.notify.webhooks.is_empty()
+    {
+        crate::ui::warn(&format!(
+            "notify: the {} webhook(s) of {} are not posted under `pull_request_target` (the file is the pull request's): set `webhook-urls` in the workflow instead",
+            cfg.notify.webhooks.len(),
+            config_path.display()
+        ));
+        cfg.notify.webhooks.clear();
+    }
     // Variables the config names as secret (`redact.env`): masked like the built-in ones.
     let extra = Redactor::with_values(cfg.redact.env.iter().filter_map(|n| env.get(n)));
     if env.is_true("GITHUB_ACTIONS") && !env.is_true("ACT") && !extra.is_empty() {
