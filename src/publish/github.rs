@@ -276,6 +276,17 @@ struct ApiComment {
     user: Option<ApiUser>,
 }
 
+/// What we read of a pull request (`GET /repos/{owner}/{repo}/pulls/{n}`).
+#[derive(Deserialize, Debug, Clone)]
+struct ApiPull {
+    head: ApiPullHead,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+struct ApiPullHead {
+    sha: String,
+}
+
 /// A comment we found or wrote.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Comment {
@@ -682,6 +693,14 @@ impl GitHub {
             }
         }
         Ok(all)
+    }
+
+    /// The commit at the head of pull request `pr` now.
+    pub async fn pull_head(&self, pr: u64) -> Result<String, GitHubError> {
+        let url = format!("{}/pulls/{pr}", self.repo_url());
+        let a = self.send(Method::GET, &url, None, true).await?;
+        let p: ApiPull = Self::parse("GET", &url, &a)?;
+        Ok(p.head.sha)
     }
 
     /// Our comments on the PR (marker of our key AND author), oldest first.

@@ -337,6 +337,11 @@ pub fn load_run(run_dir: &Path) -> Result<RunView, artifact::ArtifactError> {
     })
 }
 
+/// The first 12 hex digits of a commit, as a warning shows it.
+fn short_sha(sha: &str) -> &str {
+    sha.get(..12).unwrap_or(sha)
+}
+
 /// A run id as the log and the API may show it: the characters a run id is made of
 /// (`20261121T223000Z-3f9c`), at most 128; anything else (a line break that would start a
 /// workflow command, markup) becomes `_`.
@@ -525,6 +530,19 @@ impl Publisher<'_> {
 
     fn pr(&self) -> Option<u64> {
         self.opts.pr.or_else(|| self.ctx.pr_number())
+    }
+
+    /// In a `workflow_run` job given the PR's number (`pr-number`, from the uploaded run),
+    /// the commit the triggering run tested: the PR's head must be it.
+    fn untrusted_pr_head(&self) -> Option<String> {
+        if self.ctx.event_name.as_deref() != Some("workflow_run") || self.opts.pr.is_none() {
+            return None;
+        }
+        self.ctx
+            .event
+            .pointer("/workflow_run/head_sha")
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_string)
     }
 
     /// Why we cannot post, if we cannot (no repository, no token, a fork PR).
@@ -944,7 +962,36 @@ impl Publisher<'_> {
         };
         let known = self.session.ours.borrow_mut().take();
         rt.block_on(async {
-            let pr = self.pr();
+            let mut pr = self.pr();
+            // The fork recipe: the number came with the run the fork's job uploaded, so it
+            // is the fork's word. The comment goes on that PR only if its head is the commit
+            // the triggering workflow run tested; else a fork could make us post its text
+            // on any pull request (or its results on a newer push's PR).
+            if let (Some(n), Some(tested)) = (pr, self.untrusted_pr_head()) {
+                match gh.pull_head(n).await {
+                    Ok(head) if head == tested => {}
+                    Ok(head) => {
+                        pr = None;
+                        report.comment_action = "skipped".into();
+                        warn(
+                            &mut report,
+                            format!(
+                                "pr-number {n}: its head is {}, not {}, the commit the workflow run that made these results tested, so no comment was posted (the number comes from the uploaded run; a newer push to the PR posts its own results)",
+                                short_sha(&head),
+                                short_sha(&tested)
+                            ),
+                        );
+                    }
+                    Err(e) => {
+                        pr = None;
+                        report.comment_action = "skipped".into();
+                        warn(
+                            &mut report,
+                            format!("GitHub API: {e}; pr-number {n} could not be checked against the tested commit, so no comment was posted"),
+                        );
+                    }
+                }
+            }
             let mut read_only_warned = false;
             let mut on_err = |report: &mut PublishReport, e: GitHubError, what: &str| {
                 if e.is_read_only() {
@@ -1023,6 +1070,7 @@ impl Publisher<'_> {
                         report.comment_url = Some(c.url);
                     }
                 }
+                (None, true) if report.comment_action == "skipped" => {}
                 (None, true) => {
                     report.comment_action = "skipped".into();
                     let _ = writeln!(

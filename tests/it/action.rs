@@ -903,6 +903,43 @@ fn the_action_posts_an_uploaded_run_from_a_workflow_run_job() {
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).1.contains("input `pr-number`"));
     assert_clean(&fake);
+
+    // The number is the uploaded run's word: on a PR whose head is not the tested commit
+    // (another PR the fork named, or a newer push) nothing is posted; the check run still
+    // goes on the tested commit.
+    fake.state
+        .lock()
+        .unwrap()
+        .pr_heads
+        .insert(2, "0123456789abcdef0123456789abcdef01234567".into());
+    let before = fake.writes().len();
+    let o = action(
+        &fake,
+        &job,
+        &[
+            ("GITHUB_EVENT_NAME", "workflow_run"),
+            ("GITHUB_REF", "refs/heads/main"),
+            ("INPUT_PR-NUMBER", "2"),
+            ("INPUT_CHECK-RUN", "true"),
+            ("INPUT_FAIL-ON-GATE", "false"),
+        ],
+    );
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    assert!(
+        err.contains("pr-number 2: its head is 0123456789ab, not 6dcb09b5b578"),
+        "{err}"
+    );
+    let writes: Vec<_> = fake.writes().into_iter().skip(before).collect();
+    assert!(
+        writes.iter().all(|r| !r.path.contains("/issues/")),
+        "{writes:?}"
+    );
+    assert!(
+        writes.iter().any(|r| r.path.ends_with("/check-runs")),
+        "{writes:?}"
+    );
+    assert_eq!(outputs(&job.output)["comment-id"], "");
 }
 
 /// The fork recipe's trusted job publishes a run directory the fork's job wrote: a run id

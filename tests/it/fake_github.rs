@@ -93,6 +93,9 @@ pub struct State {
     /// Delay before answering `POST .../git/commits` (to make concurrent writers overlap
     /// between reading the ref and updating it).
     pub commit_delay: Duration,
+    /// Head commit of pull request N (`GET .../pulls/N`); unset ones have the official
+    /// example's head, the tests' HEAD_SHA.
+    pub pr_heads: HashMap<u64, String>,
 }
 
 /// A tiny git object store: flat trees (path → blob sha), commits, refs (`heads/NAME`).
@@ -683,6 +686,26 @@ async fn handle(
                 answer(200, vec![], v)
             }
         }
+        // A pull request: the official example (tests/fixtures/github/pull-request.json,
+        // copied from github-openapi-history.json) with its number and head commit.
+        ("GET", ["repos", _o, _r, "pulls", n]) => match n.parse::<u64>() {
+            Ok(n) => {
+                let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("tests/fixtures/github/pull-request.json");
+                let mut pull: Value =
+                    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
+                pull["number"] = json!(n);
+                if let Some(sha) = s.pr_heads.get(&n) {
+                    pull["head"]["sha"] = json!(sha);
+                }
+                answer(200, vec![], pull)
+            }
+            Err(_) => answer(
+                404,
+                vec![],
+                json!({"message": "Not Found", "documentation_url": "https://docs.github.com/rest/pulls/pulls#get-a-pull-request", "status": "404"}),
+            ),
+        },
         (m, ["repos", o, r, "git", ..]) | (m @ "GET", ["repos", o, r, "contents", ..]) => {
             let (o, r) = (o.to_string(), r.to_string());
             git_data(
