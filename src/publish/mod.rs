@@ -730,6 +730,14 @@ impl Publisher<'_> {
     /// saved (each a warning: the run goes on without a baseline).
     pub fn save_previous_comment(&self, artifacts: &Path) -> Option<std::path::PathBuf> {
         let body = self.previous_comment()?;
+        if let Some(why) =
+            sharing::not_a_baseline(sharing::Writer::from_env(self.env).as_ref(), &body)
+        {
+            crate::ui::err_line(&format!(
+                "codeloop: the previous codeloop comment is no baseline for this run: {why}"
+            ));
+            return None;
+        }
         if let Err(e) = crate::report::state::decode(&body) {
             crate::ui::warn(&format!(
                 "the previous codeloop comment cannot be the baseline ({e}); this run has no deltas"

@@ -220,13 +220,39 @@ pub fn shared_with(me: Option<&Writer>, body: &str) -> Option<Writer> {
     writer_of(body).filter(|o| me.is_some_and(|me| me.shares_with(o)))
 }
 
+/// A comment already shared by the jobs of an earlier attempt of this workflow run (its
+/// notice says so): a re-run (`GITHUB_RUN_ATTEMPT` 2) of one leg cannot tell whether its own
+/// leg or another wrote it, so it is shared still, never this leg's own.
+fn shared_in_an_earlier_attempt(me: Option<&Writer>, body: &str) -> Option<Writer> {
+    let me = me?;
+    let other = writer_of(body)?;
+    let run = |w: &Writer| w.run.split('.').next().unwrap_or_default().to_string();
+    (me.ci == "github" && other.ci == "github" && run(me) == run(&other) && has_notice(body))
+        .then_some(other)
+}
+
+/// Why the comment `body` is no baseline for this job (`me`), if it is not: it was written
+/// for this same commit (a re-run: its failures are this commit's own, so none would be
+/// new), or by another job of this run (its tests are not this job's).
+pub fn not_a_baseline(me: Option<&Writer>, body: &str) -> Option<&'static str> {
+    let me = me?;
+    let other = writer_of(body)?;
+    if me.shares_with(&other) || shared_in_an_earlier_attempt(Some(me), body).is_some() {
+        return Some("another job of this workflow run wrote it");
+    }
+    (!me.commit.is_empty() && me.commit == other.commit).then_some(
+        "it was written for this same commit (a re-run), so its failures are this commit's own",
+    )
+}
+
 /// What this job (`me`, whose run `passed` or not) does with `previous`, the body of the
 /// comment it would replace.
 pub fn decide(me: Option<&Writer>, previous: Option<&str>, passed: bool) -> Sharing {
     let Some(body) = previous else {
         return Sharing::Alone;
     };
-    let Some(other) = shared_with(me, body) else {
+    let Some(other) = shared_with(me, body).or_else(|| shared_in_an_earlier_attempt(me, body))
+    else {
         return Sharing::Alone;
     };
     let other_failed = crate::report::state::decode(body)
@@ -531,6 +557,46 @@ mod tests {
             "{n}"
         );
         assert!(!n.contains("matrix"), "{n}");
+    }
+
+    /// A re-run (attempt 2) of one leg of an unkeyed matrix finds the comment both legs of
+    /// attempt 1 shared: it is shared still (kept when it failed and this leg passed), and no
+    /// baseline; nor is a comment written for this same commit (a re-run of the same job),
+    /// whose failures are this commit's own: with it as the baseline none would be new.
+    #[test]
+    fn a_re_run_neither_takes_a_shared_comment_nor_its_own_commit_as_a_baseline() {
+        use crate::model::Verdict::{Fail, Pass};
+        let leg_a = wf("70.1", "test", "ci.yml", "0123456789ab");
+        let me = wf("70.2", "test", "ci.yml", "0123456789ab");
+        let failed = comment(&leg_a, Fail);
+        let shared = insert_notice(&failed, &notice(&me, &leg_a));
+        assert!(has_notice(&shared));
+        assert_eq!(
+            decide(Some(&me), Some(&shared), true),
+            Sharing::Keep(leg_a.clone())
+        );
+        assert_eq!(
+            not_a_baseline(Some(&me), &shared),
+            Some("another job of this workflow run wrote it")
+        );
+        // Without the notice it is this job's own earlier attempt: replaced, as before...
+        assert_eq!(decide(Some(&me), Some(&failed), true), Sharing::Alone);
+        // ...but of this same commit, so no baseline.
+        assert!(
+            not_a_baseline(Some(&me), &failed)
+                .unwrap()
+                .contains("same commit")
+        );
+        // A comment of an earlier push is the baseline, and another run's notice is not ours.
+        let earlier = wf("60.1", "test", "ci.yml", "fedcba987654");
+        assert_eq!(not_a_baseline(Some(&me), &comment(&earlier, Fail)), None);
+        let other_run = insert_notice(&comment(&earlier, Pass), &notice(&earlier, &leg_a));
+        assert_eq!(decide(Some(&me), Some(&other_run), false), Sharing::Alone);
+        // GitLab and older markers name no commit: as before.
+        assert_eq!(
+            not_a_baseline(Some(&gh("9.1", "t")), &comment(&gh("8.1", "t"), Fail)),
+            None
+        );
     }
 
     #[test]

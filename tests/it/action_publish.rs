@@ -328,6 +328,50 @@ fn fail_on_regression_gates_against_the_previous_comment() {
     assert_clean(&fake);
 }
 
+/// Re-running a failing job (attempt 2, the same commit) must not turn `fail-on: regression`
+/// green: the comment it finds is its own commit's, so its failures are not "already
+/// failing". The next push (another commit) with the same failures passes, as before.
+#[test]
+fn a_re_run_of_a_failing_job_does_not_pass_fail_on_regression() {
+    let fake = FakeGitHub::start();
+    let w = workspace();
+    write_report(&w, "r.xml", &[("test_broken", true), ("test_ok", false)]);
+    let wf = (
+        "GITHUB_WORKFLOW_REF",
+        "octo/app/.github/workflows/ci.yml@refs/pull/1/merge",
+    );
+    let push_a = [
+        ("INPUT_FAIL-ON", "regression"),
+        wf,
+        ("GITHUB_SHA", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"),
+        ("GITHUB_RUN_ID", "500"),
+    ];
+    let o = action(&fake.url(), &w, &push_a);
+    assert_eq!(o.status.code(), Some(1), "{:?}", text(&o));
+    let mut rerun = push_a.to_vec();
+    rerun.push(("GITHUB_RUN_ATTEMPT", "2"));
+    let o = action(&fake.url(), &w, &rerun);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}\n{err}");
+    assert!(
+        err.contains("is no baseline for this run: it was written for this same commit"),
+        "{err}"
+    );
+    assert!(!out.contains("already failing"), "{out}");
+    let push_b = [
+        ("INPUT_FAIL-ON", "regression"),
+        wf,
+        ("GITHUB_SHA", "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"),
+        ("GITHUB_RUN_ID", "501"),
+    ];
+    let o = action(&fake.url(), &w, &push_b);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
+    assert!(out.contains("no new failure"), "{out}");
+    assert_eq!(fake.ours().len(), 1);
+    assert_clean(&fake);
+}
+
 /// Item 4: links in the comment and the summary use the PR head, not GITHUB_SHA.
 #[test]
 fn comment_and_summary_link_the_pr_head_commit() {
