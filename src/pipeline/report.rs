@@ -290,6 +290,7 @@ fn render_inner(
         junit,
         junit_behind,
         flaky,
+        tests,
         ..
     } = digest;
 
@@ -309,6 +310,7 @@ fn render_inner(
                             gate.as_ref().map(|g| g.score),
                             &counts,
                             &digest.failing_keys,
+                            tests.as_ref(),
                         ))
                     }
                     Err(e) => {

@@ -442,11 +442,14 @@ pub fn decode(body: &str) -> Result<HiddenState, StateError> {
 
 /// The delta of the current run against a state read from the previous comment.
 /// `failing` are the current failing test keys (any form: they are normalized here).
+/// `present`: hashes ([`crate::gate::key_hash`]) of every test of this run, when kept: a
+/// failure of the baseline whose test is gone (deleted, renamed) is not "fixed".
 pub fn delta_from(
     baseline: &HiddenState,
     score: Option<f64>,
     counts: &Counts,
     failing: &[String],
+    present: Option<&crate::gate::KeySet>,
 ) -> Delta {
     let before: HashSet<&str> = baseline.failing.iter().map(String::as_str).collect();
     let now: Vec<String> = failing.iter().map(|k| state_key(k)).collect();
@@ -468,6 +471,11 @@ pub fn delta_from(
         .failing
         .iter()
         .filter(|k| !now_set.contains(k.as_str()))
+        // A long key is stored as its hash, which names no test to look up: kept.
+        .filter(|k| {
+            k.starts_with("sha256:")
+                || present.is_none_or(|t| t.contains(&crate::gate::key_hash(k)))
+        })
         .cloned()
         .collect();
     Delta {
@@ -604,7 +612,7 @@ mod tests {
         let counts = Counts::default();
         let mut now = keys[1_990..].to_vec();
         now.push("pytest::tests.test_new::test_regressed".into());
-        let d = delta_from(&back, None, &counts, &now);
+        let d = delta_from(&back, None, &counts, &now, None);
         assert_eq!(d.still_failing.len(), 10);
         assert_eq!(
             d.new_failures,
@@ -623,7 +631,13 @@ mod tests {
         let body = format!("{STATE_PREFIX}{} -->", compress(&old));
         let back = decode(&body).unwrap();
         assert!(!back.cut && back.failing_hashes.is_none());
-        let d = delta_from(&back, None, &Counts::default(), &["a".into(), "c".into()]);
+        let d = delta_from(
+            &back,
+            None,
+            &Counts::default(),
+            &["a".into(), "c".into()],
+            None,
+        );
         assert_eq!(d.still_failing, vec!["a"]);
         assert!(d.new_failures.is_empty());
         assert_eq!(d.unknown, vec!["c"]);
@@ -643,7 +657,21 @@ mod tests {
             tests: 12,
             ..Default::default()
         };
-        let d = delta_from(&base, Some(90.0), &counts, &["b".into(), "c".into()]);
+        let d = delta_from(&base, Some(90.0), &counts, &["b".into(), "c".into()], None);
+        // With this run's test keys known, a baseline failure whose test is gone is not fixed.
+        let present: crate::gate::KeySet = ["b", "c"]
+            .iter()
+            .map(|k| crate::gate::key_hash(k))
+            .collect();
+        let gone = delta_from(
+            &base,
+            Some(90.0),
+            &counts,
+            &["b".into(), "c".into()],
+            Some(&present),
+        );
+        assert!(gone.fixed.is_empty(), "{:?}", gone.fixed);
+        assert!(!d.fixed.is_empty());
         assert_eq!(d.new_failures, vec!["c"]);
         assert_eq!(d.fixed, vec!["a"]);
         assert_eq!(d.still_failing, vec!["b"]);

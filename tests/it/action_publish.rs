@@ -372,6 +372,37 @@ fn a_re_run_of_a_failing_job_does_not_pass_fail_on_regression() {
     assert_clean(&fake);
 }
 
+/// A failing test deleted by the next push is gone, not fixed: the comment does not
+/// celebrate it, while a test that now passes is fixed.
+#[test]
+fn a_deleted_failing_test_is_not_fixed() {
+    let fake = FakeGitHub::start();
+    let w = workspace();
+    write_report(
+        &w,
+        "r.xml",
+        &[
+            ("test_gone", true),
+            ("test_mended", true),
+            ("test_ok", false),
+        ],
+    );
+    let o = action(&fake.url(), &w, &[]);
+    assert_eq!(o.status.code(), Some(1), "{:?}", text(&o));
+    write_report(&w, "r.xml", &[("test_mended", false), ("test_ok", false)]);
+    let o = action(&fake.url(), &w, &[]);
+    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+    let body = fake.ours()[0].body.clone();
+    let fixed = body
+        .lines()
+        .find(|l| l.contains("Fixed"))
+        .unwrap_or_else(|| panic!("{body}"));
+    assert!(fixed.contains("Fixed (1)"), "{fixed}");
+    assert!(fixed.contains("mended"), "{fixed}");
+    assert!(!fixed.contains("gone"), "{fixed}");
+    assert_clean(&fake);
+}
+
 /// Item 4: links in the comment and the summary use the PR head, not GITHUB_SHA.
 #[test]
 fn comment_and_summary_link_the_pr_head_commit() {
