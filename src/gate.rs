@@ -938,7 +938,6 @@ pub fn evaluate(input: &GateInput, cfg: &GateConfig) -> GateDoc {
             .map(|r| r.id.as_str())
             .collect();
         let empty = c.tests == 0 && !v.runners.iter().any(has_results);
-        let passed = !empty && silent.is_empty();
         // Test runners a failed build kept from running: why there are no results.
         let blocked: Vec<String> = v
             .runners
@@ -947,6 +946,12 @@ pub fn evaluate(input: &GateInput, cfg: &GateConfig) -> GateDoc {
             .take(3)
             .map(|r| r.shown())
             .collect();
+        // No test ran because the build failed (compile errors collected from compiler
+        // output, a build step that failed): the build rule says why; "check that the
+        // runners write their reports" would send the reader after the wrong fault.
+        // (Test runners the build blocked are named below instead, as a failing reason.)
+        let explained_by_build = be > 0 && c.tests == 0 && blocked.is_empty();
+        let passed = explained_by_build || (!empty && silent.is_empty());
         // Every test runner without results had its result files, but none could be read
         // (empty, truncated): that is why there are none, and the `unreadable` rule names
         // the files. "Check that the runners write their reports" would send the reader
@@ -990,6 +995,8 @@ pub fn evaluate(input: &GateInput, cfg: &GateConfig) -> GateDoc {
                         format!("the {} result files", unreadable.len())
                     }
                 )
+            } else if explained_by_build {
+                "no tests ran: the build failed".to_string()
             } else if empty && !blocked.is_empty() {
                 one_line(
                     &format!(

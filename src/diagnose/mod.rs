@@ -467,6 +467,8 @@ fn runner_problems(
                 && r.counts.bad() == 0
                 && r.suite_errors.is_empty()
                 && r.parse_errors.is_empty()
+                // Error findings (a compile error collected as compiler JSON) are why it failed.
+                && r.lint.errors == 0
             {
                 out.push(mk(
                     Category::TestError,

@@ -993,3 +993,45 @@ fn a_suite_that_did_not_run_to_its_end_fails_the_run() {
         );
     }
 }
+
+/// Compile errors collected as compiler JSON (`cargo build --message-format json` written to
+/// a file, `--report` it): the build failed, so no test ran. The verdict says the build, not
+/// "no results were found at all: check that the runners write their reports", and no task
+/// claims the runner "failed but its results show no failing test"; the exit code is 1.
+#[test]
+fn collected_compile_errors_say_the_build_failed_and_nothing_else() {
+    let t = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(t.path().join("reports")).unwrap();
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/lint/rustc-error.json"),
+        t.path().join("reports/build.json"),
+    )
+    .unwrap();
+    let o = codeloop(t.path(), &["ci", "--report", "reports/*"], &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let run = latest(t.path());
+    let gate = json(&run.join("gate.json"));
+    let reasons: Vec<&str> = gate["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    assert_eq!(reasons.len(), 1, "{reasons:?}");
+    assert!(
+        reasons[0].starts_with("the build failed: rustc [E0308]"),
+        "{reasons:?}"
+    );
+    let empty = gate["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["rule"] == "fail_on_empty")
+        .unwrap();
+    assert_eq!(empty["passed"], true, "{empty:#}");
+    assert_eq!(empty["reason"], "no tests ran: the build failed");
+    let diag = std::fs::read_to_string(run.join("diagnose.json")).unwrap();
+    assert!(!diag.contains("show no failing test"), "{diag}");
+    let comment = std::fs::read_to_string(run.join("report/comment.md")).unwrap();
+    assert!(!comment.contains("no results were found"), "{comment}");
+}
