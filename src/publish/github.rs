@@ -119,6 +119,28 @@ pub fn has_marker_for(body: &str, key: Option<&str>) -> bool {
 
 /// Puts `key` into the body's marker (adding a marker when there is none). `None` leaves the
 /// body as it is: the default comment's marker carries no key.
+/// Names the key in the comment's heading (`## ❌ codeloop · <code>linux</code>: failed`):
+/// with several keyed comments on one PR (an OS matrix, a monorepo's jobs), the reader must
+/// see which one failed without opening the marker. A heading a template changed is left.
+pub fn heading_with_key(body: &str, key: Option<&str>) -> String {
+    let Some(key) = key else {
+        return body.to_string();
+    };
+    let mut at = 0;
+    for line in body.split_inclusive('\n') {
+        if line.starts_with("## ") {
+            if let Some(i) = line.find(" codeloop: ") {
+                let i = at + i + " codeloop".len();
+                // A key is 1-64 of `A-Z a-z 0-9 . _ - /` (comment_key): nothing to escape.
+                return format!("{} · <code>{key}</code>{}", &body[..i], &body[i..]);
+            }
+            break;
+        }
+        at += line.len();
+    }
+    body.to_string()
+}
+
 pub fn with_key(body: &str, key: Option<&str>) -> String {
     let Some(key) = key else {
         return body.to_string();
@@ -1067,6 +1089,19 @@ mod tests {
         let plain = format!("{MARKER} run=r1 -->\nbody");
         assert_eq!(marker_key(&plain), Some(None));
         assert_eq!(marker_key("no marker"), None);
+        let heading =
+            format!("{MARKER} run=r1 -->\n## ❌ codeloop: failed · score **5**\n\ncodeloop: x\n");
+        assert_eq!(
+            heading_with_key(&heading, Some("linux-py3.12")),
+            format!(
+                "{MARKER} run=r1 -->\n## ❌ codeloop · <code>linux-py3.12</code>: failed · score **5**\n\ncodeloop: x\n"
+            )
+        );
+        assert_eq!(heading_with_key(&heading, None), heading);
+        assert_eq!(
+            heading_with_key("# mine\n## other\n", Some("k")),
+            "# mine\n## other\n"
+        );
         let keyed = with_key(&plain, Some("api"));
         assert_eq!(keyed, format!("{MARKER} key=api run=r1 -->\nbody"));
         assert_eq!(marker_key(&keyed), Some(Some("api")));

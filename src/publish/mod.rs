@@ -885,7 +885,10 @@ impl Publisher<'_> {
         };
         // The marker names the comment's key and the CI job that posts it (see `sharing`).
         let keyed = github::with_key(
-            &sharing::with_writer(&run.comment, sharing::Writer::from_env(self.env).as_ref()),
+            &github::heading_with_key(
+                &sharing::with_writer(&run.comment, sharing::Writer::from_env(self.env).as_ref()),
+                self.opts.comment_key.as_deref(),
+            ),
             self.opts.comment_key.as_deref(),
         );
         // A body as posted: redacted, then fitted to the comment's size.

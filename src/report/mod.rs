@@ -754,9 +754,12 @@ fn build_view(input: &RenderInput, p: &Prepared<'_>, caps: &Caps) -> View {
     // comment's first task is the one this change most likely caused.
     let new_keys: std::collections::HashSet<&str> =
         new_failures.iter().map(String::as_str).collect();
+    // A flaky test passed: it is not something that broke, and the Flaky section lists it.
+    let flaky_listed = !input.cases.flaky.is_empty();
     let mut tasks: Vec<(bool, &RepairTask)> = p
         .tasks
         .iter()
+        .filter(|t| !(flaky_listed && t.category == Category::Flaky))
         .map(|t| (t.tests.iter().any(|k| new_keys.contains(k.as_str())), t))
         .collect();
     tasks.sort_by_key(|(new, _)| !new);

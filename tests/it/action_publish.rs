@@ -283,6 +283,14 @@ fn comment_keys_keep_one_comment_each_with_its_own_baseline() {
         "{:#?}",
         fake.ours()
     );
+    // Each keyed comment says whose it is where the reader looks first.
+    assert!(
+        fake.ours()
+            .iter()
+            .any(|c| c.body.contains("codeloop · <code>Linux-py3.12---</code>: ")),
+        "{:#?}",
+        fake.ours()
+    );
     // A key with nothing usable names the input and what is accepted.
     let o = action(&fake.url(), &w, &[("INPUT_COMMENT-KEY", "éé")]);
     assert_eq!(o.status.code(), Some(2));
