@@ -12,7 +12,7 @@ pub mod location;
 pub mod output;
 pub mod reproduce;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::LazyLock;
 
 use regex::Regex;
@@ -1008,6 +1008,64 @@ fn task_key(p: &Problem) -> String {
     }
 }
 
+/// Tests that fail with one message at several places (a fixture that cannot reach its
+/// database, the same missing key in a serializer, the same timeout) are one cause: 25
+/// tasks saying "Connection refused" would push every other cause out of the comment.
+/// Re-keys those problems to their message when at least three share it from two or more
+/// places, and each place holds only that message (a line that fails two ways stays its
+/// own task). A message shorter than 16 characters ("AssertionError", "Failed") says too
+/// little to be a cause. Returns the keys that fold by message.
+fn regroup_by_message(problems: &[Problem], keys: &mut [String]) -> HashSet<String> {
+    const MIN_CHARS: usize = 16;
+    const MIN_TESTS: usize = 3;
+    let message_key = |p: &Problem| -> Option<String> {
+        if p.test.is_none()
+            || !matches!(
+                p.category,
+                Category::TestFailure | Category::TestError | Category::Timeout | Category::Crash
+            )
+        {
+            return None;
+        }
+        let (_, m) = p.title.split_once(": ")?;
+        let m = m.trim();
+        (m.chars().count() >= MIN_CHARS)
+            .then(|| format!("msg|{}|{}|{m}", p.runner, p.category.as_str()))
+    };
+    let messages: Vec<Option<String>> = problems.iter().map(message_key).collect();
+    // Per place (task key): the messages failing there; per message: its places and tests.
+    let mut at_place: HashMap<&str, HashSet<Option<&str>>> = HashMap::new();
+    let mut places: HashMap<&str, (HashSet<&str>, usize)> = HashMap::new();
+    for (k, m) in keys.iter().zip(&messages) {
+        at_place.entry(k).or_default().insert(m.as_deref());
+        if let Some(m) = m {
+            let e = places.entry(m).or_default();
+            e.0.insert(k);
+            e.1 += 1;
+        }
+    }
+    let folded: HashSet<String> = places
+        .iter()
+        .filter(|(_, (p, n))| p.len() >= 2 && *n >= MIN_TESTS)
+        .map(|(m, _)| m.to_string())
+        .collect();
+    let moves: Vec<(usize, String)> = keys
+        .iter()
+        .zip(&messages)
+        .enumerate()
+        .filter_map(|(i, (k, m))| {
+            let m = m.as_ref().filter(|m| folded.contains(*m))?;
+            (at_place.get(k.as_str())?.len() == 1).then(|| (i, m.clone()))
+        })
+        .collect();
+    let mut used = HashSet::new();
+    for (i, m) in moves {
+        keys[i] = m.clone();
+        used.insert(m);
+    }
+    used
+}
+
 /// Folds problems into repair tasks, one per root cause: the same category group and the
 /// same location (40 tests failing on one line are one task), or — without a line — the same
 /// message. Lint folds by tool, rule and file.
@@ -1045,6 +1103,7 @@ pub fn fold_tasks(problems: &[Problem]) -> Vec<RepairTask> {
     for (i, j) in parents {
         keys[i] = keys[j].clone();
     }
+    let by_message = regroup_by_message(problems, &mut keys);
     for (i, p) in problems.iter().enumerate() {
         let key = keys[i].clone();
         match by_key.get_mut(&key) {
@@ -1080,14 +1139,15 @@ pub fn fold_tasks(problems: &[Problem]) -> Vec<RepairTask> {
             }
         }
     }
-    let mut tasks: Vec<(usize, RepairTask)> = order
+    let mut tasks: Vec<(usize, bool, RepairTask)> = order
         .into_iter()
         .filter_map(|k| {
             let idx = first_index.get(&k).copied().unwrap_or(0);
-            by_key.remove(&k).map(|t| (idx, t))
+            let spread = by_message.contains(&k);
+            by_key.remove(&k).map(|t| (idx, spread, t))
         })
         .collect();
-    tasks.sort_by(|(ia, a), (ib, b)| {
+    tasks.sort_by(|(ia, _, a), (ib, _, b)| {
         priority(a.category)
             .cmp(&priority(b.category))
             .then(b.problems.len().cmp(&a.problems.len()))
@@ -1096,7 +1156,7 @@ pub fn fold_tasks(problems: &[Problem]) -> Vec<RepairTask> {
     tasks
         .into_iter()
         .enumerate()
-        .map(|(i, (_, mut t))| {
+        .map(|(i, (_, spread, mut t))| {
             t.id = format!("t{}", i + 1);
             let n = t.problems.len();
             if n > 1 && t.category == Category::Lint {
@@ -1115,12 +1175,20 @@ pub fn fold_tasks(problems: &[Problem]) -> Vec<RepairTask> {
                 let at = t
                     .location
                     .as_ref()
+                    .filter(|_| !spread)
                     .map(|l| format!(" at {l}"))
                     .unwrap_or_default();
-                t.title = one_line(
-                    &format!("{n} {what} fail the same way{at}: {}", t.title),
-                    240,
-                );
+                // Folded by their message, from several places: the message is the cause,
+                // the task's location is only its first test's.
+                let title = if spread {
+                    t.title
+                        .split_once(": ")
+                        .map(|(_, m)| m.to_string())
+                        .unwrap_or_else(|| t.title.clone())
+                } else {
+                    t.title.clone()
+                };
+                t.title = one_line(&format!("{n} {what} fail the same way{at}: {title}"), 240);
             }
             t
         })

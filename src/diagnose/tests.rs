@@ -676,3 +676,52 @@ fn rebase_names_result_files_from_the_root_but_leaves_absolute_ones() {
         ]
     );
 }
+
+/// Tests failing with one message at many places are one cause (a fixture that cannot reach
+/// its database): one task, biggest first, titled by the message without a place; short
+/// or generic messages, a line that fails two ways, and one-off messages keep their tasks.
+#[test]
+fn tests_failing_with_one_message_at_many_places_are_one_task() {
+    let v = verify(vec![runner("t", RunnerKind::Test, RunnerStatus::Failed)]);
+    let db = "psycopg2.OperationalError: connection refused";
+    let at = |file: &str, line: usize| format!("{file}:{line}: E");
+    let mut cases: Vec<Case> = (0..5)
+        .map(|i| {
+            failed(
+                &format!("test_db_{i}"),
+                db,
+                &at("tests/test_db.py", 10 * i + 3),
+            )
+        })
+        .collect();
+    // Short messages say too little: each keeps its own place.
+    cases.extend((0..3).map(|i| {
+        failed(
+            &format!("test_a_{i}"),
+            "AssertionError",
+            &at("tests/test_a.py", i + 1),
+        )
+    }));
+    // One line failing two ways stays its own task, even though one of them is `db`.
+    cases.push(failed("test_mixed_1", db, &at("tests/test_mixed.py", 7)));
+    cases.push(failed(
+        "test_mixed_2",
+        "KeyError: 'user_id' in the payload",
+        &at("tests/test_mixed.py", 7),
+    ));
+    let d = run(&v, &cases, &BTreeMap::new());
+    let titles: Vec<&str> = d.tasks.iter().map(|t| t.title.as_str()).collect();
+    assert_eq!(
+        titles[0],
+        format!("5 tests fail the same way: {db}"),
+        "{titles:#?}"
+    );
+    assert_eq!(d.tasks[0].tests.len(), 5);
+    assert_eq!(d.tasks.len(), 1 + 3 + 1, "{titles:#?}");
+    assert!(
+        titles
+            .iter()
+            .any(|t| t.starts_with("2 tests fail the same way at tests/test_mixed.py:7: ")),
+        "{titles:#?}"
+    );
+}
