@@ -328,7 +328,14 @@ pub enum CommentOutcome {
     },
     /// Nothing to do (no comment of ours and nothing to post).
     Unchanged,
+    /// Another job's comment, written at the same time, stays as it is (its failure is
+    /// kept over this job's pass: [`super::sharing`]).
+    Kept(Comment),
 }
+
+/// What to write over another job's comment that appeared while this one wrote its own:
+/// given that comment's body, the body to write, or `None` to leave it.
+pub type RaceDecision<'a> = &'a dyn Fn(&str) -> Option<String>;
 
 /// A completed check run to create.
 #[derive(Clone, Debug)]
@@ -781,11 +788,15 @@ impl GitHub {
 
     /// Creates or updates our one comment on `pr` with `body` (already fitted with
     /// [`fit_comment`]). Leaves exactly one comment of ours, even with concurrent jobs.
+    ///
+    /// `race`: when another job created the comment at the same time (the oldest wins), what
+    /// to write over its body (`None`: leave it; see [`super::sharing`]); without it, `body`.
     pub async fn upsert_comment(
         &self,
         pr: u64,
         body: &str,
         known: Option<Vec<Comment>>,
+        race: Option<RaceDecision<'_>>,
     ) -> Result<CommentOutcome, GitHubError> {
         let mut ours = match known {
             Some(k) => k,
@@ -834,7 +845,16 @@ impl GitHub {
                 }
                 return Ok(CommentOutcome::Created(created));
             }
-            let kept = self.patch_comment(oldest.id, body).await;
+            // The oldest is another job's, written while this one wrote: it was not in the
+            // listing the sharing decision read, so decide now on its body.
+            let write = match race {
+                Some(decide) => decide(&oldest.body),
+                None => Some(body.to_string()),
+            };
+            let kept = match &write {
+                Some(b) => self.patch_comment(oldest.id, b).await,
+                None => Ok(oldest.clone()),
+            };
             for dup in now.iter().skip(1) {
                 self.delete_comment(dup.id).await?;
             }
@@ -842,6 +862,7 @@ impl GitHub {
                 self.delete_comment(created.id).await?;
             }
             return match kept {
+                Ok(c) if write.is_none() => Ok(CommentOutcome::Kept(c)),
                 Ok(c) => Ok(CommentOutcome::Updated(c)),
                 Err(e) if e.is_not_found() => Ok(CommentOutcome::Created(created)),
                 Err(e) => Err(e),

@@ -1044,7 +1044,8 @@ impl Publisher<'_> {
                                     match noticed {
                                         // The kept comment learns that it is shared.
                                         Some(b) => {
-                                            gh.upsert_comment(pr, &fit(&b), Some(ours)).await
+                                            gh.upsert_comment(pr, &fit(&b), Some(ours), None)
+                                                .await
                                         }
                                         None => Ok(CommentOutcome::Unchanged),
                                     }
@@ -1054,7 +1055,18 @@ impl Publisher<'_> {
                                         Some(b) => fit(&b),
                                         None => comment.clone(),
                                     };
-                                    gh.upsert_comment(pr, &body, Some(ours)).await
+                                    // Another job's comment that appears meanwhile
+                                    // gets the same decision as one listed before.
+                                    let race = |theirs: &str| match self.shared_body(
+                                        &keyed,
+                                        Some(theirs),
+                                        passed,
+                                    ) {
+                                        Err(noticed) => noticed.map(|b| fit(&b)),
+                                        Ok(Some(b)) => Some(fit(&b)),
+                                        Ok(None) => Some(body.clone()),
+                                    };
+                                    gh.upsert_comment(pr, &body, Some(ours), Some(&race)).await
                                 }
                                 Ok(_) => gh.delete_ours(pr, Some(ours)).await,
                             }
@@ -1073,6 +1085,11 @@ impl Publisher<'_> {
                         }
                         Ok(CommentOutcome::Deleted { .. }) => report.comment_action = "deleted".into(),
                         Ok(CommentOutcome::Unchanged) => report.comment_action = "unchanged".into(),
+                        Ok(CommentOutcome::Kept(Comment { id, url, .. })) => {
+                            report.comment_action = "kept".into();
+                            report.comment_id = Some(id);
+                            report.comment_url = Some(url);
+                        }
                         Err(e) => on_err(&mut report, e, "the PR comment was not updated"),
                     }
                     if let Some(c) = kept {

@@ -442,6 +442,64 @@ fn two_concurrent_runs_leave_one_comment() {
     assert_clean(&fake);
 }
 
+/// Two legs of one unkeyed matrix finish together: both list no comment, both create one,
+/// and the oldest wins. Whichever it is, the failing leg's results are what stays (with the
+/// notice that the comment is shared): the passing leg never writes over a failure it did
+/// not see when it listed.
+#[test]
+fn concurrent_legs_keep_the_failing_legs_comment() {
+    let demo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/demo/reports");
+    for round in 0..2 {
+        let fake = FakeGitHub::start();
+        // Both jobs list (finding nothing) before either create is answered.
+        fake.state.lock().unwrap().post_delay = Duration::from_millis(400);
+        let failing = make_job(RunSpec::default(), pr_event(false));
+        let passing = make_job(RunSpec::default(), pr_event(false));
+        std::fs::create_dir_all(failing.ws.join("reports")).unwrap();
+        std::fs::copy(
+            demo.join("pytest-junit.xml"),
+            failing.ws.join("reports/junit.xml"),
+        )
+        .unwrap();
+        std::fs::create_dir_all(passing.ws.join("reports")).unwrap();
+        std::fs::write(
+            passing.ws.join("reports/junit.xml"),
+            r#"<testsuite name="s" tests="1"><testcase classname="t" name="test_ok"/></testsuite>"#,
+        )
+        .unwrap();
+        let env = |job: &Job| {
+            let mut e = action_env(&fake, job);
+            e.insert("INPUT_FROM".into(), String::new());
+            e.insert("INPUT_REPORTS".into(), "reports/*.xml".into());
+            e.insert("GITHUB_JOB".into(), "test".into());
+            e
+        };
+        let (env_f, env_p) = (env(&failing), env(&passing));
+        // Each order of the creates: the first round starts the passing leg first.
+        let (first, second) = if round == 0 {
+            (env_p, env_f)
+        } else {
+            (env_f, env_p)
+        };
+        let a = std::thread::spawn(move || run(&first, &["action"]));
+        std::thread::sleep(Duration::from_millis(150));
+        let b = std::thread::spawn(move || run(&second, &["action"]));
+        let (a, b) = (a.join().unwrap(), b.join().unwrap());
+        for o in [&a, &b] {
+            assert!(matches!(o.status.code(), Some(0 | 1)), "{:?}", text(o));
+        }
+        let ours = fake.ours();
+        assert_eq!(ours.len(), 1, "round {round}: {:?}", fake.comments());
+        let body = &ours[0].body;
+        assert!(body.contains("codeloop: failed"), "round {round}: {body}");
+        assert!(
+            body.contains("writes this comment too"),
+            "round {round}: {body}"
+        );
+        assert_clean(&fake);
+    }
+}
+
 #[test]
 fn deleted_comment_is_recreated() {
     let fake = FakeGitHub::start();
