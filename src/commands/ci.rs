@@ -9,7 +9,7 @@ use crate::cli::{CiArgs, OutputFormat};
 use crate::commands::flow::{self, Printing};
 use crate::commands::output::{print_human, progress_mode, warn_unmatched};
 use crate::pipeline::diagnose::{DiagnoseError, artifacts_dir, config_path, want_annotations};
-use crate::pipeline::gate::{GateError, gate_config};
+use crate::pipeline::gate::{GateError, check_baseline, gate_config};
 use crate::pipeline::options::{Common, ReportOptions, VerifyOptions};
 use crate::pipeline::{self, Loop, verify};
 use crate::settings::Config;
@@ -36,6 +36,17 @@ pub fn run(args: CiArgs) -> i32 {
             return code;
         }
     };
+    // A `--baseline` that names nothing readable is a usage error now, before anything
+    // runs, not after minutes of work with no diagnose, gate or report.
+    if let Err(e) = check_baseline(
+        &(&args.gate).into(),
+        &artifacts_dir(&common, &cfg),
+        &common.cwd,
+    ) {
+        let (code, hint) = e.exit_and_hint();
+        ui::error(&e, hint);
+        return code;
+    }
     // `--format json` means one document on stdout: verify runs quietly and ci prints the
     // result after the gate.
     let vopts = VerifyOptions::from(&args.verify);

@@ -9,7 +9,7 @@ use crate::cli::{MergeArgs, OutputFormat};
 use crate::commands::flow::{self, Printing};
 use crate::pipeline::Loop;
 use crate::pipeline::diagnose::{DiagnoseError, artifacts_dir, config_path};
-use crate::pipeline::gate::{GateError, gate_config};
+use crate::pipeline::gate::{GateError, check_baseline, gate_config};
 use crate::pipeline::merge::{Keep, merge_dirs};
 use crate::pipeline::options::{Common, ReportOptions};
 use crate::settings::Config;
@@ -31,6 +31,17 @@ pub fn run(args: MergeArgs) -> i32 {
             return code;
         }
     };
+    // A `--baseline` that names nothing readable is a usage error now, before anything
+    // runs, not after minutes of work with no diagnose, gate or report.
+    if let Err(e) = check_baseline(
+        &(&args.gate).into(),
+        &artifacts_dir(&common, &cfg),
+        &common.cwd,
+    ) {
+        let (code, hint) = e.exit_and_hint();
+        ui::error(&e, hint);
+        return code;
+    }
     let lp = Loop {
         cwd: common.cwd.clone(),
         artifacts: artifacts_dir(&common, &cfg),

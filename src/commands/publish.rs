@@ -131,6 +131,11 @@ pub fn run(args: PublishArgs) -> i32 {
     let mut report = publisher.publish(&view, &mut crate::ui::Stdout);
     if let Some(url) = &report.comment_url {
         crate::outln!("codeloop: comment {} at {url}", report.comment_action);
+    } else if report.comment_action == "deleted" {
+        // Said, so a log reader knows why the PR/MR no longer shows the failure report.
+        crate::outln!(
+            "codeloop: comment deleted (the gate passed and `comment` is on-failure, so the old failure report is gone)"
+        );
     }
     // A push to the default branch adds its run (and the badge) to the history data branch.
     let settings = crate::publish::history::HistorySettings {

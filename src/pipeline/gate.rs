@@ -21,7 +21,7 @@ pub enum GateError {
     Diagnose(#[from] DiagnoseError),
     #[error("invalid gate setting {0}")]
     Setting(String),
-    #[error("baseline `{path}` cannot be used: {message}")]
+    #[error("--baseline `{path}` cannot be used: {message}")]
     Baseline { path: PathBuf, message: String },
 }
 
@@ -44,7 +44,7 @@ impl GateError {
             GateError::Baseline { .. } => (
                 exit::USAGE,
                 Some(
-                    "--baseline takes a complete run directory, a run id, or a gate.json written by codeloop",
+                    "--baseline takes a complete run directory (the folder holding manifest.json), a run id under the artifacts directory (`codeloop status` lists them), a gate.json or saved comment written by codeloop, or `comment`; fix the path or leave --baseline out",
                 ),
             ),
         }
@@ -144,9 +144,16 @@ pub fn load_baseline_flag(
     }
 }
 
-/// Loads a baseline: a gate.json file, a saved codeloop comment (its hidden state), a run
-/// directory, or a run id.
-pub fn load_baseline(spec: &str, artifacts: &Path, cwd: &Path) -> Result<Baseline, GateError> {
+/// Where a `--baseline` on disk is: a file (a gate.json or a saved comment) or a run.
+enum BaselineSource {
+    File(PathBuf),
+    Run(RunDir),
+}
+
+/// Finds the baseline `spec` names, without reading it: a file, a run directory, or a run id
+/// under `artifacts`. A path or id that is not there is a [`GateError::Baseline`] (a usage
+/// error naming `--baseline`), not "no results": the run itself is fine.
+fn locate_baseline(spec: &str, artifacts: &Path, cwd: &Path) -> Result<BaselineSource, GateError> {
     let given = Path::new(spec);
     // Relative paths: as given (the shell's directory), else under --cwd.
     let under_cwd = cwd.join(given);
@@ -155,30 +162,82 @@ pub fn load_baseline(spec: &str, artifacts: &Path, cwd: &Path) -> Result<Baselin
     } else {
         given
     };
+    if p.is_file() {
+        return Ok(BaselineSource::File(p.to_path_buf()));
+    }
     let bad = |message: String| GateError::Baseline {
         path: p.to_path_buf(),
         message,
     };
-    if p.is_file() {
-        // A saved comment (the action hands the previous sticky comment over as a file).
-        if let Ok(text) = std::fs::read_to_string(p)
-            && text.contains(crate::report::state::STATE_PREFIX)
-            && !text.trim_start().starts_with('{')
-        {
-            return crate::report::state::decode(&text)
-                .map(|s| gate::baseline_from_state(&s))
-                .map_err(|e| bad(e.to_string()));
-        }
-        let v: serde_json::Value = artifact::read_json(p)?;
-        return gate::baseline_from_gate_json(&v)
-            .map_err(|m| bad(format!("not a codeloop gate.json: {m}")));
-    }
-    let run = if p.is_dir() {
-        RunDir::open(p)?
+    let found = if p.is_dir() {
+        RunDir::open(p)
     } else {
-        artifact::resolve(artifacts, Some(spec))?
+        artifact::resolve(artifacts, Some(spec))
     };
-    baseline_from_run(&run)
+    match found {
+        Ok(run) => Ok(BaselineSource::Run(run)),
+        Err(ArtifactError::NoSuchRun { .. }) | Err(ArtifactError::NoRuns(_)) => Err(bad(
+            if given.components().count() > 1 || given.is_absolute() {
+                "no such file or run directory".into()
+            } else {
+                format!(
+                    "no such file, run directory, or run id under {}",
+                    artifact::runs_root(artifacts).display()
+                )
+            },
+        )),
+        Err(ArtifactError::Incomplete(d)) => Err(bad(format!(
+            "{} is not a complete run (no manifest.json: the run was interrupted, or it is not a run directory)",
+            d.display()
+        ))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Checks, before anything runs, that `flags.baseline` names a baseline that can be read: a
+/// bad path or run id is found in a second, not after minutes of tests. A file (a gate.json
+/// or a saved comment: small) is read whole here; a run only opened (its cases are read
+/// while the new run is diagnosed). `comment` is read through the API later, as before.
+pub fn check_baseline(
+    flags: &super::options::GateFlags,
+    artifacts: &Path,
+    cwd: &Path,
+) -> Result<(), GateError> {
+    match flags.baseline.as_deref() {
+        None | Some("comment") => Ok(()),
+        Some(spec) => match locate_baseline(spec, artifacts, cwd)? {
+            BaselineSource::File(p) => read_baseline_file(&p).map(drop),
+            BaselineSource::Run(_) => Ok(()),
+        },
+    }
+}
+
+/// Loads a baseline: a gate.json file, a saved codeloop comment (its hidden state), a run
+/// directory, or a run id.
+pub fn load_baseline(spec: &str, artifacts: &Path, cwd: &Path) -> Result<Baseline, GateError> {
+    match locate_baseline(spec, artifacts, cwd)? {
+        BaselineSource::File(p) => read_baseline_file(&p),
+        BaselineSource::Run(run) => baseline_from_run(&run),
+    }
+}
+
+/// A baseline file: a saved comment (the action hands the previous sticky comment over as a
+/// file) or a gate.json.
+fn read_baseline_file(p: &Path) -> Result<Baseline, GateError> {
+    let bad = |message: String| GateError::Baseline {
+        path: p.to_path_buf(),
+        message,
+    };
+    if let Ok(text) = std::fs::read_to_string(p)
+        && text.contains(crate::report::state::STATE_PREFIX)
+        && !text.trim_start().starts_with('{')
+    {
+        return crate::report::state::decode(&text)
+            .map(|s| gate::baseline_from_state(&s))
+            .map_err(|e| bad(e.to_string()));
+    }
+    let v: serde_json::Value = artifact::read_json(p)?;
+    gate::baseline_from_gate_json(&v).map_err(|m| bad(format!("not a codeloop gate.json: {m}")))
 }
 
 /// A baseline from a run directory: its failing tests, all test keys, counts and score.

@@ -2,7 +2,8 @@
 //! over rustls + webpki roots. Mirrors the GitHub side's rules: list every page, find our note
 //! by the hidden marker AND the token's user (`GET /user`), update it in place (PUT), create
 //! it when absent (POST, never blindly retried), then list again and delete our duplicates
-//! (the oldest wins, so concurrent jobs converge). 5xx and connection errors are retried with
+//! (the oldest wins, so concurrent jobs converge); with `comment: on-failure` a passing run
+//! deletes our notes (DELETE), as on GitHub. 5xx and connection errors are retried with
 //! backoff on idempotent requests; 429 waits `Retry-After`. The token (`CODELOOP_GITLAB_TOKEN`
 //! or `GITLAB_TOKEN`) is sent as `PRIVATE-TOKEN` and never printed. Notes are keyed like
 //! GitHub comments (`--comment-key`), requests share the session's [`Budget`], and a 401 ends
@@ -171,6 +172,13 @@ pub struct Note {
 pub enum NoteOutcome {
     Created(Note),
     Updated(Note),
+    /// Our notes were deleted (`comment: on-failure` and the gate passed); `id` is the
+    /// sticky one (the oldest).
+    Deleted {
+        id: u64,
+    },
+    /// There was nothing of ours to delete.
+    Unchanged,
 }
 
 struct Answer {
@@ -636,6 +644,24 @@ impl GitLab {
             }
             return Ok(NoteOutcome::Updated(kept));
         }
+    }
+
+    /// Deletes our notes of this key (the sticky one and any duplicates): the gate passed
+    /// under `comment: on-failure`, so the old failure report would mislead. Another user's
+    /// note, even one quoting our marker, is never ours. `known`: our notes as already
+    /// listed this session (not listed again).
+    pub async fn delete_ours(&self, known: Option<Vec<Note>>) -> Result<NoteOutcome, GitLabError> {
+        let ours = match known {
+            Some(k) => k,
+            None => self.find_ours().await?,
+        };
+        let Some(first) = ours.first() else {
+            return Ok(NoteOutcome::Unchanged);
+        };
+        for n in &ours {
+            self.delete(n.id).await?;
+        }
+        Ok(NoteOutcome::Deleted { id: first.id })
     }
 
     /// The web URL of a note.

@@ -951,8 +951,11 @@ impl Publisher<'_> {
             return report;
         }
         if self.forge() == Forge::GitLab {
-            if want_comment {
-                self.publish_gitlab(&keyed, verdict == Some(Verdict::Pass), &mut report, out);
+            // `want_delete` too: with `comment: on-failure` a passing run removes our old
+            // failing note, as on GitHub, instead of leaving it to say the MR fails.
+            if want_comment || want_delete {
+                let passed = verdict == Some(Verdict::Pass);
+                self.publish_gitlab(&keyed, passed, want_comment, &mut report, out);
             } else {
                 report.comment_action = "skipped".into();
             }
@@ -1142,11 +1145,13 @@ impl Publisher<'_> {
 }
 
 impl Publisher<'_> {
-    /// The sticky MR note. Every problem is a warning: a note never fails the build.
+    /// The sticky MR note: posted (`post`), else our old one deleted (`comment: on-failure`
+    /// and the gate passed). Every problem is a warning: a note never fails the build.
     fn publish_gitlab(
         &self,
         body: &str,
         passed: bool,
+        post: bool,
         report: &mut PublishReport,
         out: &mut dyn Write,
     ) {
@@ -1197,6 +1202,7 @@ impl Publisher<'_> {
                     }
                     Ok(Err(first))
                 }
+                Ok(_) if !post => gl.delete_ours(Some(ours)).await.map(Ok),
                 Ok(noticed) => {
                     let note = gitlab::fit_note(
                         &self.redactor.redact(noticed.as_deref().unwrap_or(body)),
@@ -1223,6 +1229,15 @@ impl Publisher<'_> {
                 let (action, n) = match outcome {
                     gitlab::NoteOutcome::Created(n) => ("created", n),
                     gitlab::NoteOutcome::Updated(n) => ("updated", n),
+                    // No id or URL: the note is gone (as a deleted GitHub comment).
+                    gitlab::NoteOutcome::Deleted { .. } => {
+                        report.comment_action = "deleted".into();
+                        return;
+                    }
+                    gitlab::NoteOutcome::Unchanged => {
+                        report.comment_action = "unchanged".into();
+                        return;
+                    }
                 };
                 report.comment_action = action.into();
                 report.comment_id = Some(n.id);
@@ -1233,7 +1248,12 @@ impl Publisher<'_> {
                 warn(
                     report,
                     format!(
-                        "GitLab API: {e}; the MR note was not updated (the exit code is the gate's)"
+                        "GitLab API: {e}; {} (the exit code is the gate's)",
+                        if post {
+                            "the MR note was not updated"
+                        } else {
+                            "the old MR note was not deleted"
+                        }
                     ),
                 );
             }

@@ -208,9 +208,110 @@ fn bad_settings_and_baselines_name_the_key_or_file() {
         "{out}"
     );
 
+    // An unknown run id is a usage error naming the flag, not "no results" (the run is fine).
     let o = gate_check(ws, &["--baseline", "no-such-run"]);
-    assert_ne!(o.status.code(), Some(0));
-    assert!(text(&o).contains("no-such-run"), "{}", text(&o));
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}");
+    assert!(out.contains("--baseline `no-such-run`"), "{out}");
+    assert!(out.contains("run id under"), "{out}");
+    assert!(!out.contains("run `codeloop verify`"), "{out}");
+}
+
+/// `codeloop ci` in `ws` with `args`, outside any CI.
+fn ci(ws: &Path, args: &[&str]) -> Output {
+    Command::new(bin())
+        .arg("ci")
+        .arg("--cwd")
+        .arg(ws)
+        .args(args)
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("CODELOOP_ARTIFACTS_DIR")
+        .env_remove("CODELOOP_CONFIG")
+        .env_remove("CI_NODE_INDEX")
+        .env_remove("CI_NODE_TOTAL")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn ci_and_merge_refuse_a_bad_baseline_before_anything_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ws = tmp.path();
+    std::fs::write(
+        ws.join("fail.xml"),
+        r#"<testsuite name="s" tests="2" failures="1"><testcase classname="t" name="ok"/><testcase classname="t" name="bad"><failure message="boom"/></testcase></testsuite>"#,
+    )
+    .unwrap();
+    let not_a_run = ws.join("not-a-run");
+    std::fs::create_dir(&not_a_run).unwrap();
+    let missing = ws.join("nonexistent");
+    for (baseline, says) in [
+        (missing.to_str().unwrap(), "no such file or run directory"),
+        (
+            "no-such-run",
+            "no such file, run directory, or run id under",
+        ),
+        (not_a_run.to_str().unwrap(), "is not a complete run"),
+    ] {
+        let o = ci(ws, &["--baseline", baseline, "--report", "fail.xml"]);
+        let out = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{baseline}: {out}");
+        assert!(out.contains(&format!("--baseline `{baseline}`")), "{out}");
+        assert!(out.contains(says), "{out}");
+        assert!(out.contains("hint: --baseline takes"), "{out}");
+        // Checked first: nothing was collected, no run directory was started.
+        assert!(!ws.join(".codeloop/runs").exists(), "{out}");
+        assert!(!out.contains("codeloop verify:"), "{out}");
+    }
+
+    // A good run id still works (and `comment` is not checked on disk: no forge, a warning).
+    let o = ci(ws, &["--report", "fail.xml"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let id = artifact::resolve(&ws.join(".codeloop"), None).unwrap().id;
+    let o = ci(
+        ws,
+        &[
+            "--baseline",
+            &id,
+            "--fail-on",
+            "regression",
+            "--report",
+            "fail.xml",
+        ],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "same failure as the baseline: {}",
+        text(&o)
+    );
+    let o = ci(ws, &["--baseline", "comment", "--report", "fail.xml"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("--baseline comment: no previous"),
+        "{}",
+        text(&o)
+    );
+
+    // merge: refused before the shards are folded (no merged run is written).
+    let out_dir = ws.join("merged");
+    let o = Command::new(bin())
+        .args(["merge", "--cwd"])
+        .arg(ws)
+        .arg(ws.join(".codeloop/runs"))
+        .arg("--out")
+        .arg(&out_dir)
+        .args(["--baseline", "no-such-run"])
+        .env_remove("CODELOOP_ARTIFACTS_DIR")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("--baseline `no-such-run`"),
+        "{}",
+        text(&o)
+    );
+    assert!(!out_dir.exists());
 }
 
 #[test]

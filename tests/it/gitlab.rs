@@ -453,3 +453,110 @@ fn a_token_without_api_scope_or_only_the_job_token_warns_and_never_fails() {
     );
     assert!(fake.ours().is_empty());
 }
+
+/// A run of `project` that passes: every test of its JUnit report passed (`--report`, so
+/// the demo's failing runners do not run).
+fn passing_run(fake: &FakeGitLab, project: &Path) {
+    let report = project.join("reports/passing.xml");
+    std::fs::write(
+        &report,
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<testsuites><testsuite name="pytest" tests="2" failures="0" errors="0" skipped="0">
+<testcase classname="tests.test_mixed" name="test_add" time="0.010"/>
+<testcase classname="tests.test_mixed" name="test_sub" time="0.020"/>
+</testsuite></testsuites>
+"#,
+    )
+    .unwrap();
+    let out = codeloop(
+        &[
+            "ci",
+            "--cwd",
+            project.to_str().unwrap(),
+            "--report",
+            report.to_str().unwrap(),
+        ],
+        &fake.env(None),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
+
+#[test]
+fn on_failure_a_passing_pipeline_deletes_our_old_note_and_only_ours() {
+    let fake = FakeGitLab::start();
+    // Another user's note quoting our marker, and a plain one: neither is ours.
+    let quoted = format!("the bot said:\n> {MARKER} -->\n> 2 failed");
+    let human_quote = fake.seed(HUMAN, &quoted, false);
+    let lgtm = fake.seed(HUMAN, "LGTM", false);
+    let (_tmp, project) = demo_run(&fake);
+    let on_failure = |project: &Path| {
+        codeloop(
+            &[
+                "publish",
+                "--cwd",
+                project.to_str().unwrap(),
+                "--comment",
+                "on-failure",
+            ],
+            &fake.env(Some(BOT_TOKEN)),
+        )
+    };
+
+    // The failing pipeline posts its note.
+    let out = on_failure(&project);
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    assert!(stdout.contains("comment created"), "{stdout}");
+    let ours = fake.ours();
+    assert_eq!(ours.len(), 1, "{ours:?}");
+    let note = ours[0].id;
+
+    // The next pipeline passes: our note is deleted, with a DELETE of exactly that note.
+    passing_run(&fake, &project);
+    fake.state.lock().unwrap().log.clear();
+    let out = on_failure(&project);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("gate PASS"), "{stdout}");
+    assert!(stdout.contains("comment deleted"), "{stdout}\n{stderr}");
+    assert!(!stdout.contains(BOT_TOKEN) && !stderr.contains(BOT_TOKEN));
+    assert!(fake.ours().is_empty(), "{:?}", fake.ours());
+    {
+        let s = fake.state.lock().unwrap();
+        let deletes: Vec<&String> = s.log.iter().filter(|l| l.starts_with("DELETE")).collect();
+        assert_eq!(
+            deletes,
+            [&format!(
+                "DELETE /api/v4/projects/42/merge_requests/7/notes/{note}"
+            )],
+            "{:?}",
+            s.log
+        );
+        assert!(
+            !s.log
+                .iter()
+                .any(|l| l.starts_with("POST") || l.starts_with("PUT")),
+            "{:?}",
+            s.log
+        );
+        // Another user's notes, the one quoting our marker included, are untouched.
+        let human = s.notes.iter().find(|n| n.id == human_quote).unwrap();
+        assert_eq!(human.body, quoted);
+        assert!(s.notes.iter().any(|n| n.id == lgtm));
+        assert_eq!(s.notes.len(), 2);
+    }
+
+    // Passing again with no note of ours left: nothing to delete, nothing sent but reads.
+    fake.state.lock().unwrap().log.clear();
+    let out = on_failure(&project);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(!text(&out.stdout).contains("comment deleted"));
+    let s = fake.state.lock().unwrap();
+    assert!(s.log.iter().all(|l| l.starts_with("GET")), "{:?}", s.log);
+    assert_eq!(s.notes.len(), 2);
+}
