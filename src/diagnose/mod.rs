@@ -708,19 +708,7 @@ fn case_facts(c: &Case, ctx: &PathContext, opts: &Options) -> Facts {
             text = out.to_string();
         }
     }
-    // The message, else the exception type, else the trace's first line (jest-junit keeps
-    // `TypeError: ...` only there).
-    let message = c
-        .failure
-        .as_ref()
-        .and_then(|f| {
-            [&f.message, &f.kind, &f.trace]
-                .into_iter()
-                .flatten()
-                .map(|s| first_line(s))
-                .find(|s| !s.is_empty())
-        })
-        .unwrap_or("");
+    let message = c.failure.as_ref().map_or("", failure_message);
     // Rust: the first line is `thread 'x' panicked at file:line:col:`; the assertion is the
     // next line.
     let message = if message.starts_with("thread '") && message.contains("panicked at") {
@@ -742,7 +730,11 @@ fn case_facts(c: &Case, ctx: &PathContext, opts: &Options) -> Facts {
         .as_ref()
         .map(|f| {
             let mut s = String::new();
-            let message = f.message.as_deref().unwrap_or("");
+            // A placeholder says nothing: the message found in the text instead.
+            let message = match f.message.as_deref() {
+                Some(m) if !is_placeholder(m) => m,
+                _ => message.as_str(),
+            };
             if let Some(k) = &f.kind
                 && !message.contains(k.as_str())
             {
@@ -855,6 +847,87 @@ pub fn display_name(c: &Case) -> String {
         Some(cls) if !cls.is_empty() && c.name.starts_with(cls.as_str()) => one_line(&c.name, 160),
         _ => one_line(&c.id(), 160),
     }
+}
+
+/// A failure's message line: its message, else its exception type, else the text's first
+/// meaningful line ([`meaningful_line`]; jest-junit keeps `TypeError: ...` only there). A
+/// message that says nothing — a placeholder ([`is_placeholder`]: gotestsum writes
+/// `message="Failed"` on every failure and the real one only in the text) or only the type
+/// again — gives way to the text's first meaningful line.
+fn failure_message(f: &crate::model::Failure) -> &str {
+    let message = f.message.as_deref().map_or("", first_line);
+    let kind = f.kind.as_deref().map_or("", str::trim);
+    if !message.is_empty() && !is_placeholder(message) && message != kind {
+        return message;
+    }
+    if message.is_empty() && !kind.is_empty() && !is_placeholder(kind) {
+        return kind;
+    }
+    if let Some(l) = f.trace.as_deref().and_then(meaningful_line) {
+        return l;
+    }
+    // A text of Go's framing alone (a parent test failing for its subtests) says nothing.
+    [message, kind]
+        .into_iter()
+        .find(|s| !s.is_empty() && !is_placeholder(s))
+        .unwrap_or("")
+}
+
+/// A failure message that only says that the test failed (`Failed`, `failure`, `Error`, …).
+fn is_placeholder(message: &str) -> bool {
+    let m = message.trim().trim_end_matches(['.', '!', ':']);
+    m.is_empty()
+        || ["fail", "failed", "failure", "error", "errored"]
+            .iter()
+            .any(|p| m.eq_ignore_ascii_case(p))
+}
+
+/// The first line of a failure text that says what went wrong: Go's test framing
+/// (`=== RUN`, `--- FAIL: …`), placeholders and bare `file:line` lines (GoogleTest) skipped,
+/// a Go `file_test.go:N: message` line as its message; a Go panic anywhere wins (the test's
+/// log lines come before it), as the go-test-json parser picks a failure's message, so both
+/// formats give one title. A Python traceback says it in its last, unindented line.
+fn meaningful_line(text: &str) -> Option<&str> {
+    let mut lines = text.lines().map(str::trim);
+    if let Some(p) = lines.clone().find(|l| l.starts_with("panic:")) {
+        return Some(p.trim_end_matches(" [recovered]"));
+    }
+    let bare_location = |l: &str| {
+        l.rsplit_once(':').is_some_and(|(file, n)| {
+            !file.contains(char::is_whitespace)
+                && !n.is_empty()
+                && n.bytes().all(|b| b.is_ascii_digit())
+        })
+    };
+    lines.find_map(|l| {
+        if l == "Traceback (most recent call last):" {
+            return text
+                .lines()
+                .rev()
+                .find(|r| !r.trim().is_empty() && !r.starts_with(char::is_whitespace))
+                .map(str::trim)
+                .filter(|r| *r != l);
+        }
+        let go_framing = [
+            "=== RUN",
+            "=== PAUSE",
+            "=== CONT",
+            "=== NAME",
+            "--- FAIL:",
+            "--- PASS:",
+            "--- SKIP:",
+        ]
+        .iter()
+        .any(|f| l.starts_with(f));
+        if l.is_empty() || go_framing || is_placeholder(l) || bare_location(l) {
+            return None;
+        }
+        match crate::parsers::go_test_json::go_location(l) {
+            Some((_, _, m)) if !m.is_empty() => Some(m),
+            Some(_) => None,
+            None => Some(l),
+        }
+    })
 }
 
 fn first_line(s: &str) -> &str {

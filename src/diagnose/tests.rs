@@ -724,4 +724,48 @@ fn tests_failing_with_one_message_at_many_places_are_one_task() {
             .any(|t| t.starts_with("2 tests fail the same way at tests/test_mixed.py:7: ")),
         "{titles:#?}"
     );
+
+#[test]
+fn placeholder_messages_give_way_to_the_text() {
+    let msg = |message: Option<&str>, kind: Option<&str>, trace: Option<&str>| {
+        failure_message(&Failure {
+            message: message.map(Into::into),
+            kind: kind.map(Into::into),
+            trace: trace.map(Into::into),
+        })
+        .to_string()
+    };
+    // gotestsum: the message in the text, without Go's framing; a panic wins.
+    let go = "=== RUN   TestX\n    x_test.go:9: got 2, want 3\n--- FAIL: TestX (0.00s)\n";
+    assert_eq!(msg(Some("Failed"), Some(""), Some(go)), "got 2, want 3");
+    assert_eq!(msg(Some(""), None, Some(go)), "got 2, want 3");
+    let panic = "=== RUN   TestP\n    p_test.go:3: log\npanic: boom [recovered]\n";
+    assert_eq!(msg(Some("Failed"), None, Some(panic)), "panic: boom");
+    // Only framing: no message at all, not the placeholder.
+    assert_eq!(
+        msg(
+            Some("Failed"),
+            None,
+            Some("=== RUN   T\n--- FAIL: T (0.00s)")
+        ),
+        ""
+    );
+    // GoogleTest: a bare location, then the placeholder, then the message.
+    assert_eq!(
+        msg(Some("Failed"), None, Some("a.cpp:33\nFailed\nboom")),
+        "boom"
+    );
+    // A Python traceback says it last; a message equal to the type gives way too.
+    let py = "Traceback (most recent call last):\n  File \"t.py\", line 3, in t\n    f()\nValueError: bad\n";
+    assert_eq!(
+        msg(Some("ValueError"), Some("ValueError"), Some(py)),
+        "ValueError: bad"
+    );
+    // A real message, or a type without one, is kept as before.
+    assert_eq!(msg(Some("assert 1 == 2"), None, Some(go)), "assert 1 == 2");
+    assert_eq!(
+        msg(None, Some("RuntimeException"), Some("T::t\nx")),
+        "RuntimeException"
+    );
+    assert_eq!(msg(Some("failed"), None, None), "");
 }

@@ -513,7 +513,8 @@ fn report_build(st: &mut State, pkg: &str, sink: &mut dyn Sink) {
 }
 
 /// `path/file.go:12:5: message` or `file_test.go:12: message` → (file, line, message).
-fn go_location(line: &str) -> Option<(String, u32, &str)> {
+/// (Diagnose reads gotestsum's JUnit texts with it too.)
+pub(crate) fn go_location(line: &str) -> Option<(String, u32, &str)> {
     let t = line.trim();
     let go = t.find(".go:")?;
     let file = &t[..go + 3];

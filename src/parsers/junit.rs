@@ -62,7 +62,8 @@
 //!
 //! Durations come from `time` (lenient: `1,234.5` reads; an unreadable value is a warning and
 //! no duration). `file`/`line` attributes (PHPUnit, jest-junit `addFileAttribute`, pytest
-//! xunit1) give the location. `<system-out>`/`<system-err>` of a case are kept (bounded) when
+//! xunit1) give the location; pytest's `line` is its item's 0-based `location` (the line
+//! before the `def`), so in pytest suites it is made 1-based. `<system-out>`/`<system-err>` of a case are kept (bounded) when
 //! the case has failed, errored or retried by then — reporters write them after the failure.
 //!
 //! A truncated file (a runner killed mid-write) is a [`ParseError`] with the position; the
@@ -111,7 +112,8 @@ enum Dialect {
     /// pytest (`<testsuite name="pytest" timestamp=… hostname=…>`, its default
     /// `junit_suite_name`, or anything under its root `<testsuites name="pytest tests">`):
     /// pytest-rerunfailures writes every attempt as its own `<testcase>` with the same
-    /// classname and name.
+    /// classname and name. Its `junit_family=xunit1` (`legacy`) writes `line` from the
+    /// item's `location`, which is 0-based (`TestReport.location` in `_pytest/reports.py`).
     Pytest,
 }
 
@@ -221,7 +223,16 @@ impl RawNames {
     /// Decodes the names into `case` (its name, classname, file and line were reset when
     /// the case was opened) and sets its suite path (left as it was at the open: the last
     /// case's path, whose strings are reused).
-    fn fill(&mut self, case: &mut Case, path: &[String], suite_file: Option<&String>) {
+    ///
+    /// `zero_based_line`: the `line` attribute counts from 0 (pytest's, see
+    /// [`Dialect::Pytest`]) and is made 1-based here.
+    fn fill(
+        &mut self,
+        case: &mut Case,
+        path: &[String],
+        suite_file: Option<&String>,
+        zero_based_line: bool,
+    ) {
         if self.filled {
             return;
         }
@@ -272,8 +283,9 @@ impl RawNames {
             Some(t) => t.trim().parse().ok(),
             None => self
                 .get(self.line)
-                .and_then(|v| decode_attr(v).trim().parse().ok()),
-        };
+                .and_then(|v| decode_attr(v).trim().parse::<u32>().ok()),
+        }
+        .map(|l| l.saturating_add(u32::from(zero_based_line)));
     }
 }
 
@@ -292,7 +304,9 @@ impl LazyCase for LazyPassing<'_> {
         true
     }
     fn case(&mut self) -> &mut Case {
-        self.names.fill(self.case, self.path, self.suite_file);
+        // Never a pytest case (those are never plain): its `line` is 1-based.
+        self.names
+            .fill(self.case, self.path, self.suite_file, false);
         self.case
     }
 }
@@ -801,7 +815,8 @@ impl Parser<'_> {
     /// Decodes the open case's names (see [`RawNames`]).
     fn fill_names(&mut self, case: &mut Case) {
         let file = self.suites.last().and_then(|s| s.file.as_ref());
-        self.names.fill(case, &self.path, file);
+        let zero_based_line = self.dialect() == Dialect::Pytest;
+        self.names.fill(case, &self.path, file, zero_based_line);
     }
 
     /// Emits the case being read (at its end tag, or when the file stops inside it).
@@ -1525,6 +1540,54 @@ mod tests {
                 ("r", Status::Passed, 0)
             ]
         );
+    }
+
+    #[test]
+    fn pytest_lines_are_zero_based_and_made_one_based() {
+        // pytest xunit1 writes `line` from its item's 0-based location (the `def` of
+        // `test_ok` is on line 8); under pytest's root, with its default suite name, reruns
+        // folded or not.
+        let lines = |xml: &str| -> Vec<(String, Option<u32>)> {
+            let (c, r) = parse_str(xml);
+            r.unwrap();
+            all(&c).iter().map(|k| (k.name.clone(), k.line)).collect()
+        };
+        let pytest = |suites: &str| {
+            format!(
+                r#"<testsuites{suites}<testcase classname="t" name="ok" file="t.py" line="7"/>
+                <testcase classname="t" name="bad" file="t.py" line="&#49;1"><failure message="m">t.py:13: E</failure></testcase>
+                <testcase classname="t" name="bad" file="t.py" line="11"/>
+                <testcase classname="t" name="first" file="t.py" line="0"/></testsuite></testsuites>"#
+            )
+        };
+        let want = [
+            ("ok".to_string(), Some(8)),
+            ("bad".to_string(), Some(12)),
+            ("first".to_string(), Some(1)),
+        ];
+        assert_eq!(
+            lines(&pytest(
+                r#" name="pytest tests"><testsuite name="custom" tests="3">"#
+            )),
+            want
+        );
+        assert_eq!(
+            lines(&pytest(
+                r#"><testsuite name="pytest" tests="3" hostname="h">"#
+            )),
+            want
+        );
+        // Other tools' lines are 1-based, kept as written: a generic suite, and codeloop's own
+        // report/junit.xml (a suite named after the `pytest` runner, its lines already
+        // 1-based), which must read back unchanged.
+        for root in [
+            r#"><testsuite name="custom">"#,
+            r#" name="codeloop"><testsuite name="pytest" tests="3">"#,
+        ] {
+            let got = lines(&pytest(root));
+            assert_eq!(got[0], ("ok".to_string(), Some(7)), "{root}");
+            assert_eq!(got[1], ("bad".to_string(), Some(11)), "{root}");
+        }
     }
 
     #[test]

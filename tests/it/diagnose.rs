@@ -768,3 +768,76 @@ fn diagnose_refuses_an_incomplete_run() {
     assert!(err.contains("incomplete") && err.contains(&run.id), "{err}");
     assert!(err.contains("hint:"), "{err}");
 }
+
+/// pytest's `junit_family=xunit1` writes each testcase's `line=` from its 0-based location
+/// (`tests/fixtures/pytest-xunit1/README.md`): through `codeloop ci --report`, the test's own
+/// line is its `def` (1-based), a traceback frame in the test file still wins over it, and a
+/// failure with no frame there (a conftest fixture that raised) points at the `def`, not the
+/// line before it.
+#[test]
+fn pytest_xunit1_lines_are_one_based_end_to_end() {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pytest-xunit1");
+    let tmp = tempfile::tempdir().unwrap();
+    let ws = tmp.path();
+    std::fs::create_dir_all(ws.join("tests")).unwrap();
+    for f in [
+        "report-xunit1.xml",
+        "tests/test_handlers.py",
+        "tests/conftest.py",
+    ] {
+        std::fs::copy(fixture.join(f), ws.join(f)).unwrap();
+    }
+    let out = Command::new(bin())
+        .args([
+            "ci",
+            "--format",
+            "json",
+            "--report",
+            "report-xunit1.xml",
+            "--cwd",
+        ])
+        .arg(ws)
+        .env("CI", "true")
+        .env_remove("CODELOOP_ARTIFACTS_DIR")
+        .env_remove("GITHUB_ACTIONS")
+        .output()
+        .unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("{e}: {}", String::from_utf8_lossy(&out.stderr));
+    });
+    let run_dir = Path::new(doc["run_dir"].as_str().unwrap());
+    // The cases keep the `def` lines (8, 17, 22 in the source), as every other dialect does.
+    let lines: Vec<(String, Option<u64>)> = std::fs::read_to_string(run_dir.join("cases.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let c: serde_json::Value = serde_json::from_str(l).unwrap();
+            (c["name"].as_str().unwrap().to_string(), c["line"].as_u64())
+        })
+        .collect();
+    let line = |name: &str| lines.iter().find(|(n, _)| n == name).and_then(|(_, l)| *l);
+    assert_eq!(line("test_handle_ok"), Some(8), "{lines:?}");
+    assert_eq!(line("test_handle_passes"), Some(12), "{lines:?}");
+    assert_eq!(line("test_route"), Some(17), "{lines:?}");
+    assert_eq!(line("test_handle_with_database"), Some(22), "{lines:?}");
+    // diagnose.json: the failing assert for the two failures (the traceback's frame), the
+    // `def` for the setup error.
+    let diag: DiagnoseDoc =
+        serde_json::from_str(&std::fs::read_to_string(run_dir.join("diagnose.json")).unwrap())
+            .unwrap();
+    let loc = |name: &str| {
+        let p = diag
+            .problems
+            .iter()
+            .find(|p| p.test.as_deref().is_some_and(|t| t.ends_with(name)))
+            .unwrap_or_else(|| panic!("no problem for {name}: {diag:#?}"));
+        let l = p.location.as_ref().unwrap();
+        (l.file.as_str(), l.line)
+    };
+    assert_eq!(loc("test_handle_ok"), ("tests/test_handlers.py", Some(9)));
+    assert_eq!(loc("test_route"), ("tests/test_handlers.py", Some(19)));
+    assert_eq!(
+        loc("test_handle_with_database"),
+        ("tests/test_handlers.py", Some(22))
+    );
+}

@@ -109,3 +109,91 @@ fn every_corpus_failure_gets_a_category_and_a_sane_location() {
     assert!(files >= 5, "too few corpus files diagnosed: {files}");
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+/// Each failing case's problem title in a corpus file, by test name.
+fn titles(path: &str) -> BTreeMap<String, String> {
+    let row = rows().into_iter().find(|r| r.path == path).unwrap();
+    let (c, r) = parse_row(&row);
+    r.unwrap();
+    let mut cases = c.problems.clone();
+    for case in &mut cases {
+        case.runner = "r".into();
+    }
+    let mut run = runner("r", RunnerKind::Test, WS, "go test ./...");
+    run.counts = c.counts;
+    let v = verify_doc(WS, vec![run], &cases);
+    let logs = BTreeMap::new();
+    let doc = diag::diagnose(
+        &Input {
+            verify: &v,
+            cases: &cases,
+            findings: &[],
+            logs: &logs,
+        },
+        &Options::default(),
+    );
+    cases
+        .iter()
+        .filter_map(|case| {
+            let key = case.key();
+            let p = doc
+                .problems
+                .iter()
+                .find(|p| p.test.as_deref() == Some(&key))?;
+            Some((case.name.clone(), p.title.clone()))
+        })
+        .collect()
+}
+
+/// gotestsum writes `<failure message="Failed">` on every failure, the real message only in
+/// the element's text: the titles carry the `file_test.go:N: message` line's message (or the
+/// panic) — the same titles as `go test -json` of the same run gives.
+#[test]
+fn gotestsum_titles_carry_the_real_messages() {
+    for (junit, json) in [
+        (
+            "generated/go-test/all.gotestsum-junit.xml",
+            "generated/go-test/all.go-test.jsonl",
+        ),
+        (
+            "generated/go-test/calc-mixed.gotestsum-junit.xml",
+            "generated/go-test/calc-mixed.go-test.jsonl",
+        ),
+    ] {
+        let mut got = titles(junit);
+        assert!(got.len() >= 10, "{junit}: {got:#?}");
+        for t in got.values() {
+            assert!(!t.ends_with(": Failed"), "{junit}: {t}");
+        }
+        let mut want = titles(json);
+        // gotestsum's XML writer replaced the test's ESC, BEL and NUL with U+FFFD (the JSON
+        // stream has them, and they are cleaned out of the title).
+        if let Some(t) = got.remove("TestANSIControl") {
+            assert!(
+                t.ends_with("failed: \u{fffd}[31mred\u{fffd}[0m bell \u{fffd} nul \u{fffd} end"),
+                "{t}"
+            );
+            want.remove("TestANSIControl");
+        }
+        assert_eq!(got, want, "{junit}");
+    }
+    let got = titles("generated/go-test/all.gotestsum-junit.xml");
+    let title = |name: &str| got.get(name).map(String::as_str).unwrap_or_default();
+    assert_eq!(
+        title("TestTable/9/3_wrong"),
+        "example.com/corpus/calc::TestTable/9/3_wrong failed: Div(9,3) = 3, want 4"
+    );
+    assert_eq!(
+        title("TestAddFail"),
+        "example.com/corpus/calc::TestAddFail failed: expected 1+1 = 3, got 2 <&> \"quoted\""
+    );
+    assert_eq!(
+        title("TestPanics"),
+        "example.com/corpus/panics::TestPanics crashed: panic: assignment to entry in nil map"
+    );
+    // A parent test whose text is only Go's framing says no message, not a placeholder.
+    assert_eq!(
+        title("TestTable"),
+        "example.com/corpus/calc::TestTable failed"
+    );
+}
