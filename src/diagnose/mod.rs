@@ -731,9 +731,12 @@ fn case_facts(c: &Case, ctx: &PathContext, opts: &Options) -> Facts {
         .map(|f| {
             let mut s = String::new();
             // A placeholder says nothing: the message found in the text instead.
+            // No message at all: the text is the evidence as it is (jest-junit's starts
+            // with the `Error: …` line; repeating it above would say it twice).
             let message = match f.message.as_deref() {
-                Some(m) if !is_placeholder(m) => m,
-                _ => message.as_str(),
+                Some(m) if is_placeholder(m) => message.as_str(),
+                Some(m) => m,
+                None => "",
             };
             if let Some(k) = &f.kind
                 && !message.contains(k.as_str())

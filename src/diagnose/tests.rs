@@ -724,6 +724,7 @@ fn tests_failing_with_one_message_at_many_places_are_one_task() {
             .any(|t| t.starts_with("2 tests fail the same way at tests/test_mixed.py:7: ")),
         "{titles:#?}"
     );
+}
 
 #[test]
 fn placeholder_messages_give_way_to_the_text() {
