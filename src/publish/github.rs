@@ -173,7 +173,7 @@ pub enum GitHubError {
         message: String,
     },
     #[error(
-        "the token cannot write to this repository ({message}): a pull request from a fork gets a read-only GITHUB_TOKEN"
+        "the token cannot write to this repository ({message})"
     )]
     ReadOnly { message: String },
     #[error(

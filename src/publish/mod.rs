@@ -462,6 +462,11 @@ fn check_annotations(anns: &[Annotation]) -> Vec<serde_json::Value> {
 }
 
 /// The hint printed when the token cannot write.
+/// A 403 "Resource not accessible by integration" on a pull request of this repository:
+/// the job's token lacks the permission (a workflow with `permissions:` that leaves it out,
+/// or a Dependabot PR, whose token is read-only).
+pub const NO_PERMISSION_HINT: &str = "the job's GITHUB_TOKEN lacks the permission: add `permissions: pull-requests: write` (and `checks: write` for `check-run`) to the job; Dependabot pull requests get a read-only token, like forks (see docs/github-action.md#pull-requests-from-forks). The job summary has the report";
+
 pub const READ_ONLY_HINT: &str = "pull requests from forks get a read-only GITHUB_TOKEN, so codeloop wrote the job summary only. To comment on fork PRs, upload the run directory as an artifact and post it from a `workflow_run` job with `codeloop publish --from RUN_DIR` (see docs/github-action.md#pull-requests-from-forks).";
 
 /// Publishing to GitHub or GitLab, shared by `codeloop action`, `codeloop publish` and the
@@ -1012,7 +1017,12 @@ impl Publisher<'_> {
                     report.read_only = true;
                     if !read_only_warned {
                         read_only_warned = true;
-                        warn(report, format!("{e}. {READ_ONLY_HINT}"));
+                        let hint = if self.ctx.is_fork_pr() || self.opts.pr.is_some() {
+                            READ_ONLY_HINT
+                        } else {
+                            NO_PERMISSION_HINT
+                        };
+                        warn(report, format!("{e}: {hint}"));
                     }
                 } else {
                     if e.is_outage() {

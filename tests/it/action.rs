@@ -655,6 +655,12 @@ fn fork_pr_writes_summary_warns_once_and_exits_with_the_gate() {
         err.contains("Resource not accessible by integration"),
         "{err}"
     );
+    // Not a fork: the fix is the job's permissions, not the fork recipe.
+    assert!(
+        err.contains("add `permissions: pull-requests: write`"),
+        "{err}"
+    );
+    assert!(!err.contains("fork gets"), "{err}");
     assert_eq!(
         fake.writes().len(),
         1,
