@@ -428,8 +428,12 @@ pub fn describe_tests(what: &str, keys: &[&String], locs: &HashMap<&str, &Locati
         .iter()
         .take(GROUPS)
         .map(|(dir, items)| {
-            let d = if dir.is_empty() { "(no location)" } else { dir };
-            format!("{} in {d}: {}", items.len(), list(items, PER_GROUP))
+            // No place known: not located, or past diagnose's cap of listed problems.
+            if dir.is_empty() {
+                format!("{} others: {}", items.len(), list(items, PER_GROUP))
+            } else {
+                format!("{} in {dir}: {}", items.len(), list(items, PER_GROUP))
+            }
         })
         .collect();
     let rest: usize = parts.iter().skip(GROUPS).map(|(_, i)| i.len()).sum();

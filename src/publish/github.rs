@@ -172,9 +172,7 @@ pub enum GitHubError {
         status: u16,
         message: String,
     },
-    #[error(
-        "the token cannot write to this repository ({message})"
-    )]
+    #[error("the token cannot write to this repository ({message})")]
     ReadOnly { message: String },
     #[error(
         "GitHub rate limit: {method} {url} would have to wait {wait_secs}s (limit {max_secs}s)"

@@ -233,12 +233,21 @@ pub fn render(input: &HtmlInput) -> String {
 
     // Failures with filters.
     let problems = input.diagnose.map(|d| d.problems.as_slice()).unwrap_or(&[]);
+    // diagnose.json keeps the first problems only: the total says how many there were.
+    let left_out = input.diagnose.map_or(0, |d| d.truncated as usize);
     let _ = write!(
         o,
         "<h2>Failures (<span id=\"shown\">{}</span> shown of {})</h2>",
         problems.len(),
-        problems.len()
+        problems.len() + left_out
     );
+    if left_out > 0 {
+        let _ = write!(
+            o,
+            "<p class=\"muted\">{left_out} more are not listed: diagnose.json keeps the first {} (cases.jsonl has every failing test).</p>",
+            problems.len()
+        );
+    }
     if input.diagnose.is_none() {
         o.push_str("<p class=\"muted\">Not diagnosed yet: run <code>codeloop diagnose</code>.</p>");
     }
@@ -369,6 +378,42 @@ mod tests {
             "no file matched <code>**/&lt;b&gt;.xml</code> and `open"
         );
         assert_eq!(esc_code("plain & simple"), "plain &amp; simple");
+    }
+
+    /// diagnose.json keeps the first problems only: the page's total is every problem, and
+    /// it says how many are not listed (it said "2000 shown of 2000" for 5,000 failures).
+    #[test]
+    fn the_failures_total_counts_the_problems_diagnose_left_out() {
+        let verify: VerifyDoc = serde_json::from_value(serde_json::json!({
+            "schema_version": 1, "run_id": "r", "started_at": "", "finished_at": "",
+            "status": "failed", "cwd": "/ws", "runners": [],
+            "totals": {"tests": 5, "passed": 0, "failed": 5, "errored": 0, "skipped": 0, "flaky": 0},
+            "lint": {"errors": 0, "warnings": 0, "notes": 0}
+        }))
+        .unwrap();
+        let problem = |i: usize| {
+            serde_json::json!({"id": format!("p{i}"), "category": "test_failure",
+                "runner": "t", "title": format!("t{i} failed"), "severity": "error"})
+        };
+        let diagnose: DiagnoseDoc = serde_json::from_value(serde_json::json!({
+            "schema_version": 1, "run_id": "r", "problems": [problem(1), problem(2)],
+            "tasks": [], "truncated": 3
+        }))
+        .unwrap();
+        let page = render(&HtmlInput {
+            verify: &verify,
+            diagnose: Some(&diagnose),
+            gate: None,
+            trend: &[],
+            flaky: &[],
+            live: false,
+            other_runs: &[],
+        });
+        assert!(
+            page.contains("Failures (<span id=\"shown\">2</span> shown of 5)"),
+            "{page}"
+        );
+        assert!(page.contains("3 more are not listed: diagnose.json keeps the first 2"));
     }
 
     #[test]
