@@ -500,7 +500,21 @@ fn write_merged(
         .map_err(|e| werr(&run.path, &e))?;
     artifact::write_json(&run.file(merge::MERGE_FILE), &merged.doc)
         .map_err(|e| werr(&run.path, &e))?;
-    let mut context = context.unwrap_or_default();
+    // The merged run is this (fan-in) job's: its links name this job, not the first shard's;
+    // what this job's environment does not say comes from the shards.
+    let mut context = match (context, super::verify::context_from_env()) {
+        (Some(shard), here) if matches!(here.ci.as_deref(), Some("github" | "gitlab")) => Context {
+            ci: here.ci,
+            repository: here.repository.or(shard.repository),
+            sha: here.sha.or(shard.sha),
+            git_ref: here.git_ref.or(shard.git_ref),
+            server_url: here.server_url.or(shard.server_url),
+            run_url: here.run_url.or(shard.run_url),
+            pr_number: here.pr_number.or(shard.pr_number),
+        },
+        (Some(shard), _) => shard,
+        (None, here) => here,
+    };
     if context.sha.is_none() {
         context.sha = merged.sha.clone();
     }

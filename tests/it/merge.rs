@@ -946,3 +946,79 @@ fn a_runner_that_crashed_in_one_shard_is_named_with_that_shard() {
         "{comment}"
     );
 }
+
+/// The merged run is the fan-in job's: its manifest (and so the comment's "run" link) names
+/// that job, not the first shard's; what the fan-in job's environment leaves out (here the
+/// MR) still comes from the shards.
+#[test]
+fn the_merged_run_links_the_fan_in_job_not_a_shard() {
+    let tmp = tempfile::tempdir().unwrap();
+    let project = tmp.path().join("demo");
+    copy_dir(&repo().join("examples/demo"), &project);
+    let gitlab = |job: &str| {
+        vec![
+            ("GITLAB_CI", "true".to_string()),
+            ("CI_PROJECT_PATH", "group/app".into()),
+            (
+                "CI_COMMIT_SHA",
+                "0123456789abcdef0123456789abcdef01234567".into(),
+            ),
+            ("CI_SERVER_URL", "https://gitlab.example".into()),
+            (
+                "CI_JOB_URL",
+                format!("https://gitlab.example/group/app/-/jobs/{job}"),
+            ),
+        ]
+    };
+    for k in 1..=2 {
+        let shard = format!("{k}/2");
+        let artifacts = tmp.path().join(format!("shards/s{k}"));
+        let mut env = gitlab(&format!("60{k}"));
+        env.push(("CI_MERGE_REQUEST_IID", "7".into()));
+        let o = Command::new(bin())
+            .args([
+                "verify",
+                "--cwd",
+                project.to_str().unwrap(),
+                "--artifacts-dir",
+            ])
+            .arg(&artifacts)
+            .args(["--shard", &shard])
+            .env_remove("CODELOOP_SHARD")
+            .env_remove("CI_NODE_INDEX")
+            .env_remove("CI_NODE_TOTAL")
+            .env_remove("GITHUB_ACTIONS")
+            .envs(env)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.code().is_some_and(|c| c <= 1),
+            "{}",
+            text(&o.stderr)
+        );
+    }
+    let merged = tmp.path().join("merged");
+    let o = Command::new(bin())
+        .arg("merge")
+        .arg(tmp.path().join("shards"))
+        .arg("--out")
+        .arg(&merged)
+        .args(["--cwd", project.to_str().unwrap()])
+        .env_remove("GITHUB_ACTIONS")
+        .envs(gitlab("6100"))
+        .output()
+        .unwrap();
+    assert!(
+        o.status.code().is_some_and(|c| c <= 1),
+        "{}",
+        text(&o.stderr)
+    );
+    let manifest = read(&merged.join("manifest.json"));
+    let ctx = &manifest["context"];
+    assert_eq!(
+        ctx["run_url"], "https://gitlab.example/group/app/-/jobs/6100",
+        "{manifest:#}"
+    );
+    assert_eq!(ctx["pr_number"], 7, "{manifest:#}");
+    assert_eq!(ctx["ci"], "gitlab");
+}
