@@ -57,8 +57,15 @@ pub fn run(args: CiArgs) -> i32 {
             return f.code;
         }
     };
+    // The config file's own warnings were read above and reach the console with the
+    // report's notices: verify's second reading of the file would say each one again (with
+    // the path spelled another way).
+    let after_path = |w: &str| w.split_once("` ").map(|(_, rest)| rest.to_string());
+    let said: Vec<Option<String>> = cfg_warnings.iter().map(|w| after_path(w)).collect();
     for w in &prepared.warnings {
-        ui::warn(w);
+        if after_path(w).is_none() || !said.contains(&after_path(w)) {
+            ui::warn(w);
+        }
     }
     let cwd = prepared.resolved.cwd.clone();
     let lp = Loop {

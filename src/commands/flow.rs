@@ -70,7 +70,14 @@ pub fn after_verify(lp: &Loop, run: RunDir, mem: Option<(VerifyDoc, Digest)>, pr
     let mut report_dir = None;
     match out {
         Ok(out) => {
-            for n in out.notices.iter().chain(&out.template_error) {
+            // The config file's warnings were printed when the settings were read (the
+            // report keeps them among its notices for `--format json`).
+            for n in out
+                .notices
+                .iter()
+                .filter(|n| !lp.cfg_warnings.contains(n))
+                .chain(&out.template_error)
+            {
                 ui::warn(n);
             }
             if !pr.json {

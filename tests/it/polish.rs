@@ -1035,3 +1035,25 @@ fn collected_compile_errors_say_the_build_failed_and_nothing_else() {
     let comment = std::fs::read_to_string(run.join("report/comment.md")).unwrap();
     assert!(!comment.contains("no results were found"), "{comment}");
 }
+
+/// A config file's warning is said once by `ci`, though its settings are read by the gate,
+/// verify and the report.
+#[test]
+fn ci_says_each_config_warning_once() {
+    let t = with_reports(&["pytest-mixed.junit-xunit2.xml"]);
+    std::fs::create_dir_all(t.path().join(".codeloop")).unwrap();
+    std::fs::write(
+        t.path().join(".codeloop/config.json"),
+        r#"{"verify": {"timout": 50}, "bogus": 1}"#,
+    )
+    .unwrap();
+    let o = codeloop(t.path(), &["ci", "--report", "reports/*"], &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.matches("unknown key `bogus`").count(), 1, "{err}");
+    assert_eq!(
+        err.matches("unknown key `verify.timout`").count(),
+        1,
+        "{err}"
+    );
+}
