@@ -277,7 +277,12 @@ pub fn render(input: &HtmlInput) -> String {
             esc(&sev),
             esc(p.category.as_str()),
             esc(&p.runner),
-            esc_code(&p.title),
+            // A test's title is its own text (see report::TaskView's title).
+            if p.test.is_some() {
+                esc(&p.title)
+            } else {
+                esc_code(&p.title)
+            },
             esc(p.category.as_str()),
             esc(&p.runner),
         );

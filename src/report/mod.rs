@@ -852,7 +852,14 @@ fn build_view(input: &RenderInput, p: &Prepared<'_>, caps: &Caps) -> View {
                 new,
                 icon: category_icon(t.category),
                 category: category_label(t.category),
-                title: escape::inline_code(&t.title, nc),
+                // A test's title is its name and message, both the test's own text: a
+                // backtick in a name would pair with one in the message and change both.
+                // Our own titles (runners, suites) quote names in backticks: code spans.
+                title: if t.tests.is_empty() {
+                    escape::inline_code(&t.title, nc)
+                } else {
+                    inline(&t.title, nc)
+                },
                 location: location_md(t.location.as_ref(), ctx, nc),
                 // One test whose name the title already says: do not repeat it.
                 tests: if t.tests.len() == 1

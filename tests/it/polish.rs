@@ -1057,3 +1057,32 @@ fn ci_says_each_config_warning_once() {
         "{err}"
     );
 }
+
+/// A test's name and message are its own text: a backtick in the name does not pair with
+/// one in the message into a code span that changes both (titles of runners and suites,
+/// our own words, still show quoted names as code).
+#[test]
+fn backticks_in_test_names_stay_as_written() {
+    let t = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(t.path().join("reports")).unwrap();
+    std::fs::write(
+        t.path().join("reports/junit.xml"),
+        r#"<testsuite name="s" tests="1"><testcase classname="t" name="test_param[a|b`c]"><failure message="expected 'a|b`c' here">x</failure></testcase></testsuite>"#,
+    )
+    .unwrap();
+    let o = codeloop(t.path(), &["ci", "--report", "reports/*"], &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let run = latest(t.path());
+    let comment = std::fs::read_to_string(run.join("report/comment.md")).unwrap();
+    let title = comment
+        .lines()
+        .find(|l| l.starts_with("**1."))
+        .unwrap_or_else(|| panic!("{comment}"));
+    assert!(!title.contains("<code>"), "{title}");
+    assert_eq!(title.matches("&#96;").count(), 2, "{title}");
+    let html = std::fs::read_to_string(run.join("report/index.html")).unwrap();
+    assert!(
+        html.contains("test_param[a|b`c] failed"),
+        "a raw backtick in the page"
+    );
+}
