@@ -342,7 +342,7 @@ pub struct MergeArgs {
     #[command(flatten)]
     pub common: Common,
     /// Run directories to merge (each holds verify.json), or directories that contain them
-    /// (e.g. an artifacts download with one folder per shard; searched two levels deep).
+    /// (e.g. an artifacts download with one folder per shard; searched three levels deep, so `shards/<leg>/.codeloop/runs/<id>` is found).
     #[arg(value_name = "RUN_DIR", required = true)]
     pub dirs: Vec<PathBuf>,
     /// Write the merged run to this directory (default: a new run under <artifacts-dir>/runs/).
