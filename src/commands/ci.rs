@@ -8,11 +8,9 @@ use crate::artifact::RunDir;
 use crate::cli::{CiArgs, OutputFormat};
 use crate::commands::flow::{self, Printing};
 use crate::commands::output::{print_human, progress_mode, warn_unmatched};
-use crate::pipeline::diagnose::{DiagnoseError, artifacts_dir, config_path, want_annotations};
-use crate::pipeline::gate::{GateError, check_baseline, gate_config};
+use crate::pipeline::diagnose::{artifacts_dir, want_annotations};
 use crate::pipeline::options::{Common, ReportOptions, VerifyOptions};
 use crate::pipeline::{self, Loop, verify};
-use crate::settings::Config;
 use crate::{exit, ui};
 
 pub fn run(args: CiArgs) -> i32 {
@@ -21,32 +19,10 @@ pub fn run(args: CiArgs) -> i32 {
     crate::interrupt::watch();
     let common = Common::from(&args.verify.common);
     let json = args.verify.common.format == OutputFormat::Json;
-    let cfg_path = config_path(&common);
-    // Settings first: a bad gate setting should stop us before minutes of tests.
-    let (cfg, cfg_warnings, g) = match Config::load(&cfg_path)
-        .map_err(|e| GateError::from(DiagnoseError::from(e)))
-        .and_then(|(cfg, warnings)| {
-            gate_config(&cfg, &warnings, &(&args.gate).into(), &cfg_path)
-                .map(|g| (cfg, warnings, g))
-        }) {
+    let (cfg, cfg_warnings, g) = match flow::loop_settings(&common, &(&args.gate).into()) {
         Ok(x) => x,
-        Err(e) => {
-            let (code, hint) = e.exit_and_hint();
-            ui::error(&e, hint);
-            return code;
-        }
+        Err(code) => return code,
     };
-    // A `--baseline` that names nothing readable is a usage error now, before anything
-    // runs, not after minutes of work with no diagnose, gate or report.
-    if let Err(e) = check_baseline(
-        &(&args.gate).into(),
-        &artifacts_dir(&common, &cfg),
-        &common.cwd,
-    ) {
-        let (code, hint) = e.exit_and_hint();
-        ui::error(&e, hint);
-        return code;
-    }
     // `--format json` means one document on stdout: verify runs quietly and ci prints the
     // result after the gate.
     let vopts = VerifyOptions::from(&args.verify);
@@ -57,15 +33,9 @@ pub fn run(args: CiArgs) -> i32 {
             return f.code;
         }
     };
-    // The config file's own warnings were read above and reach the console with the
-    // report's notices: verify's second reading of the file would say each one again (with
-    // the path spelled another way).
-    let after_path = |w: &str| w.split_once("` ").map(|(_, rest)| rest.to_string());
-    let said: Vec<Option<String>> = cfg_warnings.iter().map(|w| after_path(w)).collect();
-    for w in &prepared.warnings {
-        if after_path(w).is_none() || !said.contains(&after_path(w)) {
-            ui::warn(w);
-        }
+    // The config file's warnings were printed with the settings.
+    for w in prepared.plan_warnings() {
+        ui::warn(w);
     }
     let cwd = prepared.resolved.cwd.clone();
     let lp = Loop {

@@ -7,8 +7,12 @@ use crate::artifact::RunDir;
 use crate::commands::output::{print_summary, print_verdict};
 use crate::diagnose::output::{self, AnnotationLimits};
 use crate::model::{DiagnoseDoc, GateDoc, VerifyDoc};
+use crate::pipeline::diagnose::{DiagnoseError, artifacts_dir, config_path};
 use crate::pipeline::digest::Digest;
+use crate::pipeline::gate::{GateError, check_baseline, gate_config};
+use crate::pipeline::options::{Common, GateFlags};
 use crate::pipeline::{self, Loop};
+use crate::settings::{Config, GateConfig};
 use crate::{exit, gate, ui};
 
 /// How the stages after verify print.
@@ -24,6 +28,29 @@ pub struct Printing {
     /// Send the configured webhooks after the report (`ci`, `merge`; the action notifies
     /// after publishing).
     pub notify: bool,
+}
+
+/// The settings of a whole-loop command (`ci`, `merge`), read before anything runs: the
+/// config file, the gate's settings and `--baseline` (a bad gate setting or a baseline that
+/// names nothing readable stops us before minutes of tests). A bad one is printed; `Err` is
+/// its exit code. The config file's warnings are printed once, here.
+pub fn loop_settings(
+    common: &Common,
+    flags: &GateFlags,
+) -> Result<(Config, Vec<String>, GateConfig), i32> {
+    let cfg_path = config_path(common);
+    Config::load(&cfg_path)
+        .map_err(|e| GateError::from(DiagnoseError::from(e)))
+        .and_then(|(cfg, warnings)| {
+            let g = gate_config(&cfg, &warnings, flags, &cfg_path)?;
+            check_baseline(flags, &artifacts_dir(common, &cfg), &common.cwd)?;
+            Ok((cfg, warnings, g))
+        })
+        .map_err(|e| {
+            let (code, hint) = e.exit_and_hint();
+            ui::error(&e, hint);
+            code
+        })
 }
 
 /// Diagnose, gate and report `run`. `mem`: verify's documents and digest in memory (nothing

@@ -8,40 +8,17 @@
 use crate::cli::{MergeArgs, OutputFormat};
 use crate::commands::flow::{self, Printing};
 use crate::pipeline::Loop;
-use crate::pipeline::diagnose::{DiagnoseError, artifacts_dir, config_path};
-use crate::pipeline::gate::{GateError, check_baseline, gate_config};
+use crate::pipeline::diagnose::artifacts_dir;
 use crate::pipeline::merge::{Keep, merge_dirs};
 use crate::pipeline::options::{Common, ReportOptions};
-use crate::settings::Config;
 use crate::{exit, ui};
 
 pub fn run(args: MergeArgs) -> i32 {
     let common = Common::from(&args.common);
-    let cfg_path = config_path(&common);
-    let (cfg, cfg_warnings, g) = match Config::load(&cfg_path)
-        .map_err(|e| GateError::from(DiagnoseError::from(e)))
-        .and_then(|(cfg, warnings)| {
-            gate_config(&cfg, &warnings, &(&args.gate).into(), &cfg_path)
-                .map(|g| (cfg, warnings, g))
-        }) {
+    let (cfg, cfg_warnings, g) = match flow::loop_settings(&common, &(&args.gate).into()) {
         Ok(x) => x,
-        Err(e) => {
-            let (code, hint) = e.exit_and_hint();
-            ui::error(&e, hint);
-            return code;
-        }
+        Err(code) => return code,
     };
-    // A `--baseline` that names nothing readable is a usage error now, before anything
-    // runs, not after minutes of work with no diagnose, gate or report.
-    if let Err(e) = check_baseline(
-        &(&args.gate).into(),
-        &artifacts_dir(&common, &cfg),
-        &common.cwd,
-    ) {
-        let (code, hint) = e.exit_and_hint();
-        ui::error(&e, hint);
-        return code;
-    }
     let lp = Loop {
         cwd: common.cwd.clone(),
         artifacts: artifacts_dir(&common, &cfg),

@@ -374,6 +374,16 @@ pub struct Prepared {
     pub shard: Option<Shard>,
 }
 
+impl Prepared {
+    /// The warnings beyond the config file's own (the plan's, the plugins'): a caller that
+    /// read the config file itself before (`ci`, the action) has shown those already.
+    pub fn plan_warnings(&self) -> &[String] {
+        self.warnings
+            .get(self.resolved.warnings.len()..)
+            .unwrap_or_default()
+    }
+}
+
 /// Resolves settings, builds the plan and creates the run directory; prints nothing, so the
 /// MCP server (whose stdout is the protocol) can call it too.
 pub fn prepare(args: &VerifyOptions) -> Result<Prepared, Fail> {

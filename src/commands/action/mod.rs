@@ -622,7 +622,8 @@ fn fenced_verify(
             });
         }
     };
-    for w in &prepared.warnings {
+    // The config file's warnings were printed when the action read it.
+    for w in prepared.plan_warnings() {
         crate::ui::warn(w);
     }
     let ws = prepared.resolved.cwd.clone();
