@@ -982,6 +982,8 @@ impl Publisher<'_> {
         let known = self.session.ours.borrow_mut().take();
         rt.block_on(async {
             let mut pr = self.pr();
+            // Set when the PR's number was refused (its head is not the tested commit).
+            let mut refused = false;
             // The fork recipe: the number came with the run the fork's job uploaded, so it
             // is the fork's word. The comment goes on that PR only if its head is the commit
             // the triggering workflow run tested; else a fork could make us post its text
@@ -991,6 +993,7 @@ impl Publisher<'_> {
                     Ok(head) if head == tested => {}
                     Ok(head) => {
                         pr = None;
+                        refused = true;
                         report.comment_action = "skipped".into();
                         warn(
                             &mut report,
@@ -1003,6 +1006,7 @@ impl Publisher<'_> {
                     }
                     Err(e) => {
                         pr = None;
+                        refused = true;
                         report.comment_action = "skipped".into();
                         warn(
                             &mut report,
@@ -1111,7 +1115,7 @@ impl Publisher<'_> {
                         report.comment_url = Some(c.url);
                     }
                 }
-                (None, true) if report.comment_action == "skipped" => {}
+                (None, true) if refused => {}
                 (None, true) => {
                     report.comment_action = "skipped".into();
                     let _ = writeln!(
