@@ -61,7 +61,7 @@ pub fn after_verify(lp: &Loop, run: RunDir, mem: Option<(VerifyDoc, Digest)>, pr
             .map(|(l, g)| (l, g, Some(digest))),
         None => pipeline::diagnose_and_gate_on_disk(lp, run).map(|(l, g)| (l, g, None)),
     };
-    let (loaded, doc, digest) = match result {
+    let (mut loaded, doc, digest) = match result {
         Ok(x) => x,
         Err(e) => {
             let (code, hint) = e.exit_and_hint();
@@ -91,7 +91,7 @@ pub fn after_verify(lp: &Loop, run: RunDir, mem: Option<(VerifyDoc, Digest)>, pr
     }
     // A report that cannot be written is a warning: the gate decides the code.
     let out = match digest {
-        Some(d) => pipeline::report_from_memory(lp, &loaded, &doc, d),
+        Some(d) => pipeline::report_from_memory(lp, &mut loaded, &doc, d),
         None => pipeline::report_on_disk(lp, &loaded.run),
     };
     let mut report_dir = None;
