@@ -1089,8 +1089,8 @@ fn task_key(p: &Problem) -> String {
 /// tasks saying "Connection refused" would push every other cause out of the comment.
 /// Re-keys those problems to their message when at least three share it from two or more
 /// places, and each place holds only that message (a line that fails two ways stays its
-/// own task). A message shorter than 16 characters ("AssertionError", "Failed") says too
-/// little to be a cause. Returns the keys that fold by message.
+/// own task). A message shorter than 16 characters ("AssertionError", "Failed"), or one
+/// bare name (an exception type in place of a message), says too little to be a cause. Returns the keys that fold by message.
 fn regroup_by_message(problems: &[Problem], keys: &mut [String]) -> HashSet<String> {
     const MIN_CHARS: usize = 16;
     const MIN_TESTS: usize = 3;
@@ -1105,7 +1105,9 @@ fn regroup_by_message(problems: &[Problem], keys: &mut [String]) -> HashSet<Stri
         }
         let (_, m) = p.title.split_once(": ")?;
         let m = m.trim();
-        (m.chars().count() >= MIN_CHARS)
+        // A bare name is an exception type standing in for a message (PHPUnit's
+        // `ExpectationFailedException` for every failed assertion): it names no cause.
+        (m.chars().count() >= MIN_CHARS && m.contains(char::is_whitespace))
             .then(|| format!("msg|{}|{}|{m}", p.runner, p.category.as_str()))
     };
     let messages: Vec<Option<String>> = problems.iter().map(message_key).collect();

@@ -702,6 +702,14 @@ fn tests_failing_with_one_message_at_many_places_are_one_task() {
             &at("tests/test_a.py", i + 1),
         )
     }));
+    // A bare exception type in place of a message (PHPUnit) names no cause either.
+    cases.extend((0..3).map(|i| {
+        failed(
+            &format!("test_php_{i}"),
+            "PHPUnit\\Framework\\ExpectationFailedException",
+            &at("tests/MixedTest.php", 10 * i + 7),
+        )
+    }));
     // One line failing two ways stays its own task, even though one of them is `db`.
     cases.push(failed("test_mixed_1", db, &at("tests/test_mixed.py", 7)));
     cases.push(failed(
@@ -717,7 +725,7 @@ fn tests_failing_with_one_message_at_many_places_are_one_task() {
         "{titles:#?}"
     );
     assert_eq!(d.tasks[0].tests.len(), 5);
-    assert_eq!(d.tasks.len(), 1 + 3 + 1, "{titles:#?}");
+    assert_eq!(d.tasks.len(), 1 + 3 + 3 + 1, "{titles:#?}");
     assert!(
         titles
             .iter()
