@@ -1107,8 +1107,13 @@ fn regroup_by_message(problems: &[Problem], keys: &mut [String]) -> HashSet<Stri
         let m = m.trim();
         // A bare name is an exception type standing in for a message (PHPUnit's
         // `ExpectationFailedException` for every failed assertion): it names no cause.
+        // The key is the whole explanation, not the title's first line: GoogleTest's
+        // "Expected equality of these values:" and Jest's "expect(received).toBe(expected)"
+        // open every failed assertion of their kind, and the values below them differ. The
+        // place after `---` is each test's own.
+        let explained = p.evidence.split("\n---").next().unwrap_or_default();
         (m.chars().count() >= MIN_CHARS && m.contains(char::is_whitespace))
-            .then(|| format!("msg|{}|{}|{m}", p.runner, p.category.as_str()))
+            .then(|| format!("msg|{}|{}|{explained}", p.runner, p.category.as_str()))
     };
     let messages: Vec<Option<String>> = problems.iter().map(message_key).collect();
     // Per place (task key): the messages failing there; per message: its places and tests.

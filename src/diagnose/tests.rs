@@ -710,6 +710,17 @@ fn tests_failing_with_one_message_at_many_places_are_one_task() {
             &at("tests/MixedTest.php", 10 * i + 7),
         )
     }));
+    // One opening line for different values (GoogleTest's EXPECT_EQ): different failures.
+    cases.extend((0..3).map(|i| {
+        failed(
+            &format!("test_eq_{i}"),
+            &format!(
+                "Expected equality of these values:\n  add(2, {i})\n  {}",
+                i + 3
+            ),
+            &at("tests/math_test.cc", 10 * i + 4),
+        )
+    }));
     // One line failing two ways stays its own task, even though one of them is `db`.
     cases.push(failed("test_mixed_1", db, &at("tests/test_mixed.py", 7)));
     cases.push(failed(
@@ -725,7 +736,7 @@ fn tests_failing_with_one_message_at_many_places_are_one_task() {
         "{titles:#?}"
     );
     assert_eq!(d.tasks[0].tests.len(), 5);
-    assert_eq!(d.tasks.len(), 1 + 3 + 3 + 1, "{titles:#?}");
+    assert_eq!(d.tasks.len(), 1 + 3 + 3 + 3 + 1, "{titles:#?}");
     assert!(
         titles
             .iter()
