@@ -555,8 +555,9 @@ pub fn evaluate(input: &GateInput, cfg: &GateConfig) -> GateDoc {
         .filter(|t| t.category == Category::BuildError)
         .take(3)
         .map(|t| match &t.location {
-            Some(l) => format!("{} at {l}", t.title),
-            None => t.title.clone(),
+            // A folded task's title says its place already ("2 errors at src/lib.rs:9:36: …").
+            Some(l) if !t.title.contains(&format!(" at {l}")) => format!("{} at {l}", t.title),
+            _ => t.title.clone(),
         })
         .collect();
     rules.push(RuleResult {

@@ -546,7 +546,7 @@ fn suite_problem(r: &RunnerResult, se: &SuiteError, ctx: &PathContext, opts: &Op
             200,
         ),
         location,
-        evidence: evidence(first_line(&se.message), &text, at, opts),
+        evidence: evidence(first_line(&se.message), &text, 0, at, opts),
         reproduce: r.command.clone(),
         severity: Severity::Error,
         suite_error: Some(se.kind.clone())
@@ -694,6 +694,15 @@ impl Memo {
 fn case_facts(c: &Case, ctx: &PathContext, opts: &Options) -> Facts {
     let category = case_category(c);
     let mut text = failure_text(c);
+    // failure_text puts the kind and the message above the trace: an excerpt of the trace
+    // starts below them (the evidence says the message once, first).
+    let mut header = c.failure.as_ref().map_or(0, |f| {
+        [&f.kind, &f.message]
+            .into_iter()
+            .flatten()
+            .map(|s| s.split('\n').count())
+            .sum()
+    });
     let own = c.file.as_deref().and_then(|f| normalize_path(f, ctx));
     let (mut location, mut at) = locate(&text, ctx, own.as_deref(), c.line);
     // Some formats keep the panic/trace in the captured output (libtest JUnit keeps it in
@@ -706,6 +715,7 @@ fn case_facts(c: &Case, ctx: &PathContext, opts: &Options) -> Facts {
             location = l;
             at = a;
             text = out.to_string();
+            header = 0;
         }
     }
     let message = c.failure.as_ref().map_or("", failure_message);
@@ -753,7 +763,7 @@ fn case_facts(c: &Case, ctx: &PathContext, opts: &Options) -> Facts {
         .unwrap_or_default();
     Facts {
         category,
-        evidence: evidence(&assertion, &text, at, opts),
+        evidence: evidence(&assertion, &text, header, at, opts),
         own,
         location,
         message,
@@ -774,13 +784,7 @@ fn case_problem(
         message,
         evidence,
     } = memo.facts(c, ctx, opts);
-    let verb = match category {
-        Category::Flaky => "is flaky",
-        Category::Crash => "crashed",
-        Category::Timeout => "timed out",
-        Category::TestError => "errored",
-        _ => "failed",
-    };
+    let verb = test_verb(category);
     let display = display_name(c);
     let title = if message.is_empty() || category == Category::Flaky {
         format!("{display} {verb}")
@@ -976,7 +980,17 @@ fn bounded(s: &str, max: usize) -> String {
 /// The assertion message, then the lines that explain it ([`explain`]: expected/received,
 /// diff lines, assertion introspection) and the user's frame line; in a text of no known
 /// shape, the trace lines around the user's frame. Bounded.
-fn evidence(assertion: &str, trace: &str, at: Option<usize>, opts: &Options) -> String {
+/// The evidence of one failure: the assertion (its message), then what explains it or the
+/// trace's lines around `at` (the user's frame). `header` lines at the top of `trace` are the
+/// kind and message again ([`failure_text`]); lines the assertion already says are not
+/// repeated.
+fn evidence(
+    assertion: &str,
+    trace: &str,
+    header: usize,
+    at: Option<usize>,
+    opts: &Options,
+) -> String {
     let mut out = clean_control(assertion.trim()).to_string();
     let why = explain::explain(trace);
     if !why.is_empty() {
@@ -992,18 +1006,32 @@ fn evidence(assertion: &str, trace: &str, at: Option<usize>, opts: &Options) -> 
         if !out.contains(char::is_whitespace) && !out.contains(':') && out.len() < 40 {
             out.clear();
         }
-        // The message often repeats in the trace: keep each explaining line once.
-        let mut said: Vec<String> = out.lines().map(|l| l.trim().to_string()).collect();
+        // The message often repeats in the trace: keep each explaining line once. pytest
+        // marks the exception's lines with `E   `: the same line.
+        let plain = |l: &str| -> String {
+            let l = l.trim();
+            l.strip_prefix("E ").map_or(l, str::trim_start).to_string()
+        };
+        // pytest's `E` block is the message again, in pytest's words: the block reads
+        // whole, so the message line above it goes.
+        if let Some(first) = out.lines().next().map(plain)
+            && why
+                .iter()
+                .any(|l| l.trim_start().starts_with("E ") && plain(l) == first)
+        {
+            out.clear();
+        }
+        let mut said: Vec<String> = out.lines().map(plain).collect();
         for l in why {
             let l = clean_control(&l).to_string();
-            if l.trim().is_empty() || said.iter().any(|s| s == l.trim()) {
+            if l.trim().is_empty() || said.iter().any(|s| *s == plain(&l)) {
                 continue;
             }
             if !out.is_empty() {
                 out.push('\n');
             }
             out.push_str(&l);
-            said.push(l.trim().to_string());
+            said.push(plain(&l));
         }
         // Where it failed: the user's frame line alone (its neighbours are other frames or
         // diff context).
@@ -1024,10 +1052,19 @@ fn evidence(assertion: &str, trace: &str, at: Option<usize>, opts: &Options) -> 
     {
         let line_no = trace[..at].matches('\n').count();
         let lines: Vec<&str> = trace.lines().collect();
-        let from = line_no.saturating_sub(opts.context_lines);
+        let mut from = line_no.saturating_sub(opts.context_lines);
+        if line_no >= header {
+            from = from.max(header);
+        }
         let to = (line_no + opts.context_lines + 1).min(lines.len());
         if from < to {
-            let excerpt = clean_control(&lines[from..to].join("\n"));
+            // The trace's first line is often the assertion again (`Type: message`).
+            let said = |l: &str| !l.trim().is_empty() && out.lines().any(|o| o.trim() == l.trim());
+            let kept: Vec<&str> = (from..to)
+                .filter(|&i| i == line_no || !said(lines[i]))
+                .map(|i| lines[i])
+                .collect();
+            let excerpt = clean_control(&kept.join("\n"));
             if !out.contains(excerpt.trim()) {
                 if !out.is_empty() {
                     out.push_str("\n---\n");
@@ -1149,6 +1186,39 @@ fn regroup_by_message(problems: &[Problem], keys: &mut [String]) -> HashSet<Stri
     used
 }
 
+/// What a test problem's title says it did: `{name} {verb}: {message}` ([`case_problem`]).
+fn test_verb(category: Category) -> &'static str {
+    match category {
+        Category::Flaky => "is flaky",
+        Category::Crash => "crashed",
+        Category::Timeout => "timed out",
+        Category::TestError => "errored",
+        _ => "failed",
+    }
+}
+
+/// The message part of a test problem's title; the whole title when it has none. Cut after
+/// the verb, not the first `: `, so a name with `: ` in it (`describe: it`) stays out of it.
+/// A task's title is its best-placed problem's, whose category (errored, failed) may not be
+/// the task's: the earliest verb counts.
+fn test_message(title: &str) -> &str {
+    [
+        Category::TestFailure,
+        Category::TestError,
+        Category::Timeout,
+        Category::Crash,
+    ]
+    .into_iter()
+    .filter_map(|c| {
+        let verb = format!(" {}: ", test_verb(c));
+        title.find(&verb).map(|i| (i, i + verb.len()))
+    })
+    .min()
+    .map(|(_, m)| &title[m..])
+    .filter(|m| !m.trim().is_empty())
+    .unwrap_or(title)
+}
+
 /// Folds problems into repair tasks, one per root cause: the same category group and the
 /// same location (40 tests failing on one line are one task), or — without a line — the same
 /// message. Lint folds by tool, rule and file.
@@ -1250,10 +1320,13 @@ pub fn fold_tasks(problems: &[Problem]) -> Vec<RepairTask> {
                     .unwrap_or_default();
                 t.title = one_line(&format!("{n} findings{file}: {}", t.title), 240);
             } else if n > 1 {
-                let what = if t.tests.len() == n {
-                    "tests"
+                let all_tests = t.tests.len() == n;
+                // One test listed twice (two reports, a repeated name) is one test: the count
+                // is of tests, as the "Tests:" list under the title shows them.
+                let distinct = if all_tests {
+                    t.tests.iter().collect::<HashSet<_>>().len()
                 } else {
-                    "problems"
+                    n
                 };
                 let at = t
                     .location
@@ -1261,17 +1334,25 @@ pub fn fold_tasks(problems: &[Problem]) -> Vec<RepairTask> {
                     .filter(|_| !spread)
                     .map(|l| format!(" at {l}"))
                     .unwrap_or_default();
-                // Folded by their message, from several places: the message is the cause,
-                // the task's location is only its first test's.
-                let title = if spread {
-                    t.title
-                        .split_once(": ")
-                        .map(|(_, m)| m.to_string())
-                        .unwrap_or_else(|| t.title.clone())
-                } else {
-                    t.title.clone()
-                };
-                t.title = one_line(&format!("{n} {what} fail the same way{at}: {title}"), 240);
+                if t.category == Category::BuildError && !all_tests {
+                    // Compiler errors at one place (an error and its follow-up) are errors,
+                    // not something that "fails".
+                    t.title = one_line(&format!("{n} errors{at}: {}", t.title), 240);
+                } else if !all_tests {
+                    t.title = one_line(
+                        &format!("{n} problems fail the same way{at}: {}", t.title),
+                        240,
+                    );
+                } else if distinct > 1 {
+                    // Many tests failing one way: what they share is the message, not the
+                    // first test's name (listed under "Tests:"); folded from several places,
+                    // the location is only the first test's, so it is not said either.
+                    let message = test_message(&t.title);
+                    t.title = one_line(
+                        &format!("{distinct} tests fail the same way{at}: {message}"),
+                        240,
+                    );
+                }
             }
             t
         })

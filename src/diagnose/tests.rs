@@ -455,8 +455,16 @@ fn go_parent_tests_join_their_failing_subtest() {
     let nested = d
         .tasks
         .iter()
-        .find(|t| t.title.contains("level2_fail"))
+        .find(|t| t.tests.iter().any(|k| k.contains("level2_fail")))
         .unwrap();
+    // Folded, the title says what the tests share (the message), not the first one's name.
+    assert!(
+        nested
+            .title
+            .starts_with("3 tests fail the same way at calc_test.go:74: "),
+        "{}",
+        nested.title
+    );
     assert_eq!(nested.problems.len(), 3);
     assert_eq!(
         nested.location.as_ref().unwrap().to_string(),
@@ -465,7 +473,7 @@ fn go_parent_tests_join_their_failing_subtest() {
     let table = d
         .tasks
         .iter()
-        .find(|t| t.title.contains("9/3_wrong"))
+        .find(|t| t.tests.iter().any(|k| k.contains("9/3_wrong")))
         .unwrap();
     assert_eq!(table.problems.len(), 2);
 }
@@ -788,4 +796,128 @@ fn placeholder_messages_give_way_to_the_text() {
         "RuntimeException"
     );
     assert_eq!(msg(Some("failed"), None, None), "");
+}
+
+#[test]
+fn a_folded_task_is_titled_by_the_message_and_counts_each_test_once() {
+    let v = verify(vec![runner("t", RunnerKind::Test, RunnerStatus::Failed)]);
+    // Names with `: ` in them (jest's `describe: it`) must not cut the message.
+    let mut cases: Vec<Case> = (0..3)
+        .map(|i| {
+            failed(
+                &format!("Cart: adds item {i}"),
+                "TypeError: price is undefined",
+                "at add (src/cart.test.js:12:5)",
+            )
+        })
+        .collect();
+    // The same test reported twice (two reports): one test, listed once.
+    cases.push(cases[0].clone());
+    let d = run(&v, &cases, &BTreeMap::new());
+    assert_eq!(d.tasks.len(), 1);
+    let t = &d.tasks[0];
+    assert_eq!(t.problems.len(), 4);
+    assert_eq!(
+        t.title,
+        "3 tests fail the same way at src/cart.test.js:12:5: TypeError: price is undefined"
+    );
+
+    // One test twice alone is not "1 tests": it keeps its own title.
+    let twice = vec![cases[0].clone(), cases[0].clone()];
+    let d = run(&v, &twice, &BTreeMap::new());
+    assert_eq!(
+        d.tasks[0].title,
+        "Cart: adds item 0 failed: TypeError: price is undefined"
+    );
+}
+
+#[test]
+fn evidence_says_the_message_once() {
+    let v = verify(vec![runner("t", RunnerKind::Test, RunnerStatus::Failed)]);
+    // Surefire: the type and message are attributes, and the trace's first line is both
+    // again. The evidence is the message, then the frames: not the type, the message and
+    // `Type: message` once more.
+    let mut java = failed(
+        "shouldNotBeBlank",
+        "Invalid email address ''",
+        "com.x.InvalidEmailException: Invalid email address ''\n\tat com.x.EmailTest.expect(EmailTest.java:74)\n\tat com.x.EmailTest.shouldNotBeBlank(EmailTest.java:39)\n",
+    );
+    java.failure.as_mut().unwrap().kind = Some("com.x.InvalidEmailException".into());
+    java.file = Some("EmailTest.java".into());
+    // pytest: the `E` block is the message in pytest's words; it stays whole, and the
+    // message above it goes.
+    let py = failed(
+        "test_db",
+        "psycopg2.OperationalError: connection refused",
+        "tests/conftest.py:41: in db\n    return connect()\nE   psycopg2.OperationalError: connection refused\nE       Is the server running?\n",
+    );
+    let d = run(&v, &[java, py], &BTreeMap::new());
+    let ev = |name: &str| {
+        &d.problems
+            .iter()
+            .find(|p| p.test.as_deref().is_some_and(|t| t.ends_with(name)))
+            .unwrap()
+            .evidence
+    };
+    let java = ev("shouldNotBeBlank");
+    assert_eq!(java.matches("Invalid email address").count(), 1, "{java}");
+    assert!(
+        java.starts_with("com.x.InvalidEmailException: Invalid email address ''\n---\n"),
+        "{java}"
+    );
+    assert!(java.contains("EmailTest.java:74"), "{java}");
+    let py = ev("test_db");
+    assert_eq!(py.matches("connection refused").count(), 1, "{py}");
+    assert!(
+        py.contains(
+            "E   psycopg2.OperationalError: connection refused\nE       Is the server running?"
+        ),
+        "{py}"
+    );
+}
+
+#[test]
+fn compiler_errors_at_one_place_are_errors_not_failures() {
+    use crate::model::{Finding, Severity};
+    let v = verify(vec![runner(
+        "reports",
+        RunnerKind::Test,
+        RunnerStatus::Failed,
+    )]);
+    let finding = |message: &str| Finding {
+        runner: "reports".into(),
+        tool: "rustc".into(),
+        rule: Some("E0277".into()),
+        severity: Severity::Error,
+        message: message.into(),
+        file: Some("src/lib.rs".into()),
+        line: Some(9),
+        column: Some(36),
+        ..Default::default()
+    };
+    let findings = [
+        finding("a value of type u64 cannot be made"),
+        finding("the trait bound is not satisfied"),
+    ];
+    let v = with_counts(&v, &[]);
+    let d = diagnose(
+        &Input {
+            verify: &v,
+            cases: &[],
+            findings: &findings,
+            logs: &BTreeMap::new(),
+        },
+        &Options::default(),
+    );
+    let t = d
+        .tasks
+        .iter()
+        .find(|t| t.category == Category::BuildError)
+        .unwrap();
+    assert!(
+        t.title
+            .starts_with("2 errors at src/lib.rs:9:36: rustc [E0277]: "),
+        "{}",
+        t.title
+    );
 }

@@ -440,6 +440,9 @@ struct View {
     d: BTreeMap<&'static str, String>,
     lint: crate::model::LintCounts,
     has_lint: bool,
+    /// What the lint counts are: `lint`, or `build` when every error among them is a
+    /// compiler's (diagnose's build errors from collected compiler output).
+    lint_label: &'static str,
     reasons: List<String>,
     runners: List<RunnerRow>,
     shards: List<ShardRow>,
@@ -682,6 +685,26 @@ struct Prepared<'a> {
     counts: Counts,
 }
 
+/// `build` when the run's findings with errors are all a compiler's (diagnose's
+/// [`Category::BuildError`] from a finding: no test, no suite), `lint` otherwise: the
+/// headline's `lint: 4 errors` said lint of `cargo build` output diagnose calls build errors.
+fn lint_label(diagnose: Option<&crate::model::DiagnoseDoc>) -> &'static str {
+    let Some(d) = diagnose else { return "lint" };
+    let build = d
+        .problems
+        .iter()
+        .any(|p| p.category == Category::BuildError && p.test.is_none() && p.suite_error.is_none());
+    let lint_errors = d
+        .problems
+        .iter()
+        .any(|p| p.category == Category::Lint && p.severity == crate::model::Severity::Error);
+    if build && !lint_errors {
+        "build"
+    } else {
+        "lint"
+    }
+}
+
 fn build_view(input: &RenderInput, p: &Prepared<'_>, caps: &Caps) -> View {
     let nc = caps.name_chars;
     let gate = input.gate.as_ref();
@@ -745,6 +768,35 @@ fn build_view(input: &RenderInput, p: &Prepared<'_>, caps: &Caps) -> View {
         .cloned()
         .collect();
     let code = |s: &String| format!("<code>{}</code>", inline(s, nc));
+    // A test key is `runner::test`; with one runner the prefix is the same on every line and
+    // says nothing the runners table does not. A key listed twice (the same test in two
+    // reports, a repeated name) is shown once.
+    let one_runner = match runners {
+        [r] => Some(format!("{}::", r.id)),
+        _ => None,
+    };
+    let test_label = |k: &String| -> String {
+        let short = one_runner
+            .as_deref()
+            .and_then(|p| k.strip_prefix(p))
+            .filter(|s| !s.is_empty())
+            .unwrap_or(k);
+        format!("<code>{}</code>", inline(short, nc))
+    };
+    let tests_once = |keys: &[String]| -> List<String> {
+        let mut seen = std::collections::HashSet::new();
+        let mut items = Vec::new();
+        for k in keys {
+            if seen.insert(k.as_str()) && items.len() < caps.tests_per_task {
+                items.push(test_label(k));
+            }
+        }
+        List {
+            more: seen.len() - items.len(),
+            total: seen.len(),
+            items,
+        }
+    };
     let problems_total = input
         .diagnose
         .as_ref()
@@ -780,6 +832,7 @@ fn build_view(input: &RenderInput, p: &Prepared<'_>, caps: &Caps) -> View {
         d,
         lint,
         has_lint: lint.total() > 0,
+        lint_label: lint_label(input.diagnose.as_ref()),
         reasons: cut(&reasons, caps.reasons, |r| {
             escape::inline_code(&fit_reason(r, caps.reason_chars), caps.reason_chars)
         }),
@@ -868,7 +921,7 @@ fn build_view(input: &RenderInput, p: &Prepared<'_>, caps: &Caps) -> View {
                 {
                     cut(&[], 0, code)
                 } else {
-                    cut(&t.tests, caps.tests_per_task, code)
+                    tests_once(&t.tests)
                 },
                 evidence: pre(&t.evidence, caps.evidence_chars, caps.evidence_lines),
                 reproduce: t
@@ -889,10 +942,10 @@ fn build_view(input: &RenderInput, p: &Prepared<'_>, caps: &Caps) -> View {
             .and_then(|d| d.baseline_run_id.as_deref())
             .map(|r| inline(r, 80))
             .unwrap_or_default(),
-        new_failures: cut(new_failures, caps.deltas, code),
-        fixed: cut(fixed, caps.deltas, code),
-        unknown_failures: cut(unknown, caps.deltas, code),
-        flaky: cut(&input.cases.flaky, caps.flaky, code),
+        new_failures: cut(new_failures, caps.deltas, test_label),
+        fixed: cut(fixed, caps.deltas, test_label),
+        unknown_failures: cut(unknown, caps.deltas, test_label),
+        flaky: cut(&input.cases.flaky, caps.flaky, test_label),
         flaky_total: c.flaky,
         slowest: cut(&slowest, caps.slowest, |s| SlowView {
             id: code(&s.id),

@@ -1034,6 +1034,61 @@ fn collected_compile_errors_say_the_build_failed_and_nothing_else() {
     assert!(!diag.contains("show no failing test"), "{diag}");
     let comment = std::fs::read_to_string(run.join("report/comment.md")).unwrap();
     assert!(!comment.contains("no results were found"), "{comment}");
+    // The headline says what there is: compiler errors, no tests (not a row of zeros and
+    // "lint").
+    assert!(
+        comment.contains("\nno test results · build: **"),
+        "{comment}"
+    );
+    assert!(!comment.contains("lint:"), "{comment}");
+    let summary = std::fs::read_to_string(run.join("report/summary.md")).unwrap();
+    assert!(
+        summary.contains("| Build errors | Build warnings |"),
+        "{summary}"
+    );
+}
+
+/// Many tests failing one way in a single-runner run: the title says the message and how
+/// many tests (each once), and the list shows test names without the runner's prefix, each
+/// once.
+#[test]
+fn a_folded_task_lists_each_test_once_without_the_runner_prefix() {
+    let t = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(t.path().join("reports")).unwrap();
+    let case = |i: usize| {
+        format!(
+            r#"<testcase classname="tests.test_db" name="test_q{i}" file="tests/test_db.py" line="3"><failure message="OperationalError: connection refused">tests/conftest.py:41: in db
+E   OperationalError: connection refused</failure></testcase>"#
+        )
+    };
+    let cases: String = (0..4).map(case).collect();
+    // The same report twice (a re-uploaded artifact): every test is there twice.
+    for f in ["a.xml", "b.xml"] {
+        std::fs::write(
+            t.path().join("reports").join(f),
+            format!(r#"<testsuite name="pytest" tests="4">{cases}</testsuite>"#),
+        )
+        .unwrap();
+    }
+    let o = codeloop(t.path(), &["ci", "--report", "reports/*"], &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let comment = std::fs::read_to_string(latest(t.path()).join("report/comment.md")).unwrap();
+    assert!(
+        comment.contains(
+            "4 tests fail the same way at tests/test&#95;db.py:3: OperationalError: connection refused"
+        ),
+        "{comment}"
+    );
+    let tests_line = comment
+        .lines()
+        .find(|l| l.contains("Tests: "))
+        .expect(&comment);
+    assert_eq!(tests_line.matches("test&#95;q0").count(), 1, "{tests_line}");
+    assert!(!tests_line.contains("reports::"), "{tests_line}");
+    assert!(
+        tests_line.contains("<code>tests.test&#95;db::test&#95;q3</code>"),
+        "{tests_line}"
+    );
 }
 
 /// A config file's warning is said once by `ci`, though its settings are read by the gate,
