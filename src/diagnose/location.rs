@@ -128,6 +128,48 @@ pub fn is_library_path(path: &str) -> bool {
     LIBRARY_MARKERS.iter().any(|m| p.contains(m))
 }
 
+/// JVM and .NET packages of the runtime and the test frameworks: their frames around the
+/// user's are how the assertion was called, not where it failed.
+const FRAMEWORK_PACKAGES: &[&str] = &[
+    "java.",
+    "javax.",
+    "jdk.",
+    "sun.",
+    "com.sun.",
+    "org.junit.",
+    "junit.",
+    "org.testng.",
+    "org.apache.maven.surefire.",
+    "org.gradle.",
+    "org.assertj.",
+    "org.hamcrest.",
+    "kotlin.",
+    "scala.",
+    "System.",
+    "NUnit.Framework.",
+    "Xunit.",
+    "Microsoft.VisualStudio.TestTools.",
+];
+
+/// True when one line of a trace is a frame in library, runtime or test-framework code
+/// (`at org.testng.Assert.fail(Assert.java:99)`, `at new Promise (<anonymous>)`,
+/// `at f (/ws/node_modules/jest-circus/x.js:1:2)`): left out of an excerpt beside the user's.
+pub fn is_library_frame(line: &str) -> bool {
+    let Some(frame) = line.trim().strip_prefix("at ") else {
+        return false;
+    };
+    // JavaScript: `at fn (path:line:col)` or `at path:line:col`.
+    if let Some(open) = frame.rfind(" (")
+        && frame.ends_with(')')
+    {
+        return is_library_path(&frame[open + 2..frame.len() - 1]);
+    }
+    if frame.contains('/') || frame.starts_with("node:") || frame.starts_with('<') {
+        return is_library_path(frame);
+    }
+    FRAMEWORK_PACKAGES.iter().any(|p| frame.starts_with(p))
+}
+
 /// Makes a printed path repo-relative: strips `file://`, the workspace roots and the CI
 /// checkout prefixes; prefixes relative paths with the runner's base directory. Returns
 /// `None` for paths outside the workspace (other absolute paths, `../`).
@@ -824,5 +866,28 @@ mod tests {
             Some("src/test/java/com/x/FooTest.java")
         );
         assert_eq!(resolve_suffix("Nope.java", &idx, None), None);
+    }
+
+    #[test]
+    fn library_frames_are_the_runtimes_and_frameworks() {
+        for lib in [
+            "\tat org.testng.Assert.assertEquals(Assert.java:122)",
+            "at sun.reflect.NativeMethodAccessorImpl.invoke0(Native Method)",
+            "    at new Promise (<anonymous>)",
+            "    at callAsyncCircusFn (/ws/node_modules/jest-circus/build/utils.js:1774:10)",
+            "    at process.processTicksAndRejections (node:internal/process/task_queues:95:5)",
+            "   at NUnit.Framework.Assert.That(Object actual)",
+        ] {
+            assert!(is_library_frame(lib), "{lib}");
+        }
+        for own in [
+            "\tat org.apache.pulsar.VersionTest.testVersionStrings(VersionTest.java:29)",
+            "    at Object.<anonymous> (/ws/test/a.test.js:7:3)",
+            "    at /ws/src/cart.js:3:1",
+            "E   AssertionError: at the end",
+            "at least one",
+        ] {
+            assert!(!is_library_frame(own), "{own}");
+        }
     }
 }

@@ -1061,7 +1061,9 @@ fn evidence(
             // The trace's first line is often the assertion again (`Type: message`).
             let said = |l: &str| !l.trim().is_empty() && out.lines().any(|o| o.trim() == l.trim());
             let kept: Vec<&str> = (from..to)
-                .filter(|&i| i == line_no || !said(lines[i]))
+                .filter(|&i| {
+                    i == line_no || !(said(lines[i]) || location::is_library_frame(lines[i]))
+                })
                 .map(|i| lines[i])
                 .collect();
             let excerpt = clean_control(&kept.join("\n"));
