@@ -202,6 +202,12 @@ fn read_and_render(
     // (the JUnit writer, the report's counts) on the second core.
     let (tap, back) = DigestTap::new(Digest {
         junit: want_junit.then(|| super::junit::spooled(&run.report_dir())),
+        // Deltas from a baseline comment need this run's test keys: a failing test that is
+        // gone is not "Fixed" (as in `ci`, whose gate keeps them).
+        tests: args
+            .baseline_from_comment
+            .is_some()
+            .then(crate::gate::KeySet::default),
         ..Digest::default()
     });
     let mut tap = ThreadedTap::spawn(Box::new(tap));

@@ -922,11 +922,17 @@ fn report_command_writes_everything_and_reads_a_baseline_comment() {
     );
     assert!(junit.contains("<flakyFailure"));
 
-    // The next run: one failure fixed, one new, read back from the previous comment.
+    // The next run: one failure fixed, one deleted, one new, read back from the previous
+    // comment. A deleted failing test is not "Fixed": `report` alone reads this run's test
+    // keys for the deltas, as `ci` does.
     let prev = root.join("previous-comment.md");
     std::fs::copy(rd.join("comment.md"), &prev).unwrap();
     let mut next = cases.clone();
-    next.retain(|c| c.name != "test_fail_assert");
+    next.retain(|c| c.name != "test_fail_exception");
+    for c in next.iter_mut().filter(|c| c.name == "test_fail_assert") {
+        c.status = Status::Passed;
+        c.failure = None;
+    }
     next.push(failing(
         "pytest",
         "tests.test_new",
@@ -967,10 +973,12 @@ fn report_command_writes_everything_and_reads_a_baseline_comment() {
         c.contains("New failures (1)") && c.contains("test&#95;brand&#95;new"),
         "{c}"
     );
+    let fixed = c.lines().find(|l| l.contains("Fixed (")).expect(&c);
     assert!(
-        c.contains("Fixed (1)") && c.contains("test&#95;fail&#95;assert"),
-        "{c}"
+        fixed.contains("Fixed (1)") && fixed.contains("test&#95;fail&#95;assert"),
+        "{fixed}"
     );
+    assert!(!fixed.contains("test&#95;fail&#95;exception"), "{fixed}");
 
     // A damaged baseline is a warning, not a failure.
     std::fs::write(&prev, "<!-- codeloop-verify:state:v1 %%% -->").unwrap();
