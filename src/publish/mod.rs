@@ -126,6 +126,24 @@ impl Budget {
         self.earlier.spent
     }
 
+    /// The share of the budget the optional reads (the previous comment read for deltas, the
+    /// base branch's history) leave to the writes that follow them (the comment upsert, the
+    /// check run): 60 %, 12 s of the default 20 s, room for a whole 8 s attempt and a retry.
+    pub const KEPT_FOR_WRITES: f64 = 0.6;
+
+    /// How long an optional read may take now: what is left above the share kept for the
+    /// writes ([`Budget::KEPT_FOR_WRITES`] of the run's budget). `None`: nothing is, so the
+    /// read is not tried. Starts the clock, like [`Budget::remaining`].
+    pub fn optional_slice(&self) -> Option<Duration> {
+        let kept = self.total.mul_f64(Self::KEPT_FOR_WRITES);
+        Some(self.remaining().saturating_sub(kept)).filter(|s| !s.is_zero())
+    }
+
+    /// The whole budget (the run's, earlier commands' spending included).
+    pub fn total(&self) -> Duration {
+        self.total
+    }
+
     /// Records that the API is down (a request ran out of retries, or of budget).
     pub fn mark_down(&self, why: &str) {
         if let Ok(mut d) = self.down.lock() {
@@ -178,6 +196,10 @@ pub struct PublishOptions {
     /// The run being published: its `publish-budget.json` ([`ledger`]) makes the budget the
     /// run's across commands of one CI job (`ci --baseline comment`, then `publish`).
     pub run_dir: Option<PathBuf>,
+    /// Writes follow the optional reads on this budget (the comment, the check run): the
+    /// reads then get only [`Budget::optional_slice`]. `false` for a command that only reads
+    /// (`codeloop history fetch`).
+    pub writes_follow: bool,
 }
 
 impl Default for PublishOptions {
@@ -200,6 +222,7 @@ impl Default for PublishOptions {
             comment_key: None,
             budget: Budget::DEFAULT,
             run_dir: None,
+            writes_follow: true,
         }
     }
 }
@@ -761,6 +784,36 @@ impl Publisher<'_> {
         }
     }
 
+    /// Runs `read`, an optional read (the previous comment, read for the baseline and the
+    /// deltas; the base branch's history), within [`Budget::optional_slice`] when writes follow
+    /// on the same budget: a read that hangs is cut where the share kept for the writes
+    /// starts, so it never costs the PR comment its time, and it marks nothing down (the
+    /// writes try for themselves). `Err` says why it was not tried or was cut, for the caller's
+    /// one-line warning.
+    fn optional_read<F: std::future::Future>(
+        &self,
+        rt: &tokio::runtime::Runtime,
+        read: F,
+    ) -> Result<F::Output, String> {
+        if !self.opts.writes_follow {
+            return Ok(rt.block_on(read));
+        }
+        let b = self.budget();
+        let total = b.total().as_secs_f64();
+        let Some(slice) = b.optional_slice() else {
+            return Err(format!(
+                "not tried: the rest of the {total:.0} s publishing budget is kept for posting the results"
+            ));
+        };
+        rt.block_on(async { tokio::time::timeout(slice, read).await })
+            .map_err(|_| {
+                format!(
+                    "no answer within {:.1} s, the share of the {total:.0} s publishing budget an optional read may use; the rest is kept for posting the results",
+                    slice.as_secs_f64()
+                )
+            })
+    }
+
     /// The warning when an earlier command of this job found the forge's API down: this
     /// session sends nothing (the run's budget would only be spent again on the same answer).
     fn down_earlier(&self, what: &str) -> Option<String> {
@@ -803,7 +856,10 @@ impl Publisher<'_> {
         let pr = self.pr()?;
         let rt = self.runtime().ok()?;
         let gh = self.client().ok()?;
-        match rt.block_on(gh.find_ours(pr)) {
+        let read = self
+            .optional_read(rt, gh.find_ours(pr))
+            .and_then(|r| r.map_err(|e| e.to_string()));
+        match read {
             Ok(ours) => {
                 let body = ours.first().map(|c| c.body.clone());
                 *self.session.ours.borrow_mut() = Some(ours);
@@ -823,7 +879,10 @@ impl Publisher<'_> {
     fn previous_gitlab(&self) -> Option<String> {
         let gl = self.gitlab_client().ok()?;
         let rt = self.runtime().ok()?;
-        match rt.block_on(gl.find_ours()) {
+        let read = self
+            .optional_read(rt, gl.find_ours())
+            .and_then(|r| r.map_err(|e| e.to_string()));
+        match read {
             Ok(ours) => {
                 let body = ours.first().map(|n| n.body.clone());
                 *self.session.notes.borrow_mut() = Some(ours);
@@ -1298,6 +1357,8 @@ pub fn previous_comment_from_env(key: Option<String>, run_dir: Option<&Path>) ->
         retry: PublishOptions::retry_from_env(&env),
         budget: PublishOptions::budget_from_env(&env),
         run_dir: run_dir.map(Path::to_path_buf),
+        // With the run, `codeloop publish` posts on what this read leaves of its budget.
+        writes_follow: run_dir.is_some(),
         ..PublishOptions::default()
     };
     Publisher::new(&env, &ctx, opts, redactor).previous_comment()
