@@ -1539,13 +1539,16 @@ mod tests {
     fn optional_reads_leave_the_writes_their_share() {
         let b = Budget::new(Duration::from_secs(10));
         let s = b.optional_slice().unwrap();
-        assert!(s <= Duration::from_secs(4) && s > Duration::from_millis(3900), "{s:?}");
+        assert!(
+            s <= Duration::from_secs(4) && s > Duration::from_millis(3900),
+            "{s:?}"
+        );
         // Past 40 % of the budget, an optional read is not tried; the writes still have time.
-        let b = Budget::new(Duration::from_millis(100));
+        let b = Budget::new(Duration::from_secs(2));
         assert!(b.optional_slice().is_some());
-        std::thread::sleep(Duration::from_millis(45));
+        std::thread::sleep(Duration::from_millis(850));
         assert_eq!(b.optional_slice(), None);
-        assert!(b.remaining() > Duration::from_millis(40));
+        assert!(!b.remaining().is_zero());
     }
 
     #[test]

@@ -779,7 +779,11 @@ fn check_run_goes_to_the_pr_head_with_at_most_50_annotations_and_says_so() {
     assert_eq!(cr["status"], "completed");
     // One request: the first 50, no update with more.
     assert_eq!(cr["output"]["annotations"].as_array().unwrap().len(), 50);
-    assert!(st.check_run_updates.is_empty(), "{:?}", st.check_run_updates);
+    assert!(
+        st.check_run_updates.is_empty(),
+        "{:?}",
+        st.check_run_updates
+    );
     assert_eq!(
         cr["details_url"],
         "https://github.com/octo/app/actions/runs/4242"
@@ -819,7 +823,12 @@ fn check_run_goes_to_the_pr_head_with_at_most_50_annotations_and_says_so() {
     let st = fake.state.lock().unwrap();
     let cr = &st.check_runs[0];
     assert_eq!(cr["output"]["annotations"].as_array().unwrap().len(), 50);
-    assert!(!cr["output"]["summary"].as_str().unwrap().contains("showing"));
+    assert!(
+        !cr["output"]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("showing")
+    );
     let more: Vec<usize> = st
         .check_run_updates
         .iter()

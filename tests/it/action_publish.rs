@@ -499,7 +499,10 @@ fn a_hanging_optional_read_leaves_the_comment_its_share_of_the_budget() {
     );
     assert_eq!(fake.ours().len(), 1, "the comment is posted\n{err}");
     assert_eq!(fake.state.lock().unwrap().check_runs.len(), 1, "{err}");
-    assert_eq!(outputs(&w.output)["comment-id"], fake.ours()[0].id.to_string());
+    assert_eq!(
+        outputs(&w.output)["comment-id"],
+        fake.ours()[0].id.to_string()
+    );
     // One warning, naming what was cut and why; nothing else failed.
     assert_eq!(err.matches("::warning").count(), 1, "{err}");
     assert!(

@@ -424,8 +424,7 @@ async fn handle(
             at: std::time::Instant::now(),
             wall: std::time::SystemTime::now(),
         });
-        if s
-            .hangs
+        if s.hangs
             .iter()
             .any(|(m, p)| *m == method.as_str() && path.contains(p.as_str()))
         {
