@@ -276,6 +276,8 @@ fn fetch(args: &HistoryArgs, dest: &Path) -> i32 {
         token: env.get("GITHUB_TOKEN").map(str::to_string),
         retry: crate::publish::PublishOptions::retry_from_env(&env),
         comment_key,
+        // Reading is all this command does: the read may take the whole budget.
+        writes_follow: false,
         ..Default::default()
     };
     opts.forge = crate::publish::detect_forge(&env);

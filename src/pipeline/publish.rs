@@ -14,6 +14,7 @@ pub fn publish_options(cfg: &Config, env: &Env, token: Option<String>) -> Publis
         summary: cfg.publish.summary,
         annotations: cfg.publish.annotations,
         check_run: cfg.publish.check_run,
+        max_check_annotations: cfg.publish.max_check_annotations,
         token,
         max_comment_chars: cfg.report.max_comment_chars,
         retry: PublishOptions::retry_from_env(env),

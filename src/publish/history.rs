@@ -486,11 +486,12 @@ impl Publisher<'_> {
         // The session's client is made inside its runtime: take it before `block_on`.
         let gh = self.client()?;
         let rt = self.runtime()?;
-        rt.block_on(async {
+        // Optional: a hang here must not cost the PR comment its time.
+        self.optional_read(rt, async {
             gh.read_data_file(branch, &self.history_path())
                 .await
                 .map_err(|e| e.to_string())
-        })
+        })?
     }
 
     fn github_write(
@@ -517,12 +518,12 @@ impl Publisher<'_> {
     fn gitlab_read(&self, branch: &str) -> Result<Option<Vec<u8>>, String> {
         let gl = self.gitlab_client()?;
         let rt = self.runtime()?;
-        rt.block_on(async {
+        self.optional_read(rt, async {
             gl.read_data_file(branch, &self.history_path())
                 .await
                 .map(|o| o.map(|(b, _)| b))
                 .map_err(|e| e.to_string())
-        })
+        })?
     }
 
     fn gitlab_write(

@@ -126,6 +126,24 @@ impl Budget {
         self.earlier.spent
     }
 
+    /// The share of the budget the optional reads (the previous comment read for deltas, the
+    /// base branch's history) leave to the writes that follow them (the comment upsert, the
+    /// check run): 60 %, 12 s of the default 20 s, room for a whole 8 s attempt and a retry.
+    pub const KEPT_FOR_WRITES: f64 = 0.6;
+
+    /// How long an optional read may take now: what is left above the share kept for the
+    /// writes ([`Budget::KEPT_FOR_WRITES`] of the run's budget). `None`: nothing is, so the
+    /// read is not tried. Starts the clock, like [`Budget::remaining`].
+    pub fn optional_slice(&self) -> Option<Duration> {
+        let kept = self.total.mul_f64(Self::KEPT_FOR_WRITES);
+        Some(self.remaining().saturating_sub(kept)).filter(|s| !s.is_zero())
+    }
+
+    /// The whole budget (the run's, earlier commands' spending included).
+    pub fn total(&self) -> Duration {
+        self.total
+    }
+
     /// Records that the API is down (a request ran out of retries, or of budget).
     pub fn mark_down(&self, why: &str) {
         if let Ok(mut d) = self.down.lock() {
@@ -159,6 +177,8 @@ pub struct PublishOptions {
     pub annotations: bool,
     pub check_run: bool,
     pub check_name: String,
+    /// The most annotations the check run carries (`publish.max_check_annotations`).
+    pub max_check_annotations: usize,
     /// Render and print, post nothing (also forced by `ACT=true`).
     pub dry_run: bool,
     pub token: Option<String>,
@@ -178,6 +198,10 @@ pub struct PublishOptions {
     /// The run being published: its `publish-budget.json` ([`ledger`]) makes the budget the
     /// run's across commands of one CI job (`ci --baseline comment`, then `publish`).
     pub run_dir: Option<PathBuf>,
+    /// Writes follow the optional reads on this budget (the comment, the check run): the
+    /// reads then get only [`Budget::optional_slice`]. `false` for a command that only reads
+    /// (`codeloop history fetch`).
+    pub writes_follow: bool,
 }
 
 impl Default for PublishOptions {
@@ -190,6 +214,7 @@ impl Default for PublishOptions {
             annotations: true,
             check_run: false,
             check_name: "codeloop".into(),
+            max_check_annotations: github::CHECK_ANNOTATIONS_PER_REQUEST,
             dry_run: false,
             token: None,
             author: None,
@@ -200,6 +225,7 @@ impl Default for PublishOptions {
             comment_key: None,
             budget: Budget::DEFAULT,
             run_dir: None,
+            writes_follow: true,
         }
     }
 }
@@ -268,8 +294,10 @@ pub struct RunView {
     pub gate: Option<GateDoc>,
     pub comment: String,
     pub summary: String,
-    /// Check-run annotations, one per problem.
+    /// Check-run annotations, one per problem, most useful first ([`annotations_of`]).
     pub annotations: Vec<Annotation>,
+    /// Problems diagnose left out of diagnose.json (so without an annotation).
+    pub problems_left_out: u64,
     /// Workflow-command lines from diagnose (one per repair task, within GitHub's caps).
     pub workflow_annotations: Vec<String>,
     /// The run directory it was loaded from: publishing records its stage events there.
@@ -316,7 +344,16 @@ pub fn load_run(run_dir: &Path) -> Result<RunView, artifact::ArtifactError> {
     }
     let comment = read("comment.md").unwrap_or_else(|| fallback_body(&run_id, gate.as_ref()));
     let summary = read("summary.md").unwrap_or_else(|| strip_hidden(&comment));
-    let annotations = diagnose.as_ref().map(annotations_of).unwrap_or_default();
+    let new_failures = gate
+        .as_ref()
+        .and_then(|g| g.delta.as_ref())
+        .map(|d| d.new_failures.as_slice())
+        .unwrap_or(&[]);
+    let annotations = diagnose
+        .as_ref()
+        .map(|d| annotations_of(d, new_failures))
+        .unwrap_or_default();
+    let problems_left_out = diagnose.as_ref().map_or(0, |d| d.truncated);
     let workflow_annotations = diagnose
         .as_ref()
         .map(|d| {
@@ -333,6 +370,7 @@ pub fn load_run(run_dir: &Path) -> Result<RunView, artifact::ArtifactError> {
         comment,
         summary,
         annotations,
+        problems_left_out,
         workflow_annotations,
     })
 }
@@ -411,10 +449,50 @@ pub fn escape_md_line(s: &str) -> String {
         .replace('@', "@\u{200b}")
 }
 
-/// Annotations from diagnose's problems, in its order (most important first).
-pub fn annotations_of(d: &DiagnoseDoc) -> Vec<Annotation> {
-    d.problems
+/// Annotations from diagnose's problems, most useful first, so a cap keeps what the comment
+/// shows: one for each task of the comment's "What broke", in its order
+/// ([`crate::report::broke_order`]: new failures first; the task's first problem with a
+/// location), then the other problems of those tasks in the same order, then any problem no
+/// task covers (diagnose's order).
+pub fn annotations_of(d: &DiagnoseDoc, new_failures: &[String]) -> Vec<Annotation> {
+    use std::collections::{HashMap, HashSet};
+    let by_id: HashMap<&str, &crate::model::Problem> =
+        d.problems.iter().map(|p| (p.id.as_str(), p)).collect();
+    // A flaky test passed: "What broke" leaves it to the Flaky section; it goes last here.
+    let flaky = |t: &&crate::model::RepairTask| t.category == crate::model::Category::Flaky;
+    let tasks = crate::report::broke_order(
+        d.tasks
+            .iter()
+            .filter(|t| !flaky(t))
+            .chain(d.tasks.iter().filter(flaky)),
+        new_failures,
+    );
+    let of = |t: &'_ crate::model::RepairTask| -> Vec<&crate::model::Problem> {
+        t.problems
+            .iter()
+            .filter_map(|id| by_id.get(id.as_str()).copied())
+            .collect()
+    };
+    let mut seen: HashSet<&str> = HashSet::new();
+    let mut order: Vec<&crate::model::Problem> = Vec::with_capacity(d.problems.len());
+    for (_, t) in &tasks {
+        if let Some(p) = of(t).into_iter().find(|p| p.location.is_some())
+            && seen.insert(p.id.as_str())
+        {
+            order.push(p);
+        }
+    }
+    let rest = tasks
         .iter()
+        .flat_map(|(_, t)| of(t))
+        .chain(d.problems.iter());
+    for p in rest {
+        if seen.insert(p.id.as_str()) {
+            order.push(p);
+        }
+    }
+    order
+        .into_iter()
         .map(|p| {
             let level = match p.severity {
                 Severity::Error => Level::Error,
@@ -437,6 +515,46 @@ pub fn annotations_of(d: &DiagnoseDoc) -> Vec<Annotation> {
             }
         })
         .collect()
+}
+
+/// The check run's annotations within `cap` (the first ones: [`annotations_of`] puts the most
+/// useful first), and when some were left out, the note that says so (`showing N of M
+/// annotations`), for the check run's summary and the log.
+fn capped_check_annotations(
+    anns: &[Annotation],
+    cap: usize,
+    left_out_by_diagnose: u64,
+) -> (Vec<serde_json::Value>, Option<String>) {
+    let mut all = check_annotations(anns);
+    let total = all.len();
+    if total <= cap {
+        return (all, None);
+    }
+    all.truncate(cap);
+    let more = if left_out_by_diagnose > 0 {
+        format!(
+            "; {left_out_by_diagnose} more problems are not in diagnose.json, so have no annotation"
+        )
+    } else {
+        String::new()
+    };
+    let note = format!(
+        "showing {cap} of {total} annotations (the first in the order of the comment's \"What broke\"; `publish.max_check_annotations` in config.json sets the cap){more}. The job summary and the run directory have every failure."
+    );
+    (all, Some(note))
+}
+
+/// The check run's summary with `note` at its end, within GitHub's limit (the summary is cut,
+/// never the note).
+fn summary_with_note(summary: &str, note: Option<&str>) -> String {
+    match note {
+        None => summary.to_string(),
+        Some(n) => {
+            let note = format!("\n\n---\n_codeloop: {n}_\n");
+            let room = github::MAX_CHECK_TEXT_BYTES.saturating_sub(note.len());
+            format!("{}{note}", github::cut_bytes(summary.trim_end(), room))
+        }
+    }
 }
 
 fn check_annotations(anns: &[Annotation]) -> Vec<serde_json::Value> {
@@ -761,6 +879,36 @@ impl Publisher<'_> {
         }
     }
 
+    /// Runs `read`, an optional read (the previous comment, read for the baseline and the
+    /// deltas; the base branch's history), within [`Budget::optional_slice`] when writes follow
+    /// on the same budget: a read that hangs is cut where the share kept for the writes
+    /// starts, so it never costs the PR comment its time, and it marks nothing down (the
+    /// writes try for themselves). `Err` says why it was not tried or was cut, for the caller's
+    /// one-line warning.
+    fn optional_read<F: std::future::Future>(
+        &self,
+        rt: &tokio::runtime::Runtime,
+        read: F,
+    ) -> Result<F::Output, String> {
+        if !self.opts.writes_follow {
+            return Ok(rt.block_on(read));
+        }
+        let b = self.budget();
+        let total = b.total().as_secs_f64();
+        let Some(slice) = b.optional_slice() else {
+            return Err(format!(
+                "not tried: the rest of the {total:.0} s publishing budget is kept for posting the results"
+            ));
+        };
+        rt.block_on(async { tokio::time::timeout(slice, read).await })
+            .map_err(|_| {
+                format!(
+                    "no answer within {:.1} s, the share of the {total:.0} s publishing budget an optional read may use; the rest is kept for posting the results",
+                    slice.as_secs_f64()
+                )
+            })
+    }
+
     /// The warning when an earlier command of this job found the forge's API down: this
     /// session sends nothing (the run's budget would only be spent again on the same answer).
     fn down_earlier(&self, what: &str) -> Option<String> {
@@ -803,7 +951,10 @@ impl Publisher<'_> {
         let pr = self.pr()?;
         let rt = self.runtime().ok()?;
         let gh = self.client().ok()?;
-        match rt.block_on(gh.find_ours(pr)) {
+        let read = self
+            .optional_read(rt, gh.find_ours(pr))
+            .and_then(|r| r.map_err(|e| e.to_string()));
+        match read {
             Ok(ours) => {
                 let body = ours.first().map(|c| c.body.clone());
                 *self.session.ours.borrow_mut() = Some(ours);
@@ -823,7 +974,10 @@ impl Publisher<'_> {
     fn previous_gitlab(&self) -> Option<String> {
         let gl = self.gitlab_client().ok()?;
         let rt = self.runtime().ok()?;
-        match rt.block_on(gl.find_ours()) {
+        let read = self
+            .optional_read(rt, gl.find_ours())
+            .and_then(|r| r.map_err(|e| e.to_string()));
+        match read {
             Ok(ours) => {
                 let body = ours.first().map(|n| n.body.clone());
                 *self.session.notes.borrow_mut() = Some(ours);
@@ -1130,6 +1284,14 @@ impl Publisher<'_> {
             if self.opts.check_run && !report.read_only && !gh.is_unauthorized() {
                 match (self.opts.head_sha.clone().or_else(|| self.ctx.head_sha()), verdict) {
                     (Some(sha), v) => {
+                        let (annotations, note) = capped_check_annotations(
+                            &run.annotations,
+                            self.opts.max_check_annotations,
+                            run.problems_left_out,
+                        );
+                        if let Some(n) = &note {
+                            crate::ui::err_line(&format!("codeloop: check run: {n}"));
+                        }
                         let run = CheckRun {
                             name: self.opts.check_name.clone(),
                             head_sha: sha,
@@ -1140,10 +1302,10 @@ impl Publisher<'_> {
                             }
                             .into(),
                             title: check_title(run.gate.as_ref()),
-                            summary: summary.clone(),
+                            summary: summary_with_note(&summary, note.as_deref()),
                             details_url: self.ctx.run_url(),
                             external_id: Some(run.run_id.clone()),
-                            annotations: check_annotations(&run.annotations),
+                            annotations,
                         };
                         match gh.create_check_run(&run).await {
                             Ok(url) => report.check_run_url = Some(url),
@@ -1298,6 +1460,8 @@ pub fn previous_comment_from_env(key: Option<String>, run_dir: Option<&Path>) ->
         retry: PublishOptions::retry_from_env(&env),
         budget: PublishOptions::budget_from_env(&env),
         run_dir: run_dir.map(Path::to_path_buf),
+        // With the run, `codeloop publish` posts on what this read leaves of its budget.
+        writes_follow: run_dir.is_some(),
         ..PublishOptions::default()
     };
     Publisher::new(&env, &ctx, opts, redactor).previous_comment()
@@ -1369,6 +1533,30 @@ mod tests {
         );
         let bad = Env::from_pairs([("CODELOOP_PUBLISH_BUDGET_SECS", "-1")]);
         assert_eq!(PublishOptions::budget_from_env(&bad), Budget::DEFAULT);
+    }
+
+    #[test]
+    fn optional_reads_leave_the_writes_their_share() {
+        let b = Budget::new(Duration::from_secs(10));
+        let s = b.optional_slice().unwrap();
+        assert!(
+            s <= Duration::from_secs(4) && s > Duration::from_millis(3900),
+            "{s:?}"
+        );
+        // Past 40 % of the budget, an optional read is not tried; the writes still have time.
+        let b = Budget::new(Duration::from_secs(2));
+        assert!(b.optional_slice().is_some());
+        std::thread::sleep(Duration::from_millis(850));
+        assert_eq!(b.optional_slice(), None);
+        assert!(!b.remaining().is_zero());
+    }
+
+    #[test]
+    fn the_check_run_note_survives_a_long_summary() {
+        let s = summary_with_note(&"é".repeat(40_000), Some("showing 50 of 120 annotations"));
+        assert!(s.len() <= github::MAX_CHECK_TEXT_BYTES, "{}", s.len());
+        assert!(s.ends_with("\n---\n_codeloop: showing 50 of 120 annotations_\n"));
+        assert_eq!(summary_with_note("hi\n", None), "hi\n");
     }
 
     #[test]

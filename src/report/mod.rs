@@ -679,6 +679,24 @@ fn pseudo_tasks(input: &RenderInput) -> Vec<RepairTask> {
         .collect()
 }
 
+/// The order "What broke" lists repair tasks in, each with whether it covers a failure new
+/// since the baseline: those that do first (in diagnose's order among themselves), so the
+/// first task is the one this change most likely caused; then the others in diagnose's order.
+/// The check run's annotations follow the same order.
+pub fn broke_order<'a>(
+    tasks: impl IntoIterator<Item = &'a RepairTask>,
+    new_failures: &[String],
+) -> Vec<(bool, &'a RepairTask)> {
+    let new_keys: std::collections::HashSet<&str> =
+        new_failures.iter().map(String::as_str).collect();
+    let mut tasks: Vec<(bool, &RepairTask)> = tasks
+        .into_iter()
+        .map(|t| (t.tests.iter().any(|k| new_keys.contains(k.as_str())), t))
+        .collect();
+    tasks.sort_by_key(|(new, _)| !new);
+    tasks
+}
+
 struct Prepared<'a> {
     tasks: &'a [RepairTask],
     delta: Option<&'a Delta>,
@@ -802,19 +820,14 @@ fn build_view(input: &RenderInput, p: &Prepared<'_>, caps: &Caps) -> View {
         .as_ref()
         .map(|d| d.problems.len() + d.truncated as usize)
         .unwrap_or(p.tasks.len());
-    // What broke since the baseline comes first (in diagnose's order among itself), so the
-    // comment's first task is the one this change most likely caused.
-    let new_keys: std::collections::HashSet<&str> =
-        new_failures.iter().map(String::as_str).collect();
     // A flaky test passed: it is not something that broke, and the Flaky section lists it.
     let flaky_listed = !input.cases.flaky.is_empty();
-    let mut tasks: Vec<(bool, &RepairTask)> = p
-        .tasks
-        .iter()
-        .filter(|t| !(flaky_listed && t.category == Category::Flaky))
-        .map(|t| (t.tests.iter().any(|k| new_keys.contains(k.as_str())), t))
-        .collect();
-    tasks.sort_by_key(|(new, _)| !new);
+    let mut tasks = broke_order(
+        p.tasks
+            .iter()
+            .filter(|t| !(flaky_listed && t.category == Category::Flaky)),
+        new_failures,
+    );
     // Marked only when some are new and some are not: when all are, the mark says nothing.
     if tasks.iter().all(|(new, _)| *new) {
         tasks.iter_mut().for_each(|(new, _)| *new = false);

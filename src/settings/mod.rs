@@ -319,6 +319,10 @@ pub struct PublishConfig {
     pub summary: bool,
     pub annotations: bool,
     pub check_run: bool,
+    /// The most annotations the check run carries (the first of the comment's "What broke",
+    /// in its order); its summary says when there were more. 50 is one request: GitHub takes
+    /// 50 per request, and thousands are no use in its UI but a secondary rate limit risk.
+    pub max_check_annotations: usize,
 }
 
 impl Default for PublishConfig {
@@ -329,6 +333,7 @@ impl Default for PublishConfig {
             summary: true,
             annotations: true,
             check_run: false,
+            max_check_annotations: crate::publish::github::CHECK_ANNOTATIONS_PER_REQUEST,
         }
     }
 }

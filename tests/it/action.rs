@@ -748,8 +748,18 @@ fn dry_run_and_act_post_nothing_and_print_the_comment_safely() {
     assert!(fake.requests().is_empty());
 }
 
+/// The paths of a check-run request's annotations, in the order sent.
+fn annotation_paths(v: &serde_json::Value) -> Vec<String> {
+    v["output"]["annotations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["path"].as_str().unwrap().to_string())
+        .collect()
+}
+
 #[test]
-fn check_run_goes_to_the_pr_head_with_annotations_in_fifties() {
+fn check_run_goes_to_the_pr_head_with_at_most_50_annotations_and_says_so() {
     let fake = FakeGitHub::start();
     let job = make_job(
         RunSpec {
@@ -759,7 +769,7 @@ fn check_run_goes_to_the_pr_head_with_annotations_in_fifties() {
         pr_event(false),
     );
     let o = action(&fake, &job, &[("INPUT_CHECK-RUN", "true")]);
-    let (out, _) = text(&o);
+    let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(1));
     let st = fake.state.lock().unwrap();
     assert_eq!(st.check_runs.len(), 1);
@@ -767,10 +777,57 @@ fn check_run_goes_to_the_pr_head_with_annotations_in_fifties() {
     assert_eq!(cr["head_sha"], HEAD_SHA);
     assert_eq!(cr["conclusion"], "failure");
     assert_eq!(cr["status"], "completed");
+    // One request: the first 50, no update with more.
     assert_eq!(cr["output"]["annotations"].as_array().unwrap().len(), 50);
+    assert!(
+        st.check_run_updates.is_empty(),
+        "{:?}",
+        st.check_run_updates
+    );
     assert_eq!(
         cr["details_url"],
         "https://github.com/octo/app/actions/runs/4242"
+    );
+    let summary = cr["output"]["summary"].as_str().unwrap();
+    assert!(summary.starts_with("## codeloop summary"), "{summary}");
+    insta::assert_snapshot!(
+        "check_run_summary_capped",
+        &summary[summary.find("\n---").unwrap()..]
+    );
+    drop(st);
+    // The log says it once, as a plain line (not one more annotation).
+    let line = "codeloop: check run: showing 50 of 120 annotations";
+    assert_eq!(err.matches(line).count(), 1, "{err}");
+    assert!(!err.contains(&format!("::notice title=codeloop::{line}")));
+    // Workflow-command annotations stay within 10 per level, with a note about the rest.
+    assert_eq!(out.matches("::error file=").count(), 10);
+    assert_eq!(out.matches("::warning file=").count(), 10);
+    assert!(
+        out.contains("::notice title=codeloop::100 more problem(s) not annotated"),
+        "{out}"
+    );
+    assert_clean(&fake);
+
+    // `publish.max_check_annotations` raises the cap: the rest goes in PATCHes of 50.
+    let fake = FakeGitHub::start();
+    std::fs::create_dir_all(job.ws.join(".codeloop")).unwrap();
+    std::fs::write(
+        job.ws.join(".codeloop/config.json"),
+        r#"{"publish": {"max_check_annotations": 500}}"#,
+    )
+    .unwrap();
+    let o = action(&fake, &job, &[("INPUT_CHECK-RUN", "true")]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(!err.contains("showing"), "{err}");
+    let st = fake.state.lock().unwrap();
+    let cr = &st.check_runs[0];
+    assert_eq!(cr["output"]["annotations"].as_array().unwrap().len(), 50);
+    assert!(
+        !cr["output"]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("showing")
     );
     let more: Vec<usize> = st
         .check_run_updates
@@ -779,13 +836,52 @@ fn check_run_goes_to_the_pr_head_with_annotations_in_fifties() {
         .collect();
     assert_eq!(more, [50, 20]);
     drop(st);
-    // Workflow-command annotations stay within 10 per level, with a note about the rest.
-    assert_eq!(out.matches("::error file=").count(), 10);
-    assert_eq!(out.matches("::warning file=").count(), 10);
-    assert!(
-        out.contains("::notice title=codeloop::100 more problem(s) not annotated"),
-        "{out}"
+    assert_clean(&fake);
+}
+
+/// The capped check run keeps what the comment's "What broke" lists, in its order: a task
+/// with a failure new since the baseline first, then one annotation per task (a task that
+/// folds 80 tests gives one, not 50), then the other problems of the folded task.
+#[test]
+fn capped_check_run_annotations_follow_what_broke() {
+    let fake = FakeGitHub::start();
+    let job = make_job(
+        RunSpec {
+            problems: 120,
+            ..Default::default()
+        },
+        pr_event(false),
     );
+    let run = job.ws.join(&job.run_rel);
+    let mut diag: DiagnoseDoc = artifact::read_json(&run.join("diagnose.json")).unwrap();
+    // p0..p79 share one root cause (one task); p80..p119 have a task each.
+    let mut tasks = diag.tasks.split_off(80);
+    let mut folded = diag.tasks[0].clone();
+    folded.problems = (0..80).map(|i| format!("p{i}")).collect();
+    folded.tests = (0..80).map(|i| format!("pytest::t{i}")).collect();
+    tasks.insert(0, folded);
+    diag.tasks = tasks;
+    artifact::write_json(&run.join("diagnose.json"), &diag).unwrap();
+    // t110 is new since the baseline: "What broke" lists it first.
+    let mut gate: GateDoc = artifact::read_json(&run.join("gate.json")).unwrap();
+    gate.delta = Some(Delta {
+        new_failures: vec!["pytest::t110".into()],
+        ..Delta::default()
+    });
+    artifact::write_json(&run.join("gate.json"), &gate).unwrap();
+    let o = action(&fake, &job, &[("INPUT_CHECK-RUN", "true")]);
+    assert_eq!(o.status.code(), Some(1), "{:?}", text(&o));
+    let st = fake.state.lock().unwrap();
+    let m = |i: usize| format!("src/m{i}.py");
+    let want: Vec<String> = [110, 0]
+        .into_iter()
+        .chain((80..120).filter(|i| *i != 110))
+        .chain(1..10)
+        .map(m)
+        .collect();
+    assert_eq!(annotation_paths(&st.check_runs[0]), want);
+    assert!(st.check_run_updates.is_empty());
+    drop(st);
     assert_clean(&fake);
 }
 

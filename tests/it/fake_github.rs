@@ -87,6 +87,9 @@ pub struct State {
     pub post_delay: Duration,
     /// Delay before answering any GET (a slow API).
     pub get_delay: Duration,
+    /// Requests that are accepted and never answered (an endpoint that hangs): `method` and
+    /// a part of the path, as in [`Fault`].
+    pub hangs: Vec<(&'static str, String)>,
     pub base: String,
     /// The git object store behind the git data and contents endpoints.
     pub git: Git,
@@ -421,7 +424,13 @@ async fn handle(
             at: std::time::Instant::now(),
             wall: std::time::SystemTime::now(),
         });
-        if is_comment_post {
+        if s.hangs
+            .iter()
+            .any(|(m, p)| *m == method.as_str() && path.contains(p.as_str()))
+        {
+            // Held until the client gives up and drops the connection.
+            Duration::from_secs(3600)
+        } else if is_comment_post {
             s.post_delay
         } else if is_commit_post {
             s.commit_delay
