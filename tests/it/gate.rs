@@ -537,3 +537,60 @@ fn a_skip_beside_a_failure_is_a_failure_in_every_artifact() {
         "{msg}"
     );
 }
+
+/// `max_failures` counts distinct failing tests; when the counts line's failed + errored is
+/// more (one test failing in three attempts written as three testcases: mikepenz's
+/// flaky_all_failures.xml), the reason says both numbers, so that they reconcile with the
+/// headline. Unnamed testcases (EnricoMi's no-attributes.xml) are named by their report
+/// file, not as an empty string. Reasons read the same in gate.json, the terminal, the
+/// comment and the job summary.
+#[test]
+fn the_max_failures_reason_reconciles_with_the_counts_and_names_unnamed_tests() {
+    let t = reports_ws(&[
+        "peers/action-junit-report/test_results/flaky_retries/flaky_all_failures.xml",
+    ]);
+    let o = ci(t.path(), &["--report", "reports/*.xml"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let run = artifact::resolve(&t.path().join(".codeloop"), None).unwrap();
+    let g = read_json(&run.file("gate.json"));
+    assert_eq!(five(&g["counts"]), [3, 0, 2, 1, 0], "{g:#}");
+    let mf = g["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["rule"] == "max_failures")
+        .unwrap();
+    assert_eq!(mf["actual"], "1");
+    let reason = mf["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("1 distinct failing test in 3 failed or errored results: "),
+        "{reason}"
+    );
+    assert!(reason.contains("test_always_fails"), "{reason}");
+    assert!(text(&o).contains(reason), "{}", text(&o));
+    let head = "1 distinct failing test in 3 failed or errored results";
+    let comment = std::fs::read_to_string(run.file("report/comment.md")).unwrap();
+    assert!(
+        comment.contains("**2** failed · **1** errored"),
+        "{comment}"
+    );
+    assert!(comment.contains(&format!("- {head}: ")), "{comment}");
+    let summary = std::fs::read_to_string(run.file("report/summary.md")).unwrap();
+    assert!(
+        summary.contains(&format!("| {head} (max&#95;failures is 0) |")),
+        "{summary}"
+    );
+
+    let t = reports_ws(&[&format!("{EM_JUNIT}/no-attributes.xml")]);
+    let o = ci(t.path(), &["--report", "reports/*.xml"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let run = artifact::resolve(&t.path().join(".codeloop"), None).unwrap();
+    let g = read_json(&run.file("gate.json"));
+    assert_eq!(five(&g["counts"]), [4, 1, 1, 1, 1], "{g:#}");
+    assert_eq!(
+        g["reasons"][0],
+        "1 distinct failing test in 2 failed or errored results: an unnamed test in \
+         reports/no-attributes.xml (max_failures is 0)",
+        "{g:#}"
+    );
+}
