@@ -389,8 +389,14 @@ fn locations(d: &DiagnoseDoc) -> HashMap<&str, &Location> {
 }
 
 /// "2 new failures in tests/api: test_a (tests/api/test_a.py:12), test_b (…)": grouped by
-/// directory, a few names each.
-pub fn describe_tests(what: &str, keys: &[&String], locs: &HashMap<&str, &Location>) -> String {
+/// directory, a few names each, after `head` ("2 new failures"). `v` names the tests that
+/// have no name of their own (see [`display_name`]).
+pub fn describe_tests(
+    head: &str,
+    keys: &[&String],
+    locs: &HashMap<&str, &Location>,
+    v: &VerifyDoc,
+) -> String {
     const GROUPS: usize = 3;
     const PER_GROUP: usize = 4;
     let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -404,15 +410,13 @@ pub fn describe_tests(what: &str, keys: &[&String], locs: &HashMap<&str, &Locati
                     .unwrap_or_else(|| ".".to_string())
             })
             .unwrap_or_default();
-        let name = short_name(k);
+        let name = display_name(k, v);
         let item = match loc {
             Some(l) => format!("{name} ({l})"),
             None => name,
         };
         groups.entry(dir).or_default().push(one_line(&item, 160));
     }
-    let n = keys.len() as u64;
-    let head = plural(n, what, &format!("{what}s"));
     if groups.len() == 1 {
         let (dir, items) = groups.into_iter().next().unwrap_or_default();
         let where_ = if dir.is_empty() {
@@ -456,6 +460,47 @@ fn list(items: &[String], max: usize) -> String {
         s.push_str(&format!(" and {} more", items.len() - max));
     }
     s
+}
+
+/// How a failing test is named in a reason: its own name ([`short_name`]), or, for a test
+/// the report gave no name (its key `runner::scope::` ends in an empty name), "an unnamed
+/// test in" its classname or suite, else in its result file — never an empty name.
+fn display_name(key: &str, v: &VerifyDoc) -> String {
+    let Some(rest) = key.strip_suffix("::").or((key.is_empty()).then_some("")) else {
+        return short_name(key);
+    };
+    let runner = v
+        .runners
+        .iter()
+        .filter(|r| !r.id.is_empty())
+        .find(|r| rest == r.id || rest.starts_with(&format!("{}::", r.id)));
+    let scope = match runner {
+        Some(r) => rest[r.id.len()..].trim_start_matches("::"),
+        None => rest,
+    };
+    if !scope.is_empty() {
+        return format!("an unnamed test in {scope}");
+    }
+    let Some(r) = runner else {
+        return "an unnamed test".to_string();
+    };
+    // The report file it came from: the runner's only one, or the only one with failures.
+    let files: Vec<&str> = r.result_files.iter().map(|f| f.path.as_str()).collect();
+    let failing: Vec<&str> = r
+        .result_files
+        .iter()
+        .filter(|f| f.counts.bad() > 0)
+        .map(|f| f.path.as_str())
+        .collect();
+    match (files.as_slice(), failing.as_slice()) {
+        ([one], _) | (_, [one]) => format!("an unnamed test in {one}"),
+        ([], _) => format!("an unnamed test of {}", r.shown()),
+        (all, _) => format!(
+            "an unnamed test in one of the {} result files of {}",
+            all.len(),
+            r.shown()
+        ),
+    }
 }
 
 /// The test's own name from a key `runner::class::name`, keeping the class for context.
@@ -840,10 +885,23 @@ pub fn evaluate(input: &GateInput, cfg: &GateConfig) -> GateDoc {
                 }
             }
         } else {
-            let text = if counted.is_empty() {
-                plural(n, what, &format!("{what}s"))
+            // The key list holds each failing test once (a test that failed in two attempts
+            // or two reports is one failing test); the counts line counts every failed or
+            // errored result. When they differ, the reason says both, so that its number
+            // reconciles with "N failed · M errored".
+            let results = c.bad();
+            let head = if cfg.fail_on == FailOn::Any && !counted.is_empty() && results > n {
+                format!(
+                    "{} in {results} failed or errored results",
+                    plural(n, "distinct failing test", "distinct failing tests")
+                )
             } else {
-                describe_tests(what, &counted, &locs)
+                plural(n, what, &format!("{what}s"))
+            };
+            let text = if counted.is_empty() {
+                head
+            } else {
+                describe_tests(&head, &counted, &locs, v)
             };
             if passed {
                 format!("{text} (within max_failures {max})")

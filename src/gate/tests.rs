@@ -187,6 +187,99 @@ fn two_failures_score_92_and_fail_naming_tests_and_lines() {
     assert_eq!(g.reasons[0], r.reason);
 }
 
+/// `max_failures` counts distinct failing tests (by key): a test reported failing twice is one
+/// failing test. When that is fewer than the counts line's failed + errored, the reason says
+/// both numbers, so that it reconciles with "N failed · M errored"; a test without a name is
+/// named by its scope or result file, never as an empty string.
+#[test]
+fn max_failures_says_what_it_counts_and_names_unnamed_tests() {
+    let mut cases = passing(3, "reports");
+    // The same test failing in two attempts written as two testcases.
+    for _ in 0..2 {
+        cases.push(case(
+            "reports",
+            "test_get",
+            Status::Failed,
+            "tests/api/test_api.py",
+            12,
+        ));
+    }
+    // Two testcases without a name or classname (one key: `reports::`).
+    for status in [Status::Failed, Status::Errored] {
+        let mut c = Case::new("", status);
+        c.runner = "reports".into();
+        cases.push(c);
+    }
+    // One without a name inside a suite.
+    let mut c = Case::new("", Status::Errored);
+    c.runner = "reports".into();
+    c.suite = vec!["api".into(), "setup".into()];
+    cases.push(c);
+    let mut r = runner("reports", RunnerKind::Test, RunnerStatus::Failed);
+    r.result_files = vec![crate::model::ResultFile {
+        path: "out/junit.xml".into(),
+        ..Default::default()
+    }];
+    let w = World::new(vec![r], cases, LintCounts::default());
+    assert_eq!((w.verify.totals.failed, w.verify.totals.errored), (3, 2));
+    let g = w.gate(&GateConfig::default(), None);
+    let r = rule(&g, "max_failures");
+    assert_eq!(r.actual, "3");
+    assert!(
+        r.reason
+            .starts_with("3 distinct failing tests in 5 failed or errored results: "),
+        "{}",
+        r.reason
+    );
+    assert!(r.reason.ends_with(" (max_failures is 0)"), "{}", r.reason);
+    assert!(
+        r.reason.contains("an unnamed test in out/junit.xml"),
+        "{}",
+        r.reason
+    );
+    assert!(
+        r.reason.contains("an unnamed test in api / setup"),
+        "{}",
+        r.reason
+    );
+    assert!(r.reason.contains("test_api::test_get"), "{}", r.reason);
+    assert!(
+        !r.reason.contains(":: ") && !r.reason.contains(":  "),
+        "{}",
+        r.reason
+    );
+    assert_eq!(
+        crate::report::short_reason(&r.reason),
+        "3 distinct failing tests in 5 failed or errored results (max_failures is 0)"
+    );
+
+    // With several result files, the unnamed test is placed in the one that failed.
+    let mut c = Case::new("", Status::Failed);
+    c.runner = "reports".into();
+    let mut r = runner("reports", RunnerKind::Test, RunnerStatus::Failed);
+    r.result_files = vec![
+        crate::model::ResultFile {
+            path: "a.xml".into(),
+            ..Default::default()
+        },
+        crate::model::ResultFile {
+            path: "b.xml".into(),
+            counts: Counts {
+                tests: 1,
+                failed: 1,
+                ..Counts::default()
+            },
+            ..Default::default()
+        },
+    ];
+    let w = World::new(vec![r], vec![c], LintCounts::default());
+    let g = w.gate(&GateConfig::default(), None);
+    assert_eq!(
+        rule(&g, "max_failures").reason,
+        "1 failing test: an unnamed test in b.xml (max_failures is 0)"
+    );
+}
+
 #[test]
 fn a_few_failures_in_many_tests_never_score_100() {
     // 6 failures in 100,000: 99.99976 rounds to 100, which would read as all green and pass

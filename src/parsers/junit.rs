@@ -17,19 +17,33 @@
 //! One `<testcase>` element is one test. Its status comes from its children and attributes,
 //! in this order:
 //!
-//! 1. **skipped** — a `<skipped>` child, or `status="disabled"|"notrun"|"skipped"`, or
-//!    `result="skipped"|"suppressed"` (GoogleTest `DISABLED_` tests and `GTEST_SKIP`, CTest
-//!    disabled tests). A skip marker wins over a failure in the same case: that is how
-//!    Catch2 writes `[!mayfail]`/`[!shouldfail]` cases that failed as expected, node:test a
-//!    failing `todo`, pytest an `xfail` — each tool counts those as not failed.
-//!    Exception (CTest): `<skipped message="Unable to find executable">` is the test CTest
-//!    counts as *failed* ("Not Run"), so it is failed here too.
+//! 1. **skipped, whatever else the case holds** — a `<skipped>` child that marks a failure
+//!    the tool expects: Catch2 writes a `[!mayfail]`/`[!shouldfail]` case that failed as
+//!    expected as `<skipped message="TEST_CASE tagged with !mayfail"/>` plus its `<failure>`,
+//!    node:test a failing `todo` as `<skipped type="todo"/>` plus its `<failure>`
+//!    (`type="pytest.xfail"` and `type="xfail"` count the same way); each tool counts those
+//!    as not failed ("failed as expected", "todo"). Or the case's own status attribute:
+//!    `status="disabled"|"notrun"|"skipped"`, `result="skipped"|"suppressed"` (GoogleTest
+//!    `DISABLED_` tests and `GTEST_SKIP`, CTest disabled tests) — the producer's verdict on
+//!    the case, which it also writes on a disabled test whose failure it records but does not
+//!    count (mikepenz/action-junit-report issue 761, `testFailedDisabled.xml`).
 //! 2. **errored** — an `<error>` child (pytest setup/teardown errors, PHPUnit errors and
 //!    risky tests, xmlrunner errors and unexpected successes, JUnit 4 exceptions).
 //! 3. **failed** — a `<failure>` child (assertion failures; Go, Rust, JS and Catch2 have no
 //!    error category, so their errors are failures too; nextest timeouts are
 //!    `<failure type="test timeout">`).
-//! 4. **passed** otherwise.
+//! 4. **skipped** — any other `<skipped>` child. Exception (CTest): `<skipped message="Unable
+//!    to find executable">` is the test CTest counts as *failed* ("Not Run"), so it is failed
+//!    here too.
+//! 5. **passed** otherwise.
+//!
+//! So a plain `<skipped/>` child never hides a `<failure>`/`<error>` beside it: the case is
+//! failed (errored), as publish-unit-test-result-action (error > failure > skipped) and
+//! dorny/test-reporter read two conflicting result elements, and as GoogleTest itself counts
+//! a test that failed before `GTEST_SKIP` (pytest's summary counts a teardown error after a
+//! skip as an error too). mikepenz/action-junit-report lets the skip win; a gate must not
+//! pass on a failure it cannot explain away, so each file with such cases gets one warning
+//! that says how many there were and how they were counted.
 //!
 //! Several `<failure>`/`<error>` children count once (the first one gives type and message).
 //!
@@ -94,7 +108,7 @@ use super::bound::{MAX_NAME_BYTES, cap};
 use super::text::{bound_text, clean_control, parse_seconds, simple_decimal};
 use super::xml::{Event, Tag, XmlReader, decode_attr, decode_attr_into};
 use super::{LazyCase, Outcome, ParseError, ParseOptions, Sink};
-use crate::model::{Case, Failure, Status, SuiteError};
+use crate::model::{Case, Failure, Position, Status, SuiteError};
 
 /// Which reporter wrote a suite, as far as counting needs to know. Decided per `<testsuite>`
 /// (a merged file holds suites of several tools), inherited by nested suites.
@@ -319,6 +333,13 @@ struct CaseState {
     skipped: bool,
     /// `<skipped message="Unable to find executable">` (CTest "Not Run").
     not_run: bool,
+    /// A skip that wins over a `<failure>`/`<error>` in the same case: a `<skipped>` that
+    /// marks an expected failure (Catch2 `!mayfail`, node:test `todo`, xfail) or the case's
+    /// own skipped `status`/`result` attribute.
+    expected_failure: bool,
+    /// Where a skip marker and a failure/error first met in this case (see
+    /// [`Parser::skipped_failures`]).
+    both_at: Option<Position>,
     flaky: u32,
     reruns: u32,
     /// The first flaky/rerun attempt's details, for cases without a failure of their own.
@@ -352,6 +373,11 @@ struct Parser<'s> {
     path: Vec<String>,
     /// The open case's naming attributes, raw (see [`RawNames`]).
     names: RawNames,
+    /// Cases holding both a skip marker and a `<failure>`/`<error>` (not an expected
+    /// failure), counted as failed/errored: how many, and the first one's name and place,
+    /// for the one warning per file.
+    skipped_failures: u64,
+    first_skipped_failure: Option<(Position, String)>,
 }
 
 const LOAD_FAILED: &str = "the test file failed to load";
@@ -380,6 +406,8 @@ pub fn parse(
         last_load_error: None,
         path: Vec::new(),
         names: RawNames::default(),
+        skipped_failures: 0,
+        first_skipped_failure: None,
     };
     let result = p.run(&mut xml);
     if result.is_err() {
@@ -394,6 +422,7 @@ pub fn parse(
     }
     p.flush_pending();
     xml.flush_warnings(p.sink);
+    p.warn_skipped_failures();
     result?;
     if p.roots == 0 {
         return Err(ParseError::new(
@@ -428,6 +457,29 @@ impl Parser<'_> {
                 Event::Eof => return Ok(()),
             }
         }
+    }
+
+    /// One warning for the file's cases that held both a skip marker and a failure/error
+    /// (counted as failed/errored; see the module docs): peers disagree on them, so the
+    /// reader is told how they were counted.
+    fn warn_skipped_failures(&mut self) {
+        let Some((at, name)) = self.first_skipped_failure.take() else {
+            return;
+        };
+        let n = self.skipped_failures;
+        let which = if n == 1 {
+            format!("testcase {name:?} holds")
+        } else {
+            format!("{n} testcases (the first: {name:?}) hold")
+        };
+        self.sink.warning(
+            Some(at),
+            format!(
+                "{which} both <skipped> and <failure>/<error>: counted as failed or \
+                 errored, not skipped — a skip hides a failure only when it marks it as \
+                 expected (Catch2 !mayfail, node:test todo, xfail)"
+            ),
+        );
     }
 
     /// The dialect of the innermost open suite (the root's outside any).
@@ -488,6 +540,9 @@ impl Parser<'_> {
                     if first {
                         cs.case.failure = Some(failure_from(tag, self.max_text));
                     }
+                    if cs.skipped && cs.both_at.is_none() {
+                        cs.both_at = Some(tag.position());
+                    }
                 }
                 Node::CaseProblem
             }
@@ -497,6 +552,10 @@ impl Parser<'_> {
                     let msg = tag.attr("message").map(|m| clean_control(&m));
                     if msg.as_deref() == Some("Unable to find executable") {
                         cs.not_run = true;
+                    }
+                    cs.expected_failure |= expected_failure(tag, msg.as_deref());
+                    if (cs.failed || cs.errored) && cs.both_at.is_none() {
+                        cs.both_at = Some(tag.position());
                     }
                     if let Some(m) = msg.filter(|m| !m.is_empty()) {
                         cs.case.skip_reason = Some(bound_text(&m, self.max_text));
@@ -735,6 +794,8 @@ impl Parser<'_> {
         cs.failed = false;
         cs.errored = false;
         cs.not_run = false;
+        cs.expected_failure = false;
+        cs.both_at = None;
         cs.flaky = 0;
         cs.reruns = 0;
         cs.attempt = None;
@@ -810,6 +871,7 @@ impl Parser<'_> {
             }
         }
         cs.skipped = skipped;
+        cs.expected_failure = skipped;
     }
 
     /// Decodes the open case's names (see [`RawNames`]).
@@ -836,9 +898,12 @@ impl Parser<'_> {
                 .failure
                 .as_ref()
                 .is_some_and(|f| f.kind.as_deref() == Some("TodoTestSucceeded"));
+        // A skip marker hides a failure only when it says the failure was expected (see the
+        // module docs, *Counting rules*).
+        let problem = cs.failed || cs.errored;
         let status = if cs.not_run {
             Status::Failed
-        } else if cs.skipped {
+        } else if cs.skipped && (cs.expected_failure || !problem) {
             Status::Skipped
         } else if todo_passed {
             Status::Passed
@@ -899,6 +964,12 @@ impl Parser<'_> {
         // Moved out for the rest (a problem, skipped or unusual case: the minority).
         let mut cs = std::mem::take(&mut self.case);
         self.fill_names(&mut cs.case);
+        if let Some(at) = cs.both_at.filter(|_| !cs.expected_failure && !cs.not_run) {
+            self.skipped_failures += 1;
+            if self.first_skipped_failure.is_none() {
+                self.first_skipped_failure = Some((at, cs.case.name.clone()));
+            }
+        }
         if cs.not_run && cs.case.failure.is_none() {
             cs.case.failure = Some(Failure {
                 kind: Some("not run".into()),
@@ -1119,6 +1190,17 @@ impl Parser<'_> {
     }
 }
 
+/// Whether a `<skipped>` marks a failure the tool expected (and does not count as failed):
+/// Catch2's `[!mayfail]`/`[!shouldfail]` (`message="TEST_CASE tagged with !mayfail"`),
+/// node:test's `todo` (`type="todo"`), pytest's and others' xfail.
+fn expected_failure(tag: &Tag<'_>, message: Option<&str>) -> bool {
+    let kind = tag.attr_raw("type").unwrap_or_default();
+    [&b"todo"[..], b"xfail", b"pytest.xfail"]
+        .iter()
+        .any(|w| kind.eq_ignore_ascii_case(w))
+        || message.is_some_and(|m| m.contains("!mayfail") || m.contains("!shouldfail"))
+}
+
 fn attr_text(tag: &Tag<'_>, name: &str) -> Option<String> {
     tag.attr_raw(name).map(text_of)
 }
@@ -1307,10 +1389,16 @@ mod tests {
                  <failure message="m2">trace2</failure></testcase>
               <testcase name="err"><error message="e"/></testcase>
               <testcase name="both"><failure message="f"/><error message="e"/></testcase>
-              <testcase name="mayfail"><skipped message="mayfail"/><failure message="x"/></testcase>
+              <testcase name="mayfail"><skipped message="TEST_CASE tagged with !mayfail"/><failure message="x"/></testcase>
               <testcase name="disabled" status="disabled"/>
               <testcase name="suppressed" status="notrun" result="suppressed"/>
               <testcase name="notrun"><skipped message="Unable to find executable"/></testcase>
+              <testcase name="todo"><skipped type="todo" message="true"/><failure message="x"/></testcase>
+              <testcase name="xfail"><failure message="x"/><skipped type="pytest.xfail"/></testcase>
+              <testcase name="skip+fail"><skipped message="why"/><failure message="x"/></testcase>
+              <testcase name="fail+skip"><failure message="x"/><skipped/></testcase>
+              <testcase name="skip+fail+err"><skipped/><failure message="x"/><error message="e"/></testcase>
+              <testcase name="disabled+err" status="disabled"><error message="e"/></testcase>
             </testsuite>"#,
         );
         r.unwrap();
@@ -1329,8 +1417,29 @@ mod tests {
                 ("disabled", Status::Skipped),
                 ("suppressed", Status::Skipped),
                 ("notrun", Status::Failed),
+                ("todo", Status::Skipped),
+                ("xfail", Status::Skipped),
+                // A skip that does not mark an expected failure hides nothing.
+                ("skip+fail", Status::Failed),
+                ("fail+skip", Status::Failed),
+                ("skip+fail+err", Status::Errored),
+                // The case's own status says so: the producer's verdict.
+                ("disabled+err", Status::Skipped),
             ]
         );
+        // Counted as failed/errored, and said so once for the file, at the first one.
+        assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
+        let (pos, msg) = &c.warnings[0];
+        assert!(
+            msg.starts_with("3 testcases (the first: \"skip+fail\") hold both <skipped> and"),
+            "{msg}"
+        );
+        assert!(
+            msg.contains("counted as failed or errored, not skipped"),
+            "{msg}"
+        );
+        assert_eq!(pos.map(|p| p.line), Some(13));
+        assert_eq!(all(&c)[10].skip_reason, None);
         let fail = &all(&c)[1];
         let f = fail.failure.as_ref().unwrap();
         assert_eq!(
@@ -1340,8 +1449,11 @@ mod tests {
         assert_eq!(all(&c)[0].duration, Some(0.5));
         assert_eq!(all(&c)[0].suite, ["s"]);
         assert_eq!(all(&c)[0].classname.as_deref(), Some("k"));
-        assert_eq!(all(&c)[4].skip_reason.as_deref(), Some("mayfail"));
-        assert_eq!(c.counts.tests, 8);
+        assert_eq!(
+            all(&c)[4].skip_reason.as_deref(),
+            Some("TEST_CASE tagged with !mayfail")
+        );
+        assert_eq!(c.counts.tests, 14);
     }
 
     #[test]

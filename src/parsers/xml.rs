@@ -541,6 +541,9 @@ pub struct XmlReader<R: BufRead> {
     capture_warned: bool,
     warnings: Vec<(Position, String)>,
     warnings_dropped: u64,
+    /// Start tags with unescaped quotes in attribute values: read whole, could be cut (see
+    /// [`Self::warn_quotes`]).
+    quote_tags: [QuoteTags; 2],
     eof: bool,
 }
 
@@ -588,6 +591,7 @@ impl<R: BufRead> XmlReader<R> {
             capture_warned: false,
             warnings: Vec::new(),
             warnings_dropped: 0,
+            quote_tags: Default::default(),
             eof: false,
         }
     }
@@ -634,8 +638,28 @@ impl<R: BufRead> XmlReader<R> {
 
     /// Hands queued warnings to `sink`.
     pub fn flush_warnings(&mut self, sink: &mut dyn Sink) {
+        let mut untold = Vec::new();
+        for q in &mut self.quote_tags {
+            let more = q.seen.saturating_sub(1);
+            if more > 0 {
+                let note = format!(
+                    "{more} more start {} like it",
+                    if more == 1 { "tag" } else { "tags" }
+                );
+                match q.warning.and_then(|i| self.warnings.get_mut(i)) {
+                    Some((_, m)) => m.push_str(&format!(" ({note})")),
+                    None => {
+                        untold.push(format!("unescaped quotes inside attribute values: {note}"))
+                    }
+                }
+            }
+            *q = QuoteTags::default();
+        }
         for (p, m) in self.warnings.drain(..) {
             sink.warning(Some(p), m);
+        }
+        for m in untold {
+            sink.warning(None, m);
         }
         if self.warnings_dropped > 0 {
             sink.warning(
@@ -646,6 +670,20 @@ impl<R: BufRead> XmlReader<R> {
                 ),
             );
             self.warnings_dropped = 0;
+        }
+    }
+
+    /// The first tag with unescaped quotes in attribute values gets a warning (one for tags
+    /// read whole, one for tags that could be cut); the others of its kind are counted into
+    /// it at the end ([`Self::flush_warnings`]): a report of a thousand parameterized tests
+    /// says it once, not a thousand times.
+    fn warn_quotes(&mut self, position: Position, quotes: Quotes, message: String) {
+        let k = usize::from(quotes.repaired.is_none());
+        let q = &mut self.quote_tags[k];
+        q.seen += 1;
+        if q.seen == 1 {
+            q.warning = (self.warnings.len() < MAX_WARNINGS).then_some(self.warnings.len());
+            self.warn(position, message);
         }
     }
 
@@ -979,6 +1017,15 @@ impl<R: BufRead> XmlReader<R> {
                 format!("invalid UTF-8 in <{name}>: read with U+FFFD replacement characters"),
             );
         }
+        if scanned.is_none() {
+            let raw = &self.window[s..e];
+            let quotes = scan_attrs(raw, name_len, &mut self.attrs);
+            if quotes != Quotes::default() {
+                let message = quotes_warning(raw, name_len, quotes);
+                let pos = self.pos_at(self.event_start);
+                self.warn_quotes(pos, quotes, message);
+            }
+        }
         let data = &self.window[..self.end];
         let raw = &data[s..e];
         // Drop the names of elements closed since (see `stack`).
@@ -987,9 +1034,6 @@ impl<R: BufRead> XmlReader<R> {
         self.ends.push(self.stack.len());
         if self_closing {
             self.pending_target = Some(self.ends.len() - 1);
-        }
-        if scanned.is_none() {
-            scan_attrs(raw, name_len, &mut self.attrs);
         }
         Ok(Event::Start(Tag {
             raw,
@@ -1021,6 +1065,11 @@ impl<R: BufRead> XmlReader<R> {
                 format!("invalid UTF-8 in <{name}>: read with U+FFFD replacement characters");
             self.warn(pos, message);
         }
+        let quotes = scan_attrs(&self.long, name_len, &mut self.attrs);
+        if quotes != Quotes::default() {
+            let message = quotes_warning(&self.long, name_len, quotes);
+            self.warn_quotes(pos, quotes, message);
+        }
         let raw = &self.long[..];
         self.stack.truncate(self.ends.last().copied().unwrap_or(0));
         self.stack.extend_from_slice(&raw[..name_len]);
@@ -1028,7 +1077,6 @@ impl<R: BufRead> XmlReader<R> {
         if self_closing {
             self.pending_target = Some(self.ends.len() - 1);
         }
-        scan_attrs(raw, name_len, &mut self.attrs);
         Ok(Event::Start(Tag {
             raw,
             name_len,
@@ -1659,10 +1707,93 @@ fn resolve_ref(name: &[u8]) -> Result<Option<char>, ()> {
     }
 }
 
+/// Tags of one kind of [`Quotes`] seen, and which queued warning tells the first one.
+#[derive(Debug, Clone, Copy, Default)]
+struct QuoteTags {
+    seen: u64,
+    warning: Option<usize>,
+}
+
+/// What [`scan_attrs`] had to guess about a tag's quotes (for the warning).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Quotes {
+    /// The first attribute whose value held its own quote character unescaped (NUnit 2
+    /// writes `name="Test("a","b")"`), read to the quote that really ends it.
+    repaired: Option<AttrSpan>,
+    /// An attribute name with a quote in it: a value that held unescaped quotes and could
+    /// not be told apart, cut at its first one.
+    unsure: bool,
+}
+
+/// Whether the quote at `raw[k]` can end an attribute value: what follows is the end of the
+/// tag, whitespace or `/`, or (as the fast path [`lex_tag`] reads it) the next attribute's
+/// `name=` and opening quote. With `strict`, only whitespace/`/`/end followed by the end or
+/// a `name="`: how the quote that really ends a value is recognised past unescaped ones.
+fn ends_value(raw: &[u8], k: usize, strict: bool) -> bool {
+    let n = raw.len();
+    let mut j = k + 1;
+    let spaced = j >= n || raw[j].is_ascii_whitespace() || raw[j] == b'/';
+    if spaced && !strict {
+        return true;
+    }
+    if strict && !spaced {
+        return false;
+    }
+    while j < n && (raw[j].is_ascii_whitespace() || raw[j] == b'/') {
+        j += 1;
+    }
+    if j >= n {
+        return true;
+    }
+    while j < n && !raw[j].is_ascii_whitespace() && raw[j] != b'=' {
+        if matches!(raw[j], b'"' | b'\'' | b'>') {
+            return false;
+        }
+        j += 1;
+    }
+    while j < n && raw[j].is_ascii_whitespace() {
+        j += 1;
+    }
+    if raw.get(j) != Some(&b'=') {
+        return false;
+    }
+    j += 1;
+    while j < n && raw[j].is_ascii_whitespace() {
+        j += 1;
+    }
+    matches!(raw.get(j), Some(b'"' | b'\''))
+}
+
+/// The warning for a tag [`scan_attrs`] read with unescaped quotes: which element and
+/// attribute, and the value as read (bounded), so that a cut name can be recognised.
+fn quotes_warning(raw: &[u8], name_len: usize, quotes: Quotes) -> String {
+    let element = String::from_utf8_lossy(&raw[..name_len]);
+    match quotes.repaired {
+        Some(a) => {
+            let attr = String::from_utf8_lossy(&raw[a.name.0..a.name.1]);
+            let value = decode_attr(&raw[a.value.0..a.value.1]);
+            let value = super::text::bound_text(&value, 200);
+            format!(
+                "<{element}> attribute {attr}= holds unescaped quotes (not well-formed XML; \
+                 &quot; was meant): read whole as `{value}`"
+            )
+        }
+        None => format!(
+            "<{element}> has attribute values with unescaped quotes (not well-formed XML) that \
+             could not be told apart: values may be cut at a quote"
+        ),
+    }
+}
+
 /// Finds `name="value"` pairs after the element name. Lenient: single or double quotes,
-/// unquoted values, attributes without a value, stray characters skipped.
-fn scan_attrs(raw: &[u8], mut i: usize, out: &mut Vec<AttrSpan>) {
+/// unquoted values, attributes without a value, stray characters skipped. A value's quote
+/// that cannot end it (NUnit 2's `name="Test("a","b")"`: a letter or `,` follows, not a
+/// space and the next attribute) is taken as part of the value, up to the quote that is
+/// followed by a space and the next `name="` or the tag's end; what it had to guess is
+/// returned for a warning.
+fn scan_attrs(raw: &[u8], mut i: usize, out: &mut Vec<AttrSpan>) -> Quotes {
     out.clear();
+    let mut quotes = Quotes::default();
     let n = raw.len();
     while i < n {
         while i < n && (raw[i].is_ascii_whitespace() || raw[i] == b'/') {
@@ -1678,6 +1809,7 @@ fn scan_attrs(raw: &[u8], mut i: usize, out: &mut Vec<AttrSpan>) {
             if raw[i] == b':' {
                 ns = i + 1;
             }
+            quotes.unsure |= raw[i] == b'"' || raw[i] == b'\'';
             i += 1;
         }
         let ne = i;
@@ -1692,11 +1824,25 @@ fn scan_attrs(raw: &[u8], mut i: usize, out: &mut Vec<AttrSpan>) {
             if i < n && (raw[i] == b'"' || raw[i] == b'\'') {
                 let q = raw[i];
                 let vs = i + 1;
-                let ve = memchr::memchr(q, &raw[vs..]).map_or(n, |k| vs + k);
-                out.push(AttrSpan {
+                let first = memchr::memchr(q, &raw[vs..]).map_or(n, |k| vs + k);
+                let mut ve = first;
+                if first < n && !ends_value(raw, first, false) {
+                    // An unescaped quote inside the value: read on to the quote that ends it.
+                    if let Some(k) = memchr::memchr_iter(q, &raw[first + 1..])
+                        .map(|k| first + 1 + k)
+                        .find(|&k| ends_value(raw, k, true))
+                    {
+                        ve = k;
+                    }
+                }
+                let span = AttrSpan {
                     name: (ns, ne),
                     value: (vs, ve),
-                });
+                };
+                if ve != first && quotes.repaired.is_none() {
+                    quotes.repaired = Some(span);
+                }
+                out.push(span);
                 i = ve + 1;
             } else {
                 let vs = i;
@@ -1715,6 +1861,7 @@ fn scan_attrs(raw: &[u8], mut i: usize, out: &mut Vec<AttrSpan>) {
             });
         }
     }
+    quotes
 }
 
 /// A piece of an attribute value, in order: literal bytes (between references, a custom
@@ -2644,6 +2791,80 @@ mod tests {
             }
         }
         assert_eq!(pos, [(1, 1), (2, 3), (4, 5)]);
+    }
+
+    /// NUnit 2 writes parameterized names with their quotes unescaped: the quote that really
+    /// ends the value is the one followed by a space and the next `name="` (or the tag's
+    /// end), so the name is read whole; one warning says so. Lenient forms that have always
+    /// read (valueless and unquoted attributes, no space between attributes) read as before.
+    #[test]
+    fn unescaped_quotes_inside_attribute_values_are_read_whole_with_a_warning() {
+        let (ev, res, w) = events(
+            br#"<r><t name="M("pass","5B")" ok="True" /><t name="M("a b", "c")"/><t name="N(" ")" x="1"/></r>"#,
+            &[],
+        );
+        res.unwrap();
+        assert_eq!(
+            ev,
+            [
+                "+r[]",
+                r#"+t[name=M("pass","5B"),ok=True]"#,
+                "-t",
+                r#"+t[name=M("a b", "c")]"#,
+                "-t",
+                // A quote followed by a space cannot be told from the value's end: cut, and
+                // said.
+                r#"+t[name=N(,")"=,x=1]"#,
+                "-t",
+                "-r",
+            ]
+        );
+        assert_eq!(w.len(), 2, "{w:?}");
+        assert!(
+            w[0].starts_with(r#"1:4 <t> attribute name= holds unescaped quotes"#)
+                && w[0].ends_with(r#"read whole as `M("pass","5B")`"#),
+            "{w:?}"
+        );
+        assert!(
+            w[1].starts_with("1:66 <t> has attribute values with unescaped quotes")
+                && w[1].ends_with("values may be cut at a quote"),
+            "{w:?}"
+        );
+        // The first of each kind is told, the others counted into it.
+        let xml =
+            br#"<r><t name="M("pass")" /><t a=" " b=""/><t name="M("x")"/><t n="M("y")"/></r>"#;
+        let mut r = XmlReader::new(&xml[..], 256);
+        while !matches!(r.next().unwrap(), Event::Eof) {}
+        let mut c = crate::parsers::Collector::default();
+        r.flush_warnings(&mut c);
+        let got: Vec<&str> = c.warnings.iter().map(|(_, m)| m.as_str()).collect();
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert!(
+            got[0].ends_with(r#"read whole as `M("pass")` (2 more start tags like it)"#),
+            "{got:?}"
+        );
+
+        // Unchanged: valueless and unquoted attributes, values without inner quotes,
+        // attributes not separated by a space, the other quote inside a value.
+        let (ev, res, w) = events(
+            br#"<r><c k=v flag n="x"/><d a="1"b="2"/><e s='say "hi"' t="it's"/></r>"#,
+            &[],
+        );
+        res.unwrap();
+        assert_eq!(
+            ev,
+            [
+                "+r[]",
+                "+c[k=v,flag=,n=x]",
+                "-c",
+                "+d[a=1,b=2]",
+                "-d",
+                r#"+e[s=say "hi",t=it's]"#,
+                "-e",
+                "-r",
+            ]
+        );
+        assert!(w.is_empty(), "{w:?}");
     }
 
     #[test]

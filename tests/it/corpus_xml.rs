@@ -71,8 +71,9 @@ fn exceptions() -> Vec<Exception> {
         Exception {
             path: leak(format!("{JENKINS}/NUnit-issue47367.xml")),
             reason: "unescaped quotes inside name=\"…(\"pass\",…)\" attributes (NUnit 2 wrote \
-                     parameterized names raw): lxml refuses the file, our lenient attribute \
-                     scan cuts the name at the quote and reads every test case",
+                     parameterized names raw): lxml refuses the file, we read every test case \
+                     with its whole name and a warning (see \
+                     unescaped_quotes_in_nunit_names_are_read_whole_with_a_warning)",
             ours: counts(8, 8, 0, 0, 0),
         },
         Exception {
@@ -301,6 +302,11 @@ fn warnings_and_suite_errors_are_exactly_where_the_files_are_odd() {
             Some(17),
         ),
         (
+            "NUnit-issue47367.xml",
+            "attribute name= holds unescaped quotes",
+            Some(5),
+        ),
+        (
             "jenkinsci/testcase2.xml",
             "declare 3 tests but the file holds 1",
             None,
@@ -346,4 +352,50 @@ fn warnings_and_suite_errors_are_exactly_where_the_files_are_odd() {
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// NUnit 2 wrote parameterized names with their quotes unescaped
+/// (`name="Ns.Fixture.Method("pass","50B5…")"`, NUnit-issue47367.xml): each name is read
+/// whole — four distinct tests, not four cut to `Method(` — and the file gets a warning that
+/// says what was wrong with it (once, with a count for the other tags), end to end through
+/// `codeloop ci --report`.
+#[test]
+fn unescaped_quotes_in_nunit_names_are_read_whole_with_a_warning() {
+    use crate::gate::{ci, read_json, reports_ws, text};
+    let path = format!("{JENKINS}/NUnit-issue47367.xml");
+    let t = reports_ws(&[&path]);
+    let o = ci(t.path(), &["--report", "reports/*.xml"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let run = codeloop::artifact::resolve(&t.path().join(".codeloop"), None).unwrap();
+    let cases = std::fs::read_to_string(run.file("cases.jsonl")).unwrap();
+    let names: Vec<String> = cases
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter_map(|c| c["name"].as_str().map(str::to_string))
+        .filter(|n| n.starts_with("ComputerSha256"))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            r#"ComputerSha256HashAndCompareWithExpectedResult("pass","50B5BD8E4DAD7A3A725000FEB82ESDFFDFDFF556568F1")"#,
+            r#"ComputerSha256HashAndCompareWithExpectedResult("Horst","17B3359247428B9855DSFRGFDGDG44FD")"#,
+            r#"ComputerSha256HashAndCompareWithExpectedResult("Hugo","D74C8E69A60EASDFDSSDEW62DC8FFD")"#,
+            r#"ComputerSha256HashAndCompareWithExpectedResult("GeheimesPasswort!","1B44CF4HDVBFLFB456780A82835F62D46B7")"#,
+        ]
+    );
+    let v = read_json(&run.file("verify.json"));
+    assert_eq!(v["totals"]["tests"], 8, "{v:#}");
+    let w = v["runners"][0]["warnings"].as_array().unwrap();
+    assert_eq!(w.len(), 1, "{w:#?}");
+    assert_eq!(w[0]["file"], "reports/NUnit-issue47367.xml");
+    assert_eq!(w[0]["position"]["line"], 5);
+    let msg = w[0]["message"].as_str().unwrap();
+    assert!(
+        msg.starts_with("<test-case> attribute name= holds unescaped quotes"),
+        "{msg}"
+    );
+    assert!(
+        msg.ends_with(r#"read whole as `Base.Tests.CryptUtilsTests.ComputerSha256HashAndCompareWithExpectedResult("pass","50B5BD8E4DAD7A3A725000FEB82ESDFFDFDFF556568F1")` (3 more start tags like it)"#),
+        "{msg}"
+    );
 }

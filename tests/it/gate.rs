@@ -23,7 +23,7 @@ fn gate_check(cwd: &Path, extra: &[&str]) -> Output {
         .unwrap()
 }
 
-fn text(o: &Output) -> String {
+pub(crate) fn text(o: &Output) -> String {
     format!(
         "{}\n{}",
         String::from_utf8_lossy(&o.stdout),
@@ -218,7 +218,7 @@ fn bad_settings_and_baselines_name_the_key_or_file() {
 }
 
 /// `codeloop ci` in `ws` with `args`, outside any CI.
-fn ci(ws: &Path, args: &[&str]) -> Output {
+pub(crate) fn ci(ws: &Path, args: &[&str]) -> Output {
     Command::new(bin())
         .arg("ci")
         .arg("--cwd")
@@ -470,4 +470,127 @@ fn ci_on_the_demo_exits_1_naming_the_failing_test_and_line() {
         }
         assert!(!v.is_valid(&bad), "{file}");
     }
+}
+
+const EM_JUNIT: &str = "peers/publish-unit-test-result-action/python/test/files/junit-xml";
+
+/// A workspace with the named corpus files under `reports/` (by their file names).
+pub(crate) fn reports_ws(files: &[&str]) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("reports");
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in files {
+        let src = crate::common::corpus_dir().join(f);
+        let name = Path::new(f).file_name().unwrap();
+        std::fs::copy(&src, dir.join(name)).unwrap_or_else(|e| panic!("{f}: {e}"));
+    }
+    tmp
+}
+
+pub(crate) fn read_json(p: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
+}
+
+/// (tests, passed, failed, errored, skipped) of a counts object.
+fn five(c: &serde_json::Value) -> [u64; 5] {
+    ["tests", "passed", "failed", "errored", "skipped"].map(|k| c[k].as_u64().unwrap())
+}
+
+/// EnricoMi's junit.multiresult.xml: testcases holding `<skipped/>` beside `<failure>` (and
+/// `<error>`). A skip that does not mark an expected failure hides nothing: the case is
+/// failed (errored), in every artifact of `ci --report` — verify.json, gate.json, the
+/// comment's counts line and report/junit.xml — and verify.json says so once, for the file.
+#[test]
+fn a_skip_beside_a_failure_is_a_failure_in_every_artifact() {
+    let t = reports_ws(&[&format!("{EM_JUNIT}/junit.multiresult.xml")]);
+    let o = ci(t.path(), &["--report", "reports/*.xml"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let run = artifact::resolve(&t.path().join(".codeloop"), None).unwrap();
+    let want = [4, 1, 1, 1, 1];
+    let v = read_json(&run.file("verify.json"));
+    assert_eq!(five(&v["totals"]), want, "{v:#}");
+    let g = read_json(&run.file("gate.json"));
+    assert_eq!(five(&g["counts"]), want, "{g:#}");
+    let mf = g["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["rule"] == "max_failures")
+        .unwrap();
+    assert_eq!(mf["actual"], "2", "{g:#}");
+    let comment = std::fs::read_to_string(run.file("report/comment.md")).unwrap();
+    assert!(
+        comment.contains("**1** passed · **1** failed · **1** errored · **1** skipped"),
+        "{comment}"
+    );
+    let junit = std::fs::read_to_string(run.file("report/junit.xml")).unwrap();
+    assert!(
+        junit.contains(r#"tests="4" skipped="1" failures="1" errors="1""#),
+        "{junit}"
+    );
+    let w = &v["runners"][0]["warnings"];
+    assert_eq!(w.as_array().map(Vec::len), Some(1), "{w:#}");
+    assert_eq!(w[0]["file"], "reports/junit.multiresult.xml", "{w:#}");
+    let msg = w[0]["message"].as_str().unwrap();
+    assert!(
+        msg.contains("2 testcases") && msg.contains("counted as failed or errored, not skipped"),
+        "{msg}"
+    );
+}
+
+/// `max_failures` counts distinct failing tests; when the counts line's failed + errored is
+/// more (one test failing in three attempts written as three testcases: mikepenz's
+/// flaky_all_failures.xml), the reason says both numbers, so that they reconcile with the
+/// headline. Unnamed testcases (EnricoMi's no-attributes.xml) are named by their report
+/// file, not as an empty string. Reasons read the same in gate.json, the terminal, the
+/// comment and the job summary.
+#[test]
+fn the_max_failures_reason_reconciles_with_the_counts_and_names_unnamed_tests() {
+    let t = reports_ws(&[
+        "peers/action-junit-report/test_results/flaky_retries/flaky_all_failures.xml",
+    ]);
+    let o = ci(t.path(), &["--report", "reports/*.xml"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let run = artifact::resolve(&t.path().join(".codeloop"), None).unwrap();
+    let g = read_json(&run.file("gate.json"));
+    assert_eq!(five(&g["counts"]), [3, 0, 2, 1, 0], "{g:#}");
+    let mf = g["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["rule"] == "max_failures")
+        .unwrap();
+    assert_eq!(mf["actual"], "1");
+    let reason = mf["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("1 distinct failing test in 3 failed or errored results: "),
+        "{reason}"
+    );
+    assert!(reason.contains("test_always_fails"), "{reason}");
+    assert!(text(&o).contains(reason), "{}", text(&o));
+    let head = "1 distinct failing test in 3 failed or errored results";
+    let comment = std::fs::read_to_string(run.file("report/comment.md")).unwrap();
+    assert!(
+        comment.contains("**2** failed · **1** errored"),
+        "{comment}"
+    );
+    assert!(comment.contains(&format!("- {head}: ")), "{comment}");
+    let summary = std::fs::read_to_string(run.file("report/summary.md")).unwrap();
+    assert!(
+        summary.contains(&format!("| {head} (max&#95;failures is 0) |")),
+        "{summary}"
+    );
+
+    let t = reports_ws(&[&format!("{EM_JUNIT}/no-attributes.xml")]);
+    let o = ci(t.path(), &["--report", "reports/*.xml"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let run = artifact::resolve(&t.path().join(".codeloop"), None).unwrap();
+    let g = read_json(&run.file("gate.json"));
+    assert_eq!(five(&g["counts"]), [4, 1, 1, 1, 1], "{g:#}");
+    assert_eq!(
+        g["reasons"][0],
+        "1 distinct failing test in 2 failed or errored results: an unnamed test in \
+         reports/no-attributes.xml (max_failures is 0)",
+        "{g:#}"
+    );
 }
