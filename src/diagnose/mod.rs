@@ -862,7 +862,14 @@ pub fn display_name(c: &Case) -> String {
 /// `message="Failed"` on every failure and the real one only in the text) or only the type
 /// again — gives way to the text's first meaningful line.
 fn failure_message(f: &crate::model::Failure) -> &str {
-    let message = f.message.as_deref().map_or("", first_line);
+    let mut message = f.message.as_deref().map_or("", first_line);
+    // GoogleTest's message opens with the place (`gtest_sample.cpp:9`): what failed is the
+    // line after it.
+    if bare_location(message)
+        && let Some(l) = f.message.as_deref().and_then(meaningful_line)
+    {
+        message = l;
+    }
     let kind = f.kind.as_deref().map_or("", str::trim);
     if !message.is_empty() && !is_placeholder(message) && message != kind {
         return message;
@@ -899,13 +906,6 @@ fn meaningful_line(text: &str) -> Option<&str> {
     if let Some(p) = lines.clone().find(|l| l.starts_with("panic:")) {
         return Some(p.trim_end_matches(" [recovered]"));
     }
-    let bare_location = |l: &str| {
-        l.rsplit_once(':').is_some_and(|(file, n)| {
-            !file.contains(char::is_whitespace)
-                && !n.is_empty()
-                && n.bytes().all(|b| b.is_ascii_digit())
-        })
-    };
     lines.find_map(|l| {
         if l == "Traceback (most recent call last):" {
             return text
@@ -935,6 +935,17 @@ fn meaningful_line(text: &str) -> Option<&str> {
             None => Some(l),
         }
     })
+}
+
+/// A line that is only a place (`gtest_sample.cpp:28`, GoogleTest's `unknown file`): says
+/// where, not what.
+fn bare_location(l: &str) -> bool {
+    l == "unknown file"
+        || l.rsplit_once(':').is_some_and(|(file, n)| {
+            !file.contains(char::is_whitespace)
+                && !n.is_empty()
+                && n.bytes().all(|b| b.is_ascii_digit())
+        })
 }
 
 fn first_line(s: &str) -> &str {

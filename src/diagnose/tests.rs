@@ -784,6 +784,23 @@ fn placeholder_messages_give_way_to_the_text() {
         msg(Some("Failed"), None, Some("a.cpp:33\nFailed\nboom")),
         "boom"
     );
+    // GoogleTest's XML message opens with the place: the line after it says what failed.
+    assert_eq!(
+        msg(
+            Some("gtest_sample.cpp:9\nExpected equality of these values:\n  Add(2, 2)"),
+            Some(""),
+            None
+        ),
+        "Expected equality of these values:"
+    );
+    assert_eq!(
+        msg(
+            Some("unknown file\nC++ exception with description \"boom\" thrown in the test body."),
+            None,
+            None
+        ),
+        "C++ exception with description \"boom\" thrown in the test body."
+    );
     // A Python traceback says it last; a message equal to the type gives way too.
     let py = "Traceback (most recent call last):\n  File \"t.py\", line 3, in t\n    f()\nValueError: bad\n";
     assert_eq!(
