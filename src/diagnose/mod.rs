@@ -12,7 +12,7 @@ pub mod location;
 pub mod output;
 pub mod reproduce;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::LazyLock;
 
 use regex::Regex;
@@ -1336,8 +1336,19 @@ pub fn fold_tasks(problems: &[Problem]) -> Vec<RepairTask> {
                 let all_tests = t.tests.len() == n;
                 // One test listed twice (two reports, a repeated name) is one test: the count
                 // is of tests, as the "Tests:" list under the title shows them.
+                // A Go parent that failed only for its subtest (joined above) is not one more
+                // test failing the same way.
                 let distinct = if all_tests {
-                    t.tests.iter().collect::<HashSet<_>>().len()
+                    let keys: BTreeSet<&str> = t.tests.iter().map(String::as_str).collect();
+                    keys.iter()
+                        .filter(|k| {
+                            let prefix = format!("{k}/");
+                            !keys
+                                .range(prefix.as_str()..)
+                                .next()
+                                .is_some_and(|c| c.starts_with(&prefix))
+                        })
+                        .count()
                 } else {
                     n
                 };

@@ -458,13 +458,11 @@ fn go_parent_tests_join_their_failing_subtest() {
         .iter()
         .find(|t| t.tests.iter().any(|k| k.contains("level2_fail")))
         .unwrap();
-    // Folded, the title says what the tests share (the message), not the first one's name.
-    assert!(
-        nested
-            .title
-            .starts_with("3 tests fail the same way at calc_test.go:74: "),
-        "{}",
-        nested.title
+    // The parents failed only for their subtest: one failing test, titled as itself (not
+    // "3 tests fail the same way").
+    assert_eq!(
+        nested.title,
+        "example.com/corpus/calc::TestNested/level1/level2_fail failed: deep failure"
     );
     assert_eq!(nested.problems.len(), 3);
     assert_eq!(
