@@ -723,6 +723,23 @@ fn lint_label(diagnose: Option<&crate::model::DiagnoseDoc>) -> &'static str {
     }
 }
 
+/// The tests a task lists: each once, and not a Go parent failing only for its subtest
+/// (diagnose folds it into the subtest's task; the title counts the subtest alone).
+fn task_tests(keys: &[String]) -> Vec<&String> {
+    let sorted: std::collections::BTreeSet<&str> = keys.iter().map(String::as_str).collect();
+    let parent = |k: &str| {
+        let prefix = format!("{k}/");
+        sorted
+            .range(prefix.as_str()..)
+            .next()
+            .is_some_and(|c| c.starts_with(&prefix))
+    };
+    let mut seen = std::collections::HashSet::new();
+    keys.iter()
+        .filter(|k| !parent(k) && seen.insert(k.as_str()))
+        .collect()
+}
+
 fn build_view(input: &RenderInput, p: &Prepared<'_>, caps: &Caps) -> View {
     let nc = caps.name_chars;
     let gate = input.gate.as_ref();
@@ -800,20 +817,6 @@ fn build_view(input: &RenderInput, p: &Prepared<'_>, caps: &Caps) -> View {
             .filter(|s| !s.is_empty())
             .unwrap_or(k);
         format!("<code>{}</code>", inline(short, nc))
-    };
-    let tests_once = |keys: &[String]| -> List<String> {
-        let mut seen = std::collections::HashSet::new();
-        let mut items = Vec::new();
-        for k in keys {
-            if seen.insert(k.as_str()) && items.len() < caps.tests_per_task {
-                items.push(test_label(k));
-            }
-        }
-        List {
-            more: seen.len() - items.len(),
-            total: seen.len(),
-            items,
-        }
     };
     let problems_total = input
         .diagnose
@@ -927,14 +930,17 @@ fn build_view(input: &RenderInput, p: &Prepared<'_>, caps: &Caps) -> View {
                     inline(&t.title, nc)
                 },
                 location: location_md(t.location.as_ref(), ctx, nc),
-                // One test whose name the title already says: do not repeat it.
-                tests: if t.tests.len() == 1
-                    && t.title
-                        .contains(t.tests[0].rsplit("::").next().unwrap_or_default())
-                {
-                    cut(&[], 0, code)
-                } else {
-                    tests_once(&t.tests)
+                tests: {
+                    let shown = task_tests(&t.tests);
+                    // One test whose name the title already says: do not repeat it.
+                    if let [one] = shown.as_slice()
+                        && t.title
+                            .contains(one.rsplit("::").next().unwrap_or_default())
+                    {
+                        cut(&[], 0, code)
+                    } else {
+                        cut(&shown, caps.tests_per_task, |k| test_label(k))
+                    }
                 },
                 evidence: pre(&t.evidence, caps.evidence_chars, caps.evidence_lines),
                 reproduce: t

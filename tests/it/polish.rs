@@ -1141,3 +1141,43 @@ fn backticks_in_test_names_stay_as_written() {
         "a raw backtick in the page"
     );
 }
+
+/// A Go parent test that failed only for its subtest: one failing test, titled as itself,
+/// with no list of its parents beside it.
+#[test]
+fn go_parents_are_not_listed_beside_their_failing_subtest() {
+    let t = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(t.path().join("reports")).unwrap();
+    std::fs::write(
+        t.path().join("reports/go.xml"),
+        r#"<testsuites><testsuite name="example.com/calc" tests="4" failures="3">
+<testcase classname="example.com/calc" name="TestNested/level1/level2_fail"><failure message="Failed">=== RUN   TestNested/level1/level2_fail
+    calc_test.go:74: deep failure
+--- FAIL: TestNested/level1/level2_fail (0.00s)</failure></testcase>
+<testcase classname="example.com/calc" name="TestNested/level1"><failure message="Failed">=== RUN   TestNested/level1
+--- FAIL: TestNested/level1 (0.00s)</failure></testcase>
+<testcase classname="example.com/calc" name="TestNested"><failure message="Failed">=== RUN   TestNested
+--- FAIL: TestNested (0.00s)</failure></testcase>
+<testcase classname="example.com/calc" name="TestAdd"></testcase>
+</testsuite></testsuites>"#,
+    )
+    .unwrap();
+    let o = codeloop(t.path(), &["ci", "--report", "reports/*"], &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let comment = std::fs::read_to_string(latest(t.path()).join("report/comment.md")).unwrap();
+    let title = comment
+        .lines()
+        .find(|l| l.starts_with("**1. "))
+        .expect(&comment);
+    assert!(
+        title.contains("level2&#95;fail failed: deep failure"),
+        "{title}"
+    );
+    assert!(!title.contains("same way"), "{title}");
+    let meta = comment
+        .lines()
+        .skip_while(|l| !l.starts_with("**1. "))
+        .nth(1)
+        .unwrap();
+    assert!(!meta.contains("Tests:"), "{meta}");
+}
