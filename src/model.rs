@@ -1111,6 +1111,29 @@ pub struct RepairTask {
     pub tests: Vec<String>,
 }
 
+impl RepairTask {
+    /// The tests this task stands for, in order: each key once (the same test in two
+    /// reports is one), and not a Go parent that failed only for its subtest (`TestX` beside
+    /// `TestX/case`, folded into the subtest's task). What its title counts and the comment
+    /// lists.
+    pub fn failing_tests(&self) -> Vec<&String> {
+        let sorted: std::collections::BTreeSet<&str> =
+            self.tests.iter().map(String::as_str).collect();
+        let parent = |k: &str| {
+            let prefix = format!("{k}/");
+            sorted
+                .range(prefix.as_str()..)
+                .next()
+                .is_some_and(|c| c.starts_with(&prefix))
+        };
+        let mut seen = std::collections::HashSet::new();
+        self.tests
+            .iter()
+            .filter(|k| !parent(k) && seen.insert(k.as_str()))
+            .collect()
+    }
+}
+
 /// diagnose.json
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct DiagnoseDoc {

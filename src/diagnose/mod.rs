@@ -12,7 +12,7 @@ pub mod location;
 pub mod output;
 pub mod reproduce;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::LazyLock;
 
 use regex::Regex;
@@ -1334,21 +1334,10 @@ pub fn fold_tasks(problems: &[Problem]) -> Vec<RepairTask> {
                 t.title = one_line(&format!("{n} findings{file}: {}", t.title), 240);
             } else if n > 1 {
                 let all_tests = t.tests.len() == n;
-                // One test listed twice (two reports, a repeated name) is one test: the count
-                // is of tests, as the "Tests:" list under the title shows them.
-                // A Go parent that failed only for its subtest (joined above) is not one more
-                // test failing the same way.
+                // The count is of tests as the comment's "Tests:" list shows them
+                // ([`RepairTask::failing_tests`]: each once, no Go parent of a subtest).
                 let distinct = if all_tests {
-                    let keys: BTreeSet<&str> = t.tests.iter().map(String::as_str).collect();
-                    keys.iter()
-                        .filter(|k| {
-                            let prefix = format!("{k}/");
-                            !keys
-                                .range(prefix.as_str()..)
-                                .next()
-                                .is_some_and(|c| c.starts_with(&prefix))
-                        })
-                        .count()
+                    t.failing_tests().len()
                 } else {
                     n
                 };

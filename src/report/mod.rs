@@ -723,23 +723,6 @@ fn lint_label(diagnose: Option<&crate::model::DiagnoseDoc>) -> &'static str {
     }
 }
 
-/// The tests a task lists: each once, and not a Go parent failing only for its subtest
-/// (diagnose folds it into the subtest's task; the title counts the subtest alone).
-fn task_tests(keys: &[String]) -> Vec<&String> {
-    let sorted: std::collections::BTreeSet<&str> = keys.iter().map(String::as_str).collect();
-    let parent = |k: &str| {
-        let prefix = format!("{k}/");
-        sorted
-            .range(prefix.as_str()..)
-            .next()
-            .is_some_and(|c| c.starts_with(&prefix))
-    };
-    let mut seen = std::collections::HashSet::new();
-    keys.iter()
-        .filter(|k| !parent(k) && seen.insert(k.as_str()))
-        .collect()
-}
-
 fn build_view(input: &RenderInput, p: &Prepared<'_>, caps: &Caps) -> View {
     let nc = caps.name_chars;
     let gate = input.gate.as_ref();
@@ -931,7 +914,7 @@ fn build_view(input: &RenderInput, p: &Prepared<'_>, caps: &Caps) -> View {
                 },
                 location: location_md(t.location.as_ref(), ctx, nc),
                 tests: {
-                    let shown = task_tests(&t.tests);
+                    let shown = t.failing_tests();
                     // One test whose name the title already says: do not repeat it.
                     if let [one] = shown.as_slice()
                         && t.title

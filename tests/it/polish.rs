@@ -55,6 +55,16 @@ fn with_reports(files: &[&str]) -> tempfile::TempDir {
     t
 }
 
+/// A workspace with `reports/<name>` written from the given texts.
+fn with_written_reports(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let t = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(t.path().join("reports")).unwrap();
+    for (name, text) in files {
+        std::fs::write(t.path().join("reports").join(name), text).unwrap();
+    }
+    t
+}
+
 fn latest(dir: &Path) -> PathBuf {
     std::fs::canonicalize(dir.join(".codeloop/runs/latest")).unwrap()
 }
@@ -1053,8 +1063,6 @@ fn collected_compile_errors_say_the_build_failed_and_nothing_else() {
 /// once.
 #[test]
 fn a_folded_task_lists_each_test_once_without_the_runner_prefix() {
-    let t = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(t.path().join("reports")).unwrap();
     let case = |i: usize| {
         format!(
             r#"<testcase classname="tests.test_db" name="test_q{i}" file="tests/test_db.py" line="3"><failure message="OperationalError: connection refused">tests/conftest.py:41: in db
@@ -1062,14 +1070,9 @@ E   OperationalError: connection refused</failure></testcase>"#
         )
     };
     let cases: String = (0..4).map(case).collect();
+    let report = format!(r#"<testsuite name="pytest" tests="4">{cases}</testsuite>"#);
     // The same report twice (a re-uploaded artifact): every test is there twice.
-    for f in ["a.xml", "b.xml"] {
-        std::fs::write(
-            t.path().join("reports").join(f),
-            format!(r#"<testsuite name="pytest" tests="4">{cases}</testsuite>"#),
-        )
-        .unwrap();
-    }
+    let t = with_written_reports(&[("a.xml", &report), ("b.xml", &report)]);
     let o = codeloop(t.path(), &["ci", "--report", "reports/*"], &[]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let comment = std::fs::read_to_string(latest(t.path()).join("report/comment.md")).unwrap();
@@ -1118,13 +1121,10 @@ fn ci_says_each_config_warning_once() {
 /// our own words, still show quoted names as code).
 #[test]
 fn backticks_in_test_names_stay_as_written() {
-    let t = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(t.path().join("reports")).unwrap();
-    std::fs::write(
-        t.path().join("reports/junit.xml"),
+    let t = with_written_reports(&[(
+        "junit.xml",
         r#"<testsuite name="s" tests="1"><testcase classname="t" name="test_param[a|b`c]"><failure message="expected 'a|b`c' here">x</failure></testcase></testsuite>"#,
-    )
-    .unwrap();
+    )]);
     let o = codeloop(t.path(), &["ci", "--report", "reports/*"], &[]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let run = latest(t.path());
@@ -1146,10 +1146,8 @@ fn backticks_in_test_names_stay_as_written() {
 /// with no list of its parents beside it.
 #[test]
 fn go_parents_are_not_listed_beside_their_failing_subtest() {
-    let t = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(t.path().join("reports")).unwrap();
-    std::fs::write(
-        t.path().join("reports/go.xml"),
+    let t = with_written_reports(&[(
+        "go.xml",
         r#"<testsuites><testsuite name="example.com/calc" tests="4" failures="3">
 <testcase classname="example.com/calc" name="TestNested/level1/level2_fail"><failure message="Failed">=== RUN   TestNested/level1/level2_fail
     calc_test.go:74: deep failure
@@ -1160,8 +1158,7 @@ fn go_parents_are_not_listed_beside_their_failing_subtest() {
 --- FAIL: TestNested (0.00s)</failure></testcase>
 <testcase classname="example.com/calc" name="TestAdd"></testcase>
 </testsuite></testsuites>"#,
-    )
-    .unwrap();
+    )]);
     let o = codeloop(t.path(), &["ci", "--report", "reports/*"], &[]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let comment = std::fs::read_to_string(latest(t.path()).join("report/comment.md")).unwrap();
