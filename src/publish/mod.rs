@@ -25,7 +25,7 @@ pub mod sharing;
 use std::cell::{OnceCell, RefCell};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::artifact;
@@ -75,14 +75,16 @@ pub fn detect_forge(env: &Env) -> Forge {
 }
 
 /// The time all API requests of one publishing session may take together. The clock starts
-/// at the first request, so a long test run does not eat it. With a [`ledger::Ledger`] (the
+/// at the first request, so a long test run does not eat it, and stops after an optional read
+/// ([`Budget::pause`]) until the next request, so the local stages between the previous
+/// comment's read and the writes (diagnose, gate, report on a big run) do not eat it either. With a [`ledger::Ledger`] (the
 /// run directory's `publish-budget.json`) the budget is the run's, not the process's: what
 /// earlier commands of the job spent is gone, and when one of them found the API down,
 /// nothing is sent at all.
 #[derive(Debug)]
 pub struct Budget {
     total: Duration,
-    start: OnceLock<Instant>,
+    clock: std::sync::Mutex<Clock>,
     earlier: ledger::Earlier,
     /// The outage this session found (the first one).
     down: std::sync::Mutex<Option<String>>,
@@ -101,19 +103,30 @@ impl Budget {
     pub fn with_ledger(total: Duration, ledger: Option<ledger::Ledger>) -> Arc<Budget> {
         Arc::new(Budget {
             total,
-            start: OnceLock::new(),
+            clock: std::sync::Mutex::new(Clock::default()),
             earlier: ledger.as_ref().map(|l| l.earlier()).unwrap_or_default(),
             down: std::sync::Mutex::new(None),
             ledger,
         })
     }
 
-    /// Time left (starts the clock on first use).
+    /// Time left (starts the clock on first use, and again after a [`Budget::pause`]).
     pub fn remaining(&self) -> Duration {
-        let start = *self.start.get_or_init(Instant::now);
+        let spent = self.clock().run();
         self.total
             .saturating_sub(self.earlier.spent)
-            .saturating_sub(start.elapsed())
+            .saturating_sub(spent)
+    }
+
+    /// Stops the clock until the next request asks for [`Budget::remaining`]: what follows is
+    /// local work (the stages after the previous comment's read), not the API's time.
+    pub fn pause(&self) {
+        self.clock().pause();
+    }
+
+    fn clock(&self) -> std::sync::MutexGuard<'_, Clock> {
+        // A poisoned clock is still a clock: its two fields are always consistent.
+        self.clock.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The outage an earlier command of this job found on this run: send nothing.
@@ -153,16 +166,48 @@ impl Budget {
 
     /// Writes what this session spent (and found) to the ledger, when it sent anything.
     pub fn save(&self) {
-        let (Some(ledger), Some(start)) = (&self.ledger, self.start.get()) else {
+        let Some(ledger) = &self.ledger else {
             return;
         };
-        let spent = (self.earlier.spent + start.elapsed()).min(self.total);
+        let Some(own) = self.clock().spent() else {
+            return;
+        };
+        let spent = (self.earlier.spent + own).min(self.total);
         let down = self.down.lock().ok().and_then(|d| d.clone());
         ledger.save(
             self.total,
             spent,
             self.earlier.down.as_deref().or(down.as_deref()),
         );
+    }
+}
+
+/// A [`Budget`]'s clock: the time spent in earlier stretches, and the running one's start.
+#[derive(Debug, Default)]
+struct Clock {
+    spent: Duration,
+    since: Option<Instant>,
+    started: bool,
+}
+
+impl Clock {
+    /// Starts (or keeps) the clock running; the time spent so far.
+    fn run(&mut self) -> Duration {
+        self.started = true;
+        let since = *self.since.get_or_insert_with(Instant::now);
+        self.spent + since.elapsed()
+    }
+
+    fn pause(&mut self) {
+        if let Some(since) = self.since.take() {
+            self.spent += since.elapsed();
+        }
+    }
+
+    /// The time spent, `None` when the clock never ran (nothing was sent).
+    fn spent(&self) -> Option<Duration> {
+        self.started
+            .then(|| self.spent + self.since.map_or(Duration::ZERO, |s| s.elapsed()))
     }
 }
 
@@ -900,8 +945,11 @@ impl Publisher<'_> {
                 "not tried: the rest of the {total:.0} s publishing budget is kept for posting the results"
             ));
         };
-        rt.block_on(async { tokio::time::timeout(slice, read).await })
-            .map_err(|_| {
+        let answer = rt.block_on(async { tokio::time::timeout(slice, read).await });
+        // Local work follows an optional read (the stages, after the previous comment's): it
+        // is not the API's time.
+        b.pause();
+        answer.map_err(|_| {
                 format!(
                     "no answer within {:.1} s, the share of the {total:.0} s publishing budget an optional read may use; the rest is kept for posting the results",
                     slice.as_secs_f64()
@@ -1533,6 +1581,29 @@ mod tests {
         );
         let bad = Env::from_pairs([("CODELOOP_PUBLISH_BUDGET_SECS", "-1")]);
         assert_eq!(PublishOptions::budget_from_env(&bad), Budget::DEFAULT);
+    }
+
+    #[test]
+    fn the_budget_does_not_count_the_local_work_after_a_pause() {
+        let b = Budget::new(Duration::from_secs(1));
+        assert!(b.remaining() > Duration::from_millis(950));
+        std::thread::sleep(Duration::from_millis(50));
+        b.pause();
+        // The stages run here: more than the whole budget's worth of local work.
+        std::thread::sleep(Duration::from_millis(1100));
+        let left = b.remaining();
+        assert!(
+            !left.is_zero() && left <= Duration::from_millis(950),
+            "{left:?}"
+        );
+        // Running again: the clock counts from the restart, on top of what was spent.
+        std::thread::sleep(left + Duration::from_millis(10));
+        assert_eq!(b.remaining(), Duration::ZERO);
+        // A paused clock stays paused, and a clock that never ran has spent nothing.
+        b.pause();
+        b.pause();
+        assert!(b.clock().spent().unwrap() >= Duration::from_millis(1000));
+        assert_eq!(Budget::new(Duration::from_secs(1)).clock().spent(), None);
     }
 
     #[test]
