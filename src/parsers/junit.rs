@@ -23,8 +23,9 @@
 //!    node:test a failing `todo` as `<skipped type="todo"/>` plus its `<failure>`
 //!    (`type="pytest.xfail"` and `type="xfail"` count the same way); each tool counts those
 //!    as not failed ("failed as expected", "todo"). Or the case's own status attribute:
-//!    `status="disabled"|"notrun"|"skipped"`, `result="skipped"|"suppressed"` (GoogleTest
-//!    `DISABLED_` tests and `GTEST_SKIP`, CTest disabled tests) — the producer's verdict on
+//!    `status="disabled"|"notrun"|"skipped"|"ignored"`, `result="skipped"|"suppressed"`
+//!    (GoogleTest `DISABLED_` tests and `GTEST_SKIP`, CTest disabled tests, NUnit's and
+//!    TeamCity's `Ignored` written as JUnit) — the producer's verdict on
 //!    the case, which it also writes on a disabled test whose failure it records but does not
 //!    count (mikepenz/action-junit-report issue 761, `testFailedDisabled.xml`).
 //! 2. **errored** — an `<error>` child (pytest setup/teardown errors, PHPUnit errors and
@@ -837,7 +838,7 @@ impl Parser<'_> {
                 b"time" => time = Some(&raw[r]),
                 b"status" => {
                     let v = &raw[r];
-                    skipped |= ["disabled", "notrun", "skipped"]
+                    skipped |= ["disabled", "notrun", "skipped", "ignored"]
                         .iter()
                         .any(|w| v.eq_ignore_ascii_case(w.as_bytes()));
                 }
@@ -1391,6 +1392,7 @@ mod tests {
               <testcase name="both"><failure message="f"/><error message="e"/></testcase>
               <testcase name="mayfail"><skipped message="TEST_CASE tagged with !mayfail"/><failure message="x"/></testcase>
               <testcase name="disabled" status="disabled"/>
+              <testcase name="ignored" status="Ignored"/>
               <testcase name="suppressed" status="notrun" result="suppressed"/>
               <testcase name="notrun"><skipped message="Unable to find executable"/></testcase>
               <testcase name="todo"><skipped type="todo" message="true"/><failure message="x"/></testcase>
@@ -1415,6 +1417,7 @@ mod tests {
                 ("both", Status::Errored),
                 ("mayfail", Status::Skipped),
                 ("disabled", Status::Skipped),
+                ("ignored", Status::Skipped),
                 ("suppressed", Status::Skipped),
                 ("notrun", Status::Failed),
                 ("todo", Status::Skipped),
@@ -1438,8 +1441,8 @@ mod tests {
             msg.contains("counted as failed or errored, not skipped"),
             "{msg}"
         );
-        assert_eq!(pos.map(|p| p.line), Some(13));
-        assert_eq!(all(&c)[10].skip_reason, None);
+        assert_eq!(pos.map(|p| p.line), Some(14));
+        assert_eq!(all(&c)[11].skip_reason, None);
         let fail = &all(&c)[1];
         let f = fail.failure.as_ref().unwrap();
         assert_eq!(
@@ -1453,7 +1456,7 @@ mod tests {
             all(&c)[4].skip_reason.as_deref(),
             Some("TEST_CASE tagged with !mayfail")
         );
-        assert_eq!(c.counts.tests, 14);
+        assert_eq!(c.counts.tests, 15);
     }
 
     #[test]
