@@ -26,6 +26,9 @@ fi
 
 workflows=(.github/workflows/*.yml examples/workflows/*.yml)
 actionlint "${workflows[@]}"
+# The workflows the docs show, as users copy them (and their inputs against action.yml).
+python3 scripts/doc-workflows.py target/doc-workflows
+actionlint target/doc-workflows/*.yml
 # pedantic: also unpinned images, undocumented permissions, missing concurrency limits,
 # unnamed jobs and actions the runner makes superfluous (not only the default audits).
 zizmor --offline --no-progress --persona pedantic "${workflows[@]}" action.yml setup/action.yml
