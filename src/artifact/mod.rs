@@ -461,28 +461,31 @@ struct Hashed {
     modified: Option<SystemTime>,
 }
 
-static LEDGER: Mutex<Vec<(PathBuf, Hashed)>> = Mutex::new(Vec::new());
+/// By path: a run of thousands of result files (a Surefire file per test class) records and
+/// looks up one hash per file, and a list searched end to end made that quadratic (half of
+/// `verify`'s CPU on 5,000 files).
+static LEDGER: std::sync::LazyLock<Mutex<std::collections::HashMap<PathBuf, Hashed>>> =
+    std::sync::LazyLock::new(Default::default);
 
 /// Remembers the size and sha256 of `path`, computed while it was written or read whole.
 pub fn record_hash(path: &Path, bytes: u64, sha256: String) {
     let modified = fs::metadata(path).ok().and_then(|m| m.modified().ok());
     if let Ok(mut l) = LEDGER.lock() {
-        l.retain(|(p, _)| p != path);
-        l.push((
+        l.insert(
             path.to_path_buf(),
             Hashed {
                 bytes,
                 sha256,
                 modified,
             },
-        ));
+        );
     }
 }
 
 /// The recorded hash of `path`, if the file is still what was hashed.
 pub fn recorded_hash(path: &Path, meta: &fs::Metadata) -> Option<(u64, String)> {
     let l = LEDGER.lock().ok()?;
-    let (_, h) = l.iter().rev().find(|(p, _)| p == path)?;
+    let h = l.get(path)?;
     (h.bytes == meta.len() && h.modified.is_some() && h.modified == meta.modified().ok())
         .then(|| (h.bytes, h.sha256.clone()))
 }
@@ -745,6 +748,54 @@ impl Drop for Offload {
                 let _ = self.send();
             }
             let _ = self.join();
+        }
+    }
+}
+
+/// Where the kept copy of a result file is written and hashed: on an [`Offload`] worker when
+/// the file is big (its hashing and writing then run beside the parse), on the parse's own
+/// thread when it is small. A thread per small file cost more than its work: a Surefire run
+/// writes a file per test class, and 5,000 of them spent ~2 ms each starting a worker and
+/// waiting for it to be scheduled and joined (14 s of `verify` for 20 MB of reports).
+pub enum CopyOut {
+    Offload(Offload),
+    Here(Hashing<File>),
+}
+
+impl CopyOut {
+    /// Files up to this size are copied on the caller's thread.
+    pub const HERE_MAX: u64 = 4 << 20;
+
+    /// A copy of a file of `len` bytes into `f`.
+    pub fn new(f: File, len: u64) -> io::Result<CopyOut> {
+        if len <= Self::HERE_MAX {
+            Ok(CopyOut::Here(Hashing::new(f)))
+        } else {
+            Offload::new(f).map(CopyOut::Offload)
+        }
+    }
+
+    /// Writes what is left (and waits for a worker) and returns the file with its size and
+    /// sha256.
+    pub fn finish(self) -> io::Result<Hashing<File>> {
+        match self {
+            CopyOut::Offload(o) => o.finish(),
+            CopyOut::Here(h) => Ok(h),
+        }
+    }
+}
+
+impl Write for CopyOut {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        match self {
+            CopyOut::Offload(o) => o.write(b),
+            CopyOut::Here(h) => h.write(b),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            CopyOut::Offload(o) => o.flush(),
+            CopyOut::Here(h) => h.flush(),
         }
     }
 }
@@ -1039,6 +1090,62 @@ mod tests {
             w.write_all(&want).unwrap();
         }
         assert_eq!(std::fs::read(&q).unwrap(), want);
+    }
+
+    #[test]
+    fn a_kept_copy_is_hashed_here_when_small_and_by_a_worker_when_big() {
+        use crate::redact::fs::CopySink as _;
+        let d = tempfile::tempdir().unwrap();
+        for (name, len) in [("small", 3000u64), ("big", CopyOut::HERE_MAX + 1)] {
+            let p = d.path().join(name);
+            let mut w = CopyOut::new(File::create(&p).unwrap(), len).unwrap();
+            assert_eq!(matches!(w, CopyOut::Here(_)), name == "small");
+            let mut want = Vec::new();
+            let mut i = 0u64;
+            while (want.len() as u64) < len {
+                let mut v = format!("line {i}\n").into_bytes();
+                want.extend_from_slice(&v);
+                // Both ways a copy is handed its bytes: whole buffers and plain writes.
+                if i.is_multiple_of(2) {
+                    w.write_vec(&mut v).unwrap();
+                    assert!(v.is_empty());
+                } else {
+                    w.write_all(&v).unwrap();
+                }
+                i += 1;
+            }
+            let h = w.finish().unwrap();
+            assert_eq!(std::fs::read(&p).unwrap(), want, "{name}");
+            assert_eq!((h.bytes, h.sha256()), sha256_file(&p).unwrap(), "{name}");
+        }
+    }
+
+    #[test]
+    fn hashes_are_recorded_by_path_and_only_trusted_while_the_file_is_unchanged() {
+        let d = tempfile::tempdir().unwrap();
+        let paths: Vec<PathBuf> = (0..3).map(|i| d.path().join(format!("f{i}"))).collect();
+        for (i, p) in paths.iter().enumerate() {
+            std::fs::write(p, vec![b'a'; i + 1]).unwrap();
+            record_hash(p, i as u64 + 1, format!("h{i}"));
+        }
+        // Recorded again: the newer entry is the one that counts.
+        record_hash(&paths[1], 2, "h1-again".into());
+        let meta = |p: &Path| std::fs::metadata(p).unwrap();
+        assert_eq!(
+            recorded_hash(&paths[0], &meta(&paths[0])),
+            Some((1, "h0".into()))
+        );
+        assert_eq!(
+            recorded_hash(&paths[1], &meta(&paths[1])),
+            Some((2, "h1-again".into()))
+        );
+        // A file that changed size since is hashed again by whoever asks.
+        std::fs::write(&paths[2], b"changed!").unwrap();
+        assert_eq!(recorded_hash(&paths[2], &meta(&paths[2])), None);
+        assert_eq!(
+            recorded_hash(&d.path().join("never"), &meta(&paths[0])),
+            None
+        );
     }
 
     #[test]

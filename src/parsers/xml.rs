@@ -505,6 +505,37 @@ fn utf8_ok(data: &[u8], valid_to: &mut usize, s: usize, e: usize) -> bool {
     e <= *valid_to
 }
 
+thread_local! {
+    /// A window a finished reader left on this thread, for the next one: a run of thousands of
+    /// small result files (a Surefire file per test class) would otherwise zero and fault in
+    /// a fresh 512 KiB window per file (more time than parsing each file took).
+    static SPARE_WINDOW: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// Windows bigger than this (grown by one huge event) are not kept for the next reader.
+const SPARE_WINDOW_MAX: usize = 4 * READ_SIZE;
+
+/// A window for a new reader: the spare one, or a new one. Its old bytes are never read:
+/// the reader reads only the bytes it has filled (`..end`).
+fn spare_window() -> Vec<u8> {
+    let w = SPARE_WINDOW.with(|s| s.take());
+    if w.len() >= 2 * READ_SIZE {
+        w
+    } else {
+        vec![0u8; 2 * READ_SIZE]
+    }
+}
+
+impl<R: BufRead> Drop for XmlReader<R> {
+    fn drop(&mut self) {
+        let w = std::mem::take(&mut self.window);
+        if w.len() <= SPARE_WINDOW_MAX {
+            // A thread being torn down has no slot: the window is simply freed.
+            let _ = SPARE_WINDOW.try_with(|s| s.set(w));
+        }
+    }
+}
+
 /// The streaming reader. See the module docs.
 pub struct XmlReader<R: BufRead> {
     src: R,
@@ -572,7 +603,7 @@ impl<R: BufRead> XmlReader<R> {
     pub fn new(reader: R, max_text: usize) -> Self {
         XmlReader {
             src: reader,
-            window: vec![0u8; 2 * READ_SIZE],
+            window: spare_window(),
             end: 0,
             base: 0,
             src_eof: false,
@@ -1972,6 +2003,35 @@ mod tests {
     fn quick_xml_event(data: &[u8], start: usize) -> (String, usize) {
         let (raw, next) = read_with_quick_xml(data, start);
         (format!("{raw:?}"), next)
+    }
+
+    #[test]
+    fn a_reader_given_the_last_readers_window_reads_only_its_own_bytes() {
+        // A long document leaves its window (full of its bytes) for the next reader on this
+        // thread; the short, truncated one after it must read exactly as with a new window.
+        let long = format!("<r>{}</r>", "<case name=\"x\"/>".repeat(40_000));
+        let short = b"<r><case name=\"y\"><failure>m";
+        let fresh = std::thread::spawn(move || events_from(&short[..], &["failure"]))
+            .join()
+            .unwrap();
+        let (_, res, _) = events_from(long.as_bytes(), &[]);
+        res.unwrap();
+        let reused = events_from(&short[..], &["failure"]);
+        assert_eq!(format!("{reused:?}"), format!("{fresh:?}"));
+        assert!(
+            reused
+                .1
+                .unwrap_err()
+                .to_string()
+                .contains("looks truncated")
+        );
+        // The window was kept: the next reader starts with it, not with a new one.
+        assert!(SPARE_WINDOW.with(|w| {
+            let v = w.take();
+            let kept = v.len() >= 2 * READ_SIZE;
+            w.set(v);
+            kept
+        }));
     }
 
     #[test]

@@ -245,6 +245,18 @@ impl CopySink for crate::artifact::Offload {
         crate::artifact::Offload::write_vec(self, v)
     }
 }
+impl CopySink for crate::artifact::CopyOut {
+    fn write_vec(&mut self, v: &mut Vec<u8>) -> io::Result<()> {
+        match self {
+            crate::artifact::CopyOut::Offload(o) => o.write_vec(v),
+            crate::artifact::CopyOut::Here(h) => {
+                h.write_all(v)?;
+                v.clear();
+                Ok(())
+            }
+        }
+    }
+}
 
 /// A reader over `src` through the redactor that also writes what it hands out to `dst`: a
 /// result file is copied into the run directory, redacted, in the same pass the parser reads

@@ -536,7 +536,7 @@ fn collect_one(path: &Path, ctx: &Ctx<'_>, out: &mut Collected) {
     let redactor = crate::redact::current();
     let mut copy_error = None;
     let mut reading = match &dest {
-        Some(d) => match File::create(d).and_then(crate::artifact::Offload::new) {
+        Some(d) => match File::create(d).and_then(|f| crate::artifact::CopyOut::new(f, rf.bytes)) {
             Ok(w) => Reading::Copying(crate::redact::fs::RedactTee::new(&redactor, file, w)),
             Err(e) => {
                 copy_error = Some(e);
@@ -649,7 +649,7 @@ fn collect_one(path: &Path, ctx: &Ctx<'_>, out: &mut Collected) {
 /// How a result file is read: copied into the run as it is parsed, or (in the run already,
 /// or when no copy can be written) hashed.
 enum Reading<'r> {
-    Copying(crate::redact::fs::RedactTee<'r, File, crate::artifact::Offload>),
+    Copying(crate::redact::fs::RedactTee<'r, File, crate::artifact::CopyOut>),
     Hashing(crate::artifact::Hashing<File>),
 }
 
