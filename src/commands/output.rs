@@ -91,12 +91,18 @@ pub fn print_human(doc: &VerifyDoc, run_dir: &RunDir, cwd: &Path) {
         status_word(doc.status)
     );
     for r in &doc.runners {
+        // A runner that only collected reports ran nothing: no time to show (its progress
+        // line said how long reading them took).
+        let took = match r.command {
+            Some(_) => format!("{:.1}s", r.duration),
+            None => "-".to_string(),
+        };
         crate::outln!(
-            "  {:width$}  {:5}  {:11}  {:>6.1}s  {}",
+            "  {:width$}  {:5}  {:11}  {:>7}  {}",
             r.id,
             r.kind.as_str(),
             r.status.as_str(),
-            r.duration,
+            took,
             summary(r)
         );
         print_issues(r);

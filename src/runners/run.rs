@@ -158,6 +158,12 @@ fn base_result(def: &RunnerDef) -> RunnerResult {
 }
 
 fn finish(shared: &Shared, r: RunnerResult) -> RunnerResult {
+    let secs = r.duration;
+    finish_showing(shared, r, secs)
+}
+
+/// [`finish`], the progress line saying `secs` (a collecting runner's reading time).
+fn finish_showing(shared: &Shared, r: RunnerResult, secs: f64) -> RunnerResult {
     let mut e = Event::new("runner.finished")
         .runner(&r.id)
         .status(r.status.as_str());
@@ -165,9 +171,7 @@ fn finish(shared: &Shared, r: RunnerResult) -> RunnerResult {
     e.duration = Some(r.duration);
     e.message = r.hint.clone();
     shared.events.emit(e);
-    shared
-        .progress
-        .finished(&r.id, r.status, r.duration, summary(&r));
+    shared.progress.finished(&r.id, r.status, secs, summary(&r));
     r
 }
 
@@ -395,6 +399,7 @@ async fn run_one(
             r.exit_code = Some(c);
         }
     }
+    let mut shown_secs = r.duration;
     // Collect results (a blocking task: parsing is CPU and file I/O).
     let patterns: Vec<String> = def
         .result_files
@@ -407,6 +412,7 @@ async fn run_one(
         let id = def.id.clone();
         let fmt = def.result_format;
         let shown = patterns.join(", ");
+        let started = std::time::Instant::now();
         let c = tokio::task::spawn_blocking(move || {
             let ctx = collect::Ctx {
                 cwd: &sh.cwd,
@@ -423,6 +429,13 @@ async fn run_one(
         })
         .await;
         let c = collected_or_internal_error(c, &shown);
+        // A runner that only collects ran no command (its recorded duration stays 0, so the
+        // run's files do not vary with the machine's speed), but its progress line says how
+        // long reading its reports took: "failed in 0.0s" after seconds of reading thousands
+        // of files said nothing true.
+        if def.command.is_none() {
+            shown_secs = started.elapsed().as_secs_f64();
+        }
         absorb(&mut r, c, &shared, def.command.is_none(), &mut status);
     }
     // Failing tests, lint errors, suites that failed to load and reports that could not be
@@ -436,7 +449,7 @@ async fn run_one(
         status = RunnerStatus::Failed;
     }
     r.status = status;
-    finish(&shared, r)
+    finish_showing(&shared, r, shown_secs)
 }
 
 /// What collecting gave; a panic while collecting (a bug in a parser) is a parse error that

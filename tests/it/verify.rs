@@ -236,6 +236,38 @@ fn demo_human_output_names_every_runner() {
     assert!(se.contains("codeloop: pytest: failed in"), "{se}");
 }
 
+#[test]
+fn a_collecting_runner_shows_no_run_time_in_the_table() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::create_dir(d.path().join("r")).unwrap();
+    std::fs::copy(
+        repo().join("examples/demo/reports/pytest-junit.xml"),
+        d.path().join("r/pytest.xml"),
+    )
+    .unwrap();
+    let out = codeloop(
+        &[
+            "verify",
+            "--cwd",
+            d.path().to_str().unwrap(),
+            "--report",
+            "r/*.xml",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let so = text(&out.stdout);
+    // No command ran: "0.0s" there read as if reading the reports took no time.
+    let line = so.lines().find(|l| l.starts_with("  reports")).unwrap();
+    assert!(
+        line.ends_with("  failed             -  15 tests, 4 failed, 1 errored"),
+        "{line:?}"
+    );
+    // The progress line says how long reading them took.
+    let se = text(&out.stderr);
+    assert!(se.contains("codeloop: reports: failed in "), "{se}");
+}
+
 fn alive(pid: i32) -> bool {
     // A zombie (reparented, not yet reaped by init) is dead for our purposes.
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
