@@ -153,6 +153,13 @@ pub fn run_with(env: &Env, dry_flag: bool, out: &mut dyn Write) -> i32 {
     };
     let mut cfg = match Config::load(&config_path) {
         Ok((c, warnings)) => {
+            // A misspelled gate rule stops the step, as it stops `codeloop ci`: ignored, it
+            // would let a gate pass that should fail.
+            if let Err(e) = crate::pipeline::gate::check_gate_keys(&warnings) {
+                let (code, hint) = e.exit_and_hint();
+                crate::ui::error(&e, hint);
+                return code;
+            }
             for w in warnings {
                 crate::ui::warn(&w);
             }
