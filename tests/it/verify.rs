@@ -517,7 +517,10 @@ fn a_plugin_that_writes_no_report_says_how_its_command_ended() {
     assert!(!out.contains("could not be read"), "{out}");
     let comment =
         std::fs::read_to_string(d.path().join(".codeloop/runs/latest/report/comment.md")).unwrap();
-    assert!(!comment.contains(&d.path().display().to_string()), "{comment}");
+    assert!(
+        !comment.contains(&d.path().display().to_string()),
+        "{comment}"
+    );
     assert!(
         comment.contains("runner <code>dies</code> wrote no report"),
         "{comment}"
@@ -559,6 +562,22 @@ fn a_collect_path_that_does_not_exist_is_a_pattern_that_matched_nothing() {
         "{out}"
     );
     assert!(!out.contains("could not be read"), "{out}");
+}
+
+/// A plugins.json with no runner is not "no .codeloop/plugins.json": the message says the
+/// file lists none, and the hint says to add one.
+#[test]
+fn a_plugins_json_without_runners_says_so() {
+    let d = project(r#"{"name": "p", "runners": []}"#);
+    let o = codeloop(&["verify", "--cwd", d.path().to_str().unwrap()], &[]);
+    assert_eq!(o.status.code(), Some(3));
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("no runner detected and .codeloop/plugins.json lists no runner"),
+        "{err}"
+    );
+    assert!(err.contains("add a runner to `runners`"), "{err}");
+    assert!(!err.contains("codeloop init"), "{err}");
 }
 
 #[test]
