@@ -710,14 +710,32 @@ pub fn evaluate(input: &GateInput, cfg: &GateConfig) -> GateDoc {
     // A report a runner never wrote (its command failed first, or wrote it elsewhere) is the
     // same hole in the evidence, said as what it is: "could not be read" would send the
     // reader after a file that does not exist.
-    let unreadable: Vec<&crate::model::ParseIssue> =
-        v.runners.iter().flat_map(|r| &r.parse_errors).collect();
+    // A runner that timed out, crashed or hit a limit has its own rule, which says why its
+    // report is missing: not said twice.
+    let stopped = |r: &crate::model::RunnerResult| {
+        matches!(
+            r.status,
+            RunnerStatus::Timeout
+                | RunnerStatus::Crashed
+                | RunnerStatus::LimitExceeded
+                | RunnerStatus::Interrupted
+        )
+    };
+    let unreadable: Vec<&crate::model::ParseIssue> = v
+        .runners
+        .iter()
+        .flat_map(|r| {
+            r.parse_errors
+                .iter()
+                .filter(move |p| !(p.missing && stopped(r)))
+        })
+        .collect();
     if !unreadable.is_empty() {
         let n = unreadable.len() as u64;
         let unwritten: Vec<String> = v
             .runners
             .iter()
-            .filter(|r| r.parse_errors.iter().any(|p| p.missing))
+            .filter(|r| !stopped(r) && r.parse_errors.iter().any(|p| p.missing))
             .map(|r| {
                 let files = r
                     .parse_errors

@@ -875,6 +875,19 @@ fn a_report_never_written_is_named_with_how_its_command_ended() {
         "2 runners wrote no report, so their results are missing: `eslint` (`.codeloop/runs/x/eslint.json`: exited with code 2), `pytest` (`out/junit.xml`: exited 0 without writing it); 1 result file could not be read, so its results are incomplete: `out/cut.xml` truncated"
     );
     assert_eq!(exit_code(&g), 1);
+
+    // A runner that timed out has its `timeout` rule, which says why its report is missing.
+    let mut slow = runner("e2e", RunnerKind::Test, RunnerStatus::Timeout);
+    slow.parse_errors = vec![missing("out/e2e.xml")];
+    let w = World::new(vec![slow], passing(2, "pytest"), LintCounts::default());
+    let g = w.gate(&GateConfig::default(), None);
+    assert!(
+        g.rules.iter().all(|r| r.rule != "unreadable"),
+        "{:?}",
+        g.rules
+    );
+    assert!(!rule(&g, "timeout").passed);
+    assert_eq!(exit_code(&g), 1);
 }
 
 /// A suite that did not run to its end (Jest's "Test suite failed to run", a TAP bail-out)
