@@ -407,7 +407,7 @@ async fn run_one(
     let patterns: Vec<String> = def
         .result_files
         .iter()
-        .map(|p| interpolate(p, &vars))
+        .map(|p| super::interpolate_path(p, &vars))
         .collect();
     if !patterns.is_empty() {
         let sh = shared.clone();
