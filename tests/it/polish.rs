@@ -726,6 +726,36 @@ fn a_misspelled_gate_rule_stops_the_action_as_it_stops_ci() {
     assert!(fake.writes().is_empty());
 }
 
+/// A `config` input naming a file that does not exist stops the step (exit 2, the input
+/// named), as `--config` does: silently gating with the defaults would drop the workflow's
+/// rules.
+#[test]
+fn a_config_input_that_names_no_file_is_refused() {
+    let fake = FakeGitHub::start();
+    let job = action_job(&fake, "pull_request");
+    std::fs::create_dir_all(job.ws.join("reports")).unwrap();
+    std::fs::copy(
+        fixture("pytest-mixed.junit-xunit2.xml"),
+        job.ws.join("reports/junit.xml"),
+    )
+    .unwrap();
+    let o = run_action(
+        &job,
+        &[
+            ("INPUT_REPORTS", "reports/*.xml"),
+            ("INPUT_CONFIG", "ci/codeloop.jsn"),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("input `config` is \"ci/codeloop.jsn\": `") && err.contains("is not a file"),
+        "{err}"
+    );
+    assert!(!job.ws.join(".codeloop/runs").exists(), "nothing ran");
+    assert!(fake.writes().is_empty());
+}
+
 /// Under `pull_request_target` the workspace's config.json is the pull request's: its
 /// webhooks (where the results go, which variable signs them) are not posted; the
 /// workflow's own `webhook-urls` are.

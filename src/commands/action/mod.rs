@@ -151,6 +151,21 @@ pub fn run_with(env: &Env, dry_flag: bool, out: &mut dyn Write) -> i32 {
         Some(c) => resolve_dir(&wd, c),
         None => wd.join(crate::settings::CONFIG_PATH),
     };
+    // A `config` input that names no file is a typo, not "use the defaults": the gate the
+    // workflow meant would be silently replaced by the default one (as `--config` refuses).
+    if inputs.config.is_some() && !config_path.is_file() {
+        crate::ui::error(
+            &InputError {
+                name: "config",
+                value: inputs.config.clone().unwrap_or_default(),
+                expected: format!("`{}` is not a file", config_path.display()),
+            },
+            Some(
+                "give the config file's path relative to `working-directory`, or remove the input to use .codeloop/config.json",
+            ),
+        );
+        return exit::USAGE;
+    }
     let mut cfg = match Config::load(&config_path) {
         Ok((c, warnings)) => {
             // A misspelled gate rule stops the step, as it stops `codeloop ci`: ignored, it
