@@ -580,6 +580,27 @@ fn a_plugins_json_without_runners_says_so() {
     assert!(!err.contains("codeloop init"), "{err}");
 }
 
+/// A wrong type under `verify` in config.json is named with its file, line and key by `ci`
+/// too, and the hint does not send the reader to the gate's page for a verify key.
+#[test]
+fn ci_names_a_bad_verify_key_without_pointing_at_the_gate_docs() {
+    let d = project(r#"{"runners": [{"id": "a", "kind": "test", "command": "true"}]}"#);
+    std::fs::write(
+        d.path().join(".codeloop/config.json"),
+        "{\"verify\": {\n  \"timeout_sec\": \"15m\"}}",
+    )
+    .unwrap();
+    let o = codeloop(&["ci", "--cwd", d.path().to_str().unwrap()], &[]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("`verify.timeout_sec`") && err.contains("at line 2"),
+        "{err}"
+    );
+    assert!(!err.contains("for the gate settings"), "{err}");
+    assert!(err.contains("README.md, \"Configuration\""), "{err}");
+}
+
 #[test]
 fn missing_detect_file_skips_the_runner_with_a_reason() {
     let d = project(
