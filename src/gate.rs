@@ -707,11 +707,49 @@ pub fn evaluate(input: &GateInput, cfg: &GateConfig) -> GateDoc {
     // partial results must not pass. Only present when it applies. The files are named
     // without a closing parenthetical: a comment short of room keeps the headline (before
     // ": ") and a trailing "(…)", which must be the rule's, not a file's.
-    let unreadable: Vec<&crate::model::ParseIssue> =
-        v.runners.iter().flat_map(|r| &r.parse_errors).collect();
+    // A report a runner never wrote (its command failed first, or wrote it elsewhere) is the
+    // same hole in the evidence, said as what it is: "could not be read" would send the
+    // reader after a file that does not exist.
+    // A runner that timed out, crashed or hit a limit has its own rule, which says why its
+    // report is missing: not said twice.
+    let stopped = |r: &crate::model::RunnerResult| {
+        matches!(
+            r.status,
+            RunnerStatus::Timeout
+                | RunnerStatus::Crashed
+                | RunnerStatus::LimitExceeded
+                | RunnerStatus::Interrupted
+        )
+    };
+    let unreadable: Vec<&crate::model::ParseIssue> = v
+        .runners
+        .iter()
+        .flat_map(|r| {
+            r.parse_errors
+                .iter()
+                .filter(move |p| !(p.missing && stopped(r)))
+        })
+        .collect();
     if !unreadable.is_empty() {
         let n = unreadable.len() as u64;
-        let mut named: Vec<String> = unreadable
+        let unwritten: Vec<String> = v
+            .runners
+            .iter()
+            .filter(|r| !stopped(r) && r.parse_errors.iter().any(|p| p.missing))
+            .map(|r| {
+                let files = r
+                    .parse_errors
+                    .iter()
+                    .filter(|p| p.missing)
+                    .map(|p| p.shown_file())
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                format!("{} ({files}{})", r.shown(), ended_short(r))
+            })
+            .collect();
+        let read: Vec<&&crate::model::ParseIssue> =
+            unreadable.iter().filter(|p| !p.missing).collect();
+        let mut named: Vec<String> = read
             .iter()
             .take(3)
             .map(|p| {
@@ -726,8 +764,35 @@ pub fn evaluate(input: &GateInput, cfg: &GateConfig) -> GateDoc {
                 }
             })
             .collect();
-        if n > 3 {
-            named.push(format!("and {} more", n - 3));
+        let nr = read.len() as u64;
+        if nr > 3 {
+            named.push(format!("and {} more", nr - 3));
+        }
+        let mut parts = Vec::new();
+        if !unwritten.is_empty() {
+            let k = unwritten.len();
+            let mut shown: Vec<String> = unwritten.into_iter().take(3).collect();
+            if k > 3 {
+                shown.push(format!("and {} more", k - 3));
+            }
+            parts.push(format!(
+                "{} no report, so {} results are missing: {}",
+                if k == 1 {
+                    "1 runner wrote".to_string()
+                } else {
+                    format!("{k} runners wrote")
+                },
+                if k == 1 { "its" } else { "their" },
+                shown.join(", ")
+            ));
+        }
+        if nr > 0 {
+            parts.push(format!(
+                "{} could not be read, so {} results are incomplete: {}",
+                plural(nr, "result file", "result files"),
+                if nr == 1 { "its" } else { "their" },
+                named.join(", "),
+            ));
         }
         rules.push(RuleResult {
             rule: "unreadable".into(),
@@ -736,10 +801,8 @@ pub fn evaluate(input: &GateInput, cfg: &GateConfig) -> GateDoc {
             actual: n.to_string(),
             reason: one_line(
                 &format!(
-                    "{} could not be read, so {} results are incomplete: {}{}",
-                    plural(n, "result file", "result files"),
-                    if n == 1 { "its" } else { "their" },
-                    named.join(", "),
+                    "{}{}",
+                    parts.join("; "),
                     if cfg.fail_on_unreadable {
                         ""
                     } else {
@@ -1175,6 +1238,22 @@ pub fn exit_code(g: &GateDoc) -> i32 {
         crate::exit::NO_RESULTS
     } else {
         crate::exit::GATE_FAILED
+    }
+}
+
+/// `: exited with code 2` / `: timed out` / `` for a runner whose report is missing: the
+/// short form of how its command ended (the diagnosis has its output).
+fn ended_short(r: &crate::model::RunnerResult) -> String {
+    match (r.status, r.exit_code, r.signal) {
+        (RunnerStatus::Timeout, _, _) => ": timed out".into(),
+        (RunnerStatus::LimitExceeded, _, _) => ": stopped by its limit".into(),
+        (_, _, Some(sig)) => match crate::model::signal_name(sig) {
+            Some(name) => format!(": killed by {name}"),
+            None => format!(": killed by signal {sig}"),
+        },
+        (_, Some(0), _) => ": exited 0 without writing it".into(),
+        (_, Some(c), _) => format!(": exited with code {c}"),
+        _ => String::new(),
     }
 }
 

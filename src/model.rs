@@ -655,6 +655,11 @@ pub struct ParseIssue {
     /// which job's file it was.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<String>,
+    /// The report was never written: a runner ran its command, and its `result_file` (a path
+    /// that does not exist, or a glob that matched nothing) found no file. `message` says how
+    /// the command ended; nothing was read, so nothing is partial.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub missing: bool,
 }
 
 impl ParseIssue {

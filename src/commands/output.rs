@@ -149,6 +149,10 @@ fn print_issues(r: &RunnerResult) {
     // File names and messages quote untrusted text: no escape sequence reaches the terminal.
     let clean = crate::parsers::text::clean_control;
     for e in r.parse_errors.iter().take(5) {
+        if e.missing {
+            crate::outln!("      no report: {}: {}", clean(&e.file), clean(&e.message));
+            continue;
+        }
         match e.position {
             Some(p) => crate::outln!(
                 "      parse error: {} at {p}: {}",

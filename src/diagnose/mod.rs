@@ -488,6 +488,34 @@ fn runner_problems(
         }
     }
     for pe in &r.parse_errors {
+        if pe.missing {
+            // A report the runner never wrote: how its command ended, then its output (why
+            // it stopped before writing the report is usually there). A runner that timed
+            // out or crashed has its problem above, which says why already.
+            if matches!(
+                r.status,
+                RunnerStatus::Timeout
+                    | RunnerStatus::Crashed
+                    | RunnerStatus::LimitExceeded
+                    | RunnerStatus::Interrupted
+            ) {
+                continue;
+            }
+            let mut p = mk(
+                Category::NoResults,
+                format!("runner {} wrote no report {}", r.shown(), pe.shown_file()),
+                Severity::Error,
+            );
+            p.evidence = [clean_control(&pe.message), log.clone()]
+                .iter()
+                .filter(|s| !s.is_empty())
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("\n");
+            p.evidence = bounded(&p.evidence, opts.evidence_bytes);
+            out.push(p);
+            continue;
+        }
         let pos = pe.position.map(|p| format!(" at {p}")).unwrap_or_default();
         let mut p = mk(
             Category::ParseError,

@@ -167,6 +167,7 @@ fn runner_problems_explain_missing_results() {
     parse.counts.tests = 3;
     parse.counts.failed = 1;
     parse.parse_errors.push(ParseIssue {
+        missing: false,
         shard: None,
         file: "reports/junit.xml".into(),
         position: Some(Position {
@@ -227,6 +228,49 @@ fn runner_problems_explain_missing_results() {
 
 /// In a merged run, a runner that went wrong in some shards only is named with them, so the
 /// task says where to look (the other shards' results are fine).
+/// A runner that ran and wrote no report: one `no_results` problem that names the report,
+/// says how the command ended and shows its output (why it stopped is usually there), not
+/// "cannot read result file". A timed-out runner's missing report is its timeout's problem.
+#[test]
+fn a_report_never_written_is_explained_with_the_runners_output() {
+    let issue = ParseIssue {
+        file: ".codeloop/runs/r1/runners/e2e/*.xml".into(),
+        message: "no report was written there: the command exited with code 2 before writing it"
+            .into(),
+        missing: true,
+        ..Default::default()
+    };
+    let mut e2e = runner("e2e", RunnerKind::Test, RunnerStatus::Failed);
+    e2e.exit_code = Some(2);
+    e2e.parse_errors.push(issue.clone());
+    let mut slow = runner("slow", RunnerKind::Test, RunnerStatus::Timeout);
+    slow.parse_errors.push(issue);
+    let v = verify(vec![e2e, slow]);
+    let mut logs = BTreeMap::new();
+    logs.insert(
+        "e2e".to_string(),
+        "fatal: DATABASE_URL is not set".to_string(),
+    );
+    let d = run(&v, &[], &logs);
+    let e2e: Vec<&Problem> = d.problems.iter().filter(|p| p.runner == "e2e").collect();
+    assert_eq!(e2e.len(), 1, "{e2e:#?}");
+    assert_eq!(e2e[0].category, Category::NoResults);
+    assert_eq!(
+        e2e[0].title,
+        "runner `e2e` wrote no report `.codeloop/runs/r1/runners/e2e/*.xml`"
+    );
+    assert!(
+        e2e[0].evidence.contains("exited with code 2")
+            && e2e[0].evidence.contains("DATABASE_URL is not set"),
+        "{}",
+        e2e[0].evidence
+    );
+    assert_eq!(e2e[0].reproduce.as_deref(), Some("e2e run"));
+    let slow: Vec<&Problem> = d.problems.iter().filter(|p| p.runner == "slow").collect();
+    assert_eq!(slow.len(), 1, "{slow:#?}");
+    assert_eq!(slow[0].category, Category::Timeout);
+}
+
 #[test]
 fn runner_problems_of_a_merged_run_name_their_shards() {
     let mut silent = runner("pytest", RunnerKind::Test, RunnerStatus::Failed);
@@ -651,6 +695,7 @@ fn one_line_flattens_whitespace_and_cuts_at_max_chars() {
 #[test]
 fn rebase_names_result_files_from_the_root_but_leaves_absolute_ones() {
     let issue = |file: &str| ParseIssue {
+        missing: false,
         shard: None,
         file: file.into(),
         position: None,

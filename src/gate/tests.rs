@@ -735,6 +735,7 @@ fn a_cases_key_hash_is_the_hash_of_its_key() {
 fn an_unreadable_result_file_fails_the_gate_even_when_what_was_read_passed() {
     let mut reports = runner("reports", RunnerKind::Test, RunnerStatus::Failed);
     let issue = |file: &str, line: u64, message: &str| crate::model::ParseIssue {
+        missing: false,
         shard: None,
         file: file.into(),
         position: Some(crate::model::Position {
@@ -807,6 +808,7 @@ fn an_unreadable_result_file_fails_the_gate_even_when_what_was_read_passed() {
     // is the file, said once (not "check that the runners write their reports").
     let mut empty = runner("reports", RunnerKind::Test, RunnerStatus::Failed);
     empty.parse_errors = vec![crate::model::ParseIssue {
+        missing: false,
         position: None,
         ..issue("out/r.xml", 1, "the file is empty")
     }];
@@ -831,6 +833,61 @@ fn an_unreadable_result_file_fails_the_gate_even_when_what_was_read_passed() {
         ["no tests were read: the one result file found could not be read"]
     );
     assert_eq!(exit_code(&g), 3);
+}
+
+/// A report a runner never wrote (its command failed first, or wrote it elsewhere) is said as
+/// that, with how the command ended, not as a file that "could not be read"; a lint runner
+/// whose report is missing still fails the gate (nothing else would catch it).
+#[test]
+fn a_report_never_written_is_named_with_how_its_command_ended() {
+    let missing = |file: &str| crate::model::ParseIssue {
+        file: file.into(),
+        message: "no report was written there: the command exited with code 2 before writing it"
+            .into(),
+        missing: true,
+        ..Default::default()
+    };
+    let mut eslint = runner("eslint", RunnerKind::Lint, RunnerStatus::Failed);
+    eslint.exit_code = Some(2);
+    eslint.parse_errors = vec![missing(".codeloop/runs/x/eslint.json")];
+    let mut tests = runner("pytest", RunnerKind::Test, RunnerStatus::Failed);
+    tests.exit_code = Some(0);
+    tests.parse_errors = vec![
+        missing("out/junit.xml"),
+        crate::model::ParseIssue {
+            file: "out/cut.xml".into(),
+            message: "the file ends there: it looks truncated".into(),
+            ..Default::default()
+        },
+    ];
+    let w = World::new(
+        vec![eslint, tests],
+        passing(2, "pytest"),
+        LintCounts::default(),
+    );
+    let g = w.gate(&GateConfig::default(), None);
+    assert_eq!(g.verdict, Verdict::Fail);
+    let u = rule(&g, "unreadable");
+    assert!(!u.passed);
+    assert_eq!(u.actual, "3");
+    assert_eq!(
+        u.reason,
+        "2 runners wrote no report, so their results are missing: `eslint` (`.codeloop/runs/x/eslint.json`: exited with code 2), `pytest` (`out/junit.xml`: exited 0 without writing it); 1 result file could not be read, so its results are incomplete: `out/cut.xml` truncated"
+    );
+    assert_eq!(exit_code(&g), 1);
+
+    // A runner that timed out has its `timeout` rule, which says why its report is missing.
+    let mut slow = runner("e2e", RunnerKind::Test, RunnerStatus::Timeout);
+    slow.parse_errors = vec![missing("out/e2e.xml")];
+    let w = World::new(vec![slow], passing(2, "pytest"), LintCounts::default());
+    let g = w.gate(&GateConfig::default(), None);
+    assert!(
+        g.rules.iter().all(|r| r.rule != "unreadable"),
+        "{:?}",
+        g.rules
+    );
+    assert!(!rule(&g, "timeout").passed);
+    assert_eq!(exit_code(&g), 1);
 }
 
 /// A suite that did not run to its end (Jest's "Test suite failed to run", a TAP bail-out)

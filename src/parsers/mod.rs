@@ -155,6 +155,7 @@ impl ParseError {
     }
     pub fn into_issue(self, file: &str) -> ParseIssue {
         ParseIssue {
+            missing: false,
             shard: None,
             file: file.to_string(),
             position: self.position,

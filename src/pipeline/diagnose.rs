@@ -70,7 +70,9 @@ impl DiagnoseError {
             DiagnoseError::Artifact(_) => (exit::INFRA, None),
             DiagnoseError::Settings(_) => (
                 exit::USAGE,
-                Some("fix .codeloop/config.json (see docs/gate.md for the gate settings)"),
+                Some(
+                    "fix the key in .codeloop/config.json (README.md, \"Configuration\", lists every key; docs/gate.md the `gate` section), or delete it to use the default",
+                ),
             ),
         }
     }

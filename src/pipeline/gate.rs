@@ -51,6 +51,24 @@ impl GateError {
     }
 }
 
+/// A misspelled gate rule would be silently ignored and let a gate pass that should fail:
+/// unknown keys under `gate` (in config.json's load warnings) are errors; other unknown keys
+/// stay warnings. The same check for `ci`, `gate-check` and the action.
+pub fn check_gate_keys(warnings: &[String]) -> Result<(), GateError> {
+    let unknown: Vec<String> = warnings
+        .iter()
+        .filter(|w| w.contains("unknown key `gate."))
+        .map(|w| w.replace(" is ignored;", " is not a gate setting;"))
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    Err(GateError::Setting(format!(
+        "(unknown gate rule): {}",
+        unknown.join("; ")
+    )))
+}
+
 /// The gate settings: config file, then flags; validated.
 pub fn gate_config(
     cfg: &Config,
@@ -58,19 +76,7 @@ pub fn gate_config(
     flags: &GateFlags,
     config_file: &Path,
 ) -> Result<GateConfig, GateError> {
-    // A misspelled gate rule would be silently ignored and let a gate pass that should
-    // fail: unknown keys under `gate` are errors (others stay warnings).
-    let unknown: Vec<&str> = warnings
-        .iter()
-        .filter(|w| w.contains("unknown key `gate."))
-        .map(String::as_str)
-        .collect();
-    if !unknown.is_empty() {
-        return Err(GateError::Setting(format!(
-            "(unknown gate rule): {}",
-            unknown.join("; ")
-        )));
-    }
+    check_gate_keys(warnings)?;
     for w in warnings
         .iter()
         .filter(|w| !w.contains("unknown key `gate."))

@@ -452,13 +452,21 @@ pub fn prepare(args: &VerifyOptions) -> Result<Prepared, Fail> {
     if planned.plan.is_empty() {
         return Err(Fail {
             message: format!(
-                "nothing to run in `{}`: no runner detected and no .codeloop/plugins.json",
-                resolved.cwd.display()
+                "nothing to run in `{}`: no runner detected and {}",
+                resolved.cwd.display(),
+                if resolved.cwd.join(settings::PLUGINS_PATH).is_file() {
+                    format!("{} lists no runner", settings::PLUGINS_PATH)
+                } else {
+                    format!("no {}", settings::PLUGINS_PATH)
+                }
             ),
-            hint: Some(
+            hint: Some(if resolved.cwd.join(settings::PLUGINS_PATH).is_file() {
+                "add a runner to `runners` in .codeloop/plugins.json (README.md, \"The Plugin SDK\"), or collect existing reports with --report 'GLOB'"
+                    .into()
+            } else {
                 "run `codeloop init` to write a starter plugins.json, or collect existing reports with --report 'GLOB'"
-                    .into(),
-            ),
+                    .into()
+            }),
             code: exit::NO_RESULTS,
             warnings,
         });

@@ -214,6 +214,14 @@ pub fn expand_with_skips(
         base.push(c.as_os_str());
     }
     if !globbed {
+        // A path that does not exist matched nothing, like a glob that finds no file: the
+        // runner's message says what that means (a report never written, a wrong path), and
+        // the workspace's report-like files are looked for. A dangling symlink is not "no
+        // file": it is refused with its own reason.
+        if std::fs::symlink_metadata(&abs).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+        {
+            return Ok((Vec::new(), Vec::new()));
+        }
         return match regular_file(&abs, ctx) {
             Ok(()) => Ok((vec![abs], Vec::new())),
             Err(e) => Err(e),
@@ -391,6 +399,7 @@ pub fn collect(patterns: &[String], ctx: &Ctx<'_>) -> Collected {
                 for (p, message) in skipped {
                     if seen.insert(p.clone()) {
                         out.warnings.push(ParseIssue {
+                            missing: false,
                             shard: None,
                             file: display_path(&p, ctx.cwd),
                             position: None,
@@ -408,6 +417,7 @@ pub fn collect(patterns: &[String], ctx: &Ctx<'_>) -> Collected {
                 }
             }
             Err(message) => out.parse_errors.push(ParseIssue {
+                missing: false,
                 shard: None,
                 file: pat.clone(),
                 position: None,
@@ -519,6 +529,7 @@ fn collect_one(path: &Path, ctx: &Ctx<'_>, out: &mut Collected) {
         Ok(f) => f,
         Err(e) => {
             out.parse_errors.push(ParseIssue {
+                missing: false,
                 shard: None,
                 file: shown,
                 position: None,
@@ -598,6 +609,7 @@ fn collect_one(path: &Path, ctx: &Ctx<'_>, out: &mut Collected) {
         // A copy cut short (disk full) must not sit in the run as if it were whole.
         let _ = std::fs::remove_file(d);
         out.warnings.push(ParseIssue {
+            missing: false,
             shard: None,
             file: shown.clone(),
             position: None,
@@ -629,6 +641,7 @@ fn collect_one(path: &Path, ctx: &Ctx<'_>, out: &mut Collected) {
     out.suite_errors.append(&mut col.suite_errors);
     for (position, message) in col.warnings.drain(..) {
         out.warnings.push(ParseIssue {
+            missing: false,
             shard: None,
             file: shown.clone(),
             position,
@@ -637,6 +650,7 @@ fn collect_one(path: &Path, ctx: &Ctx<'_>, out: &mut Collected) {
     }
     if col.warnings_dropped > 0 {
         out.warnings.push(ParseIssue {
+            missing: false,
             shard: None,
             file: shown.clone(),
             position: None,

@@ -102,6 +102,34 @@ pub fn interpolate(s: &str, v: &Vars<'_>) -> String {
         .replace("{runner_dir}", &v.runner_dir.to_string_lossy())
 }
 
+/// [`interpolate`] for a result path: also the environment's names of the same values
+/// (`$CODELOOP_RUNNER_DIR/x.xml`, `${CODELOOP_RUN_DIR}/x.xml`), which a command's own
+/// shell expands, so a `result_file` written the same way as the command finds the file the
+/// command wrote. (Result paths are not run through a shell.)
+pub fn interpolate_path(s: &str, v: &Vars<'_>) -> String {
+    let mut out = interpolate(s, v);
+    for (name, value) in env_vars(v) {
+        out = out.replace(&format!("${{{name}}}"), &value);
+        let bare = format!("${name}");
+        let mut rest = out.as_str();
+        let mut next = String::with_capacity(out.len());
+        while let Some(i) = rest.find(&bare) {
+            let after = &rest[i + bare.len()..];
+            next.push_str(&rest[..i]);
+            // `$CODELOOP_RUN_DIRS` is another variable: only a whole name is replaced.
+            if after.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_') {
+                next.push_str(&bare);
+            } else {
+                next.push_str(&value);
+            }
+            rest = after;
+        }
+        next.push_str(rest);
+        out = next;
+    }
+    out
+}
+
 /// Environment variables for a runner's process.
 pub fn env_vars(v: &Vars<'_>) -> Vec<(&'static str, String)> {
     vec![
@@ -204,6 +232,23 @@ mod tests {
                 ("pytest", RunnerSource::Plugin),
                 ("extra", RunnerSource::Plugin)
             ]
+        );
+    }
+
+    #[test]
+    fn result_paths_take_the_environment_names_too() {
+        let v = Vars {
+            run_id: "R1",
+            run_dir: Path::new("/x/runs/R1"),
+            runner_id: "t",
+            runner_dir: Path::new("/x/runs/R1/runners/t"),
+        };
+        assert_eq!(
+            interpolate_path(
+                "$CODELOOP_RUNNER_DIR/a.xml,${CODELOOP_RUN_DIR}/b-$CODELOOP_RUN_ID.xml,$CODELOOP_RUN_DIRS/c,{runner_id}/*.xml",
+                &v
+            ),
+            "/x/runs/R1/runners/t/a.xml,/x/runs/R1/b-R1.xml,$CODELOOP_RUN_DIRS/c,t/*.xml"
         );
     }
 

@@ -153,9 +153,36 @@ pub fn from_text(path: &Path, text: &str) -> Result<Plugins, PluginError> {
     Ok(Plugins {
         file: l.value,
         runners: defs,
-        warnings: l.warnings,
+        warnings: l.warnings.into_iter().map(with_tip).collect(),
         errors,
     })
+}
+
+/// Keys other runner configs have (a working directory, environment variables) that a
+/// plugin runner does without: the warning says how to get the same from `command`.
+fn with_tip(warning: String) -> String {
+    const DIR: &[&str] = &[
+        "cwd",
+        "dir",
+        "workdir",
+        "working_dir",
+        "working_directory",
+        "working-directory",
+    ];
+    const ENV: &[&str] = &["env", "environment", "variables"];
+    let named = |keys: &[&str]| {
+        keys.iter()
+            .any(|k| warning.contains(&format!("].{k}` is ignored")))
+    };
+    if named(DIR) {
+        format!(
+            "{warning} (a runner's command runs in the project directory: write `cd DIR && ...` in `command`, and give `result_file` relative to the project directory)"
+        )
+    } else if named(ENV) {
+        format!("{warning} (set variables in `command` itself: `NAME=value tool ...`)")
+    } else {
+        warning
+    }
 }
 
 fn validate(
@@ -269,6 +296,35 @@ mod tests {
             .to_string();
         assert!(s.contains("runners[0].kind") && s.contains("line 2"), "{s}");
         assert!(s.contains("`build`, `test`, `lint`"), "{s}");
+    }
+
+    #[test]
+    fn a_working_directory_or_env_key_says_how_to_do_it_in_command() {
+        let text = "{\"runners\": [{\"id\": \"a\", \"kind\": \"test\",\n \"cwd\": \"backend\", \"env\": {\"X\": \"1\"},\n \"timeout\": 10, \"command\": \"true\"}]}";
+        let p = from_text(Path::new("p.json"), text).unwrap();
+        assert_eq!(p.warnings.len(), 3, "{:?}", p.warnings);
+        let cwd = p
+            .warnings
+            .iter()
+            .find(|w| w.contains("`runners[0].cwd`"))
+            .unwrap();
+        assert!(
+            cwd.contains("line 2") && cwd.contains("`cd DIR && ...`"),
+            "{cwd}"
+        );
+        assert!(!cwd.contains("did you mean `runners[0].id`"), "{cwd}");
+        let env = p
+            .warnings
+            .iter()
+            .find(|w| w.contains("`runners[0].env`"))
+            .unwrap();
+        assert!(env.contains("`NAME=value tool ...`"), "{env}");
+        let t = p
+            .warnings
+            .iter()
+            .find(|w| w.contains("`runners[0].timeout`"))
+            .unwrap();
+        assert!(t.contains("did you mean `runners[0].timeout_sec`"), "{t}");
     }
 
     #[test]

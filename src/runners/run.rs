@@ -193,8 +193,16 @@ pub fn summary(r: &RunnerResult) -> String {
     if r.lint.warnings > 0 {
         parts.push(format!("{} lint warnings", r.lint.warnings));
     }
-    if !r.parse_errors.is_empty() {
-        parts.push(format!("{} parse errors", r.parse_errors.len()));
+    let missing = r.parse_errors.iter().filter(|p| p.missing).count();
+    if missing > 0 {
+        parts.push(if missing == 1 {
+            "no report written".to_string()
+        } else {
+            format!("{missing} reports not written")
+        });
+    }
+    if r.parse_errors.len() > missing {
+        parts.push(format!("{} parse errors", r.parse_errors.len() - missing));
     }
     if parts.is_empty()
         && let Some(h) = &r.hint
@@ -404,7 +412,7 @@ async fn run_one(
     let patterns: Vec<String> = def
         .result_files
         .iter()
-        .map(|p| interpolate(p, &vars))
+        .map(|p| super::interpolate_path(p, &vars))
         .collect();
     if !patterns.is_empty() {
         let sh = shared.clone();
@@ -436,7 +444,8 @@ async fn run_one(
         if def.command.is_none() {
             shown_secs = started.elapsed().as_secs_f64();
         }
-        absorb(&mut r, c, &shared, def.command.is_none(), &mut status);
+        let ran = def.command.as_ref().map(|_| how_it_ended(&r, status));
+        absorb(&mut r, c, &shared, ran.as_deref(), &mut status);
     }
     // Failing tests, lint errors, suites that failed to load and reports that could not be
     // read fail a runner even when its tool exited 0: a green runner must mean "all evidence
@@ -472,6 +481,7 @@ fn collected_or_internal_error(
             };
             Collected {
                 parse_errors: vec![crate::model::ParseIssue {
+                    missing: false,
                     shard: None,
                     file: patterns.to_string(),
                     position: None,
@@ -513,9 +523,10 @@ fn absorb(
     r: &mut RunnerResult,
     c: Collected,
     shared: &Shared,
-    collect_only: bool,
+    ran: Option<&str>,
     status: &mut RunnerStatus,
 ) {
+    let collect_only = ran.is_none();
     r.counts = c.counts;
     r.lint = c.lint;
     r.result_files = c.files;
@@ -523,25 +534,33 @@ fn absorb(
     r.warnings = c.warnings;
     r.suite_errors = c.suite_errors;
     for u in &c.unmatched {
-        let issue = crate::model::ParseIssue {
-            shard: None,
-            file: u.clone(),
-            position: None,
-            message: if collect_only {
-                NO_MATCH.into()
-            } else {
-                "no result file matched this pattern: the runner may have failed before \
-                 writing its report"
-                    .into()
-            },
-        };
+        // The pattern as the reader knows it: `{run_dir}/x.xml` was interpolated to an
+        // absolute path, shown relative to the workspace when inside it.
+        let file = collect::display_path(Path::new(u), &shared.cwd);
         // Collecting: a pattern that matched nothing read nothing wrong — a warning (the
         // runner still fails below when nothing at all was collected). A runner that ran
-        // and left no report is an error.
-        if collect_only {
-            r.warnings.push(issue);
-        } else {
-            r.parse_errors.push(issue);
+        // and left no report is an error that says how its command ended.
+        match ran {
+            None => r.warnings.push(crate::model::ParseIssue {
+                file,
+                message: NO_MATCH.into(),
+                ..Default::default()
+            }),
+            Some(ended) => {
+                let mut message = format!("no report was written there: {ended}");
+                // A command that exited 0 probably wrote its report somewhere else.
+                if r.exit_code == Some(0)
+                    && let Some(c) = candidates_shown(&c.candidates)
+                {
+                    message.push_str(&format!("; files that look like test reports: {c}"));
+                }
+                r.parse_errors.push(crate::model::ParseIssue {
+                    file,
+                    message,
+                    missing: true,
+                    ..Default::default()
+                });
+            }
         }
     }
     if collect_only && r.result_files.is_empty() {
@@ -558,14 +577,9 @@ fn absorb(
                     .collect::<Vec<_>>()
                     .join(", ")
             );
-            if !c.candidates.is_empty() {
+            if let Some(c) = candidates_shown(&c.candidates) {
                 hint.push_str(&format!(
-                    "; files that look like test reports: {}: point the pattern at them",
-                    c.candidates
-                        .iter()
-                        .map(|(p, f)| format!("`{p}` ({})", f.name()))
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    "; files that look like test reports: {c}: point the pattern at them"
                 ));
             }
             hint
@@ -574,6 +588,43 @@ fn absorb(
     }
     if let Ok(mut g) = shared.slow.lock() {
         g.extend(c.slowest);
+    }
+}
+
+/// `` `out/a.xml` (junit-xml), `b.json` (jest-json) ``, or `None` when there are none.
+fn candidates_shown(c: &[(String, crate::parsers::Format)]) -> Option<String> {
+    (!c.is_empty()).then(|| {
+        c.iter()
+            .map(|(p, f)| format!("`{p}` ({})", f.name()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    })
+}
+
+/// How a runner's command ended, for a report it did not write: the reader's first question
+/// is whether the tool failed before writing it or wrote it somewhere else.
+fn how_it_ended(r: &RunnerResult, status: RunnerStatus) -> String {
+    match (status, r.exit_code, r.signal) {
+        (RunnerStatus::Timeout, _, _) => {
+            "the command was stopped by its timeout before it wrote one".into()
+        }
+        (RunnerStatus::LimitExceeded, _, _) => {
+            "the command was stopped by its limit before it wrote one".into()
+        }
+        (_, _, Some(sig)) => format!(
+            "the command was killed by signal {sig} ({}) before it wrote one",
+            crate::model::signal_name(sig).unwrap_or("a signal")
+        ),
+        (_, Some(0), _) | (RunnerStatus::Passed, None, _) => {
+            "the command exited 0 without writing it: check that `result_file` names the path \
+             the tool writes its report to"
+                .into()
+        }
+        (_, Some(c), _) => format!(
+            "the command exited with code {c} before writing it (its output is in the \
+             runner's stdout.log and stderr.log)"
+        ),
+        (_, None, _) => "the command failed before writing it".into(),
     }
 }
 

@@ -209,10 +209,19 @@ fn prune(
 /// The valid key closest to `k` by edit distance, if it is close enough to be a typo.
 pub fn closest<'a>(k: &str, valid: &[&'a str]) -> Option<&'a str> {
     let lower = k.to_ascii_lowercase();
+    // A key cut short or run on (`timeout` for `timeout_sec`) is the likeliest meaning.
+    let affix = valid.iter().find(|v| {
+        let v = v.to_ascii_lowercase();
+        lower.len() >= 4 && v.len() >= 4 && (v.starts_with(&lower) || lower.starts_with(&v))
+    });
+    if let Some(v) = affix {
+        return Some(v);
+    }
     valid
         .iter()
         .map(|v| (strsim::levenshtein(&lower, &v.to_ascii_lowercase()), *v))
-        .filter(|(d, v)| *d <= (v.len() / 3).max(2))
+        // Fewer edits than either key has letters: `cwd` is not a typo of `id`.
+        .filter(|(d, v)| *d <= (v.len() / 3).max(2) && *d < lower.len().min(v.len()))
         .min_by_key(|(d, _)| *d)
         .map(|(_, v)| v)
 }
@@ -444,5 +453,11 @@ mod tests {
     fn closest_only_for_typos() {
         assert_eq!(closest("comand", &["command", "kind"]), Some("command"));
         assert_eq!(closest("zzzzzz", &["command", "kind"]), None);
+        // A key cut short is its full name; a short unrelated key is nobody's typo.
+        let runner = ["command", "id", "kind", "timeout_sec"];
+        assert_eq!(closest("timeout", &runner), Some("timeout_sec"));
+        assert_eq!(closest("cwd", &runner), None);
+        assert_eq!(closest("env", &runner), None);
+        assert_eq!(closest("jbos", &["jobs", "fsync"]), Some("jobs"));
     }
 }

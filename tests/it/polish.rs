@@ -695,6 +695,67 @@ fn pull_request_target_without_reports_names_the_reports_input() {
     assert!(fake.writes().is_empty());
 }
 
+/// A misspelled gate rule in config.json stops the action with exit 2 as it stops `codeloop
+/// ci` (ignored, `min_scor` would let a gate pass that should fail), and the message does not
+/// say "is ignored" while it stops the step.
+#[test]
+fn a_misspelled_gate_rule_stops_the_action_as_it_stops_ci() {
+    let fake = FakeGitHub::start();
+    let job = action_job(&fake, "pull_request");
+    std::fs::create_dir_all(job.ws.join("reports")).unwrap();
+    std::fs::create_dir_all(job.ws.join(".codeloop")).unwrap();
+    std::fs::copy(
+        fixture("pytest-mixed.junit-xunit2.xml"),
+        job.ws.join("reports/junit.xml"),
+    )
+    .unwrap();
+    std::fs::write(
+        job.ws.join(".codeloop/config.json"),
+        "{\"gate\": {\n  \"min_scor\": 80}}",
+    )
+    .unwrap();
+    let o = run_action(&job, &[("INPUT_REPORTS", "reports/*.xml")]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("line 2: unknown key `gate.min_scor` is not a gate setting; did you mean `gate.min_score`?"),
+        "{err}"
+    );
+    assert!(!err.contains("is ignored"), "{err}");
+    assert!(!job.ws.join(".codeloop/runs").exists(), "nothing ran");
+    assert!(fake.writes().is_empty());
+}
+
+/// A `config` input naming a file that does not exist stops the step (exit 2, the input
+/// named), as `--config` does: silently gating with the defaults would drop the workflow's
+/// rules.
+#[test]
+fn a_config_input_that_names_no_file_is_refused() {
+    let fake = FakeGitHub::start();
+    let job = action_job(&fake, "pull_request");
+    std::fs::create_dir_all(job.ws.join("reports")).unwrap();
+    std::fs::copy(
+        fixture("pytest-mixed.junit-xunit2.xml"),
+        job.ws.join("reports/junit.xml"),
+    )
+    .unwrap();
+    let o = run_action(
+        &job,
+        &[
+            ("INPUT_REPORTS", "reports/*.xml"),
+            ("INPUT_CONFIG", "ci/codeloop.jsn"),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("input `config` is \"ci/codeloop.jsn\": `") && err.contains("is not a file"),
+        "{err}"
+    );
+    assert!(!job.ws.join(".codeloop/runs").exists(), "nothing ran");
+    assert!(fake.writes().is_empty());
+}
+
 /// Under `pull_request_target` the workspace's config.json is the pull request's: its
 /// webhooks (where the results go, which variable signs them) are not posted; the
 /// workflow's own `webhook-urls` are.

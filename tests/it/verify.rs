@@ -497,6 +497,142 @@ fn missing_tool_is_unavailable_and_the_others_still_run() {
     assert_eq!(runner(&doc, "real")["status"], "passed");
 }
 
+/// A plugin runner that leaves no report says so, with how its command ended: exit code and
+/// output for one that failed first, the files that look like reports for one that exited 0
+/// (it wrote its report elsewhere). Paths are the project's, not absolute; the other runners'
+/// results are still read, and the gate and the diagnosis name what happened.
+#[test]
+fn a_plugin_that_writes_no_report_says_how_its_command_ended() {
+    let d = project(
+        r#"{"runners": [
+        {"id": "dies", "kind": "test", "command": "echo 'fatal: DATABASE_URL is not set' >&2; exit 3",
+         "result_file": "{run_dir}/dies.xml"},
+        {"id": "elsewhere", "kind": "lint", "command": "cp ok.xml out.xml",
+         "result_file": ["{runner_dir}/*.json"]},
+        {"id": "fine", "kind": "test", "command": "cp ok.xml {runner_dir}/ok.xml",
+         "result_file": "{runner_dir}/ok.xml"}]}"#,
+    );
+    std::fs::write(
+        d.path().join("ok.xml"),
+        r#"<testsuite name="s" tests="1"><testcase classname="t" name="ok"/></testsuite>"#,
+    )
+    .unwrap();
+    let (_, doc) = verify_json(d.path(), &[], &[]);
+    let run_id = doc["run_id"].as_str().unwrap();
+    let dies = runner(&doc, "dies");
+    assert_eq!(dies["status"], "failed", "{dies:#}");
+    let e = &dies["parse_errors"][0];
+    assert_eq!(e["missing"], true, "{e:#}");
+    assert_eq!(e["file"], format!(".codeloop/runs/{run_id}/dies.xml"));
+    let m = e["message"].as_str().unwrap();
+    assert!(m.contains("exited with code 3 before writing it"), "{m}");
+    assert!(!m.contains("look like test reports"), "{m}");
+    let e = &runner(&doc, "elsewhere")["parse_errors"][0];
+    assert_eq!(e["missing"], true, "{e:#}");
+    let m = e["message"].as_str().unwrap();
+    assert!(
+        m.contains("exited 0 without writing it") && m.contains("`out.xml` (junit-xml)"),
+        "{m}"
+    );
+    assert_eq!(runner(&doc, "fine")["counts"]["passed"], 1);
+
+    let o = codeloop(&["ci", "--cwd", d.path().to_str().unwrap()], &[]);
+    let out = text(&o.stdout);
+    assert_eq!(o.status.code(), Some(3), "{out}");
+    assert!(out.contains("no report written"), "{out}");
+    assert!(
+        out.contains(
+            "2 runners wrote no report, so their results are missing: `dies` (`.codeloop/runs/"
+        ),
+        "{out}"
+    );
+    assert!(!out.contains("could not be read"), "{out}");
+    let comment =
+        std::fs::read_to_string(d.path().join(".codeloop/runs/latest/report/comment.md")).unwrap();
+    assert!(
+        !comment.contains(&d.path().display().to_string()),
+        "{comment}"
+    );
+    assert!(
+        comment.contains("runner <code>dies</code> wrote no report"),
+        "{comment}"
+    );
+    assert!(
+        comment.contains("fatal: DATABASE_URL is not set"),
+        "{comment}"
+    );
+}
+
+/// `--report` with a plain path that does not exist is the same as a glob that matches
+/// nothing (exit 3, the pattern and the files that look like reports named), not an
+/// "unreadable" file.
+#[test]
+fn a_collect_path_that_does_not_exist_is_a_pattern_that_matched_nothing() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(d.path().join("build")).unwrap();
+    std::fs::write(
+        d.path().join("build/TEST-a.xml"),
+        r#"<testsuite name="s" tests="1"><testcase classname="t" name="ok"/></testsuite>"#,
+    )
+    .unwrap();
+    let o = codeloop(
+        &[
+            "ci",
+            "--cwd",
+            d.path().to_str().unwrap(),
+            "--report",
+            "reports/junit.xml",
+        ],
+        &[],
+    );
+    let out = text(&o.stdout);
+    assert_eq!(o.status.code(), Some(3), "{out}");
+    assert!(
+        out.contains(
+            "no file matched `reports/junit.xml` (test reports are at `build/TEST-a.xml`)"
+        ),
+        "{out}"
+    );
+    assert!(!out.contains("could not be read"), "{out}");
+}
+
+/// A plugins.json with no runner is not "no .codeloop/plugins.json": the message says the
+/// file lists none, and the hint says to add one.
+#[test]
+fn a_plugins_json_without_runners_says_so() {
+    let d = project(r#"{"name": "p", "runners": []}"#);
+    let o = codeloop(&["verify", "--cwd", d.path().to_str().unwrap()], &[]);
+    assert_eq!(o.status.code(), Some(3));
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("no runner detected and .codeloop/plugins.json lists no runner"),
+        "{err}"
+    );
+    assert!(err.contains("add a runner to `runners`"), "{err}");
+    assert!(!err.contains("codeloop init"), "{err}");
+}
+
+/// A wrong type under `verify` in config.json is named with its file, line and key by `ci`
+/// too, and the hint does not send the reader to the gate's page for a verify key.
+#[test]
+fn ci_names_a_bad_verify_key_without_pointing_at_the_gate_docs() {
+    let d = project(r#"{"runners": [{"id": "a", "kind": "test", "command": "true"}]}"#);
+    std::fs::write(
+        d.path().join(".codeloop/config.json"),
+        "{\"verify\": {\n  \"timeout_sec\": \"15m\"}}",
+    )
+    .unwrap();
+    let o = codeloop(&["ci", "--cwd", d.path().to_str().unwrap()], &[]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("`verify.timeout_sec`") && err.contains("at line 2"),
+        "{err}"
+    );
+    assert!(!err.contains("for the gate settings"), "{err}");
+    assert!(err.contains("README.md, \"Configuration\""), "{err}");
+}
+
 #[test]
 fn missing_detect_file_skips_the_runner_with_a_reason() {
     let d = project(

@@ -151,8 +151,30 @@ pub fn run_with(env: &Env, dry_flag: bool, out: &mut dyn Write) -> i32 {
         Some(c) => resolve_dir(&wd, c),
         None => wd.join(crate::settings::CONFIG_PATH),
     };
+    // A `config` input that names no file is a typo, not "use the defaults": the gate the
+    // workflow meant would be silently replaced by the default one (as `--config` refuses).
+    if inputs.config.is_some() && !config_path.is_file() {
+        crate::ui::error(
+            &InputError {
+                name: "config",
+                value: inputs.config.clone().unwrap_or_default(),
+                expected: format!("`{}` is not a file", config_path.display()),
+            },
+            Some(
+                "give the config file's path relative to `working-directory`, or remove the input to use .codeloop/config.json",
+            ),
+        );
+        return exit::USAGE;
+    }
     let mut cfg = match Config::load(&config_path) {
         Ok((c, warnings)) => {
+            // A misspelled gate rule stops the step, as it stops `codeloop ci`: ignored, it
+            // would let a gate pass that should fail.
+            if let Err(e) = crate::pipeline::gate::check_gate_keys(&warnings) {
+                let (code, hint) = e.exit_and_hint();
+                crate::ui::error(&e, hint);
+                return code;
+            }
             for w in warnings {
                 crate::ui::warn(&w);
             }
