@@ -399,6 +399,12 @@ pub fn describe_tests(
 ) -> String {
     const GROUPS: usize = 3;
     const PER_GROUP: usize = 4;
+    // A name two keys share (the same test failing in two runners) is said with its runner:
+    // "unit::t::bad, integ::t::bad", not "t::bad, t::bad".
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for k in keys {
+        *seen.entry(display_name(k, v)).or_default() += 1;
+    }
     let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for k in keys {
         let loc = locs.get(k.as_str());
@@ -410,7 +416,17 @@ pub fn describe_tests(
                     .unwrap_or_else(|| ".".to_string())
             })
             .unwrap_or_default();
-        let name = display_name(k, v);
+        let mut name = display_name(k, v);
+        if seen.get(&name).is_some_and(|n| *n > 1)
+            && let Some(runner) = v
+                .runners
+                .iter()
+                .map(|r| r.id.as_str())
+                .filter(|id| !id.is_empty())
+                .find(|id| k.starts_with(&format!("{id}::")))
+        {
+            name = format!("{runner}::{name}");
+        }
         let item = match loc {
             Some(l) => format!("{name} ({l})"),
             None => name,

@@ -123,6 +123,11 @@ pub struct Diagnoser<'a> {
     contexts: HashMap<String, PathContext>,
     problems: Vec<Problem>,
     memo: Memo,
+    /// Each failing test's name as titles show it ([`display_name`]), by problem index, and
+    /// the runners each name failed in: the same name from two runners (`unit` and `integ`
+    /// both failing `t::bad`) gets its runner in the title, or two tasks read alike.
+    names: Vec<(usize, String)>,
+    runners_of: HashMap<String, std::collections::BTreeSet<String>>,
 }
 
 impl<'a> Diagnoser<'a> {
@@ -140,6 +145,8 @@ impl<'a> Diagnoser<'a> {
             contexts: HashMap::new(),
             problems: Vec::new(),
             memo: Memo::default(),
+            names: Vec::new(),
+            runners_of: HashMap::new(),
         };
         // Runner-level problems first: they explain missing results.
         for r in &verify.runners {
@@ -191,7 +198,18 @@ impl<'a> Diagnoser<'a> {
         let r = self.runners.get(c.runner.as_str()).copied();
         let ctx = self.context(&c.runner);
         let p = case_problem(c, r, &ctx, self.opts, &mut self.memo);
+        self.name(c);
         self.push(p);
+    }
+
+    /// Notes the name of the case whose problem is pushed next.
+    fn name(&mut self, c: &Case) {
+        let display = display_name(c);
+        self.runners_of
+            .entry(display.clone())
+            .or_default()
+            .insert(c.runner.clone());
+        self.names.push((self.problems.len(), display));
     }
 
     /// Adds cases in order, as [`Diagnoser::add_case`] one by one would, with the per-case
@@ -238,7 +256,8 @@ impl<'a> Diagnoser<'a> {
             }
             all
         });
-        for p in problems.into_iter().flatten() {
+        for (c, p) in bad.iter().zip(problems.into_iter().flatten()) {
+            self.name(c);
             self.push(p);
         }
     }
@@ -246,6 +265,14 @@ impl<'a> Diagnoser<'a> {
     /// Folds the problems into tasks and bounds the problem list.
     pub fn finish(self) -> DiagnoseDoc {
         let mut problems = self.problems;
+        for (i, display) in &self.names {
+            if self.runners_of.get(display).is_some_and(|r| r.len() > 1)
+                && let Some(p) = problems.get_mut(*i)
+                && !p.runner.is_empty()
+            {
+                p.title = one_line(&format!("{}::{}", p.runner, p.title), 240);
+            }
+        }
         let tasks = fold_tasks(&problems);
         let total = problems.len();
         let max = self.opts.max_problems;

@@ -561,6 +561,12 @@ fn cases_split_across_threads_make_the_same_document() {
         if c.runner.is_empty() {
             c.runner = "t".into();
         }
+        // Now and then a test of the same name in both runners: each title names its runner.
+        if i % 50 == 7 {
+            c.name = "same".into();
+            c.classname = None;
+            c.status = Status::Failed;
+        }
         cases.push(c);
     }
     let v = with_counts(&v, &cases);
@@ -574,6 +580,20 @@ fn cases_split_across_threads_make_the_same_document() {
     }
     let (one, split) = (one.finish(), split.finish());
     assert!(one.problems.len() > 300, "{}", one.problems.len());
+    let same: Vec<&str> = one
+        .problems
+        .iter()
+        .filter(|p| p.test.as_deref().is_some_and(|k| k.ends_with("::same")))
+        .map(|p| p.title.as_str())
+        .collect();
+    assert!(same.len() == 14, "{same:?}");
+    assert!(same.iter().any(|t| t.starts_with("t::same ")), "{same:?}");
+    assert!(same.iter().any(|t| t.starts_with("j::same ")), "{same:?}");
+    assert!(
+        same.iter()
+            .all(|t| t.starts_with("t::same ") || t.starts_with("j::same ")),
+        "{same:?}"
+    );
     assert_eq!(
         serde_json::to_string(&split).unwrap(),
         serde_json::to_string(&one).unwrap()

@@ -280,6 +280,67 @@ fn max_failures_says_what_it_counts_and_names_unnamed_tests() {
     );
 }
 
+/// The same test failing in two runners is two failing tests, and the reason and the repair
+/// tasks say which runner each is (before: "t::bad, t::bad" and two tasks that read alike).
+#[test]
+fn the_same_test_failing_in_two_runners_is_named_with_its_runner() {
+    let mut cases = passing(2, "unit");
+    for r in ["unit", "integ"] {
+        cases.push(case(
+            r,
+            "test_get",
+            Status::Failed,
+            "tests/api/test_api.py",
+            12,
+        ));
+    }
+    // A name only one runner has keeps its short form.
+    cases.push(case(
+        "unit",
+        "test_put",
+        Status::Failed,
+        "tests/api/test_api.py",
+        20,
+    ));
+    let runners = ["unit", "integ"]
+        .map(|id| runner(id, RunnerKind::Test, RunnerStatus::Failed))
+        .to_vec();
+    let w = World::new(runners, cases, LintCounts::default());
+    let g = w.gate(&GateConfig::default(), None);
+    let reason = &rule(&g, "max_failures").reason;
+    assert!(
+        reason.contains("unit::test_api::test_get (tests/api/test_api.py:12)")
+            && reason.contains("integ::test_api::test_get (tests/api/test_api.py:12)"),
+        "{reason}"
+    );
+    assert!(reason.contains(", test_api::test_put ("), "{reason}");
+    let bad: Vec<Case> = w
+        .cases
+        .iter()
+        .filter(|c| c.status.is_bad())
+        .cloned()
+        .collect();
+    let logs = Default::default();
+    let d = diagnose::diagnose(
+        &Input {
+            verify: &w.verify,
+            cases: &bad,
+            findings: &[],
+            logs: &logs,
+        },
+        &Options::default(),
+    );
+    let titles: Vec<&str> = d.problems.iter().map(|p| p.title.as_str()).collect();
+    assert_eq!(
+        titles,
+        [
+            "unit::tests.test_api::test_get failed: assert 1 == 2",
+            "integ::tests.test_api::test_get failed: assert 1 == 2",
+            "tests.test_api::test_put failed: assert 1 == 2",
+        ]
+    );
+}
+
 #[test]
 fn a_few_failures_in_many_tests_never_score_100() {
     // 6 failures in 100,000: 99.99976 rounds to 100, which would read as all green and pass
