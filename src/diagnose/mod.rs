@@ -743,12 +743,22 @@ fn case_facts(c: &Case, ctx: &PathContext, opts: &Options) -> Facts {
             // A placeholder says nothing: the message found in the text instead.
             // No message at all: the text is the evidence as it is (jest-junit's starts
             // with the `Error: …` line; repeating it above would say it twice).
+            // A Rust panic line (nextest's message) says where, not what: the assertion
+            // found under it is the message, and the kind (`test failure with exit code
+            // 101`) adds nothing to it.
+            let panic_line = f
+                .message
+                .as_deref()
+                .is_some_and(|m| m.starts_with("thread '") && m.contains("panicked at"))
+                && !message.starts_with("thread '");
             let message = match f.message.as_deref() {
                 Some(m) if is_placeholder(m) => message.as_str(),
+                Some(_) if panic_line => message.as_str(),
                 Some(m) => m,
                 None => "",
             };
             if let Some(k) = &f.kind
+                && !panic_line
                 && !message.contains(k.as_str())
             {
                 s.push_str(k);

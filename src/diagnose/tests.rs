@@ -411,11 +411,12 @@ fn problems_are_bounded_but_tasks_keep_their_problems() {
 fn rust_panics_are_titled_by_the_assertion() {
     let v = verify(vec![runner("t", RunnerKind::Test, RunnerStatus::Failed)]);
     // generated/nextest/all.junit.xml: the message is the panic line, the trace repeats it.
-    let c = failed(
+    let mut c = failed(
         "corpus_sample::tests::it_fails_assert_eq",
         "thread 'tests::it_fails_assert_eq' (22473) panicked at src/lib.rs:16:9",
-        "thread 'tests::it_fails_assert_eq' (22473) panicked at src/lib.rs:16:9:\nassertion `left == right` failed: math is broken\n  left: 4\n right: 5",
+        "thread 'tests::it_fails_assert_eq' (22473) panicked at src/lib.rs:16:9:\nassertion `left == right` failed: math is broken\n  left: 4\n right: 5\nstack backtrace:\n   0: __rustc::rust_begin_unwind\n             at /rustc/5980/library/std/src/panicking.rs:689:5",
     );
+    c.failure.as_mut().unwrap().kind = Some("test failure with exit code 101".into());
     let d = run(&v, &[c], &BTreeMap::new());
     let p = d.problems.iter().find(|p| p.test.is_some()).unwrap();
     assert_eq!(
@@ -423,6 +424,12 @@ fn rust_panics_are_titled_by_the_assertion() {
         "corpus_sample::tests::it_fails_assert_eq failed: assertion `left == right` failed: math is broken"
     );
     assert_eq!(p.location.as_ref().unwrap().to_string(), "src/lib.rs:16:9");
+    // The assertion with both sides, then where: not the kind and the panic line three
+    // times over with `right:` cut off.
+    assert_eq!(
+        p.evidence,
+        "assertion `left == right` failed: math is broken\n  left: 4\n right: 5\n---\nthread 'tests::it_fails_assert_eq' (22473) panicked at src/lib.rs:16:9"
+    );
 }
 
 #[test]
