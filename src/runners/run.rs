@@ -183,14 +183,15 @@ pub fn summary(r: &RunnerResult) -> String {
             parts.push(format!("{} errored", r.counts.errored));
         }
     }
+    let count = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
     if r.lint.errors > 0 {
-        parts.push(format!("{} lint errors", r.lint.errors));
+        parts.push(count(r.lint.errors as usize, "lint error"));
     }
     if r.lint.warnings > 0 {
-        parts.push(format!("{} lint warnings", r.lint.warnings));
+        parts.push(count(r.lint.warnings as usize, "lint warning"));
     }
     if !r.parse_errors.is_empty() {
-        parts.push(format!("{} parse errors", r.parse_errors.len()));
+        parts.push(count(r.parse_errors.len(), "parse error"));
     }
     if parts.is_empty()
         && let Some(h) = &r.hint
