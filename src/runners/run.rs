@@ -358,6 +358,28 @@ async fn run_one(
                 }
                 None => status = RunnerStatus::Failed,
             },
+            // The command's program ran, but the tool it starts is not installed
+            // (`python3 -m pytest` without pytest, `npx --no-install jest` before `npm ci`):
+            // no report was written, and the fix is installing it, not reading a missing file.
+            // (A report on disk means the tool ran: a test's subprocess said it.)
+            Ended::Exited(c)
+                if missing_tool(&spec.stderr).is_some()
+                    && !def.result_files.iter().any(|p| {
+                        let p = interpolate(p, &vars);
+                        !p.contains(['*', '?', '[']) && shared.cwd.join(&p).is_file()
+                    }) =>
+            {
+                let what = missing_tool(&spec.stderr).unwrap_or_default();
+                r.exit_code = Some(c);
+                r.status = RunnerStatus::Unavailable;
+                r.hint = Some(format!(
+                    "`{what}` is not installed: {}",
+                    def.install_hint
+                        .as_deref()
+                        .unwrap_or("install it, or fix the command in .codeloop/plugins.json")
+                ));
+                return finish(&shared, r);
+            }
             // `sh -c` reports a command killed by a signal as exit 128+N: a test binary that
             // segfaulted or was OOM-killed under the runner's shell is a crash, not a failure.
             Ended::Exited(c) if crash_signal(c).is_some() => {
@@ -582,6 +604,46 @@ fn not_found(stderr: &Path) -> Option<String> {
     })
 }
 
+/// The tool a command could not start because it is not installed, from the messages of
+/// the launchers the built-in runners use: `python3 -m X` (`/usr/bin/python3: No module named
+/// X`, unquoted, unlike a test's own `ModuleNotFoundError: No module named 'x'`), `npx
+/// --no-install X` (`npx canceled due to missing packages and no YES option: ["X@1.2"]`),
+/// `pnpm exec X` (`Command "X" not found`), `yarn run X` (`error Command "X" not found.`) and
+/// `bundle exec X` (`bundler: command not found: X`).
+fn missing_tool(stderr: &Path) -> Option<String> {
+    let text = read_tail(stderr, 4096);
+    let word = |s: &str| {
+        let w = s.trim().trim_end_matches('.');
+        (!w.is_empty() && !w.contains(char::is_whitespace) && !w.contains(['\'', '"']))
+            .then(|| w.to_string())
+    };
+    text.lines().find_map(|l| {
+        let l = l.trim();
+        if let Some((head, m)) = l.rsplit_once(": No module named ")
+            && !head.contains("Error")
+        {
+            return word(m);
+        }
+        if let Some((_, pkgs)) = l.split_once("npx canceled due to missing packages") {
+            let first = pkgs.split('"').nth(1)?;
+            // `jest@30.5.2`, `@scope/pkg@1`: the name before the version's `@`.
+            let name = match first.rfind('@') {
+                Some(i) if i > 0 => &first[..i],
+                _ => first,
+            };
+            return word(name);
+        }
+        if let Some(rest) = l.split_once("Command \"").map(|(_, r)| r)
+            && let Some((name, tail)) = rest.split_once('"')
+            && tail.trim_start().starts_with("not found")
+        {
+            return word(name);
+        }
+        l.split_once("bundler: command not found: ")
+            .and_then(|(_, n)| word(n))
+    })
+}
+
 /// The last `n` bytes of a file, lossily decoded.
 pub fn read_tail(p: &Path, n: u64) -> String {
     use std::io::{Read, Seek, SeekFrom};
@@ -640,6 +702,51 @@ mod tests {
         assert_eq!(not_found(&p).as_deref(), Some("rspec"));
         std::fs::write(&p, "exit 127 for other reasons\n").unwrap();
         assert_eq!(not_found(&p), None);
+    }
+
+    /// A built-in runner whose tool is not installed is `unavailable` with the install hint,
+    /// not a parse error about a report that was never written.
+    #[test]
+    fn missing_tool_reads_the_launchers_messages() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("stderr.log");
+        let read = |text: &str| {
+            std::fs::write(&p, text).unwrap();
+            missing_tool(&p)
+        };
+        assert_eq!(
+            read("/usr/bin/python3: No module named pytest\n").as_deref(),
+            Some("pytest")
+        );
+        assert_eq!(
+            read("npm error npx canceled due to missing packages and no YES option: [\"jest@30.5.2\"]\nnpm error A complete log\n").as_deref(),
+            Some("jest")
+        );
+        assert_eq!(
+            read("npm error npx canceled due to missing packages and no YES option: [\"@playwright/test@1.2\"]\n").as_deref(),
+            Some("@playwright/test")
+        );
+        assert_eq!(
+            read(" ERR_PNPM_RECURSIVE_EXEC_FIRST_FAIL  Command \"vitest\" not found\n").as_deref(),
+            Some("vitest")
+        );
+        assert_eq!(
+            read("error Command \"eslint\" not found.\n").as_deref(),
+            Some("eslint")
+        );
+        assert_eq!(
+            read("bundler: command not found: rspec\n").as_deref(),
+            Some("rspec")
+        );
+        // A test's own import error, a failing test: not a missing tool.
+        assert_eq!(
+            read("E   ModuleNotFoundError: No module named 'requests'\n"),
+            None
+        );
+        assert_eq!(
+            read("FAILED tests/test_x.py::test_a - assert 1 == 2\n"),
+            None
+        );
     }
 
     #[test]
