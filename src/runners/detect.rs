@@ -200,6 +200,11 @@ fn rust(dir: &Path, tools: &dyn Tools, out: &mut Vec<RunnerDef>) {
             Format::CargoJson,
             "install clippy: `rustup component add clippy`",
         ));
+        // clippy compiles the crate: after a failed `cargo build` it would only say the same
+        // compiler errors again (counted twice, one task saying "2 errors" for one).
+        if let Some(d) = out.last_mut() {
+            d.after_build = true;
+        }
     }
 }
 
@@ -592,6 +597,7 @@ mod tests {
         assert!(n.command.as_deref().unwrap().contains("--profile codeloop"));
         assert_eq!(with.len(), 3);
         assert_eq!(with[0].kind, RunnerKind::Build);
+        assert!(with[2].id == "clippy" && with[2].after_build);
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! Running a plan of runners: build runners first, test runners wait for them (and are
-//! `blocked` when one failed), lint runners start at once; at most `jobs` at a time. Each
-//! runner's result files are collected after it ends (also after a failure or a timeout:
-//! partial reports are evidence). Cancellation stops running runners and marks the rest
-//! `interrupted`.
+//! `blocked` when one failed), lint runners start at once (but clippy, which compiles what
+//! the build compiles, waits like a test runner: [`super::RunnerDef::after_build`]); at most
+//! `jobs` at a time. Each runner's result files are collected after it ends (also after a
+//! failure or a timeout: partial reports are evidence). Cancellation stops running runners
+//! and marks the rest `interrupted`.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -215,7 +216,7 @@ async fn run_one(
         r.hint = Some(hint);
         return finish(&shared, r);
     }
-    if def.kind == RunnerKind::Test {
+    if def.kind == RunnerKind::Test || def.after_build {
         let failed = tokio::select! {
             v = builds.wait_for(|v| v.is_some()) => v.ok().and_then(|v| v.clone()).unwrap_or_default(),
             _ = exec::cancelled(&mut cancel) => Vec::new(),
