@@ -338,7 +338,7 @@ fn runner_problems(
         title,
         location: None,
         evidence: evidence.clone(),
-        reproduce: r.command.clone(),
+        reproduce: rerun_command(r),
         severity,
         suite_error: None,
     };
@@ -547,7 +547,7 @@ fn suite_problem(r: &RunnerResult, se: &SuiteError, ctx: &PathContext, opts: &Op
         ),
         location,
         evidence: evidence(first_line(&se.message), &text, 0, at, opts),
-        reproduce: r.command.clone(),
+        reproduce: rerun_command(r),
         severity: Severity::Error,
         suite_error: Some(se.kind.clone())
             .filter(|k| !k.is_empty())
@@ -560,6 +560,18 @@ const BUILD_TOOLS: &[&str] = &[
     "rustc", "cargo", "tsc", "gcc", "clang", "javac", "kotlinc", "go", "go build", "go vet",
     "msbuild", "dotnet", "csc", "mcs",
 ];
+
+/// The command that reruns a runner by hand: a built-in's without codeloop's report
+/// plumbing ([`crate::runners::detect::rerun`]), a plugin's as it is written.
+fn rerun_command(r: &RunnerResult) -> Option<String> {
+    let cmd = r.command.as_deref()?;
+    match r.source {
+        crate::model::RunnerSource::Builtin => {
+            crate::runners::detect::rerun(&r.id, cmd).or_else(|| Some(cmd.to_string()))
+        }
+        _ => Some(cmd.to_string()),
+    }
+}
 
 fn finding_problem(f: &Finding, r: Option<&RunnerResult>, ctx: &PathContext) -> Problem {
     let build = f.severity == Severity::Error
@@ -595,7 +607,7 @@ fn finding_problem(f: &Finding, r: Option<&RunnerResult>, ctx: &PathContext) -> 
         ),
         location,
         evidence: bounded(&clean_control(&f.message), 2000),
-        reproduce: r.and_then(|r| r.command.clone()),
+        reproduce: r.and_then(rerun_command),
         severity: f.severity,
         suite_error: None,
     }

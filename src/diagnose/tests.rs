@@ -958,3 +958,68 @@ fn compiler_errors_at_one_place_are_errors_not_failures() {
         t.title
     );
 }
+
+/// A built-in runner's problems name the command a person reruns: not the nextest shell
+/// script (with `{runner_dir}` unfilled, since a blocked runner never ran) nor an eslint
+/// command that writes into the run directory.
+#[test]
+fn builtin_runner_problems_reproduce_with_the_tools_own_command() {
+    let mut blocked = runner("nextest", RunnerKind::Test, RunnerStatus::Blocked);
+    blocked.command =
+        Some("d=$(cd {runner_dir} && pwd) && cargo nextest run --profile codeloop; exit $s".into());
+    blocked.depends_on = vec!["cargo-build".into()];
+    let mut eslint = runner("eslint", RunnerKind::Lint, RunnerStatus::Failed);
+    eslint.command = Some(
+        "npx --no-install eslint . -f json -o /ws/.codeloop/runs/r/runners/eslint/eslint.json"
+            .into(),
+    );
+    let mut plugin = runner("lint-sh", RunnerKind::Lint, RunnerStatus::Blocked);
+    plugin.source = RunnerSource::Plugin;
+    plugin.command = Some("./lint.sh".into());
+    let v = verify(vec![
+        runner("cargo-build", RunnerKind::Build, RunnerStatus::Failed),
+        blocked,
+        eslint,
+        plugin,
+    ]);
+    let finding = Finding {
+        runner: "eslint".into(),
+        tool: "eslint".into(),
+        rule: Some("no-unused-vars".into()),
+        severity: Severity::Error,
+        message: "'x' is assigned a value but never used.".into(),
+        file: Some("src/a.js".into()),
+        line: Some(3),
+        column: Some(7),
+        end_line: None,
+        end_column: None,
+    };
+    let d = diagnose(
+        &Input {
+            verify: &v,
+            cases: &[],
+            findings: std::slice::from_ref(&finding),
+            logs: &BTreeMap::new(),
+        },
+        &Options::default(),
+    );
+    let by_runner = |id: &str| {
+        d.problems
+            .iter()
+            .find(|p| p.runner == id)
+            .and_then(|p| p.reproduce.clone())
+    };
+    assert_eq!(
+        by_runner("cargo-build").as_deref(),
+        Some("cargo build --all-targets")
+    );
+    assert_eq!(
+        by_runner("nextest").as_deref(),
+        Some("cargo nextest run --no-fail-fast")
+    );
+    assert_eq!(
+        by_runner("eslint").as_deref(),
+        Some("npx --no-install eslint .")
+    );
+    assert_eq!(by_runner("lint-sh").as_deref(), Some("./lint.sh"));
+}
