@@ -100,7 +100,9 @@ fn jest<'a>(lines: &[&'a str]) -> Option<Vec<&'a str>> {
     for (i, &l) in body.iter().enumerate() {
         let t = l.trim();
         if t.is_empty() {
-            take_next = false;
+            // Node's assert puts a blank line between `Expected values to be strictly
+            // equal:` and the values (`2 !== 3`): the label still waits for them.
+            take_next = take_next && out.last().is_some_and(|p| label(p) && p.ends_with(':'));
             continue;
         }
         if i == first || take_next || label(l) || diff(l) || t == "Message:" {
@@ -141,6 +143,19 @@ fn junit<'a>(lines: &[&'a str]) -> Option<Vec<&'a str>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn node_assert_keeps_the_values_below_its_blank_line() {
+        let text = "AssertionError\nExpected values to be strictly equal:\n\n2 !== 3\nAssertionError [ERR_ASSERTION]: Expected values to be strictly equal:\n\n2 !== 3\n\n    at Context.<anonymous> (test/a.test.js:3:35)";
+        assert_eq!(
+            explain(text),
+            [
+                "AssertionError",
+                "Expected values to be strictly equal:",
+                "2 !== 3"
+            ]
+        );
+    }
 
     #[test]
     fn jest_deep_equal_keeps_expected_received_and_changed_lines() {

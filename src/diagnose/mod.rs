@@ -1057,7 +1057,13 @@ fn evidence(
         let mut said: Vec<String> = out.lines().map(plain).collect();
         for l in why {
             let l = clean_control(&l).to_string();
-            if l.trim().is_empty() || said.iter().any(|s| *s == plain(&l)) {
+            let p = plain(&l);
+            // Said already: the same line, the message's kind (`AssertionError` above
+            // `AssertionError: Expected values…`), or a sentence the message holds.
+            let repeats = |s: &String| {
+                *s == p || s.starts_with(&format!("{p}:")) || (p.len() >= 12 && s.contains(&p))
+            };
+            if l.trim().is_empty() || said.iter().any(repeats) {
                 continue;
             }
             if !out.is_empty() {

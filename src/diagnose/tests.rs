@@ -1023,3 +1023,26 @@ fn builtin_runner_problems_reproduce_with_the_tools_own_command() {
     );
     assert_eq!(by_runner("lint-sh").as_deref(), Some("./lint.sh"));
 }
+
+/// Node's assert (mocha): the evidence said `AssertionError: Expected values to be strictly
+/// equal:`, then `AssertionError` and the sentence again, and never the values.
+#[test]
+fn node_assert_evidence_says_the_values_once() {
+    let v = verify(vec![runner(
+        "mocha",
+        RunnerKind::Test,
+        RunnerStatus::Failed,
+    )]);
+    let mut c = failed(
+        "adds",
+        "Expected values to be strictly equal:\n\n2 !== 3",
+        "AssertionError [ERR_ASSERTION]: Expected values to be strictly equal:\n\n2 !== 3\n\n    at Context.<anonymous> (test/a.test.js:3:35)\n    at process.processImmediate (node:internal/timers:483:21)",
+    );
+    c.failure.as_mut().unwrap().kind = Some("AssertionError".into());
+    let d = run(&v, &[c], &BTreeMap::new());
+    let p = d.problems.iter().find(|p| p.test.is_some()).unwrap();
+    assert_eq!(
+        p.evidence,
+        "AssertionError: Expected values to be strictly equal:\n2 !== 3"
+    );
+}
