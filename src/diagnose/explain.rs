@@ -52,21 +52,29 @@ fn pytest<'a>(lines: &[&'a str]) -> Option<Vec<&'a str>> {
 /// Rust: the lines after `panicked at ...:` up to the backtrace or the `note:` — the
 /// assertion (`assertion \`left == right\` failed: ...`) and its `left:` / `right:`.
 fn rust<'a>(lines: &[&'a str]) -> Option<Vec<&'a str>> {
-    let start = lines
+    let is_panic = |l: &str| {
+        let t = l.trim_start();
+        t.starts_with("thread '") && t.contains("panicked at ")
+    };
+    // nextest puts the panic line alone in the failure's `message` above the body, which
+    // says it again with the assertion under it: the first panic line followed by what it
+    // says is the one.
+    lines
         .iter()
-        .position(|l| l.contains("panicked at ") && l.trim_start().starts_with("thread '"))?;
-    let out: Vec<&str> = lines[start + 1..]
-        .iter()
-        .take_while(|l| {
-            let t = l.trim_start();
-            !(t.starts_with("stack backtrace:")
-                || t.starts_with("note: ")
-                || (t.starts_with("thread '") && t.contains("panicked at ")))
+        .enumerate()
+        .filter(|(_, l)| is_panic(l))
+        .map(|(start, _)| {
+            lines[start + 1..]
+                .iter()
+                .take_while(|l| {
+                    let t = l.trim_start();
+                    !(t.starts_with("stack backtrace:") || t.starts_with("note: ") || is_panic(l))
+                })
+                .filter(|l| !l.trim().is_empty())
+                .copied()
+                .collect::<Vec<&str>>()
         })
-        .filter(|l| !l.trim().is_empty())
-        .copied()
-        .collect();
-    (!out.is_empty()).then_some(out)
+        .find(|out| !out.is_empty())
 }
 
 /// jest / vitest: the matcher line, `Expected` / `Received` labels with their values, a
@@ -92,7 +100,9 @@ fn jest<'a>(lines: &[&'a str]) -> Option<Vec<&'a str>> {
     for (i, &l) in body.iter().enumerate() {
         let t = l.trim();
         if t.is_empty() {
-            take_next = false;
+            // Node's assert puts a blank line between `Expected values to be strictly
+            // equal:` and the values (`2 !== 3`): the label still waits for them.
+            take_next = take_next && out.last().is_some_and(|p| label(p) && p.ends_with(':'));
             continue;
         }
         if i == first || take_next || label(l) || diff(l) || t == "Message:" {
@@ -135,6 +145,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn node_assert_keeps_the_values_below_its_blank_line() {
+        let text = "AssertionError\nExpected values to be strictly equal:\n\n2 !== 3\nAssertionError [ERR_ASSERTION]: Expected values to be strictly equal:\n\n2 !== 3\n\n    at Context.<anonymous> (test/a.test.js:3:35)";
+        assert_eq!(
+            explain(text),
+            [
+                "AssertionError",
+                "Expected values to be strictly equal:",
+                "2 !== 3"
+            ]
+        );
+    }
+
+    #[test]
     fn jest_deep_equal_keeps_expected_received_and_changed_lines() {
         let text = "assert.deepStrictEqual(received, expected)\n\nExpected value to deeply and strictly equal to:\n  {\"a\": 1, \"b\": [1, 2, 4]}\nReceived:\n  {\"a\": 1, \"b\": [1, 2, 3]}\n\nDifference:\n\n- Expected\n+ Received\n\n  Object {\n    \"a\": 1,\n    \"b\": Array [\n      1,\n      2,\n-     4,\n+     3,\n    ],\n  }\n    at Object.deepStrictEqual (/w/js/spec/mixed.spec.js:9:12)\n    at new Promise (<anonymous>)";
         let got = explain(text);
@@ -163,6 +186,19 @@ mod tests {
                 ">       assert add(1, 2) == 4",
                 "E       assert 3 == 4",
                 "E        +  where 3 = add(1, 2)",
+            ]
+        );
+    }
+
+    #[test]
+    fn rust_reads_past_nextests_lone_panic_line() {
+        let text = "test failure with exit code 101\nthread 'tests::adds' (7) panicked at src/lib.rs:15:9\nthread 'tests::adds' (7) panicked at src/lib.rs:15:9:\nassertion `left == right` failed: math\n  left: 4\n right: 5\nstack backtrace:\n   0: x";
+        assert_eq!(
+            explain(text),
+            [
+                "assertion `left == right` failed: math",
+                "  left: 4",
+                " right: 5"
             ]
         );
     }

@@ -586,7 +586,10 @@ pub fn resolve_suffix<'a>(file: &str, index: &'a [String], hint: Option<&str>) -
 /// `working-directory: backend`). Every view of diagnose.json — annotations, check run,
 /// comment and summary links, SARIF, GitLab Code Quality — then names files as the
 /// repository does. Task titles that quote a location (`... at tests/x.py:3`) follow.
-/// (Reproduce commands keep project-relative paths: they run in the project directory.)
+/// A problem's reproduce command keeps project-relative paths (it runs in the project
+/// directory: `codeloop_rerun_failed` runs it there); a task's, which the comment, the summary
+/// and the terminal show beside repo-relative locations, starts with `cd <prefix> && ` so that
+/// it runs as shown from the repository root.
 pub fn rebase(doc: &mut crate::model::DiagnoseDoc, prefix: &str) {
     let Some(prefix) = clean_prefix(prefix) else {
         return;
@@ -603,6 +606,9 @@ pub fn rebase(doc: &mut crate::model::DiagnoseDoc, prefix: &str) {
         }
     }
     for t in &mut doc.tasks {
+        if let Some(cmd) = t.reproduce.as_mut() {
+            *cmd = format!("cd {} && {cmd}", super::reproduce::sh_quote(&prefix));
+        }
         let Some(loc) = t.location.as_mut() else {
             continue;
         };
@@ -723,7 +729,7 @@ mod tests {
                 title: "2 tests fail the same way at tests/test_x.py:3: boom".into(),
                 location: Some(loc),
                 evidence: String::new(),
-                reproduce: None,
+                reproduce: Some("pytest tests/test_x.py::test_a".into()),
                 problems: vec!["p1".into()],
                 tests: Vec::new(),
             }],
@@ -740,6 +746,11 @@ mod tests {
         );
         // The reproduce command runs in the project directory: unchanged.
         assert_eq!(doc.problems[0].reproduce, same.problems[0].reproduce);
+        // The task's, shown beside `backend/tests/test_x.py:3`, runs from the root.
+        assert_eq!(
+            doc.tasks[0].reproduce.as_deref(),
+            Some("cd backend && pytest tests/test_x.py::test_a")
+        );
         assert_eq!(
             doc.tasks[0].title,
             "2 tests fail the same way at backend/tests/test_x.py:3: boom"

@@ -365,7 +365,7 @@ fn runner_problems(
         title,
         location: None,
         evidence: evidence.clone(),
-        reproduce: r.command.clone(),
+        reproduce: rerun_command(r),
         severity,
         suite_error: None,
     };
@@ -602,7 +602,7 @@ fn suite_problem(r: &RunnerResult, se: &SuiteError, ctx: &PathContext, opts: &Op
         ),
         location,
         evidence: evidence(first_line(&se.message), &text, 0, at, opts),
-        reproduce: r.command.clone(),
+        reproduce: rerun_command(r),
         severity: Severity::Error,
         suite_error: Some(se.kind.clone())
             .filter(|k| !k.is_empty())
@@ -615,6 +615,18 @@ const BUILD_TOOLS: &[&str] = &[
     "rustc", "cargo", "tsc", "gcc", "clang", "javac", "kotlinc", "go", "go build", "go vet",
     "msbuild", "dotnet", "csc", "mcs",
 ];
+
+/// The command that reruns a runner by hand: a built-in's without codeloop's report
+/// plumbing ([`crate::runners::detect::rerun`]), a plugin's as it is written.
+fn rerun_command(r: &RunnerResult) -> Option<String> {
+    let cmd = r.command.as_deref()?;
+    match r.source {
+        crate::model::RunnerSource::Builtin => {
+            crate::runners::detect::rerun(&r.id, cmd).or_else(|| Some(cmd.to_string()))
+        }
+        _ => Some(cmd.to_string()),
+    }
+}
 
 fn finding_problem(f: &Finding, r: Option<&RunnerResult>, ctx: &PathContext) -> Problem {
     let build = f.severity == Severity::Error
@@ -650,7 +662,7 @@ fn finding_problem(f: &Finding, r: Option<&RunnerResult>, ctx: &PathContext) -> 
         ),
         location,
         evidence: bounded(&clean_control(&f.message), 2000),
-        reproduce: r.and_then(|r| r.command.clone()),
+        reproduce: r.and_then(rerun_command),
         severity: f.severity,
         suite_error: None,
     }
@@ -798,12 +810,22 @@ fn case_facts(c: &Case, ctx: &PathContext, opts: &Options) -> Facts {
             // A placeholder says nothing: the message found in the text instead.
             // No message at all: the text is the evidence as it is (jest-junit's starts
             // with the `Error: …` line; repeating it above would say it twice).
+            // A Rust panic line (nextest's message) says where, not what: the assertion
+            // found under it is the message, and the kind (`test failure with exit code
+            // 101`) adds nothing to it.
+            let panic_line = f
+                .message
+                .as_deref()
+                .is_some_and(|m| m.starts_with("thread '") && m.contains("panicked at"))
+                && !message.starts_with("thread '");
             let message = match f.message.as_deref() {
                 Some(m) if is_placeholder(m) => message.as_str(),
+                Some(_) if panic_line => message.as_str(),
                 Some(m) => m,
                 None => "",
             };
             if let Some(k) = &f.kind
+                && !panic_line
                 && !message.contains(k.as_str())
             {
                 s.push_str(k);
@@ -1090,7 +1112,13 @@ fn evidence(
         let mut said: Vec<String> = out.lines().map(plain).collect();
         for l in why {
             let l = clean_control(&l).to_string();
-            if l.trim().is_empty() || said.iter().any(|s| *s == plain(&l)) {
+            let p = plain(&l);
+            // Said already: the same line, the message's kind (`AssertionError` above
+            // `AssertionError: Expected values…`), or a sentence the message holds.
+            let repeats = |s: &String| {
+                *s == p || s.starts_with(&format!("{p}:")) || (p.len() >= 12 && s.contains(&p))
+            };
+            if l.trim().is_empty() || said.iter().any(repeats) {
                 continue;
             }
             if !out.is_empty() {

@@ -190,7 +190,23 @@ pub fn command(
         ),
         Tool::Cargo => format!("cargo test {} -- --exact", sh_quote(name)),
         Tool::Pytest => {
-            let f = file.filter(|f| f.ends_with(".py"))?;
+            // pytest's xunit2 JUnit has no `file`: the location is where it failed, which is
+            // the library code a test called as often as the test file. Only a file the
+            // dotted classname names is the test's; else the classname's module is.
+            let from_class = case.classname.as_deref().and_then(pytest_module_file);
+            let names_test = |f: &&str| {
+                own_file.is_some()
+                    || case.classname.as_deref().is_none_or(|cls| {
+                        let stem = f.rsplit('/').next().unwrap_or(f).trim_end_matches(".py");
+                        cls.split('.').any(|p| p == stem)
+                    })
+            };
+            let f = file
+                .filter(|f| f.ends_with(".py"))
+                .filter(names_test)
+                .map(str::to_string)
+                .or(from_class)?;
+            let f = f.as_str();
             let mut id = f.to_string();
             // Classes after the module in a dotted classname: tests.test_x.TestA → TestA.
             if let Some(cls) = &case.classname {
@@ -295,6 +311,19 @@ pub fn command(
     })
 }
 
+/// The test module a pytest classname names (`tests.test_x.TestA` → `tests/test_x.py`): its
+/// dotted parts up to the first class (classes are CamelCase, modules are not).
+fn pytest_module_file(classname: &str) -> Option<String> {
+    let parts: Vec<&str> = classname
+        .split('.')
+        .take_while(|p| !p.starts_with(|c: char| c.is_ascii_uppercase()))
+        .collect();
+    if parts.is_empty() || parts.iter().any(|p| p.is_empty() || p.contains(['/', ' '])) {
+        return None;
+    }
+    Some(format!("{}.py", parts.join("/")))
+}
+
 /// An absolute path on this machine (POSIX or Windows): never part of a reproduce command.
 fn is_absolute(f: &str) -> bool {
     let b = f.as_bytes();
@@ -374,6 +403,26 @@ mod tests {
                 ),
                 None,
                 "pytest 'tests/test_mixed.py::test_p[1-2]'",
+            ),
+            // xunit2 has no file, and the failure was raised in library code the test
+            // called: the test's module comes from the classname, not from the location.
+            (
+                runner("pytest", "python3 -m pytest --junitxml=r.xml"),
+                case(Some("tests.test_basic"), "test_div_zero", None),
+                Some(loc("mypkg/__init__.py", 2)),
+                "pytest tests/test_basic.py::test_div_zero",
+            ),
+            (
+                runner("pytest", "python3 -m pytest --junitxml=r.xml"),
+                case(Some("tests.test_basic.TestDiv"), "test_zero", None),
+                Some(loc("mypkg/__init__.py", 2)),
+                "pytest tests/test_basic.py::TestDiv::test_zero",
+            ),
+            (
+                runner("pytest", "python3 -m pytest --junitxml=r.xml"),
+                case(Some("tests.test_basic"), "test_wrong", None),
+                Some(loc("tests/test_basic.py", 25)),
+                "pytest tests/test_basic.py::test_wrong",
             ),
             (
                 runner("cargo", "cargo test"),

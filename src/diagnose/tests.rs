@@ -455,11 +455,12 @@ fn problems_are_bounded_but_tasks_keep_their_problems() {
 fn rust_panics_are_titled_by_the_assertion() {
     let v = verify(vec![runner("t", RunnerKind::Test, RunnerStatus::Failed)]);
     // generated/nextest/all.junit.xml: the message is the panic line, the trace repeats it.
-    let c = failed(
+    let mut c = failed(
         "corpus_sample::tests::it_fails_assert_eq",
         "thread 'tests::it_fails_assert_eq' (22473) panicked at src/lib.rs:16:9",
-        "thread 'tests::it_fails_assert_eq' (22473) panicked at src/lib.rs:16:9:\nassertion `left == right` failed: math is broken\n  left: 4\n right: 5",
+        "thread 'tests::it_fails_assert_eq' (22473) panicked at src/lib.rs:16:9:\nassertion `left == right` failed: math is broken\n  left: 4\n right: 5\nstack backtrace:\n   0: __rustc::rust_begin_unwind\n             at /rustc/5980/library/std/src/panicking.rs:689:5",
     );
+    c.failure.as_mut().unwrap().kind = Some("test failure with exit code 101".into());
     let d = run(&v, &[c], &BTreeMap::new());
     let p = d.problems.iter().find(|p| p.test.is_some()).unwrap();
     assert_eq!(
@@ -467,6 +468,12 @@ fn rust_panics_are_titled_by_the_assertion() {
         "corpus_sample::tests::it_fails_assert_eq failed: assertion `left == right` failed: math is broken"
     );
     assert_eq!(p.location.as_ref().unwrap().to_string(), "src/lib.rs:16:9");
+    // The assertion with both sides, then where: not the kind and the panic line three
+    // times over with `right:` cut off.
+    assert_eq!(
+        p.evidence,
+        "assertion `left == right` failed: math is broken\n  left: 4\n right: 5\n---\nthread 'tests::it_fails_assert_eq' (22473) panicked at src/lib.rs:16:9"
+    );
 }
 
 #[test]
@@ -1014,5 +1021,93 @@ fn compiler_errors_at_one_place_are_errors_not_failures() {
             .starts_with("2 errors at src/lib.rs:9:36: rustc [E0277]: "),
         "{}",
         t.title
+    );
+}
+
+/// A built-in runner's problems name the command a person reruns: not the nextest shell
+/// script (with `{runner_dir}` unfilled, since a blocked runner never ran) nor an eslint
+/// command that writes into the run directory.
+#[test]
+fn builtin_runner_problems_reproduce_with_the_tools_own_command() {
+    let mut blocked = runner("nextest", RunnerKind::Test, RunnerStatus::Blocked);
+    blocked.command =
+        Some("d=$(cd {runner_dir} && pwd) && cargo nextest run --profile codeloop; exit $s".into());
+    blocked.depends_on = vec!["cargo-build".into()];
+    let mut eslint = runner("eslint", RunnerKind::Lint, RunnerStatus::Failed);
+    eslint.command = Some(
+        "npx --no-install eslint . -f json -o /ws/.codeloop/runs/r/runners/eslint/eslint.json"
+            .into(),
+    );
+    let mut plugin = runner("lint-sh", RunnerKind::Lint, RunnerStatus::Blocked);
+    plugin.source = RunnerSource::Plugin;
+    plugin.command = Some("./lint.sh".into());
+    let v = verify(vec![
+        runner("cargo-build", RunnerKind::Build, RunnerStatus::Failed),
+        blocked,
+        eslint,
+        plugin,
+    ]);
+    let finding = Finding {
+        runner: "eslint".into(),
+        tool: "eslint".into(),
+        rule: Some("no-unused-vars".into()),
+        severity: Severity::Error,
+        message: "'x' is assigned a value but never used.".into(),
+        file: Some("src/a.js".into()),
+        line: Some(3),
+        column: Some(7),
+        end_line: None,
+        end_column: None,
+    };
+    let d = diagnose(
+        &Input {
+            verify: &v,
+            cases: &[],
+            findings: std::slice::from_ref(&finding),
+            logs: &BTreeMap::new(),
+        },
+        &Options::default(),
+    );
+    let by_runner = |id: &str| {
+        d.problems
+            .iter()
+            .find(|p| p.runner == id)
+            .and_then(|p| p.reproduce.clone())
+    };
+    assert_eq!(
+        by_runner("cargo-build").as_deref(),
+        Some("cargo build --all-targets")
+    );
+    assert_eq!(
+        by_runner("nextest").as_deref(),
+        Some("cargo nextest run --no-fail-fast")
+    );
+    assert_eq!(
+        by_runner("eslint").as_deref(),
+        Some("npx --no-install eslint .")
+    );
+    assert_eq!(by_runner("lint-sh").as_deref(), Some("./lint.sh"));
+}
+
+/// Node's assert (mocha): the evidence said `AssertionError: Expected values to be strictly
+/// equal:`, then `AssertionError` and the sentence again, and never the values.
+#[test]
+fn node_assert_evidence_says_the_values_once() {
+    let v = verify(vec![runner(
+        "mocha",
+        RunnerKind::Test,
+        RunnerStatus::Failed,
+    )]);
+    let mut c = failed(
+        "adds",
+        "Expected values to be strictly equal:\n\n2 !== 3",
+        "AssertionError [ERR_ASSERTION]: Expected values to be strictly equal:\n\n2 !== 3\n\n    at Context.<anonymous> (test/a.test.js:3:35)\n    at process.processImmediate (node:internal/timers:483:21)",
+    );
+    c.failure.as_mut().unwrap().kind = Some("AssertionError".into());
+    let d = run(&v, &[c], &BTreeMap::new());
+    let p = d.problems.iter().find(|p| p.test.is_some()).unwrap();
+    assert_eq!(
+        p.evidence,
+        "AssertionError: Expected values to be strictly equal:\n2 !== 3"
     );
 }

@@ -613,14 +613,23 @@ fn location_md(loc: Option<&Location>, ctx: &Context, max: usize) -> String {
     }
 }
 
+/// `1 error`, `2 errors`.
+fn count(n: u64, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
 fn runner_counts(r: &crate::model::RunnerResult) -> String {
     let c = &r.counts;
     let mut parts = Vec::new();
     if r.kind == RunnerKind::Lint || (c.tests == 0 && r.lint.total() > 0) {
         let l = &r.lint;
-        parts.push(format!("{} errors", l.errors));
+        parts.push(count(l.errors, "error"));
         if l.warnings > 0 {
-            parts.push(format!("{} warnings", l.warnings));
+            parts.push(count(l.warnings, "warning"));
         }
     } else if c.tests > 0 {
         parts.push(format!("{} passed", c.passed));
@@ -635,7 +644,7 @@ fn runner_counts(r: &crate::model::RunnerResult) -> String {
             }
         }
     } else if !r.suite_errors.is_empty() {
-        parts.push(format!("{} errors", r.suite_errors.len()));
+        parts.push(count(r.suite_errors.len() as u64, "error"));
     } else {
         parts.push("no results".into());
     }
@@ -1184,6 +1193,22 @@ mod reason_tests {
             "score 41 < min_score 80"
         );
         assert_eq!(short_reason("2 failing tests: a, b"), "2 failing tests");
+    }
+
+    /// The runners table said `1 errors` for a linter with one finding.
+    #[test]
+    fn runner_counts_say_one_error_in_the_singular() {
+        let mut r: crate::model::RunnerResult = serde_json::from_value(serde_json::json!({
+            "id": "ruff", "kind": "lint", "source": "builtin", "status": "failed",
+            "duration": 0.3
+        }))
+        .unwrap();
+        r.lint.errors = 1;
+        r.lint.warnings = 1;
+        assert_eq!(runner_counts(&r), "1 error, 1 warning");
+        r.lint.errors = 2;
+        r.lint.warnings = 0;
+        assert_eq!(runner_counts(&r), "2 errors");
     }
 
     #[test]

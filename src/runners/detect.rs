@@ -4,7 +4,7 @@
 //! | stack  | detected by                              | runners                                   |
 //! |--------|------------------------------------------|-------------------------------------------|
 //! | Rust   | Cargo.toml                               | cargo-build, nextest (or cargo-test), clippy |
-//! | Node   | package.json (+ lockfile picks npm/pnpm/yarn) | node-build, jest / vitest / node-test, eslint |
+//! | Node   | package.json (+ lockfile picks npm/pnpm/yarn) | node-build, jest / vitest / mocha / node-test, eslint |
 //! | Python | pyproject.toml, pytest.ini, setup.cfg, tox.ini, conftest.py | pytest, ruff  |
 //! | Go     | go.mod                                   | go-build, go-test, golangci-lint          |
 //! | Ruby   | Gemfile + spec/                          | rspec, rubocop                            |
@@ -200,6 +200,11 @@ fn rust(dir: &Path, tools: &dyn Tools, out: &mut Vec<RunnerDef>) {
             Format::CargoJson,
             "install clippy: `rustup component add clippy`",
         ));
+        // clippy compiles the crate: after a failed `cargo build` it would only say the same
+        // compiler errors again (counted twice, one task saying "2 errors" for one).
+        if let Some(d) = out.last_mut() {
+            d.after_build = true;
+        }
     }
 }
 
@@ -257,6 +262,21 @@ fn node(dir: &Path, _tools: &dyn Tools, out: &mut Vec<RunnerDef>) {
             format!("{exec} jest --ci --json --outputFile={{runner_dir}}/jest.json"),
             "{runner_dir}/jest.json",
             Format::JestJson,
+            NODE_HINT,
+        ));
+    } else if has_dep("mocha") {
+        // Mocha's suites use its globals (`describe`, `it`): `node --test` cannot run them.
+        // The JSON reporter writes the file named by its `output` option (mocha 9.2+).
+        out.push(def(
+            "mocha",
+            RunnerKind::Test,
+            "package.json",
+            pm,
+            format!(
+                "{exec} mocha --reporter json --reporter-option output={{runner_dir}}/mocha.json"
+            ),
+            "{runner_dir}/mocha.json",
+            Format::MochaJson,
             NODE_HINT,
         ));
     } else if has_script("test") || dir.join("test").is_dir() {
@@ -563,9 +583,102 @@ fn flutter(dir: &Path, out: &mut Vec<RunnerDef>) {
     ));
 }
 
+/// The command a person types to rerun a built-in runner by hand: its command without what
+/// makes the tool write codeloop's report into the run directory (`--junitxml={runner_dir}/…`,
+/// `-f json -o …`, nextest's tool config). `None` for an id that is not a built-in's.
+pub fn rerun(id: &str, command: &str) -> Option<String> {
+    // The part of the command before the first of `markers` (trimmed).
+    let before = |markers: &[&str]| -> String {
+        let cut = markers
+            .iter()
+            .filter_map(|m| command.find(m))
+            .min()
+            .unwrap_or(command.len());
+        command[..cut].trim().to_string()
+    };
+    Some(match id {
+        "cargo-build" => "cargo build --all-targets".into(),
+        "cargo-test" => "cargo test --no-fail-fast".into(),
+        "nextest" => "cargo nextest run --no-fail-fast".into(),
+        "clippy" => "cargo clippy --all-targets".into(),
+        "pytest" => before(&[" --junitxml"]),
+        "ruff" => "ruff check .".into(),
+        "node-build" => command.to_string(),
+        "vitest" => before(&[" --reporter=json"]),
+        "jest" => before(&[" --json"]),
+        "node-test" => "node --test".into(),
+        "mocha" => before(&[" --reporter json"]),
+        "eslint" => format!("{} .", before(&[" . -f json"])),
+        "go-build" => "go build ./...".into(),
+        "go-test" => "go test ./...".into(),
+        "golangci-lint" => "golangci-lint run ./...".into(),
+        "rspec" => "bundle exec rspec".into(),
+        "rubocop" => "bundle exec rubocop".into(),
+        "dotnet-build" => "dotnet build".into(),
+        "dotnet-test" => "dotnet test".into(),
+        "maven" | "gradle" => command.to_string(),
+        "playwright" => {
+            let c = command
+                .split_once(' ')
+                .filter(|(env, _)| env.starts_with("PLAYWRIGHT_JUNIT_OUTPUT_NAME="))
+                .map_or(command, |(_, rest)| rest);
+            c.replace(" --reporter=junit,list", "")
+        }
+        "flutter-test" => "flutter test".into(),
+        _ => return None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What a person reruns by hand is the tool's own command, without codeloop's report
+    /// plumbing (the nextest shell script, an output path inside the run directory).
+    #[test]
+    fn rerun_commands_leave_the_report_plumbing_out() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("Cargo.toml"), "[package]").unwrap();
+        std::fs::write(d.path().join("pyproject.toml"), "[tool.ruff]").unwrap();
+        std::fs::write(
+            d.path().join("package.json"),
+            r#"{"devDependencies": {"jest": "1", "eslint": "9"}}"#,
+        )
+        .unwrap();
+        let all = detect(
+            d.path(),
+            &Fake(&["cargo", "cargo-nextest", "cargo-clippy", "python3"]),
+        );
+        let got: Vec<(String, String)> = all
+            .iter()
+            .map(|r| {
+                let cmd = r.command.as_deref().unwrap();
+                (r.id.clone(), rerun(&r.id, cmd).expect(&r.id))
+            })
+            .collect();
+        let want = [
+            ("cargo-build", "cargo build --all-targets"),
+            ("nextest", "cargo nextest run --no-fail-fast"),
+            ("clippy", "cargo clippy --all-targets"),
+            ("jest", "npx --no-install jest --ci"),
+            ("eslint", "npx --no-install eslint ."),
+            ("pytest", "python3 -m pytest"),
+            ("ruff", "ruff check ."),
+        ];
+        let want: Vec<(String, String)> = want
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+        assert_eq!(got, want);
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("playwright.config.ts"), "").unwrap();
+        let p = &detect(d.path(), &Fake(&[]))[0];
+        assert_eq!(
+            rerun(&p.id, p.command.as_deref().unwrap()).as_deref(),
+            Some("npx --no-install playwright test")
+        );
+        assert_eq!(rerun("my-plugin", "make test"), None);
+    }
 
     struct Fake(&'static [&'static str]);
     impl Tools for Fake {
@@ -592,6 +705,7 @@ mod tests {
         assert!(n.command.as_deref().unwrap().contains("--profile codeloop"));
         assert_eq!(with.len(), 3);
         assert_eq!(with[0].kind, RunnerKind::Build);
+        assert!(with[2].id == "clippy" && with[2].after_build);
     }
 
     #[test]
@@ -613,6 +727,33 @@ mod tests {
                 .starts_with("pnpm exec vitest run")
         );
         assert_eq!(r[1].tool.as_deref(), Some("pnpm"));
+    }
+
+    /// A mocha project (`describe`/`it` globals) is run by mocha, not by `node --test`, which
+    /// failed each file as one test ("describe is not defined").
+    #[test]
+    fn node_runs_mocha_suites_with_mocha() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(
+            d.path().join("package.json"),
+            r#"{"scripts": {"test": "mocha"}, "devDependencies": {"mocha": "12"}}"#,
+        )
+        .unwrap();
+        std::fs::create_dir(d.path().join("test")).unwrap();
+        let r = detect(d.path(), &Fake(&[]));
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].id, "mocha");
+        let cmd = r[0].command.as_deref().unwrap();
+        assert_eq!(
+            cmd,
+            "npx --no-install mocha --reporter json --reporter-option output={runner_dir}/mocha.json"
+        );
+        assert_eq!(r[0].result_files, ["{runner_dir}/mocha.json"]);
+        assert_eq!(r[0].result_format, Some(Format::MochaJson));
+        assert_eq!(
+            rerun("mocha", cmd).as_deref(),
+            Some("npx --no-install mocha")
+        );
     }
 
     #[test]

@@ -40,6 +40,10 @@ pub struct RunnerDef {
     pub install_hint: Option<String>,
     /// This runner's own limits (plugins.json); unset keys fall back to `verify.limits`.
     pub limits: LimitOverrides,
+    /// A lint runner that compiles the project the build runners compile (clippy): it waits
+    /// for them and is `blocked` when one failed, like a test runner, instead of reporting
+    /// the same compiler errors a second time.
+    pub after_build: bool,
 }
 
 /// A runner's own limits (`limits` of a plugins.json runner): each key wins over the same key
@@ -78,6 +82,7 @@ impl RunnerDef {
             tool: None,
             install_hint: None,
             limits: LimitOverrides::default(),
+            after_build: false,
         }
     }
 }

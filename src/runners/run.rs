@@ -1,8 +1,9 @@
 //! Running a plan of runners: build runners first, test runners wait for them (and are
-//! `blocked` when one failed), lint runners start at once; at most `jobs` at a time. Each
-//! runner's result files are collected after it ends (also after a failure or a timeout:
-//! partial reports are evidence). Cancellation stops running runners and marks the rest
-//! `interrupted`.
+//! `blocked` when one failed), lint runners start at once (but clippy, which compiles what
+//! the build compiles, waits like a test runner: [`super::RunnerDef::after_build`]); at most
+//! `jobs` at a time. Each runner's result files are collected after it ends (also after a
+//! failure or a timeout: partial reports are evidence). Cancellation stops running runners
+//! and marks the rest `interrupted`.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -187,11 +188,12 @@ pub fn summary(r: &RunnerResult) -> String {
             parts.push(format!("{} errored", r.counts.errored));
         }
     }
+    let count = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
     if r.lint.errors > 0 {
-        parts.push(format!("{} lint errors", r.lint.errors));
+        parts.push(count(r.lint.errors as usize, "lint error"));
     }
     if r.lint.warnings > 0 {
-        parts.push(format!("{} lint warnings", r.lint.warnings));
+        parts.push(count(r.lint.warnings as usize, "lint warning"));
     }
     let missing = r.parse_errors.iter().filter(|p| p.missing).count();
     if missing > 0 {
@@ -202,7 +204,7 @@ pub fn summary(r: &RunnerResult) -> String {
         });
     }
     if r.parse_errors.len() > missing {
-        parts.push(format!("{} parse errors", r.parse_errors.len() - missing));
+        parts.push(count(r.parse_errors.len() - missing, "parse error"));
     }
     if parts.is_empty()
         && let Some(h) = &r.hint
@@ -226,7 +228,7 @@ async fn run_one(
         r.hint = Some(hint);
         return finish(&shared, r);
     }
-    if def.kind == RunnerKind::Test {
+    if def.kind == RunnerKind::Test || def.after_build {
         let failed = tokio::select! {
             v = builds.wait_for(|v| v.is_some()) => v.ok().and_then(|v| v.clone()).unwrap_or_default(),
             _ = exec::cancelled(&mut cancel) => Vec::new(),
@@ -369,6 +371,28 @@ async fn run_one(
                 }
                 None => status = RunnerStatus::Failed,
             },
+            // The command's program ran, but the tool it starts is not installed
+            // (`python3 -m pytest` without pytest, `npx --no-install jest` before `npm ci`):
+            // no report was written, and the fix is installing it, not reading a missing file.
+            // (A report on disk means the tool ran: a test's subprocess said it.)
+            Ended::Exited(c)
+                if missing_tool(&spec.stderr).is_some()
+                    && !def.result_files.iter().any(|p| {
+                        let p = interpolate(p, &vars);
+                        !p.contains(['*', '?', '[']) && shared.cwd.join(&p).is_file()
+                    }) =>
+            {
+                let what = missing_tool(&spec.stderr).unwrap_or_default();
+                r.exit_code = Some(c);
+                r.status = RunnerStatus::Unavailable;
+                r.hint = Some(format!(
+                    "`{what}` is not installed: {}",
+                    def.install_hint
+                        .as_deref()
+                        .unwrap_or("install it, or fix the command in .codeloop/plugins.json")
+                ));
+                return finish(&shared, r);
+            }
             // `sh -c` reports a command killed by a signal as exit 128+N: a test binary that
             // segfaulted or was OOM-killed under the runner's shell is a crash, not a failure.
             Ended::Exited(c) if crash_signal(c).is_some() => {
@@ -645,6 +669,46 @@ fn not_found(stderr: &Path) -> Option<String> {
     })
 }
 
+/// The tool a command could not start because it is not installed, from the messages of
+/// the launchers the built-in runners use: `python3 -m X` (`/usr/bin/python3: No module named
+/// X`, unquoted, unlike a test's own `ModuleNotFoundError: No module named 'x'`), `npx
+/// --no-install X` (`npx canceled due to missing packages and no YES option: ["X@1.2"]`),
+/// `pnpm exec X` (`Command "X" not found`), `yarn run X` (`error Command "X" not found.`) and
+/// `bundle exec X` (`bundler: command not found: X`).
+fn missing_tool(stderr: &Path) -> Option<String> {
+    let text = read_tail(stderr, 4096);
+    let word = |s: &str| {
+        let w = s.trim().trim_end_matches('.');
+        (!w.is_empty() && !w.contains(char::is_whitespace) && !w.contains(['\'', '"']))
+            .then(|| w.to_string())
+    };
+    text.lines().find_map(|l| {
+        let l = l.trim();
+        if let Some((head, m)) = l.rsplit_once(": No module named ")
+            && !head.contains("Error")
+        {
+            return word(m);
+        }
+        if let Some((_, pkgs)) = l.split_once("npx canceled due to missing packages") {
+            let first = pkgs.split('"').nth(1)?;
+            // `jest@30.5.2`, `@scope/pkg@1`: the name before the version's `@`.
+            let name = match first.rfind('@') {
+                Some(i) if i > 0 => &first[..i],
+                _ => first,
+            };
+            return word(name);
+        }
+        if let Some(rest) = l.split_once("Command \"").map(|(_, r)| r)
+            && let Some((name, tail)) = rest.split_once('"')
+            && tail.trim_start().starts_with("not found")
+        {
+            return word(name);
+        }
+        l.split_once("bundler: command not found: ")
+            .and_then(|(_, n)| word(n))
+    })
+}
+
 /// The last `n` bytes of a file, lossily decoded.
 pub fn read_tail(p: &Path, n: u64) -> String {
     use std::io::{Read, Seek, SeekFrom};
@@ -703,6 +767,51 @@ mod tests {
         assert_eq!(not_found(&p).as_deref(), Some("rspec"));
         std::fs::write(&p, "exit 127 for other reasons\n").unwrap();
         assert_eq!(not_found(&p), None);
+    }
+
+    /// A built-in runner whose tool is not installed is `unavailable` with the install hint,
+    /// not a parse error about a report that was never written.
+    #[test]
+    fn missing_tool_reads_the_launchers_messages() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("stderr.log");
+        let read = |text: &str| {
+            std::fs::write(&p, text).unwrap();
+            missing_tool(&p)
+        };
+        assert_eq!(
+            read("/usr/bin/python3: No module named pytest\n").as_deref(),
+            Some("pytest")
+        );
+        assert_eq!(
+            read("npm error npx canceled due to missing packages and no YES option: [\"jest@30.5.2\"]\nnpm error A complete log\n").as_deref(),
+            Some("jest")
+        );
+        assert_eq!(
+            read("npm error npx canceled due to missing packages and no YES option: [\"@playwright/test@1.2\"]\n").as_deref(),
+            Some("@playwright/test")
+        );
+        assert_eq!(
+            read(" ERR_PNPM_RECURSIVE_EXEC_FIRST_FAIL  Command \"vitest\" not found\n").as_deref(),
+            Some("vitest")
+        );
+        assert_eq!(
+            read("error Command \"eslint\" not found.\n").as_deref(),
+            Some("eslint")
+        );
+        assert_eq!(
+            read("bundler: command not found: rspec\n").as_deref(),
+            Some("rspec")
+        );
+        // A test's own import error, a failing test: not a missing tool.
+        assert_eq!(
+            read("E   ModuleNotFoundError: No module named 'requests'\n"),
+            None
+        );
+        assert_eq!(
+            read("FAILED tests/test_x.py::test_a - assert 1 == 2\n"),
+            None
+        );
     }
 
     #[test]

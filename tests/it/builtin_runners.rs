@@ -152,3 +152,48 @@ fn vitest_reproduce_commands_name_files_repo_relative() {
         assert!(!c.contains(ws_s), "{c}");
     }
 }
+
+/// pytest detected but not installed for the interpreter (a fresh runner image): the runner
+/// is `unavailable` with the install hint, not a parse error about `pytest.xml` (the report
+/// a tool that never started could not write) that fails the gate as "unreadable".
+#[test]
+fn pytest_not_installed_is_unavailable_with_the_install_hint() {
+    let d = tempfile::tempdir().unwrap();
+    let project = d.path().join("project");
+    std::fs::create_dir_all(project.join("tests")).unwrap();
+    std::fs::write(project.join("pyproject.toml"), "[project]\nname = \"x\"\n").unwrap();
+    std::fs::write(
+        project.join("tests/test_x.py"),
+        "def test_a():\n    assert True\n",
+    )
+    .unwrap();
+    // An interpreter without pytest, saying what `python3 -m pytest` says then.
+    let bin_dir = d.path().join("bin");
+    std::fs::create_dir_all(&bin_dir).unwrap();
+    let py = bin_dir.join("python3");
+    std::fs::write(
+        &py,
+        "#!/bin/sh\necho \"$0: No module named pytest\" >&2\nexit 1\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&py, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{}:/usr/bin:/bin", bin_dir.display());
+    let out = Command::new(bin())
+        .args(["verify", "--format", "json", "--runner", "pytest", "--cwd"])
+        .arg(&project)
+        .env("PATH", &path)
+        .output()
+        .unwrap();
+    let v = json(&out);
+    let r = &v["runners"][0];
+    assert_eq!(r["id"], "pytest");
+    assert_eq!(r["status"], "unavailable", "{r}");
+    let hint = r["hint"].as_str().unwrap();
+    assert!(
+        hint.contains("`pytest` is not installed") && hint.contains("pip install pytest"),
+        "{hint}"
+    );
+    assert_eq!(r["parse_errors"].as_array().map_or(0, Vec::len), 0, "{r}");
+    assert_eq!(out.status.code(), Some(1));
+}
