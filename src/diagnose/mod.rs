@@ -1115,8 +1115,13 @@ fn evidence(
             let p = plain(&l);
             // Said already: the same line, the message's kind (`AssertionError` above
             // `AssertionError: Expected values…`), or a sentence the message holds.
+            // pytest's `E` block reads whole: its introspection (`E  assert [1, 2] == [1, 2,
+            // 3]`) is not the source line above it that holds the same words.
+            let pytest_e = l.trim_start().starts_with("E ");
             let repeats = |s: &String| {
-                *s == p || s.starts_with(&format!("{p}:")) || (p.len() >= 12 && s.contains(&p))
+                *s == p
+                    || (!pytest_e
+                        && (s.starts_with(&format!("{p}:")) || (p.len() >= 12 && s.contains(&p))))
             };
             if l.trim().is_empty() || said.iter().any(repeats) {
                 continue;

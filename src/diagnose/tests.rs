@@ -976,6 +976,18 @@ fn evidence_says_the_message_once() {
         ),
         "{py}"
     );
+    // pytest's introspection under a source line holding the same words stays in the block.
+    let intro = failed(
+        "test_lists",
+        "AssertionError: lists differ",
+        "    def test_lists():\n>       assert [1, 2] == [1, 2, 3], \"lists differ\"\nE       AssertionError: lists differ\nE       assert [1, 2] == [1, 2, 3]\nE         Right contains one more item: 3\n\ntests/test_x.py:9: AssertionError\n",
+    );
+    let intro = run(&v, &[intro], &BTreeMap::new());
+    let ev = &intro.problems[0].evidence;
+    assert!(
+        ev.contains("E       AssertionError: lists differ\nE       assert [1, 2] == [1, 2, 3]\nE         Right contains one more item: 3"),
+        "{ev}"
+    );
 }
 
 #[test]
