@@ -179,8 +179,9 @@ fn finish_showing(shared: &Shared, r: RunnerResult, secs: f64) -> RunnerResult {
 /// `15 tests, 4 failed` / `3 errors, 1 warning`, for progress lines.
 pub fn summary(r: &RunnerResult) -> String {
     let mut parts = Vec::new();
+    let count = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
     if r.counts.tests > 0 {
-        parts.push(format!("{} tests", r.counts.tests));
+        parts.push(count(r.counts.tests as usize, "test"));
         if r.counts.failed > 0 {
             parts.push(format!("{} failed", r.counts.failed));
         }
@@ -188,12 +189,17 @@ pub fn summary(r: &RunnerResult) -> String {
             parts.push(format!("{} errored", r.counts.errored));
         }
     }
-    let count = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+    // A build's findings are the compiler's errors, not lint.
+    let (error, warning) = if r.kind == RunnerKind::Build {
+        ("error", "warning")
+    } else {
+        ("lint error", "lint warning")
+    };
     if r.lint.errors > 0 {
-        parts.push(count(r.lint.errors as usize, "lint error"));
+        parts.push(count(r.lint.errors as usize, error));
     }
     if r.lint.warnings > 0 {
-        parts.push(count(r.lint.warnings as usize, "lint warning"));
+        parts.push(count(r.lint.warnings as usize, warning));
     }
     let missing = r.parse_errors.iter().filter(|p| p.missing).count();
     if missing > 0 {
@@ -756,6 +762,25 @@ fn signal_name(sig: i32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn progress_summaries_count_in_the_singular_and_a_build_has_no_lint() {
+        let mut r: RunnerResult = serde_json::from_value(serde_json::json!({
+            "id": "cargo-build", "kind": "build", "source": "builtin", "status": "failed",
+            "duration": 0.3
+        }))
+        .unwrap();
+        r.lint.errors = 1;
+        r.lint.warnings = 2;
+        assert_eq!(summary(&r), "1 error, 2 warnings");
+        r.kind = RunnerKind::Lint;
+        assert_eq!(summary(&r), "1 lint error, 2 lint warnings");
+        r.kind = RunnerKind::Test;
+        r.lint = Default::default();
+        r.counts.tests = 1;
+        r.counts.failed = 1;
+        assert_eq!(summary(&r), "1 test, 1 failed");
+    }
 
     #[test]
     fn not_found_reads_dash_and_bash_messages() {
