@@ -122,11 +122,12 @@ pub fn print_human(doc: &VerifyDoc, run_dir: &RunDir, cwd: &Path) {
         }
     );
     if doc.lint.total() > 0 {
+        let count = |n: u64, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
         crate::outln!(
-            "lint: {} errors, {} warnings, {} notes",
-            doc.lint.errors,
-            doc.lint.warnings,
-            doc.lint.notes
+            "lint: {}, {}, {}",
+            count(doc.lint.errors, "error"),
+            count(doc.lint.warnings, "warning"),
+            count(doc.lint.notes, "note")
         );
     }
     let shown = run_dir
