@@ -489,8 +489,18 @@ pub fn parse_duration_secs(v: &str) -> Result<u64, String> {
     if t.is_empty() {
         return Err(bad());
     }
+    // A timeout of nothing stops every runner as it starts (it was clamped to 1 s, silently).
+    let nonzero = |n: u64| {
+        if n == 0 {
+            Err(format!(
+                "`{v}` is no time: a timeout of 0 would stop every runner as it starts; use at least 1s (e.g. 900 or 15m)"
+            ))
+        } else {
+            Ok(n)
+        }
+    };
     if let Ok(n) = t.parse::<u64>() {
-        return Ok(n);
+        return nonzero(n);
     }
     let mut total: u64 = 0;
     let mut num = String::new();
@@ -515,7 +525,7 @@ pub fn parse_duration_secs(v: &str) -> Result<u64, String> {
     if !num.is_empty() {
         return Err(bad());
     }
-    Ok(total)
+    nonzero(total)
 }
 
 #[cfg(test)]
@@ -537,10 +547,18 @@ mod tests {
             "-3",
             "15m3",
             "99999999999999999999h",
+            "0",
+            "0s",
+            "0m0s",
         ] {
             let e = parse_duration_secs(bad).unwrap_err();
             assert!(e.contains("15m"), "{bad}: {e}");
         }
+        assert!(
+            parse_duration_secs("0m")
+                .unwrap_err()
+                .contains("a timeout of 0 would stop every runner")
+        );
     }
 
     #[test]

@@ -970,6 +970,14 @@ fn bad_inputs_name_the_input_and_the_fix() {
         err.contains("input `comment` is \"sometimes\": use always, on-failure or off"),
         "{err}"
     );
+    // A timeout of nothing is refused (it was clamped to 1 s and stopped every runner).
+    let o = action(&fake, &job, &[("INPUT_TIMEOUT", "0")]);
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("input `timeout` is \"0\"") && err.contains("use at least 1s"),
+        "{err}"
+    );
     // pull_request_target without reports: refused before running anything.
     let o = action(
         &fake,
