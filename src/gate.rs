@@ -401,12 +401,13 @@ pub fn describe_tests(
     const PER_GROUP: usize = 4;
     // A name two keys share (the same test failing in two runners) is said with its runner:
     // "unit::t::bad, integ::t::bad", not "t::bad, t::bad".
-    let mut seen: HashMap<String, usize> = HashMap::new();
-    for k in keys {
-        *seen.entry(display_name(k, v)).or_default() += 1;
+    let names: Vec<String> = keys.iter().map(|k| display_name(k, v)).collect();
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for n in &names {
+        *seen.entry(n).or_default() += 1;
     }
     let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for k in keys {
+    for (k, name) in keys.iter().zip(&names) {
         let loc = locs.get(k.as_str());
         let dir = loc
             .map(|l| {
@@ -416,8 +417,8 @@ pub fn describe_tests(
                     .unwrap_or_else(|| ".".to_string())
             })
             .unwrap_or_default();
-        let mut name = display_name(k, v);
-        if seen.get(&name).is_some_and(|n| *n > 1)
+        let mut name = name.clone();
+        if seen.get(name.as_str()).is_some_and(|n| *n > 1)
             && let Some(runner) = v
                 .runners
                 .iter()

@@ -122,7 +122,7 @@ pub fn print_human(doc: &VerifyDoc, run_dir: &RunDir, cwd: &Path) {
         }
     );
     if doc.lint.total() > 0 {
-        let count = |n: u64, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+        use crate::report::count;
         crate::outln!(
             "lint: {}, {}, {}",
             count(doc.lint.errors, "error"),

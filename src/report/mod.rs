@@ -613,8 +613,9 @@ fn location_md(loc: Option<&Location>, ctx: &Context, max: usize) -> String {
     }
 }
 
-/// `1 error`, `2 errors`.
-fn count(n: u64, what: &str) -> String {
+/// `1 error`, `2 errors`: a count with its noun (a regular plural), as every count line of
+/// the loop says it (the comment, the progress lines, verify's totals).
+pub fn count(n: u64, what: &str) -> String {
     if n == 1 {
         format!("1 {what}")
     } else {

@@ -179,9 +179,9 @@ fn finish_showing(shared: &Shared, r: RunnerResult, secs: f64) -> RunnerResult {
 /// `15 tests, 4 failed` / `3 errors, 1 warning`, for progress lines.
 pub fn summary(r: &RunnerResult) -> String {
     let mut parts = Vec::new();
-    let count = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+    use crate::report::count;
     if r.counts.tests > 0 {
-        parts.push(count(r.counts.tests as usize, "test"));
+        parts.push(count(r.counts.tests, "test"));
         if r.counts.failed > 0 {
             parts.push(format!("{} failed", r.counts.failed));
         }
@@ -196,10 +196,10 @@ pub fn summary(r: &RunnerResult) -> String {
         ("lint error", "lint warning")
     };
     if r.lint.errors > 0 {
-        parts.push(count(r.lint.errors as usize, error));
+        parts.push(count(r.lint.errors, error));
     }
     if r.lint.warnings > 0 {
-        parts.push(count(r.lint.warnings as usize, warning));
+        parts.push(count(r.lint.warnings, warning));
     }
     let missing = r.parse_errors.iter().filter(|p| p.missing).count();
     if missing > 0 {
@@ -210,7 +210,10 @@ pub fn summary(r: &RunnerResult) -> String {
         });
     }
     if r.parse_errors.len() > missing {
-        parts.push(count(r.parse_errors.len() - missing, "parse error"));
+        parts.push(count(
+            (r.parse_errors.len() - missing) as u64,
+            "parse error",
+        ));
     }
     if parts.is_empty()
         && let Some(h) = &r.hint
